@@ -1,0 +1,41 @@
+/** Audio preparation on the orchestration queue: normalise with ffmpeg, then plan ≤ 30 s chunks. */
+import * as fs from 'node:fs';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import { blobKeys, type LocalBlobStore } from '../common/blobs';
+import type { PreparedAudio } from '../common/jobs';
+import { planChunks } from '../audio/chunk-plan';
+import { decodeToPcm, readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
+import { SAMPLE_RATE } from '../engine/constants';
+
+export interface AudioDeps {
+  blobs: LocalBlobStore;
+  pool: Pool;
+}
+
+export function createAudioActivities({ blobs }: AudioDeps) {
+  return {
+    /**
+     * Decodes the upload to 16 kHz mono float32 (stored as a blob next to it) and plans the chunks.
+     * Idempotent: a retry re-decodes into the same key.
+     * @throws non-retryable ApplicationFailure `unsupported_audio` when ffmpeg cannot decode it
+     */
+    async prepareAudio({ jobId }: { jobId: string }): Promise<PreparedAudio> {
+      const upload = blobs.pathFor(blobKeys.upload(jobId));
+      if (!fs.existsSync(upload)) {
+        throw ApplicationFailure.nonRetryable(`audio of job ${jobId} is missing`, 'audio_missing');
+      }
+      const pcmFile = blobs.prepare(blobKeys.pcm(jobId));
+      try {
+        await decodeToPcm(upload, pcmFile);
+      } catch (err) {
+        if (err instanceof UnsupportedAudioError) {
+          throw ApplicationFailure.nonRetryable(err.message, 'unsupported_audio');
+        }
+        throw err;
+      }
+      const samples = readPcm(pcmFile);
+      return { audioSeconds: samples.length / SAMPLE_RATE, chunks: planChunks(samples) };
+    },
+  };
+}

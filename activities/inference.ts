@@ -1,0 +1,104 @@
+/**
+ * `transcribeChunk`, run by the inference workers (one per task queue). Idempotent by job id + chunk
+ * index: a chunk already in `chunk_results` is returned as stored, so a retry, a worker crash after
+ * the write, or a workflow replay never runs the model twice or double-counts progress.
+ */
+import * as path from 'node:path';
+import { Context, ApplicationFailure } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import { blobKeys, type LocalBlobStore } from '../common/blobs';
+import type { TranscribeChunkInput, TranscribeChunkResult } from '../common/jobs';
+import { readPcmRange } from '../audio/ffmpeg';
+import type { EngineClient } from '../engine/client';
+
+export interface InferenceDeps {
+  pool: Pool;
+  blobs: LocalBlobStore;
+  engine: EngineClient;
+  modelsDir: string;
+  /** how often a running chunk heartbeats (ms); well under the heartbeat timeout */
+  heartbeatEveryMs?: number;
+}
+
+const DEFAULT_HEARTBEAT_MS = 5_000;
+
+export function createInferenceActivities(deps: InferenceDeps) {
+  const { pool, blobs, engine, modelsDir } = deps;
+  return {
+    /**
+     * Transcribes one chunk of a job's normalised audio and stores its segments (times relative to
+     * the chunk start). Heartbeats while the engine thread works.
+     */
+    async transcribeChunk(input: TranscribeChunkInput): Promise<TranscribeChunkResult> {
+      const { jobId, chunk } = input;
+      const ctx = Context.current();
+      const stored = await pool.query(
+        'SELECT jsonb_array_length(segments) AS n, language, language_probability FROM chunk_results WHERE job_id = $1 AND chunk_index = $2',
+        [jobId, chunk.index],
+      );
+      if (stored.rowCount) {
+        const r = stored.rows[0];
+        return { chunkIndex: chunk.index, segments: r.n, language: r.language, languageProbability: r.language_probability, reused: true };
+      }
+      // The job is running from its first chunk's start (API.md "Definitions").
+      await pool.query(
+        `UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, now()) WHERE id = $1 AND status = 'queued'`,
+        [jobId],
+      );
+      const pcmFile = blobs.pathFor(blobKeys.pcm(jobId));
+      const samples = readPcmRange(pcmFile, chunk.start, chunk.end);
+      const modelDir = path.join(modelsDir, input.model);
+      const beat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS);
+      let result;
+      try {
+        ctx.heartbeat();
+        result = await Promise.race([
+          engine.transcribe(modelDir, samples, { language: input.language, task: input.task }),
+          ctx.cancelled,
+        ]);
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw err;
+        throw ApplicationFailure.retryable(`inference failed: ${(err as Error).message}`, 'inference_failed');
+      } finally {
+        clearInterval(beat);
+      }
+      const segments = result.segments.map((s) => ({
+        start: s.start,
+        end: s.end,
+        text: s.text,
+        avgLogprob: s.avgLogprob,
+        noSpeechProb: s.noSpeechProb,
+      }));
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const ins = await client.query(
+          `INSERT INTO chunk_results (job_id, chunk_index, start_s, end_s, segments, language, language_probability, inference_ms)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+          [jobId, chunk.index, chunk.start, chunk.end, JSON.stringify(segments), result.language, result.languageProbability, result.inferenceMs],
+        );
+        if (ins.rowCount) {
+          await client.query(
+            `UPDATE jobs SET chunks_done = (SELECT count(*) FROM chunk_results WHERE job_id = $1),
+               first_result_at = CASE WHEN first_result_at IS NULL AND $2 THEN now() ELSE first_result_at END
+             WHERE id = $1`,
+            [jobId, segments.length > 0],
+          );
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+      return {
+        chunkIndex: chunk.index,
+        segments: segments.length,
+        language: result.language,
+        languageProbability: result.languageProbability,
+        reused: false,
+      };
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/** Job rows and transcripts in Postgres, and the job's blobs. Orchestration queue. */
+import type { Pool } from 'pg';
+import type { LocalBlobStore } from '../common/blobs';
+import type { JobStatus, ModelTier, Backend } from '../common/constants';
+import { mergeChunkSegments, transcriptText } from '../audio/transcript';
+
+export interface StorageDeps {
+  pool: Pool;
+  blobs: LocalBlobStore;
+}
+
+export interface JobPatch {
+  status?: JobStatus;
+  audioSeconds?: number;
+  chunksTotal?: number;
+  language?: string | null;
+  languageProbability?: number | null;
+  model?: string;
+  modelTier?: ModelTier;
+  backend?: Backend;
+  error?: { code: string; message: string } | null;
+}
+
+const COLUMNS: Record<keyof Omit<JobPatch, 'error'>, string> = {
+  status: 'status',
+  audioSeconds: 'audio_seconds',
+  chunksTotal: 'chunks_total',
+  language: 'language',
+  languageProbability: 'language_probability',
+  model: 'model',
+  modelTier: 'model_tier',
+  backend: 'backend',
+};
+
+export function createStorageActivities({ pool, blobs }: StorageDeps) {
+  return {
+    /** Sets the given job fields; a terminal status also stamps `completed_at`. Idempotent. */
+    async updateJob({ jobId, patch }: { jobId: string; patch: JobPatch }): Promise<void> {
+      const sets: string[] = [];
+      const values: unknown[] = [jobId];
+      for (const [k, col] of Object.entries(COLUMNS)) {
+        const v = patch[k as keyof typeof COLUMNS];
+        if (v === undefined) continue;
+        values.push(v);
+        sets.push(`${col} = $${values.length}`);
+      }
+      if (patch.error !== undefined) {
+        values.push(patch.error?.code ?? null, patch.error?.message ?? null);
+        sets.push(`error_code = $${values.length - 1}`, `error_message = $${values.length}`);
+      }
+      if (patch.status && ['completed', 'failed', 'cancelled', 'expired'].includes(patch.status)) {
+        sets.push('completed_at = COALESCE(completed_at, now())');
+      }
+      if (sets.length === 0) return;
+      await pool.query(`UPDATE jobs SET ${sets.join(', ')} WHERE id = $1`, values);
+    },
+
+    /**
+     * Merges the stored chunk results into the job's transcript (segments with global times, text)
+     * and marks it completed. Returns only counts: the text stays in Postgres.
+     */
+    async finalizeTranscript({ jobId, audioSeconds }: { jobId: string; audioSeconds: number }): Promise<{ segments: number }> {
+      const { rows } = await pool.query(
+        'SELECT chunk_index, start_s, end_s, segments, language, language_probability FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
+        [jobId],
+      );
+      const segments = mergeChunkSegments(
+        rows.map((r) => ({ index: r.chunk_index, start: r.start_s, end: r.end_s, segments: r.segments })),
+        audioSeconds,
+      );
+      const first = rows.find((r) => r.segments.length > 0) ?? rows[0];
+      await pool.query(
+        `UPDATE jobs SET text = $2, segments = $3, status = 'completed', completed_at = COALESCE(completed_at, now()),
+           billed_seconds = CEIL($4::double precision),
+           language = COALESCE(language, $5), language_probability = COALESCE(language_probability, $6),
+           chunks_done = $7
+         WHERE id = $1`,
+        [jobId, transcriptText(segments), JSON.stringify(segments), audioSeconds, first?.language ?? null, first?.language_probability ?? null, rows.length],
+      );
+      return { segments: segments.length };
+    },
+
+    /** Deletes the job's audio blobs (upload and normalised PCM). Idempotent. */
+    async deleteAudio({ jobId }: { jobId: string }): Promise<void> {
+      await blobs.deleteJob(jobId);
+    },
+  };
+}

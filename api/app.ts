@@ -1,0 +1,47 @@
+/** The HTTP API as an Express app, built from its dependencies so tests run it in-process. */
+import express, { type Request, type Response } from 'express';
+import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import type { LocalBlobStore } from '../common/blobs';
+import type { Config } from '../common/config';
+import type { Logger } from '../common/log';
+import { authenticate } from './auth';
+import { ApiError, errorHandler } from './errors';
+import { jobsRouter } from './routes/jobs';
+
+export interface ApiDeps {
+  config: Config;
+  pool: Pool;
+  temporal: Client;
+  blobs: LocalBlobStore;
+  log: Logger;
+  /** model folders found in WHISPER_MODELS_DIR at start-up */
+  installedModels: string[];
+}
+
+export function createApp(deps: ApiDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  app.get('/healthz', (_req: Request, res: Response) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req: Request, res: Response) => {
+    const checks = await Promise.all([
+      deps.pool.query('SELECT 1').then(() => true, () => false),
+      deps.temporal.workflowService.getSystemInfo({}).then(() => true, () => false),
+    ]);
+    const [postgres, temporal] = checks;
+    res.status(checks.every(Boolean) ? 200 : 503).json({ postgres, temporal });
+  });
+
+  app.use('/v1', authenticate(deps.pool));
+  app.use(jobsRouter(deps));
+
+  app.use((req: Request) => {
+    throw new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`);
+  });
+  app.use(errorHandler(deps.log));
+  return app;
+}

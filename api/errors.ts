@@ -1,0 +1,40 @@
+/** Errors in the shape of ../shared/API.md: HTTP status + {"error": {"code", "message", …details}}. */
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from '../common/log';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function errorBody(code: string, message: string, details: Record<string, unknown> = {}) {
+  return { error: { code, message, ...details } };
+}
+
+/** The last middleware: ApiErrors answer as themselves, anything else is a 500 that is logged. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof ApiError) {
+      for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+      res.status(err.status).json(errorBody(err.code, err.message, err.details));
+      return;
+    }
+    // body-parser style errors carry a status (e.g. malformed JSON → 400)
+    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) log.error('unhandled error', { path: req.path, err: String(err?.stack ?? err) });
+    res
+      .status(status)
+      .json(errorBody(status === 500 ? 'internal' : 'invalid_request', status === 500 ? 'internal error' : String(err.message)));
+  };
+}

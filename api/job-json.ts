@@ -1,0 +1,59 @@
+/** The job JSON of ../shared/API.md ("Job JSON"), from a `jobs` row. */
+
+const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+
+export interface JobRow {
+  id: string;
+  status: string;
+  mode: string;
+  priority_class: string;
+  tier: string;
+  model: string | null;
+  model_tier: string | null;
+  backend: string | null;
+  language: string | null;
+  language_probability: number | null;
+  audio_seconds: number | null;
+  billed_seconds: number | null;
+  chunks_total: number | null;
+  chunks_done: number;
+  text: string | null;
+  segments: { start: number; end: number; text: string }[] | null;
+  error_code: string | null;
+  error_message: string | null;
+  produced_by: string;
+  options: Record<string, unknown>;
+  created_at: Date;
+  started_at: Date | null;
+  first_result_at: Date | null;
+  completed_at: Date | null;
+}
+
+export function jobJson(row: JobRow, opts: { includeTranscript?: boolean } = {}) {
+  const include = opts.includeTranscript ?? true;
+  return {
+    id: row.id,
+    status: row.status,
+    mode: row.mode,
+    priorityClass: row.priority_class,
+    tier: row.tier,
+    model: row.model,
+    modelTier: row.model_tier,
+    backend: row.backend,
+    language: row.language,
+    languageProbability: row.language_probability,
+    audioSeconds: row.audio_seconds,
+    billedSeconds: row.billed_seconds,
+    createdAt: iso(row.created_at),
+    startedAt: iso(row.started_at),
+    firstResultAt: iso(row.first_result_at),
+    completedAt: iso(row.completed_at),
+    waitingFor: row.status === 'queued' ? 'capacity' : null,
+    cost: { expectedPerMinute: null, actualPerMinute: null },
+    fallbacks: [],
+    ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
+    ...(include && row.status === 'completed' ? { text: row.text ?? '', segments: row.segments ?? [] } : {}),
+    progress: { chunksDone: row.chunks_done, chunksTotal: row.chunks_total },
+    producedBy: row.produced_by,
+  };
+}

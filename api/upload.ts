@@ -1,0 +1,114 @@
+/**
+ * Streaming multipart upload (busboy): the audio part goes straight to a file while the size limit is
+ * enforced as bytes arrive; nothing is buffered in memory and a refused upload leaves no file behind.
+ */
+import * as fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import busboy from 'busboy';
+import type { Request } from 'express';
+import { ApiError } from './errors';
+
+export interface ReceivedUpload {
+  fields: Record<string, string>;
+  file: { path: string; bytes: number; filename: string; mimeType: string } | null;
+}
+
+export interface UploadOptions {
+  /** the tier's limit in bytes; one byte more answers 413 file_too_large */
+  maxFileBytes: number;
+  /** where the `file` part is written */
+  destPath: string;
+  /** the one file field's name */
+  fileField?: string;
+}
+
+const MAX_FIELDS = 50;
+const MAX_FIELD_BYTES = 16 * 1024;
+
+/** True for multipart/form-data requests. */
+export function isMultipart(req: Request): boolean {
+  return /^multipart\/form-data\b/i.test(req.headers['content-type'] ?? '');
+}
+
+/**
+ * Parses a multipart request, writing the file part to `destPath`.
+ * @throws ApiError 415 (not multipart), 413 file_too_large (while streaming), 400 invalid_request
+ *   (a repeated field or file part, a second file field, malformed body); the partial file is removed.
+ */
+export async function receiveMultipart(req: Request, opts: UploadOptions): Promise<ReceivedUpload> {
+  if (!isMultipart(req)) {
+    throw new ApiError(415, 'unsupported_media_type', 'the request body must be multipart/form-data');
+  }
+  const fileField = opts.fileField ?? 'file';
+  let bb: busboy.Busboy;
+  try {
+    bb = busboy({
+      headers: req.headers,
+      limits: { fileSize: opts.maxFileBytes, files: 2, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES },
+    });
+  } catch (err) {
+    throw new ApiError(400, 'invalid_request', `malformed multipart request: ${(err as Error).message}`);
+  }
+  const fields: Record<string, string> = {};
+  let file: ReceivedUpload['file'] = null;
+  let fileWrite: Promise<void> | null = null;
+  let fileStream: NodeJS.ReadableStream & { destroy(): void } | null = null;
+
+  const result = new Promise<ReceivedUpload>((resolve, reject) => {
+    let failed = false;
+    const fail = (e: ApiError) => {
+      if (failed) return;
+      failed = true;
+      req.unpipe(bb);
+      // Ends the file pipeline now instead of waiting for bytes that will never come.
+      fileStream?.destroy();
+      reject(e);
+    };
+    bb.on('field', (name, value, info) => {
+      if (name in fields) return fail(new ApiError(400, 'invalid_request', `field '${name}' is repeated`));
+      if (info.valueTruncated) return fail(new ApiError(400, 'invalid_request', `field '${name}' is too long`));
+      fields[name] = value;
+    });
+    bb.on('file', (name, stream, info) => {
+      if (name !== fileField) {
+        stream.resume();
+        return fail(new ApiError(400, 'invalid_request', `'${name}' is not a file field; send the audio as '${fileField}'`));
+      }
+      if (file) {
+        stream.resume();
+        return fail(new ApiError(400, 'invalid_request', `'${fileField}' is repeated: send one file per request`));
+      }
+      file = { path: opts.destPath, bytes: 0, filename: info.filename ?? '', mimeType: info.mimeType };
+      const current = file;
+      fileStream = stream;
+      stream.on('data', (d: Buffer) => (current.bytes += d.length));
+      stream.on('limit', () =>
+        fail(
+          new ApiError(413, 'file_too_large', `the file is larger than your tier's limit of ${opts.maxFileBytes} bytes`, {
+            limit: opts.maxFileBytes,
+          }),
+        ),
+      );
+      fileWrite = pipeline(stream, fs.createWriteStream(opts.destPath)).catch((err) => {
+        if (!failed) fail(new ApiError(400, 'invalid_request', `upload interrupted: ${(err as Error).message}`));
+      });
+    });
+    bb.on('filesLimit', () => fail(new ApiError(400, 'invalid_request', `'${fileField}' is repeated: send one file per request`)));
+    bb.on('fieldsLimit', () => fail(new ApiError(400, 'invalid_request', `too many fields (at most ${MAX_FIELDS})`)));
+    bb.on('error', (err) => fail(new ApiError(400, 'invalid_request', `malformed multipart body: ${(err as Error).message}`)));
+    bb.on('close', async () => {
+      if (fileWrite) await fileWrite;
+      if (!failed) resolve({ fields, file });
+    });
+    req.on('aborted', () => fail(new ApiError(400, 'invalid_request', 'the upload was aborted')));
+    req.pipe(bb);
+  });
+
+  try {
+    return await result;
+  } catch (err) {
+    if (fileWrite) await fileWrite;
+    await fs.promises.rm(opts.destPath, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * ffmpeg through fluent-ffmpeg: probe uploads and normalise them to Whisper's input
+ * (16 kHz, mono, float32). Inputs are always seekable files, never pipes: MP4/M4A keep their index
+ * (moov atom) at the end.
+ */
+import * as fs from 'node:fs';
+import ffmpeg from 'fluent-ffmpeg';
+import { SAMPLE_RATE } from '../engine/constants';
+
+const BYTES_PER_SAMPLE = 4; // float32
+
+/** The audio cannot be used: empty, not audio, no audio stream, truncated or undecodable. */
+export class UnsupportedAudioError extends Error {
+  readonly code = 'unsupported_audio';
+}
+
+export interface AudioProbe {
+  durationSeconds: number;
+  channels: number;
+  sampleRate: number;
+  codec: string;
+  container: string;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n').find((l) => l.trim())?.trim().slice(0, 200) ?? 'unknown error';
+}
+
+/**
+ * Reads the container's header (ffprobe) and then decodes the first audio stream to nothing with
+ * `-xerror`, because a truncated FLAC or MP3 still has a plausible header: only decoding finds the damage.
+ * @throws UnsupportedAudioError with a human sentence
+ */
+export async function probeAudio(file: string): Promise<AudioProbe> {
+  const size = fs.statSync(file).size;
+  if (size === 0) throw new UnsupportedAudioError('the file is empty');
+  const data = await new Promise<ffmpeg.FfprobeData>((resolve, reject) =>
+    ffmpeg.ffprobe(file, (err, d) => (err ? reject(err) : resolve(d))),
+  ).catch((err: Error) => {
+    throw new UnsupportedAudioError(`not a readable audio file (${firstLine(err.message)})`);
+  });
+  const stream = data.streams.find((s) => s.codec_type === 'audio');
+  if (!stream) throw new UnsupportedAudioError('the file has no audio stream');
+  const duration = Number(data.format.duration ?? stream.duration);
+  if (!Number.isFinite(duration) || duration <= 0) throw new UnsupportedAudioError('the audio has no duration');
+  await new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    ffmpeg(file)
+      .inputOptions(['-v', 'error', '-xerror'])
+      .outputOptions(['-map', '0:a:0'])
+      .format('null')
+      .output('-')
+      .on('stderr', (line: string) => (stderr += line + '\n'))
+      .on('error', (err: Error) =>
+        reject(new UnsupportedAudioError(`the audio cannot be decoded (${firstLine(stderr || err.message)})`)),
+      )
+      .on('end', () => resolve())
+      .run();
+  });
+  return {
+    durationSeconds: duration,
+    channels: stream.channels ?? 1,
+    sampleRate: Number(stream.sample_rate ?? 0),
+    codec: stream.codec_name ?? 'unknown',
+    container: data.format.format_name ?? 'unknown',
+  };
+}
+
+/**
+ * Decodes the first audio stream, downmixes to mono and resamples to 16 kHz float32 little-endian,
+ * written to `outFile` (raw samples, no header).
+ * @returns the number of samples written
+ */
+export async function decodeToPcm(inFile: string, outFile: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    ffmpeg(inFile)
+      .inputOptions(['-v', 'error'])
+      .noVideo()
+      .outputOptions(['-map', '0:a:0'])
+      .audioChannels(1)
+      .audioFrequency(SAMPLE_RATE)
+      .audioCodec('pcm_f32le')
+      .format('f32le')
+      .on('stderr', (line: string) => (stderr += line + '\n'))
+      .on('error', (err: Error) =>
+        reject(new UnsupportedAudioError(`the audio cannot be decoded (${firstLine(stderr || err.message)})`)),
+      )
+      .on('end', () => resolve())
+      .save(outFile);
+  });
+  return fs.statSync(outFile).size / BYTES_PER_SAMPLE;
+}
+
+/** Reads all of a float32 PCM file. */
+export function readPcm(file: string): Float32Array {
+  const buf = fs.readFileSync(file);
+  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / BYTES_PER_SAMPLE).slice();
+}
+
+/** Reads samples [start, end) seconds of a float32 16 kHz PCM file without loading the rest. */
+export function readPcmRange(file: string, startSeconds: number, endSeconds: number): Float32Array {
+  const first = Math.max(0, Math.round(startSeconds * SAMPLE_RATE));
+  const last = Math.max(first, Math.round(endSeconds * SAMPLE_RATE));
+  const out = new Float32Array(last - first);
+  const fd = fs.openSync(file, 'r');
+  try {
+    const bytes = fs.readSync(fd, new Uint8Array(out.buffer), 0, out.byteLength, first * BYTES_PER_SAMPLE);
+    return bytes === out.byteLength ? out : out.slice(0, bytes / BYTES_PER_SAMPLE);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

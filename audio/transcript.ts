@@ -1,0 +1,53 @@
+/** Merging per-chunk segments into one transcript, and its text forms. Pure; unit-tested. */
+
+export interface TranscriptSegment {
+  /** seconds from the start of the original audio */
+  start: number;
+  end: number;
+  text: string;
+}
+
+export interface ChunkSegments {
+  index: number;
+  /** chunk start/end in seconds on the original time line */
+  start: number;
+  end: number;
+  /** segments with times relative to the chunk start */
+  segments: { start: number; end: number; text: string }[];
+}
+
+/**
+ * Puts chunks in order, shifts each chunk's segments by the chunk's start, clips them to the chunk and
+ * to the audio's length, and keeps the result monotonic (no segment starts before the previous ends).
+ * @param audioSeconds length of the original audio; no segment ends past it
+ */
+export function mergeChunkSegments(chunks: ChunkSegments[], audioSeconds: number): TranscriptSegment[] {
+  const out: TranscriptSegment[] = [];
+  let prevEnd = 0;
+  for (const c of [...chunks].sort((a, b) => a.index - b.index)) {
+    const limit = Math.min(c.end, audioSeconds);
+    for (const s of c.segments) {
+      const text = s.text.trim();
+      if (!text) continue;
+      let start = Math.min(c.start + s.start, limit);
+      let end = Math.min(c.start + s.end, limit);
+      start = Math.max(start, prevEnd);
+      end = Math.max(end, start);
+      out.push({ start: round2(start), end: round2(end), text });
+      prevEnd = end;
+    }
+  }
+  return out;
+}
+
+/** The transcript as plain text: segment texts joined by single spaces. */
+export function transcriptText(segments: readonly TranscriptSegment[]): string {
+  return segments
+    .map((s) => s.text.trim())
+    .filter(Boolean)
+    .join(' ');
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}

@@ -1,0 +1,93 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { TIERS, type Tier } from './constants';
+import { DEFAULT_TIERS, type TierLimits } from './tiers';
+
+/** The repository root (this file lives in <root>/common). */
+export const REPO_ROOT = path.resolve(__dirname, '..');
+
+const tierLimitsSchema = z.object({
+  dailySeconds: z.number().int().positive().nullable(),
+  concurrentJobs: z.number().int().positive(),
+  maxFileBytes: z.number().int().positive(),
+  maxAudioSeconds: z.number().positive(),
+  requestsPerMinute: z.number().int().positive(),
+  fairnessWeight: z.number().positive(),
+});
+const tierTableSchema = z.object(
+  Object.fromEntries(TIERS.map((t) => [t, tierLimitsSchema])) as Record<Tier, typeof tierLimitsSchema>,
+);
+
+const envSchema = z.object({
+  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/fairscribe'),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_UI_URL: z.string().default('http://127.0.0.1:8233'),
+  BLOB_DIR: z.string().default(path.join(REPO_ROOT, '.data', 'blobs')),
+  WHISPER_MODELS_DIR: z.string().default(path.resolve(REPO_ROOT, '..', 'shared', 'models')),
+  /** Intra-op threads for onnxruntime (CPU execution provider). */
+  INFERENCE_THREADS: z.coerce.number().int().positive().default(2),
+  /** `cuda` asks for the CUDA execution provider; it falls back to CPU with a warning. */
+  WHISPER_EP: z.enum(['cpu', 'cuda']).default('cpu'),
+  /** Concurrent `transcribeChunk` activities per inference worker. */
+  INFERENCE_CONCURRENCY: z.coerce.number().int().positive().default(4),
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  FAIRSCRIBE_TIERS_FILE: z.string().optional(),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface Config {
+  databaseUrl: string;
+  redisUrl: string;
+  temporalAddress: string;
+  temporalNamespace: string;
+  temporalUiUrl: string;
+  blobDir: string;
+  modelsDir: string;
+  inferenceThreads: number;
+  executionProvider: 'cpu' | 'cuda';
+  inferenceConcurrency: number;
+  apiHost: string;
+  apiPort: number;
+  tiers: Record<Tier, TierLimits>;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/**
+ * Parses and validates the process environment once, at start-up.
+ * @throws Error listing every invalid variable (a process should exit on it, not limp on).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  let tiers = DEFAULT_TIERS;
+  if (e.FAIRSCRIBE_TIERS_FILE) {
+    const raw = JSON.parse(fs.readFileSync(e.FAIRSCRIBE_TIERS_FILE, 'utf8'));
+    const t = tierTableSchema.safeParse(raw);
+    if (!t.success) throw new Error(`invalid tier table ${e.FAIRSCRIBE_TIERS_FILE}: ${t.error.message}`);
+    tiers = t.data;
+  }
+  return {
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    temporalNamespace: e.TEMPORAL_NAMESPACE,
+    temporalUiUrl: e.TEMPORAL_UI_URL,
+    blobDir: path.resolve(e.BLOB_DIR),
+    modelsDir: path.resolve(REPO_ROOT, e.WHISPER_MODELS_DIR),
+    inferenceThreads: e.INFERENCE_THREADS,
+    executionProvider: e.WHISPER_EP,
+    inferenceConcurrency: e.INFERENCE_CONCURRENCY,
+    apiHost: e.API_HOST,
+    apiPort: e.API_PORT,
+    tiers,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,29 @@
+import * as path from 'node:path';
+import { Pool } from 'pg';
+import { REPO_ROOT } from './config';
+
+/** A pg pool; callers share one per process. */
+export function createPool(databaseUrl: string, max = 10): Pool {
+  const pool = new Pool({ connectionString: databaseUrl, max });
+  // An idle client's error (e.g. the server restarted) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'infra', 'migrations');
+
+/**
+ * Applies pending migrations (node-pg-migrate, SQL files in infra/migrations). Idempotent; safe to run
+ * from several processes at once (node-pg-migrate takes an advisory lock).
+ */
+export async function migrate(databaseUrl: string): Promise<void> {
+  const { runner } = await import('node-pg-migrate');
+  await runner({
+    databaseUrl,
+    dir: MIGRATIONS_DIR,
+    direction: 'up',
+    migrationsTable: 'pgmigrations',
+    count: Infinity,
+    log: () => undefined,
+  });
+}

@@ -1,0 +1,49 @@
+/** Types that cross the workflow boundary: ids and references only, never audio or transcript text. */
+import type { Backend, JobStatus, ModelTier, PriorityClass, Tier } from './constants';
+import type { ChunkSpan } from '../audio/chunk-plan';
+
+export type { ChunkSpan };
+
+export interface TranscriptionInput {
+  jobId: string;
+  userId: string;
+  tier: Tier;
+  /** model id (a folder name in WHISPER_MODELS_DIR) */
+  model: string;
+  modelTier: ModelTier;
+  backend: Backend;
+  /** ISO 639-1, or null to detect */
+  language: string | null;
+  task: 'transcribe' | 'translate';
+  priorityClass: PriorityClass;
+}
+
+export interface PreparedAudio {
+  audioSeconds: number;
+  chunks: ChunkSpan[];
+}
+
+export interface TranscribeChunkInput {
+  jobId: string;
+  model: string;
+  chunk: ChunkSpan;
+  language: string | null;
+  task: 'transcribe' | 'translate';
+}
+
+export interface TranscribeChunkResult {
+  chunkIndex: number;
+  segments: number;
+  language: string;
+  languageProbability: number | null;
+  /** true when an earlier attempt had already stored this chunk (a retry or a replay) */
+  reused: boolean;
+}
+
+/** What the `status` query answers. */
+export interface WorkflowStatus {
+  status: JobStatus;
+  chunksDone: number;
+  chunksTotal: number | null;
+  error: { code: string; message: string } | null;
+}

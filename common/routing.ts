@@ -1,0 +1,78 @@
+/**
+ * Model routing (seed §3): which model tier and model folder serve a request. Pure; the registry is
+ * config/models.json.
+ */
+import registry from '../config/models.json';
+import type { ModelTier, Tier } from './constants';
+
+export interface ModelInfo {
+  multilingual: boolean;
+  maxBatch: number;
+}
+
+export const MODEL_REGISTRY: {
+  tiers: Record<ModelTier, string[]>;
+  models: Record<string, ModelInfo>;
+  tierModelTiers: Record<Tier, ModelTier[]>;
+} = registry as never;
+
+export interface ModelRequest {
+  /** an explicit model id, or undefined to route */
+  model?: string;
+  language?: string | null;
+  requireHighAccuracy?: boolean;
+}
+
+export type ModelChoice =
+  | { ok: true; model: string; modelTier: ModelTier; note: string | null }
+  | { ok: false; status: 400 | 403; code: 'invalid_request' | 'model_not_allowed'; message: string };
+
+function modelTierOf(model: string): ModelTier | undefined {
+  return (Object.keys(MODEL_REGISTRY.tiers) as ModelTier[]).find((t) => MODEL_REGISTRY.tiers[t][0] === model)
+    ?? (Object.keys(MODEL_REGISTRY.tiers) as ModelTier[]).find((t) => MODEL_REGISTRY.tiers[t].includes(model));
+}
+
+/**
+ * free → economy; `requireHighAccuracy` (where the tier allows) → quality; else balanced. Inside the
+ * model tier, the first installed model that can handle the language (English-only models only for
+ * English or unspecified language). An explicit `model` must be installed and allowed for the tier.
+ */
+export function chooseModel(tier: Tier, req: ModelRequest, installed: readonly string[]): ModelChoice {
+  const allowed = MODEL_REGISTRY.tierModelTiers[tier];
+  const language = req.language ?? null;
+  const englishOk = language === null || language === 'en';
+  if (req.model) {
+    const info = MODEL_REGISTRY.models[req.model];
+    if (!info || !installed.includes(req.model)) {
+      return { ok: false, status: 400, code: 'invalid_request', message: `model '${req.model}' is not installed; see GET /v1/models` };
+    }
+    const modelTier = allowed.find((t) => MODEL_REGISTRY.tiers[t].includes(req.model!));
+    if (!modelTier) {
+      return { ok: false, status: 403, code: 'model_not_allowed', message: `the ${tier} tier may not use model '${req.model}'` };
+    }
+    if (!info.multilingual && !englishOk) {
+      return {
+        ok: false,
+        status: 400,
+        code: 'invalid_request',
+        message: `model '${req.model}' is English-only and cannot transcribe language '${language}'`,
+      };
+    }
+    return { ok: true, model: req.model, modelTier: modelTierOf(req.model) ?? modelTier, note: null };
+  }
+  let wanted: ModelTier = tier === 'free' ? 'economy' : req.requireHighAccuracy ? 'quality' : 'balanced';
+  if (!allowed.includes(wanted)) wanted = allowed[allowed.length - 1];
+  const fits = (m: string) => installed.includes(m) && (englishOk || MODEL_REGISTRY.models[m]?.multilingual);
+  const candidates = MODEL_REGISTRY.tiers[wanted];
+  const model = candidates.find(fits);
+  if (model) {
+    const note = model === candidates[0] ? null : `${candidates[0]} is not installed; using ${model}`;
+    return { ok: true, model, modelTier: wanted, note };
+  }
+  return {
+    ok: false,
+    status: 400,
+    code: 'invalid_request',
+    message: `no installed model of the ${wanted} tier can transcribe language '${language}'`,
+  };
+}

@@ -1,0 +1,47 @@
+import type { Tier } from './constants';
+
+/**
+ * Per-tier quotas (seed §2). Durations in seconds, sizes in bytes (MB = 1,000,000 bytes, API.md).
+ * `dailySeconds: null` means unlimited. The table is config: `FAIRSCRIBE_TIERS_FILE` may replace it.
+ */
+export interface TierLimits {
+  dailySeconds: number | null;
+  concurrentJobs: number;
+  maxFileBytes: number;
+  maxAudioSeconds: number;
+  /** Requests per minute per API key. */
+  requestsPerMinute: number;
+  /** Weighted-fair-dispatch share inside a priority level (seed §1: 1.0 / 0.5 / 0.1). */
+  fairnessWeight: number;
+}
+
+const MB = 1_000_000;
+const MINUTE = 60;
+const HOUR = 3600;
+
+export const DEFAULT_TIERS: Record<Tier, TierLimits> = {
+  free: {
+    dailySeconds: 30 * MINUTE,
+    concurrentJobs: 1,
+    maxFileBytes: 25 * MB,
+    maxAudioSeconds: 30 * MINUTE,
+    requestsPerMinute: 60,
+    fairnessWeight: 0.1,
+  },
+  standard: {
+    dailySeconds: 300 * MINUTE,
+    concurrentJobs: 3,
+    maxFileBytes: 100 * MB,
+    maxAudioSeconds: 4 * HOUR,
+    requestsPerMinute: 300,
+    fairnessWeight: 0.5,
+  },
+  premium: {
+    dailySeconds: null,
+    concurrentJobs: 10,
+    maxFileBytes: 500 * MB,
+    maxAudioSeconds: 12 * HOUR,
+    requestsPerMinute: 1200,
+    fairnessWeight: 1.0,
+  },
+};

@@ -1,0 +1,77 @@
+/**
+ * The activity worker's handle on the engine thread: sends audio, awaits results, never blocks the
+ * event loop. One engine thread per process; it serves requests in order.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { LoadOptions } from './node-loader';
+import type { EngineRequest, EngineResponse, EngineResult } from './protocol';
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+type Pending = { resolve: (r: EngineResult | null) => void; reject: (e: Error) => void };
+
+export class EngineClient {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private dead: Error | null = null;
+
+  constructor(
+    private readonly load: Omit<LoadOptions, 'warn'>,
+    onWarning: (msg: string) => void = (m) => console.warn(m),
+  ) {
+    // From TypeScript sources the thread boots through tsx; a compiled build runs thread.js directly.
+    const entry = path.join(__dirname, __filename.endsWith('.ts') ? 'thread-boot.js' : 'thread.js');
+    this.worker = new Worker(entry);
+    this.worker.on('message', (msg: EngineResponse) => {
+      if ('type' in msg) return onWarning(msg.message);
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new Error(msg.error));
+    });
+    const fail = (err: Error) => {
+      this.dead = err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`engine thread exited with code ${code}`)));
+  }
+
+  private call(req: DistributiveOmit<EngineRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<EngineResult | null> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...req, id }, transfer);
+    });
+  }
+
+  /** Loads a model folder in the engine thread (call before polling so the first task is not slow). */
+  async preload(modelDir: string): Promise<void> {
+    await this.call({ type: 'load', modelDir, load: this.load });
+  }
+
+  /**
+   * Transcribes 16 kHz mono float32 PCM. The samples' buffer is transferred to the engine thread:
+   * the caller must not use `samples` afterwards.
+   */
+  async transcribe(
+    modelDir: string,
+    samples: Float32Array,
+    opts: { language: string | null; task: 'transcribe' | 'translate' },
+  ): Promise<EngineResult> {
+    const r = await this.call(
+      { type: 'transcribe', modelDir, load: this.load, samples, language: opts.language, task: opts.task },
+      [samples.buffer as ArrayBuffer],
+    );
+    return r!;
+  }
+
+  async close(): Promise<void> {
+    this.dead = new Error('engine closed');
+    await this.worker.terminate();
+  }
+}

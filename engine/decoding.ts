@@ -1,0 +1,164 @@
+/**
+ * Whisper decoding rules that act on one row of logits, and the mapping of sampled tokens to
+ * segments. Pure and browser-safe, so the server engine and the in-browser engine share it.
+ *
+ * Sources: openai/whisper `decoding.py` (SuppressBlank, SuppressTokens, ApplyTimestampRules,
+ * no-speech probability) and `transcribe.py` (segments from consecutive timestamp tokens, seeking);
+ * HF transformers `WhisperTimeStampLogitsProcessor` is the same algorithm.
+ */
+import { TIME_PER_TIMESTAMP_S } from './constants';
+import type { WhisperVocab } from './vocab';
+
+const NEG_INF = -Infinity;
+
+/** Sets the given token ids to -inf in a logits row of length vocab. */
+export function suppressTokens(logits: Float32Array, ids: readonly number[]): void {
+  for (const id of ids) if (id < logits.length) logits[id] = NEG_INF;
+}
+
+/** log-softmax of one logits row, written into `out` (length vocab). */
+export function logSoftmax(logits: Float32Array, out: Float32Array): void {
+  let max = NEG_INF;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  const lse = max + Math.log(sum);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i] - lse;
+}
+
+/** Index of the largest value (greedy sampling at temperature 0). */
+export function argmax(row: Float32Array): number {
+  let best = 0;
+  let bestVal = NEG_INF;
+  for (let i = 0; i < row.length; i++) {
+    if (row[i] > bestVal) {
+      bestVal = row[i];
+      best = i;
+    }
+  }
+  return best;
+}
+
+/**
+ * Applies every per-step rule to one row of logits in place, before sampling:
+ * suppress_tokens always; begin_suppress_tokens (blank, EOT) and "must start with a timestamp,
+ * at most max_initial_timestamp" on the first sampled token; timestamps come in pairs and never go
+ * backwards; and if the timestamps' total probability beats every text token, force a timestamp.
+ *
+ * @param logits  one row, length vocab; modified in place
+ * @param sampled the tokens sampled so far in this window (prompt excluded)
+ * @param scratch a buffer of length vocab for log-probabilities
+ */
+export function applyDecodingRules(
+  logits: Float32Array,
+  sampled: readonly number[],
+  vocab: WhisperVocab,
+  scratch: Float32Array,
+): void {
+  const tb = vocab.timestampBegin;
+  const n = logits.length;
+  suppressTokens(logits, vocab.suppressTokens);
+  logits[vocab.noTimestamps] = NEG_INF;
+
+  if (sampled.length === 0) {
+    suppressTokens(logits, vocab.beginSuppressTokens);
+    // The first token must be a timestamp no later than max_initial_timestamp (1.0 s by default).
+    for (let i = 0; i < tb; i++) logits[i] = NEG_INF;
+    for (let i = tb + vocab.maxInitialTimestampIndex + 1; i < n; i++) logits[i] = NEG_INF;
+  } else {
+    const last = sampled[sampled.length - 1];
+    const lastWasTs = last >= tb;
+    const penultimateWasTs = sampled.length < 2 || sampled[sampled.length - 2] >= tb;
+    if (lastWasTs) {
+      if (penultimateWasTs) {
+        for (let i = tb; i < n; i++) logits[i] = NEG_INF; // a pair just closed: text (or EOT) next
+      } else {
+        for (let i = 0; i < vocab.eot; i++) logits[i] = NEG_INF; // an open timestamp must be followed by one
+      }
+    }
+    let lastTs = -1;
+    for (let i = sampled.length - 1; i >= 0; i--) {
+      if (sampled[i] >= tb) {
+        lastTs = sampled[i];
+        break;
+      }
+    }
+    if (lastTs >= 0) {
+      // Timestamps never decrease; after a closed pair they must strictly increase.
+      const floor = lastWasTs && !penultimateWasTs ? lastTs : lastTs + 1;
+      for (let i = tb; i < floor && i < n; i++) logits[i] = NEG_INF;
+    }
+  }
+
+  logSoftmax(logits, scratch);
+  let maxText = NEG_INF;
+  for (let i = 0; i < tb; i++) if (scratch[i] > maxText) maxText = scratch[i];
+  let tsMax = NEG_INF;
+  for (let i = tb; i < n; i++) if (scratch[i] > tsMax) tsMax = scratch[i];
+  if (tsMax > NEG_INF) {
+    let s = 0;
+    for (let i = tb; i < n; i++) s += Math.exp(scratch[i] - tsMax);
+    const tsLogprob = tsMax + Math.log(s);
+    if (tsLogprob > maxText) for (let i = 0; i < tb; i++) logits[i] = NEG_INF;
+  }
+}
+
+/** A segment inside one window, times in seconds relative to the window start. */
+export interface WindowSegment {
+  start: number;
+  end: number;
+  /** Text token ids (timestamps and specials removed). */
+  tokens: number[];
+}
+
+/**
+ * Splits one window's sampled tokens (EOT excluded) into segments at consecutive timestamp pairs,
+ * as openai/whisper transcribe.py does, and says how far the window was consumed.
+ *
+ * @param tokens         sampled ids, prompt and EOT excluded
+ * @param windowSeconds  how much audio the window held (≤ 30 s)
+ * @returns segments (window-relative seconds) and `consumedSeconds`: the whole window when the
+ *   output ended on a single timestamp or had no pair, else the last timestamp, where the next
+ *   window should start (Whisper's seek).
+ */
+export function segmentsFromTokens(
+  tokens: readonly number[],
+  vocab: WhisperVocab,
+  windowSeconds: number,
+): { segments: WindowSegment[]; consumedSeconds: number } {
+  const tb = vocab.timestampBegin;
+  const isTs = (i: number) => tokens[i] >= tb;
+  const time = (id: number) => Math.min((id - tb) * TIME_PER_TIMESTAMP_S, windowSeconds);
+  const textOf = (slice: readonly number[]) => slice.filter((t) => t < vocab.eot);
+  const n = tokens.length;
+  const singleTimestampEnding = n >= 2 && !isTs(n - 2) && isTs(n - 1);
+  const consecutive: number[] = [];
+  for (let i = 1; i < n; i++) if (isTs(i) && isTs(i - 1)) consecutive.push(i);
+
+  const segments: WindowSegment[] = [];
+  if (consecutive.length > 0) {
+    const slices = singleTimestampEnding ? [...consecutive, n] : consecutive;
+    let lastSlice = 0;
+    for (const cur of slices) {
+      const sliced = tokens.slice(lastSlice, cur);
+      const text = textOf(sliced);
+      if (text.length > 0 && sliced.length > 0) {
+        segments.push({ start: time(sliced[0]), end: time(sliced[sliced.length - 1]), tokens: text });
+      }
+      lastSlice = cur;
+    }
+    const consumedSeconds = singleTimestampEnding ? windowSeconds : time(tokens[lastSlice - 1]);
+    return { segments, consumedSeconds };
+  }
+  // No closed pair: one segment up to the last timestamp (or the window's end).
+  let end = windowSeconds;
+  let start = 0;
+  const stamps = tokens.filter((t) => t >= tb);
+  if (stamps.length > 0) {
+    start = time(stamps[0]);
+    if (stamps[stamps.length - 1] !== tb && stamps.length > 1) end = time(stamps[stamps.length - 1]);
+  }
+  const text = textOf(tokens);
+  if (text.length > 0) segments.push({ start, end: Math.max(end, start), tokens: text });
+  return { segments, consumedSeconds: windowSeconds };
+}

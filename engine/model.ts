@@ -1,0 +1,217 @@
+/**
+ * The Whisper ONNX model: encoder + merged KV-cache decoder (optimum's `decoder_model_merged`),
+ * and a batched greedy decode in which every row stops on its own end token.
+ * Takes the onnxruntime module as a parameter so the same code runs on onnxruntime-node and
+ * onnxruntime-web. Interface of the files: ../shared/models/PROVENANCE.md ("ONNX interface").
+ */
+import type * as OrtCommon from 'onnxruntime-common';
+import { N_FRAMES, N_MELS } from './constants';
+import { applyDecodingRules, argmax, logSoftmax } from './decoding';
+import type { WhisperVocab } from './vocab';
+
+/** The parts of an onnxruntime module the engine uses (onnxruntime-node or onnxruntime-web). */
+export interface OrtModule {
+  Tensor: typeof OrtCommon.Tensor;
+  InferenceSession: typeof OrtCommon.InferenceSession;
+}
+
+/** Shapes read from the model's config.json. */
+export interface WhisperDims {
+  /** d_model: 384 tiny, 512 base */
+  dModel: number;
+  /** decoder attention heads */
+  heads: number;
+  /** decoder layers */
+  layers: number;
+  vocabSize: number;
+}
+
+export interface DecodeOptions {
+  /** Maximum tokens to sample per window (openai: n_text_ctx // 2 = 224). */
+  maxNewTokens?: number;
+}
+
+/** One row's greedy decoding result for one 30 s window. */
+export interface DecodedRow {
+  /** Sampled ids, EOT excluded. */
+  tokens: number[];
+  /** Sum of the log-probabilities of the sampled tokens (EOT included), after the decoding rules. */
+  sumLogprob: number;
+  /** openai: sum_logprob / (len(tokens) + 1). */
+  avgLogprob: number;
+  /** Probability of the no-speech token at the SOT position. */
+  noSpeechProb: number;
+  /** Language-token log-probabilities at the SOT position (multilingual models only). */
+  languageLogits?: Float32Array;
+}
+
+const HEAD_DIM = 64;
+/** openai/whisper decoding.py: sample_len defaults to n_text_ctx // 2. */
+const DEFAULT_MAX_NEW_TOKENS = 224;
+
+export class WhisperModel {
+  constructor(
+    private readonly ort: OrtModule,
+    private readonly encoder: OrtCommon.InferenceSession,
+    private readonly decoder: OrtCommon.InferenceSession,
+    readonly vocab: WhisperVocab,
+    readonly dims: WhisperDims,
+  ) {}
+
+  /**
+   * Runs the encoder on a batch of log-mel windows.
+   * @param features float32 [batch, 80, 3000], row-major, batch windows back to back
+   * @returns encoder hidden states, float32 tensor [batch, 1500, d_model]
+   */
+  async encode(features: Float32Array, batch: number): Promise<OrtCommon.Tensor> {
+    if (features.length !== batch * N_MELS * N_FRAMES) {
+      throw new Error(`encode: expected ${batch}×${N_MELS}×${N_FRAMES} features, got ${features.length}`);
+    }
+    const input = new this.ort.Tensor('float32', features, [batch, N_MELS, N_FRAMES]);
+    const out = await this.encoder.run({ input_features: input });
+    return out.last_hidden_state;
+  }
+
+  /**
+   * Greedy decoding with the KV cache for a batch of windows that share one prompt length.
+   * Finished rows stay in the batch and are fed EOT (masked), so the caches keep one shape;
+   * their results are frozen at their own end token.
+   *
+   * @param encoderHidden [batch, 1500, d_model] from `encode`
+   * @param prompts       one prompt per row, all the same length (SOT [+ language, task])
+   * @throws Error if the prompts differ in length
+   */
+  async decode(
+    encoderHidden: OrtCommon.Tensor,
+    prompts: number[][],
+    opts: DecodeOptions = {},
+  ): Promise<DecodedRow[]> {
+    const { Tensor } = this.ort;
+    const batch = prompts.length;
+    const promptLen = prompts[0].length;
+    if (prompts.some((p) => p.length !== promptLen)) throw new Error('decode: prompts must share one length');
+    const vocabSize = this.dims.vocabSize;
+    const maxNew = Math.min(opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, this.vocab.maxLength - promptLen);
+    const eot = this.vocab.eot;
+
+    const rows = prompts.map(() => ({ tokens: [] as number[], sumLogprob: 0, done: false, noSpeechProb: 0 }));
+    const languageLogits: Float32Array[] = [];
+    const logitsRow = new Float32Array(vocabSize);
+    const scratch = new Float32Array(vocabSize);
+
+    const emptyPast = new Tensor('float32', new Float32Array(0), [batch, this.dims.heads, 0, HEAD_DIM]);
+    let past: Record<string, OrtCommon.Tensor> = {};
+    for (let l = 0; l < this.dims.layers; l++) {
+      for (const kind of ['decoder', 'encoder'])
+        for (const kv of ['key', 'value']) past[`past_key_values.${l}.${kind}.${kv}`] = emptyPast;
+    }
+
+    let ids = new BigInt64Array(batch * promptLen);
+    prompts.forEach((p, b) => p.forEach((t, i) => (ids[b * promptLen + i] = BigInt(t))));
+    let stepLen = promptLen;
+
+    for (let step = 0; step < maxNew; step++) {
+      const first = step === 0;
+      const feeds: Record<string, OrtCommon.Tensor> = {
+        input_ids: new Tensor('int64', ids, [batch, stepLen]),
+        encoder_hidden_states: encoderHidden,
+        use_cache_branch: new Tensor('bool', new Uint8Array([first ? 0 : 1]), [1]),
+        ...past,
+      };
+      const out = await this.decoder.run(feeds);
+      const logits = out.logits.data as Float32Array; // [batch, stepLen, vocab]
+
+      const nextPast: Record<string, OrtCommon.Tensor> = {};
+      for (const name of Object.keys(past)) {
+        const present = name.replace('past_key_values', 'present');
+        // The encoder (cross-attention) cache is computed once on the first step and reused.
+        nextPast[name] = !first && name.includes('.encoder.') ? past[name] : out[present];
+      }
+      past = nextPast;
+
+      const next = new BigInt64Array(batch);
+      for (let b = 0; b < batch; b++) {
+        const row = rows[b];
+        if (first) {
+          // no-speech probability at the SOT position (openai decoding.py: probs_at_sot)
+          const sotOffset = (b * stepLen + 0) * vocabSize;
+          logitsRow.set(logits.subarray(sotOffset, sotOffset + vocabSize));
+          logSoftmax(logitsRow, scratch);
+          row.noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
+          if (this.vocab.isMultilingual) languageLogits[b] = scratch.slice();
+        }
+        if (row.done) {
+          next[b] = BigInt(eot);
+          continue;
+        }
+        const off = (b * stepLen + (stepLen - 1)) * vocabSize;
+        logitsRow.set(logits.subarray(off, off + vocabSize));
+        applyDecodingRules(logitsRow, row.tokens, this.vocab, scratch);
+        const tok = argmax(logitsRow);
+        logSoftmax(logitsRow, scratch);
+        row.sumLogprob += scratch[tok];
+        if (tok === eot) row.done = true;
+        else row.tokens.push(tok);
+        next[b] = BigInt(tok);
+      }
+      if (rows.every((r) => r.done)) break;
+      ids = next;
+      stepLen = 1;
+    }
+    return rows.map((r, b) => ({
+      tokens: r.tokens,
+      sumLogprob: r.sumLogprob,
+      avgLogprob: r.sumLogprob / (r.tokens.length + 1),
+      noSpeechProb: r.noSpeechProb,
+      languageLogits: languageLogits[b],
+    }));
+  }
+
+  /**
+   * Language identification as openai/whisper `detect_language`: one decoder pass over `<|startoftranscript|>`
+   * and a softmax restricted to the language tokens.
+   * @param encoderHidden [batch, 1500, d_model]
+   * @returns per row, the most likely ISO 639-1 code and its probability
+   * @throws Error on an English-only model
+   */
+  async detectLanguage(encoderHidden: OrtCommon.Tensor): Promise<{ language: string; probability: number }[]> {
+    if (!this.vocab.isMultilingual) throw new Error('detectLanguage: the model is English-only');
+    const { Tensor } = this.ort;
+    const batch = encoderHidden.dims[0];
+    const emptyPast = new Tensor('float32', new Float32Array(0), [batch, this.dims.heads, 0, HEAD_DIM]);
+    const feeds: Record<string, OrtCommon.Tensor> = {
+      input_ids: new Tensor('int64', new BigInt64Array(batch).fill(BigInt(this.vocab.sot)), [batch, 1]),
+      encoder_hidden_states: encoderHidden,
+      use_cache_branch: new Tensor('bool', new Uint8Array([0]), [1]),
+    };
+    for (let l = 0; l < this.dims.layers; l++)
+      for (const kind of ['decoder', 'encoder'])
+        for (const kv of ['key', 'value']) feeds[`past_key_values.${l}.${kind}.${kv}`] = emptyPast;
+    const out = await this.decoder.run(feeds, ['logits']);
+    const logits = out.logits.data as Float32Array;
+    const vocabSize = this.dims.vocabSize;
+    const results: { language: string; probability: number }[] = [];
+    for (let b = 0; b < batch; b++) {
+      const row = logits.subarray(b * vocabSize, (b + 1) * vocabSize);
+      let max = -Infinity;
+      for (const id of this.vocab.languageTokens.values()) max = Math.max(max, row[id]);
+      let sum = 0;
+      let best = '';
+      let bestLogit = -Infinity;
+      for (const [code, id] of this.vocab.languageTokens) {
+        sum += Math.exp(row[id] - max);
+        if (row[id] > bestLogit) {
+          bestLogit = row[id];
+          best = code;
+        }
+      }
+      results.push({ language: best, probability: Math.exp(bestLogit - max) / sum });
+    }
+    return results;
+  }
+
+  /** Frees the ONNX sessions. */
+  async release(): Promise<void> {
+    await Promise.all([this.encoder.release(), this.decoder.release()]);
+  }
+}

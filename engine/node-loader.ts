@@ -1,0 +1,76 @@
+/**
+ * Loads a Whisper model folder (Hugging Face ONNX layout, as in ../shared/models) for onnxruntime-node.
+ * Node-only; the browser has its own loader over the same WhisperModel/WhisperTranscriber.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { WhisperModel } from './model';
+import { WhisperTranscriber } from './transcriber';
+import { WhisperVocab, type GenerationConfig } from './vocab';
+
+export interface LoadOptions {
+  /** intra-op threads for the CPU execution provider */
+  threads: number;
+  /** 'cuda' tries the CUDA execution provider first and falls back to CPU with one warning */
+  executionProvider: 'cpu' | 'cuda';
+  /** called once with a warning, e.g. the CUDA fallback */
+  warn?: (msg: string) => void;
+}
+
+const ENCODER_FILE = 'onnx/encoder_model_quantized.onnx';
+const DECODER_FILE = 'onnx/decoder_model_merged_quantized.onnx';
+
+function readJson<T>(dir: string, name: string): T {
+  return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
+}
+
+async function createSession(file: string, opts: LoadOptions): Promise<ort.InferenceSession> {
+  const cpu: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: opts.threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  };
+  if (opts.executionProvider === 'cuda') {
+    try {
+      return await ort.InferenceSession.create(file, { ...cpu, executionProviders: ['cuda'] });
+    } catch (err) {
+      opts.warn?.(
+        `CUDA execution provider unavailable for ${path.basename(file)} (${(err as Error).message.split('\n')[0]}); using CPU`,
+      );
+    }
+  }
+  return ort.InferenceSession.create(file, cpu);
+}
+
+/**
+ * Loads encoder, merged decoder, tokenizer and generation config from `modelDir`.
+ * @throws Error naming the missing file when the folder is incomplete
+ */
+export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<WhisperTranscriber> {
+  for (const f of [ENCODER_FILE, DECODER_FILE, 'config.json', 'generation_config.json', 'tokenizer.json']) {
+    if (!fs.existsSync(path.join(modelDir, f))) throw new Error(`model folder ${modelDir} lacks ${f}`);
+  }
+  const config = readJson<{
+    d_model: number;
+    decoder_attention_heads: number;
+    decoder_layers: number;
+    vocab_size: number;
+  }>(modelDir, 'config.json');
+  const gen = readJson<GenerationConfig>(modelDir, 'generation_config.json');
+  // ESM-only typings; the package also ships a CommonJS build, which a dynamic import resolves under tsx and Jest.
+  const { Tokenizer } = await import('@huggingface/tokenizers');
+  const tokenizer = new Tokenizer(readJson(modelDir, 'tokenizer.json'), readJson(modelDir, 'tokenizer_config.json'));
+  const [encoder, decoder] = await Promise.all([
+    createSession(path.join(modelDir, ENCODER_FILE), opts),
+    createSession(path.join(modelDir, DECODER_FILE), opts),
+  ]);
+  const model = new WhisperModel(ort, encoder, decoder, new WhisperVocab(gen), {
+    dModel: config.d_model,
+    heads: config.decoder_attention_heads,
+    layers: config.decoder_layers,
+    vocabSize: config.vocab_size,
+  });
+  return new WhisperTranscriber(model, tokenizer);
+}

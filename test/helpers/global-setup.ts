@@ -1,0 +1,24 @@
+/**
+ * Starts Postgres, Redis and the Temporal dev server once per integration run, on free ports in a
+ * temporary directory (never the `npm start` stack), and builds the workflow bundle once.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startAll } from '../../infra/services';
+import { workflowBundle } from '../../workers/bundle';
+
+export default async function globalSetup(): Promise<void> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-test-'));
+  const t0 = Date.now();
+  const [services] = await Promise.all([startAll({ root, fresh: true, fast: true }), workflowBundle()]);
+  (globalThis as Record<string, unknown>).__FAIRSCRIBE_SERVICES__ = services;
+  // Test files (in-band or in Jest workers, which inherit the environment) read the addresses from here.
+  process.env.FAIRSCRIBE_TEST_STACK = JSON.stringify({
+      root,
+      databaseUrl: services.pg.url,
+      redisUrl: services.redis.url,
+      temporalAddress: services.temporal.address,
+  });
+  process.stderr.write(`\n[integration] services up in ${Date.now() - t0} ms under ${root}\n`);
+}

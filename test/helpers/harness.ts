@@ -1,0 +1,129 @@
+/**
+ * An in-process fairscribe for integration tests: a fresh database on the run's Postgres, the
+ * orchestration and CPU workers, and the API on a free port — against the real services that
+ * global setup started.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Client as PgClient, type Pool } from 'pg';
+import { loadConfig, type Config } from '../../common/config';
+import type { Tier } from '../../common/constants';
+import { createPool, migrate } from '../../common/db';
+import { createUser } from '../../common/keys';
+import { startApi, type ApiServer } from '../../api/server';
+import { startInferenceWorker, startOrchestrationWorker, type WorkerHandle } from '../../workers/factory';
+
+export interface TestStackInfo {
+  root: string;
+  databaseUrl: string;
+  redisUrl: string;
+  temporalAddress: string;
+}
+
+export function stackInfo(): TestStackInfo {
+  const raw = process.env.FAIRSCRIBE_TEST_STACK;
+  if (!raw) throw new Error('integration tests need the services from test/helpers/global-setup.ts (run through jest)');
+  return JSON.parse(raw);
+}
+
+/** Creates an empty database on the test Postgres and migrates it. */
+export async function freshDatabase(): Promise<string> {
+  const { databaseUrl } = stackInfo();
+  const name = `t_${crypto.randomBytes(6).toString('hex')}`;
+  const admin = new PgClient({ connectionString: databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(databaseUrl);
+  url.pathname = `/${name}`;
+  await migrate(url.toString());
+  return url.toString();
+}
+
+export interface TestApp {
+  url: string;
+  config: Config;
+  pool: Pool;
+  api: ApiServer;
+  workers: WorkerHandle[];
+  /** A user of the tier with a fresh key. */
+  user(tier?: Tier): Promise<{ userId: string; apiKey: string }>;
+  stop(): Promise<void>;
+}
+
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const info = stackInfo();
+  const databaseUrl = await freshDatabase();
+  const blobDir = path.join(info.root, `blobs-${crypto.randomBytes(4).toString('hex')}`);
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: info.redisUrl,
+    TEMPORAL_ADDRESS: info.temporalAddress,
+    BLOB_DIR: blobDir,
+    API_PORT: '0',
+    ...env,
+  });
+  const pool = createPool(config.databaseUrl);
+  const workers: WorkerHandle[] = [];
+  let api: ApiServer;
+  try {
+    workers.push(await startOrchestrationWorker(config, pool));
+    workers.push(await startInferenceWorker(config, pool, 'cpu', { preload: ['whisper-tiny.en'] }));
+    api = await startApi(config, pool);
+  } catch (err) {
+    // Leave nothing polling a server that the run is about to stop.
+    await Promise.all(workers.map((w) => w.stop()));
+    await pool.end();
+    throw err;
+  }
+  return {
+    url: api.url,
+    config,
+    pool,
+    api,
+    workers,
+    user: (tier = 'premium') => createUser(pool, tier, `test-${tier}`),
+    async stop() {
+      await api.close();
+      await Promise.all(workers.map((w) => w.stop()));
+      await pool.end();
+      fs.rmSync(blobDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls a job until it reaches a terminal status. */
+export async function waitForJob(
+  url: string,
+  apiKey: string,
+  jobId: string,
+  timeoutMs = 120_000,
+): Promise<Record<string, any>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${url}/v1/jobs/${jobId}`, { headers: { authorization: `Bearer ${apiKey}` } });
+    const body = (await res.json()) as Record<string, any>;
+    if (['completed', 'failed', 'cancelled', 'expired'].includes(body.status)) return body;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** POSTs a file to /v1/jobs as multipart. */
+export async function submitFile(
+  url: string,
+  apiKey: string,
+  file: string | { name: string; data: Uint8Array },
+  fields: Record<string, string> = {},
+): Promise<Response> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  if (typeof file === 'string') {
+    form.append('file', new Blob([fs.readFileSync(file)]), path.basename(file));
+  } else {
+    form.append('file', new Blob([file.data]), file.name);
+  }
+  return fetch(`${url}/v1/jobs`, { method: 'POST', body: form, headers: { authorization: `Bearer ${apiKey}` } });
+}

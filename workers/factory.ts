@@ -1,0 +1,99 @@
+/**
+ * Worker construction shared by the entry points (one per task queue) and the tests, which run the
+ * same workers in-process against their own services.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Pool } from 'pg';
+import { createAudioActivities } from '../activities/audio';
+import { createInferenceActivities } from '../activities/inference';
+import { createStorageActivities } from '../activities/storage';
+import { LocalBlobStore } from '../common/blobs';
+import type { Config } from '../common/config';
+import { BACKEND_TASK_QUEUE, TASK_QUEUES, type Backend } from '../common/constants';
+import { createLogger } from '../common/log';
+import { EngineClient } from '../engine/client';
+import { workflowBundle } from './bundle';
+
+export interface WorkerHandle {
+  worker: Worker;
+  /** resolves when the worker has shut down */
+  running: Promise<void>;
+  /** stops polling, lets in-flight tasks finish, releases resources */
+  stop(): Promise<void>;
+}
+
+function start(worker: Worker, cleanup: () => Promise<void>): WorkerHandle {
+  const running = worker.run().finally(cleanup);
+  return {
+    worker,
+    running,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    },
+  };
+}
+
+/** Workflows plus audio preparation and storage activities, on `fairscribe-orchestration`. */
+export async function startOrchestrationWorker(
+  config: Config,
+  pool: Pool,
+  extra: Partial<WorkerOptions> = {},
+): Promise<WorkerHandle> {
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const blobs = new LocalBlobStore(config.blobDir);
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: TASK_QUEUES.orchestration,
+    workflowBundle: await workflowBundle(),
+    activities: { ...createAudioActivities({ blobs, pool }), ...createStorageActivities({ pool, blobs }) },
+    ...extra,
+  });
+  return start(worker, () => connection.close());
+}
+
+/** Installed model folders (those with an encoder), by id. */
+export function installedModels(modelsDir: string): string[] {
+  if (!fs.existsSync(modelsDir)) return [];
+  return fs
+    .readdirSync(modelsDir)
+    .filter((d) => fs.existsSync(path.join(modelsDir, d, 'onnx', 'encoder_model_quantized.onnx')))
+    .sort();
+}
+
+/**
+ * An activity-only inference worker for one backend's task queue. Models are loaded into the engine
+ * thread before polling starts, so the first task does not pay for the load.
+ */
+export async function startInferenceWorker(
+  config: Config,
+  pool: Pool,
+  backend: Backend,
+  opts: { preload?: string[]; extra?: Partial<WorkerOptions> } = {},
+): Promise<WorkerHandle> {
+  const log = createLogger({ component: 'inference-worker', backend });
+  const engine = new EngineClient(
+    { threads: config.inferenceThreads, executionProvider: config.executionProvider },
+    (message) => log.warn(message),
+  );
+  for (const m of opts.preload ?? installedModels(config.modelsDir)) {
+    await engine.preload(path.join(config.modelsDir, m));
+  }
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const blobs = new LocalBlobStore(config.blobDir);
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: BACKEND_TASK_QUEUE[backend],
+    activities: createInferenceActivities({ pool, blobs, engine, modelsDir: config.modelsDir }),
+    maxConcurrentActivityTaskExecutions: config.inferenceConcurrency,
+    ...opts.extra,
+  });
+  return start(worker, async () => {
+    await engine.close();
+    await connection.close();
+  });
+}

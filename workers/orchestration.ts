@@ -1,0 +1,8 @@
+/** Entry point: workflows + audio/storage activities on `fairscribe-orchestration`. */
+import { startOrchestrationWorker } from './factory';
+import { runWorker } from './main';
+
+runWorker('orchestration-worker', (config, pool) => startOrchestrationWorker(config, pool)).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,1 @@
+export { transcriptionWorkflow, statusQuery } from './transcription';

@@ -1,0 +1,119 @@
+/**
+ * One transcription job, as the seed's diagram reads: prepare → fan out chunks → merge → store.
+ * Deterministic orchestration only: every side effect is an activity, and payloads carry ids and
+ * references (audio and transcripts stay in the blob store and Postgres).
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { createAudioActivities } from '../activities/audio';
+import type { createInferenceActivities } from '../activities/inference';
+import type { createStorageActivities } from '../activities/storage';
+import { BACKEND_TASK_QUEUE, type JobStatus } from '../common/constants';
+import type { ChunkSpan, TranscriptionInput, WorkflowStatus } from '../common/jobs';
+
+type Orchestration = ReturnType<typeof createAudioActivities> & ReturnType<typeof createStorageActivities>;
+type Inference = ReturnType<typeof createInferenceActivities>;
+
+export const statusQuery = defineQuery<WorkflowStatus>('status');
+
+/** Chunks of one job in flight at once: enough to fill a batch, few enough to leave room for others. */
+const MAX_CHUNKS_IN_FLIGHT = 16;
+
+const orchestration = proxyActivities<Orchestration>({
+  startToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+
+function inferenceActivities(taskQueue: string): Inference {
+  return proxyActivities<Inference>({
+    taskQueue,
+    // No schedule-to-start limit: with no worker on the queue the task waits for capacity.
+    startToCloseTimeout: '10 minutes',
+    // Heartbeats flow from the activity's event loop every 5 s while the engine thread works.
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+  });
+}
+
+export async function transcriptionWorkflow(input: TranscriptionInput): Promise<{ jobId: string; status: JobStatus }> {
+  const state: WorkflowStatus = { status: 'queued', chunksDone: 0, chunksTotal: null, error: null };
+  setHandler(statusQuery, () => state);
+  const setStatus = (status: JobStatus) => {
+    state.status = status;
+    upsertSearchAttributes({ JobStatus: [status] });
+  };
+
+  try {
+    const prepared = await orchestration.prepareAudio({ jobId: input.jobId });
+    state.chunksTotal = prepared.chunks.length;
+    await orchestration.updateJob({
+      jobId: input.jobId,
+      patch: { audioSeconds: prepared.audioSeconds, chunksTotal: prepared.chunks.length },
+    });
+
+    const { transcribeChunk } = inferenceActivities(BACKEND_TASK_QUEUE[input.backend]);
+    let language = input.language;
+    const run = async (chunk: ChunkSpan) => {
+      const r = await transcribeChunk({ jobId: input.jobId, model: input.model, chunk, language, task: input.task });
+      state.chunksDone++;
+      return r;
+    };
+    if (prepared.chunks.length > 0) setStatus('running');
+    let pending = prepared.chunks;
+    if (language === null && pending.length > 0) {
+      // Detect the language once, on the first window, and hold it for the rest of the job.
+      const first = await run(pending[0]);
+      language = first.language;
+      pending = pending.slice(1);
+    }
+    await runBounded(pending, MAX_CHUNKS_IN_FLIGHT, run);
+
+    await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds });
+    setStatus('completed');
+  } catch (err) {
+    const cancelled = isCancellation(err);
+    const error = cancelled ? null : describeFailure(err);
+    state.error = error;
+    setStatus(cancelled ? 'cancelled' : 'failed');
+    // The job must reach its end state, and its audio must go, even while the workflow is being cancelled.
+    await CancellationScope.nonCancellable(async () => {
+      await orchestration.updateJob({ jobId: input.jobId, patch: { status: state.status, error } });
+      await orchestration.deleteAudio({ jobId: input.jobId });
+    });
+    if (cancelled) throw err;
+    // Fail the workflow too, so the Temporal UI shows the job as Failed with the same reason.
+    throw ApplicationFailure.nonRetryable(error!.message, error!.code);
+  }
+  await orchestration.deleteAudio({ jobId: input.jobId });
+  return { jobId: input.jobId, status: state.status };
+}
+
+/** Runs `fn` over items with at most `limit` promises pending; rejects on the first failure. */
+async function runBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/** A readable reason for the job's `error`, from the failure chain. */
+function describeFailure(err: unknown): { code: string; message: string } {
+  let e: unknown = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  if (e instanceof ApplicationFailure) return { code: e.type ?? 'failed', message: e.message };
+  return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
+}
