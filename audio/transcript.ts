@@ -29,11 +29,11 @@ export function mergeChunkSegments(chunks: ChunkSegments[], audioSeconds: number
     for (const s of c.segments) {
       const text = s.text.trim();
       if (!text) continue;
-      let start = Math.min(c.start + s.start, limit);
-      let end = Math.min(c.start + s.end, limit);
-      start = Math.max(start, prevEnd);
-      end = Math.max(end, start);
-      out.push({ start: round2(start), end: round2(end), text });
+      // Round to centiseconds, then clip: rounding a clipped time up (10.006 → 10.01) would end a
+      // segment past the audio or the chunk.
+      const start = Math.max(Math.min(round2(c.start + s.start), limit), prevEnd);
+      const end = Math.max(Math.min(round2(c.start + s.end), limit), start);
+      out.push({ start, end, text });
       prevEnd = end;
     }
   }

@@ -83,7 +83,7 @@ const READY_TIMEOUT_MS = {
   temporal: 60_000,
 } as const;
 
-/** How long a graceful shutdown may take before SIGKILL. Temporal's SIGTERM shutdown takes ~2.4 s. */
+/** How long a graceful shutdown may take before SIGKILL. Measured here: Postgres ~20 ms, Redis ~60 ms, Temporal ~1.5 s. */
 const STOP_GRACE_MS = {
   postgres: 15_000,
   redis: 10_000,
@@ -100,6 +100,9 @@ const STOP_SIGNAL = {
   redis: 'SIGTERM',
   temporal: 'SIGTERM',
 } as const satisfies Record<string, NodeJS.Signals>;
+
+/** How often an orphaned child's watchdog checks whether the child has exited after its stop signal. */
+const WATCHDOG_POLL_MS = 100;
 
 /** Lines of a child's log quoted in the error when it fails to start. */
 const LOG_TAIL_LINES = 30;
@@ -218,8 +221,10 @@ interface Supervised {
   hasExited(): boolean;
   /** The last lines this run wrote to its log (earlier runs' lines excluded). */
   logTail(): string;
-  /** Sends `signal`, waits up to graceMs for exit, then SIGKILLs. Idempotent. */
-  stop(signal: NodeJS.Signals, graceMs: number): Promise<void>;
+  /** Sends the graceful stop signal, waits up to its grace period for exit, then SIGKILLs. Idempotent. */
+  stop(): Promise<void>;
+  /** SIGKILL now and wait for the exit (a server that never became ready has nothing to shut down cleanly). */
+  kill(): Promise<void>;
 }
 
 /** Children still running, SIGKILLed by the 'exit' hook. */
@@ -243,12 +248,23 @@ function installExitHook(): void {
 }
 
 /**
- * Kills `pid` when this Node process dies, however it dies. `sh` blocks reading a pipe whose only writer is us;
- * the kernel closes it when we exit (even on SIGKILL, when no JS runs), `read` returns, and the child is killed.
- * stop() kills the watchdog first, so it never fires at a pid that has been reused.
+ * Stops `pid` when this Node process dies, however it dies. `sh` blocks reading a pipe whose only writer is us;
+ * the kernel closes it when we exit (even on SIGKILL, when no JS runs), `read` returns, and the watchdog sends the
+ * service's graceful stop signal, then SIGKILL if it is still there after the grace period. It ignores
+ * INT/TERM/HUP because Ctrl-C or `kill -- -PGID` signals our whole process group, watchdogs included, and the
+ * watchdog must outlive us to do its job. stop() kills the watchdog first, so it never fires at a reused pid.
  */
-function spawnWatchdog(pid: number): ChildProcess {
-  const watchdog = spawn('sh', ['-c', 'read _ignored; kill -KILL "$0" 2>/dev/null', String(pid)], {
+function spawnWatchdog(pid: number, stopSignal: NodeJS.Signals, graceMs: number): ChildProcess {
+  const script = [
+    "trap '' INT TERM HUP",
+    'read _ignored',
+    'kill -s "$1" "$0" 2>/dev/null || exit 0',
+    'i=0',
+    `while [ "$i" -lt "$2" ] && kill -0 "$0" 2>/dev/null; do sleep ${WATCHDOG_POLL_MS / 1000}; i=$((i + 1)); done`,
+    'kill -s KILL "$0" 2>/dev/null',
+  ].join('\n');
+  const polls = Math.ceil(graceMs / WATCHDOG_POLL_MS);
+  const watchdog = spawn('sh', ['-c', script, String(pid), stopSignal.replace(/^SIG/, ''), String(polls)], {
     stdio: ['pipe', 'ignore', 'ignore'],
   });
   watchdog.on('error', () => undefined); // no sh: we still have the exit hook
@@ -279,6 +295,9 @@ interface LaunchOptions {
   /** Run as this OS user (we are root and the program refuses root, e.g. Postgres). */
   user?: { uid: number; gid: number };
   env?: NodeJS.ProcessEnv;
+  /** Graceful stop signal and how long to wait for it before SIGKILL (stop() and the watchdog). */
+  stopSignal: NodeJS.Signals;
+  graceMs: number;
 }
 
 /** Spawns `command` with stdout+stderr appended to `<logDir>/<name>.log`, tracked for cleanup. */
@@ -322,7 +341,7 @@ function launch(name: string, command: string, args: readonly string[], opts: La
   let watchdog: ChildProcess | undefined;
   if (child.pid !== undefined) {
     liveChildren.add(child);
-    watchdog = spawnWatchdog(child.pid);
+    watchdog = spawnWatchdog(child.pid, opts.stopSignal, opts.graceMs);
   }
   void exited.then(() => {
     liveChildren.delete(child);
@@ -330,7 +349,7 @@ function launch(name: string, command: string, args: readonly string[], opts: La
   });
 
   let stopping: Promise<void> | undefined;
-  const stop = (signal: NodeJS.Signals, graceMs: number): Promise<void> => {
+  const stopWith = (signal: NodeJS.Signals, graceMs: number): Promise<void> => {
     stopping ??= (async () => {
       if (exitInfo) return;
       watchdog?.kill('SIGKILL');
@@ -352,7 +371,16 @@ function launch(name: string, command: string, args: readonly string[], opts: La
     return stopping;
   };
 
-  return { name, child, logFile, exited, hasExited: () => exitInfo !== undefined, logTail: () => tailOfFile(logFile, runStartOffset), stop };
+  return {
+    name,
+    child,
+    logFile,
+    exited,
+    hasExited: () => exitInfo !== undefined,
+    logTail: () => tailOfFile(logFile, runStartOffset),
+    stop: () => stopWith(opts.stopSignal, opts.graceMs),
+    kill: () => stopWith('SIGKILL', 0),
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -361,12 +389,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * Polls `probe` until it resolves true. Rejects (after stopping the child) when the child exits first or the
  * timeout passes; the error carries the tail of the child's log, which is where the reason is.
  */
-async function waitUntilReady(
-  svc: Supervised,
-  probe: () => Promise<boolean>,
-  timeoutMs: number,
-  stopSignal: NodeJS.Signals,
-): Promise<void> {
+async function waitUntilReady(svc: Supervised, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -380,7 +403,7 @@ async function waitUntilReady(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      await svc.stop(stopSignal, 0);
+      await svc.kill();
       const why = lastError instanceof Error ? ` (last probe error: ${lastError.message})` : '';
       throw new Error(`${svc.name} was not ready within ${timeoutMs} ms${why}; last lines of ${svc.logFile}:\n${svc.logTail()}`);
     }
@@ -484,7 +507,13 @@ export async function startPostgres(opts: PostgresOptions): Promise<PgHandle> {
   const binDir = postgresBinDir();
   const bin = (name: string) => (binDir ? path.join(binDir, name) : name);
   const user = postgresOsUser();
-  const launchOpts: LaunchOptions = { logDir, user, cwd: path.dirname(dataDir) };
+  const launchOpts: LaunchOptions = {
+    logDir,
+    user,
+    cwd: path.dirname(dataDir),
+    stopSignal: STOP_SIGNAL.postgres,
+    graceMs: STOP_GRACE_MS.postgres,
+  };
 
   fs.mkdirSync(dataDir, { recursive: true });
   if (user) {
@@ -519,7 +548,6 @@ export async function startPostgres(opts: PostgresOptions): Promise<PgHandle> {
   };
   const args = ['-D', dataDir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
   const svc = launch('postgres', bin('postgres'), args, launchOpts);
-  const stop = () => svc.stop(STOP_SIGNAL.postgres, STOP_GRACE_MS.postgres);
 
   const connect = (db: string) =>
     new PgClient({ host: LOOPBACK, port: opts.port, user: PG_SUPERUSER, database: db, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
@@ -538,13 +566,12 @@ export async function startPostgres(opts: PostgresOptions): Promise<PgHandle> {
       }
     },
     READY_TIMEOUT_MS.postgres,
-    STOP_SIGNAL.postgres,
   );
 
   try {
     await ensureDatabase(connect(PG_MAINTENANCE_DB), database);
   } catch (err) {
-    await stop();
+    await svc.stop();
     throw err;
   }
 
@@ -555,7 +582,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PgHandle> {
     dataDir,
     logFile: svc.logFile,
     pid: svc.child.pid!,
-    stop,
+    stop: svc.stop,
   };
 }
 
@@ -624,14 +651,19 @@ export async function startRedis(opts: RedisOptions): Promise<RedisHandle> {
     '--dir', dir,
     '--daemonize', 'no', // must stay our child
   ];
-  const svc = launch('redis', 'redis-server', args, { logDir, cwd: dir });
-  await waitUntilReady(svc, () => redisPing(opts.port), READY_TIMEOUT_MS.redis, STOP_SIGNAL.redis);
+  const svc = launch('redis', 'redis-server', args, {
+    logDir,
+    cwd: dir,
+    stopSignal: STOP_SIGNAL.redis,
+    graceMs: STOP_GRACE_MS.redis,
+  });
+  await waitUntilReady(svc, () => redisPing(opts.port), READY_TIMEOUT_MS.redis);
   return {
     url: `redis://${LOOPBACK}:${opts.port}`,
     port: opts.port,
     logFile: svc.logFile,
     pid: svc.child.pid!,
-    stop: () => svc.stop(STOP_SIGNAL.redis, STOP_GRACE_MS.redis),
+    stop: svc.stop,
   };
 }
 
@@ -734,9 +766,14 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalHand
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
     ...TEMPORAL_DYNAMIC_CONFIG.flatMap((kv) => ['--dynamic-config-value', kv]),
   ];
-  const svc = launch('temporal', binary, args, { logDir, cwd: dbFile ? path.dirname(dbFile) : logDir });
+  const svc = launch('temporal', binary, args, {
+    logDir,
+    cwd: dbFile ? path.dirname(dbFile) : logDir,
+    stopSignal: STOP_SIGNAL.temporal,
+    graceMs: STOP_GRACE_MS.temporal,
+  });
   const address = `${LOOPBACK}:${opts.port}`;
-  await waitUntilReady(svc, () => temporalReady(address, namespace), READY_TIMEOUT_MS.temporal, STOP_SIGNAL.temporal);
+  await waitUntilReady(svc, () => temporalReady(address, namespace), READY_TIMEOUT_MS.temporal);
   return {
     address,
     port: opts.port,
@@ -744,7 +781,7 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalHand
     uiUrl: opts.uiPort !== undefined ? `http://${LOOPBACK}:${opts.uiPort}` : undefined,
     logFile: svc.logFile,
     pid: svc.child.pid!,
-    stop: () => svc.stop(STOP_SIGNAL.temporal, STOP_GRACE_MS.temporal),
+    stop: svc.stop,
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createAudioActivities } from '../activities/audio';
 import { createInferenceActivities } from '../activities/inference';
@@ -15,6 +15,18 @@ import { BACKEND_TASK_QUEUE, TASK_QUEUES, type Backend } from '../common/constan
 import { createLogger } from '../common/log';
 import { EngineClient } from '../engine/client';
 import { workflowBundle } from './bundle';
+
+let runtimeInstalled = false;
+/** The SDK's runtime, once per process: worker state changes at INFO would drown our JSON logs. */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_LOG_LEVEL as 'WARN') ?? 'WARN') });
+  } catch {
+    // already installed by the embedding process (e.g. a test that configured its own)
+  }
+}
 
 export interface WorkerHandle {
   worker: Worker;
@@ -42,6 +54,7 @@ export async function startOrchestrationWorker(
   pool: Pool,
   extra: Partial<WorkerOptions> = {},
 ): Promise<WorkerHandle> {
+  installRuntime();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const blobs = new LocalBlobStore(config.blobDir);
   const worker = await Worker.create({
@@ -74,6 +87,7 @@ export async function startInferenceWorker(
   backend: Backend,
   opts: { preload?: string[]; extra?: Partial<WorkerOptions> } = {},
 ): Promise<WorkerHandle> {
+  installRuntime();
   const log = createLogger({ component: 'inference-worker', backend });
   const engine = new EngineClient(
     { threads: config.inferenceThreads, executionProvider: config.executionProvider },

@@ -1,0 +1,113 @@
+/**
+ * Admin CLI (API.md "Admin CLI"): `npm run -s admin -- <command> [--json]`. Talks to Postgres
+ * directly (DATABASE_URL); prints one JSON object with --json, a readable line otherwise.
+ */
+import { parseArgs } from 'node:util';
+import type { Pool } from 'pg';
+import { loadConfig } from '../../common/config';
+import { TIERS, type Tier } from '../../common/constants';
+import { createPool, migrate } from '../../common/db';
+import { createApiKey, createUser } from '../../common/keys';
+
+class UsageError extends Error {}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function tierArg(t: string | undefined): Tier {
+  if (!t || !(TIERS as readonly string[]).includes(t)) {
+    throw new UsageError(`--tier must be one of ${TIERS.join(', ')}${t ? ` (got '${t}')` : ''}`);
+  }
+  return t as Tier;
+}
+
+async function userExists(pool: Pool, userId: string | undefined): Promise<string> {
+  if (!userId || !UUID_RE.test(userId)) throw new UsageError('--user must be a user id (uuid)');
+  const { rowCount } = await pool.query('SELECT 1 FROM users WHERE id = $1', [userId]);
+  if (!rowCount) throw new UsageError(`no user ${userId}`);
+  return userId;
+}
+
+type Handler = (pool: Pool, v: Record<string, string | undefined>) => Promise<Record<string, unknown>>;
+
+const COMMANDS: Record<string, { usage: string; run: Handler }> = {
+  'user create': {
+    usage: 'user create --tier T [--name N]',
+    run: async (pool, v) => {
+      const tier = tierArg(v.tier);
+      const u = await createUser(pool, tier, v.name ?? `${tier} user`);
+      return { userId: u.userId, apiKey: u.apiKey };
+    },
+  },
+  'key create': {
+    usage: 'key create --user U',
+    run: async (pool, v) => createApiKey(pool, await userExists(pool, v.user)),
+  },
+  'key revoke': {
+    usage: 'key revoke --key K',
+    run: async (pool, v) => {
+      // Accepts the key id or the whole key (whose second part is the id).
+      const keyId = v.key?.startsWith('fsk_') ? v.key.split('_')[1] : v.key;
+      if (!keyId) throw new UsageError('--key is required');
+      const { rowCount } = await pool.query('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1', [keyId]);
+      if (!rowCount) throw new UsageError(`no key ${keyId}`);
+      return { keyId, revoked: true };
+    },
+  },
+  'tier set': {
+    usage: 'tier set --user U --tier T',
+    run: async (pool, v) => {
+      const tier = tierArg(v.tier);
+      const userId = await userExists(pool, v.user);
+      await pool.query('UPDATE users SET tier = $2 WHERE id = $1', [userId, tier]);
+      return { userId, tier };
+    },
+  },
+};
+
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      tier: { type: 'string' },
+      name: { type: 'string' },
+      user: { type: 'string' },
+      key: { type: 'string' },
+      day: { type: 'string' },
+    },
+  });
+  const name = positionals.slice(0, 2).join(' ');
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`usage: npm run -s admin -- <command> [--json]\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}\n`);
+    return 2;
+  }
+  const config = loadConfig();
+  const pool = createPool(config.databaseUrl, 2);
+  try {
+    await migrate(config.databaseUrl);
+    const { json: _json, ...args } = values;
+    const out = await cmd.run(pool, args);
+    process.stdout.write(values.json ? JSON.stringify(out) + '\n' : Object.entries(out).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`admin ${name}: ${err.message}\nusage: ${cmd.usage}\n`);
+      return 2;
+    }
+    throw err;
+  } finally {
+    await pool.end();
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`admin: ${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

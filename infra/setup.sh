@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `npm run setup`: installs what a fresh machine lacks, idempotently, saying what it does.
+#   Debian packages: postgresql, redis-server, ffmpeg (+ffprobe), espeak-ng and sox (test audio)
+#   npm packages (npm ci, when node_modules is missing or older than package-lock.json)
+#   the Temporal CLI (built once from Go modules into ~/.cache/fairscribe, ~5 min; see infra/temporal-cli.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+need_pkgs=()
+command -v pg_ctlcluster >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
+command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need_pkgs+=(sox)
+if ((${#need_pkgs[@]})); then
+  log "installing Debian packages: ${need_pkgs[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+# Debian starts its own cluster and redis on the default ports; the project runs its own under .data/.
+for svc in postgresql redis-server; do
+  if command -v service >/dev/null 2>&1 && service "$svc" status >/dev/null 2>&1; then
+    log "stopping the system $svc service (the stack runs its own on loopback)"
+    service "$svc" stop >/dev/null 2>&1 || true
+  fi
+done
+
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  log "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+TEMPORAL_BIN="$(bash infra/temporal-cli.sh | tail -n1)"
+log "Temporal CLI: $TEMPORAL_BIN"
+
+models="${WHISPER_MODELS_DIR:-../shared/models}"
+if [[ ! -f "$models/whisper-tiny.en/onnx/encoder_model_quantized.onnx" ]]; then
+  log "WARNING: no Whisper models in $models (set WHISPER_MODELS_DIR)"
+fi
+log "ready"

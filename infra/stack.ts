@@ -1,0 +1,93 @@
+/**
+ * `npm start`: the whole local stack in the foreground until Ctrl-C — Postgres, Redis and the
+ * Temporal dev server (with its UI) under .data/, the orchestration and CPU inference workers, and the
+ * API. Writes .data/stack.json when everything is ready and removes it on stop.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadConfig, REPO_ROOT } from '../common/config';
+import { createPool, migrate } from '../common/db';
+import { createUser, resolveApiKey } from '../common/keys';
+import { createLogger } from '../common/log';
+import { startApi } from '../api/server';
+import { STACK_FILE, writeStackFile } from '../api/cli/stack-file';
+import { startInferenceWorker, startOrchestrationWorker, type WorkerHandle } from '../workers/factory';
+import { DEFAULT_PORTS, startAll } from './services';
+
+const DATA_DIR = path.join(REPO_ROOT, '.data');
+/** The dev user's key: a local-development exception (API.md), never in production config. */
+const DEV_KEY_FILE = path.join(DATA_DIR, 'dev-key.json');
+
+async function main() {
+  const log = createLogger({ component: 'stack' });
+  const t0 = Date.now();
+  log.info('starting services', { dataDir: DATA_DIR });
+  const services = await startAll({ root: DATA_DIR, ports: DEFAULT_PORTS, ui: true });
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: services.pg.url,
+    REDIS_URL: services.redis.url,
+    TEMPORAL_ADDRESS: services.temporal.address,
+    TEMPORAL_UI_URL: services.temporal.uiUrl ?? '',
+  });
+  const pool = createPool(config.databaseUrl);
+  const workers: WorkerHandle[] = [];
+  let api: Awaited<ReturnType<typeof startApi>> | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    fs.rmSync(STACK_FILE, { force: true });
+    log.info('stopping');
+    await api?.close().catch(() => undefined);
+    await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
+    await pool.end().catch(() => undefined);
+    await services.stop();
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
+
+  try {
+    await migrate(config.databaseUrl);
+    const devKey = await ensureDevUser(pool);
+    workers.push(await startOrchestrationWorker(config, pool));
+    workers.push(await startInferenceWorker(config, pool, 'cpu'));
+    api = await startApi(config, pool);
+    writeStackFile({
+      apiUrl: api.url,
+      temporalAddress: services.temporal.address,
+      uiUrl: services.temporal.uiUrl ?? config.temporalUiUrl,
+      devApiKey: devKey,
+    });
+    log.info('stack ready', { apiUrl: api.url, uiUrl: services.temporal.uiUrl, ms: Date.now() - t0, stackFile: STACK_FILE });
+    process.stderr.write(`\nfairscribe is up: API ${api.url}, Temporal UI ${services.temporal.uiUrl}. Ctrl-C stops it.\n`);
+    for (const w of workers) {
+      w.running.catch((err) => {
+        log.error('worker failed', { err: String(err) });
+        void stop(1);
+      });
+    }
+  } catch (err) {
+    log.error('start-up failed', { err: String((err as Error)?.stack ?? err) });
+    await stop(1);
+  }
+}
+
+/** The premium dev user and its key, made once and kept in .data/dev-key.json (mode 0600). */
+async function ensureDevUser(pool: ReturnType<typeof createPool>): Promise<string> {
+  try {
+    const saved = JSON.parse(fs.readFileSync(DEV_KEY_FILE, 'utf8')) as { apiKey: string };
+    if (await resolveApiKey(pool, saved.apiKey)) return saved.apiKey;
+  } catch {
+    // no file yet, or a database that was reset: make a new user
+  }
+  const u = await createUser(pool, 'premium', 'dev');
+  fs.writeFileSync(DEV_KEY_FILE, JSON.stringify({ userId: u.userId, apiKey: u.apiKey }) + '\n', { mode: 0o600 });
+  return u.apiKey;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

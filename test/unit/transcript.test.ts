@@ -1,0 +1,128 @@
+/** Merging per-chunk segments into one transcript (audio/transcript.ts). */
+import { mergeChunkSegments, transcriptText, type ChunkSegments, type TranscriptSegment } from '../../audio/transcript';
+
+const seg = (start: number, end: number, text: string) => ({ start, end, text });
+
+/** Starts never before the previous end, every end ≥ its start, nothing past the audio. */
+function expectMonotonic(segments: TranscriptSegment[], audioSeconds: number) {
+  let prevEnd = 0;
+  for (const s of segments) {
+    expect(s.start).toBeGreaterThanOrEqual(prevEnd);
+    expect(s.end).toBeGreaterThanOrEqual(s.start);
+    expect(s.end).toBeLessThanOrEqual(audioSeconds);
+    prevEnd = s.end;
+  }
+}
+
+describe('mergeChunkSegments', () => {
+  test('adds each chunk’s start to its segments', () => {
+    const chunks: ChunkSegments[] = [
+      { index: 0, start: 0, end: 27.5, segments: [seg(0, 4.2, ' Hello there.'), seg(4.2, 9, 'How are you?')] },
+      { index: 1, start: 27.5, end: 55.1, segments: [seg(0.5, 6, 'Fine, thanks.')] },
+      { index: 2, start: 55.1, end: 70, segments: [seg(1.2, 3.4, 'Bye.')] },
+    ];
+    expect(mergeChunkSegments(chunks, 70)).toEqual([
+      { start: 0, end: 4.2, text: 'Hello there.' },
+      { start: 4.2, end: 9, text: 'How are you?' },
+      { start: 28, end: 33.5, text: 'Fine, thanks.' },
+      { start: 56.3, end: 58.5, text: 'Bye.' },
+    ]);
+  });
+
+  test('sorts chunks that arrive out of order by index', () => {
+    const a: ChunkSegments = { index: 0, start: 0, end: 20, segments: [seg(1, 2, 'one')] };
+    const b: ChunkSegments = { index: 1, start: 20, end: 40, segments: [seg(1, 2, 'two')] };
+    const c: ChunkSegments = { index: 2, start: 40, end: 50, segments: [seg(1, 2, 'three')] };
+    const merged = mergeChunkSegments([c, a, b], 50);
+    expect(merged.map((s) => s.text)).toEqual(['one', 'two', 'three']);
+    expect(merged.map((s) => s.start)).toEqual([1, 21, 41]);
+    // the input array is left as it was
+    const input = [c, a, b];
+    mergeChunkSegments(input, 50);
+    expect(input.map((x) => x.index)).toEqual([2, 0, 1]);
+  });
+
+  test('clips segments to their chunk’s end', () => {
+    // Whisper's last timestamp can run past the chunk (the window is padded to 30 s)
+    const chunks: ChunkSegments[] = [
+      { index: 0, start: 0, end: 10, segments: [seg(8, 12.5, 'runs over')] },
+      { index: 1, start: 10, end: 20, segments: [seg(0.4, 3, 'next')] },
+    ];
+    const merged = mergeChunkSegments(chunks, 20);
+    expect(merged[0]).toEqual({ start: 8, end: 10, text: 'runs over' });
+    expect(merged[1]).toEqual({ start: 10.4, end: 13, text: 'next' });
+  });
+
+  test('clips segments to the audio’s length', () => {
+    const chunks: ChunkSegments[] = [{ index: 0, start: 0, end: 12, segments: [seg(9, 11.8, 'last words')] }];
+    expect(mergeChunkSegments(chunks, 11.5)).toEqual([{ start: 9, end: 11.5, text: 'last words' }]);
+  });
+
+  test('no segment ends past the audio, even where rounding to centiseconds would round up', () => {
+    // 10.006 s of audio: an end clipped to 10.006 must not come out as 10.01
+    const chunks: ChunkSegments[] = [{ index: 0, start: 0, end: 10.006, segments: [seg(7, 10.006, 'to the end')] }];
+    const merged = mergeChunkSegments(chunks, 10.006);
+    expectMonotonic(merged, 10.006);
+    expect(merged[0].end).toBeCloseTo(10.006, 2);
+    // the same at a chunk boundary that is not on a centisecond
+    const two: ChunkSegments[] = [
+      { index: 0, start: 0, end: 29.996, segments: [seg(25, 30, 'first')] },
+      { index: 1, start: 29.996, end: 40.004, segments: [seg(0, 10.2, 'second')] },
+    ];
+    expectMonotonic(mergeChunkSegments(two, 40.004), 40.004);
+  });
+
+  test('keeps the output monotonic when segments overlap or go backwards', () => {
+    const chunks: ChunkSegments[] = [
+      { index: 0, start: 0, end: 30, segments: [seg(0, 5, 'a'), seg(4, 6, 'b'), seg(3, 3.5, 'c'), seg(7, 6.5, 'd')] },
+      // a segment at the very start of the next chunk, before the previous chunk's last end
+      { index: 1, start: 30, end: 60, segments: [seg(0, 1, 'e')] },
+    ];
+    const merged = mergeChunkSegments(chunks, 60);
+    expect(merged.map((s) => s.text)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expectMonotonic(merged, 60);
+    expect(merged[1]).toEqual({ start: 5, end: 6, text: 'b' });
+    expect(merged[2]).toEqual({ start: 6, end: 6, text: 'c' });
+    expect(merged[3]).toEqual({ start: 7, end: 7, text: 'd' });
+  });
+
+  test('drops empty and whitespace-only texts and trims the rest', () => {
+    const chunks: ChunkSegments[] = [
+      { index: 0, start: 0, end: 30, segments: [seg(0, 1, ''), seg(1, 2, '   '), seg(2, 3, '  kept  ')] },
+      { index: 1, start: 30, end: 35, segments: [] },
+    ];
+    expect(mergeChunkSegments(chunks, 35)).toEqual([{ start: 2, end: 3, text: 'kept' }]);
+  });
+
+  test('no chunks, or chunks without segments, give no segments', () => {
+    expect(mergeChunkSegments([], 0)).toEqual([]);
+    expect(mergeChunkSegments([{ index: 0, start: 0, end: 5, segments: [] }], 5)).toEqual([]);
+  });
+
+  test('rounds times to centiseconds', () => {
+    const chunks: ChunkSegments[] = [{ index: 0, start: 1.2345, end: 30, segments: [seg(0.1111, 2.2222, 'x')] }];
+    expect(mergeChunkSegments(chunks, 30)).toEqual([{ start: 1.35, end: 3.46, text: 'x' }]);
+  });
+});
+
+describe('transcriptText', () => {
+  test('joins trimmed segment texts with single spaces', () => {
+    expect(transcriptText([seg(0, 1, ' Hello.'), seg(1, 2, 'World. '), seg(2, 3, 'Again.')])).toBe('Hello. World. Again.');
+  });
+
+  test('skips empty texts and gives "" for no segments', () => {
+    expect(transcriptText([seg(0, 1, ' '), seg(1, 2, 'only'), seg(2, 3, '')])).toBe('only');
+    expect(transcriptText([])).toBe('');
+  });
+
+  test('is the merged segments’ text', () => {
+    const merged = mergeChunkSegments(
+      [
+        { index: 1, start: 20, end: 40, segments: [seg(0, 3, ' second')] },
+        { index: 0, start: 0, end: 20, segments: [seg(0, 3, 'first ')] },
+      ],
+      40,
+    );
+    expect(transcriptText(merged)).toBe('first second');
+  });
+});
