@@ -44,6 +44,8 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
   try {
     bb = busboy({
       headers: req.headers,
+      // Keep the client's name as sent, so a name with path parts is refused instead of silently cut.
+      preservePath: true,
       limits: { fileSize: opts.maxFileBytes, files: 2, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES },
     });
   } catch (err) {
@@ -53,6 +55,7 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
   let file: ReceivedUpload['file'] = null;
   let fileWrite: Promise<void> | null = null;
   let fileStream: NodeJS.ReadableStream & { destroy(): void } | null = null;
+  let sink: fs.WriteStream | null = null;
 
   const result = new Promise<ReceivedUpload>((resolve, reject) => {
     let failed = false;
@@ -62,6 +65,7 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
       req.unpipe(bb);
       // Ends the file pipeline now instead of waiting for bytes that will never come.
       fileStream?.destroy();
+      sink?.destroy();
       reject(e);
     };
     bb.on('field', (name, value, info) => {
@@ -89,7 +93,8 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
           }),
         ),
       );
-      fileWrite = pipeline(stream, fs.createWriteStream(opts.destPath)).catch((err) => {
+      sink = fs.createWriteStream(opts.destPath);
+      fileWrite = pipeline(stream, sink).catch((err) => {
         if (!failed) fail(new ApiError(400, 'invalid_request', `upload interrupted: ${(err as Error).message}`));
       });
     });
@@ -107,7 +112,9 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
   try {
     return await result;
   } catch (err) {
-    if (fileWrite) await fileWrite;
+    // Wait until the destroyed file handle is closed, so the removal cannot race its creation.
+    const openSink = sink as fs.WriteStream | null;
+    if (openSink && !openSink.closed) await new Promise<void>((resolve) => openSink.once('close', () => resolve()));
     await fs.promises.rm(opts.destPath, { force: true });
     throw err;
   }

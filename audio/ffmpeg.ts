@@ -22,6 +22,16 @@ export interface AudioProbe {
   container: string;
 }
 
+/** A file whose decodable audio is shorter than this share of its header's duration is truncated. */
+const MIN_DECODED_FRACTION = 0.9;
+
+/** "HH:MM:SS.xx" → seconds (0 when absent). */
+function parseTimemark(t: string | undefined): number {
+  if (!t) return 0;
+  const parts = t.split(':').map(Number);
+  return parts.reduce((acc, x) => acc * 60 + (Number.isFinite(x) ? x : 0), 0);
+}
+
 function firstLine(s: string): string {
   return s.split('\n').find((l) => l.trim())?.trim().slice(0, 200) ?? 'unknown error';
 }
@@ -43,20 +53,31 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
   if (!stream) throw new UnsupportedAudioError('the file has no audio stream');
   const duration = Number(data.format.duration ?? stream.duration);
   if (!Number.isFinite(duration) || duration <= 0) throw new UnsupportedAudioError('the audio has no duration');
-  await new Promise<void>((resolve, reject) => {
+  const decodedSeconds = await new Promise<number>((resolve, reject) => {
     let stderr = '';
+    let decoded = 0;
     ffmpeg(file)
       .inputOptions(['-v', 'error', '-xerror'])
       .outputOptions(['-map', '0:a:0'])
       .format('null')
       .output('-')
       .on('stderr', (line: string) => (stderr += line + '\n'))
+      .on('progress', (p: { timemark?: string }) => (decoded = Math.max(decoded, parseTimemark(p.timemark))))
       .on('error', (err: Error) =>
         reject(new UnsupportedAudioError(`the audio cannot be decoded (${firstLine(stderr || err.message)})`)),
       )
-      .on('end', () => resolve())
+      .on('end', () => {
+        // Some decoders (MP3) report damage on stderr and carry on: at -v error a sound file prints nothing.
+        if (stderr.trim()) reject(new UnsupportedAudioError(`the audio is damaged or truncated (${firstLine(stderr)})`));
+        else resolve(decoded);
+      })
       .run();
   });
+  if (decodedSeconds > 0 && decodedSeconds < duration * MIN_DECODED_FRACTION) {
+    throw new UnsupportedAudioError(
+      `the audio is truncated: its header says ${duration.toFixed(1)} s but only ${decodedSeconds.toFixed(1)} s decode`,
+    );
+  }
   return {
     durationSeconds: duration,
     channels: stream.channels ?? 1,

@@ -70,8 +70,19 @@ export class EngineClient {
     return r!;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Lets the engine thread finish its queued runs, release the sessions and exit; terminates it only
+   * if that takes longer than `graceMs` (terminating inside an onnxruntime run aborts the process).
+   */
+  async close(graceMs = 60_000): Promise<void> {
+    if (this.dead) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    const closing = this.call({ type: 'close' }).catch(() => undefined);
     this.dead = new Error('engine closed');
-    await this.worker.terminate();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
+    const outcome = await Promise.race([closing.then(() => exited), timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') await this.worker.terminate();
   }
 }

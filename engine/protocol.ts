@@ -3,6 +3,7 @@ import type { LoadOptions } from './node-loader';
 import type { TranscribeResult } from './transcriber';
 
 export type EngineRequest =
+  | { type: 'close'; id: number }
   | { type: 'load'; id: number; modelDir: string; load: Omit<LoadOptions, 'warn'> }
   | {
       type: 'transcribe';

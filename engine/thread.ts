@@ -29,7 +29,15 @@ port.on('message', (req: EngineRequest) => {
   chain = chain.then(async () => {
     let res: EngineResponse;
     try {
-      if (req.type === 'load') {
+      if (req.type === 'close') {
+        // Finish what is queued (this runs after it on the chain), free the sessions, then end the thread:
+        // terminating a thread inside an onnxruntime run aborts the whole process.
+        for (const m of models.values()) await (await m).model.release().catch(() => undefined);
+        models.clear();
+        port.postMessage({ id: req.id, ok: true, result: null });
+        port.close();
+        return;
+      } else if (req.type === 'load') {
         await model(req.modelDir, req.load);
         res = { id: req.id, ok: true, result: null };
       } else {

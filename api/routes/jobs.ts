@@ -19,10 +19,19 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 // eslint-disable-next-line no-control-regex
 const BAD_FILENAME_RE = /[\u0000-\u001f\u007f/\\]|^\.\.?$/;
 
-/** Refuses the request after a partial body: answer, then close the connection so the rest is not read. */
-function closeAfterResponse(res: Response) {
+/**
+ * After refusing an upload part-way, the rest of the body is still on the wire and the connection
+ * cannot serve another request: answer with `Connection: close`. A refused oversize upload is cut off
+ * once the answer is out; anything else is drained (bounded by the size limit) so the client reads
+ * the answer instead of a reset.
+ */
+function abandonUpload(req: Request, res: Response, err: unknown) {
   res.setHeader('Connection', 'close');
-  res.on('finish', () => setTimeout(() => res.req.socket.destroy(), 50).unref());
+  if (err instanceof ApiError && err.status === 413) {
+    res.on('finish', () => setTimeout(() => req.socket.destroy(), 50).unref());
+  } else {
+    req.resume();
+  }
 }
 
 export function jobsRouter(deps: ApiDeps): Router {
@@ -40,7 +49,7 @@ export function jobsRouter(deps: ApiDeps): Router {
       try {
         upload = await receiveMultipart(req, { maxFileBytes: limits.maxFileBytes, destPath: uploadPath });
       } catch (err) {
-        if (err instanceof ApiError && err.status === 413) closeAfterResponse(res);
+        abandonUpload(req, res, err);
         throw err;
       }
       const parsed = createJobFields.safeParse(upload.fields);
