@@ -106,6 +106,10 @@ export class WhisperModel {
         for (const kv of ['key', 'value']) past[`past_key_values.${l}.${kind}.${kv}`] = emptyPast;
     }
 
+    // After the first step the merged decoder still outputs the (unchanged) cross-attention cache;
+    // fetching it would copy L × 2 × [batch, heads, 1500, 64] floats out of onnxruntime per token.
+    const selfAttentionOutputs = ['logits', ...Object.keys(past).filter((n) => n.includes('.decoder.')).map((n) => n.replace('past_key_values', 'present'))];
+
     let ids = new BigInt64Array(batch * promptLen);
     prompts.forEach((p, b) => p.forEach((t, i) => (ids[b * promptLen + i] = BigInt(t))));
     let stepLen = promptLen;
@@ -118,7 +122,7 @@ export class WhisperModel {
         use_cache_branch: new Tensor('bool', new Uint8Array([first ? 0 : 1]), [1]),
         ...past,
       };
-      const out = await this.decoder.run(feeds);
+      const out = first ? await this.decoder.run(feeds) : await this.decoder.run(feeds, selfAttentionOutputs);
       const logits = out.logits.data as Float32Array; // [batch, stepLen, vocab]
 
       const nextPast: Record<string, OrtCommon.Tensor> = {};
