@@ -2,16 +2,21 @@
 import express, { type Request, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
+import type { Redis } from 'ioredis';
+import type { QuotaService } from '../quota/quota-service';
 import type { LocalBlobStore } from '../common/blobs';
 import type { Config } from '../common/config';
 import type { Logger } from '../common/log';
 import { authenticate } from './auth';
 import { ApiError, errorHandler } from './errors';
+import { rateLimit } from './rate-limit';
 import { jobsRouter } from './routes/jobs';
 
 export interface ApiDeps {
   config: Config;
   pool: Pool;
+  redis: Redis;
+  quota: QuotaService;
   temporal: Client;
   blobs: LocalBlobStore;
   log: Logger;
@@ -31,12 +36,13 @@ export function createApp(deps: ApiDeps): express.Express {
     const checks = await Promise.all([
       deps.pool.query('SELECT 1').then(() => true, () => false),
       deps.temporal.workflowService.getSystemInfo({}).then(() => true, () => false),
+      deps.redis.ping().then(() => true, () => false),
     ]);
-    const [postgres, temporal] = checks;
-    res.status(checks.every(Boolean) ? 200 : 503).json({ postgres, temporal });
+    const [postgres, temporal, redis] = checks;
+    res.status(checks.every(Boolean) ? 200 : 503).json({ postgres, temporal, redis });
   });
 
-  app.use('/v1', authenticate(deps.pool));
+  app.use('/v1', authenticate(deps.pool), rateLimit(deps.redis, deps.config.tiers));
   app.use(jobsRouter(deps));
 
   app.use((req: Request) => {

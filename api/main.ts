@@ -1,20 +1,19 @@
 /** Entry point of one API replica. */
 import { loadConfig } from '../common/config';
-import { createPool, migrate } from '../common/db';
+import { openDeps } from '../common/deps';
 import { createLogger } from '../common/log';
 import { startApi } from './server';
 
 async function main() {
   const log = createLogger({ component: 'api' });
   const config = loadConfig();
-  const pool = createPool(config.databaseUrl);
-  await migrate(config.databaseUrl);
-  const api = await startApi(config, pool);
+  const deps = await openDeps(config);
+  const api = await startApi(config, deps);
   log.info('listening', { url: api.url });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, async () => {
       await api.close();
-      await pool.end();
+      await deps.close();
       process.exit(0);
     });
   }

@@ -2,7 +2,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import type { Pool } from 'pg';
+import type { Deps } from '../common/deps';
 import { LocalBlobStore } from '../common/blobs';
 import type { Config } from '../common/config';
 import { createLogger } from '../common/log';
@@ -20,13 +20,15 @@ export interface ApiServer {
 /** Larger request headers answer 431 (Node's default limit is 16 KiB). */
 const MAX_HEADER_BYTES = 16 * 1024;
 
-export async function startApi(config: Config, pool: Pool): Promise<ApiServer> {
+export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
   const log = createLogger({ component: 'api' });
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const app = createApp({
     config,
-    pool,
+    pool: deps.pool,
+    redis: deps.redis,
+    quota: deps.quota,
     temporal,
     blobs: new LocalBlobStore(config.blobDir),
     log,

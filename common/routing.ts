@@ -27,11 +27,6 @@ export type ModelChoice =
   | { ok: true; model: string; modelTier: ModelTier; note: string | null }
   | { ok: false; status: 400 | 403; code: 'invalid_request' | 'model_not_allowed'; message: string };
 
-function modelTierOf(model: string): ModelTier | undefined {
-  return (Object.keys(MODEL_REGISTRY.tiers) as ModelTier[]).find((t) => MODEL_REGISTRY.tiers[t][0] === model)
-    ?? (Object.keys(MODEL_REGISTRY.tiers) as ModelTier[]).find((t) => MODEL_REGISTRY.tiers[t].includes(model));
-}
-
 /**
  * free → economy; `requireHighAccuracy` (where the tier allows) → quality; else balanced. Inside the
  * model tier, the first installed model that can handle the language (English-only models only for
@@ -58,7 +53,9 @@ export function chooseModel(tier: Tier, req: ModelRequest, installed: readonly s
         message: `model '${req.model}' is English-only and cannot transcribe language '${language}'`,
       };
     }
-    return { ok: true, model: req.model, modelTier: modelTierOf(req.model) ?? modelTier, note: null };
+    // Report the allowed tier the model is the first choice of (whisper-base: balanced), else the first allowed one.
+    const primary = allowed.find((t) => MODEL_REGISTRY.tiers[t][0] === req.model);
+    return { ok: true, model: req.model, modelTier: primary ?? modelTier, note: null };
   }
   let wanted: ModelTier = tier === 'free' ? 'economy' : req.requireHighAccuracy ? 'quality' : 'balanced';
   if (!allowed.includes(wanted)) wanted = allowed[allowed.length - 1];
@@ -66,7 +63,9 @@ export function chooseModel(tier: Tier, req: ModelRequest, installed: readonly s
   const candidates = MODEL_REGISTRY.tiers[wanted];
   const model = candidates.find(fits);
   if (model) {
-    const note = model === candidates[0] ? null : `${candidates[0]} is not installed; using ${model}`;
+    const note = installed.includes(candidates[0])
+      ? null
+      : `${candidates[0]} is not installed; using ${model}`;
     return { ok: true, model, modelTier: wanted, note };
   }
   return {

@@ -5,8 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Pool } from 'pg';
 import { loadConfig, REPO_ROOT } from '../common/config';
-import { createPool, migrate } from '../common/db';
+import { openDeps } from '../common/deps';
 import { createUser, resolveApiKey } from '../common/keys';
 import { createLogger } from '../common/log';
 import { startApi } from '../api/server';
@@ -30,9 +31,9 @@ async function main() {
     TEMPORAL_ADDRESS: services.temporal.address,
     TEMPORAL_UI_URL: services.temporal.uiUrl ?? '',
   });
-  const pool = createPool(config.databaseUrl);
   const workers: WorkerHandle[] = [];
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
+  let deps: Awaited<ReturnType<typeof openDeps>> | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -41,7 +42,7 @@ async function main() {
     log.info('stopping');
     await api?.close().catch(() => undefined);
     await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
-    await pool.end().catch(() => undefined);
+    await deps?.close().catch(() => undefined);
     await services.stop();
     process.exit(code);
   };
@@ -49,11 +50,11 @@ async function main() {
   process.once('SIGTERM', () => void stop(0));
 
   try {
-    await migrate(config.databaseUrl);
-    const devKey = await ensureDevUser(pool);
-    workers.push(await startOrchestrationWorker(config, pool));
-    workers.push(await startInferenceWorker(config, pool, 'cpu'));
-    api = await startApi(config, pool);
+    deps = await openDeps(config);
+    const devKey = await ensureDevUser(deps.pool);
+    workers.push(await startOrchestrationWorker(config, deps.pool, deps.quota));
+    workers.push(await startInferenceWorker(config, deps.pool, 'cpu'));
+    api = await startApi(config, deps);
     writeStackFile({
       apiUrl: api.url,
       temporalAddress: services.temporal.address,
@@ -75,7 +76,7 @@ async function main() {
 }
 
 /** The premium dev user and its key, made once and kept in .data/dev-key.json (mode 0600). */
-async function ensureDevUser(pool: ReturnType<typeof createPool>): Promise<string> {
+async function ensureDevUser(pool: Pool): Promise<string> {
   try {
     const saved = JSON.parse(fs.readFileSync(DEV_KEY_FILE, 'utf8')) as { apiKey: string };
     if (await resolveApiKey(pool, saved.apiKey)) return saved.apiKey;

@@ -2,7 +2,7 @@
 import { startInferenceWorker } from './factory';
 import { runWorker } from './main';
 
-runWorker('cpu-worker', (config, pool) => startInferenceWorker(config, pool, 'cpu')).catch((err) => {
+runWorker('cpu-worker', (config, deps) => startInferenceWorker(config, deps.pool, 'cpu')).catch((err) => {
   console.error(err);
   process.exit(1);
 });

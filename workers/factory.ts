@@ -8,12 +8,14 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } 
 import type { Pool } from 'pg';
 import { createAudioActivities } from '../activities/audio';
 import { createInferenceActivities } from '../activities/inference';
+import { createQuotaActivities } from '../activities/quota';
 import { createStorageActivities } from '../activities/storage';
 import { LocalBlobStore } from '../common/blobs';
 import type { Config } from '../common/config';
 import { BACKEND_TASK_QUEUE, TASK_QUEUES, type Backend } from '../common/constants';
 import { createLogger } from '../common/log';
 import { EngineClient } from '../engine/client';
+import type { QuotaService } from '../quota/quota-service';
 import { workflowBundle } from './bundle';
 
 let runtimeInstalled = false;
@@ -52,6 +54,7 @@ function start(worker: Worker, cleanup: () => Promise<void>): WorkerHandle {
 export async function startOrchestrationWorker(
   config: Config,
   pool: Pool,
+  quota: QuotaService,
   extra: Partial<WorkerOptions> = {},
 ): Promise<WorkerHandle> {
   installRuntime();
@@ -62,7 +65,11 @@ export async function startOrchestrationWorker(
     namespace: config.temporalNamespace,
     taskQueue: TASK_QUEUES.orchestration,
     workflowBundle: await workflowBundle(),
-    activities: { ...createAudioActivities({ blobs, pool }), ...createStorageActivities({ pool, blobs }) },
+    activities: {
+      ...createAudioActivities({ blobs, pool }),
+      ...createStorageActivities({ pool, blobs }),
+      ...createQuotaActivities({ quota }),
+    },
     ...extra,
   });
   return start(worker, () => connection.close());

@@ -1,17 +1,14 @@
 /** Shared entry-point body: parse config once, connect, run one worker until SIGINT/SIGTERM. */
-import { loadConfig } from '../common/config';
-import { createPool, migrate } from '../common/db';
+import { loadConfig, type Config } from '../common/config';
+import { openDeps, type Deps } from '../common/deps';
 import { createLogger } from '../common/log';
 import type { WorkerHandle } from './factory';
-import type { Config } from '../common/config';
-import type { Pool } from 'pg';
 
-export async function runWorker(name: string, start: (config: Config, pool: Pool) => Promise<WorkerHandle>): Promise<void> {
+export async function runWorker(name: string, start: (config: Config, deps: Deps) => Promise<WorkerHandle>): Promise<void> {
   const log = createLogger({ component: name });
   const config = loadConfig();
-  const pool = createPool(config.databaseUrl);
-  await migrate(config.databaseUrl);
-  const handle = await start(config, pool);
+  const deps = await openDeps(config);
+  const handle = await start(config, deps);
   log.info('worker polling', { taskQueue: handle.worker.options.taskQueue });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
@@ -20,6 +17,6 @@ export async function runWorker(name: string, start: (config: Config, pool: Pool
     });
   }
   await handle.running;
-  await pool.end();
+  await deps.close();
   log.info('worker stopped');
 }

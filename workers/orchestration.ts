@@ -2,7 +2,7 @@
 import { startOrchestrationWorker } from './factory';
 import { runWorker } from './main';
 
-runWorker('orchestration-worker', (config, pool) => startOrchestrationWorker(config, pool)).catch((err) => {
+runWorker('orchestration-worker', (config, deps) => startOrchestrationWorker(config, deps.pool, deps.quota)).catch((err) => {
   console.error(err);
   process.exit(1);
 });

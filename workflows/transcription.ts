@@ -15,11 +15,14 @@ import {
 } from '@temporalio/workflow';
 import type { createAudioActivities } from '../activities/audio';
 import type { createInferenceActivities } from '../activities/inference';
+import type { createQuotaActivities } from '../activities/quota';
 import type { createStorageActivities } from '../activities/storage';
 import { BACKEND_TASK_QUEUE, type JobStatus } from '../common/constants';
 import type { ChunkSpan, TranscriptionInput, WorkflowStatus } from '../common/jobs';
 
-type Orchestration = ReturnType<typeof createAudioActivities> & ReturnType<typeof createStorageActivities>;
+type Orchestration = ReturnType<typeof createAudioActivities> &
+  ReturnType<typeof createStorageActivities> &
+  ReturnType<typeof createQuotaActivities>;
 type Inference = ReturnType<typeof createInferenceActivities>;
 
 export const statusQuery = defineQuery<WorkflowStatus>('status');
@@ -76,6 +79,9 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
     }
     await runBounded(pending, MAX_CHUNKS_IN_FLIGHT, run);
 
+    // Billed = audio sent to inference, rounded up (API.md); the rest of the reservation goes back.
+    // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
+    await orchestration.settleQuota({ jobId: input.jobId, billedSeconds: Math.ceil(prepared.audioSeconds) });
     await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds });
     setStatus('completed');
   } catch (err) {
@@ -85,6 +91,7 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
     setStatus(cancelled ? 'cancelled' : 'failed');
     // The job must reach its end state, and its audio must go, even while the workflow is being cancelled.
     await CancellationScope.nonCancellable(async () => {
+      await orchestration.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
       await orchestration.updateJob({ jobId: input.jobId, patch: { status: state.status, error } });
       await orchestration.deleteAudio({ jobId: input.jobId });
     });

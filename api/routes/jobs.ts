@@ -6,6 +6,8 @@ import { blobKeys } from '../../common/blobs';
 import { PRIORITY_KEYS, TASK_QUEUES, TRANSCRIPTION_WORKFLOW, workflowIdFor } from '../../common/constants';
 import type { TranscriptionInput } from '../../common/jobs';
 import { chooseModel } from '../../common/routing';
+import type { TierLimits } from '../../common/tiers';
+import { QuotaUnavailableError, type ReserveOutcome } from '../../quota/quota-store';
 import { probeAudio, UnsupportedAudioError } from '../../audio/ffmpeg';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
@@ -33,6 +35,30 @@ function abandonUpload(req: Request, res: Response, err: unknown) {
     req.resume();
   }
 }
+
+/** 429 with the limit, current use, reset time and Retry-After (API.md "Errors"). */
+function quotaRefusal(outcome: Exclude<ReserveOutcome, { ok: true }>, limits: TierLimits, resetAt: Date): ApiError {
+  if (outcome.reason === 'concurrency_limit') {
+    return new ApiError(
+      429,
+      'concurrency_limit',
+      `you already have ${outcome.activeJobs} job(s) running; your tier allows ${limits.concurrentJobs} at a time`,
+      { limit: limits.concurrentJobs, used: outcome.activeJobs, resetAt: null },
+      // A slot frees when a running job ends; there is no fixed time, so suggest a short wait.
+      { 'Retry-After': String(CONCURRENCY_RETRY_AFTER_S) },
+    );
+  }
+  const retryAfter = Math.max(1, Math.ceil((resetAt.getTime() - Date.now()) / 1000));
+  return new ApiError(
+    429,
+    'quota_exceeded',
+    `this file would exceed your daily audio quota (${outcome.usedSeconds} of ${limits.dailySeconds} seconds used today, UTC)`,
+    { limit: limits.dailySeconds, used: outcome.usedSeconds, resetAt: resetAt.toISOString() },
+    { 'Retry-After': String(retryAfter) },
+  );
+}
+
+const CONCURRENCY_RETRY_AFTER_S = 30;
 
 export function jobsRouter(deps: ApiDeps): Router {
   const { pool, blobs, temporal, config } = deps;
@@ -83,24 +109,50 @@ export function jobsRouter(deps: ApiDeps): Router {
 
       const priorityClass = fields.priorityClass ?? 'interactive';
       const backend = 'cpu' as const;
-      await pool.query(
-        `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, model_tier, backend, language, options, filename, audio_ref, audio_seconds)
-         VALUES ($1, $2, 'queued', 'cloud', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [
-          jobId,
-          me.userId,
-          priorityClass,
-          me.tier,
-          choice.model,
-          choice.modelTier,
-          backend,
-          fields.language ?? null,
-          JSON.stringify({ ...fields, modelNote: choice.note }),
-          upload.file.filename,
-          blobKeys.upload(jobId),
-          probe.durationSeconds,
-        ],
-      );
+      // Job row + reservation row in one transaction; Redis decides inside it, so a refusal or an
+      // unreachable Redis rolls both back and nothing stays reserved.
+      const tx = await pool.connect();
+      let reservedDay: string | null = null;
+      try {
+        await tx.query('BEGIN');
+        await tx.query(
+          `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, model_tier, backend, language, options, filename, audio_ref, audio_seconds)
+           VALUES ($1, $2, 'queued', 'cloud', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+          [
+            jobId,
+            me.userId,
+            priorityClass,
+            me.tier,
+            choice.model,
+            choice.modelTier,
+            backend,
+            fields.language ?? null,
+            JSON.stringify({ ...fields, modelNote: choice.note }),
+            upload.file.filename,
+            blobKeys.upload(jobId),
+            probe.durationSeconds,
+          ],
+        );
+        let outcome;
+        try {
+          outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds: probe.durationSeconds }, limits);
+        } catch (err) {
+          if (err instanceof QuotaUnavailableError) {
+            throw new ApiError(503, 'quota_unavailable', 'the quota store is unavailable; try again shortly', {}, { 'Retry-After': '5' });
+          }
+          throw err;
+        }
+        if (!outcome.ok) throw quotaRefusal(outcome, limits, outcome.resetAt);
+        reservedDay = outcome.day;
+        await tx.query('COMMIT');
+      } catch (err) {
+        await tx.query('ROLLBACK').catch(() => undefined);
+        // Redis said yes but the rows did not commit: take the Redis reservation back too.
+        if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay }, 0).catch(() => undefined);
+        throw err;
+      } finally {
+        tx.release();
+      }
       const input: TranscriptionInput = {
         jobId,
         userId: me.userId,
@@ -132,8 +184,10 @@ export function jobsRouter(deps: ApiDeps): Router {
           },
         });
       } catch (err) {
-        await pool.query('DELETE FROM jobs WHERE id = $1', [jobId]);
+        // Not admitted after all: give the reservation back, then forget the job.
         deps.log.error('workflow start failed', { jobId, err: String(err) });
+        await deps.quota.settle(jobId, 0).catch((e) => deps.log.error('release failed', { jobId, err: String(e) }));
+        await pool.query('DELETE FROM jobs WHERE id = $1', [jobId]);
         throw new ApiError(503, 'unavailable', 'the job could not be started; try again', {}, { 'Retry-After': '5' });
       }
       admitted = true;

@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { Client as PgClient, type Pool } from 'pg';
 import { loadConfig, type Config } from '../../common/config';
 import type { Tier } from '../../common/constants';
-import { createPool, migrate } from '../../common/db';
+import { migrate } from '../../common/db';
+import { openDeps, type Deps } from '../../common/deps';
 import { createUser } from '../../common/keys';
 import { startApi, type ApiServer } from '../../api/server';
 import { startInferenceWorker, startOrchestrationWorker, type WorkerHandle } from '../../workers/factory';
@@ -45,6 +46,7 @@ export interface TestApp {
   url: string;
   config: Config;
   pool: Pool;
+  deps: Deps;
   api: ApiServer;
   workers: WorkerHandle[];
   /** A user of the tier with a fresh key. */
@@ -65,30 +67,32 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     API_PORT: '0',
     ...env,
   });
-  const pool = createPool(config.databaseUrl);
+  const deps = await openDeps(config);
+  const { pool } = deps;
   const workers: WorkerHandle[] = [];
   let api: ApiServer;
   try {
-    workers.push(await startOrchestrationWorker(config, pool));
+    workers.push(await startOrchestrationWorker(config, pool, deps.quota));
     workers.push(await startInferenceWorker(config, pool, 'cpu', { preload: ['whisper-tiny.en'] }));
-    api = await startApi(config, pool);
+    api = await startApi(config, deps);
   } catch (err) {
     // Leave nothing polling a server that the run is about to stop.
     await Promise.all(workers.map((w) => w.stop()));
-    await pool.end();
+    await deps.close();
     throw err;
   }
   return {
     url: api.url,
     config,
     pool,
+    deps,
     api,
     workers,
     user: (tier = 'premium') => createUser(pool, tier, `test-${tier}`),
     async stop() {
       await api.close();
       await Promise.all(workers.map((w) => w.stop()));
-      await pool.end();
+      await deps.close();
       fs.rmSync(blobDir, { recursive: true, force: true });
     },
   };

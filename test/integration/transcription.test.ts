@@ -64,6 +64,7 @@ test('jfk.flac (stereo, 44.1 kHz) completes with WER ≤ 10%, in Postgres and th
   const connection = await Connection.connect({ address: app.config.temporalAddress });
   try {
     const client = new Client({ connection });
+    await client.workflow.getHandle(workflowIdFor(id)).result();
     const desc = await client.workflow.getHandle(workflowIdFor(id)).describe();
     expect(desc.status.name).toBe('COMPLETED');
     expect(desc.searchAttributes.JobStatus).toEqual(['completed']);

