@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import type { Pool } from 'pg';
 import { loadConfig } from '../../common/config';
 import { TIERS, type Tier } from '../../common/constants';
-import { createPool, migrate } from '../../common/db';
+import { openDeps, type Deps } from '../../common/deps';
+import { utcDay } from '../../quota/keys';
 import { createApiKey, createUser } from '../../common/keys';
 
 class UsageError extends Error {}
@@ -27,12 +28,14 @@ async function userExists(pool: Pool, userId: string | undefined): Promise<strin
   return userId;
 }
 
-type Handler = (pool: Pool, v: Record<string, string | undefined>) => Promise<Record<string, unknown>>;
+type Handler = (deps: Deps, v: Record<string, string | undefined>) => Promise<Record<string, unknown>>;
+
+const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 
 const COMMANDS: Record<string, { usage: string; run: Handler }> = {
   'user create': {
     usage: 'user create --tier T [--name N]',
-    run: async (pool, v) => {
+    run: async ({ pool }, v) => {
       const tier = tierArg(v.tier);
       const u = await createUser(pool, tier, v.name ?? `${tier} user`);
       return { userId: u.userId, apiKey: u.apiKey };
@@ -40,11 +43,11 @@ const COMMANDS: Record<string, { usage: string; run: Handler }> = {
   },
   'key create': {
     usage: 'key create --user U',
-    run: async (pool, v) => createApiKey(pool, await userExists(pool, v.user)),
+    run: async ({ pool }, v) => createApiKey(pool, await userExists(pool, v.user)),
   },
   'key revoke': {
     usage: 'key revoke --key K',
-    run: async (pool, v) => {
+    run: async ({ pool }, v) => {
       // Accepts the key id or the whole key (whose second part is the id).
       const keyId = v.key?.startsWith('fsk_') ? v.key.split('_')[1] : v.key;
       if (!keyId) throw new UsageError('--key is required');
@@ -55,12 +58,25 @@ const COMMANDS: Record<string, { usage: string; run: Handler }> = {
   },
   'tier set': {
     usage: 'tier set --user U --tier T',
-    run: async (pool, v) => {
+    run: async ({ pool }, v) => {
       const tier = tierArg(v.tier);
       const userId = await userExists(pool, v.user);
       await pool.query('UPDATE users SET tier = $2 WHERE id = $1', [userId, tier]);
       return { userId, tier };
     },
+  },
+  usage: {
+    usage: 'usage --user U [--day YYYY-MM-DD]',
+    run: async ({ pool, quota }, v) => {
+      const userId = await userExists(pool, v.user);
+      const day = v.day ?? utcDay();
+      if (!DAY_RE.test(day)) throw new UsageError('--day must be YYYY-MM-DD');
+      return { userId, day, ...(await quota.ledger.usage(userId, day)) };
+    },
+  },
+  'quota rebuild': {
+    usage: 'quota rebuild',
+    run: async ({ quota }) => quota.rebuild(),
   },
 };
 
@@ -77,18 +93,17 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       day: { type: 'string' },
     },
   });
-  const name = positionals.slice(0, 2).join(' ');
+  const name = COMMANDS[positionals[0]] ? positionals[0] : positionals.slice(0, 2).join(' ');
   const cmd = COMMANDS[name];
   if (!cmd) {
     process.stderr.write(`usage: npm run -s admin -- <command> [--json]\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}\n`);
     return 2;
   }
   const config = loadConfig();
-  const pool = createPool(config.databaseUrl, 2);
+  const deps = await openDeps(config);
   try {
-    await migrate(config.databaseUrl);
     const { json: _json, ...args } = values;
-    const out = await cmd.run(pool, args);
+    const out = await cmd.run(deps, args);
     process.stdout.write(values.json ? JSON.stringify(out) + '\n' : Object.entries(out).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
     return 0;
   } catch (err) {
@@ -98,7 +113,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     }
     throw err;
   } finally {
-    await pool.end();
+    await deps.close();
   }
 }
 
