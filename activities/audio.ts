@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { blobKeys, type LocalBlobStore } from '../common/blobs';
 import type { PreparedAudio } from '../common/jobs';
-import { planChunks } from '../audio/chunk-plan';
+import { isSilent, planChunks } from '../audio/chunk-plan';
 import { decodeToPcm, readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
 import { SAMPLE_RATE } from '../engine/constants';
 
@@ -35,7 +35,12 @@ export function createAudioActivities({ blobs }: AudioDeps) {
         throw err;
       }
       const samples = readPcm(pcmFile);
-      return { audioSeconds: samples.length / SAMPLE_RATE, chunks: planChunks(samples) };
+      // Chunks without speech are not sent to inference, so they are neither transcribed nor billed.
+      const chunks = planChunks(samples).filter(
+        (c) => !isSilent(samples.subarray(Math.round(c.start * SAMPLE_RATE), Math.round(c.end * SAMPLE_RATE))),
+      );
+      const speechSeconds = chunks.reduce((sum, c) => sum + (c.end - c.start), 0);
+      return { audioSeconds: samples.length / SAMPLE_RATE, speechSeconds, chunks };
     },
   };
 }

@@ -59,7 +59,15 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
      * Merges the stored chunk results into the job's transcript (segments with global times, text)
      * and marks it completed. Returns only counts: the text stays in Postgres.
      */
-    async finalizeTranscript({ jobId, audioSeconds }: { jobId: string; audioSeconds: number }): Promise<{ segments: number }> {
+    async finalizeTranscript({
+      jobId,
+      audioSeconds,
+      billedSeconds,
+    }: {
+      jobId: string;
+      audioSeconds: number;
+      billedSeconds: number;
+    }): Promise<{ segments: number }> {
       const { rows } = await pool.query(
         'SELECT chunk_index, start_s, end_s, segments, language, language_probability FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
         [jobId],
@@ -71,11 +79,11 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
       const first = rows.find((r) => r.segments.length > 0) ?? rows[0];
       await pool.query(
         `UPDATE jobs SET text = $2, segments = $3, status = 'completed', completed_at = COALESCE(completed_at, now()),
-           billed_seconds = CEIL($4::double precision),
+           billed_seconds = $8, audio_seconds = $4,
            language = COALESCE(language, $5), language_probability = COALESCE(language_probability, $6),
            chunks_done = $7
          WHERE id = $1`,
-        [jobId, transcriptText(segments), JSON.stringify(segments), audioSeconds, first?.language ?? null, first?.language_probability ?? null, rows.length],
+        [jobId, transcriptText(segments), JSON.stringify(segments), audioSeconds, first?.language ?? null, first?.language_probability ?? null, rows.length, billedSeconds],
       );
       return { segments: segments.length };
     },

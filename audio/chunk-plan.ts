@@ -30,6 +30,20 @@ export const DEFAULT_CHUNK_PLAN: ChunkPlanOptions = {
   frameSeconds: 0.02,
 };
 
+/**
+ * Below this level no frame holds speech (-50 dBFS is a quiet room's noise floor). Whisper, fed pure
+ * silence or faint noise, tends to hallucinate ("you", "Thank you."): such audio never reaches the model.
+ */
+export const SPEECH_FLOOR_DBFS = -50;
+const VAD_FRAME_SAMPLES = 320; // 20 ms at 16 kHz
+
+/** True when no 20 ms frame of 16 kHz audio rises above SPEECH_FLOOR_DBFS. */
+export function isSilent(samples: Float32Array): boolean {
+  const energy = frameEnergyDb(samples, VAD_FRAME_SAMPLES);
+  for (let i = 0; i < energy.length; i++) if (energy[i] > SPEECH_FLOOR_DBFS) return false;
+  return true;
+}
+
 /** Frame energies in dBFS, one per `frameSeconds` frame. */
 export function frameEnergyDb(samples: Float32Array, frameLen: number): Float32Array {
   const n = Math.ceil(samples.length / frameLen);

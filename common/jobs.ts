@@ -20,6 +20,9 @@ export interface TranscriptionInput {
 
 export interface PreparedAudio {
   audioSeconds: number;
+  /** seconds of audio sent to inference: the billed seconds before rounding */
+  speechSeconds: number;
+  /** chunks with speech, in order; silent chunks are left out */
   chunks: ChunkSpan[];
 }
 

@@ -7,6 +7,7 @@ import { N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE } from './constants';
 import { segmentsFromTokens } from './decoding';
 import { logMelSpectrogram } from './logmel';
 import type { WhisperModel } from './model';
+import { isSilent } from '../audio/chunk-plan';
 
 /** The part of a tokenizer the engine needs (`@huggingface/tokenizers` Tokenizer fits). */
 export interface TextDecoder {
@@ -71,6 +72,10 @@ export class WhisperTranscriber {
       const startSample = Math.round(seek * SAMPLE_RATE);
       const window = samples.subarray(startSample, Math.min(samples.length, startSample + N_SAMPLES));
       const windowSeconds = window.length / SAMPLE_RATE;
+      if (isSilent(window)) {
+        seek += windowSeconds;
+        continue;
+      }
       logMelSpectrogram(window, { out: features });
       const hidden = await this.model.encode(features, 1);
       if (language === null) {

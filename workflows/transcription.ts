@@ -81,8 +81,9 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
 
     // Billed = audio sent to inference, rounded up (API.md); the rest of the reservation goes back.
     // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
-    await orchestration.settleQuota({ jobId: input.jobId, billedSeconds: Math.ceil(prepared.audioSeconds) });
-    await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds });
+    const billedSeconds = Math.ceil(prepared.speechSeconds);
+    await orchestration.settleQuota({ jobId: input.jobId, billedSeconds });
+    await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds });
     setStatus('completed');
   } catch (err) {
     const cancelled = isCancellation(err);

@@ -68,3 +68,10 @@ export function parseWavPcm16Mono(bytes: Uint8Array): WavPcm {
   }
   throw new Error('WAV has no data chunk');
 }
+
+/** Reads a mono 16-bit PCM WAV file from disk into float samples. */
+export function readWav(file: string): Float32Array {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('node:fs') as typeof import('node:fs');
+  return parseWavPcm16Mono(new Uint8Array(fs.readFileSync(file))).samples;
+}
