@@ -12,6 +12,8 @@ import { UsageLedger } from './usage-ledger';
 export class QuotaService {
   readonly store: QuotaStore;
   readonly ledger: UsageLedger;
+  /** The rebuild in progress in this process, shared by every caller that finds Redis empty. */
+  private rebuilding: Promise<void> | null = null;
 
   constructor(pool: Pool, redis: Redis) {
     this.store = new QuotaStore(redis);
@@ -33,6 +35,10 @@ export class QuotaService {
     const day = utcDay(now);
     const reservation = { ...r, seconds: Math.ceil(r.seconds), day };
     await this.ledger.recordReservation(tx, reservation);
+    // A Redis that came back empty (restart without persistence) holds no counters: reserving against
+    // zero would admit unmetered jobs. Rebuild from the ledger first; this reservation's own row is not
+    // committed yet, so the rebuild does not count it and the reserve below adds it once.
+    if (!(await this.store.isBuilt())) await this.rebuildOnce();
     const outcome = await this.store.reserve(reservation, limits.dailySeconds, limits.concurrentJobs);
     return { ...outcome, day, resetAt: nextUtcMidnight(now) };
   }
@@ -60,7 +66,22 @@ export class QuotaService {
   /** Rebuilds when Redis came back empty (start-up, restart without persistence). */
   async rebuildIfEmpty(): Promise<boolean> {
     if (await this.store.isBuilt()) return false;
-    await this.rebuild();
+    await this.rebuildOnce();
     return true;
+  }
+
+  /**
+   * One rebuild at a time in this process: admissions that find Redis empty together wait for the same
+   * one instead of each wiping the counters the others just rebuilt and reserved into.
+   */
+  private async rebuildOnce(): Promise<void> {
+    this.rebuilding ??= (async () => {
+      try {
+        if (!(await this.store.isBuilt())) await this.rebuild();
+      } finally {
+        this.rebuilding = null;
+      }
+    })();
+    await this.rebuilding;
   }
 }

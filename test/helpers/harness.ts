@@ -54,7 +54,15 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /**
+   * Models the CPU inference worker loads before polling (default: whisper-tiny.en). `[]` loads none,
+   * for a models folder whose files are broken on purpose (the worker would fail at start-up).
+   */
+  preload?: string[];
+}
+
+export async function startTestApp(env: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
   const info = stackInfo();
   const databaseUrl = await freshDatabase();
   const blobDir = path.join(info.root, `blobs-${crypto.randomBytes(4).toString('hex')}`);
@@ -73,7 +81,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   let api: ApiServer;
   try {
     workers.push(await startOrchestrationWorker(config, pool, deps.quota));
-    workers.push(await startInferenceWorker(config, pool, 'cpu', { preload: ['whisper-tiny.en'] }));
+    workers.push(await startInferenceWorker(config, pool, 'cpu', { preload: opts.preload ?? ['whisper-tiny.en'] }));
     api = await startApi(config, deps);
   } catch (err) {
     // Leave nothing polling a server that the run is about to stop.

@@ -5,12 +5,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Connection, Client } from '@temporalio/client';
 import { workflowIdFor } from '../../common/constants';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { wer } from '../helpers/wer';
 
+const execFileAsync = promisify(execFile);
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
 const JFK_REFERENCE =
   'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
@@ -87,5 +89,27 @@ test('M4A with its index at the end transcribes', async () => {
   expect(res.status).toBe(202);
   const job = await waitForJob(app.url, key, ((await res.json()) as { id: string }).id);
   expect(job.status).toBe('completed');
+  expect(wer(JFK_REFERENCE, job.text)).toBeLessThanOrEqual(0.1);
+}, 120_000);
+
+test('npm run -s transcribe prints the text, [start → end] lines with --segments, the job JSON with --json', async () => {
+  // Asynchronous: the API under test runs in this process, so a blocking exec would deadlock it.
+  const run = async (...args: string[]) =>
+    (
+      await execFileAsync(path.resolve(__dirname, '../../node_modules/.bin/tsx'), [path.resolve(__dirname, '../../api/cli/transcribe.ts'), ...args], {
+        env: { ...process.env, FAIRSCRIBE_API_URL: app.url, FAIRSCRIBE_API_KEY: key },
+        encoding: 'utf8',
+      })
+    ).stdout;
+  const plain = await run(path.join(AUDIO, 'jfk.wav'));
+  expect(wer(JFK_REFERENCE, plain)).toBeLessThanOrEqual(0.1);
+  expect(plain.trim().split('\n')).toHaveLength(1);
+
+  const withSegments = (await run(path.join(AUDIO, 'jfk.wav'), '--segments')).trim().split('\n');
+  expect(withSegments.length).toBeGreaterThan(1);
+  for (const line of withSegments.slice(1)) expect(line).toMatch(/^\[\d+\.\d{2} → \d+\.\d{2}\] \S/);
+
+  const job = JSON.parse(await run(path.join(AUDIO, 'jfk.wav'), '--json'));
+  expect(job).toMatchObject({ status: 'completed', model: 'whisper-tiny.en' });
   expect(wer(JFK_REFERENCE, job.text)).toBeLessThanOrEqual(0.1);
 }, 120_000);
