@@ -53,7 +53,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
       try {
         ctx.heartbeat();
         result = await Promise.race([
-          engine.transcribe(modelDir, samples, { language: input.language, task: input.task }),
+          engine.transcribe(modelDir, samples, { language: input.language, task: input.task }, ctx.cancellationSignal),
           ctx.cancelled,
         ]);
       } catch (err) {

@@ -31,8 +31,12 @@ const envSchema = z.object({
   INFERENCE_THREADS: z.coerce.number().int().positive().default(2),
   /** `cuda` asks for the CUDA execution provider; it falls back to CPU with a warning. */
   WHISPER_EP: z.enum(['cpu', 'cuda']).default('cpu'),
-  /** Concurrent `transcribeChunk` activities per inference worker. */
-  INFERENCE_CONCURRENCY: z.coerce.number().int().positive().default(4),
+  /** Concurrent `transcribeChunk` activities per inference worker: at least the largest maxBatch, so Temporal hands a worker enough chunks to fill a batch. */
+  INFERENCE_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /** How long a window waits for others before its batch runs anyway (ms). */
+  BATCH_MAX_WAIT_MS: z.coerce.number().int().min(0).default(50),
+  /** Overrides every model's maxBatch from config/models.json (benchmarks, tests). */
+  BATCH_MAX: z.coerce.number().int().positive().optional(),
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   FAIRSCRIBE_TIERS_FILE: z.string().optional(),
@@ -50,6 +54,8 @@ export interface Config {
   inferenceThreads: number;
   executionProvider: 'cpu' | 'cuda';
   inferenceConcurrency: number;
+  batchMaxWaitMs: number;
+  batchMaxOverride: number | null;
   apiHost: string;
   apiPort: number;
   tiers: Record<Tier, TierLimits>;
@@ -85,6 +91,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inferenceThreads: e.INFERENCE_THREADS,
     executionProvider: e.WHISPER_EP,
     inferenceConcurrency: e.INFERENCE_CONCURRENCY,
+    batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
+    batchMaxOverride: e.BATCH_MAX ?? null,
     apiHost: e.API_HOST,
     apiPort: e.API_PORT,
     tiers,

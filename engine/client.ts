@@ -4,8 +4,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { LoadOptions } from './node-loader';
-import type { EngineRequest, EngineResponse, EngineResult } from './protocol';
+import type { EngineRequest, EngineResponse, EngineResult, LoadRequest } from './protocol';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 type Pending = { resolve: (r: EngineResult | null) => void; reject: (e: Error) => void };
@@ -17,8 +16,10 @@ export class EngineClient {
   private dead: Error | null = null;
 
   constructor(
-    private readonly load: Omit<LoadOptions, 'warn'>,
+    private readonly load: Omit<LoadRequest, 'batching'>,
     onWarning: (msg: string) => void = (m) => console.warn(m),
+    /** batching per model folder (maxBatch from the model registry); none = one window per run */
+    private readonly batchingFor: (modelDir: string) => LoadRequest['batching'] = () => undefined,
   ) {
     // From TypeScript sources the thread boots through tsx; a compiled build runs thread.js directly.
     const entry = path.join(__dirname, __filename.endsWith('.ts') ? 'thread-boot.js' : 'thread.js');
@@ -40,9 +41,16 @@ export class EngineClient {
     this.worker.on('exit', (code) => fail(new Error(`engine thread exited with code ${code}`)));
   }
 
-  private call(req: DistributiveOmit<EngineRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<EngineResult | null> {
+  private call(
+    req: DistributiveOmit<EngineRequest, 'id'>,
+    transfer: ArrayBuffer[] = [],
+    signal?: AbortSignal,
+  ): Promise<EngineResult | null> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
+    signal?.addEventListener('abort', () => this.worker.postMessage({ type: 'cancel', id: this.nextId++, target: id }), {
+      once: true,
+    });
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ ...req, id }, transfer);
@@ -51,7 +59,7 @@ export class EngineClient {
 
   /** Loads a model folder in the engine thread (call before polling so the first task is not slow). */
   async preload(modelDir: string): Promise<void> {
-    await this.call({ type: 'load', modelDir, load: this.load });
+    await this.call({ type: 'load', modelDir, load: this.loadFor(modelDir) });
   }
 
   /**
@@ -62,12 +70,18 @@ export class EngineClient {
     modelDir: string,
     samples: Float32Array,
     opts: { language: string | null; task: 'transcribe' | 'translate' },
+    signal?: AbortSignal,
   ): Promise<EngineResult> {
     const r = await this.call(
-      { type: 'transcribe', modelDir, load: this.load, samples, language: opts.language, task: opts.task },
+      { type: 'transcribe', modelDir, load: this.loadFor(modelDir), samples, language: opts.language, task: opts.task },
       [samples.buffer as ArrayBuffer],
+      signal,
     );
     return r!;
+  }
+
+  private loadFor(modelDir: string): LoadRequest {
+    return { ...this.load, batching: this.batchingFor(modelDir) };
   }
 
   /**

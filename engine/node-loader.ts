@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { WhisperModel } from './model';
-import { WhisperTranscriber } from './transcriber';
+import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
 
 export interface LoadOptions {
@@ -16,6 +16,8 @@ export interface LoadOptions {
   executionProvider: 'cpu' | 'cuda';
   /** called once with a warning, e.g. the CUDA fallback */
   warn?: (msg: string) => void;
+  /** dynamic batching of concurrent windows; absent = one window per model run */
+  batching?: BatchingOptions;
 }
 
 const ENCODER_FILE = 'onnx/encoder_model_quantized.onnx';
@@ -72,5 +74,5 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
     layers: config.decoder_layers,
     vocabSize: config.vocab_size,
   });
-  return new WhisperTranscriber(model, tokenizer);
+  return new WhisperTranscriber(model, tokenizer, opts.batching);
 }

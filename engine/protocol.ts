@@ -2,20 +2,25 @@
 import type { LoadOptions } from './node-loader';
 import type { TranscribeResult } from './transcriber';
 
+type LoadRequest = Omit<LoadOptions, 'warn' | 'batching'> & { batching?: { maxBatch: number; maxWaitMs: number } };
+
 export type EngineRequest =
   | { type: 'close'; id: number }
-  | { type: 'load'; id: number; modelDir: string; load: Omit<LoadOptions, 'warn'> }
+  /** aborts request `target`: its queued window leaves the batch */
+  | { type: 'cancel'; id: number; target: number }
+  | { type: 'load'; id: number; modelDir: string; load: LoadRequest }
   | {
       type: 'transcribe';
       id: number;
       modelDir: string;
-      load: Omit<LoadOptions, 'warn'>;
+      load: LoadRequest;
       /** float32 PCM, 16 kHz mono; its buffer is transferred, not copied */
       samples: Float32Array;
       language: string | null;
       task: 'transcribe' | 'translate';
     };
 
+export type { LoadRequest };
 export type EngineResult = TranscribeResult & { inferenceMs: number };
 
 export type EngineResponse =

@@ -6,7 +6,8 @@
 import { N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE } from './constants';
 import { segmentsFromTokens } from './decoding';
 import { logMelSpectrogram } from './logmel';
-import type { WhisperModel } from './model';
+import { BatchItemAbortedError, DynamicBatcher, type BatchClock, type BatcherOptions } from './batcher';
+import type { DecodedRow, WhisperModel } from './model';
 import { isSilent } from '../audio/chunk-plan';
 
 /** The part of a tokenizer the engine needs (`@huggingface/tokenizers` Tokenizer fits). */
@@ -35,6 +36,8 @@ export interface TranscribeResult {
   languageProbability: number | null;
   /** Windows decoded (including skipped no-speech ones). */
   windows: number;
+  /** per decoded window, how many windows shared its model run */
+  batchSizes: number[];
 }
 
 /**
@@ -46,18 +49,91 @@ export const LOGPROB_THRESHOLD = -1.0;
 /** Leftovers shorter than this after the last seek are not decoded (too short to hold a word). */
 const MIN_WINDOW_S = 0.2;
 
+/** One ≤ 30 s window to decode. */
+export interface WindowRequest {
+  /** float32 PCM, 16 kHz mono, at most 30 s */
+  samples: Float32Array;
+  /** null = detect (multilingual models) */
+  language: string | null;
+  task: 'transcribe' | 'translate';
+}
+
+/** A decoded window: the model's tokens and guards, and the language it was decoded in. */
+export interface WindowResult extends DecodedRow {
+  language: string;
+  languageProbability: number | null;
+  /** how many windows shared the model run */
+  batchSize: number;
+}
+
+export interface BatchingOptions {
+  maxBatch: number;
+  maxWaitMs: number;
+  clock?: BatchClock;
+  onBatch?: BatcherOptions<WindowRequest, WindowResult>['onBatch'];
+}
+
 export class WhisperTranscriber {
+  private readonly batcher: DynamicBatcher<WindowRequest, WindowResult> | null;
+
+  /**
+   * @param batching when given, windows of concurrent `transcribe` calls are decoded together, up to
+   *   `maxBatch` per model run or after `maxWaitMs`; without it each window runs alone
+   */
   constructor(
     readonly model: WhisperModel,
     private readonly tokenizer: TextDecoder,
-  ) {}
+    batching?: BatchingOptions,
+  ) {
+    this.batcher = batching
+      ? new DynamicBatcher({ ...batching, run: (reqs) => this.runWindows(reqs) })
+      : null;
+  }
 
   /**
-   * Transcribes audio of any length, window by window (batch 1 per window).
+   * Decodes a batch of windows in one encoder run and one batched KV-cache decode: log-mel per window,
+   * encoder on [batch, 80, 3000], language detection for rows without a language, greedy decoding
+   * with every row stopping on its own end token.
+   * @returns one result per request, in order
+   */
+  async runWindows(reqs: WindowRequest[]): Promise<WindowResult[]> {
+    const vocab = this.model.vocab;
+    const frame = N_MELS * N_FRAMES;
+    const features = new Float32Array(reqs.length * frame);
+    reqs.forEach((r, i) => logMelSpectrogram(r.samples, { out: features.subarray(i * frame, (i + 1) * frame) }));
+    const hidden = await this.model.encode(features, reqs.length);
+    const languages = reqs.map((r) => ({ language: r.language ?? (vocab.isMultilingual ? null : 'en'), probability: null as number | null }));
+    if (languages.some((l) => l.language === null)) {
+      const detected = await this.model.detectLanguage(hidden);
+      languages.forEach((l, i) => {
+        if (l.language === null) {
+          l.language = detected[i].language;
+          l.probability = detected[i].probability;
+        }
+      });
+    }
+    const rows = await this.model.decode(hidden, reqs.map((r, i) => vocab.prompt(languages[i].language, r.task)));
+    return rows.map((row, i) => ({
+      ...row,
+      language: languages[i].language!,
+      languageProbability: languages[i].probability,
+      batchSize: reqs.length,
+    }));
+  }
+
+  private decodeWindow(req: WindowRequest, signal?: AbortSignal): Promise<WindowResult> {
+    if (this.batcher) return this.batcher.submit(req, signal);
+    return this.runWindows([req]).then((r) => r[0]);
+  }
+
+  /**
+   * Transcribes audio of any length: ≤ 30 s windows, each starting where the previous one's last
+   * complete segment ended (Whisper's seek), silent windows skipped.
    * @param samples float32 PCM, 16 kHz mono, [-1, 1]
+   * @param signal aborts between windows (and takes a queued window out of its batch)
    * @returns segments with start/end in seconds, monotonic, within [0, samples.length / 16000]
    */
-  async transcribe(samples: Float32Array, opts: TranscribeOptions = {}): Promise<TranscribeResult> {
+  async transcribe(samples: Float32Array, opts: TranscribeOptions = {}, signal?: AbortSignal): Promise<TranscribeResult> {
     const vocab = this.model.vocab;
     const task = opts.task ?? 'transcribe';
     const duration = samples.length / SAMPLE_RATE;
@@ -66,9 +142,10 @@ export class WhisperTranscriber {
     const segments: Segment[] = [];
     let seek = 0; // seconds
     let windows = 0;
-    const features = new Float32Array(N_MELS * N_FRAMES);
+    const batchSizes: number[] = [];
 
     while (duration - seek >= MIN_WINDOW_S) {
+      if (signal?.aborted) throw new BatchItemAbortedError();
       const startSample = Math.round(seek * SAMPLE_RATE);
       const window = samples.subarray(startSample, Math.min(samples.length, startSample + N_SAMPLES));
       const windowSeconds = window.length / SAMPLE_RATE;
@@ -76,15 +153,14 @@ export class WhisperTranscriber {
         seek += windowSeconds;
         continue;
       }
-      logMelSpectrogram(window, { out: features });
-      const hidden = await this.model.encode(features, 1);
+      const row = await this.decodeWindow({ samples: window, language, task }, signal);
       if (language === null) {
-        const [detected] = await this.model.detectLanguage(hidden);
-        language = detected.language;
-        languageProbability = detected.probability;
+        // The first window decides the language for the rest (openai transcribe.py does the same).
+        language = row.language;
+        languageProbability = row.languageProbability;
       }
-      const [row] = await this.model.decode(hidden, [vocab.prompt(language, task)]);
       windows++;
+      batchSizes.push(row.batchSize);
       const silent = row.noSpeechProb > NO_SPEECH_THRESHOLD && row.avgLogprob < LOGPROB_THRESHOLD;
       if (silent) {
         seek += windowSeconds;
@@ -105,7 +181,7 @@ export class WhisperTranscriber {
       // A window that consumed nothing would loop forever: always move forward.
       seek += consumedSeconds > 0 ? consumedSeconds : windowSeconds;
     }
-    return { segments: monotonic(segments), language: language ?? 'en', languageProbability, windows };
+    return { segments: monotonic(segments), language: language ?? 'en', languageProbability, windows, batchSizes };
   }
 }
 

@@ -16,6 +16,7 @@ import { BACKEND_TASK_QUEUE, TASK_QUEUES, type Backend } from '../common/constan
 import { createLogger } from '../common/log';
 import { EngineClient } from '../engine/client';
 import type { QuotaService } from '../quota/quota-service';
+import { MODEL_REGISTRY } from '../common/routing';
 import { workflowBundle } from './bundle';
 
 let runtimeInstalled = false;
@@ -99,6 +100,10 @@ export async function startInferenceWorker(
   const engine = new EngineClient(
     { threads: config.inferenceThreads, executionProvider: config.executionProvider },
     (message) => log.warn(message),
+    (modelDir) => ({
+      maxBatch: config.batchMaxOverride ?? MODEL_REGISTRY.models[path.basename(modelDir)]?.maxBatch ?? 1,
+      maxWaitMs: config.batchMaxWaitMs,
+    }),
   );
   for (const m of opts.preload ?? installedModels(config.modelsDir)) {
     await engine.preload(path.join(config.modelsDir, m));
