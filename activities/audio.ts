@@ -1,12 +1,14 @@
 /** Audio preparation on the orchestration queue: normalise with ffmpeg, then plan ≤ 30 s chunks. */
 import * as fs from 'node:fs';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { blobKeys, type LocalBlobStore } from '../common/blobs';
 import type { PreparedAudio } from '../common/jobs';
 import { isSilent, planChunks } from '../audio/chunk-plan';
 import { decodeToPcm, readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
 import { SAMPLE_RATE } from '../engine/constants';
+
+const HEARTBEAT_MS = 1_000;
 
 export interface AudioDeps {
   blobs: LocalBlobStore;
@@ -26,13 +28,23 @@ export function createAudioActivities({ blobs }: AudioDeps) {
         throw ApplicationFailure.nonRetryable(`audio of job ${jobId} is missing`, 'audio_missing');
       }
       const pcmFile = blobs.prepare(blobKeys.pcm(jobId));
+      const ctx = Context.current();
+      // Heartbeats carry cancellation to us; ffmpeg is killed on it, so the workflow's cleanup comes after.
+      const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
       try {
-        await decodeToPcm(upload, pcmFile);
+        await decodeToPcm(upload, pcmFile, ctx.cancellationSignal);
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       } catch (err) {
+        if (ctx.cancellationSignal.aborted) {
+          await blobs.deleteJob(jobId);
+          throw err;
+        }
         if (err instanceof UnsupportedAudioError) {
           throw ApplicationFailure.nonRetryable(err.message, 'unsupported_audio');
         }
         throw err;
+      } finally {
+        clearInterval(beat);
       }
       const samples = readPcm(pcmFile);
       // Chunks without speech are not sent to inference, so they are neither transcribed nor billed.

@@ -89,13 +89,13 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
 
 /**
  * Decodes the first audio stream, downmixes to mono and resamples to 16 kHz float32 little-endian,
- * written to `outFile` (raw samples, no header).
+ * written to `outFile` (raw samples, no header). An aborted `signal` kills ffmpeg.
  * @returns the number of samples written
  */
-export async function decodeToPcm(inFile: string, outFile: string): Promise<number> {
+export async function decodeToPcm(inFile: string, outFile: string, signal?: AbortSignal): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     let stderr = '';
-    ffmpeg(inFile)
+    const command = ffmpeg(inFile)
       .inputOptions(['-v', 'error'])
       .noVideo()
       .outputOptions(['-map', '0:a:0'])
@@ -107,8 +107,9 @@ export async function decodeToPcm(inFile: string, outFile: string): Promise<numb
       .on('error', (err: Error) =>
         reject(new UnsupportedAudioError(`the audio cannot be decoded (${firstLine(stderr || err.message)})`)),
       )
-      .on('end', () => resolve())
-      .save(outFile);
+      .on('end', () => resolve());
+    signal?.addEventListener('abort', () => command.kill('SIGKILL'), { once: true });
+    command.save(outFile);
   });
   return fs.statSync(outFile).size / BYTES_PER_SAMPLE;
 }

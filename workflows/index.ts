@@ -1,1 +1,1 @@
-export { transcriptionWorkflow, statusQuery } from './transcription';
+export { transcriptionWorkflow, statusQuery, cancelSignal } from './transcription';

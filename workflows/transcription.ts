@@ -4,10 +4,12 @@
  * references (audio and transcripts stay in the blob store and Postgres).
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   defineQuery,
+  defineSignal,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -26,12 +28,25 @@ type Orchestration = ReturnType<typeof createAudioActivities> &
 type Inference = ReturnType<typeof createInferenceActivities>;
 
 export const statusQuery = defineQuery<WorkflowStatus>('status');
+/** Stops the job (API cancel route, Temporal UI, `temporal workflow signal --name cancel`). */
+export const cancelSignal = defineSignal('cancel');
 
 /** Chunks of one job in flight at once: enough to fill a batch, few enough to leave room for others. */
 const MAX_CHUNKS_IN_FLIGHT = 16;
 
 const orchestration = proxyActivities<Orchestration>({
   startToCloseTimeout: '30 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+
+/**
+ * Audio preparation writes the normalised blob: on cancellation the workflow waits until ffmpeg has
+ * stopped (the activity heartbeats and kills it), so no file appears after the cleanup removed them.
+ */
+const preparation = proxyActivities<Orchestration>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
 
@@ -54,37 +69,13 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
     upsertSearchAttributes({ JobStatus: [status] });
   };
 
+  // The job's work runs in its own scope, so the cancel signal and Temporal's own workflow
+  // cancellation end it the same way: activities cancelled, reservation released, status `cancelled`.
+  const work = new CancellationScope();
+  setHandler(cancelSignal, () => work.cancel());
+
   try {
-    const prepared = await orchestration.prepareAudio({ jobId: input.jobId });
-    state.chunksTotal = prepared.chunks.length;
-    await orchestration.updateJob({
-      jobId: input.jobId,
-      patch: { audioSeconds: prepared.audioSeconds, chunksTotal: prepared.chunks.length },
-    });
-
-    const { transcribeChunk } = inferenceActivities(BACKEND_TASK_QUEUE[input.backend]);
-    let language = input.language;
-    const run = async (chunk: ChunkSpan) => {
-      const r = await transcribeChunk({ jobId: input.jobId, model: input.model, chunk, language, task: input.task });
-      state.chunksDone++;
-      return r;
-    };
-    if (prepared.chunks.length > 0) setStatus('running');
-    let pending = prepared.chunks;
-    if (language === null && pending.length > 0) {
-      // Detect the language once, on the first window, and hold it for the rest of the job.
-      const first = await run(pending[0]);
-      language = first.language;
-      pending = pending.slice(1);
-    }
-    await runBounded(pending, MAX_CHUNKS_IN_FLIGHT, run);
-
-    // Billed = audio sent to inference, rounded up (API.md); the rest of the reservation goes back.
-    // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
-    const billedSeconds = Math.ceil(prepared.speechSeconds);
-    await orchestration.settleQuota({ jobId: input.jobId, billedSeconds });
-    await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds });
-    setStatus('completed');
+    await work.run(() => transcribe(input, state, setStatus));
   } catch (err) {
     const cancelled = isCancellation(err);
     const error = cancelled ? null : describeFailure(err);
@@ -93,8 +84,9 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
     // The job must reach its end state, and its audio must go, even while the workflow is being cancelled.
     await CancellationScope.nonCancellable(async () => {
       await orchestration.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
-      await orchestration.updateJob({ jobId: input.jobId, patch: { status: state.status, error } });
       await orchestration.deleteAudio({ jobId: input.jobId });
+      // Last: a client that sees the end state finds the quota released and the audio gone.
+      await orchestration.updateJob({ jobId: input.jobId, patch: { status: state.status, error } });
     });
     if (cancelled) throw err;
     // Fail the workflow too, so the Temporal UI shows the job as Failed with the same reason.
@@ -102,6 +94,40 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
   }
   await orchestration.deleteAudio({ jobId: input.jobId });
   return { jobId: input.jobId, status: state.status };
+}
+
+/** prepare → fan out chunks → settle quota → store the transcript. */
+async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setStatus: (s: JobStatus) => void): Promise<void> {
+  const prepared = await preparation.prepareAudio({ jobId: input.jobId });
+  state.chunksTotal = prepared.chunks.length;
+  await orchestration.updateJob({
+    jobId: input.jobId,
+    patch: { audioSeconds: prepared.audioSeconds, chunksTotal: prepared.chunks.length },
+  });
+
+  const { transcribeChunk } = inferenceActivities(BACKEND_TASK_QUEUE[input.backend]);
+  let language = input.language;
+  const run = async (chunk: ChunkSpan) => {
+    const r = await transcribeChunk({ jobId: input.jobId, model: input.model, chunk, language, task: input.task });
+    state.chunksDone++;
+    return r;
+  };
+  if (prepared.chunks.length > 0) setStatus('running');
+  let pending = prepared.chunks;
+  if (language === null && pending.length > 0) {
+    // Detect the language once, on the first window, and hold it for the rest of the job.
+    const first = await run(pending[0]);
+    language = first.language;
+    pending = pending.slice(1);
+  }
+  await runBounded(pending, MAX_CHUNKS_IN_FLIGHT, run);
+
+  // Billed = audio sent to inference, rounded up (API.md); the rest of the reservation goes back.
+  // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
+  const billedSeconds = Math.ceil(prepared.speechSeconds);
+  await orchestration.settleQuota({ jobId: input.jobId, billedSeconds });
+  await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds });
+  setStatus('completed');
 }
 
 /** Runs `fn` over items with at most `limit` promises pending; rejects on the first failure. */

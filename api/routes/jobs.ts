@@ -1,9 +1,20 @@
 /** `/v1/jobs`: admission (stream → probe → job row → workflow start) and job reads. */
 import * as crypto from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { WorkflowIdReusePolicy } from '@temporalio/client';
+import { WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { z } from 'zod';
 import { blobKeys } from '../../common/blobs';
-import { PRIORITY_KEYS, TASK_QUEUES, TRANSCRIPTION_WORKFLOW, workflowIdFor } from '../../common/constants';
+import {
+  JOB_STATUSES,
+  PRIORITY_KEYS,
+  TASK_QUEUES,
+  TERMINAL_STATUSES,
+  TRANSCRIPTION_WORKFLOW,
+  workflowIdFor,
+  type JobStatus,
+} from '../../common/constants';
+import { cancelSignal } from '../../workflows/transcription';
+import { TRANSCRIPT_FORMATS, toSrt, toVtt, type TranscriptFormat } from '../transcript-formats';
 import type { TranscriptionInput } from '../../common/jobs';
 import { chooseModel } from '../../common/routing';
 import type { TierLimits } from '../../common/tiers';
@@ -59,6 +70,31 @@ function quotaRefusal(outcome: Exclude<ReserveOutcome, { ok: true }>, limits: Ti
 }
 
 const CONCURRENCY_RETRY_AFTER_S = 30;
+
+const MAX_PAGE = 100;
+const listQuery = z
+  .object({
+    status: z.enum(JOB_STATUSES).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+/** Opaque keyset cursor: the last row's (created_at, id). */
+function encodeCursor(row: JobRow & { cursor_ts: string }): string {
+  // Microsecond text from Postgres: a JS Date (ms) would skip rows created within the same millisecond.
+  return Buffer.from(JSON.stringify([row.cursor_ts, row.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && UUID_RE.test(id)) return { createdAt, id };
+  } catch {
+    // fall through
+  }
+  throw new ApiError(400, 'invalid_request', 'cursor is not one this API returned');
+}
 
 export function jobsRouter(deps: ApiDeps): Router {
   const { pool, blobs, temporal, config } = deps;
@@ -201,17 +237,109 @@ export function jobsRouter(deps: ApiDeps): Router {
     }
   });
 
-  r.get('/v1/jobs/:id', async (req: Request, res: Response) => {
+  /** The caller's own job row (not deleted), or 404 — for another user's job too, never 403. */
+  async function ownJob(req: Request): Promise<JobRow> {
     const me = principalOf(req);
     const id = String(req.params.id);
-    // Another user's job and a malformed id answer exactly like an unknown one.
     if (!UUID_RE.test(id)) throw new ApiError(404, 'not_found', 'no such job');
     const { rows } = await pool.query<JobRow>(
       'SELECT * FROM jobs WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL',
       [id, me.userId],
     );
     if (!rows[0]) throw new ApiError(404, 'not_found', 'no such job');
-    res.json(jobJson(rows[0]));
+    return rows[0];
+  }
+
+  r.get('/v1/jobs', async (req: Request, res: Response) => {
+    const me = principalOf(req);
+    const q = listQuery.safeParse(req.query);
+    if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error));
+    const { status, limit, cursor } = q.data;
+    const params: unknown[] = [me.userId];
+    let where = 'user_id = $1 AND deleted_at IS NULL';
+    if (status) {
+      params.push(status);
+      where += ` AND status = $${params.length}`;
+    }
+    if (cursor) {
+      const c = decodeCursor(cursor);
+      params.push(c.createdAt, c.id);
+      where += ` AND (created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
+    }
+    params.push(limit + 1);
+    const { rows } = await pool.query<JobRow & { cursor_ts: string }>(
+      `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts
+         FROM jobs WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    res.json({
+      data: page.map((row) => jobJson(row, { includeTranscript: false })),
+      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
+    });
+  });
+
+  r.get('/v1/jobs/:id', async (req: Request, res: Response) => {
+    res.json(jobJson(await ownJob(req)));
+  });
+
+  r.get('/v1/jobs/:id/transcript', async (req: Request, res: Response) => {
+    const format = String(req.query.format ?? 'text');
+    if (!(TRANSCRIPT_FORMATS as readonly string[]).includes(format)) {
+      throw new ApiError(400, 'invalid_request', `format must be one of ${TRANSCRIPT_FORMATS.join(', ')}`);
+    }
+    const job = await ownJob(req);
+    if (job.status !== 'completed') {
+      throw new ApiError(409, 'not_completed', `the job is ${job.status}; its transcript exists once it is completed`);
+    }
+    const segments = job.segments ?? [];
+    switch (format as TranscriptFormat) {
+      case 'srt':
+        res.type('application/x-subrip').send(toSrt(segments));
+        return;
+      case 'vtt':
+        res.type('text/vtt').send(toVtt(segments));
+        return;
+      case 'json':
+        res.json({ id: job.id, language: job.language, text: job.text ?? '', segments });
+        return;
+      default:
+        res.type('text/plain').send((job.text ?? '') + '\n');
+    }
+  });
+
+  r.post('/v1/jobs/:id/cancel', async (req: Request, res: Response) => {
+    const job = await ownJob(req);
+    if (TERMINAL_STATUSES.includes(job.status as JobStatus)) {
+      throw new ApiError(409, 'not_cancellable', `the job has already ended (${job.status})`);
+    }
+    try {
+      await temporal.workflow.getHandle(workflowIdFor(job.id)).signal(cancelSignal);
+    } catch (err) {
+      // The workflow ended between the read and the signal.
+      if (err instanceof WorkflowNotFoundError) throw new ApiError(409, 'not_cancellable', 'the job has already ended');
+      throw err;
+    }
+    res.status(202).json({ id: job.id, status: 'cancelling' });
+  });
+
+  r.delete('/v1/jobs/:id', async (req: Request, res: Response) => {
+    const job = await ownJob(req);
+    if (!TERMINAL_STATUSES.includes(job.status as JobStatus)) {
+      const handle = temporal.workflow.getHandle(workflowIdFor(job.id));
+      await handle.signal(cancelSignal).catch(() => undefined);
+      // Wait for the release of its reservation and audio, so nothing outlives the deletion.
+      await handle.result().catch(() => undefined);
+    }
+    // Transcript and audio go; the row stays (marked deleted) so the usage ledger keeps its job.
+    await pool.query(
+      `UPDATE jobs SET deleted_at = now(), text = NULL, segments = NULL, filename = NULL WHERE id = $1`,
+      [job.id],
+    );
+    await pool.query('DELETE FROM chunk_results WHERE job_id = $1', [job.id]);
+    await blobs.deleteJob(job.id);
+    res.status(204).end();
   });
 
   return r;
