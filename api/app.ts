@@ -10,6 +10,8 @@ import type { Logger } from '../common/log';
 import { authenticate } from './auth';
 import { ApiError, errorHandler } from './errors';
 import { rateLimit } from './rate-limit';
+import type { TaskQueueStats } from './queue-stats';
+import { modelsRouter } from './routes/models';
 import { jobsRouter } from './routes/jobs';
 
 export interface ApiDeps {
@@ -22,6 +24,7 @@ export interface ApiDeps {
   log: Logger;
   /** model folders found in WHISPER_MODELS_DIR at start-up */
   installedModels: string[];
+  queueStats: TaskQueueStats;
 }
 
 export function createApp(deps: ApiDeps): express.Express {
@@ -44,6 +47,7 @@ export function createApp(deps: ApiDeps): express.Express {
 
   app.use('/v1', authenticate(deps.pool), rateLimit(deps.redis, deps.config.tiers));
   app.use(jobsRouter(deps));
+  app.use(modelsRouter(deps));
 
   app.use((req: Request) => {
     throw new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`);

@@ -23,6 +23,9 @@ export interface JobRow {
   error_message: string | null;
   produced_by: string;
   options: Record<string, unknown>;
+  expected_cost_per_minute: number | null;
+  actual_cost_per_minute: number | null;
+  waiting_for_capacity: boolean;
   created_at: Date;
   started_at: Date | null;
   first_result_at: Date | null;
@@ -48,8 +51,11 @@ export function jobJson(row: JobRow, opts: { includeTranscript?: boolean } = {})
     startedAt: iso(row.started_at),
     firstResultAt: iso(row.first_result_at),
     completedAt: iso(row.completed_at),
-    waitingFor: row.status === 'queued' ? 'capacity' : null,
-    cost: { expectedPerMinute: null, actualPerMinute: null },
+    waitingFor: row.status === 'queued' && row.waiting_for_capacity ? 'capacity' : null,
+    cost: {
+      expectedPerMinute: row.expected_cost_per_minute,
+      actualPerMinute: row.status === 'completed' ? row.actual_cost_per_minute : null,
+    },
     fallbacks: [],
     ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
     ...(include && row.status === 'completed' ? { text: row.text ?? '', segments: row.segments ?? [] } : {}),

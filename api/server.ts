@@ -8,6 +8,7 @@ import type { Config } from '../common/config';
 import { createLogger } from '../common/log';
 import { installedModels } from '../workers/factory';
 import { createApp } from './app';
+import { TaskQueueStats } from './queue-stats';
 import { errorBody } from './errors';
 
 export interface ApiServer {
@@ -33,6 +34,7 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
     blobs: new LocalBlobStore(config.blobDir),
     log,
     installedModels: installedModels(config.modelsDir),
+    queueStats: new TaskQueueStats(temporal, config.temporalNamespace),
   });
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, app);
   // Uploads of hundreds of MB on slow links: no request timeout; idle sockets still close.

@@ -1,8 +1,4 @@
-/** Entry point: inference on `transcribe-cpu` (CPU execution provider). */
-import { startInferenceWorker } from './factory';
-import { runWorker } from './main';
+/** Entry point: inference on `transcribe-cpu`. */
+import { runInferenceEntry } from './main';
 
-runWorker('cpu-worker', (config, deps) => startInferenceWorker(config, deps.pool, 'cpu')).catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runInferenceEntry('cpu');

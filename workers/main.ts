@@ -2,7 +2,8 @@
 import { loadConfig, type Config } from '../common/config';
 import { openDeps, type Deps } from '../common/deps';
 import { createLogger } from '../common/log';
-import type { WorkerHandle } from './factory';
+import type { Backend } from '../common/constants';
+import { startInferenceWorker, type WorkerHandle } from './factory';
 
 export async function runWorker(name: string, start: (config: Config, deps: Deps) => Promise<WorkerHandle>): Promise<void> {
   const log = createLogger({ component: name });
@@ -19,4 +20,22 @@ export async function runWorker(name: string, start: (config: Config, deps: Deps
   await handle.running;
   await deps.close();
   log.info('worker stopped');
+}
+
+/**
+ * Entry-point body of an inference worker: one backend's task queue. GPU backends ask for the CUDA
+ * execution provider unless WHISPER_EP says otherwise (without CUDA they warn once and use the CPU).
+ */
+export function runInferenceEntry(backend: Backend): void {
+  const wantsGpu = backend !== 'cpu';
+  runWorker(`${backend}-worker`, (config, deps) =>
+    startInferenceWorker(
+      { ...config, executionProvider: process.env.WHISPER_EP ? config.executionProvider : wantsGpu ? 'cuda' : 'cpu' },
+      deps.pool,
+      backend,
+    ),
+  ).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
 }

@@ -17,6 +17,7 @@ import { cancelSignal } from '../../workflows/transcription';
 import { TRANSCRIPT_FORMATS, toSrt, toVtt, type TranscriptFormat } from '../transcript-formats';
 import type { TranscriptionInput } from '../../common/jobs';
 import { chooseModel } from '../../common/routing';
+import { chooseBackend } from '../../common/backends';
 import type { TierLimits } from '../../common/tiers';
 import { QuotaUnavailableError, type ReserveOutcome } from '../../quota/quota-store';
 import { probeAudio, UnsupportedAudioError } from '../../audio/ffmpeg';
@@ -144,7 +145,11 @@ export function jobsRouter(deps: ApiDeps): Router {
       }
 
       const priorityClass = fields.priorityClass ?? 'interactive';
-      const backend = 'cpu' as const;
+      const route = chooseBackend(
+        { tier: me.tier, audioSeconds: probe.durationSeconds, optimizeFor: fields.optimizeFor },
+        await deps.queueStats.get(),
+      );
+      const backend = route.backend;
       // Job row + reservation row in one transaction; Redis decides inside it, so a refusal or an
       // unreachable Redis rolls both back and nothing stays reserved.
       const tx = await pool.connect();
@@ -152,8 +157,9 @@ export function jobsRouter(deps: ApiDeps): Router {
       try {
         await tx.query('BEGIN');
         await tx.query(
-          `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, model_tier, backend, language, options, filename, audio_ref, audio_seconds)
-           VALUES ($1, $2, 'queued', 'cloud', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+          `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, model_tier, backend, language, options,
+                             filename, audio_ref, audio_seconds, expected_cost_per_minute, actual_cost_per_minute, waiting_for_capacity)
+           VALUES ($1, $2, 'queued', 'cloud', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)`,
           [
             jobId,
             me.userId,
@@ -167,6 +173,8 @@ export function jobsRouter(deps: ApiDeps): Router {
             upload.file.filename,
             blobKeys.upload(jobId),
             probe.durationSeconds,
+            route.expectedCostPerMinute,
+            route.waitingForCapacity,
           ],
         );
         let outcome;

@@ -1,0 +1,4 @@
+/** Entry point: inference on `transcribe-gpu-spot`. */
+import { runInferenceEntry } from './main';
+
+runInferenceEntry('gpu-spot');
