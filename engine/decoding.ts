@@ -10,6 +10,9 @@ import { TIME_PER_TIMESTAMP_S } from './constants';
 import type { WhisperVocab } from './vocab';
 
 const NEG_INF = -Infinity;
+// Bound once: a global lookup per call is slow in hot loops (and very slow in Jest's VM realm).
+const exp = Math.exp;
+const log = Math.log;
 
 /** Sets the given token ids to -inf in a logits row of length vocab. */
 export function suppressTokens(logits: Float32Array, ids: readonly number[]): void {
@@ -47,14 +50,8 @@ export function argmax(row: Float32Array): number {
  *
  * @param logits  one row, length vocab; modified in place
  * @param sampled the tokens sampled so far in this window (prompt excluded)
- * @param scratch a buffer of length vocab for log-probabilities
  */
-export function applyDecodingRules(
-  logits: Float32Array,
-  sampled: readonly number[],
-  vocab: WhisperVocab,
-  scratch: Float32Array,
-): void {
+export function applyDecodingRules(logits: Float32Array, sampled: readonly number[], vocab: WhisperVocab): void {
   const tb = vocab.timestampBegin;
   const n = logits.length;
   suppressTokens(logits, vocab.suppressTokens);
@@ -90,17 +87,37 @@ export function applyDecodingRules(
     }
   }
 
-  logSoftmax(logits, scratch);
+  // Force a timestamp when the timestamps' total probability beats every single text token. Both
+  // sides share softmax's normaliser, so the comparison runs on logits: logsumexp over the ~1500
+  // timestamp logits against the largest text logit, with no pass of exp over the whole vocabulary.
   let maxText = NEG_INF;
-  for (let i = 0; i < tb; i++) if (scratch[i] > maxText) maxText = scratch[i];
+  for (let i = 0; i < tb; i++) if (logits[i] > maxText) maxText = logits[i];
   let tsMax = NEG_INF;
-  for (let i = tb; i < n; i++) if (scratch[i] > tsMax) tsMax = scratch[i];
+  for (let i = tb; i < n; i++) if (logits[i] > tsMax) tsMax = logits[i];
   if (tsMax > NEG_INF) {
     let s = 0;
-    for (let i = tb; i < n; i++) s += Math.exp(scratch[i] - tsMax);
-    const tsLogprob = tsMax + Math.log(s);
-    if (tsLogprob > maxText) for (let i = 0; i < tb; i++) logits[i] = NEG_INF;
+    for (let i = tb; i < n; i++) s += exp(logits[i] - tsMax);
+    const tsLogSumExp = tsMax + log(s);
+    if (tsLogSumExp > maxText) for (let i = 0; i < tb; i++) logits[i] = NEG_INF;
   }
+}
+
+/**
+ * Greedy choice from one processed logits row: the argmax and its log-probability
+ * (logit − logsumexp), in two passes and one exp per token.
+ */
+export function greedyPick(logits: Float32Array): { token: number; logprob: number } {
+  let best = 0;
+  let max = NEG_INF;
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i] > max) {
+      max = logits[i];
+      best = i;
+    }
+  }
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += exp(logits[i] - max);
+  return { token: best, logprob: -log(sum) };
 }
 
 /** A segment inside one window, times in seconds relative to the window start. */

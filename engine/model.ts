@@ -6,7 +6,7 @@
  */
 import type * as OrtCommon from 'onnxruntime-common';
 import { N_FRAMES, N_MELS } from './constants';
-import { applyDecodingRules, argmax, logSoftmax } from './decoding';
+import { applyDecodingRules, greedyPick, logSoftmax } from './decoding';
 import type { WhisperVocab } from './vocab';
 
 /** The parts of an onnxruntime module the engine uses (onnxruntime-node or onnxruntime-web). */
@@ -41,8 +41,6 @@ export interface DecodedRow {
   avgLogprob: number;
   /** Probability of the no-speech token at the SOT position. */
   noSpeechProb: number;
-  /** Language-token log-probabilities at the SOT position (multilingual models only). */
-  languageLogits?: Float32Array;
 }
 
 const HEAD_DIM = 64;
@@ -95,7 +93,6 @@ export class WhisperModel {
     const eot = this.vocab.eot;
 
     const rows = prompts.map(() => ({ tokens: [] as number[], sumLogprob: 0, done: false, noSpeechProb: 0 }));
-    const languageLogits: Float32Array[] = [];
     const logitsRow = new Float32Array(vocabSize);
     const scratch = new Float32Array(vocabSize);
 
@@ -142,7 +139,6 @@ export class WhisperModel {
           logitsRow.set(logits.subarray(sotOffset, sotOffset + vocabSize));
           logSoftmax(logitsRow, scratch);
           row.noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
-          if (this.vocab.isMultilingual) languageLogits[b] = scratch.slice();
         }
         if (row.done) {
           next[b] = BigInt(eot);
@@ -150,10 +146,9 @@ export class WhisperModel {
         }
         const off = (b * stepLen + (stepLen - 1)) * vocabSize;
         logitsRow.set(logits.subarray(off, off + vocabSize));
-        applyDecodingRules(logitsRow, row.tokens, this.vocab, scratch);
-        const tok = argmax(logitsRow);
-        logSoftmax(logitsRow, scratch);
-        row.sumLogprob += scratch[tok];
+        applyDecodingRules(logitsRow, row.tokens, this.vocab);
+        const { token: tok, logprob } = greedyPick(logitsRow);
+        row.sumLogprob += logprob;
         if (tok === eot) row.done = true;
         else row.tokens.push(tok);
         next[b] = BigInt(tok);
@@ -162,12 +157,11 @@ export class WhisperModel {
       ids = next;
       stepLen = 1;
     }
-    return rows.map((r, b) => ({
+    return rows.map((r) => ({
       tokens: r.tokens,
       sumLogprob: r.sumLogprob,
       avgLogprob: r.sumLogprob / (r.tokens.length + 1),
       noSpeechProb: r.noSpeechProb,
-      languageLogits: languageLogits[b],
     }));
   }
 

@@ -105,7 +105,6 @@ describe('segmentsFromTokens', () => {
 });
 
 describe('applyDecodingRules', () => {
-  const scratch = new Float32Array(VOCAB_SIZE);
   /** A logits row: every token at `base`, then the given overrides. */
   function row(overrides: [number, number][] = [], base = 0): Float32Array {
     const r = new Float32Array(VOCAB_SIZE).fill(base);
@@ -121,7 +120,7 @@ describe('applyDecodingRules', () => {
   };
   const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
   const apply = (r: Float32Array, sampled: number[]) => {
-    applyDecodingRules(r, sampled, vocab, scratch);
+    applyDecodingRules(r, sampled, vocab);
     return r;
   };
 
@@ -190,7 +189,7 @@ describe('applyDecodingRules', () => {
         r[vocab.suppressTokens[0]] = 10;
         r[vocab.noTimestamps] = 10;
         for (let k = 0; k < 8; k++) r[TB + Math.floor(rand() * 1501)] = rand() * 7;
-        applyDecodingRules(r, sampled, vocab, scratch);
+        applyDecodingRules(r, sampled, vocab);
         const next = argmax(r);
         expect(r[next]).toBeGreaterThan(-Infinity);
         if (next === EOT) break;
