@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { LocalBlobStore } from '../common/blobs';
 import type { JobStatus, ModelTier, Backend } from '../common/constants';
 import { mergeChunkSegments, transcriptText } from '../audio/transcript';
+import type { Fallback } from '../common/jobs';
 
 export interface StorageDeps {
   pool: Pool;
@@ -86,6 +87,15 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
         [jobId, transcriptText(segments), JSON.stringify(segments), audioSeconds, first?.language ?? null, first?.language_probability ?? null, rows.length, billedSeconds],
       );
       return { segments: segments.length };
+    },
+
+    /** Appends a fallback to the job's `fallbacks` once (idempotent by chunk and target). */
+    async recordFallback({ jobId, fallback }: { jobId: string; fallback: Fallback }): Promise<void> {
+      await pool.query(
+        `UPDATE jobs SET fallbacks = fallbacks || $2::jsonb
+          WHERE id = $1 AND NOT fallbacks @> jsonb_build_array(jsonb_build_object('chunk', $3::int, 'to', $4::text))`,
+        [jobId, JSON.stringify([fallback]), fallback.chunk, fallback.to],
+      );
     },
 
     /** Deletes the job's audio blobs (upload and normalised PCM). Idempotent. */

@@ -26,6 +26,7 @@ export interface JobRow {
   expected_cost_per_minute: number | null;
   actual_cost_per_minute: number | null;
   waiting_for_capacity: boolean;
+  fallbacks: { chunk: number; from: string; to: string; reason: string }[];
   created_at: Date;
   started_at: Date | null;
   first_result_at: Date | null;
@@ -56,7 +57,7 @@ export function jobJson(row: JobRow, opts: { includeTranscript?: boolean } = {})
       expectedPerMinute: row.expected_cost_per_minute,
       actualPerMinute: row.status === 'completed' ? row.actual_cost_per_minute : null,
     },
-    fallbacks: [],
+    fallbacks: row.fallbacks ?? [],
     ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
     ...(include && row.status === 'completed' ? { text: row.text ?? '', segments: row.segments ?? [] } : {}),
     progress: { chunksDone: row.chunks_done, chunksTotal: row.chunks_total },

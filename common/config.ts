@@ -37,6 +37,10 @@ const envSchema = z.object({
   BATCH_MAX_WAIT_MS: z.coerce.number().int().min(0).default(50),
   /** Overrides every model's maxBatch from config/models.json (benchmarks, tests). */
   BATCH_MAX: z.coerce.number().int().positive().optional(),
+  /** On SIGTERM (a spot interruption notice) a worker stops polling and lets in-flight chunks finish for this long. */
+  DRAIN_DEADLINE_S: z.coerce.number().positive().default(60),
+  /** Attempts a chunk gets on gpu-spot before it moves to the tier's fallback backend. */
+  SPOT_ATTEMPTS: z.coerce.number().int().positive().default(2),
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   FAIRSCRIBE_TIERS_FILE: z.string().optional(),
@@ -56,6 +60,8 @@ export interface Config {
   inferenceConcurrency: number;
   batchMaxWaitMs: number;
   batchMaxOverride: number | null;
+  drainDeadlineSeconds: number;
+  spotAttempts: number;
   apiHost: string;
   apiPort: number;
   tiers: Record<Tier, TierLimits>;
@@ -93,6 +99,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inferenceConcurrency: e.INFERENCE_CONCURRENCY,
     batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
     batchMaxOverride: e.BATCH_MAX ?? null,
+    drainDeadlineSeconds: e.DRAIN_DEADLINE_S,
+    spotAttempts: e.SPOT_ATTEMPTS,
     apiHost: e.API_HOST,
     apiPort: e.API_PORT,
     tiers,

@@ -16,6 +16,16 @@ export interface TranscriptionInput {
   language: string | null;
   task: 'transcribe' | 'translate';
   priorityClass: PriorityClass;
+  /** attempts on gpu-spot before a chunk falls back (config SPOT_ATTEMPTS; default 2) */
+  spotAttempts?: number;
+}
+
+/** A chunk moved off a backend after repeated failures (the job's `fallbacks`). */
+export interface Fallback {
+  chunk: number;
+  from: Backend;
+  to: Backend;
+  reason: string;
 }
 
 export interface PreparedAudio {

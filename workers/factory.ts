@@ -116,6 +116,9 @@ export async function startInferenceWorker(
     taskQueue: BACKEND_TASK_QUEUE[backend],
     activities: createInferenceActivities({ pool, blobs, engine, modelsDir: config.modelsDir }),
     maxConcurrentActivityTaskExecutions: config.inferenceConcurrency,
+    // SIGTERM → stop polling, give in-flight chunks the drain deadline, then cancel what is left
+    // (Temporal retries it elsewhere; stored chunk results make the retry cheap).
+    shutdownGraceTime: `${config.drainDeadlineSeconds}s`,
     ...opts.extra,
   });
   return start(worker, async () => {

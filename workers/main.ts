@@ -20,6 +20,8 @@ export async function runWorker(name: string, start: (config: Config, deps: Deps
   await handle.running;
   await deps.close();
   log.info('worker stopped');
+  // Drained: exit 0 so the orchestrator (Kubernetes, the spot fleet) sees a clean stop.
+  process.exit(0);
 }
 
 /**

@@ -19,6 +19,7 @@ import type { createAudioActivities } from '../activities/audio';
 import type { createInferenceActivities } from '../activities/inference';
 import type { createQuotaActivities } from '../activities/quota';
 import type { createStorageActivities } from '../activities/storage';
+import { fallbackBackend } from '../common/backends';
 import { BACKEND_TASK_QUEUE, type JobStatus } from '../common/constants';
 import type { ChunkSpan, TranscriptionInput, WorkflowStatus } from '../common/jobs';
 
@@ -50,14 +51,18 @@ const preparation = proxyActivities<Orchestration>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
 
-function inferenceActivities(taskQueue: string): Inference {
+/** Attempts a chunk gets on spot before it moves to the tier's fallback backend. */
+export const DEFAULT_SPOT_ATTEMPTS = 2;
+
+function inferenceActivities(taskQueue: string, maximumAttempts = 5): Inference {
   return proxyActivities<Inference>({
     taskQueue,
     // No schedule-to-start limit: with no worker on the queue the task waits for capacity.
     startToCloseTimeout: '10 minutes',
-    // Heartbeats flow from the activity's event loop every 5 s while the engine thread works.
+    // Heartbeats flow from the activity's event loop every 5 s while the engine thread works; a few
+    // times the worst batch run, so a dead spot worker's chunk is retried elsewhere within seconds.
     heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts },
   });
 }
 
@@ -105,10 +110,26 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     patch: { audioSeconds: prepared.audioSeconds, chunksTotal: prepared.chunks.length },
   });
 
-  const { transcribeChunk } = inferenceActivities(BACKEND_TASK_QUEUE[input.backend]);
+  const onSpot = input.backend === 'gpu-spot';
+  const primary = inferenceActivities(
+    BACKEND_TASK_QUEUE[input.backend],
+    onSpot ? (input.spotAttempts ?? DEFAULT_SPOT_ATTEMPTS) : undefined,
+  );
+  const fallbackTo = fallbackBackend(input.tier);
   let language = input.language;
   const run = async (chunk: ChunkSpan) => {
-    const r = await transcribeChunk({ jobId: input.jobId, model: input.model, chunk, language, task: input.task });
+    const args = { jobId: input.jobId, model: input.model, chunk, language, task: input.task };
+    let r;
+    try {
+      r = await primary.transcribeChunk(args);
+    } catch (err) {
+      if (!onSpot || isCancellation(err)) throw err;
+      // Spot capacity keeps failing this chunk: durability beats cost, so it moves to the tier's
+      // first non-spot backend (even CPU for a long file), and the job records it.
+      const reason = describeFailure(err).message;
+      await orchestration.recordFallback({ jobId: input.jobId, fallback: { chunk: chunk.index, from: input.backend, to: fallbackTo, reason } });
+      r = await inferenceActivities(BACKEND_TASK_QUEUE[fallbackTo]).transcribeChunk(args);
+    }
     state.chunksDone++;
     return r;
   };

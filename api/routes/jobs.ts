@@ -207,6 +207,7 @@ export function jobsRouter(deps: ApiDeps): Router {
         language: fields.language ?? null,
         task: fields.task ?? 'transcribe',
         priorityClass,
+        spotAttempts: config.spotAttempts,
       };
       try {
         await temporal.workflow.start(TRANSCRIPTION_WORKFLOW, {

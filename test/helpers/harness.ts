@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client as PgClient, type Pool } from 'pg';
 import { loadConfig, type Config } from '../../common/config';
-import type { Tier } from '../../common/constants';
+import type { Backend, Tier } from '../../common/constants';
 import { migrate } from '../../common/db';
 import { openDeps, type Deps } from '../../common/deps';
 import { createUser } from '../../common/keys';
@@ -60,6 +60,13 @@ export interface TestAppOptions {
    * for a models folder whose files are broken on purpose (the worker would fail at start-up).
    */
   preload?: string[];
+  /** more inference workers in-process, e.g. a gpu-spot worker with its own (broken) models folder */
+  extraWorkers?: { backend: Backend; env?: Record<string, string>; preload?: string[] }[];
+}
+
+/** The config fields a worker's own env sets (only WHISPER_MODELS_DIR for now). */
+function configOverrides(env: Record<string, string>): Partial<Config> {
+  return env.WHISPER_MODELS_DIR ? { modelsDir: path.resolve(env.WHISPER_MODELS_DIR) } : {};
 }
 
 export async function startTestApp(env: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
@@ -82,6 +89,10 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
   try {
     workers.push(await startOrchestrationWorker(config, pool, deps.quota));
     workers.push(await startInferenceWorker(config, pool, 'cpu', { preload: opts.preload ?? ['whisper-tiny.en'] }));
+    for (const w of opts.extraWorkers ?? []) {
+      const wConfig = { ...config, ...configOverrides(w.env ?? {}) };
+      workers.push(await startInferenceWorker(wConfig, pool, w.backend, { preload: w.preload ?? [] }));
+    }
     api = await startApi(config, deps);
   } catch (err) {
     // Leave nothing polling a server that the run is about to stop.
