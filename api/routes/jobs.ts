@@ -1,37 +1,21 @@
 /** `/v1/jobs`: admission (stream → probe → job row → workflow start) and job reads. */
 import * as crypto from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { blobKeys } from '../../common/blobs';
-import {
-  JOB_STATUSES,
-  PRIORITY_KEYS,
-  TASK_QUEUES,
-  TERMINAL_STATUSES,
-  TRANSCRIPTION_WORKFLOW,
-  workflowIdFor,
-  type JobStatus,
-} from '../../common/constants';
+import { JOB_STATUSES, TERMINAL_STATUSES, workflowIdFor, type JobStatus } from '../../common/constants';
 import { cancelSignal } from '../../workflows/transcription';
 import { TRANSCRIPT_FORMATS, toSrt, toVtt, type TranscriptFormat } from '../transcript-formats';
-import type { TranscriptionInput } from '../../common/jobs';
-import { chooseModel } from '../../common/routing';
-import { chooseBackend } from '../../common/backends';
-import type { TierLimits } from '../../common/tiers';
-import { QuotaUnavailableError, type ReserveOutcome } from '../../quota/quota-store';
-import { probeAudio, UnsupportedAudioError } from '../../audio/ffmpeg';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { jobJson, type JobRow } from '../job-json';
 import { createJobFields, describeZodError } from '../schemas';
 import { receiveMultipart } from '../upload';
+import { admitUpload } from '../admission';
 import type { ApiDeps } from '../app';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// Control characters, path separators and parent references: never acceptable in a file name.
-// eslint-disable-next-line no-control-regex
-const BAD_FILENAME_RE = /[\u0000-\u001f\u007f/\\]|^\.\.?$/;
 
 /**
  * After refusing an upload part-way, the rest of the body is still on the wire and the connection
@@ -48,29 +32,6 @@ function abandonUpload(req: Request, res: Response, err: unknown) {
   }
 }
 
-/** 429 with the limit, current use, reset time and Retry-After (API.md "Errors"). */
-function quotaRefusal(outcome: Exclude<ReserveOutcome, { ok: true }>, limits: TierLimits, resetAt: Date): ApiError {
-  if (outcome.reason === 'concurrency_limit') {
-    return new ApiError(
-      429,
-      'concurrency_limit',
-      `you already have ${outcome.activeJobs} job(s) running; your tier allows ${limits.concurrentJobs} at a time`,
-      { limit: limits.concurrentJobs, used: outcome.activeJobs, resetAt: null },
-      // A slot frees when a running job ends; there is no fixed time, so suggest a short wait.
-      { 'Retry-After': String(CONCURRENCY_RETRY_AFTER_S) },
-    );
-  }
-  const retryAfter = Math.max(1, Math.ceil((resetAt.getTime() - Date.now()) / 1000));
-  return new ApiError(
-    429,
-    'quota_exceeded',
-    `this file would exceed your daily audio quota (${outcome.usedSeconds} of ${limits.dailySeconds} seconds used today, UTC)`,
-    { limit: limits.dailySeconds, used: outcome.usedSeconds, resetAt: resetAt.toISOString() },
-    { 'Retry-After': String(retryAfter) },
-  );
-}
-
-const CONCURRENCY_RETRY_AFTER_S = 30;
 
 const MAX_PAGE = 100;
 const listQuery = z
@@ -121,120 +82,7 @@ export function jobsRouter(deps: ApiDeps): Router {
       if (fields.mode === 'edge') {
         throw new ApiError(400, 'invalid_request', 'mode=edge (privacy mode) is not available yet; use mode=cloud');
       }
-      if (!upload.file) throw new ApiError(400, 'missing_file', "no audio: send it as the multipart part named 'file'");
-      if (BAD_FILENAME_RE.test(upload.file.filename)) {
-        throw new ApiError(400, 'invalid_request', 'the file name contains control characters or path separators');
-      }
-      const choice = chooseModel(me.tier, fields, deps.installedModels);
-      if (!choice.ok) throw new ApiError(choice.status, choice.code, choice.message);
-
-      let probe;
-      try {
-        probe = await probeAudio(upload.file.path);
-      } catch (err) {
-        if (err instanceof UnsupportedAudioError) throw new ApiError(422, 'unsupported_audio', err.message);
-        throw err;
-      }
-      if (probe.durationSeconds > limits.maxAudioSeconds) {
-        throw new ApiError(
-          413,
-          'audio_too_long',
-          `the audio lasts ${Math.round(probe.durationSeconds)} s, over your tier's limit of ${limits.maxAudioSeconds} s`,
-          { limit: limits.maxAudioSeconds },
-        );
-      }
-
-      const priorityClass = fields.priorityClass ?? 'interactive';
-      const route = chooseBackend(
-        { tier: me.tier, audioSeconds: probe.durationSeconds, optimizeFor: fields.optimizeFor },
-        await deps.queueStats.get(),
-      );
-      const backend = route.backend;
-      // Job row + reservation row in one transaction; Redis decides inside it, so a refusal or an
-      // unreachable Redis rolls both back and nothing stays reserved.
-      const tx = await pool.connect();
-      let reservedDay: string | null = null;
-      try {
-        await tx.query('BEGIN');
-        await tx.query(
-          `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, model_tier, backend, language, options,
-                             filename, audio_ref, audio_seconds, expected_cost_per_minute, actual_cost_per_minute, waiting_for_capacity)
-           VALUES ($1, $2, 'queued', 'cloud', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)`,
-          [
-            jobId,
-            me.userId,
-            priorityClass,
-            me.tier,
-            choice.model,
-            choice.modelTier,
-            backend,
-            fields.language ?? null,
-            JSON.stringify({ ...fields, modelNote: choice.note }),
-            upload.file.filename,
-            blobKeys.upload(jobId),
-            probe.durationSeconds,
-            route.expectedCostPerMinute,
-            route.waitingForCapacity,
-          ],
-        );
-        let outcome;
-        try {
-          outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds: probe.durationSeconds }, limits);
-        } catch (err) {
-          if (err instanceof QuotaUnavailableError) {
-            throw new ApiError(503, 'quota_unavailable', 'the quota store is unavailable; try again shortly', {}, { 'Retry-After': '5' });
-          }
-          throw err;
-        }
-        if (!outcome.ok) throw quotaRefusal(outcome, limits, outcome.resetAt);
-        reservedDay = outcome.day;
-        await tx.query('COMMIT');
-      } catch (err) {
-        await tx.query('ROLLBACK').catch(() => undefined);
-        // Redis said yes but the rows did not commit: take the Redis reservation back too.
-        if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay }, 0).catch(() => undefined);
-        throw err;
-      } finally {
-        tx.release();
-      }
-      const input: TranscriptionInput = {
-        jobId,
-        userId: me.userId,
-        tier: me.tier,
-        model: choice.model,
-        modelTier: choice.modelTier,
-        backend,
-        language: fields.language ?? null,
-        task: fields.task ?? 'transcribe',
-        priorityClass,
-        spotAttempts: config.spotAttempts,
-      };
-      try {
-        await temporal.workflow.start(TRANSCRIPTION_WORKFLOW, {
-          workflowId: workflowIdFor(jobId),
-          taskQueue: TASK_QUEUES.orchestration,
-          args: [input],
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          searchAttributes: {
-            UserId: [me.userId],
-            Tier: [me.tier],
-            JobStatus: ['queued'],
-            Backend: [backend],
-            ModelTier: [choice.modelTier],
-          },
-          priority: {
-            priorityKey: PRIORITY_KEYS[priorityClass],
-            fairnessKey: me.userId,
-            fairnessWeight: limits.fairnessWeight,
-          },
-        });
-      } catch (err) {
-        // Not admitted after all: give the reservation back, then forget the job.
-        deps.log.error('workflow start failed', { jobId, err: String(err) });
-        await deps.quota.settle(jobId, 0).catch((e) => deps.log.error('release failed', { jobId, err: String(e) }));
-        await pool.query('DELETE FROM jobs WHERE id = $1', [jobId]);
-        throw new ApiError(503, 'unavailable', 'the job could not be started; try again', {}, { 'Retry-After': '5' });
-      }
+      await admitUpload(deps, me, jobId, upload, fields);
       admitted = true;
       res.status(202).json({
         id: jobId,
