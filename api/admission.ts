@@ -82,6 +82,14 @@ export async function admitUpload(
     if (err instanceof UnsupportedAudioError) throw new ApiError(422, 'unsupported_audio', err.message);
     throw err;
   }
+  if (opts.syncMaxAudioSeconds !== undefined && probe.durationSeconds > opts.syncMaxAudioSeconds) {
+    throw new ApiError(
+      413,
+      'audio_too_long',
+      `the audio lasts ${Math.round(probe.durationSeconds)} s, over this synchronous route's limit of ${opts.syncMaxAudioSeconds} s; submit it to POST /v1/jobs and poll or stream its events`,
+      { limit: opts.syncMaxAudioSeconds },
+    );
+  }
   if (probe.durationSeconds > limits.maxAudioSeconds) {
     throw new ApiError(
       413,

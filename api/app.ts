@@ -12,6 +12,7 @@ import { ApiError, errorHandler } from './errors';
 import { rateLimit } from './rate-limit';
 import type { TaskQueueStats } from './queue-stats';
 import { modelsRouter } from './routes/models';
+import { openAiRouter } from './routes/openai';
 import { jobsRouter } from './routes/jobs';
 
 export interface ApiDeps {
@@ -48,6 +49,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/v1', authenticate(deps.pool), rateLimit(deps.redis, deps.config.tiers));
   app.use(jobsRouter(deps));
   app.use(modelsRouter(deps));
+  app.use(openAiRouter(deps));
 
   app.use((req: Request) => {
     throw new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`);

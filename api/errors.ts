@@ -18,6 +18,25 @@ export function errorBody(code: string, message: string, details: Record<string,
   return { error: { code, message, ...details } };
 }
 
+/** Routes that speak OpenAI's API and so answer errors in OpenAI's shape. */
+export function isOpenAiRoute(path: string): boolean {
+  return path.startsWith('/v1/audio/') || path === '/v1/models';
+}
+
+/** OpenAI's error `type` for an HTTP status (API.md "Conventions"). */
+function openAiErrorType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}
+
+/** `{"error": {"message", "type", "code", "param"}}` with our code in `code`. */
+export function openAiErrorBody(status: number, code: string, message: string, param: string | null = null) {
+  return { error: { message, type: openAiErrorType(status), code, param } };
+}
+
 /** The last middleware: ApiErrors answer as themselves, anything else is a 500 that is logged. */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
@@ -27,7 +46,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-      res.status(err.status).json(errorBody(err.code, err.message, err.details));
+      const body = isOpenAiRoute(req.path)
+        ? openAiErrorBody(err.status, err.code, err.message)
+        : errorBody(err.code, err.message, err.details);
+      res.status(err.status).json(body);
       return;
     }
     // body-parser style errors carry a status (e.g. malformed JSON → 400)

@@ -2,15 +2,17 @@
  * Streaming multipart upload (busboy): the audio part goes straight to a file while the size limit is
  * enforced as bytes arrive; nothing is buffered in memory and a refused upload leaves no file behind.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { ApiError } from './errors';
 
 export interface ReceivedUpload {
   fields: Record<string, string>;
-  file: { path: string; bytes: number; filename: string; mimeType: string } | null;
+  /** `sha256`: hex digest of the file's bytes, computed while streaming */
+  file: { path: string; bytes: number; filename: string; mimeType: string; sha256: string } | null;
 }
 
 export interface UploadOptions {
@@ -20,6 +22,8 @@ export interface UploadOptions {
   destPath: string;
   /** the one file field's name */
   fileField?: string;
+  /** fields that may repeat (e.g. OpenAI's `timestamp_granularities[]`); their values join with ',' */
+  repeatable?: string[];
 }
 
 const MAX_FIELDS = 50;
@@ -69,7 +73,10 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
       reject(e);
     };
     bb.on('field', (name, value, info) => {
-      if (name in fields) return fail(new ApiError(400, 'invalid_request', `field '${name}' is repeated`));
+      if (name in fields) {
+        if (opts.repeatable?.includes(name)) return void (fields[name] += `,${value}`);
+        return fail(new ApiError(400, 'invalid_request', `field '${name}' is repeated`));
+      }
       if (info.valueTruncated) return fail(new ApiError(400, 'invalid_request', `field '${name}' is too long`));
       fields[name] = value;
     });
@@ -82,10 +89,15 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
         stream.resume();
         return fail(new ApiError(400, 'invalid_request', `'${fileField}' is repeated: send one file per request`));
       }
-      file = { path: opts.destPath, bytes: 0, filename: info.filename ?? '', mimeType: info.mimeType };
+      file = { path: opts.destPath, bytes: 0, filename: info.filename ?? '', mimeType: info.mimeType, sha256: '' };
       const current = file;
       fileStream = stream;
-      stream.on('data', (d: Buffer) => (current.bytes += d.length));
+      const digest = crypto.createHash('sha256');
+      stream.on('data', (d: Buffer) => {
+        current.bytes += d.length;
+        digest.update(d);
+      });
+      stream.on('end', () => (current.sha256 = digest.digest('hex')));
       stream.on('limit', () =>
         fail(
           new ApiError(413, 'file_too_large', `the file is larger than your tier's limit of ${opts.maxFileBytes} bytes`, {
@@ -117,5 +129,20 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
     if (openSink && !openSink.closed) await new Promise<void>((resolve) => openSink.once('close', () => resolve()));
     await fs.promises.rm(opts.destPath, { force: true });
     throw err;
+  }
+}
+
+/**
+ * After refusing an upload part-way, the rest of the body is still on the wire and the connection
+ * cannot serve another request: answer with `Connection: close`. A refused oversize upload is cut off
+ * once the answer is out; anything else is drained (bounded by the size limit) so the client reads
+ * the answer instead of a reset.
+ */
+export function abandonUpload(req: Request, res: Response, err: unknown): void {
+  res.setHeader('Connection', 'close');
+  if (err instanceof ApiError && err.status === 413) {
+    res.on('finish', () => setTimeout(() => req.socket.destroy(), 50).unref());
+  } else {
+    req.resume();
   }
 }

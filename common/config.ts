@@ -41,6 +41,8 @@ const envSchema = z.object({
   DRAIN_DEADLINE_S: z.coerce.number().positive().default(60),
   /** Attempts a chunk gets on gpu-spot before it moves to the tier's fallback backend. */
   SPOT_ATTEMPTS: z.coerce.number().int().positive().default(2),
+  /** Audio longer than this goes to POST /v1/jobs, not the synchronous OpenAI-compatible routes (seconds). */
+  SYNC_MAX_AUDIO_S: z.coerce.number().positive().default(20 * 60),
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   FAIRSCRIBE_TIERS_FILE: z.string().optional(),
@@ -62,6 +64,7 @@ export interface Config {
   batchMaxOverride: number | null;
   drainDeadlineSeconds: number;
   spotAttempts: number;
+  syncMaxAudioSeconds: number;
   apiHost: string;
   apiPort: number;
   tiers: Record<Tier, TierLimits>;
@@ -101,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     batchMaxOverride: e.BATCH_MAX ?? null,
     drainDeadlineSeconds: e.DRAIN_DEADLINE_S,
     spotAttempts: e.SPOT_ATTEMPTS,
+    syncMaxAudioSeconds: e.SYNC_MAX_AUDIO_S,
     apiHost: e.API_HOST,
     apiPort: e.API_PORT,
     tiers,

@@ -21,6 +21,8 @@ export interface ModelRequest {
   model?: string;
   language?: string | null;
   requireHighAccuracy?: boolean;
+  /** translate needs a multilingual model */
+  task?: 'transcribe' | 'translate';
 }
 
 export type ModelChoice =
@@ -35,7 +37,8 @@ export type ModelChoice =
 export function chooseModel(tier: Tier, req: ModelRequest, installed: readonly string[]): ModelChoice {
   const allowed = MODEL_REGISTRY.tierModelTiers[tier];
   const language = req.language ?? null;
-  const englishOk = language === null || language === 'en';
+  // English-only models serve English (or unspecified) transcription, never translation.
+  const englishOk = (language === null || language === 'en') && req.task !== 'translate';
   if (req.model) {
     const info = MODEL_REGISTRY.models[req.model];
     if (!info || !installed.includes(req.model)) {
@@ -50,7 +53,10 @@ export function chooseModel(tier: Tier, req: ModelRequest, installed: readonly s
         ok: false,
         status: 400,
         code: 'invalid_request',
-        message: `model '${req.model}' is English-only and cannot transcribe language '${language}'`,
+        message:
+          req.task === 'translate'
+            ? `model '${req.model}' is English-only and cannot translate; use a multilingual model (see GET /v1/models)`
+            : `model '${req.model}' is English-only and cannot transcribe language '${language}'`,
       };
     }
     // Report the allowed tier the model is the first choice of (whisper-base: balanced), else the first allowed one.

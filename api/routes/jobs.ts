@@ -11,26 +11,12 @@ import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { jobJson, type JobRow } from '../job-json';
 import { createJobFields, describeZodError } from '../schemas';
-import { receiveMultipart } from '../upload';
+import { abandonUpload, receiveMultipart } from '../upload';
 import { admitUpload } from '../admission';
 import type { ApiDeps } from '../app';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/**
- * After refusing an upload part-way, the rest of the body is still on the wire and the connection
- * cannot serve another request: answer with `Connection: close`. A refused oversize upload is cut off
- * once the answer is out; anything else is drained (bounded by the size limit) so the client reads
- * the answer instead of a reset.
- */
-function abandonUpload(req: Request, res: Response, err: unknown) {
-  res.setHeader('Connection', 'close');
-  if (err instanceof ApiError && err.status === 413) {
-    res.on('finish', () => setTimeout(() => req.socket.destroy(), 50).unref());
-  } else {
-    req.resume();
-  }
-}
 
 
 const MAX_PAGE = 100;

@@ -1,0 +1,191 @@
+/**
+ * OpenAI-compatible speech-to-text: `POST /v1/audio/transcriptions` and `/v1/audio/translations`,
+ * accepting what the official `openai` client sends and answering in OpenAI's shapes. Each call runs
+ * the same durable workflow as `/v1/jobs` (same quota, priority and routing) and waits for it.
+ * The client retries timeouts and 5xx: a retry finds the first call's job by Idempotency-Key, or by
+ * user + content hash + parameters within a few minutes, and is never admitted or charged twice.
+ */
+import * as crypto from 'node:crypto';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { blobKeys } from '../../common/blobs';
+import { workflowIdFor } from '../../common/constants';
+import { languageName } from '../../common/languages';
+import { admitUpload } from '../admission';
+import type { ApiDeps } from '../app';
+import { principalOf } from '../auth';
+import { ApiError } from '../errors';
+import { IdempotencyStore } from '../idempotency';
+import type { JobRow } from '../job-json';
+import { describeZodError } from '../schemas';
+import { toSrt, toVtt } from '../transcript-formats';
+import { receiveMultipart, abandonUpload } from '../upload';
+
+const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
+/** OpenAI's own alias: the caller's tier default model. */
+const OPENAI_MODEL_ALIAS = 'whisper-1';
+/** Without an Idempotency-Key, identical calls within this window are one call (client retries). */
+const CONTENT_DEDUP_SECONDS = 5 * 60;
+const IDEMPOTENCY_KEY_SECONDS = 24 * 3600;
+
+const openAiFields = z
+  .object({
+    model: z.string().min(1).max(100),
+    language: z.string().regex(/^[a-z]{2,3}$/, 'must be an ISO 639-1 code such as "en"').optional(),
+    prompt: z.string().max(1000).optional(),
+    response_format: z.enum(RESPONSE_FORMATS).optional(),
+    temperature: z.coerce.number().min(0).max(1).optional(),
+    'timestamp_granularities[]': z
+      .string()
+      .refine((v) => v.split(',').every((g) => g === 'segment' || g === 'word'), 'must be segment or word')
+      .refine((v) => !v.split(',').includes('word'), 'word timestamps are not available; use segment')
+      .optional(),
+    // Accepted for compatibility: we always chunk at silences ourselves, and never stream this route.
+    chunking_strategy: z.string().optional(),
+    stream: z.enum(['false']).optional(),
+  })
+  .strict();
+
+export function openAiRouter(deps: ApiDeps): Router {
+  const { pool, blobs, temporal, config } = deps;
+  const idempotency = new IdempotencyStore(pool);
+  const r = Router();
+
+  const handler = (task: 'transcribe' | 'translate') => async (req: Request, res: Response) => {
+    const me = principalOf(req);
+    const limits = config.tiers[me.tier];
+    const uploadJobId = crypto.randomUUID();
+    let jobId: string = uploadJobId;
+    const uploadPath = blobs.prepare(blobKeys.upload(uploadJobId));
+    let keep = false;
+    let claimedKey: string | null = null;
+    let format: (typeof RESPONSE_FORMATS)[number] = 'json';
+    try {
+      let upload;
+      try {
+        upload = await receiveMultipart(req, {
+          maxFileBytes: limits.maxFileBytes,
+          destPath: uploadPath,
+          repeatable: ['timestamp_granularities[]'],
+        });
+      } catch (err) {
+        abandonUpload(req, res, err);
+        throw err;
+      }
+      const parsed = openAiFields.safeParse(upload.fields);
+      if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error));
+      const f = parsed.data;
+      format = f.response_format ?? 'json';
+      if (!upload.file) throw new ApiError(400, 'missing_file', "no audio: send it as the multipart part named 'file'");
+
+      const headerKey = req.header('idempotency-key');
+      if (headerKey !== undefined && (headerKey.length === 0 || headerKey.length > 255)) {
+        throw new ApiError(400, 'invalid_request', 'Idempotency-Key must be 1 to 255 characters');
+      }
+      // response_format is left out: the same audio asked again in another format is still one job.
+      const requestHash = crypto
+        .createHash('sha256')
+        .update(JSON.stringify([req.path, upload.file.sha256, f.model, f.language, f.prompt, f.temperature, task]))
+        .digest('hex');
+      const key = headerKey ? `key:${headerKey}` : `content:${requestHash}`;
+      const claim = await idempotency.claim(me.userId, key, requestHash, jobId, headerKey ? IDEMPOTENCY_KEY_SECONDS : CONTENT_DEDUP_SECONDS);
+      if (claim.kind === 'existing') {
+        jobId = claim.jobId; // a retry: answer with the first call's job; our upload is dropped below
+      } else {
+        claimedKey = key;
+        await admitUpload(
+          deps,
+          me,
+          jobId,
+          upload,
+          {
+            model: f.model === OPENAI_MODEL_ALIAS ? undefined : f.model,
+            language: f.language,
+            prompt: f.prompt,
+            task,
+          },
+          { syncMaxAudioSeconds: config.syncMaxAudioSeconds, requireCapacity: true },
+        );
+        keep = true;
+      }
+    } catch (err) {
+      if (claimedKey) await idempotency.release(me.userId, claimedKey, uploadJobId).catch(() => undefined);
+      throw err;
+    } finally {
+      if (!keep) await blobs.deleteJob(uploadJobId).catch(() => undefined);
+    }
+
+    // Wait for the workflow; the job row holds the outcome.
+    await waitForWorkflow(temporal, jobId);
+    const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [jobId]);
+    const job = rows[0];
+    if (!job || job.status !== 'completed') {
+      const code = job?.error_code ?? 'failed';
+      const status = code === 'unsupported_audio' ? 422 : job?.status === 'cancelled' ? 409 : 500;
+      throw new ApiError(status, code, job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`);
+    }
+    sendTranscript(res, job, format, task);
+  };
+
+  r.post('/v1/audio/transcriptions', handler('transcribe'));
+  r.post('/v1/audio/translations', handler('translate'));
+  return r;
+}
+
+/** How long a retry waits for the first call's workflow to appear (it may still be admitting). */
+const ADMISSION_WAIT_MS = 60_000;
+const ADMISSION_POLL_MS = 200;
+
+/** Waits for the job's workflow to end; a retry may arrive before the first call has started it. */
+async function waitForWorkflow(temporal: Client, jobId: string): Promise<void> {
+  const deadline = Date.now() + ADMISSION_WAIT_MS;
+  for (;;) {
+    try {
+      await temporal.workflow.getHandle(workflowIdFor(jobId)).result();
+      return;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError) || Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, ADMISSION_POLL_MS));
+    }
+  }
+}
+
+/** Answers in OpenAI's shapes and content types: text/plain for text and srt, text/vtt, else JSON. */
+function sendTranscript(res: Response, job: JobRow, format: string, task: 'transcribe' | 'translate') {
+  const segments = job.segments ?? [];
+  const text = job.text ?? '';
+  switch (format) {
+    case 'text':
+      res.type('text/plain').send(text + '\n');
+      return;
+    case 'srt':
+      res.type('text/plain').send(toSrt(segments));
+      return;
+    case 'vtt':
+      res.type('text/vtt').send(toVtt(segments));
+      return;
+    case 'verbose_json':
+      res.json({
+        task,
+        language: languageName(job.language),
+        duration: job.audio_seconds,
+        text,
+        segments: segments.map((s, id) => ({
+          id,
+          seek: 0,
+          start: s.start,
+          end: s.end,
+          text: s.text,
+          tokens: [],
+          temperature: 0,
+          avg_logprob: (s as { avgLogprob?: number }).avgLogprob ?? null,
+          compression_ratio: null,
+          no_speech_prob: (s as { noSpeechProb?: number }).noSpeechProb ?? null,
+        })),
+      });
+      return;
+    default:
+      res.json({ text });
+  }
+}

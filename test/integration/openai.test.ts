@@ -1,0 +1,120 @@
+/**
+ * The official `openai` npm client, unchanged, with baseURL pointed at fairscribe: every
+ * response_format parses and gives the right text; errors come in OpenAI's shape; retries are one job.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import OpenAI, { toFile } from 'openai';
+import { parseSync } from 'subtitle';
+import { startTestApp, type TestApp } from '../helpers/harness';
+import { wer } from '../helpers/wer';
+
+const AUDIO = path.resolve(__dirname, '../../../shared/audio');
+const JFK = path.join(AUDIO, 'jfk.wav');
+const JFK_REFERENCE =
+  'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
+
+const SYNC_LIMIT_S = 20; // jfk (11 s) is under it, jfk twice over
+let app: TestApp;
+let client: OpenAI;
+let userId: string;
+let apiKey: string;
+
+beforeAll(async () => {
+  app = await startTestApp({ SYNC_MAX_AUDIO_S: String(SYNC_LIMIT_S) });
+  ({ userId, apiKey } = await app.user('premium'));
+  client = new OpenAI({ apiKey, baseURL: `${app.url}/v1`, maxRetries: 0 });
+}, 120_000);
+afterAll(() => app?.stop(), 60_000);
+
+const cueText = (body: string) =>
+  parseSync(body)
+    .filter((n) => n.type === 'cue')
+    .map((n) => (n.data as { text: string }).text)
+    .join(' ');
+
+test('every response_format through the official client', async () => {
+  const file = () => fs.createReadStream(JFK);
+  const json = await client.audio.transcriptions.create({ file: file(), model: 'whisper-1' });
+  expect(wer(JFK_REFERENCE, json.text)).toBeLessThanOrEqual(0.1);
+
+  const text = await client.audio.transcriptions.create({ file: file(), model: 'whisper-1', response_format: 'text' });
+  expect(wer(JFK_REFERENCE, text as unknown as string)).toBeLessThanOrEqual(0.1);
+
+  const srt = await client.audio.transcriptions.create({ file: file(), model: 'whisper-1', response_format: 'srt' });
+  expect(wer(JFK_REFERENCE, cueText(srt as unknown as string))).toBeLessThanOrEqual(0.1);
+
+  const vtt = await client.audio.transcriptions.create({ file: file(), model: 'whisper-1', response_format: 'vtt' });
+  expect((vtt as unknown as string).startsWith('WEBVTT')).toBe(true);
+  expect(wer(JFK_REFERENCE, cueText(vtt as unknown as string))).toBeLessThanOrEqual(0.1);
+
+  const verbose = await client.audio.transcriptions.create({
+    file: file(),
+    model: 'whisper-base',
+    response_format: 'verbose_json',
+    timestamp_granularities: ['segment'],
+  });
+  expect(verbose.language).toBe('english');
+  expect(verbose.duration).toBeCloseTo(11, 0);
+  expect(verbose.segments!.length).toBeGreaterThan(0);
+  expect(wer(JFK_REFERENCE, verbose.text)).toBeLessThanOrEqual(0.1);
+
+  // Asked again within minutes in another format, the same audio and parameters are the same job: the
+  // four whisper-1 calls are one job, the whisper-base call another.
+  const { rows } = await app.pool.query(`SELECT count(*)::int AS n FROM usage_ledger WHERE user_id = $1 AND kind = 'charge'`, [userId]);
+  expect(rows[0].n).toBe(2);
+}, 180_000);
+
+test('translations run a multilingual model and answer in English', async () => {
+  const r = await client.audio.translations.create({ file: fs.createReadStream(JFK), model: 'whisper-1' });
+  expect(wer(JFK_REFERENCE, r.text)).toBeLessThanOrEqual(0.15);
+}, 120_000);
+
+test('a retry with the same Idempotency-Key or the same content is the same job, charged once', async () => {
+  const { userId: u, apiKey: k } = await app.user('standard');
+  const c = new OpenAI({ apiKey: k, baseURL: `${app.url}/v1`, maxRetries: 0 });
+  const data = fs.readFileSync(JFK);
+  const calls = await Promise.all(
+    [0, 1, 2].map(async () =>
+      c.audio.transcriptions.create(
+        { file: await toFile(data, 'jfk.wav'), model: 'whisper-1' },
+        { headers: { 'Idempotency-Key': 'retry-1' } },
+      ),
+    ),
+  );
+  for (const r of calls) expect(wer(JFK_REFERENCE, r.text)).toBeLessThanOrEqual(0.1);
+  const again = await c.audio.transcriptions.create({ file: await toFile(data, 'jfk.wav'), model: 'whisper-1' });
+  expect(wer(JFK_REFERENCE, again.text)).toBeLessThanOrEqual(0.1);
+  const { rows } = await app.pool.query(`SELECT kind, count(*)::int AS n FROM usage_ledger WHERE user_id = $1 GROUP BY kind ORDER BY kind`, [u]);
+  // the keyed call and the unkeyed one differ in key, so at most two jobs; the three keyed calls are one
+  expect(rows.find((r) => r.kind === 'charge')!.n).toBeLessThanOrEqual(2);
+  const jobs = await app.pool.query('SELECT count(*)::int AS n FROM jobs WHERE user_id = $1', [u]);
+  expect(jobs.rows[0].n).toBe(2);
+}, 180_000);
+
+test("errors in OpenAI's shape: bad key, unknown format, a model the tier may not use, audio over the sync limit", async () => {
+  const bad = new OpenAI({ apiKey: 'fsk_AAAAAAAAAAAA_' + 'x'.repeat(43), baseURL: `${app.url}/v1`, maxRetries: 0 });
+  await expect(bad.audio.transcriptions.create({ file: fs.createReadStream(JFK), model: 'whisper-1' })).rejects.toMatchObject({
+    status: 401,
+    error: { type: 'authentication_error', code: 'unauthorized' },
+  });
+  await expect(
+    client.audio.transcriptions.create({ file: fs.createReadStream(JFK), model: 'whisper-1', response_format: 'docx' as never }),
+  ).rejects.toMatchObject({ status: 400, error: { type: 'invalid_request_error', code: 'invalid_request' } });
+  const { apiKey: freeKey } = await app.user('free');
+  const free = new OpenAI({ apiKey: freeKey, baseURL: `${app.url}/v1`, maxRetries: 0 });
+  await expect(free.audio.transcriptions.create({ file: fs.createReadStream(JFK), model: 'whisper-large-v3' })).rejects.toMatchObject({
+    status: 400,
+  });
+  const long = path.join(os.tmpdir(), `jfk2-${process.pid}.wav`);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '1', '-i', JFK, '-c:a', 'pcm_s16le', long]);
+  await expect(client.audio.transcriptions.create({ file: fs.createReadStream(long), model: 'whisper-1' })).rejects.toMatchObject({
+    status: 413,
+    error: { type: 'invalid_request_error', code: 'audio_too_long', message: expect.stringContaining('/v1/jobs') },
+  });
+  fs.rmSync(long, { force: true });
+  const list = await client.models.list();
+  expect(list.data.map((m) => m.id)).toEqual(expect.arrayContaining(['whisper-base', 'whisper-tiny.en']));
+}, 120_000);
