@@ -13,6 +13,7 @@ import { jobJson, type JobRow } from '../job-json';
 import { createJobFields, describeZodError } from '../schemas';
 import { abandonUpload, receiveMultipart } from '../upload';
 import { admitUpload } from '../admission';
+import { IdempotencyStore } from '../idempotency';
 import type { ApiDeps } from '../app';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -44,8 +45,17 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
   throw new ApiError(400, 'invalid_request', 'cursor is not one this API returned');
 }
 
+/** The 202 body of an admitted job (API.md). */
+function createdBody(jobId: string) {
+  return { id: jobId, status: 'queued', links: { self: `/v1/jobs/${jobId}`, events: `/v1/jobs/${jobId}/events` } };
+}
+
+/** API.md: the same Idempotency-Key from the same user within 24 h returns the first job's 202 body. */
+const IDEMPOTENCY_KEY_SECONDS = 24 * 3600;
+
 export function jobsRouter(deps: ApiDeps): Router {
   const { pool, blobs, temporal, config } = deps;
+  const idempotency = new IdempotencyStore(pool);
   const r = Router();
 
   r.post('/v1/jobs', async (req: Request, res: Response) => {
@@ -54,6 +64,7 @@ export function jobsRouter(deps: ApiDeps): Router {
     const jobId = crypto.randomUUID();
     const uploadPath = blobs.prepare(blobKeys.upload(jobId));
     let admitted = false;
+    let claimedKey: string | null = null;
     try {
       let upload;
       try {
@@ -68,13 +79,24 @@ export function jobsRouter(deps: ApiDeps): Router {
       if (fields.mode === 'edge') {
         throw new ApiError(400, 'invalid_request', 'mode=edge (privacy mode) is not available yet; use mode=cloud');
       }
+      const key = req.header('idempotency-key');
+      if (key !== undefined) {
+        if (key.length === 0 || key.length > 255) throw new ApiError(400, 'invalid_request', 'Idempotency-Key must be 1 to 255 characters');
+        // The same key with the same file and fields returns the first job; with anything else, 409.
+        const requestHash = crypto
+          .createHash('sha256')
+          .update(JSON.stringify([upload.file?.sha256 ?? null, Object.entries(upload.fields).sort()]))
+          .digest('hex');
+        const claim = await idempotency.claim(me.userId, `jobs:${key}`, requestHash, jobId, IDEMPOTENCY_KEY_SECONDS);
+        if (claim.kind === 'existing') return void res.status(202).json(createdBody(claim.jobId));
+        claimedKey = `jobs:${key}`;
+      }
       await admitUpload(deps, me, jobId, upload, fields);
       admitted = true;
-      res.status(202).json({
-        id: jobId,
-        status: 'queued',
-        links: { self: `/v1/jobs/${jobId}`, events: `/v1/jobs/${jobId}/events` },
-      });
+      res.status(202).json(createdBody(jobId));
+    } catch (err) {
+      if (claimedKey) await idempotency.release(me.userId, claimedKey, jobId).catch(() => undefined);
+      throw err;
     } finally {
       if (!admitted) await blobs.deleteJob(jobId);
     }

@@ -168,3 +168,23 @@ test('DELETE of a running job cancels it first', async () => {
   await expectReleased();
   expect(fs.existsSync(path.join(app.config.blobDir, id))).toBe(false);
 }, 120_000);
+
+test('Idempotency-Key: the same request returns the first job; a different one → 409 idempotency_conflict', async () => {
+  const post = (file: string, fields: Record<string, string>) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    form.append('file', new Blob([fs.readFileSync(file)]), path.basename(file));
+    return fetch(`${app.url}/v1/jobs`, { method: 'POST', body: form, headers: { ...auth(key), 'Idempotency-Key': 'upload-42' } });
+  };
+  const jfk = path.join(AUDIO, 'jfk.wav');
+  const [a, b] = await Promise.all([post(jfk, { model: 'whisper-tiny.en' }), post(jfk, { model: 'whisper-tiny.en' })]);
+  expect([a.status, b.status]).toEqual([202, 202]);
+  const [ja, jb] = (await Promise.all([a.json(), b.json()])) as { id: string }[];
+  expect(ja.id).toBe(jb.id);
+  const conflict = await post(jfk, { model: 'whisper-tiny.en', language: 'en' });
+  expect(conflict.status).toBe(409);
+  expect(((await conflict.json()) as { error: { code: string } }).error.code).toBe('idempotency_conflict');
+  expect((await waitForJob(app.url, key, ja.id)).status).toBe('completed');
+  const { rows } = await app.pool.query(`SELECT count(*)::int AS n FROM usage_ledger WHERE job_id = $1 AND kind = 'reserve'`, [ja.id]);
+  expect(rows[0].n).toBe(1);
+}, 120_000);
