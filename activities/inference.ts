@@ -22,6 +22,10 @@ export interface InferenceDeps {
 
 const DEFAULT_HEARTBEAT_MS = 5_000;
 
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
 export function createInferenceActivities(deps: InferenceDeps) {
   const { pool, blobs, engine, modelsDir } = deps;
   return {
@@ -78,12 +82,25 @@ export function createInferenceActivities(deps: InferenceDeps) {
           [jobId, chunk.index, chunk.start, chunk.end, JSON.stringify(segments), result.language, result.languageProbability, result.inferenceMs],
         );
         if (ins.rowCount) {
-          await client.query(
-            `UPDATE jobs SET chunks_done = (SELECT count(*) FROM chunk_results WHERE job_id = $1),
+          const job = await client.query(
+            // An increment, not a count: concurrent chunks' transactions cannot see each other's rows,
+            // but the row lock orders the increments (the insert above makes this once per chunk).
+            `UPDATE jobs SET chunks_done = chunks_done + 1,
                first_result_at = CASE WHEN first_result_at IS NULL AND $2 THEN now() ELSE first_result_at END
-             WHERE id = $1`,
+             WHERE id = $1 RETURNING chunks_done, chunks_total`,
             [jobId, segments.length > 0],
           );
+          // Events for SSE, in the same transaction as the result they announce (so exactly once).
+          for (const seg of segments) {
+            await client.query(`INSERT INTO job_events (job_id, type, data) VALUES ($1, 'segment', $2)`, [
+              jobId,
+              { chunk: chunk.index, start: round2(chunk.start + seg.start), end: round2(chunk.start + seg.end), text: seg.text },
+            ]);
+          }
+          await client.query(`INSERT INTO job_events (job_id, type, data) VALUES ($1, 'progress', $2)`, [
+            jobId,
+            { chunksDone: job.rows[0].chunks_done, chunksTotal: job.rows[0].chunks_total },
+          ]);
         }
         await client.query('COMMIT');
       } catch (err) {

@@ -1,7 +1,7 @@
 /** Job rows and transcripts in Postgres, and the job's blobs. Orchestration queue. */
 import type { Pool } from 'pg';
 import type { LocalBlobStore } from '../common/blobs';
-import type { JobStatus, ModelTier, Backend } from '../common/constants';
+import { TERMINAL_STATUSES, type JobStatus, type ModelTier, type Backend } from '../common/constants';
 import { mergeChunkSegments, transcriptText } from '../audio/transcript';
 import type { Fallback } from '../common/jobs';
 
@@ -34,6 +34,9 @@ const COLUMNS: Record<keyof Omit<JobPatch, 'error'>, string> = {
 };
 
 export function createStorageActivities({ pool, blobs }: StorageDeps) {
+  /** The job's one terminal event (the unique index makes a retry a no-op). */
+  const recordEnd = (jobId: string, status: JobStatus) =>
+    pool.query(`INSERT INTO job_events (job_id, type) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [jobId, status]);
   return {
     /** Sets the given job fields; a terminal status also stamps `completed_at`. Idempotent. */
     async updateJob({ jobId, patch }: { jobId: string; patch: JobPatch }): Promise<void> {
@@ -49,11 +52,12 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
         values.push(patch.error?.code ?? null, patch.error?.message ?? null);
         sets.push(`error_code = $${values.length - 1}`, `error_message = $${values.length}`);
       }
-      if (patch.status && ['completed', 'failed', 'cancelled', 'expired'].includes(patch.status)) {
+      if (patch.status && TERMINAL_STATUSES.includes(patch.status)) {
         sets.push('completed_at = COALESCE(completed_at, now())');
       }
       if (sets.length === 0) return;
       await pool.query(`UPDATE jobs SET ${sets.join(', ')} WHERE id = $1`, values);
+      if (patch.status && TERMINAL_STATUSES.includes(patch.status)) await recordEnd(jobId, patch.status);
     },
 
     /**
@@ -86,6 +90,7 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
          WHERE id = $1`,
         [jobId, transcriptText(segments), JSON.stringify(segments), audioSeconds, first?.language ?? null, first?.language_probability ?? null, rows.length, billedSeconds],
       );
+      await recordEnd(jobId, 'completed');
       return { segments: segments.length };
     },
 

@@ -13,6 +13,8 @@ import { rateLimit } from './rate-limit';
 import type { TaskQueueStats } from './queue-stats';
 import { modelsRouter } from './routes/models';
 import { openAiRouter } from './routes/openai';
+import { eventsRouter } from './routes/events';
+import { TokenSigner } from './tokens';
 import { jobsRouter } from './routes/jobs';
 
 export interface ApiDeps {
@@ -46,7 +48,11 @@ export function createApp(deps: ApiDeps): express.Express {
     res.status(checks.every(Boolean) ? 200 : 503).json({ postgres, temporal, redis });
   });
 
-  app.use('/v1', authenticate(deps.pool), rateLimit(deps.redis, deps.config.tiers));
+  // JSON bodies are small control messages (tokens, edge results); uploads are multipart, streamed.
+  app.use(express.json({ limit: '64kb' }));
+  const tokens = new TokenSigner(deps.config.tokenSecret);
+  app.use('/v1', authenticate(deps.pool, tokens), rateLimit(deps.redis, deps.config.tiers));
+  app.use(eventsRouter(deps, tokens));
   app.use(jobsRouter(deps));
   app.use(modelsRouter(deps));
   app.use(openAiRouter(deps));

@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Pool } from 'pg';
 import { resolveApiKey, type Principal } from '../common/keys';
 import { ApiError } from './errors';
+import type { TokenSigner } from './tokens';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -12,9 +13,25 @@ declare module 'express-serve-static-core' {
 
 const BEARER_RE = /^Bearer ([^\s]+)$/;
 
-export function authenticate(pool: Pool) {
+/** Routes where a browser may authenticate with `?token=` instead of a header, and the scope it needs. */
+function tokenScopeFor(path: string): string | null {
+  const events = /^\/v1\/jobs\/([^/]+)\/events$/.exec(path);
+  if (events) return `job:${events[1]}`;
+  return path === '/v1/listen' ? 'listen' : null;
+}
+
+export function authenticate(pool: Pool, tokens: TokenSigner) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
+    const scope = tokenScopeFor(req.originalUrl.split('?')[0]);
+    if (!header && scope && typeof req.query.token === 'string') {
+      const userId = tokens.verify(req.query.token, scope);
+      if (!userId) throw new ApiError(401, 'unauthorized', 'bad or expired token');
+      const { rows } = await pool.query('SELECT tier FROM users WHERE id = $1', [userId]);
+      if (!rows[0]) throw new ApiError(401, 'unauthorized', 'bad or expired token');
+      req.principal = { userId, tier: rows[0].tier, keyId: `token:${userId}` };
+      return next();
+    }
     if (!header) throw new ApiError(401, 'unauthorized', 'missing Authorization header: send "Authorization: Bearer <apiKey>"');
     const m = BEARER_RE.exec(header);
     if (!m) throw new ApiError(401, 'unauthorized', 'malformed Authorization header: expected "Bearer <apiKey>"');

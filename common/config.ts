@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -43,6 +44,8 @@ const envSchema = z.object({
   SPOT_ATTEMPTS: z.coerce.number().int().positive().default(2),
   /** Audio longer than this goes to POST /v1/jobs, not the synchronous OpenAI-compatible routes (seconds). */
   SYNC_MAX_AUDIO_S: z.coerce.number().positive().default(20 * 60),
+  /** Signs browser tokens (POST /v1/tokens); every API replica must share it. Unset: random per process. */
+  TOKEN_SECRET: z.string().min(32).optional(),
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   FAIRSCRIBE_TIERS_FILE: z.string().optional(),
@@ -65,6 +68,7 @@ export interface Config {
   drainDeadlineSeconds: number;
   spotAttempts: number;
   syncMaxAudioSeconds: number;
+  tokenSecret: Buffer;
   apiHost: string;
   apiPort: number;
   tiers: Record<Tier, TierLimits>;
@@ -105,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     drainDeadlineSeconds: e.DRAIN_DEADLINE_S,
     spotAttempts: e.SPOT_ATTEMPTS,
     syncMaxAudioSeconds: e.SYNC_MAX_AUDIO_S,
+    tokenSecret: e.TOKEN_SECRET ? Buffer.from(e.TOKEN_SECRET) : crypto.randomBytes(32),
     apiHost: e.API_HOST,
     apiPort: e.API_PORT,
     tiers,

@@ -35,6 +35,15 @@ export const cancelSignal = defineSignal('cancel');
 /** Chunks of one job in flight at once: enough to fill a batch, few enough to leave room for others. */
 const MAX_CHUNKS_IN_FLIGHT = 16;
 
+/**
+ * Settlement never gives up: a job must not stay `running` holding quota because Redis was down for
+ * longer than a bounded retry. Each attempt is idempotent (ledger rows unique, Lua settle idempotent).
+ */
+const settlement = proxyActivities<Orchestration>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
 const orchestration = proxyActivities<Orchestration>({
   startToCloseTimeout: '30 minutes',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
@@ -88,7 +97,7 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
     setStatus(cancelled ? 'cancelled' : 'failed');
     // The job must reach its end state, and its audio must go, even while the workflow is being cancelled.
     await CancellationScope.nonCancellable(async () => {
-      await orchestration.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
+      await settlement.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
       await orchestration.deleteAudio({ jobId: input.jobId });
       // Last: a client that sees the end state finds the quota released and the audio gone.
       await orchestration.updateJob({ jobId: input.jobId, patch: { status: state.status, error } });
@@ -146,7 +155,7 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
   // Billed = audio sent to inference, rounded up (API.md); the rest of the reservation goes back.
   // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
   const billedSeconds = Math.ceil(prepared.speechSeconds);
-  await orchestration.settleQuota({ jobId: input.jobId, billedSeconds });
+  await settlement.settleQuota({ jobId: input.jobId, billedSeconds });
   await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds });
   setStatus('completed');
 }

@@ -32,6 +32,13 @@ type Handler = (deps: Deps, v: Record<string, string | undefined>) => Promise<Re
 
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 
+/** YYYY-MM-DD and a real UTC date (2024-02-30 is not one; Postgres would reject it with an error). */
+function isCalendarDay(day: string): boolean {
+  if (!DAY_RE.test(day)) return false;
+  const d = new Date(`${day}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === day;
+}
+
 const COMMANDS: Record<string, { usage: string; run: Handler }> = {
   'user create': {
     usage: 'user create --tier T [--name N]',
@@ -70,7 +77,7 @@ const COMMANDS: Record<string, { usage: string; run: Handler }> = {
     run: async ({ pool, quota }, v) => {
       const userId = await userExists(pool, v.user);
       const day = v.day ?? utcDay();
-      if (!DAY_RE.test(day)) throw new UsageError('--day must be YYYY-MM-DD');
+      if (!isCalendarDay(day)) throw new UsageError(`--day must be a date as YYYY-MM-DD (got '${day}')`);
       return { userId, day, ...(await quota.ledger.usage(userId, day)) };
     },
   },
@@ -80,23 +87,35 @@ const COMMANDS: Record<string, { usage: string; run: Handler }> = {
   },
 };
 
+function usageText(): string {
+  return `usage: npm run -s admin -- <command> [--json]\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}\n`;
+}
+
 export async function main(argv = process.argv.slice(2)): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      tier: { type: 'string' },
-      name: { type: 'string' },
-      user: { type: 'string' },
-      key: { type: 'string' },
-      day: { type: 'string' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        tier: { type: 'string' },
+        name: { type: 'string' },
+        user: { type: 'string' },
+        key: { type: 'string' },
+        day: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    // An unknown option or a missing value is a usage error (exit 2), like an unknown command.
+    process.stderr.write(`admin: ${(err as Error).message}\n${usageText()}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   const name = COMMANDS[positionals[0]] ? positionals[0] : positionals.slice(0, 2).join(' ');
   const cmd = COMMANDS[name];
   if (!cmd) {
-    process.stderr.write(`usage: npm run -s admin -- <command> [--json]\n${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}\n`);
+    process.stderr.write(usageText());
     return 2;
   }
   const config = loadConfig();

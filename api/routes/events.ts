@@ -1,0 +1,90 @@
+/**
+ * `GET /v1/jobs/:id/events` (Server-Sent Events, API.md): `progress`, `segment`, then one terminal
+ * event carrying the job JSON. Events are read from Postgres by id, so `Last-Event-ID` resumes without
+ * loss or repeats on any replica. `POST /v1/tokens` gives browsers a short-lived `?token=`.
+ */
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { TERMINAL_STATUSES, type JobStatus } from '../../common/constants';
+import type { ApiDeps } from '../app';
+import { principalOf } from '../auth';
+import { ApiError } from '../errors';
+import { jobJson, type JobRow } from '../job-json';
+import { describeZodError } from '../schemas';
+import type { TokenSigner } from '../tokens';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** How often a stream looks for new events, and how often an idle stream sends a keep-alive comment. */
+const POLL_MS = 300;
+const KEEPALIVE_MS = 15_000;
+const BATCH = 500;
+
+const tokenRequest = z.union([z.object({ jobId: z.string().regex(UUID_RE) }).strict(), z.object({ scope: z.literal('listen') }).strict()]);
+
+export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
+  const { pool } = deps;
+  const r = Router();
+
+  async function ownJob(userId: string, id: string): Promise<JobRow | null> {
+    if (!UUID_RE.test(id)) return null;
+    const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL', [id, userId]);
+    return rows[0] ?? null;
+  }
+
+  r.post('/v1/tokens', async (req: Request, res: Response) => {
+    if (!req.is('application/json')) throw new ApiError(415, 'unsupported_media_type', 'send {"jobId"} or {"scope": "listen"} as JSON');
+    const parsed = tokenRequest.safeParse(req.body);
+    if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error));
+    const me = principalOf(req);
+    if ('jobId' in parsed.data && !(await ownJob(me.userId, parsed.data.jobId))) throw new ApiError(404, 'not_found', 'no such job');
+    res.status(201).json(tokens.issue(me.userId, parsed.data));
+  });
+
+  r.get('/v1/jobs/:id/events', async (req: Request, res: Response) => {
+    const me = principalOf(req);
+    const jobId = String(req.params.id);
+    if (!(await ownJob(me.userId, jobId))) throw new ApiError(404, 'not_found', 'no such job');
+    let lastId = Number(req.header('last-event-id') ?? req.query.lastEventId ?? 0);
+    if (!Number.isSafeInteger(lastId) || lastId < 0) throw new ApiError(400, 'invalid_request', 'Last-Event-ID must be an event id');
+
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no', // nginx: pass events through unbuffered
+    });
+    res.write('retry: 2000\n\n');
+    let closed = false;
+    req.on('close', () => (closed = true));
+    let lastWrite = Date.now();
+    while (!closed) {
+      const { rows } = await pool.query(
+        'SELECT id, type, data FROM job_events WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3',
+        [jobId, lastId, BATCH],
+      );
+      for (const e of rows) {
+        let data = e.data;
+        const terminal = TERMINAL_STATUSES.includes(e.type as JobStatus);
+        if (terminal) {
+          const job = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [jobId]);
+          data = jobJson(job.rows[0]);
+        }
+        res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
+        lastId = Number(e.id);
+        lastWrite = Date.now();
+        if (terminal) {
+          res.end();
+          return;
+        }
+      }
+      if (rows.length === BATCH) continue;
+      if (Date.now() - lastWrite > KEEPALIVE_MS) {
+        res.write(': keep-alive\n\n');
+        lastWrite = Date.now();
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  });
+
+  return r;
+}

@@ -1,0 +1,129 @@
+/**
+ * `npx tsx bench/admission.ts [--callers 200] [--rounds 1] [--file F]`: how long one admission takes
+ * (POST /v1/jobs → 202: upload, probe, job + ledger rows, the Redis reservation, the workflow start)
+ * while `--callers` clients submit at once. Not part of CI.
+ *
+ * It starts its own Postgres, Redis and Temporal in a temporary directory (never the `npm start`
+ * stack) and the API in this process, without workers: the admitted workflows wait in their task queue
+ * and are thrown away with the services, so inference never competes with admission for the CPUs. A
+ * premium user under a tier table with no daily limit and very high concurrency and rate limits is
+ * admitted every time, so what is measured is the admission path, not a refusal.
+ * Each round: `--callers` submissions started together; latency = request start → response read.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { startApi } from '../api/server';
+import { loadConfig, REPO_ROOT } from '../common/config';
+import { openDeps } from '../common/deps';
+import { createUser } from '../common/keys';
+import { DEFAULT_TIERS } from '../common/tiers';
+import { startAll } from '../infra/services';
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i];
+}
+
+function median(sorted: number[]): number {
+  const n = sorted.length;
+  return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      callers: { type: 'string', default: '200' },
+      rounds: { type: 'string', default: '1' },
+      file: { type: 'string' },
+    },
+  });
+  const callers = Number(values.callers);
+  const rounds = Number(values.rounds);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-bench-admission-'));
+  const services = await startAll({ root, fresh: true, fast: true });
+  try {
+    let file = values.file;
+    if (!file) {
+      file = path.join(root, 'jfk.mp3');
+      const jfk = path.resolve(REPO_ROOT, '..', 'shared', 'audio', 'jfk.flac');
+      execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', jfk, '-ac', '1', '-ar', '16000', '-b:a', '32k', file]);
+    }
+    const tiers = structuredClone(DEFAULT_TIERS);
+    Object.assign(tiers.premium, { dailySeconds: null, concurrentJobs: 1_000_000, requestsPerMinute: 1_000_000 });
+    const tiersFile = path.join(root, 'tiers.json');
+    fs.writeFileSync(tiersFile, JSON.stringify(tiers));
+    const config = loadConfig({
+      ...process.env,
+      DATABASE_URL: services.pg.url,
+      REDIS_URL: services.redis.url,
+      TEMPORAL_ADDRESS: services.temporal.address,
+      BLOB_DIR: path.join(root, 'blobs'),
+      API_PORT: '0',
+      FAIRSCRIBE_TIERS_FILE: tiersFile,
+      LOG_LEVEL: 'warn',
+    });
+    const deps = await openDeps(config);
+    const api = await startApi(config, deps);
+    try {
+      const { apiKey } = await createUser(deps.pool, 'premium', 'bench');
+      const data = fs.readFileSync(file);
+      const name = path.basename(file);
+      const submit = async (): Promise<{ ms: number; status: number }> => {
+        const form = new FormData();
+        form.append('file', new Blob([data]), name);
+        const t0 = performance.now();
+        const res = await fetch(`${api.url}/v1/jobs`, { method: 'POST', body: form, headers: { authorization: `Bearer ${apiKey}` } });
+        await res.arrayBuffer();
+        return { ms: performance.now() - t0, status: res.status };
+      };
+      // Warm-up: connections, the scripts' first EVAL, JIT.
+      for (let i = 0; i < 5; i++) await submit();
+
+      console.log(`admission under ${callers} concurrent callers, ${rounds} round(s), file ${name} (${data.length} bytes), ${os.cpus().length} CPUs`);
+      const all: number[] = [];
+      let admitted = 0;
+      let total = 0;
+      const statuses: Record<number, number> = {};
+      for (let r = 1; r <= rounds; r++) {
+        const t0 = performance.now();
+        const results = await Promise.all(Array.from({ length: callers }, submit));
+        const wall = (performance.now() - t0) / 1000;
+        const ok = results.filter((x) => x.status === 202);
+        for (const x of results) statuses[x.status] = (statuses[x.status] ?? 0) + 1;
+        const ms = ok.map((x) => x.ms).sort((a, b) => a - b);
+        all.push(...ms);
+        admitted += ok.length;
+        total += results.length;
+        console.log(
+          `round ${r}: ${ok.length}/${results.length} admitted in ${wall.toFixed(1)} s (${(results.length / wall).toFixed(1)}/s); ` +
+            `median ${median(ms).toFixed(0)} ms, p95 ${quantile(ms, 0.95).toFixed(0)} ms, min ${ms[0]?.toFixed(0)} ms, max ${ms.at(-1)?.toFixed(0)} ms`,
+        );
+      }
+      all.sort((a, b) => a - b);
+      console.log(
+        `all rounds: ${admitted}/${total} admitted (statuses ${JSON.stringify(statuses)}); ` +
+          `median ${median(all).toFixed(0)} ms, p95 ${quantile(all, 0.95).toFixed(0)} ms`,
+      );
+      // Sequential, for comparison: one admission with nobody else waiting.
+      const alone: number[] = [];
+      for (let i = 0; i < 20; i++) alone.push((await submit()).ms);
+      alone.sort((a, b) => a - b);
+      console.log(`alone (20 sequential): median ${median(alone).toFixed(0)} ms, p95 ${quantile(alone, 0.95).toFixed(0)} ms`);
+    } finally {
+      await api.close();
+      await deps.close();
+    }
+  } finally {
+    await services.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

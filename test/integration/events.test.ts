@@ -1,0 +1,118 @@
+/**
+ * Server-Sent Events: progress and segments while a job runs, then its end with the job JSON;
+ * Last-Event-ID resumes without loss or repeats; browsers use a short-lived ?token=.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { startTestApp, submitFile, type TestApp } from '../helpers/harness';
+
+const AUDIO = path.resolve(__dirname, '../../../shared/audio');
+
+let app: TestApp;
+let key: string;
+let tmp: string;
+beforeAll(async () => {
+  app = await startTestApp();
+  key = (await app.user('premium')).apiKey;
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-sse-'));
+}, 120_000);
+afterAll(async () => {
+  await app?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+}, 60_000);
+
+interface SseEvent {
+  id: number;
+  event: string;
+  data: any;
+}
+
+/** Reads an SSE response to its end (or `stopAfter` events) and parses the events. */
+async function readEvents(res: Response, stopAfter = Infinity): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const fields = Object.fromEntries(block.split('\n').filter((l) => l && !l.startsWith(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+      if (fields.event) events.push({ id: Number(fields.id), event: fields.event, data: JSON.parse(fields.data) });
+      if (events.length >= stopAfter) {
+        await reader.cancel();
+        return events;
+      }
+    }
+  }
+  return events;
+}
+
+test('a job streams progress and segments, then completed with the job JSON; Last-Event-ID resumes exactly', async () => {
+  const long = path.join(tmp, 'jfk3.wav');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '5', '-i', path.join(AUDIO, 'jfk.wav'), '-c:a', 'pcm_s16le', long]);
+  const res = await submitFile(app.url, key, long, { model: 'whisper-tiny.en' });
+  const { id } = (await res.json()) as { id: string };
+  const auth = { authorization: `Bearer ${key}` };
+
+  const first = await readEvents(await fetch(`${app.url}/v1/jobs/${id}/events`, { headers: auth }), 2);
+  expect(first).toHaveLength(2);
+  const resumed = await readEvents(
+    await fetch(`${app.url}/v1/jobs/${id}/events`, { headers: { ...auth, 'Last-Event-ID': String(first[1].id) } }),
+  );
+  const all = [...first, ...resumed];
+  const ids = all.map((e) => e.id);
+  expect(ids).toEqual([...ids].sort((a, b) => a - b));
+  expect(new Set(ids).size).toBe(ids.length); // no repeats across the resume
+  const end = all[all.length - 1];
+  expect(end.event).toBe('completed');
+  expect(end.data).toMatchObject({ id, status: 'completed' });
+  const progress = all.filter((e) => e.event === 'progress').map((e) => e.data);
+  expect(progress[progress.length - 1]).toEqual({ chunksDone: end.data.progress.chunksTotal, chunksTotal: end.data.progress.chunksTotal });
+  // Segments stream as chunks finish (chunks run concurrently, so not in time order); put in order
+  // they are the final transcript.
+  const segments = all
+    .filter((e) => e.event === 'segment')
+    .map((e) => e.data)
+    .sort((a, b) => a.chunk - b.chunk || a.start - b.start);
+  expect(segments.length).toBe(end.data.segments.length);
+  expect(segments.map((s) => s.text).join(' ')).toBe(end.data.text);
+
+  // The whole stream again from the start is the same (events live in Postgres).
+  const replay = await readEvents(await fetch(`${app.url}/v1/jobs/${id}/events`, { headers: auth }));
+  expect(replay.map((e) => e.id)).toEqual(ids);
+}, 120_000);
+
+test('browsers: POST /v1/tokens → ?token= works for that job only, expires, and never for other routes', async () => {
+  const res = await submitFile(app.url, key, path.join(AUDIO, 'jfk.wav'), { model: 'whisper-tiny.en' });
+  const { id } = (await res.json()) as { id: string };
+  const tokenRes = await fetch(`${app.url}/v1/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ jobId: id }),
+  });
+  expect(tokenRes.status).toBe(201);
+  const { token, expiresAt } = (await tokenRes.json()) as { token: string; expiresAt: string };
+  expect(Date.parse(expiresAt) - Date.now()).toBeLessThanOrEqual(5 * 60 * 1000);
+  const events = await readEvents(await fetch(`${app.url}/v1/jobs/${id}/events?token=${encodeURIComponent(token)}`));
+  expect(events[events.length - 1].event).toBe('completed');
+  // not a key: no other route, no other job
+  expect((await fetch(`${app.url}/v1/jobs/${id}?token=${encodeURIComponent(token)}`)).status).toBe(401);
+  const other = (await (await submitFile(app.url, key, path.join(AUDIO, 'jfk.wav'), { model: 'whisper-tiny.en' })).json()) as { id: string };
+  expect((await fetch(`${app.url}/v1/jobs/${other.id}/events?token=${encodeURIComponent(token)}`)).status).toBe(401);
+  expect((await fetch(`${app.url}/v1/jobs/${id}/events?token=${encodeURIComponent(token.slice(0, -2) + 'xx')}`)).status).toBe(401);
+  // a token for another user's job cannot be had
+  const { apiKey: otherKey } = await app.user('free');
+  const stolen = await fetch(`${app.url}/v1/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${otherKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ jobId: id }),
+  });
+  expect(stolen.status).toBe(404);
+}, 120_000);
