@@ -38,6 +38,7 @@ const ROUTES: RouteCase[] = [
   { route: 'GET /v1/jobs/:id/transcript?format=json', request: (id) => ['GET', `/v1/jobs/${id}/transcript?format=json`], owner: 200 },
   { route: 'GET /v1/jobs/:id/transcript?format=srt', request: (id) => ['GET', `/v1/jobs/${id}/transcript?format=srt`], owner: 200 },
   { route: 'GET /v1/jobs/:id/transcript?format=vtt', request: (id) => ['GET', `/v1/jobs/${id}/transcript?format=vtt`], owner: 200 },
+  { route: 'GET /v1/jobs/:id/events', request: (id) => ['GET', `/v1/jobs/${id}/events`], owner: 200 },
   { route: 'POST /v1/jobs/:id/cancel', request: (id) => ['POST', `/v1/jobs/${id}/cancel`], owner: 202, job: 'running' },
   { route: 'DELETE /v1/jobs/:id', request: (id) => ['DELETE', `/v1/jobs/${id}`], owner: 204, job: 'running' },
 ];
