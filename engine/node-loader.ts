@@ -36,7 +36,8 @@ async function createSession(file: string, opts: LoadOptions): Promise<ort.Infer
   };
   if (opts.executionProvider === 'cuda') {
     try {
-      return await ort.InferenceSession.create(file, { ...cpu, executionProviders: ['cuda'] });
+      // ORT logs the failed provider load itself at error level; our one warning below says it better.
+      return await ort.InferenceSession.create(file, { ...cpu, executionProviders: ['cuda'], logSeverityLevel: 4 });
     } catch (err) {
       opts.warn?.(
         `CUDA execution provider unavailable for ${path.basename(file)} (${(err as Error).message.split('\n')[0]}); using CPU`,

@@ -105,7 +105,8 @@ describe('commands', () => {
     const { rows } = await pool.query('SELECT key_hash FROM api_keys WHERE user_id = $1', [userId]);
     expect(rows).toHaveLength(1);
     expect(rows[0].key_hash.length).toBe(32);
-    expect(rows[0].key_hash.toString('latin1')).not.toContain(firstKey.split('_')[2].slice(0, 16));
+    // the secret follows 'fsk_<12-char id>_' and may itself contain '_'
+    expect(rows[0].key_hash.toString('latin1')).not.toContain(firstKey.slice('fsk_'.length + 13, 'fsk_'.length + 29));
   });
 
   test('key create --user U → {keyId, apiKey}: a second working key', async () => {
