@@ -109,12 +109,24 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
     workers,
     user: (tier = 'premium') => createUser(pool, tier, `test-${tier}`),
     async stop() {
+      // Test files share one Temporal server and the task queue names: a workflow this app left
+      // running would be picked up by the next file's workers (with another database) and hog them.
+      await terminateRunningWorkflows(api);
       await api.close();
       await Promise.all(workers.map((w) => w.stop()));
       await deps.close();
       fs.rmSync(blobDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Terminates every running workflow on the test server (files run one at a time). */
+async function terminateRunningWorkflows(api: ApiServer): Promise<void> {
+  const handles = [];
+  for await (const wf of api.temporal.workflow.list({ query: 'ExecutionStatus="Running"' })) {
+    handles.push(api.temporal.workflow.getHandle(wf.workflowId, wf.runId).terminate('test app stopped').catch(() => undefined));
+  }
+  await Promise.all(handles);
 }
 
 /** Polls a job until it reaches a terminal status. */
