@@ -8,6 +8,11 @@ import { BACKENDS, BACKEND_TASK_QUEUE, type Backend } from '../common/constants'
 import type { QueueStats } from '../common/backends';
 
 const CACHE_MS = 5_000;
+/**
+ * The server lists a poller for minutes after its worker is gone; a live worker's long poll returns
+ * within about a minute and polls again, so only pollers seen this recently count as capacity.
+ */
+const POLLER_FRESH_MS = 75_000;
 
 export class TaskQueueStats {
   private cached: { at: number; value: Promise<Partial<Record<Backend, QueueStats>>> } | null = null;
@@ -36,8 +41,14 @@ export class TaskQueueStats {
         taskQueueType: proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
         reportStats: true,
       });
+      const now = Date.now();
+      const fresh = (res.pollers ?? []).filter((p) => {
+        const t = p.lastAccessTime;
+        if (!t?.seconds) return true;
+        return now - (Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)) < POLLER_FRESH_MS;
+      });
       return {
-        pollers: res.pollers?.length ?? 0,
+        pollers: fresh.length,
         backlog: Number(res.stats?.approximateBacklogCount ?? 0),
       };
     } catch {

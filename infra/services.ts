@@ -705,6 +705,8 @@ export interface TemporalOptions {
   dbFile?: string;
   /** An extra namespace to create besides `default`, and the one readiness is checked in. */
   namespace?: string;
+  /** More namespaces to create at start-up (tests: one per test file, so task queues never meet). */
+  extraNamespaces?: string[];
   /** Where `temporal.log` goes; default `<dir of dbFile>/logs`, else a new temp dir. */
   logDir?: string;
 }
@@ -763,6 +765,7 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalHand
     ...(opts.uiPort !== undefined ? ['--ui-port', String(opts.uiPort)] : ['--headless']),
     ...(dbFile ? ['--db-filename', dbFile] : []),
     ...(namespace !== DEFAULT_NAMESPACE ? ['--namespace', namespace] : []),
+    ...(opts.extraNamespaces ?? []).flatMap((ns) => ['--namespace', ns]),
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
     ...TEMPORAL_DYNAMIC_CONFIG.flatMap((kv) => ['--dynamic-config-value', kv]),
   ];
@@ -802,6 +805,8 @@ export interface StartAllOptions {
   fast?: boolean;
   /** Postgres database name; default `fairscribe`. */
   database?: string;
+  /** Temporal namespaces to create besides `default`. */
+  extraNamespaces?: string[];
 }
 
 export interface Services {
@@ -841,7 +846,13 @@ export async function startAll(opts: StartAllOptions): Promise<Services> {
   const results = await Promise.allSettled([
     startPostgres({ dataDir: dirs.postgres, port: ports.postgres!, database: opts.database, fast: opts.fast, logDir: dirs.logs }),
     startRedis({ port: ports.redis!, dir: dirs.redis, logDir: dirs.logs }),
-    startTemporal({ port: ports.temporal!, uiPort: opts.ui ? ports.temporalUi : undefined, dbFile: dirs.temporalDb, logDir: dirs.logs }),
+    startTemporal({
+      port: ports.temporal!,
+      uiPort: opts.ui ? ports.temporalUi : undefined,
+      dbFile: dirs.temporalDb,
+      logDir: dirs.logs,
+      extraNamespaces: opts.extraNamespaces,
+    }),
   ] as const);
   const [pg, redis, temporal] = results;
   if (pg.status !== 'fulfilled' || redis.status !== 'fulfilled' || temporal.status !== 'fulfilled') {

@@ -8,10 +8,20 @@ import * as path from 'node:path';
 import { startAll } from '../../infra/services';
 import { workflowBundle } from '../../workers/bundle';
 
+/**
+ * One Temporal namespace per test app: task queues, pollers and fairness state are per namespace, so a
+ * file's leftover workflows or the pollers of workers it stopped can never steer the next file's jobs.
+ */
+export const TEST_NAMESPACE_COUNT = 40;
+const TEST_NAMESPACES = Array.from({ length: TEST_NAMESPACE_COUNT }, (_, i) => `fs-test-${i}`);
+
 export default async function globalSetup(): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-test-'));
   const t0 = Date.now();
-  const [services] = await Promise.all([startAll({ root, fresh: true, fast: true }), workflowBundle()]);
+  const [services] = await Promise.all([
+    startAll({ root, fresh: true, fast: true, extraNamespaces: TEST_NAMESPACES }),
+    workflowBundle(),
+  ]);
   (globalThis as Record<string, unknown>).__FAIRSCRIBE_SERVICES__ = services;
   // Test files (in-band or in Jest workers, which inherit the environment) read the addresses from here.
   process.env.FAIRSCRIBE_TEST_STACK = JSON.stringify({

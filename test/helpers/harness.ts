@@ -13,6 +13,7 @@ import { migrate } from '../../common/db';
 import { openDeps, type Deps } from '../../common/deps';
 import { createUser } from '../../common/keys';
 import { startApi, type ApiServer } from '../../api/server';
+import { TEST_NAMESPACE_COUNT } from './global-setup';
 import { startInferenceWorker, startOrchestrationWorker, type WorkerHandle } from '../../workers/factory';
 
 export interface TestStackInfo {
@@ -78,6 +79,7 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
     DATABASE_URL: databaseUrl,
     REDIS_URL: info.redisUrl,
     TEMPORAL_ADDRESS: info.temporalAddress,
+    TEMPORAL_NAMESPACE: claimNamespace(info.root),
     BLOB_DIR: blobDir,
     API_PORT: '0',
     ...env,
@@ -118,6 +120,19 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
       fs.rmSync(blobDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The next unused namespace of those global setup created (a marker file per claim, across test files). */
+function claimNamespace(root: string): string {
+  for (let i = 0; i < TEST_NAMESPACE_COUNT; i++) {
+    try {
+      fs.writeFileSync(path.join(root, `namespace-${i}.claimed`), '', { flag: 'wx' });
+      return `fs-test-${i}`;
+    } catch {
+      // taken
+    }
+  }
+  throw new Error(`all ${TEST_NAMESPACE_COUNT} test namespaces are in use; raise TEST_NAMESPACE_COUNT`);
 }
 
 /** Terminates every running workflow on the test server (files run one at a time). */

@@ -38,7 +38,7 @@ beforeAll(async () => {
   const jfk = path.join(AUDIO, 'jfk.wav');
   execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '10', '-i', jfk, '-c:a', 'pcm_s16le', longFile]);
   connection = await Connection.connect({ address: app.config.temporalAddress });
-  temporal = new Client({ connection });
+  temporal = new Client({ connection, namespace: app.config.temporalNamespace });
 }, 120_000);
 
 afterAll(async () => {

@@ -77,6 +77,7 @@ describe('SIGTERM on a spot worker', () => {
         DATABASE_URL: app.config.databaseUrl,
         REDIS_URL: app.config.redisUrl,
         TEMPORAL_ADDRESS: app.config.temporalAddress,
+        TEMPORAL_NAMESPACE: app.config.temporalNamespace,
         BLOB_DIR: app.config.blobDir,
         WHISPER_EP: 'cpu',
         DRAIN_DEADLINE_S: '60',

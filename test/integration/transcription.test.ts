@@ -65,7 +65,7 @@ test('jfk.flac (stereo, 44.1 kHz) completes with WER ≤ 10%, in Postgres and th
   // The job is a workflow named after it, with search attributes kept current.
   const connection = await Connection.connect({ address: app.config.temporalAddress });
   try {
-    const client = new Client({ connection });
+    const client = new Client({ connection, namespace: app.config.temporalNamespace });
     await client.workflow.getHandle(workflowIdFor(id)).result();
     const desc = await client.workflow.getHandle(workflowIdFor(id)).describe();
     expect(desc.status.name).toBe('COMPLETED');
