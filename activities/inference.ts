@@ -8,6 +8,7 @@ import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { blobKeys, type LocalBlobStore } from '../common/blobs';
 import type { TranscribeChunkInput, TranscribeChunkResult } from '../common/jobs';
+import { TERMINAL_STATUSES } from '../common/constants';
 import { readPcmRange } from '../audio/ffmpeg';
 import type { EngineClient } from '../engine/client';
 
@@ -76,6 +77,13 @@ export function createInferenceActivities(deps: InferenceDeps) {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
+        // A job that ended meanwhile (cancelled before the heartbeat carried the cancellation here)
+        // gets nothing written after its end; the lock orders this against the end-state write.
+        const job = await client.query('SELECT status FROM jobs WHERE id = $1 FOR UPDATE', [jobId]);
+        if (!job.rows[0] || TERMINAL_STATUSES.includes(job.rows[0].status)) {
+          await client.query('ROLLBACK');
+          throw ApplicationFailure.nonRetryable(`job ${jobId} has ended; chunk ${chunk.index} discarded`, 'job_ended');
+        }
         const ins = await client.query(
           `INSERT INTO chunk_results (job_id, chunk_index, start_s, end_s, segments, language, language_probability, inference_ms)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,

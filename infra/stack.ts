@@ -18,6 +18,7 @@ import { DEFAULT_PORTS, startAll } from './services';
 const DATA_DIR = path.join(REPO_ROOT, '.data');
 /** The dev user's key: a local-development exception (API.md), never in production config. */
 const DEV_KEY_FILE = path.join(DATA_DIR, 'dev-key.json');
+const PARENT_CHECK_MS = 1_000;
 
 async function main() {
   const log = createLogger({ component: 'stack' });
@@ -44,10 +45,17 @@ async function main() {
     await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
     await deps?.close().catch(() => undefined);
     await services.stop();
+    log.info('stopped');
     process.exit(code);
   };
   process.once('SIGINT', () => void stop(0));
   process.once('SIGTERM', () => void stop(0));
+  // If whatever started us goes away without a signal reaching us (an intermediate shell killed),
+  // stop rather than leave the stack running as an orphan.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void stop(0);
+  }, PARENT_CHECK_MS).unref();
 
   try {
     deps = await openDeps(config);
