@@ -25,13 +25,6 @@ export interface AudioProbe {
 /** A file whose decodable audio is shorter than this share of its header's duration is truncated. */
 const MIN_DECODED_FRACTION = 0.9;
 
-/** "HH:MM:SS.xx" → seconds (0 when absent). */
-function parseTimemark(t: string | undefined): number {
-  if (!t) return 0;
-  const parts = t.split(':').map(Number);
-  return parts.reduce((acc, x) => acc * 60 + (Number.isFinite(x) ? x : 0), 0);
-}
-
 function firstLine(s: string): string {
   return s.split('\n').find((l) => l.trim())?.trim().slice(0, 200) ?? 'unknown error';
 }
@@ -54,22 +47,27 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
   const duration = Number(data.format.duration ?? stream.duration);
   if (!Number.isFinite(duration) || duration <= 0) throw new UnsupportedAudioError('the audio has no duration');
   const decodedSeconds = await new Promise<number>((resolve, reject) => {
-    let stderr = '';
-    let decoded = 0;
+    let errors = '';
+    let decodedUs = 0;
     ffmpeg(file)
       .inputOptions(['-v', 'error', '-xerror'])
-      .outputOptions(['-map', '0:a:0'])
+      // Progress as key=value lines on stderr: fluent-ffmpeg's own 'progress' event would spawn a
+      // second ffprobe per upload just to compute a percentage.
+      .outputOptions(['-map', '0:a:0', '-progress', 'pipe:2', '-nostats'])
       .format('null')
       .output('-')
-      .on('stderr', (line: string) => (stderr += line + '\n'))
-      .on('progress', (p: { timemark?: string }) => (decoded = Math.max(decoded, parseTimemark(p.timemark))))
+      .on('stderr', (line: string) => {
+        const kv = /^([a-z_]+)=(.*)$/.exec(line.trim());
+        if (!kv) errors += line + '\n';
+        else if (kv[1] === 'out_time_us' && Number.isFinite(Number(kv[2]))) decodedUs = Math.max(decodedUs, Number(kv[2]));
+      })
       .on('error', (err: Error) =>
-        reject(new UnsupportedAudioError(`the audio cannot be decoded (${firstLine(stderr || err.message)})`)),
+        reject(new UnsupportedAudioError(`the audio cannot be decoded (${firstLine(errors || err.message)})`)),
       )
       .on('end', () => {
         // Some decoders (MP3) report damage on stderr and carry on: at -v error a sound file prints nothing.
-        if (stderr.trim()) reject(new UnsupportedAudioError(`the audio is damaged or truncated (${firstLine(stderr)})`));
-        else resolve(decoded);
+        if (errors.trim()) reject(new UnsupportedAudioError(`the audio is damaged or truncated (${firstLine(errors)})`));
+        else resolve(decodedUs / 1e6);
       })
       .run();
   });
