@@ -21,9 +21,9 @@ import { freePort, startRedis, type RedisHandle } from '../../infra/services';
 import { utcDay } from '../../quota/keys';
 import { startOrchestrationWorker } from '../../workers/factory';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
+import { brokenModelsDir } from '../helpers/models';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
-const MODELS = path.resolve(__dirname, '../../../shared/models');
 const FAST = 100_000; // requests per minute: rate limits stay out of these tests
 
 let tmp: string;
@@ -323,16 +323,7 @@ describe('a job failing in transcribeChunk', () => {
 
   beforeAll(async () => {
     // whisper-tiny.en with an empty encoder: installed as far as the API can tell, unloadable by the worker.
-    const models = path.join(tmp, 'broken-models');
-    const src = path.join(MODELS, 'whisper-tiny.en');
-    const dst = path.join(models, 'whisper-tiny.en');
-    fs.mkdirSync(path.join(dst, 'onnx'), { recursive: true });
-    for (const f of fs.readdirSync(src)) if (f !== 'onnx') fs.symlinkSync(path.join(src, f), path.join(dst, f));
-    for (const f of fs.readdirSync(path.join(src, 'onnx'))) {
-      const target = path.join(dst, 'onnx', f);
-      if (f === 'encoder_model_quantized.onnx') fs.writeFileSync(target, '');
-      else fs.symlinkSync(path.join(src, 'onnx', f), target);
-    }
+    const models = brokenModelsDir(tmp);
     app = await startTestApp({ FAIRSCRIBE_TIERS_FILE: tiersFile('broken', {}), WHISPER_MODELS_DIR: models }, { preload: [] });
   }, 120_000);
 

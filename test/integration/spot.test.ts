@@ -9,9 +9,9 @@ import * as path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { wer } from '../helpers/wer';
+import { brokenModelsDir } from '../helpers/models';
 
 const ROOT = path.resolve(__dirname, '../..');
-const MODELS = path.resolve(ROOT, '../shared/models');
 const AUDIO = path.resolve(ROOT, '../shared/audio');
 const JFK_REFERENCE =
   'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
@@ -22,25 +22,11 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** whisper-tiny.en whose encoder is an empty file: installed as far as routing can tell, unloadable. */
-function brokenModels(): string {
-  const models = path.join(tmp, 'broken-models');
-  const src = path.join(MODELS, 'whisper-tiny.en');
-  const dst = path.join(models, 'whisper-tiny.en');
-  fs.mkdirSync(path.join(dst, 'onnx'), { recursive: true });
-  for (const f of fs.readdirSync(src)) if (f !== 'onnx') fs.symlinkSync(path.join(src, f), path.join(dst, f));
-  for (const f of fs.readdirSync(path.join(src, 'onnx'))) {
-    const target = path.join(dst, 'onnx', f);
-    if (f === 'encoder_model_quantized.onnx') fs.writeFileSync(target, '');
-    else fs.symlinkSync(path.join(src, 'onnx', f), target);
-  }
-  return models;
-}
 
 describe('a chunk that keeps failing on spot', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({}, { extraWorkers: [{ backend: 'gpu-spot', env: { WHISPER_MODELS_DIR: brokenModels() } }] });
+    app = await startTestApp({}, { extraWorkers: [{ backend: 'gpu-spot', env: { WHISPER_MODELS_DIR: brokenModelsDir(tmp) } }] });
   }, 120_000);
   afterAll(() => app?.stop(), 60_000);
 

@@ -10,6 +10,7 @@ import {
   silenceThresholdDb,
   type ChunkSpan,
 } from '../../audio/chunk-plan';
+import { mulberry32 } from '../helpers/prng';
 
 const SR = DEFAULT_CHUNK_PLAN.sampleRate;
 const FRAME_S = DEFAULT_CHUNK_PLAN.frameSeconds;
@@ -18,17 +19,6 @@ const MIN_S = DEFAULT_CHUNK_PLAN.minChunkSeconds;
 /** Chunk times are rounded to milliseconds by planChunks. */
 const TIME_TOL = 1e-3;
 
-/** Deterministic PRNG (mulberry32), so every run builds the same audio. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Part =
   /** voiced, peak amplitude `amp` (default 0.3, about -14 dBFS RMS) */
@@ -50,7 +40,7 @@ interface Synth {
  * host-realm typed array is slow (about 1 µs), so per-sample synthesis of minutes of audio takes seconds.
  */
 function template(kind: 'speech' | 'silence', amp: number, seed: number): Float32Array {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const out: number[] = new Array(SR);
   for (let i = 0; i < SR; i++) {
     if (kind === 'silence') {

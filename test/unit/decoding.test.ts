@@ -7,6 +7,7 @@ import path from 'node:path';
 import { TIME_PER_TIMESTAMP_S } from '../../engine/constants';
 import { applyDecodingRules, argmax, segmentsFromTokens } from '../../engine/decoding';
 import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
+import { mulberry32 } from '../helpers/prng';
 
 const MODEL_DIR = path.resolve(__dirname, '../../../shared/models/whisper-tiny.en');
 const gen = JSON.parse(readFileSync(path.join(MODEL_DIR, 'generation_config.json'), 'utf8')) as GenerationConfig;
@@ -230,13 +231,3 @@ function expectWellFormed(tokens: number[]) {
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

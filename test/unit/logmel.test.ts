@@ -10,6 +10,7 @@ import { HOP_LENGTH, N_FFT, N_FRAMES, N_FREQ_BINS, N_MELS, N_SAMPLES, SAMPLE_RAT
 import { ComplexFft, RealFft } from '../../engine/fft';
 import { LogMelExtractor, logMelSpectrogram, melFilterBank } from '../../engine/logmel';
 import { parseWavPcm16Mono } from '../helpers/wav';
+import { mulberry32 } from '../helpers/prng';
 
 const FIXTURE_PATH = path.resolve(__dirname, '../fixtures/logmel/reference.json');
 const JFK_WAV = path.resolve(__dirname, '../../../shared/audio/jfk.wav');
@@ -41,19 +42,7 @@ interface Fixture {
 const fixture = JSON.parse(readFileSync(FIXTURE_PATH, 'utf8')) as Fixture;
 
 /** 2^32: maps a uint32 to [0, 1). */
-const UINT32_RANGE = 2 ** 32;
 
-/** Deterministic PRNG (mulberry32; constants are the algorithm's) so FFT test inputs are reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / UINT32_RANGE;
-  };
-}
 
 /** O(N^2) reference DFT, X[k] = sum_t x[t] exp(-2 pi i t k / N); returns [re, im], each [N]. */
 function naiveDft(re: Float64Array, im: Float64Array): [Float64Array, Float64Array] {
