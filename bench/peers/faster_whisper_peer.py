@@ -1,0 +1,58 @@
+"""faster-whisper peer for bench/engine.ts, run with the venv made by bench/setup-peers.sh.
+
+usage: python faster_whisper_peer.py '{"ct2Dir":…,"pcm":…,"threads":2,"language":"en"}'
+Protocol (stdout, one JSON object per line prefixed with "@@"): {"ready":…} after the model is loaded, then for
+every "run" line on stdin {"seconds":…,"text":…}; "quit" ends it.
+Decoding: CTranslate2 int8, greedy (beam_size=1), temperature 0 only (no fallback),
+condition_on_previous_text=False, timestamps on (as our engine), no VAD, cpu_threads from the options.
+"""
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the CT2 folder holds tokenizer.json: nothing to fetch
+
+
+def reply(obj):
+    sys.stdout.write("@@" + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def main():
+    opts = json.loads(sys.argv[1])
+    try:
+        t0 = time.perf_counter()
+        import numpy as np
+        import ctranslate2
+        import faster_whisper
+        from faster_whisper import WhisperModel
+
+        model = WhisperModel(opts["ct2Dir"], device="cpu", compute_type="int8",
+                             cpu_threads=opts["threads"], num_workers=1)
+        audio = np.fromfile(opts["pcm"], dtype="<f4")
+        reply({"ready": True, "loadSeconds": time.perf_counter() - t0, "version": faster_whisper.__version__,
+               "ct2Version": ctranslate2.__version__})
+    except Exception as e:  # noqa: BLE001 - reported in the bench row
+        reply({"error": f"{type(e).__name__}: {e}"})
+        return 1
+
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "quit":
+            break
+        try:
+            s = time.perf_counter()
+            segments, _info = model.transcribe(
+                audio, language=opts.get("language") or "en", task="transcribe", beam_size=1, best_of=1,
+                temperature=[0.0], condition_on_previous_text=False, vad_filter=False, word_timestamps=False,
+                without_timestamps=False)
+            text = " ".join(seg.text.strip() for seg in segments)  # the generator does the work
+            reply({"seconds": time.perf_counter() - s, "text": text})
+        except Exception as e:  # noqa: BLE001
+            reply({"error": f"{type(e).__name__}: {e}"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
