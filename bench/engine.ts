@@ -203,7 +203,7 @@ async function main() {
   contenders.push(fw);
 
   // --- bare onnxruntime limit: its own script, one invocation per round (each is a median of 3)
-  const WINDOWS = 2; // 33 s = one 30 s window + the rest
+  const WINDOWS = Math.ceil(audioSeconds / 30); // 33 s: one 30 s window + the rest
   const limit = mk('limit', `ORT limit, ${WINDOWS} windows × B=1 estimate`);
   const limitLines: OrtLimitLine[] = [];
   if (!fs.existsSync(VENV_PYTHON)) limit.unavailable = `no venv at ${path.dirname(path.dirname(VENV_PYTHON))} (bash bench/setup-peers.sh)`;
@@ -288,7 +288,10 @@ async function main() {
     const step = med((l) => l.stepMs);
     const dist = (l: OrtLimitLine) => Math.abs(WINDOWS * l.perItemMs - medians.limit * 1000);
     const ml = limitLines.reduce((a, b) => (dist(b) < dist(a) ? b : a));
-    console.log(`  limit ../shared/tools/ort_limit.py (Python onnxruntime, 2 threads, median of 3 inside), its median run:`);
+    console.log(
+      `  limit ../shared/tools/ort_limit.py (Python onnxruntime, 2 threads${threads !== 2 ? ' — fixed in the tool, unlike --threads' : ''}, ` +
+        `median of 3 inside), its median run:`,
+    );
     console.log(`        ${ml.line}`);
     console.log(
       `        ${WINDOWS}-window estimate = ${WINDOWS} × per-item total (encoder + ${ml.steps} decoder steps) = ${(WINDOWS * ml.perItemMs).toFixed(0)} ms; ` +

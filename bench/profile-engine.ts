@@ -255,12 +255,17 @@ async function main() {
     return median(stepTimes);
   };
   await bareLoop('engine', 10);
-  for (const v of ['engine', 'engine-no-spin', 'small-hidden', 'fetch-all', 'with-sampling', 'with-sampling-no-spin'] as const) {
-    const per: number[] = [];
-    for (let i = 0; i < Math.max(3, Math.ceil(runs / 2)); i++) {
+  // variants interleaved (rep i runs every variant once, rotating who goes first), median per variant
+  const variantsB = ['engine', 'engine-no-spin', 'small-hidden', 'fetch-all', 'with-sampling', 'with-sampling-no-spin'] as const;
+  const per: Record<string, number[]> = Object.fromEntries(variantsB.map((v) => [v, []]));
+  for (let i = 0; i < Math.max(5, runs); i++) {
+    for (let j = 0; j < variantsB.length; j++) {
+      const v = variantsB[(i + j) % variantsB.length];
       await gate();
-      per.push(await bareLoop(v));
+      per[v].push(await bareLoop(v));
     }
+  }
+  for (const v of variantsB) {
     const what = {
       engine: 'as the engine feeds it (full encoder_hidden_states, fetch logits + self-attention cache)',
       'engine-no-spin': 'same, session with intra_op.allow_spinning = 0',
@@ -269,7 +274,7 @@ async function main() {
       'with-sampling': 'as the engine, plus its sampling JS per step (rules + greedyPick)',
       'with-sampling-no-spin': 'same with sampling, session with intra_op.allow_spinning = 0',
     }[v];
-    console.log(`   bare 60-step greedy loop, ${what}: ${median(per).toFixed(2)} ms/step`);
+    console.log(`   bare 60-step greedy loop, ${what}: ${median(per[v]).toFixed(2)} ms/step`);
   }
   const encNoSpin = await ort.InferenceSession.create(path.join(modelDir, 'onnx/encoder_model_quantized.onnx'), {
     ...so,

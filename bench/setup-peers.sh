@@ -6,7 +6,7 @@
 # Idempotent; needs PyPI once. transformers.js is an npm devDependency (npm install).
 # usage: bash bench/setup-peers.sh
 set -euo pipefail
-CACHE="${FAIRSCRIBE_BENCH_CACHE:-/root/.cache/fairscribe}"
+CACHE="${FAIRSCRIBE_BENCH_CACHE:-$HOME/.cache/fairscribe}"
 VENV="$CACHE/pyref"
 CT2="$CACHE/ct2"
 
