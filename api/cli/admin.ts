@@ -8,11 +8,11 @@ import { loadConfig } from '../../common/config';
 import { TIERS, type Tier } from '../../common/constants';
 import { openDeps, type Deps } from '../../common/deps';
 import { utcDay } from '../../quota/keys';
+import { UUID_RE } from '../../common/ids';
 import { createApiKey, createUser } from '../../common/keys';
 
 class UsageError extends Error {}
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function tierArg(t: string | undefined): Tier {
   if (!t || !(TIERS as readonly string[]).includes(t)) {

@@ -11,9 +11,10 @@ import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { jobJson, type JobRow } from '../job-json';
 import { describeZodError } from '../schemas';
+import { ownJob } from '../own-job';
+import { UUID_RE } from '../../common/ids';
 import type { TokenSigner } from '../tokens';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How often a stream looks for new events, and how often an idle stream sends a keep-alive comment. */
 const POLL_MS = 300;
 const KEEPALIVE_MS = 15_000;
@@ -25,25 +26,20 @@ export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
   const { pool } = deps;
   const r = Router();
 
-  async function ownJob(userId: string, id: string): Promise<JobRow | null> {
-    if (!UUID_RE.test(id)) return null;
-    const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL', [id, userId]);
-    return rows[0] ?? null;
-  }
 
   r.post('/v1/tokens', async (req: Request, res: Response) => {
     if (!req.is('application/json')) throw new ApiError(415, 'unsupported_media_type', 'send {"jobId"} or {"scope": "listen"} as JSON');
     const parsed = tokenRequest.safeParse(req.body);
     if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error));
     const me = principalOf(req);
-    if ('jobId' in parsed.data && !(await ownJob(me.userId, parsed.data.jobId))) throw new ApiError(404, 'not_found', 'no such job');
+    if ('jobId' in parsed.data) await ownJob(pool, me.userId, parsed.data.jobId);
     res.status(201).json(tokens.issue(me.userId, parsed.data));
   });
 
   r.get('/v1/jobs/:id/events', async (req: Request, res: Response) => {
     const me = principalOf(req);
     const jobId = String(req.params.id);
-    if (!(await ownJob(me.userId, jobId))) throw new ApiError(404, 'not_found', 'no such job');
+    await ownJob(pool, me.userId, jobId);
     let lastId = Number(req.header('last-event-id') ?? req.query.lastEventId ?? 0);
     if (!Number.isSafeInteger(lastId) || lastId < 0) throw new ApiError(400, 'invalid_request', 'Last-Event-ID must be an event id');
 

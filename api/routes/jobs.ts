@@ -13,10 +13,11 @@ import { jobJson, type JobRow } from '../job-json';
 import { createJobFields, describeZodError } from '../schemas';
 import { abandonUpload, receiveMultipart } from '../upload';
 import { admitUpload } from '../admission';
+import { ownJob } from '../own-job';
+import { UUID_RE } from '../../common/ids';
 import { IdempotencyStore } from '../idempotency';
 import type { ApiDeps } from '../app';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 
 
@@ -102,18 +103,7 @@ export function jobsRouter(deps: ApiDeps): Router {
     }
   });
 
-  /** The caller's own job row (not deleted), or 404 — for another user's job too, never 403. */
-  async function ownJob(req: Request): Promise<JobRow> {
-    const me = principalOf(req);
-    const id = String(req.params.id);
-    if (!UUID_RE.test(id)) throw new ApiError(404, 'not_found', 'no such job');
-    const { rows } = await pool.query<JobRow>(
-      'SELECT * FROM jobs WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL',
-      [id, me.userId],
-    );
-    if (!rows[0]) throw new ApiError(404, 'not_found', 'no such job');
-    return rows[0];
-  }
+  const ownJobOf = (req: Request) => ownJob(pool, principalOf(req).userId, String(req.params.id));
 
   r.get('/v1/jobs', async (req: Request, res: Response) => {
     const me = principalOf(req);
@@ -146,7 +136,7 @@ export function jobsRouter(deps: ApiDeps): Router {
   });
 
   r.get('/v1/jobs/:id', async (req: Request, res: Response) => {
-    res.json(jobJson(await ownJob(req)));
+    res.json(jobJson(await ownJobOf(req)));
   });
 
   r.get('/v1/jobs/:id/transcript', async (req: Request, res: Response) => {
@@ -154,7 +144,7 @@ export function jobsRouter(deps: ApiDeps): Router {
     if (!(TRANSCRIPT_FORMATS as readonly string[]).includes(format)) {
       throw new ApiError(400, 'invalid_request', `format must be one of ${TRANSCRIPT_FORMATS.join(', ')}`);
     }
-    const job = await ownJob(req);
+    const job = await ownJobOf(req);
     if (job.status !== 'completed') {
       throw new ApiError(409, 'not_completed', `the job is ${job.status}; its transcript exists once it is completed`);
     }
@@ -175,7 +165,7 @@ export function jobsRouter(deps: ApiDeps): Router {
   });
 
   r.post('/v1/jobs/:id/cancel', async (req: Request, res: Response) => {
-    const job = await ownJob(req);
+    const job = await ownJobOf(req);
     if (TERMINAL_STATUSES.includes(job.status as JobStatus)) {
       throw new ApiError(409, 'not_cancellable', `the job has already ended (${job.status})`);
     }
@@ -190,7 +180,7 @@ export function jobsRouter(deps: ApiDeps): Router {
   });
 
   r.delete('/v1/jobs/:id', async (req: Request, res: Response) => {
-    const job = await ownJob(req);
+    const job = await ownJobOf(req);
     if (!TERMINAL_STATUSES.includes(job.status as JobStatus)) {
       const handle = temporal.workflow.getHandle(workflowIdFor(job.id));
       await handle.signal(cancelSignal).catch(() => undefined);
