@@ -172,6 +172,7 @@ export async function admitUpload(
     task: fields.task ?? 'transcribe',
     priorityClass,
     spotAttempts: config.spotAttempts,
+    webhook: fields.webhookUrl !== undefined,
   };
   try {
     await temporal.workflow.start(TRANSCRIPTION_WORKFLOW, {

@@ -20,7 +20,10 @@ export const createJobFields = z
     requireHighAccuracy: boolString.optional(),
     priorityClass: z.enum(['interactive', 'backfill']).optional(),
     multichannel: boolString.optional(),
-    webhookUrl: z.string().url().max(2048).optional(),
+    webhookUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+      .max(2048)
+      .optional(),
     mode: z.enum(['cloud', 'edge']).optional(),
     allowFallback: boolString.optional(),
   })

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { TIERS, type Tier } from './constants';
 import { DEFAULT_TIERS, type TierLimits } from './tiers';
+import { parseAllowList, type AllowList } from '../webhooks/ssrf';
 
 /** The repository root (this file lives in <root>/common). */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -49,6 +50,8 @@ const envSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   FAIRSCRIBE_TIERS_FILE: z.string().optional(),
+  /** Non-public ranges webhooks may reach: ipaddr.js range names and CIDRs, comma-separated (e.g. "loopback"). Empty: public addresses only. */
+  WEBHOOK_ALLOW: z.string().default(''),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -72,6 +75,7 @@ export interface Config {
   apiHost: string;
   apiPort: number;
   tiers: Record<Tier, TierLimits>;
+  webhookAllow: AllowList;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -113,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiHost: e.API_HOST,
     apiPort: e.API_PORT,
     tiers,
+    webhookAllow: parseAllowList(e.WEBHOOK_ALLOW),
     logLevel: e.LOG_LEVEL,
   };
 }

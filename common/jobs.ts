@@ -18,7 +18,12 @@ export interface TranscriptionInput {
   priorityClass: PriorityClass;
   /** attempts on gpu-spot before a chunk falls back (config SPOT_ATTEMPTS; default 2) */
   spotAttempts?: number;
+  /** the job has a `webhookUrl`: its end starts a webhook delivery (the URL itself stays in Postgres) */
+  webhook?: boolean;
 }
+
+/** Job end events a webhook announces (`job.<event>`). */
+export type WebhookEvent = 'completed' | 'failed' | 'cancelled';
 
 /** A chunk moved off a backend after repeated failures (the job's `fallbacks`). */
 export interface Fallback {

@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createAudioActivities } from '../activities/audio';
+import { createNotifyActivities } from '../activities/notify';
+import type { WebhookTransport } from '../webhooks/deliver';
 import { createInferenceActivities } from '../activities/inference';
 import { createQuotaActivities } from '../activities/quota';
 import { createStorageActivities } from '../activities/storage';
@@ -57,6 +59,8 @@ export async function startOrchestrationWorker(
   pool: Pool,
   quota: QuotaService,
   extra: Partial<WorkerOptions> = {},
+  /** how webhooks reach the network (tests inject a resolver and a connect guard) */
+  webhookTransport?: WebhookTransport,
 ): Promise<WorkerHandle> {
   installRuntime();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
@@ -70,6 +74,7 @@ export async function startOrchestrationWorker(
       ...createAudioActivities({ blobs, pool }),
       ...createStorageActivities({ pool, blobs }),
       ...createQuotaActivities({ quota }),
+      ...createNotifyActivities({ pool, allow: config.webhookAllow, transport: webhookTransport }),
     },
     ...extra,
   });

@@ -1,1 +1,2 @@
 export { transcriptionWorkflow, statusQuery, cancelSignal } from './transcription';
+export { webhookDeliveryWorkflow } from './webhook';

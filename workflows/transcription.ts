@@ -22,6 +22,7 @@ import type { createStorageActivities } from '../activities/storage';
 import { fallbackBackend } from '../common/backends';
 import { BACKEND_TASK_QUEUE, type JobStatus } from '../common/constants';
 import type { ChunkSpan, TranscriptionInput, WorkflowStatus } from '../common/jobs';
+import { startWebhookDelivery } from './webhook';
 
 type Orchestration = ReturnType<typeof createAudioActivities> &
   ReturnType<typeof createStorageActivities> &
@@ -101,12 +102,14 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
       await orchestration.deleteAudio({ jobId: input.jobId });
       // Last: a client that sees the end state finds the quota released and the audio gone.
       await orchestration.updateJob({ jobId: input.jobId, patch: { status: state.status, error } });
+      if (input.webhook) await startWebhookDelivery(input.jobId, cancelled ? 'cancelled' : 'failed');
     });
     if (cancelled) throw err;
     // Fail the workflow too, so the Temporal UI shows the job as Failed with the same reason.
     throw ApplicationFailure.nonRetryable(error!.message, error!.code);
   }
   await orchestration.deleteAudio({ jobId: input.jobId });
+  if (input.webhook) await startWebhookDelivery(input.jobId, 'completed');
   return { jobId: input.jobId, status: state.status };
 }
 

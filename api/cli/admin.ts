@@ -10,6 +10,7 @@ import { openDeps, type Deps } from '../../common/deps';
 import { utcDay } from '../../quota/keys';
 import { UUID_RE } from '../../common/ids';
 import { createApiKey, createUser } from '../../common/keys';
+import { rotateWebhookSecret } from '../../webhooks/secrets';
 
 class UsageError extends Error {}
 
@@ -80,6 +81,11 @@ const COMMANDS: Record<string, { usage: string; run: Handler }> = {
       if (!isCalendarDay(day)) throw new UsageError(`--day must be a date as YYYY-MM-DD (got '${day}')`);
       return { userId, day, ...(await quota.ledger.usage(userId, day)) };
     },
+  },
+  'webhook-secret rotate': {
+    usage: 'webhook-secret rotate --user U',
+    // The only time the secret is shown: the user verifies deliveries with it (README "Webhooks").
+    run: async ({ pool }, v) => ({ secret: await rotateWebhookSecret(pool, await userExists(pool, v.user)) }),
   },
   'quota rebuild': {
     usage: 'quota rebuild',

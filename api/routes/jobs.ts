@@ -14,6 +14,7 @@ import { createJobFields, describeZodError } from '../schemas';
 import { abandonUpload, receiveMultipart } from '../upload';
 import { admitUpload } from '../admission';
 import { ownJob } from '../own-job';
+import { checkWebhookRequest } from '../webhook-check';
 import { UUID_RE } from '../../common/ids';
 import { IdempotencyStore } from '../idempotency';
 import type { ApiDeps } from '../app';
@@ -80,6 +81,7 @@ export function jobsRouter(deps: ApiDeps): Router {
       if (fields.mode === 'edge') {
         throw new ApiError(400, 'invalid_request', 'mode=edge (privacy mode) is not available yet; use mode=cloud');
       }
+      if (fields.webhookUrl) await checkWebhookRequest(pool, config.webhookAllow, me.userId, fields.webhookUrl);
       const key = req.header('idempotency-key');
       if (key !== undefined) {
         if (key.length === 0 || key.length > 255) throw new ApiError(400, 'invalid_request', 'Idempotency-Key must be 1 to 255 characters');

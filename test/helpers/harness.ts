@@ -14,6 +14,7 @@ import { openDeps, type Deps } from '../../common/deps';
 import { createUser } from '../../common/keys';
 import { startApi, type ApiServer } from '../../api/server';
 import { TEST_NAMESPACE_COUNT } from './global-setup';
+import type { WebhookTransport } from '../../webhooks/deliver';
 import { startInferenceWorker, startOrchestrationWorker, type WorkerHandle } from '../../workers/factory';
 
 export interface TestStackInfo {
@@ -63,6 +64,8 @@ export interface TestAppOptions {
   preload?: string[];
   /** more inference workers in-process, e.g. a gpu-spot worker with its own (broken) models folder */
   extraWorkers?: { backend: Backend; env?: Record<string, string>; preload?: string[] }[];
+  /** how webhooks reach the network (a resolver and connect guard that keep every packet local) */
+  webhookTransport?: WebhookTransport;
 }
 
 /** The config fields a worker's own env sets (only WHISPER_MODELS_DIR for now). */
@@ -89,7 +92,7 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
   const workers: WorkerHandle[] = [];
   let api: ApiServer;
   try {
-    workers.push(await startOrchestrationWorker(config, pool, deps.quota));
+    workers.push(await startOrchestrationWorker(config, pool, deps.quota, {}, opts.webhookTransport));
     workers.push(await startInferenceWorker(config, pool, 'cpu', { preload: opts.preload ?? ['whisper-tiny.en'] }));
     for (const w of opts.extraWorkers ?? []) {
       const wConfig = { ...config, ...configOverrides(w.env ?? {}) };

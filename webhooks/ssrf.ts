@@ -1,0 +1,143 @@
+/**
+ * Where a webhook may go. A user names the URL, our server makes the request: without a policy that
+ * is server-side request forgery (cloud metadata at 169.254.169.254, Redis on 127.0.0.1, the private
+ * network). The policy decides on the *resolved* address, before any connection, and the delivery
+ * then connects to exactly that address (DNS resolved once and pinned), so a name that resolves to a
+ * public address at check time and to 127.0.0.1 a moment later (DNS rebinding) cannot slip through.
+ *
+ * Address classification is ipaddr.js's (its `range()` names: `loopback`, `private`, `linkLocal`,
+ * `carrierGradeNat`, `uniqueLocal`, `ipv4Mapped`, …); only `unicast` is public. IPv4-mapped IPv6
+ * addresses (::ffff:127.0.0.1) are judged as the IPv4 address they carry.
+ */
+import * as dns from 'node:dns';
+import * as net from 'node:net';
+import ipaddr from 'ipaddr.js';
+
+/** Cloud metadata endpoints outside the ranges ipaddr.js already names as non-public. */
+const METADATA_ADDRESSES = ['169.254.169.254', '169.254.170.2', 'fd00:ec2::254', '100.100.100.200'];
+
+/** ipaddr.js range names an operator may allow-list (IPv4 and IPv6 `range()` values). */
+const ALLOWABLE_RANGES = ['loopback', 'private', 'linkLocal', 'carrierGradeNat', 'uniqueLocal', 'reserved', 'benchmarking'];
+
+/**
+ * What the operator lets through although it is not public: ipaddr.js range names (`loopback`,
+ * `private`, …) and CIDRs (`10.1.0.0/16`, `fd00::/8`). From config `WEBHOOK_ALLOW` (comma-separated).
+ */
+export interface AllowList {
+  ranges: string[];
+  cidrs: [ipaddr.IPv4 | ipaddr.IPv6, number][];
+}
+
+/**
+ * Parses `WEBHOOK_ALLOW` ("loopback,10.1.0.0/16").
+ * @throws Error naming an entry that is neither a CIDR nor a range name ipaddr.js knows
+ */
+export function parseAllowList(spec: string | undefined): AllowList {
+  const list: AllowList = { ranges: [], cidrs: [] };
+  for (const raw of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (raw.includes('/')) {
+      list.cidrs.push(ipaddr.parseCIDR(raw));
+    } else if (ALLOWABLE_RANGES.includes(raw)) {
+      list.ranges.push(raw);
+    } else {
+      throw new Error(`WEBHOOK_ALLOW: '${raw}' is neither a CIDR nor an ipaddr.js range name`);
+    }
+  }
+  return list;
+}
+
+export type AddressVerdict = { ok: true; range: string } | { ok: false; range: string; reason: string };
+
+/** Whether a webhook may connect to `address` (an IP literal, v4 or v6, without brackets). */
+export function checkAddress(address: string, allow: AllowList): AddressVerdict {
+  if (!ipaddr.isValid(address)) return { ok: false, range: 'invalid', reason: `'${address}' is not an IP address` };
+  let ip: ipaddr.IPv4 | ipaddr.IPv6 = ipaddr.parse(address);
+  // Judge ::ffff:a.b.c.d as a.b.c.d: the kernel connects to the IPv4 host.
+  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
+  const range = ip.range();
+  const listed =
+    allow.ranges.includes(range) ||
+    allow.cidrs.some(([net_, bits]) => net_.kind() === ip.kind() && ip.match(net_, bits));
+  if (listed) return { ok: true, range };
+  const canonical = ip.toString();
+  if (METADATA_ADDRESSES.some((m) => ipaddr.parse(m).toString() === canonical)) {
+    return { ok: false, range, reason: `${canonical} is a cloud metadata address` };
+  }
+  if (range !== 'unicast') return { ok: false, range, reason: `${canonical} is in a non-public range (${range})` };
+  return { ok: true, range };
+}
+
+/** Resolves a host name to its addresses (injectable so tests never ask a real DNS server). */
+export type Resolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
+
+export const systemResolver: Resolver = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
+
+/**
+ * Called with the pinned address right before a socket is opened. The default does nothing; tests pass
+ * one that throws for anything outside loopback, so no test can send a packet off this machine.
+ */
+export type ConnectHook = (address: string, port: number) => void;
+
+export class WebhookRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookRefusedError';
+  }
+}
+
+export interface PinnedTarget {
+  url: URL;
+  /** the one address every connection of this delivery goes to */
+  address: string;
+  family: 4 | 6;
+  port: number;
+}
+
+/**
+ * Validates a webhook URL's form (http or https only, no credentials) without touching the network.
+ * @throws WebhookRefusedError saying why
+ */
+export function checkUrlForm(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new WebhookRefusedError('webhookUrl is not a URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new WebhookRefusedError(`webhookUrl must use http or https (got ${url.protocol.replace(':', '')})`);
+  }
+  if (url.username || url.password) throw new WebhookRefusedError('webhookUrl must not carry credentials');
+  return url;
+}
+
+/** The host of a URL without IPv6 brackets. */
+export const bareHost = (url: URL) => url.hostname.replace(/^\[(.*)\]$/, '$1');
+
+/**
+ * Resolves the URL's host once and decides on the result: every address it resolves to must pass the
+ * policy (a name with one public and one private record is refused), and the first is pinned.
+ * @throws WebhookRefusedError when the form or any resolved address is refused, or the name does not resolve
+ */
+export async function resolveTarget(raw: string, allow: AllowList, resolve: Resolver): Promise<PinnedTarget> {
+  const url = checkUrlForm(raw);
+  const host = bareHost(url);
+  let addresses: { address: string; family: number }[];
+  if (net.isIP(host)) {
+    addresses = [{ address: host, family: net.isIP(host) }];
+  } else {
+    try {
+      addresses = await resolve(host);
+    } catch (err) {
+      throw new WebhookRefusedError(`webhookUrl host ${host} does not resolve (${(err as Error).message})`);
+    }
+    if (addresses.length === 0) throw new WebhookRefusedError(`webhookUrl host ${host} has no addresses`);
+  }
+  for (const a of addresses) {
+    const v = checkAddress(a.address, allow);
+    if (!v.ok) throw new WebhookRefusedError(`webhookUrl refused by policy: ${host} → ${v.reason}`);
+  }
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  const first = addresses[0];
+  return { url, address: first.address, family: first.family === 6 ? 6 : 4, port };
+}
