@@ -156,7 +156,7 @@ export async function admitUpload(
   } catch (err) {
     await tx.query('ROLLBACK').catch(() => undefined);
     // Redis said yes but the rows did not commit: take the Redis reservation back too.
-    if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay }, 0).catch(() => undefined);
+    if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay, seconds: Math.ceil(probe.durationSeconds) }, 0).catch(() => undefined);
     throw err;
   } finally {
     tx.release();

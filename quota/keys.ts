@@ -8,6 +8,8 @@ export const quotaKeys = {
   day: (userId: string, day: string) => `${QUOTA_PREFIX}{${userId}}:day:${day}`,
   active: (userId: string) => `${QUOTA_PREFIX}{${userId}}:active`,
   job: (userId: string, jobId: string) => `${QUOTA_PREFIX}{${userId}}:job:${jobId}`,
+  /** the refund of a settled job, kept for two days so a rebuild from an older snapshot skips it */
+  settled: (userId: string, jobId: string) => `${QUOTA_PREFIX}{${userId}}:settled:${jobId}`,
   /** set once the counters have been rebuilt from Postgres; its absence means Redis lost its data */
   built: () => `${QUOTA_PREFIX}built`,
 };

@@ -59,8 +59,8 @@ export class QuotaService {
   async rebuild(now = new Date()): Promise<{ users: number; reservations: number }> {
     const since = utcDay(new Date(now.getTime() - 24 * 3600 * 1000));
     const { dayUsage, open } = await this.ledger.state(since);
-    await this.store.rebuild(dayUsage, open);
-    return { users: new Set([...dayUsage.map((u) => u.userId), ...open.map((o) => o.userId)]).size, reservations: open.length };
+    const { restored } = await this.store.rebuild(dayUsage, open);
+    return { users: new Set([...dayUsage.map((u) => u.userId), ...open.map((o) => o.userId)]).size, reservations: restored };
   }
 
   /** Rebuilds when Redis came back empty (start-up, restart without persistence). */

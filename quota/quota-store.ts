@@ -12,7 +12,8 @@ const LUA_DIR = path.join(__dirname, 'lua');
 type Reply = [number, number];
 interface QuotaCommands {
   fsReserve(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<Reply>;
-  fsSettle(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<Reply>;
+  fsSettle(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<Reply>;
+  fsRebuild(...argv: (string | number)[]): Promise<Reply>;
 }
 
 export type ReserveOutcome =
@@ -36,7 +37,8 @@ export class QuotaStore {
   constructor(redis: Redis) {
     // defineCommand sends EVALSHA and falls back to EVAL once per connection: the scripts load once.
     redis.defineCommand('fsReserve', { numberOfKeys: 3, lua: fs.readFileSync(path.join(LUA_DIR, 'reserve-3.lua'), 'utf8') });
-    redis.defineCommand('fsSettle', { numberOfKeys: 3, lua: fs.readFileSync(path.join(LUA_DIR, 'settle-3.lua'), 'utf8') });
+    redis.defineCommand('fsSettle', { numberOfKeys: 4, lua: fs.readFileSync(path.join(LUA_DIR, 'settle-4.lua'), 'utf8') });
+    redis.defineCommand('fsRebuild', { numberOfKeys: 0, lua: fs.readFileSync(path.join(LUA_DIR, 'rebuild-0.lua'), 'utf8') });
     this.redis = redis as Redis & QuotaCommands;
   }
 
@@ -73,15 +75,22 @@ export class QuotaStore {
     return { ok: false, reason: 'quota_exceeded', usedSeconds: used };
   }
 
-  /** Keeps `billedSeconds` on the job's day, returns the rest and frees its slot. Idempotent. */
-  async settle(r: Omit<OpenReservation, 'seconds'>, billedSeconds: number): Promise<{ settled: boolean; refunded: number }> {
+  /**
+   * Keeps `billedSeconds` on the job's day, returns the rest and frees its slot, and leaves a tombstone
+   * so a concurrent rebuild does not resurrect the reservation. Idempotent.
+   * @param r the reservation as the ledger holds it (`seconds` = reserved seconds)
+   */
+  async settle(r: OpenReservation, billedSeconds: number): Promise<{ settled: boolean; refunded: number }> {
     const [settled, refunded] = await this.guard(() =>
       this.redis.fsSettle(
         quotaKeys.day(r.userId, r.day),
         quotaKeys.active(r.userId),
         quotaKeys.job(r.userId, r.jobId),
+        quotaKeys.settled(r.userId, r.jobId),
         r.jobId,
         Math.max(0, Math.round(billedSeconds)),
+        r.seconds,
+        DAY_KEY_TTL_SECONDS,
       ),
     );
     return { settled: settled === 1, refunded };
@@ -101,28 +110,25 @@ export class QuotaStore {
   }
 
   /**
-   * Replaces every quota key with the state Postgres gives: today's used seconds per user and the open
-   * reservations. Admissions racing a rebuild may be counted twice or not at all: run it when Redis
-   * restarted empty or on an operator's request, not as routine.
+   * Replaces every quota key with the state Postgres gave: per user and day the net seconds, and the open
+   * reservations — in one script, so no reserve or settle interleaves with it. A reservation settled after
+   * the snapshot was read is skipped (its tombstone says so) and its refund comes off the day.
+   * Admissions whose ledger row committed after the snapshot are not counted: run it when Redis restarted
+   * empty (admission waits for it) or on an operator's request, not as routine.
    */
-  async rebuild(dayUsage: { userId: string; day: string; seconds: number }[], open: OpenReservation[]): Promise<void> {
-    await this.guard(async () => {
-      const stale: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${QUOTA_PREFIX}*`, 'COUNT', 500);
-        stale.push(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-      const tx = this.redis.multi();
-      if (stale.length) tx.del(...stale);
-      for (const u of dayUsage) tx.set(quotaKeys.day(u.userId, u.day), u.seconds, 'EX', DAY_KEY_TTL_SECONDS);
-      for (const r of open) {
-        tx.sadd(quotaKeys.active(r.userId), r.jobId);
-        tx.hset(quotaKeys.job(r.userId, r.jobId), 'user', r.userId, 'day', r.day, 'seconds', r.seconds);
-      }
-      tx.set(quotaKeys.built(), new Date().toISOString());
-      await tx.exec();
-    });
+  async rebuild(
+    dayUsage: { userId: string; day: string; seconds: number }[],
+    open: OpenReservation[],
+  ): Promise<{ restored: number; skipped: number }> {
+    const [restored, skipped] = await this.guard(() =>
+      this.redis.fsRebuild(
+        QUOTA_PREFIX,
+        JSON.stringify(dayUsage.map((u) => [u.userId, u.day, u.seconds])),
+        JSON.stringify(open.map((r) => [r.userId, r.jobId, r.day, r.seconds])),
+        DAY_KEY_TTL_SECONDS,
+        new Date().toISOString(),
+      ),
+    );
+    return { restored, skipped };
   }
 }
