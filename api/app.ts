@@ -16,6 +16,7 @@ import { openAiRouter } from './routes/openai';
 import { eventsRouter } from './routes/events';
 import { TokenSigner } from './tokens';
 import { jobsRouter } from './routes/jobs';
+import { docsRouter } from './routes/docs';
 
 export interface ApiDeps {
   config: Config;
@@ -47,6 +48,8 @@ export function createApp(deps: ApiDeps): express.Express {
     const [postgres, temporal, redis] = checks;
     res.status(checks.every(Boolean) ? 200 : 503).json({ postgres, temporal, redis });
   });
+
+  app.use(docsRouter());
 
   // JSON bodies are small control messages (tokens, edge results); uploads are multipart, streamed.
   app.use(express.json({ limit: '64kb' }));

@@ -1,8 +1,12 @@
 /**
- * Request schemas (zod): the one definition that validates requests and, later, generates OpenAPI.
- * Multipart fields arrive as strings, so booleans are parsed from "true"/"false".
+ * Request and response schemas (zod): the one definition that validates requests and generates the
+ * OpenAPI document (api/openapi.ts, through zod's `z.toJSONSchema`). Multipart fields arrive as
+ * strings, so booleans are parsed from "true"/"false". Response schemas are loose objects: clients
+ * must tolerate fields added later; every documented field is checked by the contract test.
  */
 import { z } from 'zod';
+import { BACKENDS, JOB_STATUSES, MODEL_TIERS, PRIORITY_CLASSES, TIERS } from '../common/constants';
+import { UUID_RE } from '../common/ids';
 
 const boolString = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -30,6 +34,132 @@ export const createJobFields = z
   .strict();
 
 export type CreateJobFields = z.infer<typeof createJobFields>;
+
+export const MAX_PAGE = 100;
+/** `GET /v1/jobs` query. */
+export const listJobsQuery = z
+  .object({
+    status: z.enum(JOB_STATUSES).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+/** `POST /v1/tokens` body: a token for one job's events, or for /v1/listen. */
+export const tokenRequest = z.union([
+  z.object({ jobId: z.string().regex(UUID_RE) }).strict(),
+  z.object({ scope: z.literal('listen') }).strict(),
+]);
+
+export const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
+
+/** `POST /v1/audio/transcriptions|translations` multipart fields besides `file` (OpenAI's names). */
+export const openAiFields = z
+  .object({
+    model: z.string().min(1).max(100),
+    language: z.string().regex(/^[a-z]{2,3}$/, 'must be an ISO 639-1 code such as "en"').optional(),
+    prompt: z.string().max(1000).optional(),
+    response_format: z.enum(RESPONSE_FORMATS).optional(),
+    temperature: z.coerce.number().min(0).max(1).optional(),
+    'timestamp_granularities[]': z
+      .string()
+      .refine((v) => v.split(',').every((g) => g === 'segment' || g === 'word'), 'must be segment or word')
+      .refine((v) => !v.split(',').includes('word'), 'word timestamps are not available; use segment')
+      .optional(),
+    // Accepted for compatibility: we always chunk at silences ourselves, and never stream this route.
+    chunking_strategy: z.string().optional(),
+    stream: z.enum(['false']).optional(),
+  })
+  .strict();
+
+// ---- responses ----
+
+const isoTime = z.iso.datetime();
+/** A transcript segment; times in seconds from the start of the audio. */
+export const segmentSchema = z.looseObject({ start: z.number(), end: z.number(), text: z.string() });
+
+/** The job JSON of API.md ("Job JSON"). */
+export const jobSchema = z.looseObject({
+  id: z.string().regex(UUID_RE),
+  status: z.enum(JOB_STATUSES),
+  mode: z.enum(['cloud', 'edge']),
+  priorityClass: z.enum(PRIORITY_CLASSES),
+  tier: z.enum(TIERS),
+  model: z.string().nullable(),
+  modelTier: z.enum(MODEL_TIERS).nullable(),
+  backend: z.enum(BACKENDS).nullable(),
+  language: z.string().nullable(),
+  languageProbability: z.number().nullable(),
+  audioSeconds: z.number().nullable(),
+  billedSeconds: z.number().int().nullable(),
+  createdAt: isoTime,
+  startedAt: isoTime.nullable(),
+  firstResultAt: isoTime.nullable(),
+  completedAt: isoTime.nullable(),
+  waitingFor: z.enum(['capacity']).nullable(),
+  cost: z.looseObject({ expectedPerMinute: z.number().nullable(), actualPerMinute: z.number().nullable() }),
+  fallbacks: z.array(z.looseObject({ chunk: z.number().int(), from: z.enum(BACKENDS), to: z.enum(BACKENDS), reason: z.string() })),
+  error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
+  text: z.string().optional(),
+  segments: z.array(segmentSchema).optional(),
+  channels: z.array(z.looseObject({ channel: z.number().int(), text: z.string(), segments: z.array(segmentSchema) })).optional(),
+  progress: z.looseObject({ chunksDone: z.number().int(), chunksTotal: z.number().int().nullable() }),
+  producedBy: z.enum(['server', 'edge']),
+});
+
+export const jobCreatedSchema = z.looseObject({
+  id: z.string().regex(UUID_RE),
+  status: z.literal('queued'),
+  links: z.looseObject({ self: z.string(), events: z.string() }),
+});
+
+export const jobListSchema = z.looseObject({ data: z.array(jobSchema), nextCursor: z.string().nullable() });
+export const cancelAcceptedSchema = z.looseObject({ id: z.string().regex(UUID_RE), status: z.literal('cancelling') });
+export const transcriptJsonSchema = z.looseObject({
+  id: z.string().regex(UUID_RE),
+  language: z.string().nullable(),
+  text: z.string(),
+  segments: z.array(segmentSchema),
+});
+export const tokenSchema = z.looseObject({ token: z.string(), expiresAt: isoTime });
+
+/** Our error shape; quota refusals add `limit`, `used`, `resetAt`. */
+export const errorSchema = z.looseObject({ error: z.looseObject({ code: z.string(), message: z.string() }) });
+/** OpenAI's error shape (OpenAI-compatible routes). */
+export const openAiErrorSchema = z.looseObject({
+  error: z.looseObject({ message: z.string(), type: z.string(), code: z.string().nullable(), param: z.string().nullable() }),
+});
+
+export const modelListSchema = z.looseObject({
+  object: z.literal('list'),
+  data: z.array(
+    z.looseObject({
+      id: z.string(),
+      object: z.literal('model'),
+      created: z.number().int(),
+      owned_by: z.string(),
+      multilingual: z.boolean(),
+      allowed: z.boolean(),
+    }),
+  ),
+});
+
+/** OpenAI's transcription answer: `{text}` for json, the verbose shape for verbose_json. */
+export const openAiTranscriptionSchema = z.union([
+  z.looseObject({
+    task: z.enum(['transcribe', 'translate']),
+    language: z.string().nullable(),
+    duration: z.number().nullable(),
+    text: z.string(),
+    segments: z.array(
+      z.looseObject({ id: z.number().int(), seek: z.number(), start: z.number(), end: z.number(), text: z.string() }),
+    ),
+  }),
+  z.looseObject({ text: z.string() }),
+]);
+
+export const healthSchema = z.looseObject({ status: z.literal('ok') });
+export const readinessSchema = z.looseObject({ postgres: z.boolean(), temporal: z.boolean(), redis: z.boolean() });
 
 /** Turns a zod error into one sentence naming the fields. */
 export function describeZodError(err: z.ZodError): string {

@@ -4,15 +4,13 @@
  * loss or repeats on any replica. `POST /v1/tokens` gives browsers a short-lived `?token=`.
  */
 import { Router, type Request, type Response } from 'express';
-import { z } from 'zod';
 import { TERMINAL_STATUSES, type JobStatus } from '../../common/constants';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { jobJson, type JobRow } from '../job-json';
-import { describeZodError } from '../schemas';
+import { describeZodError, tokenRequest } from '../schemas';
 import { ownJob } from '../own-job';
-import { UUID_RE } from '../../common/ids';
 import type { TokenSigner } from '../tokens';
 
 /** How often a stream looks for new events, and how often an idle stream sends a keep-alive comment. */
@@ -20,7 +18,6 @@ const POLL_MS = 300;
 const KEEPALIVE_MS = 15_000;
 const BATCH = 500;
 
-const tokenRequest = z.union([z.object({ jobId: z.string().regex(UUID_RE) }).strict(), z.object({ scope: z.literal('listen') }).strict()]);
 
 export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
   const { pool } = deps;

@@ -2,15 +2,14 @@
 import * as crypto from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { z } from 'zod';
 import { blobKeys } from '../../common/blobs';
-import { JOB_STATUSES, TERMINAL_STATUSES, workflowIdFor, type JobStatus } from '../../common/constants';
+import { TERMINAL_STATUSES, workflowIdFor, type JobStatus } from '../../common/constants';
 import { cancelSignal } from '../../workflows/transcription';
 import { TRANSCRIPT_FORMATS, toSrt, toVtt, type TranscriptFormat } from '../transcript-formats';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { jobJson, type JobRow } from '../job-json';
-import { createJobFields, describeZodError } from '../schemas';
+import { createJobFields, describeZodError, listJobsQuery as listQuery } from '../schemas';
 import { abandonUpload, receiveMultipart } from '../upload';
 import { admitUpload } from '../admission';
 import { ownJob } from '../own-job';
@@ -22,14 +21,6 @@ import type { ApiDeps } from '../app';
 
 
 
-const MAX_PAGE = 100;
-const listQuery = z
-  .object({
-    status: z.enum(JOB_STATUSES).optional(),
-    limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(20),
-    cursor: z.string().max(200).optional(),
-  })
-  .strict();
 
 /** Opaque keyset cursor: the last row's (created_at, id). */
 function encodeCursor(row: JobRow & { cursor_ts: string }): string {

@@ -8,7 +8,6 @@
 import * as crypto from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Router, type Request, type Response } from 'express';
-import { z } from 'zod';
 import { blobKeys } from '../../common/blobs';
 import { workflowIdFor } from '../../common/constants';
 import { languageName } from '../../common/languages';
@@ -18,34 +17,16 @@ import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { IdempotencyStore } from '../idempotency';
 import type { JobRow } from '../job-json';
-import { describeZodError } from '../schemas';
+import { describeZodError, openAiFields, RESPONSE_FORMATS } from '../schemas';
 import { toSrt, toVtt } from '../transcript-formats';
 import { receiveMultipart, abandonUpload } from '../upload';
 
-const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
 /** OpenAI's own alias: the caller's tier default model. */
 const OPENAI_MODEL_ALIAS = 'whisper-1';
 /** Without an Idempotency-Key, identical calls within this window are one call (client retries). */
 const CONTENT_DEDUP_SECONDS = 5 * 60;
 const IDEMPOTENCY_KEY_SECONDS = 24 * 3600;
 
-const openAiFields = z
-  .object({
-    model: z.string().min(1).max(100),
-    language: z.string().regex(/^[a-z]{2,3}$/, 'must be an ISO 639-1 code such as "en"').optional(),
-    prompt: z.string().max(1000).optional(),
-    response_format: z.enum(RESPONSE_FORMATS).optional(),
-    temperature: z.coerce.number().min(0).max(1).optional(),
-    'timestamp_granularities[]': z
-      .string()
-      .refine((v) => v.split(',').every((g) => g === 'segment' || g === 'word'), 'must be segment or word')
-      .refine((v) => !v.split(',').includes('word'), 'word timestamps are not available; use segment')
-      .optional(),
-    // Accepted for compatibility: we always chunk at silences ourselves, and never stream this route.
-    chunking_strategy: z.string().optional(),
-    stream: z.enum(['false']).optional(),
-  })
-  .strict();
 
 export function openAiRouter(deps: ApiDeps): Router {
   const { pool, blobs, temporal, config } = deps;

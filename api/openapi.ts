@@ -1,0 +1,229 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API, generated from the zod schemas in ./schemas.ts — the same
+ * objects that validate requests — through zod's `z.toJSONSchema` (OpenAPI 3.1 schemas are JSON Schema
+ * 2020-12). Served at /openapi.json and rendered at /docs; test/integration/openapi.test.ts calls every
+ * operation listed here against a running app and checks status codes and bodies against it.
+ */
+import { z } from 'zod';
+import { TRANSCRIPT_FORMATS } from './transcript-formats';
+import {
+  cancelAcceptedSchema,
+  createJobFields,
+  errorSchema,
+  healthSchema,
+  jobCreatedSchema,
+  jobListSchema,
+  jobSchema,
+  listJobsQuery,
+  modelListSchema,
+  openAiErrorSchema,
+  openAiFields,
+  openAiTranscriptionSchema,
+  readinessSchema,
+  tokenRequest,
+  tokenSchema,
+  transcriptJsonSchema,
+} from './schemas';
+
+type JsonSchema = Record<string, unknown>;
+
+/** A zod schema as JSON Schema: `input` for what clients send, `output` for what we answer. */
+function schema(s: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io, unrepresentable: 'any' }) as JsonSchema;
+  return rest;
+}
+
+const json = (s: z.ZodType) => ({ 'application/json': { schema: schema(s, 'output') } });
+const text = { schema: { type: 'string' } };
+
+/** The audio part of a multipart request (any container/codec ffmpeg reads). */
+const FILE_PART = { type: 'string', format: 'binary', contentMediaType: 'application/octet-stream', description: 'the audio' };
+
+/** A multipart body: the route's zod fields plus the required `file` part. */
+function multipart(fields: z.ZodType, fileRequired: boolean): JsonSchema {
+  const s = schema(fields, 'input') as { properties: JsonSchema; required?: string[] };
+  return {
+    required: true,
+    content: {
+      'multipart/form-data': {
+        schema: { ...s, properties: { file: FILE_PART, ...s.properties }, required: [...(fileRequired ? ['file'] : []), ...(s.required ?? [])] },
+      },
+    },
+  };
+}
+
+/** Query parameters from a zod object schema. */
+function queryParams(q: z.ZodObject): JsonSchema[] {
+  const s = schema(q, 'input') as { properties: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(s.properties).map(([name, p]) => ({ name, in: 'query', required: s.required?.includes(name) ?? false, schema: p }));
+}
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'invalid_request or missing_file',
+  401: 'unauthorized: no key, unknown or revoked key, bad or expired token',
+  403: 'model_not_allowed',
+  404: 'not_found: unknown job, or another user’s job',
+  409: 'not_cancellable, idempotency_conflict or not_completed',
+  413: 'file_too_large or audio_too_long',
+  415: 'unsupported_media_type',
+  422: 'unsupported_audio: empty, truncated, not audio, undecodable',
+  426: 'upgrade_required: this route speaks WebSocket only',
+  429: 'quota_exceeded, concurrency_limit or rate_limited (with limit, used, resetAt and Retry-After)',
+  503: 'quota_unavailable or no_capacity (with Retry-After)',
+};
+
+function errors(statuses: number[], openAi = false): Record<string, JsonSchema> {
+  return Object.fromEntries(
+    statuses.map((st) => [String(st), { description: ERROR_TEXT[st] ?? 'error', content: json(openAi ? openAiErrorSchema : errorSchema) }]),
+  );
+}
+
+const jobId = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', minLength: 1, maxLength: 255 },
+  description: 'the same key from the same user within 24 h returns the first answer',
+};
+const PUBLIC = { security: [] as unknown[] };
+
+function openAiAudio(summary: string) {
+  return {
+    summary,
+    tags: ['OpenAI-compatible'],
+    parameters: [idempotencyKey],
+    requestBody: multipart(openAiFields, true),
+    responses: {
+      '200': {
+        description: 'the transcript in the requested response_format',
+        content: {
+          ...json(openAiTranscriptionSchema),
+          'text/plain': text,
+          'text/vtt': text,
+        },
+      },
+      ...errors([400, 401, 403, 409, 413, 415, 422, 429, 503], true),
+    },
+  };
+}
+
+/** Builds the OpenAPI document (call once; it is a plain object). */
+export function buildOpenApi(): JsonSchema {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'fairscribe',
+      version: '1',
+      description:
+        'Multi-tenant speech-to-text. Our routes use camelCase JSON and {"error": {"code", "message"}}; the ' +
+        'OpenAI-compatible routes use OpenAI’s shapes. Every route but /healthz, /readyz, /openapi.json and /docs ' +
+        'needs `Authorization: Bearer <apiKey>`.',
+    },
+    components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'an API key fsk_…' } } },
+    security: [{ apiKey: [] }],
+    paths: {
+      '/healthz': { get: { summary: 'process up', tags: ['ops'], ...PUBLIC, responses: { '200': { description: 'up', content: json(healthSchema) } } } },
+      '/readyz': {
+        get: {
+          summary: 'Temporal, Postgres and Redis reachable',
+          tags: ['ops'],
+          ...PUBLIC,
+          responses: {
+            '200': { description: 'ready', content: json(readinessSchema) },
+            '503': { description: 'a dependency is unreachable', content: json(readinessSchema) },
+          },
+        },
+      },
+      '/openapi.json': {
+        get: { summary: 'this document', tags: ['ops'], ...PUBLIC, responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } },
+      },
+      '/docs': {
+        get: { summary: 'this document, rendered (Swagger UI)', tags: ['ops'], ...PUBLIC, responses: { '200': { description: 'HTML', content: { 'text/html': text } } } },
+      },
+      '/v1/jobs': {
+        post: {
+          summary: 'submit audio as a job',
+          tags: ['jobs'],
+          parameters: [idempotencyKey],
+          requestBody: multipart(createJobFields, false),
+          responses: {
+            '202': { description: 'admitted', content: json(jobCreatedSchema) },
+            ...errors([400, 401, 403, 409, 413, 415, 422, 429, 503]),
+          },
+        },
+        get: {
+          summary: 'your jobs, newest first (cursor pagination)',
+          tags: ['jobs'],
+          parameters: queryParams(listJobsQuery),
+          responses: { '200': { description: 'a page', content: json(jobListSchema) }, ...errors([400, 401]) },
+        },
+      },
+      '/v1/jobs/{id}': {
+        get: {
+          summary: 'a job',
+          tags: ['jobs'],
+          parameters: [jobId],
+          responses: { '200': { description: 'the job JSON', content: json(jobSchema) }, ...errors([401, 404]) },
+        },
+        delete: {
+          summary: 'delete a job (cancels it first if running); its ledger rows are kept',
+          tags: ['jobs'],
+          parameters: [jobId],
+          responses: { '204': { description: 'deleted' }, ...errors([401, 404]) },
+        },
+      },
+      '/v1/jobs/{id}/transcript': {
+        get: {
+          summary: 'a completed job’s transcript',
+          tags: ['jobs'],
+          parameters: [jobId, { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: [...TRANSCRIPT_FORMATS], default: 'text' } }],
+          responses: {
+            '200': {
+              description: 'text, SRT, WebVTT or JSON',
+              content: { 'text/plain': text, 'application/x-subrip': text, 'text/vtt': text, ...json(transcriptJsonSchema) },
+            },
+            ...errors([400, 401, 404, 409]),
+          },
+        },
+      },
+      '/v1/jobs/{id}/events': {
+        get: {
+          summary: 'Server-Sent Events: progress, segment, then completed | failed | cancelled | expired with the job JSON',
+          tags: ['jobs'],
+          parameters: [
+            jobId,
+            { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } },
+            { name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'from POST /v1/tokens, for EventSource' },
+          ],
+          responses: { '200': { description: 'an event stream', content: { 'text/event-stream': text } }, ...errors([400, 401, 404]) },
+        },
+      },
+      '/v1/jobs/{id}/cancel': {
+        post: {
+          summary: 'cancel a job',
+          tags: ['jobs'],
+          parameters: [jobId],
+          responses: { '202': { description: 'cancelling', content: json(cancelAcceptedSchema) }, ...errors([401, 404, 409]) },
+        },
+      },
+      '/v1/tokens': {
+        post: {
+          summary: 'a ≤ 5 min token for ?token= on one job’s events or on /v1/listen',
+          tags: ['auth'],
+          requestBody: { required: true, content: { 'application/json': { schema: schema(tokenRequest, 'input') } } },
+          responses: { '201': { description: 'the token', content: json(tokenSchema) }, ...errors([400, 401, 404, 415]) },
+        },
+      },
+      '/v1/models': {
+        get: {
+          summary: 'installed models (OpenAI’s list shape) and whether your tier may use each',
+          tags: ['OpenAI-compatible'],
+          responses: { '200': { description: 'the models', content: json(modelListSchema) }, ...errors([401], true) },
+        },
+      },
+      '/v1/audio/transcriptions': { post: openAiAudio('transcribe and wait (OpenAI’s shapes)') },
+      '/v1/audio/translations': { post: openAiAudio('translate to English and wait (OpenAI’s shapes)') },
+    },
+  };
+}
