@@ -19,6 +19,19 @@ export interface TranscribeOptions {
   /** ISO 639-1; null = detect (multilingual models) or English (English-only models). */
   language?: string | null;
   task?: 'transcribe' | 'translate';
+  /**
+   * Called after each ≤ 30 s window with how far the transcription has got (seconds of `samples`) and
+   * the segments that window produced, so a caller can show progress and text as it is decoded
+   * (the in-browser page of privacy mode does).
+   */
+  onWindow?: (progress: WindowProgress) => void;
+}
+
+/** What `onWindow` reports: seconds done of the total, and the window's new segments. */
+export interface WindowProgress {
+  doneSeconds: number;
+  totalSeconds: number;
+  segments: Segment[];
 }
 
 /** A segment, seconds relative to the start of the audio passed in. */
@@ -151,6 +164,7 @@ export class WhisperTranscriber {
       const windowSeconds = window.length / SAMPLE_RATE;
       if (isSilent(window)) {
         seek += windowSeconds;
+        opts.onWindow?.({ doneSeconds: Math.min(seek, duration), totalSeconds: duration, segments: [] });
         continue;
       }
       const row = await this.decodeWindow({ samples: window, language, task }, signal);
@@ -164,9 +178,11 @@ export class WhisperTranscriber {
       const silent = row.noSpeechProb > NO_SPEECH_THRESHOLD && row.avgLogprob < LOGPROB_THRESHOLD;
       if (silent) {
         seek += windowSeconds;
+        opts.onWindow?.({ doneSeconds: Math.min(seek, duration), totalSeconds: duration, segments: [] });
         continue;
       }
       const { segments: ws, consumedSeconds } = segmentsFromTokens(row.tokens, vocab, windowSeconds);
+      const firstNew = segments.length;
       for (const s of ws) {
         const text = this.tokenizer.decode(s.tokens, { skip_special_tokens: true }).trim();
         if (!text) continue;
@@ -180,6 +196,7 @@ export class WhisperTranscriber {
       }
       // A window that consumed nothing would loop forever: always move forward.
       seek += consumedSeconds > 0 ? consumedSeconds : windowSeconds;
+      opts.onWindow?.({ doneSeconds: Math.min(seek, duration), totalSeconds: duration, segments: segments.slice(firstNew) });
     }
     return { segments: monotonic(segments), language: language ?? 'en', languageProbability, windows, batchSizes };
   }
