@@ -17,6 +17,7 @@ import { eventsRouter } from './routes/events';
 import { TokenSigner } from './tokens';
 import { jobsRouter } from './routes/jobs';
 import { docsRouter } from './routes/docs';
+import { edgeAudioRouter, edgePublicRouter } from './routes/edge';
 
 export interface ApiDeps {
   config: Config;
@@ -51,12 +52,15 @@ export function createApp(deps: ApiDeps): express.Express {
 
   app.use(docsRouter());
 
+  // Privacy mode's page, files and edge-result route authenticate by edge token, with their own body limit.
+  app.use(edgePublicRouter(deps));
   // JSON bodies are small control messages (tokens, edge results); uploads are multipart, streamed.
   app.use(express.json({ limit: '64kb' }));
   const tokens = new TokenSigner(deps.config.tokenSecret);
   app.use('/v1', authenticate(deps.pool, tokens), rateLimit(deps.redis, deps.config.tiers));
   app.use(eventsRouter(deps, tokens));
   app.use(jobsRouter(deps));
+  app.use(edgeAudioRouter(deps));
   app.use(modelsRouter(deps));
   app.use(openAiRouter(deps));
 

@@ -1,4 +1,5 @@
 /** The job JSON of ../shared/API.md ("Job JSON"), from a `jobs` row. */
+import { edgeJobJson } from './edge/job-json';
 
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
 
@@ -62,5 +63,6 @@ export function jobJson(row: JobRow, opts: { includeTranscript?: boolean } = {})
     ...(include && row.status === 'completed' ? { text: row.text ?? '', segments: row.segments ?? [] } : {}),
     progress: { chunksDone: row.chunks_done, chunksTotal: row.chunks_total },
     producedBy: row.produced_by,
+    ...(row.mode === 'edge' ? { edge: edgeJobJson(row) } : {}),
   };
 }

@@ -30,6 +30,8 @@ export const createJobFields = z
       .optional(),
     mode: z.enum(['cloud', 'edge']).optional(),
     allowFallback: boolString.optional(),
+    /** mode=edge: what the device can do, JSON (api/edge/plan.ts `capabilitiesSchema`) */
+    capabilities: z.string().max(2000).optional(),
   })
   .strict();
 

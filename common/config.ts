@@ -47,6 +47,12 @@ const envSchema = z.object({
   SYNC_MAX_AUDIO_S: z.coerce.number().positive().default(20 * 60),
   /** Signs browser tokens (POST /v1/tokens); every API replica must share it. Unset: random per process. */
   TOKEN_SECRET: z.string().min(32).optional(),
+  /** Privacy mode: seconds an edge job waits for the browser's result (the edge token's lifetime). */
+  EDGE_DEADLINE_S: z.coerce.number().positive().default(30 * 60),
+  /** Privacy mode with fallback: seconds after the edge deadline during which the audio may be uploaded. */
+  EDGE_UPLOAD_DEADLINE_S: z.coerce.number().positive().default(60 * 60),
+  /** Largest edge result body accepted, in bytes (12 h of speech is well under 1 MB of JSON). */
+  EDGE_RESULT_MAX_BYTES: z.coerce.number().int().positive().default(1_000_000),
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   FAIRSCRIBE_TIERS_FILE: z.string().optional(),
@@ -72,6 +78,7 @@ export interface Config {
   spotAttempts: number;
   syncMaxAudioSeconds: number;
   tokenSecret: Buffer;
+  edge: { deadlineSeconds: number; uploadDeadlineSeconds: number; resultMaxBytes: number };
   apiHost: string;
   apiPort: number;
   tiers: Record<Tier, TierLimits>;
@@ -114,6 +121,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     spotAttempts: e.SPOT_ATTEMPTS,
     syncMaxAudioSeconds: e.SYNC_MAX_AUDIO_S,
     tokenSecret: e.TOKEN_SECRET ? Buffer.from(e.TOKEN_SECRET) : crypto.randomBytes(32),
+    edge: {
+      deadlineSeconds: e.EDGE_DEADLINE_S,
+      uploadDeadlineSeconds: e.EDGE_UPLOAD_DEADLINE_S,
+      resultMaxBytes: e.EDGE_RESULT_MAX_BYTES,
+    },
     apiHost: e.API_HOST,
     apiPort: e.API_PORT,
     tiers,

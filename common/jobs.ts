@@ -1,6 +1,7 @@
 /** Types that cross the workflow boundary: ids and references only, never audio or transcript text. */
 import type { Backend, JobStatus, ModelTier, PriorityClass, Tier } from './constants';
 import type { ChunkSpan } from '../audio/chunk-plan';
+import type { EdgeInput } from './edge';
 
 export type { ChunkSpan };
 
@@ -20,6 +21,8 @@ export interface TranscriptionInput {
   spotAttempts?: number;
   /** the job has a `webhookUrl`: its end starts a webhook delivery (the URL itself stays in Postgres) */
   webhook?: boolean;
+  /** privacy mode: the browser transcribes; the workflow waits for its result (workflows/edge.ts) */
+  edge?: EdgeInput;
 }
 
 /** Job end events a webhook announces (`job.<event>`). */

@@ -15,7 +15,8 @@ export class QuotaService {
   /** The rebuild in progress in this process, shared by every caller that finds Redis empty. */
   private rebuilding: Promise<void> | null = null;
 
-  constructor(pool: Pool, redis: Redis) {
+  /** `redis` is kept for the privacy-mode fallback's reservation extension (quota/extend.ts). */
+  constructor(pool: Pool, readonly redis: Redis) {
     this.store = new QuotaStore(redis);
     this.ledger = new UsageLedger(pool);
   }

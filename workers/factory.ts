@@ -11,6 +11,7 @@ import { createNotifyActivities } from '../activities/notify';
 import type { WebhookTransport } from '../webhooks/deliver';
 import { createInferenceActivities } from '../activities/inference';
 import { createQuotaActivities } from '../activities/quota';
+import { createEdgeActivities } from '../activities/edge';
 import { createStorageActivities } from '../activities/storage';
 import { LocalBlobStore } from '../common/blobs';
 import type { Config } from '../common/config';
@@ -75,6 +76,7 @@ export async function startOrchestrationWorker(
       ...createStorageActivities({ pool, blobs }),
       ...createQuotaActivities({ quota }),
       ...createNotifyActivities({ pool, allow: config.webhookAllow, transport: webhookTransport }),
+      ...createEdgeActivities({ pool, quota, tiers: config.tiers }),
     },
     ...extra,
   });

@@ -23,6 +23,7 @@ import { fallbackBackend } from '../common/backends';
 import { BACKEND_TASK_QUEUE, type JobStatus } from '../common/constants';
 import type { ChunkSpan, TranscriptionInput, WorkflowStatus } from '../common/jobs';
 import { startWebhookDelivery } from './webhook';
+import { runEdge } from './edge';
 
 type Orchestration = ReturnType<typeof createAudioActivities> &
   ReturnType<typeof createStorageActivities> &
@@ -109,12 +110,19 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
     throw ApplicationFailure.nonRetryable(error!.message, error!.code);
   }
   await orchestration.deleteAudio({ jobId: input.jobId });
-  if (input.webhook) await startWebhookDelivery(input.jobId, 'completed');
+  // An edge job that expired ends without a webhook event (webhooks announce completed, failed, cancelled).
+  if (input.webhook && state.status === 'completed') await startWebhookDelivery(input.jobId, 'completed');
   return { jobId: input.jobId, status: state.status };
 }
 
 /** prepare → fan out chunks → settle quota → store the transcript. */
 async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setStatus: (s: JobStatus) => void): Promise<void> {
+  if (input.edge) {
+    // Privacy mode: the browser transcribes; the cloud path below runs only after a fallback upload.
+    const cloud = await runEdge(input, state, setStatus);
+    if (!cloud) return;
+    input = cloud;
+  }
   const prepared = await preparation.prepareAudio({ jobId: input.jobId });
   state.chunksTotal = prepared.chunks.length;
   await orchestration.updateJob({

@@ -12,6 +12,7 @@ import { jobJson, type JobRow } from '../job-json';
 import { createJobFields, describeZodError, listJobsQuery as listQuery } from '../schemas';
 import { abandonUpload, receiveMultipart } from '../upload';
 import { admitUpload } from '../admission';
+import { admitEdge } from '../edge/admission';
 import { ownJob } from '../own-job';
 import { checkWebhookRequest } from '../webhook-check';
 import { UUID_RE } from '../../common/ids';
@@ -69,10 +70,12 @@ export function jobsRouter(deps: ApiDeps): Router {
       const parsed = createJobFields.safeParse(upload.fields);
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error));
       const fields = parsed.data;
-      if (fields.mode === 'edge') {
-        throw new ApiError(400, 'invalid_request', 'mode=edge (privacy mode) is not available yet; use mode=cloud');
-      }
       if (fields.webhookUrl) await checkWebhookRequest(pool, config.webhookAllow, me.userId, fields.webhookUrl);
+      if (fields.mode === 'edge') {
+        // Privacy mode: no audio, a plan for the browser instead (api/edge/admission.ts).
+        res.status(202).json(await admitEdge(deps, req, me, jobId, upload, fields));
+        return;
+      }
       const key = req.header('idempotency-key');
       if (key !== undefined) {
         if (key.length === 0 || key.length > 255) throw new ApiError(400, 'invalid_request', 'Idempotency-Key must be 1 to 255 characters');

@@ -1,0 +1,303 @@
+/**
+ * Privacy mode's HTTP surface. Public (before key authentication): the page `/edge`, its scripts,
+ * onnxruntime-web's wasm files and the model files (all from our origin, so the page can be
+ * cross-origin isolated), the plan read by edge token, and `POST /v1/jobs/:id/edge-result`
+ * (Bearer = the edge token, its own body limit). Authenticated: `PUT /v1/jobs/:id/audio`, the
+ * cloud fallback's upload.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { z } from 'zod';
+import type { PendingAudio } from '../../activities/edge';
+import { chooseBackend } from '../../common/backends';
+import { blobKeys } from '../../common/blobs';
+import { REPO_ROOT } from '../../common/config';
+import { workflowIdFor } from '../../common/constants';
+import { chooseModel } from '../../common/routing';
+import { probeAudio, UnsupportedAudioError } from '../../audio/ffmpeg';
+import { edgeAudioUpdate, edgeResultUpdate } from '../../workflows/edge';
+import type { ApiDeps } from '../app';
+import { principalOf } from '../auth';
+import { buildEdgeBundle, type EdgeBundle } from '../edge/bundle';
+import { manifestFor, modelFileUrl } from '../edge/plan';
+import { checkEdgeToken, useEdgeToken } from '../edge/token';
+import { originOf } from '../edge/admission';
+import { ApiError } from '../errors';
+import { ownJob } from '../own-job';
+import { describeZodError } from '../schemas';
+import { abandonUpload, receiveMultipart } from '../upload';
+
+const PAGE_FILE = path.join(REPO_ROOT, 'edge', 'page', 'index.html');
+const ORT_DIST = path.join(REPO_ROOT, 'node_modules', 'onnxruntime-web', 'dist');
+/** The only onnxruntime-web files the page loads: the threaded SIMD build's glue and binary. */
+const ORT_FILES: Record<string, string> = {
+  'ort-wasm-simd-threaded.mjs': 'text/javascript',
+  'ort-wasm-simd-threaded.wasm': 'application/wasm',
+};
+/** Versioned URLs (hash in the query) may be cached for a year. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+/**
+ * Cross-origin isolation (COOP + COEP) gives the page SharedArrayBuffer, which onnxruntime-web's
+ * threads need; CORP lets the isolated page load our own files. The CSP keeps every request on our
+ * origin: nothing the page runs can send anything elsewhere.
+ */
+function isolate(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+  next();
+}
+const PAGE_CSP =
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/** `{text, segments, language}`: all an edge result may hold (API.md), each bounded. */
+const edgeResultSchema = z
+  .object({
+    text: z.string().max(500_000),
+    segments: z
+      .array(
+        z
+          .object({ start: z.number().finite().min(0), end: z.number().finite().min(0), text: z.string().max(10_000) })
+          .strict()
+          .refine((s) => s.end >= s.start, 'a segment ends before it starts'),
+      )
+      .max(50_000),
+    language: z.string().regex(/^[a-z]{2,3}$/, 'must be an ISO 639-1 code such as "en"'),
+  })
+  .strict();
+
+function bearer(req: Request): string | null {
+  const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+  return m ? m[1] : null;
+}
+
+const REJECTION: Record<string, string> = {
+  other_job: 'this edge token belongs to another job',
+  used: 'this edge token was already used: a result is accepted once',
+  expired: "the job's edge deadline has passed",
+};
+
+export function edgePublicRouter(deps: ApiDeps): Router {
+  const { pool, temporal, config, log } = deps;
+  const manifest = manifestFor(config.modelsDir);
+  const r = Router();
+  let bundle: Promise<EdgeBundle> | null = null;
+  const getBundle = () => {
+    bundle ??= buildEdgeBundle();
+    bundle.catch(() => (bundle = null));
+    return bundle;
+  };
+
+  r.use('/edge', isolate);
+
+  r.get('/edge', async (_req: Request, res: Response) => {
+    const { version } = await getBundle();
+    const html = (await fs.promises.readFile(PAGE_FILE, 'utf8')).replaceAll('__VERSION__', version);
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
+    res.setHeader('Cache-Control', 'no-cache');
+    res.type('html').send(html);
+  });
+
+  r.get('/edge/assets/:file', async (req: Request, res: Response) => {
+    const { files } = await getBundle();
+    const js = files.get(String(req.params.file));
+    if (!js) throw new ApiError(404, 'not_found', 'no such asset');
+    res.setHeader('Cache-Control', IMMUTABLE);
+    res.type('text/javascript').send(js);
+  });
+
+  r.get('/edge/ort/:file', (req: Request, res: Response) => {
+    const file = String(req.params.file);
+    const type = ORT_FILES[file];
+    if (!type) throw new ApiError(404, 'not_found', 'no such file');
+    res.sendFile(path.join(ORT_DIST, file), { headers: { 'Content-Type': type, 'Cache-Control': 'public, max-age=86400' } });
+  });
+
+  r.get('/edge/models/:model/*file', (req: Request, res: Response) => {
+    const file = (req.params.file as unknown as string[]).join('/');
+    const abs = manifest.resolve(String(req.params.model), file);
+    if (!abs) throw new ApiError(404, 'not_found', 'no such model file');
+    res.sendFile(abs, { headers: { 'Cache-Control': IMMUTABLE, 'Content-Type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream' } });
+  });
+
+  /** The plan of a job by its edge token (the page opened from `pageUrl`); does not use the token. */
+  r.get('/edge/jobs/:id/plan', async (req: Request, res: Response) => {
+    const jobId = String(req.params.id);
+    const token = bearer(req);
+    if (!token) throw new ApiError(401, 'unauthorized', 'send the edge token: "Authorization: Bearer <token>"');
+    const check = await checkEdgeToken(pool, jobId, token);
+    if (!check.ok) {
+      if (check.status === 401) throw new ApiError(401, 'unauthorized', 'bad edge token');
+      throw new ApiError(409, 'edge_result_rejected', REJECTION[check.reason]);
+    }
+    const plan = check.plan!;
+    const origin = originOf(req);
+    const files = plan.model ? await manifest.files(plan.model) : [];
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({
+      jobId,
+      model: plan.model,
+      modelFiles: files.map((f) => ({ url: modelFileUrl(origin, plan.model!, f), sha256: f.sha256, bytes: f.bytes })),
+      expiresAt: plan.expires_at.toISOString(),
+      allowFallback: plan.allow_fallback,
+    });
+  });
+
+  const maxBytes = config.edge.resultMaxBytes;
+  const tooLarge = (bytes: number | string) =>
+    new ApiError(413, 'edge_result_rejected', `the result is ${bytes} bytes, over the bound of ${maxBytes} bytes`, { limit: maxBytes });
+  const parseResult = express.json({ limit: maxBytes, type: () => true });
+
+  r.post('/v1/jobs/:id/edge-result', async (req: Request, res: Response) => {
+    const jobId = String(req.params.id);
+    const reject = (err: ApiError, reason: string) => {
+      // Logged without the token or any of the text.
+      log.warn('edge result rejected', { jobId, status: err.status, reason });
+      return err;
+    };
+    const token = bearer(req);
+    if (!token) throw reject(new ApiError(401, 'unauthorized', 'send the edge token: "Authorization: Bearer <token>"'), 'no token');
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > maxBytes) {
+      req.resume();
+      res.setHeader('Connection', 'close');
+      throw reject(tooLarge(declared), 'too large');
+    }
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+      throw reject(new ApiError(415, 'unsupported_media_type', 'send the result as application/json'), 'media type');
+    }
+    await new Promise<void>((resolve, reject2) =>
+      parseResult(req, res, (err?: { type?: string; length?: number; message?: string }) => {
+        if (!err) return resolve();
+        if (err.type === 'entity.too.large') return reject2(reject(tooLarge(err.length ?? 'more than the bound'), 'too large'));
+        reject2(reject(new ApiError(400, 'invalid_request', `malformed JSON: ${err.message}`), 'malformed'));
+      }),
+    );
+    const check = await checkEdgeToken(pool, jobId, token);
+    if (!check.ok) {
+      if (check.status === 401) throw reject(new ApiError(401, 'unauthorized', 'bad edge token'), 'unknown token');
+      throw reject(new ApiError(409, 'edge_result_rejected', REJECTION[check.reason]), check.reason);
+    }
+    const parsed = edgeResultSchema.safeParse(req.body);
+    if (!parsed.success) throw reject(new ApiError(400, 'invalid_request', describeZodError(parsed.error)), 'invalid body');
+    const result = parsed.data;
+    if (check.plan!.model?.endsWith('.en') && result.language !== 'en') {
+      throw reject(new ApiError(400, 'invalid_request', `language: model ${check.plan!.model} transcribes English only`), 'language');
+    }
+    if (!(await useEdgeToken(pool, jobId, token))) {
+      throw reject(new ApiError(409, 'edge_result_rejected', 'this edge token was already used or its deadline passed'), 'race');
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(result));
+    await pool.query(
+      `INSERT INTO edge_results (job_id, text, segments, language, bytes) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING`,
+      [jobId, result.text, JSON.stringify(result.segments), result.language, bytes],
+    );
+    try {
+      await temporal.workflow.getHandle(workflowIdFor(jobId)).executeUpdate(edgeResultUpdate);
+    } catch (err) {
+      await pool.query('DELETE FROM edge_results WHERE job_id = $1', [jobId]);
+      if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
+        throw reject(new ApiError(409, 'edge_result_rejected', `the job did not take the result: ${(err.cause as Error)?.message ?? err.message}`), 'workflow refused');
+      }
+      throw err;
+    }
+    log.info('edge result accepted', { jobId, bytes, segments: result.segments.length });
+    res.status(202).json({ id: jobId, status: 'accepted' });
+  });
+
+  return r;
+}
+
+/** `PUT /v1/jobs/:id/audio`: the cloud fallback of an edge job (normal admission; may answer 429). */
+export function edgeAudioRouter(deps: ApiDeps): Router {
+  const { pool, blobs, temporal, config } = deps;
+  const r = Router();
+
+  r.put('/v1/jobs/:id/audio', async (req: Request, res: Response) => {
+    const me = principalOf(req);
+    const job = await ownJob(pool, me.userId, String(req.params.id));
+    const jobId = job.id;
+    const limits = config.tiers[me.tier];
+    const notAwaiting = (why: string) => new ApiError(409, 'not_awaiting_audio', why);
+    if (job.mode !== 'edge') throw notAwaiting('only an edge job (mode=edge) takes its audio this way');
+    if (job.status !== 'queued') throw notAwaiting(`the job is ${job.status}`);
+    // One upload at a time per job; a claim older than an hour is from a crashed request.
+    const claim = await pool.query(
+      `UPDATE edge_plans SET pending_audio = jsonb_build_object('receiving', now())
+        WHERE job_id = $1 AND allow_fallback
+          AND (pending_audio IS NULL OR (pending_audio->>'receiving')::timestamptz < now() - interval '1 hour')
+        RETURNING job_id`,
+      [jobId],
+    );
+    if (claim.rowCount !== 1) {
+      const { rows } = await pool.query('SELECT allow_fallback FROM edge_plans WHERE job_id = $1', [jobId]);
+      throw notAwaiting(rows[0]?.allow_fallback ? 'an upload for this job is already in progress or done' : 'this edge job does not allow fallback to the cloud');
+    }
+    let admitted = false;
+    try {
+      let upload;
+      try {
+        upload = await receiveMultipart(req, { maxFileBytes: limits.maxFileBytes, destPath: blobs.prepare(blobKeys.upload(jobId)) });
+      } catch (err) {
+        abandonUpload(req, res, err);
+        throw err;
+      }
+      if (!upload.file) throw new ApiError(400, 'missing_file', "no audio: send it as the multipart part named 'file'");
+      if (Object.keys(upload.fields).length > 0) {
+        throw new ApiError(400, 'invalid_request', `unknown field(s): ${Object.keys(upload.fields).join(', ')}; the job keeps the fields it was created with`);
+      }
+      let probe;
+      try {
+        probe = await probeAudio(upload.file.path);
+      } catch (err) {
+        if (err instanceof UnsupportedAudioError) throw new ApiError(422, 'unsupported_audio', err.message);
+        throw err;
+      }
+      if (probe.durationSeconds > limits.maxAudioSeconds) {
+        throw new ApiError(413, 'audio_too_long', `the audio lasts ${Math.round(probe.durationSeconds)} s, over your tier's limit of ${limits.maxAudioSeconds} s`, {
+          limit: limits.maxAudioSeconds,
+        });
+      }
+      const fields = job.options as { language?: string; model?: string; task?: 'transcribe' | 'translate'; requireHighAccuracy?: boolean; optimizeFor?: 'cost' | 'speed' | 'balanced' };
+      const choice = chooseModel(me.tier, { ...fields, language: job.language }, deps.installedModels);
+      if (!choice.ok) throw new ApiError(choice.status, choice.code, choice.message);
+      const route = chooseBackend({ tier: me.tier, audioSeconds: probe.durationSeconds, optimizeFor: fields.optimizeFor }, await deps.queueStats.get());
+      const pending: PendingAudio = {
+        filename: upload.file.filename,
+        audioSeconds: probe.durationSeconds,
+        backend: route.backend,
+        model: choice.model,
+        modelTier: choice.modelTier,
+        expectedCostPerMinute: route.expectedCostPerMinute,
+        waitingForCapacity: route.waitingForCapacity,
+        modelNote: choice.note,
+      };
+      await pool.query('UPDATE edge_plans SET pending_audio = $2 WHERE job_id = $1', [jobId, JSON.stringify(pending)]);
+      let outcome;
+      try {
+        outcome = await temporal.workflow.getHandle(workflowIdFor(jobId)).executeUpdate(edgeAudioUpdate);
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
+          throw notAwaiting((err.cause as Error)?.message ?? 'the job no longer waits for audio');
+        }
+        throw err;
+      }
+      if (!outcome.ok) {
+        throw new ApiError(outcome.status, outcome.code, outcome.message, outcome.details, outcome.retryAfter ? { 'Retry-After': outcome.retryAfter } : {});
+      }
+      admitted = true;
+      res.status(202).json({ id: jobId, status: 'queued', links: { self: `/v1/jobs/${jobId}`, events: `/v1/jobs/${jobId}/events` } });
+    } finally {
+      if (!admitted) {
+        await pool.query('UPDATE edge_plans SET pending_audio = NULL WHERE job_id = $1', [jobId]);
+        await blobs.deleteJob(jobId);
+      }
+    }
+  });
+
+  return r;
+}
+

@@ -1,0 +1,23 @@
+/**
+ * Messages between the privacy-mode page (main thread) and its engine worker. Audio goes from the page
+ * to the worker only; nothing here is ever sent to the server.
+ */
+import type { Segment } from '../../engine/transcriber';
+
+/** One model file of the edge plan (API.md `modelFiles`), with its path inside the model folder. */
+export interface PlanFile {
+  url: string;
+  sha256: string;
+  bytes: number;
+}
+
+export type ToWorker =
+  | { type: 'load'; model: string; files: PlanFile[]; numThreads: number; wasmPaths: string }
+  | { type: 'transcribe'; samples: Float32Array; language: string | null };
+
+export type FromWorker =
+  | { type: 'download'; loadedBytes: number; totalBytes: number }
+  | { type: 'loaded'; downloadMs: number; downloadBytes: number; sessionMs: number; numThreads: number }
+  | { type: 'window'; doneSeconds: number; totalSeconds: number; segments: Segment[] }
+  | { type: 'done'; text: string; segments: { start: number; end: number; text: string }[]; language: string; inferenceMs: number }
+  | { type: 'error'; message: string };

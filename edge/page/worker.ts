@@ -1,0 +1,116 @@
+/**
+ * The privacy-mode engine, in a Web Worker so the page stays responsive while onnxruntime-web runs.
+ * It is the server's engine: the same log-mel, decoding rules, KV-cache loop and long-form windows
+ * (engine/), on onnxruntime-web (WASM, SIMD; threads when the page is cross-origin isolated) instead
+ * of onnxruntime-node. Model files are verified against the plan's sha256 before use.
+ */
+import * as ort from 'onnxruntime-web/wasm';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { WhisperModel, type OrtModule } from '../../engine/model';
+import { WhisperTranscriber } from '../../engine/transcriber';
+import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
+import { DECODER_FILE, ENCODER_FILE, dimsFromConfig, type WhisperConfigJson } from '../../engine/files';
+import { transcriptText } from '../../audio/transcript';
+import type { FromWorker, PlanFile, ToWorker } from './protocol';
+
+const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
+let transcriber: WhisperTranscriber | null = null;
+
+/** Hex sha256 of a buffer (WebCrypto). */
+async function sha256Hex(buf: ArrayBuffer): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', buf));
+  return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The file's path inside the model folder, from its URL (`…/models/<model>/<path>?v=…`). */
+function pathOf(file: PlanFile, model: string): string {
+  const u = new URL(file.url, self.location.href);
+  const marker = `/${model}/`;
+  return decodeURIComponent(u.pathname.slice(u.pathname.indexOf(marker) + marker.length));
+}
+
+/** Downloads every file, reporting bytes as they arrive; refuses any whose hash or size differs. */
+async function download(files: PlanFile[]): Promise<ArrayBuffer[]> {
+  const total = files.reduce((s, f) => s + f.bytes, 0);
+  let loaded = 0;
+  let lastReport = 0;
+  return Promise.all(
+    files.map(async (f) => {
+      const res = await fetch(f.url);
+      if (!res.ok || !res.body) throw new Error(`model file ${f.url}: HTTP ${res.status}`);
+      const buf = new Uint8Array(f.bytes);
+      let at = 0;
+      const reader = res.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (at + value.length > f.bytes) throw new Error(`model file ${f.url} is larger than the plan says`);
+        buf.set(value, at);
+        at += value.length;
+        loaded += value.length;
+        if (loaded - lastReport > 1_000_000 || loaded === total) {
+          lastReport = loaded;
+          post({ type: 'download', loadedBytes: loaded, totalBytes: total });
+        }
+      }
+      if (at !== f.bytes) throw new Error(`model file ${f.url} is ${at} bytes, the plan says ${f.bytes}`);
+      const hash = await sha256Hex(buf.buffer);
+      if (hash !== f.sha256) throw new Error(`model file ${f.url} failed its integrity check (sha256 ${hash})`);
+      return buf.buffer;
+    }),
+  );
+}
+
+async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
+  ort.env.wasm.wasmPaths = msg.wasmPaths;
+  // Threads need SharedArrayBuffer, which only a cross-origin-isolated page (COOP + COEP) has.
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? msg.numThreads : 1;
+  ort.env.wasm.simd = true;
+  const t0 = performance.now();
+  const buffers = await download(msg.files);
+  const byPath = new Map(msg.files.map((f, i) => [pathOf(f, msg.model), buffers[i]]));
+  const need = (p: string) => {
+    const b = byPath.get(p);
+    if (!b) throw new Error(`the plan lacks ${p}`);
+    return b;
+  };
+  const json = <T>(p: string): T => JSON.parse(new TextDecoder().decode(need(p))) as T;
+  const t1 = performance.now();
+  const opts: ort.InferenceSession.SessionOptions = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
+  const [encoder, decoder] = await Promise.all([
+    ort.InferenceSession.create(new Uint8Array(need(ENCODER_FILE)), opts),
+    ort.InferenceSession.create(new Uint8Array(need(DECODER_FILE)), opts),
+  ]);
+  const tokenizer = new Tokenizer(json('tokenizer.json'), json('tokenizer_config.json'));
+  const model = new WhisperModel(
+    ort as unknown as OrtModule,
+    encoder,
+    decoder,
+    new WhisperVocab(json<GenerationConfig>('generation_config.json')),
+    dimsFromConfig(json<WhisperConfigJson>('config.json')),
+  );
+  transcriber = new WhisperTranscriber(model, tokenizer);
+  post({
+    type: 'loaded',
+    downloadMs: t1 - t0,
+    downloadBytes: msg.files.reduce((s, f) => s + f.bytes, 0),
+    sessionMs: performance.now() - t1,
+    numThreads: ort.env.wasm.numThreads ?? 1,
+  });
+}
+
+async function transcribe(msg: Extract<ToWorker, { type: 'transcribe' }>): Promise<void> {
+  if (!transcriber) throw new Error('no model loaded');
+  const t0 = performance.now();
+  const r = await transcriber.transcribe(msg.samples, {
+    language: msg.language,
+    onWindow: (p) => post({ type: 'window', ...p }),
+  });
+  const segments = r.segments.map((s) => ({ start: s.start, end: s.end, text: s.text }));
+  post({ type: 'done', text: transcriptText(segments), segments, language: r.language, inferenceMs: performance.now() - t0 });
+}
+
+self.onmessage = (e: MessageEvent<ToWorker>) => {
+  const run = e.data.type === 'load' ? load(e.data) : transcribe(e.data);
+  run.catch((err: Error) => post({ type: 'error', message: err?.message ?? String(err) }));
+};
