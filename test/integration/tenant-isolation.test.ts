@@ -41,6 +41,9 @@ const ROUTES: RouteCase[] = [
   { route: 'GET /v1/jobs/:id/events', request: (id) => ['GET', `/v1/jobs/${id}/events`], owner: 200 },
   { route: 'POST /v1/jobs/:id/cancel', request: (id) => ['POST', `/v1/jobs/${id}/cancel`], owner: 202, job: 'running' },
   { route: 'DELETE /v1/jobs/:id', request: (id) => ['DELETE', `/v1/jobs/${id}`], owner: 204, job: 'running' },
+  // Privacy mode's fallback upload: the owner's cloud job answers 409 not_awaiting_audio (edge jobs only).
+  // POST /v1/jobs/:id/edge-result takes no API key (an edge token, bound to one job): test/integration/edge.test.ts.
+  { route: 'PUT /v1/jobs/:id/audio', request: (id) => ['PUT', `/v1/jobs/${id}/audio`], owner: 409 },
 ];
 
 let app: TestApp;

@@ -1,0 +1,82 @@
+/**
+ * Privacy mode in a real browser (Debian Chromium, headless, driven by playwright-core): the page from
+ * the plan's pageUrl transcribes jfk.flac with onnxruntime-web and the server's own engine modules,
+ * and the only request that is not a GET/HEAD is the one edge-result POST holding {text, segments,
+ * language} — no request carries audio.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chromium, type Browser, type Request as PwRequest } from 'playwright-core';
+import { startTestApp, waitForJob, type TestApp } from '../helpers/harness';
+import { createEdgeJob, JFK_REFERENCE } from '../helpers/edge';
+import { wer } from '../helpers/wer';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const JFK = path.resolve(__dirname, '../../../shared/audio/jfk.flac');
+/** Where to write the page's screenshot (docs/edge-page.png is made this way); unset: none. */
+const SCREENSHOT = process.env.EDGE_SCREENSHOT;
+
+let app: TestApp;
+let browser: Browser;
+
+beforeAll(async () => {
+  app = await startTestApp({}, { preload: [] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-dev-shm-usage', '--disable-background-networking'],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+}, 60_000);
+
+test('the page transcribes jfk.flac in the browser and sends only the text', async () => {
+  const u = await app.user('premium');
+  const job = await createEdgeJob(app.url, u.apiKey, {
+    model: 'whisper-tiny.en',
+    capabilities: JSON.stringify({ wasmSimd: true, wasmThreads: true, deviceMemoryGb: 8 }),
+  });
+  const context = await browser.newContext({ viewport: { width: 900, height: 760 } });
+  const requests: PwRequest[] = [];
+  context.on('request', (r) => requests.push(r));
+  const page = await context.newPage();
+  const logs: string[] = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(job.edge.pageUrl);
+  expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
+  await page.setInputFiles('#file', JFK);
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 150_000 });
+  const state = await page.evaluate(() => ({ state: document.body.dataset.state, status: document.getElementById('status')!.textContent }));
+  expect({ ...state, logs }).toMatchObject({ state: 'done' });
+  const stats = await page.evaluate(() => (window as any).edgeStats);
+  process.stderr.write(`[edge-browser] ${JSON.stringify(stats)}\n`);
+  expect(stats).toMatchObject({ model: 'whisper-tiny.en', crossOriginIsolated: true });
+  expect(stats.numThreads).toBeGreaterThanOrEqual(1);
+  // Segments were shown as decoded.
+  expect(await page.locator('#segments li').count()).toBeGreaterThan(0);
+  if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  const done = await waitForJob(app.url, u.apiKey, job.id, 30_000);
+  expect(done).toMatchObject({ status: 'completed', producedBy: 'edge', billedSeconds: 0, language: 'en' });
+  const w = wer(JFK_REFERENCE, done.text);
+  process.stderr.write(`[edge-browser] WER ${w.toFixed(3)}: ${done.text}\n`);
+  expect(w).toBeLessThanOrEqual(0.1);
+
+  // The network log: GET/HEAD only, plus the one edge-result POST with only the text.
+  const writes = requests.filter((r) => !['GET', 'HEAD'].includes(r.method()));
+  expect(writes.map((r) => `${r.method()} ${new URL(r.url()).pathname}`)).toEqual([`POST /v1/jobs/${job.id}/edge-result`]);
+  const body = writes[0].postData() ?? '';
+  expect(Buffer.byteLength(body)).toBeLessThanOrEqual(app.config.edge.resultMaxBytes);
+  const sent = JSON.parse(body);
+  expect(Object.keys(sent).sort()).toEqual(['language', 'segments', 'text']);
+  expect(sent.segments.every((s: object) => Object.keys(s).sort().join() === 'end,start,text')).toBe(true);
+  // Everything stayed on our origin, and no GET smuggled audio in a query either.
+  for (const r of requests) {
+    expect(new URL(r.url()).origin).toBe(app.url);
+    expect(r.url().length).toBeLessThan(300);
+  }
+  await context.close();
+}, 240_000);
