@@ -137,7 +137,7 @@ export async function admitEdge(
     await tx.query('COMMIT');
   } catch (err) {
     await tx.query('ROLLBACK').catch(() => undefined);
-    if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay }, 0).catch(() => undefined);
+    if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay, seconds: 0 }, 0).catch(() => undefined);
     throw err;
   } finally {
     tx.release();

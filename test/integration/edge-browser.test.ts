@@ -4,7 +4,6 @@
  * and the only request that is not a GET/HEAD is the one edge-result POST holding {text, segments,
  * language} — no request carries audio.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Request as PwRequest } from 'playwright-core';
 import { startTestApp, waitForJob, type TestApp } from '../helpers/harness';
@@ -46,12 +45,12 @@ test('the page transcribes jfk.flac in the browser and sends only the text', asy
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   await page.goto(job.edge.pageUrl);
-  expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
+  expect(await page.evaluate('self.crossOriginIsolated')).toBe(true);
   await page.setInputFiles('#file', JFK);
-  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 150_000 });
-  const state = await page.evaluate(() => ({ state: document.body.dataset.state, status: document.getElementById('status')!.textContent }));
+  await page.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", null, { timeout: 150_000 });
+  const state: Record<string, unknown> = await page.evaluate("({ state: document.body.dataset.state, status: document.getElementById('status').textContent })");
   expect({ ...state, logs }).toMatchObject({ state: 'done' });
-  const stats = await page.evaluate(() => (window as any).edgeStats);
+  const stats = (await page.evaluate('window.edgeStats')) as Record<string, any>;
   process.stderr.write(`[edge-browser] ${JSON.stringify(stats)}\n`);
   expect(stats).toMatchObject({ model: 'whisper-tiny.en', crossOriginIsolated: true });
   expect(stats.numThreads).toBeGreaterThanOrEqual(1);
