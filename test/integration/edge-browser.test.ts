@@ -47,7 +47,7 @@ test('the page transcribes jfk.flac in the browser and sends only the text', asy
   await page.goto(job.edge.pageUrl);
   expect(await page.evaluate('self.crossOriginIsolated')).toBe(true);
   await page.setInputFiles('#file', JFK);
-  await page.waitForFunction("['done', 'error'].includes(document.body.dataset.state)", null, { timeout: 150_000 });
+  await page.locator('body[data-state="done"], body[data-state="error"]').waitFor({ timeout: 150_000 });
   const state: Record<string, unknown> = await page.evaluate("({ state: document.body.dataset.state, status: document.getElementById('status').textContent })");
   expect({ ...state, logs }).toMatchObject({ state: 'done' });
   const stats = (await page.evaluate('window.edgeStats')) as Record<string, any>;
