@@ -18,6 +18,7 @@ import { TokenSigner } from './tokens';
 import { jobsRouter } from './routes/jobs';
 import { docsRouter } from './routes/docs';
 import { edgeAudioRouter, edgePublicRouter } from './routes/edge';
+import { listenRouter } from './listen';
 
 export interface ApiDeps {
   config: Config;
@@ -63,6 +64,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(edgeAudioRouter(deps));
   app.use(modelsRouter(deps));
   app.use(openAiRouter(deps));
+  app.use(listenRouter());
 
   app.use((req: Request) => {
     throw new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`);

@@ -15,6 +15,7 @@ import {
   jobListSchema,
   jobSchema,
   listJobsQuery,
+  liveStartMessage,
   modelListSchema,
   openAiErrorSchema,
   openAiFields,
@@ -220,6 +221,25 @@ export function buildOpenApi(): JsonSchema {
           summary: 'installed models (OpenAI’s list shape) and whether your tier may use each',
           tags: ['OpenAI-compatible'],
           responses: { '200': { description: 'the models', content: json(modelListSchema) }, ...errors([401], true) },
+        },
+      },
+      '/v1/listen': {
+        get: {
+          summary: 'live transcription over WebSocket',
+          description:
+            'Upgrade to a WebSocket (Bearer key, or ?token= from POST /v1/tokens {"scope":"listen"}). Client: the start ' +
+            'message (schema below), then binary frames of mono samples in the chosen encoding, then {"type":"stop"}. ' +
+            'Server: {"type":"partial","text"}, {"type":"final","text","start","end"} per utterance, ' +
+            '{"type":"done","jobId","text","audioSeconds"}, or {"type":"error","code","message"} and a close ' +
+            '(codes: invalid_request, start_timeout, idle_timeout, quota_exceeded, concurrency_limit, too_fast, ' +
+            'slow_client, no_capacity, model_not_allowed). The stream is recorded as a job (priorityClass live).',
+          tags: ['live'],
+          parameters: [{ name: 'token', in: 'query', required: false, schema: { type: 'string' } }],
+          'x-websocket-start-message': schema(liveStartMessage, 'input'),
+          responses: {
+            '101': { description: 'switching to the WebSocket protocol' },
+            ...errors([401, 426]),
+          },
         },
       },
       '/v1/audio/transcriptions': { post: openAiAudio('transcribe and wait (OpenAI’s shapes)') },

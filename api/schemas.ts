@@ -173,3 +173,20 @@ export function describeZodError(err: z.ZodError): string {
     })
     .join('; ');
 }
+
+// ---- GET /v1/listen (WebSocket) ----
+
+/** The first message of a live stream. */
+export const liveStartMessage = z
+  .object({
+    type: z.literal('start'),
+    model: z.string().min(1).max(100).optional(),
+    language: z
+      .string()
+      .regex(/^[a-z]{2,3}$/, 'must be an ISO 639-1 code such as "en"')
+      .optional(),
+    sampleRate: z.number().int().min(8000).max(48000),
+    encoding: z.enum(['pcm_s16le', 'f32']),
+  })
+  .strict();
+export const liveStopMessage = z.object({ type: z.literal('stop') }).strict();

@@ -10,6 +10,8 @@ import { installedModels } from '../workers/factory';
 import { createApp } from './app';
 import { TaskQueueStats } from './queue-stats';
 import { errorBody } from './errors';
+import { attachListen } from './listen';
+import { TokenSigner } from './tokens';
 
 export interface ApiServer {
   url: string;
@@ -25,7 +27,7 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
   const log = createLogger({ component: 'api' });
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
-  const app = createApp({
+  const apiDeps = {
     config,
     pool: deps.pool,
     redis: deps.redis,
@@ -35,7 +37,8 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
     log,
     installedModels: installedModels(config.modelsDir),
     queueStats: new TaskQueueStats(temporal, config.temporalNamespace),
-  });
+  };
+  const app = createApp(apiDeps);
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, app);
   // Uploads of hundreds of MB on slow links: no request timeout; idle sockets still close.
   server.requestTimeout = 0;
@@ -52,6 +55,10 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
       `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
+  const closeListen = attachListen(server, apiDeps, new TokenSigner(config.tokenSecret), {
+    startTimeoutMs: config.liveStartTimeoutSeconds * 1000,
+    idleTimeoutMs: config.liveIdleTimeoutSeconds * 1000,
+  });
   await new Promise<void>((resolve) => server.listen(config.apiPort, config.apiHost, resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -59,6 +66,7 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
     server,
     temporal,
     async close() {
+      closeListen();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();

@@ -56,6 +56,10 @@ const envSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   FAIRSCRIBE_TIERS_FILE: z.string().optional(),
+  /** A live stream (GET /v1/listen) must send its start message within this many seconds. */
+  LIVE_START_TIMEOUT_S: z.coerce.number().positive().default(10),
+  /** A live stream that sends nothing for this many seconds is closed (idle_timeout). */
+  LIVE_IDLE_TIMEOUT_S: z.coerce.number().positive().default(15),
   /** Non-public ranges webhooks may reach: ipaddr.js range names and CIDRs, comma-separated (e.g. "loopback"). Empty: public addresses only. */
   WEBHOOK_ALLOW: z.string().default(''),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -83,6 +87,8 @@ export interface Config {
   apiPort: number;
   tiers: Record<Tier, TierLimits>;
   webhookAllow: AllowList;
+  liveStartTimeoutSeconds: number;
+  liveIdleTimeoutSeconds: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -130,6 +136,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiPort: e.API_PORT,
     tiers,
     webhookAllow: parseAllowList(e.WEBHOOK_ALLOW),
+    liveStartTimeoutSeconds: e.LIVE_START_TIMEOUT_S,
+    liveIdleTimeoutSeconds: e.LIVE_IDLE_TIMEOUT_S,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -10,6 +10,7 @@ import { createAudioActivities } from '../activities/audio';
 import { createNotifyActivities } from '../activities/notify';
 import type { WebhookTransport } from '../webhooks/deliver';
 import { createInferenceActivities } from '../activities/inference';
+import { createLiveActivities } from '../activities/live';
 import { createQuotaActivities } from '../activities/quota';
 import { createEdgeActivities } from '../activities/edge';
 import { createStorageActivities } from '../activities/storage';
@@ -121,7 +122,10 @@ export async function startInferenceWorker(
     connection,
     namespace: config.temporalNamespace,
     taskQueue: BACKEND_TASK_QUEUE[backend],
-    activities: createInferenceActivities({ pool, blobs, engine, modelsDir: config.modelsDir }),
+    activities: {
+      ...createInferenceActivities({ pool, blobs, engine, modelsDir: config.modelsDir }),
+      ...createLiveActivities({ pool, blobs, engine, modelsDir: config.modelsDir }),
+    },
     maxConcurrentActivityTaskExecutions: config.inferenceConcurrency,
     // SIGTERM → stop polling, give in-flight chunks the drain deadline, then cancel what is left
     // (Temporal retries it elsewhere; stored chunk results make the retry cheap).

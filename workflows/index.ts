@@ -1,2 +1,3 @@
 export { transcriptionWorkflow, statusQuery, cancelSignal } from './transcription';
 export { webhookDeliveryWorkflow } from './webhook';
+export { liveTranscriptionWorkflow } from './live';

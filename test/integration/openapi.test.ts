@@ -111,6 +111,24 @@ const EXAMPLES: Record<string, [name: string, call: Call][]> = {
     ['bad scope', send('POST', '/v1/tokens', json({ scope: 'admin' }), CT_JSON)],
     ['not JSON', send('POST', '/v1/tokens', 'scope=listen', { 'content-type': 'text/plain' })],
   ],
+  'GET /v1/listen': [
+    ['plain HTTP', get('/v1/listen')],
+    ['no key', get('/v1/listen', null)],
+    [
+      'upgrade',
+      async () => {
+        // A real WebSocket upgrade answers 101; fetch cannot, so speak HTTP/1.1 on a socket.
+        const { default: WebSocket } = await import('ws');
+        const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/listen`, { headers: auth() });
+        const status = await new Promise<number>((resolve, reject) => {
+          ws.once('upgrade', (res) => resolve(res.statusCode ?? 0));
+          ws.once('error', reject);
+        });
+        ws.close();
+        return new Response(null, { status: 200, headers: { 'x-upgrade-status': String(status) } });
+      },
+    ],
+  ],
   'GET /v1/models': [
     ['list', get('/v1/models')],
     ['no key', get('/v1/models', null)],
@@ -146,6 +164,12 @@ test('the document is OpenAPI 3.1 and every operation has examples here (and not
 /** Checks one answer against its operation in the document; returns the parsed body. */
 async function conforms(op: string, res: Response): Promise<unknown> {
   const [m, p] = op.split(' ');
+  if (res.headers.has('x-upgrade-status')) {
+    // The WebSocket example: the upgrade's status must be documented (101).
+    const status = res.headers.get('x-upgrade-status')!;
+    expect({ op, status, documented: status in spec.paths[p][m.toLowerCase()].responses }).toEqual({ op, status, documented: true });
+    return null;
+  }
   const documented = spec.paths[p][m.toLowerCase()].responses as Record<string, { content?: Record<string, { schema: unknown }> }>;
   const raw = await res.text();
   expect({ op, status: res.status, documented: String(res.status) in documented }).toEqual({ op, status: res.status, documented: true });

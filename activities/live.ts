@@ -1,0 +1,76 @@
+/**
+ * `transcribeWindow`: one window of a live stream, on an inference task queue at priority `live`.
+ * The API wrote the window's samples to the blob store; the text goes to `live_results` (and, for a
+ * final window, its segments to `chunk_results` under the utterance's index), and only the window's
+ * sequence number comes back through Temporal. Idempotent by job id + seq: a retry finds its row.
+ */
+import * as path from 'node:path';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import type { LocalBlobStore } from '../common/blobs';
+import type { LiveWindow } from '../common/live';
+import { readPcm } from '../audio/ffmpeg';
+import type { EngineClient } from '../engine/client';
+
+export interface LiveDeps {
+  pool: Pool;
+  blobs: LocalBlobStore;
+  engine: EngineClient;
+  modelsDir: string;
+}
+
+export function createLiveActivities({ pool, blobs, engine, modelsDir }: LiveDeps) {
+  return {
+    async transcribeWindow({ jobId, model, language, window }: { jobId: string; model: string; language: string | null; window: LiveWindow }): Promise<{ seq: number; reused: boolean }> {
+      const stored = await pool.query('SELECT 1 FROM live_results WHERE job_id = $1 AND seq = $2', [jobId, window.seq]);
+      if (stored.rowCount) return { seq: window.seq, reused: true };
+      const ctx = Context.current();
+      let samples: Float32Array;
+      try {
+        samples = readPcm(blobs.pathFor(window.windowKey));
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`window ${window.seq} of job ${jobId} is missing: ${(err as Error).message}`, 'audio_missing');
+      }
+      let result;
+      try {
+        result = await engine.transcribe(path.join(modelsDir, model), samples, { language, task: 'transcribe' }, ctx.cancellationSignal);
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw err;
+        throw ApplicationFailure.retryable(`inference failed: ${(err as Error).message}`, 'inference_failed');
+      }
+      const segments = result.segments
+        .map((s) => ({ start: s.start, end: s.end, text: s.text.trim() }))
+        .filter((s) => s.text.length > 0);
+      const text = segments.map((s) => s.text).join(' ');
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const ins = await client.query(
+          `INSERT INTO live_results (job_id, seq, kind, text, segments, language, inference_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT DO NOTHING`,
+          [jobId, window.seq, window.kind, text, JSON.stringify(segments), result.language, result.inferenceMs],
+        );
+        if (ins.rowCount && window.kind === 'final') {
+          await client.query(
+            `INSERT INTO chunk_results (job_id, chunk_index, start_s, end_s, segments, language, language_probability, inference_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+            [jobId, window.utterance, window.start, window.end, JSON.stringify(segments), result.language, result.languageProbability, result.inferenceMs],
+          );
+          await client.query(
+            `UPDATE jobs SET chunks_done = chunks_done + 1,
+               first_result_at = CASE WHEN first_result_at IS NULL AND $2 THEN now() ELSE first_result_at END
+             WHERE id = $1`,
+            [jobId, segments.length > 0],
+          );
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+      return { seq: window.seq, reused: false };
+    },
+  };
+}

@@ -1,0 +1,423 @@
+/**
+ * `GET /v1/listen`: live transcription over WebSocket (library `ws`), per ../shared/API.md.
+ *
+ * Client: `{"type":"start", "model"?, "language"?, "sampleRate", "encoding": "pcm_s16le"|"f32"}`, binary
+ * frames of mono samples, `{"type":"stop"}`. Server: `partial {text}` (the growing utterance re-decoded
+ * at most about once a second), `final {text, start, end}` per utterance (at a pause, or at 25 s),
+ * `done {jobId, text, audioSeconds}`, `error {code, message}` followed by a close.
+ *
+ * Each stream is a job (mode cloud, priorityClass live) with a reservation sized to what the user may
+ * still stream today; streamed seconds are counted against it and the stream is closed with
+ * `quota_exceeded` when they run out. Inference goes through Temporal: one `liveTranscriptionWorkflow`
+ * per stream (priority `live`); the API writes each window's samples to the blob store and asks the
+ * workflow, by Update, to decode it on the inference queue; the text comes back through Postgres.
+ *
+ * Bounds per connection: one frame ≤ MAX_FRAME_BYTES; the segmenter holds ≤ 25 s of 16 kHz float32
+ * (1.6 MB); at most MAX_PENDING_DECODES windows wait for inference (else `too_fast`); a client that
+ * does not read our messages (send buffer over MAX_BUFFERED_BYTES) is cut off with `slow_client`, and
+ * one that sends nothing for the idle timeout with `idle_timeout`.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import type * as http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WorkflowIdReusePolicy, type WorkflowHandle } from '@temporalio/client';
+import { Router, type Request } from 'express';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { chooseBackend } from '../common/backends';
+import { PRIORITY_KEYS, TASK_QUEUES, workflowIdFor } from '../common/constants';
+import type { LiveSessionInput } from '../common/live';
+import { resolveApiKey, type Principal } from '../common/keys';
+import { chooseModel, MODEL_REGISTRY } from '../common/routing';
+import { QuotaUnavailableError } from '../quota/quota-store';
+import { decodeWindowUpdate, finishSignal } from '../workflows/live';
+import type { ApiDeps } from './app';
+import { ApiError, errorBody } from './errors';
+import { describeZodError, liveStartMessage, liveStopMessage } from './schemas';
+import { frameToFloat32, Resampler, UtteranceSegmenter, type DecodeRequest, type LiveEncoding } from './live-audio';
+import type { TokenSigner } from './tokens';
+import { SAMPLE_RATE } from '../engine/constants';
+
+export const LISTEN_PATH = '/v1/listen';
+/** One binary frame: 64 KiB is 2 s of 16 kHz s16le, far more than any client sends at once. */
+const MAX_FRAME_BYTES = 64 * 1024;
+const MAX_PENDING_DECODES = 3;
+const MAX_BUFFERED_BYTES = 256 * 1024;
+/** Close codes (RFC 6455): 1000 normal, 1003 unsupported data, 1008 policy violation, 1011 server error, 1013 try again later. */
+const CLOSE = { normal: 1000, unsupported: 1003, policy: 1008, internal: 1011, tryLater: 1013 } as const;
+
+export interface ListenOptions {
+  startTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+/** Plain HTTP GET on the WebSocket route (after auth): 426, saying how to connect. */
+export function listenRouter(): Router {
+  const r = Router();
+  r.get(LISTEN_PATH, (_req: Request) => {
+    throw new ApiError(426, 'upgrade_required', 'GET /v1/listen is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)');
+  });
+  return r;
+}
+
+/** A plain-HTTP refusal of an upgrade, in our error shape. */
+function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify(errorBody(code, message));
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 500: 'Internal Server Error' }[status] ?? 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** The caller of an upgrade request: `Authorization: Bearer <apiKey>`, or `?token=` scoped to listen. */
+async function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http.IncomingMessage, url: URL): Promise<Principal | null> {
+  const header = req.headers.authorization;
+  if (header) {
+    const m = /^Bearer ([^\s]+)$/.exec(header);
+    return m ? resolveApiKey(deps.pool, m[1]) : null;
+  }
+  const token = url.searchParams.get('token');
+  if (!token) return null;
+  const userId = tokens.verify(token, 'listen');
+  if (!userId) return null;
+  const { rows } = await deps.pool.query('SELECT tier FROM users WHERE id = $1', [userId]);
+  return rows[0] ? { userId, tier: rows[0].tier, keyId: `token:${userId}` } : null;
+}
+
+/**
+ * Serves WebSocket upgrades on `server` for /v1/listen; other upgrade paths answer 404.
+ * @returns a function that closes every live connection (server shutdown)
+ */
+export function attachListen(server: http.Server, deps: ApiDeps, tokens: TokenSigner, opts: ListenOptions): () => void {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== LISTEN_PATH) return refuseUpgrade(socket, 404, 'not_found', `no WebSocket route ${url.pathname}`);
+    authenticateUpgrade(deps, tokens, req, url).then(
+      (me) => {
+        if (!me) return refuseUpgrade(socket, 401, 'unauthorized', 'send "Authorization: Bearer <apiKey>" or ?token= from POST /v1/tokens {"scope":"listen"}');
+        wss.handleUpgrade(req, socket, head, (ws) => new LiveSession(ws, me, deps, opts).begin());
+      },
+      (err) => {
+        deps.log.error('listen upgrade failed', { err: String(err) });
+        refuseUpgrade(socket, 500, 'internal', 'internal error');
+      },
+    );
+  });
+  return () => {
+    for (const ws of wss.clients) ws.terminate();
+    wss.close();
+  };
+}
+
+class SessionError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly closeCode: number = CLOSE.policy,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** One WebSocket stream, from `start` to `done` (or `error`). */
+class LiveSession {
+  private state: 'awaiting_start' | 'streaming' | 'ending' | 'closed' = 'awaiting_start';
+  /** messages are handled one at a time, in order (start is asynchronous) */
+  private inbox: Promise<void> = Promise.resolve();
+  /** decodes run one at a time, in order */
+  private decodes: Promise<void> = Promise.resolve();
+  private pendingDecodes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private jobId: string | null = null;
+  private handle: WorkflowHandle | null = null;
+  private encoding: LiveEncoding = 'pcm_s16le';
+  private resampler: Resampler | null = null;
+  private readonly segmenter = new UtteranceSegmenter();
+  private reservedSeconds = 0;
+  private seq = 0;
+  private readonly log;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly me: Principal,
+    private readonly deps: ApiDeps,
+    private readonly opts: ListenOptions,
+  ) {
+    this.log = deps.log.child({ component: 'listen', userId: me.userId });
+  }
+
+  begin(): void {
+    this.arm(this.opts.startTimeoutMs, 'start_timeout', `no {"type":"start"} message within ${this.opts.startTimeoutMs / 1000} s`);
+    this.ws.on('message', (data: RawData, isBinary: boolean) => {
+      this.inbox = this.inbox.then(() => this.onMessage(data, isBinary)).catch((err) => this.fail(err));
+    });
+    this.ws.on('close', () => {
+      // The client went away: record what was streamed (the job completes with the text so far).
+      if (this.state === 'streaming') this.inbox = this.inbox.then(() => this.end(false)).catch((err) => this.fail(err));
+      this.state = this.state === 'streaming' ? 'ending' : this.state;
+      this.clearTimer();
+    });
+    this.ws.on('error', () => undefined);
+  }
+
+  /** (Re)starts the one timer: the start timeout before `start`, the idle timeout after. */
+  private arm(ms: number, code: string, message: string): void {
+    this.clearTimer();
+    this.timer = setTimeout(() => {
+      this.inbox = this.inbox.then(() => this.fail(new SessionError(code, message)));
+    }, ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private async onMessage(data: RawData, isBinary: boolean): Promise<void> {
+    if (this.state === 'ending' || this.state === 'closed') return;
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    if (this.state === 'awaiting_start') {
+      if (isBinary) throw new SessionError('invalid_request', 'send {"type":"start", "sampleRate", "encoding"} before any audio', CLOSE.policy);
+      const parsed = liveStartMessage.safeParse(parseJson(bytes));
+      if (!parsed.success) throw new SessionError('invalid_request', `bad start message: ${describeZodError(parsed.error)}`, CLOSE.policy);
+      await this.start(parsed.data);
+      return;
+    }
+    this.arm(this.opts.idleTimeoutMs, 'idle_timeout', `no audio or stop for ${this.opts.idleTimeoutMs / 1000} s`);
+    if (!isBinary) {
+      if (!liveStopMessage.safeParse(parseJson(bytes)).success) {
+        throw new SessionError('invalid_request', 'expected binary audio frames or {"type":"stop"}', CLOSE.unsupported);
+      }
+      await this.end(true);
+      return;
+    }
+    let samples: Float32Array;
+    try {
+      samples = this.resampler!.push(frameToFloat32(bytes, this.encoding));
+    } catch (err) {
+      throw new SessionError('invalid_request', (err as Error).message, CLOSE.unsupported);
+    }
+    if ((this.segmenter.total + samples.length) / SAMPLE_RATE > this.reservedSeconds) {
+      throw new SessionError('quota_exceeded', `the stream reached the ${this.reservedSeconds} s you may still stream today`, CLOSE.policy, {
+        limit: this.reservedSeconds,
+      });
+    }
+    for (const req of this.segmenter.push(samples)) {
+      // A partial is only worth running when nothing else waits: it would be stale by its turn.
+      if (req.kind === 'partial' && this.pendingDecodes > 0) continue;
+      this.enqueue(req);
+    }
+    if (this.pendingDecodes > MAX_PENDING_DECODES) {
+      throw new SessionError('too_fast', 'audio arrives faster than it can be transcribed; send it in real time', CLOSE.tryLater);
+    }
+  }
+
+  /** Admits the stream as a job: model, backend with capacity, reservation, workflow. */
+  private async start(msg: { model?: string; language?: string; sampleRate: number; encoding: LiveEncoding }): Promise<void> {
+    const { deps, me } = this;
+    const limits = deps.config.tiers[me.tier];
+    // Live wants the fastest model the tier allows unless the caller names one (English: tiny.en).
+    const english = msg.language === undefined || msg.language === 'en';
+    const economy = MODEL_REGISTRY.tiers.economy.find((m) => deps.installedModels.includes(m) && (english || MODEL_REGISTRY.models[m]?.multilingual));
+    const choice = chooseModel(me.tier, { model: msg.model ?? economy, language: msg.language }, deps.installedModels);
+    if (!choice.ok) throw new SessionError(choice.code, choice.message);
+    const route = chooseBackend({ tier: me.tier, audioSeconds: 60, optimizeFor: 'speed' }, await deps.queueStats.get());
+    if (route.waitingForCapacity) {
+      throw new SessionError('no_capacity', 'no worker serves the backends your tier may use right now; try again shortly', CLOSE.tryLater);
+    }
+    const jobId = crypto.randomUUID();
+    // The reservation: what the user may still stream today, at most the tier's longest audio.
+    const day = new Date().toISOString().slice(0, 10);
+    const used = (await deps.quota.ledger.usage(me.userId, day)).reservedSeconds;
+    const seconds = Math.floor(limits.dailySeconds === null ? limits.maxAudioSeconds : Math.min(limits.maxAudioSeconds, limits.dailySeconds - used));
+    if (seconds < 1) {
+      throw new SessionError('quota_exceeded', `your daily audio quota is used up (${used} of ${limits.dailySeconds} s)`, CLOSE.policy, {
+        limit: limits.dailySeconds,
+        used,
+      });
+    }
+    const tx = await deps.pool.connect();
+    let reservedDay: string | null = null;
+    try {
+      await tx.query('BEGIN');
+      await tx.query(
+        `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, model_tier, backend, language, options,
+                           audio_seconds, started_at, expected_cost_per_minute, actual_cost_per_minute)
+         VALUES ($1, $2, 'running', 'cloud', 'live', $3, $4, $5, $6, $7, $8, 0, now(), $9, $9)`,
+        [
+          jobId,
+          me.userId,
+          me.tier,
+          choice.model,
+          choice.modelTier,
+          route.backend,
+          msg.language ?? null,
+          JSON.stringify({ live: { sampleRate: msg.sampleRate, encoding: msg.encoding } }),
+          route.expectedCostPerMinute,
+        ],
+      );
+      let outcome;
+      try {
+        outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds }, limits);
+      } catch (err) {
+        if (err instanceof QuotaUnavailableError) throw new SessionError('quota_unavailable', 'the quota store is unavailable; try again shortly', CLOSE.tryLater);
+        throw err;
+      }
+      if (!outcome.ok) {
+        const concurrency = outcome.reason === 'concurrency_limit';
+        throw new SessionError(
+          concurrency ? 'concurrency_limit' : 'quota_exceeded',
+          concurrency ? `your tier allows ${limits.concurrentJobs} job(s) at a time` : 'your daily audio quota is used up',
+          CLOSE.policy,
+        );
+      }
+      reservedDay = outcome.day;
+      await tx.query('COMMIT');
+    } catch (err) {
+      await tx.query('ROLLBACK').catch(() => undefined);
+      if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay, seconds }, 0).catch(() => undefined);
+      throw err;
+    } finally {
+      tx.release();
+    }
+    const input: LiveSessionInput = {
+      jobId,
+      userId: me.userId,
+      tier: me.tier,
+      model: choice.model,
+      backend: route.backend,
+      language: msg.language ?? (MODEL_REGISTRY.models[choice.model]?.multilingual ? null : 'en'),
+      fairnessWeight: limits.fairnessWeight,
+      maxSeconds: seconds,
+    };
+    try {
+      this.handle = await deps.temporal.workflow.start('liveTranscriptionWorkflow', {
+        workflowId: workflowIdFor(jobId),
+        taskQueue: TASK_QUEUES.orchestration,
+        args: [input],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        searchAttributes: { UserId: [me.userId], Tier: [me.tier], JobStatus: ['running'], Backend: [route.backend], ModelTier: [choice.modelTier] },
+        priority: { priorityKey: PRIORITY_KEYS.live, fairnessKey: me.userId, fairnessWeight: limits.fairnessWeight },
+      });
+    } catch (err) {
+      await deps.quota.settle(jobId, 0).catch(() => undefined);
+      await deps.pool.query('DELETE FROM jobs WHERE id = $1', [jobId]);
+      throw new SessionError('unavailable', 'the stream could not be started; try again', CLOSE.tryLater);
+    }
+    this.jobId = jobId;
+    this.reservedSeconds = seconds;
+    this.encoding = msg.encoding;
+    this.resampler = new Resampler(msg.sampleRate);
+    this.state = 'streaming';
+    this.arm(this.opts.idleTimeoutMs, 'idle_timeout', `no audio or stop for ${this.opts.idleTimeoutMs / 1000} s`);
+  }
+
+  private enqueue(req: DecodeRequest): void {
+    this.pendingDecodes++;
+    this.decodes = this.decodes
+      .then(() => this.decode(req))
+      .catch((err) => {
+        this.log.warn('live window failed', { jobId: this.jobId, err: String((err as Error).message ?? err) });
+      })
+      .finally(() => this.pendingDecodes--);
+  }
+
+  /** Runs one window through the workflow and sends its result (partials only while streaming). */
+  private async decode(req: DecodeRequest): Promise<void> {
+    if (this.state === 'closed' || (req.kind === 'partial' && this.state !== 'streaming')) return;
+    const jobId = this.jobId!;
+    const seq = this.seq++;
+    const windowKey = `${jobId}/live-${seq}.f32`;
+    const file = this.deps.blobs.prepare(windowKey);
+    await fs.promises.writeFile(file, Buffer.from(req.samples.buffer, req.samples.byteOffset, req.samples.byteLength));
+    const t0 = Date.now();
+    try {
+      await this.handle!.executeUpdate(decodeWindowUpdate, {
+        args: [{ seq, kind: req.kind, windowKey, utterance: req.utterance, start: req.start, end: req.end }],
+      });
+    } finally {
+      await fs.promises.rm(file, { force: true });
+    }
+    const { rows } = await this.deps.pool.query('SELECT text, segments, inference_ms FROM live_results WHERE job_id = $1 AND seq = $2', [jobId, seq]);
+    this.log.debug('live window decoded', { jobId, kind: req.kind, seconds: round2(req.end - req.start), ms: Date.now() - t0, inferenceMs: rows[0]?.inference_ms });
+    const text: string = rows[0]?.text ?? '';
+    if (!text) return;
+    if (req.kind === 'partial') {
+      if (this.state === 'streaming') this.send({ type: 'partial', text });
+      return;
+    }
+    const segs: { start: number; end: number }[] = rows[0].segments;
+    const start = round2(req.start + (segs[0]?.start ?? 0));
+    const end = round2(Math.min(req.end, req.start + (segs[segs.length - 1]?.end ?? req.end - req.start)));
+    this.send({ type: 'final', text, start, end });
+  }
+
+  /**
+   * Ends the stream: the last utterance is decoded (when `graceful`), the workflow told to settle and
+   * merge, and — for a stop — `done` sent and the socket closed.
+   */
+  private async end(graceful: boolean): Promise<void> {
+    if (!this.jobId || this.state === 'closed') return;
+    const wasStreaming = this.state === 'streaming';
+    this.state = 'ending';
+    this.clearTimer();
+    if (graceful && wasStreaming) {
+      const last = this.segmenter.flush();
+      if (last) this.enqueue(last);
+    }
+    await this.decodes;
+    const audioSeconds = round2(this.segmenter.total / SAMPLE_RATE);
+    await this.handle!.signal(finishSignal, { audioSeconds, billedSeconds: Math.ceil(audioSeconds) });
+    await this.handle!.result();
+    const { rows } = await this.deps.pool.query('SELECT text FROM jobs WHERE id = $1', [this.jobId]);
+    if (graceful) {
+      this.send({ type: 'done', jobId: this.jobId, text: rows[0]?.text ?? '', audioSeconds });
+      this.close(CLOSE.normal, 'done');
+    }
+  }
+
+  /** Sends `error {code, message}`, closes, and records the job with what was streamed. */
+  private async fail(err: unknown): Promise<void> {
+    if (this.state === 'closed') return;
+    const e =
+      err instanceof SessionError ? err : new SessionError('internal', 'internal error', CLOSE.internal);
+    if (!(err instanceof SessionError)) this.log.error('live session failed', { jobId: this.jobId, err: String((err as Error)?.stack ?? err) });
+    this.send({ type: 'error', code: e.code, message: e.message, ...e.details });
+    const hadJob = this.jobId !== null && this.state === 'streaming';
+    this.close(e.closeCode, e.code);
+    if (hadJob) {
+      this.state = 'ending';
+      await this.end(false).catch((x) => this.log.error('live session end failed', { jobId: this.jobId, err: String(x) }));
+    }
+    this.state = 'closed';
+  }
+
+  private send(msg: Record<string, unknown>): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(msg));
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      // The client does not read: stop now rather than buffer its transcript without bound.
+      this.inbox = this.inbox.then(() => this.fail(new SessionError('slow_client', 'the client is not reading the results fast enough')));
+      this.ws.terminate();
+    }
+  }
+
+  private close(code: number, reason: string): void {
+    this.clearTimer();
+    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason);
+  }
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}

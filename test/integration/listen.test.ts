@@ -1,0 +1,246 @@
+/**
+ * Live transcription over WebSocket (`GET /v1/listen`): jfk streamed as real-time-paced 100 ms frames
+ * gives partials before the end, finals per utterance and a `done` within 10 % WER; the stream is a
+ * job at priority `live` whose inference ran through Temporal on the inference queue; quota, idle and
+ * protocol errors close the stream with a clear `error`.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import WebSocket from 'ws';
+import { TASK_QUEUES, workflowIdFor } from '../../common/constants';
+import { DEFAULT_TIERS } from '../../common/tiers';
+import { frameEnergyDb, SPEECH_FLOOR_DBFS } from '../../audio/chunk-plan';
+import { startTestApp, type TestApp } from '../helpers/harness';
+import { wer } from '../helpers/wer';
+
+const AUDIO = path.resolve(__dirname, '../../../shared/audio');
+const JFK_TEXT = 'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
+const FRAME_BYTES = 3200; // 100 ms of 16 kHz s16le
+const FREE_DAILY_SECONDS = 3;
+
+let app: TestApp;
+let tmp: string;
+let pcm: Buffer;
+let key: string;
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-listen-'));
+  pcm = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(AUDIO, 'jfk.flac'), '-ac', '1', '-ar', '16000', '-f', 's16le', '-'], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const tiers = structuredClone(DEFAULT_TIERS);
+  tiers.free.dailySeconds = FREE_DAILY_SECONDS;
+  const tiersFile = path.join(tmp, 'tiers.json');
+  fs.writeFileSync(tiersFile, JSON.stringify(tiers));
+  app = await startTestApp({ FAIRSCRIBE_TIERS_FILE: tiersFile, LIVE_START_TIMEOUT_S: '1.5', LIVE_IDLE_TIMEOUT_S: '1.5' });
+  key = (await app.user('premium')).apiKey;
+}, 120_000);
+
+afterAll(async () => {
+  await app?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+}, 60_000);
+
+interface Msg {
+  at: number;
+  type: string;
+  [k: string]: any;
+}
+
+/** Opens /v1/listen and collects every message with its arrival time, and the close. */
+function connect(opts: { apiKey?: string | null; query?: string } = {}) {
+  const apiKey = opts.apiKey === undefined ? key : opts.apiKey;
+  const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/listen${opts.query ?? ''}`, {
+    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+  });
+  const messages: Msg[] = [];
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
+    ws.once('error', reject);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) messages.push({ at: Date.now(), ...JSON.parse(data.toString()) });
+  });
+  return { ws, messages, opened, closed };
+}
+
+const start = (extra: Record<string, unknown> = {}) => JSON.stringify({ type: 'start', sampleRate: 16000, encoding: 'pcm_s16le', ...extra });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('jfk in real time: partials before the end, finals, done within 10% WER; a live job through Temporal', async () => {
+  const { ws, messages, opened, closed } = connect();
+  await opened;
+  ws.send(start({ language: 'en' }));
+  const t0 = Date.now();
+  const frames = Math.ceil(pcm.length / FRAME_BYTES);
+  for (let i = 0; i < frames; i++) {
+    // Paced against the clock, not by summing sleeps, so the stream keeps real time on a busy machine.
+    const due = t0 + i * 100;
+    if (due > Date.now()) await sleep(due - Date.now());
+    ws.send(pcm.subarray(i * FRAME_BYTES, (i + 1) * FRAME_BYTES));
+  }
+  const lastFrameAt = Date.now();
+  ws.send(JSON.stringify({ type: 'stop' }));
+  const close = await closed;
+  expect(close).toEqual({ code: 1000, reason: 'done' });
+
+  const partials = messages.filter((m) => m.type === 'partial');
+  const finals = messages.filter((m) => m.type === 'final');
+  const done = messages.find((m) => m.type === 'done')!;
+  expect(messages.filter((m) => m.type === 'error')).toEqual([]);
+  expect(partials.length).toBeGreaterThan(0);
+  expect(partials[0].at).toBeLessThan(lastFrameAt);
+  expect(finals.length).toBeGreaterThan(0);
+  for (const f of finals) expect(f.end).toBeGreaterThan(f.start);
+  expect(done).toMatchObject({ jobId: expect.any(String), audioSeconds: expect.any(Number) });
+  expect(done.audioSeconds).toBeCloseTo(pcm.length / 2 / 16000, 1);
+  const w = wer(JFK_TEXT, done.text);
+  expect(w).toBeLessThanOrEqual(0.1);
+
+  // Latency from the end of speech (last 20 ms frame above the speech floor, sent at t0 + its time)
+  // to the final that covers it.
+  const samples = new Float32Array(pcm.length / 2).map((_, i) => pcm.readInt16LE(i * 2) / 32768);
+  const energy = frameEnergyDb(samples, 320);
+  let lastSpeech = energy.length - 1;
+  while (lastSpeech > 0 && energy[lastSpeech] <= SPEECH_FLOOR_DBFS) lastSpeech--;
+  const speechEnd = ((lastSpeech + 1) * 320) / 16000;
+  const sentAt = t0 + Math.ceil(speechEnd * 10) * 100;
+  const lastFinal = finals[finals.length - 1];
+  process.stderr.write(
+    `[listen] jfk: ${partials.length} partials (first ${partials[0].at - t0} ms after start), ${finals.length} finals, ` +
+      `WER ${(w * 100).toFixed(1)}%, speech ends ${speechEnd.toFixed(2)} s, end of speech → final ${lastFinal.at - sentAt} ms, ` +
+      `stop → done ${done.at - lastFrameAt} ms, load ${os.loadavg()[0].toFixed(2)}\n`,
+  );
+
+  // The job: recorded, live, billed for the streamed seconds, same text.
+  const job = (await (await fetch(`${app.url}/v1/jobs/${done.jobId}`, { headers: { authorization: `Bearer ${key}` } })).json()) as any;
+  expect(job).toMatchObject({ status: 'completed', mode: 'cloud', priorityClass: 'live', text: done.text, billedSeconds: Math.ceil(done.audioSeconds) });
+  expect(job.segments.length).toBeGreaterThan(0);
+  // Inference ran as activities of the stream's workflow on the inference queue, at priority key 1.
+  const history = await app.api.temporal.workflow.getHandle(workflowIdFor(done.jobId)).fetchHistory();
+  const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'transcribeWindow');
+  expect(scheduled.length).toBeGreaterThanOrEqual(finals.length);
+  for (const e of scheduled) {
+    const a = e.activityTaskScheduledEventAttributes!;
+    expect(a.taskQueue?.name).toBe(TASK_QUEUES.cpu);
+    expect(a.priority?.priorityKey).toBe(1);
+  }
+  // No audio left behind in the blob store.
+  expect(fs.existsSync(path.join(app.config.blobDir, done.jobId))).toBe(false);
+}, 120_000);
+
+test('quota counts streamed seconds: the stream closes with quota_exceeded and the job bills what was streamed', async () => {
+  const free = await app.user('free');
+  const { ws, messages, opened, closed } = connect({ apiKey: free.apiKey });
+  await opened;
+  ws.send(start());
+  // Faster than real time is fine for the quota: seconds are counted from the samples.
+  for (let i = 0; i < 50 && ws.readyState === WebSocket.OPEN; i++) {
+    ws.send(pcm.subarray(i * FRAME_BYTES, (i + 1) * FRAME_BYTES));
+    await sleep(20);
+  }
+  const close = await closed;
+  const err = messages.find((m) => m.type === 'error');
+  expect(err).toMatchObject({ code: 'quota_exceeded', message: expect.stringMatching(/3 s/) });
+  expect(close.code).toBe(1008);
+  const { rows } = await app.pool.query('SELECT id FROM jobs WHERE user_id = $1', [free.userId]);
+  expect(rows).toHaveLength(1);
+  const deadline = Date.now() + 30_000;
+  let job: any;
+  do {
+    job = (await (await fetch(`${app.url}/v1/jobs/${rows[0].id}`, { headers: { authorization: `Bearer ${free.apiKey}` } })).json()) as any;
+    if (job.status === 'completed') break;
+    await sleep(200);
+  } while (Date.now() < deadline);
+  expect(job).toMatchObject({ status: 'completed', priorityClass: 'live' });
+  expect(job.billedSeconds).toBeLessThanOrEqual(FREE_DAILY_SECONDS);
+  // The quota is now used up: a new stream is refused at start.
+  const again = connect({ apiKey: free.apiKey });
+  await again.opened;
+  again.ws.send(start());
+  await again.closed;
+  expect(again.messages).toEqual([expect.objectContaining({ type: 'error', code: 'quota_exceeded' })]);
+}, 60_000);
+
+describe('protocol errors close the stream with a clear error', () => {
+  test('text where binary audio is expected', async () => {
+    const { ws, messages, opened, closed } = connect();
+    await opened;
+    ws.send(start());
+    ws.send(pcm.subarray(0, FRAME_BYTES));
+    ws.send('here is some audio, honest');
+    expect((await closed).code).toBe(1003);
+    expect(messages).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_request', message: expect.stringMatching(/binary audio/) })]);
+  }, 30_000);
+
+  test('audio before start', async () => {
+    const { ws, messages, opened, closed } = connect();
+    await opened;
+    ws.send(pcm.subarray(0, FRAME_BYTES));
+    expect((await closed).code).toBe(1008);
+    expect(messages).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_request', message: expect.stringMatching(/start/) })]);
+  });
+
+  test('never sending start', async () => {
+    const { messages, opened, closed } = connect();
+    await opened;
+    expect((await closed).code).toBe(1008);
+    expect(messages).toEqual([expect.objectContaining({ type: 'error', code: 'start_timeout' })]);
+  });
+
+  test('a bad start message names the field', async () => {
+    const { ws, messages, opened, closed } = connect();
+    await opened;
+    ws.send(start({ encoding: 'mp3' }));
+    await closed;
+    expect(messages).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_request', message: expect.stringMatching(/encoding/) })]);
+  });
+
+  test('an idle client is disconnected with a reason; its job is recorded', async () => {
+    const { ws, messages, opened, closed } = connect();
+    await opened;
+    ws.send(start());
+    ws.send(pcm.subarray(0, FRAME_BYTES));
+    const close = await closed;
+    expect(close).toEqual({ code: 1008, reason: 'idle_timeout' });
+    expect(messages).toEqual([expect.objectContaining({ type: 'error', code: 'idle_timeout' })]);
+    // The stream is still a job, ended with what was streamed (0.1 s of silence: no text), quota settled.
+    const deadline = Date.now() + 20_000;
+    let row;
+    do {
+      row = (await app.pool.query(`SELECT status, billed_seconds, text FROM jobs WHERE priority_class = 'live' ORDER BY created_at DESC LIMIT 1`)).rows[0];
+      if (row?.status === 'completed') break;
+      await sleep(200);
+    } while (Date.now() < deadline);
+    expect(row).toEqual({ status: 'completed', billed_seconds: 1, text: '' });
+  }, 30_000);
+});
+
+describe('auth', () => {
+  test('no key → 401 before the upgrade; a listen token works; a forged one does not', async () => {
+    await expect(connect({ apiKey: null }).opened).rejects.toMatchObject({ status: 401 });
+    const tok = await fetch(`${app.url}/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: 'listen' }),
+    });
+    const { token } = (await tok.json()) as { token: string };
+    const ok = connect({ apiKey: null, query: `?token=${encodeURIComponent(token)}` });
+    await ok.opened;
+    ok.ws.close();
+    await ok.closed;
+    await expect(connect({ apiKey: null, query: '?token=forged.token' }).opened).rejects.toMatchObject({ status: 401 });
+  });
+
+  test('a plain GET answers 426 upgrade_required', async () => {
+    const res = await fetch(`${app.url}/v1/listen`, { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(426);
+    expect(((await res.json()) as any).error.code).toBe('upgrade_required');
+  });
+});

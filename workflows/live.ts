@@ -1,0 +1,84 @@
+/**
+ * One live (WebSocket) stream as a workflow, at priority `live`: the API asks it, by Update, to decode
+ * each window (the window's samples are in the blob store; the Update carries its key), and signals
+ * `finish` when the stream ends. Then the quota is settled on the streamed seconds and the utterances'
+ * results are merged into the job's transcript, exactly as a file job's chunks are.
+ */
+import {
+  ApplicationFailure,
+  condition,
+  defineSignal,
+  defineUpdate,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { createLiveActivities } from '../activities/live';
+import type { createQuotaActivities } from '../activities/quota';
+import type { createStorageActivities } from '../activities/storage';
+import { BACKEND_TASK_QUEUE, PRIORITY_KEYS } from '../common/constants';
+import type { LiveFinish, LiveSessionInput, LiveWindow } from '../common/live';
+
+type Orchestration = ReturnType<typeof createStorageActivities> & ReturnType<typeof createQuotaActivities>;
+type Live = ReturnType<typeof createLiveActivities>;
+
+export const decodeWindowUpdate = defineUpdate<{ seq: number }, [LiveWindow]>('decodeWindow');
+export const finishSignal = defineSignal<[LiveFinish]>('finish');
+
+/** After the reservation's length, a stream whose API never said `finish` is given up on (seconds). */
+const LOST_STREAM_SLACK_S = 120;
+
+const orchestration = proxyActivities<Orchestration>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+export async function liveTranscriptionWorkflow(input: LiveSessionInput): Promise<{ jobId: string; status: string }> {
+  // Live inference outranks every file job (priority key 1) and shares the live level fairly by user.
+  const live = proxyActivities<Live>({
+    taskQueue: BACKEND_TASK_QUEUE[input.backend],
+    // A window is at most ~30 s of audio: seconds of work. A longer wait means no capacity; the API
+    // tells the client rather than letting partials go stale.
+    scheduleToCloseTimeout: '60 seconds',
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumAttempts: 3 },
+    priority: { priorityKey: PRIORITY_KEYS.live, fairnessKey: input.userId, fairnessWeight: input.fairnessWeight },
+  });
+  let finish: LiveFinish | null = null;
+  let inFlight = 0;
+  setHandler(
+    decodeWindowUpdate,
+    async (window) => {
+      inFlight++;
+      try {
+        return await live.transcribeWindow({ jobId: input.jobId, model: input.model, language: input.language, window });
+      } finally {
+        inFlight--;
+      }
+    },
+    {
+      validator: (_window: LiveWindow) => {
+        if (finish) throw new Error('the stream has finished');
+      },
+    },
+  );
+  setHandler(finishSignal, (f) => {
+    finish ??= f;
+  });
+
+  const finished = await condition(() => finish !== null, `${input.maxSeconds + LOST_STREAM_SLACK_S} seconds`);
+  await condition(() => inFlight === 0);
+  if (!finished) {
+    await orchestration.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
+    const error = { code: 'stream_lost', message: 'the live stream’s API connection was lost before it finished' };
+    await orchestration.updateJob({ jobId: input.jobId, patch: { status: 'failed', error } });
+    upsertSearchAttributes({ JobStatus: ['failed'] });
+    throw ApplicationFailure.nonRetryable(error.message, error.code);
+  }
+  const { audioSeconds, billedSeconds } = finish!;
+  await orchestration.settleQuota({ jobId: input.jobId, billedSeconds });
+  await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds, billedSeconds });
+  upsertSearchAttributes({ JobStatus: ['completed'] });
+  await orchestration.deleteAudio({ jobId: input.jobId });
+  return { jobId: input.jobId, status: 'completed' };
+}
