@@ -50,7 +50,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
         `UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, now()) WHERE id = $1 AND status = 'queued'`,
         [jobId],
       );
-      const pcmFile = blobs.pathFor(blobKeys.pcm(jobId));
+      const pcmFile = blobs.pathFor(input.channel === undefined ? blobKeys.pcm(jobId) : blobKeys.channelPcm(jobId, input.channel));
       const samples = readPcmRange(pcmFile, chunk.start, chunk.end);
       const modelDir = path.join(modelsDir, input.model);
       const beat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS);

@@ -13,6 +13,7 @@ import type { Principal } from '../common/keys';
 import { chooseModel } from '../common/routing';
 import type { TierLimits } from '../common/tiers';
 import { probeAudio, UnsupportedAudioError } from '../audio/ffmpeg';
+import { MAX_CHANNELS } from '../audio/channels';
 import { QuotaUnavailableError, type ReserveOutcome } from '../quota/quota-store';
 import type { ApiDeps } from './app';
 import { ApiError } from './errors';
@@ -99,6 +100,13 @@ export async function admitUpload(
     );
   }
 
+  if (fields.multichannel && probe.channels > MAX_CHANNELS) {
+    throw new ApiError(400, 'invalid_request', `multichannel: the audio has ${probe.channels} channels; at most ${MAX_CHANNELS} are transcribed separately`);
+  }
+  // Each channel is transcribed (and may be billed) on its own: reserve for all of them.
+  const channels = fields.multichannel ? probe.channels : undefined;
+  const reserveSeconds = probe.durationSeconds * (channels ?? 1);
+
   const priorityClass = fields.priorityClass ?? 'interactive';
   const route = chooseBackend(
     { tier: me.tier, audioSeconds: probe.durationSeconds, optimizeFor: fields.optimizeFor },
@@ -143,7 +151,7 @@ export async function admitUpload(
     );
     let outcome;
     try {
-      outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds: probe.durationSeconds }, limits);
+      outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds: reserveSeconds }, limits);
     } catch (err) {
       if (err instanceof QuotaUnavailableError) {
         throw new ApiError(503, 'quota_unavailable', 'the quota store is unavailable; try again shortly', {}, { 'Retry-After': '5' });
@@ -156,7 +164,7 @@ export async function admitUpload(
   } catch (err) {
     await tx.query('ROLLBACK').catch(() => undefined);
     // Redis said yes but the rows did not commit: take the Redis reservation back too.
-    if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay, seconds: Math.ceil(probe.durationSeconds) }, 0).catch(() => undefined);
+    if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay, seconds: Math.ceil(reserveSeconds) }, 0).catch(() => undefined);
     throw err;
   } finally {
     tx.release();
@@ -173,6 +181,7 @@ export async function admitUpload(
     priorityClass,
     spotAttempts: config.spotAttempts,
     webhook: fields.webhookUrl !== undefined,
+    ...(channels ? { channels } : {}),
   };
   try {
     await temporal.workflow.start(TRANSCRIPTION_WORKFLOW, {

@@ -19,7 +19,9 @@ export interface JobRow {
   chunks_total: number | null;
   chunks_done: number;
   text: string | null;
-  segments: { start: number; end: number; text: string }[] | null;
+  segments: { start: number; end: number; text: string; channel?: number }[] | null;
+  /** multichannel jobs: one transcript per channel */
+  channels?: { channel: number; text: string; segments: { start: number; end: number; text: string }[] }[] | null;
   error_code: string | null;
   error_message: string | null;
   produced_by: string;
@@ -61,6 +63,7 @@ export function jobJson(row: JobRow, opts: { includeTranscript?: boolean } = {})
     fallbacks: row.fallbacks ?? [],
     ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
     ...(include && row.status === 'completed' ? { text: row.text ?? '', segments: row.segments ?? [] } : {}),
+    ...(include && row.status === 'completed' && row.channels ? { channels: row.channels } : {}),
     progress: { chunksDone: row.chunks_done, chunksTotal: row.chunks_total },
     producedBy: row.produced_by,
     ...(row.mode === 'edge' ? { edge: edgeJobJson(row) } : {}),

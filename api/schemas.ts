@@ -78,7 +78,7 @@ export const openAiFields = z
 
 const isoTime = z.iso.datetime();
 /** A transcript segment; times in seconds from the start of the audio. */
-export const segmentSchema = z.looseObject({ start: z.number(), end: z.number(), text: z.string() });
+export const segmentSchema = z.looseObject({ start: z.number(), end: z.number(), text: z.string(), channel: z.number().int().optional() });
 
 /** The job JSON of API.md ("Job JSON"). */
 export const jobSchema = z.looseObject({

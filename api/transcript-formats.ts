@@ -5,24 +5,36 @@ export interface FormattableSegment {
   start: number;
   end: number;
   text: string;
+  /** multichannel jobs: the channel the segment was spoken on (0-based) */
+  channel?: number;
 }
 
 export const TRANSCRIPT_FORMATS = ['text', 'srt', 'vtt', 'json'] as const;
 export type TranscriptFormat = (typeof TRANSCRIPT_FORMATS)[number];
 
-function cues(segments: readonly FormattableSegment[]): NodeList {
+/**
+ * A multichannel segment names its channel: WebVTT as a voice span (`<v Channel 1>`, the format's own
+ * speaker label), SRT, which has none, as a `[Channel 1]` prefix. Channels count from 1 for readers.
+ */
+function cueText(s: FormattableSegment, format: 'SRT' | 'WebVTT'): string {
+  if (s.channel === undefined) return s.text;
+  const label = `Channel ${s.channel + 1}`;
+  return format === 'WebVTT' ? `<v ${label}>${s.text}` : `[${label}] ${s.text}`;
+}
+
+function cues(segments: readonly FormattableSegment[], format: 'SRT' | 'WebVTT'): NodeList {
   return segments.map((s) => ({
     type: 'cue' as const,
-    data: { start: Math.round(s.start * 1000), end: Math.round(s.end * 1000), text: s.text },
+    data: { start: Math.round(s.start * 1000), end: Math.round(s.end * 1000), text: cueText(s, format) },
   }));
 }
 
 /** SubRip subtitles, one cue per segment. */
 export function toSrt(segments: readonly FormattableSegment[]): string {
-  return stringifySync(cues(segments), { format: 'SRT' });
+  return stringifySync(cues(segments, 'SRT'), { format: 'SRT' });
 }
 
 /** WebVTT subtitles, one cue per segment. */
 export function toVtt(segments: readonly FormattableSegment[]): string {
-  return stringifySync(cues(segments), { format: 'WebVTT' });
+  return stringifySync(cues(segments, 'WebVTT'), { format: 'WebVTT' });
 }

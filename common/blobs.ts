@@ -37,4 +37,6 @@ export class LocalBlobStore {
 export const blobKeys = {
   upload: (jobId: string) => `${jobId}/upload`,
   pcm: (jobId: string) => `${jobId}/audio.f32`,
+  /** one channel of a multichannel job, 16 kHz float32 like `pcm` */
+  channelPcm: (jobId: string, channel: number) => `${jobId}/audio-ch${channel}.f32`,
 };

@@ -19,6 +19,8 @@ export interface TranscriptionInput {
   priorityClass: PriorityClass;
   /** attempts on gpu-spot before a chunk falls back (config SPOT_ATTEMPTS; default 2) */
   spotAttempts?: number;
+  /** multichannel=true: the upload's channel count, each channel transcribed on its own */
+  channels?: number;
   /** the job has a `webhookUrl`: its end starts a webhook delivery (the URL itself stays in Postgres) */
   webhook?: boolean;
   /** privacy mode: the browser transcribes; the workflow waits for its result (workflows/edge.ts) */
@@ -41,11 +43,13 @@ export interface PreparedAudio {
   /** seconds of audio sent to inference: the billed seconds before rounding */
   speechSeconds: number;
   /** chunks with speech, in order; silent chunks are left out */
-  chunks: ChunkSpan[];
+  chunks: (ChunkSpan & { channel?: number })[];
 }
 
 export interface TranscribeChunkInput {
   jobId: string;
+  /** multichannel jobs: the channel whose audio the chunk is cut from */
+  channel?: number;
   model: string;
   chunk: ChunkSpan;
   language: string | null;

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createAudioActivities } from '../activities/audio';
+import { createChannelsActivities } from '../activities/channels';
 import { createNotifyActivities } from '../activities/notify';
 import type { WebhookTransport } from '../webhooks/deliver';
 import { createInferenceActivities } from '../activities/inference';
@@ -75,6 +76,7 @@ export async function startOrchestrationWorker(
     activities: {
       ...createAudioActivities({ blobs, pool }),
       ...createStorageActivities({ pool, blobs }),
+      ...createChannelsActivities({ pool, blobs }),
       ...createQuotaActivities({ quota }),
       ...createNotifyActivities({ pool, allow: config.webhookAllow, transport: webhookTransport }),
       ...createEdgeActivities({ pool, quota, tiers: config.tiers }),

@@ -16,6 +16,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { createAudioActivities } from '../activities/audio';
+import type { createChannelsActivities } from '../activities/channels';
 import type { createInferenceActivities } from '../activities/inference';
 import type { createQuotaActivities } from '../activities/quota';
 import type { createStorageActivities } from '../activities/storage';
@@ -26,6 +27,7 @@ import { startWebhookDelivery } from './webhook';
 import { runEdge } from './edge';
 
 type Orchestration = ReturnType<typeof createAudioActivities> &
+  ReturnType<typeof createChannelsActivities> &
   ReturnType<typeof createStorageActivities> &
   ReturnType<typeof createQuotaActivities>;
 type Inference = ReturnType<typeof createInferenceActivities>;
@@ -123,7 +125,9 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     if (!cloud) return;
     input = cloud;
   }
-  const prepared = await preparation.prepareAudio({ jobId: input.jobId });
+  const prepared = input.channels
+    ? await preparation.prepareChannels({ jobId: input.jobId, channels: input.channels })
+    : await preparation.prepareAudio({ jobId: input.jobId });
   state.chunksTotal = prepared.chunks.length;
   await orchestration.updateJob({
     jobId: input.jobId,
@@ -137,8 +141,9 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
   );
   const fallbackTo = fallbackBackend(input.tier);
   let language = input.language;
-  const run = async (chunk: ChunkSpan) => {
-    const args = { jobId: input.jobId, model: input.model, chunk, language, task: input.task };
+  const run = async (chunk: ChunkSpan & { channel?: number }) => {
+    const { channel, ...span } = chunk;
+    const args = { jobId: input.jobId, model: input.model, chunk: span, language, task: input.task, ...(channel === undefined ? {} : { channel }) };
     let r;
     try {
       r = await primary.transcribeChunk(args);
@@ -167,7 +172,11 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
   // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
   const billedSeconds = Math.ceil(prepared.speechSeconds);
   await settlement.settleQuota({ jobId: input.jobId, billedSeconds });
-  await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds });
+  if (input.channels) {
+    await orchestration.finalizeChannels({ jobId: input.jobId, channels: input.channels, audioSeconds: prepared.audioSeconds, billedSeconds });
+  } else {
+    await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds });
+  }
   setStatus('completed');
 }
 

@@ -1,0 +1,115 @@
+/**
+ * multichannel=true (orchestration queue): each channel of the upload decoded and planned on its own,
+ * and its chunks' results merged into the job's `channels` [{channel, text, segments}]. Chunk indices
+ * are `channel * CHANNEL_CHUNK_STRIDE + i`, so chunk_results, progress and retries work unchanged.
+ * The job's `segments` are every channel's segments in time order, each with its `channel`.
+ */
+import * as fs from 'node:fs';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import { blobKeys, type LocalBlobStore } from '../common/blobs';
+import type { PreparedAudio } from '../common/jobs';
+import { isSilent, planChunks } from '../audio/chunk-plan';
+import { decodeChannelToPcm } from '../audio/channels';
+import { readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
+import { mergeChunkSegments, transcriptText, type TranscriptSegment } from '../audio/transcript';
+import { SAMPLE_RATE } from '../engine/constants';
+
+/** Chunk index = channel × stride + the chunk's index within its channel. */
+export const CHANNEL_CHUNK_STRIDE = 100_000;
+const HEARTBEAT_MS = 1_000;
+
+export interface ChannelsDeps {
+  pool: Pool;
+  blobs: LocalBlobStore;
+}
+
+export interface ChannelTranscript {
+  channel: number;
+  text: string;
+  segments: TranscriptSegment[];
+}
+
+/** Splits chunk_results rows by channel and merges each channel's segments (pure; unit-tested). */
+export function mergeChannels(
+  rows: { chunk_index: number; start_s: number; end_s: number; segments: { start: number; end: number; text: string }[] }[],
+  channels: number,
+  audioSeconds: number,
+): { channels: ChannelTranscript[]; segments: (TranscriptSegment & { channel: number })[]; text: string } {
+  const out: ChannelTranscript[] = [];
+  for (let c = 0; c < channels; c++) {
+    const mine = rows
+      .filter((r) => Math.floor(r.chunk_index / CHANNEL_CHUNK_STRIDE) === c)
+      .map((r) => ({ index: r.chunk_index, start: r.start_s, end: r.end_s, segments: r.segments }));
+    const segments = mergeChunkSegments(mine, audioSeconds);
+    out.push({ channel: c, text: transcriptText(segments), segments });
+  }
+  const all = out
+    .flatMap((ch) => ch.segments.map((s) => ({ ...s, channel: ch.channel })))
+    .sort((a, b) => a.start - b.start || a.channel - b.channel);
+  return { channels: out, segments: all, text: transcriptText(all) };
+}
+
+export function createChannelsActivities({ pool, blobs }: ChannelsDeps) {
+  return {
+    /**
+     * Decodes each of the upload's `channels` to its own 16 kHz float32 blob and plans its chunks.
+     * Idempotent: a retry re-decodes into the same keys.
+     * @throws non-retryable `unsupported_audio` when ffmpeg cannot decode a channel
+     */
+    async prepareChannels({ jobId, channels }: { jobId: string; channels: number }): Promise<PreparedAudio> {
+      const upload = blobs.pathFor(blobKeys.upload(jobId));
+      if (!fs.existsSync(upload)) throw ApplicationFailure.nonRetryable(`audio of job ${jobId} is missing`, 'audio_missing');
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
+      const chunks: PreparedAudio['chunks'] = [];
+      let audioSeconds = 0;
+      let speechSeconds = 0;
+      try {
+        for (let c = 0; c < channels; c++) {
+          const file = blobs.prepare(blobKeys.channelPcm(jobId, c));
+          await decodeChannelToPcm(upload, file, c, ctx.cancellationSignal);
+          if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+          const samples = readPcm(file);
+          audioSeconds = Math.max(audioSeconds, samples.length / SAMPLE_RATE);
+          for (const chunk of planChunks(samples)) {
+            const slice = samples.subarray(Math.round(chunk.start * SAMPLE_RATE), Math.round(chunk.end * SAMPLE_RATE));
+            if (isSilent(slice)) continue;
+            speechSeconds += chunk.end - chunk.start;
+            chunks.push({ ...chunk, index: c * CHANNEL_CHUNK_STRIDE + chunk.index, channel: c });
+          }
+        }
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) {
+          await blobs.deleteJob(jobId);
+          throw err;
+        }
+        if (err instanceof UnsupportedAudioError) throw ApplicationFailure.nonRetryable(err.message, 'unsupported_audio');
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+      return { audioSeconds, speechSeconds, chunks };
+    },
+
+    /** Merges every channel's chunk results into `channels`, `segments` and `text`; marks the job completed. */
+    async finalizeChannels({ jobId, channels, audioSeconds, billedSeconds }: { jobId: string; channels: number; audioSeconds: number; billedSeconds: number }): Promise<{ segments: number }> {
+      const { rows } = await pool.query(
+        'SELECT chunk_index, start_s, end_s, segments, language, language_probability FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
+        [jobId],
+      );
+      const merged = mergeChannels(rows, channels, audioSeconds);
+      const first = rows.find((r) => r.segments.length > 0) ?? rows[0];
+      await pool.query(
+        `UPDATE jobs SET text = $2, segments = $3, channels = $4, status = 'completed', completed_at = COALESCE(completed_at, now()),
+           billed_seconds = $5, audio_seconds = $6,
+           language = COALESCE(language, $7), language_probability = COALESCE(language_probability, $8), chunks_done = $9
+         WHERE id = $1`,
+        [jobId, merged.text, JSON.stringify(merged.segments), JSON.stringify(merged.channels), billedSeconds, audioSeconds,
+          first?.language ?? null, first?.language_probability ?? null, rows.length],
+      );
+      await pool.query(`INSERT INTO job_events (job_id, type) VALUES ($1, 'completed') ON CONFLICT DO NOTHING`, [jobId]);
+      return { segments: merged.segments.length };
+    },
+  };
+}

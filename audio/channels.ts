@@ -1,0 +1,36 @@
+/**
+ * Multichannel audio (multichannel=true): each channel decoded on its own to Whisper's input (16 kHz
+ * mono float32), with ffmpeg's `pan` filter picking one input channel. Beside ffmpeg.ts's `decodeToPcm`,
+ * which downmixes every channel into one.
+ */
+import * as fs from 'node:fs';
+import ffmpeg from 'fluent-ffmpeg';
+import { SAMPLE_RATE } from '../engine/constants';
+import { UnsupportedAudioError } from './ffmpeg';
+
+/** Most channels a multichannel job may have (each is transcribed and billed on its own). */
+export const MAX_CHANNELS = 8;
+
+/**
+ * Decodes channel `channel` (0-based) of the first audio stream to 16 kHz float32 little-endian raw samples.
+ * @returns the number of samples written
+ * @throws UnsupportedAudioError when ffmpeg cannot decode it
+ */
+export async function decodeChannelToPcm(inFile: string, outFile: string, channel: number, signal?: AbortSignal): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    const command = ffmpeg(inFile)
+      .inputOptions(['-v', 'error'])
+      .noVideo()
+      .outputOptions(['-map', '0:a:0', '-af', `pan=mono|c0=c${channel}`])
+      .audioFrequency(SAMPLE_RATE)
+      .audioCodec('pcm_f32le')
+      .format('f32le')
+      .on('stderr', (line: string) => (stderr += line + '\n'))
+      .on('error', (err: Error) => reject(new UnsupportedAudioError(`channel ${channel} cannot be decoded (${(stderr || err.message).trim().split('\n')[0]})`)))
+      .on('end', () => resolve());
+    signal?.addEventListener('abort', () => command.kill('SIGKILL'), { once: true });
+    command.save(outFile);
+  });
+  return fs.statSync(outFile).size / 4;
+}
