@@ -50,6 +50,9 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
       headers: req.headers,
       // Keep the client's name as sent, so a name with path parts is refused instead of silently cut.
       preservePath: true,
+      // Browsers, curl and fetch send file names as raw UTF-8; busboy's default (latin1) would mangle
+      // every non-ASCII name (RFC 7578 §4.2). RFC 5987 `filename*=` names are decoded either way.
+      defParamCharset: 'utf8',
       limits: { fileSize: opts.maxFileBytes, files: 2, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES },
     });
   } catch (err) {
