@@ -25,6 +25,7 @@ import {
   tokenSchema,
   transcriptJsonSchema,
 } from './schemas';
+import { edgeAcceptedSchema, edgeResultSchema } from './edge/schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -64,10 +65,10 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'unauthorized: no key, unknown or revoked key, bad or expired token',
   403: 'model_not_allowed',
   404: 'not_found: unknown job, or another user’s job',
-  409: 'not_cancellable, idempotency_conflict or not_completed',
-  413: 'file_too_large or audio_too_long',
+  409: 'not_cancellable, idempotency_conflict, not_completed, edge_result_rejected (edge token used, late or for another job) or not_awaiting_audio',
+  413: 'file_too_large, audio_too_long, or edge_result_rejected (over the size bound)',
   415: 'unsupported_media_type',
-  422: 'unsupported_audio: empty, truncated, not audio, undecodable',
+  422: 'unsupported_audio (empty, truncated, not audio, undecodable) or edge_not_possible (mode=edge on a device that cannot, without allowFallback)',
   426: 'upgrade_required: this route speaks WebSocket only',
   429: 'quota_exceeded, concurrency_limit or rate_limited (with limit, used, resetAt and Retry-After)',
   503: 'quota_unavailable or no_capacity (with Retry-After)',
@@ -121,7 +122,12 @@ export function buildOpenApi(): JsonSchema {
         'OpenAI-compatible routes use OpenAI’s shapes. Every route but /healthz, /readyz, /openapi.json and /docs ' +
         'needs `Authorization: Bearer <apiKey>`.',
     },
-    components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'an API key fsk_…' } } },
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'an API key fsk_…' },
+        edgeToken: { type: 'http', scheme: 'bearer', description: 'the edge token fset_… of an edge job’s plan (single use, that job only, until its deadline)' },
+      },
+    },
     security: [{ apiKey: [] }],
     paths: {
       '/healthz': { get: { summary: 'process up', tags: ['ops'], ...PUBLIC, responses: { '200': { description: 'up', content: json(healthSchema) } } } },
@@ -206,6 +212,25 @@ export function buildOpenApi(): JsonSchema {
           tags: ['jobs'],
           parameters: [jobId],
           responses: { '202': { description: 'cancelling', content: json(cancelAcceptedSchema) }, ...errors([401, 404, 409]) },
+        },
+      },
+      '/v1/jobs/{id}/edge-result': {
+        post: {
+          summary: 'privacy mode: the browser’s result, only {text, segments, language}; the job completes with producedBy "edge", 0 s billed',
+          tags: ['privacy mode'],
+          security: [{ edgeToken: [] }],
+          parameters: [jobId],
+          requestBody: { required: true, content: { 'application/json': { schema: schema(edgeResultSchema, 'input') } } },
+          responses: { '202': { description: 'the job took the result', content: json(edgeAcceptedSchema) }, ...errors([400, 401, 409, 413, 415]) },
+        },
+      },
+      '/v1/jobs/{id}/audio': {
+        put: {
+          summary: 'privacy mode’s cloud fallback: the audio of an edge job that allows it (normal admission, so it may answer 429)',
+          tags: ['privacy mode'],
+          parameters: [jobId],
+          requestBody: multipart(z.object({}), true),
+          responses: { '202': { description: 'admitted: the job continues on the cloud path', content: json(jobCreatedSchema) }, ...errors([400, 401, 404, 409, 413, 415, 422, 429, 503]) },
         },
       },
       '/v1/tokens': {

@@ -9,7 +9,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { z } from 'zod';
 import type { PendingAudio } from '../../activities/edge';
 import { chooseBackend } from '../../common/backends';
 import { blobKeys } from '../../common/blobs';
@@ -27,6 +26,7 @@ import { originOf } from '../edge/admission';
 import { ApiError } from '../errors';
 import { ownJob } from '../own-job';
 import { describeZodError } from '../schemas';
+import { edgeAcceptedSchema, edgeResultSchema } from '../edge/schemas';
 import { abandonUpload, receiveMultipart } from '../upload';
 
 const PAGE_FILE = path.join(REPO_ROOT, 'edge', 'page', 'index.html');
@@ -52,22 +52,6 @@ function isolate(_req: Request, res: Response, next: NextFunction): void {
 }
 const PAGE_CSP =
   "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
-
-/** `{text, segments, language}`: all an edge result may hold (API.md), each bounded. */
-const edgeResultSchema = z
-  .object({
-    text: z.string().max(500_000),
-    segments: z
-      .array(
-        z
-          .object({ start: z.number().finite().min(0), end: z.number().finite().min(0), text: z.string().max(10_000) })
-          .strict()
-          .refine((s) => s.end >= s.start, 'a segment ends before it starts'),
-      )
-      .max(50_000),
-    language: z.string().regex(/^[a-z]{2,3}$/, 'must be an ISO 639-1 code such as "en"'),
-  })
-  .strict();
 
 function bearer(req: Request): string | null {
   const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
@@ -136,6 +120,7 @@ export function edgePublicRouter(deps: ApiDeps): Router {
     const plan = check.plan!;
     const origin = originOf(req);
     const files = plan.model ? await manifest.files(plan.model) : [];
+    const { rows } = await pool.query(`SELECT options->'edge'->>'reason' AS reason FROM jobs WHERE id = $1`, [jobId]);
     res.setHeader('Cache-Control', 'no-store');
     res.json({
       jobId,
@@ -143,6 +128,7 @@ export function edgePublicRouter(deps: ApiDeps): Router {
       modelFiles: files.map((f) => ({ url: modelFileUrl(origin, plan.model!, f), sha256: f.sha256, bytes: f.bytes })),
       expiresAt: plan.expires_at.toISOString(),
       allowFallback: plan.allow_fallback,
+      ...(rows[0]?.reason ? { reason: rows[0].reason } : {}),
     });
   });
 
@@ -205,7 +191,7 @@ export function edgePublicRouter(deps: ApiDeps): Router {
       throw err;
     }
     log.info('edge result accepted', { jobId, bytes, segments: result.segments.length });
-    res.status(202).json({ id: jobId, status: 'accepted' });
+    res.status(202).json(edgeAcceptedSchema.parse({ id: jobId, status: 'accepted' }));
   });
 
   return r;

@@ -40,7 +40,7 @@ let apiKey: string | null = sessionStorage.getItem('fairscribe.apiKey');
 let plan: Plan | null = null;
 let lastAudio: Blob | null = null;
 
-function setState(state: 'idle' | 'loading' | 'transcribing' | 'sending' | 'done' | 'error' | 'fallback', text: string): void {
+function setState(state: 'idle' | 'loading' | 'transcribing' | 'sending' | 'done' | 'error' | 'fallback' | 'uploaded', text: string): void {
   document.body.dataset.state = state;
   $('status').textContent = text;
 }
@@ -153,8 +153,9 @@ function fmt(t: number): string {
 }
 
 function showFallback(reason: string): void {
-  $('fallbackReason').textContent = reason + ' ';
-  $('fallback').hidden = !(plan?.allowFallback && lastAudio && apiKey);
+  if (!plan?.allowFallback || !lastAudio) return;
+  $('fallbackReason').textContent = apiKey ? reason : `${reason} Sign in above to upload it instead.`;
+  $('fallback').hidden = false;
 }
 
 /** Loads the model in the worker and transcribes; resolves with the worker's final message. */
@@ -211,7 +212,7 @@ async function transcribe(file: Blob): Promise<void> {
     const p = await getPlan();
     if (!p.model) {
       setState('fallback', `This device cannot transcribe in the browser: ${p.reason ?? 'edge mode is not possible'}.`);
-      showFallback('');
+      showFallback('The audio can go to the cloud instead (billed as a cloud job).');
       return;
     }
     if (Date.parse(p.expiresAt) < Date.now()) throw new Error('the deadline of this job has passed');
@@ -235,17 +236,23 @@ async function transcribe(file: Blob): Promise<void> {
     );
   } catch (err) {
     setState('error', `Error: ${(err as Error).message}`);
-    showFallback('');
+    showFallback('The audio can go to the cloud instead (billed as a cloud job).');
   }
 }
 
 /** The user's explicit fallback: the audio goes to the cloud path of the same job (normal admission). */
 async function uploadInstead(): Promise<void> {
   if (!plan || !lastAudio) return;
+  if (!apiKey) return setState('fallback', 'Sign in with your API key to upload the audio.');
   const form = new FormData();
   form.append('file', lastAudio, lastAudio instanceof File ? lastAudio.name : 'recording.webm');
   const res = await api(`/v1/jobs/${plan.jobId}/audio`, { method: 'PUT', body: form });
-  setState(res.status === 202 ? 'done' : 'error', res.status === 202 ? `Uploaded: job ${plan.jobId} continues in the cloud.` : `Upload refused: ${await errorText(res)}`);
+  if (res.status === 202) {
+    $('fallback').hidden = true;
+    setState('uploaded', `Uploaded: job ${plan.jobId} continues in the cloud.`);
+  } else {
+    setState('fallback', `Upload refused: ${await errorText(res)}`);
+  }
 }
 
 let recorder: MediaRecorder | null = null;
@@ -265,8 +272,13 @@ async function record(): Promise<void> {
 }
 
 showCapabilities();
-if (new URLSearchParams(location.hash.slice(1)).get('job')) $('signin').hidden = true;
-else if (apiKey) $('signinStatus').textContent = 'signed in';
+// Opened from a plan's pageUrl, the job and its options exist already.
+if (new URLSearchParams(location.hash.slice(1)).get('job')) $('newJob').hidden = true;
+if (apiKey) $('signinStatus').textContent = 'signed in';
+else if (new URLSearchParams(location.hash.slice(1)).get('job')) {
+  // Opened from a plan's pageUrl: the edge token suffices; the key is needed only to upload for the cloud fallback.
+  $('signinStatus').textContent = 'not needed to transcribe here; only to upload the audio if this device cannot';
+}
 setState('idle', 'Choose a file or record.');
 $('signinBtn').addEventListener('click', () => void signIn());
 $('file').addEventListener('change', () => {

@@ -79,3 +79,57 @@ test('the page transcribes jfk.flac in the browser and sends only the text', asy
   }
   await context.close();
 }, 240_000);
+
+test('signed in with a key, the page creates the edge job itself; its POST /v1/jobs carries no file', async () => {
+  const u = await app.user('premium');
+  const context = await browser.newContext();
+  const requests: PwRequest[] = [];
+  context.on('request', (r) => requests.push(r));
+  const page = await context.newPage();
+  await page.goto(`${app.url}/edge`);
+  await page.fill('#apiKey', u.apiKey);
+  await page.click('#signinBtn');
+  await page.locator('#signinStatus', { hasText: 'signed in' }).waitFor();
+  await page.selectOption('#model', 'whisper-tiny.en');
+  await page.setInputFiles('#file', JFK);
+  await page.locator('body[data-state="done"], body[data-state="error"]').waitFor({ timeout: 150_000 });
+  expect(await page.locator('#status').textContent()).toMatch(/^Done/);
+  const jobId = ((await page.evaluate('window.edgeStats')) as { jobId: string }).jobId;
+  const done = await waitForJob(app.url, u.apiKey, jobId, 30_000);
+  expect(done).toMatchObject({ status: 'completed', producedBy: 'edge', mode: 'edge', edge: { outcome: 'edge' } });
+  expect(wer(JFK_REFERENCE, done.text)).toBeLessThanOrEqual(0.1);
+  const writes = requests.filter((r) => !['GET', 'HEAD'].includes(r.method()));
+  expect(writes.map((r) => `${r.method()} ${new URL(r.url()).pathname}`)).toEqual(['POST /v1/jobs', `POST /v1/jobs/${jobId}/edge-result`]);
+  // The job request holds fields only (mode, allowFallback, capabilities, model), no file part.
+  const create = writes[0].postData() ?? '';
+  expect(create).not.toMatch(/filename=/);
+  expect(create.length).toBeLessThan(2000);
+  expect(create).toMatch(/name="capabilities"/);
+  await context.close();
+}, 240_000);
+
+test('a device that cannot run edge mode gets the cloud fallback: the page offers the upload, the job finishes in the cloud', async () => {
+  const u = await app.user('premium');
+  const job = await createEdgeJob(app.url, u.apiKey, {
+    allowFallback: 'true',
+    capabilities: JSON.stringify({ wasmSimd: false, wasmThreads: false, deviceMemoryGb: 1 }),
+  });
+  expect(job.edge.model).toBeNull();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(job.edge.pageUrl);
+  await page.setInputFiles('#file', JFK);
+  await page.locator('body[data-state="fallback"]').waitFor({ timeout: 60_000 });
+  expect(await page.locator('#status').textContent()).toMatch(/cannot transcribe in the browser.*SIMD/);
+  // The upload is the user's explicit choice, and needs the key.
+  await page.fill('#apiKey', u.apiKey);
+  await page.click('#signinBtn');
+  await page.locator('#signinStatus', { hasText: 'signed in' }).waitFor();
+  await page.click('#upload');
+  await page.locator('body[data-state="uploaded"]').waitFor({ timeout: 60_000 });
+  const done = await waitForJob(app.url, u.apiKey, job.id, 120_000);
+  expect(done).toMatchObject({ status: 'completed', producedBy: 'server', edge: { outcome: 'cloud' } });
+  expect(done.billedSeconds).toBeGreaterThan(5);
+  expect(wer(JFK_REFERENCE, done.text)).toBeLessThanOrEqual(0.1);
+  await context.close();
+}, 240_000);

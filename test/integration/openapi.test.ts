@@ -78,6 +78,22 @@ const EXAMPLES: Record<string, [name: string, call: Call][]> = {
     ['unknown field', () => send('POST', '/v1/jobs', form({ colour: 'blue' }))()],
     ['not multipart', send('POST', '/v1/jobs', json({ language: 'en' }), CT_JSON)],
     ['not audio', () => send('POST', '/v1/jobs', form({}, path.join(tmp, 'notes.wav')))()],
+    ['edge (privacy mode): a plan, no file', () => send('POST', '/v1/jobs', form({ mode: 'edge' }, null))()],
+  ],
+  'POST /v1/jobs/{id}/edge-result': [
+    [
+      'taken',
+      async () => {
+        const { id, edge } = (await (await send('POST', '/v1/jobs', form({ mode: 'edge' }, null))()).json()) as { id: string; edge: { token: string } };
+        const result = { text: 'And so my fellow Americans', segments: [{ start: 0, end: 2, text: 'And so my fellow Americans' }], language: 'en' };
+        return send('POST', `/v1/jobs/${id}/edge-result`, json(result), { ...CT_JSON, authorization: `Bearer ${edge.token}` }, null)();
+      },
+    ],
+    ['unknown token', send('POST', `/v1/jobs/${UNKNOWN}/edge-result`, json({ text: '', segments: [], language: 'en' }), { ...CT_JSON, authorization: `Bearer fset_${'A'.repeat(43)}` }, null)],
+  ],
+  'PUT /v1/jobs/{id}/audio': [
+    ['a cloud job', () => send('PUT', `/v1/jobs/${done.id}/audio`, form({}))()],
+    ['unknown', () => send('PUT', `/v1/jobs/${UNKNOWN}/audio`, form({}))()],
   ],
   'GET /v1/jobs': [
     ['a page', get('/v1/jobs?limit=2&status=completed')],
