@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { workflowIdFor } from '../../common/constants';
 import { createApiKey } from '../../common/keys';
 import { createLogger, setLogLevel } from '../../common/log';
+import WebSocket from 'ws';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
@@ -145,6 +146,41 @@ describe('user B cannot reach user A’s job', () => {
     expect(own.status).toBe(r.owner);
     if (r.list) expect(await own.text()).toContain(job.id);
     if (r.job === 'running') await app.api.temporal.workflow.getHandle(workflowIdFor(job.id)).result().catch(() => undefined);
+  }, 120_000);
+});
+
+/** Routes that take no job id in their path but create or reach one. */
+describe('routes without a job id', () => {
+  test('GET /v1/listen: a live stream’s job is its streamer’s alone; POST /v1/tokens {jobId} refuses others’ jobs', async () => {
+    // A streams 2 s of jfk (16 kHz s16le) and stops.
+    const pcm = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(AUDIO, 'jfk.flac'), '-t', '2', '-ac', '1', '-ar', '16000', '-f', 's16le', '-']);
+    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/listen`, { headers: { authorization: `Bearer ${a.apiKey}` } });
+    const done = new Promise<{ jobId: string }>((resolve, reject) => {
+      ws.on('message', (d) => {
+        const m = JSON.parse(d.toString());
+        if (m.type === 'done') resolve(m);
+        if (m.type === 'error') reject(new Error(m.message));
+      });
+      ws.on('error', reject);
+    });
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ type: 'start', sampleRate: 16000, encoding: 'pcm_s16le' }));
+    for (let i = 0; i < pcm.length; i += 3200) ws.send(pcm.subarray(i, i + 3200));
+    ws.send(JSON.stringify({ type: 'stop' }));
+    const { jobId } = await done;
+    expect((await call(a.apiKey, ['GET', `/v1/jobs/${jobId}`])).status).toBe(200);
+    for (const p of [`/v1/jobs/${jobId}`, `/v1/jobs/${jobId}/transcript`, `/v1/jobs/${jobId}/events`]) {
+      const res = await call(b.apiKey, ['GET', p]);
+      expect({ p, status: res.status }).toEqual({ p, status: 404 });
+    }
+    expect(await (await call(b.apiKey, ['GET', '/v1/jobs?limit=100'])).text()).not.toContain(jobId);
+    const tokenFor = (apiKey: string, body: unknown) =>
+      fetch(`${app.url}/v1/tokens`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await tokenFor(b.apiKey, { jobId })).status).toBe(404);
+    expect((await tokenFor(a.apiKey, { jobId })).status).toBe(201);
+    // B's listen token opens B's streams only; it is no key to A's job events.
+    const { token } = (await (await tokenFor(b.apiKey, { scope: 'listen' })).json()) as { token: string };
+    expect((await fetch(`${app.url}/v1/jobs/${jobId}/events?token=${encodeURIComponent(token)}`)).status).toBe(401);
   }, 120_000);
 });
 
