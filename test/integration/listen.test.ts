@@ -135,6 +135,25 @@ test('jfk in real time: partials before the end, finals, done within 10% WER; a 
   expect(fs.existsSync(path.join(app.config.blobDir, done.jobId))).toBe(false);
 }, 120_000);
 
+test('f32 at 48 kHz (resampled to 16 kHz) sent faster than real time gives the same text', async () => {
+  const f32 = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(AUDIO, 'jfk.flac'), '-ac', '1', '-ar', '48000', '-f', 'f32le', '-'], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const { ws, messages, opened, closed } = connect();
+  await opened;
+  ws.send(start({ sampleRate: 48000, encoding: 'f32' }));
+  const frame = 48000 * 4 * 0.1;
+  for (let i = 0; i < f32.length; i += frame) {
+    ws.send(f32.subarray(i, i + frame));
+    await sleep(10);
+  }
+  ws.send(JSON.stringify({ type: 'stop' }));
+  expect((await closed).code).toBe(1000);
+  const done = messages.find((m) => m.type === 'done')!;
+  expect(done.audioSeconds).toBeCloseTo(f32.length / 4 / 48000, 1);
+  expect(wer(JFK_TEXT, done.text)).toBeLessThanOrEqual(0.1);
+}, 120_000);
+
 test('quota counts streamed seconds: the stream closes with quota_exceeded and the job bills what was streamed', async () => {
   const free = await app.user('free');
   const { ws, messages, opened, closed } = connect({ apiKey: free.apiKey });

@@ -4,6 +4,7 @@
  * The orchestration worker's transport resolves names from a table and refuses to open a socket outside
  * loopback, so no packet leaves the machine.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -13,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import ipaddr from 'ipaddr.js';
 import { Webhook } from 'standardwebhooks';
 import { main as admin } from '../../api/cli/admin';
+import { TASK_QUEUES, workflowIdFor } from '../../common/constants';
 import type { WebhookTransport } from '../../webhooks/deliver';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 
@@ -144,6 +146,28 @@ test('a cancelled job is announced as job.cancelled', async () => {
   const payload = new Webhook(secret).verify(received[0].body, received[0].headers) as Record<string, any>;
   expect(payload).toMatchObject({ type: 'job.cancelled', data: { id, status: 'cancelled' } });
 }, 180_000);
+
+test('a failed job is announced as job.failed with its error', async () => {
+  const u = await app.user('premium');
+  const { secret } = await adminJson(['webhook-secret', 'rotate', '--user', u.userId]);
+  received.length = 0;
+  // A job whose upload is missing: its workflow fails in audio preparation (audio_missing), for real.
+  const jobId = crypto.randomUUID();
+  await app.pool.query(`INSERT INTO jobs (id, user_id, tier, model, options) VALUES ($1, $2, 'premium', 'whisper-tiny.en', $3)`, [
+    jobId,
+    u.userId,
+    JSON.stringify({ webhookUrl: `http://hooks.test:${port}/failed` }),
+  ]);
+  const handle = await app.api.temporal.workflow.start('transcriptionWorkflow', {
+    workflowId: workflowIdFor(jobId),
+    taskQueue: TASK_QUEUES.orchestration,
+    args: [{ jobId, userId: u.userId, tier: 'premium', model: 'whisper-tiny.en', modelTier: 'economy', backend: 'cpu', language: 'en', task: 'transcribe', priorityClass: 'interactive', webhook: true }],
+  });
+  await expect(handle.result()).rejects.toThrow();
+  await until('the failed webhook', () => received.length >= 1);
+  const payload = new Webhook(secret).verify(received[0].body, received[0].headers) as Record<string, any>;
+  expect(payload).toMatchObject({ type: 'job.failed', data: { id: jobId, status: 'failed', error: { code: 'audio_missing' } } });
+}, 120_000);
 
 test('a name that resolves to the metadata address is refused at delivery; the job still completes', async () => {
   const u = await app.user('premium');
