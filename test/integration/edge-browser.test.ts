@@ -133,3 +133,61 @@ test('a device that cannot run edge mode gets the cloud fallback: the page offer
   expect(wer(JFK_REFERENCE, done.text)).toBeLessThanOrEqual(0.1);
   await context.close();
 }, 240_000);
+
+test('a model file that fails its sha256 check is never used: the page stops and sends nothing', async () => {
+  const u = await app.user('premium');
+  const job = await createEdgeJob(app.url, u.apiKey, { model: 'whisper-tiny.en' });
+  const context = await browser.newContext();
+  const posts: string[] = [];
+  context.on('request', (r) => r.method() === 'POST' && posts.push(r.url()));
+  // A tampering cache or proxy: one byte of config.json differs from what the plan promised.
+  await context.route('**/edge/models/whisper-tiny.en/config.json*', async (route) => {
+    const res = await route.fetch();
+    const body = Buffer.from(await res.body());
+    body[body.indexOf('d_model') + 1] ^= 0x20;
+    await route.fulfill({ response: res, body });
+  });
+  const page = await context.newPage();
+  await page.goto(job.edge.pageUrl);
+  await page.setInputFiles('#file', JFK);
+  await page.locator('body[data-state="error"], body[data-state="done"]').waitFor({ timeout: 60_000 });
+  expect(await page.locator('#status').textContent()).toMatch(/config\.json\?v=\w+ failed its integrity check/);
+  expect(posts).toEqual([]);
+  await context.close();
+  expect((await (await fetch(`${app.url}/v1/jobs/${job.id}`, { headers: { authorization: `Bearer ${u.apiKey}` } })).json()) as object).toMatchObject({ status: 'queued' });
+}, 120_000);
+
+test('recording from the microphone (Chromium’s fake capture device playing jfk.wav) transcribes the same way', async () => {
+  const mic = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless', '--no-sandbox', '--disable-dev-shm-usage', '--disable-background-networking',
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${JFK.replace(/\.flac$/, '.wav')}`,
+    ],
+  });
+  try {
+    const u = await app.user('premium');
+    const job = await createEdgeJob(app.url, u.apiKey, { model: 'whisper-tiny.en' });
+    const context = await mic.newContext();
+    const writes: string[] = [];
+    context.on('request', (r) => !['GET', 'HEAD'].includes(r.method()) && writes.push(`${r.method()} ${new URL(r.url()).pathname}`));
+    const page = await context.newPage();
+    await page.goto(job.edge.pageUrl);
+    await page.click('#record');
+    await page.locator('#status', { hasText: 'Recording' }).waitFor();
+    await page.waitForTimeout(11_500); // jfk.wav lasts 11 s
+    await page.click('#stop');
+    await page.locator('body[data-state="done"], body[data-state="error"]').waitFor({ timeout: 150_000 });
+    expect(await page.locator('#status').textContent()).toMatch(/^Done/);
+    const done = await waitForJob(app.url, u.apiKey, job.id, 30_000);
+    process.stderr.write(`[edge-browser] microphone: ${done.text}\n`);
+    expect(done).toMatchObject({ status: 'completed', producedBy: 'edge' });
+    // The fake device loops the file and the recording starts when capture does: a word may be cut.
+    expect(wer(JFK_REFERENCE, done.text)).toBeLessThanOrEqual(0.25);
+    expect(writes).toEqual([`POST /v1/jobs/${job.id}/edge-result`]);
+    await context.close();
+  } finally {
+    await mic.close();
+  }
+}, 240_000);
