@@ -11,6 +11,8 @@ import type { TranscribeChunkInput, TranscribeChunkResult } from '../common/jobs
 import { TERMINAL_STATUSES } from '../common/constants';
 import { readPcmRange } from '../audio/ffmpeg';
 import type { EngineClient } from '../engine/client';
+import { observeChunkDone, observeChunkStart, observeFirstResult } from '../common/metrics';
+import { MODEL_REGISTRY } from '../common/routing';
 
 export interface InferenceDeps {
   pool: Pool;
@@ -37,6 +39,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
     async transcribeChunk(input: TranscribeChunkInput): Promise<TranscribeChunkResult> {
       const { jobId, chunk } = input;
       const ctx = Context.current();
+      observeChunkStart(input.tier, ctx.info.taskQueue, ctx.info.currentAttemptScheduledTimestampMs);
       const stored = await pool.query(
         'SELECT jsonb_array_length(segments) AS n, language, language_probability FROM chunk_results WHERE job_id = $1 AND chunk_index = $2',
         [jobId, chunk.index],
@@ -67,6 +70,15 @@ export function createInferenceActivities(deps: InferenceDeps) {
       } finally {
         clearInterval(beat);
       }
+      observeChunkDone({
+        queue: ctx.info.taskQueue,
+        model: input.model,
+        audioSeconds: chunk.end - chunk.start,
+        inferenceMs: result.inferenceMs,
+        batchSizes: result.batchSizes ?? [],
+        maxBatch: MODEL_REGISTRY.models[input.model]?.maxBatch ?? 1,
+        segments: result.segments,
+      });
       const segments = result.segments.map((s) => ({
         start: s.start,
         end: s.end,
@@ -79,7 +91,11 @@ export function createInferenceActivities(deps: InferenceDeps) {
         await client.query('BEGIN');
         // A job that ended meanwhile (cancelled before the heartbeat carried the cancellation here)
         // gets nothing written after its end; the lock orders this against the end-state write.
-        const job = await client.query('SELECT status FROM jobs WHERE id = $1 FOR UPDATE', [jobId]);
+        const job = await client.query(
+          `SELECT status, tier, first_result_at IS NULL AS awaiting_first, extract(epoch FROM clock_timestamp() - created_at) AS age_s
+             FROM jobs WHERE id = $1 FOR UPDATE`,
+          [jobId],
+        );
         if (!job.rows[0] || TERMINAL_STATUSES.includes(job.rows[0].status)) {
           await client.query('ROLLBACK');
           throw ApplicationFailure.nonRetryable(`job ${jobId} has ended; chunk ${chunk.index} discarded`, 'job_ended');
@@ -111,6 +127,10 @@ export function createInferenceActivities(deps: InferenceDeps) {
           ]);
         }
         await client.query('COMMIT');
+        // TTFR: this chunk stored the job's first segment (the row lock makes "first" exact).
+        if (ins.rowCount && segments.length > 0 && job.rows[0].awaiting_first) {
+          observeFirstResult(job.rows[0].tier, input.model, Number(job.rows[0].age_s));
+        }
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;

@@ -4,6 +4,7 @@ import type { LocalBlobStore } from '../common/blobs';
 import { TERMINAL_STATUSES, type JobStatus, type ModelTier, type Backend } from '../common/constants';
 import { mergeChunkSegments, transcriptText } from '../audio/transcript';
 import type { Fallback } from '../common/jobs';
+import { jobEnded } from '../common/metrics';
 
 export interface StorageDeps {
   pool: Pool;
@@ -35,8 +36,13 @@ const COLUMNS: Record<keyof Omit<JobPatch, 'error'>, string> = {
 
 export function createStorageActivities({ pool, blobs }: StorageDeps) {
   /** The job's one terminal event (the unique index makes a retry a no-op). */
-  const recordEnd = (jobId: string, status: JobStatus) =>
-    pool.query(`INSERT INTO job_events (job_id, type) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [jobId, status]);
+  const recordEnd = async (jobId: string, status: JobStatus) => {
+    const ins = await pool.query(`INSERT INTO job_events (job_id, type) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [jobId, status]);
+    if (!ins.rowCount) return;
+    // Once per job (the first terminal event): count it in the metrics.
+    const { rows } = await pool.query('SELECT tier, backend, billed_seconds FROM jobs WHERE id = $1', [jobId]);
+    if (rows[0]) jobEnded({ tier: rows[0].tier, status, backend: rows[0].backend, billedSeconds: rows[0].billed_seconds });
+  };
   return {
     /** Sets the given job fields; a terminal status also stamps `completed_at`. Idempotent. */
     async updateJob({ jobId, patch }: { jobId: string; patch: JobPatch }): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { blobKeys } from '../common/blobs';
+import { jobAdmitted } from '../common/metrics';
 import { chooseBackend } from '../common/backends';
 import { PRIORITY_KEYS, TASK_QUEUES, TRANSCRIPTION_WORKFLOW, workflowIdFor } from '../common/constants';
 import type { TranscriptionInput } from '../common/jobs';
@@ -209,4 +210,5 @@ export async function admitUpload(
     await pool.query('DELETE FROM jobs WHERE id = $1', [jobId]);
     throw new ApiError(503, 'unavailable', 'the job could not be started; try again', {}, { 'Retry-After': '5' });
   }
+  jobAdmitted(me.tier);
 }

@@ -7,6 +7,7 @@ import type { QuotaService } from '../quota/quota-service';
 import type { LocalBlobStore } from '../common/blobs';
 import type { Config } from '../common/config';
 import type { Logger } from '../common/log';
+import { renderMetrics } from '../common/metrics';
 import { authenticate } from './auth';
 import { ApiError, errorHandler } from './errors';
 import { rateLimit } from './rate-limit';
@@ -55,6 +56,13 @@ export function createApp(deps: ApiDeps): express.Express {
 
   // Privacy mode's page, files and edge-result route authenticate by edge token, with their own body limit.
   app.use(edgePublicRouter(deps));
+
+  // Public like /healthz (API.md): Prometheus scrapes it without a key; the gateway keeps it internal.
+  app.get('/metrics', async (_req: Request, res: Response) => {
+    const { contentType, body } = await renderMetrics();
+    res.type(contentType).send(body);
+  });
+
   // JSON bodies are small control messages (tokens, edge results); uploads are multipart, streamed.
   app.use(express.json({ limit: '64kb' }));
   const tokens = new TokenSigner(deps.config.tokenSecret);

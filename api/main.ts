@@ -2,6 +2,7 @@
 import { loadConfig } from '../common/config';
 import { openDeps } from '../common/deps';
 import { createLogger } from '../common/log';
+import { serveMetrics } from '../common/metrics-server';
 import { startApi } from './server';
 
 async function main() {
@@ -9,7 +10,9 @@ async function main() {
   const config = loadConfig();
   const deps = await openDeps(config);
   const api = await startApi(config, deps);
-  log.info('listening', { url: api.url });
+  // The API serves /metrics on its own port too; METRICS_PORT adds a listener that is not exposed to users.
+  const metrics = config.metricsPort !== null ? await serveMetrics(config.metricsHost, config.metricsPort) : null;
+  log.info('listening', { url: api.url, metrics: metrics?.url });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, async () => {
       await api.close();

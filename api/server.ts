@@ -12,6 +12,8 @@ import { TaskQueueStats } from './queue-stats';
 import { errorBody } from './errors';
 import { attachListen } from './listen';
 import { TokenSigner } from './tokens';
+import { onScrape } from '../common/metrics';
+import { apiCollectors } from './metrics-collectors';
 
 export interface ApiServer {
   url: string;
@@ -39,6 +41,9 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
     queueStats: new TaskQueueStats(temporal, config.temporalNamespace),
   };
   const app = createApp(apiDeps);
+  const stopCollectors = onScrape(
+    apiCollectors({ pool: deps.pool, temporal, namespace: config.temporalNamespace, tiers: config.tiers }),
+  );
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, app);
   // Uploads of hundreds of MB on slow links: no request timeout; idle sockets still close.
   server.requestTimeout = 0;
@@ -67,6 +72,7 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
     temporal,
     async close() {
       closeListen();
+      stopCollectors();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();

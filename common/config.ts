@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { TIERS, type Tier } from './constants';
 import { DEFAULT_TIERS, type TierLimits } from './tiers';
 import { parseAllowList, type AllowList } from '../webhooks/ssrf';
+import { blobEnvSchema, blobStoreConfig, type BlobStoreConfig } from './blob-config';
 
 /** The repository root (this file lives in <root>/common). */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -63,6 +64,13 @@ const envSchema = z.object({
   /** Non-public ranges webhooks may reach: ipaddr.js range names and CIDRs, comma-separated (e.g. "loopback"). Empty: public addresses only. */
   WEBHOOK_ALLOW: z.string().default(''),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** A worker process serves our Prometheus metrics on this port (unset: none; the API also serves them at /metrics). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Interface the metrics listeners bind (0.0.0.0 in a pod, so Prometheus can reach them). */
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  /** The Temporal SDK's own worker metrics (its Prometheus exporter) on this port (unset: off). */
+  TEMPORAL_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  ...blobEnvSchema.shape,
 });
 
 export interface Config {
@@ -90,6 +98,11 @@ export interface Config {
   liveStartTimeoutSeconds: number;
   liveIdleTimeoutSeconds: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  metricsPort: number | null;
+  metricsHost: string;
+  temporalMetricsPort: number | null;
+  /** where blobs live: a local directory (default) or S3-compatible object storage */
+  blobStore: BlobStoreConfig;
 }
 
 /**
@@ -139,5 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     liveStartTimeoutSeconds: e.LIVE_START_TIMEOUT_S,
     liveIdleTimeoutSeconds: e.LIVE_IDLE_TIMEOUT_S,
     logLevel: e.LOG_LEVEL,
+    metricsPort: e.METRICS_PORT ?? null,
+    metricsHost: e.METRICS_HOST,
+    temporalMetricsPort: e.TEMPORAL_METRICS_PORT ?? null,
+    blobStore: blobStoreConfig(e, path.resolve(e.BLOB_DIR)),
   };
 }

@@ -54,6 +54,8 @@ export interface TranscribeChunkInput {
   chunk: ChunkSpan;
   language: string | null;
   task: 'transcribe' | 'translate';
+  /** the job's tier, for the queue-wait metric's label (absent in workflows started before it was added) */
+  tier?: Tier;
 }
 
 export interface TranscribeChunkResult {

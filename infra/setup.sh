@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run setup`: installs what a fresh machine lacks, idempotently, saying what it does.
-#   Debian packages: postgresql, redis-server, ffmpeg (+ffprobe), espeak-ng and sox (test audio)
+#   Debian packages: postgresql, redis-server, ffmpeg (+ffprobe), espeak-ng and sox (test audio), prometheus, nginx
 #   npm packages (npm ci, when node_modules is missing or older than package-lock.json)
 #   the Temporal CLI (built once from Go modules into ~/.cache/fairscribe, ~5 min; see infra/temporal-cli.sh)
 set -euo pipefail
@@ -14,14 +14,17 @@ command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need_pkgs+=(sox)
+# Tests of the scale pieces (issue 10): a real Prometheus scraping the stack, nginx as the gateway.
+[[ -x /usr/bin/prometheus ]] || need_pkgs+=(prometheus)
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need_pkgs+=(nginx)
 if ((${#need_pkgs[@]})); then
   log "installing Debian packages: ${need_pkgs[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
-# Debian starts its own cluster and redis on the default ports; the project runs its own under .data/.
-for svc in postgresql redis-server; do
+# Debian starts its own cluster, redis (and prometheus, nginx) on the default ports; the project and its tests run their own.
+for svc in postgresql redis-server prometheus nginx; do
   if command -v service >/dev/null 2>&1 && service "$svc" status >/dev/null 2>&1; then
     log "stopping the system $svc service (the stack runs its own on loopback)"
     service "$svc" stop >/dev/null 2>&1 || true

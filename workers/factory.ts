@@ -25,12 +25,28 @@ import { MODEL_REGISTRY } from '../common/routing';
 import { workflowBundle } from './bundle';
 
 let runtimeInstalled = false;
-/** The SDK's runtime, once per process: worker state changes at INFO would drown our JSON logs. */
-function installRuntime(): void {
+/**
+ * The SDK's runtime, once per process: worker state changes at INFO would drown our JSON logs. With
+ * TEMPORAL_METRICS_PORT its Prometheus exporter serves the SDK's own worker metrics (task slots,
+ * poll and schedule-to-start latencies, sticky cache) there.
+ */
+function installRuntime(config: Config): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger((process.env.TEMPORAL_LOG_LEVEL as 'WARN') ?? 'WARN') });
+    Runtime.install({
+      logger: new DefaultLogger((process.env.TEMPORAL_LOG_LEVEL as 'WARN') ?? 'WARN'),
+      ...(config.temporalMetricsPort
+        ? {
+            telemetryOptions: {
+              metrics: {
+                metricPrefix: 'temporal_',
+                prometheus: { bindAddress: `${config.metricsHost}:${config.temporalMetricsPort}`, useSecondsForDurations: true },
+              },
+            },
+          }
+        : {}),
+    });
   } catch {
     // already installed by the embedding process (e.g. a test that configured its own)
   }
@@ -65,7 +81,7 @@ export async function startOrchestrationWorker(
   /** how webhooks reach the network (tests inject a resolver and a connect guard) */
   webhookTransport?: WebhookTransport,
 ): Promise<WorkerHandle> {
-  installRuntime();
+  installRuntime(config);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const blobs = new LocalBlobStore(config.blobDir);
   const worker = await Worker.create({
@@ -105,7 +121,7 @@ export async function startInferenceWorker(
   backend: Backend,
   opts: { preload?: string[]; extra?: Partial<WorkerOptions> } = {},
 ): Promise<WorkerHandle> {
-  installRuntime();
+  installRuntime(config);
   const log = createLogger({ component: 'inference-worker', backend });
   const engine = new EngineClient(
     { threads: config.inferenceThreads, executionProvider: config.executionProvider },

@@ -3,6 +3,7 @@ import { loadConfig, type Config } from '../common/config';
 import { openDeps, type Deps } from '../common/deps';
 import { createLogger } from '../common/log';
 import type { Backend } from '../common/constants';
+import { serveMetrics } from '../common/metrics-server';
 import { startInferenceWorker, type WorkerHandle } from './factory';
 
 export async function runWorker(name: string, start: (config: Config, deps: Deps) => Promise<WorkerHandle>): Promise<void> {
@@ -10,7 +11,8 @@ export async function runWorker(name: string, start: (config: Config, deps: Deps
   const config = loadConfig();
   const deps = await openDeps(config);
   const handle = await start(config, deps);
-  log.info('worker polling', { taskQueue: handle.worker.options.taskQueue });
+  const metrics = config.metricsPort !== null ? await serveMetrics(config.metricsHost, config.metricsPort) : null;
+  log.info('worker polling', { taskQueue: handle.worker.options.taskQueue, metrics: metrics?.url });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       log.info('draining', { signal: sig });
@@ -18,6 +20,7 @@ export async function runWorker(name: string, start: (config: Config, deps: Deps
     });
   }
   await handle.running;
+  await metrics?.close();
   await deps.close();
   log.info('worker stopped');
   // Drained: exit 0 so the orchestrator (Kubernetes, the spot fleet) sees a clean stop.

@@ -143,7 +143,7 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
   let language = input.language;
   const run = async (chunk: ChunkSpan & { channel?: number }) => {
     const { channel, ...span } = chunk;
-    const args = { jobId: input.jobId, model: input.model, chunk: span, language, task: input.task, ...(channel === undefined ? {} : { channel }) };
+    const args = { jobId: input.jobId, model: input.model, chunk: span, language, task: input.task, tier: input.tier, ...(channel === undefined ? {} : { channel }) };
     let r;
     try {
       r = await primary.transcribeChunk(args);
