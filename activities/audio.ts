@@ -1,17 +1,17 @@
 /** Audio preparation on the orchestration queue: normalise with ffmpeg, then plan ≤ 30 s chunks. */
-import * as fs from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
-import { blobKeys, type LocalBlobStore } from '../common/blobs';
+import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
 import type { PreparedAudio } from '../common/jobs';
 import { isSilent, planChunks } from '../audio/chunk-plan';
 import { decodeToPcm, readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
 import { SAMPLE_RATE } from '../engine/constants';
+import { chunkSha256 } from '../audio/pcm-blob';
 
 const HEARTBEAT_MS = 1_000;
 
 export interface AudioDeps {
-  blobs: LocalBlobStore;
+  blobs: BlobStore;
   pool: Pool;
 }
 
@@ -23,9 +23,12 @@ export function createAudioActivities({ blobs }: AudioDeps) {
      * @throws non-retryable ApplicationFailure `unsupported_audio` when ffmpeg cannot decode it
      */
     async prepareAudio({ jobId }: { jobId: string }): Promise<PreparedAudio> {
-      const upload = blobs.pathFor(blobKeys.upload(jobId));
-      if (!fs.existsSync(upload)) {
-        throw ApplicationFailure.nonRetryable(`audio of job ${jobId} is missing`, 'audio_missing');
+      let upload: string;
+      try {
+        upload = await blobs.fetch(blobKeys.upload(jobId));
+      } catch (err) {
+        if (err instanceof BlobNotFoundError) throw ApplicationFailure.nonRetryable(`audio of job ${jobId} is missing`, 'audio_missing');
+        throw err;
       }
       const pcmFile = blobs.prepare(blobKeys.pcm(jobId));
       const ctx = Context.current();
@@ -48,9 +51,12 @@ export function createAudioActivities({ blobs }: AudioDeps) {
       }
       const samples = readPcm(pcmFile);
       // Chunks without speech are not sent to inference, so they are neither transcribed nor billed.
-      const chunks = planChunks(samples).filter(
-        (c) => !isSilent(samples.subarray(Math.round(c.start * SAMPLE_RATE), Math.round(c.end * SAMPLE_RATE))),
-      );
+      const chunks = planChunks(samples)
+        .filter((c) => !isSilent(samples.subarray(Math.round(c.start * SAMPLE_RATE), Math.round(c.end * SAMPLE_RATE))))
+        .map((c) => ({ ...c, sha256: chunkSha256(samples, c) }));
+      // Publish the PCM for the inference workers (other machines with S3), then drop local copies.
+      await blobs.commit(blobKeys.pcm(jobId));
+      await blobs.dropLocal(jobId);
       const speechSeconds = chunks.reduce((sum, c) => sum + (c.end - c.start), 0);
       return { audioSeconds: samples.length / SAMPLE_RATE, speechSeconds, chunks };
     },

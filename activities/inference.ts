@@ -6,17 +6,17 @@
 import * as path from 'node:path';
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
-import { blobKeys, type LocalBlobStore } from '../common/blobs';
+import { blobKeys, type BlobStore } from '../common/blobs';
 import type { TranscribeChunkInput, TranscribeChunkResult } from '../common/jobs';
 import { TERMINAL_STATUSES } from '../common/constants';
-import { readPcmRange } from '../audio/ffmpeg';
+import { readChunkSamples } from '../audio/pcm-blob';
 import type { EngineClient } from '../engine/client';
 import { observeChunkDone, observeChunkStart, observeFirstResult } from '../common/metrics';
 import { MODEL_REGISTRY } from '../common/routing';
 
 export interface InferenceDeps {
   pool: Pool;
-  blobs: LocalBlobStore;
+  blobs: BlobStore;
   engine: EngineClient;
   modelsDir: string;
   /** how often a running chunk heartbeats (ms); well under the heartbeat timeout */
@@ -53,8 +53,8 @@ export function createInferenceActivities(deps: InferenceDeps) {
         `UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, now()) WHERE id = $1 AND status = 'queued'`,
         [jobId],
       );
-      const pcmFile = blobs.pathFor(input.channel === undefined ? blobKeys.pcm(jobId) : blobKeys.channelPcm(jobId, input.channel));
-      const samples = readPcmRange(pcmFile, chunk.start, chunk.end);
+      const pcmKey = input.channel === undefined ? blobKeys.pcm(jobId) : blobKeys.channelPcm(jobId, input.channel);
+      const samples = await readChunkSamples(blobs, pcmKey, chunk);
       const modelDir = path.join(modelsDir, input.model);
       const beat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS);
       let result;

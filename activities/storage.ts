@@ -1,6 +1,6 @@
 /** Job rows and transcripts in Postgres, and the job's blobs. Orchestration queue. */
 import type { Pool } from 'pg';
-import type { LocalBlobStore } from '../common/blobs';
+import type { BlobStore } from '../common/blobs';
 import { TERMINAL_STATUSES, type JobStatus, type ModelTier, type Backend } from '../common/constants';
 import { mergeChunkSegments, transcriptText } from '../audio/transcript';
 import type { Fallback } from '../common/jobs';
@@ -8,7 +8,7 @@ import { jobEnded } from '../common/metrics';
 
 export interface StorageDeps {
   pool: Pool;
-  blobs: LocalBlobStore;
+  blobs: BlobStore;
 }
 
 export interface JobPatch {

@@ -185,6 +185,8 @@ export async function admitUpload(
     ...(channels ? { channels } : {}),
   };
   try {
+    // Admitted: the upload becomes visible to workers on other machines (S3) before the job starts.
+    await deps.blobs.commit(blobKeys.upload(jobId));
     await temporal.workflow.start(TRANSCRIPTION_WORKFLOW, {
       workflowId: workflowIdFor(jobId),
       taskQueue: TASK_QUEUES.orchestration,

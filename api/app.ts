@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
 import type { QuotaService } from '../quota/quota-service';
-import type { LocalBlobStore } from '../common/blobs';
+import type { BlobStore } from '../common/blobs';
 import type { Config } from '../common/config';
 import type { Logger } from '../common/log';
 import { renderMetrics } from '../common/metrics';
@@ -27,7 +27,7 @@ export interface ApiDeps {
   redis: Redis;
   quota: QuotaService;
   temporal: Client;
-  blobs: LocalBlobStore;
+  blobs: BlobStore;
   log: Logger;
   /** model folders found in WHISPER_MODELS_DIR at start-up */
   installedModels: string[];

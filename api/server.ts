@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import type { Deps } from '../common/deps';
-import { LocalBlobStore } from '../common/blobs';
+import { createBlobStore } from '../common/blobs';
 import type { Config } from '../common/config';
 import { createLogger } from '../common/log';
 import { installedModels } from '../workers/factory';
@@ -35,7 +35,7 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
     redis: deps.redis,
     quota: deps.quota,
     temporal,
-    blobs: new LocalBlobStore(config.blobDir),
+    blobs: createBlobStore(config.blobStore),
     log,
     installedModels: installedModels(config.modelsDir),
     queueStats: new TaskQueueStats(temporal, config.temporalNamespace),

@@ -1,9 +1,10 @@
 /** Types that cross the workflow boundary: ids and references only, never audio or transcript text. */
 import type { Backend, JobStatus, ModelTier, PriorityClass, Tier } from './constants';
-import type { ChunkSpan } from '../audio/chunk-plan';
+import type { ChunkSpan as PlannedChunk } from '../audio/chunk-plan';
 import type { EdgeInput } from './edge';
 
-export type { ChunkSpan };
+/** A planned chunk, with the SHA-256 of its PCM bytes (checked when a worker reads them from the blob store). */
+export type ChunkSpan = PlannedChunk & { sha256?: string };
 
 export interface TranscriptionInput {
   jobId: string;

@@ -3,6 +3,7 @@
 #   Debian packages: postgresql, redis-server, ffmpeg (+ffprobe), espeak-ng and sox (test audio), prometheus, nginx
 #   npm packages (npm ci, when node_modules is missing or older than package-lock.json)
 #   the Temporal CLI (built once from Go modules into ~/.cache/fairscribe, ~5 min; see infra/temporal-cli.sh)
+#   versitygw and helm (the same way, infra/go-tool.sh), kubernetes-validate (a cached venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +39,11 @@ fi
 
 TEMPORAL_BIN="$(bash infra/temporal-cli.sh | tail -n1)"
 log "Temporal CLI: $TEMPORAL_BIN"
+# Test tools built once from Go modules into ~/.cache/fairscribe (issue 10): the S3 server for the blob-store
+# tests, and helm for the offline chart checks; kubernetes-validate in a cached venv.
+log "versitygw: $(bash infra/versitygw.sh | tail -n1)"
+log "helm: $(bash infra/helm.sh | tail -n1)"
+log "kubernetes-validate: $(bash infra/kubernetes-validate.sh | tail -n1)"
 
 models="${WHISPER_MODELS_DIR:-../shared/models}"
 if [[ ! -f "$models/whisper-tiny.en/onnx/encoder_model_quantized.onnx" ]]; then

@@ -15,7 +15,7 @@ import { createLiveActivities } from '../activities/live';
 import { createQuotaActivities } from '../activities/quota';
 import { createEdgeActivities } from '../activities/edge';
 import { createStorageActivities } from '../activities/storage';
-import { LocalBlobStore } from '../common/blobs';
+import { createBlobStore } from '../common/blobs';
 import type { Config } from '../common/config';
 import { BACKEND_TASK_QUEUE, TASK_QUEUES, type Backend } from '../common/constants';
 import { createLogger } from '../common/log';
@@ -83,7 +83,7 @@ export async function startOrchestrationWorker(
 ): Promise<WorkerHandle> {
   installRuntime(config);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const blobs = new LocalBlobStore(config.blobDir);
+  const blobs = createBlobStore(config.blobStore);
   const worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,
@@ -135,7 +135,7 @@ export async function startInferenceWorker(
     await engine.preload(path.join(config.modelsDir, m));
   }
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const blobs = new LocalBlobStore(config.blobDir);
+  const blobs = createBlobStore(config.blobStore);
   const worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,

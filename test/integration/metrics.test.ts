@@ -89,8 +89,9 @@ test('two jobs of two tiers: Prometheus holds TTFR and queue wait by tier, busin
   expect(waitSum.free).toBeGreaterThan(0);
   expect(waitSum.premium).toBeGreaterThan(0);
 
-  const done = byTier(await prom.query('sum by (tier) (fairscribe_jobs_total{job="fairscribe-api", status="completed"})'));
-  expect(done).toEqual({ free: 1, premium: 1 });
+  // Counted when the terminal event is written, a moment after the job reads completed.
+  const done = await eventually('sum by (tier) (fairscribe_jobs_total{job="fairscribe-api", status="completed"})', (r) => r.length === 2);
+  expect(byTier(done)).toEqual({ free: 1, premium: 1 });
   const billed = byTier(await prom.query('sum by (tier) (fairscribe_billed_seconds_total{job="fairscribe-api", backend="cpu"})'));
   expect(billed.free).toBe(jobs[0].billedSeconds);
   expect(billed.premium).toBe(jobs[1].billedSeconds);
@@ -114,13 +115,17 @@ test('every dashboard query runs against Prometheus without error, and the varia
   expect(exprs.length).toBeGreaterThanOrEqual(15);
   // What Grafana substitutes: $__rate_interval (≥ 4 scrape intervals) and the "All" value of each variable.
   const substitute = (e: string) => e.replaceAll('$__rate_interval', '15s').replace(/\$(tier|queue|model)\b/g, '.*');
-  let withData = 0;
-  for (const e of exprs) {
-    const r = await prom.query(substitute(e));
-    if (r.length > 0) withData++;
+  // Rates need two samples of a series in their window: poll until every panel but the GPU one (no GPU
+  // here: its series is absent) has data; every query must succeed on every round.
+  const deadline = Date.now() + 20_000;
+  let empty: string[] = [];
+  for (;;) {
+    empty = [];
+    for (const e of exprs) if ((await prom.query(substitute(e))).length === 0) empty.push(e);
+    if (empty.length <= 1 || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 1_000));
   }
-  // After the jobs above every panel has data but the GPU one (no GPU here: its series is absent).
-  expect(withData).toBeGreaterThanOrEqual(exprs.length - 1);
+  expect(empty.filter((e) => !e.includes('fairscribe_gpu_utilisation_ratio'))).toEqual([]);
   for (const v of dash.templating.list.filter((x: any) => x.type === 'query')) {
     const m = /^label_values\((\w+), (\w+)\)$/.exec(v.query.query);
     expect(m).not.toBeNull();
