@@ -262,6 +262,8 @@ export function edgeAudioRouter(deps: ApiDeps): Router {
         modelNote: choice.note,
       };
       await pool.query('UPDATE edge_plans SET pending_audio = $2 WHERE job_id = $1', [jobId, JSON.stringify(pending)]);
+      // Visible to workers on other machines (S3) before the workflow can prepare it.
+      await blobs.commit(blobKeys.upload(jobId));
       let outcome;
       try {
         outcome = await temporal.workflow.getHandle(workflowIdFor(jobId)).executeUpdate(edgeAudioUpdate);
