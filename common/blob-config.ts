@@ -7,8 +7,8 @@ import { z } from 'zod';
 export const blobEnvSchema = z.object({
   /** `local`: BLOB_DIR on this machine; `s3`: a bucket every API replica and worker reaches */
   BLOB_STORE: z.enum(['local', 's3']).default('local'),
-  /** e.g. http://127.0.0.1:7070 for versitygw or MinIO; unset = AWS's endpoint for S3_REGION */
-  S3_ENDPOINT: z.string().url().optional(),
+  /** e.g. http://127.0.0.1:7070 for versitygw or MinIO; unset or empty (as a ConfigMap may carry it) = AWS's endpoint for S3_REGION */
+  S3_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), z.string().url().optional()),
   S3_REGION: z.string().default('us-east-1'),
   S3_BUCKET: z.string().optional(),
   /** key prefix inside the bucket, so environments can share one */
