@@ -1,0 +1,73 @@
+/**
+ * Renders infra/nginx/nginx.conf.template for a deployment or a test: the listen address, the API
+ * replicas and the limits. CLI: `npx tsx infra/nginx/render.ts --listen 0.0.0.0:80 --api 10.0.0.5:8080
+ * --api 10.0.0.6:8080 --prefix /var/lib/fairscribe-nginx > nginx.conf`, then `nginx -p PREFIX -c nginx.conf`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULT_TIERS } from '../../common/tiers';
+
+export interface GatewayOptions {
+  /** `host:port` nginx listens on */
+  listen: string;
+  /** `host:port` of each API replica */
+  apis: string[];
+  /** folder for the pid file, logs and temp files (must exist) */
+  prefix: string;
+  workerProcesses?: number | 'auto';
+  /** bytes; default: the largest tier's file limit plus 2% for the multipart framing */
+  clientMaxBodyBytes?: number;
+  /** nginx limit_req rate per client address, e.g. `50r/s` */
+  rateLimit?: string;
+  rateBurst?: number;
+  maxFails?: number;
+  failTimeout?: string;
+}
+
+export const TEMPLATE = path.join(__dirname, 'nginx.conf.template');
+
+/** The largest tier's file limit plus 2 % (multipart boundaries and fields), in bytes. */
+export function defaultMaxBody(): number {
+  return Math.ceil(Math.max(...Object.values(DEFAULT_TIERS).map((t) => t.maxFileBytes)) * 1.02);
+}
+
+/** The nginx.conf text for these options. */
+export function renderGatewayConfig(o: GatewayOptions): string {
+  const maxFails = o.maxFails ?? 2;
+  const failTimeout = o.failTimeout ?? '10s';
+  const bytes = o.clientMaxBodyBytes ?? defaultMaxBody();
+  const values: Record<string, string> = {
+    listen: o.listen,
+    prefix: o.prefix,
+    workerProcesses: String(o.workerProcesses ?? 'auto'),
+    apiServers: o.apis.map((a) => `    server ${a} max_fails=${maxFails} fail_timeout=${failTimeout};`).join('\n'),
+    clientMaxBodySize: `${Math.ceil(bytes / 1000)}k`,
+    clientMaxBodyBytes: String(Math.ceil(bytes / 1000) * 1000),
+    rateLimit: o.rateLimit ?? '50r/s',
+    rateBurst: String(o.rateBurst ?? 200),
+    maxFails: String(maxFails),
+    failTimeout,
+  };
+  return fs.readFileSync(TEMPLATE, 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+    if (!(k in values)) throw new Error(`nginx template: no value for {{${k}}}`);
+    return values[k];
+  });
+}
+
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  const opts: GatewayOptions = { listen: '0.0.0.0:80', apis: [], prefix: '/var/lib/fairscribe-nginx' };
+  for (let i = 0; i < args.length; i += 2) {
+    const [flag, value] = [args[i], args[i + 1]];
+    if (flag === '--listen') opts.listen = value;
+    else if (flag === '--api') opts.apis.push(value);
+    else if (flag === '--prefix') opts.prefix = value;
+    else if (flag === '--rate') opts.rateLimit = value;
+    else {
+      console.error(`unknown option ${flag}; use --listen, --api (repeat), --prefix, --rate`);
+      process.exit(2);
+    }
+  }
+  if (opts.apis.length === 0) opts.apis.push('127.0.0.1:8080');
+  process.stdout.write(renderGatewayConfig(opts));
+}
