@@ -4,10 +4,11 @@
  * are `channel * CHANNEL_CHUNK_STRIDE + i`, so chunk_results, progress and retries work unchanged.
  * The job's `segments` are every channel's segments in time order, each with its `channel`.
  */
-import * as fs from 'node:fs';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
-import { blobKeys, type LocalBlobStore } from '../common/blobs';
+import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
+import { chunkSha256 } from '../audio/pcm-blob';
+import { jobEnded } from '../common/metrics';
 import type { PreparedAudio } from '../common/jobs';
 import { isSilent, planChunks } from '../audio/chunk-plan';
 import { decodeChannelToPcm } from '../audio/channels';
@@ -21,7 +22,7 @@ const HEARTBEAT_MS = 1_000;
 
 export interface ChannelsDeps {
   pool: Pool;
-  blobs: LocalBlobStore;
+  blobs: BlobStore;
 }
 
 export interface ChannelTranscript {
@@ -58,8 +59,13 @@ export function createChannelsActivities({ pool, blobs }: ChannelsDeps) {
      * @throws non-retryable `unsupported_audio` when ffmpeg cannot decode a channel
      */
     async prepareChannels({ jobId, channels }: { jobId: string; channels: number }): Promise<PreparedAudio> {
-      const upload = blobs.pathFor(blobKeys.upload(jobId));
-      if (!fs.existsSync(upload)) throw ApplicationFailure.nonRetryable(`audio of job ${jobId} is missing`, 'audio_missing');
+      let upload: string;
+      try {
+        upload = await blobs.fetch(blobKeys.upload(jobId));
+      } catch (err) {
+        if (err instanceof BlobNotFoundError) throw ApplicationFailure.nonRetryable(`audio of job ${jobId} is missing`, 'audio_missing');
+        throw err;
+      }
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
       const chunks: PreparedAudio['chunks'] = [];
@@ -76,9 +82,12 @@ export function createChannelsActivities({ pool, blobs }: ChannelsDeps) {
             const slice = samples.subarray(Math.round(chunk.start * SAMPLE_RATE), Math.round(chunk.end * SAMPLE_RATE));
             if (isSilent(slice)) continue;
             speechSeconds += chunk.end - chunk.start;
-            chunks.push({ ...chunk, index: c * CHANNEL_CHUNK_STRIDE + chunk.index, channel: c });
+            chunks.push({ ...chunk, index: c * CHANNEL_CHUNK_STRIDE + chunk.index, channel: c, sha256: chunkSha256(samples, chunk) });
           }
+          // Published for the inference workers (other machines with S3).
+          await blobs.commit(blobKeys.channelPcm(jobId, c));
         }
+        await blobs.dropLocal(jobId);
       } catch (err) {
         if (ctx.cancellationSignal.aborted) {
           await blobs.deleteJob(jobId);
@@ -108,7 +117,11 @@ export function createChannelsActivities({ pool, blobs }: ChannelsDeps) {
         [jobId, merged.text, JSON.stringify(merged.segments), JSON.stringify(merged.channels), billedSeconds, audioSeconds,
           first?.language ?? null, first?.language_probability ?? null, rows.length],
       );
-      await pool.query(`INSERT INTO job_events (job_id, type) VALUES ($1, 'completed') ON CONFLICT DO NOTHING`, [jobId]);
+      const ended = await pool.query(`INSERT INTO job_events (job_id, type) VALUES ($1, 'completed') ON CONFLICT DO NOTHING`, [jobId]);
+      if (ended.rowCount) {
+        const { rows: job } = await pool.query('SELECT tier, backend FROM jobs WHERE id = $1', [jobId]);
+        if (job[0]) jobEnded({ tier: job[0].tier, status: 'completed', backend: job[0].backend, billedSeconds });
+      }
       return { segments: merged.segments.length };
     },
   };

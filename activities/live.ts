@@ -7,14 +7,13 @@
 import * as path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
-import type { LocalBlobStore } from '../common/blobs';
+import type { BlobStore } from '../common/blobs';
 import type { LiveWindow } from '../common/live';
-import { readPcm } from '../audio/ffmpeg';
 import type { EngineClient } from '../engine/client';
 
 export interface LiveDeps {
   pool: Pool;
-  blobs: LocalBlobStore;
+  blobs: BlobStore;
   engine: EngineClient;
   modelsDir: string;
 }
@@ -27,7 +26,8 @@ export function createLiveActivities({ pool, blobs, engine, modelsDir }: LiveDep
       const ctx = Context.current();
       let samples: Float32Array;
       try {
-        samples = readPcm(blobs.pathFor(window.windowKey));
+        const bytes = await blobs.read(window.windowKey);
+        samples = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
       } catch (err) {
         throw ApplicationFailure.nonRetryable(`window ${window.seq} of job ${jobId} is missing: ${(err as Error).message}`, 'audio_missing');
       }

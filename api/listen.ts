@@ -334,6 +334,8 @@ class LiveSession {
     await fs.promises.writeFile(file, Buffer.from(req.samples.buffer, req.samples.byteOffset, req.samples.byteLength));
     const t0 = Date.now();
     try {
+      // Visible to the inference worker on another machine (S3) before it is asked to decode it.
+      await this.deps.blobs.commit(windowKey);
       await this.handle!.executeUpdate(decodeWindowUpdate, {
         args: [{ seq, kind: req.kind, windowKey, utterance: req.utterance, start: req.start, end: req.end }],
       });

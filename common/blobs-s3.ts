@@ -109,6 +109,21 @@ export class S3BlobStore implements BlobStore {
     return file;
   }
 
+  async read(key: string): Promise<Buffer> {
+    let res;
+    try {
+      res = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }));
+    } catch (err) {
+      if (isNotFound(err)) throw new BlobNotFoundError(key);
+      throw err;
+    }
+    const bytes = Buffer.from(await res.Body!.transformToByteArray());
+    const actual = crypto.createHash('sha256').update(bytes).digest('hex');
+    const expected = res.Metadata?.sha256;
+    if (actual !== expected) throw new BlobIntegrityError(key, expected ?? '(none recorded)', actual);
+    return bytes;
+  }
+
   async readRange(key: string, start: number, end: number): Promise<Buffer> {
     if (end <= start) return Buffer.alloc(0);
     try {

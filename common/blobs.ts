@@ -20,6 +20,8 @@ export interface BlobStore {
    * @throws BlobNotFoundError, BlobIntegrityError
    */
   fetch(key: string): Promise<string>;
+  /** A whole (small) blob in memory, verified like `fetch`. @throws BlobNotFoundError, BlobIntegrityError */
+  read(key: string): Promise<Buffer>;
   /** Bytes [start, end) of a blob (fewer at its end). @throws BlobNotFoundError */
   readRange(key: string, start: number, end: number): Promise<Buffer>;
   exists(key: string): Promise<boolean>;
@@ -88,6 +90,15 @@ export class LocalBlobStore implements BlobStore {
     const p = this.pathFor(key);
     if (!fs.existsSync(p)) throw new BlobNotFoundError(key);
     return p;
+  }
+
+  async read(key: string): Promise<Buffer> {
+    try {
+      return await fs.promises.readFile(this.pathFor(key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(key);
+      throw err;
+    }
   }
 
   async readRange(key: string, start: number, end: number): Promise<Buffer> {
