@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm run setup`: installs what a fresh machine lacks, idempotently, saying what it does.
-#   Debian packages: postgresql, redis-server, ffmpeg (+ffprobe), espeak-ng and sox (test audio), prometheus, nginx
+#   Debian packages: postgresql, redis-server, ffmpeg (+ffprobe), espeak-ng and sox (test audio), prometheus, nginx,
+#   chromium (privacy mode's browser tests)
 #   npm packages (npm ci, when node_modules is missing or older than package-lock.json)
 #   the Temporal CLI (built once from Go modules into ~/.cache/fairscribe, ~5 min; see infra/temporal-cli.sh)
 #   versitygw and helm (the same way, infra/go-tool.sh), kubernetes-validate (a cached venv)
@@ -18,6 +19,8 @@ command -v sox >/dev/null 2>&1 || need_pkgs+=(sox)
 # Tests of the scale pieces (issue 10): a real Prometheus scraping the stack, nginx as the gateway.
 [[ -x /usr/bin/prometheus ]] || need_pkgs+=(prometheus)
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need_pkgs+=(nginx)
+# Privacy mode's browser tests (issue 9): Debian's Chromium, driven by playwright-core.
+[[ -x /usr/bin/chromium ]] || need_pkgs+=(chromium)
 if ((${#need_pkgs[@]})); then
   log "installing Debian packages: ${need_pkgs[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
