@@ -21,7 +21,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WorkflowIdReusePolicy, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowIdReusePolicy, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Router, type Request } from 'express';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { chooseBackend } from '../common/backends';
@@ -151,13 +151,18 @@ class LiveSession {
   begin(): void {
     this.arm(this.opts.startTimeoutMs, 'start_timeout', `no {"type":"start"} message within ${this.opts.startTimeoutMs / 1000} s`);
     this.ws.on('message', (data: RawData, isBinary: boolean) => {
+      // The start message stops the start timer now, not when its (asynchronous) admission is done.
+      if (this.state === 'awaiting_start') this.clearTimer();
       this.inbox = this.inbox.then(() => this.onMessage(data, isBinary)).catch((err) => this.fail(err));
     });
     this.ws.on('close', () => {
-      // The client went away: record what was streamed (the job completes with the text so far).
-      if (this.state === 'streaming') this.inbox = this.inbox.then(() => this.end(false)).catch((err) => this.fail(err));
-      this.state = this.state === 'streaming' ? 'ending' : this.state;
       this.clearTimer();
+      // The client went away: record what was streamed (the job completes with the text so far). Queued
+      // behind the inbox, so a stream whose start was still being admitted is ended too.
+      this.inbox = this.inbox
+        .then(() => (this.state === 'streaming' ? this.end(false) : undefined))
+        .catch((err) => this.log.error('live session end failed', { jobId: this.jobId, err: String(err) }))
+        .finally(() => (this.state = 'closed'));
     });
     this.ws.on('error', () => undefined);
   }
@@ -165,8 +170,10 @@ class LiveSession {
   /** (Re)starts the one timer: the start timeout before `start`, the idle timeout after. */
   private arm(ms: number, code: string, message: string): void {
     this.clearTimer();
+    const during = this.state;
     this.timer = setTimeout(() => {
-      this.inbox = this.inbox.then(() => this.fail(new SessionError(code, message)));
+      // Only if nothing happened meanwhile (a message already in the inbox moves the state on or re-arms).
+      this.inbox = this.inbox.then(() => (this.state === during ? this.fail(new SessionError(code, message)) : undefined));
     }, ms);
   }
 
@@ -200,7 +207,7 @@ class LiveSession {
       throw new SessionError('invalid_request', (err as Error).message, CLOSE.unsupported);
     }
     if ((this.segmenter.total + samples.length) / SAMPLE_RATE > this.reservedSeconds) {
-      throw new SessionError('quota_exceeded', `the stream reached the ${this.reservedSeconds} s you may still stream today`, CLOSE.policy, {
+      throw new SessionError('quota_exceeded', `the stream reached ${this.reservedSeconds} s, all it may last (your remaining daily quota, or your tier’s longest audio)`, CLOSE.policy, {
         limit: this.reservedSeconds,
       });
     }
@@ -311,6 +318,7 @@ class LiveSession {
     this.encoding = msg.encoding;
     this.resampler = new Resampler(msg.sampleRate);
     this.state = 'streaming';
+    this.clearTimer();
     this.arm(this.opts.idleTimeoutMs, 'idle_timeout', `no audio or stop for ${this.opts.idleTimeoutMs / 1000} s`);
   }
 
@@ -320,6 +328,10 @@ class LiveSession {
       .then(() => this.decode(req))
       .catch((err) => {
         this.log.warn('live window failed', { jobId: this.jobId, err: String((err as Error).message ?? err) });
+        // The job was cancelled (POST /v1/jobs/:id/cancel, DELETE) or its workflow is gone: stop streaming.
+        if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
+          this.inbox = this.inbox.then(() => this.fail(new SessionError('cancelled', 'the job of this stream was cancelled', CLOSE.normal)));
+        }
       })
       .finally(() => this.pendingDecodes--);
   }
@@ -371,8 +383,14 @@ class LiveSession {
     }
     await this.decodes;
     const audioSeconds = round2(this.segmenter.total / SAMPLE_RATE);
-    await this.handle!.signal(finishSignal, { audioSeconds, billedSeconds: Math.ceil(audioSeconds) });
-    await this.handle!.result();
+    try {
+      await this.handle!.signal(finishSignal, { audioSeconds, billedSeconds: Math.ceil(audioSeconds) });
+      await this.handle!.result();
+    } catch (err) {
+      // A cancelled job's workflow has already ended (and released the reservation): nothing to finish.
+      if (!graceful) return;
+      throw err;
+    }
     const { rows } = await this.deps.pool.query('SELECT text FROM jobs WHERE id = $1', [this.jobId]);
     if (graceful) {
       this.send({ type: 'done', jobId: this.jobId, text: rows[0]?.text ?? '', audioSeconds });

@@ -18,6 +18,7 @@ import type { createQuotaActivities } from '../activities/quota';
 import type { createStorageActivities } from '../activities/storage';
 import { BACKEND_TASK_QUEUE, PRIORITY_KEYS } from '../common/constants';
 import type { LiveFinish, LiveSessionInput, LiveWindow } from '../common/live';
+import { cancelSignal } from './transcription';
 
 type Orchestration = ReturnType<typeof createStorageActivities> & ReturnType<typeof createQuotaActivities>;
 type Live = ReturnType<typeof createLiveActivities>;
@@ -45,6 +46,7 @@ export async function liveTranscriptionWorkflow(input: LiveSessionInput): Promis
     priority: { priorityKey: PRIORITY_KEYS.live, fairnessKey: input.userId, fairnessWeight: input.fairnessWeight },
   });
   let finish: LiveFinish | null = null;
+  let cancelled = false;
   let inFlight = 0;
   setHandler(
     decodeWindowUpdate,
@@ -65,9 +67,21 @@ export async function liveTranscriptionWorkflow(input: LiveSessionInput): Promis
   setHandler(finishSignal, (f) => {
     finish ??= f;
   });
+  // POST /v1/jobs/:id/cancel and DELETE signal `cancel`, as for a file job: further windows are refused
+  // (the API then closes the stream) and the reservation is released without charge.
+  setHandler(cancelSignal, () => {
+    cancelled = true;
+  });
 
-  const finished = await condition(() => finish !== null, `${input.maxSeconds + LOST_STREAM_SLACK_S} seconds`);
+  const finished = await condition(() => finish !== null || cancelled, `${input.maxSeconds + LOST_STREAM_SLACK_S} seconds`);
   await condition(() => inFlight === 0);
+  if (cancelled && !finish) {
+    await orchestration.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
+    await orchestration.deleteAudio({ jobId: input.jobId });
+    await orchestration.updateJob({ jobId: input.jobId, patch: { status: 'cancelled', error: null } });
+    upsertSearchAttributes({ JobStatus: ['cancelled'] });
+    return { jobId: input.jobId, status: 'cancelled' };
+  }
   if (!finished) {
     await orchestration.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
     const error = { code: 'stream_lost', message: 'the live stream’s API connection was lost before it finished' };

@@ -187,6 +187,35 @@ test('quota counts streamed seconds: the stream closes with quota_exceeded and t
   expect(again.messages).toEqual([expect.objectContaining({ type: 'error', code: 'quota_exceeded' })]);
 }, 60_000);
 
+test('cancelling a live job (POST /v1/jobs/:id/cancel) ends its stream with error cancelled and releases the quota', async () => {
+  const u = await app.user('premium');
+  const { ws, messages, opened, closed } = connect({ apiKey: u.apiKey });
+  await opened;
+  ws.send(start());
+  let i = 0;
+  const sendSome = async (n: number) => {
+    for (const end = i + n; i < end && ws.readyState === WebSocket.OPEN; i++) {
+      ws.send(pcm.subarray((i * FRAME_BYTES) % pcm.length, ((i * FRAME_BYTES) % pcm.length) + FRAME_BYTES));
+      await sleep(50);
+    }
+  };
+  await sendSome(20);
+  const auth = { authorization: `Bearer ${u.apiKey}` };
+  const list = (await (await fetch(`${app.url}/v1/jobs?status=running`, { headers: auth })).json()) as any;
+  expect(list.data).toHaveLength(1);
+  const jobId = list.data[0].id;
+  expect(list.data[0].priorityClass).toBe('live');
+  expect((await fetch(`${app.url}/v1/jobs/${jobId}/cancel`, { method: 'POST', headers: auth })).status).toBe(202);
+  // The next window the stream asks for is refused: the stream ends with a reason.
+  while (ws.readyState === WebSocket.OPEN && i < 400) await sendSome(5);
+  expect((await closed).code).toBe(1000);
+  expect(messages.filter((m) => m.type === 'error')).toEqual([expect.objectContaining({ code: 'cancelled' })]);
+  const job = (await (await fetch(`${app.url}/v1/jobs/${jobId}`, { headers: auth })).json()) as any;
+  expect(job.status).toBe('cancelled');
+  const usage = await app.deps.quota.ledger.usage(u.userId, new Date().toISOString().slice(0, 10));
+  expect(usage).toMatchObject({ reservedSeconds: 0, billedSeconds: 0, activeJobs: 0 });
+}, 120_000);
+
 describe('protocol errors close the stream with a clear error', () => {
   test('text where binary audio is expected', async () => {
     const { ws, messages, opened, closed } = connect();
