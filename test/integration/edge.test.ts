@@ -80,6 +80,11 @@ test('the plan: model by capability, files with sha256 and year-long caching, an
   const left = Date.parse(small.edge.expiresAt) - Date.now();
   expect(left).toBeGreaterThan(0);
   expect(left).toBeLessThanOrEqual(DEADLINE_S * 1000);
+  // The plan read back by token (the page opened from pageUrl) does not use the token; read at once,
+  // within the test's short deadline.
+  const plan = await fetch(`${app.url}/edge/jobs/${small.id}/plan`, { headers: { authorization: `Bearer ${small.edge.token}` } });
+  expect(plan.status).toBe(200);
+  expect(await plan.json()).toMatchObject({ jobId: small.id, model: 'whisper-tiny.en', modelFiles: small.edge.modelFiles });
   // Not possible: no SIMD → 422 without fallback (nothing reserved), a plan without a model with it.
   const noSimd = await postEdgeJob(app.url, u.apiKey, caps({ wasmSimd: false }));
   expect(noSimd.status).toBe(422);
@@ -113,12 +118,9 @@ test('the plan: model by capability, files with sha256 and year-long caching, an
   const wasm = await fetch(`${app.url}/edge/ort/ort-wasm-simd-threaded.wasm`, { method: 'HEAD' });
   expect(wasm.headers.get('content-type')).toBe('application/wasm');
 
-  // The plan read back by token (the page opened from pageUrl) does not use the token.
-  const plan = await fetch(`${app.url}/edge/jobs/${small.id}/plan`, { headers: { authorization: `Bearer ${small.edge.token}` } });
-  expect(plan.status).toBe(200);
-  expect(await plan.json()).toMatchObject({ jobId: small.id, model: 'whisper-tiny.en', modelFiles: small.edge.modelFiles });
   for (const j of [big, small, fallbackOnly]) await fetch(`${app.url}/v1/jobs/${j.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${u.apiKey}` } });
-  for (const j of [big, small, fallbackOnly]) expect((await waitForJob(app.url, u.apiKey, j.id)).status).toBe('cancelled');
+  // On a slow machine a job may have reached its short deadline first: either way it ended and let go.
+  for (const j of [big, small, fallbackOnly]) expect(['cancelled', 'expired']).toContain((await waitForJob(app.url, u.apiKey, j.id)).status);
   expect((await usage(u.userId)).activeJobs).toBe(0);
 }, 120_000);
 
