@@ -145,6 +145,14 @@ export function buildOpenApi(): JsonSchema {
       '/openapi.json': {
         get: { summary: 'this document', tags: ['ops'], ...PUBLIC, responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } },
       },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics of this process (text exposition format)',
+          tags: ['ops'],
+          ...PUBLIC,
+          responses: { '200': { description: 'metrics', content: { 'text/plain': text } } },
+        },
+      },
       '/docs': {
         get: { summary: 'this document, rendered (Swagger UI)', tags: ['ops'], ...PUBLIC, responses: { '200': { description: 'HTML', content: { 'text/html': text } } } },
       },

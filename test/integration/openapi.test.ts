@@ -72,6 +72,7 @@ const EXAMPLES: Record<string, [name: string, call: Call][]> = {
   'GET /readyz': [['no key', get('/readyz', null)]],
   'GET /openapi.json': [['no key', get('/openapi.json', null)]],
   'GET /docs': [['no key', get('/docs', null)]],
+  'GET /metrics': [['no key', get('/metrics', null)]],
   'POST /v1/jobs': [
     ['admitted', () => send('POST', '/v1/jobs', form({ language: 'en' }))()],
     ['no key', () => send('POST', '/v1/jobs', form({}), {}, null)()],
@@ -174,7 +175,7 @@ test('the document is OpenAPI 3.1 and every operation has examples here (and not
     const [m, p] = o.split(' ');
     return Array.isArray(spec.paths[p][m.toLowerCase()].security) && spec.paths[p][m.toLowerCase()].security.length === 0;
   });
-  expect(publicOps.sort()).toEqual(['GET /docs', 'GET /healthz', 'GET /openapi.json', 'GET /readyz']);
+  expect(publicOps.sort()).toEqual(['GET /docs', 'GET /healthz', 'GET /metrics', 'GET /openapi.json', 'GET /readyz']);
 });
 
 /** Checks one answer against its operation in the document; returns the parsed body. */
@@ -227,3 +228,25 @@ describe.each(Object.keys(EXAMPLES))('%s', (op) => {
     }
   }, 120_000);
 });
+
+test('/docs renders every operation in a real browser, loading nothing from another origin', async () => {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-dev-shm-usage', '--disable-background-networking'],
+  });
+  try {
+    const page = await browser.newPage();
+    const foreign: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(app.url) && !r.url().startsWith('data:')) foreign.push(r.url());
+    });
+    await page.goto(`${app.url}/docs`);
+    await page.locator('.opblock').nth(operations().length - 1).waitFor({ timeout: 30_000 });
+    expect(await page.locator('.opblock').count()).toBe(operations().length);
+    expect(await page.locator('.opblock-summary-path').allTextContents()).toEqual(expect.arrayContaining(['/v1/jobs', '/v1/listen', '/v1/audio/transcriptions']));
+    expect(foreign).toEqual([]);
+  } finally {
+    await browser.close();
+  }
+}, 60_000);
