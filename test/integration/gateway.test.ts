@@ -9,6 +9,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import WebSocket from 'ws';
 import { freePorts } from '../../infra/services';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { startGateway, type TestGateway } from '../helpers/nginx';
@@ -111,6 +112,37 @@ test('request ids pass through both ways; /metrics stays internal', async () => 
   expect(metrics.status).toBe(404);
   expect(((await metrics.json()) as any).error.code).toBe('not_found');
 });
+
+test('a WebSocket stream (/v1/listen) through the gateway: upgrade, binary frames, final text', async () => {
+  const { apiKey } = await app.user('premium');
+  const pcm = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(AUDIO, 'jfk.flac'), '-ac', '1', '-ar', '16000', '-f', 's16le', '-'], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/v1/listen`, { headers: { authorization: `Bearer ${apiKey}`, 'X-Request-Id': 'ws-rid-1' } });
+  const messages: any[] = [];
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary) messages.push(JSON.parse(data.toString()));
+  });
+  const upgrade = await new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+    ws.once('upgrade', (res) => resolve(res.headers));
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+  expect(upgrade['x-request-id']).toBe('ws-rid-1');
+  await new Promise<void>((resolve) => (ws.readyState === WebSocket.OPEN ? resolve() : ws.once('open', () => resolve())));
+  const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+  ws.send(JSON.stringify({ type: 'start', sampleRate: 16000, encoding: 'pcm_s16le', language: 'en' }));
+  // 100 ms frames at 4× real time: well within what nginx passes through unbuffered.
+  for (let i = 0; i < pcm.length; i += 3200) {
+    ws.send(pcm.subarray(i, i + 3200));
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  ws.send(JSON.stringify({ type: 'stop' }));
+  await closed;
+  const done = messages.find((m) => m.type === 'done');
+  expect(done).toBeDefined();
+  expect(done.text.toLowerCase()).toContain('ask not what your country can do for you');
+}, 120_000);
 
 test('one replica killed mid-run: jobs complete, new jobs are admitted, SSE resumes with Last-Event-ID', async () => {
   const { apiKey } = await app.user('premium');
