@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { WhisperModel } from './model';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
+import { DECODER_FILE, ENCODER_FILE, MODEL_FILES, dimsFromConfig, type WhisperConfigJson } from './files';
 
 export interface LoadOptions {
   /** intra-op threads for the CPU execution provider */
@@ -19,9 +20,6 @@ export interface LoadOptions {
   /** dynamic batching of concurrent windows; absent = one window per model run */
   batching?: BatchingOptions;
 }
-
-const ENCODER_FILE = 'onnx/encoder_model_quantized.onnx';
-const DECODER_FILE = 'onnx/decoder_model_merged_quantized.onnx';
 
 function readJson<T>(dir: string, name: string): T {
   return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
@@ -52,15 +50,10 @@ async function createSession(file: string, opts: LoadOptions): Promise<ort.Infer
  * @throws Error naming the missing file when the folder is incomplete
  */
 export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<WhisperTranscriber> {
-  for (const f of [ENCODER_FILE, DECODER_FILE, 'config.json', 'generation_config.json', 'tokenizer.json']) {
+  for (const f of MODEL_FILES) {
     if (!fs.existsSync(path.join(modelDir, f))) throw new Error(`model folder ${modelDir} lacks ${f}`);
   }
-  const config = readJson<{
-    d_model: number;
-    decoder_attention_heads: number;
-    decoder_layers: number;
-    vocab_size: number;
-  }>(modelDir, 'config.json');
+  const config = readJson<WhisperConfigJson>(modelDir, 'config.json');
   const gen = readJson<GenerationConfig>(modelDir, 'generation_config.json');
   // ESM-only typings; the package also ships a CommonJS build, which a dynamic import resolves under tsx and Jest.
   const { Tokenizer } = await import('@huggingface/tokenizers');
@@ -69,11 +62,6 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
     createSession(path.join(modelDir, ENCODER_FILE), opts),
     createSession(path.join(modelDir, DECODER_FILE), opts),
   ]);
-  const model = new WhisperModel(ort, encoder, decoder, new WhisperVocab(gen), {
-    dModel: config.d_model,
-    heads: config.decoder_attention_heads,
-    layers: config.decoder_layers,
-    vocabSize: config.vocab_size,
-  });
+  const model = new WhisperModel(ort, encoder, decoder, new WhisperVocab(gen), dimsFromConfig(config));
   return new WhisperTranscriber(model, tokenizer, opts.batching);
 }
