@@ -20,6 +20,7 @@ import { jobsRouter } from './routes/jobs';
 import { docsRouter } from './routes/docs';
 import { edgeAudioRouter, edgePublicRouter } from './routes/edge';
 import { listenRouter } from './listen';
+import { requestLog } from './request-log';
 
 export interface ApiDeps {
   config: Config;
@@ -52,6 +53,7 @@ export function createApp(deps: ApiDeps): express.Express {
     res.status(checks.every(Boolean) ? 200 : 503).json({ postgres, temporal, redis });
   });
 
+  app.use(requestLog(deps.log));
   app.use(docsRouter());
 
   // Privacy mode's page, files and edge-result route authenticate by edge token, with their own body limit.

@@ -9,6 +9,8 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { REPO_ROOT } from '../common/config';
 
 export const WORKFLOWS_PATH = path.join(REPO_ROOT, 'workflows', 'index.ts');
+/** Job ids on every workflow log line and activity header (see that file). */
+const WORKFLOW_INTERCEPTORS_PATH = path.join(REPO_ROOT, 'workflows', 'log-interceptors.ts');
 /** Folders whose files can end up in the workflow bundle. */
 const BUNDLED_DIRS = ['workflows', 'common', 'audio'];
 
@@ -31,7 +33,11 @@ function sourceHash(): string {
 export async function workflowBundle(cacheDir = path.join(REPO_ROOT, '.data', 'cache')): Promise<{ code: string }> {
   const file = path.join(cacheDir, `workflow-bundle-${sourceHash()}.js`);
   if (fs.existsSync(file)) return { code: fs.readFileSync(file, 'utf8') };
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_PATH],
+    logger: quietLogger,
+  });
   fs.mkdirSync(cacheDir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, code);

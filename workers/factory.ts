@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createAudioActivities } from '../activities/audio';
 import { createChannelsActivities } from '../activities/channels';
@@ -19,14 +19,17 @@ import { createBlobStore } from '../common/blobs';
 import type { Config } from '../common/config';
 import { BACKEND_TASK_QUEUE, TASK_QUEUES, type Backend } from '../common/constants';
 import { createLogger } from '../common/log';
+import { patientPool } from '../common/patient-pool';
 import { EngineClient } from '../engine/client';
 import type { QuotaService } from '../quota/quota-service';
 import { MODEL_REGISTRY } from '../common/routing';
 import { workflowBundle } from './bundle';
+import { activityLogInterceptors } from './activity-log';
+import { temporalLogger } from './logging';
 
 let runtimeInstalled = false;
 /**
- * The SDK's runtime, once per process: worker state changes at INFO would drown our JSON logs. With
+ * The SDK's runtime, once per process, logging our JSON lines (workers/logging.ts). With
  * TEMPORAL_METRICS_PORT its Prometheus exporter serves the SDK's own worker metrics (task slots,
  * poll and schedule-to-start latencies, sticky cache) there.
  */
@@ -35,7 +38,7 @@ function installRuntime(config: Config): void {
   runtimeInstalled = true;
   try {
     Runtime.install({
-      logger: new DefaultLogger((process.env.TEMPORAL_LOG_LEVEL as 'WARN') ?? 'WARN'),
+      logger: temporalLogger(),
       ...(config.temporalMetricsPort
         ? {
             telemetryOptions: {
@@ -90,13 +93,14 @@ export async function startOrchestrationWorker(
     taskQueue: TASK_QUEUES.orchestration,
     workflowBundle: await workflowBundle(),
     activities: {
-      ...createAudioActivities({ blobs, pool }),
-      ...createStorageActivities({ pool, blobs }),
-      ...createChannelsActivities({ pool, blobs }),
+      ...createAudioActivities({ blobs, pool: patientPool(pool) }),
+      ...createStorageActivities({ pool: patientPool(pool), blobs }),
+      ...createChannelsActivities({ pool: patientPool(pool), blobs }),
       ...createQuotaActivities({ quota }),
       ...createNotifyActivities({ pool, allow: config.webhookAllow, transport: webhookTransport }),
       ...createEdgeActivities({ pool, quota, tiers: config.tiers }),
     },
+    interceptors: { activity: [activityLogInterceptors] },
     ...extra,
   });
   return start(worker, () => connection.close());
@@ -141,13 +145,15 @@ export async function startInferenceWorker(
     namespace: config.temporalNamespace,
     taskQueue: BACKEND_TASK_QUEUE[backend],
     activities: {
-      ...createInferenceActivities({ pool, blobs, engine, modelsDir: config.modelsDir }),
+      // A database restart makes chunks wait, not fail (common/patient-pool.ts).
+      ...createInferenceActivities({ pool: patientPool(pool), blobs, engine, modelsDir: config.modelsDir }),
       ...createLiveActivities({ pool, blobs, engine, modelsDir: config.modelsDir }),
     },
     maxConcurrentActivityTaskExecutions: config.inferenceConcurrency,
     // SIGTERM → stop polling, give in-flight chunks the drain deadline, then cancel what is left
     // (Temporal retries it elsewhere; stored chunk results make the retry cheap).
     shutdownGraceTime: `${config.drainDeadlineSeconds}s`,
+    interceptors: { activity: [activityLogInterceptors] },
     ...opts.extra,
   });
   return start(worker, async () => {

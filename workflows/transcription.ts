@@ -48,8 +48,13 @@ const settlement = proxyActivities<Orchestration>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
+/**
+ * Quick writes (job row, transcript merge, blob removal). A short start-to-close, so a task lost with
+ * its worker (or in transit) is retried within minutes, not after half an hour; a database restart is
+ * waited out inside each attempt (common/patient-pool.ts) and then by these retries.
+ */
 const orchestration = proxyActivities<Orchestration>({
-  startToCloseTimeout: '30 minutes',
+  startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
 

@@ -263,5 +263,20 @@ describe('logs', () => {
     const leaks = Object.entries(forbidden).filter(([, v]) => all.includes(v));
     process.stderr.write(`[tenant] log capture: ${captured.length} writes, ${all.length} chars, leaks: ${JSON.stringify(leaks.map(([k]) => k))}\n`);
     expect(leaks.map(([k]) => k)).toEqual([]);
+
+    // Structured: every JSON line that mentions the job names it as jobId, with the user it belongs
+    // to (or the caller, for B's request; none for the unauthenticated one), from API, workflow and activities.
+    const lines = all
+      .split('\n')
+      .filter((l) => l.startsWith('{') && l.includes(job!.id))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const bad = lines.filter(
+      (l) => l.jobId !== job!.id || !(l.userId === a.userId || (l.msg === 'request' && (l.userId === b.userId || l.status === 401))),
+    );
+    expect(bad).toEqual([]);
+    const seen = new Set(lines.map((l) => `${l.msg}${l.activity ? ` ${l.activity}` : ''}`));
+    for (const m of ['request', 'job admitted', 'workflow started', 'activity completed prepareAudio', 'activity completed transcribeChunk', 'activity completed finalizeTranscript', 'workflow ended']) {
+      expect([m, seen.has(m)]).toEqual([m, true]);
+    }
   }, 120_000);
 });

@@ -1,0 +1,75 @@
+/**
+ * Workflow interceptors for logs (bundled with the workflows: see workers/bundle.ts). Every workflow
+ * log line gets the job's `jobId` and `userId` (taken from the workflow's input, which carries both),
+ * and every activity it schedules gets them in a header, so the activity's lines carry them too
+ * (workers/activity-log.ts). Lines go through Temporal's logger sink to the worker's logger, which
+ * writes our JSON lines (workers/logging.ts); they are not repeated on replay.
+ * Deterministic: reads only the input and Temporal's workflow APIs.
+ */
+import {
+  defaultPayloadConverter,
+  log,
+  type WorkflowInterceptors,
+} from '@temporalio/workflow';
+
+/** Header that carries the job's ids from a workflow to its activities. */
+export const LOG_CONTEXT_HEADER = 'fairscribe-log-context';
+
+export interface JobLogIds {
+  jobId: string | null;
+  userId: string | null;
+}
+
+/** The ids in a workflow's or activity's first argument (`{ jobId, userId, … }`), when present. */
+export function idsOf(args: readonly unknown[]): JobLogIds {
+  const first = (args[0] ?? {}) as { jobId?: unknown; userId?: unknown };
+  return {
+    jobId: typeof first.jobId === 'string' ? first.jobId : null,
+    userId: typeof first.userId === 'string' ? first.userId : null,
+  };
+}
+
+export const interceptors = (): WorkflowInterceptors => {
+  // One factory call per workflow execution: these ids belong to this run only.
+  let ids: JobLogIds = { jobId: null, userId: null };
+  return {
+    inbound: [
+      {
+        async execute(input, next) {
+          ids = idsOf(input.args);
+          log.info('workflow started');
+          try {
+            const result = await next(input);
+            log.info('workflow ended', { status: (result as { status?: string } | undefined)?.status ?? null });
+            return result;
+          } catch (err) {
+            log.warn('workflow ended', { status: 'failed_or_cancelled', error: err instanceof Error ? err.message : String(err) });
+            throw err;
+          }
+        },
+        async handleSignal(input, next) {
+          log.info('signal received', { signal: input.signalName });
+          return next(input);
+        },
+      },
+    ],
+    outbound: [
+      {
+        getLogAttributes(input, next) {
+          return next({ ...input, jobId: ids.jobId, userId: ids.userId });
+        },
+        async scheduleActivity(input, next) {
+          if (!ids.jobId) return next(input);
+          return next({
+            ...input,
+            headers: { ...input.headers, [LOG_CONTEXT_HEADER]: defaultPayloadConverter.toPayload(ids) },
+          });
+        },
+        async startChildWorkflowExecution(input, next) {
+          log.info('child workflow started', { childWorkflowId: input.options.workflowId ?? null });
+          return next(input);
+        },
+      },
+    ],
+  };
+};
