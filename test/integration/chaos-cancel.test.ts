@@ -1,0 +1,76 @@
+/**
+ * Chaos: 10 long-running jobs cancelled at random moments (seeded, so a failure replays). A job whose
+ * cancel was accepted (202) ends `cancelled`; one that truly ended first answers 409 `not_cancellable`
+ * and stays `completed`. Either way no reservation is left and no blob outlives the job.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { startTestApp, submitFile, type TestApp } from '../helpers/harness';
+import { mulberry32 } from '../helpers/prng';
+import { checkInvariants, report, sleep, waitForEnd } from '../helpers/chaos';
+
+const AUDIO = path.resolve(__dirname, '../../../shared/audio');
+const JOBS = 10;
+/** jfk six times (~66 s, 3 chunks): long enough that most cancels land while it runs */
+const REPEATS = 6;
+/** cancels land uniformly in [0, this) after each job's admission */
+const WINDOW_MS = 30_000;
+const SEED = Number(process.env.CHAOS_SEED ?? 7);
+
+let app: TestApp;
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-chaos-cancel-'));
+  app = await startTestApp();
+}, 120_000);
+
+afterAll(async () => {
+  await app?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+}, 60_000);
+
+test('10 jobs cancelled at random moments: cancelled (or completed + 409), nothing reserved, no blobs', async () => {
+  const t0 = Date.now();
+  const file = path.join(tmp, 'jfk-x6.wav');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', String(REPEATS - 1), '-i', path.join(AUDIO, 'jfk.wav'), '-c:a', 'pcm_s16le', file]);
+  const { apiKey } = await app.user('premium');
+  const random = mulberry32(SEED);
+  const delays = Array.from({ length: JOBS }, () => Math.floor(random() * WINDOW_MS));
+  process.stderr.write(`[chaos] cancel seed ${SEED}: delays ${delays.join(', ')} ms\n`);
+
+  const outcomes = await Promise.all(
+    delays.map(async (delay) => {
+      const res = await submitFile(app.url, apiKey, file, { model: 'whisper-tiny.en', language: 'en' });
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      await sleep(delay);
+      const cancel = await fetch(`${app.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` } });
+      const body = (await cancel.json()) as { error?: { code: string } };
+      return { id, delay, status: cancel.status, code: body.error?.code ?? null };
+    }),
+  );
+  const statuses = await waitForEnd(app, outcomes.map((o) => o.id), 240_000);
+  const inv = await checkInvariants(app, app.api.temporal, statuses);
+  const cancelled = outcomes.filter((o) => statuses.get(o.id) === 'cancelled').length;
+  const completed = outcomes.filter((o) => statuses.get(o.id) === 'completed').length;
+  report('cancel at random moments', {
+    submitted: JOBS,
+    completed,
+    lost: JOBS - completed - cancelled,
+    chunksRetried: inv.chunksRetried,
+    doubleCharges: inv.doubleCharges,
+    wallMs: Date.now() - t0,
+    extra: `${cancelled} cancelled, ${completed} completed before their cancel (409)`,
+  });
+  for (const o of outcomes) {
+    const end = statuses.get(o.id);
+    const expected = o.status === 202 ? { status: 202, code: null, end: 'cancelled' } : { status: 409, code: 'not_cancellable', end: 'completed' };
+    expect({ id: o.id, delay: o.delay, status: o.status, code: o.code, end }).toEqual({ id: o.id, delay: o.delay, ...expected });
+  }
+  expect(inv.problems).toEqual([]);
+  expect(inv.doubleCharges).toBe(0);
+  expect(cancelled).toBeGreaterThan(0);
+}, 420_000);
