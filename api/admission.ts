@@ -20,6 +20,7 @@ import type { ApiDeps } from './app';
 import { ApiError } from './errors';
 import type { CreateJobFields } from './schemas';
 import type { ReceivedUpload } from './upload';
+import { logJob } from './request-log';
 
 // Control characters, path separators and parent references: never acceptable in a file name.
 // eslint-disable-next-line no-control-regex
@@ -70,6 +71,7 @@ export async function admitUpload(
 ): Promise<void> {
   const { pool, temporal, config } = deps;
   const limits = config.tiers[me.tier];
+  logJob(jobId, me.userId);
   if (!upload.file) throw new ApiError(400, 'missing_file', "no audio: send it as the multipart part named 'file'");
   if (BAD_FILENAME_RE.test(upload.file.filename)) {
     throw new ApiError(400, 'invalid_request', 'the file name contains control characters or path separators');
@@ -131,8 +133,9 @@ export async function admitUpload(
     await tx.query('BEGIN');
     await tx.query(
       `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, model_tier, backend, language, options,
-                         filename, audio_ref, audio_seconds, expected_cost_per_minute, actual_cost_per_minute, waiting_for_capacity)
-       VALUES ($1, $2, 'queued', 'cloud', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)`,
+                         filename, audio_ref, audio_seconds, expected_cost_per_minute, actual_cost_per_minute, waiting_for_capacity,
+                         content_sha256)
+       VALUES ($1, $2, 'queued', 'cloud', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15)`,
       [
         jobId,
         me.userId,
@@ -148,6 +151,7 @@ export async function admitUpload(
         probe.durationSeconds,
         route.expectedCostPerMinute,
         route.waitingForCapacity,
+        upload.file.sha256,
       ],
     );
     let outcome;
@@ -213,4 +217,14 @@ export async function admitUpload(
     throw new ApiError(503, 'unavailable', 'the job could not be started; try again', {}, { 'Retry-After': '5' });
   }
   jobAdmitted(me.tier);
+  deps.log.info('job admitted', {
+    jobId,
+    userId: me.userId,
+    tier: me.tier,
+    model: choice.model,
+    backend,
+    priorityClass,
+    audioSeconds: probe.durationSeconds,
+    bytes: upload.file.bytes,
+  });
 }

@@ -44,6 +44,8 @@ export const listJobsQuery = z
     status: z.enum(JOB_STATUSES).optional(),
     limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(20),
     cursor: z.string().max(200).optional(),
+    /** jobs made from a file with this sha256 (lowercase hex), e.g. the backfill CLI's resume check */
+    contentSha256: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in lowercase hex').optional(),
   })
   .strict();
 

@@ -105,12 +105,16 @@ export function jobsRouter(deps: ApiDeps): Router {
     const me = principalOf(req);
     const q = listQuery.safeParse(req.query);
     if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error));
-    const { status, limit, cursor } = q.data;
+    const { status, limit, cursor, contentSha256 } = q.data;
     const params: unknown[] = [me.userId];
     let where = 'user_id = $1 AND deleted_at IS NULL';
     if (status) {
       params.push(status);
       where += ` AND status = $${params.length}`;
+    }
+    if (contentSha256) {
+      params.push(contentSha256);
+      where += ` AND content_sha256 = $${params.length}`;
     }
     if (cursor) {
       const c = decodeCursor(cursor);
