@@ -185,6 +185,7 @@ export async function admitUpload(
     task: fields.task ?? 'transcribe',
     priorityClass,
     spotAttempts: config.spotAttempts,
+    chunksPerChild: config.chunksPerChildWorkflow,
     webhook: fields.webhookUrl !== undefined,
     ...(channels ? { channels } : {}),
   };

@@ -44,6 +44,8 @@ const envSchema = z.object({
   DRAIN_DEADLINE_S: z.coerce.number().positive().default(60),
   /** Attempts a chunk gets on gpu-spot before it moves to the tier's fallback backend. */
   SPOT_ATTEMPTS: z.coerce.number().int().positive().default(2),
+  /** Chunks one workflow runs itself; a longer job runs them in child workflows of this many (history bound, workflows/chunks.ts). */
+  CHUNKS_PER_CHILD_WORKFLOW: z.coerce.number().int().positive().default(1000),
   /** Audio longer than this goes to POST /v1/jobs, not the synchronous OpenAI-compatible routes (seconds). */
   SYNC_MAX_AUDIO_S: z.coerce.number().positive().default(20 * 60),
   /** Signs browser tokens (POST /v1/tokens); every API replica must share it. Unset: random per process. */
@@ -88,6 +90,7 @@ export interface Config {
   batchMaxOverride: number | null;
   drainDeadlineSeconds: number;
   spotAttempts: number;
+  chunksPerChildWorkflow: number;
   syncMaxAudioSeconds: number;
   tokenSecret: Buffer;
   edge: { deadlineSeconds: number; uploadDeadlineSeconds: number; resultMaxBytes: number };
@@ -138,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     batchMaxOverride: e.BATCH_MAX ?? null,
     drainDeadlineSeconds: e.DRAIN_DEADLINE_S,
     spotAttempts: e.SPOT_ATTEMPTS,
+    chunksPerChildWorkflow: e.CHUNKS_PER_CHILD_WORKFLOW,
     syncMaxAudioSeconds: e.SYNC_MAX_AUDIO_S,
     tokenSecret: e.TOKEN_SECRET ? Buffer.from(e.TOKEN_SECRET) : crypto.randomBytes(32),
     edge: {

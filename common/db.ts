@@ -7,6 +7,10 @@ export function createPool(databaseUrl: string, max = 10): Pool {
   const pool = new Pool({ connectionString: databaseUrl, max });
   // An idle client's error (e.g. the server restarted) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // A checked-out client whose connection drops (a database restart mid-transaction) emits 'error',
+  // which with no listener would crash the process; its pending and next queries fail instead, which
+  // is how the caller learns of it (and activities retry).
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

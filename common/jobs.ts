@@ -22,6 +22,8 @@ export interface TranscriptionInput {
   spotAttempts?: number;
   /** multichannel=true: the upload's channel count, each channel transcribed on its own */
   channels?: number;
+  /** chunks one workflow runs itself; more run in child workflows of this many (config CHUNKS_PER_CHILD_WORKFLOW) */
+  chunksPerChild?: number;
   /** the job has a `webhookUrl`: its end starts a webhook delivery (the URL itself stays in Postgres) */
   webhook?: boolean;
   /** privacy mode: the browser transcribes; the workflow waits for its result (workflows/edge.ts) */

@@ -1,3 +1,4 @@
 export { transcriptionWorkflow, statusQuery, cancelSignal } from './transcription';
 export { webhookDeliveryWorkflow } from './webhook';
 export { liveTranscriptionWorkflow } from './live';
+export { chunkGroupWorkflow } from './chunks';

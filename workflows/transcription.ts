@@ -5,7 +5,6 @@
  */
 import {
   ActivityCancellationType,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   defineQuery,
@@ -17,12 +16,11 @@ import {
 } from '@temporalio/workflow';
 import type { createAudioActivities } from '../activities/audio';
 import type { createChannelsActivities } from '../activities/channels';
-import type { createInferenceActivities } from '../activities/inference';
 import type { createQuotaActivities } from '../activities/quota';
 import type { createStorageActivities } from '../activities/storage';
-import { fallbackBackend } from '../common/backends';
-import { BACKEND_TASK_QUEUE, type JobStatus } from '../common/constants';
-import type { ChunkSpan, TranscriptionInput, WorkflowStatus } from '../common/jobs';
+import type { JobStatus } from '../common/constants';
+import type { TranscriptionInput, WorkflowStatus } from '../common/jobs';
+import { chunkRunner, describeFailure, runChunks } from './chunks';
 import { startWebhookDelivery } from './webhook';
 import { runEdge } from './edge';
 
@@ -30,14 +28,10 @@ type Orchestration = ReturnType<typeof createAudioActivities> &
   ReturnType<typeof createChannelsActivities> &
   ReturnType<typeof createStorageActivities> &
   ReturnType<typeof createQuotaActivities>;
-type Inference = ReturnType<typeof createInferenceActivities>;
 
 export const statusQuery = defineQuery<WorkflowStatus>('status');
 /** Stops the job (API cancel route, Temporal UI, `temporal workflow signal --name cancel`). */
 export const cancelSignal = defineSignal('cancel');
-
-/** Chunks of one job in flight at once: enough to fill a batch, few enough to leave room for others. */
-const MAX_CHUNKS_IN_FLIGHT = 16;
 
 /**
  * Settlement never gives up: a job must not stay `running` holding quota because Redis was down for
@@ -69,20 +63,7 @@ const preparation = proxyActivities<Orchestration>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
 
-/** Attempts a chunk gets on spot before it moves to the tier's fallback backend. */
-export const DEFAULT_SPOT_ATTEMPTS = 2;
-
-function inferenceActivities(taskQueue: string, maximumAttempts = 5): Inference {
-  return proxyActivities<Inference>({
-    taskQueue,
-    // No schedule-to-start limit: with no worker on the queue the task waits for capacity.
-    startToCloseTimeout: '10 minutes',
-    // Heartbeats flow from the activity's event loop every 5 s while the engine thread works; a few
-    // times the worst batch run, so a dead spot worker's chunk is retried elsewhere within seconds.
-    heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts },
-  });
-}
+export { DEFAULT_SPOT_ATTEMPTS } from './chunks';
 
 export async function transcriptionWorkflow(input: TranscriptionInput): Promise<{ jobId: string; status: JobStatus }> {
   const state: WorkflowStatus = { status: 'queued', chunksDone: 0, chunksTotal: null, error: null };
@@ -139,39 +120,19 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     patch: { audioSeconds: prepared.audioSeconds, chunksTotal: prepared.chunks.length },
   });
 
-  const onSpot = input.backend === 'gpu-spot';
-  const primary = inferenceActivities(
-    BACKEND_TASK_QUEUE[input.backend],
-    onSpot ? (input.spotAttempts ?? DEFAULT_SPOT_ATTEMPTS) : undefined,
-  );
-  const fallbackTo = fallbackBackend(input.tier);
   let language = input.language;
-  const run = async (chunk: ChunkSpan & { channel?: number }) => {
-    const { channel, ...span } = chunk;
-    const args = { jobId: input.jobId, model: input.model, chunk: span, language, task: input.task, tier: input.tier, ...(channel === undefined ? {} : { channel }) };
-    let r;
-    try {
-      r = await primary.transcribeChunk(args);
-    } catch (err) {
-      if (!onSpot || isCancellation(err)) throw err;
-      // Spot capacity keeps failing this chunk: durability beats cost, so it moves to the tier's
-      // first non-spot backend (even CPU for a long file), and the job records it.
-      const reason = describeFailure(err).message;
-      await orchestration.recordFallback({ jobId: input.jobId, fallback: { chunk: chunk.index, from: input.backend, to: fallbackTo, reason } });
-      r = await inferenceActivities(BACKEND_TASK_QUEUE[fallbackTo]).transcribeChunk(args);
-    }
-    state.chunksDone++;
-    return r;
-  };
+  const run = chunkRunner(input, () => language);
   if (prepared.chunks.length > 0) setStatus('running');
   let pending = prepared.chunks;
   if (language === null && pending.length > 0) {
     // Detect the language once, on the first window, and hold it for the rest of the job.
     const first = await run(pending[0]);
+    state.chunksDone++;
     language = first.language;
     pending = pending.slice(1);
   }
-  await runBounded(pending, MAX_CHUNKS_IN_FLIGHT, run);
+  // In this workflow, or in child workflows of chunk groups for a long file (history bound: chunks.ts).
+  await runChunks(input, pending, language, run, (n) => (state.chunksDone += n));
 
   // Billed = audio sent to inference, rounded up (API.md); the rest of the reservation goes back.
   // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
@@ -183,26 +144,4 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds });
   }
   setStatus('completed');
-}
-
-/** Runs `fn` over items with at most `limit` promises pending; rejects on the first failure. */
-async function runBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
-}
-
-/** A readable reason for the job's `error`, from the failure chain. */
-function describeFailure(err: unknown): { code: string; message: string } {
-  let e: unknown = err;
-  while (e instanceof ActivityFailure && e.cause) e = e.cause;
-  if (e instanceof ApplicationFailure) return { code: e.type ?? 'failed', message: e.message };
-  return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
 }

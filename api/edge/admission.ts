@@ -155,6 +155,7 @@ export async function admitEdge(
     task: fields.task ?? 'transcribe',
     priorityClass,
     spotAttempts: config.spotAttempts,
+    chunksPerChild: config.chunksPerChildWorkflow,
     webhook: fields.webhookUrl !== undefined,
     edge,
   };

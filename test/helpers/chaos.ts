@@ -172,9 +172,12 @@ export async function checkInvariants(app: TestApp, temporal: Client, jobs: Map<
     }
     if (job.status === 'cancelled' && charges.some((c) => c.seconds !== 0)) problems.push(`job ${job.id}: cancelled but charged`);
     if (!ledger.some((l) => l.kind === 'refund')) problems.push(`job ${job.id}: reservation never settled`);
+    // The job reads `completed` a moment before its workflow deletes the audio: wait for the workflow.
+    const handle = temporal.workflow.getHandle(workflowIdFor(job.id));
+    await handle.result().catch(() => undefined);
     if (fs.existsSync(path.join(app.config.blobDir, job.id))) problems.push(`job ${job.id}: blobs left after it ended`);
 
-    const history = await temporal.workflow.getHandle(workflowIdFor(job.id)).fetchHistory();
+    const history = await handle.fetchHistory();
     // Event ids are Longs: compare them as strings.
     const chunkScheduled = new Set<string>();
     for (const e of history.events ?? []) {

@@ -235,6 +235,8 @@ describe('logs', () => {
     try {
       createLogger({ component: 'test' }).info('capture check'); // proves the capture sees the logger
       job = await completedJob(a.apiKey);
+      // The workflow ends (and logs so) just after the job reads completed.
+      await app.api.temporal.workflow.getHandle(workflowIdFor(job.id)).result();
       await call(b.apiKey, ['GET', `/v1/jobs/${job.id}`]);
       await call(wrongKey, ['GET', `/v1/jobs/${job.id}`]);
       const bad = await submitFile(app.url, a.apiKey, file, { colour: 'blue' });

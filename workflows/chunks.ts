@@ -1,0 +1,168 @@
+/**
+ * Running a job's chunks: one chunk on its backend (with the spot fallback), many chunks with bounded
+ * concurrency, and — past a chunk count — in child workflows of chunk groups, so no workflow's history
+ * grows without bound on a long file.
+ *
+ * History bound (measured by test/integration/chunk-groups.test.ts, which prints it): a chunk costs
+ * its workflow 6.0 history events (activity scheduled / started / completed, and the workflow task
+ * that wakes on its completion when completions do not share one); a child workflow costs its parent
+ * about 6, on top of the parent's fixed ~40 (prepare, job updates, settle, finalize, cleanup).
+ * Temporal warns at 10,240 events per history and stops a workflow at 51,200 (or 50 MB). So a
+ * workflow runs at most {@link DEFAULT_CHUNKS_PER_CHILD} = 1,000 chunks itself (~6,000 events, under
+ * the warning); a longer job (1,000 chunks of ≤ 30 s is over 8 h of speech; premium allows 12 h) runs
+ * its chunks in children of 1,000 each, one child at a time, and its own history stays near 50 events.
+ * The limit is config (`CHUNKS_PER_CHILD_WORKFLOW`), so a test can use 2.
+ *
+ * Deterministic workflow code: activities by type only; payloads carry chunk spans, never audio.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createInferenceActivities } from '../activities/inference';
+import type { createStorageActivities } from '../activities/storage';
+import { fallbackBackend } from '../common/backends';
+import { BACKEND_TASK_QUEUE, TASK_QUEUES } from '../common/constants';
+import type { ChunkSpan, TranscribeChunkResult, TranscriptionInput } from '../common/jobs';
+
+type Inference = ReturnType<typeof createInferenceActivities>;
+type Storage = ReturnType<typeof createStorageActivities>;
+
+/** Attempts a chunk gets on spot before it moves to the tier's fallback backend. */
+export const DEFAULT_SPOT_ATTEMPTS = 2;
+
+/** Chunks of one workflow in flight at once: enough to fill a batch, few enough to leave room for others. */
+export const MAX_CHUNKS_IN_FLIGHT = 16;
+
+/** Chunks one workflow runs itself; a job with more runs them in child workflows of this many (see above). */
+export const DEFAULT_CHUNKS_PER_CHILD = 1_000;
+
+const storage = proxyActivities<Storage>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+
+export function inferenceActivities(taskQueue: string, maximumAttempts = 5): Inference {
+  return proxyActivities<Inference>({
+    taskQueue,
+    // No schedule-to-start limit: with no worker on the queue the task waits for capacity.
+    startToCloseTimeout: '10 minutes',
+    // Heartbeats flow from the activity's event loop every 5 s while the engine thread works; a few
+    // times the worst batch run, so a dead spot worker's chunk is retried elsewhere within seconds.
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts },
+  });
+}
+
+/** A readable reason for the job's `error`, from the failure chain. */
+export function describeFailure(err: unknown): { code: string; message: string } {
+  let e: unknown = err;
+  while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
+  if (e instanceof ApplicationFailure) return { code: e.type ?? 'failed', message: e.message };
+  return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
+}
+
+/** A chunk of the job's audio; multichannel jobs say which channel it is cut from. */
+export type JobChunk = ChunkSpan & { channel?: number };
+
+/** What a chunk needs of its job (a subset of the workflow input, so a child gets only this). */
+export type ChunkJob = Pick<TranscriptionInput, 'jobId' | 'userId' | 'tier' | 'model' | 'backend' | 'task' | 'spotAttempts' | 'chunksPerChild'>;
+
+/**
+ * Transcribes one chunk on the job's backend; on spot, after `spotAttempts` failures it moves to the
+ * tier's first non-spot backend (durability beats cost, even CPU for a long file), recorded in the
+ * job's `fallbacks`.
+ */
+export function chunkRunner(job: ChunkJob, language: () => string | null): (chunk: JobChunk) => Promise<TranscribeChunkResult> {
+  const onSpot = job.backend === 'gpu-spot';
+  const primary = inferenceActivities(BACKEND_TASK_QUEUE[job.backend], onSpot ? (job.spotAttempts ?? DEFAULT_SPOT_ATTEMPTS) : undefined);
+  const fallbackTo = fallbackBackend(job.tier);
+  return async (chunk) => {
+    const { channel, ...span } = chunk;
+    const args = { jobId: job.jobId, model: job.model, chunk: span, language: language(), task: job.task, tier: job.tier, ...(channel === undefined ? {} : { channel }) };
+    try {
+      return await primary.transcribeChunk(args);
+    } catch (err) {
+      if (!onSpot || isCancellation(err)) throw err;
+      const reason = describeFailure(err).message;
+      await storage.recordFallback({ jobId: job.jobId, fallback: { chunk: chunk.index, from: job.backend, to: fallbackTo, reason } });
+      return inferenceActivities(BACKEND_TASK_QUEUE[fallbackTo]).transcribeChunk(args);
+    }
+  };
+}
+
+/** Only the fields a chunk needs: a child's input stays small whatever the parent's input holds. */
+function pickJob(j: ChunkJob): ChunkJob {
+  return {
+    jobId: j.jobId,
+    userId: j.userId,
+    tier: j.tier,
+    model: j.model,
+    backend: j.backend,
+    task: j.task,
+    spotAttempts: j.spotAttempts,
+    chunksPerChild: j.chunksPerChild,
+  };
+}
+
+/** Runs `fn` over items with at most `limit` promises pending; rejects on the first failure. */
+export async function runBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/** A child's input: the job's fields it needs (flat, so logs find `jobId` and `userId`), its chunks. */
+export type ChunkGroupInput = ChunkJob & { language: string | null; chunks: JobChunk[] };
+
+/**
+ * Runs all `chunks` of a job: in this workflow when they are at most the job's chunks-per-child
+ * limit, else in child workflows `<workflowId>-chunks-<k>` of that many chunks each, one at a time.
+ * `onDone(n)` reports progress (per chunk inline, per group with children). A cancelled parent
+ * cancels its child, whose activities stop through their heartbeats.
+ */
+export async function runChunks(
+  job: ChunkJob,
+  chunks: JobChunk[],
+  language: string | null,
+  run: (chunk: JobChunk) => Promise<unknown>,
+  onDone: (n: number) => void,
+): Promise<void> {
+  const perChild = job.chunksPerChild ?? DEFAULT_CHUNKS_PER_CHILD;
+  if (chunks.length <= perChild) {
+    await runBounded(chunks, MAX_CHUNKS_IN_FLIGHT, async (c) => {
+      await run(c);
+      onDone(1);
+    });
+    return;
+  }
+  const parentId = workflowInfo().workflowId;
+  for (let k = 0; k * perChild < chunks.length; k++) {
+    const group = chunks.slice(k * perChild, (k + 1) * perChild);
+    await executeChild(chunkGroupWorkflow, {
+      workflowId: `${parentId}-chunks-${k}`,
+      taskQueue: TASK_QUEUES.orchestration,
+      args: [{ ...pickJob(job), language, chunks: group }],
+    });
+    onDone(group.length);
+  }
+}
+
+/** A child workflow: one group of a long job's chunks (see the file comment for why and when). */
+export async function chunkGroupWorkflow(input: ChunkGroupInput): Promise<{ chunks: number }> {
+  const run = chunkRunner(input, () => input.language);
+  await runBounded(input.chunks, MAX_CHUNKS_IN_FLIGHT, run);
+  return { chunks: input.chunks.length };
+}
