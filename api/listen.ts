@@ -384,17 +384,22 @@ class LiveSession {
     await this.decodes;
     const audioSeconds = round2(this.segmenter.total / SAMPLE_RATE);
     try {
-      await this.handle!.signal(finishSignal, { audioSeconds, billedSeconds: Math.ceil(audioSeconds) });
-      await this.handle!.result();
-    } catch (err) {
-      // A cancelled job's workflow has already ended (and released the reservation): nothing to finish.
-      if (!graceful) return;
-      throw err;
-    }
-    const { rows } = await this.deps.pool.query('SELECT text FROM jobs WHERE id = $1', [this.jobId]);
-    if (graceful) {
-      this.send({ type: 'done', jobId: this.jobId, text: rows[0]?.text ?? '', audioSeconds });
-      this.close(CLOSE.normal, 'done');
+      try {
+        await this.handle!.signal(finishSignal, { audioSeconds, billedSeconds: Math.ceil(audioSeconds) });
+        await this.handle!.result();
+      } catch (err) {
+        // A cancelled job's workflow has already ended (and released the reservation): nothing to finish.
+        if (!graceful) return;
+        throw err;
+      }
+      if (graceful) {
+        const { rows } = await this.deps.pool.query('SELECT text FROM jobs WHERE id = $1', [this.jobId]);
+        this.send({ type: 'done', jobId: this.jobId, text: rows[0]?.text ?? '', audioSeconds });
+        this.close(CLOSE.normal, 'done');
+      }
+    } finally {
+      // The windows' texts were only the way results came back; the job's transcript is the record.
+      await this.deps.pool.query('DELETE FROM live_results WHERE job_id = $1', [this.jobId]);
     }
   }
 

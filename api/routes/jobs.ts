@@ -193,6 +193,7 @@ export function jobsRouter(deps: ApiDeps): Router {
       [job.id],
     );
     await pool.query('DELETE FROM chunk_results WHERE job_id = $1', [job.id]);
+    await pool.query('DELETE FROM live_results WHERE job_id = $1', [job.id]);
     await blobs.deleteJob(job.id);
     res.status(204).end();
   });

@@ -131,8 +131,9 @@ test('jfk in real time: partials before the end, finals, done within 10% WER; a 
     expect(a.taskQueue?.name).toBe(TASK_QUEUES.cpu);
     expect(a.priority?.priorityKey).toBe(1);
   }
-  // No audio left behind in the blob store.
+  // No audio left behind in the blob store, and no window texts beside the job's transcript.
   expect(fs.existsSync(path.join(app.config.blobDir, done.jobId))).toBe(false);
+  expect((await app.pool.query('SELECT count(*)::int AS n FROM live_results WHERE job_id = $1', [done.jobId])).rows[0].n).toBe(0);
 }, 120_000);
 
 test('f32 at 48 kHz (resampled to 16 kHz) sent faster than real time gives the same text', async () => {
