@@ -88,6 +88,9 @@ describe('refused by policy (no allow-list)', () => {
     'http://[fd00:ec2::254]/', // AWS metadata over IPv6
     'http://[fe80::1]/',
     'http://0.0.0.0/',
+    'http://2130706433/', // 127.0.0.1 as one number (the URL parser normalises it)
+    'http://0x7f.1/',
+    'http://[64:ff9b::a9fe:a9fe]/', // NAT64 of 169.254.169.254
     `http://loop.test:PORT/hook`,
     'http://meta.test/latest/meta-data/',
     'http://private.test/',
