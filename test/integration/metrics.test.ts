@@ -70,6 +70,13 @@ test('two jobs of two tiers: Prometheus holds TTFR and queue wait by tier, busin
   const submitted = await Promise.all([submitFile(app.url, free.apiKey, jfk), submitFile(app.url, premium.apiKey, jfk)]);
   const ids = await Promise.all(submitted.map(async (r) => ((await r.json()) as { id: string }).id));
   expect(submitted.map((r) => r.status)).toEqual([202, 202]);
+  // Wait on the database: polling the API every 250 ms would spend the free tier's 60 requests a minute.
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const { rows } = await app.pool.query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND status IN ('completed', 'failed', 'cancelled')`, [ids]);
+    if (rows[0].n === 2 || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
   const jobs = await Promise.all([waitForJob(app.url, free.apiKey, ids[0]), waitForJob(app.url, premium.apiKey, ids[1])]);
   expect(jobs.map((j) => j.status)).toEqual(['completed', 'completed']);
 
