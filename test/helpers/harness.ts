@@ -155,12 +155,17 @@ export async function waitForJob(
   timeoutMs = 120_000,
 ): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
+  // Polls quickly at first, then every 2 s: a free-tier key has 60 requests a minute, and a test that
+  // spends them on polling gets 429s; on one it waits as Retry-After says.
+  let interval = 250;
   for (;;) {
     const res = await fetch(`${url}/v1/jobs/${jobId}`, { headers: { authorization: `Bearer ${apiKey}` } });
     const body = (await res.json()) as Record<string, any>;
     if (['completed', 'failed', 'cancelled', 'expired'].includes(body.status)) return body;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${body.status ?? JSON.stringify(body)} after ${timeoutMs} ms`);
+    const wait = res.status === 429 ? Math.min(5_000, 1000 * Number(res.headers.get('retry-after') ?? 1)) : interval;
+    await new Promise((r) => setTimeout(r, wait));
+    interval = Math.min(2_000, interval * 1.5);
   }
 }
 
