@@ -97,7 +97,8 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
     // Fail the workflow too, so the Temporal UI shows the job as Failed with the same reason.
     throw ApplicationFailure.nonRetryable(error!.message, error!.code);
   }
-  await orchestration.deleteAudio({ jobId: input.jobId });
+  // Also when Temporal's own cancellation came during the finish above: the audio goes either way.
+  await CancellationScope.nonCancellable(() => orchestration.deleteAudio({ jobId: input.jobId }));
   // An edge job that expired ends without a webhook event (webhooks announce completed, failed, cancelled).
   if (input.webhook && state.status === 'completed') await startWebhookDelivery(input.jobId, 'completed');
   return { jobId: input.jobId, status: state.status };
@@ -137,11 +138,16 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
   // Billed = audio sent to inference, rounded up (API.md); the rest of the reservation goes back.
   // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
   const billedSeconds = Math.ceil(prepared.speechSeconds);
-  await settlement.settleQuota({ jobId: input.jobId, billedSeconds });
-  if (input.channels) {
-    await orchestration.finalizeChannels({ jobId: input.jobId, channels: input.channels, audioSeconds: prepared.audioSeconds, billedSeconds });
-  } else {
-    await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds });
-  }
+  // Point of no return: every chunk is stored. A cancel arriving now must not cut between the charge and
+  // the transcript (a cancelled job left charged, or a `completed` row written after `cancelled`), so
+  // the job finishes; the cancel found it ending.
+  await CancellationScope.nonCancellable(async () => {
+    await settlement.settleQuota({ jobId: input.jobId, billedSeconds });
+    if (input.channels) {
+      await orchestration.finalizeChannels({ jobId: input.jobId, channels: input.channels, audioSeconds: prepared.audioSeconds, billedSeconds });
+    } else {
+      await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds });
+    }
+  });
   setStatus('completed');
 }
