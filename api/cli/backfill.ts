@@ -203,7 +203,9 @@ export async function runBackfill(items: BackfillItem[], opts: BackfillOptions):
         else id = await submit(item);
       } catch (err) {
         s.failed++;
-        problem(item.path, (err as Error).message);
+        // fetch's own message ("fetch failed") does not say what it could not reach.
+        const msg = err instanceof TypeError && err.message === 'fetch failed' ? `cannot reach the API at ${opts.apiUrl}` : (err as Error).message;
+        problem(item.path, msg);
         settled++;
         progress();
         continue;
