@@ -44,10 +44,11 @@ export function createApp(deps: ApiDeps): express.Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req: Request, res: Response) => {
+    // Each check answers within READY_CHECK_TIMEOUT_MS: a hung dependency reads as down, never as a hung probe.
     const checks = await Promise.all([
-      deps.pool.query('SELECT 1').then(() => true, () => false),
-      deps.temporal.workflowService.getSystemInfo({}).then(() => true, () => false),
-      deps.redis.ping().then(() => true, () => false),
+      reachable(() => deps.pool.query('SELECT 1')),
+      reachable(() => deps.temporal.workflowService.getSystemInfo({})),
+      reachable(() => deps.redis.ping()),
     ]);
     const [postgres, temporal, redis] = checks;
     res.status(checks.every(Boolean) ? 200 : 503).json({ postgres, temporal, redis });
@@ -81,4 +82,20 @@ export function createApp(deps: ApiDeps): express.Express {
   });
   app.use(errorHandler(deps.log));
   return app;
+}
+
+/** How long /readyz waits for each dependency; load balancers probe with timeouts of a few seconds. */
+const READY_CHECK_TIMEOUT_MS = 2_000;
+
+/** True when `probe` resolves within READY_CHECK_TIMEOUT_MS. */
+async function reachable(probe: () => Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), READY_CHECK_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([probe().then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

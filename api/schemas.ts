@@ -7,16 +7,22 @@
 import { z } from 'zod';
 import { BACKENDS, JOB_STATUSES, MODEL_TIERS, PRIORITY_CLASSES, TIERS } from '../common/constants';
 import { UUID_RE } from '../common/ids';
+import { WHISPER_LANGUAGES } from '../common/languages';
 
 const boolString = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+/**
+ * A language Whisper knows (openai/whisper tokenizer.py LANGUAGES), as its ISO 639-1 code: a code it does
+ * not know would only fail later in the decoder, after the job was admitted and retried.
+ */
+export const languageCode = z.enum(Object.keys(WHISPER_LANGUAGES) as [string, ...string[]], {
+  error: 'must be a language Whisper supports, as an ISO 639-1 code such as "en"',
+});
 
 /** Every field of `POST /v1/jobs` in ../shared/API.md; any other name is refused. */
 export const createJobFields = z
   .object({
-    language: z
-      .string()
-      .regex(/^[a-z]{2,3}$/, 'must be an ISO 639-1 code such as "en"')
-      .optional(),
+    language: languageCode.optional(),
     model: z.string().min(1).max(100).optional(),
     task: z.enum(['transcribe', 'translate']).optional(),
     prompt: z.string().max(1000).optional(),
@@ -61,7 +67,7 @@ export const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] a
 export const openAiFields = z
   .object({
     model: z.string().min(1).max(100),
-    language: z.string().regex(/^[a-z]{2,3}$/, 'must be an ISO 639-1 code such as "en"').optional(),
+    language: languageCode.optional(),
     prompt: z.string().max(1000).optional(),
     response_format: z.enum(RESPONSE_FORMATS).optional(),
     temperature: z.coerce.number().min(0).max(1).optional(),
@@ -183,10 +189,7 @@ export const liveStartMessage = z
   .object({
     type: z.literal('start'),
     model: z.string().min(1).max(100).optional(),
-    language: z
-      .string()
-      .regex(/^[a-z]{2,3}$/, 'must be an ISO 639-1 code such as "en"')
-      .optional(),
+    language: languageCode.optional(),
     sampleRate: z.number().int().min(8000).max(48000),
     encoding: z.enum(['pcm_s16le', 'f32']),
   })

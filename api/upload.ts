@@ -76,6 +76,9 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
       reject(e);
     };
     bb.on('field', (name, value, info) => {
+      if (name === fileField) {
+        return fail(new ApiError(400, 'missing_file', `the part named '${fileField}' is a text field; send the audio as a file part (with a filename)`));
+      }
       if (name in fields) {
         if (opts.repeatable?.includes(name)) return void (fields[name] += `,${value}`);
         return fail(new ApiError(400, 'invalid_request', `field '${name}' is repeated`));

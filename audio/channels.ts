@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import ffmpeg from 'fluent-ffmpeg';
 import { SAMPLE_RATE } from '../engine/constants';
-import { UnsupportedAudioError } from './ffmpeg';
+import { firstLine, UnsupportedAudioError } from './ffmpeg';
 
 /** Most channels a multichannel job may have (each is transcribed and billed on its own). */
 export const MAX_CHANNELS = 8;
@@ -27,7 +27,7 @@ export async function decodeChannelToPcm(inFile: string, outFile: string, channe
       .audioCodec('pcm_f32le')
       .format('f32le')
       .on('stderr', (line: string) => (stderr += line + '\n'))
-      .on('error', (err: Error) => reject(new UnsupportedAudioError(`channel ${channel} cannot be decoded (${(stderr || err.message).trim().split('\n')[0]})`)))
+      .on('error', (err: Error) => reject(new UnsupportedAudioError(`channel ${channel} cannot be decoded (${firstLine(stderr || err.message)})`)))
       .on('end', () => resolve());
     signal?.addEventListener('abort', () => command.kill('SIGKILL'), { once: true });
     command.save(outFile);

@@ -25,8 +25,13 @@ export interface AudioProbe {
 /** A file whose decodable audio is shorter than this share of its header's duration is truncated. */
 const MIN_DECODED_FRACTION = 0.9;
 
-function firstLine(s: string): string {
-  return s.split('\n').find((l) => l.trim())?.trim().slice(0, 200) ?? 'unknown error';
+/**
+ * The first line of an ffmpeg error, fit for the client: ffmpeg names the input by its path, which is
+ * ours (blob directory layout), not the client's business.
+ */
+export function firstLine(s: string): string {
+  const line = s.split('\n').find((l) => l.trim())?.trim() ?? 'unknown error';
+  return line.replace(/(?:file:)?\/[^\s:'",)]+/g, '<input>').slice(0, 200);
 }
 
 /**

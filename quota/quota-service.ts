@@ -6,7 +6,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { Redis } from 'ioredis';
 import type { TierLimits } from '../common/tiers';
 import { nextUtcMidnight, utcDay } from './keys';
-import { QuotaStore, type ReserveOutcome } from './quota-store';
+import { QuotaStore, QuotaUnavailableError, type ReserveOutcome } from './quota-store';
 import { UsageLedger } from './usage-ledger';
 
 export class QuotaService {
@@ -40,7 +40,16 @@ export class QuotaService {
     // zero would admit unmetered jobs. Rebuild from the ledger first; this reservation's own row is not
     // committed yet, so the rebuild does not count it and the reserve below adds it once.
     if (!(await this.store.isBuilt())) await this.rebuildOnce();
-    const outcome = await this.store.reserve(reservation, limits.dailySeconds, limits.concurrentJobs);
+    let outcome: ReserveOutcome;
+    try {
+      outcome = await this.store.reserve(reservation, limits.dailySeconds, limits.concurrentJobs);
+    } catch (err) {
+      // A command that timed out may still run when a hung Redis wakes up, leaving a reservation for a
+      // job the caller rolls back. Redis runs one connection's commands in order, so a release sent now
+      // runs right after it and takes it back. Not awaited: it cannot be answered any sooner.
+      if (err instanceof QuotaUnavailableError) void this.store.settle(reservation, 0).catch(() => undefined);
+      throw err;
+    }
     return { ...outcome, day, resetAt: nextUtcMidnight(now) };
   }
 

@@ -74,6 +74,11 @@ describe('authentication', () => {
     await expectError(res, 401, 'unauthorized');
   });
 
+  test('the auth scheme name is case-insensitive: "bearer <key>" works', async () => {
+    const res = await fetch(`${app.url}/v1/jobs`, { headers: { authorization: `bearer ${freeKey}` } });
+    expect(res.status).toBe(200);
+  });
+
   test('oversized headers → 431 headers_too_large in our JSON shape', async () => {
     const res = await fetch(`${app.url}/v1/jobs`, { headers: { 'x-big': 'a'.repeat(20_000), authorization: `Bearer ${freeKey}` } });
     await expectError(res, 431, 'headers_too_large');
@@ -124,9 +129,28 @@ describe('POST /v1/jobs refuses and leaves nothing behind', () => {
     '%s → 422 unsupported_audio',
     async (name) => {
       const res = await submitFile(app.url, premiumKey, path.join(tmp, name));
-      await expectError(res, 422, 'unsupported_audio');
+      const body = await expectError(res, 422, 'unsupported_audio');
+      // ffmpeg names its input by path: the message must not show the server's directories.
+      expect(body.error.message).not.toContain(app.config.blobDir);
+      expect(body.error.message).not.toMatch(/\/[\w.-]+\//);
     },
   );
+
+  test('a language Whisper does not know → 400 invalid_request at admission, not a failed job later', async () => {
+    for (const language of ['xx', 'zz']) {
+      const res = await submitFile(app.url, premiumKey, path.join(tmp, 'jfk.mp3'), { language });
+      const body = await expectError(res, 400, 'invalid_request');
+      expect(body.error.message).toContain('language');
+    }
+  });
+
+  test("a text field named 'file' → 400 missing_file saying it must be a file part", async () => {
+    const form = new FormData();
+    form.append('file', 'notafile');
+    const res = await fetch(`${app.url}/v1/jobs`, { method: 'POST', body: form, headers: { authorization: `Bearer ${freeKey}` } });
+    const body = await expectError(res, 400, 'missing_file');
+    expect(body.error.message).toMatch(/file part/);
+  });
 
   test('over the tier size limit → 413 file_too_large while streaming', async () => {
     const res = await submitFile(app.url, freeKey, path.join(AUDIO, 'jfk.flac'));

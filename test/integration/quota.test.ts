@@ -483,6 +483,33 @@ describe('Redis killed and restarted during a run of jobs', () => {
     expect(await app.deps.quota.store.usage(free.userId, utcDay())).toEqual({ usedSeconds: job.billedSeconds, activeJobs: 0 });
     await workflowEnded(app, held);
   }, 90_000);
+  test('a hung Redis (SIGSTOP) fails admission closed within seconds, readyz says so, and nothing is admitted later', async () => {
+    const user = await app.user('standard');
+    const jobsBefore = await jobCount(app, user.userId);
+    process.kill(redis.pid, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      const res = await submitFile(app.url, user.apiKey, shortFile);
+      const elapsed = Date.now() - t0;
+      expect(res.status).toBe(503);
+      expect(await errorOf(res)).toMatchObject({ code: 'quota_unavailable' });
+      expect(elapsed).toBeLessThan(20_000);
+      const ready = await fetch(`${app.url}/readyz`, { signal: AbortSignal.timeout(10_000) });
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ redis: false, postgres: true });
+    } finally {
+      process.kill(redis.pid, 'SIGCONT');
+    }
+    await redisReady(app.deps.redis, 15_000);
+    // The refused request left nothing that could be admitted once Redis answers again.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await jobCount(app, user.userId)).toBe(jobsBefore);
+    // The reserve that timed out ran when Redis woke up; the release queued behind it took it back.
+    expect(await app.deps.quota.store.usage(user.userId, utcDay())).toEqual({ usedSeconds: 0, activeJobs: 0 });
+    const ready = await fetch(`${app.url}/readyz`);
+    expect(ready.status).toBe(200);
+  }, 60_000);
+
   test('a rebuild from a ledger snapshot read before a settlement does not bring the settled reservation back', async () => {
     // The race a rebuild used to lose: it reads the ledger (job open), the job settles (ledger, then
     // Redis), then the rebuild writes its snapshot. The settle's tombstone must win.
