@@ -5,6 +5,7 @@
  * Order and failure rules: ../shared/API.md and the quota issue — nothing stays reserved on refusal.
  */
 import { WorkflowIdReusePolicy } from '@temporalio/client';
+import type { PoolClient } from 'pg';
 import { blobKeys } from '../common/blobs';
 import { jobAdmitted } from '../common/metrics';
 import { chooseBackend } from '../common/backends';
@@ -55,6 +56,48 @@ function quotaRefusal(outcome: Exclude<ReserveOutcome, { ok: true }>, limits: Ti
     { limit: limits.dailySeconds, used: outcome.usedSeconds, resetAt: resetAt.toISOString() },
     { 'Retry-After': String(retryAfter) },
   );
+}
+
+/**
+ * Writes a job's rows with `insertRows` and reserves `seconds` of the user's quota plus one concurrency
+ * slot, in one Postgres transaction that Redis decides inside: a refusal or an unreachable Redis rolls the
+ * rows back, and a reservation whose rows then fail to commit is taken back, so nothing stays reserved.
+ * @param seconds audio seconds to reserve (0 for an edge job: it only holds a slot)
+ * @throws ApiError 429 concurrency_limit | quota_exceeded, 503 quota_unavailable
+ */
+export async function reserveWithRows(
+  deps: Pick<ApiDeps, 'pool' | 'quota'>,
+  me: Principal,
+  jobId: string,
+  seconds: number,
+  limits: TierLimits,
+  insertRows: (tx: PoolClient) => Promise<void>,
+): Promise<void> {
+  const tx = await deps.pool.connect();
+  let reservedDay: string | null = null;
+  try {
+    await tx.query('BEGIN');
+    await insertRows(tx);
+    let outcome;
+    try {
+      outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds }, limits);
+    } catch (err) {
+      if (err instanceof QuotaUnavailableError) {
+        throw new ApiError(503, 'quota_unavailable', 'the quota store is unavailable; try again shortly', {}, { 'Retry-After': '5' });
+      }
+      throw err;
+    }
+    if (!outcome.ok) throw quotaRefusal(outcome, limits, outcome.resetAt);
+    reservedDay = outcome.day;
+    await tx.query('COMMIT');
+  } catch (err) {
+    await tx.query('ROLLBACK').catch(() => undefined);
+    // Redis said yes but the rows did not commit: take the Redis reservation back too.
+    if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay, seconds: Math.ceil(seconds) }, 0).catch(() => undefined);
+    throw err;
+  } finally {
+    tx.release();
+  }
 }
 
 /**
@@ -127,10 +170,8 @@ export async function admitUpload(
   const backend = route.backend;
   // Job row + reservation row in one transaction; Redis decides inside it, so a refusal or an
   // unreachable Redis rolls both back and nothing stays reserved.
-  const tx = await pool.connect();
-  let reservedDay: string | null = null;
-  try {
-    await tx.query('BEGIN');
+  const file = upload.file;
+  await reserveWithRows(deps, me, jobId, reserveSeconds, limits, async (tx) => {
     await tx.query(
       `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, model_tier, backend, language, options,
                          filename, audio_ref, audio_seconds, expected_cost_per_minute, actual_cost_per_minute, waiting_for_capacity,
@@ -146,34 +187,15 @@ export async function admitUpload(
         backend,
         fields.language ?? null,
         JSON.stringify({ ...fields, modelNote: choice.note }),
-        upload.file.filename,
+        file.filename,
         blobKeys.upload(jobId),
         probe.durationSeconds,
         route.expectedCostPerMinute,
         route.waitingForCapacity,
-        upload.file.sha256,
+        file.sha256,
       ],
     );
-    let outcome;
-    try {
-      outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds: reserveSeconds }, limits);
-    } catch (err) {
-      if (err instanceof QuotaUnavailableError) {
-        throw new ApiError(503, 'quota_unavailable', 'the quota store is unavailable; try again shortly', {}, { 'Retry-After': '5' });
-      }
-      throw err;
-    }
-    if (!outcome.ok) throw quotaRefusal(outcome, limits, outcome.resetAt);
-    reservedDay = outcome.day;
-    await tx.query('COMMIT');
-  } catch (err) {
-    await tx.query('ROLLBACK').catch(() => undefined);
-    // Redis said yes but the rows did not commit: take the Redis reservation back too.
-    if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay, seconds: Math.ceil(reserveSeconds) }, 0).catch(() => undefined);
-    throw err;
-  } finally {
-    tx.release();
-  }
+  });
   const input: TranscriptionInput = {
     jobId,
     userId: me.userId,

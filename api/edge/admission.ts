@@ -10,7 +10,7 @@ import { PRIORITY_KEYS, TASK_QUEUES, TRANSCRIPTION_WORKFLOW, workflowIdFor } fro
 import type { EdgeInput } from '../../common/edge';
 import type { TranscriptionInput } from '../../common/jobs';
 import type { Principal } from '../../common/keys';
-import { QuotaUnavailableError } from '../../quota/quota-store';
+import { reserveWithRows } from '../admission';
 import type { ApiDeps } from '../app';
 import { ApiError } from '../errors';
 import { describeZodError, type CreateJobFields } from '../schemas';
@@ -85,10 +85,8 @@ export async function admitEdge(
   const { token, hash } = newEdgeToken();
   const priorityClass = fields.priorityClass ?? 'interactive';
 
-  const tx = await pool.connect();
-  let reservedDay: string | null = null;
-  try {
-    await tx.query('BEGIN');
+  // Inference runs on the user's device: 0 seconds, but the job holds a concurrency slot while it waits.
+  await reserveWithRows(deps, me, jobId, 0, limits, async (tx) => {
     await tx.query(
       `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, language, options)
        VALUES ($1, $2, 'queued', 'edge', $3, $4, $5, $6, $7)`,
@@ -106,42 +104,7 @@ export async function admitEdge(
       `INSERT INTO edge_plans (job_id, token_hash, model, allow_fallback, expires_at, upload_expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
       [jobId, hash, model, allowFallback, deadline, uploadDeadline],
     );
-    let outcome;
-    try {
-      // Inference runs on the user's device: 0 seconds, but the job holds a concurrency slot while it waits.
-      outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds: 0 }, limits);
-    } catch (err) {
-      if (err instanceof QuotaUnavailableError) {
-        throw new ApiError(503, 'quota_unavailable', 'the quota store is unavailable; try again shortly', {}, { 'Retry-After': '5' });
-      }
-      throw err;
-    }
-    if (!outcome.ok) {
-      if (outcome.reason === 'concurrency_limit') {
-        throw new ApiError(
-          429,
-          'concurrency_limit',
-          `you already have ${outcome.activeJobs} job(s) running; your tier allows ${limits.concurrentJobs} at a time`,
-          { limit: limits.concurrentJobs, used: outcome.activeJobs, resetAt: null },
-          { 'Retry-After': '30' },
-        );
-      }
-      // 0 seconds never exceed the daily quota; the script answers this only for a day already over it.
-      throw new ApiError(429, 'quota_exceeded', 'your daily audio quota is used up', {
-        limit: limits.dailySeconds,
-        used: outcome.usedSeconds,
-        resetAt: outcome.resetAt.toISOString(),
-      });
-    }
-    reservedDay = outcome.day;
-    await tx.query('COMMIT');
-  } catch (err) {
-    await tx.query('ROLLBACK').catch(() => undefined);
-    if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay, seconds: 0 }, 0).catch(() => undefined);
-    throw err;
-  } finally {
-    tx.release();
-  }
+  });
 
   const input: TranscriptionInput = {
     jobId,
