@@ -1,12 +1,12 @@
-/** Audio preparation on the orchestration queue: normalise with ffmpeg, then plan ≤ 30 s chunks. */
+/** Audio preparation on the orchestration queue: normalise with ffmpeg, remove silence, plan ≤ 30 s chunks over the speech. */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
 import type { PreparedAudio } from '../common/jobs';
-import { isSilent, planChunks } from '../audio/chunk-plan';
+import { planSpeechChunks } from '../audio/speech-spans';
 import { decodeToPcm, readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
 import { SAMPLE_RATE } from '../engine/constants';
-import { chunkSha256 } from '../audio/pcm-blob';
+import { withChunkHashes } from '../audio/pcm-blob';
 
 const HEARTBEAT_MS = 1_000;
 
@@ -50,14 +50,13 @@ export function createAudioActivities({ blobs }: AudioDeps) {
         clearInterval(beat);
       }
       const samples = readPcm(pcmFile);
-      // Chunks without speech are not sent to inference, so they are neither transcribed nor billed.
-      const chunks = planChunks(samples)
-        .filter((c) => !isSilent(samples.subarray(Math.round(c.start * SAMPLE_RATE), Math.round(c.end * SAMPLE_RATE))))
-        .map((c) => ({ ...c, sha256: chunkSha256(samples, c) }));
+      // Leading, trailing and long inner silence never reaches inference, and is not billed.
+      const planned = planSpeechChunks(samples);
+      const chunks = planned.chunks.map((c) => withChunkHashes(samples, c));
+      const speechSeconds = planned.speechSeconds;
       // Publish the PCM for the inference workers (other machines with S3), then drop local copies.
       await blobs.commit(blobKeys.pcm(jobId));
       await blobs.dropLocal(jobId);
-      const speechSeconds = chunks.reduce((sum, c) => sum + (c.end - c.start), 0);
       return { audioSeconds: samples.length / SAMPLE_RATE, speechSeconds, chunks };
     },
   };

@@ -7,10 +7,10 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
-import { chunkSha256 } from '../audio/pcm-blob';
+import { withChunkHashes } from '../audio/pcm-blob';
 import { jobEnded } from '../common/metrics';
 import type { PreparedAudio } from '../common/jobs';
-import { isSilent, planChunks } from '../audio/chunk-plan';
+import { planSpeechChunks } from '../audio/speech-spans';
 import { decodeChannelToPcm } from '../audio/channels';
 import { readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
 import { mergeChunkSegments, transcriptText, type TranscriptSegment } from '../audio/transcript';
@@ -78,11 +78,11 @@ export function createChannelsActivities({ pool, blobs }: ChannelsDeps) {
           if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
           const samples = readPcm(file);
           audioSeconds = Math.max(audioSeconds, samples.length / SAMPLE_RATE);
-          for (const chunk of planChunks(samples)) {
-            const slice = samples.subarray(Math.round(chunk.start * SAMPLE_RATE), Math.round(chunk.end * SAMPLE_RATE));
-            if (isSilent(slice)) continue;
-            speechSeconds += chunk.end - chunk.start;
-            chunks.push({ ...chunk, index: c * CHANNEL_CHUNK_STRIDE + chunk.index, channel: c, sha256: chunkSha256(samples, chunk) });
+          // Silence removed per channel, as for one-channel jobs: only speech is transcribed and billed.
+          const planned = planSpeechChunks(samples);
+          speechSeconds += planned.speechSeconds;
+          for (const chunk of planned.chunks) {
+            chunks.push({ ...withChunkHashes(samples, chunk), index: c * CHANNEL_CHUNK_STRIDE + chunk.index, channel: c });
           }
           // Published for the inference workers (other machines with S3).
           await blobs.commit(blobKeys.channelPcm(jobId, c));

@@ -7,10 +7,12 @@ import * as path from 'node:path';
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { blobKeys, type BlobStore } from '../common/blobs';
-import type { TranscribeChunkInput, TranscribeChunkResult } from '../common/jobs';
+import type { DetectLanguageInput, DetectLanguageResult, TranscribeChunkInput, TranscribeChunkResult } from '../common/jobs';
 import { TERMINAL_STATUSES } from '../common/constants';
-import { readChunkSamples } from '../audio/pcm-blob';
+import { readChunkAudio } from '../audio/pcm-blob';
+import { chunkRelativeTimes, spanSeconds } from '../audio/speech-spans';
 import type { EngineClient } from '../engine/client';
+import { seedFrom } from '../engine/prng';
 import { observeChunkDone, observeChunkStart, observeFirstResult } from '../common/metrics';
 import { MODEL_REGISTRY } from '../common/routing';
 
@@ -31,7 +33,24 @@ function round2(x: number): number {
 
 export function createInferenceActivities(deps: InferenceDeps) {
   const { pool, blobs, engine, modelsDir } = deps;
+  /** The PCM blob of the job (one channel's, for multichannel jobs). */
+  const pcmKeyOf = (jobId: string, channel?: number) => (channel === undefined ? blobKeys.pcm(jobId) : blobKeys.channelPcm(jobId, channel));
   return {
+    /**
+     * The spoken language of a chunk's first 30 s window, by a multilingual model: the routing step
+     * for jobs that gave neither language nor model. Read-only, so a retry is harmless.
+     */
+    async detectLanguage(input: DetectLanguageInput): Promise<DetectLanguageResult> {
+      const ctx = Context.current();
+      ctx.heartbeat();
+      try {
+        const r = await engine.detectLanguage(path.join(modelsDir, input.model), await readChunkAudio(blobs, pcmKeyOf(input.jobId, input.channel), input.chunk));
+        return { language: r.language, probability: r.probability };
+      } catch (err) {
+        throw ApplicationFailure.retryable(`inference failed (language detection): ${(err as Error).message}`, 'inference_failed');
+      }
+    },
+
     /**
      * Transcribes one chunk of a job's normalised audio and stores its segments (times relative to
      * the chunk start). Heartbeats while the engine thread works.
@@ -53,15 +72,23 @@ export function createInferenceActivities(deps: InferenceDeps) {
         `UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, now()) WHERE id = $1 AND status = 'queued'`,
         [jobId],
       );
-      const pcmKey = input.channel === undefined ? blobKeys.pcm(jobId) : blobKeys.channelPcm(jobId, input.channel);
-      const samples = await readChunkSamples(blobs, pcmKey, chunk);
+      const samples = await readChunkAudio(blobs, pcmKeyOf(jobId, input.channel), chunk);
       const modelDir = path.join(modelsDir, input.model);
+      // The job's prompt is read here, not carried in the workflow's payloads (user text stays in Postgres).
+      const opts = await pool.query(`SELECT options->>'prompt' AS prompt FROM jobs WHERE id = $1`, [jobId]);
+      const prompt: string | null = opts.rows[0]?.prompt ?? null;
       const beat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS);
       let result;
       try {
         ctx.heartbeat();
         result = await Promise.race([
-          engine.transcribe(modelDir, samples, { language: input.language, task: input.task }, ctx.cancellationSignal),
+          engine.transcribe(
+            modelDir,
+            samples,
+            // Seeded by job and chunk: a retry samples the temperature fallback's tokens the same way.
+            { language: input.language, task: input.task, prompt, seed: seedFrom(jobId, chunk.index) },
+            ctx.cancellationSignal,
+          ),
           ctx.cancelled,
         ]);
       } catch (err) {
@@ -73,13 +100,15 @@ export function createInferenceActivities(deps: InferenceDeps) {
       observeChunkDone({
         queue: ctx.info.taskQueue,
         model: input.model,
-        audioSeconds: chunk.end - chunk.start,
+        audioSeconds: spanSeconds(chunk.pieces ?? [chunk]),
         inferenceMs: result.inferenceMs,
         batchSizes: result.batchSizes ?? [],
         maxBatch: MODEL_REGISTRY.models[input.model]?.maxBatch ?? 1,
         segments: result.segments,
       });
-      const segments = result.segments.map((s) => ({
+      // Times on the chunk's own audio; with silence removed inside it, mapped back to the original
+      // time line (a segment after a removed pause keeps its true start), then made chunk-relative.
+      const segments = result.segments.map((s) => ({ ...s, ...chunkRelativeTimes(chunk, s) })).map((s) => ({
         start: s.start,
         end: s.end,
         text: s.text,

@@ -13,6 +13,7 @@ import { PRIORITY_KEYS, TASK_QUEUES, TRANSCRIPTION_WORKFLOW, workflowIdFor } fro
 import type { TranscriptionInput } from '../common/jobs';
 import type { Principal } from '../common/keys';
 import { chooseModel } from '../common/routing';
+import { languageRoutingFor } from '../common/language-routing';
 import type { TierLimits } from '../common/tiers';
 import { probeAudio, UnsupportedAudioError } from '../audio/ffmpeg';
 import { MAX_CHANNELS } from '../audio/channels';
@@ -210,6 +211,7 @@ export async function admitUpload(
     chunksPerChild: config.chunksPerChildWorkflow,
     webhook: fields.webhookUrl !== undefined,
     ...(channels ? { channels } : {}),
+    languageRouting: languageRoutingFor(fields, choice, deps.installedModels),
   };
   try {
     // Admitted: the upload becomes visible to workers on other machines (S3) before the job starts.

@@ -46,6 +46,8 @@ export function jobJson(row: JobRow, opts: { includeTranscript?: boolean } = {})
     tier: row.tier,
     model: row.model,
     modelTier: row.model_tier,
+    // Why the model differs from the tier's first choice (e.g. quality's larger model is not installed).
+    modelNote: (row.options?.modelNote as string | null | undefined) ?? null,
     backend: row.backend,
     language: row.language,
     languageProbability: row.language_probability,

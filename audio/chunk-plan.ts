@@ -8,6 +8,11 @@ export interface ChunkSpan {
   index: number;
   start: number;
   end: number;
+  /**
+   * Set when silence inside [start, end] was removed (audio/speech-spans.ts): the stretches, in
+   * original seconds, whose audio is laid end to end and sent to inference as this chunk.
+   */
+  pieces?: { start: number; end: number; sha256?: string }[];
 }
 
 export interface ChunkPlanOptions {

@@ -27,7 +27,7 @@ export function chunkSha256(samples: Float32Array, chunk: { start: number; end: 
  * A chunk's samples `[samples]` from a PCM blob (blobKeys.pcm, or blobKeys.channelPcm of one channel).
  * @throws BlobIntegrityError when the chunk carries a hash and the bytes do not match; BlobNotFoundError
  */
-export async function readChunkSamples(blobs: BlobStore, key: string, chunk: ChunkSpan): Promise<Float32Array> {
+export async function readChunkSamples(blobs: BlobStore, key: string, chunk: { start: number; end: number; sha256?: string }): Promise<Float32Array> {
   const [first, last] = chunkSampleRange(chunk);
   const bytes = await blobs.readRange(key, first * BYTES_PER_SAMPLE, last * BYTES_PER_SAMPLE);
   if (chunk.sha256) {
@@ -37,5 +37,33 @@ export async function readChunkSamples(blobs: BlobStore, key: string, chunk: Chu
   // Copy into a fresh, aligned buffer: the engine thread takes ownership of it (transfer).
   const out = new Float32Array(Math.floor(bytes.length / BYTES_PER_SAMPLE));
   new Uint8Array(out.buffer).set(bytes.subarray(0, out.byteLength));
+  return out;
+}
+
+/**
+ * A chunk with the SHA-256 of what a worker will read: of each piece where silence was removed inside
+ * it (audio/speech-spans.ts), else of the whole range.
+ * @param samples the whole normalised PCM the chunk was planned on
+ */
+export function withChunkHashes<C extends ChunkSpan>(samples: Float32Array, chunk: C): C {
+  if (chunk.pieces) return { ...chunk, pieces: chunk.pieces.map((p) => ({ ...p, sha256: chunkSha256(samples, p) })) };
+  return { ...chunk, sha256: chunkSha256(samples, chunk) };
+}
+
+/**
+ * A chunk's audio as inference sees it: its pieces read (each checked against its hash) and laid end to
+ * end where silence was removed inside it, else the whole range — only speech is read, never the silence.
+ * @throws BlobIntegrityError, BlobNotFoundError as readChunkSamples
+ */
+export async function readChunkAudio(blobs: BlobStore, key: string, chunk: ChunkSpan): Promise<Float32Array> {
+  if (!chunk.pieces) return readChunkSamples(blobs, key, chunk);
+  const parts: Float32Array[] = [];
+  for (const p of chunk.pieces) parts.push(await readChunkSamples(blobs, key, p));
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }

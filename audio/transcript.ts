@@ -17,17 +17,67 @@ export interface ChunkSegments {
 }
 
 /**
+ * A word cut in two by a chunk boundary inside speech is heard by both chunks. Words repeated across a
+ * boundary count as doubled only when both segments touch the cut this closely (seconds): Whisper's
+ * segment times are good to a few tenths of a second.
+ */
+export const DOUBLED_WORD_WINDOW_S = 1.0;
+/** At most this many words repeated across a cut are taken as doubled (a cut splits one word, maybe two). */
+export const MAX_DOUBLED_WORDS = 3;
+
+/** Lowercase letters and digits of a word: "Country." and "country" are the same word. */
+function wordKey(w: string): string {
+  return w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
+}
+
+/**
+ * How many leading words of `next` repeat the trailing words of `prev` (0…MAX_DOUBLED_WORDS), the
+ * longest such run; words that are punctuation only never match.
+ */
+export function doubledWordCount(prev: string, next: string): number {
+  const a = prev.trim().split(/\s+/).map(wordKey);
+  const b = next.trim().split(/\s+/).map(wordKey);
+  for (let k = Math.min(MAX_DOUBLED_WORDS, a.length, b.length); k > 0; k--) {
+    const tail = a.slice(a.length - k);
+    const head = b.slice(0, k);
+    if (tail.every((w, i) => w !== '' && w === head[i])) return k;
+  }
+  return 0;
+}
+
+/**
  * Puts chunks in order, shifts each chunk's segments by the chunk's start, clips them to the chunk and
  * to the audio's length, and keeps the result monotonic (no segment starts before the previous ends).
+ * Where a chunk starts exactly where the previous one ended (a cut, not a removed silence) and the
+ * segments on both sides touch the cut, words the later chunk repeats are dropped from it and its start
+ * moves past them (in proportion to their characters).
  * @param audioSeconds length of the original audio; no segment ends past it
  */
 export function mergeChunkSegments(chunks: ChunkSegments[], audioSeconds: number): TranscriptSegment[] {
   const out: TranscriptSegment[] = [];
   let prevEnd = 0;
+  let prevChunkEnd: number | null = null;
   for (const c of [...chunks].sort((a, b) => a.index - b.index)) {
     const limit = Math.min(c.end, audioSeconds);
-    for (const s of c.segments) {
-      const text = s.text.trim();
+    const cut = prevChunkEnd !== null && Math.abs(c.start - prevChunkEnd) < 1e-6 ? c.start : null;
+    prevChunkEnd = c.end;
+    let first = true;
+    for (const seg of c.segments) {
+      let s = seg;
+      let text = s.text.trim();
+      if (!text) continue;
+      const last = out[out.length - 1];
+      if (first && cut !== null && last && last.end >= cut - DOUBLED_WORD_WINDOW_S && c.start + s.start <= cut + DOUBLED_WORD_WINDOW_S) {
+        const k = doubledWordCount(last.text, text);
+        if (k > 0) {
+          const words = text.split(/\s+/);
+          const rest = words.slice(k).join(' ');
+          const share = (text.length - rest.length) / text.length;
+          s = { ...s, start: s.start + share * (s.end - s.start) };
+          text = rest;
+        }
+      }
+      first = false;
       if (!text) continue;
       // Round to centiseconds, then clip: rounding a clipped time up (10.006 → 10.01) would end a
       // segment past the audio or the chunk.

@@ -139,6 +139,13 @@ export class PeerProcess {
     return this.next();
   }
 
+  /** Transcribes another raw float32 16 kHz mono file (peers that understand "file PATH"). */
+  runFile(file: string): Promise<PeerRun> {
+    if (this.exited) return Promise.resolve({ error: this.exited });
+    this.child.stdin.write(`file ${file}\n`);
+    return this.next();
+  }
+
   async quit(): Promise<void> {
     if (this.exited) return;
     const done = new Promise<void>((r) => this.child.once('exit', () => r()));

@@ -2,6 +2,7 @@
 import type { Backend, JobStatus, ModelTier, PriorityClass, Tier } from './constants';
 import type { ChunkSpan as PlannedChunk } from '../audio/chunk-plan';
 import type { EdgeInput } from './edge';
+import type { LanguageRouting } from './language-routing';
 
 /** A planned chunk, with the SHA-256 of its PCM bytes (checked when a worker reads them from the blob store). */
 export type ChunkSpan = PlannedChunk & { sha256?: string };
@@ -28,6 +29,8 @@ export interface TranscriptionInput {
   webhook?: boolean;
   /** privacy mode: the browser transcribes; the workflow waits for its result (workflows/edge.ts) */
   edge?: EdgeInput;
+  /** set when no language and no model were given: detect the language first, then pick the model */
+  languageRouting?: LanguageRouting | null;
 }
 
 /** Job end events a webhook announces (`job.<event>`). */
@@ -68,6 +71,21 @@ export interface TranscribeChunkResult {
   languageProbability: number | null;
   /** true when an earlier attempt had already stored this chunk (a retry or a replay) */
   reused: boolean;
+}
+
+export interface DetectLanguageInput {
+  jobId: string;
+  /** a multilingual model id */
+  model: string;
+  /** the job's first chunk with speech */
+  chunk: ChunkSpan;
+  /** multichannel jobs: the channel the chunk belongs to */
+  channel?: number;
+}
+
+export interface DetectLanguageResult {
+  language: string;
+  probability: number;
 }
 
 /** What the `status` query answers. */

@@ -4,10 +4,10 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { EngineRequest, EngineResponse, EngineResult, LoadRequest } from './protocol';
+import type { DetectResult, EngineRequest, EngineResponse, EngineResult, LoadRequest } from './protocol';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
-type Pending = { resolve: (r: EngineResult | null) => void; reject: (e: Error) => void };
+type Pending = { resolve: (r: EngineResult | DetectResult | null) => void; reject: (e: Error) => void };
 
 export class EngineClient {
   private readonly worker: Worker;
@@ -45,7 +45,7 @@ export class EngineClient {
     req: DistributiveOmit<EngineRequest, 'id'>,
     transfer: ArrayBuffer[] = [],
     signal?: AbortSignal,
-  ): Promise<EngineResult | null> {
+  ): Promise<EngineResult | DetectResult | null> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     signal?.addEventListener('abort', () => this.worker.postMessage({ type: 'cancel', id: this.nextId++, target: id }), {
@@ -69,15 +69,24 @@ export class EngineClient {
   async transcribe(
     modelDir: string,
     samples: Float32Array,
-    opts: { language: string | null; task: 'transcribe' | 'translate' },
+    opts: { language: string | null; task: 'transcribe' | 'translate'; prompt?: string | null; seed?: number },
     signal?: AbortSignal,
   ): Promise<EngineResult> {
     const r = await this.call(
-      { type: 'transcribe', modelDir, load: this.loadFor(modelDir), samples, language: opts.language, task: opts.task },
+      { type: 'transcribe', modelDir, load: this.loadFor(modelDir), samples, language: opts.language, task: opts.task, prompt: opts.prompt, seed: opts.seed },
       [samples.buffer as ArrayBuffer],
       signal,
     );
-    return r!;
+    return r as EngineResult;
+  }
+
+  /**
+   * The language of the first 30 s window (multilingual models only). The samples' buffer is
+   * transferred to the engine thread.
+   */
+  async detectLanguage(modelDir: string, samples: Float32Array): Promise<DetectResult> {
+    const r = await this.call({ type: 'detect', modelDir, load: this.loadFor(modelDir), samples }, [samples.buffer as ArrayBuffer]);
+    return r as DetectResult;
   }
 
   private loadFor(modelDir: string): LoadRequest {

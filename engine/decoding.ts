@@ -120,6 +120,35 @@ export function greedyPick(logits: Float32Array): { token: number; logprob: numb
   return { token: best, logprob: -log(sum) };
 }
 
+/**
+ * Sampling at `temperature` > 0 from one processed logits row, as openai/whisper decoding.py
+ * `Categorical(logits=logits / temperature).sample()`, by inverse CDF with one uniform draw `u` in [0, 1).
+ * The log-probability is of the untempered distribution (decoding.py scores with `log_softmax(logits)`),
+ * so avg_logprob means the same at every temperature.
+ */
+export function samplePick(logits: Float32Array, temperature: number, u: number): { token: number; logprob: number } {
+  let max = NEG_INF;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  const inv = 1 / temperature;
+  let tempered = 0;
+  let plain = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const d = logits[i] - max;
+    tempered += exp(d * inv);
+    plain += exp(d);
+  }
+  const target = u * tempered;
+  let acc = 0;
+  let token = -1;
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i] === NEG_INF) continue;
+    token = i;
+    acc += exp((logits[i] - max) * inv);
+    if (acc > target) break;
+  }
+  return { token, logprob: logits[token] - max - log(plain) };
+}
+
 /** A segment inside one window, times in seconds relative to the window start. */
 export interface WindowSegment {
   start: number;

@@ -6,7 +6,7 @@
  */
 import type * as OrtCommon from 'onnxruntime-common';
 import { N_FRAMES, N_MELS } from './constants';
-import { applyDecodingRules, greedyPick, logSoftmax } from './decoding';
+import { applyDecodingRules, greedyPick, logSoftmax, samplePick } from './decoding';
 import type { WhisperVocab } from './vocab';
 
 /** The parts of an onnxruntime module the engine uses (onnxruntime-node or onnxruntime-web). */
@@ -29,6 +29,10 @@ export interface WhisperDims {
 export interface DecodeOptions {
   /** Maximum tokens to sample per window (openai: n_text_ctx // 2 = 224). */
   maxNewTokens?: number;
+  /** per row: 0 = greedy (default), > 0 = sampling at that temperature (needs `random`) */
+  temperatures?: readonly number[];
+  /** per row: uniform [0, 1) draws for sampling; seeded, so a retry samples the same tokens */
+  random?: readonly (() => number)[];
 }
 
 /** One row's greedy decoding result for one 30 s window. */
@@ -71,13 +75,29 @@ export class WhisperModel {
   }
 
   /**
+   * Some rows of a batch's encoder output, for decoding a subset again (temperature fallback) or in
+   * groups of one prompt length.
+   * @param encoderHidden [batch, 1500, d_model]
+   * @returns [rows.length, 1500, d_model]; the same tensor when every row is taken in order
+   */
+  selectRows(encoderHidden: OrtCommon.Tensor, rows: readonly number[]): OrtCommon.Tensor {
+    const [batch, positions, dim] = encoderHidden.dims;
+    if (rows.length === batch && rows.every((r, i) => r === i)) return encoderHidden;
+    const data = encoderHidden.data as Float32Array;
+    const per = positions * dim;
+    const out = new Float32Array(rows.length * per);
+    rows.forEach((r, i) => out.set(data.subarray(r * per, (r + 1) * per), i * per));
+    return new this.ort.Tensor('float32', out, [rows.length, positions, dim]);
+  }
+
+  /**
    * Greedy decoding with the KV cache for a batch of windows that share one prompt length.
    * Finished rows stay in the batch and are fed EOT (masked), so the caches keep one shape;
    * their results are frozen at their own end token.
    *
    * @param encoderHidden [batch, 1500, d_model] from `encode`
-   * @param prompts       one prompt per row, all the same length (SOT [+ language, task])
-   * @throws Error if the prompts differ in length
+   * @param prompts       one prompt per row, all the same length ([<|startofprev|> + context] SOT [+ language, task])
+   * @throws Error if the prompts differ in length, or a row samples without a random source
    */
   async decode(
     encoderHidden: OrtCommon.Tensor,
@@ -91,6 +111,12 @@ export class WhisperModel {
     const vocabSize = this.dims.vocabSize;
     const maxNew = Math.min(opts.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, this.vocab.maxLength - promptLen);
     const eot = this.vocab.eot;
+    const temperatures = opts.temperatures ?? prompts.map(() => 0);
+    temperatures.forEach((t, b) => {
+      if (t > 0 && !opts.random?.[b]) throw new Error('decode: sampling needs a random source per row');
+    });
+    // The no-speech probability is read at the <|startoftranscript|> position, after any context prompt.
+    const sotIndex = prompts.map((p) => p.lastIndexOf(this.vocab.sot));
 
     const rows = prompts.map(() => ({ tokens: [] as number[], sumLogprob: 0, done: false, noSpeechProb: 0 }));
     const logitsRow = new Float32Array(vocabSize);
@@ -135,7 +161,7 @@ export class WhisperModel {
         const row = rows[b];
         if (first) {
           // no-speech probability at the SOT position (openai decoding.py: probs_at_sot)
-          const sotOffset = (b * stepLen + 0) * vocabSize;
+          const sotOffset = (b * stepLen + sotIndex[b]) * vocabSize;
           logitsRow.set(logits.subarray(sotOffset, sotOffset + vocabSize));
           logSoftmax(logitsRow, scratch);
           row.noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
@@ -147,7 +173,8 @@ export class WhisperModel {
         const off = (b * stepLen + (stepLen - 1)) * vocabSize;
         logitsRow.set(logits.subarray(off, off + vocabSize));
         applyDecodingRules(logitsRow, row.tokens, this.vocab);
-        const { token: tok, logprob } = greedyPick(logitsRow);
+        const t = temperatures[b];
+        const { token: tok, logprob } = t > 0 ? samplePick(logitsRow, t, opts.random![b]()) : greedyPick(logitsRow);
         row.sumLogprob += logprob;
         if (tok === eot) row.done = true;
         else row.tokens.push(tok);

@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import { WhisperModel } from './model';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
@@ -63,5 +64,7 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
     createSession(path.join(modelDir, DECODER_FILE), opts),
   ]);
   const model = new WhisperModel(ort, encoder, decoder, new WhisperVocab(gen), dimsFromConfig(config));
-  return new WhisperTranscriber(model, tokenizer, opts.batching);
+  // Python's zlib.compress (openai's compression_ratio) and Node's deflateSync both write a zlib stream
+  // at level 6 with the same library, so the ratio is Whisper's own.
+  return new WhisperTranscriber(model, tokenizer, opts.batching, { deflatedLength: (b) => zlib.deflateSync(b).length });
 }

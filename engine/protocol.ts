@@ -9,6 +9,8 @@ export type EngineRequest =
   /** aborts request `target`: its queued window leaves the batch */
   | { type: 'cancel'; id: number; target: number }
   | { type: 'load'; id: number; modelDir: string; load: LoadRequest }
+  /** language of the first 30 s window (multilingual models) */
+  | { type: 'detect'; id: number; modelDir: string; load: LoadRequest; samples: Float32Array }
   | {
       type: 'transcribe';
       id: number;
@@ -18,12 +20,17 @@ export type EngineRequest =
       samples: Float32Array;
       language: string | null;
       task: 'transcribe' | 'translate';
+      /** vocabulary / context hint (TranscribeOptions.prompt) */
+      prompt?: string | null;
+      /** sampling seed for the temperature fallback (TranscribeOptions.seed) */
+      seed?: number;
     };
 
 export type { LoadRequest };
 export type EngineResult = TranscribeResult & { inferenceMs: number };
+export type DetectResult = { language: string; probability: number; inferenceMs: number };
 
 export type EngineResponse =
-  | { id: number; ok: true; result: EngineResult | null }
+  | { id: number; ok: true; result: EngineResult | DetectResult | null }
   | { id: number; ok: false; error: string }
   | { type: 'warning'; message: string };

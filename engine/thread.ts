@@ -30,6 +30,12 @@ async function handle(req: EngineRequest): Promise<EngineResponse | null> {
     case 'load':
       await model(req.modelDir, req.load);
       return { id: req.id, ok: true, result: null };
+    case 'detect': {
+      const t = await model(req.modelDir, req.load);
+      const t0 = performance.now();
+      const r = await t.detectLanguage(req.samples);
+      return { id: req.id, ok: true, result: { ...r, inferenceMs: performance.now() - t0 } };
+    }
     case 'cancel':
       inFlight.get(req.target)?.controller.abort();
       return null;
@@ -37,7 +43,7 @@ async function handle(req: EngineRequest): Promise<EngineResponse | null> {
       const t = await model(req.modelDir, req.load);
       const t0 = performance.now();
       const controller = new AbortController();
-      const run = t.transcribe(req.samples, { language: req.language, task: req.task }, controller.signal);
+      const run = t.transcribe(req.samples, { language: req.language, task: req.task, prompt: req.prompt, seed: req.seed }, controller.signal);
       inFlight.set(req.id, { controller, done: run.then(() => undefined, () => undefined) });
       try {
         const result = await run;

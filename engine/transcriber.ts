@@ -5,6 +5,8 @@
  */
 import { N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE } from './constants';
 import { segmentsFromTokens } from './decoding';
+import { compressionRatio, isNoSpeech, needsFallback, TEMPERATURES } from './fallback';
+import { mulberry32, seedFrom } from './prng';
 import { logMelSpectrogram } from './logmel';
 import { BatchItemAbortedError, DynamicBatcher, type BatchClock, type BatcherOptions } from './batcher';
 import type { DecodedRow, WhisperModel } from './model';
@@ -13,6 +15,8 @@ import { isSilent } from '../audio/chunk-plan';
 /** The part of a tokenizer the engine needs (`@huggingface/tokenizers` Tokenizer fits). */
 export interface TextDecoder {
   decode(ids: number[], opts?: { skip_special_tokens?: boolean }): string;
+  /** needed only for `prompt` */
+  encode?(text: string, opts?: { add_special_tokens?: boolean }): { ids: number[] };
 }
 
 export interface TranscribeOptions {
@@ -25,6 +29,17 @@ export interface TranscribeOptions {
    * (the in-browser page of privacy mode does).
    */
   onWindow?: (progress: WindowProgress) => void;
+  /**
+   * Vocabulary or context hint (the API's `prompt`), given to every window as previous-context tokens
+   * after `<|startofprev|>`, capped to the last 223 tokens as openai/whisper does. The text of earlier
+   * windows or chunks is never added (no conditioning on previous text: it lets a hallucination snowball).
+   */
+  prompt?: string | null;
+  /**
+   * Seed for sampling at temperature > 0 (the activity derives it from job id + chunk index), so a
+   * retried chunk samples the same tokens.
+   */
+  seed?: number;
 }
 
 /** What `onWindow` reports: seconds done of the total, and the window's new segments. */
@@ -41,6 +56,9 @@ export interface Segment {
   text: string;
   avgLogprob: number;
   noSpeechProb: number;
+  /** temperature of the attempt that produced it: 0 = greedy, > 0 = after a fallback */
+  temperature: number;
+  compressionRatio: number;
 }
 
 export interface TranscribeResult {
@@ -51,14 +69,12 @@ export interface TranscribeResult {
   windows: number;
   /** per decoded window, how many windows shared its model run */
   batchSizes: number[];
+  /** per decoded window, the temperature of its final attempt (0 = the greedy pass passed the guards) */
+  temperatures: number[];
 }
 
-/**
- * openai/whisper transcribe.py defaults: a window is skipped as silence when the no-speech
- * probability is above 0.6 and the average log-probability below -1.0.
- */
-export const NO_SPEECH_THRESHOLD = 0.6;
-export const LOGPROB_THRESHOLD = -1.0;
+/** openai/whisper transcribe.py defaults, re-exported where the engine's callers look for them. */
+export { LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD } from './fallback';
 /** Leftovers shorter than this after the last seek are not decoded (too short to hold a word). */
 const MIN_WINDOW_S = 0.2;
 
@@ -69,6 +85,10 @@ export interface WindowRequest {
   /** null = detect (multilingual models) */
   language: string | null;
   task: 'transcribe' | 'translate';
+  /** previous-context text tokens (no specials), capped by the vocabulary; empty = none */
+  context?: readonly number[];
+  /** seeds the sampling of the fallback attempts */
+  seed?: number;
 }
 
 /** A decoded window: the model's tokens and guards, and the language it was decoded in. */
@@ -77,6 +97,9 @@ export interface WindowResult extends DecodedRow {
   languageProbability: number | null;
   /** how many windows shared the model run */
   batchSize: number;
+  /** temperature of the attempt kept: the first that passed the guards, else the last (1.0) */
+  temperature: number;
+  compressionRatio: number;
 }
 
 export interface BatchingOptions {
@@ -84,6 +107,15 @@ export interface BatchingOptions {
   maxWaitMs: number;
   clock?: BatchClock;
   onBatch?: BatcherOptions<WindowRequest, WindowResult>['onBatch'];
+}
+
+export interface GuardOptions {
+  /**
+   * Length of the zlib (RFC 1950, default level) stream of the bytes, for Whisper's compression-ratio
+   * guard; Node: `(b) => zlib.deflateSync(b).length`, browsers: CompressionStream('deflate').
+   * Absent = the guard is off (only the log-probability guard triggers the temperature fallback).
+   */
+  deflatedLength?: (bytes: Uint8Array) => number | Promise<number>;
 }
 
 export class WhisperTranscriber {
@@ -97,6 +129,7 @@ export class WhisperTranscriber {
     readonly model: WhisperModel,
     private readonly tokenizer: TextDecoder,
     batching?: BatchingOptions,
+    private readonly guards: GuardOptions = {},
   ) {
     this.batcher = batching
       ? new DynamicBatcher({ ...batching, run: (reqs) => this.runWindows(reqs) })
@@ -104,9 +137,11 @@ export class WhisperTranscriber {
   }
 
   /**
-   * Decodes a batch of windows in one encoder run and one batched KV-cache decode: log-mel per window,
+   * Decodes a batch of windows in one encoder run and batched KV-cache decodes: log-mel per window,
    * encoder on [batch, 80, 3000], language detection for rows without a language, greedy decoding
-   * with every row stopping on its own end token.
+   * with every row stopping on its own end token; then Whisper's temperature fallback for the rows
+   * whose text is too repetitive or too unlikely (fallback.ts), sampled again at 0.2, 0.4 … 1.0 from
+   * the same encoder output. Rows whose prompts differ in length decode in separate groups.
    * @returns one result per request, in order
    */
   async runWindows(reqs: WindowRequest[]): Promise<WindowResult[]> {
@@ -125,13 +160,72 @@ export class WhisperTranscriber {
         }
       });
     }
-    const rows = await this.model.decode(hidden, reqs.map((r, i) => vocab.prompt(languages[i].language, r.task)));
-    return rows.map((row, i) => ({
+    const prompts = reqs.map((r, i) => [...vocab.contextPrefix(r.context ?? []), ...vocab.prompt(languages[i].language, r.task)]);
+    const kept: (DecodedRow & { temperature: number; compressionRatio: number })[] = new Array(reqs.length);
+    let pending = reqs.map((_, i) => i);
+    for (let k = 0; k < TEMPERATURES.length && pending.length > 0; k++) {
+      const temperature = TEMPERATURES[k];
+      const rows = await this.decodeRows(hidden, pending, prompts, temperature, (i) => mulberry32(seedFrom(reqs[i].seed ?? 0, k)));
+      const retry: number[] = [];
+      for (let j = 0; j < pending.length; j++) {
+        const i = pending[j];
+        const compressionRatio = await this.compressionRatioOf(rows[j].tokens);
+        kept[i] = { ...rows[j], temperature, compressionRatio };
+        if (needsFallback({ ...rows[j], compressionRatio })) retry.push(i);
+      }
+      pending = retry;
+    }
+    return kept.map((row, i) => ({
       ...row,
       language: languages[i].language!,
       languageProbability: languages[i].probability,
       batchSize: reqs.length,
     }));
+  }
+
+  /** Decodes the given rows of `hidden` at one temperature, one batched decode per prompt length. */
+  private async decodeRows(
+    hidden: Awaited<ReturnType<WhisperModel['encode']>>,
+    rows: readonly number[],
+    prompts: readonly number[][],
+    temperature: number,
+    random: (row: number) => () => number,
+  ): Promise<DecodedRow[]> {
+    const groups = new Map<number, number[]>();
+    rows.forEach((i, j) => {
+      const len = prompts[i].length;
+      groups.set(len, [...(groups.get(len) ?? []), j]);
+    });
+    const out: DecodedRow[] = new Array(rows.length);
+    for (const members of groups.values()) {
+      const idx = members.map((j) => rows[j]);
+      const decoded = await this.model.decode(
+        this.model.selectRows(hidden, idx),
+        idx.map((i) => prompts[i]),
+        temperature > 0 ? { temperatures: idx.map(() => temperature), random: idx.map(random) } : {},
+      );
+      members.forEach((j, m) => (out[j] = decoded[m]));
+    }
+    return out;
+  }
+
+  /** Whisper's compression ratio of a window's text (timestamps and specials left out); 0 with the guard off. */
+  private async compressionRatioOf(tokens: readonly number[]): Promise<number> {
+    if (!this.guards.deflatedLength) return 0;
+    const text = this.tokenizer.decode(tokens.filter((t) => t < this.model.vocab.eot), { skip_special_tokens: true }).trim();
+    return compressionRatio(text, this.guards.deflatedLength);
+  }
+
+  /**
+   * Language identification on the first 30 s window alone (openai/whisper `detect_language`), for
+   * routing a job before it is transcribed. Runs outside the batcher: one encoder run, one decoder step.
+   * @param samples float32 PCM, 16 kHz mono; only the first N_SAMPLES are used
+   * @throws Error on an English-only model
+   */
+  async detectLanguage(samples: Float32Array): Promise<{ language: string; probability: number }> {
+    const window = samples.subarray(0, Math.min(samples.length, N_SAMPLES));
+    const hidden = await this.model.encode(logMelSpectrogram(window), 1);
+    return (await this.model.detectLanguage(hidden))[0];
   }
 
   private decodeWindow(req: WindowRequest, signal?: AbortSignal): Promise<WindowResult> {
@@ -152,10 +246,12 @@ export class WhisperTranscriber {
     const duration = samples.length / SAMPLE_RATE;
     let language = opts.language ?? (vocab.isMultilingual ? null : 'en');
     let languageProbability: number | null = null;
+    const context = this.contextTokens(opts.prompt);
     const segments: Segment[] = [];
     let seek = 0; // seconds
     let windows = 0;
     const batchSizes: number[] = [];
+    const temperatures: number[] = [];
 
     while (duration - seek >= MIN_WINDOW_S) {
       if (signal?.aborted) throw new BatchItemAbortedError();
@@ -167,7 +263,8 @@ export class WhisperTranscriber {
         opts.onWindow?.({ doneSeconds: Math.min(seek, duration), totalSeconds: duration, segments: [] });
         continue;
       }
-      const row = await this.decodeWindow({ samples: window, language, task }, signal);
+      const seed = seedFrom(opts.seed ?? 0, startSample);
+      const row = await this.decodeWindow({ samples: window, language, task, context, seed }, signal);
       if (language === null) {
         // The first window decides the language for the rest (openai transcribe.py does the same).
         language = row.language;
@@ -175,8 +272,8 @@ export class WhisperTranscriber {
       }
       windows++;
       batchSizes.push(row.batchSize);
-      const silent = row.noSpeechProb > NO_SPEECH_THRESHOLD && row.avgLogprob < LOGPROB_THRESHOLD;
-      if (silent) {
+      temperatures.push(row.temperature);
+      if (isNoSpeech(row)) {
         seek += windowSeconds;
         opts.onWindow?.({ doneSeconds: Math.min(seek, duration), totalSeconds: duration, segments: [] });
         continue;
@@ -192,13 +289,24 @@ export class WhisperTranscriber {
           text,
           avgLogprob: row.avgLogprob,
           noSpeechProb: row.noSpeechProb,
+          temperature: row.temperature,
+          compressionRatio: row.compressionRatio,
         });
       }
       // A window that consumed nothing would loop forever: always move forward.
       seek += consumedSeconds > 0 ? consumedSeconds : windowSeconds;
       opts.onWindow?.({ doneSeconds: Math.min(seek, duration), totalSeconds: duration, segments: segments.slice(firstNew) });
     }
-    return { segments: monotonic(segments), language: language ?? 'en', languageProbability, windows, batchSizes };
+    return { segments: monotonic(segments), language: language ?? 'en', languageProbability, windows, batchSizes, temperatures };
+  }
+
+  /** The prompt's text tokens (openai: `tokenizer.encode(" " + prompt.strip())`), uncapped; [] for none. */
+  private contextTokens(prompt: string | null | undefined): number[] {
+    const text = prompt?.trim();
+    if (!text) return [];
+    if (!this.tokenizer.encode) throw new Error('prompt: this tokenizer cannot encode text');
+    const eot = this.model.vocab.eot;
+    return this.tokenizer.encode(' ' + text, { add_special_tokens: false }).ids.filter((t) => t < eot);
   }
 }
 

@@ -17,6 +17,7 @@ export interface GenerationConfig {
   lang_to_id?: Record<string, number>;
   task_to_id?: Record<string, number>;
   max_length?: number;
+  prev_sot_token_id?: number;
 }
 
 export class WhisperVocab {
@@ -39,6 +40,8 @@ export class WhisperVocab {
   readonly translate: number | null;
   /** Whisper's decoder context (n_text_ctx = 448 tokens). */
   readonly maxLength: number;
+  /** `<|startofprev|>`: opens the previous-context prompt; null if the config does not name it */
+  readonly startOfPrev: number | null;
 
   constructor(gen: GenerationConfig) {
     this.sot = gen.decoder_start_token_id;
@@ -60,6 +63,26 @@ export class WhisperVocab {
     this.transcribe = gen.task_to_id?.transcribe ?? null;
     this.translate = gen.task_to_id?.translate ?? null;
     this.maxLength = gen.max_length ?? 448;
+    this.startOfPrev = gen.prev_sot_token_id ?? null;
+  }
+
+  /**
+   * Most previous-context tokens a prompt keeps: openai/whisper decoding.py keeps the last
+   * `n_ctx // 2 - 1` = 223 of them, leaving the other half of the 448-token context for the output.
+   */
+  get maxContextTokens(): number {
+    return Math.floor(this.maxLength / 2) - 1;
+  }
+
+  /**
+   * The previous-context part of a prompt: `<|startofprev|>` and the last `maxContextTokens` of the
+   * given text tokens (decoding.py `_get_initial_tokens`); empty for no tokens.
+   * @throws Error when the model's config names no `<|startofprev|>` token
+   */
+  contextPrefix(textTokens: readonly number[]): number[] {
+    if (textTokens.length === 0) return [];
+    if (this.startOfPrev === null) throw new Error('this model names no <|startofprev|> token; prompts are unsupported');
+    return [this.startOfPrev, ...textTokens.slice(-this.maxContextTokens)];
   }
 
   isTimestamp(id: number): boolean {

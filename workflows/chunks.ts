@@ -28,7 +28,7 @@ import type { createInferenceActivities } from '../activities/inference';
 import type { createStorageActivities } from '../activities/storage';
 import { fallbackBackend } from '../common/backends';
 import { BACKEND_TASK_QUEUE, TASK_QUEUES } from '../common/constants';
-import type { ChunkSpan, TranscribeChunkResult, TranscriptionInput } from '../common/jobs';
+import type { ChunkSpan, DetectLanguageResult, TranscribeChunkResult, TranscriptionInput } from '../common/jobs';
 
 type Inference = ReturnType<typeof createInferenceActivities>;
 type Storage = ReturnType<typeof createStorageActivities>;
@@ -94,6 +94,25 @@ export function chunkRunner(job: ChunkJob, language: () => string | null): (chun
       return inferenceActivities(BACKEND_TASK_QUEUE[fallbackTo]).transcribeChunk(args);
     }
   };
+}
+
+/**
+ * The routing step of a job with neither language nor model: the spoken language of its first chunk's
+ * first window, by the multilingual `model`, on the job's backend with the same spot fallback as a chunk.
+ */
+export async function detectLanguageOnBackend(job: ChunkJob, model: string, chunk: JobChunk): Promise<DetectLanguageResult> {
+  const onSpot = job.backend === 'gpu-spot';
+  const { channel, ...span } = chunk;
+  const args = { jobId: job.jobId, model, chunk: span, ...(channel === undefined ? {} : { channel }) };
+  try {
+    return await inferenceActivities(BACKEND_TASK_QUEUE[job.backend], onSpot ? (job.spotAttempts ?? DEFAULT_SPOT_ATTEMPTS) : undefined).detectLanguage(args);
+  } catch (err) {
+    if (!onSpot || isCancellation(err)) throw err;
+    const fallbackTo = fallbackBackend(job.tier);
+    const reason = describeFailure(err).message;
+    await storage.recordFallback({ jobId: job.jobId, fallback: { chunk: chunk.index, from: job.backend, to: fallbackTo, reason } });
+    return inferenceActivities(BACKEND_TASK_QUEUE[fallbackTo]).detectLanguage(args);
+  }
 }
 
 /** Only the fields a chunk needs: a child's input stays small whatever the parent's input holds. */

@@ -20,7 +20,8 @@ import type { createQuotaActivities } from '../activities/quota';
 import type { createStorageActivities } from '../activities/storage';
 import type { JobStatus } from '../common/constants';
 import type { TranscriptionInput, WorkflowStatus } from '../common/jobs';
-import { chunkRunner, describeFailure, runChunks } from './chunks';
+import { chunkRunner, describeFailure, detectLanguageOnBackend, runChunks } from './chunks';
+import { modelForLanguage } from '../common/language-routing';
 import { startWebhookDelivery } from './webhook';
 import { runEdge } from './edge';
 
@@ -122,7 +123,16 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
   });
 
   let language = input.language;
-  const run = chunkRunner(input, () => language);
+  let job = input;
+  if (input.languageRouting && language === null && prepared.chunks.length > 0) {
+    // No language, no model named: a multilingual model detects the language on the first window,
+    // then English goes to the tier's English-only model and other languages to a multilingual one.
+    const detected = await detectLanguageOnBackend(input, input.languageRouting.detectModel, prepared.chunks[0]);
+    language = detected.language;
+    job = { ...input, model: modelForLanguage(input.languageRouting, language) };
+    await orchestration.updateJob({ jobId: input.jobId, patch: { model: job.model, language, languageProbability: detected.probability } });
+  }
+  const run = chunkRunner(job, () => language);
   if (prepared.chunks.length > 0) setStatus('running');
   let pending = prepared.chunks;
   if (language === null && pending.length > 0) {
@@ -133,7 +143,7 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     pending = pending.slice(1);
   }
   // In this workflow, or in child workflows of chunk groups for a long file (history bound: chunks.ts).
-  await runChunks(input, pending, language, run, (n) => (state.chunksDone += n));
+  await runChunks(job, pending, language, run, (n) => (state.chunksDone += n));
 
   // Billed = audio sent to inference, rounded up (API.md); the rest of the reservation goes back.
   // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.

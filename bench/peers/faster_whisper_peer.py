@@ -2,8 +2,10 @@
 
 usage: python faster_whisper_peer.py '{"ct2Dir":…,"pcm":…,"threads":2,"language":"en"}'
 Protocol (stdout, one JSON object per line prefixed with "@@"): {"ready":…} after the model is loaded, then for
-every "run" line on stdin {"seconds":…,"text":…}; "quit" ends it.
-Decoding: CTranslate2 int8, greedy (beam_size=1), temperature 0 only (no fallback),
+every "run" line on stdin {"seconds":…,"text":…}; "file PATH" does the same for another raw f32le 16 kHz file
+(bench/eval-wer.ts); "quit" ends it.
+Decoding: CTranslate2 int8, greedy (beam_size=1), temperature 0 only (no fallback) unless the options give
+"temperatures" (eval-wer passes Whisper's 0.0 … 1.0 with best_of 1, as our engine samples once per temperature),
 condition_on_previous_text=False, timestamps on (as our engine), no VAD, cpu_threads from the options.
 """
 import json
@@ -42,11 +44,12 @@ def main():
         if cmd == "quit":
             break
         try:
+            clip = np.fromfile(cmd[5:], dtype="<f4") if cmd.startswith("file ") else audio
             s = time.perf_counter()
             segments, _info = model.transcribe(
-                audio, language=opts.get("language") or "en", task="transcribe", beam_size=1, best_of=1,
-                temperature=[0.0], condition_on_previous_text=False, vad_filter=False, word_timestamps=False,
-                without_timestamps=False)
+                clip, language=opts.get("language") or "en", task="transcribe", beam_size=1, best_of=1,
+                temperature=opts.get("temperatures") or [0.0], condition_on_previous_text=False, vad_filter=False,
+                word_timestamps=False, without_timestamps=False)
             text = " ".join(seg.text.strip() for seg in segments)  # the generator does the work
             reply({"seconds": time.perf_counter() - s, "text": text})
         except Exception as e:  # noqa: BLE001

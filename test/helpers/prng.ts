@@ -1,15 +1,2 @@
-/**
- * Deterministic PRNG (mulberry32; the constants are the algorithm's), so tests build the same
- * "random" inputs on every run.
- * @returns a function giving uniform floats in [0, 1)
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Tests build their "random" inputs with the engine's deterministic PRNG (the same on every run). */
+export { mulberry32 } from '../../engine/prng';

@@ -82,8 +82,12 @@ describe('SIGTERM on a spot worker', () => {
     const log = path.join(tmp, 'spot.log');
     const first = spawnSpotWorker(log);
     const { apiKey } = await app.user('free');
-    // Only the spot queue has pollers once the first worker is up; wait for the router to see it.
-    await new Promise((r) => setTimeout(r, 8_000));
+    // Only the spot queue has pollers once the first worker is up; wait for the router to see it. The
+    // worker's start (tsx, two models) takes 5–10 s on a busy machine, so wait for its "polling" line,
+    // then for Temporal's DescribeTaskQueue stats (cached ~5 s server-side).
+    const up = Date.now() + 60_000;
+    while (Date.now() < up && !fs.readFileSync(log, 'utf8').includes('worker polling')) await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 6_000));
     const res = await submitFile(app.url, apiKey, long);
     const id = ((await res.json()) as { id: string }).id;
     // Interrupt once the first chunk is running.

@@ -1,5 +1,5 @@
 /** Merging per-chunk segments into one transcript (audio/transcript.ts). */
-import { mergeChunkSegments, transcriptText, type ChunkSegments, type TranscriptSegment } from '../../audio/transcript';
+import { doubledWordCount, mergeChunkSegments, transcriptText, type ChunkSegments, type TranscriptSegment } from '../../audio/transcript';
 
 const seg = (start: number, end: number, text: string) => ({ start, end, text });
 
@@ -124,5 +124,40 @@ describe('transcriptText', () => {
       40,
     );
     expect(transcriptText(merged)).toBe('first second');
+  });
+});
+
+describe('words doubled across a cut inside speech', () => {
+  test('a word both chunks heard at the cut is kept once; the later segment starts after it', () => {
+    const chunks: ChunkSegments[] = [
+      { index: 0, start: 0, end: 28, segments: [seg(20, 27.9, 'ask what you can do for your country')] },
+      { index: 1, start: 28, end: 40, segments: [seg(0, 2, 'country. And so on.'), seg(2, 4, 'More.')] },
+    ];
+    const merged = mergeChunkSegments(chunks, 40);
+    expect(transcriptText(merged)).toBe('ask what you can do for your country And so on. More.');
+    expect(merged[1].start).toBeGreaterThan(28);
+    expect(merged[1].start).toBeLessThan(29);
+    expectMonotonic(merged, 40);
+  });
+
+  test('two words, case and punctuation aside', () => {
+    expect(doubledWordCount('for your Country,', 'your country and')).toBe(2);
+    expect(doubledWordCount('the end.', 'Then again')).toBe(0);
+    expect(doubledWordCount('wait...', '... then')).toBe(0);
+  });
+
+  test('not across a removed silence, and not far from the cut', () => {
+    // chunk 1 starts later than chunk 0 ended: silence was removed between them, nothing was cut
+    const apart: ChunkSegments[] = [
+      { index: 0, start: 0, end: 10, segments: [seg(8, 9.8, 'no')] },
+      { index: 1, start: 25, end: 30, segments: [seg(0.2, 1, 'no')] },
+    ];
+    expect(transcriptText(mergeChunkSegments(apart, 30))).toBe('no no');
+    // contiguous, but the repeat is seconds away from the cut: a real repetition
+    const far: ChunkSegments[] = [
+      { index: 0, start: 0, end: 20, segments: [seg(10, 15, 'again')] },
+      { index: 1, start: 20, end: 30, segments: [seg(3, 5, 'again')] },
+    ];
+    expect(transcriptText(mergeChunkSegments(far, 30))).toBe('again again');
   });
 });

@@ -1,0 +1,71 @@
+/**
+ * Whisper's quality guards for one decoded 30 s window, as openai/whisper `transcribe.py`
+ * (`decode_with_fallback` and the no-speech skip) applies them. Pure and browser-safe; the caller
+ * supplies the deflate (zlib) length, because Node's zlib and the browser's CompressionStream differ.
+ */
+
+/**
+ * Temperatures tried in order: greedy first, then sampling (transcribe.py
+ * `temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0)`).
+ */
+export const TEMPERATURES: readonly number[] = [0, 0.2, 0.4, 0.6, 0.8, 1.0];
+
+/**
+ * A window whose text compresses better than this is too repetitive (a decoding loop): transcribe.py
+ * `compression_ratio_threshold=2.4`, ratio = len(utf-8 bytes) / len(zlib.compress(bytes)).
+ */
+export const COMPRESSION_RATIO_THRESHOLD = 2.4;
+
+/** A window whose average log-probability is below this failed (transcribe.py `logprob_threshold=-1.0`). */
+export const LOGPROB_THRESHOLD = -1.0;
+
+/**
+ * A window whose no-speech probability is above this, and whose average log-probability is below
+ * LOGPROB_THRESHOLD, is silence (transcribe.py `no_speech_threshold=0.6`).
+ */
+export const NO_SPEECH_THRESHOLD = 0.6;
+
+/** The figures of one decoding attempt the guards look at. */
+export interface AttemptQuality {
+  /** sum of the sampled tokens' log-probabilities / (tokens + 1) (decoding.py) */
+  avgLogprob: number;
+  /** probability of the no-speech token at the `<|startoftranscript|>` position */
+  noSpeechProb: number;
+  /** utf-8 length of the text / its zlib-compressed length */
+  compressionRatio: number;
+}
+
+/**
+ * transcribe.py `compression_ratio`: utf-8 bytes of the text over their zlib-compressed length.
+ * Empty text gives 0 (nothing repeats).
+ * @param deflatedLength length in bytes of the zlib (RFC 1950) stream of the given bytes at the default
+ *   level, e.g. `(b) => zlib.deflateSync(b).length` in Node
+ */
+export async function compressionRatio(
+  text: string,
+  deflatedLength: (bytes: Uint8Array) => number | Promise<number>,
+): Promise<number> {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length === 0) return 0;
+  return bytes.length / (await deflatedLength(bytes));
+}
+
+/**
+ * transcribe.py `decode_with_fallback`: decode again at the next temperature when the text is too
+ * repetitive or too unlikely, unless the window looks like silence (then the no-speech rule skips it
+ * and sampling would only invent words).
+ */
+export function needsFallback(q: AttemptQuality): boolean {
+  const tooRepetitive = q.compressionRatio > COMPRESSION_RATIO_THRESHOLD;
+  const tooUnlikely = q.avgLogprob < LOGPROB_THRESHOLD;
+  if (isNoSpeech(q)) return false;
+  return tooRepetitive || tooUnlikely;
+}
+
+/**
+ * transcribe.py's skip rule on the final attempt: no-speech probability above NO_SPEECH_THRESHOLD,
+ * unless the text is likely enough (average log-probability above LOGPROB_THRESHOLD) to keep anyway.
+ */
+export function isNoSpeech(q: Pick<AttemptQuality, 'avgLogprob' | 'noSpeechProb'>): boolean {
+  return q.noSpeechProb > NO_SPEECH_THRESHOLD && q.avgLogprob < LOGPROB_THRESHOLD;
+}
