@@ -199,8 +199,9 @@ export class WhisperTranscriber {
     const out: DecodedRow[] = new Array(rows.length);
     for (const members of groups.values()) {
       const idx = members.map((j) => rows[j]);
+      const all = idx.length === hidden.dims[0] && idx.every((r, k) => r === k);
       const decoded = await this.model.decode(
-        this.model.selectRows(hidden, idx),
+        all ? hidden : this.model.selectRows(hidden, idx),
         idx.map((i) => prompts[i]),
         temperature > 0 ? { temperatures: idx.map(() => temperature), random: idx.map(random) } : {},
       );
