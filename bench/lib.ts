@@ -221,3 +221,30 @@ export function pad(s: string, n: number): string {
 export function padStart(s: string, n: number): string {
   return s.length >= n ? s : ' '.repeat(n - s.length) + s;
 }
+
+/**
+ * Runs ../shared/tools/ort_limit.py to the end: the bare-onnxruntime aggregate RTFx at batch 1, 2, 4 and 8
+ * (encoder + 60 greedy decoder steps per 30 s window, 2 threads).
+ * @returns RTFx per batch size, or an error
+ */
+export function runOrtLimitBatches(tool: string, modelDir: string, timeoutMs = 600_000): Promise<Map<number, number> | { error: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(VENV_PYTHON, [tool, modelDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const rtfx = new Map<number, number>();
+    const errTail: string[] = [];
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    readline.createInterface({ input: child.stdout }).on('line', (l) => {
+      const m = /^B=(\d+):.*aggregate RTFx (\d+)/.exec(l.trim());
+      if (m) rtfx.set(Number(m[1]), Number(m[2]));
+    });
+    readline.createInterface({ input: child.stderr }).on('line', (l) => {
+      errTail.push(l);
+      if (errTail.length > 3) errTail.shift();
+    });
+    child.on('error', (err) => resolve({ error: `could not start ${VENV_PYTHON}: ${err.message}` }));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(rtfx.size > 0 ? rtfx : { error: `ort_limit.py exited ${code}: ${errTail.join(' | ').slice(0, 300)}` });
+    });
+  });
+}

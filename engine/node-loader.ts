@@ -20,6 +20,11 @@ export interface LoadOptions {
   warn?: (msg: string) => void;
   /** dynamic batching of concurrent windows; absent = one window per model run */
   batching?: BatchingOptions;
+  /**
+   * onnxruntime's intra-op threads busy-wait between ops by default (`session.intra_op.allow_spinning`
+   * = "1"); false turns that off, leaving the cores to the activity worker's event loop between ops.
+   */
+  allowSpinning?: boolean;
 }
 
 function readJson<T>(dir: string, name: string): T {
@@ -32,6 +37,9 @@ async function createSession(file: string, opts: LoadOptions): Promise<ort.Infer
     intraOpNumThreads: opts.threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    ...(opts.allowSpinning === false
+      ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
+      : {}),
   };
   if (opts.executionProvider === 'cuda') {
     try {
