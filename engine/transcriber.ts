@@ -212,8 +212,10 @@ export class WhisperTranscriber {
 
   /** Whisper's compression ratio of a window's text (timestamps and specials left out); 0 with the guard off. */
   private async compressionRatioOf(tokens: readonly number[]): Promise<number> {
-    if (!this.guards.deflatedLength) return 0;
-    const text = this.tokenizer.decode(tokens.filter((t) => t < this.model.vocab.eot), { skip_special_tokens: true }).trim();
+    const textTokens = tokens.filter((t) => t < this.model.vocab.eot);
+    // Timestamps only (no text) repeat nothing; the tokenizer also refuses an empty list.
+    if (!this.guards.deflatedLength || textTokens.length === 0) return 0;
+    const text = this.tokenizer.decode(textTokens, { skip_special_tokens: true }).trim();
     return compressionRatio(text, this.guards.deflatedLength);
   }
 

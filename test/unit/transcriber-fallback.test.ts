@@ -1,0 +1,60 @@
+/**
+ * The transcriber's temperature fallback control flow (engine/transcriber.ts runWindows) with a stand-in
+ * model: a greedy pass that loops is decoded again by sampling, only for the rows that failed, at the
+ * next temperatures, and a window of timestamps only (no text) passes without a tokenizer call on an
+ * empty list (the real tokenizer throws on one). Vocabulary: whisper-tiny.en's.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as zlib from 'node:zlib';
+import { TIME_PER_TIMESTAMP_S } from '../../engine/constants';
+import type { DecodedRow, DecodeOptions, WhisperModel } from '../../engine/model';
+import { WhisperTranscriber } from '../../engine/transcriber';
+import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
+
+const MODEL_DIR = path.resolve(__dirname, '../../../shared/models/whisper-tiny.en');
+const vocab = new WhisperVocab(JSON.parse(readFileSync(path.join(MODEL_DIR, 'generation_config.json'), 'utf8')) as GenerationConfig);
+const ts = (s: number) => vocab.timestampBegin + Math.round(s / TIME_PER_TIMESTAMP_S);
+const [LOOP, GOOD] = [1000, 2000]; // marker "texts" the fake model and tokenizer agree on
+
+/** Row 0 loops at T=0 and is fine from T=0.4; row 1 is fine at once; row 2 holds timestamps only. */
+function fakeModel(calls: { rows: number; temperature: number }[]): WhisperModel {
+  const row = (tokens: number[], avgLogprob: number): DecodedRow => ({ tokens, sumLogprob: avgLogprob, avgLogprob, noSpeechProb: 0.01 });
+  return {
+    vocab,
+    encode: async (_f: Float32Array, batch: number) => ({ dims: [batch, 1500, 384] }),
+    selectRows: (_h: unknown, rows: number[]) => ({ dims: [rows.length, 1500, 384], rows }),
+    decode: async (h: { rows?: number[] }, prompts: number[][], opts: DecodeOptions = {}) => {
+      const t = opts.temperatures?.[0] ?? 0;
+      calls.push({ rows: prompts.length, temperature: t });
+      return prompts.map((_p, k) => {
+        const which = h.rows ? h.rows[k] : k;
+        if (which === 0) return t >= 0.4 ? row([ts(0), GOOD, ts(5)], -0.3) : row([ts(0), ...Array(60).fill(LOOP), ts(29)], -0.2);
+        if (which === 1) return row([ts(0), GOOD, ts(5)], -0.3);
+        return row([ts(0), ts(30)], -0.3);
+      });
+    },
+  } as unknown as WhisperModel;
+}
+
+const tokenizer = {
+  decode: (ids: number[]) => {
+    if (ids.length === 0) throw new Error('token_ids must be a non-empty array of integers.');
+    return ids.map((i) => (i === LOOP ? 'Thank you for watching. ' : 'fine words')).join('');
+  },
+};
+
+test('only the looping row is sampled again, at 0.2 then 0.4, where it passes', async () => {
+  const calls: { rows: number; temperature: number }[] = [];
+  const t = new WhisperTranscriber(fakeModel(calls), tokenizer, undefined, { deflatedLength: (b) => zlib.deflateSync(b).length });
+  const window = { samples: new Float32Array(16000), language: 'en', task: 'transcribe' as const, seed: 1 };
+  const out = await t.runWindows([window, window, window]);
+  expect(calls).toEqual([
+    { rows: 3, temperature: 0 },
+    { rows: 1, temperature: 0.2 },
+    { rows: 1, temperature: 0.4 },
+  ]);
+  expect(out.map((r) => r.temperature)).toEqual([0.4, 0, 0]);
+  expect(out[0].compressionRatio).toBeLessThan(2.4);
+  expect(out[2].compressionRatio).toBe(0); // timestamps only: nothing to compress, no tokenizer call
+});
