@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import { workflowIdFor, type Backend } from '../../common/constants';
 import { utcDay } from '../../quota/keys';
-import type { TestApp } from './harness';
+import { appProcessEnv, type TestApp } from './harness';
 import { SHARED_MODELS } from './models';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -42,12 +42,7 @@ export function spawnInferenceWorker(app: TestApp, backend: Backend, logFile: st
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers', `${entry}.ts`)], {
     cwd: ROOT,
     env: {
-      ...process.env,
-      DATABASE_URL: app.config.databaseUrl,
-      REDIS_URL: app.config.redisUrl,
-      TEMPORAL_ADDRESS: app.config.temporalAddress,
-      TEMPORAL_NAMESPACE: app.config.temporalNamespace,
-      BLOB_DIR: app.config.blobDir,
+      ...appProcessEnv(app),
       WHISPER_EP: 'cpu',
       LOG_LEVEL: 'info',
       ...env,

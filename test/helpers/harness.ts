@@ -147,6 +147,21 @@ async function terminateRunningWorkflows(api: ApiServer): Promise<void> {
   await Promise.all(handles);
 }
 
+/**
+ * The environment a child process (worker, API replica) needs to join a test app: its database, Redis,
+ * Temporal namespace and blob directory, on top of this process's environment.
+ */
+export function appProcessEnv(app: TestApp): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: app.config.databaseUrl,
+    REDIS_URL: app.config.redisUrl,
+    TEMPORAL_ADDRESS: app.config.temporalAddress,
+    TEMPORAL_NAMESPACE: app.config.temporalNamespace,
+    BLOB_DIR: app.config.blobDir,
+  };
+}
+
 /** Polls a job until it reaches a terminal status. */
 export async function waitForJob(
   url: string,

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import WebSocket from 'ws';
 import { freePorts } from '../../infra/services';
-import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
+import { appProcessEnv, startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { startGateway, type TestGateway } from '../helpers/nginx';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
@@ -28,12 +28,7 @@ async function startReplica(port: number, tokenSecret: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'api/main.ts')], {
     cwd: ROOT,
     env: {
-      ...process.env,
-      DATABASE_URL: app.config.databaseUrl,
-      REDIS_URL: app.config.redisUrl,
-      TEMPORAL_ADDRESS: app.config.temporalAddress,
-      TEMPORAL_NAMESPACE: app.config.temporalNamespace,
-      BLOB_DIR: app.config.blobDir,
+      ...appProcessEnv(app),
       WHISPER_MODELS_DIR: app.config.modelsDir,
       API_HOST: '127.0.0.1',
       API_PORT: String(port),

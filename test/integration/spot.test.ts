@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
-import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
+import { appProcessEnv, startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { wer } from '../helpers/wer';
 import { brokenModelsDir } from '../helpers/models';
 
@@ -59,12 +59,7 @@ describe('SIGTERM on a spot worker', () => {
   function spawnSpotWorker(logFile: string) {
     const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'workers/gpu-spot.ts')], {
       env: {
-        ...process.env,
-        DATABASE_URL: app.config.databaseUrl,
-        REDIS_URL: app.config.redisUrl,
-        TEMPORAL_ADDRESS: app.config.temporalAddress,
-        TEMPORAL_NAMESPACE: app.config.temporalNamespace,
-        BLOB_DIR: app.config.blobDir,
+        ...appProcessEnv(app),
         WHISPER_EP: 'cpu',
         DRAIN_DEADLINE_S: '60',
       },
