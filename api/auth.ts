@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Pool } from 'pg';
 import { resolveApiKey, type Principal } from '../common/keys';
 import { ApiError } from './errors';
-import type { TokenSigner } from './tokens';
+import { principalFromToken, type TokenSigner } from './tokens';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -26,11 +26,9 @@ export function authenticate(pool: Pool, tokens: TokenSigner) {
     const header = req.headers.authorization;
     const scope = tokenScopeFor(req.originalUrl.split('?')[0]);
     if (!header && scope && typeof req.query.token === 'string') {
-      const userId = tokens.verify(req.query.token, scope);
-      if (!userId) throw new ApiError(401, 'unauthorized', 'bad or expired token');
-      const { rows } = await pool.query('SELECT tier FROM users WHERE id = $1', [userId]);
-      if (!rows[0]) throw new ApiError(401, 'unauthorized', 'bad or expired token');
-      req.principal = { userId, tier: rows[0].tier, keyId: `token:${userId}` };
+      const principal = await principalFromToken(pool, tokens, req.query.token, scope);
+      if (!principal) throw new ApiError(401, 'unauthorized', 'bad or expired token, or its API key was revoked');
+      req.principal = principal;
       return next();
     }
     if (!header) throw new ApiError(401, 'unauthorized', 'missing Authorization header: send "Authorization: Bearer <apiKey>"');

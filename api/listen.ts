@@ -35,7 +35,7 @@ import type { ApiDeps } from './app';
 import { ApiError, errorBody } from './errors';
 import { describeZodError, liveStartMessage, liveStopMessage } from './schemas';
 import { frameToFloat32, Resampler, UtteranceSegmenter, type DecodeRequest, type LiveEncoding } from './live-audio';
-import type { TokenSigner } from './tokens';
+import { principalFromToken, type TokenSigner } from './tokens';
 import { SAMPLE_RATE } from '../engine/constants';
 
 export const LISTEN_PATH = '/v1/listen';
@@ -78,10 +78,7 @@ async function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http
   }
   const token = url.searchParams.get('token');
   if (!token) return null;
-  const userId = tokens.verify(token, 'listen');
-  if (!userId) return null;
-  const { rows } = await deps.pool.query('SELECT tier FROM users WHERE id = $1', [userId]);
-  return rows[0] ? { userId, tier: rows[0].tier, keyId: `token:${userId}` } : null;
+  return principalFromToken(deps.pool, tokens, token, 'listen');
 }
 
 /**

@@ -85,6 +85,17 @@ export class WebhookRefusedError extends Error {
   }
 }
 
+/**
+ * The webhook host name did not resolve (ENOTFOUND, EAI_AGAIN, a resolver timeout, no records). Not a
+ * policy decision: DNS failures are often temporary, so the delivery is retried with backoff.
+ */
+export class WebhookUnresolvedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookUnresolvedError';
+  }
+}
+
 export interface PinnedTarget {
   url: URL;
   /** the one address every connection of this delivery goes to */
@@ -117,7 +128,8 @@ export const bareHost = (url: URL) => url.hostname.replace(/^\[(.*)\]$/, '$1');
 /**
  * Resolves the URL's host once and decides on the result: every address it resolves to must pass the
  * policy (a name with one public and one private record is refused), and the first is pinned.
- * @throws WebhookRefusedError when the form or any resolved address is refused, or the name does not resolve
+ * @throws WebhookRefusedError when the form or any resolved address is refused by policy
+ * @throws WebhookUnresolvedError when the name does not resolve (retryable: DNS failures are often temporary)
  */
 export async function resolveTarget(raw: string, allow: AllowList, resolve: Resolver): Promise<PinnedTarget> {
   const url = checkUrlForm(raw);
@@ -129,9 +141,9 @@ export async function resolveTarget(raw: string, allow: AllowList, resolve: Reso
     try {
       addresses = await resolve(host);
     } catch (err) {
-      throw new WebhookRefusedError(`webhookUrl host ${host} does not resolve (${(err as Error).message})`);
+      throw new WebhookUnresolvedError(`webhookUrl host ${host} does not resolve (${(err as Error).message})`);
     }
-    if (addresses.length === 0) throw new WebhookRefusedError(`webhookUrl host ${host} has no addresses`);
+    if (addresses.length === 0) throw new WebhookUnresolvedError(`webhookUrl host ${host} has no addresses`);
   }
   for (const a of addresses) {
     const v = checkAddress(a.address, allow);

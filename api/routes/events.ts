@@ -9,7 +9,7 @@ import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { jobJson, type JobRow } from '../job-json';
-import { describeZodError, tokenRequest } from '../schemas';
+import { parseTokenRequest } from '../token-request';
 import { ownJob } from '../own-job';
 import type { TokenSigner } from '../tokens';
 
@@ -26,11 +26,10 @@ export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
 
   r.post('/v1/tokens', async (req: Request, res: Response) => {
     if (!req.is('application/json')) throw new ApiError(415, 'unsupported_media_type', 'send {"jobId"} or {"scope": "listen"} as JSON');
-    const parsed = tokenRequest.safeParse(req.body);
-    if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error));
+    const scope = parseTokenRequest(req.body);
     const me = principalOf(req);
-    if ('jobId' in parsed.data) await ownJob(pool, me.userId, parsed.data.jobId);
-    res.status(201).json(tokens.issue(me.userId, parsed.data));
+    if ('jobId' in scope) await ownJob(pool, me.userId, scope.jobId);
+    res.status(201).json(tokens.issue(me, scope));
   });
 
   r.get('/v1/jobs/:id/events', async (req: Request, res: Response) => {
@@ -39,6 +38,16 @@ export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
     await ownJob(pool, me.userId, jobId);
     let lastId = Number(req.header('last-event-id') ?? req.query.lastEventId ?? 0);
     if (!Number.isSafeInteger(lastId) || lastId < 0) throw new ApiError(400, 'invalid_request', 'Last-Event-ID must be an event id');
+    // Resuming at or past the terminal event: the stream is over. 204 is what makes EventSource stop
+    // reconnecting (an open stream with only keep-alives would hang the client forever).
+    const ended = await pool.query(
+      'SELECT 1 FROM job_events WHERE job_id = $1 AND id <= $2 AND type = ANY($3::text[]) LIMIT 1',
+      [jobId, lastId, TERMINAL_STATUSES],
+    );
+    if (ended.rowCount) {
+      res.status(204).end();
+      return;
+    }
 
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import WebSocket from 'ws';
 import { startTestApp, submitFile, type TestApp } from '../helpers/harness';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
@@ -87,6 +88,16 @@ test('a job streams progress and segments, then completed with the job JSON; Las
   // The whole stream again from the start is the same (events live in Postgres).
   const replay = await readEvents(await fetch(`${app.url}/v1/jobs/${id}/events`, { headers: auth }));
   expect(replay.map((e) => e.id)).toEqual(ids);
+
+  // Resuming at (or past) the terminal event: the stream is over. 204 makes EventSource stop
+  // reconnecting; an open stream of keep-alives would hang the client (the timeout turns a hang into a failure).
+  for (const last of [end.id, end.id + 5]) {
+    const past = await fetch(`${app.url}/v1/jobs/${id}/events`, {
+      headers: { ...auth, 'Last-Event-ID': String(last) },
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect({ last, status: past.status, body: await past.text() }).toEqual({ last, status: 204, body: '' });
+  }
 }, 120_000);
 
 test('browsers: POST /v1/tokens → ?token= works for that job only, expires, and never for other routes', async () => {
@@ -116,3 +127,47 @@ test('browsers: POST /v1/tokens → ?token= works for that job only, expires, an
   });
   expect(stolen.status).toBe(404);
 }, 120_000);
+
+test('a token dies with the API key that minted it (events and /v1/listen)', async () => {
+  const u = await app.user('premium');
+  const auth = { authorization: `Bearer ${u.apiKey}`, 'content-type': 'application/json' };
+  const { id } = (await (await submitFile(app.url, u.apiKey, path.join(AUDIO, 'jfk.wav'), { model: 'whisper-tiny.en' })).json()) as { id: string };
+  const mint = async (body: object) => ((await (await fetch(`${app.url}/v1/tokens`, { method: 'POST', headers: auth, body: JSON.stringify(body) })).json()) as { token: string }).token;
+  const jobToken = await mint({ jobId: id });
+  const listenToken = await mint({ scope: 'listen' });
+  const eventsWith = (t: string) => fetch(`${app.url}/v1/jobs/${id}/events?token=${encodeURIComponent(t)}`, { signal: AbortSignal.timeout(60_000) });
+  const first = await eventsWith(jobToken);
+  expect(first.status).toBe(200);
+  await first.body?.cancel();
+
+  const keyId = u.apiKey.split('_')[1];
+  await app.pool.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [keyId]);
+  const after = await eventsWith(jobToken);
+  expect(after.status).toBe(401);
+  expect(((await after.json()) as any).error.code).toBe('unauthorized');
+  // the listen upgrade is refused the same way (401 before any WebSocket is opened)
+  const status = await new Promise<number>((resolve, reject) => {
+    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/listen?token=${encodeURIComponent(listenToken)}`);
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('open', () => (ws.terminate(), resolve(101)));
+    ws.once('error', reject);
+  });
+  expect(status).toBe(401);
+}, 120_000);
+
+test('POST /v1/tokens says exactly what is wrong with its body', async () => {
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const cases: [object, RegExp][] = [
+    [{}, /jobId or scope is required/],
+    [{ jobId: '00000000-0000-4000-8000-000000000000', scope: 'listen' }, /either jobId or scope, not both/],
+    [{ scope: 'events' }, /scope must be "listen" \(got "events"\)/],
+    [{ jobId: 'abc' }, /jobId must be a job id/],
+    [{ scope: 'listen', extra: 1 }, /unknown field "extra"/],
+  ];
+  for (const [body, message] of cases) {
+    const res = await fetch(`${app.url}/v1/tokens`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const err = ((await res.json()) as any).error;
+    expect({ body, status: res.status, code: err.code }).toEqual({ body, status: 400, code: 'invalid_request' });
+    expect(err.message).toMatch(message);
+  }
+}, 60_000);

@@ -31,10 +31,17 @@ const received: { headers: Record<string, string>; body: string; status: number 
 /** statuses the receiver answers, in order; then 204 */
 let script: number[] = [];
 const connects: string[] = [];
+const flakySeen = new Set<string>();
 
 const transport: WebhookTransport = {
   timeoutMs: 5_000,
   resolve: async (host) => {
+    // flaky.test: the resolver fails (EAI_AGAIN) the first time each is asked, then answers
+    if (host.endsWith('.flaky.test') && !flakySeen.has(host)) {
+      flakySeen.add(host);
+      throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${host}`), { code: 'EAI_AGAIN' });
+    }
+    if (host.endsWith('.flaky.test')) return [{ address: '127.0.0.1', family: 4 }];
     if (!NAMES[host]) throw new Error(`ENOTFOUND ${host}`);
     return [{ address: NAMES[host], family: 4 }];
   },
@@ -168,6 +175,21 @@ test('a failed job is announced as job.failed with its error', async () => {
   const payload = new Webhook(secret).verify(received[0].body, received[0].headers) as Record<string, any>;
   expect(payload).toMatchObject({ type: 'job.failed', data: { id: jobId, status: 'failed', error: { code: 'audio_missing' } } });
 }, 120_000);
+
+test('a name that does not resolve (a DNS hiccup) is retried, then delivered', async () => {
+  const u = await app.user('premium');
+  const { secret } = await adminJson(['webhook-secret', 'rotate', '--user', u.userId]);
+  received.length = 0;
+  const res = await submitFile(app.url, u.apiKey, file, { webhookUrl: `http://a.flaky.test:${port}/dns` });
+  expect(res.status).toBe(202);
+  const { id } = (await res.json()) as { id: string };
+  expect((await waitForJob(app.url, u.apiKey, id)).status).toBe('completed');
+  const row = await until('the delivery after the DNS failure', async () => (await deliveries(id)).find((d) => d.delivered_at), 90_000);
+  expect(row).toMatchObject({ attempts: 2, refused_at: null, last_status: 204 });
+  expect(received).toHaveLength(1);
+  const payload = new Webhook(secret).verify(received[0].body, received[0].headers) as Record<string, any>;
+  expect(payload).toMatchObject({ type: 'job.completed', data: { id, status: 'completed' } });
+}, 180_000);
 
 test('a name that resolves to the metadata address is refused at delivery; the job still completes', async () => {
   const u = await app.user('premium');

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import ipaddr from 'ipaddr.js';
 import { deliverWebhook, type WebhookTransport } from '../../webhooks/deliver';
-import { checkAddress, parseAllowList, WebhookRefusedError } from '../../webhooks/ssrf';
+import { checkAddress, parseAllowList, WebhookRefusedError, WebhookUnresolvedError } from '../../webhooks/ssrf';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const NAMES: Record<string, string[]> = {
@@ -118,6 +118,15 @@ describe('refused by policy (no allow-list)', () => {
       expect(lookups).toEqual([]);
     },
   );
+
+  test('a name that does not resolve is a retryable failure, not a policy refusal', async () => {
+    const { transport, connects } = guardedTransport();
+    const err = await deliverWebhook('http://nowhere.test/hook', SECRET, msg, none, transport).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(WebhookUnresolvedError);
+    expect(err).not.toBeInstanceOf(WebhookRefusedError);
+    expect((err as Error).message).toMatch(/nowhere\.test does not resolve/);
+    expect(connects).toEqual([]);
+  });
 
   test('a public address passes the policy; the test guard then stops the socket', async () => {
     const { transport, connects, lookups } = guardedTransport();
