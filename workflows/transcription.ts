@@ -77,6 +77,7 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
   // The job's work runs in its own scope, so the cancel signal and Temporal's own workflow
   // cancellation end it the same way: activities cancelled, reservation released, status `cancelled`.
   const work = new CancellationScope();
+  const root = CancellationScope.current();
   setHandler(cancelSignal, () => work.cancel());
 
   try {
@@ -94,7 +95,13 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
       await orchestration.updateJob({ jobId: input.jobId, patch: { status: state.status, error } });
       if (input.webhook) await startWebhookDelivery(input.jobId, cancelled ? 'cancelled' : 'failed');
     });
-    if (cancelled) throw err;
+    // Temporal's workflow cancellation (the API's cancel route, DELETE): close as Canceled. The `cancel`
+    // signal (UI, CLI) asked the job to stop, not the workflow to be cancelled: it completes, with
+    // result status `cancelled`, so Temporal's status filter never counts a user's cancel as a failure.
+    if (cancelled) {
+      if (root.consideredCancelled) throw err;
+      return { jobId: input.jobId, status: 'cancelled' };
+    }
     // Fail the workflow too, so the Temporal UI shows the job as Failed with the same reason.
     throw ApplicationFailure.nonRetryable(error!.message, error!.code);
   }

@@ -4,7 +4,6 @@ import { Router, type Request, type Response } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { blobKeys } from '../../common/blobs';
 import { TERMINAL_STATUSES, workflowIdFor, type JobStatus } from '../../common/constants';
-import { cancelSignal } from '../../workflows/transcription';
 import { TRANSCRIPT_FORMATS, toSrt, toVtt, type TranscriptFormat } from '../transcript-formats';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
@@ -170,20 +169,22 @@ export function jobsRouter(deps: ApiDeps): Router {
       throw new ApiError(409, 'not_cancellable', `the job has already ended (${job.status})`);
     }
     try {
-      await temporal.workflow.getHandle(workflowIdFor(job.id)).signal(cancelSignal);
+      // Temporal's own workflow cancellation, so the workflow closes as Canceled (not Failed) in the UI.
+      await temporal.workflow.getHandle(workflowIdFor(job.id)).cancel();
     } catch (err) {
-      // The workflow ended between the read and the signal.
+      // The workflow ended between the read and the request.
       if (err instanceof WorkflowNotFoundError) throw new ApiError(409, 'not_cancellable', 'the job has already ended');
       throw err;
     }
-    res.status(202).json({ id: job.id, status: 'cancelling' });
+    // The job as it is now (queued or running): it reads `cancelled` once its clean-up is done.
+    res.status(202).json(jobJson(job, { includeTranscript: false }));
   });
 
   r.delete('/v1/jobs/:id', async (req: Request, res: Response) => {
     const job = await ownJobOf(req);
     if (!TERMINAL_STATUSES.includes(job.status as JobStatus)) {
       const handle = temporal.workflow.getHandle(workflowIdFor(job.id));
-      await handle.signal(cancelSignal).catch(() => undefined);
+      await handle.cancel().catch(() => undefined);
       // Wait for the release of its reservation and audio, so nothing outlives the deletion.
       await handle.result().catch(() => undefined);
     }

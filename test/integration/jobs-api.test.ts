@@ -140,22 +140,36 @@ test('POST /v1/jobs/:id/cancel stops a running job: cancelled, quota released, n
   const id = await submit(longFile);
   const res = await fetch(`${app.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: auth(key) });
   expect(res.status).toBe(202);
+  // The answer is the job as it is now, with a JobStatus of API.md (never an ad-hoc "cancelling").
+  const accepted = (await res.json()) as { id: string; status: string };
+  expect(accepted.id).toBe(id);
+  expect(['queued', 'running', 'cancelled']).toContain(accepted.status);
   const job = await waitForJob(app.url, key, id);
   expect(job.status).toBe('cancelled');
   expect(job.text).toBeUndefined();
   await expectReleased();
   expect(fs.existsSync(path.join(app.config.blobDir, id))).toBe(false);
-  const desc = await temporal.workflow.getHandle(workflowIdFor(id)).describe();
+  const handle = temporal.workflow.getHandle(workflowIdFor(id));
+  await handle.result().catch(() => undefined);
+  const desc = await handle.describe();
   expect(desc.searchAttributes.JobStatus).toEqual(['cancelled']);
+  // Temporal's workflow cancellation: the UI shows Canceled, not Failed.
+  expect(desc.status.name).toBe('CANCELLED');
   const again = await fetch(`${app.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: auth(key) });
   expect(again.status).toBe(409);
 }, 120_000);
 
 test('the `cancel` signal (Temporal UI / CLI) has the same effect', async () => {
   const id = await submit(longFile);
-  await temporal.workflow.getHandle(workflowIdFor(id)).signal('cancel');
+  const handle = temporal.workflow.getHandle(workflowIdFor(id));
+  await handle.signal('cancel');
   expect((await waitForJob(app.url, key, id)).status).toBe('cancelled');
   await expectReleased();
+  // The workflow completes (not Failed: a user's cancel is no failure) with result status `cancelled`.
+  expect(await handle.result()).toEqual({ jobId: id, status: 'cancelled' });
+  const desc = await handle.describe();
+  expect(desc.status.name).toBe('COMPLETED');
+  expect(desc.searchAttributes.JobStatus).toEqual(['cancelled']);
 }, 120_000);
 
 test('DELETE of a running job cancels it first', async () => {
