@@ -41,10 +41,17 @@ import { SAMPLE_RATE } from '../engine/constants';
 export const LISTEN_PATH = '/v1/listen';
 /** One binary frame: 64 KiB is 2 s of 16 kHz s16le, far more than any client sends at once. */
 const MAX_FRAME_BYTES = 64 * 1024;
+/**
+ * What `ws` itself accepts: above our own bound, so a too-large frame reaches our check and gets an
+ * `error {code, message}` (ws alone would close with 1009 and no word); beyond this ws still cuts off.
+ */
+const WS_MAX_PAYLOAD = 16 * MAX_FRAME_BYTES;
 const MAX_PENDING_DECODES = 3;
+/** How long a stream whose window was refused waits for its workflow's end before closing. */
+const CANCEL_SETTLE_MS = 15_000;
 const MAX_BUFFERED_BYTES = 256 * 1024;
 /** Close codes (RFC 6455): 1000 normal, 1003 unsupported data, 1008 policy violation, 1011 server error, 1013 try again later. */
-const CLOSE = { normal: 1000, unsupported: 1003, policy: 1008, internal: 1011, tryLater: 1013 } as const;
+const CLOSE = { normal: 1000, unsupported: 1003, policy: 1008, tooBig: 1009, internal: 1011, tryLater: 1013 } as const;
 
 export interface ListenOptions {
   startTimeoutMs: number;
@@ -86,7 +93,7 @@ async function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http
  * @returns a function that closes every live connection (server shutdown)
  */
 export function attachListen(server: http.Server, deps: ApiDeps, tokens: TokenSigner, opts: ListenOptions): () => void {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== LISTEN_PATH) return refuseUpgrade(socket, 404, 'not_found', `no WebSocket route ${url.pathname}`);
@@ -113,10 +120,16 @@ class SessionError extends Error {
     message: string,
     readonly closeCode: number = CLOSE.policy,
     readonly details: Record<string, unknown> = {},
+    /** the client broke the protocol: its job ends `failed` with this error (others end `completed`) */
+    readonly protocol = false,
   ) {
     super(message);
   }
 }
+
+/** A protocol violation by the client (bad frame, unexpected message): ends the job `failed`. */
+const protocolError = (code: string, message: string, closeCode: number = CLOSE.unsupported) =>
+  new SessionError(code, message, closeCode, {}, true);
 
 /** One WebSocket stream, from `start` to `done` (or `error`). */
 class LiveSession {
@@ -134,6 +147,8 @@ class LiveSession {
   private readonly segmenter = new UtteranceSegmenter();
   private reservedSeconds = 0;
   private seq = 0;
+  /** final windows that gave text: none means nothing was transcribed, so nothing is billed */
+  private finalsTranscribed = 0;
   private readonly log;
 
   constructor(
@@ -154,10 +169,11 @@ class LiveSession {
     });
     this.ws.on('close', () => {
       this.clearTimer();
-      // The client went away: record what was streamed (the job completes with the text so far). Queued
-      // behind the inbox, so a stream whose start was still being admitted is ended too.
+      // The client went away without `stop`: its last utterance is still decoded, and the job completes
+      // with the whole transcript. Queued behind the inbox, so a stream whose start was still being
+      // admitted is ended too.
       this.inbox = this.inbox
-        .then(() => (this.state === 'streaming' ? this.end(false) : undefined))
+        .then(() => (this.state === 'streaming' ? this.end('disconnect') : undefined))
         .catch((err) => this.log.error('live session end failed', { jobId: this.jobId, err: String(err) }))
         .finally(() => (this.state = 'closed'));
     });
@@ -184,24 +200,40 @@ class LiveSession {
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
     if (this.state === 'awaiting_start') {
       if (isBinary) throw new SessionError('invalid_request', 'send {"type":"start", "sampleRate", "encoding"} before any audio', CLOSE.policy);
-      const parsed = liveStartMessage.safeParse(parseJson(bytes));
+      const json = parseJson(bytes);
+      if (json === undefined) {
+        throw new SessionError(
+          'invalid_request',
+          'the first message must be a JSON start message such as {"type":"start", "sampleRate":16000, "encoding":"pcm_s16le"}; it was not JSON',
+          CLOSE.policy,
+        );
+      }
+      const parsed = liveStartMessage.safeParse(json);
       if (!parsed.success) throw new SessionError('invalid_request', `bad start message: ${describeZodError(parsed.error)}`, CLOSE.policy);
       await this.start(parsed.data);
       return;
     }
     this.arm(this.opts.idleTimeoutMs, 'idle_timeout', `no audio or stop for ${this.opts.idleTimeoutMs / 1000} s`);
     if (!isBinary) {
-      if (!liveStopMessage.safeParse(parseJson(bytes)).success) {
-        throw new SessionError('invalid_request', 'expected binary audio frames or {"type":"stop"}', CLOSE.unsupported);
+      const json = parseJson(bytes);
+      if (!liveStopMessage.safeParse(json).success) {
+        const again = (json as { type?: unknown } | undefined)?.type === 'start';
+        throw protocolError(
+          'invalid_request',
+          again ? 'the stream has already started: send binary audio frames or {"type":"stop"}' : 'expected binary audio frames or {"type":"stop"}',
+        );
       }
-      await this.end(true);
+      await this.end('stop');
       return;
+    }
+    if (bytes.length > MAX_FRAME_BYTES) {
+      throw protocolError('frame_too_large', `an audio frame may be at most ${MAX_FRAME_BYTES} bytes (got ${bytes.length}); send smaller frames`, CLOSE.tooBig);
     }
     let samples: Float32Array;
     try {
       samples = this.resampler!.push(frameToFloat32(bytes, this.encoding));
     } catch (err) {
-      throw new SessionError('invalid_request', (err as Error).message, CLOSE.unsupported);
+      throw protocolError('invalid_request', (err as Error).message);
     }
     if ((this.segmenter.total + samples.length) / SAMPLE_RATE > this.reservedSeconds) {
       throw new SessionError('quota_exceeded', `the stream reached ${this.reservedSeconds} s, all it may last (your remaining daily quota, or your tier’s longest audio)`, CLOSE.policy, {
@@ -327,7 +359,11 @@ class LiveSession {
         this.log.warn('live window failed', { jobId: this.jobId, err: String((err as Error).message ?? err) });
         // The job was cancelled (POST /v1/jobs/:id/cancel, DELETE) or its workflow is gone: stop streaming.
         if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
-          this.inbox = this.inbox.then(() => this.fail(new SessionError('cancelled', 'the job of this stream was cancelled', CLOSE.normal)));
+          // Close once the workflow has recorded the cancel (bounded: an update can fail on its own too),
+          // so a client that then reads the job finds it `cancelled`, its quota released.
+          this.inbox = this.inbox
+            .then(() => Promise.race([this.handle!.result().catch(() => undefined), sleep(CANCEL_SETTLE_MS)]))
+            .then(() => this.fail(new SessionError('cancelled', 'the job of this stream was cancelled', CLOSE.normal)));
         }
       })
       .finally(() => this.pendingDecodes--);
@@ -355,6 +391,7 @@ class LiveSession {
     this.log.debug('live window decoded', { jobId, kind: req.kind, seconds: round2(req.end - req.start), ms: Date.now() - t0, inferenceMs: rows[0]?.inference_ms });
     const text: string = rows[0]?.text ?? '';
     if (!text) return;
+    if (req.kind === 'final') this.finalsTranscribed++;
     if (req.kind === 'partial') {
       if (this.state === 'streaming') this.send({ type: 'partial', text });
       return;
@@ -366,24 +403,31 @@ class LiveSession {
   }
 
   /**
-   * Ends the stream: the last utterance is decoded (when `graceful`), the workflow told to settle and
-   * merge, and — for a stop — `done` sent and the socket closed.
+   * Ends the stream. `stop`: the last utterance is decoded, the workflow told to settle and merge,
+   * `done` sent and the socket closed. `disconnect` (the client went away) and an `error` that is not
+   * the client's fault (quota, idle, too fast): the same, without `done` (the socket is gone or closing).
+   * A protocol error: the job ends `failed` with it, billed nothing. A cancelled job: nothing to finish.
+   * Billed = the streamed seconds once any of it was transcribed (a stream with no text bills nothing).
    */
-  private async end(graceful: boolean): Promise<void> {
+  private async end(how: 'stop' | 'disconnect' | 'error', error?: SessionError): Promise<void> {
     if (!this.jobId || this.state === 'closed') return;
-    const wasStreaming = this.state === 'streaming';
+    const graceful = how === 'stop';
     this.state = 'ending';
     this.clearTimer();
-    if (graceful && wasStreaming) {
+    const failed = error?.protocol ? { code: error.code, message: error.message } : undefined;
+    if (!failed && error?.code !== 'cancelled') {
       const last = this.segmenter.flush();
       if (last) this.enqueue(last);
     }
     await this.decodes;
     const audioSeconds = round2(this.segmenter.total / SAMPLE_RATE);
+    const billedSeconds = this.finalsTranscribed > 0 ? Math.ceil(audioSeconds) : 0;
     try {
       try {
-        await this.handle!.signal(finishSignal, { audioSeconds, billedSeconds: Math.ceil(audioSeconds) });
-        await this.handle!.result();
+        await this.handle!.signal(finishSignal, { audioSeconds, billedSeconds, ...(failed ? { error: failed } : {}) });
+        await this.handle!.result().catch((err) => {
+          if (!failed) throw err; // a failed stream's workflow fails on purpose
+        });
       } catch (err) {
         // A cancelled job's workflow has already ended (and released the reservation): nothing to finish.
         if (!graceful) return;
@@ -410,8 +454,7 @@ class LiveSession {
     const hadJob = this.jobId !== null && this.state === 'streaming';
     this.close(e.closeCode, e.code);
     if (hadJob) {
-      this.state = 'ending';
-      await this.end(false).catch((x) => this.log.error('live session end failed', { jobId: this.jobId, err: String(x) }));
+      await this.end('error', e).catch((x) => this.log.error('live session end failed', { jobId: this.jobId, err: String(x) }));
     }
     this.state = 'closed';
   }
@@ -439,6 +482,8 @@ function parseJson(bytes: Buffer): unknown {
     return undefined;
   }
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100;

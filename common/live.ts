@@ -31,4 +31,6 @@ export interface LiveWindow {
 export interface LiveFinish {
   audioSeconds: number;
   billedSeconds: number;
+  /** set when a protocol error ended the stream: the job ends `failed` with it */
+  error?: { code: string; message: string };
 }

@@ -6,8 +6,10 @@
  */
 import {
   ApplicationFailure,
+  CancellationScope,
   condition,
   defineSignal,
+  isCancellation,
   defineUpdate,
   proxyActivities,
   setHandler,
@@ -73,14 +75,33 @@ export async function liveTranscriptionWorkflow(input: LiveSessionInput): Promis
     cancelled = true;
   });
 
-  const finished = await condition(() => finish !== null || cancelled, `${input.maxSeconds + LOST_STREAM_SLACK_S} seconds`);
+  let finished: boolean;
+  try {
+    finished = await condition(() => finish !== null || cancelled, `${input.maxSeconds + LOST_STREAM_SLACK_S} seconds`);
+  } catch (err) {
+    // Temporal's workflow cancellation (the API's cancel route): the same clean-up, then close as Canceled.
+    if (!isCancellation(err)) throw err;
+    await CancellationScope.nonCancellable(async () => {
+      await condition(() => inFlight === 0);
+      await endCancelled(input.jobId);
+    });
+    throw err;
+  }
   await condition(() => inFlight === 0);
   if (cancelled && !finish) {
-    await orchestration.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
-    await orchestration.deleteAudio({ jobId: input.jobId });
-    await orchestration.updateJob({ jobId: input.jobId, patch: { status: 'cancelled', error: null } });
-    upsertSearchAttributes({ JobStatus: ['cancelled'] });
+    await endCancelled(input.jobId);
     return { jobId: input.jobId, status: 'cancelled' };
+  }
+  const ended = finish as LiveFinish | null; // set by the signal handler (TS cannot see that)
+  if (ended?.error) {
+    // A stream ended by a protocol error: the job failed with its code and, like a failed file job,
+    // bills nothing (the reservation goes back).
+    const { audioSeconds, error } = ended;
+    await orchestration.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
+    await orchestration.updateJob({ jobId: input.jobId, patch: { status: 'failed', error, audioSeconds } });
+    upsertSearchAttributes({ JobStatus: ['failed'] });
+    await orchestration.deleteAudio({ jobId: input.jobId });
+    throw ApplicationFailure.nonRetryable(error.message, error.code);
   }
   if (!finished) {
     await orchestration.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
@@ -95,4 +116,12 @@ export async function liveTranscriptionWorkflow(input: LiveSessionInput): Promis
   upsertSearchAttributes({ JobStatus: ['completed'] });
   await orchestration.deleteAudio({ jobId: input.jobId });
   return { jobId: input.jobId, status: 'completed' };
+}
+
+/** A cancelled stream: nothing billed, reservation released, audio gone, status `cancelled`. */
+async function endCancelled(jobId: string): Promise<void> {
+  await orchestration.settleQuota({ jobId, billedSeconds: 0 });
+  await orchestration.deleteAudio({ jobId });
+  await orchestration.updateJob({ jobId, patch: { status: 'cancelled', error: null } });
+  upsertSearchAttributes({ JobStatus: ['cancelled'] });
 }

@@ -70,6 +70,20 @@ function connect(opts: { apiKey?: string | null; query?: string } = {}) {
   return { ws, messages, opened, closed };
 }
 
+/** The user's one live job once it has ended (polls Postgres). */
+async function endedLiveJob(userId: string, timeoutMs = 30_000): Promise<Record<string, any>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await app.pool.query(
+      `SELECT status, billed_seconds, audio_seconds, text, error_code FROM jobs WHERE user_id = $1 AND priority_class = 'live'`,
+      [userId],
+    );
+    if (rows.length === 1 && ['completed', 'failed', 'cancelled'].includes(rows[0].status)) return rows[0];
+    if (Date.now() > deadline) throw new Error(`no ended live job for ${userId}: ${JSON.stringify(rows)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 const start = (extra: Record<string, unknown> = {}) => JSON.stringify({ type: 'start', sampleRate: 16000, encoding: 'pcm_s16le', ...extra });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -217,16 +231,77 @@ test('cancelling a live job (POST /v1/jobs/:id/cancel) ends its stream with erro
   expect(usage).toMatchObject({ reservedSeconds: 0, billedSeconds: 0, activeJobs: 0 });
 }, 120_000);
 
+test('a client that goes away without stop: its last utterance is still transcribed, and billed matches it', async () => {
+  const u = await app.user('premium');
+  const { ws, opened, closed } = connect({ apiKey: u.apiKey });
+  await opened;
+  ws.send(start());
+  // ~4 s of jfk ("And so my fellow Americans"), at twice real time, with no pause at the end: the
+  // utterance is still open when the client disconnects.
+  for (let i = 0; i < 40; i++) {
+    ws.send(pcm.subarray(i * FRAME_BYTES, (i + 1) * FRAME_BYTES));
+    await sleep(50);
+  }
+  ws.terminate();
+  await closed;
+  const job = await endedLiveJob(u.userId);
+  expect(job.status).toBe('completed');
+  expect(job.text).toMatch(/fellow Americans/i);
+  expect(job.billed_seconds).toBe(Math.ceil(job.audio_seconds));
+  expect(job.billed_seconds).toBeGreaterThan(0);
+}, 60_000);
+
 describe('protocol errors close the stream with a clear error', () => {
-  test('text where binary audio is expected', async () => {
-    const { ws, messages, opened, closed } = connect();
+  test('text where binary audio is expected: the job ends failed with the code', async () => {
+    const u = await app.user('premium');
+    const { ws, messages, opened, closed } = connect({ apiKey: u.apiKey });
     await opened;
     ws.send(start());
     ws.send(pcm.subarray(0, FRAME_BYTES));
     ws.send('here is some audio, honest');
     expect((await closed).code).toBe(1003);
     expect(messages).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_request', message: expect.stringMatching(/binary audio/) })]);
+    const job = await endedLiveJob(u.userId);
+    expect(job).toMatchObject({ status: 'failed', error_code: 'invalid_request' });
+    expect(job.billed_seconds ?? 0).toBe(0);
   }, 30_000);
+
+  test('a second start mid-stream, and an odd-length pcm_s16le frame: failed, not completed', async () => {
+    for (const bad of [start(), pcm.subarray(0, 3201)]) {
+      const u = await app.user('premium');
+      const { ws, messages, opened, closed } = connect({ apiKey: u.apiKey });
+      await opened;
+      ws.send(start());
+      ws.send(pcm.subarray(0, FRAME_BYTES));
+      ws.send(bad);
+      expect((await closed).code).toBe(1003);
+      const errors = messages.filter((m) => m.type === 'error');
+      expect(errors).toEqual([expect.objectContaining({ code: 'invalid_request' })]);
+      if (typeof bad === 'string') expect(errors[0].message).toMatch(/already started/);
+      expect(await endedLiveJob(u.userId)).toMatchObject({ status: 'failed', error_code: 'invalid_request' });
+    }
+  }, 60_000);
+
+  test('an oversized frame gets an error message before the close (not a silent 1009); the job fails', async () => {
+    const u = await app.user('premium');
+    const { ws, messages, opened, closed } = connect({ apiKey: u.apiKey });
+    await opened;
+    ws.send(start());
+    ws.send(Buffer.alloc(128 * 1024));
+    expect((await closed).code).toBe(1009);
+    expect(messages).toEqual([expect.objectContaining({ type: 'error', code: 'frame_too_large', message: expect.stringMatching(/at most 65536 bytes/) })]);
+    expect(await endedLiveJob(u.userId)).toMatchObject({ status: 'failed', error_code: 'frame_too_large' });
+  }, 30_000);
+
+  test('text that is not JSON as the first message: a sentence saying what the first message must be', async () => {
+    const { ws, messages, opened, closed } = connect();
+    await opened;
+    ws.send('hello');
+    await closed;
+    expect(messages).toEqual([
+      expect.objectContaining({ type: 'error', code: 'invalid_request', message: expect.stringMatching(/first message must be a JSON start message/) }),
+    ]);
+  });
 
   test('audio before start', async () => {
     const { ws, messages, opened, closed } = connect();
@@ -259,7 +334,7 @@ describe('protocol errors close the stream with a clear error', () => {
     const close = await closed;
     expect(close).toEqual({ code: 1008, reason: 'idle_timeout' });
     expect(messages).toEqual([expect.objectContaining({ type: 'error', code: 'idle_timeout' })]);
-    // The stream is still a job, ended with what was streamed (0.1 s of silence: no text), quota settled.
+    // The stream is still a job, ended with what was streamed (0.1 s: no text, so nothing billed), quota settled.
     const deadline = Date.now() + 20_000;
     let row;
     do {
@@ -267,7 +342,7 @@ describe('protocol errors close the stream with a clear error', () => {
       if (row?.status === 'completed') break;
       await sleep(200);
     } while (Date.now() < deadline);
-    expect(row).toEqual({ status: 'completed', billed_seconds: 1, text: '' });
+    expect(row).toEqual({ status: 'completed', billed_seconds: 0, text: '' });
   }, 30_000);
 });
 
