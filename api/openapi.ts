@@ -17,6 +17,7 @@ import {
   listJobsQuery,
   liveStartMessage,
   modelListSchema,
+  modelSchema,
   openAiErrorSchema,
   openAiFields,
   openAiTranscriptionSchema,
@@ -211,7 +212,11 @@ export function buildOpenApi(): JsonSchema {
             { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } },
             { name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'from POST /v1/tokens, for EventSource' },
           ],
-          responses: { '200': { description: 'an event stream', content: { 'text/event-stream': text } }, ...errors([400, 401, 404]) },
+          responses: {
+            '200': { description: 'an event stream', content: { 'text/event-stream': text } },
+            '204': { description: 'Last-Event-ID is at or past the terminal event: the stream is over (EventSource stops reconnecting)' },
+            ...errors([400, 401, 404]),
+          },
         },
       },
       '/v1/jobs/{id}/cancel': {
@@ -219,7 +224,10 @@ export function buildOpenApi(): JsonSchema {
           summary: 'cancel a job',
           tags: ['jobs'],
           parameters: [jobId],
-          responses: { '202': { description: 'cancelling', content: json(cancelAcceptedSchema) }, ...errors([401, 404, 409]) },
+          responses: {
+            '202': { description: 'accepted: the job as it is now (it reads cancelled once its clean-up is done)', content: json(cancelAcceptedSchema) },
+            ...errors([401, 404, 409]),
+          },
         },
       },
       '/v1/jobs/{id}/edge-result': {
@@ -254,6 +262,14 @@ export function buildOpenApi(): JsonSchema {
           summary: 'installed models (OpenAI’s list shape) and whether your tier may use each',
           tags: ['OpenAI-compatible'],
           responses: { '200': { description: 'the models', content: json(modelListSchema) }, ...errors([401], true) },
+        },
+      },
+      '/v1/models/{model}': {
+        get: {
+          summary: 'one model (OpenAI’s shape); whisper-1 is the alias of your tier’s default model',
+          tags: ['OpenAI-compatible'],
+          parameters: [{ name: 'model', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'the model', content: json(modelSchema) }, ...errors([401, 404], true) },
         },
       },
       '/v1/listen': {

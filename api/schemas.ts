@@ -124,7 +124,8 @@ export const jobCreatedSchema = z.looseObject({
 });
 
 export const jobListSchema = z.looseObject({ data: z.array(jobSchema), nextCursor: z.string().nullable() });
-export const cancelAcceptedSchema = z.looseObject({ id: z.string().regex(UUID_RE), status: z.literal('cancelling') });
+/** The 202 of a cancel: the job JSON as it is when the cancel is accepted (it reads `cancelled` once done). */
+export const cancelAcceptedSchema = jobSchema;
 export const transcriptJsonSchema = z.looseObject({
   id: z.string().regex(UUID_RE),
   language: z.string().nullable(),
@@ -140,18 +141,20 @@ export const openAiErrorSchema = z.looseObject({
   error: z.looseObject({ message: z.string(), type: z.string(), code: z.string().nullable(), param: z.string().nullable() }),
 });
 
+/** One model in OpenAI's shape, plus ours: `aliasOf` on `whisper-1` (the tier default it stands for). */
+export const modelSchema = z.looseObject({
+  id: z.string(),
+  object: z.literal('model'),
+  created: z.number().int(),
+  owned_by: z.string(),
+  multilingual: z.boolean(),
+  allowed: z.boolean(),
+  aliasOf: z.string().optional(),
+});
+
 export const modelListSchema = z.looseObject({
   object: z.literal('list'),
-  data: z.array(
-    z.looseObject({
-      id: z.string(),
-      object: z.literal('model'),
-      created: z.number().int(),
-      owned_by: z.string(),
-      multilingual: z.boolean(),
-      allowed: z.boolean(),
-    }),
-  ),
+  data: z.array(modelSchema),
 });
 
 /** OpenAI's transcription answer: `{text}` for json, the verbose shape for verbose_json. */

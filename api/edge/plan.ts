@@ -8,13 +8,17 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { MODEL_FILES } from '../../engine/files';
 
-/** What the page reports about the device (`capabilities` field of `POST /v1/jobs`, JSON). */
+/**
+ * What the page reports about the device (`capabilities` field of `POST /v1/jobs`, JSON). Every field
+ * is optional: a capability not reported is unknown, and judged as when no capabilities are sent at
+ * all (a modest device), so `{"wasmSimd": false}` alone is a device that cannot (422), not a bad request.
+ */
 export const capabilitiesSchema = z
   .object({
-    wasmSimd: z.boolean(),
-    wasmThreads: z.boolean(),
-    /** navigator.deviceMemory (GB, rounded by the browser; null where the browser does not tell) */
-    deviceMemoryGb: z.number().min(0).max(1024).nullable(),
+    wasmSimd: z.boolean().optional(),
+    wasmThreads: z.boolean().optional(),
+    /** navigator.deviceMemory (GB, rounded by the browser; null or absent where the browser does not tell) */
+    deviceMemoryGb: z.number().min(0).max(1024).nullable().optional(),
     hardwareConcurrency: z.number().int().min(1).max(1024).optional(),
   })
   .strict();
@@ -44,7 +48,7 @@ export function chooseEdgeModel(
   req: { model?: string; language?: string; task?: string },
   installed: readonly string[],
 ): EdgeModelChoice {
-  if (caps && !caps.wasmSimd) return { ok: false, reason: 'the browser lacks WebAssembly SIMD, which onnxruntime-web needs' };
+  if (caps?.wasmSimd === false) return { ok: false, reason: 'the browser lacks WebAssembly SIMD, which onnxruntime-web needs' };
   const memory = caps?.deviceMemoryGb ?? UNKNOWN_MEMORY_GB;
   const englishOk = (req.language === undefined || req.language === 'en') && req.task !== 'translate';
   const candidates = EDGE_MODELS.filter(

@@ -8,6 +8,7 @@
 import * as crypto from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Router, type Request, type Response } from 'express';
+import type { z } from 'zod';
 import { blobKeys } from '../../common/blobs';
 import { workflowIdFor } from '../../common/constants';
 import { languageName } from '../../common/languages';
@@ -19,10 +20,9 @@ import { IdempotencyStore } from '../idempotency';
 import type { JobRow } from '../job-json';
 import { describeZodError, openAiFields, RESPONSE_FORMATS } from '../schemas';
 import { toSrt, toVtt } from '../transcript-formats';
+import { OPENAI_MODEL_ALIAS } from './models';
 import { receiveMultipart, abandonUpload } from '../upload';
 
-/** OpenAI's own alias: the caller's tier default model. */
-const OPENAI_MODEL_ALIAS = 'whisper-1';
 /** Without an Idempotency-Key, identical calls within this window are one call (client retries). */
 const CONTENT_DEDUP_SECONDS = 5 * 60;
 const IDEMPOTENCY_KEY_SECONDS = 24 * 3600;
@@ -55,10 +55,10 @@ export function openAiRouter(deps: ApiDeps): Router {
         throw err;
       }
       const parsed = openAiFields.safeParse(upload.fields);
-      if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error));
+      if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error), { param: zodParam(parsed.error) });
       const f = parsed.data;
       format = f.response_format ?? 'json';
-      if (!upload.file) throw new ApiError(400, 'missing_file', "no audio: send it as the multipart part named 'file'");
+      if (!upload.file) throw new ApiError(400, 'missing_file', "no audio: send it as the multipart part named 'file'", { param: 'file' });
 
       const headerKey = req.header('idempotency-key');
       if (headerKey !== undefined && (headerKey.length === 0 || headerKey.length > 255)) {
@@ -112,6 +112,17 @@ export function openAiRouter(deps: ApiDeps): Router {
   r.post('/v1/audio/transcriptions', handler('transcribe'));
   r.post('/v1/audio/translations', handler('translate'));
   return r;
+}
+
+/**
+ * OpenAI's `param`: the field an error names (the first issue's field, or every unknown field's name).
+ * Null when the error is about the request as a whole.
+ */
+function zodParam(err: z.ZodError): string | null {
+  const issue = err.issues[0];
+  if (!issue) return null;
+  if (issue.code === 'unrecognized_keys') return issue.keys.join(', ') || null;
+  return issue.path.length ? issue.path.map(String).join('.') : null;
 }
 
 /** How long a retry waits for the first call's workflow to appear (it may still be admitting). */

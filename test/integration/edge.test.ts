@@ -89,6 +89,11 @@ test('the plan: model by capability, files with sha256 and year-long caching, an
   const noSimd = await postEdgeJob(app.url, u.apiKey, caps({ wasmSimd: false }));
   expect(noSimd.status).toBe(422);
   expect(((await noSimd.json()) as any).error.code).toBe('edge_not_possible');
+  // A partial report: what is missing is unknown, not a bad request (no SIMD still means no edge).
+  const partial = await postEdgeJob(app.url, u.apiKey, { capabilities: JSON.stringify({ wasmSimd: false }) });
+  expect({ status: partial.status, code: ((await partial.json()) as any).error?.code }).toEqual({ status: 422, code: 'edge_not_possible' });
+  const memoryOnly = await createEdgeJob(app.url, u.apiKey, { capabilities: JSON.stringify({ deviceMemoryGb: 8 }) });
+  expect(memoryOnly.edge.model).toBe('whisper-base');
   const fallbackOnly = await createEdgeJob(app.url, u.apiKey, { ...caps({ wasmSimd: false }), allowFallback: 'true' });
   expect(fallbackOnly.edge).toMatchObject({ model: null, modelFiles: [], reason: expect.stringMatching(/SIMD/) });
   // A file with mode=edge is refused: the audio stays in the browser.

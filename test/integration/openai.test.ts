@@ -102,11 +102,15 @@ test("errors in OpenAI's shape: bad key, unknown format, a model the tier may no
   });
   await expect(
     client.audio.transcriptions.create({ file: fs.createReadStream(JFK), model: 'whisper-1', response_format: 'docx' as never }),
-  ).rejects.toMatchObject({ status: 400, error: { type: 'invalid_request_error', code: 'invalid_request' } });
+  ).rejects.toMatchObject({ status: 400, error: { type: 'invalid_request_error', code: 'invalid_request', param: 'response_format' } });
+  await expect(
+    client.audio.transcriptions.create({ file: fs.createReadStream(JFK), model: 'whisper-1', temperature: 1.5 }),
+  ).rejects.toMatchObject({ status: 400, error: { code: 'invalid_request', param: 'temperature' } });
   const { apiKey: freeKey } = await app.user('free');
   const free = new OpenAI({ apiKey: freeKey, baseURL: `${app.url}/v1`, maxRetries: 0 });
   await expect(free.audio.transcriptions.create({ file: fs.createReadStream(JFK), model: 'whisper-large-v3' })).rejects.toMatchObject({
     status: 400,
+    error: { param: 'model' },
   });
   const long = path.join(os.tmpdir(), `jfk2-${process.pid}.wav`);
   execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '1', '-i', JFK, '-c:a', 'pcm_s16le', long]);
@@ -116,5 +120,14 @@ test("errors in OpenAI's shape: bad key, unknown format, a model the tier may no
   });
   fs.rmSync(long, { force: true });
   const list = await client.models.list();
-  expect(list.data.map((m) => m.id)).toEqual(expect.arrayContaining(['whisper-base', 'whisper-tiny.en']));
+  expect(list.data.map((m) => m.id)).toEqual(expect.arrayContaining(['whisper-base', 'whisper-tiny.en', 'whisper-1']));
+  // GET /v1/models/:id in OpenAI's shape; whisper-1 is the alias of the tier's default model.
+  const one = await client.models.retrieve('whisper-1');
+  expect(one).toMatchObject({ id: 'whisper-1', object: 'model', owned_by: 'fairscribe', aliasOf: expect.stringMatching(/^whisper-/) });
+  expect(list.data.map((m) => m.id)).toContain((one as unknown as { aliasOf: string }).aliasOf);
+  expect(await client.models.retrieve('whisper-base')).toMatchObject({ id: 'whisper-base', object: 'model', created: expect.any(Number) });
+  await expect(client.models.retrieve('gpt-4o-transcribe')).rejects.toMatchObject({
+    status: 404,
+    error: { type: 'invalid_request_error', code: 'not_found', param: 'model', message: expect.stringMatching(/gpt-4o-transcribe/) },
+  });
 }, 120_000);

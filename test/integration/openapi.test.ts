@@ -117,6 +117,7 @@ const EXAMPLES: Record<string, [name: string, call: Call][]> = {
   'GET /v1/jobs/{id}/events': [
     ['a finished job’s stream', () => get(`/v1/jobs/${done.id}/events`)()],
     ['unknown', get(`/v1/jobs/${UNKNOWN}/events`)],
+    ['resumed past the end', () => send('GET', `/v1/jobs/${done.id}/events`, undefined, { 'Last-Event-ID': '999999999' })()],
   ],
   'POST /v1/jobs/{id}/cancel': [
     ['running', async () => send('POST', `/v1/jobs/${await runningJob()}/cancel`)()],
@@ -149,6 +150,10 @@ const EXAMPLES: Record<string, [name: string, call: Call][]> = {
   'GET /v1/models': [
     ['list', get('/v1/models')],
     ['no key', get('/v1/models', null)],
+  ],
+  'GET /v1/models/{model}': [
+    ['alias', get('/v1/models/whisper-1')],
+    ['unknown', get('/v1/models/no-such-model')],
   ],
   'POST /v1/audio/transcriptions': [
     ['json', () => send('POST', '/v1/audio/transcriptions', form({ model: 'whisper-1' }))()],
