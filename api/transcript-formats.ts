@@ -13,12 +13,13 @@ export const TRANSCRIPT_FORMATS = ['text', 'srt', 'vtt', 'json'] as const;
 export type TranscriptFormat = (typeof TRANSCRIPT_FORMATS)[number];
 
 /**
- * A multichannel segment names its channel: WebVTT as a voice span (`<v Channel 1>`, the format's own
- * speaker label), SRT, which has none, as a `[Channel 1]` prefix. Channels count from 1 for readers.
+ * A multichannel segment names its channel: WebVTT as a voice span (`<v Channel 0>`, the format's own
+ * speaker label), SRT, which has none, as a `[Channel 0]` prefix. The number is the job JSON's
+ * `channel` (0-based, ffmpeg's numbering), so a subtitle line and the JSON name a channel alike.
  */
 function cueText(s: FormattableSegment, format: 'SRT' | 'WebVTT'): string {
   if (s.channel === undefined) return s.text;
-  const label = `Channel ${s.channel + 1}`;
+  const label = `Channel ${s.channel}`;
   return format === 'WebVTT' ? `<v ${label}>${s.text}` : `[${label}] ${s.text}`;
 }
 

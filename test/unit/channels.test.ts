@@ -23,7 +23,8 @@ test('channels are merged on their own and interleaved by time for the job', () 
   ]);
   expect(m.segments.map((s) => [s.channel, s.start])).toEqual([[0, 1], [1, 2], [0, 30]]);
   expect(m.text).toBe('left one right one left two');
-  expect(toSrt(m.segments)).toContain('[Channel 2] right one');
-  expect(toVtt(m.segments)).toContain('<v Channel 1>left one');
+  // Subtitles label a channel with the JSON's own `channel` number.
+  expect(toSrt(m.segments)).toContain('[Channel 1] right one');
+  expect(toVtt(m.segments)).toContain('<v Channel 0>left one');
   expect(toSrt([{ start: 0, end: 1, text: 'mono' }])).not.toContain('Channel');
 });
