@@ -1,7 +1,9 @@
 /**
  * `npm run -s transcribe -- FILE [--segments] [--json]`: a thin client of the HTTP API.
  * stdout: the transcript text (and `[start → end] text` lines with --segments), or the final job
- * JSON with --json; progress goes to stderr. Exit code 1 when the job does not complete.
+ * JSON with --json; progress goes to stderr. Exit codes: 0 completed, 1 the job did not complete, 2 a
+ * usage error (unknown option, no file, a path that is not a readable file), 130 interrupted (Ctrl-C
+ * cancels the job it started, so nothing keeps running or holding quota).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,29 +11,59 @@ import { parseArgs } from 'node:util';
 import { resolveApiTarget } from './stack-file';
 
 const POLL_MS = 300;
+const USAGE = 'usage: npm run -s transcribe -- FILE [--segments] [--json] [--language xx] [--model id]\n';
+/** Exit status after SIGINT (128 + 2), as shells report it. */
+const EXIT_INTERRUPTED = 130;
+
+/** Why `file` cannot be uploaded, in a sentence; null when it is a readable regular file. */
+function unreadable(file: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${(err as Error).message}`;
+  }
+  if (st.isDirectory()) return `${file} is a directory; give one audio file (for a folder, use npm run backfill)`;
+  if (!st.isFile()) return `${file} is not a regular file`;
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    return `cannot read ${file}: permission denied`;
+  }
+  return null;
+}
 
 function formatTime(s: number): string {
   return s.toFixed(2);
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      segments: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      language: { type: 'string' },
-      model: { type: 'string' },
-    },
-  });
-  const file = positionals[0];
-  if (!file) {
-    process.stderr.write('usage: npm run -s transcribe -- FILE [--segments] [--json] [--language xx] [--model id]\n');
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        segments: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        language: { type: 'string' },
+        model: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    // An unknown option or a missing value is a usage error (exit 2), as in the admin CLI.
+    process.stderr.write(`transcribe: ${(err as Error).message}\n${USAGE}`);
     return 2;
   }
-  if (!fs.existsSync(file)) {
-    process.stderr.write(`transcribe: no such file: ${file}\n`);
+  const { values, positionals } = parsed;
+  const file = positionals[0];
+  if (!file) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const why = unreadable(file);
+  if (why) {
+    process.stderr.write(`transcribe: ${why}\n`);
     return 2;
   }
   const { apiUrl, apiKey } = resolveApiTarget();
@@ -47,6 +79,17 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     return 1;
   }
   const id = created.id;
+  // Ctrl-C: cancel the job this run started, so it does not go on (and hold quota) unseen.
+  const onInterrupt = () => {
+    process.stderr.write(`\ntranscribe: interrupted; cancelling job ${id}\n`);
+    fetch(`${apiUrl}/v1/jobs/${id}/cancel`, { method: 'POST', headers: auth, signal: AbortSignal.timeout(10_000) })
+      .then(
+        (r) => process.stderr.write(r.status === 202 ? `transcribe: job ${id} cancelled\n` : `transcribe: cancel of job ${id} answered ${r.status}\n`),
+        (err) => process.stderr.write(`transcribe: could not cancel job ${id}: ${(err as Error).message}\n`),
+      )
+      .finally(() => process.exit(EXIT_INTERRUPTED));
+  };
+  process.once('SIGINT', onInterrupt);
   process.stderr.write(`job ${id} queued\n`);
   let job: Record<string, any>;
   let last = '';
@@ -62,6 +105,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     if (['completed', 'failed', 'cancelled', 'expired'].includes(job.status)) break;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+  process.off('SIGINT', onInterrupt);
   if (values.json) {
     process.stdout.write(JSON.stringify(job, null, 2) + '\n');
   } else if (job.status === 'completed') {
@@ -81,7 +125,8 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err) => {
-      process.stderr.write(`transcribe: ${(err as Error).message}\n`);
+      const cause = (err as { cause?: Error }).cause;
+      process.stderr.write(`transcribe: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}\n`);
       process.exit(1);
     },
   );

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Connection, Client } from '@temporalio/client';
 import { workflowIdFor } from '../../common/constants';
@@ -112,4 +112,44 @@ test('npm run -s transcribe prints the text, [start → end] lines with --segmen
   const job = JSON.parse(await run(path.join(AUDIO, 'jfk.wav'), '--json'));
   expect(job).toMatchObject({ status: 'completed', model: 'whisper-tiny.en' });
   expect(wer(JFK_REFERENCE, job.text)).toBeLessThanOrEqual(0.1);
+}, 120_000);
+
+test('transcribe CLI: an unknown option or a directory is a usage error (2); Ctrl-C cancels its job and exits 130', async () => {
+  const tsx = path.resolve(__dirname, '../../node_modules/.bin/tsx');
+  const cli = path.resolve(__dirname, '../../api/cli/transcribe.ts');
+  const env = { ...process.env, FAIRSCRIBE_API_URL: app.url, FAIRSCRIBE_API_KEY: key };
+  const fail = (args: string[]) =>
+    execFileAsync(tsx, [cli, ...args], { env, encoding: 'utf8' }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+  const unknown = await fail([path.join(AUDIO, 'jfk.wav'), '--verbose']);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toMatch(/Unknown option '--verbose'[\s\S]*usage:/);
+  const dir = await fail([tmp]);
+  expect(dir.code).toBe(2);
+  expect(dir.stderr).toMatch(/is a directory/);
+  expect(dir.stderr).not.toMatch(/fetch failed/);
+
+  // Ctrl-C while the job runs: the CLI cancels it, says so on stderr and exits 130.
+  const long = path.join(tmp, 'jfk-x6.wav');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '5', '-i', path.join(AUDIO, 'jfk.wav'), '-c:a', 'pcm_s16le', long]);
+  // node with tsx's loader directly (no tsx wrapper process in between), so SIGINT reaches the CLI itself.
+  // A premium key: the free tier's 60 requests a minute may already be spent by the polls above.
+  const premium = (await app.user('premium')).apiKey;
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, long], {
+    env: { ...env, FAIRSCRIBE_API_KEY: premium },
+    cwd: path.resolve(__dirname, '../..'),
+  });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  while (!/job [0-9a-f-]{36} queued/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const id = /job ([0-9a-f-]{36}) queued/.exec(stderr)![1];
+  child.kill('SIGINT');
+  expect(await exited).toBe(130);
+  expect(stderr).toMatch(new RegExp(`cancelling job ${id}`));
+  expect(stderr).toMatch(new RegExp(`job ${id} cancelled`));
+  expect((await waitForJob(app.url, premium, id)).status).toBe('cancelled');
 }, 120_000);
