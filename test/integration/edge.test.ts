@@ -123,9 +123,9 @@ test('the plan: model by capability, files with sha256 and year-long caching, an
   const wasm = await fetch(`${app.url}/edge/ort/ort-wasm-simd-threaded.wasm`, { method: 'HEAD' });
   expect(wasm.headers.get('content-type')).toBe('application/wasm');
 
-  for (const j of [big, small, fallbackOnly]) await fetch(`${app.url}/v1/jobs/${j.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${u.apiKey}` } });
+  for (const j of [big, small, fallbackOnly, memoryOnly]) await fetch(`${app.url}/v1/jobs/${j.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${u.apiKey}` } });
   // On a slow machine a job may have reached its short deadline first: either way it ended and let go.
-  for (const j of [big, small, fallbackOnly]) expect(['cancelled', 'expired']).toContain((await waitForJob(app.url, u.apiKey, j.id)).status);
+  for (const j of [big, small, fallbackOnly, memoryOnly]) expect(['cancelled', 'expired']).toContain((await waitForJob(app.url, u.apiKey, j.id)).status);
   expect((await usage(u.userId)).activeJobs).toBe(0);
 }, 120_000);
 
