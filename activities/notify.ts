@@ -85,5 +85,16 @@ export function createNotifyActivities({ pool, allow, transport = defaultTranspo
       if (!ok) throw ApplicationFailure.retryable(`webhook receiver answered HTTP ${status}`, 'webhook_rejected');
       return { delivered: true, status };
     },
+
+    /**
+     * Records on the job that its `event` webhook was given up on (refused, or every retry failed), with
+     * the last error and the attempts, so the job JSON shows it (`webhook`). Idempotent.
+     */
+    async recordWebhookFailure({ jobId, event }: { jobId: string; event: WebhookEvent }): Promise<void> {
+      const type = `job.${event}`;
+      const { rows } = await pool.query('SELECT attempts, last_error FROM webhook_deliveries WHERE job_id = $1 AND event_type = $2', [jobId, type]);
+      const failure = { event: type, error: rows[0]?.last_error ?? 'the webhook could not be delivered', attempts: rows[0]?.attempts ?? 0 };
+      await pool.query('UPDATE jobs SET webhook_failure = $2 WHERE id = $1', [jobId, JSON.stringify(failure)]);
+    },
   };
 }

@@ -34,6 +34,8 @@ export interface JobRow {
   started_at: Date | null;
   first_result_at: Date | null;
   completed_at: Date | null;
+  /** a webhook given up on: {event, error, attempts} */
+  webhook_failure?: { event: string; error: string; attempts: number } | null;
 }
 
 export function jobJson(row: JobRow, opts: { includeTranscript?: boolean } = {}) {
@@ -68,6 +70,7 @@ export function jobJson(row: JobRow, opts: { includeTranscript?: boolean } = {})
     ...(include && row.status === 'completed' && row.channels ? { channels: row.channels } : {}),
     progress: { chunksDone: row.chunks_done, chunksTotal: row.chunks_total },
     producedBy: row.produced_by,
+    ...(row.webhook_failure ? { webhook: { delivered: false, ...row.webhook_failure } } : {}),
     ...(row.mode === 'edge' ? { edge: edgeJobJson(row) } : {}),
   };
 }

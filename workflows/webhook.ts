@@ -22,8 +22,19 @@ const notify = proxyActivities<Notify>({
   },
 });
 
+const bookkeeping = proxyActivities<Notify>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+
 export async function webhookDeliveryWorkflow({ jobId, event }: { jobId: string; event: WebhookEvent }): Promise<void> {
-  await notify.notifyWebhook({ jobId, event });
+  try {
+    await notify.notifyWebhook({ jobId, event });
+  } catch (err) {
+    // Given up (refused, or every retry failed): say so on the job, where its owner looks.
+    await bookkeeping.recordWebhookFailure({ jobId, event });
+    throw err;
+  }
 }
 
 /** Starts the delivery of `event` for `jobId` and returns once it started; never throws. */

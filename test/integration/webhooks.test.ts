@@ -205,6 +205,12 @@ test('a name that resolves to the metadata address is refused at delivery; the j
   expect(row.delivered_at).toBeNull();
   expect(connects).toEqual([]);
   expect(received).toEqual([]);
+  // The owner sees on the job that its webhook was given up on, and why.
+  const job = await until('the failure on the job JSON', async () => {
+    const j = (await (await fetch(`${app.url}/v1/jobs/${id}`, { headers: { authorization: `Bearer ${u.apiKey}` } })).json()) as any;
+    return j.webhook ? j : undefined;
+  });
+  expect(job.webhook).toEqual({ delivered: false, event: 'job.completed', error: expect.stringMatching(/refused by policy/), attempts: 1 });
 }, 180_000);
 
 test('admission refuses what can be judged at once: other schemes, IP literals the policy refuses, no secret', async () => {
