@@ -12,7 +12,7 @@ declare module 'express-serve-static-core' {
 }
 
 // RFC 7235: the auth scheme name is case-insensitive ("bearer" is as good as "Bearer").
-const BEARER_RE = /^Bearer ([^\s]+)$/i;
+export const BEARER_RE = /^Bearer ([^\s]+)$/i;
 
 /** Routes where a browser may authenticate with `?token=` instead of a header, and the scope it needs. */
 function tokenScopeFor(path: string): string | null {

@@ -28,6 +28,7 @@ import { chooseBackend } from '../common/backends';
 import { PRIORITY_KEYS, TASK_QUEUES, workflowIdFor } from '../common/constants';
 import type { LiveSessionInput } from '../common/live';
 import { resolveApiKey, type Principal } from '../common/keys';
+import { BEARER_RE } from './auth';
 import { chooseModel, MODEL_REGISTRY } from '../common/routing';
 import { QuotaUnavailableError } from '../quota/quota-store';
 import { decodeWindowUpdate, finishSignal } from '../workflows/live';
@@ -80,7 +81,7 @@ function refuseUpgrade(socket: Duplex, status: number, code: string, message: st
 async function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http.IncomingMessage, url: URL): Promise<Principal | null> {
   const header = req.headers.authorization;
   if (header) {
-    const m = /^Bearer ([^\s]+)$/.exec(header);
+    const m = BEARER_RE.exec(header);
     return m ? resolveApiKey(deps.pool, m[1]) : null;
   }
   const token = url.searchParams.get('token');

@@ -53,7 +53,8 @@ interface Msg {
 function connect(opts: { apiKey?: string | null; query?: string } = {}) {
   const apiKey = opts.apiKey === undefined ? key : opts.apiKey;
   const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/listen${opts.query ?? ''}`, {
-    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+    // The scheme in lower case: RFC 7235 makes it case-insensitive, and upgrades authenticate like routes.
+    headers: apiKey ? { authorization: `bearer ${apiKey}` } : {},
   });
   const messages: Msg[] = [];
   const opened = new Promise<void>((resolve, reject) => {
