@@ -111,7 +111,8 @@ async function main() {
     ours.run = async () => {
       try {
         const s = performance.now();
-        const r = await engine.transcribe(pcm.samples, { language: 'en', task: 'transcribe' });
+        // Temperature 0 only, as faster-whisper runs here: the same decoding on both sides.
+        const r = await engine.transcribe(pcm.samples, { language: 'en', task: 'transcribe', fallback: false });
         return { seconds: (performance.now() - s) / 1000, text: r.segments.map((x) => x.text).join(' ') };
       } catch (err) {
         return { error: (err as Error).message };

@@ -40,6 +40,11 @@ export interface TranscribeOptions {
    * retried chunk samples the same tokens.
    */
   seed?: number;
+  /**
+   * false: greedy only, no temperature fallback (benchmarks that compare with peers run at temperature 0);
+   * default true, as openai/whisper.
+   */
+  fallback?: boolean;
 }
 
 /** What `onWindow` reports: seconds done of the total, and the window's new segments. */
@@ -89,6 +94,8 @@ export interface WindowRequest {
   context?: readonly number[];
   /** seeds the sampling of the fallback attempts */
   seed?: number;
+  /** false: keep the greedy pass whatever the guards say */
+  fallback?: boolean;
 }
 
 /** A decoded window: the model's tokens and guards, and the language it was decoded in. */
@@ -171,7 +178,7 @@ export class WhisperTranscriber {
         const i = pending[j];
         const compressionRatio = await this.compressionRatioOf(rows[j].tokens);
         kept[i] = { ...rows[j], temperature, compressionRatio };
-        if (needsFallback({ ...rows[j], compressionRatio })) retry.push(i);
+        if (reqs[i].fallback !== false && needsFallback({ ...rows[j], compressionRatio })) retry.push(i);
       }
       pending = retry;
     }
@@ -267,7 +274,7 @@ export class WhisperTranscriber {
         continue;
       }
       const seed = seedFrom(opts.seed ?? 0, startSample);
-      const row = await this.decodeWindow({ samples: window, language, task, context, seed }, signal);
+      const row = await this.decodeWindow({ samples: window, language, task, context, seed, fallback: opts.fallback }, signal);
       if (language === null) {
         // The first window decides the language for the rest (openai transcribe.py does the same).
         language = row.language;
