@@ -82,6 +82,8 @@ test.each([
   const res = await fetch(`${app.url}/v1/audio/transcriptions`, { method: 'POST', body: form, headers: { authorization: `Bearer ${premium.apiKey}` } });
   expect(res.status).toBe(400);
   const body = (await res.json()) as any;
-  expect(body).toEqual({ error: { message: expect.stringMatching(new RegExp(Object.keys(fields)[0])), type: 'invalid_request_error', code: 'invalid_request', param: null } });
+  // OpenAI's `param` names the offending field, as the official API does.
+  const field = Object.keys(fields)[0];
+  expect(body).toEqual({ error: { message: expect.stringMatching(new RegExp(field)), type: 'invalid_request_error', code: 'invalid_request', param: field } });
   expect((await app.pool.query('SELECT count(*)::int AS n FROM jobs')).rows[0].n).toBe(before);
 });
