@@ -77,15 +77,19 @@ export class S3BlobStore implements BlobStore {
     await fs.promises.rm(file, { force: true });
   }
 
-  /** Downloads into the local directory while hashing; a mismatch removes the copy and throws. */
-  async fetch(key: string): Promise<string> {
-    let res;
+  /** The whole object; a missing key is BlobNotFoundError. */
+  private async getObject(key: string) {
     try {
-      res = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }));
+      return await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }));
     } catch (err) {
       if (isNotFound(err)) throw new BlobNotFoundError(key);
       throw err;
     }
+  }
+
+  /** Downloads into the local directory while hashing; a mismatch removes the copy and throws. */
+  async fetch(key: string): Promise<string> {
+    const res = await this.getObject(key);
     const expected = res.Metadata?.sha256;
     const file = this.local.prepare(key);
     const tmp = `${file}.part-${crypto.randomBytes(4).toString('hex')}`;
@@ -110,13 +114,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async read(key: string): Promise<Buffer> {
-    let res;
-    try {
-      res = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }));
-    } catch (err) {
-      if (isNotFound(err)) throw new BlobNotFoundError(key);
-      throw err;
-    }
+    const res = await this.getObject(key);
     const bytes = Buffer.from(await res.Body!.transformToByteArray());
     const actual = crypto.createHash('sha256').update(bytes).digest('hex');
     const expected = res.Metadata?.sha256;

@@ -5,12 +5,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import { workflowIdFor, type Backend } from '../../common/constants';
 import { utcDay } from '../../quota/keys';
-import { appProcessEnv, type TestApp } from './harness';
+import { appProcessEnv, submitFile, type TestApp } from './harness';
 import { SHARED_MODELS } from './models';
+
+const SHARED_AUDIO = path.resolve(__dirname, '../../../shared/audio');
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -102,6 +104,31 @@ export async function waitForEnd(app: TestApp, ids: string[], timeoutMs: number)
     500,
   );
   return ended;
+}
+
+/** Chunk results stored so far for `ids`. */
+export async function storedChunks(app: TestApp, ids: string[]): Promise<number> {
+  return (await app.pool.query('SELECT count(*)::int AS n FROM chunk_results WHERE job_id = ANY($1::uuid[])', [ids])).rows[0].n;
+}
+
+/**
+ * Submits `jobs` premium jobs of jfk ×3 (33 s, tiny.en, English) and waits until work is under way (the first
+ * chunk result stored), so an outage that follows hits jobs in flight.
+ * @returns the job ids and how many had already completed at that moment
+ */
+export async function submitUntilUnderWay(app: TestApp, tmp: string, jobs: number): Promise<{ ids: string[]; completedBefore: number }> {
+  const file = path.join(tmp, 'jfk-x3.wav');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '2', '-i', path.join(SHARED_AUDIO, 'jfk.wav'), '-c:a', 'pcm_s16le', file]);
+  const { apiKey } = await app.user('premium');
+  const ids: string[] = [];
+  for (let i = 0; i < jobs; i++) {
+    const res = await submitFile(app.url, apiKey, file, { model: 'whisper-tiny.en', language: 'en' });
+    if (res.status !== 202) throw new Error(`submission ${i} answered ${res.status}: ${await res.text()}`);
+    ids.push(((await res.json()) as { id: string }).id);
+  }
+  await until('the first chunk result', async () => (await storedChunks(app, ids)) > 0, 180_000, 100);
+  const { rows } = await app.pool.query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'completed'`, [ids]);
+  return { ids, completedBefore: rows[0].n };
 }
 
 export interface Invariants {

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { DEFAULT_TIERS } from '../../common/tiers';
 import { startInferenceWorker } from '../../workers/factory';
 import { startTestApp, submitFile, type TestApp } from '../helpers/harness';
-import { checkInvariants, killWorker, report, sleep, spawnInferenceWorker, tinyOnlyModelsDir, waitForEnd, type ChildWorker } from '../helpers/chaos';
+import { checkInvariants, killWorker, report, sleep, spawnInferenceWorker, storedChunks, tinyOnlyModelsDir, waitForEnd, type ChildWorker } from '../helpers/chaos';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
 const JOBS = 20;
@@ -70,9 +70,6 @@ test('20 jobs while the spot worker is SIGKILLed every 15 s: all complete, each 
 
     let done = false;
     const ended = waitForEnd(app, ids, 420_000).finally(() => (done = true));
-    /** Chunk results stored so far: the first life ends as soon as the worker has work done and more in flight. */
-    const stored = async () =>
-      (await app.pool.query(`SELECT count(*)::int AS n FROM chunk_results WHERE job_id = ANY($1::uuid[])`, [ids])).rows[0].n as number;
     const chaos = (async () => {
       let first = true;
       while (!done) {
@@ -82,7 +79,7 @@ test('20 jobs while the spot worker is SIGKILLed every 15 s: all complete, each 
         // everything inside one 15 s life and the test would prove nothing.
         await spot.ready.catch(() => undefined);
         const deadline = Date.now() + KILL_EVERY_MS;
-        while (!done && Date.now() < deadline && !(first && (await stored()) > 0)) await sleep(250);
+        while (!done && Date.now() < deadline && !(first && (await storedChunks(app, ids)) > 0)) await sleep(250);
         first = false;
         if (done) break;
         await killWorker(spot, 'SIGKILL');
