@@ -1,5 +1,5 @@
 /** Audio preparation on the orchestration queue: normalise with ffmpeg, remove silence, plan ≤ 30 s chunks over the speech. */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
 import type { PreparedAudio } from '../common/jobs';
@@ -43,6 +43,8 @@ export function createAudioActivities({ blobs }: AudioDeps) {
           throw err;
         }
         if (err instanceof UnsupportedAudioError) {
+          // Our sentence goes to the job; ffmpeg's words (scrubbed) to the log only.
+          log.warn('unsupported audio', { jobId, reason: err.message, detail: err.detail });
           throw ApplicationFailure.nonRetryable(err.message, 'unsupported_audio');
         }
         throw err;

@@ -4,7 +4,7 @@
  * are `channel * CHANNEL_CHUNK_STRIDE + i`, so chunk_results, progress and retries work unchanged.
  * The job's `segments` are every channel's segments in time order, each with its `channel`.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
 import { withChunkHashes } from '../audio/pcm-blob';
@@ -93,7 +93,11 @@ export function createChannelsActivities({ pool, blobs }: ChannelsDeps) {
           await blobs.deleteJob(jobId);
           throw err;
         }
-        if (err instanceof UnsupportedAudioError) throw ApplicationFailure.nonRetryable(err.message, 'unsupported_audio');
+        if (err instanceof UnsupportedAudioError) {
+          // Our sentence goes to the job; ffmpeg's words (scrubbed) to the log only.
+          log.warn('unsupported audio', { jobId, reason: err.message, detail: err.detail });
+          throw ApplicationFailure.nonRetryable(err.message, 'unsupported_audio');
+        }
         throw err;
       } finally {
         clearInterval(beat);

@@ -60,6 +60,15 @@ function quotaRefusal(outcome: Exclude<ReserveOutcome, { ok: true }>, limits: Ti
 }
 
 /**
+ * 422 unsupported_audio with our sentence; ffmpeg's own words (scrubbed of addresses and paths) go to
+ * the log only, never to the client.
+ */
+export function unsupportedAudio(deps: Pick<ApiDeps, 'log'>, jobId: string, err: UnsupportedAudioError): ApiError {
+  deps.log.info('upload refused: unsupported audio', { jobId, reason: err.message, detail: err.detail });
+  return new ApiError(422, 'unsupported_audio', err.message);
+}
+
+/**
  * Writes a job's rows with `insertRows` and reserves `seconds` of the user's quota plus one concurrency
  * slot, in one Postgres transaction that Redis decides inside: a refusal or an unreachable Redis rolls the
  * rows back, and a reservation whose rows then fail to commit is taken back, so nothing stays reserved.
@@ -127,7 +136,7 @@ export async function admitUpload(
   try {
     probe = await probeAudio(upload.file.path);
   } catch (err) {
-    if (err instanceof UnsupportedAudioError) throw new ApiError(422, 'unsupported_audio', err.message);
+    if (err instanceof UnsupportedAudioError) throw unsupportedAudio(deps, jobId, err);
     throw err;
   }
   if (opts.syncMaxAudioSeconds !== undefined && probe.durationSeconds > opts.syncMaxAudioSeconds) {

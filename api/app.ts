@@ -21,6 +21,8 @@ import { docsRouter } from './routes/docs';
 import { edgeAudioRouter, edgePublicRouter } from './routes/edge';
 import { listenRouter } from './listen';
 import { requestLog } from './request-log';
+import { bodyIdleTimeout } from './body-timeout';
+import type { UploadSlots } from './upload-slots';
 
 export interface ApiDeps {
   config: Config;
@@ -33,6 +35,8 @@ export interface ApiDeps {
   /** model folders found in WHISPER_MODELS_DIR at start-up */
   installedModels: string[];
   queueStats: TaskQueueStats;
+  /** uploads in flight per user (api/upload-slots.ts) */
+  uploadSlots: UploadSlots;
 }
 
 export function createApp(deps: ApiDeps): express.Express {
@@ -55,6 +59,8 @@ export function createApp(deps: ApiDeps): express.Express {
   });
 
   app.use(requestLog(deps.log));
+  // Before anything reads a body: a body that stops moving is answered 408 and closed.
+  app.use(bodyIdleTimeout(deps.config.uploadIdleTimeoutSeconds * 1000, deps.log));
   app.use(docsRouter());
 
   // Privacy mode's page, files and edge-result route authenticate by edge token, with their own body limit.

@@ -78,6 +78,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         : err?.type === 'entity.too.large'
           ? `the JSON body is ${err.length ?? 'more than'} bytes; at most ${err.limit} bytes are accepted`
           : String(err.message);
-    res.status(status).json(errorBody(status === 500 ? 'internal' : 'invalid_request', message));
+    const code = status === 500 ? 'internal' : err?.type === 'entity.too.large' ? 'body_too_large' : 'invalid_request';
+    res.status(status).json(errorBody(code, message));
   };
 }

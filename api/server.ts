@@ -14,6 +14,7 @@ import { attachListen } from './listen';
 import { TokenSigner } from './tokens';
 import { onScrape } from '../common/metrics';
 import { apiCollectors } from './metrics-collectors';
+import { UploadSlots } from './upload-slots';
 
 export interface ApiServer {
   url: string;
@@ -39,22 +40,36 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
     log,
     installedModels: installedModels(config.modelsDir),
     queueStats: new TaskQueueStats(temporal, config.temporalNamespace),
+    uploadSlots: new UploadSlots(deps.redis, config.uploadIdleTimeoutSeconds * 1000),
   };
   const app = createApp(apiDeps);
   const stopCollectors = onScrape(
     apiCollectors({ pool: deps.pool, temporal, namespace: config.temporalNamespace, tiers: config.tiers }),
   );
-  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, app);
-  // Uploads of hundreds of MB on slow links: no request timeout; idle sockets still close.
+  const idleMs = config.uploadIdleTimeoutSeconds * 1000;
+  const server = http.createServer(
+    // Node checks header and request deadlines on this interval: a few checks per deadline, so a
+    // client whose headers never finish hears 408 within about 1.25 × the timeout (Node's default
+    // interval, 30 s, made it 75 s).
+    { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(idleMs / 4))) },
+    app,
+  );
+  // Uploads of hundreds of MB on slow links: no limit on a request's total time. Bodies that stop
+  // moving are cut by the idle timeout instead (api/body-timeout.ts), and headers must arrive within
+  // the same time (Node's default, 60 s, is UPLOAD_IDLE_TIMEOUT_SECONDS's default too).
   server.requestTimeout = 0;
+  server.headersTimeout = idleMs;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const status = tooLarge ? 431 : 400;
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT';
+    const status = tooLarge ? 431 : timedOut ? 408 : 400;
     const body = JSON.stringify(
       tooLarge
         ? errorBody('headers_too_large', `request headers exceed ${MAX_HEADER_BYTES} bytes`)
-        : errorBody('invalid_request', 'malformed HTTP request'),
+        : timedOut
+          ? errorBody('request_timeout', `the request headers did not arrive within ${idleMs / 1000} s`)
+          : errorBody('invalid_request', 'malformed HTTP request'),
     );
     socket.end(
       `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

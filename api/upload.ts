@@ -7,7 +7,11 @@ import * as fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { Request, Response } from 'express';
+import type { Principal } from '../common/keys';
+import type { TierLimits } from '../common/tiers';
+import { onBodyIdle } from './body-timeout';
 import { ApiError } from './errors';
+import type { UploadSlots } from './upload-slots';
 
 export interface ReceivedUpload {
   fields: Record<string, string>;
@@ -24,6 +28,8 @@ export interface UploadOptions {
   fileField?: string;
   /** fields that may repeat (e.g. OpenAI's `timestamp_granularities[]`); their values join with ',' */
   repeatable?: string[];
+  /** the 408's sentence when the body stalls */
+  idleMessage?: string;
 }
 
 const MAX_FIELDS = 50;
@@ -36,8 +42,13 @@ export function isMultipart(req: Request): boolean {
 
 /**
  * Parses a multipart request, writing the file part to `destPath`.
- * @throws ApiError 415 (not multipart), 413 file_too_large (while streaming), 400 invalid_request
- *   (a repeated field or file part, a second file field, malformed body); the partial file is removed.
+ * Every failure answers once and leaves nothing: after the first failure no later part is written
+ * (busboy still emits parts already in its buffer), the file being written is closed and removed, and
+ * the promise settles without waiting for bytes that will never come. A body that stalls for the idle
+ * timeout (api/body-timeout.ts) fails with 408 request_timeout the same way.
+ * @throws ApiError 415 (not multipart), 413 file_too_large (while streaming), 408 request_timeout,
+ *   400 invalid_request (a repeated field or file part, a second file field, a field over 16 KB,
+ *   malformed body); the partial file is removed.
  */
 export async function receiveMultipart(req: Request, opts: UploadOptions): Promise<ReceivedUpload> {
   if (!isMultipart(req)) {
@@ -55,17 +66,20 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
       defParamCharset: 'utf8',
       limits: { fileSize: opts.maxFileBytes, files: 2, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES },
     });
-  } catch (err) {
-    throw new ApiError(400, 'invalid_request', `malformed multipart request: ${(err as Error).message}`);
+  } catch {
+    throw new ApiError(400, 'invalid_request', 'malformed multipart request: the Content-Type has no usable boundary');
   }
   const fields: Record<string, string> = {};
   let file: ReceivedUpload['file'] = null;
   let fileWrite: Promise<void> | null = null;
-  let fileStream: NodeJS.ReadableStream & { destroy(): void } | null = null;
+  let fileStream: (NodeJS.ReadableStream & { destroy(): void }) | null = null;
   let sink: fs.WriteStream | null = null;
+  /** settles when the file handle is closed (a destroyed stream closes too, once its open is done) */
+  let sinkClosed: Promise<void> | null = null;
+  let failed = false;
+  let unwatch: () => void = () => undefined;
 
   const result = new Promise<ReceivedUpload>((resolve, reject) => {
-    let failed = false;
     const fail = (e: ApiError) => {
       if (failed) return;
       failed = true;
@@ -76,6 +90,7 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
       reject(e);
     };
     bb.on('field', (name, value, info) => {
+      if (failed) return;
       if (name === fileField) {
         return fail(new ApiError(400, 'missing_file', `the part named '${fileField}' is a text field; send the audio as a file part (with a filename)`));
       }
@@ -83,10 +98,14 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
         if (opts.repeatable?.includes(name)) return void (fields[name] += `,${value}`);
         return fail(new ApiError(400, 'invalid_request', `field '${name}' is repeated`));
       }
-      if (info.valueTruncated) return fail(new ApiError(400, 'invalid_request', `field '${name}' is too long`));
+      if (info.valueTruncated) {
+        return fail(new ApiError(400, 'invalid_request', `field '${name}' is too long (at most ${MAX_FIELD_BYTES} bytes)`, { param: name }));
+      }
       fields[name] = value;
     });
     bb.on('file', (name, stream, info) => {
+      // A part busboy had buffered before the failure: drop it, never open a file for it.
+      if (failed) return void stream.resume();
       if (name !== fileField) {
         stream.resume();
         return fail(new ApiError(400, 'invalid_request', `'${name}' is not a file field; send the audio as '${fileField}'`));
@@ -111,9 +130,11 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
           }),
         ),
       );
-      sink = fs.createWriteStream(opts.destPath);
-      fileWrite = pipeline(stream, sink).catch((err) => {
-        if (!failed) fail(new ApiError(400, 'invalid_request', `upload interrupted: ${(err as Error).message}`));
+      const out = fs.createWriteStream(opts.destPath);
+      sink = out;
+      sinkClosed = new Promise<void>((r) => out.once('close', () => r()));
+      fileWrite = pipeline(stream, out).catch(() => {
+        if (!failed) fail(new ApiError(400, 'invalid_request', 'the upload was interrupted'));
       });
     });
     bb.on('filesLimit', () => fail(new ApiError(400, 'invalid_request', `'${fileField}' is repeated: send one file per request`)));
@@ -124,31 +145,74 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
       if (!failed) resolve({ fields, file });
     });
     req.on('aborted', () => fail(new ApiError(400, 'invalid_request', 'the upload was aborted')));
+    req.on('error', () => fail(new ApiError(400, 'invalid_request', 'the upload was aborted')));
+    unwatch = onBodyIdle(req, () => fail(new ApiError(408, 'request_timeout', opts.idleMessage ?? 'the upload stalled; the connection is closed')));
     req.pipe(bb);
   });
 
   try {
     return await result;
   } catch (err) {
-    // Wait until the destroyed file handle is closed, so the removal cannot race its creation.
-    const openSink = sink as fs.WriteStream | null;
-    if (openSink && !openSink.closed) await new Promise<void>((resolve) => openSink.once('close', () => resolve()));
+    // Wait until the destroyed file handle is closed, so the removal cannot race its creation; bounded,
+    // so a file system that hangs cannot hold the answer.
+    if (sinkClosed) await Promise.race([sinkClosed, new Promise((r) => setTimeout(r, SINK_CLOSE_WAIT_MS).unref())]);
     await fs.promises.rm(opts.destPath, { force: true });
     throw err;
+  } finally {
+    unwatch();
   }
 }
 
+/** How long a failed upload waits for its file handle to close before removing the file anyway. */
+const SINK_CLOSE_WAIT_MS = 5_000;
+
 /**
  * After refusing an upload part-way, the rest of the body is still on the wire and the connection
- * cannot serve another request: answer with `Connection: close`. A refused oversize upload is cut off
- * once the answer is out; anything else is drained (bounded by the size limit) so the client reads
- * the answer instead of a reset.
+ * cannot serve another request: answer with `Connection: close`. A refused oversize upload and a
+ * stalled one (408) are cut off once the answer is out; anything else is drained so the client reads
+ * the answer instead of a reset (a drain that stalls is cut by the body idle timeout).
  */
 export function abandonUpload(req: Request, res: Response, err: unknown): void {
   res.setHeader('Connection', 'close');
-  if (err instanceof ApiError && err.status === 413) {
+  if (err instanceof ApiError && (err.status === 413 || err.status === 408)) {
     res.on('finish', () => setTimeout(() => req.socket.destroy(), 50).unref());
   } else {
     req.resume();
+  }
+}
+
+/** What the upload routes share: the user's upload slot, the body, and the refusal's clean-up. */
+export interface LimitedUploadDeps {
+  uploadSlots: UploadSlots;
+}
+
+/**
+ * Takes one of the user's upload slots (429 concurrency_limit before any byte of the body is read),
+ * receives the multipart body, and gives the slot back once the body is in (or refused).
+ * On a refusal the connection is set to close (abandonUpload) and the error rethrown.
+ */
+export async function receiveLimitedUpload(
+  deps: LimitedUploadDeps,
+  req: Request,
+  res: Response,
+  me: Principal,
+  limits: TierLimits,
+  opts: UploadOptions,
+): Promise<ReceivedUpload> {
+  let slot;
+  try {
+    slot = await deps.uploadSlots.acquire(me.userId, me.tier, limits);
+  } catch (err) {
+    // The body was not read: the connection cannot carry another request.
+    abandonUpload(req, res, err);
+    throw err;
+  }
+  try {
+    return await receiveMultipart(req, opts);
+  } catch (err) {
+    abandonUpload(req, res, err);
+    throw err;
+  } finally {
+    await slot.release();
   }
 }

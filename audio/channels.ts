@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import ffmpeg from 'fluent-ffmpeg';
 import { SAMPLE_RATE } from '../engine/constants';
-import { firstLine, UnsupportedAudioError } from './ffmpeg';
+import { ffmpegDetail, UnsupportedAudioError } from './ffmpeg';
+import { fileUrl, probeContainer, safeInputOptions } from './ffmpeg-safety';
 
 /** Most channels a multichannel job may have (each is transcribed and billed on its own). */
 export const MAX_CHANNELS = 8;
@@ -14,20 +15,22 @@ export const MAX_CHANNELS = 8;
 /**
  * Decodes channel `channel` (0-based) of the first audio stream to 16 kHz float32 little-endian raw samples.
  * @returns the number of samples written
- * @throws UnsupportedAudioError when ffmpeg cannot decode it
+ * The container is probed (allowed demuxers only) and forced, as for every input (audio/ffmpeg-safety.ts).
+ * @throws UnsupportedAudioError when the container is not allowed or ffmpeg cannot decode it
  */
 export async function decodeChannelToPcm(inFile: string, outFile: string, channel: number, signal?: AbortSignal): Promise<number> {
+  const { demuxer } = await probeContainer(inFile);
   await new Promise<void>((resolve, reject) => {
     let stderr = '';
-    const command = ffmpeg(inFile)
-      .inputOptions(['-v', 'error'])
+    const command = ffmpeg(fileUrl(inFile))
+      .inputOptions([...safeInputOptions(demuxer), '-v', 'error'])
       .noVideo()
       .outputOptions(['-map', '0:a:0', '-af', `pan=mono|c0=c${channel}`])
       .audioFrequency(SAMPLE_RATE)
       .audioCodec('pcm_f32le')
       .format('f32le')
       .on('stderr', (line: string) => (stderr += line + '\n'))
-      .on('error', (err: Error) => reject(new UnsupportedAudioError(`channel ${channel} cannot be decoded (${firstLine(stderr || err.message)})`)))
+      .on('error', (err: Error) => reject(new UnsupportedAudioError(`channel ${channel} cannot be decoded`, ffmpegDetail(stderr, err))))
       .on('end', () => resolve());
     signal?.addEventListener('abort', () => command.kill('SIGKILL'), { once: true });
     command.save(outFile);

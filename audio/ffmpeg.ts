@@ -1,18 +1,17 @@
 /**
  * ffmpeg through fluent-ffmpeg: probe uploads and normalise them to Whisper's input
  * (16 kHz, mono, float32). Inputs are always seekable files, never pipes: MP4/M4A keep their index
- * (moov atom) at the end.
+ * (moov atom) at the end. Every input is opened through audio/ffmpeg-safety.ts (protocol and demuxer
+ * whitelists, the probed demuxer forced on the decode).
  */
 import * as fs from 'node:fs';
 import ffmpeg from 'fluent-ffmpeg';
 import { SAMPLE_RATE } from '../engine/constants';
+import { fileUrl, probeContainer, safeInputOptions, scrubFfmpegText, UnsupportedAudioError } from './ffmpeg-safety';
+
+export { UnsupportedAudioError } from './ffmpeg-safety';
 
 const BYTES_PER_SAMPLE = 4; // float32
-
-/** The audio cannot be used: empty, not audio, no audio stream, truncated or undecodable. */
-export class UnsupportedAudioError extends Error {
-  readonly code = 'unsupported_audio';
-}
 
 export interface AudioProbe {
   durationSeconds: number;
@@ -20,33 +19,29 @@ export interface AudioProbe {
   sampleRate: number;
   codec: string;
   container: string;
+  /** the demuxer to force on every later decode (`-f`), from AUDIO_DEMUXERS */
+  demuxer: string;
 }
 
 /** A file whose decodable audio is shorter than this share of its header's duration is truncated. */
 const MIN_DECODED_FRACTION = 0.9;
 
-/**
- * The first line of an ffmpeg error, fit for the client: ffmpeg names the input by its path, which is
- * ours (blob directory layout), not the client's business.
- */
-export function firstLine(s: string): string {
-  const line = s.split('\n').find((l) => l.trim())?.trim() ?? 'unknown error';
-  return line.replace(/(?:file:)?\/[^\s:'",)]+/g, '<input>').slice(0, 200);
+/** ffmpeg's stderr (or the error's message) for UnsupportedAudioError's `detail`: logged, never shown. */
+export function ffmpegDetail(stderr: string, err?: Error): string {
+  return scrubFfmpegText(stderr || err?.message || '');
 }
 
 /**
- * Reads the container's header (ffprobe) and then decodes the first audio stream to nothing with
- * `-xerror`, because a truncated FLAC or MP3 still has a plausible header: only decoding finds the damage.
- * @throws UnsupportedAudioError with a human sentence
+ * Reads the container's header (ffprobe, allowed containers only) and then decodes the first audio
+ * stream to nothing with `-xerror`, because a truncated FLAC or MP3 still has a plausible header: only
+ * decoding finds the damage. Audio that decodes to (almost) nothing is refused too: that is also what a
+ * container whose track lives in another file (MOV data reference, not followed) looks like.
+ * @throws UnsupportedAudioError with our sentence (ffmpeg's words in `detail`, for the log)
  */
 export async function probeAudio(file: string): Promise<AudioProbe> {
   const size = fs.statSync(file).size;
   if (size === 0) throw new UnsupportedAudioError('the file is empty');
-  const data = await new Promise<ffmpeg.FfprobeData>((resolve, reject) =>
-    ffmpeg.ffprobe(file, (err, d) => (err ? reject(err) : resolve(d))),
-  ).catch((err: Error) => {
-    throw new UnsupportedAudioError(`not a readable audio file (${firstLine(err.message)})`);
-  });
+  const { demuxer, data } = await probeContainer(file);
   const stream = data.streams.find((s) => s.codec_type === 'audio');
   if (!stream) throw new UnsupportedAudioError('the file has no audio stream');
   const duration = Number(data.format.duration ?? stream.duration);
@@ -54,8 +49,8 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
   const decodedSeconds = await new Promise<number>((resolve, reject) => {
     let errors = '';
     let decodedUs = 0;
-    ffmpeg(file)
-      .inputOptions(['-v', 'error', '-xerror'])
+    ffmpeg(fileUrl(file))
+      .inputOptions([...safeInputOptions(demuxer), '-v', 'error', '-xerror'])
       // Progress as key=value lines on stderr: fluent-ffmpeg's own 'progress' event would spawn a
       // second ffprobe per upload just to compute a percentage.
       .outputOptions(['-map', '0:a:0', '-progress', 'pipe:2', '-nostats'])
@@ -66,17 +61,16 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
         if (!kv) errors += line + '\n';
         else if (kv[1] === 'out_time_us' && Number.isFinite(Number(kv[2]))) decodedUs = Math.max(decodedUs, Number(kv[2]));
       })
-      .on('error', (err: Error) =>
-        reject(new UnsupportedAudioError(`the audio cannot be decoded (${firstLine(errors || err.message)})`)),
-      )
+      .on('error', (err: Error) => reject(new UnsupportedAudioError('the audio cannot be decoded', ffmpegDetail(errors, err))))
       .on('end', () => {
         // Some decoders (MP3) report damage on stderr and carry on: at -v error a sound file prints nothing.
-        if (errors.trim()) reject(new UnsupportedAudioError(`the audio is damaged or truncated (${firstLine(errors)})`));
+        if (errors.trim()) reject(new UnsupportedAudioError('the audio is damaged or truncated', ffmpegDetail(errors)));
         else resolve(decodedUs / 1e6);
       })
       .run();
   });
-  if (decodedSeconds > 0 && decodedSeconds < duration * MIN_DECODED_FRACTION) {
+  if (decodedSeconds <= 0) throw new UnsupportedAudioError('no audio decodes from the file', `decoded 0 of ${duration} s`);
+  if (decodedSeconds < duration * MIN_DECODED_FRACTION) {
     throw new UnsupportedAudioError(
       `the audio is truncated: its header says ${duration.toFixed(1)} s but only ${decodedSeconds.toFixed(1)} s decode`,
     );
@@ -87,19 +81,23 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
     sampleRate: Number(stream.sample_rate ?? 0),
     codec: stream.codec_name ?? 'unknown',
     container: data.format.format_name ?? 'unknown',
+    demuxer,
   };
 }
 
 /**
  * Decodes the first audio stream, downmixes to mono and resamples to 16 kHz float32 little-endian,
- * written to `outFile` (raw samples, no header). An aborted `signal` kills ffmpeg.
+ * written to `outFile` (raw samples, no header). An aborted `signal` kills ffmpeg. The container is
+ * probed again (allowed demuxers only) and forced: the file is checked where it is decoded.
  * @returns the number of samples written
+ * @throws UnsupportedAudioError
  */
 export async function decodeToPcm(inFile: string, outFile: string, signal?: AbortSignal): Promise<number> {
+  const { demuxer } = await probeContainer(inFile);
   await new Promise<void>((resolve, reject) => {
     let stderr = '';
-    const command = ffmpeg(inFile)
-      .inputOptions(['-v', 'error'])
+    const command = ffmpeg(fileUrl(inFile))
+      .inputOptions([...safeInputOptions(demuxer), '-v', 'error'])
       .noVideo()
       .outputOptions(['-map', '0:a:0'])
       .audioChannels(1)
@@ -107,9 +105,7 @@ export async function decodeToPcm(inFile: string, outFile: string, signal?: Abor
       .audioCodec('pcm_f32le')
       .format('f32le')
       .on('stderr', (line: string) => (stderr += line + '\n'))
-      .on('error', (err: Error) =>
-        reject(new UnsupportedAudioError(`the audio cannot be decoded (${firstLine(stderr || err.message)})`)),
-      )
+      .on('error', (err: Error) => reject(new UnsupportedAudioError('the audio cannot be decoded', ffmpegDetail(stderr, err))))
       .on('end', () => resolve());
     signal?.addEventListener('abort', () => command.kill('SIGKILL'), { once: true });
     command.save(outFile);

@@ -63,6 +63,8 @@ const envSchema = z.object({
   LIVE_START_TIMEOUT_S: z.coerce.number().positive().default(10),
   /** A live stream that sends nothing for this many seconds is closed (idle_timeout). */
   LIVE_IDLE_TIMEOUT_S: z.coerce.number().positive().default(15),
+  /** A request body (upload) that sends no byte for this many seconds is answered 408 request_timeout and closed; also the request-header timeout. Progress resets it: slow uploads that keep moving are never cut. Match nginx's client_body_timeout. */
+  UPLOAD_IDLE_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
   /** Non-public ranges webhooks may reach: ipaddr.js range names and CIDRs, comma-separated (e.g. "loopback"). Empty: public addresses only. */
   WEBHOOK_ALLOW: z.string().default(''),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -100,6 +102,8 @@ export interface Config {
   webhookAllow: AllowList;
   liveStartTimeoutSeconds: number;
   liveIdleTimeoutSeconds: number;
+  /** request bodies (uploads) without progress for this long are cut: 408 request_timeout */
+  uploadIdleTimeoutSeconds: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   metricsPort: number | null;
   metricsHost: string;
@@ -155,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookAllow: parseAllowList(e.WEBHOOK_ALLOW),
     liveStartTimeoutSeconds: e.LIVE_START_TIMEOUT_S,
     liveIdleTimeoutSeconds: e.LIVE_IDLE_TIMEOUT_S,
+    uploadIdleTimeoutSeconds: e.UPLOAD_IDLE_TIMEOUT_SECONDS,
     logLevel: e.LOG_LEVEL,
     metricsPort: e.METRICS_PORT ?? null,
     metricsHost: e.METRICS_HOST,

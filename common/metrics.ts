@@ -146,6 +146,20 @@ export const revenueUsdTotal = new Counter({
   registers,
 });
 
+/** Hostile or broken uploads cut off (api/body-timeout.ts, api/upload-slots.ts). */
+export const bodyIdleTimeouts = new Counter({
+  name: 'fairscribe_request_body_timeouts_total',
+  help: 'Request bodies that made no progress for UPLOAD_IDLE_TIMEOUT_SECONDS and were answered 408 request_timeout',
+  registers,
+});
+
+export const uploadsRefusedTotal = new Counter({
+  name: 'fairscribe_uploads_refused_total',
+  help: 'Uploads refused before their body was read because the user already had the tier\'s concurrentJobs uploads in flight',
+  labelNames: ['tier'] as const,
+  registers,
+});
+
 export const usersByTier = new Gauge({
   name: 'fairscribe_users',
   help: 'Users by tier (tier distribution)',

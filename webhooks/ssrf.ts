@@ -7,7 +7,9 @@
  *
  * Address classification is ipaddr.js's (its `range()` names: `loopback`, `private`, `linkLocal`,
  * `carrierGradeNat`, `uniqueLocal`, `ipv4Mapped`, …); only `unicast` is public. IPv4-mapped IPv6
- * addresses (::ffff:127.0.0.1) are judged as the IPv4 address they carry.
+ * addresses (::ffff:127.0.0.1) are judged as the IPv4 address they carry; the other IPv6 forms that
+ * embed an IPv4 address (IPv4-compatible, 6to4, Teredo, NAT64) are refused outright (EMBEDDED_IPV4_RANGES).
+ * Issue 20 (audio fetched by URL) uses this same policy; the table is shared, not copied.
  */
 import * as dns from 'node:dns';
 import * as net from 'node:net';
@@ -15,6 +17,21 @@ import ipaddr from 'ipaddr.js';
 
 /** Cloud metadata endpoints outside the ranges ipaddr.js already names as non-public. */
 const METADATA_ADDRESSES = ['169.254.169.254', '169.254.170.2', 'fd00:ec2::254', '100.100.100.200'];
+
+/**
+ * IPv6 forms that carry or reach an IPv4 address, refused outright (no allow-list entry opens them):
+ * the host behind them is an IPv4 address this policy would judge differently, and some stacks route
+ * them to it (`::7f00:1` is 127.0.0.1 on hosts that still honour IPv4-compatible addresses).
+ * ipaddr.js classes the first and last as `unicast` (public), so the table is ours.
+ */
+export const EMBEDDED_IPV4_RANGES: readonly { cidr: string; name: string; source: string }[] = [
+  { cidr: '::/96', name: 'ipv4Compatible', source: 'RFC 4291 §2.5.5.1 (deprecated IPv4-compatible)' },
+  { cidr: '2002::/16', name: '6to4', source: 'RFC 3056' },
+  { cidr: '2001::/32', name: 'teredo', source: 'RFC 4380' },
+  { cidr: '64:ff9b::/96', name: 'nat64', source: 'RFC 6052 (well-known NAT64 prefix)' },
+  { cidr: '64:ff9b:1::/48', name: 'nat64Local', source: 'RFC 8215 (local-use NAT64)' },
+];
+const EMBEDDED_IPV4 = EMBEDDED_IPV4_RANGES.map((r) => ({ ...r, parsed: ipaddr.parseCIDR(r.cidr) as [ipaddr.IPv6, number] }));
 
 /** ipaddr.js range names an operator may allow-list (IPv4 and IPv6 `range()` values). */
 const ALLOWABLE_RANGES = ['loopback', 'private', 'linkLocal', 'carrierGradeNat', 'uniqueLocal', 'reserved', 'benchmarking'];
@@ -54,6 +71,14 @@ export function checkAddress(address: string, allow: AllowList): AddressVerdict 
   let ip: ipaddr.IPv4 | ipaddr.IPv6 = ipaddr.parse(address);
   // Judge ::ffff:a.b.c.d as a.b.c.d: the kernel connects to the IPv4 host.
   if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
+  if (ip.kind() === 'ipv6') {
+    const v6 = ip as ipaddr.IPv6;
+    // `::` and `::1` are in ::/96 too; they keep their own names (unspecified, loopback) below.
+    const embedded = EMBEDDED_IPV4.find((r) => v6.match(r.parsed) && !['unspecified', 'loopback'].includes(v6.range()));
+    if (embedded) {
+      return { ok: false, range: embedded.name, reason: `${v6.toString()} embeds an IPv4 address (${embedded.cidr}, ${embedded.name})` };
+    }
+  }
   const range = ip.range();
   const listed =
     allow.ranges.includes(range) ||

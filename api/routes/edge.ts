@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { PendingAudio } from '../../activities/edge';
 import { chooseBackend } from '../../common/backends';
 import { blobKeys } from '../../common/blobs';
@@ -23,11 +24,12 @@ import { buildEdgeBundle, type EdgeBundle } from '../edge/bundle';
 import { manifestFor, modelFileUrl } from '../edge/plan';
 import { checkEdgeToken, useEdgeToken } from '../edge/token';
 import { originOf } from '../edge/admission';
+import { unsupportedAudio } from '../admission';
 import { ApiError } from '../errors';
 import { ownJob } from '../own-job';
 import { describeZodError } from '../schemas';
 import { edgeAcceptedSchema, edgeResultSchema } from '../edge/schemas';
-import { abandonUpload, receiveMultipart } from '../upload';
+import { receiveLimitedUpload } from '../upload';
 
 const PAGE_FILE = path.join(REPO_ROOT, 'edge', 'page', 'index.html');
 const ORT_DIST = path.join(REPO_ROOT, 'node_modules', 'onnxruntime-web', 'dist');
@@ -63,6 +65,33 @@ const REJECTION: Record<string, string> = {
   used: 'this edge token was already used: a result is accepted once',
   expired: "the job's edge deadline has passed",
 };
+
+/** True when the job was deleted (DELETE /v1/jobs/:id): it answers 404 like any unknown job. */
+async function isDeleted(pool: ApiDeps['pool'], jobId: string): Promise<boolean> {
+  const { rows } = await pool.query('SELECT deleted_at IS NOT NULL AS deleted FROM jobs WHERE id = $1', [jobId]);
+  return !rows[0] || rows[0].deleted;
+}
+
+const deletedJob = () => new ApiError(404, 'not_found', 'no such job');
+
+/** A workflow Update that was refused, or whose workflow has ended or is gone. */
+function isUpdateRefusal(err: unknown): boolean {
+  return (
+    err instanceof WorkflowUpdateFailedError ||
+    err instanceof WorkflowNotFoundError ||
+    (err instanceof Error && /workflow execution already completed/i.test(err.message))
+  );
+}
+
+/**
+ * The client's sentence for a refused Update: our workflow validator's own message (an
+ * ApplicationFailure it threw), else `fallback` — never Temporal's wording ("workflow execution
+ * already completed") or an id.
+ */
+function updateRefusalMessage(err: unknown, fallback: string): string {
+  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.message) return err.cause.message;
+  return fallback;
+}
 
 export function edgePublicRouter(deps: ApiDeps): Router {
   const { pool, temporal, config, log } = deps;
@@ -117,6 +146,7 @@ export function edgePublicRouter(deps: ApiDeps): Router {
       if (check.status === 401) throw new ApiError(401, 'unauthorized', 'bad edge token');
       throw new ApiError(409, 'edge_result_rejected', REJECTION[check.reason]);
     }
+    if (await isDeleted(pool, jobId)) throw deletedJob();
     const plan = check.plan!;
     const origin = originOf(req);
     const files = plan.model ? await manifest.files(plan.model) : [];
@@ -167,6 +197,7 @@ export function edgePublicRouter(deps: ApiDeps): Router {
       if (check.status === 401) throw reject(new ApiError(401, 'unauthorized', 'bad edge token'), 'unknown token');
       throw reject(new ApiError(409, 'edge_result_rejected', REJECTION[check.reason]), check.reason);
     }
+    if (await isDeleted(pool, jobId)) throw reject(deletedJob(), 'deleted');
     const parsed = edgeResultSchema.safeParse(req.body);
     if (!parsed.success) throw reject(new ApiError(400, 'invalid_request', describeZodError(parsed.error)), 'invalid body');
     const result = parsed.data;
@@ -185,8 +216,10 @@ export function edgePublicRouter(deps: ApiDeps): Router {
       await temporal.workflow.getHandle(workflowIdFor(jobId)).executeUpdate(edgeResultUpdate);
     } catch (err) {
       await pool.query('DELETE FROM edge_results WHERE job_id = $1', [jobId]);
-      if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
-        throw reject(new ApiError(409, 'edge_result_rejected', `the job did not take the result: ${(err.cause as Error)?.message ?? err.message}`), 'workflow refused');
+      // A job deleted meanwhile is gone like any deleted job; otherwise our workflow's own sentence, never Temporal's.
+      if (await isDeleted(pool, jobId)) throw reject(deletedJob(), 'deleted');
+      if (isUpdateRefusal(err)) {
+        throw reject(new ApiError(409, 'edge_result_rejected', `the job did not take the result: ${updateRefusalMessage(err, 'the job no longer waits for a browser result')}`), 'workflow refused');
       }
       throw err;
     }
@@ -224,13 +257,7 @@ export function edgeAudioRouter(deps: ApiDeps): Router {
     }
     let admitted = false;
     try {
-      let upload;
-      try {
-        upload = await receiveMultipart(req, { maxFileBytes: limits.maxFileBytes, destPath: blobs.prepare(blobKeys.upload(jobId)) });
-      } catch (err) {
-        abandonUpload(req, res, err);
-        throw err;
-      }
+      const upload = await receiveLimitedUpload(deps, req, res, me, limits, { maxFileBytes: limits.maxFileBytes, destPath: blobs.prepare(blobKeys.upload(jobId)) });
       if (!upload.file) throw new ApiError(400, 'missing_file', "no audio: send it as the multipart part named 'file'");
       if (Object.keys(upload.fields).length > 0) {
         throw new ApiError(400, 'invalid_request', `unknown field(s): ${Object.keys(upload.fields).join(', ')}; the job keeps the fields it was created with`);
@@ -239,7 +266,7 @@ export function edgeAudioRouter(deps: ApiDeps): Router {
       try {
         probe = await probeAudio(upload.file.path);
       } catch (err) {
-        if (err instanceof UnsupportedAudioError) throw new ApiError(422, 'unsupported_audio', err.message);
+        if (err instanceof UnsupportedAudioError) throw unsupportedAudio(deps, jobId, err);
         throw err;
       }
       if (probe.durationSeconds > limits.maxAudioSeconds) {
@@ -268,9 +295,7 @@ export function edgeAudioRouter(deps: ApiDeps): Router {
       try {
         outcome = await temporal.workflow.getHandle(workflowIdFor(jobId)).executeUpdate(edgeAudioUpdate);
       } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
-          throw notAwaiting((err.cause as Error)?.message ?? 'the job no longer waits for audio');
-        }
+        if (isUpdateRefusal(err)) throw notAwaiting(updateRefusalMessage(err, 'the job no longer waits for audio'));
         throw err;
       }
       if (!outcome.ok) {

@@ -9,7 +9,7 @@ import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { jobJson, type JobRow } from '../job-json';
 import { createJobFields, describeZodError, listJobsQuery as listQuery } from '../schemas';
-import { abandonUpload, receiveMultipart } from '../upload';
+import { receiveLimitedUpload } from '../upload';
 import { admitUpload } from '../admission';
 import { admitEdge } from '../edge/admission';
 import { ownJob } from '../own-job';
@@ -59,13 +59,7 @@ export function jobsRouter(deps: ApiDeps): Router {
     let admitted = false;
     let claimedKey: string | null = null;
     try {
-      let upload;
-      try {
-        upload = await receiveMultipart(req, { maxFileBytes: limits.maxFileBytes, destPath: uploadPath });
-      } catch (err) {
-        abandonUpload(req, res, err);
-        throw err;
-      }
+      const upload = await receiveLimitedUpload(deps, req, res, me, limits, { maxFileBytes: limits.maxFileBytes, destPath: uploadPath });
       const parsed = createJobFields.safeParse(upload.fields);
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error));
       const fields = parsed.data;

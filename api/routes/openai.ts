@@ -21,7 +21,7 @@ import type { JobRow } from '../job-json';
 import { describeZodError, openAiFields, RESPONSE_FORMATS } from '../schemas';
 import { toSrt, toVtt } from '../transcript-formats';
 import { OPENAI_MODEL_ALIAS } from './models';
-import { receiveMultipart, abandonUpload } from '../upload';
+import { receiveLimitedUpload } from '../upload';
 
 /** Without an Idempotency-Key, identical calls within this window are one call (client retries). */
 const CONTENT_DEDUP_SECONDS = 5 * 60;
@@ -43,17 +43,11 @@ export function openAiRouter(deps: ApiDeps): Router {
     let claimedKey: string | null = null;
     let format: (typeof RESPONSE_FORMATS)[number] = 'json';
     try {
-      let upload;
-      try {
-        upload = await receiveMultipart(req, {
-          maxFileBytes: limits.maxFileBytes,
-          destPath: uploadPath,
-          repeatable: ['timestamp_granularities[]'],
-        });
-      } catch (err) {
-        abandonUpload(req, res, err);
-        throw err;
-      }
+      const upload = await receiveLimitedUpload(deps, req, res, me, limits, {
+        maxFileBytes: limits.maxFileBytes,
+        destPath: uploadPath,
+        repeatable: ['timestamp_granularities[]'],
+      });
       const parsed = openAiFields.safeParse(upload.fields);
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error), { param: zodParam(parsed.error) });
       const f = parsed.data;
