@@ -6,9 +6,9 @@
  * at most about once a second), `final {text, start, end}` per utterance (at a pause, or at 25 s),
  * `done {jobId, text, audioSeconds}`, `error {code, message}` followed by a close.
  *
- * Each stream is a job (mode cloud, priorityClass live) with a reservation sized to what the user may
- * still stream today; streamed seconds are counted against it and the stream is closed with
- * `quota_exceeded` when they run out. Inference goes through Temporal: one `liveTranscriptionWorkflow`
+ * Each stream is a job (mode cloud, priorityClass live) with a reservation that grows in steps of
+ * LIVE_RESERVE_STEP_S while it streams (up to the tier's longest audio, within the day's quota); the
+ * stream is closed with `quota_exceeded` when no further step can be reserved. Inference goes through Temporal: one `liveTranscriptionWorkflow`
  * per stream (priority `live`); the API writes each window's samples to the blob store and asks the
  * workflow, by Update, to decode it on the inference queue; the text comes back through Postgres.
  *
@@ -31,6 +31,7 @@ import { resolveApiKey, type Principal } from '../common/keys';
 import { BEARER_RE } from './auth';
 import { chooseModel, MODEL_REGISTRY } from '../common/routing';
 import { QuotaUnavailableError } from '../quota/quota-store';
+import { ReservationExtender } from '../quota/extend';
 import { decodeWindowUpdate, finishSignal } from '../workflows/live';
 import type { ApiDeps } from './app';
 import { ApiError, errorBody } from './errors';
@@ -48,6 +49,11 @@ const MAX_FRAME_BYTES = 64 * 1024;
  */
 const WS_MAX_PAYLOAD = 16 * MAX_FRAME_BYTES;
 const MAX_PENDING_DECODES = 3;
+/**
+ * A stream reserves its seconds in steps of this many as it streams (one ledger + Redis update a
+ * minute), so the user's other jobs see the quota it has actually claimed, not the rest of the day.
+ */
+export const LIVE_RESERVE_STEP_S = 60;
 /** How long a stream whose window was refused waits for its workflow's end before closing. */
 const CANCEL_SETTLE_MS = 15_000;
 const MAX_BUFFERED_BYTES = 256 * 1024;
@@ -95,13 +101,14 @@ async function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http
  */
 export function attachListen(server: http.Server, deps: ApiDeps, tokens: TokenSigner, opts: ListenOptions): () => void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
+  const extender = new ReservationExtender(deps.pool, deps.quota.redis);
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== LISTEN_PATH) return refuseUpgrade(socket, 404, 'not_found', `no WebSocket route ${url.pathname}`);
     authenticateUpgrade(deps, tokens, req, url).then(
       (me) => {
         if (!me) return refuseUpgrade(socket, 401, 'unauthorized', 'send "Authorization: Bearer <apiKey>" or ?token= from POST /v1/tokens {"scope":"listen"}');
-        wss.handleUpgrade(req, socket, head, (ws) => new LiveSession(ws, me, deps, opts).begin());
+        wss.handleUpgrade(req, socket, head, (ws) => new LiveSession(ws, me, deps, opts, extender).begin());
       },
       (err) => {
         deps.log.error('listen upgrade failed', { err: String(err) });
@@ -146,7 +153,10 @@ class LiveSession {
   private encoding: LiveEncoding = 'pcm_s16le';
   private resampler: Resampler | null = null;
   private readonly segmenter = new UtteranceSegmenter();
+  /** seconds reserved so far (grows by LIVE_RESERVE_STEP_S as the stream goes on) */
   private reservedSeconds = 0;
+  /** the most the stream may last: the tier's longest audio */
+  private maxSeconds = 0;
   private seq = 0;
   /** final windows that gave text: none means nothing was transcribed, so nothing is billed */
   private finalsTranscribed = 0;
@@ -157,6 +167,7 @@ class LiveSession {
     private readonly me: Principal,
     private readonly deps: ApiDeps,
     private readonly opts: ListenOptions,
+    private readonly extender: ReservationExtender,
   ) {
     this.log = deps.log.child({ component: 'listen', userId: me.userId });
   }
@@ -236,7 +247,8 @@ class LiveSession {
     } catch (err) {
       throw protocolError('invalid_request', (err as Error).message);
     }
-    if ((this.segmenter.total + samples.length) / SAMPLE_RATE > this.reservedSeconds) {
+    const needed = (this.segmenter.total + samples.length) / SAMPLE_RATE;
+    if (needed > this.reservedSeconds && !(await this.extendReservation(needed))) {
       throw new SessionError('quota_exceeded', `the stream reached ${this.reservedSeconds} s, all it may last (your remaining daily quota, or your tier’s longest audio)`, CLOSE.policy, {
         limit: this.reservedSeconds,
       });
@@ -265,16 +277,12 @@ class LiveSession {
       throw new SessionError('no_capacity', 'no worker serves the backends your tier may use right now; try again shortly', CLOSE.tryLater);
     }
     const jobId = crypto.randomUUID();
-    // The reservation: what the user may still stream today, at most the tier's longest audio.
-    const day = new Date().toISOString().slice(0, 10);
-    const used = (await deps.quota.ledger.usage(me.userId, day)).reservedSeconds;
-    const seconds = Math.floor(limits.dailySeconds === null ? limits.maxAudioSeconds : Math.min(limits.maxAudioSeconds, limits.dailySeconds - used));
-    if (seconds < 1) {
-      throw new SessionError('quota_exceeded', `your daily audio quota is used up (${used} of ${limits.dailySeconds} s)`, CLOSE.policy, {
-        limit: limits.dailySeconds,
-        used,
-      });
-    }
+    // The stream may last the tier's longest audio (and no longer than today's remaining quota, which
+    // the reservation enforces). It reserves that in steps of LIVE_RESERVE_STEP_S as it streams, not
+    // all at once: a reservation of the whole rest of the day would make the quota look spent to the
+    // user's other jobs while this stream has used seconds of it.
+    const maxSeconds = Math.floor(limits.maxAudioSeconds);
+    let reserved = Math.min(LIVE_RESERVE_STEP_S, maxSeconds);
     const tx = await deps.pool.connect();
     let reservedDay: string | null = null;
     try {
@@ -295,26 +303,42 @@ class LiveSession {
           route.expectedCostPerMinute,
         ],
       );
+      // One atomic Redis decision (quota/lua/reserve-3.lua): the concurrency slot first, then the day's
+      // seconds, so of N simultaneous streams beyond the tier's concurrentJobs each hears
+      // `concurrency_limit`, never a quota it has not used. When less than a step is left today, the
+      // step shrinks to what is left (one retry, with the count Redis returned).
       let outcome;
       try {
-        outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds }, limits);
+        outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds: reserved }, limits);
+        if (!outcome.ok && outcome.reason === 'quota_exceeded' && limits.dailySeconds !== null) {
+          const left = Math.floor(limits.dailySeconds - outcome.usedSeconds);
+          if (left >= 1 && left < reserved) {
+            reserved = left;
+            await tx.query(`DELETE FROM usage_ledger WHERE job_id = $1 AND kind = 'reserve'`, [jobId]);
+            outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds: reserved }, limits);
+          }
+        }
       } catch (err) {
         if (err instanceof QuotaUnavailableError) throw new SessionError('quota_unavailable', 'the quota store is unavailable; try again shortly', CLOSE.tryLater);
         throw err;
       }
       if (!outcome.ok) {
-        const concurrency = outcome.reason === 'concurrency_limit';
-        throw new SessionError(
-          concurrency ? 'concurrency_limit' : 'quota_exceeded',
-          concurrency ? `your tier allows ${limits.concurrentJobs} job(s) at a time` : 'your daily audio quota is used up',
-          CLOSE.policy,
-        );
+        if (outcome.reason === 'concurrency_limit') {
+          throw new SessionError('concurrency_limit', `you already have ${outcome.activeJobs} job(s) running; your tier allows ${limits.concurrentJobs} at a time`, CLOSE.policy, {
+            limit: limits.concurrentJobs,
+            used: outcome.activeJobs,
+          });
+        }
+        throw new SessionError('quota_exceeded', `your daily audio quota is used up (${outcome.usedSeconds} of ${limits.dailySeconds} s)`, CLOSE.policy, {
+          limit: limits.dailySeconds,
+          used: outcome.usedSeconds,
+        });
       }
       reservedDay = outcome.day;
       await tx.query('COMMIT');
     } catch (err) {
       await tx.query('ROLLBACK').catch(() => undefined);
-      if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay, seconds }, 0).catch(() => undefined);
+      if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay, seconds: reserved }, 0).catch(() => undefined);
       throw err;
     } finally {
       tx.release();
@@ -327,7 +351,7 @@ class LiveSession {
       backend: route.backend,
       language: msg.language ?? (MODEL_REGISTRY.models[choice.model]?.multilingual ? null : 'en'),
       fairnessWeight: limits.fairnessWeight,
-      maxSeconds: seconds,
+      maxSeconds,
     };
     try {
       this.handle = await deps.temporal.workflow.start('liveTranscriptionWorkflow', {
@@ -344,12 +368,41 @@ class LiveSession {
       throw new SessionError('unavailable', 'the stream could not be started; try again', CLOSE.tryLater);
     }
     this.jobId = jobId;
-    this.reservedSeconds = seconds;
+    this.reservedSeconds = reserved;
+    this.maxSeconds = maxSeconds;
     this.encoding = msg.encoding;
     this.resampler = new Resampler(msg.sampleRate);
     this.state = 'streaming';
     this.clearTimer();
     this.arm(this.opts.idleTimeoutMs, 'idle_timeout', `no audio or stop for ${this.opts.idleTimeoutMs / 1000} s`);
+  }
+
+  /**
+   * Raises the stream's reservation by a step (quota/extend.ts: ledger row and Redis counter together,
+   * within the day's limit), or by what is left today when a whole step is not.
+   * @returns false when `needed` seconds cannot be reserved (tier's longest audio or day used up)
+   */
+  private async extendReservation(needed: number): Promise<boolean> {
+    const limits = this.deps.config.tiers[this.me.tier];
+    const tryTotal = async (total: number) => {
+      try {
+        return await this.extender.extend(this.jobId!, total, limits.dailySeconds);
+      } catch (err) {
+        if (err instanceof QuotaUnavailableError) throw new SessionError('quota_unavailable', 'the quota store is unavailable; try again shortly', CLOSE.tryLater);
+        throw err;
+      }
+    };
+    let total = Math.min(this.maxSeconds, this.reservedSeconds + LIVE_RESERVE_STEP_S);
+    if (total < needed) return false;
+    let outcome = await tryTotal(total);
+    if (!outcome.ok && outcome.reason === 'quota_exceeded' && limits.dailySeconds !== null) {
+      total = this.reservedSeconds + Math.floor(limits.dailySeconds - outcome.usedSeconds);
+      if (total < needed) return false;
+      outcome = await tryTotal(total);
+    }
+    if (!outcome.ok) return false;
+    this.reservedSeconds = total;
+    return true;
   }
 
   private enqueue(req: DecodeRequest): void {

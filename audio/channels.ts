@@ -35,5 +35,7 @@ export async function decodeChannelToPcm(inFile: string, outFile: string, channe
     signal?.addEventListener('abort', () => command.kill('SIGKILL'), { once: true });
     command.save(outFile);
   });
-  return fs.statSync(outFile).size / 4;
+  const samples = fs.statSync(outFile).size / 4;
+  if (samples === 0) throw new UnsupportedAudioError(`channel ${channel} decodes to no audio`, 'decoded 0 samples');
+  return samples;
 }

@@ -33,11 +33,10 @@ export class UnsupportedAudioError extends Error {
    * @param message our sentence for the client (never ffmpeg's text: it carries heap addresses and paths)
    * @param detail ffmpeg's own words, for the log only
    */
-  constructor(
-    message: string,
-    readonly detail: string = '',
-  ) {
+  readonly detail: string;
+  constructor(message: string, detail = '') {
     super(message);
+    this.detail = scrubFfmpegText(detail);
   }
 }
 

@@ -110,7 +110,10 @@ export async function decodeToPcm(inFile: string, outFile: string, signal?: Abor
     signal?.addEventListener('abort', () => command.kill('SIGKILL'), { once: true });
     command.save(outFile);
   });
-  return fs.statSync(outFile).size / BYTES_PER_SAMPLE;
+  const samples = fs.statSync(outFile).size / BYTES_PER_SAMPLE;
+  // e.g. a container whose track lives in another file (not followed): nothing to transcribe.
+  if (samples === 0) throw new UnsupportedAudioError('no audio decodes from the file', 'decoded 0 samples');
+  return samples;
 }
 
 /** Reads all of a float32 PCM file. */

@@ -85,13 +85,13 @@ describe('authentication', () => {
   });
 });
 
-test('a JSON body over the limit → 413 saying how large it may be', async () => {
+test('a JSON body over the limit → 413 body_too_large saying how large it may be', async () => {
   const res = await fetch(`${app.url}/v1/tokens`, {
     method: 'POST',
     headers: { authorization: `Bearer ${freeKey}`, 'content-type': 'application/json' },
     body: JSON.stringify({ scope: 'listen', pad: 'x'.repeat(200_000) }),
   });
-  const body = await expectError(res, 413, 'invalid_request');
+  const body = await expectError(res, 413, 'body_too_large');
   expect(body.error.message).toMatch(/JSON body is \d+ bytes; at most \d+ bytes are accepted/);
 });
 
