@@ -66,12 +66,15 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'unauthorized: no key, unknown or revoked key, bad or expired token',
   403: 'model_not_allowed',
   404: 'not_found: unknown job, or another user’s job',
-  409: 'not_cancellable, idempotency_conflict, not_completed, edge_result_rejected (edge token used, late or for another job) or not_awaiting_audio',
-  413: 'file_too_large, audio_too_long, or edge_result_rejected (over the size bound)',
+  408: 'request_timeout: the body sent nothing for UPLOAD_IDLE_TIMEOUT_SECONDS (or the headers took that long); the connection is closed',
+  409:
+    'not_cancellable, idempotency_conflict, not_completed (the job has no transcript until it is completed), ' +
+    'edge_result_rejected (edge token used, late or for another job) or not_awaiting_audio (not an edge job waiting for its audio)',
+  413: 'file_too_large, audio_too_long, body_too_large (a JSON body over 64 KB), or edge_result_rejected (over the size bound)',
   415: 'unsupported_media_type',
-  422: 'unsupported_audio (empty, truncated, not audio, undecodable) or edge_not_possible (mode=edge on a device that cannot, without allowFallback)',
+  422: 'unsupported_audio (empty, truncated, not audio, undecodable, or not an allowed audio container: playlists, concat scripts, images, SDP…) or edge_not_possible (mode=edge on a device that cannot, without allowFallback)',
   426: 'upgrade_required: this route speaks WebSocket only',
-  429: 'quota_exceeded, concurrency_limit or rate_limited (with limit, used, resetAt and Retry-After)',
+  429: 'quota_exceeded, concurrency_limit (jobs, or uploads in flight, decided before the body is read) or rate_limited (with limit, used, resetAt and Retry-After)',
   503: 'quota_unavailable or no_capacity (with Retry-After)',
 };
 
@@ -106,7 +109,7 @@ function openAiAudio(summary: string) {
           'text/vtt': text,
         },
       },
-      ...errors([400, 401, 403, 409, 413, 415, 422, 429, 503], true),
+      ...errors([400, 401, 403, 408, 409, 413, 415, 422, 429, 503], true),
     },
   };
 }
@@ -165,7 +168,7 @@ export function buildOpenApi(): JsonSchema {
           requestBody: multipart(createJobFields, false),
           responses: {
             '202': { description: 'admitted', content: json(jobCreatedSchema) },
-            ...errors([400, 401, 403, 409, 413, 415, 422, 429, 503]),
+            ...errors([400, 401, 403, 408, 409, 413, 415, 422, 429, 503]),
           },
         },
         get: {
@@ -237,7 +240,7 @@ export function buildOpenApi(): JsonSchema {
           security: [{ edgeToken: [] }],
           parameters: [jobId],
           requestBody: { required: true, content: { 'application/json': { schema: schema(edgeResultSchema, 'input') } } },
-          responses: { '202': { description: 'the job took the result', content: json(edgeAcceptedSchema) }, ...errors([400, 401, 409, 413, 415]) },
+          responses: { '202': { description: 'the job took the result', content: json(edgeAcceptedSchema) }, ...errors([400, 401, 404, 408, 409, 413, 415]) },
         },
       },
       '/v1/jobs/{id}/audio': {
@@ -246,7 +249,7 @@ export function buildOpenApi(): JsonSchema {
           tags: ['privacy mode'],
           parameters: [jobId],
           requestBody: multipart(z.object({}), true),
-          responses: { '202': { description: 'admitted: the job continues on the cloud path', content: json(jobCreatedSchema) }, ...errors([400, 401, 404, 409, 413, 415, 422, 429, 503]) },
+          responses: { '202': { description: 'admitted: the job continues on the cloud path', content: json(jobCreatedSchema) }, ...errors([400, 401, 404, 408, 409, 413, 415, 422, 429, 503]) },
         },
       },
       '/v1/tokens': {
@@ -254,7 +257,7 @@ export function buildOpenApi(): JsonSchema {
           summary: 'a ≤ 5 min token for ?token= on one job’s events or on /v1/listen',
           tags: ['auth'],
           requestBody: { required: true, content: { 'application/json': { schema: schema(tokenRequest, 'input') } } },
-          responses: { '201': { description: 'the token', content: json(tokenSchema) }, ...errors([400, 401, 404, 415]) },
+          responses: { '201': { description: 'the token', content: json(tokenSchema) }, ...errors([400, 401, 404, 408, 413, 415]) },
         },
       },
       '/v1/models': {

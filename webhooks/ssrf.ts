@@ -65,10 +65,29 @@ export function parseAllowList(spec: string | undefined): AllowList {
 
 export type AddressVerdict = { ok: true; range: string } | { ok: false; range: string; reason: string };
 
+/**
+ * Parses an address as the kernel reads it. ipaddr.js reads `::a.b.c.d` as `::ffff:a.b.c.d` (IPv4-mapped),
+ * but it is the IPv4-compatible `::/96` form (RFC 4291 §2.2, 2.5.5.1) — and glibc's inet_ntop prints DNS
+ * answers in ::/96 exactly that way. An IPv6 text with a dotted tail is first put in canonical hex form by
+ * the WHATWG URL parser (Node's own), which reads it correctly.
+ */
+function parseAddress(address: string): ipaddr.IPv4 | ipaddr.IPv6 {
+  if (address.includes(':') && address.includes('.')) {
+    const host = new URL(`http://[${address}]/`).hostname;
+    return ipaddr.parse(host.replace(/^\[(.*)\]$/, '$1'));
+  }
+  return ipaddr.parse(address);
+}
+
 /** Whether a webhook may connect to `address` (an IP literal, v4 or v6, without brackets). */
 export function checkAddress(address: string, allow: AllowList): AddressVerdict {
   if (!ipaddr.isValid(address)) return { ok: false, range: 'invalid', reason: `'${address}' is not an IP address` };
-  let ip: ipaddr.IPv4 | ipaddr.IPv6 = ipaddr.parse(address);
+  let ip: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    ip = parseAddress(address);
+  } catch {
+    return { ok: false, range: 'invalid', reason: `'${address}' is not an IP address` };
+  }
   // Judge ::ffff:a.b.c.d as a.b.c.d: the kernel connects to the IPv4 host.
   if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
   if (ip.kind() === 'ipv6') {

@@ -22,9 +22,14 @@ export interface GatewayOptions {
   rateBurst?: number;
   maxFails?: number;
   failTimeout?: string;
+  /** seconds without progress on a request body or headers (client_body_timeout, client_header_timeout): the API's UPLOAD_IDLE_TIMEOUT_SECONDS; default 60, its default */
+  uploadIdleTimeoutSeconds?: number;
 }
 
 export const TEMPLATE = path.join(__dirname, 'nginx.conf.template');
+
+/** common/config.ts UPLOAD_IDLE_TIMEOUT_SECONDS's default: the gateway's body and header timeouts match it. */
+const DEFAULT_UPLOAD_IDLE_TIMEOUT_S = 60;
 
 /** The largest tier's file limit plus 2 % (multipart boundaries and fields), in bytes. */
 export function defaultMaxBody(): number {
@@ -47,6 +52,7 @@ export function renderGatewayConfig(o: GatewayOptions): string {
     rateBurst: String(o.rateBurst ?? 200),
     maxFails: String(maxFails),
     failTimeout,
+    uploadIdleTimeout: String(Math.ceil(o.uploadIdleTimeoutSeconds ?? DEFAULT_UPLOAD_IDLE_TIMEOUT_S)),
   };
   return fs.readFileSync(TEMPLATE, 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
     if (!(k in values)) throw new Error(`nginx template: no value for {{${k}}}`);
@@ -63,8 +69,9 @@ if (require.main === module) {
     else if (flag === '--api') opts.apis.push(value);
     else if (flag === '--prefix') opts.prefix = value;
     else if (flag === '--rate') opts.rateLimit = value;
+    else if (flag === '--upload-idle-timeout') opts.uploadIdleTimeoutSeconds = Number(value);
     else {
-      console.error(`unknown option ${flag}; use --listen, --api (repeat), --prefix, --rate`);
+      console.error(`unknown option ${flag}; use --listen, --api (repeat), --prefix, --rate, --upload-idle-timeout`);
       process.exit(2);
     }
   }

@@ -128,6 +128,7 @@ const EXAMPLES: Record<string, [name: string, call: Call][]> = {
     ['job', () => send('POST', '/v1/tokens', json({ jobId: done.id }), CT_JSON)()],
     ['bad scope', send('POST', '/v1/tokens', json({ scope: 'admin' }), CT_JSON)],
     ['not JSON', send('POST', '/v1/tokens', 'scope=listen', { 'content-type': 'text/plain' })],
+    ['JSON over 64 KB (413 body_too_large)', send('POST', '/v1/tokens', json({ scope: 'listen', pad: 'x'.repeat(100_000) }), CT_JSON)],
   ],
   'GET /v1/listen': [
     ['plain HTTP', get('/v1/listen')],

@@ -91,6 +91,10 @@ describe('refused by policy (no allow-list)', () => {
     'http://2130706433/', // 127.0.0.1 as one number (the URL parser normalises it)
     'http://0x7f.1/',
     'http://[64:ff9b::a9fe:a9fe]/', // NAT64 of 169.254.169.254
+    `http://[::7f00:1]:PORT/hook`, // IPv4-compatible form of 127.0.0.1
+    'http://[::a9fe:a9fe]/', // IPv4-compatible form of 169.254.169.254
+    'http://[2002:7f00:1::1]/', // 6to4 of 127.0.0.1
+    'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/', // Teredo
     `http://loop.test:PORT/hook`,
     'http://meta.test/latest/meta-data/',
     'http://private.test/',
@@ -135,6 +139,42 @@ describe('refused by policy (no allow-list)', () => {
     expect(err?.message).toMatch(/test guard/);
     expect(lookups).toEqual(['public.test']);
     expect(connects).toEqual(['93.184.216.34']);
+  });
+});
+
+describe('IPv6 forms that embed an IPv4 address (address checks only, no connection)', () => {
+  const none = parseAllowList('');
+  // Even an operator's allow-list does not open them: the IPv4 host behind them is what would be reached.
+  const everything = parseAllowList('loopback,private,linkLocal,carrierGradeNat,uniqueLocal,reserved,benchmarking,::/0,0.0.0.0/0');
+  test.each([
+    ['::7f00:1', 'ipv4Compatible'], // 127.0.0.1
+    ['::a9fe:a9fe', 'ipv4Compatible'], // 169.254.169.254
+    ['::0a00:0001', 'ipv4Compatible'], // 10.0.0.1
+    ['::5db8:d822', 'ipv4Compatible'], // 93.184.216.34, public: still refused, the form itself is the problem
+    ['::1.2.3.4', 'ipv4Compatible'], // how inet_ntop prints ::102:304 (ipaddr.js alone would read it as ::ffff:1.2.3.4)
+    ['::93.184.216.34', 'ipv4Compatible'],
+    ['2002:7f00:1::', '6to4'],
+    ['2002:a9fe:a9fe::1', '6to4'],
+    ['2001::1', 'teredo'],
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'teredo'],
+    ['64:ff9b::7f00:1', 'nat64'],
+    ['64:ff9b::a9fe:a9fe', 'nat64'],
+    ['64:ff9b:1::7f00:1', 'nat64Local'],
+    ['64:ff9b:1:ffff::1', 'nat64Local'],
+  ])('%s is refused (%s)', (address, range) => {
+    expect(checkAddress(address, none)).toMatchObject({ ok: false, range, reason: expect.stringMatching(/embeds an IPv4 address/) });
+    expect(checkAddress(address, everything)).toMatchObject({ ok: false, range });
+  });
+
+  test('neighbours of those ranges keep their own classes', () => {
+    expect(checkAddress('::1', none)).toMatchObject({ ok: false, range: 'loopback' });
+    expect(checkAddress('::', none)).toMatchObject({ ok: false, range: 'unspecified' });
+    expect(checkAddress('::1', parseAllowList('loopback'))).toMatchObject({ ok: true, range: 'loopback' });
+    expect(checkAddress('::ffff:93.184.216.34', none)).toMatchObject({ ok: true }); // IPv4-mapped: judged as the IPv4 address
+    expect(checkAddress('::ffff:127.0.0.1', none)).toMatchObject({ ok: false, range: 'loopback' });
+    expect(checkAddress('2001:4860:4860::8888', none)).toMatchObject({ ok: true, range: 'unicast' }); // outside 2001::/32
+    expect(checkAddress('2003::1', none)).toMatchObject({ ok: true, range: 'unicast' }); // outside 2002::/16
+    expect(checkAddress('64:ff9b:2::1', none).range).not.toMatch(/nat64/); // outside 64:ff9b:1::/48
   });
 });
 
