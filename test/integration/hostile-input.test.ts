@@ -285,6 +285,14 @@ describe('uploads that fail answer once and leave nothing behind', () => {
     expect(status).toBe(202);
   }, 30_000);
 
+  test('a stalled JSON body → 408 request_timeout in our shape, closed', async () => {
+    const stalled = rawRequest(postHead('/v1/tokens', premium.apiKey, 'application/json', 1_000), Buffer.from('{"scope": "li'));
+    const closedAt = await stalled.closed;
+    expect(stalled.text()).toMatch(/^HTTP\/1\.1 408/);
+    expect(stalled.text()).toContain('"code":"request_timeout"');
+    expect(closedAt).toBeLessThan(IDLE_S * 1000 + 2_500);
+  }, 20_000);
+
   test('headers that never finish → 408 request_timeout', async () => {
     const partial = rawRequest(`POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${premium.apiKey}\r\n`);
     const closedAt = await partial.closed;
