@@ -40,7 +40,9 @@ export function createAudioActivities({ blobs }: AudioDeps) {
       } catch (err) {
         if (ctx.cancellationSignal.aborted) {
           await blobs.deleteJob(jobId);
-          throw err;
+          // Cancelled, whatever ffmpeg said when it was killed: Temporal records a cancellation only for
+          // the CancelledFailure itself (any other error would fail the job instead of cancelling it).
+          throw ctx.cancellationSignal.reason;
         }
         if (err instanceof UnsupportedAudioError) {
           // Our sentence goes to the job; ffmpeg's words (scrubbed) to the log only.

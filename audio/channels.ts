@@ -20,6 +20,8 @@ export const MAX_CHANNELS = 8;
  */
 export async function decodeChannelToPcm(inFile: string, outFile: string, channel: number, signal?: AbortSignal): Promise<number> {
   const { demuxer } = await probeContainer(inFile);
+  // Aborted during the probe: the 'abort' event below has fired already and would never kill ffmpeg.
+  signal?.throwIfAborted();
   await new Promise<void>((resolve, reject) => {
     let stderr = '';
     const command = ffmpeg(fileUrl(inFile))

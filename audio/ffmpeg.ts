@@ -94,6 +94,8 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
  */
 export async function decodeToPcm(inFile: string, outFile: string, signal?: AbortSignal): Promise<number> {
   const { demuxer } = await probeContainer(inFile);
+  // Aborted during the probe: the 'abort' event below has fired already and would never kill ffmpeg.
+  signal?.throwIfAborted();
   await new Promise<void>((resolve, reject) => {
     let stderr = '';
     const command = ffmpeg(fileUrl(inFile))

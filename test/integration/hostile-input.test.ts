@@ -408,3 +408,10 @@ test('no error message of this file shows a heap address or Temporal wording', (
   expect(seenMessages.length).toBeGreaterThan(100);
   expect(seenMessages.filter((m) => POINTER_RE.test(m) || TEMPORAL_WORDING_RE.test(m))).toEqual([]);
 });
+
+test('the cut-off bodies and early upload refusals are counted in /metrics', async () => {
+  const text = await (await fetch(`${app.url}/metrics`)).text();
+  // the stalled upload and the stalled JSON body (the header timeout is Node's own, before any route)
+  expect(Number(/^fairscribe_request_body_timeouts_total (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(2);
+  expect(text).toMatch(/^fairscribe_uploads_refused_total\{tier="free"\} [1-9]/m);
+});
