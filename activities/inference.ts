@@ -4,7 +4,7 @@
  * the write, or a workflow replay never runs the model twice or double-counts progress.
  */
 import * as path from 'node:path';
-import { Context, ApplicationFailure } from '@temporalio/activity';
+import { Context, ApplicationFailure, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { blobKeys, type BlobStore } from '../common/blobs';
 import type { DetectLanguageInput, DetectLanguageResult, TranscribeChunkInput, TranscribeChunkResult } from '../common/jobs';
@@ -15,6 +15,7 @@ import type { EngineClient } from '../engine/client';
 import { seedFrom } from '../engine/prng';
 import { observeChunkDone, observeChunkStart, observeFirstResult } from '../common/metrics';
 import { MODEL_REGISTRY } from '../common/routing';
+import { scrubInternals } from '../audio/ffmpeg-safety';
 
 export interface InferenceDeps {
   pool: Pool;
@@ -26,6 +27,24 @@ export interface InferenceDeps {
 }
 
 const DEFAULT_HEARTBEAT_MS = 5_000;
+
+/**
+ * The retryable `inference_failed` for an engine error. Its message reaches the job's `error` (the
+ * user's view), so it is our sentence; onnxruntime's own words carry server paths and source locations
+ * (`Load model from /srv/…/encoder_model_quantized.onnx failed: /onnxruntime_src/…`): they go to the
+ * worker's log and the failure's details (Temporal UI), scrubbed of paths and addresses.
+ * @param what the step, e.g. 'language detection'
+ */
+export function inferenceFailure(err: unknown, what?: string): ApplicationFailure {
+  const detail = scrubInternals(String((err as Error)?.message ?? err));
+  log.warn('inference failed', { step: what ?? 'transcription', detail });
+  return ApplicationFailure.create({
+    message: `inference failed${what ? ` (${what})` : ''}: the model could not run on this worker`,
+    type: 'inference_failed',
+    nonRetryable: false,
+    details: [detail],
+  });
+}
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
@@ -47,7 +66,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
         const r = await engine.detectLanguage(path.join(modelsDir, input.model), await readChunkAudio(blobs, pcmKeyOf(input.jobId, input.channel), input.chunk));
         return { language: r.language, probability: r.probability };
       } catch (err) {
-        throw ApplicationFailure.retryable(`inference failed (language detection): ${(err as Error).message}`, 'inference_failed');
+        throw inferenceFailure(err, 'language detection');
       }
     },
 
@@ -93,7 +112,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
         ]);
       } catch (err) {
         if (ctx.cancellationSignal.aborted) throw err;
-        throw ApplicationFailure.retryable(`inference failed: ${(err as Error).message}`, 'inference_failed');
+        throw inferenceFailure(err);
       } finally {
         clearInterval(beat);
       }

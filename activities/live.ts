@@ -10,6 +10,7 @@ import type { Pool } from 'pg';
 import type { BlobStore } from '../common/blobs';
 import type { LiveWindow } from '../common/live';
 import type { EngineClient } from '../engine/client';
+import { inferenceFailure } from './inference';
 
 export interface LiveDeps {
   pool: Pool;
@@ -36,7 +37,7 @@ export function createLiveActivities({ pool, blobs, engine, modelsDir }: LiveDep
         result = await engine.transcribe(path.join(modelsDir, model), samples, { language, task: 'transcribe' }, ctx.cancellationSignal);
       } catch (err) {
         if (ctx.cancellationSignal.aborted) throw err;
-        throw ApplicationFailure.retryable(`inference failed: ${(err as Error).message}`, 'inference_failed');
+        throw inferenceFailure(err);
       }
       const segments = result.segments
         .map((s) => ({ start: s.start, end: s.end, text: s.text.trim() }))

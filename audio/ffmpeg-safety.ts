@@ -36,7 +36,7 @@ export class UnsupportedAudioError extends Error {
   readonly detail: string;
   constructor(message: string, detail = '') {
     super(message);
-    this.detail = scrubFfmpegText(detail);
+    this.detail = scrubInternals(detail);
   }
 }
 
@@ -162,10 +162,10 @@ export async function probeContainer(file: string): Promise<{ demuxer: string; d
 }
 
 /**
- * ffmpeg's words made safe to log in one line and never to show: heap addresses (`[flac @ 0x55…]`)
- * and our paths replaced. Users get our own sentence (UnsupportedAudioError's message) instead.
+ * A tool's words (ffmpeg's, onnxruntime's) made safe to log and never to show: heap addresses
+ * (`[flac @ 0x55…]`) and our paths replaced. Users get our own sentence (UnsupportedAudioError's message) instead.
  */
-export function scrubFfmpegText(s: string): string {
+export function scrubInternals(s: string): string {
   return s
     .replace(/\[([\w ,.-]+) @ 0x[0-9a-f]+\]\s*/gi, '[$1] ')
     .replace(/0x[0-9a-f]{6,}/gi, '0x…')

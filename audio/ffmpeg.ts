@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import ffmpeg from 'fluent-ffmpeg';
 import { SAMPLE_RATE } from '../engine/constants';
-import { fileUrl, probeContainer, safeInputOptions, scrubFfmpegText, UnsupportedAudioError } from './ffmpeg-safety';
+import { fileUrl, probeContainer, safeInputOptions, scrubInternals, UnsupportedAudioError } from './ffmpeg-safety';
 
 export { UnsupportedAudioError } from './ffmpeg-safety';
 
@@ -28,7 +28,7 @@ const MIN_DECODED_FRACTION = 0.9;
 
 /** ffmpeg's stderr (or the error's message) for UnsupportedAudioError's `detail`: logged, never shown. */
 export function ffmpegDetail(stderr: string, err?: Error): string {
-  return scrubFfmpegText(stderr || err?.message || '');
+  return scrubInternals(stderr || err?.message || '');
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   probeArgs,
   safeInputArgs,
   safeInputOptions,
-  scrubFfmpegText,
+  scrubInternals,
   UnsupportedAudioError,
 } from '../../audio/ffmpeg-safety';
 
@@ -58,14 +58,14 @@ describe('argument builder', () => {
   });
 });
 
-describe('scrubFfmpegText: the log gets ffmpeg’s words without heap addresses or our paths', () => {
+describe('scrubInternals: the log gets ffmpeg’s (and onnxruntime’s) words without heap addresses or our paths', () => {
   test.each([
     ['[flac @ 0x556d7a96dfc0] invalid residual', '[flac] invalid residual'],
     ["[http @ 0x55d1c0a3e100] Protocol 'http' not on whitelist 'file'!", "[http] Protocol 'http' not on whitelist 'file'!"],
     ['[mov,mp4,m4a,3gp,3g2,mj2 @ 0x5637d1d51940] stream 0, error opening alias', '[mov,mp4,m4a,3gp,3g2,mj2] stream 0, error opening alias'],
     ['file:/var/lib/fairscribe/blobs/1234/upload: Invalid data found when processing input', '<input>: Invalid data found when processing input'],
     ['pointer 0x7ffd12345678 left', 'pointer 0x… left'],
-  ])('%s', (raw, scrubbed) => expect(scrubFfmpegText(raw)).toBe(scrubbed));
+  ])('%s', (raw, scrubbed) => expect(scrubInternals(raw)).toBe(scrubbed));
 
   test('UnsupportedAudioError keeps our sentence as its message and a scrubbed detail', () => {
     const err = new UnsupportedAudioError('the audio cannot be decoded', '[flac @ 0x556d7a96dfc0] invalid residual');
@@ -73,4 +73,12 @@ describe('scrubFfmpegText: the log gets ffmpeg’s words without heap addresses 
     expect(err.detail).toBe('[flac] invalid residual');
     expect(err.code).toBe('unsupported_audio');
   });
+});
+
+test('onnxruntime’s load error loses its paths', () => {
+  const raw =
+    'Load model from /tmp/fs-quota-zgBEp0/broken-models/whisper-tiny.en/onnx/encoder_model_quantized.onnx failed:/onnxruntime_src/onnxruntime/core/graph/model.cc:187 onnxruntime::Model::Model ModelProto does not have a graph.';
+  const scrubbed = scrubInternals(raw);
+  expect(scrubbed).not.toMatch(/\/tmp|onnxruntime_src/);
+  expect(scrubbed).toContain('ModelProto does not have a graph');
 });
