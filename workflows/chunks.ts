@@ -20,6 +20,7 @@ import {
   ApplicationFailure,
   ChildWorkflowFailure,
   executeChild,
+  TimeoutFailure,
   isCancellation,
   proxyActivities,
   workflowInfo,
@@ -59,12 +60,21 @@ export function inferenceActivities(taskQueue: string, maximumAttempts = 5): Inf
   });
 }
 
-/** A readable reason for the job's `error`, from the failure chain. */
+/** Our failure types are snake_case codes (`unsupported_audio`, `inference_failed`…); JS error names are not. */
+const OUR_CODE_RE = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * A readable reason for the job's `error` (shown to its user), from the failure chain: our own
+ * ApplicationFailures keep their code and sentence; anything else (a JS exception thrown by a library,
+ * Temporal's timeout or termination wording) becomes `internal` with our sentence — the full failure
+ * stays in the workflow's history and the worker's log.
+ */
 export function describeFailure(err: unknown): { code: string; message: string } {
   let e: unknown = err;
   while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
-  if (e instanceof ApplicationFailure) return { code: e.type ?? 'failed', message: e.message };
-  return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
+  if (e instanceof ApplicationFailure && e.type && OUR_CODE_RE.test(e.type)) return { code: e.type, message: e.message };
+  if (e instanceof TimeoutFailure) return { code: 'internal', message: 'a step of the job timed out (its worker stopped answering)' };
+  return { code: 'internal', message: 'the job failed inside the service' };
 }
 
 /** A chunk of the job's audio; multichannel jobs say which channel it is cut from. */
