@@ -71,7 +71,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     // body-parser style errors carry a status (e.g. malformed JSON → 400)
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status === 500) log.error('unhandled error', { path: req.path, err: String(err?.stack ?? err) });
+    if (status === 500) log.error('unhandled error', { path: req.path, err });
     const message =
       status === 500
         ? 'internal error'

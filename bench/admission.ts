@@ -8,7 +8,8 @@
  * and are thrown away with the services, so inference never competes with admission for the CPUs. A
  * premium user under a tier table with no daily limit and very high concurrency and rate limits is
  * admitted every time, so what is measured is the admission path, not a refusal.
- * Each round: `--callers` submissions started together; latency = request start → response read.
+ * Each round: `--callers` submissions started together; latency = request start → response read; CPU
+ * = this process and the probes it ran (not Postgres, Redis or Temporal), divided by the submissions.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -26,6 +27,24 @@ function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[i];
+}
+
+/**
+ * CPU seconds used so far by this process (API, Postgres client, Redis client: everything but the
+ * services) and by its children that have exited (ffprobe / ffmpeg probes), from /proc/self/stat
+ * (utime, stime, cutime, cstime in clock ticks; proc(5)). Linux only; NaN elsewhere.
+ */
+function cpuSeconds(): number {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    return ticks / hz;
+  } catch {
+    return NaN;
+  }
 }
 
 function median(sorted: number[]): number {
@@ -89,9 +108,11 @@ async function main() {
       let total = 0;
       const statuses: Record<number, number> = {};
       for (let r = 1; r <= rounds; r++) {
+        const cpu0 = cpuSeconds();
         const t0 = performance.now();
         const results = await Promise.all(Array.from({ length: callers }, submit));
         const wall = (performance.now() - t0) / 1000;
+        const cpu = cpuSeconds() - cpu0;
         const ok = results.filter((x) => x.status === 202);
         for (const x of results) statuses[x.status] = (statuses[x.status] ?? 0) + 1;
         const ms = ok.map((x) => x.ms).sort((a, b) => a - b);
@@ -100,7 +121,8 @@ async function main() {
         total += results.length;
         console.log(
           `round ${r}: ${ok.length}/${results.length} admitted in ${wall.toFixed(1)} s (${(results.length / wall).toFixed(1)}/s); ` +
-            `median ${median(ms).toFixed(0)} ms, p95 ${quantile(ms, 0.95).toFixed(0)} ms, min ${ms[0]?.toFixed(0)} ms, max ${ms.at(-1)?.toFixed(0)} ms`,
+            `median ${median(ms).toFixed(0)} ms, p95 ${quantile(ms, 0.95).toFixed(0)} ms, min ${ms[0]?.toFixed(0)} ms, max ${ms.at(-1)?.toFixed(0)} ms; ` +
+            `CPU ${cpu.toFixed(1)} s (API process + its probes), ${((cpu * 1000) / results.length).toFixed(0)} ms per upload`,
         );
       }
       all.sort((a, b) => a - b);

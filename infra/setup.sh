@@ -37,7 +37,10 @@ done
 
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # swagger-ui-dist's @scarf/scarf posts install analytics from its postinstall: package.json's
+  # scarfSettings opts out; so does this variable (scarf-js report.js), should npm run from another
+  # directory (report.js reads the package.json of INIT_CWD).
+  SCARF_ANALYTICS=false npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
 TEMPORAL_BIN="$(bash infra/temporal-cli.sh | tail -n1)"

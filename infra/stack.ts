@@ -73,12 +73,12 @@ async function main() {
     process.stderr.write(`\nfairscribe is up: API ${api.url}, Temporal UI ${services.temporal.uiUrl}. Ctrl-C stops it.\n`);
     for (const w of workers) {
       w.running.catch((err) => {
-        log.error('worker failed', { err: String(err) });
+        log.error('worker failed', { err });
         void stop(1);
       });
     }
   } catch (err) {
-    log.error('start-up failed', { err: String((err as Error)?.stack ?? err) });
+    log.error('start-up failed', { err });
     await stop(1);
   }
 }

@@ -1,19 +1,15 @@
 /**
  * Raising an open reservation (privacy mode's cloud fallback): the edge job reserved 0 seconds and a
  * concurrency slot; when its audio is uploaded, the audio's seconds are reserved against the daily
- * quota like any admission. Ledger row and Redis counter change together: the ledger's reserve row is
- * set inside a transaction, Redis decides inside it (extend-3.lua), a refusal rolls back.
+ * quota like any admission. Ledger row and Redis counter change together: the ledger raises its reserve
+ * row inside a transaction (UsageLedger.raiseReservation), Redis decides inside it (extend-3.lua), a
+ * refusal rolls back. Callers reach it through QuotaService.extend.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
-import { DAY_KEY_TTL_SECONDS, nextUtcMidnight, quotaKeys } from './keys';
-import { QuotaUnavailableError } from './quota-store';
-
-interface ExtendCommand {
-  fsExtend(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number, number]>;
-}
+import { nextUtcMidnight } from './keys';
+import { QuotaStore } from './quota-store';
+import { UsageLedger } from './usage-ledger';
 
 export type ExtendOutcome =
   | { ok: true; usedSeconds: number }
@@ -21,14 +17,13 @@ export type ExtendOutcome =
   | { ok: false; reason: 'no_reservation' };
 
 export class ReservationExtender {
-  private readonly redis: Redis & ExtendCommand;
+  private readonly ledger: UsageLedger;
+  private readonly store: QuotaStore;
 
-  constructor(
-    private readonly pool: Pool,
-    redis: Redis,
-  ) {
-    redis.defineCommand('fsExtend', { numberOfKeys: 3, lua: fs.readFileSync(path.join(__dirname, 'lua', 'extend-3.lua'), 'utf8') });
-    this.redis = redis as Redis & ExtendCommand;
+  /** From the service's own ledger and store, or (older callers) from a pool and a Redis client. */
+  constructor(ledger: UsageLedger | Pool, store: QuotaStore | Redis) {
+    this.ledger = ledger instanceof UsageLedger ? ledger : new UsageLedger(ledger);
+    this.store = store instanceof QuotaStore ? store : new QuotaStore(store);
   }
 
   /**
@@ -39,48 +34,15 @@ export class ReservationExtender {
    */
   async extend(jobId: string, totalSeconds: number, dailyLimit: number | null): Promise<ExtendOutcome> {
     const total = Math.ceil(totalSeconds);
-    const tx = await this.pool.connect();
-    try {
-      await tx.query('BEGIN');
-      const { rows } = await tx.query(
-        `UPDATE usage_ledger l SET seconds = $2 WHERE job_id = $1 AND kind = 'reserve'
-            AND NOT EXISTS (SELECT 1 FROM usage_ledger r WHERE r.job_id = l.job_id AND r.kind = 'refund')
-          RETURNING user_id, to_char(day, 'YYYY-MM-DD') AS day`,
-        [jobId, total],
-      );
-      if (!rows[0]) {
-        await tx.query('ROLLBACK');
-        return { ok: false, reason: 'no_reservation' };
+    const outcome = await this.ledger.raiseReservation<ExtendOutcome>(jobId, total, async (r) => {
+      const reply = await this.store.extend(r, total, dailyLimit);
+      if (reply.ok) return { commit: true, result: reply };
+      if (reply.reason === 'quota_exceeded') {
+        // The day the job was admitted on resets at the midnight after it.
+        return { commit: false, result: { ...reply, resetAt: nextUtcMidnight(new Date(`${r.day}T00:00:00Z`)) } };
       }
-      const { user_id: userId, day } = rows[0];
-      let reply: [number, number];
-      try {
-        reply = await this.redis.fsExtend(
-          quotaKeys.day(userId, day),
-          quotaKeys.active(userId),
-          quotaKeys.job(userId, jobId),
-          jobId,
-          total,
-          dailyLimit ?? -1,
-          DAY_KEY_TTL_SECONDS,
-        );
-      } catch (err) {
-        throw new QuotaUnavailableError(`quota store unavailable: ${(err as Error).message}`);
-      }
-      const [status, used] = reply;
-      if (status !== 1) {
-        await tx.query('ROLLBACK');
-        return status === -1
-          ? { ok: false, reason: 'quota_exceeded', usedSeconds: used, resetAt: nextUtcMidnight(new Date(`${day}T00:00:00Z`)) }
-          : { ok: false, reason: 'no_reservation' };
-      }
-      await tx.query('COMMIT');
-      return { ok: true, usedSeconds: used };
-    } catch (err) {
-      await tx.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      tx.release();
-    }
+      return { commit: false, result: reply };
+    });
+    return outcome ?? { ok: false, reason: 'no_reservation' };
   }
 }

@@ -1,12 +1,15 @@
 /**
- * The seed's resource quota manager: admission (reserve), settlement (charge / release) and rebuild,
- * keeping the Postgres ledger (truth) and the Redis counters (speed, atomicity) in step.
+ * The resource quota manager: admission (reserve), extension (privacy mode's cloud fallback),
+ * settlement (charge / release), usage and rebuild, keeping the Postgres ledger (truth) and the Redis
+ * counters (speed, atomicity) in step. Callers use these methods; `store`, `ledger` and `redis` stay
+ * readable for tests that compare the two sides and will become private once every caller has moved.
  */
 import type { Pool, PoolClient } from 'pg';
 import type { Redis } from 'ioredis';
 import type { TierLimits } from '../common/tiers';
 import { nextUtcMidnight, utcDay } from './keys';
-import { QuotaStore, QuotaUnavailableError, type ReserveOutcome } from './quota-store';
+import { ReservationExtender, type ExtendOutcome } from './extend';
+import { QuotaStore, QuotaUnavailableError, type OpenReservation, type ReserveOutcome } from './quota-store';
 import { UsageLedger } from './usage-ledger';
 
 export class QuotaService {
@@ -15,10 +18,13 @@ export class QuotaService {
   /** The rebuild in progress in this process, shared by every caller that finds Redis empty. */
   private rebuilding: Promise<void> | null = null;
 
-  /** `redis` is kept for the privacy-mode fallback's reservation extension (quota/extend.ts). */
+  private readonly extender: ReservationExtender;
+
+  /** `redis` stays readable for activities/edge.ts until it calls {@link extend}. */
   constructor(pool: Pool, readonly redis: Redis) {
     this.store = new QuotaStore(redis);
     this.ledger = new UsageLedger(pool);
+    this.extender = new ReservationExtender(this.ledger, this.store);
   }
 
   /**
@@ -63,6 +69,46 @@ export class QuotaService {
     const result = await this.ledger.recordSettlement(jobId, billedSeconds);
     await this.store.settle(r, result?.charged ?? 0);
     return result;
+  }
+
+  /**
+   * Takes back a reservation that Redis granted but whose ledger row never committed (the caller's
+   * transaction rolled back after {@link reserve} said yes): frees the slot and the day's seconds in
+   * Redis alone. Idempotent; the ledger is not touched, since it holds nothing for the job.
+   * @param r the reservation as it was sent to {@link reserve}: `day` from its outcome, `seconds`
+   *   rounded up as reserve rounds them
+   * @throws QuotaUnavailableError when Redis is unreachable
+   */
+  async releaseUncommitted(r: OpenReservation): Promise<void> {
+    await this.store.settle({ ...r, seconds: Math.ceil(r.seconds) }, 0);
+  }
+
+  /**
+   * Raises job `jobId`'s open reservation to `totalSeconds` (rounded up) within `dailyLimit`
+   * (seconds per UTC day, null = unlimited): privacy mode's cloud fallback, whose edge job reserved 0 s
+   * and its slot. Idempotent. See quota/extend.ts.
+   * @throws QuotaUnavailableError when Redis is unreachable (nothing changed)
+   */
+  extend(jobId: string, totalSeconds: number, dailyLimit: number | null): Promise<ExtendOutcome> {
+    return this.extender.extend(jobId, totalSeconds, dailyLimit);
+  }
+
+  /**
+   * A user's UTC day as the ledger (the truth) has it: seconds reserved net of refunds, seconds billed,
+   * and the user's open reservations (all days).
+   */
+  usage(userId: string, day: string): Promise<{ reservedSeconds: number; billedSeconds: number; activeJobs: number }> {
+    return this.ledger.usage(userId, day);
+  }
+
+  /**
+   * The same day as the Redis counters have it (what admission decides on): seconds used and jobs
+   * holding a concurrency slot. Equal to {@link usage}'s reserved seconds and open reservations when
+   * the two sides are in step.
+   * @throws QuotaUnavailableError when Redis is unreachable
+   */
+  counters(userId: string, day: string): Promise<{ usedSeconds: number; activeJobs: number }> {
+    return this.store.usage(userId, day);
   }
 
   /** Recomputes Redis from the ledger (today and yesterday's days, open reservations). */

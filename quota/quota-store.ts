@@ -1,17 +1,17 @@
 /**
- * The Redis side of quotas: atomic reserve and settle scripts (quota/lua, BullMQ-style, loaded once
- * per connection with ioredis `defineCommand`) and the rebuild from the Postgres ledger.
+ * The Redis side of quotas: atomic reserve, extend and settle scripts (quota/lua, loaded BullMQ-style
+ * by quota/lua-commands.ts, once per connection with ioredis `defineCommand`) and the rebuild from the
+ * Postgres ledger.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Redis } from 'ioredis';
 import { DAY_KEY_TTL_SECONDS, QUOTA_PREFIX, quotaKeys } from './keys';
-
-const LUA_DIR = path.join(__dirname, 'lua');
+import { defineLuaCommands } from './lua-commands';
 
 type Reply = [number, number];
+/** The commands of quota/lua (`<command>-<numberOfKeys>.lua`): KEYS first, then ARGV. */
 interface QuotaCommands {
   fsReserve(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<Reply>;
+  fsExtend(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<Reply>;
   fsSettle(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<Reply>;
   fsRebuild(...argv: (string | number)[]): Promise<Reply>;
 }
@@ -28,6 +28,11 @@ export interface OpenReservation {
   seconds: number;
 }
 
+export type ExtendReply =
+  | { ok: true; usedSeconds: number }
+  | { ok: false; reason: 'quota_exceeded'; usedSeconds: number }
+  | { ok: false; reason: 'no_reservation' };
+
 /** Thrown when Redis cannot be reached: admission fails closed (503 quota_unavailable). */
 export class QuotaUnavailableError extends Error {}
 
@@ -35,10 +40,7 @@ export class QuotaStore {
   private readonly redis: Redis & QuotaCommands;
 
   constructor(redis: Redis) {
-    // defineCommand sends EVALSHA and falls back to EVAL once per connection: the scripts load once.
-    redis.defineCommand('fsReserve', { numberOfKeys: 3, lua: fs.readFileSync(path.join(LUA_DIR, 'reserve-3.lua'), 'utf8') });
-    redis.defineCommand('fsSettle', { numberOfKeys: 4, lua: fs.readFileSync(path.join(LUA_DIR, 'settle-4.lua'), 'utf8') });
-    redis.defineCommand('fsRebuild', { numberOfKeys: 0, lua: fs.readFileSync(path.join(LUA_DIR, 'rebuild-0.lua'), 'utf8') });
+    defineLuaCommands(redis);
     this.redis = redis as Redis & QuotaCommands;
   }
 
@@ -73,6 +75,30 @@ export class QuotaStore {
     if (status === 1) return { ok: true, usedSeconds: used };
     if (status === -2) return { ok: false, reason: 'concurrency_limit', activeJobs: used };
     return { ok: false, reason: 'quota_exceeded', usedSeconds: used };
+  }
+
+  /**
+   * Raises the open reservation of `r.jobId` to `totalSeconds` within the daily limit (extend-3.lua);
+   * its concurrency slot is the job's already. Idempotent (an absolute total).
+   * @param r the reservation as the ledger holds it (`seconds` is not read: Redis has its own)
+   * @param dailyLimit seconds per UTC day, or null for unlimited
+   * @throws QuotaUnavailableError when Redis is unreachable
+   */
+  async extend(r: Omit<OpenReservation, 'seconds'>, totalSeconds: number, dailyLimit: number | null): Promise<ExtendReply> {
+    const [status, used] = await this.guard(() =>
+      this.redis.fsExtend(
+        quotaKeys.day(r.userId, r.day),
+        quotaKeys.active(r.userId),
+        quotaKeys.job(r.userId, r.jobId),
+        r.jobId,
+        Math.ceil(totalSeconds),
+        dailyLimit ?? -1,
+        DAY_KEY_TTL_SECONDS,
+      ),
+    );
+    if (status === 1) return { ok: true, usedSeconds: used };
+    if (status === -1) return { ok: false, reason: 'quota_exceeded', usedSeconds: used };
+    return { ok: false, reason: 'no_reservation' };
   }
 
   /**

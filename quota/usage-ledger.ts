@@ -74,6 +74,44 @@ export class UsageLedger {
     }
   }
 
+  /**
+   * Raises job `jobId`'s open reservation row to `seconds` (privacy mode's cloud fallback, see
+   * quota/extend.ts) inside a transaction that commits only when `decide` answers `commit: true`:
+   * the caller asks Redis inside it, so a refusal there leaves the ledger as it was.
+   * @param seconds the new total (integer seconds)
+   * @param decide gets the reservation's user and UTC day; runs while the row is locked
+   * @returns `decide`'s result, or null when the job has no open reservation (none, or already refunded)
+   * @throws what `decide` or Postgres throws, after rolling back
+   */
+  async raiseReservation<T>(
+    jobId: string,
+    seconds: number,
+    decide: (r: { userId: string; jobId: string; day: string }) => Promise<{ commit: boolean; result: T }>,
+  ): Promise<T | null> {
+    const tx = await this.pool.connect();
+    try {
+      await tx.query('BEGIN');
+      const { rows } = await tx.query(
+        `UPDATE usage_ledger l SET seconds = $2 WHERE job_id = $1 AND kind = 'reserve'
+            AND NOT EXISTS (SELECT 1 FROM usage_ledger r WHERE r.job_id = l.job_id AND r.kind = 'refund')
+          RETURNING user_id, to_char(day, 'YYYY-MM-DD') AS day`,
+        [jobId, seconds],
+      );
+      if (!rows[0]) {
+        await tx.query('ROLLBACK');
+        return null;
+      }
+      const { commit, result } = await decide({ userId: rows[0].user_id, jobId, day: rows[0].day });
+      await tx.query(commit ? 'COMMIT' : 'ROLLBACK');
+      return result;
+    } catch (err) {
+      await tx.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      tx.release();
+    }
+  }
+
   /** Reserved (net of refunds) and billed seconds of a user's UTC day, and open reservations. */
   async usage(userId: string, day: string): Promise<{ reservedSeconds: number; billedSeconds: number; activeJobs: number }> {
     const { rows } = await this.pool.query(

@@ -2,7 +2,8 @@
  * Activity interceptor for logs: each activity runs inside a log context holding its job's `jobId`
  * and `userId` (from the header the workflow interceptor sets, see workflows/log-interceptors.ts), so
  * every line it or our code beneath it logs carries them, and one line reports how it ended
- * (activity type, attempt, task queue, duration; the failure's message, never its arguments).
+ * (activity type, attempt, task queue, duration; on failure the error as common/log.ts writes errors,
+ * under `err` like every other line, never the activity's arguments).
  */
 import type { Context } from '@temporalio/activity';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -40,15 +41,17 @@ export function activityLogInterceptors(ctx: Context): ActivityInterceptors {
             log.info('activity completed', { activity: activityType, attempt, taskQueue, ms: Date.now() - t0 });
             return result;
           } catch (err) {
-            const e = err as { message?: string; type?: string; name?: string };
+            const e = err as { type?: string; name?: string } | null;
             log.warn('activity failed', {
               activity: activityType,
               attempt,
               taskQueue,
               ms: Date.now() - t0,
               cancelled: ctx.cancellationSignal.aborted,
+              // ApplicationFailure's own type (e.g. unsupported_audio): the serialised err's `type` is its class.
               errorType: e?.type ?? e?.name ?? null,
-              error: e?.message ?? String(err),
+              // Serialised by common/log.ts: type, message, stack and the cause chain.
+              err: err instanceof Error ? err : { message: String(err) },
             });
             throw err;
           }

@@ -29,6 +29,30 @@ export function idsOf(args: readonly unknown[]): JobLogIds {
   };
 }
 
+/** An error as workflow log lines carry it under `err`. */
+export interface ErrorChain {
+  type: string;
+  message: string;
+  /** an ApplicationFailure's own type (our error code, e.g. `unsupported_audio`) */
+  failureType?: string;
+  cause?: ErrorChain;
+}
+
+/**
+ * An error as a plain `{type, message, cause?}` chain (at most 5 deep), the shape common/log.ts writes
+ * errors in under `err`, built inside the workflow so that what crosses the logger sink to the worker
+ * is plain data whatever the isolate does with Error objects. Workflow stacks point into the bundle,
+ * so they are left out; Temporal failures carry the activity's failure as their cause.
+ */
+export function errorChain(err: unknown, depth = 5): ErrorChain {
+  if (!(err instanceof Error)) return { type: typeof err, message: String(err) };
+  const out: ErrorChain = { type: err.name, message: err.message };
+  const failureType = (err as { type?: unknown }).type;
+  if (typeof failureType === 'string') out.failureType = failureType;
+  if (err.cause !== undefined && depth > 1) out.cause = errorChain(err.cause, depth - 1);
+  return out;
+}
+
 export const interceptors = (): WorkflowInterceptors => {
   // One factory call per workflow execution: these ids belong to this run only.
   let ids: JobLogIds = { jobId: null, userId: null };
@@ -43,7 +67,7 @@ export const interceptors = (): WorkflowInterceptors => {
             log.info('workflow ended', { status: (result as { status?: string } | undefined)?.status ?? null });
             return result;
           } catch (err) {
-            log.warn('workflow ended', { status: 'failed_or_cancelled', error: err instanceof Error ? err.message : String(err) });
+            log.warn('workflow ended', { status: 'failed_or_cancelled', err: errorChain(err) });
             throw err;
           }
         },

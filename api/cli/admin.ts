@@ -79,7 +79,7 @@ const COMMANDS: Record<string, { usage: string; run: Handler }> = {
       const userId = await userExists(pool, v.user);
       const day = v.day ?? utcDay();
       if (!isCalendarDay(day)) throw new UsageError(`--day must be a date as YYYY-MM-DD (got '${day}')`);
-      return { userId, day, ...(await quota.ledger.usage(userId, day)) };
+      return { userId, day, ...(await quota.usage(userId, day)) };
     },
   },
   'webhook-secret rotate': {

@@ -19,6 +19,8 @@
     -1  daily quota exceeded (used = seconds already used that day); nothing changed
     -3  no open reservation for this job (already settled); nothing changed
 ]]
+--- @include "includes/addToDay"
+
 local dayKey, activeKey, jobKey = KEYS[1], KEYS[2], KEYS[3]
 local total, dailyLimit = tonumber(ARGV[2]), tonumber(ARGV[3])
 
@@ -26,15 +28,13 @@ if redis.call('EXISTS', jobKey) == 0 or redis.call('SISMEMBER', activeKey, ARGV[
   return { -3, 0 }
 end
 local held = tonumber(redis.call('HGET', jobKey, 'seconds') or '0')
-local used = tonumber(redis.call('GET', dayKey) or '0')
 local delta = total - held
 if delta <= 0 then
-  return { 1, used }
+  return { 1, tonumber(redis.call('GET', dayKey) or '0') }
 end
-if dailyLimit >= 0 and used + delta > dailyLimit then
+local ok, used = addToDay(dayKey, delta, dailyLimit, tonumber(ARGV[4]))
+if not ok then
   return { -1, used }
 end
-redis.call('INCRBY', dayKey, delta)
-redis.call('EXPIRE', dayKey, tonumber(ARGV[4]))
 redis.call('HSET', jobKey, 'seconds', total)
-return { 1, used + delta }
+return { 1, used }

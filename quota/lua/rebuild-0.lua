@@ -2,7 +2,7 @@
   Replaces the quota counters with a ledger snapshot, atomically with respect to reserve and settle.
 
   The snapshot was read from Postgres before this script runs, so a job may have settled in between:
-  its refund row is not in the snapshot, but settle-3.lua left a tombstone. Such a reservation is not
+  its refund row is not in the snapshot, but settle-4.lua left a tombstone. Such a reservation is not
   brought back; its refund comes off the day instead. Tombstones themselves survive the rebuild.
 
   Keys are computed here from the prefix (this script touches every user: run it on a single Redis,
@@ -17,6 +17,8 @@
 
   Output: { restored, skipped }  open reservations restored / skipped because already settled
 ]]
+--- @include "includes/refundToDay"
+
 local prefix = ARGV[1]
 local ttl = tonumber(ARGV[4])
 local cursor = '0'
@@ -38,8 +40,7 @@ for _, r in ipairs(cjson.decode(ARGV[3])) do
   local refund = redis.call('GET', prefix .. '{' .. user .. '}:settled:' .. job)
   if refund then
     skipped = skipped + 1
-    local dayKey = prefix .. '{' .. user .. '}:day:' .. day
-    if tonumber(refund) > 0 and redis.call('EXISTS', dayKey) == 1 then redis.call('DECRBY', dayKey, tonumber(refund)) end
+    refundToDay(prefix .. '{' .. user .. '}:day:' .. day, tonumber(refund))
   else
     restored = restored + 1
     redis.call('SADD', prefix .. '{' .. user .. '}:active', job)

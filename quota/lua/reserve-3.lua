@@ -19,6 +19,8 @@
     -1  daily quota exceeded       (used = seconds already used that day)
     -2  concurrency limit reached  (used = active jobs)
 ]]
+--- @include "includes/addToDay"
+
 local dayKey, activeKey, jobKey = KEYS[1], KEYS[2], KEYS[3]
 local jobId, seconds = ARGV[1], tonumber(ARGV[2])
 local dailyLimit, concurrentLimit = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -32,13 +34,10 @@ if active >= concurrentLimit then
   return { -2, active }
 end
 
-local used = tonumber(redis.call('GET', dayKey) or '0')
-if dailyLimit >= 0 and used + seconds > dailyLimit then
+local ok, used = addToDay(dayKey, seconds, dailyLimit, tonumber(ARGV[7]))
+if not ok then
   return { -1, used }
 end
-
-redis.call('INCRBY', dayKey, seconds)
-redis.call('EXPIRE', dayKey, tonumber(ARGV[7]))
 redis.call('SADD', activeKey, jobId)
 redis.call('HSET', jobKey, 'user', ARGV[5], 'day', ARGV[6], 'seconds', seconds)
-return { 1, used + seconds }
+return { 1, used }

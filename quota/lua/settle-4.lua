@@ -5,7 +5,7 @@
 
   It also leaves a tombstone holding the refund, even when Redis has no reservation (it lost its data
   and is not rebuilt yet): a rebuild working from a ledger snapshot taken before this settlement
-  committed would otherwise bring the reservation back and hold the slot for ever (rebuild-3.lua reads it).
+  committed would otherwise bring the reservation back and hold the slot for ever (rebuild-0.lua reads it).
 
   Input:
     KEYS[1] day key        fs:quota:{user}:day:<YYYY-MM-DD>   (the day the job was admitted)
@@ -22,6 +22,8 @@
     settled   1 if this call ended the reservation, 0 if there was none (already settled)
     refunded  seconds given back to the day
 ]]
+--- @include "includes/refundToDay"
+
 local dayKey, activeKey, jobKey, tombKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local ledgerReserved = tonumber(ARGV[3])
 redis.call('SET', tombKey, ledgerReserved - math.min(tonumber(ARGV[2]), ledgerReserved), 'NX', 'EX', tonumber(ARGV[4]))
@@ -32,8 +34,6 @@ if reserved < 0 then
 end
 local billed = math.min(tonumber(ARGV[2]), reserved)
 local refund = reserved - billed
-if refund > 0 and redis.call('EXISTS', dayKey) == 1 then
-  redis.call('DECRBY', dayKey, refund)
-end
+refundToDay(dayKey, refund)
 redis.call('DEL', jobKey)
 return { 1, refund }
