@@ -21,6 +21,8 @@ export const API_DOC_PATH = path.join(__dirname, '..', 'docs', 'api.md');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
 /** Enums longer than this are summarised (the languages list); /openapi.json has them whole. */
 const MAX_ENUM = 12;
+/** Longest pattern written out (a UUID's is 62 characters). */
+const MAX_PATTERN = 64;
 /** Nesting shown in field tables (`segments[].words[].word` is 2). */
 const MAX_FIELD_DEPTH = 3;
 
@@ -71,12 +73,15 @@ function constraints(s: Schema): string {
     ['maximum', '≤'],
     ['exclusiveMaximum', '<'],
   ];
-  for (const [k, sym] of ranges) if (typeof s[k] === 'number') parts.push(`${sym} ${s[k]}`);
+  // zod's int() says "a safe integer" with ±(2^53 − 1): no news to a reader.
+  for (const [k, sym] of ranges) if (typeof s[k] === 'number' && Math.abs(s[k]) !== Number.MAX_SAFE_INTEGER) parts.push(`${sym} ${s[k]}`);
   if (typeof s.minLength === 'number') parts.push(`length ≥ ${s.minLength}`);
   if (typeof s.maxLength === 'number') parts.push(`length ≤ ${s.maxLength}`);
   if (typeof s.minItems === 'number') parts.push(`items ≥ ${s.minItems}`);
   if (typeof s.maxItems === 'number') parts.push(`items ≤ ${s.maxItems}`);
-  if (s.pattern) parts.push(`pattern \`${s.pattern}\``);
+  // A format (date-time, uuid) already says what its pattern spells out; a long pattern is left to
+  // /openapi.json rather than written into a table cell.
+  if (s.pattern && !s.format) parts.push(s.pattern.length <= MAX_PATTERN ? `pattern \`${s.pattern}\`` : 'pattern in /openapi.json');
   if ('default' in s) parts.push(`default ${literal(s.default)}`);
   return parts.join(', ');
 }
@@ -186,13 +191,16 @@ function operations(doc: Doc): { method: string; path: string; op: Doc }[] {
   return ops;
 }
 
-/** Each distinct error body schema (4xx/5xx JSON) and the tags of the operations that answer with it. */
+/**
+ * Each distinct error body schema (4xx/5xx JSON with an `error` object: ours and OpenAI's; /readyz's
+ * 503 is a status report, not an error body) and the tags of the operations that answer with it.
+ */
 function errorShapes(doc: Doc): { tags: string[]; schema: Schema }[] {
   const seen = new Map<string, { tags: string[]; schema: Schema }>();
   for (const { op } of operations(doc)) {
     for (const [status, r] of Object.entries<Doc>(op.responses ?? {})) {
       const s = r.content?.['application/json']?.schema as Schema | undefined;
-      if (!s || !/^[45]/.test(status)) continue;
+      if (!s || !/^[45]/.test(status) || !s.properties?.error) continue;
       const key = JSON.stringify(s);
       const entry = seen.get(key) ?? { tags: [], schema: s };
       for (const t of op.tags ?? ['other']) if (!entry.tags.includes(t)) entry.tags.push(t);
