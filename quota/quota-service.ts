@@ -12,6 +12,10 @@ import { ReservationExtender, type ExtendOutcome } from './extend';
 import { QuotaStore, QuotaUnavailableError, type OpenReservation, type ReserveOutcome } from './quota-store';
 import { UsageLedger } from './usage-ledger';
 
+// The service's public face in one module: callers need not import the store for its error or types.
+export { QuotaUnavailableError, type OpenReservation, type ReserveOutcome } from './quota-store';
+export type { ExtendOutcome } from './extend';
+
 export class QuotaService {
   readonly store: QuotaStore;
   readonly ledger: UsageLedger;

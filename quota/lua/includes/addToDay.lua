@@ -2,7 +2,7 @@
   Adds seconds to a user's day counter if the daily limit allows them (reserve-3.lua, extend-3.lua).
 
     dayKey      fs:quota:{user}:day:<YYYY-MM-DD>
-    seconds     seconds to add (integer, > 0)
+    seconds     seconds to add (integer, >= 0: an edge job reserves 0 and only its slot)
     dailyLimit  seconds per UTC day, -1 = unlimited
     ttl         TTL of the day key in seconds (refreshed on every add)
 
