@@ -9,7 +9,6 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import {
-  REDACT_DEPTH,
   createLogger,
   logEnabled,
   setLogLevel,
@@ -99,13 +98,21 @@ describe('redaction', () => {
     expect(JSON.stringify(fields)).toBe(before);
   });
 
-  test(`reaches ${REDACT_DEPTH} levels under a top-level field`, async () => {
-    // top.l2.l1.l0.text: `text` is REDACT_DEPTH levels below `top`.
-    let nested: Record<string, unknown> = { text: TRANSCRIPT, words: [{ word: 'fellow' }] };
-    for (let i = 0; i < REDACT_DEPTH - 1; i++) nested = { [`l${i}`]: nested };
+  test('any depth: 12 levels down is redacted like the top', async () => {
+    let nested: Record<string, unknown> = { text: TRANSCRIPT, words: [{ word: 'fellow' }], keep: 1 };
+    for (let i = 0; i < 12; i++) nested = { [`l${i}`]: nested };
     const [line] = await capture(() => createLogger().info('deep', { top: nested }));
     expect(JSON.stringify(line)).not.toContain(TRANSCRIPT);
-    expect(line.top.l2.l1.l0).toEqual({ text: '[redacted]', words: '[redacted]' });
+    let at = line.top;
+    for (let i = 11; i >= 0; i--) at = at[`l${i}`];
+    expect(at).toEqual({ text: '[redacted]', words: '[redacted]', keep: 1 });
+  });
+
+  test('binary data (audio) is written as its size, never its bytes', async () => {
+    const pcm = new Float32Array([0.25, -0.5, 0.125]);
+    const [line] = await capture(() => createLogger().info('bin', { chunk: { pcm, raw: Buffer.from('RIFFWAVE') }, ab: new ArrayBuffer(7) }));
+    expect(line.chunk).toEqual({ pcm: '[binary 12 bytes]', raw: '[binary 8 bytes]' });
+    expect(line.ab).toBe('[binary 7 bytes]');
   });
 
   test('random trees: nothing under a redacted name is written, and the caller\'s object is never changed', async () => {
@@ -128,8 +135,7 @@ describe('redaction', () => {
       return node;
     };
     for (let round = 0; round < 200; round++) {
-      // REDACT_DEPTH + 1 levels in all: every name sits where a redact path reaches.
-      const fields = { jobId: 'j', x: tree(REDACT_DEPTH, false), [pick(secret)]: tree(2, true) } as Record<string, unknown>;
+      const fields = { jobId: 'j', x: tree(6, false), [pick(secret)]: tree(2, true) } as Record<string, unknown>;
       const before = structuredClone(fields);
       const lines = await capture(() => createLogger().info('tree', fields));
       expect(JSON.stringify(lines)).not.toContain('LEAK');
@@ -172,6 +178,18 @@ describe('errors', () => {
       expect(e.cause.cause.stack).toContain('ECONNREFUSED');
     }
     expect(b.error).toMatchObject({ type: 'Error', message: 'ledger write failed', cause: { code: 'ECONNREFUSED' } });
+  });
+
+  test('an Error nested in another field, or carrying secrets in its own properties, is serialised and scrubbed', async () => {
+    const failure = Object.assign(new Error('upstream said 401'), {
+      config: { url: 'https://example.test/v1', headers: { Authorization: 'Bearer fsk_leak_me' } },
+      response: { status: 401, text: 'the transcript the upstream echoed' },
+    });
+    const [line] = await capture(() => createLogger().warn('nested', { result: { attempt: 2, failure } }));
+    expect(line.result.failure).toMatchObject({ type: 'Error', message: 'upstream said 401', config: { url: 'https://example.test/v1', headers: { Authorization: '[redacted]' } } });
+    expect(line.result.failure.stack).toContain('upstream said 401');
+    expect(line.result.failure.response).toEqual({ status: 401, text: '[redacted]' });
+    expect(JSON.stringify(line)).not.toContain('fsk_leak_me');
   });
 
   test('a non-Error under err is written as it is', async () => {
