@@ -282,6 +282,11 @@ describe('request line (pino-http)', () => {
       if (!(req as any).principal) return void res.status(401).json({ error: { code: 'unauthorized' } });
       res.json({ id: req.params.id, text: 'secret transcript' });
     });
+    app.get('/slow', (_req, res) => {
+      setTimeout(() => {
+        if (!res.destroyed) res.json({ ok: true });
+      }, 300);
+    });
     app.get('/boom', () => {
       throw new Error('handler exploded');
     });
@@ -329,6 +334,18 @@ describe('request line (pino-http)', () => {
     const lines = await requestLines('/boom');
     const request = lines.filter((l) => l.msg === 'request');
     expect(request).toEqual([expect.objectContaining({ level: 'info', path: '/boom', status: 500, jobId: null })]);
+  });
+
+  test('a client that goes away before the answer still gets its line, marked aborted', async () => {
+    const lines = await capture(async () => {
+      const ac = new AbortController();
+      const pending = fetch(`${base}/slow?token=zzz`, { signal: ac.signal }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 80));
+      ac.abort();
+      await pending;
+      await new Promise((r) => setTimeout(r, 400));
+    });
+    expect(lines.filter((l) => l.msg === 'request')).toEqual([expect.objectContaining({ method: 'GET', path: '/slow', aborted: true })]);
   });
 
   test('request lines follow the shared level', async () => {
