@@ -51,6 +51,8 @@ export function jobJson(row: JobRow, opts: { includeTranscript?: boolean } = {})
     // Why the model differs from the tier's first choice (e.g. quality's larger model is not installed).
     modelNote: (row.options?.modelNote as string | null | undefined) ?? null,
     backend: row.backend,
+    // Audio by URL: where it came from, without userinfo, query or fragment (signed URLs carry secrets).
+    url: (row.options?.url as string | undefined) ?? null,
     language: row.language,
     languageProbability: row.language_probability,
     audioSeconds: row.audio_seconds,

@@ -38,6 +38,8 @@ export const createJobFields = z
     allowFallback: boolString.optional(),
     /** mode=edge: what the device can do, JSON (api/edge/plan.ts `capabilitiesSchema`) */
     capabilities: z.string().max(2000).optional(),
+    /** audio by URL instead of a `file` part (http or https; fetched under the SSRF policy, api/audio-url.ts) */
+    url: z.string().min(1).max(4096).optional(),
   })
   .strict();
 
@@ -76,9 +78,10 @@ export const openAiFields = z
       .refine((v) => v.split(',').every((g) => g === 'segment' || g === 'word'), 'must be segment or word')
       .refine((v) => !v.split(',').includes('word'), 'word timestamps are not available; use segment')
       .optional(),
-    // Accepted for compatibility: we always chunk at silences ourselves, and never stream this route.
+    // Accepted for compatibility: we always chunk at silences ourselves.
     chunking_strategy: z.string().optional(),
-    stream: z.enum(['false']).optional(),
+    /** `true`: server-sent events `transcript.text.delta` … `transcript.text.done` (json or text format only) */
+    stream: boolString.optional(),
   })
   .strict();
 
@@ -98,6 +101,8 @@ export const jobSchema = z.looseObject({
   model: z.string().nullable(),
   modelTier: z.enum(MODEL_TIERS).nullable(),
   backend: z.enum(BACKENDS).nullable(),
+  /** audio by URL: the URL without userinfo, query string or fragment; null for uploads */
+  url: z.string().nullable(),
   language: z.string().nullable(),
   languageProbability: z.number().nullable(),
   audioSeconds: z.number().nullable(),

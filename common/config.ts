@@ -67,6 +67,10 @@ const envSchema = z.object({
   UPLOAD_IDLE_TIMEOUT_SECONDS: z.coerce.number().positive().default(60),
   /** Non-public ranges webhooks may reach: ipaddr.js range names and CIDRs, comma-separated (e.g. "loopback"). Empty: public addresses only. */
   WEBHOOK_ALLOW: z.string().default(''),
+  /** Non-public ranges audio URLs (POST /v1/jobs `url`) may reach, WEBHOOK_ALLOW's syntax. Empty: public addresses only. */
+  AUDIO_URL_ALLOW: z.string().default(''),
+  /** Fetching an audio URL (every redirect included) must end within this many seconds. */
+  AUDIO_URL_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** A worker process serves our Prometheus metrics on this port (unset: none; the API also serves them at /metrics). */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
@@ -100,6 +104,8 @@ export interface Config {
   apiPort: number;
   tiers: Record<Tier, TierLimits>;
   webhookAllow: AllowList;
+  /** audio by URL: allowed non-public ranges, and the whole fetch's time limit */
+  audioUrl: { allow: AllowList; timeoutSeconds: number };
   liveStartTimeoutSeconds: number;
   liveIdleTimeoutSeconds: number;
   /** request bodies (uploads) without progress for this long are cut: 408 request_timeout */
@@ -110,6 +116,15 @@ export interface Config {
   temporalMetricsPort: number | null;
   /** where blobs live: a local directory (default) or S3-compatible object storage */
   blobStore: BlobStoreConfig;
+}
+
+/** AUDIO_URL_ALLOW in WEBHOOK_ALLOW's syntax (webhooks/ssrf.ts), its errors naming the right variable. */
+function parseAudioUrlAllow(spec: string): AllowList {
+  try {
+    return parseAllowList(spec);
+  } catch (err) {
+    throw new Error(`invalid configuration:\n  AUDIO_URL_ALLOW: ${(err as Error).message.replace(/^WEBHOOK_ALLOW: /, '')}`);
+  }
 }
 
 /**
@@ -157,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiPort: e.API_PORT,
     tiers,
     webhookAllow: parseAllowList(e.WEBHOOK_ALLOW),
+    audioUrl: { allow: parseAudioUrlAllow(e.AUDIO_URL_ALLOW), timeoutSeconds: e.AUDIO_URL_TIMEOUT_SECONDS },
     liveStartTimeoutSeconds: e.LIVE_START_TIMEOUT_S,
     liveIdleTimeoutSeconds: e.LIVE_IDLE_TIMEOUT_S,
     uploadIdleTimeoutSeconds: e.UPLOAD_IDLE_TIMEOUT_SECONDS,

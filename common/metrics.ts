@@ -219,6 +219,18 @@ export function observeFirstResult(tier: string, model: string, seconds: number)
   ttfrSeconds.observe({ tier, model }, Math.max(0, seconds));
 }
 
+export const audioUrlFetchesTotal = new Counter({
+  name: 'fairscribe_audio_url_fetches_total',
+  help: 'Audio fetched by URL (POST /v1/jobs with url), by outcome: ok, not_allowed, unreachable, too_large, timeout',
+  labelNames: ['outcome'] as const,
+  registers,
+});
+
+/** One audio-by-URL fetch ended with `outcome`. */
+export function audioUrlFetched(outcome: 'ok' | 'not_allowed' | 'unreachable' | 'too_large' | 'timeout'): void {
+  audioUrlFetchesTotal.inc({ outcome });
+}
+
 /** A job was admitted (its workflow started). */
 export function jobAdmitted(tier: Tier): void {
   jobsTotal.inc({ tier, status: 'queued' });

@@ -9,7 +9,8 @@ import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { jobJson, type JobRow } from '../job-json';
 import { createJobFields, describeZodError, listJobsQuery as listQuery } from '../schemas';
-import { receiveLimitedUpload } from '../upload';
+import { receiveLimitedUpload, type ReceivedUpload } from '../upload';
+import { fetchAudioUrl, redactUrl } from '../audio-url';
 import { admitUpload } from '../admission';
 import { admitEdge } from '../edge/admission';
 import { ownJob } from '../own-job';
@@ -38,6 +39,22 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
   throw new ApiError(400, 'invalid_request', 'cursor is not one this API returned');
 }
 
+/**
+ * A JSON body's fields as multipart would carry them (strings), so one schema validates both:
+ * booleans and numbers become their text; anything else (objects, arrays, null) is refused.
+ * @throws ApiError 400 invalid_request
+ */
+function jsonFields(body: unknown): Record<string, string> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'invalid_request', 'the JSON body must be an object');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) out[k] = String(v);
+    else throw new ApiError(400, 'invalid_request', `${k}: must be a string, number or boolean`);
+  }
+  return out;
+}
+
 /** The 202 body of an admitted job (API.md). */
 function createdBody(jobId: string) {
   return { id: jobId, status: 'queued', links: { self: `/v1/jobs/${jobId}`, events: `/v1/jobs/${jobId}/events` } };
@@ -59,11 +76,35 @@ export function jobsRouter(deps: ApiDeps): Router {
     let admitted = false;
     let claimedKey: string | null = null;
     try {
-      const upload = await receiveLimitedUpload(deps, req, res, me, limits, { maxFileBytes: limits.maxFileBytes, destPath: uploadPath });
+      let upload: ReceivedUpload;
+      if (req.is('application/json')) {
+        // Audio by URL as JSON: the same fields, no file part.
+        upload = { fields: jsonFields(req.body), file: null };
+      } else {
+        upload = await receiveLimitedUpload(deps, req, res, me, limits, { maxFileBytes: limits.maxFileBytes, destPath: uploadPath });
+      }
       const parsed = createJobFields.safeParse(upload.fields);
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error));
       const fields = parsed.data;
+      if (fields.url !== undefined) {
+        if (upload.file) throw new ApiError(400, 'invalid_request', "send the audio either as the 'file' part or as 'url', not both");
+        if (fields.mode === 'edge') {
+          throw new ApiError(400, 'invalid_request', 'mode=edge transcribes on your device: it takes no url (the browser reads the file itself)');
+        }
+      } else if (req.is('application/json') && fields.mode !== 'edge') {
+        throw new ApiError(400, 'missing_file', "a JSON body names its audio in 'url'; to upload the file itself, send multipart/form-data");
+      }
       if (fields.webhookUrl) await checkWebhookRequest(pool, config.webhookAllow, me.userId, fields.webhookUrl);
+      if (fields.url !== undefined) {
+        const sourceUrl = redactUrl(fields.url);
+        deps.log.info('fetching audio by url', { jobId, url: sourceUrl });
+        upload.file = await fetchAudioUrl(fields.url, {
+          allow: config.audioUrl.allow,
+          maxBytes: limits.maxFileBytes,
+          destPath: uploadPath,
+          totalTimeoutMs: config.audioUrl.timeoutSeconds * 1000,
+        });
+      }
       if (fields.mode === 'edge') {
         // Privacy mode: no audio, a plan for the browser instead (api/edge/admission.ts).
         res.status(202).json(await admitEdge(deps, req, me, jobId, upload, fields));
@@ -81,7 +122,9 @@ export function jobsRouter(deps: ApiDeps): Router {
         if (claim.kind === 'existing') return void res.status(202).json(createdBody(claim.jobId));
         claimedKey = `jobs:${key}`;
       }
-      await admitUpload(deps, me, jobId, upload, fields);
+      // The stored options (and so the job JSON) keep the URL without userinfo, query or fragment.
+      const stored = fields.url !== undefined ? { ...fields, url: redactUrl(fields.url) ?? undefined } : fields;
+      await admitUpload(deps, me, jobId, upload, stored);
       admitted = true;
       res.status(202).json(createdBody(jobId));
     } catch (err) {

@@ -15,7 +15,8 @@ import { languageName } from '../../common/languages';
 import { admitUpload } from '../admission';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
-import { ApiError } from '../errors';
+import { ApiError, openAiErrorBody } from '../errors';
+import { mergeChunkSegments } from '../../audio/transcript';
 import { IdempotencyStore } from '../idempotency';
 import type { JobRow } from '../job-json';
 import { describeZodError, openAiFields, RESPONSE_FORMATS } from '../schemas';
@@ -42,6 +43,7 @@ export function openAiRouter(deps: ApiDeps): Router {
     let keep = false;
     let claimedKey: string | null = null;
     let format: (typeof RESPONSE_FORMATS)[number] = 'json';
+    let stream = false;
     try {
       const upload = await receiveLimitedUpload(deps, req, res, me, limits, {
         maxFileBytes: limits.maxFileBytes,
@@ -52,6 +54,11 @@ export function openAiRouter(deps: ApiDeps): Router {
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error), { param: zodParam(parsed.error) });
       const f = parsed.data;
       format = f.response_format ?? 'json';
+      stream = f.stream === true;
+      if (stream && format !== 'json' && format !== 'text') {
+        // OpenAI streams only its json/text shapes; srt, vtt and verbose_json have no delta form.
+        throw new ApiError(400, 'invalid_request', `stream=true works with response_format json or text, not ${format}`, { param: 'stream' });
+      }
       if (!upload.file) throw new ApiError(400, 'missing_file', "no audio: send it as the multipart part named 'file'", { param: 'file' });
 
       const headerKey = req.header('idempotency-key');
@@ -91,6 +98,14 @@ export function openAiRouter(deps: ApiDeps): Router {
       if (!keep) await blobs.deleteJob(uploadJobId).catch(() => undefined);
     }
 
+    if (stream) {
+      await streamTranscript(deps, req, res, jobId, async () => {
+        // The stream's client went away: the route is synchronous, so the job goes with it (its
+        // reservation is released by the workflow's cancellation), and a retry may run afresh.
+        if (claimedKey) await idempotency.release(me.userId, claimedKey, jobId).catch(() => undefined);
+      });
+      return;
+    }
     // Wait for the workflow; the job row holds the outcome.
     await waitForWorkflow(temporal, jobId);
     const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [jobId]);
@@ -135,6 +150,108 @@ async function waitForWorkflow(temporal: Client, jobId: string): Promise<void> {
       await new Promise((r) => setTimeout(r, ADMISSION_POLL_MS));
     }
   }
+}
+
+/** How often a stream looks for newly stored chunks. */
+const STREAM_POLL_MS = 250;
+const STREAM_KEEPALIVE_MS = 15_000;
+
+/**
+ * The text deltas of a transcript's segments: the first segment's text, then each later one with the
+ * one space transcriptText (audio/transcript.ts) joins segments with, so the deltas concatenate to the
+ * job's `text` exactly.
+ */
+export function segmentDeltas(segments: readonly { text: string }[], already: number): string[] {
+  const out: string[] = [];
+  let n = already;
+  for (const s of segments.slice(already)) {
+    const t = s.text.trim();
+    if (!t) continue;
+    out.push(n === 0 ? t : ` ${t}`);
+    n++;
+  }
+  return out;
+}
+
+/**
+ * `stream=true`: OpenAI's server-sent events (`transcript.text.delta` {type, delta} per segment, then
+ * `transcript.text.done` {type, text}). A segment is sent once it is final: its chunk and every chunk
+ * before it are stored, because merging (audio/transcript.ts mergeChunkSegments) changes a chunk's
+ * segments only by looking at the chunks before it (the doubled words at a cut). So the prefix merged
+ * now is the prefix of the job's final transcript. A failed or cancelled job ends the stream with an
+ * `error` event in OpenAI's error shape (the official client throws it as an APIError). A client
+ * that disconnects before the end cancels the job (the route is synchronous).
+ */
+async function streamTranscript(deps: ApiDeps, req: Request, res: Response, jobId: string, onAbandon: () => Promise<void>) {
+  const { pool, temporal } = deps;
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no', // nginx: pass events through unbuffered
+  });
+  res.flushHeaders();
+  let finished = false;
+  let closed = false;
+  const send = (event: object) => res.write(`data: ${JSON.stringify(event)}\n\n`);
+  res.on('close', () => {
+    closed = true;
+    if (finished) return;
+    deps.log.info('stream abandoned; cancelling its job', { jobId });
+    void (async () => {
+      try {
+        const handle = temporal.workflow.getHandle(workflowIdFor(jobId));
+        await handle.cancel();
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) deps.log.warn('cancel after disconnect failed', { jobId, err: String(err) });
+      }
+      await onAbandon();
+    })();
+  });
+  let sent = 0;
+  let lastWrite = Date.now();
+  let ended = false;
+  void waitForWorkflow(temporal, jobId).finally(() => (ended = true));
+  while (!closed) {
+    const over = ended;
+    const { rows: chunks } = await pool.query(
+      'SELECT chunk_index, start_s, end_s, segments FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
+      [jobId],
+    );
+    // The stored prefix 0..k: a gap means a later chunk finished first and must wait.
+    let k = 0;
+    while (k < chunks.length && chunks[k].chunk_index === k) k++;
+    const merged = mergeChunkSegments(
+      chunks.slice(0, k).map((r) => ({ index: r.chunk_index, start: r.start_s, end: r.end_s, segments: r.segments })),
+      Infinity, // times do not matter here: clipping to the audio's length never changes a segment's text
+    );
+    for (const delta of segmentDeltas(merged, sent)) {
+      send({ type: 'transcript.text.delta', delta });
+      lastWrite = Date.now();
+    }
+    sent = Math.max(sent, merged.length); // merged segments all have text
+    if (over) break;
+    if (Date.now() - lastWrite > STREAM_KEEPALIVE_MS) {
+      res.write(': keep-alive\n\n');
+      lastWrite = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, STREAM_POLL_MS));
+  }
+  if (closed) return;
+  const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [jobId]);
+  const job = rows[0];
+  finished = true;
+  if (!job || job.status !== 'completed') {
+    const code = job?.error_code ?? (job?.status === 'cancelled' ? 'cancelled' : 'failed');
+    const status = code === 'unsupported_audio' ? 422 : job?.status === 'cancelled' ? 409 : 500;
+    res.write(`event: error\ndata: ${JSON.stringify(openAiErrorBody(status, code, job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`))}\n\n`);
+    res.end();
+    return;
+  }
+  // Segments not yet sent (the last poll may have raced the final chunk): from the final transcript.
+  for (const delta of segmentDeltas(job.segments ?? [], sent)) send({ type: 'transcript.text.delta', delta });
+  send({ type: 'transcript.text.done', text: job.text ?? '' });
+  res.end();
 }
 
 /** Answers in OpenAI's shapes and content types: text/plain for text and srt, text/vtt, else JSON. */
