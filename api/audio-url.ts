@@ -98,8 +98,12 @@ class FetchFailure extends Error {
  * @throws ApiError 400 url_not_allowed | 422 url_unreachable | 413 file_too_large; no file is left
  */
 export async function fetchAudioUrl(raw: string, opts: AudioUrlOptions): Promise<NonNullable<ReceivedUpload['file']>> {
-  const started = Date.now();
-  const deadline = started + opts.totalTimeoutMs;
+  try {
+    new URL(raw);
+  } catch {
+    throw new ApiError(400, 'invalid_request', 'url is not a URL', { param: 'url' });
+  }
+  const deadline = Date.now() + opts.totalTimeoutMs;
   try {
     let current = raw;
     for (let hop = 0; ; hop++) {

@@ -98,6 +98,23 @@ export function transcriptText(segments: readonly TranscriptSegment[]): string {
     .join(' ');
 }
 
+/**
+ * The text deltas of a transcript's segments: the first segment's text, then each later one with the
+ * one space transcriptText (above) joins segments with, so the deltas concatenate to the
+ * job's `text` exactly.
+ */
+export function segmentDeltas(segments: readonly { text: string }[], already: number): string[] {
+  const out: string[] = [];
+  let n = already;
+  for (const s of segments.slice(already)) {
+    const t = s.text.trim();
+    if (!t) continue;
+    out.push(n === 0 ? t : ` ${t}`);
+    n++;
+  }
+  return out;
+}
+
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }

@@ -16,7 +16,7 @@ import { admitUpload } from '../admission';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
 import { ApiError, openAiErrorBody } from '../errors';
-import { mergeChunkSegments } from '../../audio/transcript';
+import { mergeChunkSegments, segmentDeltas } from '../../audio/transcript';
 import { IdempotencyStore } from '../idempotency';
 import type { JobRow } from '../job-json';
 import { describeZodError, openAiFields, RESPONSE_FORMATS } from '../schemas';
@@ -155,23 +155,6 @@ async function waitForWorkflow(temporal: Client, jobId: string): Promise<void> {
 /** How often a stream looks for newly stored chunks. */
 const STREAM_POLL_MS = 250;
 const STREAM_KEEPALIVE_MS = 15_000;
-
-/**
- * The text deltas of a transcript's segments: the first segment's text, then each later one with the
- * one space transcriptText (audio/transcript.ts) joins segments with, so the deltas concatenate to the
- * job's `text` exactly.
- */
-export function segmentDeltas(segments: readonly { text: string }[], already: number): string[] {
-  const out: string[] = [];
-  let n = already;
-  for (const s of segments.slice(already)) {
-    const t = s.text.trim();
-    if (!t) continue;
-    out.push(n === 0 ? t : ` ${t}`);
-    n++;
-  }
-  return out;
-}
 
 /**
  * `stream=true`: OpenAI's server-sent events (`transcript.text.delta` {type, delta} per segment, then
