@@ -55,6 +55,22 @@ function multipart(fields: z.ZodType, fileRequired: boolean): JsonSchema {
   };
 }
 
+/**
+ * POST /v1/jobs: multipart with `file` (or `url` instead), or JSON with `url` and the same fields (JSON
+ * booleans and numbers are accepted where multipart sends their text).
+ */
+function jobsBody(): JsonSchema {
+  const body = multipart(createJobFields, false) as { required: boolean; content: Record<string, unknown> };
+  const fields = schema(createJobFields, 'input');
+  return {
+    ...body,
+    content: {
+      ...body.content,
+      'application/json': { schema: { ...fields, required: ['url'] } },
+    },
+  };
+}
+
 /** Query parameters from a zod object schema. */
 function queryParams(q: z.ZodObject): JsonSchema[] {
   const s = schema(q, 'input') as { properties: Record<string, JsonSchema>; required?: string[] };
@@ -62,7 +78,7 @@ function queryParams(q: z.ZodObject): JsonSchema[] {
 }
 
 const ERROR_TEXT: Record<number, string> = {
-  400: 'invalid_request or missing_file',
+  400: 'invalid_request, missing_file, or url_not_allowed (url: a scheme other than http(s), credentials, or an address the SSRF policy refuses, redirects included)',
   401: 'unauthorized: no key, unknown or revoked key, bad or expired token',
   403: 'model_not_allowed',
   404: 'not_found: unknown job, or another user’s job',
@@ -72,7 +88,9 @@ const ERROR_TEXT: Record<number, string> = {
     'edge_result_rejected (edge token used, late or for another job) or not_awaiting_audio (not an edge job waiting for its audio)',
   413: 'file_too_large, audio_too_long, body_too_large (a JSON body over 64 KB), or edge_result_rejected (over the size bound)',
   415: 'unsupported_media_type',
-  422: 'unsupported_audio (empty, truncated, not audio, undecodable, or not an allowed audio container: playlists, concat scripts, images, SDP…) or edge_not_possible (mode=edge on a device that cannot, without allowFallback)',
+  422:
+    'unsupported_audio (empty, truncated, not audio, undecodable, or not an allowed audio container: playlists, concat scripts, images, SDP…), ' +
+    'edge_not_possible (mode=edge on a device that cannot, without allowFallback) or url_unreachable (url: DNS or connection failure, a non-2xx answer, more than 3 redirects, a timeout)',
   426: 'upgrade_required: this route speaks WebSocket only',
   429: 'quota_exceeded, concurrency_limit (jobs, or uploads in flight, decided before the body is read) or rate_limited (with limit, used, resetAt and Retry-After)',
   503: 'quota_unavailable or no_capacity (with Retry-After)',
@@ -107,6 +125,13 @@ function openAiAudio(summary: string) {
           ...json(openAiTranscriptionSchema),
           'text/plain': text,
           'text/vtt': text,
+          'text/event-stream': {
+            schema: { type: 'string' },
+            description:
+              'stream=true (response_format json or text): `data: {"type":"transcript.text.delta","delta"}` per transcript segment, in order, ' +
+              'as soon as it is final; then `data: {"type":"transcript.text.done","text"}`. The deltas concatenate to text. A job that fails ' +
+              'ends the stream with `event: error` and OpenAI’s error body; a client that disconnects cancels the job.',
+          },
         },
       },
       ...errors([400, 401, 403, 408, 409, 413, 415, 422, 429, 503], true),
@@ -162,10 +187,10 @@ export function buildOpenApi(): JsonSchema {
       },
       '/v1/jobs': {
         post: {
-          summary: 'submit audio as a job',
+          summary: 'submit audio as a job: a multipart upload (file), or a url to fetch (JSON or a multipart field)',
           tags: ['jobs'],
           parameters: [idempotencyKey],
-          requestBody: multipart(createJobFields, false),
+          requestBody: jobsBody(),
           responses: {
             '202': { description: 'admitted', content: json(jobCreatedSchema) },
             ...errors([400, 401, 403, 408, 409, 413, 415, 422, 429, 503]),
