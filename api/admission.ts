@@ -14,7 +14,7 @@ import type { TranscriptionInput } from '../common/jobs';
 import type { Principal } from '../common/keys';
 import { chooseModel } from '../common/routing';
 import { languageRoutingFor } from '../common/language-routing';
-import type { TierLimits } from '../common/tiers';
+import { MAX_RETAIN_AUDIO_SECONDS, type TierLimits } from '../common/tiers';
 import { probeAudio, UnsupportedAudioError } from '../audio/ffmpeg';
 import { MAX_CHANNELS } from '../audio/channels';
 import { QuotaUnavailableError, type ReserveOutcome } from '../quota/quota-store';
@@ -35,6 +35,26 @@ export interface AdmitOptions {
   syncMaxAudioSeconds?: number;
   /** refuse with 503 no_capacity (reserving nothing) when no allowed queue has workers */
   requireCapacity?: boolean;
+  /**
+   * A re-transcription: `jobId` is the new version's row of job `parentJobId`, run by workflow
+   * `workflowId` (api/routes/retranscribe.ts); its audio is a copy of the job's retained audio.
+   */
+  version?: { parentJobId: string; version: number; workflowId: string };
+}
+
+/**
+ * 400 when `retainAudioSeconds` is over the tier's maximum (common/tiers.ts MAX_RETAIN_AUDIO_SECONDS).
+ * @throws ApiError 400 invalid_request with `limit`
+ */
+export function checkRetention(tier: Principal['tier'], seconds: number | undefined): void {
+  if (seconds !== undefined && seconds > MAX_RETAIN_AUDIO_SECONDS[tier]) {
+    throw new ApiError(
+      400,
+      'invalid_request',
+      `retainAudioSeconds: your ${tier} tier keeps audio at most ${MAX_RETAIN_AUDIO_SECONDS[tier]} s`,
+      { limit: MAX_RETAIN_AUDIO_SECONDS[tier], param: 'retainAudioSeconds' },
+    );
+  }
 }
 
 /** 429 with the limit, current use, reset time and Retry-After (API.md "Errors"). */
@@ -131,6 +151,9 @@ export async function admitUpload(
   }
   const choice = chooseModel(me.tier, fields, deps.installedModels);
   if (!choice.ok) throw new ApiError(choice.status, choice.code, choice.message);
+  checkRetention(me.tier, fields.retainAudioSeconds);
+  // Retention belongs to the job's audio; a version runs on a copy that goes when the version ends.
+  const retainAudioSeconds = opts.version ? 0 : (fields.retainAudioSeconds ?? 0);
 
   let probe;
   try {
@@ -185,8 +208,8 @@ export async function admitUpload(
     await tx.query(
       `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, model_tier, backend, language, options,
                          filename, audio_ref, audio_seconds, expected_cost_per_minute, actual_cost_per_minute, waiting_for_capacity,
-                         content_sha256)
-       VALUES ($1, $2, 'queued', 'cloud', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15)`,
+                         content_sha256, parent_job_id, version, retain_audio_seconds)
+       VALUES ($1, $2, 'queued', 'cloud', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17, $18)`,
       [
         jobId,
         me.userId,
@@ -203,6 +226,9 @@ export async function admitUpload(
         route.expectedCostPerMinute,
         route.waitingForCapacity,
         file.sha256,
+        opts.version?.parentJobId ?? null,
+        opts.version?.version ?? 1,
+        retainAudioSeconds,
       ],
     );
   });
@@ -221,12 +247,13 @@ export async function admitUpload(
     webhook: fields.webhookUrl !== undefined,
     ...(channels ? { channels } : {}),
     languageRouting: languageRoutingFor(fields, choice, deps.installedModels),
+    ...(retainAudioSeconds > 0 ? { retainAudioSeconds } : {}),
   };
   try {
     // Admitted: the upload becomes visible to workers on other machines (S3) before the job starts.
     await deps.blobs.commit(blobKeys.upload(jobId));
     await temporal.workflow.start(TRANSCRIPTION_WORKFLOW, {
-      workflowId: workflowIdFor(jobId),
+      workflowId: opts.version?.workflowId ?? workflowIdFor(jobId),
       taskQueue: TASK_QUEUES.orchestration,
       args: [input],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,

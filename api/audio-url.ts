@@ -225,8 +225,10 @@ function getOnce(target: PinnedTarget, opts: AudioUrlOptions, deadline: number):
         res.on('data', (d: Buffer) => {
           bytes += d.length;
           if (bytes > opts.maxBytes) {
+            // Settle first: destroying the response emits 'aborted', which would answer 422 instead.
+            tooLarge();
             res.destroy();
-            return tooLarge();
+            return;
           }
           digest.update(d);
           if (!out.write(d)) {

@@ -1,4 +1,9 @@
-/** The job JSON of ../shared/API.md ("Job JSON"), from a `jobs` row. */
+/**
+ * The job JSON of ../shared/API.md ("Job JSON"), from a job's `jobs` rows: the job's own row (version 1)
+ * and, once re-transcribed, one row per later version (infra/migrations/1764820000000_job-versions.sql).
+ * The job's fields describe its latest version; `versions` lists them all.
+ */
+import type { Pool } from 'pg';
 import { edgeJobJson } from './edge/job-json';
 
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
@@ -36,10 +41,78 @@ export interface JobRow {
   completed_at: Date | null;
   /** a webhook given up on: {event, error, attempts} */
   webhook_failure?: { event: string; error: string; attempts: number } | null;
+  /** version rows: the job they belong to (null on the job's own row, version 1) */
+  parent_job_id?: string | null;
+  version?: number;
+  audio_retained_until?: Date | null;
 }
 
-export function jobJson(row: JobRow, opts: { includeTranscript?: boolean } = {}) {
+/**
+ * The job's fields as its latest version has them: state, model, transcript and cost from that version's
+ * row; identity, creation, mode, URL and retained audio from the job's own row.
+ */
+function latestView(job: JobRow, latest: JobRow): JobRow {
+  if (latest === job || (latest.version ?? 1) === 1) return job;
+  return {
+    ...latest,
+    id: job.id,
+    created_at: job.created_at,
+    mode: job.mode,
+    priority_class: job.priority_class,
+    tier: job.tier,
+    options: { ...job.options, modelNote: latest.options?.modelNote ?? null },
+    audio_retained_until: job.audio_retained_until,
+  };
+}
+
+/** One version in the job JSON's `versions`. */
+function versionJson(v: JobRow) {
+  return {
+    version: v.version ?? 1,
+    status: v.status,
+    model: v.model,
+    createdAt: iso(v.created_at),
+    completedAt: iso(v.completed_at),
+    billedSeconds: v.billed_seconds,
+  };
+}
+
+/**
+ * Every version row of the given jobs (their own rows included), oldest first per job.
+ * @param jobs the jobs' own rows (version 1)
+ */
+export async function loadVersions(pool: Pick<Pool, 'query'>, jobs: JobRow[]): Promise<Map<string, JobRow[]>> {
+  const out = new Map<string, JobRow[]>(jobs.map((j) => [j.id, [j]]));
+  if (jobs.length === 0) return out;
+  const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE parent_job_id = ANY($1::uuid[]) ORDER BY version', [jobs.map((j) => j.id)]);
+  for (const r of rows) out.get(r.parent_job_id!)?.push(r);
+  return out;
+}
+
+/**
+ * The job JSON of the job a row belongs to: `row` may be the job's own row or one of its version rows
+ * (webhooks and SSE know the version row of the run that ended). Null when the job's row is gone.
+ */
+export async function jobJsonOf(pool: Pick<Pool, 'query'>, row: JobRow, opts: { includeTranscript?: boolean } = {}) {
+  let job = row;
+  if (row.parent_job_id) {
+    const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [row.parent_job_id]);
+    if (!rows[0]) return null;
+    job = rows[0];
+  }
+  const versions = (await loadVersions(pool, [job])).get(job.id)!;
+  return jobJson(job, { ...opts, versions });
+}
+
+/**
+ * The job JSON.
+ * @param job the job's own row (version 1)
+ * @param opts.versions all its version rows, oldest first (loadVersions); default: only `job`
+ */
+export function jobJson(job: JobRow, opts: { includeTranscript?: boolean; versions?: JobRow[] } = {}) {
   const include = opts.includeTranscript ?? true;
+  const versions = opts.versions?.length ? opts.versions : [job];
+  const row = latestView(job, versions[versions.length - 1]);
   return {
     id: row.id,
     status: row.status,
@@ -74,5 +147,8 @@ export function jobJson(row: JobRow, opts: { includeTranscript?: boolean } = {})
     producedBy: row.produced_by,
     ...(row.webhook_failure ? { webhook: { delivered: false, ...row.webhook_failure } } : {}),
     ...(row.mode === 'edge' ? { edge: edgeJobJson(row) } : {}),
+    version: row.version ?? 1,
+    versions: versions.map(versionJson),
+    audioRetainedUntil: iso(job.audio_retained_until),
   };
 }

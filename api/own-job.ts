@@ -11,7 +11,8 @@ import type { JobRow } from './job-json';
  */
 export async function ownJob(pool: Pool, userId: string, id: string): Promise<JobRow> {
   if (!UUID_RE.test(id)) throw new ApiError(404, 'not_found', 'no such job');
-  const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL', [
+  // A later version's own row is part of its job, never addressed by its id (parent_job_id set).
+  const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL AND parent_job_id IS NULL', [
     id,
     userId,
   ]);

@@ -38,12 +38,25 @@ export const createJobFields = z
     allowFallback: boolString.optional(),
     /** mode=edge: what the device can do, JSON (api/edge/plan.ts `capabilitiesSchema`) */
     capabilities: z.string().max(2000).optional(),
+    /** keep the audio this many seconds after the job ends, for re-transcription (0: not kept; tier maximum) */
+    retainAudioSeconds: z.coerce.number().int().min(0).max(30 * 24 * 3600).optional(),
     /** audio by URL instead of a `file` part (http or https; fetched under the SSRF policy, api/audio-url.ts) */
     url: z.string().min(1).max(4096).optional(),
   })
   .strict();
 
 export type CreateJobFields = z.infer<typeof createJobFields>;
+
+/** `POST /v1/jobs/:id/retranscribe` (JSON): a better model for a completed job whose audio is retained. */
+export const retranscribeBody = z
+  .object({
+    model: z.string().min(1).max(100).optional(),
+    requireHighAccuracy: z.boolean().optional(),
+    language: languageCode.optional(),
+    prompt: z.string().max(1000).optional(),
+    wordTimestamps: z.boolean().optional(),
+  })
+  .strict();
 
 export const MAX_PAGE = 100;
 /** `GET /v1/jobs` query. */
@@ -120,6 +133,21 @@ export const jobSchema = z.looseObject({
   channels: z.array(z.looseObject({ channel: z.number().int(), text: z.string(), segments: z.array(segmentSchema) })).optional(),
   progress: z.looseObject({ chunksDone: z.number().int(), chunksTotal: z.number().int().nullable() }),
   producedBy: z.enum(['server', 'edge']),
+  /** the version these fields describe: the latest (1 until the job is re-transcribed) */
+  version: z.number().int().min(1),
+  /** every version, oldest first */
+  versions: z.array(
+    z.looseObject({
+      version: z.number().int().min(1),
+      status: z.enum(JOB_STATUSES),
+      model: z.string().nullable(),
+      createdAt: isoTime,
+      completedAt: isoTime.nullable(),
+      billedSeconds: z.number().int().nullable(),
+    }),
+  ),
+  /** while the audio is retained for re-transcription, until when; null when it is not (or no longer) kept */
+  audioRetainedUntil: isoTime.nullable(),
 });
 
 export const jobCreatedSchema = z.looseObject({
@@ -133,6 +161,7 @@ export const jobListSchema = z.looseObject({ data: z.array(jobSchema), nextCurso
 export const cancelAcceptedSchema = jobSchema;
 export const transcriptJsonSchema = z.looseObject({
   id: z.string().regex(UUID_RE),
+  version: z.number().int().min(1),
   language: z.string().nullable(),
   text: z.string(),
   segments: z.array(segmentSchema),

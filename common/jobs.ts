@@ -31,6 +31,11 @@ export interface TranscriptionInput {
   edge?: EdgeInput;
   /** set when no language and no model were given: detect the language first, then pick the model */
   languageRouting?: LanguageRouting | null;
+  /**
+   * Keep the cloud audio this many seconds after the job completes (for re-transcription), deleted then
+   * by a durable timer (workflows/retention.ts); absent or 0: deleted when the job ends, as always.
+   */
+  retainAudioSeconds?: number;
 }
 
 /** Job end events a webhook announces (`job.<event>`). */

@@ -15,6 +15,12 @@ export interface TierLimits {
   fairnessWeight: number;
 }
 
+/**
+ * The longest a job's audio may be kept for re-transcription (`retainAudioSeconds`), per tier: an hour on
+ * free, a week on standard, 30 days on premium. 0 (the default) keeps nothing.
+ */
+export const MAX_RETAIN_AUDIO_SECONDS: Record<Tier, number> = { free: 3600, standard: 7 * 24 * 3600, premium: 30 * 24 * 3600 };
+
 const MB = 1_000_000;
 const MINUTE = 60;
 const HOUR = 3600;

@@ -15,6 +15,7 @@ import { createLiveActivities } from '../activities/live';
 import { createQuotaActivities } from '../activities/quota';
 import { createEdgeActivities } from '../activities/edge';
 import { createStorageActivities } from '../activities/storage';
+import { createRetentionActivities } from '../activities/retention';
 import { createBlobStore } from '../common/blobs';
 import type { Config } from '../common/config';
 import { BACKEND_TASK_QUEUE, TASK_QUEUES, type Backend } from '../common/constants';
@@ -95,6 +96,7 @@ export async function startOrchestrationWorker(
     activities: {
       ...createAudioActivities({ blobs, pool: patientPool(pool) }),
       ...createStorageActivities({ pool: patientPool(pool), blobs }),
+      ...createRetentionActivities({ pool: patientPool(pool), blobs }),
       ...createChannelsActivities({ pool: patientPool(pool), blobs }),
       ...createQuotaActivities({ quota }),
       ...createNotifyActivities({ pool, allow: config.webhookAllow, transport: webhookTransport }),

@@ -2,3 +2,4 @@ export { transcriptionWorkflow, statusQuery, cancelSignal } from './transcriptio
 export { webhookDeliveryWorkflow } from './webhook';
 export { liveTranscriptionWorkflow } from './live';
 export { chunkGroupWorkflow } from './chunks';
+export { audioRetentionWorkflow } from './retention';

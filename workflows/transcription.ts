@@ -24,6 +24,7 @@ import { chunkRunner, describeFailure, detectLanguageOnBackend, runChunks } from
 import { modelForLanguage } from '../common/language-routing';
 import { startWebhookDelivery } from './webhook';
 import { runEdge } from './edge';
+import { retainAudio } from './retention';
 
 type Orchestration = ReturnType<typeof createAudioActivities> &
   ReturnType<typeof createChannelsActivities> &
@@ -80,8 +81,9 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
   const root = CancellationScope.current();
   setHandler(cancelSignal, () => work.cancel());
 
+  let cloudAudio = false;
   try {
-    await work.run(() => transcribe(input, state, setStatus));
+    cloudAudio = await work.run(() => transcribe(input, state, setStatus));
   } catch (err) {
     const cancelled = isCancellation(err);
     const error = cancelled ? null : describeFailure(err);
@@ -105,19 +107,26 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
     // Fail the workflow too, so the Temporal UI shows the job as Failed with the same reason.
     throw ApplicationFailure.nonRetryable(error!.message, error!.code);
   }
-  // Also when Temporal's own cancellation came during the finish above: the audio goes either way.
-  await CancellationScope.nonCancellable(() => orchestration.deleteAudio({ jobId: input.jobId }));
+  // Also when Temporal's own cancellation came during the finish above: the audio goes either way,
+  // unless the job asked to keep it for re-transcription (then a durable timer deletes it later).
+  const retain = state.status === 'completed' && cloudAudio && (input.retainAudioSeconds ?? 0) > 0;
+  await CancellationScope.nonCancellable(() =>
+    retain ? retainAudio(input.jobId, input.retainAudioSeconds!) : orchestration.deleteAudio({ jobId: input.jobId }),
+  );
   // An edge job that expired ends without a webhook event (webhooks announce completed, failed, cancelled).
   if (input.webhook && state.status === 'completed') await startWebhookDelivery(input.jobId, 'completed');
   return { jobId: input.jobId, status: state.status };
 }
 
-/** prepare → fan out chunks → settle quota → store the transcript. */
-async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setStatus: (s: JobStatus) => void): Promise<void> {
+/**
+ * prepare → fan out chunks → settle quota → store the transcript.
+ * @returns true when the job ran on cloud audio (false: an edge job the browser finished or that expired)
+ */
+async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setStatus: (s: JobStatus) => void): Promise<boolean> {
   if (input.edge) {
     // Privacy mode: the browser transcribes; the cloud path below runs only after a fallback upload.
     const cloud = await runEdge(input, state, setStatus);
-    if (!cloud) return;
+    if (!cloud) return false;
     input = cloud;
   }
   const prepared = input.channels
@@ -167,4 +176,5 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     }
   });
   setStatus('completed');
+  return true;
 }

@@ -10,7 +10,7 @@ import { PRIORITY_KEYS, TASK_QUEUES, TRANSCRIPTION_WORKFLOW, workflowIdFor } fro
 import type { EdgeInput } from '../../common/edge';
 import type { TranscriptionInput } from '../../common/jobs';
 import type { Principal } from '../../common/keys';
-import { reserveWithRows } from '../admission';
+import { checkRetention, reserveWithRows } from '../admission';
 import type { ApiDeps } from '../app';
 import { ApiError } from '../errors';
 import { describeZodError, type CreateJobFields } from '../schemas';
@@ -82,14 +82,17 @@ export async function admitEdge(
     allowFallback,
     model,
   };
+  // Retention applies to cloud audio only: an edge job's audio exists here only after a fallback upload.
+  checkRetention(me.tier, fields.retainAudioSeconds);
+  const retainAudioSeconds = allowFallback ? (fields.retainAudioSeconds ?? 0) : 0;
   const { token, hash } = newEdgeToken();
   const priorityClass = fields.priorityClass ?? 'interactive';
 
   // Inference runs on the user's device: 0 seconds, but the job holds a concurrency slot while it waits.
   await reserveWithRows(deps, me, jobId, 0, limits, async (tx) => {
     await tx.query(
-      `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, language, options)
-       VALUES ($1, $2, 'queued', 'edge', $3, $4, $5, $6, $7)`,
+      `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, language, options, retain_audio_seconds)
+       VALUES ($1, $2, 'queued', 'edge', $3, $4, $5, $6, $7, $8)`,
       [
         jobId,
         me.userId,
@@ -98,6 +101,7 @@ export async function admitEdge(
         model,
         fields.language ?? null,
         JSON.stringify({ ...fields, capabilities: caps ?? null, edge: { ...edge, reason: choice.ok ? null : choice.reason } }),
+        retainAudioSeconds,
       ],
     );
     await tx.query(
@@ -121,6 +125,7 @@ export async function admitEdge(
     chunksPerChild: config.chunksPerChildWorkflow,
     webhook: fields.webhookUrl !== undefined,
     edge,
+    ...(retainAudioSeconds > 0 ? { retainAudioSeconds } : {}),
   };
   try {
     await temporal.workflow.start(TRANSCRIPTION_WORKFLOW, {
