@@ -6,7 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
-import { jobJson, type JobRow } from '../api/job-json';
+import { jobJsonOf, type JobRow } from '../api/job-json';
 import { defaultTransport, deliverWebhook, type WebhookTransport } from '../webhooks/deliver';
 import { WebhookRefusedError, type AllowList } from '../webhooks/ssrf';
 import { webhookSecretOf } from '../webhooks/secrets';
@@ -67,7 +67,8 @@ export function createNotifyActivities({ pool, allow, transport = defaultTranspo
         await record(jobId, type, { error, refused: true });
         throw ApplicationFailure.nonRetryable(error, 'webhook_refused');
       }
-      const body = JSON.stringify({ type, data: jobJson(job) });
+      // The job as of this version (a version row is shown under its job's id, with `version`).
+      const body = JSON.stringify({ type, data: await jobJsonOf(pool, job) });
       let status: number;
       try {
         ({ status } = await deliverWebhook(url, secret, { id: d.rows[0].webhook_id, body }, allow, transport));

@@ -17,6 +17,7 @@ import { openAiRouter } from './routes/openai';
 import { eventsRouter } from './routes/events';
 import { TokenSigner } from './tokens';
 import { jobsRouter } from './routes/jobs';
+import { retranscribeRouter } from './routes/retranscribe';
 import { docsRouter } from './routes/docs';
 import { edgeAudioRouter, edgePublicRouter } from './routes/edge';
 import { listenRouter } from './listen';
@@ -78,6 +79,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/v1', authenticate(deps.pool, tokens), rateLimit(deps.redis, deps.config.tiers));
   app.use(eventsRouter(deps, tokens));
   app.use(jobsRouter(deps));
+  app.use(retranscribeRouter(deps));
   app.use(edgeAudioRouter(deps));
   app.use(modelsRouter(deps));
   app.use(openAiRouter(deps));

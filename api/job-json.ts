@@ -45,6 +45,8 @@ export interface JobRow {
   parent_job_id?: string | null;
   version?: number;
   audio_retained_until?: Date | null;
+  filename?: string | null;
+  content_sha256?: string | null;
 }
 
 /**
@@ -90,18 +92,19 @@ export async function loadVersions(pool: Pick<Pool, 'query'>, jobs: JobRow[]): P
 }
 
 /**
- * The job JSON of the job a row belongs to: `row` may be the job's own row or one of its version rows
- * (webhooks and SSE know the version row of the run that ended). Null when the job's row is gone.
+ * The job JSON of the job a row belongs to, as of that row's version: `row` may be the job's own row or
+ * one of its version rows (a webhook or an SSE end event of version n shows the job with versions 1…n,
+ * even when delivered after a later version started).
  */
 export async function jobJsonOf(pool: Pick<Pool, 'query'>, row: JobRow, opts: { includeTranscript?: boolean } = {}) {
   let job = row;
   if (row.parent_job_id) {
     const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [row.parent_job_id]);
-    if (!rows[0]) return null;
-    job = rows[0];
+    if (rows[0]) job = rows[0];
   }
-  const versions = (await loadVersions(pool, [job])).get(job.id)!;
-  return jobJson(job, { ...opts, versions });
+  const all = (await loadVersions(pool, [job])).get(job.id)!;
+  const upTo = row.version ?? 1;
+  return jobJson(job, { ...opts, versions: all.filter((v) => (v.version ?? 1) <= upTo) });
 }
 
 /**

@@ -8,7 +8,7 @@ import { TERMINAL_STATUSES, type JobStatus } from '../../common/constants';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
-import { jobJson, type JobRow } from '../job-json';
+import { jobJsonOf, loadVersions, type JobRow } from '../job-json';
 import { parseTokenRequest } from '../token-request';
 import { ownJob } from '../own-job';
 import type { TokenSigner } from '../tokens';
@@ -34,8 +34,12 @@ export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
 
   r.get('/v1/jobs/:id/events', async (req: Request, res: Response) => {
     const me = principalOf(req);
-    const jobId = String(req.params.id);
-    await ownJob(pool, me.userId, jobId);
+    const parent = await ownJob(pool, me.userId, String(req.params.id));
+    // A re-transcribed job streams its latest version's run (events are per run: one end event each).
+    const versions = (await loadVersions(pool, [parent])).get(parent.id)!;
+    const run = versions[versions.length - 1];
+    const jobId = run.id;
+    const version = run.version ?? 1;
     let lastId = Number(req.header('last-event-id') ?? req.query.lastEventId ?? 0);
     if (!Number.isSafeInteger(lastId) || lastId < 0) throw new ApiError(400, 'invalid_request', 'Last-Event-ID must be an event id');
     // Resuming at or past the terminal event: the stream is over. 204 is what makes EventSource stop
@@ -65,11 +69,11 @@ export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
         [jobId, lastId, BATCH],
       );
       for (const e of rows) {
-        let data = e.data;
+        let data = e.data && typeof e.data === 'object' ? { ...e.data, version } : e.data;
         const terminal = TERMINAL_STATUSES.includes(e.type as JobStatus);
         if (terminal) {
           const job = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [jobId]);
-          data = jobJson(job.rows[0]);
+          data = await jobJsonOf(pool, job.rows[0]);
         }
         res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
         lastId = Number(e.id);

@@ -3,11 +3,13 @@ import * as crypto from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { blobKeys } from '../../common/blobs';
-import { TERMINAL_STATUSES, workflowIdFor, type JobStatus } from '../../common/constants';
+import { TERMINAL_STATUSES, type JobStatus } from '../../common/constants';
 import { TRANSCRIPT_FORMATS, toSrt, toVtt, type TranscriptFormat } from '../transcript-formats';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
-import { jobJson, type JobRow } from '../job-json';
+import { jobJson, loadVersions, type JobRow } from '../job-json';
+import { retentionWorkflowId } from '../../workflows/retention';
+import { runWorkflowId } from '../versions';
 import { createJobFields, describeZodError, listJobsQuery as listQuery } from '../schemas';
 import { receiveLimitedUpload, type ReceivedUpload } from '../upload';
 import { fetchAudioUrl, redactUrl } from '../audio-url';
@@ -143,7 +145,7 @@ export function jobsRouter(deps: ApiDeps): Router {
     if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error));
     const { status, limit, cursor, contentSha256 } = q.data;
     const params: unknown[] = [me.userId];
-    let where = 'user_id = $1 AND deleted_at IS NULL';
+    let where = 'user_id = $1 AND deleted_at IS NULL AND parent_job_id IS NULL';
     if (status) {
       params.push(status);
       where += ` AND status = $${params.length}`;
@@ -165,14 +167,19 @@ export function jobsRouter(deps: ApiDeps): Router {
     );
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
+    const versions = await loadVersions(pool, page);
     res.json({
-      data: page.map((row) => jobJson(row, { includeTranscript: false })),
+      data: page.map((row) => jobJson(row, { includeTranscript: false, versions: versions.get(row.id) })),
       nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
     });
   });
 
+  /** The job's own row and every version row, oldest first. */
+  const versionsOf = async (job: JobRow) => (await loadVersions(pool, [job])).get(job.id)!;
+
   r.get('/v1/jobs/:id', async (req: Request, res: Response) => {
-    res.json(jobJson(await ownJobOf(req)));
+    const job = await ownJobOf(req);
+    res.json(jobJson(job, { versions: await versionsOf(job) }));
   });
 
   r.get('/v1/jobs/:id/transcript', async (req: Request, res: Response) => {
@@ -180,9 +187,22 @@ export function jobsRouter(deps: ApiDeps): Router {
     if (!(TRANSCRIPT_FORMATS as readonly string[]).includes(format)) {
       throw new ApiError(400, 'invalid_request', `format must be one of ${TRANSCRIPT_FORMATS.join(', ')}`);
     }
-    const job = await ownJobOf(req);
+    const wanted = req.query.version === undefined ? null : Number(req.query.version);
+    if (wanted !== null && (!Number.isSafeInteger(wanted) || wanted < 1)) {
+      throw new ApiError(400, 'invalid_request', 'version must be a version number (1, 2, …)');
+    }
+    const parent = await ownJobOf(req);
+    const versions = await versionsOf(parent);
+    let job: JobRow | undefined;
+    if (wanted !== null) {
+      job = versions.find((v) => (v.version ?? 1) === wanted);
+      if (!job) throw new ApiError(404, 'not_found', `the job has no version ${wanted} (it has ${versions.length})`);
+    } else {
+      // Without ?version: the newest completed version (an earlier one stays readable while a newer runs).
+      job = [...versions].reverse().find((v) => v.status === 'completed') ?? versions[versions.length - 1];
+    }
     if (job.status !== 'completed') {
-      throw new ApiError(409, 'not_completed', `the job is ${job.status}; its transcript exists once it is completed`);
+      throw new ApiError(409, 'not_completed', `the job${wanted !== null ? `'s version ${wanted}` : ''} is ${job.status}; its transcript exists once it is completed`);
     }
     const segments = job.segments ?? [];
     switch (format as TranscriptFormat) {
@@ -193,7 +213,7 @@ export function jobsRouter(deps: ApiDeps): Router {
         res.type('text/vtt').send(toVtt(segments));
         return;
       case 'json':
-        res.json({ id: job.id, language: job.language, text: job.text ?? '', segments });
+        res.json({ id: parent.id, version: job.version ?? 1, language: job.language, text: job.text ?? '', segments });
         return;
       default:
         res.type('text/plain').send((job.text ?? '') + '\n');
@@ -201,38 +221,47 @@ export function jobsRouter(deps: ApiDeps): Router {
   });
 
   r.post('/v1/jobs/:id/cancel', async (req: Request, res: Response) => {
-    const job = await ownJobOf(req);
+    const parent = await ownJobOf(req);
+    const versions = await versionsOf(parent);
+    // Cancel acts on the latest version: the only one that can be running.
+    const job = versions[versions.length - 1];
     if (TERMINAL_STATUSES.includes(job.status as JobStatus)) {
       throw new ApiError(409, 'not_cancellable', `the job has already ended (${job.status})`);
     }
     try {
       // Temporal's own workflow cancellation, so the workflow closes as Canceled (not Failed) in the UI.
-      await temporal.workflow.getHandle(workflowIdFor(job.id)).cancel();
+      await temporal.workflow.getHandle(runWorkflowId(job)).cancel();
     } catch (err) {
       // The workflow ended between the read and the request.
       if (err instanceof WorkflowNotFoundError) throw new ApiError(409, 'not_cancellable', 'the job has already ended');
       throw err;
     }
     // The job as it is now (queued or running): it reads `cancelled` once its clean-up is done.
-    res.status(202).json(jobJson(job, { includeTranscript: false }));
+    res.status(202).json(jobJson(parent, { includeTranscript: false, versions }));
   });
 
   r.delete('/v1/jobs/:id', async (req: Request, res: Response) => {
-    const job = await ownJobOf(req);
-    if (!TERMINAL_STATUSES.includes(job.status as JobStatus)) {
-      const handle = temporal.workflow.getHandle(workflowIdFor(job.id));
-      await handle.cancel().catch(() => undefined);
-      // Wait for the release of its reservation and audio, so nothing outlives the deletion.
-      await handle.result().catch(() => undefined);
+    const parent = await ownJobOf(req);
+    const versions = await versionsOf(parent);
+    for (const job of versions) {
+      if (!TERMINAL_STATUSES.includes(job.status as JobStatus)) {
+        const handle = temporal.workflow.getHandle(runWorkflowId(job));
+        await handle.cancel().catch(() => undefined);
+        // Wait for the release of its reservation and audio, so nothing outlives the deletion.
+        await handle.result().catch(() => undefined);
+      }
     }
-    // Transcript and audio go; the row stays (marked deleted) so the usage ledger keeps its job.
+    // The retained audio goes now; its timer is stopped (it would find nothing left to delete).
+    await temporal.workflow.getHandle(retentionWorkflowId(parent.id)).cancel().catch(() => undefined);
+    const ids = versions.map((v) => v.id);
+    // Transcripts and audio go; the rows stay (marked deleted) so the usage ledger keeps its jobs.
     await pool.query(
-      `UPDATE jobs SET deleted_at = now(), text = NULL, segments = NULL, filename = NULL WHERE id = $1`,
-      [job.id],
+      `UPDATE jobs SET deleted_at = now(), text = NULL, segments = NULL, filename = NULL, audio_retained_until = NULL WHERE id = ANY($1::uuid[])`,
+      [ids],
     );
-    await pool.query('DELETE FROM chunk_results WHERE job_id = $1', [job.id]);
-    await pool.query('DELETE FROM live_results WHERE job_id = $1', [job.id]);
-    await blobs.deleteJob(job.id);
+    await pool.query('DELETE FROM chunk_results WHERE job_id = ANY($1::uuid[])', [ids]);
+    await pool.query('DELETE FROM live_results WHERE job_id = ANY($1::uuid[])', [ids]);
+    for (const id of ids) await blobs.deleteJob(id);
     res.status(204).end();
   });
 

@@ -75,7 +75,8 @@ test('a job streams progress and segments, then completed with the job JSON; Las
   expect(end.event).toBe('completed');
   expect(end.data).toMatchObject({ id, status: 'completed' });
   const progress = all.filter((e) => e.event === 'progress').map((e) => e.data);
-  expect(progress[progress.length - 1]).toEqual({ chunksDone: end.data.progress.chunksTotal, chunksTotal: end.data.progress.chunksTotal });
+  // Every event names the job's version it belongs to (1: the job was not re-transcribed).
+  expect(progress[progress.length - 1]).toEqual({ chunksDone: end.data.progress.chunksTotal, chunksTotal: end.data.progress.chunksTotal, version: 1 });
   // Segments stream as chunks finish (chunks run concurrently, so not in time order); put in order
   // they are the final transcript.
   const segments = all
