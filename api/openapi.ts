@@ -22,6 +22,7 @@ import {
   openAiFields,
   openAiTranscriptionSchema,
   readinessSchema,
+  retranscribeBody,
   tokenRequest,
   tokenSchema,
   transcriptJsonSchema,
@@ -84,7 +85,8 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'not_found: unknown job, or another user’s job',
   408: 'request_timeout: the body sent nothing for UPLOAD_IDLE_TIMEOUT_SECONDS (or the headers took that long); the connection is closed',
   409:
-    'not_cancellable, idempotency_conflict, not_completed (the job has no transcript until it is completed), ' +
+    'not_cancellable, idempotency_conflict, not_completed (the job has no transcript until it is completed; retranscribe while a version runs), ' +
+    'audio_not_retained (retranscribe: the job kept no audio, or its retention ended), ' +
     'edge_result_rejected (edge token used, late or for another job) or not_awaiting_audio (not an edge job waiting for its audio)',
   413: 'file_too_large, audio_too_long, body_too_large (a JSON body over 64 KB), or edge_result_rejected (over the size bound)',
   415: 'unsupported_media_type',
@@ -221,13 +223,39 @@ export function buildOpenApi(): JsonSchema {
         get: {
           summary: 'a completed job’s transcript',
           tags: ['jobs'],
-          parameters: [jobId, { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: [...TRANSCRIPT_FORMATS], default: 'text' } }],
+          parameters: [
+            jobId,
+            { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: [...TRANSCRIPT_FORMATS], default: 'text' } },
+            {
+              name: 'version',
+              in: 'query',
+              required: false,
+              schema: { type: 'integer', minimum: 1 },
+              description: 'a version of a re-transcribed job (default: the newest completed one)',
+            },
+          ],
           responses: {
             '200': {
               description: 'text, SRT, WebVTT or JSON',
               content: { 'text/plain': text, 'application/x-subrip': text, 'text/vtt': text, ...json(transcriptJsonSchema) },
             },
             ...errors([400, 401, 404, 409]),
+          },
+        },
+      },
+      '/v1/jobs/{id}/retranscribe': {
+        post: {
+          summary: 'version n+1 of a completed job whose audio is retained (retainAudioSeconds), with another model; earlier versions stay readable',
+          description:
+            'Admitted like a new job (the tier’s model rules, quota reserved and charged for this version on its own). The job then shows the ' +
+            'new version (status, model, transcript once completed) with `version` and `versions`; `GET …/transcript?version=n` reads any ' +
+            'version; cancel acts on the running version; events and webhooks carry `version`.',
+          tags: ['jobs'],
+          parameters: [jobId],
+          requestBody: { required: true, content: { 'application/json': { schema: schema(retranscribeBody, 'input') } } },
+          responses: {
+            '202': { description: 'the new version is admitted: the job JSON (version n+1, queued)', content: json(jobSchema) },
+            ...errors([400, 401, 403, 404, 409, 415, 422, 429, 503]),
           },
         },
       },

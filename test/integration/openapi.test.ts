@@ -114,7 +114,23 @@ const EXAMPLES: Record<string, [name: string, call: Call][]> = {
   'GET /v1/jobs/{id}/transcript': [
     ...(['text', 'srt', 'vtt', 'json'] as const).map((f): [string, Call] => [f, () => get(`/v1/jobs/${done.id}/transcript?format=${f}`)()]),
     ['unknown format', () => get(`/v1/jobs/${done.id}/transcript?format=docx`)()],
+    ['version 1', () => get(`/v1/jobs/${done.id}/transcript?version=1&format=json`)()],
+    ['no such version', () => get(`/v1/jobs/${done.id}/transcript?version=2`)()],
     ['unknown job', get(`/v1/jobs/${UNKNOWN}/transcript`)],
+  ],
+  'POST /v1/jobs/{id}/retranscribe': [
+    [
+      'retained audio',
+      async () => {
+        const sub = await send('POST', '/v1/jobs', form({ retainAudioSeconds: '600' }))();
+        const { id } = (await sub.json()) as { id: string };
+        await waitForJob(app.url, key, id);
+        return send('POST', `/v1/jobs/${id}/retranscribe`, json({ model: 'whisper-base' }), CT_JSON)();
+      },
+    ],
+    ['audio not retained', () => send('POST', `/v1/jobs/${done.id}/retranscribe`, json({ model: 'whisper-base' }), CT_JSON)()],
+    ['unknown', send('POST', `/v1/jobs/${UNKNOWN}/retranscribe`, json({ model: 'whisper-base' }), CT_JSON)],
+    ['not JSON', () => send('POST', `/v1/jobs/${done.id}/retranscribe`, 'model=whisper-base', { 'content-type': 'text/plain' })()],
   ],
   'GET /v1/jobs/{id}/events': [
     ['a finished job’s stream', () => get(`/v1/jobs/${done.id}/events`)()],
