@@ -148,7 +148,8 @@ export function jobsRouter(deps: ApiDeps): Router {
     let where = 'user_id = $1 AND deleted_at IS NULL AND parent_job_id IS NULL';
     if (status) {
       params.push(status);
-      where += ` AND status = $${params.length}`;
+      // A re-transcribed job's status is its latest version's (api/job-json.ts).
+      where += ` AND COALESCE((SELECT v.status FROM jobs v WHERE v.parent_job_id = jobs.id ORDER BY v.version DESC LIMIT 1), status) = $${params.length}`;
     }
     if (contentSha256) {
       params.push(contentSha256);

@@ -15,6 +15,8 @@ const JFK = path.join(AUDIO, 'jfk.wav');
 const JFK_REFERENCE =
   'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
 const MB = 1024 * 1024;
+/** AUDIO_URL_TIMEOUT_SECONDS here: long enough for jfk on loopback, short enough to wait out. */
+const TIMEOUT_S = 4;
 
 let app: TestApp;
 let server: http.Server;
@@ -24,7 +26,7 @@ let freeKey: string;
 const served: string[] = [];
 
 beforeAll(async () => {
-  app = await startTestApp({ AUDIO_URL_ALLOW: 'loopback' });
+  app = await startTestApp({ AUDIO_URL_ALLOW: 'loopback', AUDIO_URL_TIMEOUT_SECONDS: String(TIMEOUT_S) });
   ({ apiKey } = await app.user('standard'));
   ({ apiKey: freeKey } = await app.user('free'));
   const jfk = fs.readFileSync(JFK);
@@ -49,6 +51,10 @@ beforeAll(async () => {
       };
       pump();
       res.on('close', () => (sent = 40));
+    } else if (p === '/slow') {
+      // Headers and a first block, then nothing: only the total time limit ends this fetch.
+      res.writeHead(200, { 'content-type': 'audio/wav' });
+      res.write(jfk.subarray(0, 4096));
     } else if (p === '/to-jfk') {
       res.writeHead(302, { location: '/jfk.wav' }).end();
     } else if (p === '/to-metadata') {
@@ -64,6 +70,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  server?.closeAllConnections();
   server?.close();
   await app?.stop();
 }, 60_000);
@@ -154,6 +161,21 @@ test('the size limit holds while the body streams: 413 file_too_large, no blob l
   expect(blobDirs().length).toBe(before);
 }, 60_000);
 
+test('a server that stalls mid-body: 422 url_unreachable after AUDIO_URL_TIMEOUT_SECONDS, no blob left', async () => {
+  const before = blobDirs().length;
+  const t0 = Date.now();
+  const res = await postJson(apiKey, { url: `${origin}/slow` });
+  const took = Date.now() - t0;
+  expect(res.status).toBe(422);
+  expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+    code: 'url_unreachable',
+    message: expect.stringContaining(`${TIMEOUT_S} s`),
+  });
+  expect(took).toBeGreaterThanOrEqual(TIMEOUT_S * 1000 - 100);
+  expect(took).toBeLessThan(TIMEOUT_S * 1000 + 5_000);
+  expect(blobDirs().length).toBe(before);
+}, 30_000);
+
 test('fetches are counted by outcome', async () => {
   const metrics = await (await fetch(`${app.url}/metrics`)).text();
   const count = (outcome: string) =>
@@ -162,4 +184,5 @@ test('fetches are counted by outcome', async () => {
   expect(count('not_allowed')).toBeGreaterThanOrEqual(6);
   expect(count('unreachable')).toBeGreaterThanOrEqual(2);
   expect(count('too_large')).toBeGreaterThanOrEqual(1);
+  expect(count('timeout')).toBeGreaterThanOrEqual(1);
 });
