@@ -160,6 +160,25 @@ test('without retained audio â†’ 409 audio_not_retained; over the tier maximum â
   const k = await waitForJob(app.url, apiKey, keptId);
   expect(k.audioRetainedUntil).not.toBeNull();
   expect(fs.existsSync(blobDir(keptId))).toBe(true);
+  // Cancel acts on the running version; the earlier one stays readable and the version's quota goes back.
+  const v2 = await retranscribe(keptId, { model: 'whisper-base' });
+  expect(v2.status).toBe(202);
+  const cancel = await fetch(`${app.url}/v1/jobs/${keptId}/cancel`, { method: 'POST', headers: auth() });
+  expect(cancel.status).toBe(202);
+  const cancelled = await until('version 2 cancelled', async () => {
+    const j = await getJob(keptId);
+    return j.version === 2 && j.status === 'cancelled' && j;
+  });
+  expect(cancelled.versions.map((v: any) => v.status)).toEqual(['completed', 'cancelled']);
+  const t = await transcript(keptId, 'format=json');
+  expect(((await t.json()) as any).version).toBe(1);
+  const refunds = await app.pool.query(
+    `SELECT l.kind, l.seconds FROM usage_ledger l JOIN jobs j ON j.id = l.job_id WHERE j.parent_job_id = $1 ORDER BY l.kind`,
+    [keptId],
+  );
+  const v2ledger = Object.fromEntries(refunds.rows.map((r) => [r.kind, r.seconds]));
+  expect(v2ledger.charge).toBeUndefined();
+  expect(v2ledger.refund).toBe(v2ledger.reserve);
   const del = await fetch(`${app.url}/v1/jobs/${keptId}`, { method: 'DELETE', headers: auth() });
   expect(del.status).toBe(204);
   expect(fs.existsSync(blobDir(keptId))).toBe(false);
