@@ -30,7 +30,7 @@ const auth = (k = apiKey) => ({ authorization: `Bearer ${k}` });
 const getJob = async (id: string, k = apiKey) => (await (await fetch(`${app.url}/v1/jobs/${id}`, { headers: auth(k) })).json()) as Record<string, any>;
 const retranscribe = (id: string, body: unknown, k = apiKey) =>
   fetch(`${app.url}/v1/jobs/${id}/retranscribe`, { method: 'POST', headers: { ...auth(k), 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const transcript = async (id: string, q: string) => fetch(`${app.url}/v1/jobs/${id}/transcript?${q}`, { headers: auth() });
+const transcript = async (id: string, q: string, k = apiKey) => fetch(`${app.url}/v1/jobs/${id}/transcript?${q}`, { headers: auth(k) });
 const blobDir = (id: string) => path.join(app.config.blobDir, id);
 
 async function until<T>(what: string, f: () => Promise<T | undefined | null | false>, timeoutMs = 120_000): Promise<T> {
@@ -138,12 +138,14 @@ test('free job with retention → upgrade to base: both versions readable, two c
   expect(((await late.json()) as any).error.code).toBe('audio_not_retained');
 }, 240_000);
 
-test('without retained audio → 409 audio_not_retained; over the tier maximum → 400; another user → 404; DELETE removes retained audio', async () => {
-  const plain = await submitFile(app.url, apiKey, JFK);
+test('without retained audio → 409 audio_not_retained; over the free maximum → 400; cancel acts on the running version; another user → 404; DELETE removes retained audio', async () => {
+  // A standard user here: the free key's 60 requests a minute went to the first test.
+  const { apiKey: k2 } = await app.user('standard');
+  const plain = await submitFile(app.url, k2, JFK);
   const { id } = (await plain.json()) as { id: string };
-  const done = await waitForJob(app.url, apiKey, id);
+  const done = await waitForJob(app.url, k2, id);
   expect(done.audioRetainedUntil).toBeNull();
-  const r = await retranscribe(id, { model: 'whisper-base' });
+  const r = await retranscribe(id, { model: 'whisper-base' }, k2);
   expect(r.status).toBe(409);
   expect(((await r.json()) as any).error).toMatchObject({ code: 'audio_not_retained', message: expect.stringContaining('retainAudioSeconds') });
 
@@ -153,24 +155,24 @@ test('without retained audio → 409 audio_not_retained; over the tier maximum �
 
   const { apiKey: other } = await app.user('premium');
   expect((await retranscribe(id, { model: 'whisper-base' }, other)).status).toBe(404);
-  expect((await retranscribe(id, { colour: 'blue' })).status).toBe(400);
+  expect((await retranscribe(id, { colour: 'blue' }, k2)).status).toBe(400);
 
-  const kept = await submitFile(app.url, apiKey, JFK, { retainAudioSeconds: '3600' });
+  const kept = await submitFile(app.url, k2, JFK, { retainAudioSeconds: '604800' });
   const keptId = ((await kept.json()) as { id: string }).id;
-  const k = await waitForJob(app.url, apiKey, keptId);
+  const k = await waitForJob(app.url, k2, keptId);
   expect(k.audioRetainedUntil).not.toBeNull();
   expect(fs.existsSync(blobDir(keptId))).toBe(true);
   // Cancel acts on the running version; the earlier one stays readable and the version's quota goes back.
-  const v2 = await retranscribe(keptId, { model: 'whisper-base' });
+  const v2 = await retranscribe(keptId, { model: 'whisper-base' }, k2);
   expect(v2.status).toBe(202);
-  const cancel = await fetch(`${app.url}/v1/jobs/${keptId}/cancel`, { method: 'POST', headers: auth() });
+  const cancel = await fetch(`${app.url}/v1/jobs/${keptId}/cancel`, { method: 'POST', headers: auth(k2) });
   expect(cancel.status).toBe(202);
   const cancelled = await until('version 2 cancelled', async () => {
-    const j = await getJob(keptId);
+    const j = await getJob(keptId, k2);
     return j.version === 2 && j.status === 'cancelled' && j;
   });
   expect(cancelled.versions.map((v: any) => v.status)).toEqual(['completed', 'cancelled']);
-  const t = await transcript(keptId, 'format=json');
+  const t = await transcript(keptId, 'format=json', k2);
   expect(((await t.json()) as any).version).toBe(1);
   const refunds = await app.pool.query(
     `SELECT l.kind, l.seconds FROM usage_ledger l JOIN jobs j ON j.id = l.job_id WHERE j.parent_job_id = $1 ORDER BY l.kind`,
@@ -179,7 +181,7 @@ test('without retained audio → 409 audio_not_retained; over the tier maximum �
   const v2ledger = Object.fromEntries(refunds.rows.map((r) => [r.kind, r.seconds]));
   expect(v2ledger.charge).toBeUndefined();
   expect(v2ledger.refund).toBe(v2ledger.reserve);
-  const del = await fetch(`${app.url}/v1/jobs/${keptId}`, { method: 'DELETE', headers: auth() });
+  const del = await fetch(`${app.url}/v1/jobs/${keptId}`, { method: 'DELETE', headers: auth(k2) });
   expect(del.status).toBe(204);
   expect(fs.existsSync(blobDir(keptId))).toBe(false);
   const row = await app.pool.query('SELECT audio_retained_until FROM jobs WHERE id = $1', [keptId]);
