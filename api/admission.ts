@@ -144,7 +144,8 @@ export async function admitUpload(
 ): Promise<void> {
   const { pool, temporal, config } = deps;
   const limits = config.tiers[me.tier];
-  logJob(jobId, me.userId);
+  // A version's request is about its job (the path's id); the version's own row id goes in the admitted line.
+  logJob(opts.version?.parentJobId ?? jobId, me.userId);
   if (!upload.file) throw new ApiError(400, 'missing_file', "no audio: send it as the multipart part named 'file'");
   if (BAD_FILENAME_RE.test(upload.file.filename)) {
     throw new ApiError(400, 'invalid_request', 'the file name contains control characters or path separators');
@@ -279,7 +280,8 @@ export async function admitUpload(
   }
   jobAdmitted(me.tier);
   deps.log.info('job admitted', {
-    jobId,
+    jobId: opts.version?.parentJobId ?? jobId,
+    ...(opts.version ? { version: opts.version.version, versionRowId: jobId } : {}),
     userId: me.userId,
     tier: me.tier,
     model: choice.model,
