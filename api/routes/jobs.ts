@@ -80,7 +80,11 @@ export function jobsRouter(deps: ApiDeps): Router {
     try {
       let upload: ReceivedUpload;
       if (req.is('application/json')) {
-        // Audio by URL as JSON: the same fields, no file part.
+        // Audio by URL as JSON: the same fields, no file part. JSON without a url carries no audio: the
+        // audio itself is uploaded as multipart (415 as before this route took JSON).
+        if (!req.body || typeof req.body !== 'object' || !('url' in req.body)) {
+          throw new ApiError(415, 'unsupported_media_type', "a JSON body names its audio in 'url'; upload a file as multipart/form-data");
+        }
         upload = { fields: jsonFields(req.body), file: null };
       } else {
         upload = await receiveLimitedUpload(deps, req, res, me, limits, { maxFileBytes: limits.maxFileBytes, destPath: uploadPath });
@@ -93,8 +97,6 @@ export function jobsRouter(deps: ApiDeps): Router {
         if (fields.mode === 'edge') {
           throw new ApiError(400, 'invalid_request', 'mode=edge transcribes on your device: it takes no url (the browser reads the file itself)');
         }
-      } else if (req.is('application/json') && fields.mode !== 'edge') {
-        throw new ApiError(400, 'missing_file', "a JSON body names its audio in 'url'; to upload the file itself, send multipart/form-data");
       }
       if (fields.webhookUrl) await checkWebhookRequest(pool, config.webhookAllow, me.userId, fields.webhookUrl);
       if (fields.url !== undefined) {

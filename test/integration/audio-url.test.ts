@@ -133,7 +133,7 @@ test('refusals: scheme, credentials, non-public addresses, a redirect to the met
     [{ url: `${origin}/jfk.wav`, mode: 'edge' }, 400, 'invalid_request'],
     [{ url: 42 }, 400, 'invalid_request'],
     [{ url: { href: 'x' } }, 400, 'invalid_request'],
-    [{ model: 'whisper-tiny.en' }, 400, 'missing_file'],
+    [{ model: 'whisper-tiny.en' }, 415, 'unsupported_media_type'],
   ];
   for (const [body, status, code] of cases) {
     const res = await postJson(apiKey, body);
