@@ -195,24 +195,31 @@ async function streamTranscript(deps: ApiDeps, req: Request, res: Response, jobI
   let lastWrite = Date.now();
   let ended = false;
   void waitForWorkflow(temporal, jobId).finally(() => (ended = true));
+  // Stored chunks by index; only those at or after the first missing one are read again.
+  const stored = new Map<number, { index: number; start: number; end: number; segments: { start: number; end: number; text: string }[] }>();
+  let prefix = 0;
   while (!closed) {
     const over = ended;
     const { rows: chunks } = await pool.query(
-      'SELECT chunk_index, start_s, end_s, segments FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
-      [jobId],
+      'SELECT chunk_index, start_s, end_s, segments FROM chunk_results WHERE job_id = $1 AND chunk_index >= $2',
+      [jobId, prefix],
     );
-    // The stored prefix 0..k: a gap means a later chunk finished first and must wait.
-    let k = 0;
-    while (k < chunks.length && chunks[k].chunk_index === k) k++;
-    const merged = mergeChunkSegments(
-      chunks.slice(0, k).map((r) => ({ index: r.chunk_index, start: r.start_s, end: r.end_s, segments: r.segments })),
-      Infinity, // times do not matter here: clipping to the audio's length never changes a segment's text
-    );
-    for (const delta of segmentDeltas(merged, sent)) {
-      send({ type: 'transcript.text.delta', delta });
-      lastWrite = Date.now();
+    for (const r of chunks) stored.set(r.chunk_index, { index: r.chunk_index, start: r.start_s, end: r.end_s, segments: r.segments });
+    // The stored prefix 0..k-1: a gap means a later chunk finished first and waits for it.
+    let k = prefix;
+    while (stored.has(k)) k++;
+    if (k > prefix) {
+      prefix = k;
+      const merged = mergeChunkSegments(
+        Array.from({ length: k }, (_, i) => stored.get(i)!),
+        Infinity, // times do not matter here: clipping to the audio's length never changes a segment's text
+      );
+      for (const delta of segmentDeltas(merged, sent)) {
+        send({ type: 'transcript.text.delta', delta });
+        lastWrite = Date.now();
+      }
+      sent = Math.max(sent, merged.length); // merged segments all have text
     }
-    sent = Math.max(sent, merged.length); // merged segments all have text
     if (over) break;
     if (Date.now() - lastWrite > STREAM_KEEPALIVE_MS) {
       res.write(': keep-alive\n\n');
