@@ -102,12 +102,18 @@ export function jobsRouter(deps: ApiDeps): Router {
       if (fields.url !== undefined) {
         const sourceUrl = redactUrl(fields.url);
         deps.log.info('fetching audio by url', { jobId, url: sourceUrl });
-        upload.file = await fetchAudioUrl(fields.url, {
-          allow: config.audioUrl.allow,
-          maxBytes: limits.maxFileBytes,
-          destPath: uploadPath,
-          totalTimeoutMs: config.audioUrl.timeoutSeconds * 1000,
-        });
+        // A fetch is an upload in flight like any other: it holds one of the user's upload slots.
+        const slot = await deps.uploadSlots.acquire(me.userId, me.tier, limits);
+        try {
+          upload.file = await fetchAudioUrl(fields.url, {
+            allow: config.audioUrl.allow,
+            maxBytes: limits.maxFileBytes,
+            destPath: uploadPath,
+            totalTimeoutMs: config.audioUrl.timeoutSeconds * 1000,
+          });
+        } finally {
+          await slot.release();
+        }
       }
       if (fields.mode === 'edge') {
         // Privacy mode: no audio, a plan for the browser instead (api/edge/admission.ts).
