@@ -81,9 +81,9 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
   const root = CancellationScope.current();
   setHandler(cancelSignal, () => work.cancel());
 
-  let cloudAudio = false;
+  let retained = false;
   try {
-    cloudAudio = await work.run(() => transcribe(input, state, setStatus));
+    retained = await work.run(() => transcribe(input, state, setStatus));
   } catch (err) {
     const cancelled = isCancellation(err);
     const error = cancelled ? null : describeFailure(err);
@@ -108,11 +108,8 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
     throw ApplicationFailure.nonRetryable(error!.message, error!.code);
   }
   // Also when Temporal's own cancellation came during the finish above: the audio goes either way,
-  // unless the job asked to keep it for re-transcription (then a durable timer deletes it later).
-  const retain = state.status === 'completed' && cloudAudio && (input.retainAudioSeconds ?? 0) > 0;
-  await CancellationScope.nonCancellable(() =>
-    retain ? retainAudio(input.jobId, input.retainAudioSeconds!) : orchestration.deleteAudio({ jobId: input.jobId }),
-  );
+  // unless the job asked to keep it for re-transcription (a durable timer deletes it later: retention.ts).
+  if (!retained) await CancellationScope.nonCancellable(() => orchestration.deleteAudio({ jobId: input.jobId }));
   // An edge job that expired ends without a webhook event (webhooks announce completed, failed, cancelled).
   if (input.webhook && state.status === 'completed') await startWebhookDelivery(input.jobId, 'completed');
   return { jobId: input.jobId, status: state.status };
@@ -120,7 +117,7 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
 
 /**
  * prepare → fan out chunks → settle quota → store the transcript.
- * @returns true when the job ran on cloud audio (false: an edge job the browser finished or that expired)
+ * @returns true when the job's audio is retained for re-transcription (the workflow must not delete it)
  */
 async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setStatus: (s: JobStatus) => void): Promise<boolean> {
   if (input.edge) {
@@ -167,7 +164,11 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
   // Point of no return: every chunk is stored. A cancel arriving now must not cut between the charge and
   // the transcript (a cancelled job left charged, or a `completed` row written after `cancelled`), so
   // the job finishes; the cancel found it ending.
+  const retain = (input.retainAudioSeconds ?? 0) > 0;
   await CancellationScope.nonCancellable(async () => {
+    // Retention starts before the job reads `completed`, so a completed job already shows
+    // `audioRetainedUntil` (the timer child is abandoned: it outlives this workflow).
+    if (retain) await retainAudio(input.jobId, input.retainAudioSeconds!);
     await settlement.settleQuota({ jobId: input.jobId, billedSeconds });
     if (input.channels) {
       await orchestration.finalizeChannels({ jobId: input.jobId, channels: input.channels, audioSeconds: prepared.audioSeconds, billedSeconds });
@@ -176,5 +177,5 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     }
   });
   setStatus('completed');
-  return true;
+  return retain;
 }
