@@ -63,6 +63,12 @@ export const tokenRequest = z.union([
   z.object({ scope: z.literal('listen') }).strict(),
 ]);
 
+/** `GET /v1/jobs/:id/transcript` caption layout (openai/whisper CLI --max_line_width / --max_line_count). */
+export const captionQuery = z.object({
+  maxLineWidth: z.coerce.number().int().min(1).max(1000).optional(),
+  maxLineCount: z.coerce.number().int().min(1).max(100).optional(),
+});
+
 export const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
 
 /** `POST /v1/audio/transcriptions|translations` multipart fields besides `file` (OpenAI's names). */
