@@ -222,6 +222,8 @@ export const liveStartMessage = z
     language: languageCode.optional(),
     sampleRate: z.number().int().min(8000).max(48000),
     encoding: z.enum(['pcm_s16le', 'f32']),
+    /** true: `final` messages carry `words: [{word, start, end, probability}]` (seconds on the stream's time line) */
+    wordTimestamps: z.boolean().optional(),
   })
   .strict();
 export const liveStopMessage = z.object({ type: z.literal('stop') }).strict();
