@@ -96,6 +96,8 @@ async function main() {
       models: { type: 'string', default: 'whisper-tiny.en,whisper-base' },
       threads: { type: 'string', default: '2' },
       'min-long-s': { type: 'string', default: '300' },
+      // only these files (substring of the name), e.g. --only long
+      only: { type: 'string', default: '' },
     },
   });
   const threads = Number(values.threads);
@@ -129,11 +131,13 @@ async function main() {
     }
     k++;
   }
+  const longWithPauses = concat(withPauses);
   const files: { name: string; samples: Float32Array; removeSilence?: boolean }[] = [
     ...pieces,
-    { name: `long ${(lenP / SAMPLE_RATE / 60).toFixed(1)} min, pauses`, samples: concat(withPauses) },
+    { name: `long ${(lenP / SAMPLE_RATE / 60).toFixed(1)} min, pauses`, samples: longWithPauses },
     { name: `long ${(lenN / SAMPLE_RATE / 60).toFixed(1)} min, no pauses`, samples: concat(noPauses) },
-    { name: `long, pauses, silence removed`, samples: concat(withPauses), removeSilence: true },
+    // the same file (faster-whisper's words for it are reused), ours after silence removal
+    { name: `long, pauses, silence removed`, samples: longWithPauses, removeSilence: true },
   ];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eval-words-'));
   const pcmFiles = files.map((f, i) => {
@@ -148,7 +152,7 @@ async function main() {
   for (const model of values.models!.split(',')) {
     const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
     // faster-whisper: every distinct file once (the silence-removed case compares with the original file)
-    const peerFiles = files.map((f, i) => ({ name: String(i), pcm: pcmFiles[i], skip: f.removeSilence }));
+    const peerFiles = files.map((f, i) => ({ name: String(i), pcm: pcmFiles[i], skip: f.removeSilence || (values.only && !f.name.includes(values.only)) }));
     const fwRun = spawnSync(
       VENV_PYTHON,
       [
@@ -175,6 +179,7 @@ async function main() {
     const worst: { file: string; ours: W; fw: W; d: number }[] = [];
     for (let i = 0; i < files.length; i++) {
       const f = files[i];
+      if (values.only && !f.name.includes(values.only)) continue;
       const t0 = performance.now();
       let words: W[];
       if (f.removeSilence) {
