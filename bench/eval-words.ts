@@ -66,21 +66,27 @@ function percentile(xs: number[], p: number): number {
 
 const norm = (w: string) => w.toLowerCase().replace(/[^\p{L}\p{N}']/gu, '');
 
-/** Pairs of words both lists have, by a longest common subsequence of normalised spellings. */
-function pairWords(a: W[], b: W[]): [W, W][] {
+/**
+ * Pairs of words both lists have, by a longest common subsequence of normalised spellings. With `gateS`,
+ * two words only pair when their starts are at most that far apart: the long-form files repeat the same
+ * sentences, and where the transcripts diverge a plain LCS pairs a word with the same word of another
+ * repetition seconds away (a different spoken word).
+ */
+function pairWords(a: W[], b: W[], gateS = Infinity): [W, W][] {
   const x = a.map((w) => norm(w.word));
   const y = b.map((w) => norm(w.word));
   const n = x.length;
   const m = y.length;
+  const same = (i: number, j: number) => x[i] === y[j] && x[i] !== '' && Math.abs(a[i].start - b[j].start) <= gateS;
   const L = new Uint32Array((n + 1) * (m + 1));
   for (let i = n - 1; i >= 0; i--)
     for (let j = m - 1; j >= 0; j--)
-      L[i * (m + 1) + j] = x[i] === y[j] && x[i] !== '' ? L[(i + 1) * (m + 1) + j + 1] + 1 : Math.max(L[(i + 1) * (m + 1) + j], L[i * (m + 1) + j + 1]);
+      L[i * (m + 1) + j] = same(i, j) ? L[(i + 1) * (m + 1) + j + 1] + 1 : Math.max(L[(i + 1) * (m + 1) + j], L[i * (m + 1) + j + 1]);
   const pairs: [W, W][] = [];
   let i = 0;
   let j = 0;
   while (i < n && j < m) {
-    if (x[i] === y[j] && x[i] !== '') {
+    if (same(i, j) && L[i * (m + 1) + j] === L[(i + 1) * (m + 1) + j + 1] + 1) {
       pairs.push([a[i], b[j]]);
       i++;
       j++;
@@ -98,6 +104,8 @@ async function main() {
       'min-long-s': { type: 'string', default: '300' },
       // only these files (substring of the name), e.g. --only long
       only: { type: 'string', default: '' },
+      // pair words only when their starts are at most this many seconds apart (default: no limit)
+      'pair-gate-s': { type: 'string', default: 'Infinity' },
     },
   });
   const threads = Number(values.threads);
@@ -146,7 +154,9 @@ async function main() {
     return p;
   });
 
-  console.log(`eval:words  ours (engine/timing.ts) vs faster-whisper word_timestamps=True, greedy T=0, threads ${threads}`);
+  console.log(
+    `eval:words  ours (engine/timing.ts) vs faster-whisper word_timestamps=True, greedy T=0, threads ${threads}, pairing gate ${values['pair-gate-s']} s`,
+  );
   console.log(`load average at start ${loadNow()}; ${os.cpus().length} CPUs`);
   const summary: string[] = [];
   for (const model of values.models!.split(',')) {
@@ -192,7 +202,7 @@ async function main() {
       }
       const oursS = (performance.now() - t0) / 1000;
       const ref = fw.get(String(f.removeSilence ? files.findIndex((g) => g.samples === f.samples && !g.removeSilence) : i))!;
-      const pairs = pairWords(words, ref.words);
+      const pairs = pairWords(words, ref.words, Number(values['pair-gate-s']));
       const ds = pairs.map(([a, b]) => Math.abs(a.start - b.start));
       const de = pairs.map(([a, b]) => Math.abs(a.end - b.end));
       allS.push(...ds);
