@@ -11,7 +11,8 @@ VENV="$CACHE/pyref"
 CT2="$CACHE/ct2"
 
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
-"$VENV/bin/pip" install -q "faster-whisper==1.1.0" "onnxruntime==1.20.1" numpy
+# faster-whisper 1.1.0 imports `requests` (its model download helper) without declaring it: install it beside.
+"$VENV/bin/pip" install -q "faster-whisper==1.1.0" "onnxruntime==1.20.1" numpy requests
 
 mkdir -p "$CT2/wheels"
 "$VENV/bin/pip" download -q --no-deps -d "$CT2/wheels" \

@@ -24,6 +24,8 @@ export type EngineRequest =
       prompt?: string | null;
       /** sampling seed for the temperature fallback (TranscribeOptions.seed) */
       seed?: number;
+      /** segments carry `words` (TranscribeOptions.wordTimestamps) */
+      wordTimestamps?: boolean;
     };
 
 export type { LoadRequest };

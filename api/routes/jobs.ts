@@ -4,11 +4,11 @@ import { Router, type Request, type Response } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { blobKeys } from '../../common/blobs';
 import { TERMINAL_STATUSES, workflowIdFor, type JobStatus } from '../../common/constants';
-import { TRANSCRIPT_FORMATS, toSrt, toVtt, type TranscriptFormat } from '../transcript-formats';
+import { hasWords, TRANSCRIPT_FORMATS, toSrt, toVtt, type TranscriptFormat } from '../transcript-formats';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { jobJson, type JobRow } from '../job-json';
-import { createJobFields, describeZodError, listJobsQuery as listQuery } from '../schemas';
+import { captionQuery, createJobFields, describeZodError, listJobsQuery as listQuery } from '../schemas';
 import { receiveLimitedUpload } from '../upload';
 import { admitUpload } from '../admission';
 import { admitEdge } from '../edge/admission';
@@ -137,17 +137,30 @@ export function jobsRouter(deps: ApiDeps): Router {
     if (!(TRANSCRIPT_FORMATS as readonly string[]).includes(format)) {
       throw new ApiError(400, 'invalid_request', `format must be one of ${TRANSCRIPT_FORMATS.join(', ')}`);
     }
+    const q = captionQuery.safeParse({ maxLineWidth: req.query.maxLineWidth, maxLineCount: req.query.maxLineCount });
+    if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error));
+    const layout = q.data.maxLineWidth !== undefined || q.data.maxLineCount !== undefined ? q.data : undefined;
+    if (layout && format !== 'srt' && format !== 'vtt') {
+      throw new ApiError(400, 'invalid_request', 'maxLineWidth and maxLineCount lay out captions: use them with format=srt or vtt');
+    }
     const job = await ownJobOf(req);
     if (job.status !== 'completed') {
       throw new ApiError(409, 'not_completed', `the job is ${job.status}; its transcript exists once it is completed`);
     }
     const segments = job.segments ?? [];
+    if (layout && !hasWords(segments)) {
+      throw new ApiError(
+        409,
+        'words_not_available',
+        'captions laid out by maxLineWidth/maxLineCount need word times: create the job with wordTimestamps=true',
+      );
+    }
     switch (format as TranscriptFormat) {
       case 'srt':
-        res.type('application/x-subrip').send(toSrt(segments));
+        res.type('application/x-subrip').send(toSrt(segments, layout));
         return;
       case 'vtt':
-        res.type('text/vtt').send(toVtt(segments));
+        res.type('text/vtt').send(toVtt(segments, layout));
         return;
       case 'json':
         res.json({ id: job.id, language: job.language, text: job.text ?? '', segments });
