@@ -26,6 +26,8 @@ export type EngineRequest =
       seed?: number;
       /** segments carry `words` (TranscribeOptions.wordTimestamps) */
       wordTimestamps?: boolean;
+      /** false: temperature 0 only, no fallback (TranscribeOptions.fallback) */
+      fallback?: boolean;
     };
 
 export type { LoadRequest };
