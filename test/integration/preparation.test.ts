@@ -74,7 +74,10 @@ async function startOn(upload: Buffer | string, tier: 'free' | 'premium') {
     args: [{ jobId, userId, tier, model: 'whisper-tiny.en', modelTier: 'economy', backend: 'cpu', language: 'en', task: 'transcribe', priorityClass: 'interactive' }],
   });
   await expect(handle.result()).rejects.toThrow();
-  const { rows } = await app.pool.query('SELECT status, error FROM jobs WHERE id = $1', [jobId]);
+  const { rows } = await app.pool.query(
+    `SELECT status, json_build_object('code', error_code, 'message', error_message) AS error FROM jobs WHERE id = $1`,
+    [jobId],
+  );
   const history = await handle.fetchHistory();
   const started = (history.events ?? [])
     .filter((e) => e.activityTaskStartedEventAttributes)
