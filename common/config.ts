@@ -34,8 +34,13 @@ const envSchema = z.object({
   INFERENCE_THREADS: z.coerce.number().int().positive().default(2),
   /** `cuda` asks for the CUDA execution provider; it falls back to CPU with a warning. */
   WHISPER_EP: z.enum(['cpu', 'cuda']).default('cpu'),
-  /** Concurrent `transcribeChunk` activities per inference worker: at least the largest maxBatch, so Temporal hands a worker enough chunks to fill a batch. */
-  INFERENCE_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /**
+   * Concurrent `transcribeChunk` activities per inference worker: twice the largest maxBatch (8), so the
+   * next batch is already waiting in the batcher while one runs, instead of the engine idling while
+   * finished chunks store their results and Temporal hands the worker new ones. Measured by
+   * bench:pipeline (docs/capacity.md): tiny.en pipeline efficiency 80 % at 8, 97 % at 16.
+   */
+  INFERENCE_CONCURRENCY: z.coerce.number().int().positive().default(16),
   /**
    * false: the inference workers decode at temperature 0 only, without Whisper's temperature fallback
    * (benchmarks that compare with peers pinned alike: bench/pipeline.ts). Default true.
