@@ -14,10 +14,12 @@ import { blobKeys } from '../../common/blobs';
 import { TASK_QUEUES, workflowIdFor } from '../../common/constants';
 import { DEFAULT_TIERS } from '../../common/tiers';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
+import { wer } from '../helpers/wer';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
 /** free tier's duration limit here: the API refuses longer uploads, so preparation's own limit is tested by a direct start */
 const FREE_MAX_AUDIO_S = 2;
+const JFK_TEXT = 'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
 
 let app: TestApp;
 let tmp: string;
@@ -54,7 +56,10 @@ test('a job whose PCM is 56× the read block completes through the streaming pat
   expect(job.status).toBe('completed');
   expect(job.audioSeconds).toBeCloseTo(56, 0);
   // Three times the sentence; the 20 s pause was not sent to inference nor billed.
-  expect((job.text as string).toLowerCase().match(/ask not what your country/g)).toHaveLength(3);
+  // tiny.en's wording varies a little with the batch ("asked not", "Ask not!"): word error rate, not the exact text.
+  // Bound as longform.test.ts's per-sentence one (0.2): a sentence lost or doubled at a cut is 0.33.
+  const errors = wer(Array(3).fill(JFK_TEXT).join(' '), job.text as string);
+  expect({ errors: errors < 0.2, text: job.text }).toEqual({ errors: true, text: job.text });
   expect(job.billedSeconds).toBeLessThan(45);
   expect(job.progress.chunksTotal).toBeGreaterThanOrEqual(2);
 }, 240_000);
