@@ -2,27 +2,63 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
+import type { Tier } from '../common/constants';
 import type { PreparedAudio } from '../common/jobs';
-import { planSpeechChunks } from '../audio/speech-spans';
-import { decodeToPcm, readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
+import type { TierLimits } from '../common/tiers';
+import { AudioTooLongError, UnsupportedAudioError } from '../audio/ffmpeg';
+import { preparePcm } from '../audio/prepare';
 import { SAMPLE_RATE } from '../engine/constants';
-import { withChunkHashes } from '../audio/pcm-blob';
 
 const HEARTBEAT_MS = 1_000;
 
 export interface AudioDeps {
   blobs: BlobStore;
   pool: Pool;
+  /** seconds of PCM per block in preparation's passes (config PCM_READ_BLOCK_SECONDS) */
+  pcmBlockSeconds?: number;
+  /** the tier table, for the decoded length's limit */
+  tiers?: Record<Tier, TierLimits>;
 }
 
-export function createAudioActivities({ blobs }: AudioDeps) {
+/**
+ * The most samples a job of `tier` may decode to. The API refused the upload if its header said more
+ * than the tier's maxAudioSeconds; the decode may run a little longer than the header (codec padding,
+ * an estimated duration), so the limit here is 5 % + 30 s above, and only a header that lied by more
+ * fails the job.
+ */
+export function maxDecodedSamples(tiers: Record<Tier, TierLimits> | undefined, tier: Tier | undefined): number {
+  const limit = tier && tiers?.[tier]?.maxAudioSeconds;
+  return limit ? Math.ceil((limit * 1.05 + 30) * SAMPLE_RATE) : Infinity;
+}
+
+/** Samples per block for preparation's passes, at least one 20 ms frame. */
+export function pcmBlockSamples(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : Math.max(320, Math.round(seconds * SAMPLE_RATE));
+}
+
+/**
+ * The failure of a preparation attempt: bad audio is deterministic (non-retryable, our code); anything
+ * else (a disk, the blob store) is rethrown for Temporal to retry.
+ */
+export function preparationFailure(err: unknown, jobId: string): unknown {
+  if (err instanceof UnsupportedAudioError) {
+    // Our sentence goes to the job; ffmpeg's words (scrubbed) to the log only.
+    log.warn('unsupported audio', { jobId, reason: err.message, detail: err.detail });
+    return ApplicationFailure.nonRetryable(err.message, 'unsupported_audio');
+  }
+  if (err instanceof AudioTooLongError) return ApplicationFailure.nonRetryable(err.message, 'audio_too_long');
+  return err;
+}
+
+export function createAudioActivities({ blobs, pcmBlockSeconds, tiers }: AudioDeps) {
   return {
     /**
-     * Decodes the upload to 16 kHz mono float32 (stored as a blob next to it) and plans the chunks.
-     * Idempotent: a retry re-decodes into the same key.
-     * @throws non-retryable ApplicationFailure `unsupported_audio` when ffmpeg cannot decode it
+     * Decodes the upload to 16 kHz mono float32 (stored as a blob next to it) and plans the chunks, in
+     * bounded memory (audio/prepare.ts). Idempotent: a retry re-decodes into the same key.
+     * @throws non-retryable ApplicationFailure `unsupported_audio` when ffmpeg cannot decode it,
+     *   `audio_too_long` when it decodes to more than the tier allows, `audio_missing` without an upload
      */
-    async prepareAudio({ jobId }: { jobId: string }): Promise<PreparedAudio> {
+    async prepareAudio({ jobId, tier }: { jobId: string; tier?: Tier }): Promise<PreparedAudio> {
       let upload: string;
       try {
         upload = await blobs.fetch(blobKeys.upload(jobId));
@@ -34,8 +70,14 @@ export function createAudioActivities({ blobs }: AudioDeps) {
       const ctx = Context.current();
       // Heartbeats carry cancellation to us; ffmpeg is killed on it, so the workflow's cleanup comes after.
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
+      let prepared;
       try {
-        await decodeToPcm(upload, pcmFile, ctx.cancellationSignal);
+        // Leading, trailing and long inner silence never reaches inference, and is not billed.
+        prepared = await preparePcm(upload, pcmFile, {
+          signal: ctx.cancellationSignal,
+          blockSamples: pcmBlockSamples(pcmBlockSeconds),
+          maxSamples: maxDecodedSamples(tiers, tier),
+        });
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       } catch (err) {
         if (ctx.cancellationSignal.aborted) {
@@ -44,24 +86,14 @@ export function createAudioActivities({ blobs }: AudioDeps) {
           // the CancelledFailure itself (any other error would fail the job instead of cancelling it).
           throw ctx.cancellationSignal.reason;
         }
-        if (err instanceof UnsupportedAudioError) {
-          // Our sentence goes to the job; ffmpeg's words (scrubbed) to the log only.
-          log.warn('unsupported audio', { jobId, reason: err.message, detail: err.detail });
-          throw ApplicationFailure.nonRetryable(err.message, 'unsupported_audio');
-        }
-        throw err;
+        throw preparationFailure(err, jobId);
       } finally {
         clearInterval(beat);
       }
-      const samples = readPcm(pcmFile);
-      // Leading, trailing and long inner silence never reaches inference, and is not billed.
-      const planned = planSpeechChunks(samples);
-      const chunks = planned.chunks.map((c) => withChunkHashes(samples, c));
-      const speechSeconds = planned.speechSeconds;
       // Publish the PCM for the inference workers (other machines with S3), then drop local copies.
       await blobs.commit(blobKeys.pcm(jobId));
       await blobs.dropLocal(jobId);
-      return { audioSeconds: samples.length / SAMPLE_RATE, speechSeconds, chunks };
+      return { audioSeconds: prepared.samples / SAMPLE_RATE, speechSeconds: prepared.speechSeconds, chunks: prepared.chunks };
     },
   };
 }

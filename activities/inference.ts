@@ -13,7 +13,7 @@ import { readChunkAudio } from '../audio/pcm-blob';
 import { chunkRelativeTimes, spanSeconds } from '../audio/speech-spans';
 import type { EngineClient } from '../engine/client';
 import { seedFrom } from '../engine/prng';
-import { observeChunkDone, observeChunkStart, observeFirstResult } from '../common/metrics';
+import { observeAlignment, observeChunkDone, observeChunkStart, observeFirstResult } from '../common/metrics';
 import { MODEL_REGISTRY } from '../common/routing';
 import { scrubInternals } from '../audio/ffmpeg-safety';
 
@@ -22,6 +22,8 @@ export interface InferenceDeps {
   blobs: BlobStore;
   engine: EngineClient;
   modelsDir: string;
+  /** false: temperature 0 only (config WHISPER_TEMPERATURE_FALLBACK); default true */
+  temperatureFallback?: boolean;
   /** how often a running chunk heartbeats (ms); well under the heartbeat timeout */
   heartbeatEveryMs?: number;
 }
@@ -48,6 +50,11 @@ export function inferenceFailure(err: unknown, what?: string): ApplicationFailur
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+/** Word probabilities to 4 decimals: enough for a confidence, a third of the JSON of a full double. */
+function round4(x: number): number {
+  return Math.round(x * 10000) / 10000;
 }
 
 export function createInferenceActivities(deps: InferenceDeps) {
@@ -94,8 +101,13 @@ export function createInferenceActivities(deps: InferenceDeps) {
       const samples = await readChunkAudio(blobs, pcmKeyOf(jobId, input.channel), chunk);
       const modelDir = path.join(modelsDir, input.model);
       // The job's prompt is read here, not carried in the workflow's payloads (user text stays in Postgres).
-      const opts = await pool.query(`SELECT options->>'prompt' AS prompt FROM jobs WHERE id = $1`, [jobId]);
+      // So is its wordTimestamps flag (POST /v1/jobs `wordTimestamps`): a job's option, not the workflow's.
+      const opts = await pool.query(
+        `SELECT options->>'prompt' AS prompt, COALESCE((options->>'wordTimestamps')::boolean, false) AS word_timestamps FROM jobs WHERE id = $1`,
+        [jobId],
+      );
       const prompt: string | null = opts.rows[0]?.prompt ?? null;
+      const wordTimestamps: boolean = opts.rows[0]?.word_timestamps === true;
       const beat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS);
       let result;
       try {
@@ -105,7 +117,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
             modelDir,
             samples,
             // Seeded by job and chunk: a retry samples the temperature fallback's tokens the same way.
-            { language: input.language, task: input.task, prompt, seed: seedFrom(jobId, chunk.index) },
+            { language: input.language, task: input.task, prompt, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback: deps.temperatureFallback },
             ctx.cancellationSignal,
           ),
           ctx.cancelled,
@@ -125,14 +137,17 @@ export function createInferenceActivities(deps: InferenceDeps) {
         maxBatch: MODEL_REGISTRY.models[input.model]?.maxBatch ?? 1,
         segments: result.segments,
       });
+      for (const s of result.alignmentSeconds ?? []) observeAlignment(input.model, s);
       // Times on the chunk's own audio; with silence removed inside it, mapped back to the original
       // time line (a segment after a removed pause keeps its true start), then made chunk-relative.
+      // Words are mapped by the same function as their segment, so they stay inside it.
       const segments = result.segments.map((s) => ({ ...s, ...chunkRelativeTimes(chunk, s) })).map((s) => ({
         start: s.start,
         end: s.end,
         text: s.text,
         avgLogprob: s.avgLogprob,
         noSpeechProb: s.noSpeechProb,
+        ...(s.words ? { words: s.words.map((w) => ({ word: w.word, ...chunkRelativeTimes(chunk, w), probability: round4(w.probability) })) } : {}),
       }));
       const client = await pool.connect();
       try {
@@ -166,7 +181,15 @@ export function createInferenceActivities(deps: InferenceDeps) {
           for (const seg of segments) {
             await client.query(`INSERT INTO job_events (job_id, type, data) VALUES ($1, 'segment', $2)`, [
               jobId,
-              { chunk: chunk.index, start: round2(chunk.start + seg.start), end: round2(chunk.start + seg.end), text: seg.text },
+              {
+                chunk: chunk.index,
+                start: round2(chunk.start + seg.start),
+                end: round2(chunk.start + seg.end),
+                text: seg.text,
+                ...(seg.words
+                  ? { words: seg.words.map((w) => ({ word: w.word, start: round2(chunk.start + w.start), end: round2(chunk.start + w.end), probability: w.probability })) }
+                  : {}),
+              },
             ]);
           }
           await client.query(`INSERT INTO job_events (job_id, type, data) VALUES ($1, 'progress', $2)`, [

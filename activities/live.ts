@@ -32,15 +32,19 @@ export function createLiveActivities({ pool, blobs, engine, modelsDir }: LiveDep
       } catch (err) {
         throw ApplicationFailure.nonRetryable(`window ${window.seq} of job ${jobId} is missing: ${(err as Error).message}`, 'audio_missing');
       }
+      // Words only for final windows of streams that asked for them (partials are redone within a second).
+      const wordTimestamps =
+        window.kind === 'final' &&
+        (await pool.query(`SELECT COALESCE((options->>'wordTimestamps')::boolean, false) AS w FROM jobs WHERE id = $1`, [jobId])).rows[0]?.w === true;
       let result;
       try {
-        result = await engine.transcribe(path.join(modelsDir, model), samples, { language, task: 'transcribe' }, ctx.cancellationSignal);
+        result = await engine.transcribe(path.join(modelsDir, model), samples, { language, task: 'transcribe', wordTimestamps }, ctx.cancellationSignal);
       } catch (err) {
         if (ctx.cancellationSignal.aborted) throw err;
         throw inferenceFailure(err);
       }
       const segments = result.segments
-        .map((s) => ({ start: s.start, end: s.end, text: s.text.trim() }))
+        .map((s) => ({ start: s.start, end: s.end, text: s.text.trim(), ...(s.words ? { words: s.words } : {}) }))
         .filter((s) => s.text.length > 0);
       const text = segments.map((s) => s.text).join(' ');
       const client = await pool.connect();

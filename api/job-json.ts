@@ -6,6 +6,14 @@
 import type { Pool } from 'pg';
 import { edgeJobJson } from './edge/job-json';
 
+/** A word of a segment (jobs made with `wordTimestamps`), seconds on the job's time line. */
+export interface JobWord {
+  word: string;
+  start: number;
+  end: number;
+  probability: number;
+}
+
 const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
 
 export interface JobRow {
@@ -24,9 +32,9 @@ export interface JobRow {
   chunks_total: number | null;
   chunks_done: number;
   text: string | null;
-  segments: { start: number; end: number; text: string; channel?: number }[] | null;
+  segments: { start: number; end: number; text: string; channel?: number; words?: JobWord[] }[] | null;
   /** multichannel jobs: one transcript per channel */
-  channels?: { channel: number; text: string; segments: { start: number; end: number; text: string }[] }[] | null;
+  channels?: { channel: number; text: string; segments: { start: number; end: number; text: string; words?: JobWord[] }[] }[] | null;
   error_code: string | null;
   error_message: string | null;
   produced_by: string;

@@ -264,7 +264,7 @@ class LiveSession {
   }
 
   /** Admits the stream as a job: model, backend with capacity, reservation, workflow. */
-  private async start(msg: { model?: string; language?: string; sampleRate: number; encoding: LiveEncoding }): Promise<void> {
+  private async start(msg: { model?: string; language?: string; sampleRate: number; encoding: LiveEncoding; wordTimestamps?: boolean }): Promise<void> {
     const { deps, me } = this;
     const limits = deps.config.tiers[me.tier];
     // Live wants the fastest model the tier allows unless the caller names one (English: tiny.en).
@@ -299,7 +299,7 @@ class LiveSession {
           choice.modelTier,
           route.backend,
           msg.language ?? null,
-          JSON.stringify({ live: { sampleRate: msg.sampleRate, encoding: msg.encoding } }),
+          JSON.stringify({ live: { sampleRate: msg.sampleRate, encoding: msg.encoding }, ...(msg.wordTimestamps ? { wordTimestamps: true } : {}) }),
           route.expectedCostPerMinute,
         ],
       );
@@ -450,10 +450,19 @@ class LiveSession {
       if (this.state === 'streaming') this.send({ type: 'partial', text });
       return;
     }
-    const segs: { start: number; end: number }[] = rows[0].segments;
+    const segs: { start: number; end: number; words?: { word: string; start: number; end: number; probability: number }[] }[] = rows[0].segments;
     const start = round2(req.start + (segs[0]?.start ?? 0));
     const end = round2(Math.min(req.end, req.start + (segs[segs.length - 1]?.end ?? req.end - req.start)));
-    this.send({ type: 'final', text, start, end });
+    // Final windows of a stream started with wordTimestamps store their words (activities/live.ts).
+    const words = segs.some((s) => s.words)
+      ? segs
+          .flatMap((s) => s.words ?? [])
+          .map((w) => {
+            const ws = Math.min(Math.max(round2(req.start + w.start), start), end);
+            return { word: w.word, start: ws, end: Math.min(Math.max(round2(req.start + w.end), ws), end), probability: w.probability };
+          })
+      : undefined;
+    this.send({ type: 'final', text, start, end, ...(words ? { words } : {}) });
   }
 
   /**

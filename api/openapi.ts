@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { TRANSCRIPT_FORMATS } from './transcript-formats';
 import {
   cancelAcceptedSchema,
+  captionQuery,
   createJobFields,
   errorSchema,
   healthSchema,
@@ -87,7 +88,8 @@ const ERROR_TEXT: Record<number, string> = {
   409:
     'not_cancellable, idempotency_conflict, not_completed (the job has no transcript until it is completed; retranscribe while a version runs), ' +
     'audio_not_retained (retranscribe: the job kept no audio, or its retention ended), ' +
-    'edge_result_rejected (edge token used, late or for another job) or not_awaiting_audio (not an edge job waiting for its audio)',
+    'edge_result_rejected (edge token used, late or for another job), not_awaiting_audio (not an edge job waiting for its audio) ' +
+    'or words_not_available (captions by maxLineWidth/maxLineCount of a job made without wordTimestamps)',
   413: 'file_too_large, audio_too_long, body_too_large (a JSON body over 64 KB), or edge_result_rejected (over the size bound)',
   415: 'unsupported_media_type',
   422:
@@ -226,6 +228,8 @@ export function buildOpenApi(): JsonSchema {
           parameters: [
             jobId,
             { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: [...TRANSCRIPT_FORMATS], default: 'text' } },
+            // srt/vtt laid out by word times, as openai/whisper's --max_line_width / --max_line_count
+            ...queryParams(captionQuery),
             {
               name: 'version',
               in: 'query',

@@ -36,6 +36,8 @@ export const createJobFields = z
       .optional(),
     mode: z.enum(['cloud', 'edge']).optional(),
     allowFallback: boolString.optional(),
+    /** true: every segment carries `words` [{word, start, end, probability}] (default false: a 12 h transcript has ~100k words) */
+    wordTimestamps: boolString.optional(),
     /** mode=edge: what the device can do, JSON (api/edge/plan.ts `capabilitiesSchema`) */
     capabilities: z.string().max(2000).optional(),
     /** keep the audio this many seconds after the job ends, for re-transcription (0: not kept; tier maximum) */
@@ -76,6 +78,12 @@ export const tokenRequest = z.union([
   z.object({ scope: z.literal('listen') }).strict(),
 ]);
 
+/** `GET /v1/jobs/:id/transcript` caption layout (openai/whisper CLI --max_line_width / --max_line_count). */
+export const captionQuery = z.object({
+  maxLineWidth: z.coerce.number().int().min(1).max(1000).optional(),
+  maxLineCount: z.coerce.number().int().min(1).max(100).optional(),
+});
+
 export const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
 
 /** `POST /v1/audio/transcriptions|translations` multipart fields besides `file` (OpenAI's names). */
@@ -86,10 +94,16 @@ export const openAiFields = z
     prompt: z.string().max(1000).optional(),
     response_format: z.enum(RESPONSE_FORMATS).optional(),
     temperature: z.coerce.number().min(0).max(1).optional(),
+    // OpenAI: segment, word or both (repeated field, joined with ','); needs response_format=verbose_json.
     'timestamp_granularities[]': z
       .string()
       .refine((v) => v.split(',').every((g) => g === 'segment' || g === 'word'), 'must be segment or word')
-      .refine((v) => !v.split(',').includes('word'), 'word timestamps are not available; use segment')
+      .optional(),
+    // OpenAI's `include[]=logprobs` gives per-token log-probabilities for its gpt-4o models only; our
+    // chunk store keeps no tokens, so it is refused by name rather than answered without them.
+    'include[]': z
+      .string()
+      .refine(() => false, 'include[]=logprobs is not available: per-token log-probabilities are not kept; use response_format=verbose_json for avg_logprob per segment')
       .optional(),
     // Accepted for compatibility: we always chunk at silences ourselves.
     chunking_strategy: z.string().optional(),
@@ -101,8 +115,19 @@ export const openAiFields = z
 // ---- responses ----
 
 const isoTime = z.iso.datetime();
+/**
+ * A word of a segment (jobs made with `wordTimestamps`): seconds on the segment's time line, inside the
+ * segment; `word` keeps Whisper's leading space; `probability` is the mean of its tokens' probabilities.
+ */
+export const wordSchema = z.looseObject({ word: z.string(), start: z.number(), end: z.number(), probability: z.number().min(0).max(1) });
 /** A transcript segment; times in seconds from the start of the audio. */
-export const segmentSchema = z.looseObject({ start: z.number(), end: z.number(), text: z.string(), channel: z.number().int().optional() });
+export const segmentSchema = z.looseObject({
+  start: z.number(),
+  end: z.number(),
+  text: z.string(),
+  channel: z.number().int().optional(),
+  words: z.array(wordSchema).optional(),
+});
 
 /** The job JSON of API.md ("Job JSON"). */
 export const jobSchema = z.looseObject({
@@ -198,9 +223,11 @@ export const openAiTranscriptionSchema = z.union([
     language: z.string().nullable(),
     duration: z.number().nullable(),
     text: z.string(),
-    segments: z.array(
-      z.looseObject({ id: z.number().int(), seek: z.number(), start: z.number(), end: z.number(), text: z.string() }),
-    ),
+    // timestamp_granularities[]: segment (the default) gives `segments`, word gives `words`; both, both
+    segments: z
+      .array(z.looseObject({ id: z.number().int(), seek: z.number(), start: z.number(), end: z.number(), text: z.string() }))
+      .optional(),
+    words: z.array(z.looseObject({ word: z.string(), start: z.number(), end: z.number() })).optional(),
   }),
   z.looseObject({ text: z.string() }),
 ]);
@@ -229,6 +256,8 @@ export const liveStartMessage = z
     language: languageCode.optional(),
     sampleRate: z.number().int().min(8000).max(48000),
     encoding: z.enum(['pcm_s16le', 'f32']),
+    /** true: `final` messages carry `words: [{word, start, end, probability}]` (seconds on the stream's time line) */
+    wordTimestamps: z.boolean().optional(),
   })
   .strict();
 export const liveStopMessage = z.object({ type: z.literal('stop') }).strict();

@@ -7,6 +7,86 @@ export interface FormattableSegment {
   text: string;
   /** multichannel jobs: the channel the segment was spoken on (0-based) */
   channel?: number;
+  /** jobs made with word timestamps: the segment's words (Whisper's leading space kept) */
+  words?: { word: string; start: number; end: number }[];
+}
+
+/** Caption layout from word times: openai/whisper's CLI `--max_line_width` / `--max_line_count`. */
+export interface CaptionLayout {
+  /** characters per line (openai's max_line_width) */
+  maxLineWidth?: number;
+  /** lines per cue (openai's max_line_count) */
+  maxLineCount?: number;
+}
+
+/** Whether every segment has word times (what captions laid out by words need). */
+export function hasWords(segments: readonly FormattableSegment[]): boolean {
+  return segments.every((s) => Array.isArray(s.words));
+}
+
+/** Python's len(): code points, not UTF-16 units. */
+function pyLen(s: string): number {
+  return Array.from(s).length;
+}
+
+/** openai/whisper utils.py: a long pause (seconds) between words starts a new cue when not preserving segments. */
+const LONG_PAUSE_S = 3.0;
+
+/**
+ * Cues from word times, as openai/whisper utils.py `SubtitlesWriter.iterate_result` lays them out
+ * (without highlight_words / max_words_per_line): words fill a line up to `maxLineWidth` characters, a
+ * full line opens the next (joined by "\n"), and after `maxLineCount` lines or a pause over 3 s a new
+ * cue starts. With both limits given, cues may span segments (openai: preserve_segments = False);
+ * otherwise every segment starts a new cue. A cue runs from its first word's start to its last word's
+ * end. Multichannel: a change of channel always starts a new cue (our addition: a cue is one speaker).
+ * @param segments segments that all have `words` (see hasWords)
+ */
+export function captionCues(
+  segments: readonly FormattableSegment[],
+  layout: CaptionLayout,
+): { start: number; end: number; text: string; channel?: number }[] {
+  const { maxLineCount } = layout;
+  const preserveSegments = maxLineCount === undefined || layout.maxLineWidth === undefined;
+  const maxLineWidth = layout.maxLineWidth ?? 1000;
+  type Timing = { word: string; start: number; end: number; channel?: number };
+  const subtitles: Timing[][] = [];
+  let lineLen = 0;
+  let lineCount = 1;
+  let subtitle: Timing[] = [];
+  // openai get_start: the first word's start, else the first segment's start
+  let last = segments.flatMap((s) => s.words ?? [])[0]?.start ?? segments[0]?.start ?? 0;
+  for (const segment of segments) {
+    (segment.words ?? []).forEach((w, i) => {
+      const timing: Timing = { word: w.word, start: w.start, end: w.end, channel: segment.channel };
+      const longPause = !preserveSegments && timing.start - last > LONG_PAUSE_S;
+      const hasRoom = lineLen + pyLen(timing.word) <= maxLineWidth;
+      const channelBreak = subtitle.length > 0 && subtitle[subtitle.length - 1].channel !== timing.channel;
+      const segBreak = (i === 0 && subtitle.length > 0 && preserveSegments) || channelBreak;
+      if (lineLen > 0 && hasRoom && !longPause && !segBreak) {
+        lineLen += pyLen(timing.word); // line continuation
+      } else {
+        timing.word = timing.word.trim();
+        if ((subtitle.length > 0 && maxLineCount !== undefined && (longPause || lineCount >= maxLineCount)) || segBreak) {
+          subtitles.push(subtitle); // subtitle break
+          subtitle = [];
+          lineCount = 1;
+        } else if (lineLen > 0) {
+          lineCount += 1; // line break
+          timing.word = '\n' + timing.word;
+        }
+        lineLen = pyLen(timing.word.trim());
+      }
+      subtitle.push(timing);
+      last = timing.start;
+    });
+  }
+  if (subtitle.length > 0) subtitles.push(subtitle);
+  return subtitles.map((sub) => ({
+    start: sub[0].start,
+    end: sub[sub.length - 1].end,
+    text: sub.map((t) => t.word).join(''),
+    ...(sub[0].channel !== undefined ? { channel: sub[0].channel } : {}),
+  }));
 }
 
 export const TRANSCRIPT_FORMATS = ['text', 'srt', 'vtt', 'json'] as const;
@@ -30,12 +110,12 @@ function cues(segments: readonly FormattableSegment[], format: 'SRT' | 'WebVTT')
   }));
 }
 
-/** SubRip subtitles, one cue per segment. */
-export function toSrt(segments: readonly FormattableSegment[]): string {
-  return stringifySync(cues(segments, 'SRT'), { format: 'SRT' });
+/** SubRip subtitles: one cue per segment, or laid out by word times when `layout` is given. */
+export function toSrt(segments: readonly FormattableSegment[], layout?: CaptionLayout): string {
+  return stringifySync(cues(layout ? captionCues(segments, layout) : segments, 'SRT'), { format: 'SRT' });
 }
 
-/** WebVTT subtitles, one cue per segment. */
-export function toVtt(segments: readonly FormattableSegment[]): string {
-  return stringifySync(cues(segments, 'WebVTT'), { format: 'WebVTT' });
+/** WebVTT subtitles: one cue per segment, or laid out by word times when `layout` is given. */
+export function toVtt(segments: readonly FormattableSegment[], layout?: CaptionLayout): string {
+  return stringifySync(cues(layout ? captionCues(segments, layout) : segments, 'WebVTT'), { format: 'WebVTT' });
 }

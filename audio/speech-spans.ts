@@ -7,7 +7,16 @@
  * and a caller is billed for speech only (API.md "Definitions": billed seconds = speech after silence
  * removal).
  */
-import { DEFAULT_CHUNK_PLAN, frameEnergyDb, isSilent, planChunks, silenceThresholdDb, type ChunkPlanOptions, type ChunkSpan } from './chunk-plan';
+import {
+  DEFAULT_CHUNK_PLAN,
+  FrameEnergyMeter,
+  frameEnergyDb,
+  isSilentEnergy,
+  planChunksFromEnergy,
+  silenceThresholdDb,
+  type ChunkPlanOptions,
+  type ChunkSpan,
+} from './chunk-plan';
 
 /** A stretch of the original audio, seconds. */
 export interface TimeSpan {
@@ -41,14 +50,53 @@ export const DEFAULT_SPEECH_SPANS: SpeechSpanOptions = {
 /**
  * The parts of the audio to send to inference: speech frames (above chunk-plan's adaptive silence
  * threshold) widened by `marginSeconds`, merged across pauses shorter than `minRemovedSilenceSeconds`.
+ * The whole-array form of EnergySpeechDetector (same result).
  * @param samples float32 PCM at `opts.sampleRate`
  * @returns spans in seconds, ordered, disjoint; [] when no frame is above the threshold
  */
 export function findSpeechSpans(samples: Float32Array, opts: SpeechSpanOptions = DEFAULT_SPEECH_SPANS): TimeSpan[] {
-  const frameLen = Math.round(opts.frameSeconds * opts.sampleRate);
-  const total = samples.length / opts.sampleRate;
-  if (samples.length === 0) return [];
-  const energy = frameEnergyDb(samples, frameLen);
+  const detector = new EnergySpeechDetector(opts);
+  detector.push(samples);
+  return detector.finish();
+}
+
+/**
+ * Finds the speech in 16 kHz mono float32 audio that arrives in blocks, in one pass, without holding
+ * the audio (audio preparation streams the normalised PCM through it: activities/audio.ts). Blocks are
+ * consecutive and of any length; `finish` is called once, after the last block. Async methods are
+ * awaited, so a detector may run a model per block.
+ */
+export interface SpeechDetector {
+  push(block: Float32Array): void | Promise<void>;
+  /** @returns spans in seconds on the audio's time line, ordered, disjoint */
+  finish(): TimeSpan[] | Promise<TimeSpan[]>;
+}
+
+/**
+ * The energy detector: 20 ms frame energies kept as they arrive (FrameEnergyMeter, 4 bytes per
+ * frame), the adaptive threshold (silenceThresholdDb: the 90th percentile needs every frame) and the
+ * spans computed at `finish`. Any split of the audio into blocks gives the same spans.
+ */
+export class EnergySpeechDetector implements SpeechDetector {
+  private readonly meter: FrameEnergyMeter;
+
+  constructor(private readonly opts: SpeechSpanOptions = DEFAULT_SPEECH_SPANS) {
+    this.meter = new FrameEnergyMeter(Math.round(opts.frameSeconds * opts.sampleRate));
+  }
+
+  push(block: Float32Array): void {
+    this.meter.push(block);
+  }
+
+  finish(): TimeSpan[] {
+    const total = this.meter.samples / this.opts.sampleRate;
+    return spansFromEnergy(this.meter.finish(), total, this.opts);
+  }
+}
+
+/** Speech spans from frame energies (see findSpeechSpans); `totalSeconds` clips the last margin. */
+function spansFromEnergy(energy: Float32Array, totalSeconds: number, opts: SpeechSpanOptions): TimeSpan[] {
+  if (energy.length === 0) return [];
   const threshold = silenceThresholdDb(energy);
   const raw: TimeSpan[] = [];
   let open = -1;
@@ -63,7 +111,7 @@ export function findSpeechSpans(samples: Float32Array, opts: SpeechSpanOptions =
   const spans: TimeSpan[] = [];
   for (const r of raw) {
     const start = Math.max(0, r.start - opts.marginSeconds);
-    const end = Math.min(total, r.end + opts.marginSeconds);
+    const end = Math.min(totalSeconds, r.end + opts.marginSeconds);
     const last = spans[spans.length - 1];
     // A gap shorter than the removable length (measured between speech, margins included) stays.
     if (last && r.start - (last.end - opts.marginSeconds) < opts.minRemovedSilenceSeconds) last.end = end;
@@ -79,11 +127,10 @@ export function spanSeconds(spans: readonly TimeSpan[]): number {
 
 /** The spans' samples laid end to end. */
 export function compactAudio(samples: Float32Array, spans: readonly TimeSpan[], sampleRate = DEFAULT_SPEECH_SPANS.sampleRate): Float32Array {
-  const ranges = spans.map((s) => [Math.round(s.start * sampleRate), Math.min(samples.length, Math.round(s.end * sampleRate))]);
-  const out = new Float32Array(ranges.reduce((n, [a, b]) => n + Math.max(0, b - a), 0));
+  const ranges = spanSampleRanges(spans, samples.length, sampleRate);
+  const out = new Float32Array(ranges.reduce((n, [a, b]) => n + (b - a), 0));
   let at = 0;
   for (const [a, b] of ranges) {
-    if (b <= a) continue;
     out.set(samples.subarray(a, b), at);
     at += b - a;
   }
@@ -95,6 +142,7 @@ export function compactAudio(samples: Float32Array, spans: readonly TimeSpan[], 
  * and cut by planChunks (at pauses, else the quietest frame), chunks with no speech at all dropped.
  * Each chunk's `start`/`end` are on the original time line; a chunk that spans a removed pause lists
  * its `pieces` (original times), whose audio the inference activity lays end to end again.
+ * The whole-array form of planning; audio preparation streams instead (planSpeechChunksFromEnergy).
  * @returns the chunks (indices 0…n-1, in order) and the seconds they hold (what is billed)
  */
 export function planSpeechChunks(
@@ -102,14 +150,44 @@ export function planSpeechChunks(
   spanOpts: SpeechSpanOptions = DEFAULT_SPEECH_SPANS,
   planOpts: ChunkPlanOptions = DEFAULT_CHUNK_PLAN,
 ): { chunks: ChunkSpan[]; speechSeconds: number } {
-  const sr = spanOpts.sampleRate;
   const spans = findSpeechSpans(samples, spanOpts);
-  const compact = compactAudio(samples, spans, sr);
+  const compact = compactAudio(samples, spans, spanOpts.sampleRate);
+  const compactEnergy = frameEnergyDb(compact, Math.round(planOpts.frameSeconds * planOpts.sampleRate));
+  return planSpeechChunksFromEnergy(spans, compactEnergy, compact.length, planOpts);
+}
+
+/**
+ * Sample ranges [first, last) of the spans, as compactAudio cuts them (clipped to `totalSamples`): what
+ * a stream of the compacted audio reads from the original.
+ */
+export function spanSampleRanges(spans: readonly TimeSpan[], totalSamples: number, sampleRate = DEFAULT_SPEECH_SPANS.sampleRate): [number, number][] {
+  return spans
+    .map((s): [number, number] => [Math.round(s.start * sampleRate), Math.min(totalSamples, Math.round(s.end * sampleRate))])
+    .filter(([a, b]) => b > a);
+}
+
+/**
+ * planSpeechChunks from the speech `spans` and the frame energies of the compacted audio (the spans'
+ * samples laid end to end, measured in `planOpts.frameSeconds` frames, e.g. by a FrameEnergyMeter fed
+ * the ranges of spanSampleRanges): chunks are planned on the energies and a chunk whose frames all stay
+ * under the speech floor is dropped (isSilent's test: its frames are the chunk's own, since every cut
+ * falls on a frame boundary).
+ * @param compactSamples the compacted audio's length in samples
+ */
+export function planSpeechChunksFromEnergy(
+  spans: readonly TimeSpan[],
+  compactEnergy: Float32Array,
+  compactSamples: number,
+  planOpts: ChunkPlanOptions = DEFAULT_CHUNK_PLAN,
+): { chunks: ChunkSpan[]; speechSeconds: number } {
+  const sr = planOpts.sampleRate;
+  const frameLen = Math.round(planOpts.frameSeconds * sr);
   const chunks: ChunkSpan[] = [];
   let speechSeconds = 0;
-  for (const c of planChunks(compact, planOpts)) {
+  for (const c of planChunksFromEnergy(compactEnergy, compactSamples, planOpts)) {
     // Chunks without speech are not sent to inference, so they are neither transcribed nor billed.
-    if (isSilent(compact.subarray(Math.round(c.start * sr), Math.round(c.end * sr)))) continue;
+    const frames = compactEnergy.subarray(Math.round(Math.round(c.start * sr) / frameLen), Math.ceil(Math.round(c.end * sr) / frameLen));
+    if (isSilentEnergy(frames)) continue;
     const pieces = toOriginal(spans, c.start, c.end);
     if (pieces.length === 0) continue;
     const chunk: ChunkSpan = { index: chunks.length, start: pieces[0].start, end: pieces[pieces.length - 1].end };

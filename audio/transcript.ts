@@ -1,10 +1,20 @@
 /** Merging per-chunk segments into one transcript, and its text forms. Pure; unit-tested. */
 
+/** A word with times (engine/transcriber.ts `Word`); seconds on the same time line as its segment. */
+export interface TranscriptWord {
+  word: string;
+  start: number;
+  end: number;
+  probability: number;
+}
+
 export interface TranscriptSegment {
   /** seconds from the start of the original audio */
   start: number;
   end: number;
   text: string;
+  /** jobs with word timestamps: the segment's words, inside [start, end], in order, not overlapping */
+  words?: TranscriptWord[];
 }
 
 export interface ChunkSegments {
@@ -12,8 +22,8 @@ export interface ChunkSegments {
   /** chunk start/end in seconds on the original time line */
   start: number;
   end: number;
-  /** segments with times relative to the chunk start */
-  segments: { start: number; end: number; text: string }[];
+  /** segments with times relative to the chunk start (words too, when the job asked for them) */
+  segments: { start: number; end: number; text: string; words?: TranscriptWord[] }[];
 }
 
 /**
@@ -74,6 +84,9 @@ export function mergeChunkSegments(chunks: ChunkSegments[], audioSeconds: number
           const rest = words.slice(k).join(' ');
           const share = (text.length - rest.length) / text.length;
           s = { ...s, start: s.start + share * (s.end - s.start) };
+          // With word times, the doubled words go word by word and the segment starts at the first kept one.
+          const timed = s.words ? dropLeadingWords(s.words, k) : undefined;
+          if (timed) s = { ...s, words: timed, ...(timed.length > 0 ? { start: timed[0].start } : {}) };
           text = rest;
         }
       }
@@ -83,11 +96,38 @@ export function mergeChunkSegments(chunks: ChunkSegments[], audioSeconds: number
       // segment past the audio or the chunk.
       const start = Math.max(Math.min(round2(c.start + s.start), limit), prevEnd);
       const end = Math.max(Math.min(round2(c.start + s.end), limit), start);
-      out.push({ start, end, text });
+      out.push(s.words ? { start, end, text, words: placeWords(s.words, c.start, start, end) } : { start, end, text });
       prevEnd = end;
     }
   }
   return out;
+}
+
+/** `words` without the first `k` spoken words (a word is one whitespace-separated piece of the text). */
+function dropLeadingWords(words: TranscriptWord[], k: number): TranscriptWord[] {
+  let seen = 0;
+  let i = 0;
+  // Words keep Whisper's leading space; a piece without one (punctuation merged differently) joins its word.
+  while (i < words.length && seen < k) {
+    seen++;
+    i++;
+    while (i < words.length && !/^\s/.test(words[i].word)) i++;
+  }
+  return words.slice(i);
+}
+
+/**
+ * A merged segment's words on the original time line: shifted by the chunk start, rounded like the
+ * segment, clipped to the segment's [start, end] and kept in order without overlap.
+ */
+function placeWords(words: readonly TranscriptWord[], offset: number, start: number, end: number): TranscriptWord[] {
+  let floor = start;
+  return words.map((w) => {
+    const ws = Math.min(Math.max(round2(offset + w.start), floor), end);
+    const we = Math.min(Math.max(round2(offset + w.end), ws), end);
+    floor = we;
+    return { word: w.word, start: ws, end: we, probability: w.probability };
+  });
 }
 
 /** The transcript as plain text: segment texts joined by single spaces. */

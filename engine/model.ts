@@ -132,6 +132,9 @@ export class WhisperModel {
     // After the first step the merged decoder still outputs the (unchanged) cross-attention cache;
     // fetching it would copy L × 2 × [batch, heads, 1500, 64] floats out of onnxruntime per token.
     const selfAttentionOutputs = ['logits', ...Object.keys(past).filter((n) => n.includes('.decoder.')).map((n) => n.replace('past_key_values', 'present'))];
+    // The first step needs every cache; naming the outputs keeps onnxruntime from also copying out the
+    // decoder's `cross_attentions.{l}` (only the word-timestamp pass reads them).
+    const firstStepOutputs = ['logits', ...Object.keys(past).map((n) => n.replace('past_key_values', 'present'))];
 
     let ids = new BigInt64Array(batch * promptLen);
     prompts.forEach((p, b) => p.forEach((t, i) => (ids[b * promptLen + i] = BigInt(t))));
@@ -145,7 +148,7 @@ export class WhisperModel {
         use_cache_branch: new Tensor('bool', new Uint8Array([first ? 0 : 1]), [1]),
         ...past,
       };
-      const out = first ? await this.decoder.run(feeds) : await this.decoder.run(feeds, selfAttentionOutputs);
+      const out = await this.decoder.run(feeds, first ? firstStepOutputs : selfAttentionOutputs);
       const logits = out.logits.data as Float32Array; // [batch, stepLen, vocab]
 
       const nextPast: Record<string, OrtCommon.Tensor> = {};
@@ -233,6 +236,74 @@ export class WhisperModel {
       results.push({ language: best, probability: Math.exp(bestLogit - max) / sum });
     }
     return results;
+  }
+
+  /**
+   * The word-timestamp pass of openai/whisper timing.py `find_alignment`: one decoder run without the
+   * KV cache over [SOT sequence, <|notimestamps|>, text tokens, EOT] per row, fetching `logits` and only
+   * the `cross_attentions.{l}` outputs of the alignment heads' layers (../shared/models/PROVENANCE.md,
+   * "Cross-attention outputs for word timestamps"). Rows of different lengths share the run, padded on
+   * the right with EOT: the decoder's self-attention is causal, so padding never changes earlier
+   * positions, and only each row's own positions are read back.
+   * @param encoderHidden [rows.length, 1500, d_model]
+   * @param rows          per row: its SOT sequence (no context prompt) and its text tokens (ids < EOT)
+   * @param heads         alignment heads as [layer, head] pairs (generation_config.json `alignment_heads`)
+   * @returns per row: one float32 [tokenCount, 1500] matrix per head (post-softmax cross-attention), the
+   *   row's tokenCount, and each text token's probability (softmax over ids < EOT at the position that
+   *   predicts it, as find_alignment's `text_token_probs`)
+   * @throws Error when the decoder lacks `cross_attentions.{l}` outputs or a head is out of range
+   */
+  async alignmentPass(
+    encoderHidden: OrtCommon.Tensor,
+    rows: readonly { sotSequence: readonly number[]; textTokens: readonly number[] }[],
+    heads: readonly (readonly [number, number])[],
+  ): Promise<{ heads: Float32Array[]; tokenCount: number; textTokenProbs: number[] }[]> {
+    const { Tensor } = this.ort;
+    const batch = rows.length;
+    if (encoderHidden.dims[0] !== batch) throw new Error('alignmentPass: one encoder row per alignment row');
+    const layers = [...new Set(heads.map(([l]) => l))].sort((a, b) => a - b);
+    for (const [l, h] of heads) {
+      if (l < 0 || l >= this.dims.layers || h < 0 || h >= this.dims.heads) throw new Error(`alignmentPass: no head [${l}, ${h}]`);
+    }
+    const missing = layers.map((l) => `cross_attentions.${l}`).filter((n) => !this.decoder.outputNames.includes(n));
+    if (missing.length > 0) throw new Error(`alignmentPass: the decoder has no ${missing.join(', ')} output (see ../shared/models/PROVENANCE.md)`);
+    const eot = this.vocab.eot;
+    const seqs = rows.map((r) => [...r.sotSequence, this.vocab.noTimestamps, ...r.textTokens, eot]);
+    const len = Math.max(...seqs.map((s) => s.length));
+    const ids = new BigInt64Array(batch * len).fill(BigInt(eot));
+    seqs.forEach((s, b) => s.forEach((t, i) => (ids[b * len + i] = BigInt(t))));
+    const emptyPast = new Tensor('float32', new Float32Array(0), [batch, this.dims.heads, 0, HEAD_DIM]);
+    const feeds: Record<string, OrtCommon.Tensor> = {
+      input_ids: new Tensor('int64', ids, [batch, len]),
+      encoder_hidden_states: encoderHidden,
+      use_cache_branch: new Tensor('bool', new Uint8Array([0]), [1]),
+    };
+    for (let l = 0; l < this.dims.layers; l++)
+      for (const kind of ['decoder', 'encoder'])
+        for (const kv of ['key', 'value']) feeds[`past_key_values.${l}.${kind}.${kv}`] = emptyPast;
+    const out = await this.decoder.run(feeds, ['logits', ...layers.map((l) => `cross_attentions.${l}`)]);
+    const logits = out.logits.data as Float32Array; // [batch, len, vocab]
+    const vocabSize = this.dims.vocabSize;
+    return rows.map((r, b) => {
+      const T = seqs[b].length;
+      const perHead: Float32Array[] = heads.map(([l, h]) => {
+        const ca = out[`cross_attentions.${l}`];
+        const [, H, Tall, P] = ca.dims;
+        const data = ca.data as Float32Array; // [batch, H, len, P]
+        const off = ((b * H + h) * Tall) * P;
+        return data.slice(off, off + T * P);
+      });
+      const sotLen = r.sotSequence.length;
+      const textTokenProbs = r.textTokens.map((tok, k) => {
+        const o = (b * len + sotLen + k) * vocabSize;
+        let max = -Infinity;
+        for (let v = 0; v < eot; v++) if (logits[o + v] > max) max = logits[o + v];
+        let sum = 0;
+        for (let v = 0; v < eot; v++) sum += Math.exp(logits[o + v] - max);
+        return Math.exp(logits[o + tok] - max) / sum;
+      });
+      return { heads: perHead, tokenCount: T, textTokenProbs };
+    });
   }
 
   /** Frees the ONNX sessions. */

@@ -24,6 +24,10 @@ export type EngineRequest =
       prompt?: string | null;
       /** sampling seed for the temperature fallback (TranscribeOptions.seed) */
       seed?: number;
+      /** segments carry `words` (TranscribeOptions.wordTimestamps) */
+      wordTimestamps?: boolean;
+      /** false: temperature 0 only, no fallback (TranscribeOptions.fallback) */
+      fallback?: boolean;
     };
 
 export type { LoadRequest };

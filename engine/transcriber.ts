@@ -3,8 +3,9 @@
  * greedy decode with timestamps, Whisper's seek rule and no-speech guard, text through the tokenizer.
  * Browser-safe: the caller supplies the model and the tokenizer.
  */
-import { N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE } from './constants';
+import { HOP_LENGTH, N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE } from './constants';
 import { segmentsFromTokens } from './decoding';
+import { addWordTimestamps, clampWords, findAlignment, splitToWordTokens, type WordTiming } from './timing';
 import { compressionRatio, isNoSpeech, needsFallback, TEMPERATURES } from './fallback';
 import { mulberry32, seedFrom } from './prng';
 import { logMelSpectrogram } from './logmel';
@@ -45,6 +46,12 @@ export interface TranscribeOptions {
    * default true, as openai/whisper.
    */
   fallback?: boolean;
+  /**
+   * true: every segment gets `words`, from one extra decoder pass per window over its text (openai/whisper
+   * timing.py, engine/timing.ts); as openai's transcribe.py with word_timestamps, the next window then
+   * starts at the last word's end unless the window ended on a single timestamp. Default false.
+   */
+  wordTimestamps?: boolean;
 }
 
 /** What `onWindow` reports: seconds done of the total, and the window's new segments. */
@@ -52,6 +59,17 @@ export interface WindowProgress {
   doneSeconds: number;
   totalSeconds: number;
   segments: Segment[];
+}
+
+/**
+ * One word of a segment (seconds, same time base as its segment): openai/whisper and faster-whisper's
+ * `words[]`; `probability` is the mean probability of the word's tokens.
+ */
+export interface Word {
+  word: string;
+  start: number;
+  end: number;
+  probability: number;
 }
 
 /** A segment, seconds relative to the start of the audio passed in. */
@@ -64,6 +82,11 @@ export interface Segment {
   /** temperature of the attempt that produced it: 0 = greedy, > 0 = after a fallback */
   temperature: number;
   compressionRatio: number;
+  /**
+   * Only with `wordTimestamps`: the segment's words in order, inside [start, end], not overlapping;
+   * the word text keeps Whisper's leading space (" Hello,"), as openai/faster-whisper return it.
+   */
+  words?: Word[];
 }
 
 export interface TranscribeResult {
@@ -76,6 +99,8 @@ export interface TranscribeResult {
   batchSizes: number[];
   /** per decoded window, the temperature of its final attempt (0 = the greedy pass passed the guards) */
   temperatures: number[];
+  /** with `wordTimestamps`: per window that was aligned, the seconds its alignment took (its share of a batched pass) */
+  alignmentSeconds?: number[];
 }
 
 /** openai/whisper transcribe.py defaults, re-exported where the engine's callers look for them. */
@@ -96,6 +121,8 @@ export interface WindowRequest {
   seed?: number;
   /** false: keep the greedy pass whatever the guards say */
   fallback?: boolean;
+  /** true: also align the kept tokens to the audio (WindowResult.alignment) */
+  wordTimestamps?: boolean;
 }
 
 /** A decoded window: the model's tokens and guards, and the language it was decoded in. */
@@ -107,6 +134,13 @@ export interface WindowResult extends DecodedRow {
   /** temperature of the attempt kept: the first that passed the guards, else the last (1.0) */
   temperature: number;
   compressionRatio: number;
+  /**
+   * with `wordTimestamps` and speech: openai's find_alignment over the text tokens of the window's
+   * segments (window-relative seconds, before add_word_timestamps' heuristics)
+   */
+  alignment?: WordTiming[];
+  /** seconds the alignment took, this window's share of the batched pass */
+  alignmentSeconds?: number;
 }
 
 export interface BatchingOptions {
@@ -182,12 +216,64 @@ export class WhisperTranscriber {
       }
       pending = retry;
     }
-    return kept.map((row, i) => ({
+    const results: WindowResult[] = kept.map((row, i) => ({
       ...row,
       language: languages[i].language!,
       languageProbability: languages[i].probability,
       batchSize: reqs.length,
     }));
+    await this.alignWindows(reqs, results, hidden);
+    return results;
+  }
+
+  /**
+   * Word alignment of the windows that asked for it, in one batched decoder pass without cache
+   * (model.alignmentPass), then openai's find_alignment per window (engine/timing.ts). Windows judged
+   * no-speech, or without text, are skipped. Sets `alignment` and `alignmentSeconds` on those results.
+   */
+  private async alignWindows(
+    reqs: readonly WindowRequest[],
+    results: WindowResult[],
+    hidden: Awaited<ReturnType<WhisperModel['encode']>>,
+  ): Promise<void> {
+    const vocab = this.model.vocab;
+    const rows: { i: number; textTokens: number[]; sotSequence: number[] }[] = [];
+    reqs.forEach((r, i) => {
+      if (!r.wordTimestamps || isNoSpeech(results[i])) return;
+      const windowSeconds = r.samples.length / SAMPLE_RATE;
+      // openai aligns the text tokens of the window's segments: an unfinished last segment is decoded
+      // again by the next window, so its tokens are left out here too.
+      const textTokens = segmentsFromTokens(results[i].tokens, vocab, windowSeconds).segments.flatMap((s) => s.tokens);
+      if (textTokens.length === 0) {
+        results[i].alignment = [];
+        return;
+      }
+      rows.push({ i, textTokens, sotSequence: vocab.prompt(results[i].language, r.task) });
+    });
+    if (rows.length === 0) return;
+    if (vocab.alignmentHeads.length === 0) throw new Error('word timestamps: generation_config.json names no alignment_heads');
+    const t0 = performance.now();
+    const passes = await this.model.alignmentPass(
+      this.model.selectRows(hidden, rows.map((r) => r.i)),
+      rows,
+      vocab.alignmentHeads,
+    );
+    const decode = (ids: number[]) => this.tokenizer.decode(ids, { skip_special_tokens: false });
+    rows.forEach((row, k) => {
+      const req = reqs[row.i];
+      const { words, wordTokens } = splitToWordTokens([...row.textTokens, vocab.eot], decode, vocab.eot, results[row.i].language);
+      results[row.i].alignment = findAlignment({
+        ...passes[k],
+        positions: N_FRAMES / 2,
+        sotLength: row.sotSequence.length,
+        textTokens: row.textTokens,
+        numFrames: Math.floor(req.samples.length / HOP_LENGTH),
+        words,
+        wordTokens,
+      });
+    });
+    const share = (performance.now() - t0) / 1000 / rows.length;
+    for (const row of rows) results[row.i].alignmentSeconds = share;
   }
 
   /** Decodes the given rows of `hidden` at one temperature, one batched decode per prompt length. */
@@ -262,6 +348,10 @@ export class WhisperTranscriber {
     let windows = 0;
     const batchSizes: number[] = [];
     const temperatures: number[] = [];
+    const alignmentSeconds: number[] = [];
+    const wordTimestamps = opts.wordTimestamps === true;
+    // openai transcribe.py: last_speech_timestamp, the end of the last segment with words
+    let lastSpeechTimestamp = 0;
 
     while (duration - seek >= MIN_WINDOW_S) {
       if (signal?.aborted) throw new BatchItemAbortedError();
@@ -274,7 +364,7 @@ export class WhisperTranscriber {
         continue;
       }
       const seed = seedFrom(opts.seed ?? 0, startSample);
-      const row = await this.decodeWindow({ samples: window, language, task, context, seed, fallback: opts.fallback }, signal);
+      const row = await this.decodeWindow({ samples: window, language, task, context, seed, fallback: opts.fallback, wordTimestamps }, signal);
       if (language === null) {
         // The first window decides the language for the rest (openai transcribe.py does the same).
         language = row.language;
@@ -289,25 +379,60 @@ export class WhisperTranscriber {
         continue;
       }
       const { segments: ws, consumedSeconds } = segmentsFromTokens(row.tokens, vocab, windowSeconds);
+      let timed: { start: number; end: number; words: Word[] }[] | null = null;
+      if (wordTimestamps && row.alignment) {
+        const r = addWordTimestamps(
+          row.alignment,
+          ws.map((s) => ({ start: seek + s.start, end: seek + s.end, tokens: s.tokens })),
+          seek,
+          lastSpeechTimestamp,
+        );
+        timed = r.segments;
+        lastSpeechTimestamp = r.lastSpeechTimestamp;
+        if (row.alignmentSeconds !== undefined) alignmentSeconds.push(row.alignmentSeconds);
+      }
       const firstNew = segments.length;
-      for (const s of ws) {
+      ws.forEach((s, k) => {
         const text = this.tokenizer.decode(s.tokens, { skip_special_tokens: true }).trim();
-        if (!text) continue;
+        if (!text) return;
+        const t = timed?.[k];
         segments.push({
-          start: clamp(seek + s.start, 0, duration),
-          end: clamp(seek + s.end, 0, duration),
+          start: clamp(t ? t.start : seek + s.start, 0, duration),
+          end: clamp(t ? t.end : seek + s.end, 0, duration),
           text,
           avgLogprob: row.avgLogprob,
           noSpeechProb: row.noSpeechProb,
           temperature: row.temperature,
           compressionRatio: row.compressionRatio,
+          ...(wordTimestamps ? { words: t?.words ?? [] } : {}),
         });
-      }
+      });
       // A window that consumed nothing would loop forever: always move forward.
-      seek += consumedSeconds > 0 ? consumedSeconds : windowSeconds;
+      let next = seek + (consumedSeconds > 0 ? consumedSeconds : windowSeconds);
+      const n = row.tokens.length;
+      const singleTimestampEnding = n >= 2 && !vocab.isTimestamp(row.tokens[n - 2]) && vocab.isTimestamp(row.tokens[n - 1]);
+      if (timed && !singleTimestampEnding) {
+        // openai transcribe.py with word_timestamps: seek to the last word's end (in whole mel frames)
+        const lastWordEnd = lastEnd(timed);
+        const framesPerSecond = SAMPLE_RATE / HOP_LENGTH;
+        const wordSeek = lastWordEnd === null ? seek : Math.round(lastWordEnd * framesPerSecond) / framesPerSecond;
+        // strictly forward, or a window could be decoded again and again
+        if (wordSeek > seek) next = wordSeek;
+      }
+      seek = next;
       opts.onWindow?.({ doneSeconds: Math.min(seek, duration), totalSeconds: duration, segments: segments.slice(firstNew) });
     }
-    return { segments: monotonic(segments), language: language ?? 'en', languageProbability, windows, batchSizes, temperatures };
+    const out = monotonic(segments);
+    if (wordTimestamps) clampSegmentWords(out);
+    return {
+      segments: out,
+      language: language ?? 'en',
+      languageProbability,
+      windows,
+      batchSizes,
+      temperatures,
+      ...(wordTimestamps ? { alignmentSeconds } : {}),
+    };
   }
 
   /** The prompt's text tokens (openai: `tokenizer.encode(" " + prompt.strip())`), uncapped; [] for none. */
@@ -322,6 +447,25 @@ export class WhisperTranscriber {
 
 function clamp(x: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, x));
+}
+
+/** openai transcribe.py get_end: the end of the last word of the last segment that has words. */
+function lastEnd(segs: readonly { words: Word[] }[]): number | null {
+  for (let i = segs.length - 1; i >= 0; i--) {
+    const w = segs[i].words;
+    if (w.length > 0) return w[w.length - 1].end;
+  }
+  return null;
+}
+
+/** Words inside their (final) segment's bounds and never overlapping across segments (timing.ts clampWords). */
+function clampSegmentWords(segments: Segment[]): void {
+  let prevEnd = 0;
+  for (const s of segments) {
+    if (!s.words || s.words.length === 0) continue;
+    s.words = clampWords(s.words, s.start, s.end, prevEnd);
+    prevEnd = s.words[s.words.length - 1].end;
+  }
 }
 
 /** Makes starts non-decreasing and every end ≥ its start (timestamps from separate windows can touch). */

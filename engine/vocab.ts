@@ -18,6 +18,8 @@ export interface GenerationConfig {
   task_to_id?: Record<string, number>;
   max_length?: number;
   prev_sot_token_id?: number;
+  /** [layer, head] pairs of cross-attention heads that follow the audio (word timestamps) */
+  alignment_heads?: [number, number][];
 }
 
 export class WhisperVocab {
@@ -42,6 +44,11 @@ export class WhisperVocab {
   readonly maxLength: number;
   /** `<|startofprev|>`: opens the previous-context prompt; null if the config does not name it */
   readonly startOfPrev: number | null;
+  /**
+   * Cross-attention heads for word timestamps, [layer, head] pairs from generation_config.json
+   * `alignment_heads` (openai/whisper `_ALIGNMENT_HEADS`); empty when the config names none.
+   */
+  readonly alignmentHeads: readonly (readonly [number, number])[];
 
   constructor(gen: GenerationConfig) {
     this.sot = gen.decoder_start_token_id;
@@ -64,6 +71,7 @@ export class WhisperVocab {
     this.translate = gen.task_to_id?.translate ?? null;
     this.maxLength = gen.max_length ?? 448;
     this.startOfPrev = gen.prev_sot_token_id ?? null;
+    this.alignmentHeads = (gen.alignment_heads ?? []).map(([l, h]) => [l, h] as const);
   }
 
   /**

@@ -94,10 +94,10 @@ export async function startOrchestrationWorker(
     taskQueue: TASK_QUEUES.orchestration,
     workflowBundle: await workflowBundle(),
     activities: {
-      ...createAudioActivities({ blobs, pool: patientPool(pool) }),
+      ...createAudioActivities({ blobs, pool: patientPool(pool), pcmBlockSeconds: config.pcmReadBlockSeconds, tiers: config.tiers }),
       ...createStorageActivities({ pool: patientPool(pool), blobs }),
       ...createRetentionActivities({ pool: patientPool(pool), blobs }),
-      ...createChannelsActivities({ pool: patientPool(pool), blobs }),
+      ...createChannelsActivities({ pool: patientPool(pool), blobs, pcmBlockSeconds: config.pcmReadBlockSeconds, tiers: config.tiers }),
       ...createQuotaActivities({ quota }),
       ...createNotifyActivities({ pool, allow: config.webhookAllow, transport: webhookTransport }),
       ...createEdgeActivities({ pool, quota, tiers: config.tiers }),
@@ -148,7 +148,7 @@ export async function startInferenceWorker(
     taskQueue: BACKEND_TASK_QUEUE[backend],
     activities: {
       // A database restart makes chunks wait, not fail (common/patient-pool.ts).
-      ...createInferenceActivities({ pool: patientPool(pool), blobs, engine, modelsDir: config.modelsDir }),
+      ...createInferenceActivities({ pool: patientPool(pool), blobs, engine, modelsDir: config.modelsDir, temperatureFallback: config.temperatureFallback }),
       ...createLiveActivities({ pool, blobs, engine, modelsDir: config.modelsDir }),
     },
     maxConcurrentActivityTaskExecutions: config.inferenceConcurrency,

@@ -1,6 +1,20 @@
 /** Privacy mode's request and answer schemas (zod): they validate requests and feed /openapi.json. */
 import { z } from 'zod';
 
+/** Rounding slack (seconds) for a word's times against its segment's: both are rounded to 0.01 s. */
+const WORD_SLACK_S = 0.011;
+
+/** A word of an edge segment (jobs made with wordTimestamps), validated like the segments. */
+const edgeWord = z
+  .object({
+    word: z.string().max(1_000),
+    start: z.number().finite().min(0),
+    end: z.number().finite().min(0),
+    probability: z.number().finite().min(0).max(1),
+  })
+  .strict()
+  .refine((w) => w.end >= w.start, 'a word ends before it starts');
+
 /** `{text, segments, language}`: all an edge result may hold (API.md), each bounded. */
 export const edgeResultSchema = z
   .object({
@@ -8,9 +22,21 @@ export const edgeResultSchema = z
     segments: z
       .array(
         z
-          .object({ start: z.number().finite().min(0), end: z.number().finite().min(0), text: z.string().max(10_000) })
+          .object({
+            start: z.number().finite().min(0),
+            end: z.number().finite().min(0),
+            text: z.string().max(10_000),
+            words: z.array(edgeWord).max(2_000).optional(),
+          })
           .strict()
-          .refine((s) => s.end >= s.start, 'a segment ends before it starts'),
+          .refine((s) => s.end >= s.start, 'a segment ends before it starts')
+          .refine(
+            (s) =>
+              (s.words ?? []).every(
+                (w, i, ws) => w.start >= s.start - WORD_SLACK_S && w.end <= s.end + WORD_SLACK_S && (i === 0 || w.start >= ws[i - 1].end - WORD_SLACK_S),
+              ),
+            'words must lie inside their segment, in order, without overlapping',
+          ),
       )
       .max(50_000),
     language: z.string().regex(/^[a-z]{2,3}$/, 'must be an ISO 639-1 code such as "en"'),

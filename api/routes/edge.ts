@@ -150,7 +150,10 @@ export function edgePublicRouter(deps: ApiDeps): Router {
     const plan = check.plan!;
     const origin = originOf(req);
     const files = plan.model ? await manifest.files(plan.model) : [];
-    const { rows } = await pool.query(`SELECT options->'edge'->>'reason' AS reason FROM jobs WHERE id = $1`, [jobId]);
+    const { rows } = await pool.query(
+      `SELECT options->'edge'->>'reason' AS reason, COALESCE((options->>'wordTimestamps')::boolean, false) AS word_timestamps FROM jobs WHERE id = $1`,
+      [jobId],
+    );
     res.setHeader('Cache-Control', 'no-store');
     res.json({
       jobId,
@@ -159,6 +162,8 @@ export function edgePublicRouter(deps: ApiDeps): Router {
       expiresAt: plan.expires_at.toISOString(),
       allowFallback: plan.allow_fallback,
       ...(rows[0]?.reason ? { reason: rows[0].reason } : {}),
+      // the job asked for words: the page's engine aligns them and sends them with the segments
+      ...(rows[0]?.word_timestamps ? { wordTimestamps: true } : {}),
     });
   });
 

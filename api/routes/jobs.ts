@@ -4,13 +4,13 @@ import { Router, type Request, type Response } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { blobKeys } from '../../common/blobs';
 import { TERMINAL_STATUSES, type JobStatus } from '../../common/constants';
-import { TRANSCRIPT_FORMATS, toSrt, toVtt, type TranscriptFormat } from '../transcript-formats';
+import { hasWords, TRANSCRIPT_FORMATS, toSrt, toVtt, type TranscriptFormat } from '../transcript-formats';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { jobJson, loadVersions, type JobRow } from '../job-json';
 import { retentionWorkflowId } from '../../workflows/retention';
 import { runWorkflowId } from '../versions';
-import { createJobFields, describeZodError, listJobsQuery as listQuery } from '../schemas';
+import { captionQuery, createJobFields, describeZodError, listJobsQuery as listQuery } from '../schemas';
 import { receiveLimitedUpload, type ReceivedUpload } from '../upload';
 import { fetchAudioUrl, redactUrl } from '../audio-url';
 import { admitUpload } from '../admission';
@@ -196,6 +196,12 @@ export function jobsRouter(deps: ApiDeps): Router {
     if (!(TRANSCRIPT_FORMATS as readonly string[]).includes(format)) {
       throw new ApiError(400, 'invalid_request', `format must be one of ${TRANSCRIPT_FORMATS.join(', ')}`);
     }
+    const q = captionQuery.safeParse({ maxLineWidth: req.query.maxLineWidth, maxLineCount: req.query.maxLineCount });
+    if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error));
+    const layout = q.data.maxLineWidth !== undefined || q.data.maxLineCount !== undefined ? q.data : undefined;
+    if (layout && format !== 'srt' && format !== 'vtt') {
+      throw new ApiError(400, 'invalid_request', 'maxLineWidth and maxLineCount lay out captions: use them with format=srt or vtt');
+    }
     const wanted = req.query.version === undefined ? null : Number(req.query.version);
     if (wanted !== null && (!Number.isSafeInteger(wanted) || wanted < 1)) {
       throw new ApiError(400, 'invalid_request', 'version must be a version number (1, 2, …)');
@@ -214,12 +220,19 @@ export function jobsRouter(deps: ApiDeps): Router {
       throw new ApiError(409, 'not_completed', `the job${wanted !== null ? `'s version ${wanted}` : ''} is ${job.status}; its transcript exists once it is completed`);
     }
     const segments = job.segments ?? [];
+    if (layout && !hasWords(segments)) {
+      throw new ApiError(
+        409,
+        'words_not_available',
+        'captions laid out by maxLineWidth/maxLineCount need word times: create the job with wordTimestamps=true',
+      );
+    }
     switch (format as TranscriptFormat) {
       case 'srt':
-        res.type('application/x-subrip').send(toSrt(segments));
+        res.type('application/x-subrip').send(toSrt(segments, layout));
         return;
       case 'vtt':
-        res.type('text/vtt').send(toVtt(segments));
+        res.type('text/vtt').send(toVtt(segments, layout));
         return;
       case 'json':
         res.json({ id: parent.id, version: job.version ?? 1, language: job.language, text: job.text ?? '', segments });

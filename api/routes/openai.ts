@@ -44,16 +44,24 @@ export function openAiRouter(deps: ApiDeps): Router {
     let claimedKey: string | null = null;
     let format: (typeof RESPONSE_FORMATS)[number] = 'json';
     let stream = false;
+    let granularities = granularitiesOf(undefined);
     try {
       const upload = await receiveLimitedUpload(deps, req, res, me, limits, {
         maxFileBytes: limits.maxFileBytes,
         destPath: uploadPath,
-        repeatable: ['timestamp_granularities[]'],
+        repeatable: ['timestamp_granularities[]', 'include[]'],
       });
       const parsed = openAiFields.safeParse(upload.fields);
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error), { param: zodParam(parsed.error) });
       const f = parsed.data;
       format = f.response_format ?? 'json';
+      granularities = granularitiesOf(f['timestamp_granularities[]']);
+      if (f['timestamp_granularities[]'] !== undefined && format !== 'verbose_json') {
+        // OpenAI: "response_format must be set verbose_json to use timestamp granularities"
+        throw new ApiError(400, 'invalid_request', 'timestamp_granularities[] needs response_format=verbose_json', {
+          param: 'timestamp_granularities[]',
+        });
+      }
       stream = f.stream === true;
       if (stream && format !== 'json' && format !== 'text') {
         // OpenAI streams only its json/text shapes; srt, vtt and verbose_json have no delta form.
@@ -68,7 +76,7 @@ export function openAiRouter(deps: ApiDeps): Router {
       // response_format is left out: the same audio asked again in another format is still one job.
       const requestHash = crypto
         .createHash('sha256')
-        .update(JSON.stringify([req.path, upload.file.sha256, f.model, f.language, f.prompt, f.temperature, task]))
+        .update(JSON.stringify([req.path, upload.file.sha256, f.model, f.language, f.prompt, f.temperature, task, granularities.word]))
         .digest('hex');
       const key = headerKey ? `key:${headerKey}` : `content:${requestHash}`;
       const claim = await idempotency.claim(me.userId, key, requestHash, jobId, headerKey ? IDEMPOTENCY_KEY_SECONDS : CONTENT_DEDUP_SECONDS);
@@ -86,6 +94,7 @@ export function openAiRouter(deps: ApiDeps): Router {
             language: f.language,
             prompt: f.prompt,
             task,
+            ...(granularities.word ? { wordTimestamps: true } : {}),
           },
           { syncMaxAudioSeconds: config.syncMaxAudioSeconds, requireCapacity: true },
         );
@@ -115,7 +124,7 @@ export function openAiRouter(deps: ApiDeps): Router {
       const status = code === 'unsupported_audio' ? 422 : job?.status === 'cancelled' ? 409 : 500;
       throw new ApiError(status, code, job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`);
     }
-    sendTranscript(res, job, format, task);
+    sendTranscript(res, job, format, task, granularities);
   };
 
   r.post('/v1/audio/transcriptions', handler('transcribe'));
@@ -244,8 +253,25 @@ async function streamTranscript(deps: ApiDeps, req: Request, res: Response, jobI
   res.end();
 }
 
-/** Answers in OpenAI's shapes and content types: text/plain for text and srt, text/vtt, else JSON. */
-function sendTranscript(res: Response, job: JobRow, format: string, task: 'transcribe' | 'translate') {
+/** Which of OpenAI's timestamp granularities a request asked for; none given = segment (OpenAI's default). */
+function granularitiesOf(field: string | undefined): { segment: boolean; word: boolean } {
+  if (field === undefined) return { segment: true, word: false };
+  const g = field.split(',');
+  return { segment: g.includes('segment'), word: g.includes('word') };
+}
+
+/**
+ * Answers in OpenAI's shapes and content types: text/plain for text and srt, text/vtt, else JSON.
+ * verbose_json has `segments` for the segment granularity and a top-level `words: [{word, start, end}]`
+ * for the word granularity (OpenAI's TranscriptionVerbose; its words carry no leading space).
+ */
+function sendTranscript(
+  res: Response,
+  job: JobRow,
+  format: string,
+  task: 'transcribe' | 'translate',
+  granularities: { segment: boolean; word: boolean },
+) {
   const segments = job.segments ?? [];
   const text = job.text ?? '';
   switch (format) {
@@ -264,21 +290,29 @@ function sendTranscript(res: Response, job: JobRow, format: string, task: 'trans
         language: languageName(job.language),
         duration: job.audio_seconds,
         text,
-        segments: segments.map((s, id) => ({
-          id,
-          seek: 0,
-          start: s.start,
-          end: s.end,
-          text: s.text,
-          tokens: [],
-          temperature: 0,
-          avg_logprob: (s as { avgLogprob?: number }).avgLogprob ?? null,
-          compression_ratio: null,
-          no_speech_prob: (s as { noSpeechProb?: number }).noSpeechProb ?? null,
-        })),
+        ...(granularities.word
+          ? { words: segments.flatMap((s) => (s.words ?? []).map((w) => ({ word: w.word.trim(), start: w.start, end: w.end }))) }
+          : {}),
+        ...(granularities.segment ? { segments: verboseSegments(segments) } : {}),
       });
       return;
     default:
       res.json({ text });
   }
+}
+
+/** OpenAI's verbose_json segments. */
+function verboseSegments(segments: NonNullable<JobRow['segments']>) {
+  return segments.map((s, id) => ({
+    id,
+    seek: 0,
+    start: s.start,
+    end: s.end,
+    text: s.text,
+    tokens: [],
+    temperature: 0,
+    avg_logprob: (s as { avgLogprob?: number }).avgLogprob ?? null,
+    compression_ratio: null,
+    no_speech_prob: (s as { noSpeechProb?: number }).noSpeechProb ?? null,
+  }));
 }

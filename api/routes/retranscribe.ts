@@ -62,12 +62,10 @@ export function retranscribeRouter(deps: ApiDeps): Router {
       ...(body.data.requireHighAccuracy !== undefined ? { requireHighAccuracy: String(body.data.requireHighAccuracy) } : {}),
       ...(body.data.language !== undefined ? { language: body.data.language } : {}),
       ...(body.data.prompt !== undefined ? { prompt: body.data.prompt } : {}),
+      ...(body.data.wordTimestamps !== undefined ? { wordTimestamps: String(body.data.wordTimestamps) } : {}),
     });
     if (!merged.success) throw new ApiError(400, 'invalid_request', describeZodError(merged.error));
-    const fields: CreateJobFields & { wordTimestamps?: boolean } = {
-      ...merged.data,
-      ...(body.data.wordTimestamps !== undefined ? { wordTimestamps: body.data.wordTimestamps } : {}),
-    };
+    const fields: CreateJobFields = merged.data;
 
     const version = (latest.version ?? 1) + 1;
     const runId = crypto.randomUUID();

@@ -15,6 +15,8 @@ interface Plan {
   expiresAt: string;
   allowFallback: boolean;
   reason?: string;
+  /** the job asked for word timestamps: they are aligned here and sent with the segments */
+  wordTimestamps?: boolean;
 }
 
 /** What the page measured, for the benchmark and the test (seconds and bytes). */
@@ -176,7 +178,7 @@ function runWorker(p: Plan, samples: Float32Array): Promise<Extract<FromWorker, 
           Object.assign(stats, { downloadBytes: m.downloadBytes, downloadMs: m.downloadMs, sessionMs: m.sessionMs, numThreads: m.numThreads });
           $('download').textContent = `model ${p.model}: ${(m.downloadBytes / 1e6).toFixed(1)} MB verified (sha256) · ${m.numThreads} thread(s)`;
           setState('transcribing', 'Transcribing in this browser…');
-          send({ type: 'transcribe', samples, language: null }, [samples.buffer]);
+          send({ type: 'transcribe', samples, language: null, wordTimestamps: plan?.wordTimestamps === true }, [samples.buffer]);
           break;
         case 'window': {
           ($('progress') as HTMLProgressElement).value = m.doneSeconds / m.totalSeconds;

@@ -2,7 +2,7 @@
  * Messages between the privacy-mode page (main thread) and its engine worker. Audio goes from the page
  * to the worker only; nothing here is ever sent to the server.
  */
-import type { Segment } from '../../engine/transcriber';
+import type { Segment, Word } from '../../engine/transcriber';
 
 /** One model file of the edge plan (API.md `modelFiles`), with its path inside the model folder. */
 export interface PlanFile {
@@ -13,11 +13,11 @@ export interface PlanFile {
 
 export type ToWorker =
   | { type: 'load'; model: string; files: PlanFile[]; numThreads: number; wasmPaths: string }
-  | { type: 'transcribe'; samples: Float32Array; language: string | null };
+  | { type: 'transcribe'; samples: Float32Array; language: string | null; wordTimestamps?: boolean };
 
 export type FromWorker =
   | { type: 'download'; loadedBytes: number; totalBytes: number }
   | { type: 'loaded'; downloadMs: number; downloadBytes: number; sessionMs: number; numThreads: number }
   | { type: 'window'; doneSeconds: number; totalSeconds: number; segments: Segment[] }
-  | { type: 'done'; text: string; segments: { start: number; end: number; text: string }[]; language: string; inferenceMs: number }
+  | { type: 'done'; text: string; segments: { start: number; end: number; text: string; words?: Word[] }[]; language: string; inferenceMs: number }
   | { type: 'error'; message: string };

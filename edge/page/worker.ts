@@ -104,9 +104,10 @@ async function transcribe(msg: Extract<ToWorker, { type: 'transcribe' }>): Promi
   const t0 = performance.now();
   const r = await transcriber.transcribe(msg.samples, {
     language: msg.language,
+    wordTimestamps: msg.wordTimestamps === true,
     onWindow: (p) => post({ type: 'window', ...p }),
   });
-  const segments = r.segments.map((s) => ({ start: s.start, end: s.end, text: s.text }));
+  const segments = r.segments.map((s) => ({ start: s.start, end: s.end, text: s.text, ...(s.words ? { words: s.words } : {}) }));
   post({ type: 'done', text: transcriptText(segments), segments, language: r.language, inferenceMs: performance.now() - t0 });
 }
 

@@ -91,7 +91,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test('jfk in real time: partials before the end, finals, done within 10% WER; a live job through Temporal', async () => {
   const { ws, messages, opened, closed } = connect();
   await opened;
-  ws.send(start({ language: 'en' }));
+  // wordTimestamps: finals carry words (in order, inside the final's [start, end])
+  ws.send(start({ language: 'en', wordTimestamps: true }));
   const t0 = Date.now();
   const frames = Math.ceil(pcm.length / FRAME_BYTES);
   for (let i = 0; i < frames; i++) {
@@ -113,6 +114,17 @@ test('jfk in real time: partials before the end, finals, done within 10% WER; a 
   expect(partials[0].at).toBeLessThan(lastFrameAt);
   expect(finals.length).toBeGreaterThan(0);
   for (const f of finals) expect(f.end).toBeGreaterThan(f.start);
+  for (const f of finals) {
+    expect(f.words.length).toBeGreaterThan(0);
+    expect(f.words.map((x: { word: string }) => x.word).join('').trim()).toBe(f.text.trim());
+    let prev = f.start;
+    for (const x of f.words) {
+      expect(x.start).toBeGreaterThanOrEqual(prev - 1e-9);
+      expect(x.end).toBeGreaterThanOrEqual(x.start);
+      expect(x.end).toBeLessThanOrEqual(f.end + 1e-9);
+      prev = x.end;
+    }
+  }
   expect(done).toMatchObject({ jobId: expect.any(String), audioSeconds: expect.any(Number) });
   expect(done.audioSeconds).toBeCloseTo(pcm.length / 2 / 16000, 1);
   const w = wer(JFK_TEXT, done.text);

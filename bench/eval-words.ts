@@ -1,0 +1,248 @@
+/**
+ * `npm run -s eval:words [-- --models whisper-tiny.en,whisper-base --threads 2]`
+ *
+ * Word timestamps of our engine (engine/timing.ts, openai/whisper timing.py's algorithm) against faster-whisper
+ * 1.1.0 `word_timestamps=True` (its own port of the same algorithm, on the original CTranslate2 weights of the same
+ * models; bench/peers/faster_whisper_words.py) on the same float32 16 kHz PCM, both greedy at temperature 0, no
+ * conditioning on previous text, no VAD:
+ *  - every reference file in ../shared/audio (stereo files mixed to mono, as the pipeline does without multichannel);
+ *  - long-form files built from them (≥ 5 min): with pauses of 1–6 s between the pieces, and with none;
+ *  - the long-form file with pauses after the pipeline's silence removal (audio/speech-spans.ts findSpeechSpans +
+ *    compactAudio), our words mapped back onto the original time line by mapSegmentToOriginal, as the
+ *    inference activity maps them; faster-whisper sees the original file.
+ * Words both engines produce are paired by a longest common subsequence of their normalised spellings; per model
+ * the median and 95th percentile of |Δstart| and |Δend| over all pairs are printed with the targets (median ≤ 0.05 s,
+ * p95 ≤ 0.3 s). Needs `bash bench/setup-peers.sh` once. Times are seconds.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { compactAudio, findSpeechSpans, mapSegmentToOriginal } from '../audio/speech-spans';
+import { loadConfig } from '../common/config';
+import { SAMPLE_RATE } from '../engine/constants';
+import { loadWhisper } from '../engine/node-loader';
+import type { Segment } from '../engine/transcriber';
+import { BENCH_CACHE, VENV_PYTHON, loadNow, median, pad, padStart } from './lib';
+
+const TARGET_MEDIAN_S = 0.05;
+const TARGET_P95_S = 0.3;
+
+interface W {
+  word: string;
+  start: number;
+  end: number;
+}
+
+function decode(file: string): Float32Array {
+  const buf = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-ac', '1', '-ar', String(SAMPLE_RATE), '-f', 'f32le', '-'], {
+    maxBuffer: 1 << 30,
+  });
+  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+const silence = (s: number) => new Float32Array(Math.round(s * SAMPLE_RATE));
+
+/** p-th percentile (0–100), linear between order statistics (numpy's default). */
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const k = ((s.length - 1) * p) / 100;
+  const lo = Math.floor(k);
+  const hi = Math.ceil(k);
+  return s[lo] + (s[hi] - s[lo]) * (k - lo);
+}
+
+const norm = (w: string) => w.toLowerCase().replace(/[^\p{L}\p{N}']/gu, '');
+
+/**
+ * Pairs of words both lists have, by a longest common subsequence of normalised spellings. With `gateS`,
+ * two words only pair when their starts are at most that far apart: the long-form files repeat the same
+ * sentences, and where the transcripts diverge a plain LCS pairs a word with the same word of another
+ * repetition seconds away (a different spoken word).
+ */
+function pairWords(a: W[], b: W[], gateS = Infinity): [W, W][] {
+  const x = a.map((w) => norm(w.word));
+  const y = b.map((w) => norm(w.word));
+  const n = x.length;
+  const m = y.length;
+  const same = (i: number, j: number) => x[i] === y[j] && x[i] !== '' && Math.abs(a[i].start - b[j].start) <= gateS;
+  const L = new Uint32Array((n + 1) * (m + 1));
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--)
+      L[i * (m + 1) + j] = same(i, j) ? L[(i + 1) * (m + 1) + j + 1] + 1 : Math.max(L[(i + 1) * (m + 1) + j], L[i * (m + 1) + j + 1]);
+  const pairs: [W, W][] = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (same(i, j) && L[i * (m + 1) + j] === L[(i + 1) * (m + 1) + j + 1] + 1) {
+      pairs.push([a[i], b[j]]);
+      i++;
+      j++;
+    } else if (L[(i + 1) * (m + 1) + j] >= L[i * (m + 1) + j + 1]) i++;
+    else j++;
+  }
+  return pairs;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      models: { type: 'string', default: 'whisper-tiny.en,whisper-base' },
+      threads: { type: 'string', default: '2' },
+      'min-long-s': { type: 'string', default: '300' },
+      // only these files (substring of the name), e.g. --only long
+      only: { type: 'string', default: '' },
+      // pair words only when their starts are at most this many seconds apart (default: no limit)
+      'pair-gate-s': { type: 'string', default: 'Infinity' },
+    },
+  });
+  const threads = Number(values.threads);
+  const config = loadConfig();
+  const audioDir = path.join(config.modelsDir, '..', 'audio');
+  if (!fs.existsSync(VENV_PYTHON)) throw new Error(`no venv at ${VENV_PYTHON}: bash bench/setup-peers.sh`);
+
+  // --- the audio: every reference file, and long-form files built from them
+  const refs = fs
+    .readdirSync(audioDir)
+    .filter((f) => /\.(wav|flac|mp3|ogg|m4a)$/i.test(f))
+    .sort();
+  const pieces = refs.map((f) => ({ name: f, samples: decode(path.join(audioDir, f)) }));
+  const minLong = Number(values['min-long-s']);
+  const pauses = [1.5, 3, 6, 1, 4.5, 2];
+  const withPauses: Float32Array[] = [];
+  const noPauses: Float32Array[] = [];
+  let k = 0;
+  let lenP = 0;
+  let lenN = 0;
+  while (lenP < minLong * SAMPLE_RATE || lenN < minLong * SAMPLE_RATE) {
+    const p = pieces[k % pieces.length].samples;
+    if (lenP < minLong * SAMPLE_RATE) {
+      const gap = silence(pauses[k % pauses.length]);
+      withPauses.push(p, gap);
+      lenP += p.length + gap.length;
+    }
+    if (lenN < minLong * SAMPLE_RATE) {
+      noPauses.push(p);
+      lenN += p.length;
+    }
+    k++;
+  }
+  const longWithPauses = concat(withPauses);
+  const files: { name: string; samples: Float32Array; removeSilence?: boolean }[] = [
+    ...pieces,
+    { name: `long ${(lenP / SAMPLE_RATE / 60).toFixed(1)} min, pauses`, samples: longWithPauses },
+    { name: `long ${(lenN / SAMPLE_RATE / 60).toFixed(1)} min, no pauses`, samples: concat(noPauses) },
+    // the same file (faster-whisper's words for it are reused), ours after silence removal
+    { name: `long, pauses, silence removed`, samples: longWithPauses, removeSilence: true },
+  ];
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eval-words-'));
+  const pcmFiles = files.map((f, i) => {
+    const p = path.join(tmp, `${i}.f32`);
+    fs.writeFileSync(p, Buffer.from(f.samples.buffer, f.samples.byteOffset, f.samples.byteLength));
+    return p;
+  });
+
+  console.log(
+    `eval:words  ours (engine/timing.ts) vs faster-whisper word_timestamps=True, greedy T=0, threads ${threads}, pairing gate ${values['pair-gate-s']} s`,
+  );
+  console.log(`load average at start ${loadNow()}; ${os.cpus().length} CPUs`);
+  const summary: string[] = [];
+  for (const model of values.models!.split(',')) {
+    const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
+    // faster-whisper: every distinct file once (the silence-removed case compares with the original file)
+    const peerFiles = files.map((f, i) => ({ name: String(i), pcm: pcmFiles[i], skip: f.removeSilence || (values.only && !f.name.includes(values.only)) }));
+    const fwRun = spawnSync(
+      VENV_PYTHON,
+      [
+        path.join(__dirname, 'peers', 'faster_whisper_words.py'),
+        JSON.stringify({ ct2Dir, threads, language: 'en', files: peerFiles.filter((f) => !f.skip) }),
+      ],
+      { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, HF_HUB_OFFLINE: '1' } },
+    );
+    if (fwRun.status !== 0) throw new Error(`faster-whisper failed: ${fwRun.stderr.split('\n').slice(-5).join(' ')}`);
+    const fw = new Map<string, { seconds: number; words: W[] }>();
+    for (const line of fwRun.stdout.trim().split('\n')) {
+      const r = JSON.parse(line) as { name: string; seconds: number; segments: { words: W[] }[] };
+      fw.set(r.name, { seconds: r.seconds, words: r.segments.flatMap((s) => s.words) });
+    }
+
+    const engine = await loadWhisper(path.join(config.modelsDir, model), { threads, executionProvider: 'cpu' });
+    console.log('');
+    console.log(`${model}`);
+    const head = `${pad('file', 40)}${padStart('words', 7)}${padStart('fw', 6)}${padStart('paired', 8)}${padStart('med|Δs|', 9)}${padStart('p95|Δs|', 9)}${padStart('med|Δe|', 9)}${padStart('p95|Δe|', 9)}${padStart('max|Δ|', 8)}${padStart('ours s', 8)}${padStart('fw s', 7)}`;
+    console.log(head);
+    console.log('-'.repeat(head.length));
+    const allS: number[] = [];
+    const allE: number[] = [];
+    const worst: { file: string; ours: W; fw: W; d: number }[] = [];
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i];
+      if (values.only && !f.name.includes(values.only)) continue;
+      const t0 = performance.now();
+      let words: W[];
+      if (f.removeSilence) {
+        const spans = findSpeechSpans(f.samples);
+        const r = await engine.transcribe(compactAudio(f.samples, spans), { language: 'en', fallback: false, wordTimestamps: true });
+        words = r.segments.flatMap((s: Segment) => (s.words ?? []).map((w) => ({ word: w.word, ...mapSegmentToOriginal(w, spans) })));
+      } else {
+        const r = await engine.transcribe(f.samples, { language: 'en', fallback: false, wordTimestamps: true });
+        words = r.segments.flatMap((s: Segment) => s.words ?? []);
+      }
+      const oursS = (performance.now() - t0) / 1000;
+      const ref = fw.get(String(f.removeSilence ? files.findIndex((g) => g.samples === f.samples && !g.removeSilence) : i))!;
+      const pairs = pairWords(words, ref.words, Number(values['pair-gate-s']));
+      const ds = pairs.map(([a, b]) => Math.abs(a.start - b.start));
+      const de = pairs.map(([a, b]) => Math.abs(a.end - b.end));
+      allS.push(...ds);
+      allE.push(...de);
+      pairs.forEach(([a, b]) => worst.push({ file: f.name, ours: a, fw: b, d: Math.max(Math.abs(a.start - b.start), Math.abs(a.end - b.end)) }));
+      const fmt = (x: number) => x.toFixed(3);
+      console.log(
+        `${pad(f.name, 40)}${padStart(String(words.length), 7)}${padStart(String(ref.words.length), 6)}${padStart(String(pairs.length), 8)}` +
+          `${padStart(fmt(median(ds)), 9)}${padStart(fmt(percentile(ds, 95)), 9)}${padStart(fmt(median(de)), 9)}${padStart(fmt(percentile(de, 95)), 9)}` +
+          `${padStart(fmt(Math.max(...ds, ...de)), 8)}${padStart(oursS.toFixed(1), 8)}${padStart(ref.seconds.toFixed(1), 7)}`,
+      );
+    }
+    await engine.model.release();
+    const ms = median(allS);
+    const me = median(allE);
+    const ps = percentile(allS, 95);
+    const pe = percentile(allE, 95);
+    const ok = ms <= TARGET_MEDIAN_S && me <= TARGET_MEDIAN_S && ps <= TARGET_P95_S && pe <= TARGET_P95_S;
+    const line =
+      `${pad(model, 18)} pairs ${allS.length}: median |Δstart| ${ms.toFixed(3)} s, |Δend| ${me.toFixed(3)} s; ` +
+      `p95 |Δstart| ${ps.toFixed(3)} s, |Δend| ${pe.toFixed(3)} s  → ${ok ? 'within' : 'OUTSIDE'} the targets (median ≤ ${TARGET_MEDIAN_S}, p95 ≤ ${TARGET_P95_S})`;
+    console.log(`all files: ${line}`);
+    console.log('largest differences (ours vs faster-whisper):');
+    for (const x of worst.sort((a, b) => b.d - a.d).slice(0, 5)) {
+      console.log(
+        `  ${pad(x.file, 34)} ${pad(JSON.stringify(x.ours.word.trim()), 16)} ours ${x.ours.start.toFixed(2)}–${x.ours.end.toFixed(2)}  fw ${x.fw.start.toFixed(2)}–${x.fw.end.toFixed(2)}`,
+      );
+    }
+    summary.push(line);
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+  console.log('');
+  console.log(`summary (load average at end ${loadNow()}):`);
+  for (const l of summary) console.log(`  ${l}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

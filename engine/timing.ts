@@ -1,0 +1,475 @@
+/**
+ * Word-level timestamps from the decoder's cross-attention, ported from openai/whisper
+ * `whisper/timing.py` (median_filter, dtw_cpu, backtrace, find_alignment, merge_punctuations,
+ * add_word_timestamps) and `whisper/tokenizer.py` (split_to_word_tokens). faster-whisper's
+ * `transcribe.py` (find_alignment, add_word_timestamps) is the same algorithm.
+ *
+ * Pure and browser-safe: the model run that produces the cross-attention weights lives in model.ts,
+ * the glue per window in transcriber.ts. Times are seconds; the weights are the decoder's
+ * `cross_attentions.{l}` outputs, which are already softmaxed over all 1500 encoder positions
+ * (../shared/models/PROVENANCE.md, "Cross-attention outputs for word timestamps"), so they are
+ * renormalised over the window's frames here (openai cuts the pre-softmax QK, then applies softmax:
+ * the same numbers).
+ */
+
+/** timing.py find_alignment `medfilt_width` default. */
+export const MEDFILT_WIDTH = 7;
+/** audio.py TOKENS_PER_SECOND: SAMPLE_RATE / (HOP_LENGTH * 2) = 16000 / 320 encoder positions per second. */
+export const TOKENS_PER_SECOND = 50;
+/** transcribe.py / timing.py add_word_timestamps `prepend_punctuations` default. */
+export const PREPEND_PUNCTUATIONS = '"\'“¿([{-';
+/** transcribe.py / timing.py add_word_timestamps `append_punctuations` default. */
+export const APPEND_PUNCTUATIONS = '"\'.。,，!！?？:：”)]}、';
+/** timing.py add_word_timestamps `sentence_end_marks`. */
+const SENTENCE_END_MARKS = '.。!！?？';
+/** Python's `string.punctuation` (tokenizer.py split_tokens_on_spaces). */
+const PY_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+/** tokenizer.py split_to_word_tokens: languages without spaces between words split on unicode points. */
+export const NO_SPACE_LANGUAGES: ReadonlySet<string> = new Set(['zh', 'ja', 'th', 'lo', 'my', 'yue']);
+
+/** One word's alignment (timing.py WordTiming): seconds relative to the window start. */
+export interface WordTiming {
+  word: string;
+  tokens: number[];
+  start: number;
+  end: number;
+  probability: number;
+}
+
+/** A word as segments carry it (same shape as engine/transcriber.ts `Word`). */
+export interface TimedWord {
+  word: string;
+  start: number;
+  end: number;
+  probability: number;
+}
+
+/** Python's `needle in haystack` for strings (substring test, so `'' in s` is true, as openai relies on). */
+function pyIn(needle: string, haystack: string): boolean {
+  return haystack.includes(needle);
+}
+
+/** Python `str.strip()` for the whitespace Whisper's text carries. */
+function pyStrip(s: string): string {
+  return s.trim();
+}
+
+/** NaN-last ascending order, as torch.sort puts NaN last. */
+function lessThan(a: number, b: number): boolean {
+  if (Number.isNaN(a)) return false;
+  if (Number.isNaN(b)) return true;
+  return a < b;
+}
+
+/**
+ * timing.py `median_filter`: a sliding median of odd `width` along the last axis of a row-major
+ * [rows, cols] matrix, reflect-padded by width // 2 (torch F.pad mode="reflect", which does not
+ * repeat the edge). When cols ≤ width // 2 the input is returned unchanged, as openai does.
+ * @param x     float32 [rows, cols]
+ * @returns     a new float32 [rows, cols]
+ * @throws Error for an even or non-positive width
+ */
+export function medianFilter(x: Float32Array, rows: number, cols: number, width = MEDFILT_WIDTH): Float32Array {
+  if (width <= 0 || width % 2 !== 1) throw new Error('medianFilter: width must be an odd positive number');
+  const pad = width >> 1;
+  if (cols <= pad) return x.slice();
+  const out = new Float32Array(rows * cols);
+  const win = new Float64Array(width);
+  const padded = new Float32Array(cols + 2 * pad);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let k = 0; k < cols + 2 * pad; k++) {
+      let idx = k - pad;
+      if (idx < 0) idx = -idx;
+      else if (idx >= cols) idx = 2 * (cols - 1) - idx;
+      padded[k] = x[base + idx];
+    }
+    for (let c = 0; c < cols; c++) {
+      // insertion sort of the window (7 values): cheaper than a general sort
+      for (let k = 0; k < width; k++) {
+        const v = padded[c + k];
+        let m = k - 1;
+        while (m >= 0 && lessThan(v, win[m])) {
+          win[m + 1] = win[m];
+          m--;
+        }
+        win[m + 1] = v;
+      }
+      out[base + c] = win[pad];
+    }
+  }
+  return out;
+}
+
+/**
+ * timing.py `dtw_cpu` + `backtrace`: dynamic time warping over a cost matrix with the same float32
+ * cumulative cost and tie-breaking (diagonal only when strictly smallest, then vertical, else
+ * horizontal), so equal inputs give openai's path exactly.
+ * @param x row-major [n, m] cost (openai passes −matrix: text tokens × encoder positions)
+ * @returns the path as parallel index arrays, from (0, 0) to (n − 1, m − 1)
+ */
+export function dtw(x: ArrayLike<number>, n: number, m: number): { textIndices: Int32Array; timeIndices: Int32Array } {
+  const W = m + 1;
+  const cost = new Float32Array((n + 1) * W).fill(Infinity);
+  const trace = new Int8Array((n + 1) * W).fill(-1);
+  cost[0] = 0;
+  for (let j = 1; j <= m; j++) {
+    for (let i = 1; i <= n; i++) {
+      const c0 = cost[(i - 1) * W + j - 1];
+      const c1 = cost[(i - 1) * W + j];
+      const c2 = cost[i * W + j - 1];
+      let c: number;
+      let t: number;
+      if (c0 < c1 && c0 < c2) {
+        c = c0;
+        t = 0;
+      } else if (c1 < c0 && c1 < c2) {
+        c = c1;
+        t = 1;
+      } else {
+        c = c2;
+        t = 2;
+      }
+      cost[i * W + j] = x[(i - 1) * m + j - 1] + c; // stored as float32, as numba's float32 array
+      trace[i * W + j] = t;
+    }
+  }
+  // backtrace
+  for (let j = 0; j <= m; j++) trace[j] = 2;
+  for (let i = 0; i <= n; i++) trace[i * W] = 1;
+  let i = n;
+  let j = m;
+  const ti: number[] = [];
+  const tj: number[] = [];
+  while (i > 0 || j > 0) {
+    ti.push(i - 1);
+    tj.push(j - 1);
+    const t = trace[i * W + j];
+    if (t === 0) {
+      i--;
+      j--;
+    } else if (t === 1) i--;
+    else if (t === 2) j--;
+    else throw new Error('dtw: unexpected trace value');
+  }
+  ti.reverse();
+  tj.reverse();
+  return { textIndices: Int32Array.from(ti), timeIndices: Int32Array.from(tj) };
+}
+
+/**
+ * tokenizer.py `split_tokens_on_unicode`: groups tokens into the shortest runs that decode to whole
+ * unicode characters (a run whose text has U+FFFD that the full text does not have is continued).
+ * Indices are in code points, as Python's str. Trailing tokens that never decode cleanly are dropped,
+ * as openai does.
+ * @param decode text of ids, special tokens included (openai uses decode_with_timestamps)
+ */
+export function splitTokensOnUnicode(tokens: readonly number[], decode: (ids: number[]) => string): { words: string[]; wordTokens: number[][] } {
+  const replacement = '\ufffd';
+  const full = Array.from(decode([...tokens]));
+  const words: string[] = [];
+  const wordTokens: number[][] = [];
+  let current: number[] = [];
+  let offset = 0;
+  for (const token of tokens) {
+    current.push(token);
+    const decoded = Array.from(decode(current));
+    const k = decoded.indexOf(replacement);
+    if (k < 0 || full[offset + k] === replacement) {
+      words.push(decoded.join(''));
+      wordTokens.push(current);
+      current = [];
+      offset += decoded.length;
+    }
+  }
+  return { words, wordTokens };
+}
+
+/**
+ * tokenizer.py `split_tokens_on_spaces`: unicode runs joined into words; a run that is special
+ * (id ≥ eot), starts with a space or is punctuation starts a new word.
+ */
+export function splitTokensOnSpaces(
+  tokens: readonly number[],
+  decode: (ids: number[]) => string,
+  eot: number,
+): { words: string[]; wordTokens: number[][] } {
+  const sub = splitTokensOnUnicode(tokens, decode);
+  const words: string[] = [];
+  const wordTokens: number[][] = [];
+  sub.words.forEach((subword, k) => {
+    const subTokens = sub.wordTokens[k];
+    const special = subTokens[0] >= eot;
+    const withSpace = subword.startsWith(' ');
+    const punctuation = pyIn(pyStrip(subword), PY_PUNCTUATION);
+    if (special || withSpace || punctuation || words.length === 0) {
+      words.push(subword);
+      wordTokens.push([...subTokens]);
+    } else {
+      words[words.length - 1] += subword;
+      wordTokens[wordTokens.length - 1].push(...subTokens);
+    }
+  });
+  return { words, wordTokens };
+}
+
+/**
+ * tokenizer.py `split_to_word_tokens`: unicode splitting for zh, ja, th, lo, my, yue, space splitting
+ * otherwise.
+ * @param tokens text tokens followed by EOT (as find_alignment passes them)
+ */
+export function splitToWordTokens(
+  tokens: readonly number[],
+  decode: (ids: number[]) => string,
+  eot: number,
+  language: string,
+): { words: string[]; wordTokens: number[][] } {
+  if (NO_SPACE_LANGUAGES.has(language)) return splitTokensOnUnicode(tokens, decode);
+  return splitTokensOnSpaces(tokens, decode, eot);
+}
+
+/** Input of `findAlignment`: one window's cross-attention over [SOT sequence, no_timestamps, text, EOT]. */
+export interface AlignmentInput {
+  /** one float32 [tokenCount, positions] matrix per alignment head (post-softmax over all positions) */
+  heads: Float32Array[];
+  /** rows per head: SOT sequence + no_timestamps + text tokens + EOT */
+  tokenCount: number;
+  /** columns per head: encoder positions (1500) */
+  positions: number;
+  /** length of the SOT sequence (1 for English-only models, 3 with language and task) */
+  sotLength: number;
+  /** the window's text tokens (ids < EOT) */
+  textTokens: readonly number[];
+  /** the model's probability of each text token at its position (softmax over ids < EOT) */
+  textTokenProbs: readonly number[];
+  /** mel frames of audio in the window (≤ 3000); openai's `num_frames` */
+  numFrames: number;
+  /** splitToWordTokens(textTokens + [EOT]) */
+  words: string[];
+  wordTokens: number[][];
+  medfiltWidth?: number;
+}
+
+/**
+ * timing.py `find_alignment` after the model run: the alignment heads' weights cut to the window's
+ * encoder positions (numFrames // 2) and renormalised, standardised per head along tokens
+ * (std unbiased=False), median-filtered along time, averaged over heads; DTW on its negative over
+ * the rows from no_timestamps to the last text token; word starts/ends are the times of the path's
+ * jumps at the word boundaries. Probability of a word = mean of its tokens' probabilities.
+ * @returns window-relative word timings (EOT excluded); [] for no text
+ */
+export function findAlignment(input: AlignmentInput): WordTiming[] {
+  const { heads, tokenCount: T, positions, sotLength, textTokens, textTokenProbs, words, wordTokens } = input;
+  if (textTokens.length === 0) return [];
+  const n = Math.min(positions, Math.floor(input.numFrames / 2));
+  if (n <= 0) return [];
+  const matrix = new Float64Array(T * n);
+  for (const w of heads) {
+    const x = new Float32Array(T * n);
+    for (let t = 0; t < T; t++) {
+      let sum = 0;
+      for (let f = 0; f < n; f++) sum += w[t * positions + f];
+      for (let f = 0; f < n; f++) x[t * n + f] = w[t * positions + f] / sum;
+    }
+    // torch.std_mean(dim=-2, unbiased=False), then (x - mean) / std
+    for (let f = 0; f < n; f++) {
+      let mean = 0;
+      for (let t = 0; t < T; t++) mean += x[t * n + f];
+      mean /= T;
+      let v = 0;
+      for (let t = 0; t < T; t++) {
+        const d = x[t * n + f] - mean;
+        v += d * d;
+      }
+      const std = Math.sqrt(v / T);
+      for (let t = 0; t < T; t++) x[t * n + f] = (x[t * n + f] - mean) / std;
+    }
+    const filtered = medianFilter(x, T, n, input.medfiltWidth ?? MEDFILT_WIDTH);
+    for (let k = 0; k < T * n; k++) matrix[k] += filtered[k];
+  }
+  // rows [sotLength, T - 1): no_timestamps and the text tokens; mean over heads, negated for DTW
+  const rows = T - 1 - sotLength;
+  const cost = new Float64Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    for (let f = 0; f < n; f++) cost[r * n + f] = -Math.fround(matrix[(r + sotLength) * n + f] / heads.length);
+  }
+  const { textIndices, timeIndices } = dtw(cost, rows, n);
+
+  if (wordTokens.length <= 1) return [];
+  const bounds = [0];
+  for (let k = 0; k < wordTokens.length - 1; k++) bounds.push(bounds[k] + wordTokens[k].length);
+  const jumpTimes: number[] = [];
+  for (let k = 0; k < textIndices.length; k++) {
+    if (k === 0 || textIndices[k] !== textIndices[k - 1]) jumpTimes.push(timeIndices[k] / TOKENS_PER_SECOND);
+  }
+  const out: WordTiming[] = [];
+  for (let k = 0; k < bounds.length - 1; k++) {
+    const i = bounds[k];
+    const j = bounds[k + 1];
+    let p = 0;
+    for (let q = i; q < j; q++) p += textTokenProbs[q];
+    out.push({
+      word: words[k],
+      tokens: [...wordTokens[k]],
+      start: jumpTimes[i],
+      end: jumpTimes[j],
+      probability: j > i ? p / (j - i) : NaN,
+    });
+  }
+  return out;
+}
+
+/**
+ * timing.py `merge_punctuations`, in place: prepended punctuation (a word that starts with a space
+ * and is one of `prepended`) joins the following word, appended punctuation joins the previous word;
+ * the emptied entries keep their place with word '' and no tokens.
+ */
+export function mergePunctuations(alignment: WordTiming[], prepended = PREPEND_PUNCTUATIONS, appended = APPEND_PUNCTUATIONS): void {
+  let i = alignment.length - 2;
+  let j = alignment.length - 1;
+  while (i >= 0) {
+    const previous = alignment[i];
+    const following = alignment[j];
+    if (previous.word.startsWith(' ') && pyIn(pyStrip(previous.word), prepended)) {
+      following.word = previous.word + following.word;
+      following.tokens = [...previous.tokens, ...following.tokens];
+      previous.word = '';
+      previous.tokens = [];
+    } else {
+      j = i;
+    }
+    i--;
+  }
+  i = 0;
+  j = 1;
+  while (j < alignment.length) {
+    const previous = alignment[i];
+    const following = alignment[j];
+    if (!previous.word.endsWith(' ') && pyIn(following.word, appended)) {
+      previous.word = previous.word + following.word;
+      previous.tokens = [...previous.tokens, ...following.tokens];
+      following.word = '';
+      following.tokens = [];
+    } else {
+      i = j;
+    }
+    j++;
+  }
+}
+
+/** Python's round(x, 2) on the exact binary value (toFixed rounds the exact value too). */
+export function round2(x: number): number {
+  return Number(x.toFixed(2));
+}
+
+/** numpy.median of a non-empty list. */
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** A window's segment for `addWordTimestamps`: absolute seconds and its text tokens. */
+export interface AlignSegment {
+  start: number;
+  end: number;
+  /** text tokens (ids < EOT) */
+  tokens: readonly number[];
+}
+
+/**
+ * timing.py `add_word_timestamps` after find_alignment, for one window: median word duration (capped
+ * at 0.7 s) and max = 2 × median; words at sentence ends longer than max truncated; merge_punctuations;
+ * words handed to the window's segments by token count, times offset by the window start and rounded
+ * to 0.01 s; the first word after a pause and the segment-edge words clamped; each segment's start/end
+ * moved to its words' unless the word was too long (openai's "prefer the segment-level timestamp").
+ * @param alignment    findAlignment's output (window-relative); modified
+ * @param segments     the window's segments in order, whose tokens together are the aligned text tokens
+ * @param timeOffset   the window start, seconds
+ * @param lastSpeechTimestamp end of the last segment that had words, seconds
+ * @returns per segment its words and (possibly moved) start/end, and the new lastSpeechTimestamp
+ */
+export function addWordTimestamps(
+  alignment: WordTiming[],
+  segments: readonly AlignSegment[],
+  timeOffset: number,
+  lastSpeechTimestamp: number,
+  prepended = PREPEND_PUNCTUATIONS,
+  appended = APPEND_PUNCTUATIONS,
+): { segments: { start: number; end: number; words: TimedWord[] }[]; lastSpeechTimestamp: number } {
+  const durations = alignment.map((t) => t.end - t.start).filter((d) => d !== 0);
+  const medianDuration = Math.min(0.7, durations.length > 0 ? median(durations) : 0);
+  const maxDuration = medianDuration * 2;
+
+  // openai: "hack: truncate long words at sentence boundaries"
+  if (durations.length > 0) {
+    for (let i = 1; i < alignment.length; i++) {
+      if (alignment[i].end - alignment[i].start > maxDuration) {
+        if (pyIn(alignment[i].word, SENTENCE_END_MARKS)) alignment[i].end = alignment[i].start + maxDuration;
+        else if (pyIn(alignment[i - 1].word, SENTENCE_END_MARKS)) alignment[i].start = alignment[i].end - maxDuration;
+      }
+    }
+  }
+  mergePunctuations(alignment, prepended, appended);
+
+  let wordIndex = 0;
+  const out: { start: number; end: number; words: TimedWord[] }[] = [];
+  for (const segment of segments) {
+    let savedTokens = 0;
+    const words: TimedWord[] = [];
+    let { start, end } = segment;
+    while (wordIndex < alignment.length && savedTokens < segment.tokens.length) {
+      const timing = alignment[wordIndex];
+      if (timing.word) {
+        words.push({
+          word: timing.word,
+          start: round2(timeOffset + timing.start),
+          end: round2(timeOffset + timing.end),
+          probability: timing.probability,
+        });
+      }
+      savedTokens += timing.tokens.length;
+      wordIndex++;
+    }
+    // openai: "hack: truncate long words at segment boundaries"
+    if (words.length > 0) {
+      const first = words[0];
+      if (
+        first.end - lastSpeechTimestamp > medianDuration * 4 &&
+        (first.end - first.start > maxDuration || (words.length > 1 && words[1].end - first.start > maxDuration * 2))
+      ) {
+        if (words.length > 1 && words[1].end - words[1].start > maxDuration) {
+          const boundary = Math.max(words[1].end / 2, words[1].end - maxDuration);
+          first.end = words[1].start = boundary;
+        }
+        first.start = Math.max(0, first.end - maxDuration);
+      }
+      // prefer the segment-level start timestamp if the first word is too long
+      if (start < first.end && start - 0.5 > first.start) first.start = Math.max(0, Math.min(first.end - medianDuration, start));
+      else start = first.start;
+      // prefer the segment-level end timestamp if the last word is too long
+      const last = words[words.length - 1];
+      if (end > last.start && end + 0.5 < last.end) last.end = Math.max(last.start + medianDuration, end);
+      else end = last.end;
+      lastSpeechTimestamp = end;
+    }
+    out.push({ start, end, words });
+  }
+  return { segments: out, lastSpeechTimestamp };
+}
+
+/**
+ * Our guarantees on top of openai's output (openai can emit overlapping or out-of-segment words after
+ * its heuristics): every word inside [segStart, segEnd] and inside [0, audioEnd], starts
+ * non-decreasing, no overlap with the previous word, end ≥ start. Rounded to 0.01 s.
+ * @param prevEnd end of the previous segment's last word (words of consecutive segments do not overlap)
+ */
+export function clampWords(words: TimedWord[], segStart: number, segEnd: number, prevEnd: number): TimedWord[] {
+  let floor = Math.max(segStart, prevEnd);
+  return words.map((w) => {
+    const start = Math.min(segEnd, Math.max(floor, w.start));
+    const end = Math.min(segEnd, Math.max(start, w.end));
+    floor = end;
+    return { ...w, start: round2(start), end: round2(end) };
+  });
+}

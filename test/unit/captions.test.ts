@@ -1,0 +1,69 @@
+/**
+ * Captions laid out by word times (api/transcript-formats.ts captionCues) against openai/whisper's own
+ * utils.py SubtitlesWriter.iterate_result on the same words (test/fixtures/words/timing-fixture.json,
+ * made by make_timing_fixture.py), and the SRT/WebVTT files the `subtitle` library writes from them.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseSync } from 'subtitle';
+import { captionCues, hasWords, toSrt, toVtt } from '../../api/transcript-formats';
+
+const fixture = JSON.parse(readFileSync(path.join(__dirname, '../fixtures/words/timing-fixture.json'), 'utf8'));
+const { segments, cases } = fixture.captions;
+
+/** openai utils.py format_timestamp(always_include_hours=True, decimal_marker=',') */
+function srtTime(seconds: number): string {
+  let ms = Math.round(seconds * 1000);
+  const h = Math.floor(ms / 3_600_000);
+  ms -= h * 3_600_000;
+  const m = Math.floor(ms / 60_000);
+  ms -= m * 60_000;
+  const s = Math.floor(ms / 1000);
+  ms -= s * 1000;
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(h)}:${p(m)}:${p(s)},${p(ms, 3)}`;
+}
+
+describe('captionCues = openai iterate_result', () => {
+  for (const c of cases) {
+    it(`maxLineWidth=${c.maxLineWidth} maxLineCount=${c.maxLineCount}`, () => {
+      const got = captionCues(segments, { maxLineWidth: c.maxLineWidth ?? undefined, maxLineCount: c.maxLineCount ?? undefined });
+      expect(got.map((q) => ({ start: srtTime(q.start), end: srtTime(q.end), text: q.text }))).toEqual(c.cues);
+    });
+  }
+});
+
+describe('SRT / WebVTT from word-laid-out cues', () => {
+  it('every cue at most 2 lines of at most 42 characters, words in order, times from the words', () => {
+    for (const body of [toSrt(segments, { maxLineWidth: 42, maxLineCount: 2 }), toVtt(segments, { maxLineWidth: 42, maxLineCount: 2 })]) {
+      const cues = parseSync(body).filter((n) => n.type === 'cue').map((n) => n.data as { start: number; end: number; text: string });
+      expect(cues.length).toBeGreaterThan(2);
+      for (const q of cues) {
+        const lines = q.text.split('\n');
+        expect(lines.length).toBeLessThanOrEqual(2);
+        // openai lets a single over-long word overflow; none is here
+        for (const l of lines) expect(l.length).toBeLessThanOrEqual(42);
+        expect(q.end).toBeGreaterThan(q.start);
+      }
+      const words = segments.flatMap((s: { words: { word: string }[] }) => s.words.map((w) => w.word.trim()));
+      expect(cues.map((q) => q.text.replace(/\n/g, ' ')).join(' ').split(' ')).toEqual(words);
+    }
+  });
+  it('a multichannel cue never mixes channels', () => {
+    const two = [
+      { start: 0, end: 1, text: ' a b', channel: 0, words: [{ word: ' a', start: 0, end: 0.5 }, { word: ' b', start: 0.5, end: 1 }] },
+      { start: 0.6, end: 1.5, text: ' c', channel: 1, words: [{ word: ' c', start: 0.6, end: 1.5 }] },
+    ];
+    const got = captionCues(two, { maxLineWidth: 42, maxLineCount: 2 });
+    expect(got).toEqual([
+      { start: 0, end: 1, text: 'a b', channel: 0 },
+      { start: 0.6, end: 1.5, text: 'c', channel: 1 },
+    ]);
+    expect(toVtt(two, { maxLineWidth: 42, maxLineCount: 2 })).toContain('<v Channel 1>c');
+  });
+  it('hasWords: only when every segment has words', () => {
+    expect(hasWords(segments)).toBe(true);
+    expect(hasWords([{ start: 0, end: 1, text: 'x' }])).toBe(false);
+    expect(hasWords([])).toBe(true);
+  });
+});
