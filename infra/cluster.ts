@@ -88,6 +88,11 @@ export interface ClusterOptions {
   ports: 'default' | 'free';
   /** Task-queue partitions: 1 as the chart configures our queues, or 4 (Temporal's default). Default 1. */
   partitions?: 1 | 4;
+  /**
+   * With partitions 1: pin every task queue to one partition, not only the chart's five (the scheduling tests'
+   * rigs use queues of their own, as the dev server's global setting gives them).
+   */
+  pinAllQueues?: boolean;
   /** Delete the data under root first. */
   fresh?: boolean;
   /** Postgres without fsync (tests). */
@@ -139,6 +144,8 @@ export interface Cluster {
   addWorker(name: string, entry: string, env?: Record<string, string>): Promise<ClusterProcess>;
   /** name → pid of every running process, Postgres and Redis included. */
   pids(): Record<string, number>;
+  /** Stops Postgres (fast shutdown: every connection is cut), keeps it down `downMs`, starts it again. */
+  restartPostgres(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -227,12 +234,13 @@ function versitygwBinary(): string {
  * The dynamic config of infra/k8s/temporal-values.yaml (`server.dynamicConfig`, already in Temporal's file
  * format). partitions 4 drops the one-partition pins, leaving Temporal's default of 4 per task queue.
  */
-export function clusterDynamicConfig(partitions: 1 | 4): Record<string, unknown> {
+export function clusterDynamicConfig(partitions: 1 | 4, pinAllQueues = false): Record<string, unknown> {
   const values = parseYaml(fs.readFileSync(path.join(REPO_ROOT, 'infra', 'k8s', 'temporal-values.yaml'), 'utf8'));
   const dc = { ...(values.server.dynamicConfig as Record<string, unknown>) };
-  if (partitions === 4) {
-    delete dc['matching.numTaskqueueReadPartitions'];
-    delete dc['matching.numTaskqueueWritePartitions'];
+  for (const key of ['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions']) {
+    if (partitions === 4) delete dc[key];
+    // An entry without constraints applies to every queue (the most specific match wins for the pinned ones).
+    else if (pinAllQueues) dc[key] = [...(dc[key] as unknown[]), { value: 1 }];
   }
   return dc;
 }
@@ -426,14 +434,17 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       },
       dirs.logs,
     );
+    const pgOptions = {
+      dataDir: dirs.postgres,
+      port: ports.postgres,
+      fast: opts.fast,
+      logDir: dirs.logs,
+      settings: { max_connections: PG_MAX_CONNECTIONS },
+    };
+    let pgCurrent: PgHandle | undefined;
+    const pgService = { stop: async () => pgCurrent?.stop() };
     const [pg, redis] = await Promise.all([
-      startPostgres({
-        dataDir: dirs.postgres,
-        port: ports.postgres,
-        fast: opts.fast,
-        logDir: dirs.logs,
-        settings: { max_connections: PG_MAX_CONNECTIONS },
-      }).then((h) => (services.push(h), h)),
+      startPostgres(pgOptions).then((h) => ((pgCurrent = h), services.push(pgService), h)),
       startRedis({ port: ports.redis, dir: dirs.redis, logDir: dirs.logs }).then((h) => (services.push(h), h)),
       s3Server.start().then(() => started.push(s3Server)),
     ]);
@@ -441,7 +452,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const bin = temporalServerBinary();
     await setupTemporalSchema(bin, pg.port, dirs.logs);
     const dynamicConfigFile = path.join(dirs.temporal, 'dynamicconfig.yaml');
-    fs.writeFileSync(dynamicConfigFile, JSON.stringify(clusterDynamicConfig(opts.partitions ?? 1), null, 2) + '\n');
+    fs.writeFileSync(dynamicConfigFile, JSON.stringify(clusterDynamicConfig(opts.partitions ?? 1, opts.pinAllQueues), null, 2) + '\n');
     fs.writeFileSync(path.join(dirs.temporal, 'cluster.yaml'), JSON.stringify(temporalServerConfig(pg.port, tPorts, dynamicConfigFile), null, 2) + '\n');
     const temporalAddress = `${LOOPBACK}:${ports.temporal}`;
     const temporal = supervised(
@@ -570,8 +581,13 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         started.push(p);
         return p;
       },
+      async restartPostgres(downMs) {
+        await pgCurrent?.stop();
+        await new Promise((r) => setTimeout(r, downMs));
+        pgCurrent = await startPostgres(pgOptions);
+      },
       pids() {
-        const out: Record<string, number> = { postgres: pg.pid, redis: redis.pid };
+        const out: Record<string, number> = { postgres: pgCurrent?.pid ?? pg.pid, redis: redis.pid };
         for (const p of started) {
           const pid = p.pid();
           if (pid) out[p.name] = pid;
