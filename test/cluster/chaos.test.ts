@@ -60,10 +60,15 @@ afterAll(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 }, 120_000);
 
-async function submit(n: number): Promise<string[]> {
+/**
+ * Premium jobs of jfk ×3 (33 s). The dev user is premium, whose backends in order are gpu-reserved, gpu-ondemand,
+ * gpu-spot, cpu (config/backends.json): on this cluster the spot-labelled worker takes them, unless
+ * `optimizeFor=cost` sends them to the CPU workers.
+ */
+async function submit(n: number, fields: Record<string, string> = {}): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const res = await submitFile(cluster.apiUrl, cluster.devApiKey, jfk3, { model: 'whisper-tiny.en', language: 'en' });
+    const res = await submitFile(cluster.apiUrl, cluster.devApiKey, jfk3, { model: 'whisper-tiny.en', language: 'en', ...fields });
     expect(res.status).toBe(202);
     ids.push(((await res.json()) as { id: string }).id);
   }
@@ -130,7 +135,10 @@ test('a job through the gateway on the real server; SQL visibility serves every 
 
 test('SIGKILL a CPU worker process every 15 s: nothing lost, nothing charged twice, Redis = ledger', async () => {
   const t0 = Date.now();
-  const ids = await submit(6);
+  // On the CPU queue, served by the two CPU worker processes that get killed in turn.
+  const ids = await submit(6, { optimizeFor: 'cost' });
+  const { rows: backends } = await pool.query(`SELECT DISTINCT backend FROM jobs WHERE id = ANY($1::uuid[])`, [ids]);
+  expect(backends).toEqual([{ backend: 'cpu' }]);
   let kills = 0;
   let stop = false;
   const killer = (async () => {
