@@ -1,0 +1,144 @@
+/**
+ * Speech detection off the event loop: Silero VAD (audio/silero-vad.ts) in one worker thread per process
+ * (audio/vad-thread.ts), fed block by block, so it runs in one pass over a stream of PCM and holds no
+ * more than the block in flight. Used by audio preparation (activities/audio.ts, activities/channels.ts).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { VadRequest, VadResponse } from './vad-thread';
+
+type Waiter = { resolve: (probs: Float32Array) => void; reject: (e: Error) => void };
+
+/** The process's VAD thread: started on first use, unref'd so it never keeps a process alive. */
+export class VadThread {
+  private static instance: VadThread | null = null;
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, Waiter[]>();
+  private nextId = 1;
+  private dead: Error | null = null;
+
+  static shared(): VadThread {
+    if (!VadThread.instance || VadThread.instance.dead) VadThread.instance = new VadThread();
+    return VadThread.instance;
+  }
+
+  private constructor() {
+    const entry = path.join(__dirname, __filename.endsWith('.ts') ? 'vad-thread-boot.js' : 'vad-thread.js');
+    this.worker = new Worker(entry);
+    this.worker.unref();
+    this.worker.on('message', (msg: VadResponse) => {
+      const w = this.waiting.get(msg.id)?.shift();
+      if (!w) return;
+      if ('error' in msg) w.reject(new Error(`speech detection failed: ${msg.error}`));
+      else w.resolve(msg.probs);
+    });
+    const fail = (err: Error) => {
+      this.dead = err;
+      for (const ws of this.waiting.values()) for (const w of ws) w.reject(err);
+      this.waiting.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`VAD thread exited with code ${code}`)));
+  }
+
+  /** A new stream with its own model state. */
+  open(): VadStream {
+    const id = this.nextId++;
+    this.post({ type: 'open', id });
+    return new VadStream(id, this);
+  }
+
+  /** @internal */
+  request(req: VadRequest & { id: number }, transfer: ArrayBuffer[] = []): Promise<Float32Array> {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => {
+      const list = this.waiting.get(req.id) ?? [];
+      list.push({ resolve, reject });
+      this.waiting.set(req.id, list);
+      this.post(req, transfer);
+    });
+  }
+
+  private post(req: VadRequest, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(req, transfer);
+  }
+}
+
+/**
+ * One audio stream's speech detection: `push` blocks in order (await each to bound memory), then
+ * `finish` once. The implementation of the shared contract "a class with push(block) / finish()".
+ */
+export class VadStream {
+  private readonly parts: Float32Array[] = [];
+  private frames = 0;
+  /** samples pushed */
+  samples = 0;
+  /** wall time spent waiting on the VAD thread, ms */
+  busyMs = 0;
+
+  constructor(
+    private readonly id: number,
+    private readonly thread: VadThread,
+  ) {}
+
+  /** Adds 16 kHz mono float32 samples (copied: the caller keeps its block). */
+  async push(block: Float32Array): Promise<void> {
+    if (block.length === 0) return;
+    this.samples += block.length;
+    const copy = Float32Array.from(block);
+    const t0 = performance.now();
+    this.keep(await this.thread.request({ type: 'push', id: this.id, block: copy }, [copy.buffer as ArrayBuffer]));
+    this.busyMs += performance.now() - t0;
+  }
+
+  /** Ends the stream. @returns the speech probability of every 512-sample frame (the last one zero-padded) */
+  async finish(): Promise<Float32Array> {
+    const t0 = performance.now();
+    this.keep(await this.thread.request({ type: 'finish', id: this.id }));
+    this.busyMs += performance.now() - t0;
+    const out = new Float32Array(this.frames);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+
+  private keep(p: Float32Array): void {
+    if (p.length === 0) return;
+    this.parts.push(p);
+    this.frames += p.length;
+  }
+}
+
+/** Bytes per block read from a PCM file: 2^18 float32 samples (16.4 s at 16 kHz, 1 MiB). */
+const FILE_BLOCK_BYTES = 1 << 20;
+
+/** Blocks of a raw float32 little-endian PCM file, read in order without loading the file whole. */
+export async function* pcmFileBlocks(file: string, blockBytes = FILE_BLOCK_BYTES): AsyncGenerator<Float32Array> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    for (;;) {
+      const buf = new Float32Array(blockBytes / 4);
+      const { bytesRead } = await fh.read(new Uint8Array(buf.buffer), 0, blockBytes, null);
+      if (bytesRead <= 0) return;
+      yield buf.subarray(0, Math.floor(bytesRead / 4));
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Speech probabilities of a whole stream of 16 kHz mono blocks, one pass, on the VAD thread.
+ * @returns per-frame probabilities, the sample count, and the milliseconds the detection took
+ */
+export async function detectSpeech(blocks: AsyncIterable<Float32Array>): Promise<{ probs: Float32Array; samples: number; vadMs: number }> {
+  const stream = VadThread.shared().open();
+  const t0 = performance.now();
+  for await (const b of blocks) await stream.push(b);
+  const probs = await stream.finish();
+  return { probs, samples: stream.samples, vadMs: performance.now() - t0 };
+}
