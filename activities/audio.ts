@@ -1,4 +1,7 @@
-/** Audio preparation on the orchestration queue: normalise with ffmpeg, remove silence, plan ≤ 30 s chunks over the speech. */
+/**
+ * Audio preparation on the orchestration queue: normalise with ffmpeg, find speech with Silero VAD (in the
+ * VAD worker thread, block by block), plan ≤ 30 s chunks over the speech.
+ */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
@@ -7,6 +10,8 @@ import { planSpeechChunks } from '../audio/speech-spans';
 import { decodeToPcm, readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
 import { SAMPLE_RATE } from '../engine/constants';
 import { withChunkHashes } from '../audio/pcm-blob';
+import { detectSpeech, pcmFileBlocks } from '../audio/vad-client';
+import { observeVad } from '../common/metrics';
 
 const HEARTBEAT_MS = 1_000;
 
@@ -53,11 +58,14 @@ export function createAudioActivities({ blobs }: AudioDeps) {
       } finally {
         clearInterval(beat);
       }
-      const samples = readPcm(pcmFile);
-      // Leading, trailing and long inner silence never reaches inference, and is not billed.
-      const planned = planSpeechChunks(samples);
-      const chunks = planned.chunks.map((c) => withChunkHashes(samples, c));
+      // Non-speech (silence, noise, music: whatever Silero VAD does not call speech) never reaches
+      // inference, and is not billed. The VAD thread reads the PCM in blocks; heartbeats go on meanwhile.
+      const vad = await detectSpeech(pcmFileBlocks(pcmFile));
+      const planned = planSpeechChunks(vad.probs, vad.samples);
       const speechSeconds = planned.speechSeconds;
+      observeVad({ seconds: vad.vadMs / 1000, audioSeconds: vad.samples / SAMPLE_RATE, speechSeconds });
+      const samples = readPcm(pcmFile);
+      const chunks = planned.chunks.map((c) => withChunkHashes(samples, c));
       // Publish the PCM for the inference workers (other machines with S3), then drop local copies.
       await blobs.commit(blobKeys.pcm(jobId));
       await blobs.dropLocal(jobId);

@@ -8,13 +8,14 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
 import { withChunkHashes } from '../audio/pcm-blob';
-import { jobEnded } from '../common/metrics';
+import { jobEnded, observeVad } from '../common/metrics';
 import type { PreparedAudio } from '../common/jobs';
 import { planSpeechChunks } from '../audio/speech-spans';
 import { decodeChannelToPcm } from '../audio/channels';
 import { readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
 import { mergeChunkSegments, transcriptText, type TranscriptSegment } from '../audio/transcript';
 import { SAMPLE_RATE } from '../engine/constants';
+import { detectSpeech, pcmFileBlocks } from '../audio/vad-client';
 
 /** Chunk index = channel × stride + the chunk's index within its channel. */
 export const CHANNEL_CHUNK_STRIDE = 100_000;
@@ -76,10 +77,12 @@ export function createChannelsActivities({ pool, blobs }: ChannelsDeps) {
           const file = blobs.prepare(blobKeys.channelPcm(jobId, c));
           await decodeChannelToPcm(upload, file, c, ctx.cancellationSignal);
           if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+          // Speech found per channel, as for one-channel jobs: only speech is transcribed and billed.
+          const vad = await detectSpeech(pcmFileBlocks(file));
+          const planned = planSpeechChunks(vad.probs, vad.samples);
+          observeVad({ seconds: vad.vadMs / 1000, audioSeconds: vad.samples / SAMPLE_RATE, speechSeconds: planned.speechSeconds });
           const samples = readPcm(file);
           audioSeconds = Math.max(audioSeconds, samples.length / SAMPLE_RATE);
-          // Silence removed per channel, as for one-channel jobs: only speech is transcribed and billed.
-          const planned = planSpeechChunks(samples);
           speechSeconds += planned.speechSeconds;
           for (const chunk of planned.chunks) {
             chunks.push({ ...withChunkHashes(samples, chunk), index: c * CHANNEL_CHUNK_STRIDE + chunk.index, channel: c });

@@ -23,6 +23,7 @@ import { loadWhisper } from '../engine/node-loader';
 import { TEMPERATURES } from '../engine/fallback';
 import { seedFrom } from '../engine/prng';
 import { chunkAudio, chunkRelativeTimes, planSpeechChunks } from '../audio/speech-spans';
+import { detectSpeech, pcmFileBlocks } from '../audio/vad-client';
 import { mergeChunkSegments, transcriptText, type ChunkSegments } from '../audio/transcript';
 import { normalise, wer } from '../test/helpers/wer';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, pad, padStart } from './lib';
@@ -93,7 +94,8 @@ function buildFiles(dir: string): EvalFile[] {
 /** Our engine the way the service runs it: speech chunks → engine → times mapped back → merged. */
 async function ours(t: Awaited<ReturnType<typeof loadWhisper>>, f: EvalFile): Promise<string> {
   const samples = readF32(f.pcm);
-  const { chunks } = planSpeechChunks(samples);
+  const vad = await detectSpeech(pcmFileBlocks(f.pcm));
+  const { chunks } = planSpeechChunks(vad.probs, vad.samples);
   const results: ChunkSegments[] = [];
   for (const c of chunks) {
     const audio = chunkAudio(c, (a, b) => samples.slice(Math.round(a * SAMPLE_RATE), Math.round(b * SAMPLE_RATE)));
