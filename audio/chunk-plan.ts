@@ -13,6 +13,10 @@ export interface ChunkSpan {
    * original seconds, whose audio is laid end to end and sent to inference as this chunk.
    */
   pieces?: { start: number; end: number; sha256?: string }[];
+  /** the previous chunk ends after this one starts (speech with no pause to cut at; the merge resolves it) */
+  overlapsPrev?: boolean;
+  /** the next chunk starts before this one ends */
+  overlapsNext?: boolean;
 }
 
 export interface ChunkPlanOptions {

@@ -160,6 +160,11 @@ export function planSpeechChunks(
     if (pieces.length === 0) continue;
     const chunk: ChunkSpan = { index: chunks.length, start: pieces[0].start, end: pieces[pieces.length - 1].end };
     if (pieces.length > 1) chunk.pieces = pieces;
+    const prev = chunks[chunks.length - 1];
+    if (prev && chunk.start < prev.end - 1e-6) {
+      prev.overlapsNext = true;
+      chunk.overlapsPrev = true;
+    }
     chunks.push(chunk);
   }
   return { chunks, speechSeconds: round3(spanSeconds(spans)), spans };

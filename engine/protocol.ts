@@ -26,6 +26,8 @@ export type EngineRequest =
       seed?: number;
       /** segments carry `words` (TranscribeOptions.wordTimestamps) */
       wordTimestamps?: boolean;
+      /** the request's first temperature (TranscribeOptions.temperature) */
+      temperature?: number | null;
     };
 
 export type { LoadRequest };

@@ -90,6 +90,8 @@ describe('planSpeechChunks', () => {
       expect(c.pieces).toBeUndefined();
       expect(c.end - c.start).toBeLessThanOrEqual(30 + 1e-9);
       if (i > 0) expect(chunks[i - 1].end - c.start).toBeCloseTo(DEFAULT_SPEECH_PLAN.overlapSeconds, 6);
+      expect(c.overlapsPrev ?? false).toBe(i > 0);
+      expect(c.overlapsNext ?? false).toBe(i < chunks.length - 1);
     });
     expect(chunks[2].end).toBeCloseTo(70, 2);
     expect(speechSeconds).toBeCloseTo(70, 2);
