@@ -42,6 +42,20 @@ export class VadThread {
     this.worker.on('exit', (code) => fail(new Error(`VAD thread exited with code ${code}`)));
   }
 
+  /**
+   * Ends the process's VAD thread, if one runs (scripts and tests; services keep theirs): the thread
+   * releases its session and closes its port itself, since terminating it inside an onnxruntime run
+   * can abort the process (engine/thread.ts says the same of the engine thread).
+   */
+  static async closeShared(): Promise<void> {
+    const t = VadThread.instance;
+    VadThread.instance = null;
+    if (!t || t.dead) return;
+    const exited = new Promise<void>((resolve) => t.worker.once('exit', () => resolve()));
+    t.post({ type: 'close' });
+    await exited;
+  }
+
   /** A new stream with its own model state. */
   open(): VadStream {
     const id = this.nextId++;
