@@ -42,6 +42,12 @@ export interface SpeechPlanOptions {
    * word, so each word lies whole inside one of the two chunks, and short against the 30 s window.
    */
   overlapSeconds: number;
+  /**
+   * a pause at least this long is a sure place to cut (between words, likely between sentences); among
+   * such pauses the latest wins (chunks as full as the window allows, as faster-whisper splits an
+   * over-long span at its last silence: vad.py `prev_end`); only among shorter pauses does length decide
+   */
+  clearPauseSeconds: number;
 }
 
 export const DEFAULT_SPEECH_PLAN: SpeechPlanOptions = {
@@ -51,6 +57,7 @@ export const DEFAULT_SPEECH_PLAN: SpeechPlanOptions = {
   nearLimitSeconds: 10,
   minCutGapMs: 98,
   overlapSeconds: 3,
+  clearPauseSeconds: 0.5,
 };
 
 /**
@@ -90,9 +97,10 @@ interface CutGap {
 
 /**
  * Chunks of ≤ 30 s over the speech only. The speech spans (findSpeechSpans) are laid end to end; each
- * chunk ends in the middle of the longest non-speech gap near the limit: a removed pause between spans
- * (longest of all), else the longest run of non-speech frames ≥ minCutGapMs inside a span, sought in
- * the last nearLimitSeconds before the limit, then back to minChunkSeconds. Where speech runs on with
+ * chunk ends in the middle of the longest non-speech gap near the limit (a removed pause between spans,
+ * or a run of non-speech frames ≥ minCutGapMs inside a span; pauses ≥ clearPauseSeconds count as equally
+ * long, and then the latest wins), sought in the last nearLimitSeconds before the limit, then back to
+ * minChunkSeconds. Where speech runs on with
  * no such gap, the chunk ends at the limit and the next one starts overlapSeconds earlier (the merge
  * keeps each word once). Audio with no speech gives no chunks: no window without VAD speech reaches the
  * model. Each chunk's `start`/`end` are on the original time line; a chunk that spans a removed pause
@@ -139,9 +147,10 @@ export function planSpeechChunks(
     const limit = start + opts.maxChunkSeconds;
     const pick = (lo: number): CutGap | null => {
       let best: CutGap | null = null;
+      const score = (g: CutGap) => Math.min(g.length, opts.clearPauseSeconds);
       for (const g of gaps) {
         if (g.at <= lo || g.at > limit) continue;
-        if (!best || g.length >= best.length) best = g;
+        if (!best || score(g) >= score(best)) best = g;
       }
       return best;
     };

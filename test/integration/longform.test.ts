@@ -2,8 +2,8 @@
  * Long-form audio end to end on the real stack: over a minute of espeak-ng speech, cut into ≥ 3 chunks,
  * transcribed chunk by chunk and merged. Two variants of the same twelve sentences:
  *  (a) one second of silence between sentences, so every cut falls in a pause;
- *  (b) the sentences run together with no pause at all, so every cut falls at the quietest frame,
- *      inside continuous speech.
+ *  (b) the sentences run together with no pause at all, so the chunks overlap by 3 s inside continuous
+ *      speech and the merge must keep each word of an overlap once (audio/transcript.ts).
  * Each sentence must come out once, in order: a sentence doubled or dropped at a chunk cut fails.
  * The audio is made at test time in a temporary folder; none is committed.
  */
@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { DEFAULT_CHUNK_PLAN, frameEnergyDb, planChunks, silenceThresholdDb } from '../../audio/chunk-plan';
+import { loadSileroVad, SileroVadStream } from '../../audio/silero-vad';
+import { planSpeechChunks } from '../../audio/speech-spans';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { parseWavPcm16Mono } from '../helpers/wav';
 import { normalise } from '../helpers/wer';
@@ -88,22 +89,16 @@ function makeLongform(name: string, withPauses: boolean): { file: string; sample
   return { file, samples: parseWavPcm16Mono(fs.readFileSync(file)).samples };
 }
 
-/** Runs of silence (per chunk-plan's own frame energies and threshold) of at least `minSeconds`. */
-function silences(samples: Float32Array, minSeconds: number): [number, number][] {
-  const frame = DEFAULT_CHUNK_PLAN.frameSeconds;
-  const energy = frameEnergyDb(samples, Math.round(frame * SR));
-  const threshold = silenceThresholdDb(energy);
-  const runs: [number, number][] = [];
-  let start = -1;
-  for (let f = 0; f <= energy.length; f++) {
-    const silent = f < energy.length && energy[f] < threshold;
-    if (silent && start < 0) start = f;
-    if (!silent && start >= 0) {
-      if ((f - start) * frame >= minSeconds) runs.push([start * frame, f * frame]);
-      start = -1;
-    }
+/** The service's chunk plan of these samples: Silero VAD probabilities, then planSpeechChunks. */
+async function vadPlan(samples: Float32Array) {
+  const session = await loadSileroVad();
+  try {
+    const vad = new SileroVadStream(session);
+    const probs = [...(await vad.push(samples)), ...(await vad.finish())];
+    return planSpeechChunks(probs, samples.length);
+  } finally {
+    await session.release();
   }
-  return runs;
 }
 
 /**
@@ -193,16 +188,22 @@ describe.each([
     const { file, samples } = makeLongform(withPauses ? 'pauses' : 'continuous', withPauses);
     const seconds = samples.length / SR;
     expect(seconds).toBeGreaterThanOrEqual(60);
-    const plan = planChunks(samples);
+    const { chunks: plan } = await vadPlan(samples);
     const cuts = plan.slice(0, -1).map((c) => c.end);
     if (withPauses) {
-      // the premise: every cut falls inside one of the pauses between sentences
-      const pauses = silences(samples, PAUSE_SECONDS * 0.9);
-      expect(pauses).toHaveLength(SENTENCES.length - 1);
-      for (const cut of cuts) expect(pauses.some(([a, b]) => cut > a && cut < b)).toBe(true);
+      // the premise: every cut falls inside one of the 1 s pauses between sentences, none overlaps
+      const pauseStarts: number[] = [];
+      let t = 0;
+      for (const f of sentenceFiles.slice(0, -1)) {
+        t += parseWavPcm16Mono(fs.readFileSync(f)).samples.length / SR;
+        pauseStarts.push(t);
+        t += PAUSE_SECONDS;
+      }
+      for (const cut of cuts) expect(pauseStarts.some((a) => cut > a && cut < a + PAUSE_SECONDS)).toBe(true);
+      expect(plan.some((c) => c.overlapsPrev)).toBe(false);
     } else {
-      // the premise: no pause the planner could cut at, anywhere
-      expect(silences(samples, DEFAULT_CHUNK_PLAN.minSilenceSeconds)).toEqual([]);
+      // the premise: no pause the planner could cut at near the limit: chunks overlap inside speech
+      expect(plan.filter((c) => c.overlapsPrev).length).toBeGreaterThanOrEqual(1);
     }
 
     const { apiKey } = await app.user('free'); // free → whisper-tiny.en, preloaded by the harness
