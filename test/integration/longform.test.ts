@@ -153,6 +153,22 @@ function doubledTrigrams(reference: string, hypothesis: string): string[] {
   return [...count(normalise(hypothesis))].filter(([g, n]) => n >= 2 && n > (r.get(g) ?? 0)).map(([g]) => g);
 }
 
+/**
+ * The `segment` events' texts of a finished job, from its SSE stream (replayed from the start; the stream
+ * ends after `completed`). Events come in the order chunks were stored, so callers compare words as a
+ * multiset.
+ */
+async function readSegmentEvents(url: string, apiKey: string, id: string): Promise<string[]> {
+  const res = await fetch(`${url}/v1/jobs/${id}/events`, { headers: { authorization: `Bearer ${apiKey}` } });
+  const texts: string[] = [];
+  for (const block of (await res.text()).split('\n\n')) {
+    const lines = block.split('\n');
+    const field = (k: string) => lines.find((l) => l.startsWith(`${k}: `))?.slice(k.length + 2);
+    if (field('event') === 'segment') texts.push(JSON.parse(field('data')!).text);
+  }
+  return texts;
+}
+
 describe('the sentence check', () => {
   const reference = SENTENCES.join('. ');
   test('passes the reference itself and a few misheard words', () => {
@@ -233,5 +249,10 @@ describe.each([
     expect(worst).toBeLessThanOrEqual(MAX_SENTENCE_WER);
     expect(total).toBeLessThanOrEqual(MAX_TOTAL_WER);
     expect(doubledTrigrams(SENTENCES.join(' '), job.text)).toEqual([]);
+
+    // The SSE `segment` events say the same, each word once: an overlapping chunk's events waited for
+    // its neighbour, so the merge had resolved the overlap before a client saw them.
+    const events = await readSegmentEvents(app.url, apiKey, job.id);
+    expect(normalise(events.join(' ')).sort()).toEqual(normalise(job.text).sort());
   }, 120_000);
 });
