@@ -84,8 +84,6 @@ export class VadThread {
  * `finish` once. The implementation of the shared contract "a class with push(block) / finish()".
  */
 export class VadStream {
-  private readonly parts: Float32Array[] = [];
-  private frames = 0;
   /** samples pushed */
   samples = 0;
   /** wall time spent waiting on the VAD thread, ms */
@@ -96,34 +94,29 @@ export class VadStream {
     private readonly thread: VadThread,
   ) {}
 
-  /** Adds 16 kHz mono float32 samples (copied: the caller keeps its block). */
-  async push(block: Float32Array): Promise<void> {
-    if (block.length === 0) return;
+  /**
+   * Adds 16 kHz mono float32 samples (copied: the caller keeps its block).
+   * @returns the speech probabilities of the 512-sample frames this block completed, in stream order
+   */
+  async push(block: Float32Array): Promise<Float32Array> {
+    if (block.length === 0) return new Float32Array(0);
     this.samples += block.length;
     const copy = Float32Array.from(block);
     const t0 = performance.now();
-    this.keep(await this.thread.request({ type: 'push', id: this.id, block: copy }, [copy.buffer as ArrayBuffer]));
+    const probs = await this.thread.request({ type: 'push', id: this.id, block: copy }, [copy.buffer as ArrayBuffer]);
     this.busyMs += performance.now() - t0;
+    return probs;
   }
 
-  /** Ends the stream. @returns the speech probability of every 512-sample frame (the last one zero-padded) */
+  /**
+   * Ends the stream (and frees its state on the thread).
+   * @returns the last, zero-padded frame's probability, if the stream ended inside a frame
+   */
   async finish(): Promise<Float32Array> {
     const t0 = performance.now();
-    this.keep(await this.thread.request({ type: 'finish', id: this.id }));
+    const probs = await this.thread.request({ type: 'finish', id: this.id });
     this.busyMs += performance.now() - t0;
-    const out = new Float32Array(this.frames);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  }
-
-  private keep(p: Float32Array): void {
-    if (p.length === 0) return;
-    this.parts.push(p);
-    this.frames += p.length;
+    return probs;
   }
 }
 
@@ -152,7 +145,14 @@ export async function* pcmFileBlocks(file: string, blockBytes = FILE_BLOCK_BYTES
 export async function detectSpeech(blocks: AsyncIterable<Float32Array>): Promise<{ probs: Float32Array; samples: number; vadMs: number }> {
   const stream = VadThread.shared().open();
   const t0 = performance.now();
-  for await (const b of blocks) await stream.push(b);
-  const probs = await stream.finish();
+  const parts: Float32Array[] = [];
+  for await (const b of blocks) parts.push(await stream.push(b));
+  parts.push(await stream.finish());
+  const probs = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    probs.set(p, at);
+    at += p.length;
+  }
   return { probs, samples: stream.samples, vadMs: performance.now() - t0 };
 }
