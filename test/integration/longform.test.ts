@@ -85,7 +85,7 @@ function makeLongform(name: string, withPauses: boolean): { file: string; sample
     ? sentenceFiles.flatMap((f, i) => (i === 0 ? [f] : [path.join(tmp, 'pause.wav'), f]))
     : sentenceFiles;
   run('sox', ['-R', '-D', ...parts, file]);
-  // The same samples ffmpeg gives the service (s16 / 32768), so planChunks here plans what it plans.
+  // The same samples ffmpeg gives the service (s16 / 32768), so vadPlan here plans what it plans.
   return { file, samples: parseWavPcm16Mono(fs.readFileSync(file)).samples };
 }
 
