@@ -37,10 +37,16 @@ export function createAudioActivities({ blobs }: AudioDeps) {
       }
       const pcmFile = blobs.prepare(blobKeys.pcm(jobId));
       const ctx = Context.current();
-      // Heartbeats carry cancellation to us; ffmpeg is killed on it, so the workflow's cleanup comes after.
+      // Heartbeats carry cancellation to us; ffmpeg is killed on it and speech detection stops between
+      // blocks, so the workflow's cleanup comes after. Both run off this thread, so the beat goes on.
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
+      let vad: Awaited<ReturnType<typeof detectSpeech>>;
       try {
         await decodeToPcm(upload, pcmFile, ctx.cancellationSignal);
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+        // Non-speech (silence, noise, music: whatever Silero VAD does not call speech) never reaches
+        // inference, and is not billed. The VAD thread reads the PCM in blocks (an hour: ~110 k frames).
+        vad = await detectSpeech(pcmFileBlocks(pcmFile), ctx.cancellationSignal);
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       } catch (err) {
         if (ctx.cancellationSignal.aborted) {
@@ -58,9 +64,6 @@ export function createAudioActivities({ blobs }: AudioDeps) {
       } finally {
         clearInterval(beat);
       }
-      // Non-speech (silence, noise, music: whatever Silero VAD does not call speech) never reaches
-      // inference, and is not billed. The VAD thread reads the PCM in blocks; heartbeats go on meanwhile.
-      const vad = await detectSpeech(pcmFileBlocks(pcmFile));
       const planned = planSpeechChunks(vad.probs, vad.samples);
       const speechSeconds = planned.speechSeconds;
       observeVad({ seconds: vad.vadMs / 1000, audioSeconds: vad.samples / SAMPLE_RATE, speechSeconds });

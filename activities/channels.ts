@@ -78,7 +78,8 @@ export function createChannelsActivities({ pool, blobs }: ChannelsDeps) {
           await decodeChannelToPcm(upload, file, c, ctx.cancellationSignal);
           if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
           // Speech found per channel, as for one-channel jobs: only speech is transcribed and billed.
-          const vad = await detectSpeech(pcmFileBlocks(file));
+          const vad = await detectSpeech(pcmFileBlocks(file), ctx.cancellationSignal);
+          if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
           const planned = planSpeechChunks(vad.probs, vad.samples);
           observeVad({ seconds: vad.vadMs / 1000, audioSeconds: vad.samples / SAMPLE_RATE, speechSeconds: planned.speechSeconds });
           const samples = readPcm(file);

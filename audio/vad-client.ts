@@ -139,15 +139,26 @@ export async function* pcmFileBlocks(file: string, blockBytes = FILE_BLOCK_BYTES
 }
 
 /**
- * Speech probabilities of a whole stream of 16 kHz mono blocks, one pass, on the VAD thread.
+ * Speech probabilities of a whole stream of 16 kHz mono blocks, one pass, on the VAD thread; an aborted
+ * `signal` stops it between blocks (the probabilities then cover only what was read).
  * @returns per-frame probabilities, the sample count, and the milliseconds the detection took
  */
-export async function detectSpeech(blocks: AsyncIterable<Float32Array>): Promise<{ probs: Float32Array; samples: number; vadMs: number }> {
+export async function detectSpeech(
+  blocks: AsyncIterable<Float32Array>,
+  signal?: AbortSignal,
+): Promise<{ probs: Float32Array; samples: number; vadMs: number }> {
   const stream = VadThread.shared().open();
   const t0 = performance.now();
   const parts: Float32Array[] = [];
-  for await (const b of blocks) parts.push(await stream.push(b));
-  parts.push(await stream.finish());
+  try {
+    for await (const b of blocks) {
+      // Stops between blocks on cancellation (the caller checks the signal; the stream is ended below).
+      if (signal?.aborted) break;
+      parts.push(await stream.push(b));
+    }
+  } finally {
+    parts.push(await stream.finish());
+  }
   const probs = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
