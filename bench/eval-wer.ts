@@ -1,5 +1,5 @@
 /**
- * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2 --sets short,long]`
+ * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2 --sets short,long --only NAME]`
  *
  * Accuracy of our pipeline against faster-whisper on the same weights, per file: WER, words on non-speech
  * (segments wholly inside a noise/tone/silence stretch shrunk by 0.3 s; for an all-silent file every word)
@@ -305,13 +305,15 @@ async function main() {
       models: { type: 'string', default: 'whisper-tiny.en,whisper-base' },
       threads: { type: 'string', default: '2' },
       sets: { type: 'string', default: 'short,long' },
+      /** only the files whose name contains this */
+      only: { type: 'string', default: '' },
       verbose: { type: 'boolean', default: false },
     },
   });
   const threads = Number(values.threads);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-eval-'));
   try {
-    const files = buildFiles(dir, new Set(values.sets!.split(',')));
+    const files = buildFiles(dir, new Set(values.sets!.split(','))).filter((f) => f.name.includes(values.only!));
     console.log(`eval:wer — ${files.length} files, ${files.reduce((s, f) => s + f.seconds, 0).toFixed(1)} s of audio; load ${loadNow()}`);
     const summary: string[] = [];
     for (const model of values.models!.split(',')) {
