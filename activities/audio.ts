@@ -1,16 +1,13 @@
-/**
- * Audio preparation on the orchestration queue: normalise with ffmpeg, find speech with Silero VAD (in the
- * VAD worker thread, block by block), plan ≤ 30 s chunks over the speech.
- */
+/** Audio preparation on the orchestration queue: normalise with ffmpeg, remove silence, plan ≤ 30 s chunks over the speech. */
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
+import type { Tier } from '../common/constants';
 import type { PreparedAudio } from '../common/jobs';
-import { planSpeechChunks } from '../audio/speech-spans';
-import { decodeToPcm, readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
+import type { TierLimits } from '../common/tiers';
+import { AudioTooLongError, UnsupportedAudioError } from '../audio/ffmpeg';
+import { preparePcm } from '../audio/prepare';
 import { SAMPLE_RATE } from '../engine/constants';
-import { withChunkHashes } from '../audio/pcm-blob';
-import { detectSpeech, pcmFileBlocks } from '../audio/vad-client';
 import { observeVad } from '../common/metrics';
 
 const HEARTBEAT_MS = 1_000;
@@ -18,16 +15,51 @@ const HEARTBEAT_MS = 1_000;
 export interface AudioDeps {
   blobs: BlobStore;
   pool: Pool;
+  /** seconds of PCM per block in preparation's passes (config PCM_READ_BLOCK_SECONDS) */
+  pcmBlockSeconds?: number;
+  /** the tier table, for the decoded length's limit */
+  tiers?: Record<Tier, TierLimits>;
 }
 
-export function createAudioActivities({ blobs }: AudioDeps) {
+/**
+ * The most samples a job of `tier` may decode to. The API refused the upload if its header said more
+ * than the tier's maxAudioSeconds; the decode may run a little longer than the header (codec padding,
+ * an estimated duration), so the limit here is 5 % + 30 s above, and only a header that lied by more
+ * fails the job.
+ */
+export function maxDecodedSamples(tiers: Record<Tier, TierLimits> | undefined, tier: Tier | undefined): number {
+  const limit = tier && tiers?.[tier]?.maxAudioSeconds;
+  return limit ? Math.ceil((limit * 1.05 + 30) * SAMPLE_RATE) : Infinity;
+}
+
+/** Samples per block for preparation's passes, at least one 20 ms frame. */
+export function pcmBlockSamples(seconds: number | undefined): number | undefined {
+  return seconds === undefined ? undefined : Math.max(320, Math.round(seconds * SAMPLE_RATE));
+}
+
+/**
+ * The failure of a preparation attempt: bad audio is deterministic (non-retryable, our code); anything
+ * else (a disk, the blob store) is rethrown for Temporal to retry.
+ */
+export function preparationFailure(err: unknown, jobId: string): unknown {
+  if (err instanceof UnsupportedAudioError) {
+    // Our sentence goes to the job; ffmpeg's words (scrubbed) to the log only.
+    log.warn('unsupported audio', { jobId, reason: err.message, detail: err.detail });
+    return ApplicationFailure.nonRetryable(err.message, 'unsupported_audio');
+  }
+  if (err instanceof AudioTooLongError) return ApplicationFailure.nonRetryable(err.message, 'audio_too_long');
+  return err;
+}
+
+export function createAudioActivities({ blobs, pcmBlockSeconds, tiers }: AudioDeps) {
   return {
     /**
-     * Decodes the upload to 16 kHz mono float32 (stored as a blob next to it) and plans the chunks.
-     * Idempotent: a retry re-decodes into the same key.
-     * @throws non-retryable ApplicationFailure `unsupported_audio` when ffmpeg cannot decode it
+     * Decodes the upload to 16 kHz mono float32 (stored as a blob next to it) and plans the chunks, in
+     * bounded memory (audio/prepare.ts). Idempotent: a retry re-decodes into the same key.
+     * @throws non-retryable ApplicationFailure `unsupported_audio` when ffmpeg cannot decode it,
+     *   `audio_too_long` when it decodes to more than the tier allows, `audio_missing` without an upload
      */
-    async prepareAudio({ jobId }: { jobId: string }): Promise<PreparedAudio> {
+    async prepareAudio({ jobId, tier }: { jobId: string; tier?: Tier }): Promise<PreparedAudio> {
       let upload: string;
       try {
         upload = await blobs.fetch(blobKeys.upload(jobId));
@@ -37,16 +69,17 @@ export function createAudioActivities({ blobs }: AudioDeps) {
       }
       const pcmFile = blobs.prepare(blobKeys.pcm(jobId));
       const ctx = Context.current();
-      // Heartbeats carry cancellation to us; ffmpeg is killed on it and speech detection stops between
-      // blocks, so the workflow's cleanup comes after. Both run off this thread, so the beat goes on.
+      // Heartbeats carry cancellation to us; ffmpeg is killed on it, so the workflow's cleanup comes after.
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
-      let vad: Awaited<ReturnType<typeof detectSpeech>>;
+      let prepared;
       try {
-        await decodeToPcm(upload, pcmFile, ctx.cancellationSignal);
-        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
         // Non-speech (silence, noise, music: whatever Silero VAD does not call speech) never reaches
-        // inference, and is not billed. The VAD thread reads the PCM in blocks (an hour: ~110 k frames).
-        vad = await detectSpeech(pcmFileBlocks(pcmFile), ctx.cancellationSignal);
+        // inference, and is not billed.
+        prepared = await preparePcm(upload, pcmFile, {
+          signal: ctx.cancellationSignal,
+          blockSamples: pcmBlockSamples(pcmBlockSeconds),
+          maxSamples: maxDecodedSamples(tiers, tier),
+        });
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       } catch (err) {
         if (ctx.cancellationSignal.aborted) {
@@ -55,24 +88,15 @@ export function createAudioActivities({ blobs }: AudioDeps) {
           // the CancelledFailure itself (any other error would fail the job instead of cancelling it).
           throw ctx.cancellationSignal.reason;
         }
-        if (err instanceof UnsupportedAudioError) {
-          // Our sentence goes to the job; ffmpeg's words (scrubbed) to the log only.
-          log.warn('unsupported audio', { jobId, reason: err.message, detail: err.detail });
-          throw ApplicationFailure.nonRetryable(err.message, 'unsupported_audio');
-        }
-        throw err;
+        throw preparationFailure(err, jobId);
       } finally {
         clearInterval(beat);
       }
-      const planned = planSpeechChunks(vad.probs, vad.samples);
-      const speechSeconds = planned.speechSeconds;
-      observeVad({ seconds: vad.vadMs / 1000, audioSeconds: vad.samples / SAMPLE_RATE, speechSeconds });
-      const samples = readPcm(pcmFile);
-      const chunks = planned.chunks.map((c) => withChunkHashes(samples, c));
       // Publish the PCM for the inference workers (other machines with S3), then drop local copies.
       await blobs.commit(blobKeys.pcm(jobId));
       await blobs.dropLocal(jobId);
-      return { audioSeconds: samples.length / SAMPLE_RATE, speechSeconds, chunks };
+      observeVad({ seconds: prepared.vadMs / 1000, audioSeconds: prepared.samples / SAMPLE_RATE, speechSeconds: prepared.speechSeconds });
+      return { audioSeconds: prepared.samples / SAMPLE_RATE, speechSeconds: prepared.speechSeconds, chunks: prepared.chunks };
     },
   };
 }

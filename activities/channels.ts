@@ -4,18 +4,18 @@
  * are `channel * CHANNEL_CHUNK_STRIDE + i`, so chunk_results, progress and retries work unchanged.
  * The job's `segments` are every channel's segments in time order, each with its `channel`.
  */
-import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
-import { withChunkHashes } from '../audio/pcm-blob';
 import { jobEnded, observeVad } from '../common/metrics';
 import type { PreparedAudio } from '../common/jobs';
-import { planSpeechChunks } from '../audio/speech-spans';
-import { decodeChannelToPcm } from '../audio/channels';
-import { readPcm, UnsupportedAudioError } from '../audio/ffmpeg';
+import { channelFilter } from '../audio/channels';
+import { preparePcm } from '../audio/prepare';
+import type { Tier } from '../common/constants';
+import type { TierLimits } from '../common/tiers';
+import { maxDecodedSamples, pcmBlockSamples, preparationFailure } from './audio';
 import { mergeChunkSegments, transcriptText, type TranscriptSegment } from '../audio/transcript';
 import { SAMPLE_RATE } from '../engine/constants';
-import { detectSpeech, pcmFileBlocks } from '../audio/vad-client';
 
 /** Chunk index = channel × stride + the chunk's index within its channel. */
 export const CHANNEL_CHUNK_STRIDE = 100_000;
@@ -24,6 +24,9 @@ const HEARTBEAT_MS = 1_000;
 export interface ChannelsDeps {
   pool: Pool;
   blobs: BlobStore;
+  /** as AudioDeps (activities/audio.ts) */
+  pcmBlockSeconds?: number;
+  tiers?: Record<Tier, TierLimits>;
 }
 
 export interface ChannelTranscript {
@@ -52,14 +55,15 @@ export function mergeChannels(
   return { channels: out, segments: all, text: transcriptText(all) };
 }
 
-export function createChannelsActivities({ pool, blobs }: ChannelsDeps) {
+export function createChannelsActivities({ pool, blobs, pcmBlockSeconds, tiers }: ChannelsDeps) {
   return {
     /**
      * Decodes each of the upload's `channels` to its own 16 kHz float32 blob and plans its chunks.
      * Idempotent: a retry re-decodes into the same keys.
-     * @throws non-retryable `unsupported_audio` when ffmpeg cannot decode a channel
+     * @throws non-retryable `unsupported_audio` when ffmpeg cannot decode a channel, `audio_too_long`
+     *   when one decodes to more than the tier allows
      */
-    async prepareChannels({ jobId, channels }: { jobId: string; channels: number }): Promise<PreparedAudio> {
+    async prepareChannels({ jobId, channels, tier }: { jobId: string; channels: number; tier?: Tier }): Promise<PreparedAudio> {
       let upload: string;
       try {
         upload = await blobs.fetch(blobKeys.upload(jobId));
@@ -75,18 +79,21 @@ export function createChannelsActivities({ pool, blobs }: ChannelsDeps) {
       try {
         for (let c = 0; c < channels; c++) {
           const file = blobs.prepare(blobKeys.channelPcm(jobId, c));
-          await decodeChannelToPcm(upload, file, c, ctx.cancellationSignal);
+          // Silence removed per channel, as for one-channel jobs: only speech is transcribed and billed.
+          // Streamed in bounded memory like a one-channel job (audio/prepare.ts).
+          const planned = await preparePcm(upload, file, {
+            signal: ctx.cancellationSignal,
+            audioFilter: channelFilter(c),
+            what: `channel ${c}`,
+            blockSamples: pcmBlockSamples(pcmBlockSeconds),
+            maxSamples: maxDecodedSamples(tiers, tier),
+          });
           if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-          // Speech found per channel, as for one-channel jobs: only speech is transcribed and billed.
-          const vad = await detectSpeech(pcmFileBlocks(file), ctx.cancellationSignal);
-          if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-          const planned = planSpeechChunks(vad.probs, vad.samples);
-          observeVad({ seconds: vad.vadMs / 1000, audioSeconds: vad.samples / SAMPLE_RATE, speechSeconds: planned.speechSeconds });
-          const samples = readPcm(file);
-          audioSeconds = Math.max(audioSeconds, samples.length / SAMPLE_RATE);
+          audioSeconds = Math.max(audioSeconds, planned.samples / SAMPLE_RATE);
+          observeVad({ seconds: planned.vadMs / 1000, audioSeconds: planned.samples / SAMPLE_RATE, speechSeconds: planned.speechSeconds });
           speechSeconds += planned.speechSeconds;
           for (const chunk of planned.chunks) {
-            chunks.push({ ...withChunkHashes(samples, chunk), index: c * CHANNEL_CHUNK_STRIDE + chunk.index, channel: c });
+            chunks.push({ ...chunk, index: c * CHANNEL_CHUNK_STRIDE + chunk.index, channel: c });
           }
           // Published for the inference workers (other machines with S3).
           await blobs.commit(blobKeys.channelPcm(jobId, c));
@@ -99,12 +106,7 @@ export function createChannelsActivities({ pool, blobs }: ChannelsDeps) {
           // the CancelledFailure itself (any other error would fail the job instead of cancelling it).
           throw ctx.cancellationSignal.reason;
         }
-        if (err instanceof UnsupportedAudioError) {
-          // Our sentence goes to the job; ffmpeg's words (scrubbed) to the log only.
-          log.warn('unsupported audio', { jobId, reason: err.message, detail: err.detail });
-          throw ApplicationFailure.nonRetryable(err.message, 'unsupported_audio');
-        }
-        throw err;
+        throw preparationFailure(err, jobId);
       } finally {
         clearInterval(beat);
       }

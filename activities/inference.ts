@@ -23,6 +23,8 @@ export interface InferenceDeps {
   blobs: BlobStore;
   engine: EngineClient;
   modelsDir: string;
+  /** false: temperature 0 only (config WHISPER_TEMPERATURE_FALLBACK); default true */
+  temperatureFallback?: boolean;
   /** how often a running chunk heartbeats (ms); well under the heartbeat timeout */
   heartbeatEveryMs?: number;
 }
@@ -163,7 +165,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
             modelDir,
             samples,
             // Seeded by job and chunk: a retry samples the temperature fallback's tokens the same way.
-            { language: input.language, task: input.task, prompt, temperature, seed: seedFrom(jobId, chunk.index), wordTimestamps },
+            { language: input.language, task: input.task, prompt, temperature, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback: deps.temperatureFallback },
             ctx.cancellationSignal,
           ),
           ctx.cancelled,

@@ -12,6 +12,7 @@ import { authenticate } from './auth';
 import { ApiError, errorHandler } from './errors';
 import { rateLimit } from './rate-limit';
 import type { TaskQueueStats } from './queue-stats';
+import type { JobEventHub } from './event-hub';
 import { modelsRouter } from './routes/models';
 import { openAiRouter } from './routes/openai';
 import { eventsRouter } from './routes/events';
@@ -37,6 +38,8 @@ export interface ApiDeps {
   queueStats: TaskQueueStats;
   /** uploads in flight per user (api/upload-slots.ts) */
   uploadSlots: UploadSlots;
+  /** this replica's job-event notifications (one LISTEN connection), for the SSE streams */
+  events: JobEventHub;
 }
 
 export function createApp(deps: ApiDeps): express.Express {

@@ -9,6 +9,7 @@ import { createLogger } from '../common/log';
 import { installedModels } from '../workers/factory';
 import { createApp } from './app';
 import { TaskQueueStats } from './queue-stats';
+import { JobEventHub } from './event-hub';
 import { errorBody } from './errors';
 import { attachListen } from './listen';
 import { TokenSigner } from './tokens';
@@ -30,6 +31,8 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
   const log = createLogger({ component: 'api' });
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  const events = new JobEventHub(config.databaseUrl, log);
+  await events.start();
   const apiDeps = {
     config,
     pool: deps.pool,
@@ -41,6 +44,7 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
     installedModels: installedModels(config.modelsDir),
     queueStats: new TaskQueueStats(temporal, config.temporalNamespace),
     uploadSlots: new UploadSlots(deps.redis, config.uploadIdleTimeoutSeconds * 1000),
+    events,
   };
   const app = createApp(apiDeps);
   const stopCollectors = onScrape(
@@ -90,6 +94,7 @@ export async function startApi(config: Config, deps: Deps): Promise<ApiServer> {
       stopCollectors();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await events.close();
       await connection.close();
     },
   };

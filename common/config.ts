@@ -34,8 +34,18 @@ const envSchema = z.object({
   INFERENCE_THREADS: z.coerce.number().int().positive().default(2),
   /** `cuda` asks for the CUDA execution provider; it falls back to CPU with a warning. */
   WHISPER_EP: z.enum(['cpu', 'cuda']).default('cpu'),
-  /** Concurrent `transcribeChunk` activities per inference worker: at least the largest maxBatch, so Temporal hands a worker enough chunks to fill a batch. */
-  INFERENCE_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /**
+   * Concurrent `transcribeChunk` activities per inference worker: twice the largest maxBatch (8), so the
+   * next batch is already waiting in the batcher while one runs, instead of the engine idling while
+   * finished chunks store their results and Temporal hands the worker new ones. Measured by
+   * bench:pipeline (docs/capacity.md): tiny.en pipeline efficiency 80 % at 8, 97 % at 16.
+   */
+  INFERENCE_CONCURRENCY: z.coerce.number().int().positive().default(16),
+  /**
+   * false: the inference workers decode at temperature 0 only, without Whisper's temperature fallback
+   * (benchmarks that compare with peers pinned alike: bench/pipeline.ts). Default true.
+   */
+  WHISPER_TEMPERATURE_FALLBACK: z.enum(['true', 'false']).default('true'),
   /** How long a window waits for others before its batch runs anyway (ms). */
   BATCH_MAX_WAIT_MS: z.coerce.number().int().min(0).default(50),
   /** Overrides every model's maxBatch from config/models.json (benchmarks, tests). */
@@ -46,6 +56,11 @@ const envSchema = z.object({
   SPOT_ATTEMPTS: z.coerce.number().int().positive().default(2),
   /** Chunks one workflow runs itself; a longer job runs them in child workflows of this many (history bound, workflows/chunks.ts). */
   CHUNKS_PER_CHILD_WORKFLOW: z.coerce.number().int().positive().default(1000),
+  /**
+   * Audio preparation streams the normalised PCM in blocks of this many seconds (float32 16 kHz: 64 KB
+   * per second), never the whole file (audio/prepare.ts). Small values only cost time; tests use 1.
+   */
+  PCM_READ_BLOCK_SECONDS: z.coerce.number().positive().default(30),
   /** Audio longer than this goes to POST /v1/jobs, not the synchronous OpenAI-compatible routes (seconds). */
   SYNC_MAX_AUDIO_S: z.coerce.number().positive().default(20 * 60),
   /** Signs browser tokens (POST /v1/tokens); every API replica must share it. Unset: random per process. */
@@ -88,11 +103,15 @@ export interface Config {
   inferenceThreads: number;
   executionProvider: 'cpu' | 'cuda';
   inferenceConcurrency: number;
+  /** WHISPER_TEMPERATURE_FALLBACK */
+  temperatureFallback: boolean;
   batchMaxWaitMs: number;
   batchMaxOverride: number | null;
   drainDeadlineSeconds: number;
   spotAttempts: number;
   chunksPerChildWorkflow: number;
+  /** seconds of PCM per block in audio preparation (PCM_READ_BLOCK_SECONDS) */
+  pcmReadBlockSeconds: number;
   syncMaxAudioSeconds: number;
   tokenSecret: Buffer;
   edge: { deadlineSeconds: number; uploadDeadlineSeconds: number; resultMaxBytes: number };
@@ -141,11 +160,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inferenceThreads: e.INFERENCE_THREADS,
     executionProvider: e.WHISPER_EP,
     inferenceConcurrency: e.INFERENCE_CONCURRENCY,
+    temperatureFallback: e.WHISPER_TEMPERATURE_FALLBACK === 'true',
     batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
     batchMaxOverride: e.BATCH_MAX ?? null,
     drainDeadlineSeconds: e.DRAIN_DEADLINE_S,
     spotAttempts: e.SPOT_ATTEMPTS,
     chunksPerChildWorkflow: e.CHUNKS_PER_CHILD_WORKFLOW,
+    pcmReadBlockSeconds: e.PCM_READ_BLOCK_SECONDS,
     syncMaxAudioSeconds: e.SYNC_MAX_AUDIO_S,
     tokenSecret: e.TOKEN_SECRET ? Buffer.from(e.TOKEN_SECRET) : crypto.randomBytes(32),
     edge: {

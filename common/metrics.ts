@@ -151,6 +151,19 @@ export const gpuUtilisation = new Gauge({
   registers,
 });
 
+// ── event streams ──────────────────────────────────────────────────────────────────────────────
+export const sseStreams = new Gauge({
+  name: 'fairscribe_sse_streams',
+  help: 'Open Server-Sent Event streams (GET /v1/jobs/{id}/events) on this API replica',
+  registers,
+});
+
+export const eventListenerReconnects = new Counter({
+  name: 'fairscribe_event_listener_reconnects_total',
+  help: "Times this API replica's Postgres LISTEN connection for job events was re-established after a loss",
+  registers,
+});
+
 // ── business ───────────────────────────────────────────────────────────────────────────────────
 export const jobsTotal = new Counter({
   name: 'fairscribe_jobs_total',

@@ -10,6 +10,21 @@ export const ENCODER_FILE = 'onnx/encoder_model_quantized.onnx';
 /** int8 merged KV-cache decoder (optimum's `decoder_model_merged`). */
 export const DECODER_FILE = 'onnx/decoder_model_merged_quantized.onnx';
 
+/**
+ * Numeric formats a model folder may hold its two graphs in. `int8` is what ../shared/models ships (dynamic
+ * quantization: MatMulInteger / ConvInteger / DynamicQuantizeLinear, CPU-only kernels in onnxruntime); `fp32` and
+ * `fp16` are made from it by infra/models/dequantize.py for GPU workers. File names follow transformers.js'
+ * convention for the same folders (`_quantized`, none, `_fp16`).
+ */
+export type Precision = 'int8' | 'fp32' | 'fp16';
+
+/** The encoder and merged-decoder file of each precision, relative to the model folder. */
+export const GRAPH_FILES: Record<Precision, { encoder: string; decoder: string }> = {
+  int8: { encoder: ENCODER_FILE, decoder: DECODER_FILE },
+  fp32: { encoder: 'onnx/encoder_model.onnx', decoder: 'onnx/decoder_model_merged.onnx' },
+  fp16: { encoder: 'onnx/encoder_model_fp16.onnx', decoder: 'onnx/decoder_model_merged_fp16.onnx' },
+};
+
 /** Every file an engine needs from a model folder, ONNX graphs first. */
 export const MODEL_FILES = [
   ENCODER_FILE,

@@ -9,7 +9,8 @@ import * as ort from 'onnxruntime-node';
 import { WhisperModel } from './model';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
-import { DECODER_FILE, ENCODER_FILE, MODEL_FILES, dimsFromConfig, type WhisperConfigJson } from './files';
+import { GRAPH_FILES, MODEL_FILES, dimsFromConfig, type Precision, type WhisperConfigJson } from './files';
+import { choosePrecision } from './precision';
 
 export interface LoadOptions {
   /** intra-op threads for the CPU execution provider */
@@ -25,8 +26,9 @@ export interface LoadOptions {
    * = "1"); false turns that off, leaving the cores to the activity worker's event loop between ops.
    */
   allowSpinning?: boolean;
+  /** which graphs to load; default {@link choosePrecision}'s pick for the execution provider */
+  precision?: Precision;
 }
-
 function readJson<T>(dir: string, name: string): T {
   return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
 }
@@ -55,11 +57,14 @@ async function createSession(file: string, opts: LoadOptions): Promise<ort.Infer
 }
 
 /**
- * Loads encoder, merged decoder, tokenizer and generation config from `modelDir`.
- * @throws Error naming the missing file when the folder is incomplete
+ * Loads encoder, merged decoder (of `opts.precision`, default {@link choosePrecision}), tokenizer and
+ * generation config from `modelDir`.
+ * @throws Error naming the missing file when the folder is incomplete; Int8OnCudaError for CUDA on int8 graphs
  */
 export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<WhisperTranscriber> {
-  for (const f of MODEL_FILES) {
+  const precision = opts.precision ?? choosePrecision(modelDir, opts.executionProvider);
+  const graphs = GRAPH_FILES[precision];
+  for (const f of [graphs.encoder, graphs.decoder, ...MODEL_FILES.filter((f) => !f.startsWith('onnx/'))]) {
     if (!fs.existsSync(path.join(modelDir, f))) throw new Error(`model folder ${modelDir} lacks ${f}`);
   }
   const config = readJson<WhisperConfigJson>(modelDir, 'config.json');
@@ -68,8 +73,8 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   const { Tokenizer } = await import('@huggingface/tokenizers');
   const tokenizer = new Tokenizer(readJson(modelDir, 'tokenizer.json'), readJson(modelDir, 'tokenizer_config.json'));
   const [encoder, decoder] = await Promise.all([
-    createSession(path.join(modelDir, ENCODER_FILE), opts),
-    createSession(path.join(modelDir, DECODER_FILE), opts),
+    createSession(path.join(modelDir, graphs.encoder), opts),
+    createSession(path.join(modelDir, graphs.decoder), opts),
   ]);
   const model = new WhisperModel(ort, encoder, decoder, new WhisperVocab(gen), dimsFromConfig(config));
   // Python's zlib.compress (openai's compression_ratio) and Node's deflateSync both write a zlib stream

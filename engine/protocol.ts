@@ -28,6 +28,8 @@ export type EngineRequest =
       wordTimestamps?: boolean;
       /** the request's first temperature (TranscribeOptions.temperature) */
       temperature?: number | null;
+      /** false: temperature 0 only, no fallback (TranscribeOptions.fallback) */
+      fallback?: boolean;
     };
 
 export type { LoadRequest };

@@ -213,7 +213,7 @@ interface ExitInfo {
   error?: Error;
 }
 
-interface Supervised {
+export interface Supervised {
   name: string;
   child: ChildProcess;
   logFile: string;
@@ -289,7 +289,7 @@ function describeExit(info: ExitInfo): string {
   return info.signal ? `was killed by ${info.signal}` : `exited with code ${info.code}`;
 }
 
-interface LaunchOptions {
+export interface LaunchOptions {
   logDir: string;
   cwd?: string;
   /** Run as this OS user (we are root and the program refuses root, e.g. Postgres). */
@@ -301,7 +301,7 @@ interface LaunchOptions {
 }
 
 /** Spawns `command` with stdout+stderr appended to `<logDir>/<name>.log`, tracked for cleanup. */
-function launch(name: string, command: string, args: readonly string[], opts: LaunchOptions): Supervised {
+export function launch(name: string, command: string, args: readonly string[], opts: LaunchOptions): Supervised {
   installExitHook();
   fs.mkdirSync(opts.logDir, { recursive: true });
   const logFile = path.join(opts.logDir, `${name}.log`);
@@ -389,7 +389,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * Polls `probe` until it resolves true. Rejects (after stopping the child) when the child exits first or the
  * timeout passes; the error carries the tail of the child's log, which is where the reason is.
  */
-async function waitUntilReady(svc: Supervised, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+export async function waitUntilReady(svc: Supervised, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -413,7 +413,7 @@ async function waitUntilReady(svc: Supervised, probe: () => Promise<boolean>, ti
 }
 
 /** Runs a short-lived command to completion (output to its log); rejects with the log tail on failure. */
-async function runToCompletion(name: string, command: string, args: readonly string[], opts: LaunchOptions): Promise<void> {
+export async function runToCompletion(name: string, command: string, args: readonly string[], opts: LaunchOptions): Promise<void> {
   const svc = launch(name, command, args, opts);
   const info = await svc.exited;
   if (info.error || info.code !== 0) {
@@ -433,6 +433,8 @@ export interface PostgresOptions {
   fast?: boolean;
   /** Where `postgres.log` / `initdb.log` go; default `<dataDir>/../logs`. */
   logDir?: string;
+  /** More `-c name=value` server settings (the cluster raises max_connections for the Temporal server). */
+  settings?: Record<string, string>;
 }
 
 /**
@@ -545,6 +547,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<PgHandle> {
     // An empty list disables the Unix socket when the path would be too long; we only use TCP anyway.
     unix_socket_directories: socketPathFits ? dataDir : '',
     ...(opts.fast ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {}),
+    ...opts.settings,
   };
   const args = ['-D', dataDir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
   const svc = launch('postgres', bin('postgres'), args, launchOpts);

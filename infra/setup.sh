@@ -50,6 +50,10 @@ log "Temporal CLI: $TEMPORAL_BIN"
 log "versitygw: $(bash infra/versitygw.sh | tail -n1)"
 log "helm: $(bash infra/helm.sh | tail -n1)"
 log "kubernetes-validate: $(bash infra/kubernetes-validate.sh | tail -n1)"
+# fairscribe-temporal (the real Temporal server for `npm run cluster`), ~30 s on top of the CLI's build cache.
+log "Temporal server: $(bash infra/temporal-server.sh | tail -n1)"
+# Float graphs of whisper-tiny.en for the GPU-path tests (~10-30 s once, a venv with onnx the first time).
+log "float models: $(bash infra/models/float-models.sh | tail -n1)"
 
 models="${WHISPER_MODELS_DIR:-../shared/models}"
 if [[ ! -f "$models/whisper-tiny.en/onnx/encoder_model_quantized.onnx" ]]; then

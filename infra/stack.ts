@@ -5,15 +5,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Pool } from 'pg';
 import { loadConfig, REPO_ROOT } from '../common/config';
 import { openDeps } from '../common/deps';
-import { createUser, resolveApiKey } from '../common/keys';
 import { createLogger } from '../common/log';
 import { startApi } from '../api/server';
 import { STACK_FILE, writeStackFile } from '../api/cli/stack-file';
 import { startInferenceWorker, startOrchestrationWorker, type WorkerHandle } from '../workers/factory';
 import { DEFAULT_PORTS, startAll } from './services';
+import { ensureDevUser } from './dev-user';
 
 const DATA_DIR = path.join(REPO_ROOT, '.data');
 /** The dev user's key: a local-development exception (API.md), never in production config. */
@@ -59,7 +58,7 @@ async function main() {
 
   try {
     deps = await openDeps(config);
-    const devKey = await ensureDevUser(deps.pool);
+    const devKey = await ensureDevUser(deps.pool, DEV_KEY_FILE);
     workers.push(await startOrchestrationWorker(config, deps.pool, deps.quota));
     workers.push(await startInferenceWorker(config, deps.pool, 'cpu'));
     api = await startApi(config, deps);
@@ -81,19 +80,6 @@ async function main() {
     log.error('start-up failed', { err });
     await stop(1);
   }
-}
-
-/** The premium dev user and its key, made once and kept in .data/dev-key.json (mode 0600). */
-async function ensureDevUser(pool: Pool): Promise<string> {
-  try {
-    const saved = JSON.parse(fs.readFileSync(DEV_KEY_FILE, 'utf8')) as { apiKey: string };
-    if (await resolveApiKey(pool, saved.apiKey)) return saved.apiKey;
-  } catch {
-    // no file yet, or a database that was reset: make a new user
-  }
-  const u = await createUser(pool, 'premium', 'dev');
-  fs.writeFileSync(DEV_KEY_FILE, JSON.stringify({ userId: u.userId, apiKey: u.apiKey }) + '\n', { mode: 0o600 });
-  return u.apiKey;
 }
 
 main().catch((err) => {

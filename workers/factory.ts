@@ -22,6 +22,8 @@ import { createLogger } from '../common/log';
 import { patientPool } from '../common/patient-pool';
 import { EngineClient } from '../engine/client';
 import { VadThread } from '../audio/vad-client';
+import { GRAPH_FILES } from '../engine/files';
+import { choosePrecision } from '../engine/precision';
 import type { QuotaService } from '../quota/quota-service';
 import { MODEL_REGISTRY } from '../common/routing';
 import { workflowBundle } from './bundle';
@@ -94,9 +96,9 @@ export async function startOrchestrationWorker(
     taskQueue: TASK_QUEUES.orchestration,
     workflowBundle: await workflowBundle(),
     activities: {
-      ...createAudioActivities({ blobs, pool: patientPool(pool) }),
+      ...createAudioActivities({ blobs, pool: patientPool(pool), pcmBlockSeconds: config.pcmReadBlockSeconds, tiers: config.tiers }),
       ...createStorageActivities({ pool: patientPool(pool), blobs }),
-      ...createChannelsActivities({ pool: patientPool(pool), blobs }),
+      ...createChannelsActivities({ pool: patientPool(pool), blobs, pcmBlockSeconds: config.pcmReadBlockSeconds, tiers: config.tiers }),
       ...createQuotaActivities({ quota }),
       ...createNotifyActivities({ pool, allow: config.webhookAllow, transport: webhookTransport }),
       ...createEdgeActivities({ pool, quota, tiers: config.tiers }),
@@ -111,13 +113,24 @@ export async function startOrchestrationWorker(
   });
 }
 
-/** Installed model folders (those with an encoder), by id. */
+/** Installed model folders (those with an encoder of any precision), by id. */
 export function installedModels(modelsDir: string): string[] {
   if (!fs.existsSync(modelsDir)) return [];
   return fs
     .readdirSync(modelsDir)
-    .filter((d) => fs.existsSync(path.join(modelsDir, d, 'onnx', 'encoder_model_quantized.onnx')))
+    .filter((d) => Object.values(GRAPH_FILES).some((g) => fs.existsSync(path.join(modelsDir, d, g.encoder))))
     .sort();
+}
+
+/**
+ * A GPU queue's worker with CUDA requested must have float graphs for every model it serves: int8 graphs would
+ * run on the CPU (engine/precision.ts). Checked before anything is loaded or polled, so the process exits with
+ * the reason instead of serving a GPU queue at CPU speed.
+ * @throws Int8OnCudaError naming the folder and how to make float graphs
+ */
+export function assertGpuModelsUsable(config: Pick<Config, 'executionProvider' | 'modelsDir'>, backend: Backend, models: string[]): void {
+  if (!backend.startsWith('gpu-') || config.executionProvider !== 'cuda') return;
+  for (const m of models) choosePrecision(path.join(config.modelsDir, m), 'cuda');
 }
 
 /**
@@ -130,6 +143,8 @@ export async function startInferenceWorker(
   backend: Backend,
   opts: { preload?: string[]; extra?: Partial<WorkerOptions> } = {},
 ): Promise<WorkerHandle> {
+  const models = opts.preload ?? installedModels(config.modelsDir);
+  assertGpuModelsUsable(config, backend, models);
   installRuntime(config);
   const log = createLogger({ component: 'inference-worker', backend });
   const engine = new EngineClient(
@@ -140,7 +155,7 @@ export async function startInferenceWorker(
       maxWaitMs: config.batchMaxWaitMs,
     }),
   );
-  for (const m of opts.preload ?? installedModels(config.modelsDir)) {
+  for (const m of models) {
     await engine.preload(path.join(config.modelsDir, m));
   }
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
@@ -151,7 +166,7 @@ export async function startInferenceWorker(
     taskQueue: BACKEND_TASK_QUEUE[backend],
     activities: {
       // A database restart makes chunks wait, not fail (common/patient-pool.ts).
-      ...createInferenceActivities({ pool: patientPool(pool), blobs, engine, modelsDir: config.modelsDir }),
+      ...createInferenceActivities({ pool: patientPool(pool), blobs, engine, modelsDir: config.modelsDir, temperatureFallback: config.temperatureFallback }),
       ...createLiveActivities({ pool, blobs, engine, modelsDir: config.modelsDir }),
     },
     maxConcurrentActivityTaskExecutions: config.inferenceConcurrency,

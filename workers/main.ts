@@ -29,7 +29,9 @@ export async function runWorker(name: string, start: (config: Config, deps: Deps
 
 /**
  * Entry-point body of an inference worker: one backend's task queue. GPU backends ask for the CUDA
- * execution provider unless WHISPER_EP says otherwise (without CUDA they warn once and use the CPU).
+ * execution provider unless WHISPER_EP says otherwise: then a model folder with only int8 graphs stops the worker
+ * with the reason (workers/factory.ts assertGpuModelsUsable); without a CUDA provider at all, float graphs warn
+ * once and run on the CPU.
  */
 export function runInferenceEntry(backend: Backend): void {
   const wantsGpu = backend !== 'cpu';

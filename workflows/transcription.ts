@@ -121,8 +121,8 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     input = cloud;
   }
   const prepared = input.channels
-    ? await preparation.prepareChannels({ jobId: input.jobId, channels: input.channels })
-    : await preparation.prepareAudio({ jobId: input.jobId });
+    ? await preparation.prepareChannels({ jobId: input.jobId, channels: input.channels, tier: input.tier })
+    : await preparation.prepareAudio({ jobId: input.jobId, tier: input.tier });
   state.chunksTotal = prepared.chunks.length;
   await orchestration.updateJob({
     jobId: input.jobId,

@@ -2,9 +2,14 @@
  * `GET /v1/jobs/:id/events` (Server-Sent Events, API.md): `progress`, `segment`, then one terminal
  * event carrying the job JSON. Events are read from Postgres by id, so `Last-Event-ID` resumes without
  * loss or repeats on any replica. `POST /v1/tokens` gives browsers a short-lived `?token=`.
+ *
+ * A stream does not poll: it reads its job's new rows when the replica's {@link JobEventHub} (one LISTEN
+ * connection, api/event-hub.ts) says the job got an event, or after the listener reconnected. An idle stream
+ * costs no query at all (it used to cost one every 300 ms).
  */
 import { Router, type Request, type Response } from 'express';
 import { TERMINAL_STATUSES, type JobStatus } from '../../common/constants';
+import { sseStreams } from '../../common/metrics';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
@@ -13,11 +18,41 @@ import { parseTokenRequest } from '../token-request';
 import { ownJob } from '../own-job';
 import type { TokenSigner } from '../tokens';
 
-/** How often a stream looks for new events, and how often an idle stream sends a keep-alive comment. */
-const POLL_MS = 300;
+/** How often an idle stream sends a keep-alive comment (proxies close silent connections). */
 const KEEPALIVE_MS = 15_000;
+/** Rows read per query; a stream that got a full batch reads again at once. */
 const BATCH = 500;
 
+/**
+ * A level-triggered wake-up flag: set by notifications, cleared by the stream before each read, so a
+ * notification that lands during a read makes the stream read once more instead of being lost.
+ */
+class Wakeup {
+  private pending = false;
+  private resolve: (() => void) | undefined;
+  set(): void {
+    this.pending = true;
+    this.resolve?.();
+  }
+  clear(): void {
+    this.pending = false;
+  }
+  /** Resolves true when set (now or later), false after `ms` without a wake-up. */
+  wait(ms: number): Promise<boolean> {
+    if (this.pending) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.resolve = undefined;
+        resolve(false);
+      }, ms);
+      this.resolve = () => {
+        clearTimeout(timer);
+        this.resolve = undefined;
+        resolve(true);
+      };
+    });
+  }
+}
 
 export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
   const { pool } = deps;
@@ -56,35 +91,55 @@ export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
       'X-Accel-Buffering': 'no', // nginx: pass events through unbuffered
     });
     res.write('retry: 2000\n\n');
+    const wakeup = new Wakeup();
     let closed = false;
-    req.on('close', () => (closed = true));
-    let lastWrite = Date.now();
-    while (!closed) {
-      const { rows } = await pool.query(
-        'SELECT id, type, data FROM job_events WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3',
-        [jobId, lastId, BATCH],
-      );
-      for (const e of rows) {
-        let data = e.data;
-        const terminal = TERMINAL_STATUSES.includes(e.type as JobStatus);
-        if (terminal) {
-          const job = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [jobId]);
-          data = jobJson(job.rows[0]);
+    req.on('close', () => {
+      closed = true;
+      wakeup.set();
+    });
+    // Subscribe before the first read: an event committed between the read and the wait still wakes us.
+    const unsubscribe = deps.events.subscribe(jobId, (eventId) => {
+      if (eventId === undefined || eventId > lastId) wakeup.set();
+    });
+    sseStreams.inc();
+    try {
+      let lastWrite = Date.now();
+      let read = true; // the first pass reads whatever is there already
+      while (!closed) {
+        if (read) {
+          wakeup.clear();
+          const { rows } = await pool.query(
+            'SELECT id, type, data FROM job_events WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3',
+            [jobId, lastId, BATCH],
+          );
+          for (const e of rows) {
+            let data = e.data;
+            const terminal = TERMINAL_STATUSES.includes(e.type as JobStatus);
+            if (terminal) {
+              const job = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [jobId]);
+              data = jobJson(job.rows[0]);
+            }
+            res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
+            lastId = Number(e.id);
+            lastWrite = Date.now();
+            if (terminal) {
+              res.end();
+              return;
+            }
+          }
+          if (rows.length === BATCH) continue;
         }
-        res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
-        lastId = Number(e.id);
-        lastWrite = Date.now();
-        if (terminal) {
-          res.end();
-          return;
+        // Sleep until a notification (or a listener reconnect) says there may be more, sending a keep-alive
+        // comment when the stream has been silent for KEEPALIVE_MS; the keep-alive itself reads nothing.
+        read = await wakeup.wait(Math.max(0, KEEPALIVE_MS - (Date.now() - lastWrite)));
+        if (!read && !closed) {
+          res.write(': keep-alive\n\n');
+          lastWrite = Date.now();
         }
       }
-      if (rows.length === BATCH) continue;
-      if (Date.now() - lastWrite > KEEPALIVE_MS) {
-        res.write(': keep-alive\n\n');
-        lastWrite = Date.now();
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    } finally {
+      unsubscribe();
+      sseStreams.dec();
     }
   });
 

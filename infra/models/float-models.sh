@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Float Whisper graphs (fp32 + fp16) for GPU workers, made from the shipped int8 files by infra/models/dequantize.py,
+# into a models folder outside the repository (WHISPER_MODELS_DIR layout; weights are never committed).
+#   bash infra/models/float-models.sh [MODEL ...]     default: whisper-tiny.en (what the tests use, ~10 s)
+# Output: $FAIRSCRIBE_FLOAT_MODELS (default ~/.cache/fairscribe/models-float)/<model>/; the folder is the last line
+# of stdout. Cached: a model is rebuilt only when dequantize.py or its int8 source files change.
+# The Python side (onnx 1.17.0, numpy) lives in a venv in the same cache.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${FAIRSCRIBE_CACHE:-$HOME/.cache/fairscribe}"
+VENV="$CACHE/dequant-venv"
+DEST="${FAIRSCRIBE_FLOAT_MODELS:-$CACHE/models-float}"
+SRC="${WHISPER_MODELS_DIR:-$here/../../../shared/models}"
+log() { printf '[float-models] %s\n' "$*" >&2; }
+
+if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import onnx, numpy' 2>/dev/null; then
+  log "creating $VENV (onnx 1.17.0, numpy)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q "onnx==1.17.0" "numpy<2" >&2
+fi
+models=("$@")
+((${#models[@]})) || models=(whisper-tiny.en)
+mkdir -p "$DEST"
+for m in "${models[@]}"; do
+  key="$(cat "$here/dequantize.py" "$SRC/$m/onnx/encoder_model_quantized.onnx" "$SRC/$m/onnx/decoder_model_merged_quantized.onnx" | sha256sum | cut -c1-16)"
+  if [[ -f "$DEST/$m/.built-from" && "$(cat "$DEST/$m/.built-from")" == "$key" ]]; then
+    log "$m: cached in $DEST/$m"
+    continue
+  fi
+  started=$SECONDS
+  "$VENV/bin/python" -W ignore "$here/dequantize.py" --src "$SRC" --dest "$DEST" --models "$m" >&2
+  echo "$key" > "$DEST/$m/.built-from"
+  log "$m: built in $((SECONDS - started)) s"
+done
+echo "$DEST"

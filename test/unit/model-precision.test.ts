@@ -1,0 +1,63 @@
+/**
+ * Which graphs a worker loads, and the refusal of a GPU worker whose model folder holds only int8 graphs
+ * (MatMulInteger/ConvInteger/DynamicQuantizeLinear have no CUDA kernels: it would run on the CPU).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { GRAPH_FILES, type Precision } from '../../engine/files';
+import { choosePrecision, Int8OnCudaError } from '../../engine/precision';
+import { assertGpuModelsUsable, installedModels } from '../../workers/factory';
+
+let root: string;
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-precision-'));
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+/** A model folder with (empty) graph files of the given precisions. */
+function folder(name: string, precisions: Precision[]): string {
+  const dir = path.join(root, name);
+  fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+  for (const p of precisions) for (const f of Object.values(GRAPH_FILES[p])) fs.writeFileSync(path.join(dir, f), '');
+  return dir;
+}
+
+test('CPU loads int8 when present, else fp32; CUDA prefers fp16, then fp32', () => {
+  expect(choosePrecision(folder('a', ['int8', 'fp32', 'fp16']), 'cpu')).toBe('int8');
+  expect(choosePrecision(folder('b', ['fp32']), 'cpu')).toBe('fp32');
+  expect(choosePrecision(folder('c', ['int8', 'fp32', 'fp16']), 'cuda')).toBe('fp16');
+  expect(choosePrecision(folder('d', ['int8', 'fp32']), 'cuda')).toBe('fp32');
+});
+
+test('CUDA with int8 graphs only is refused, and the message says why and what to do', () => {
+  const dir = folder('int8-only', ['int8']);
+  expect(() => choosePrecision(dir, 'cuda')).toThrow(Int8OnCudaError);
+  let message = '';
+  try {
+    choosePrecision(dir, 'cuda');
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  expect(message).toContain(dir);
+  expect(message).toMatch(/MatMulInteger, ConvInteger and DynamicQuantizeLinear nodes have no CUDA kernels/);
+  expect(message).toMatch(/would run on the CPU/);
+  expect(message).toContain('infra/models/dequantize.py');
+});
+
+test('a folder with half a pair of graphs is not taken for that precision', () => {
+  const dir = folder('half', ['int8']);
+  fs.writeFileSync(path.join(dir, GRAPH_FILES.fp16.encoder), ''); // no fp16 decoder
+  expect(() => choosePrecision(dir, 'cuda')).toThrow(Int8OnCudaError);
+});
+
+test('a GPU queue worker with CUDA requested refuses int8-only folders before loading anything; CPU queues and WHISPER_EP=cpu do not', () => {
+  folder('whisper-tiny.en', ['int8']);
+  folder('whisper-base', ['int8', 'fp16']);
+  const cuda = { executionProvider: 'cuda' as const, modelsDir: root };
+  expect(installedModels(root)).toEqual(['whisper-base', 'whisper-tiny.en']);
+  expect(() => assertGpuModelsUsable(cuda, 'gpu-reserved', installedModels(root))).toThrow(/whisper-tiny\.en has only int8 graphs/);
+  expect(() => assertGpuModelsUsable(cuda, 'gpu-spot', ['whisper-base'])).not.toThrow();
+  expect(() => assertGpuModelsUsable(cuda, 'cpu', installedModels(root))).not.toThrow();
+  expect(() => assertGpuModelsUsable({ ...cuda, executionProvider: 'cpu' }, 'gpu-ondemand', installedModels(root))).not.toThrow();
+});
