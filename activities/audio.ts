@@ -8,6 +8,7 @@ import type { TierLimits } from '../common/tiers';
 import { AudioTooLongError, UnsupportedAudioError } from '../audio/ffmpeg';
 import { preparePcm } from '../audio/prepare';
 import { SAMPLE_RATE } from '../engine/constants';
+import { observeVad } from '../common/metrics';
 
 const HEARTBEAT_MS = 1_000;
 
@@ -72,7 +73,8 @@ export function createAudioActivities({ blobs, pcmBlockSeconds, tiers }: AudioDe
       const beat = setInterval(() => ctx.heartbeat(), HEARTBEAT_MS);
       let prepared;
       try {
-        // Leading, trailing and long inner silence never reaches inference, and is not billed.
+        // Non-speech (silence, noise, music: whatever Silero VAD does not call speech) never reaches
+        // inference, and is not billed.
         prepared = await preparePcm(upload, pcmFile, {
           signal: ctx.cancellationSignal,
           blockSamples: pcmBlockSamples(pcmBlockSeconds),
@@ -93,6 +95,7 @@ export function createAudioActivities({ blobs, pcmBlockSeconds, tiers }: AudioDe
       // Publish the PCM for the inference workers (other machines with S3), then drop local copies.
       await blobs.commit(blobKeys.pcm(jobId));
       await blobs.dropLocal(jobId);
+      observeVad({ seconds: prepared.vadMs / 1000, audioSeconds: prepared.samples / SAMPLE_RATE, speechSeconds: prepared.speechSeconds });
       return { audioSeconds: prepared.samples / SAMPLE_RATE, speechSeconds: prepared.speechSeconds, chunks: prepared.chunks };
     },
   };

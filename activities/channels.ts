@@ -7,7 +7,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
-import { jobEnded } from '../common/metrics';
+import { jobEnded, observeVad } from '../common/metrics';
 import type { PreparedAudio } from '../common/jobs';
 import { channelFilter } from '../audio/channels';
 import { preparePcm } from '../audio/prepare';
@@ -90,6 +90,7 @@ export function createChannelsActivities({ pool, blobs, pcmBlockSeconds, tiers }
           });
           if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
           audioSeconds = Math.max(audioSeconds, planned.samples / SAMPLE_RATE);
+          observeVad({ seconds: planned.vadMs / 1000, audioSeconds: planned.samples / SAMPLE_RATE, speechSeconds: planned.speechSeconds });
           speechSeconds += planned.speechSeconds;
           for (const chunk of planned.chunks) {
             chunks.push({ ...chunk, index: c * CHANNEL_CHUNK_STRIDE + chunk.index, channel: c });

@@ -5,12 +5,13 @@
  */
 import * as path from 'node:path';
 import { Context, ApplicationFailure, log } from '@temporalio/activity';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { blobKeys, type BlobStore } from '../common/blobs';
 import type { DetectLanguageInput, DetectLanguageResult, TranscribeChunkInput, TranscribeChunkResult } from '../common/jobs';
 import { TERMINAL_STATUSES } from '../common/constants';
 import { readChunkAudio } from '../audio/pcm-blob';
 import { chunkRelativeTimes, spanSeconds } from '../audio/speech-spans';
+import { mergeChunkSegmentsByChunk, type ChunkSegments, type StoredSegment } from '../audio/transcript';
 import type { EngineClient } from '../engine/client';
 import { seedFrom } from '../engine/prng';
 import { observeAlignment, observeChunkDone, observeChunkStart, observeFirstResult } from '../common/metrics';
@@ -55,6 +56,51 @@ function round2(x: number): number {
 /** Word probabilities to 4 decimals: enough for a confidence, a third of the JSON of a full double. */
 function round4(x: number): number {
   return Math.round(x * 10000) / 10000;
+}
+
+/** What a `segment` SSE event carries (API.md "Events"). */
+interface SegmentEvent {
+  chunk: number;
+  start: number;
+  end: number;
+  text: string;
+  words?: { word: string; start: number; end: number; probability: number }[];
+}
+
+/**
+ * The `segment` events that become final now that chunk `index` is stored: for each of the chunk and its
+ * neighbours, once it and every neighbour it overlaps are stored (the merge's hand-over between two
+ * overlapping chunks depends on both, and on nothing else: audio/transcript.ts), its merged segments.
+ * Called inside the transaction that stored the chunk, under the job row lock, so each chunk's events
+ * are written exactly once, by whichever of its overlap group was stored last.
+ */
+async function resolvedSegmentEvents(client: PoolClient, jobId: string, index: number): Promise<SegmentEvent[]> {
+  const { rows } = await client.query(
+    `SELECT chunk_index, start_s, end_s, segments, overlap_prev, overlap_next FROM chunk_results
+      WHERE job_id = $1 AND chunk_index BETWEEN $2 AND $3`,
+    [jobId, index - 2, index + 2],
+  );
+  const byIndex = new Map<number, (typeof rows)[number]>(rows.map((r) => [r.chunk_index, r]));
+  const group = (k: number): number[] | null => {
+    const r = byIndex.get(k);
+    if (!r) return null;
+    return [...(r.overlap_prev ? [k - 1] : []), k, ...(r.overlap_next ? [k + 1] : [])];
+  };
+  const events: SegmentEvent[] = [];
+  for (const k of [index - 1, index, index + 1]) {
+    const g = group(k);
+    if (!g || !g.includes(index) || !g.every((j) => byIndex.has(j))) continue;
+    const chunks: ChunkSegments[] = g.map((j) => {
+      const r = byIndex.get(j)!;
+      return { index: j, start: r.start_s, end: r.end_s, segments: r.segments };
+    });
+    for (const s of mergeChunkSegmentsByChunk(chunks, Infinity)) {
+      if (s.chunk !== k) continue;
+      const { start, end, text, words } = s.segment;
+      events.push({ chunk: k, start: round2(start), end: round2(end), text, ...(words ? { words: words.map((w) => ({ word: w.word, start: w.start, end: w.end, probability: w.probability })) } : {}) });
+    }
+  }
+  return events;
 }
 
 export function createInferenceActivities(deps: InferenceDeps) {
@@ -103,11 +149,13 @@ export function createInferenceActivities(deps: InferenceDeps) {
       // The job's prompt is read here, not carried in the workflow's payloads (user text stays in Postgres).
       // So is its wordTimestamps flag (POST /v1/jobs `wordTimestamps`): a job's option, not the workflow's.
       const opts = await pool.query(
-        `SELECT options->>'prompt' AS prompt, COALESCE((options->>'wordTimestamps')::boolean, false) AS word_timestamps FROM jobs WHERE id = $1`,
+        `SELECT options->>'prompt' AS prompt, COALESCE((options->>'wordTimestamps')::boolean, false) AS word_timestamps,
+                options->>'temperature' AS temperature FROM jobs WHERE id = $1`,
         [jobId],
       );
       const prompt: string | null = opts.rows[0]?.prompt ?? null;
       const wordTimestamps: boolean = opts.rows[0]?.word_timestamps === true;
+      const temperature = opts.rows[0]?.temperature == null ? null : Number(opts.rows[0].temperature);
       const beat = setInterval(() => ctx.heartbeat(), deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS);
       let result;
       try {
@@ -117,7 +165,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
             modelDir,
             samples,
             // Seeded by job and chunk: a retry samples the temperature fallback's tokens the same way.
-            { language: input.language, task: input.task, prompt, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback: deps.temperatureFallback },
+            { language: input.language, task: input.task, prompt, temperature, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback: deps.temperatureFallback },
             ctx.cancellationSignal,
           ),
           ctx.cancelled,
@@ -140,13 +188,16 @@ export function createInferenceActivities(deps: InferenceDeps) {
       for (const s of result.alignmentSeconds ?? []) observeAlignment(input.model, s);
       // Times on the chunk's own audio; with silence removed inside it, mapped back to the original
       // time line (a segment after a removed pause keeps its true start), then made chunk-relative.
-      // Words are mapped by the same function as their segment, so they stay inside it.
-      const segments = result.segments.map((s) => ({ ...s, ...chunkRelativeTimes(chunk, s) })).map((s) => ({
-        start: s.start,
-        end: s.end,
+      // Whisper's per-segment figures are kept (verbose_json and the job JSON show them); words are
+      // mapped by the same function as their segment, so they stay inside it.
+      const segments: StoredSegment[] = result.segments.map((s) => ({
+        ...chunkRelativeTimes(chunk, s),
         text: s.text,
         avgLogprob: s.avgLogprob,
         noSpeechProb: s.noSpeechProb,
+        compressionRatio: s.compressionRatio,
+        temperature: s.temperature,
+        tokens: s.tokens,
         ...(s.words ? { words: s.words.map((w) => ({ word: w.word, ...chunkRelativeTimes(chunk, w), probability: round4(w.probability) })) } : {}),
       }));
       const client = await pool.connect();
@@ -164,9 +215,10 @@ export function createInferenceActivities(deps: InferenceDeps) {
           throw ApplicationFailure.nonRetryable(`job ${jobId} has ended; chunk ${chunk.index} discarded`, 'job_ended');
         }
         const ins = await client.query(
-          `INSERT INTO chunk_results (job_id, chunk_index, start_s, end_s, segments, language, language_probability, inference_ms)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-          [jobId, chunk.index, chunk.start, chunk.end, JSON.stringify(segments), result.language, result.languageProbability, result.inferenceMs],
+          `INSERT INTO chunk_results (job_id, chunk_index, start_s, end_s, segments, language, language_probability, inference_ms, overlap_prev, overlap_next)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+          [jobId, chunk.index, chunk.start, chunk.end, JSON.stringify(segments), result.language, result.languageProbability, result.inferenceMs,
+            chunk.overlapsPrev === true, chunk.overlapsNext === true],
         );
         if (ins.rowCount) {
           const job = await client.query(
@@ -177,20 +229,10 @@ export function createInferenceActivities(deps: InferenceDeps) {
              WHERE id = $1 RETURNING chunks_done, chunks_total`,
             [jobId, segments.length > 0],
           );
-          // Events for SSE, in the same transaction as the result they announce (so exactly once).
-          for (const seg of segments) {
-            await client.query(`INSERT INTO job_events (job_id, type, data) VALUES ($1, 'segment', $2)`, [
-              jobId,
-              {
-                chunk: chunk.index,
-                start: round2(chunk.start + seg.start),
-                end: round2(chunk.start + seg.end),
-                text: seg.text,
-                ...(seg.words
-                  ? { words: seg.words.map((w) => ({ word: w.word, start: round2(chunk.start + w.start), end: round2(chunk.start + w.end), probability: w.probability })) }
-                  : {}),
-              },
-            ]);
+          // Events for SSE, in the same transaction as the result that completes them (so exactly once):
+          // this chunk's, and an overlapping neighbour's that waited for this one.
+          for (const ev of await resolvedSegmentEvents(client, jobId, chunk.index)) {
+            await client.query(`INSERT INTO job_events (job_id, type, data) VALUES ($1, 'segment', $2)`, [jobId, ev]);
           }
           await client.query(`INSERT INTO job_events (job_id, type, data) VALUES ($1, 'progress', $2)`, [
             jobId,

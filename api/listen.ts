@@ -37,6 +37,7 @@ import type { ApiDeps } from './app';
 import { ApiError, errorBody } from './errors';
 import { describeZodError, liveStartMessage, liveStopMessage } from './schemas';
 import { frameToFloat32, Resampler, UtteranceSegmenter, type DecodeRequest, type LiveEncoding } from './live-audio';
+import { VadThread, type VadStream } from '../audio/vad-client';
 import { principalFromToken, type TokenSigner } from './tokens';
 import { SAMPLE_RATE } from '../engine/constants';
 
@@ -153,6 +154,8 @@ class LiveSession {
   private encoding: LiveEncoding = 'pcm_s16le';
   private resampler: Resampler | null = null;
   private readonly segmenter = new UtteranceSegmenter();
+  /** Silero VAD over the stream, on the process's VAD thread (audio/vad-client.ts): it ends utterances */
+  private vad: VadStream | null = null;
   /** seconds reserved so far (grows by LIVE_RESERVE_STEP_S as the stream goes on) */
   private reservedSeconds = 0;
   /** the most the stream may last: the tier's longest audio */
@@ -187,7 +190,10 @@ class LiveSession {
       this.inbox = this.inbox
         .then(() => (this.state === 'streaming' ? this.end('disconnect') : undefined))
         .catch((err) => this.log.error('live session end failed', { jobId: this.jobId, err: String(err) }))
-        .finally(() => (this.state = 'closed'));
+        .finally(() => {
+          this.releaseVad();
+          this.state = 'closed';
+        });
     });
     this.ws.on('error', () => undefined);
   }
@@ -253,7 +259,9 @@ class LiveSession {
         limit: this.reservedSeconds,
       });
     }
-    for (const req of this.segmenter.push(samples)) {
+    // The VAD runs on its own thread; awaiting it here keeps frames in order (the inbox is sequential).
+    const probs = await this.vad!.push(samples);
+    for (const req of this.segmenter.push(samples, probs)) {
       // A partial is only worth running when nothing else waits: it would be stale by its turn.
       if (req.kind === 'partial' && this.pendingDecodes > 0) continue;
       this.enqueue(req);
@@ -372,6 +380,7 @@ class LiveSession {
     this.maxSeconds = maxSeconds;
     this.encoding = msg.encoding;
     this.resampler = new Resampler(msg.sampleRate);
+    this.vad = VadThread.shared().open();
     this.state = 'streaming';
     this.clearTimer();
     this.arm(this.opts.idleTimeoutMs, 'idle_timeout', `no audio or stop for ${this.opts.idleTimeoutMs / 1000} s`);
@@ -478,6 +487,7 @@ class LiveSession {
     this.state = 'ending';
     this.clearTimer();
     const failed = error?.protocol ? { code: error.code, message: error.message } : undefined;
+    this.releaseVad();
     if (!failed && error?.code !== 'cancelled') {
       const last = this.segmenter.flush();
       if (last) this.enqueue(last);
@@ -530,6 +540,13 @@ class LiveSession {
       this.inbox = this.inbox.then(() => this.fail(new SessionError('slow_client', 'the client is not reading the results fast enough')));
       this.ws.terminate();
     }
+  }
+
+  /** Ends the stream's VAD state on the thread (once; its last partial frame is not needed). */
+  private releaseVad(): void {
+    const vad = this.vad;
+    this.vad = null;
+    vad?.finish().catch(() => undefined);
   }
 
   private close(code: number, reason: string): void {

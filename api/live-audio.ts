@@ -2,10 +2,10 @@
  * Live audio on the API side, pure and unit-tested: client frames → 16 kHz mono float32, and the
  * utterance segmenter that decides when to decode (a partial at most every `partialEverySeconds` while
  * someone speaks, a final at a pause or when an utterance reaches Whisper's window).
- * Energies are the chunk planner's (20 ms frames in dBFS against SPEECH_FLOOR_DBFS), so live and file
- * jobs agree on what silence is.
+ * Speech is Silero VAD's (audio/silero-vad.ts, probabilities per 32 ms frame), as for file jobs, so live
+ * and file jobs agree on what speech is.
  */
-import { frameEnergyDb, SPEECH_FLOOR_DBFS } from '../audio/chunk-plan';
+import { DEFAULT_VAD, negThresholdOf, VAD_FRAME_SAMPLES } from '../audio/vad';
 import { SAMPLE_RATE } from '../engine/constants';
 
 export type LiveEncoding = 'pcm_s16le' | 'f32';
@@ -58,17 +58,27 @@ export class Resampler {
 }
 
 export interface SegmenterOptions {
-  /** silence after speech that ends an utterance, seconds */
+  /** non-speech after speech that ends an utterance, seconds (issue #17: VAD silence ≥ 0.6 s) */
   pauseSeconds: number;
   /** an utterance this long is finalised even without a pause (Whisper's window is 30 s) */
   maxUtteranceSeconds: number;
   /** a partial re-decode at most this often while speech goes on, seconds */
   partialEverySeconds: number;
-  /** silence kept before speech starts, seconds (the first word's onset) */
+  /** non-speech kept before speech starts, seconds (the first word's onset) */
   prerollSeconds: number;
+  /** Silero VAD thresholds: speech from `threshold`, non-speech below `negThreshold`, in between the state holds (audio/vad.ts) */
+  threshold: number;
+  negThreshold: number;
 }
 
-export const DEFAULT_SEGMENTER: SegmenterOptions = { pauseSeconds: 0.6, maxUtteranceSeconds: 25, partialEverySeconds: 1, prerollSeconds: 0.3 };
+export const DEFAULT_SEGMENTER: SegmenterOptions = {
+  pauseSeconds: 0.6,
+  maxUtteranceSeconds: 25,
+  partialEverySeconds: 1,
+  prerollSeconds: 0.3,
+  threshold: DEFAULT_VAD.threshold,
+  negThreshold: negThresholdOf(DEFAULT_VAD),
+};
 
 export interface DecodeRequest {
   kind: 'partial' | 'final';
@@ -81,20 +91,22 @@ export interface DecodeRequest {
   samples: Float32Array;
 }
 
-/** 20 ms at 16 kHz, as the chunk planner frames it. */
-const FRAME = 320;
-
 /**
- * Splits a 16 kHz stream into utterances. Memory is bounded: the buffer holds at most one utterance
- * (`maxUtteranceSeconds`) plus a frame.
+ * Splits a 16 kHz stream into utterances by Silero VAD speech probabilities (audio/silero-vad.ts, run by
+ * the caller on the VAD thread): an utterance ends after `pauseSeconds` of frames below the negative
+ * threshold, whatever the room's noise level (an energy floor cut a noisy room's utterances only at the
+ * 25 s cap). Memory is bounded: the buffer holds at most one utterance (`maxUtteranceSeconds`) plus the
+ * samples whose probabilities have not come yet.
  */
 export class UtteranceSegmenter {
   private readonly buf: Float32Array;
   private len = 0;
   /** buffer start on the stream time line, in samples */
   private bufStart = 0;
-  /** buffer samples already classified (whole frames) */
-  private analysed = 0;
+  /** probabilities received, per 512-sample stream frame, not yet classified */
+  private readonly probs: number[] = [];
+  /** stream index of the next frame to classify */
+  private nextFrame = 0;
   private speech = false;
   private silentRun = 0;
   private lastPartialAt = 0;
@@ -103,12 +115,18 @@ export class UtteranceSegmenter {
   total = 0;
 
   constructor(private readonly opts: SegmenterOptions = DEFAULT_SEGMENTER) {
-    this.buf = new Float32Array(Math.ceil(opts.maxUtteranceSeconds * SAMPLE_RATE) + FRAME);
+    // One utterance, plus a second of samples whose VAD probabilities are still on their way.
+    this.buf = new Float32Array(Math.ceil((opts.maxUtteranceSeconds + 1) * SAMPLE_RATE) + VAD_FRAME_SAMPLES);
   }
 
-  /** Adds samples; returns the decodes now due, finals first, in stream order. */
-  push(samples: Float32Array): DecodeRequest[] {
+  /**
+   * Adds samples and the VAD probabilities of the stream frames completed so far (frame i = stream
+   * samples [512 i, 512 i + 512); they may lag the samples).
+   * @returns the decodes now due, finals first, in stream order
+   */
+  push(samples: Float32Array, probs: ArrayLike<number>): DecodeRequest[] {
     const out: DecodeRequest[] = [];
+    for (let i = 0; i < probs.length; i++) this.probs.push(probs[i]);
     let offset = 0;
     while (offset < samples.length) {
       const take = Math.min(samples.length - offset, this.buf.length - this.len);
@@ -117,7 +135,14 @@ export class UtteranceSegmenter {
       this.total += take;
       offset += take;
       this.analyse(out);
+      // Probabilities lagging a whole buffer behind (the caller runs the VAD before each push, so they
+      // lag by less than a frame): cut or drop what is there rather than grow.
+      if (this.len >= this.buf.length) {
+        if (this.speech) out.push(this.cut(this.len));
+        else this.drop(this.len - Math.round(this.opts.prerollSeconds * SAMPLE_RATE));
+      }
     }
+    this.analyse(out);
     if (this.speech && this.total - this.lastPartialAt >= this.opts.partialEverySeconds * SAMPLE_RATE) {
       this.lastPartialAt = this.total;
       out.push(this.request('partial', this.len));
@@ -134,26 +159,28 @@ export class UtteranceSegmenter {
   private analyse(out: DecodeRequest[]): void {
     const pause = this.opts.pauseSeconds * SAMPLE_RATE;
     const maxLen = this.opts.maxUtteranceSeconds * SAMPLE_RATE;
-    while (this.analysed + FRAME <= this.len) {
-      const e = frameEnergyDb(this.buf.subarray(this.analysed, this.analysed + FRAME), FRAME)[0];
-      this.analysed += FRAME;
-      if (e > SPEECH_FLOOR_DBFS) {
-        if (!this.speech) this.lastPartialAt = this.total - (this.len - this.analysed);
+    while (this.probs.length > 0 && (this.nextFrame + 1) * VAD_FRAME_SAMPLES <= this.bufStart + this.len) {
+      const p = this.probs.shift()!;
+      this.nextFrame++;
+      // buffer position just after the frame (frames dropped with the buffer start count as done)
+      const analysed = Math.max(0, this.nextFrame * VAD_FRAME_SAMPLES - this.bufStart);
+      if (p >= this.opts.threshold) {
+        if (!this.speech) this.lastPartialAt = this.total - (this.len - analysed);
         this.speech = true;
         this.silentRun = 0;
-      } else {
-        this.silentRun += FRAME;
+      } else if (p < this.opts.negThreshold || !this.speech || this.silentRun > 0) {
+        // faster-whisper vad.py: once a pause has begun (below neg_threshold), it lasts until a frame
+        // reaches the threshold again; frames in between do not end it.
+        this.silentRun += VAD_FRAME_SAMPLES;
       }
       if (!this.speech) {
-        // Only silence so far: keep the preroll, drop the rest.
+        // Only non-speech so far: keep the preroll, drop the rest.
         const keep = Math.round(this.opts.prerollSeconds * SAMPLE_RATE);
-        if (this.analysed > keep) this.drop(this.analysed - keep);
-      } else if (this.silentRun >= pause || this.analysed >= maxLen) {
-        out.push(this.cut(this.analysed));
+        if (analysed > keep) this.drop(analysed - keep);
+      } else if (this.silentRun >= pause || analysed >= maxLen) {
+        out.push(this.cut(analysed));
       }
     }
-    // A full buffer that is all unanalysed tail cannot happen (frames fit), but guard the bound anyway.
-    if (this.len >= this.buf.length) out.push(this.cut(this.len));
   }
 
   /** A final for buffer[0, end), then the buffer restarts at `end`. */
@@ -179,7 +206,6 @@ export class UtteranceSegmenter {
   private drop(n: number): void {
     this.buf.copyWithin(0, n, this.len);
     this.len -= n;
-    this.analysed = Math.max(0, this.analysed - n);
     this.bufStart += n;
   }
 }

@@ -26,6 +26,8 @@ export const createJobFields = z
     model: z.string().min(1).max(100).optional(),
     task: z.enum(['transcribe', 'translate']).optional(),
     prompt: z.string().max(1000).optional(),
+    /** the first decoding temperature (OpenAI's `temperature`): 0 = greedy with Whisper's fallback; t > 0 samples at t, then upward */
+    temperature: z.coerce.number().min(0).max(1).optional(),
     optimizeFor: z.enum(['cost', 'speed', 'balanced']).optional(),
     requireHighAccuracy: boolString.optional(),
     priorityClass: z.enum(['interactive', 'backfill']).optional(),
@@ -127,6 +129,12 @@ export const segmentSchema = z.looseObject({
   text: z.string(),
   channel: z.number().int().optional(),
   words: z.array(wordSchema).optional(),
+  /** Whisper's figures of the decoding attempt that produced the segment (absent on jobs stored before they were kept) */
+  avgLogprob: z.number().optional(),
+  noSpeechProb: z.number().optional(),
+  compressionRatio: z.number().optional(),
+  temperature: z.number().optional(),
+  tokens: z.array(z.number().int()).optional(),
 });
 
 /** The job JSON of API.md ("Job JSON"). */
@@ -225,7 +233,20 @@ export const openAiTranscriptionSchema = z.union([
     text: z.string(),
     // timestamp_granularities[]: segment (the default) gives `segments`, word gives `words`; both, both
     segments: z
-      .array(z.looseObject({ id: z.number().int(), seek: z.number(), start: z.number(), end: z.number(), text: z.string() }))
+      .array(
+        z.looseObject({
+          id: z.number().int(),
+          seek: z.number(),
+          start: z.number(),
+          end: z.number(),
+          text: z.string(),
+          tokens: z.array(z.number().int()),
+          temperature: z.number().nullable(),
+          avg_logprob: z.number().nullable(),
+          compression_ratio: z.number().nullable(),
+          no_speech_prob: z.number().nullable(),
+        }),
+      )
       .optional(),
     words: z.array(z.looseObject({ word: z.string(), start: z.number(), end: z.number() })).optional(),
   }),

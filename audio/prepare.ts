@@ -1,23 +1,22 @@
 /**
  * Audio preparation in bounded memory, whatever the file's length: the upload is normalised by ffmpeg
- * into a pipe, written to the PCM file and fed to the speech detector block by block in the same pass;
- * the chunks are then planned from the frame energies of the speech alone and hashed, both by reading
- * the file back in blocks (positional reads of the speech ranges only). No step holds the samples: a
- * 12 h upload is 2.8 GB of float32, more than Node can read into one buffer (2 GiB).
+ * into a pipe, written to the PCM file and fed to Silero VAD (its own thread, audio/vad-client.ts) block
+ * by block in the same pass; the chunks are planned from the speech probabilities alone and hashed by
+ * reading the file back in blocks (positional reads of the chunks' ranges only). No step holds the
+ * samples: a 12 h upload is 2.8 GB of float32, more than Node can read into one buffer (2 GiB).
  *
- *   pass 1  ffmpeg → pipe → { PCM file, SpeechDetector }           the whole audio, once
- *   pass 2  PCM file (speech spans) → FrameEnergyMeter → plan        the speech, read back
- *   pass 3  PCM file (each chunk's ranges) → SHA-256                 the speech, read back
+ *   pass 1  ffmpeg → pipe → { PCM file, Silero VAD }       the whole audio, once
+ *   plan    speech probabilities → chunks (audio/speech-spans.ts planSpeechChunks)
+ *   pass 2  PCM file (each chunk's ranges) → SHA-256        the speech, read back
  *
  * Memory: one block (PCM_READ_BLOCK_SECONDS, 30 s = 1.9 MB by default) at a time, plus 4 bytes per
- * 20 ms frame for the energies (0.7 MB per hour) and the chunk list.
+ * 32 ms VAD frame for the probabilities (0.45 MB per hour) and the chunk list.
  */
 import type { ChunkSpan } from '../common/jobs';
-import { DEFAULT_CHUNK_PLAN, FrameEnergyMeter } from './chunk-plan';
-import { decodeToPcm, DEFAULT_BLOCK_SAMPLES, readPcmBlocks } from './ffmpeg';
+import { decodeToPcm, DEFAULT_BLOCK_SAMPLES } from './ffmpeg';
 import { withChunkHashesFromFile } from './pcm-blob';
-import { EnergySpeechDetector, planSpeechChunksFromEnergy, spanSampleRanges, type SpeechDetector } from './speech-spans';
-import { SAMPLE_RATE } from '../engine/constants';
+import { planSpeechChunks } from './speech-spans';
+import { VadThread } from './vad-client';
 
 export interface PreparePcmOptions {
   signal?: AbortSignal;
@@ -29,8 +28,6 @@ export interface PreparePcmOptions {
   audioFilter?: string;
   /** the subject of a decode error's sentence */
   what?: string;
-  /** the speech detector for this audio (default: the energy detector, audio/speech-spans.ts) */
-  detector?: SpeechDetector;
 }
 
 export interface PreparedPcm {
@@ -40,8 +37,10 @@ export interface PreparedPcm {
   chunks: ChunkSpan[];
   /** seconds sent to inference (what is billed, before rounding) */
   speechSeconds: number;
-  /** blocks the decode pass handed to the detector */
+  /** blocks the decode pass handed to the VAD */
   blocks: number;
+  /** wall time the VAD thread spent on this audio, ms (fairscribe_vad_seconds) */
+  vadMs: number;
 }
 
 /**
@@ -51,32 +50,38 @@ export interface PreparedPcm {
  */
 export async function preparePcm(inFile: string, outFile: string, opts: PreparePcmOptions = {}): Promise<PreparedPcm> {
   const blockSamples = opts.blockSamples ?? DEFAULT_BLOCK_SAMPLES;
-  const detector = opts.detector ?? new EnergySpeechDetector();
+  const vad = VadThread.shared().open();
+  const parts: Float32Array[] = [];
   let blocks = 0;
-  const samples = await decodeToPcm(inFile, outFile, {
-    signal: opts.signal,
-    blockSamples,
-    maxSamples: opts.maxSamples,
-    audioFilter: opts.audioFilter,
-    what: opts.what,
-    onBlock: (block) => {
-      blocks++;
-      return detector.push(block);
-    },
-  });
-  const spans = await detector.finish();
-  // The compacted audio (the spans laid end to end) is what planning cuts; its energies, read back.
-  const meter = new FrameEnergyMeter(Math.round(DEFAULT_CHUNK_PLAN.frameSeconds * SAMPLE_RATE));
-  for await (const block of readPcmBlocks(outFile, spanSampleRanges(spans, samples), blockSamples)) {
-    opts.signal?.throwIfAborted();
-    meter.push(block);
+  let samples: number;
+  try {
+    samples = await decodeToPcm(inFile, outFile, {
+      signal: opts.signal,
+      blockSamples,
+      maxSamples: opts.maxSamples,
+      audioFilter: opts.audioFilter,
+      what: opts.what,
+      // Awaited by the decoder: the VAD keeps pace with ffmpeg, so at most a block waits in memory.
+      onBlock: async (block) => {
+        blocks++;
+        parts.push(await vad.push(block));
+      },
+    });
+  } finally {
+    // Frees the stream's state on the VAD thread whatever happened; its last frame counts on success.
+    parts.push(await vad.finish());
   }
-  const compactSamples = meter.samples;
-  const planned = planSpeechChunksFromEnergy(spans, meter.finish(), compactSamples);
+  const probs = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    probs.set(p, at);
+    at += p.length;
+  }
+  const planned = planSpeechChunks(probs, samples);
   const chunks: ChunkSpan[] = [];
   for (const c of planned.chunks) {
     opts.signal?.throwIfAborted();
     chunks.push(await withChunkHashesFromFile(outFile, c, blockSamples));
   }
-  return { samples, chunks, speechSeconds: planned.speechSeconds, blocks };
+  return { samples, chunks, speechSeconds: planned.speechSeconds, blocks, vadMs: vad.busyMs };
 }

@@ -1,22 +1,15 @@
 /**
- * Silence removal before inference, and the way back: find the spans of 16 kHz audio that hold speech
- * (leading, trailing and long inner silence left out), plan chunks over the spans laid end to end, and
- * map times the model gives on that compacted audio back to the original time line. Pure; unit-tested.
+ * Silence removal before inference, and the way back: the spans of 16 kHz audio that hold speech by
+ * Silero VAD (audio/silero-vad.ts probabilities, audio/vad.ts rules), chunks planned over the spans laid
+ * end to end, and the mapping of times the model gives on that compacted audio back to the original time
+ * line. Pure; unit-tested.
  *
- * Why: silence costs a full encoder window per 30 s and tempts Whisper to hallucinate ("Thank you."),
- * and a caller is billed for speech only (API.md "Definitions": billed seconds = speech after silence
- * removal).
+ * Why: silence and noise cost encoder windows and tempt Whisper to hallucinate ("Thank you.", invented
+ * text over pink noise), and a caller is billed for speech only (API.md "Definitions": billed seconds =
+ * speech after silence removal). An energy threshold cannot tell speech from noise or music; the VAD can.
  */
-import {
-  DEFAULT_CHUNK_PLAN,
-  FrameEnergyMeter,
-  frameEnergyDb,
-  isSilentEnergy,
-  planChunksFromEnergy,
-  silenceThresholdDb,
-  type ChunkPlanOptions,
-  type ChunkSpan,
-} from './chunk-plan';
+import type { ChunkSpan } from './chunk-plan';
+import { DEFAULT_VAD, silentRuns, speechTimestamps, VAD_FRAME_SECONDS, VAD_SAMPLE_RATE, type VadOptions } from './vad';
 
 /** A stretch of the original audio, seconds. */
 export interface TimeSpan {
@@ -24,100 +17,58 @@ export interface TimeSpan {
   end: number;
 }
 
-export interface SpeechSpanOptions {
-  sampleRate: number;
-  /** Energy frame length, as chunk planning uses (20 ms). */
-  frameSeconds: number;
+/** How speech spans become chunks (planSpeechChunks). */
+export interface SpeechPlanOptions {
+  /** Silero VAD span rules (faster-whisper VadOptions; audio/vad.ts) */
+  vad: VadOptions;
+  /** Whisper's window: no chunk is longer (openai audio.py CHUNK_LENGTH = 30 s) */
+  maxChunkSeconds: number;
+  /** no cut before this, so chunks are not needlessly short */
+  minChunkSeconds: number;
   /**
-   * An inner pause at least this long is removed (down to twice `marginSeconds`); shorter pauses are
-   * part of speech and left for Whisper, which times them itself.
+   * cuts are sought first in the last this-many seconds before the limit ("near the 30 s limit"), then
+   * back to minChunkSeconds
    */
-  minRemovedSilenceSeconds: number;
+  nearLimitSeconds: number;
   /**
-   * Silence kept on each side of speech, so quiet word onsets and tails (below the energy threshold)
-   * are not clipped; after removal a long pause reads as a pause of twice this.
+   * a non-speech run (frames below the negative threshold) at least this long is a place to cut inside
+   * a span: vad.py splits an over-long span at a silence of more than 98 ms
+   * (`min_silence_samples_at_max_speech`), the same measure.
    */
-  marginSeconds: number;
+  minCutGapMs: number;
+  /**
+   * where speech runs past the limit without such a pause, the next chunk starts this much before the
+   * previous one ends, and the merge keeps each word once (audio/transcript.ts). 3 s: longer than any
+   * word, so each word lies whole inside one of the two chunks, and short against the 30 s window.
+   */
+  overlapSeconds: number;
+  /**
+   * a pause at least this long is a sure place to cut (between words, likely between sentences); among
+   * such pauses the latest wins (chunks as full as the window allows, as faster-whisper splits an
+   * over-long span at its last silence: vad.py `prev_end`); only among shorter pauses does length decide
+   */
+  clearPauseSeconds: number;
 }
 
-export const DEFAULT_SPEECH_SPANS: SpeechSpanOptions = {
-  sampleRate: 16000,
-  frameSeconds: 0.02,
-  minRemovedSilenceSeconds: 2,
-  marginSeconds: 0.5,
+export const DEFAULT_SPEECH_PLAN: SpeechPlanOptions = {
+  vad: DEFAULT_VAD,
+  maxChunkSeconds: 30,
+  minChunkSeconds: 10,
+  nearLimitSeconds: 10,
+  minCutGapMs: 98,
+  overlapSeconds: 3,
+  clearPauseSeconds: 0.5,
 };
 
 /**
- * The parts of the audio to send to inference: speech frames (above chunk-plan's adaptive silence
- * threshold) widened by `marginSeconds`, merged across pauses shorter than `minRemovedSilenceSeconds`.
- * The whole-array form of EnergySpeechDetector (same result).
- * @param samples float32 PCM at `opts.sampleRate`
- * @returns spans in seconds, ordered, disjoint; [] when no frame is above the threshold
+ * The speech spans of the audio in seconds: Silero VAD probabilities through faster-whisper's
+ * get_speech_timestamps (audio/vad.ts), padded by speechPadMs; pauses shorter than
+ * minSilenceDurationMs stay inside a span.
+ * @param probs speech probability per 512-sample frame (audio/silero-vad.ts)
+ * @param totalSamples length of the audio, samples at 16 kHz
  */
-export function findSpeechSpans(samples: Float32Array, opts: SpeechSpanOptions = DEFAULT_SPEECH_SPANS): TimeSpan[] {
-  const detector = new EnergySpeechDetector(opts);
-  detector.push(samples);
-  return detector.finish();
-}
-
-/**
- * Finds the speech in 16 kHz mono float32 audio that arrives in blocks, in one pass, without holding
- * the audio (audio preparation streams the normalised PCM through it: activities/audio.ts). Blocks are
- * consecutive and of any length; `finish` is called once, after the last block. Async methods are
- * awaited, so a detector may run a model per block.
- */
-export interface SpeechDetector {
-  push(block: Float32Array): void | Promise<void>;
-  /** @returns spans in seconds on the audio's time line, ordered, disjoint */
-  finish(): TimeSpan[] | Promise<TimeSpan[]>;
-}
-
-/**
- * The energy detector: 20 ms frame energies kept as they arrive (FrameEnergyMeter, 4 bytes per
- * frame), the adaptive threshold (silenceThresholdDb: the 90th percentile needs every frame) and the
- * spans computed at `finish`. Any split of the audio into blocks gives the same spans.
- */
-export class EnergySpeechDetector implements SpeechDetector {
-  private readonly meter: FrameEnergyMeter;
-
-  constructor(private readonly opts: SpeechSpanOptions = DEFAULT_SPEECH_SPANS) {
-    this.meter = new FrameEnergyMeter(Math.round(opts.frameSeconds * opts.sampleRate));
-  }
-
-  push(block: Float32Array): void {
-    this.meter.push(block);
-  }
-
-  finish(): TimeSpan[] {
-    const total = this.meter.samples / this.opts.sampleRate;
-    return spansFromEnergy(this.meter.finish(), total, this.opts);
-  }
-}
-
-/** Speech spans from frame energies (see findSpeechSpans); `totalSeconds` clips the last margin. */
-function spansFromEnergy(energy: Float32Array, totalSeconds: number, opts: SpeechSpanOptions): TimeSpan[] {
-  if (energy.length === 0) return [];
-  const threshold = silenceThresholdDb(energy);
-  const raw: TimeSpan[] = [];
-  let open = -1;
-  for (let f = 0; f <= energy.length; f++) {
-    const speech = f < energy.length && energy[f] >= threshold;
-    if (speech && open < 0) open = f;
-    if (!speech && open >= 0) {
-      raw.push({ start: open * opts.frameSeconds, end: f * opts.frameSeconds });
-      open = -1;
-    }
-  }
-  const spans: TimeSpan[] = [];
-  for (const r of raw) {
-    const start = Math.max(0, r.start - opts.marginSeconds);
-    const end = Math.min(totalSeconds, r.end + opts.marginSeconds);
-    const last = spans[spans.length - 1];
-    // A gap shorter than the removable length (measured between speech, margins included) stays.
-    if (last && r.start - (last.end - opts.marginSeconds) < opts.minRemovedSilenceSeconds) last.end = end;
-    else spans.push({ start, end });
-  }
-  return spans.map((s) => ({ start: round3(s.start), end: round3(s.end) }));
+export function findSpeechSpans(probs: ArrayLike<number>, totalSamples: number, vad: VadOptions = DEFAULT_VAD): TimeSpan[] {
+  return speechTimestamps(probs, totalSamples, vad).map((s) => ({ start: s.start / VAD_SAMPLE_RATE, end: s.end / VAD_SAMPLE_RATE }));
 }
 
 /** Seconds covered by the spans. */
@@ -126,76 +77,106 @@ export function spanSeconds(spans: readonly TimeSpan[]): number {
 }
 
 /** The spans' samples laid end to end. */
-export function compactAudio(samples: Float32Array, spans: readonly TimeSpan[], sampleRate = DEFAULT_SPEECH_SPANS.sampleRate): Float32Array {
-  const ranges = spanSampleRanges(spans, samples.length, sampleRate);
-  const out = new Float32Array(ranges.reduce((n, [a, b]) => n + (b - a), 0));
+export function compactAudio(samples: Float32Array, spans: readonly TimeSpan[], sampleRate = VAD_SAMPLE_RATE): Float32Array {
+  const ranges = spans.map((s) => [Math.round(s.start * sampleRate), Math.min(samples.length, Math.round(s.end * sampleRate))]);
+  const out = new Float32Array(ranges.reduce((n, [a, b]) => n + Math.max(0, b - a), 0));
   let at = 0;
   for (const [a, b] of ranges) {
+    if (b <= a) continue;
     out.set(samples.subarray(a, b), at);
     at += b - a;
   }
   return out;
 }
 
+/** A place to cut on the compacted time line: its middle, and how long the non-speech there is. */
+interface CutGap {
+  at: number;
+  length: number;
+}
+
 /**
- * Chunks of ≤ 30 s over the speech only: silence removed (findSpeechSpans), the rest laid end to end
- * and cut by planChunks (at pauses, else the quietest frame), chunks with no speech at all dropped.
- * Each chunk's `start`/`end` are on the original time line; a chunk that spans a removed pause lists
- * its `pieces` (original times), whose audio the inference activity lays end to end again.
- * The whole-array form of planning; audio preparation streams instead (planSpeechChunksFromEnergy).
- * @returns the chunks (indices 0…n-1, in order) and the seconds they hold (what is billed)
+ * Chunks of ≤ 30 s over the speech only. The speech spans (findSpeechSpans) are laid end to end; each
+ * chunk ends in the middle of the longest non-speech gap near the limit (a removed pause between spans,
+ * or a run of non-speech frames ≥ minCutGapMs inside a span; pauses ≥ clearPauseSeconds count as equally
+ * long, and then the latest wins), sought in the last nearLimitSeconds before the limit, then back to
+ * minChunkSeconds. Where speech runs on with
+ * no such gap, the chunk ends at the limit and the next one starts overlapSeconds earlier (the merge
+ * keeps each word once). Audio with no speech gives no chunks: no window without VAD speech reaches the
+ * model. Each chunk's `start`/`end` are on the original time line; a chunk that spans a removed pause
+ * lists its `pieces` (original times), whose audio the inference activity lays end to end again.
+ * @param probs speech probability per 512-sample frame (audio/silero-vad.ts)
+ * @param totalSamples length of the audio, samples at 16 kHz
+ * @returns the chunks (indices 0…n-1, in order) and the seconds of speech (padded spans, each second
+ *   once however chunks overlap: what is billed)
  */
 export function planSpeechChunks(
-  samples: Float32Array,
-  spanOpts: SpeechSpanOptions = DEFAULT_SPEECH_SPANS,
-  planOpts: ChunkPlanOptions = DEFAULT_CHUNK_PLAN,
-): { chunks: ChunkSpan[]; speechSeconds: number } {
-  const spans = findSpeechSpans(samples, spanOpts);
-  const compact = compactAudio(samples, spans, spanOpts.sampleRate);
-  const compactEnergy = frameEnergyDb(compact, Math.round(planOpts.frameSeconds * planOpts.sampleRate));
-  return planSpeechChunksFromEnergy(spans, compactEnergy, compact.length, planOpts);
-}
+  probs: ArrayLike<number>,
+  totalSamples: number,
+  opts: SpeechPlanOptions = DEFAULT_SPEECH_PLAN,
+): { chunks: ChunkSpan[]; speechSeconds: number; spans: TimeSpan[] } {
+  const spans = findSpeechSpans(probs, totalSamples, opts.vad);
+  const offsets: number[] = [];
+  let total = 0;
+  for (const s of spans) {
+    offsets.push(total);
+    total += s.end - s.start;
+  }
+  // Cut candidates, in compacted seconds, ordered.
+  const gaps: CutGap[] = [];
+  const minGapFrames = Math.ceil(opts.minCutGapMs / 1000 / VAD_FRAME_SECONDS);
+  spans.forEach((s, k) => {
+    if (k > 0) gaps.push({ at: offsets[k], length: Infinity });
+    const fromFrame = Math.ceil(s.start / VAD_FRAME_SECONDS);
+    const toFrame = Math.floor(s.end / VAD_FRAME_SECONDS);
+    for (const r of silentRuns(probs, fromFrame, toFrame, opts.vad)) {
+      if (r.end - r.start < minGapFrames) continue;
+      const mid = ((r.start + r.end) / 2) * VAD_FRAME_SECONDS;
+      gaps.push({ at: offsets[k] + (mid - s.start), length: (r.end - r.start) * VAD_FRAME_SECONDS });
+    }
+  });
 
-/**
- * Sample ranges [first, last) of the spans, as compactAudio cuts them (clipped to `totalSamples`): what
- * a stream of the compacted audio reads from the original.
- */
-export function spanSampleRanges(spans: readonly TimeSpan[], totalSamples: number, sampleRate = DEFAULT_SPEECH_SPANS.sampleRate): [number, number][] {
-  return spans
-    .map((s): [number, number] => [Math.round(s.start * sampleRate), Math.min(totalSamples, Math.round(s.end * sampleRate))])
-    .filter(([a, b]) => b > a);
-}
-
-/**
- * planSpeechChunks from the speech `spans` and the frame energies of the compacted audio (the spans'
- * samples laid end to end, measured in `planOpts.frameSeconds` frames, e.g. by a FrameEnergyMeter fed
- * the ranges of spanSampleRanges): chunks are planned on the energies and a chunk whose frames all stay
- * under the speech floor is dropped (isSilent's test: its frames are the chunk's own, since every cut
- * falls on a frame boundary).
- * @param compactSamples the compacted audio's length in samples
- */
-export function planSpeechChunksFromEnergy(
-  spans: readonly TimeSpan[],
-  compactEnergy: Float32Array,
-  compactSamples: number,
-  planOpts: ChunkPlanOptions = DEFAULT_CHUNK_PLAN,
-): { chunks: ChunkSpan[]; speechSeconds: number } {
-  const sr = planOpts.sampleRate;
-  const frameLen = Math.round(planOpts.frameSeconds * sr);
+  const ranges: TimeSpan[] = [];
+  let start = 0;
+  const eps = 1e-6;
+  while (total - start > eps) {
+    if (total - start <= opts.maxChunkSeconds) {
+      ranges.push({ start, end: total });
+      break;
+    }
+    const limit = start + opts.maxChunkSeconds;
+    const pick = (lo: number): CutGap | null => {
+      let best: CutGap | null = null;
+      const score = (g: CutGap) => Math.min(g.length, opts.clearPauseSeconds);
+      for (const g of gaps) {
+        if (g.at <= lo || g.at > limit) continue;
+        if (!best || score(g) >= score(best)) best = g;
+      }
+      return best;
+    };
+    const cut = pick(limit - opts.nearLimitSeconds) ?? pick(start + opts.minChunkSeconds);
+    if (cut) {
+      ranges.push({ start, end: cut.at });
+      start = cut.at;
+    } else {
+      ranges.push({ start, end: limit });
+      start = limit - opts.overlapSeconds;
+    }
+  }
   const chunks: ChunkSpan[] = [];
-  let speechSeconds = 0;
-  for (const c of planChunksFromEnergy(compactEnergy, compactSamples, planOpts)) {
-    // Chunks without speech are not sent to inference, so they are neither transcribed nor billed.
-    const frames = compactEnergy.subarray(Math.round(Math.round(c.start * sr) / frameLen), Math.ceil(Math.round(c.end * sr) / frameLen));
-    if (isSilentEnergy(frames)) continue;
-    const pieces = toOriginal(spans, c.start, c.end);
+  for (const r of ranges) {
+    const pieces = toOriginal(spans, r.start, r.end);
     if (pieces.length === 0) continue;
     const chunk: ChunkSpan = { index: chunks.length, start: pieces[0].start, end: pieces[pieces.length - 1].end };
     if (pieces.length > 1) chunk.pieces = pieces;
+    const prev = chunks[chunks.length - 1];
+    if (prev && chunk.start < prev.end - 1e-6) {
+      prev.overlapsNext = true;
+      chunk.overlapsPrev = true;
+    }
     chunks.push(chunk);
-    speechSeconds += spanSeconds(pieces);
   }
-  return { chunks, speechSeconds };
+  return { chunks, speechSeconds: round3(spanSeconds(spans)), spans };
 }
 
 /** The original-time pieces of the compacted range [from, to). */
@@ -218,13 +199,13 @@ function toOriginal(spans: readonly TimeSpan[], from: number, to: number): TimeS
  * Near a junction, where the model sees only the kept margins of a removed pause: a segment start in
  * the silent margin before the junction belongs to the speech after the pause (it keeps its true
  * start), a segment end in the margin after the junction to the speech before it.
- * @param margin the silence kept around speech (DEFAULT_SPEECH_SPANS.marginSeconds)
+ * @param margin the non-speech kept around speech (the VAD's speechPadMs)
  * @returns { start, end } in original seconds, end ≥ start
  */
 export function mapSegmentToOriginal(
   seg: { start: number; end: number },
   pieces: readonly TimeSpan[],
-  margin: number = DEFAULT_SPEECH_SPANS.marginSeconds,
+  margin: number = DEFAULT_VAD.speechPadMs / 1000,
 ): { start: number; end: number } {
   const offsets: number[] = [];
   let acc = 0;

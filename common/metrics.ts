@@ -6,7 +6,7 @@
  * Seed "Key Metrics" groups → metrics:
  * - user experience: fairscribe_ttfr_seconds, fairscribe_queue_wait_seconds, fairscribe_segment_avg_logprob,
  *   fairscribe_segments_total / fairscribe_no_speech_segments_total (accuracy proxies by model)
- * - system efficiency: fairscribe_batch_size, fairscribe_batch_fill_ratio, fairscribe_inference_rtf,
+ * - system efficiency: fairscribe_vad_seconds, fairscribe_speech_ratio, fairscribe_batch_size, fairscribe_batch_fill_ratio, fairscribe_inference_rtf,
  *   fairscribe_cost_per_audio_minute, fairscribe_cost_usd_total, fairscribe_queue_backlog,
  *   fairscribe_cpu_utilisation_ratio, fairscribe_gpu_utilisation_ratio
  * - business: fairscribe_jobs_total, fairscribe_billed_seconds_total, fairscribe_users, fairscribe_quota_utilisation_ratio,
@@ -101,6 +101,20 @@ export const alignmentSeconds = new Histogram({
 export function observeAlignment(model: string, seconds: number): void {
   alignmentSeconds.observe({ model }, seconds);
 }
+
+export const vadSeconds = new Histogram({
+  name: 'fairscribe_vad_seconds',
+  help: "Speech detection (Silero VAD) wall time per job's audio (per channel on multichannel jobs), seconds",
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+  registers,
+});
+
+export const speechRatio = new Histogram({
+  name: 'fairscribe_speech_ratio',
+  help: "Share of a job's audio that speech detection kept (padded speech over duration, 0..1): the rest is neither transcribed nor billed",
+  buckets: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+  registers,
+});
 
 export const costPerAudioMinute = new Gauge({
   name: 'fairscribe_cost_per_audio_minute',
@@ -209,6 +223,12 @@ export const revenuePerGpuHourGauge = new Gauge({
 });
 
 // ── hooks, called where the events happen ────────────────────────────────────────────────────────
+
+/** Speech detection of one audio stream finished: its wall time and the share of speech it kept. */
+export function observeVad(o: { seconds: number; audioSeconds: number; speechSeconds: number }): void {
+  vadSeconds.observe(o.seconds);
+  if (o.audioSeconds > 0) speechRatio.observe(Math.min(1, o.speechSeconds / o.audioSeconds));
+}
 
 /** A chunk attempt started on a worker (activity Context info timestamps, milliseconds since the epoch). */
 export function observeChunkStart(tier: string | undefined, queue: string, scheduledMs: number, startedMs = Date.now()): void {

@@ -69,11 +69,11 @@ export class EngineClient {
   async transcribe(
     modelDir: string,
     samples: Float32Array,
-    opts: { language: string | null; task: 'transcribe' | 'translate'; prompt?: string | null; seed?: number; wordTimestamps?: boolean; fallback?: boolean },
+    opts: { language: string | null; task: 'transcribe' | 'translate'; prompt?: string | null; seed?: number; wordTimestamps?: boolean; temperature?: number | null; fallback?: boolean },
     signal?: AbortSignal,
   ): Promise<EngineResult> {
     const r = await this.call(
-      { type: 'transcribe', modelDir, load: this.loadFor(modelDir), samples, language: opts.language, task: opts.task, prompt: opts.prompt, seed: opts.seed, wordTimestamps: opts.wordTimestamps, fallback: opts.fallback },
+      { type: 'transcribe', modelDir, load: this.loadFor(modelDir), samples, language: opts.language, task: opts.task, prompt: opts.prompt, seed: opts.seed, wordTimestamps: opts.wordTimestamps, temperature: opts.temperature, fallback: opts.fallback },
       [samples.buffer as ArrayBuffer],
       signal,
     );

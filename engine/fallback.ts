@@ -69,3 +69,33 @@ export function needsFallback(q: AttemptQuality): boolean {
 export function isNoSpeech(q: Pick<AttemptQuality, 'avgLogprob' | 'noSpeechProb'>): boolean {
   return q.noSpeechProb > NO_SPEECH_THRESHOLD && q.avgLogprob < LOGPROB_THRESHOLD;
 }
+
+/**
+ * The temperatures tried for a request's `temperature`: 0 (or none) gives Whisper's list (greedy, then
+ * 0.2 … 1.0); t > 0 starts sampling at t and falls back upward in steps of 0.2 up to 1.0, as
+ * openai/whisper's command line builds it (transcribe.py `cli`: `np.arange(temperature, 1.0 + 1e-6,
+ * temperature_increment_on_fallback)`, increment 0.2) and OpenAI's API describes it.
+ * @param start the request's temperature, 0…1
+ */
+export function temperaturesFrom(start: number | null | undefined): number[] {
+  if (!start || start <= 0) return [...TEMPERATURES];
+  const out: number[] = [];
+  for (let k = 0; start + 0.2 * k <= 1.0 + 1e-6; k++) out.push(Math.round((start + 0.2 * k) * 1e6) / 1e6);
+  return out;
+}
+
+/**
+ * The attempt kept when every temperature failed the guards: faster-whisper `generate_with_fallback`
+ * (transcribe.py) takes, among the attempts whose compression ratio passed, the one with the highest
+ * average log-probability, else the highest of all. So a sampled attempt replaces the greedy one only
+ * when it is better on Whisper's own criteria (openai/whisper's loop would keep the last, 1.0, attempt
+ * whatever it is: sampled garbage over a good greedy text).
+ * @returns the index into `attempts` (non-empty)
+ */
+export function bestAttempt(attempts: readonly AttemptQuality[]): number {
+  const passing = attempts.map((a, i) => ({ a, i })).filter(({ a }) => a.compressionRatio <= COMPRESSION_RATIO_THRESHOLD);
+  const pool = passing.length > 0 ? passing : attempts.map((a, i) => ({ a, i }));
+  let best = pool[0];
+  for (const p of pool) if (p.a.avgLogprob > best.a.avgLogprob) best = p;
+  return best.i;
+}

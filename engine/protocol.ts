@@ -26,6 +26,8 @@ export type EngineRequest =
       seed?: number;
       /** segments carry `words` (TranscribeOptions.wordTimestamps) */
       wordTimestamps?: boolean;
+      /** the request's first temperature (TranscribeOptions.temperature) */
+      temperature?: number | null;
       /** false: temperature 0 only, no fallback (TranscribeOptions.fallback) */
       fallback?: boolean;
     };

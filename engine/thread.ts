@@ -43,7 +43,7 @@ async function handle(req: EngineRequest): Promise<EngineResponse | null> {
       const t = await model(req.modelDir, req.load);
       const t0 = performance.now();
       const controller = new AbortController();
-      const run = t.transcribe(req.samples, { language: req.language, task: req.task, prompt: req.prompt, seed: req.seed, wordTimestamps: req.wordTimestamps, fallback: req.fallback }, controller.signal);
+      const run = t.transcribe(req.samples, { language: req.language, task: req.task, prompt: req.prompt, seed: req.seed, wordTimestamps: req.wordTimestamps, temperature: req.temperature, fallback: req.fallback }, controller.signal);
       inFlight.set(req.id, { controller, done: run.then(() => undefined, () => undefined) });
       try {
         const result = await run;

@@ -6,7 +6,7 @@
 import { HOP_LENGTH, N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE } from './constants';
 import { segmentsFromTokens } from './decoding';
 import { addWordTimestamps, clampWords, findAlignment, splitToWordTokens, type WordTiming } from './timing';
-import { compressionRatio, isNoSpeech, needsFallback, TEMPERATURES } from './fallback';
+import { bestAttempt, compressionRatio, isNoSpeech, needsFallback, temperaturesFrom } from './fallback';
 import { mulberry32, seedFrom } from './prng';
 import { logMelSpectrogram } from './logmel';
 import { BatchItemAbortedError, DynamicBatcher, type BatchClock, type BatcherOptions } from './batcher';
@@ -52,6 +52,11 @@ export interface TranscribeOptions {
    * starts at the last word's end unless the window ended on a single timestamp. Default false.
    */
   wordTimestamps?: boolean;
+  /**
+   * The request's temperature (OpenAI `temperature`, 0…1): 0 or absent = greedy first with Whisper's
+   * fallback; t > 0 = sample at t first, fall back upward (fallback.ts temperaturesFrom).
+   */
+  temperature?: number | null;
 }
 
 /** What `onWindow` reports: seconds done of the total, and the window's new segments. */
@@ -87,6 +92,8 @@ export interface Segment {
    * the word text keeps Whisper's leading space (" Hello,"), as openai/faster-whisper return it.
    */
   words?: Word[];
+  /** the segment's text token ids (timestamps and specials left out), as verbose_json `tokens` */
+  tokens: number[];
 }
 
 export interface TranscribeResult {
@@ -119,10 +126,12 @@ export interface WindowRequest {
   context?: readonly number[];
   /** seeds the sampling of the fallback attempts */
   seed?: number;
-  /** false: keep the greedy pass whatever the guards say */
+  /** false: keep the first attempt whatever the guards say */
   fallback?: boolean;
   /** true: also align the kept tokens to the audio (WindowResult.alignment) */
   wordTimestamps?: boolean;
+  /** the first temperature tried (TranscribeOptions.temperature); 0 = greedy */
+  temperature?: number | null;
 }
 
 /** A decoded window: the model's tokens and guards, and the language it was decoded in. */
@@ -202,19 +211,31 @@ export class WhisperTranscriber {
       });
     }
     const prompts = reqs.map((r, i) => [...vocab.contextPrefix(r.context ?? []), ...vocab.prompt(languages[i].language, r.task)]);
-    const kept: (DecodedRow & { temperature: number; compressionRatio: number })[] = new Array(reqs.length);
+    type Attempt = DecodedRow & { temperature: number; compressionRatio: number };
+    const kept: Attempt[] = new Array(reqs.length);
+    const tried: Attempt[][] = reqs.map(() => []);
+    // Rows asking for different start temperatures step through their own lists, in lock step.
+    const lists = reqs.map((r) => temperaturesFrom(r.temperature));
     let pending = reqs.map((_, i) => i);
-    for (let k = 0; k < TEMPERATURES.length && pending.length > 0; k++) {
-      const temperature = TEMPERATURES[k];
-      const rows = await this.decodeRows(hidden, pending, prompts, temperature, (i) => mulberry32(seedFrom(reqs[i].seed ?? 0, k)));
+    for (let k = 0; pending.length > 0; k++) {
       const retry: number[] = [];
-      for (let j = 0; j < pending.length; j++) {
-        const i = pending[j];
-        const compressionRatio = await this.compressionRatioOf(rows[j].tokens);
-        kept[i] = { ...rows[j], temperature, compressionRatio };
-        if (reqs[i].fallback !== false && needsFallback({ ...rows[j], compressionRatio })) retry.push(i);
+      const byTemperature = new Map<number, number[]>();
+      for (const i of pending) byTemperature.set(lists[i][k], [...(byTemperature.get(lists[i][k]) ?? []), i]);
+      for (const [temperature, rowsAt] of byTemperature) {
+        const rows = await this.decodeRows(hidden, rowsAt, prompts, temperature, (i) => mulberry32(seedFrom(reqs[i].seed ?? 0, k)));
+        for (let j = 0; j < rowsAt.length; j++) {
+          const i = rowsAt[j];
+          const compressionRatio = await this.compressionRatioOf(rows[j].tokens);
+          const attempt = { ...rows[j], temperature, compressionRatio };
+          kept[i] = attempt;
+          tried[i].push(attempt);
+          if (reqs[i].fallback === false || !needsFallback(attempt)) continue;
+          if (k + 1 < lists[i].length) retry.push(i);
+          // Every temperature failed: the best attempt on Whisper's criteria, not the last (fallback.ts).
+          else kept[i] = tried[i][bestAttempt(tried[i])];
+        }
       }
-      pending = retry;
+      pending = retry.sort((a, b) => a - b);
     }
     const results: WindowResult[] = kept.map((row, i) => ({
       ...row,
@@ -364,7 +385,7 @@ export class WhisperTranscriber {
         continue;
       }
       const seed = seedFrom(opts.seed ?? 0, startSample);
-      const row = await this.decodeWindow({ samples: window, language, task, context, seed, fallback: opts.fallback, wordTimestamps }, signal);
+      const row = await this.decodeWindow({ samples: window, language, task, context, seed, fallback: opts.fallback, wordTimestamps, temperature: opts.temperature }, signal);
       if (language === null) {
         // The first window decides the language for the rest (openai transcribe.py does the same).
         language = row.language;
@@ -404,6 +425,7 @@ export class WhisperTranscriber {
           noSpeechProb: row.noSpeechProb,
           temperature: row.temperature,
           compressionRatio: row.compressionRatio,
+          tokens: s.tokens,
           ...(wordTimestamps ? { words: t?.words ?? [] } : {}),
         });
       });

@@ -22,6 +22,7 @@ import { BACKEND_TASK_QUEUE, TASK_QUEUES, type Backend } from '../common/constan
 import { createLogger } from '../common/log';
 import { patientPool } from '../common/patient-pool';
 import { EngineClient } from '../engine/client';
+import { VadThread } from '../audio/vad-client';
 import { GRAPH_FILES } from '../engine/files';
 import { choosePrecision } from '../engine/precision';
 import type { QuotaService } from '../quota/quota-service';
@@ -107,7 +108,11 @@ export async function startOrchestrationWorker(
     interceptors: { activity: [activityLogInterceptors] },
     ...extra,
   });
-  return start(worker, () => connection.close());
+  // Audio preparation's VAD thread (audio/vad-client.ts) ends with the worker, so the process can exit.
+  return start(worker, async () => {
+    await connection.close();
+    await VadThread.closeShared();
+  });
 }
 
 /** Installed model folders (those with an encoder of any precision), by id. */

@@ -21,6 +21,7 @@ import { IdempotencyStore } from '../idempotency';
 import type { JobRow } from '../job-json';
 import { describeZodError, openAiFields, RESPONSE_FORMATS } from '../schemas';
 import { toSrt, toVtt } from '../transcript-formats';
+import type { StoredSegment } from '../../audio/transcript';
 import { OPENAI_MODEL_ALIAS } from './models';
 import { receiveLimitedUpload } from '../upload';
 
@@ -93,6 +94,7 @@ export function openAiRouter(deps: ApiDeps): Router {
             model: f.model === OPENAI_MODEL_ALIAS ? undefined : f.model,
             language: f.language,
             prompt: f.prompt,
+            temperature: f.temperature,
             task,
             ...(granularities.word ? { wordTimestamps: true } : {}),
           },
@@ -303,16 +305,18 @@ function sendTranscript(
 
 /** OpenAI's verbose_json segments. */
 function verboseSegments(segments: NonNullable<JobRow['segments']>) {
-  return segments.map((s, id) => ({
+  // Whisper's per-segment figures as the engine produced them (audio/transcript.ts StoredSegment);
+  // null only for jobs stored before they were kept.
+  return segments.map((s: StoredSegment, id) => ({
     id,
     seek: 0,
     start: s.start,
     end: s.end,
     text: s.text,
-    tokens: [],
-    temperature: 0,
-    avg_logprob: (s as { avgLogprob?: number }).avgLogprob ?? null,
-    compression_ratio: null,
-    no_speech_prob: (s as { noSpeechProb?: number }).noSpeechProb ?? null,
+    tokens: s.tokens ?? [],
+    temperature: s.temperature ?? null,
+    avg_logprob: s.avgLogprob ?? null,
+    compression_ratio: s.compressionRatio ?? null,
+    no_speech_prob: s.noSpeechProb ?? null,
   }));
 }

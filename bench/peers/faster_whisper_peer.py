@@ -2,8 +2,11 @@
 
 usage: python faster_whisper_peer.py '{"ct2Dir":…,"pcm":…,"threads":2,"language":"en"}'
 Protocol (stdout, one JSON object per line prefixed with "@@"): {"ready":…} after the model is loaded, then for
-every "run" line on stdin {"seconds":…,"text":…}; "file PATH" does the same for another raw f32le 16 kHz file
-(bench/eval-wer.ts); "quit" ends it.
+every "run" line on stdin {"seconds":…,"text":…,"segments":[[start,end,text,language]…],"language":…}; "file PATH"
+does the same for another raw f32le 16 kHz file (bench/eval-wer.ts); "file PATH LANG" with LANG "-" detects the
+language instead of the options' one; "quit" ends it.
+"batched": true in the options runs faster-whisper's BatchedInferencePipeline (its default Silero VAD segments,
+batch_size 8) instead of the sequential WhisperModel.transcribe.
 Decoding: CTranslate2 int8, greedy (beam_size=1), temperature 0 only (no fallback) unless the options give
 "temperatures" (eval-wer passes Whisper's 0.0 … 1.0 with best_of 1, as our engine samples once per temperature),
 condition_on_previous_text=False, timestamps on (as our engine), no VAD, cpu_threads from the options.
@@ -32,6 +35,10 @@ def main():
 
         model = WhisperModel(opts["ct2Dir"], device="cpu", compute_type="int8",
                              cpu_threads=opts["threads"], num_workers=1)
+        batched = None
+        if opts.get("batched"):
+            from faster_whisper import BatchedInferencePipeline
+            batched = BatchedInferencePipeline(model=model)
         audio = np.fromfile(opts["pcm"], dtype="<f4")
         reply({"ready": True, "loadSeconds": time.perf_counter() - t0, "version": faster_whisper.__version__,
                "ct2Version": ctranslate2.__version__})
@@ -44,14 +51,22 @@ def main():
         if cmd == "quit":
             break
         try:
-            clip = np.fromfile(cmd[5:], dtype="<f4") if cmd.startswith("file ") else audio
+            parts = cmd.split(" ")
+            clip = np.fromfile(parts[1], dtype="<f4") if cmd.startswith("file ") else audio
+            language = opts.get("language") or "en"
+            if len(parts) > 2:
+                language = None if parts[2] == "-" else parts[2]
             s = time.perf_counter()
-            segments, _info = model.transcribe(
-                clip, language=opts.get("language") or "en", task="transcribe", beam_size=1, best_of=1,
-                temperature=opts.get("temperatures") or [0.0], condition_on_previous_text=False, vad_filter=False,
-                word_timestamps=False, without_timestamps=False)
-            text = " ".join(seg.text.strip() for seg in segments)  # the generator does the work
-            reply({"seconds": time.perf_counter() - s, "text": text})
+            common = dict(language=language, task="transcribe", beam_size=1, best_of=1,
+                          temperature=opts.get("temperatures") or [0.0], condition_on_previous_text=False,
+                          word_timestamps=False, without_timestamps=False)
+            if batched is not None:
+                segments, info = batched.transcribe(clip, batch_size=8, **common)
+            else:
+                segments, info = model.transcribe(clip, vad_filter=False, **common)
+            segs = [[seg.start, seg.end, seg.text.strip(), info.language] for seg in segments]  # the generator does the work
+            text = " ".join(x[2] for x in segs)
+            reply({"seconds": time.perf_counter() - s, "text": text, "segments": segs, "language": info.language})
         except Exception as e:  # noqa: BLE001
             reply({"error": f"{type(e).__name__}: {e}"})
     return 0

@@ -2,8 +2,8 @@
  * Long-form audio end to end on the real stack: over a minute of espeak-ng speech, cut into ≥ 3 chunks,
  * transcribed chunk by chunk and merged. Two variants of the same twelve sentences:
  *  (a) one second of silence between sentences, so every cut falls in a pause;
- *  (b) the sentences run together with no pause at all, so every cut falls at the quietest frame,
- *      inside continuous speech.
+ *  (b) the sentences run together with no pause at all, so the chunks overlap by 3 s inside continuous
+ *      speech and the merge must keep each word of an overlap once (audio/transcript.ts).
  * Each sentence must come out once, in order: a sentence doubled or dropped at a chunk cut fails.
  * The audio is made at test time in a temporary folder; none is committed.
  */
@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { DEFAULT_CHUNK_PLAN, frameEnergyDb, planChunks, silenceThresholdDb } from '../../audio/chunk-plan';
+import { loadSileroVad, SileroVadStream } from '../../audio/silero-vad';
+import { planSpeechChunks } from '../../audio/speech-spans';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { parseWavPcm16Mono } from '../helpers/wav';
 import { normalise } from '../helpers/wer';
@@ -84,26 +85,20 @@ function makeLongform(name: string, withPauses: boolean): { file: string; sample
     ? sentenceFiles.flatMap((f, i) => (i === 0 ? [f] : [path.join(tmp, 'pause.wav'), f]))
     : sentenceFiles;
   run('sox', ['-R', '-D', ...parts, file]);
-  // The same samples ffmpeg gives the service (s16 / 32768), so planChunks here plans what it plans.
+  // The same samples ffmpeg gives the service (s16 / 32768), so vadPlan here plans what it plans.
   return { file, samples: parseWavPcm16Mono(fs.readFileSync(file)).samples };
 }
 
-/** Runs of silence (per chunk-plan's own frame energies and threshold) of at least `minSeconds`. */
-function silences(samples: Float32Array, minSeconds: number): [number, number][] {
-  const frame = DEFAULT_CHUNK_PLAN.frameSeconds;
-  const energy = frameEnergyDb(samples, Math.round(frame * SR));
-  const threshold = silenceThresholdDb(energy);
-  const runs: [number, number][] = [];
-  let start = -1;
-  for (let f = 0; f <= energy.length; f++) {
-    const silent = f < energy.length && energy[f] < threshold;
-    if (silent && start < 0) start = f;
-    if (!silent && start >= 0) {
-      if ((f - start) * frame >= minSeconds) runs.push([start * frame, f * frame]);
-      start = -1;
-    }
+/** The service's chunk plan of these samples: Silero VAD probabilities, then planSpeechChunks. */
+async function vadPlan(samples: Float32Array) {
+  const session = await loadSileroVad();
+  try {
+    const vad = new SileroVadStream(session);
+    const probs = [...(await vad.push(samples)), ...(await vad.finish())];
+    return planSpeechChunks(probs, samples.length);
+  } finally {
+    await session.release();
   }
-  return runs;
 }
 
 /**
@@ -158,6 +153,22 @@ function doubledTrigrams(reference: string, hypothesis: string): string[] {
   return [...count(normalise(hypothesis))].filter(([g, n]) => n >= 2 && n > (r.get(g) ?? 0)).map(([g]) => g);
 }
 
+/**
+ * The `segment` events' texts of a finished job, from its SSE stream (replayed from the start; the stream
+ * ends after `completed`). Events come in the order chunks were stored, so callers compare words as a
+ * multiset.
+ */
+async function readSegmentEvents(url: string, apiKey: string, id: string): Promise<string[]> {
+  const res = await fetch(`${url}/v1/jobs/${id}/events`, { headers: { authorization: `Bearer ${apiKey}` } });
+  const texts: string[] = [];
+  for (const block of (await res.text()).split('\n\n')) {
+    const lines = block.split('\n');
+    const field = (k: string) => lines.find((l) => l.startsWith(`${k}: `))?.slice(k.length + 2);
+    if (field('event') === 'segment') texts.push(JSON.parse(field('data')!).text);
+  }
+  return texts;
+}
+
 describe('the sentence check', () => {
   const reference = SENTENCES.join('. ');
   test('passes the reference itself and a few misheard words', () => {
@@ -193,16 +204,22 @@ describe.each([
     const { file, samples } = makeLongform(withPauses ? 'pauses' : 'continuous', withPauses);
     const seconds = samples.length / SR;
     expect(seconds).toBeGreaterThanOrEqual(60);
-    const plan = planChunks(samples);
+    const { chunks: plan } = await vadPlan(samples);
     const cuts = plan.slice(0, -1).map((c) => c.end);
     if (withPauses) {
-      // the premise: every cut falls inside one of the pauses between sentences
-      const pauses = silences(samples, PAUSE_SECONDS * 0.9);
-      expect(pauses).toHaveLength(SENTENCES.length - 1);
-      for (const cut of cuts) expect(pauses.some(([a, b]) => cut > a && cut < b)).toBe(true);
+      // the premise: every cut falls inside one of the 1 s pauses between sentences, none overlaps
+      const pauseStarts: number[] = [];
+      let t = 0;
+      for (const f of sentenceFiles.slice(0, -1)) {
+        t += parseWavPcm16Mono(fs.readFileSync(f)).samples.length / SR;
+        pauseStarts.push(t);
+        t += PAUSE_SECONDS;
+      }
+      for (const cut of cuts) expect(pauseStarts.some((a) => cut > a && cut < a + PAUSE_SECONDS)).toBe(true);
+      expect(plan.some((c) => c.overlapsPrev)).toBe(false);
     } else {
-      // the premise: no pause the planner could cut at, anywhere
-      expect(silences(samples, DEFAULT_CHUNK_PLAN.minSilenceSeconds)).toEqual([]);
+      // the premise: no pause the planner could cut at near the limit: chunks overlap inside speech
+      expect(plan.filter((c) => c.overlapsPrev).length).toBeGreaterThanOrEqual(1);
     }
 
     const { apiKey } = await app.user('free'); // free → whisper-tiny.en, preloaded by the harness
@@ -232,5 +249,10 @@ describe.each([
     expect(worst).toBeLessThanOrEqual(MAX_SENTENCE_WER);
     expect(total).toBeLessThanOrEqual(MAX_TOTAL_WER);
     expect(doubledTrigrams(SENTENCES.join(' '), job.text)).toEqual([]);
+
+    // The SSE `segment` events say the same, each word once: an overlapping chunk's events waited for
+    // its neighbour, so the merge had resolved the overlap before a client saw them.
+    const events = await readSegmentEvents(app.url, apiKey, job.id);
+    expect(normalise(events.join(' ')).sort()).toEqual(normalise(job.text).sort());
   }, 120_000);
 });

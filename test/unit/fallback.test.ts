@@ -6,11 +6,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as zlib from 'node:zlib';
 import {
+  bestAttempt,
   COMPRESSION_RATIO_THRESHOLD,
   compressionRatio,
   isNoSpeech,
   needsFallback,
   TEMPERATURES,
+  temperaturesFrom,
 } from '../../engine/fallback';
 import { greedyPick, samplePick } from '../../engine/decoding';
 import { mulberry32, seedFrom } from '../../engine/prng';
@@ -112,5 +114,22 @@ describe('previous-context prompt (decoding.py _get_initial_tokens)', () => {
     expect(prefix[223]).toBe(1299);
     expect(vocab.contextPrefix([5, 6])).toEqual([50360, 5, 6]);
     expect(vocab.contextPrefix([])).toEqual([]);
+  });
+});
+
+describe('request temperature and the kept attempt', () => {
+  test('temperaturesFrom: Whisper’s list for 0, t then upward by 0.2 for t > 0', () => {
+    expect(temperaturesFrom(0)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+    expect(temperaturesFrom(undefined)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+    expect(temperaturesFrom(0.6)).toEqual([0.6, 0.8, 1.0]);
+    expect(temperaturesFrom(0.5)).toEqual([0.5, 0.7, 0.9]);
+    expect(temperaturesFrom(1)).toEqual([1]);
+  });
+
+  test('bestAttempt: the most likely among those that compress normally, else the most likely of all', () => {
+    const q = (avgLogprob: number, compressionRatio: number) => ({ avgLogprob, compressionRatio, noSpeechProb: 0 });
+    expect(bestAttempt([q(-1.2, 1.5), q(-1.5, 1.4), q(-3, 1.2)])).toBe(0);
+    expect(bestAttempt([q(-0.1, 3.0), q(-1.5, 1.4), q(-1.3, 2.0)])).toBe(2);
+    expect(bestAttempt([q(-0.5, 3.0), q(-0.2, 2.9)])).toBe(1);
   });
 });

@@ -11,10 +11,30 @@ const concat = (...parts: Float32Array[]) => {
   for (const p of parts) (out.set(p, o), (o += p.length));
   return out;
 };
-/** Feeds `samples` in 100 ms frames and returns every decode request, then the flush. */
-function run(samples: Float32Array, seg = new UtteranceSegmenter()): DecodeRequest[] {
+/**
+ * VAD probabilities for audio made of parts: speech 0.95, non-speech 0.02, or a fixed value (a noisy
+ * room's in-between frames), one per 512-sample frame.
+ */
+function probsOf(parts: [number | 's' | 'q', number][]): Float32Array {
+  const out: number[] = [];
+  let t = 0;
+  for (const [kind, seconds] of parts) {
+    const end = t + seconds;
+    while ((out.length + 0.5) * 512 < end * SR) out.push(kind === 's' ? 0.95 : kind === 'q' ? 0.02 : kind);
+    t = end;
+  }
+  return Float32Array.from(out);
+}
+/** Feeds `samples` in 100 ms frames, each with the probabilities of the VAD frames it completed, then the flush. */
+function run(samples: Float32Array, probs: Float32Array, seg = new UtteranceSegmenter()): DecodeRequest[] {
   const out: DecodeRequest[] = [];
-  for (let i = 0; i < samples.length; i += SR / 10) out.push(...seg.push(samples.subarray(i, i + SR / 10)));
+  let frames = 0;
+  for (let i = 0; i < samples.length; i += SR / 10) {
+    const block = samples.subarray(i, i + SR / 10);
+    const done = Math.min(probs.length, Math.floor((i + block.length) / 512));
+    out.push(...seg.push(block, probs.subarray(frames, done)));
+    frames = done;
+  }
   const last = seg.flush();
   if (last) out.push(last);
   return out;
@@ -55,7 +75,7 @@ test('resampling 48 kHz → 16 kHz gives the same samples whatever the frame siz
 
 test('two utterances separated by a pause: partials while speaking, one final each with stream times', () => {
   const audio = concat(silence(0.5), tone(2.5), silence(1), tone(1.5), silence(0.2));
-  const reqs = run(audio);
+  const reqs = run(audio, probsOf([['q', 0.5], ['s', 2.5], ['q', 1], ['s', 1.5], ['q', 0.2]]));
   const finals = reqs.filter((r) => r.kind === 'final');
   expect(finals.map((f) => f.utterance)).toEqual([0, 1]);
   // The first starts with the preroll before speech (0.5 − 0.3 s) and ends after the pause was heard.
@@ -73,13 +93,33 @@ test('two utterances separated by a pause: partials while speaking, one final ea
 
 test('silence alone decodes nothing; memory stays bounded in a long pause', () => {
   const seg = new UtteranceSegmenter();
-  expect(run(silence(60), seg)).toEqual([]);
+  expect(run(silence(60), probsOf([['q', 60]]), seg)).toEqual([]);
   expect(seg.total).toBe(60 * SR);
 });
 
 test('speech without a pause is cut at the longest utterance', () => {
-  const finals = run(tone(60)).filter((r) => r.kind === 'final');
+  const finals = run(tone(60), probsOf([['s', 60]])).filter((r) => r.kind === 'final');
   expect(finals.length).toBe(3);
-  for (const f of finals) expect(f.end - f.start).toBeLessThanOrEqual(DEFAULT_SEGMENTER.maxUtteranceSeconds + 0.02);
+  // one VAD frame (32 ms) of granularity
+  for (const f of finals) expect(f.end - f.start).toBeLessThanOrEqual(DEFAULT_SEGMENTER.maxUtteranceSeconds + 512 / SR);
   expect(finals[2].end).toBeCloseTo(60, 1);
+});
+
+test('a loud noisy room is not speech: the VAD, not the level, ends the utterance after 0.6 s', () => {
+  // speech, then loud noise the VAD scores 0.1 (an energy floor would call it speech until the 25 s cap)
+  const noise = Float32Array.from({ length: 5 * SR }, (_, i) => 0.2 * Math.sin(i * 1.7) * Math.sin(i * 0.013));
+  const reqs = run(concat(tone(2), noise), probsOf([['s', 2], [0.1, 5]]));
+  const finals = reqs.filter((r) => r.kind === 'final');
+  expect(finals).toHaveLength(1);
+  expect(finals[0].end).toBeGreaterThanOrEqual(2 + DEFAULT_SEGMENTER.pauseSeconds - 0.05);
+  expect(finals[0].end).toBeLessThanOrEqual(2 + DEFAULT_SEGMENTER.pauseSeconds + 0.1);
+});
+
+test('frames between the thresholds continue speech, and do not end a pause once it began (vad.py hysteresis)', () => {
+  // speech, 1 s at 0.4 (between neg_threshold 0.35 and 0.5): still the same utterance, no final yet
+  const held = run(silence(4), probsOf([['s', 1], [0.4, 1], ['s', 1], ['q', 1]])).filter((r) => r.kind === 'final');
+  expect(held).toHaveLength(1);
+  // speech, 0.3 s pause, then 0.4 s at 0.4: the pause goes on (0.7 s ≥ 0.6): a final
+  const ended = run(silence(4), probsOf([['s', 1], ['q', 0.3], [0.4, 0.4], ['s', 1], ['q', 1.3]])).filter((r) => r.kind === 'final');
+  expect(ended).toHaveLength(2);
 });

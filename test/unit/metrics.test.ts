@@ -1,6 +1,6 @@
 import { parseNvidiaSmi, sampleCpuBusy } from '../../common/metrics-system';
 import { revenuePerGpuHour, TIER_PRICE_PER_MINUTE } from '../../common/prices';
-import { jobEnded, metricsRegistry, observeChunkDone } from '../../common/metrics';
+import { jobEnded, metricsRegistry, observeChunkDone, observeVad } from '../../common/metrics';
 
 test('nvidia-smi CSV: one entry per GPU, utilisation as a fraction; junk lines ignored', () => {
   expect(parseNvidiaSmi('0, 87\n1, 3\n')).toEqual([
@@ -57,4 +57,14 @@ test('a chunk: RTF, batch size and fill ratio per window, no-speech segments abo
   expect(text).toContain('fairscribe_batch_fill_ratio_sum{queue="transcribe-cpu",model="m"} 0.75');
   expect(text).toContain('fairscribe_segments_total{model="m"} 2');
   expect(text).toContain('fairscribe_no_speech_segments_total{model="m"} 1');
+});
+
+test('speech detection: its time per job and the share of audio kept as speech', async () => {
+  observeVad({ seconds: 0.4, audioSeconds: 100, speechSeconds: 25 });
+  observeVad({ seconds: 0.1, audioSeconds: 0, speechSeconds: 0 });
+  const text = await metricsRegistry.metrics();
+  expect(text).toContain('fairscribe_vad_seconds_count 2');
+  expect(text).toContain('fairscribe_vad_seconds_sum 0.5');
+  expect(text).toContain('fairscribe_speech_ratio_count 1');
+  expect(text).toContain('fairscribe_speech_ratio_sum 0.25');
 });

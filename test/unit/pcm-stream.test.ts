@@ -1,18 +1,19 @@
 /**
  * Audio preparation in bounded memory (audio/prepare.ts, audio/ffmpeg.ts decodeToPcm, the block-fed
- * detector and planner): however the PCM is split into blocks, the speech spans, chunks, hashes and
- * billed seconds are exactly those of planning the whole array at once; bad audio and audio over the
- * limit fail with our errors. Real ffmpeg on audio built from ../shared/audio.
+ * Silero VAD and planner): however the PCM is split into blocks, the chunks, hashes and billed seconds
+ * are exactly those of running the VAD over the whole array at once and planning on its probabilities;
+ * bad audio and audio over the limit fail with our errors. Real ffmpeg on audio built from ../shared/audio.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { frameEnergyDb, FrameEnergyMeter } from '../../audio/chunk-plan';
 import { AudioTooLongError, decodeToPcm, PcmBlocker, readPcmBlocks, UnsupportedAudioError } from '../../audio/ffmpeg';
 import { withChunkHashes } from '../../audio/pcm-blob';
 import { preparePcm } from '../../audio/prepare';
-import { EnergySpeechDetector, findSpeechSpans, planSpeechChunks } from '../../audio/speech-spans';
+import { loadSileroVad, SileroVadStream } from '../../audio/silero-vad';
+import { planSpeechChunks } from '../../audio/speech-spans';
+import { VadThread } from '../../audio/vad-client';
 import { mulberry32 } from '../helpers/prng';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
@@ -32,46 +33,19 @@ beforeAll(() => {
   ]);
 }, 60_000);
 
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterAll(async () => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+  await VadThread.closeShared();
+});
 
 function readWhole(file: string): Float32Array {
   const buf = fs.readFileSync(file);
   return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
 }
 
-/** Random cuts of `samples` into blocks of 1…maxLen samples. */
-function randomBlocks(samples: Float32Array, maxLen: number, seed: number): Float32Array[] {
-  const rand = mulberry32(seed);
-  const out: Float32Array[] = [];
-  for (let at = 0; at < samples.length; ) {
-    const n = 1 + Math.floor(rand() * maxLen);
-    out.push(samples.slice(at, at + n));
-    at += n;
-  }
-  return out;
-}
-
-describe('block-fed energy and speech detection', () => {
+describe('block reassembly', () => {
   const rand = mulberry32(7);
   const samples = Float32Array.from({ length: 3 * SR + 123 }, (_, i) => (i > SR && i < 2 * SR ? 0.3 : 1e-4) * (rand() * 2 - 1));
-
-  test('FrameEnergyMeter gives frameEnergyDb bit for bit, for any split into blocks', () => {
-    const whole = frameEnergyDb(samples, 320);
-    for (const maxLen of [1, 7, 319, 321, 5000]) {
-      const meter = new FrameEnergyMeter(320);
-      for (const b of randomBlocks(samples, maxLen, maxLen)) meter.push(b);
-      expect(meter.samples).toBe(samples.length);
-      expect(Array.from(meter.finish())).toEqual(Array.from(whole));
-    }
-  });
-
-  test('EnergySpeechDetector finds the same spans in blocks as in the whole array', () => {
-    const whole = findSpeechSpans(samples);
-    expect(whole).toHaveLength(1);
-    const d = new EnergySpeechDetector();
-    for (const b of randomBlocks(samples, 777, 3)) d.push(b);
-    expect(d.finish()).toEqual(whole);
-  });
 
   test('PcmBlocker reassembles float32 bytes split anywhere into blocks of exactly blockSamples', () => {
     const bytes = new Uint8Array(samples.buffer.slice(0));
@@ -104,7 +78,14 @@ describe('preparePcm', () => {
       results.push({ blockSamples, out, r: await preparePcm(input, out, { blockSamples }) });
     }
     const samples = readWhole(results[0].out);
-    const whole = planSpeechChunks(samples);
+    // The reference: the VAD's frame loop in this thread over the whole array as one block.
+    const vad = new SileroVadStream(await loadSileroVad());
+    const head = await vad.push(samples);
+    const tail = await vad.finish();
+    const probs = new Float32Array(head.length + tail.length);
+    probs.set(head);
+    probs.set(tail, head.length);
+    const whole = planSpeechChunks(probs, samples.length);
     expect(whole.chunks.length).toBeGreaterThanOrEqual(2);
     expect(whole.chunks.some((c) => c.pieces)).toBe(true); // the 20 s pause was removed inside a chunk
     const expected = whole.chunks.map((c) => withChunkHashes(samples, c));

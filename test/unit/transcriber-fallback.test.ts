@@ -58,3 +58,40 @@ test('only the looping row is sampled again, at 0.2 then 0.4, where it passes', 
   expect(out[0].compressionRatio).toBeLessThan(2.4);
   expect(out[2].compressionRatio).toBe(0); // timestamps only: nothing to compress, no tokenizer call
 });
+
+/** Row 0: greedy is unlikely but readable (-1.2); every sampled attempt is worse (-2.5 … garbage). */
+function unlikelyModel(calls: { rows: number; temperature: number }[]): WhisperModel {
+  const row = (tokens: number[], avgLogprob: number): DecodedRow => ({ tokens, sumLogprob: avgLogprob, avgLogprob, noSpeechProb: 0.01 });
+  return {
+    vocab,
+    encode: async (_f: Float32Array, batch: number) => ({ dims: [batch, 1500, 384] }),
+    selectRows: (_h: unknown, rows: number[]) => ({ dims: [rows.length, 1500, 384], rows }),
+    decode: async (_h: unknown, prompts: number[][], opts: DecodeOptions = {}) => {
+      const t = opts.temperatures?.[0] ?? 0;
+      calls.push({ rows: prompts.length, temperature: t });
+      return prompts.map(() => (t === 0 ? row([ts(0), GOOD, ts(5)], -1.2) : row([ts(0), GOOD, ts(5)], -2.5 - t)));
+    },
+  } as unknown as WhisperModel;
+}
+
+test('at temperature 0, when every attempt fails, the greedy text is kept if no sample beats it (faster-whisper rule)', async () => {
+  const calls: { rows: number; temperature: number }[] = [];
+  const t = new WhisperTranscriber(unlikelyModel(calls), tokenizer, undefined, { deflatedLength: (b) => zlib.deflateSync(b).length });
+  const [out] = await t.runWindows([{ samples: new Float32Array(16000), language: 'en', task: 'transcribe', seed: 1 }]);
+  expect(calls.map((c) => c.temperature)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+  expect(out.temperature).toBe(0);
+  expect(out.avgLogprob).toBe(-1.2);
+});
+
+test('a request temperature of 0.6 starts sampling there and falls back upward', async () => {
+  const calls: { rows: number; temperature: number }[] = [];
+  const t = new WhisperTranscriber(unlikelyModel(calls), tokenizer, undefined, { deflatedLength: (b) => zlib.deflateSync(b).length });
+  const window = { samples: new Float32Array(16000), language: 'en', task: 'transcribe' as const, seed: 1 };
+  const [a, b] = await t.runWindows([{ ...window, temperature: 0.6 }, window]);
+  // the two rows step through their own lists (0.6, 0.8, 1.0 and 0, 0.2 … 1.0); row 0 never decodes greedily
+  expect(calls.slice(0, 2)).toEqual([{ rows: 1, temperature: 0.6 }, { rows: 1, temperature: 0 }]);
+  expect(calls.filter((c) => c.temperature === 0)).toEqual([{ rows: 1, temperature: 0 }]);
+  expect(calls.filter((c) => c.temperature === 1)).toEqual([{ rows: 1, temperature: 1 }, { rows: 1, temperature: 1 }]);
+  expect(a.temperature).toBeGreaterThanOrEqual(0.6);
+  expect(b.temperature).toBe(0);
+});

@@ -1,5 +1,5 @@
 /** Merging per-chunk segments into one transcript (audio/transcript.ts). */
-import { doubledWordCount, mergeChunkSegments, transcriptText, type ChunkSegments, type TranscriptSegment } from '../../audio/transcript';
+import { doubledWordCount, mergeChunkSegments, mergeChunkSegmentsByChunk, transcriptText, type ChunkSegments, type TranscriptSegment } from '../../audio/transcript';
 
 const seg = (start: number, end: number, text: string) => ({ start, end, text });
 
@@ -159,5 +159,75 @@ describe('words doubled across a cut inside speech', () => {
       { index: 1, start: 20, end: 30, segments: [seg(3, 5, 'again')] },
     ];
     expect(transcriptText(mergeChunkSegments(far, 30))).toBe('again again');
+  });
+});
+
+describe('overlapping chunks (speech past 30 s without a pause)', () => {
+  // 60 numbered words, one every 0.5 s from 0 s: "w0 w1 … w59"; chunk A = 0–30 s, chunk B = 27–57 s.
+  const word = (i: number) => `w${i}`;
+  const timed = (i: number, offset: number) => ({ word: ` ${word(i)}`, start: i * 0.5 - offset, end: i * 0.5 + 0.4 - offset, probability: 0.9 });
+  /** A chunk's segments of ~5 s each over words [from, to), times relative to `offset`. */
+  function segs(from: number, to: number, offset: number, withWords: boolean) {
+    const out: { start: number; end: number; text: string; words?: ReturnType<typeof timed>[] }[] = [];
+    for (let s = from; s < to; s += 10) {
+      const ids = Array.from({ length: Math.min(10, to - s) }, (_, k) => s + k);
+      out.push({
+        start: ids[0] * 0.5 - offset,
+        end: ids[ids.length - 1] * 0.5 + 0.4 - offset,
+        text: ids.map(word).join(' '),
+        ...(withWords ? { words: ids.map((i) => timed(i, offset)) } : {}),
+      });
+    }
+    return out;
+  }
+  const all = (n: number) => Array.from({ length: n }, (_, i) => word(i)).join(' ');
+
+  for (const withWords of [true, false]) {
+    test(`each word of the overlap is kept once (${withWords ? 'word timestamps' : 'segment times + text alignment'})`, () => {
+      // A heard words 0–59 up to 30 s (w0…w59 end at 29.9 s); B heard from 27 s (w54) on.
+      const a: ChunkSegments = { index: 0, start: 0, end: 30, segments: segs(0, 60, 0, withWords) };
+      const b: ChunkSegments = { index: 1, start: 27, end: 57, segments: segs(54, 114, 27, withWords) };
+      const merged = mergeChunkSegments([a, b], 57);
+      expect(transcriptText(merged)).toBe(all(114));
+      expectMonotonic(merged, 57);
+    });
+  }
+
+  test('a word cut at a chunk edge (heard as a fragment) is taken from the chunk that heard it whole', () => {
+    // A ends inside w60 and hears "w6"; B starts inside w54 and hears "4"
+    const aSegs = segs(0, 60, 0, false);
+    aSegs.push({ start: 29.9, end: 30, text: 'w6' });
+    const bSegs = segs(55, 114, 27, false);
+    bSegs[0] = { ...bSegs[0], start: 0, text: `4 ${bSegs[0].text}` };
+    const merged = mergeChunkSegments([{ index: 0, start: 0, end: 30, segments: aSegs }, { index: 1, start: 27, end: 57, segments: bSegs }], 57);
+    expect(transcriptText(merged)).toBe(all(114));
+  });
+
+  test('nothing in common in the overlap: the overlap is split at its middle by time, no word lost', () => {
+    // A heard nothing after 25 s (say the speaker's words there were lost in its last window); B heard w54…
+    const a: ChunkSegments = { index: 0, start: 0, end: 30, segments: segs(0, 50, 0, true) };
+    const b: ChunkSegments = { index: 1, start: 27, end: 57, segments: segs(54, 114, 27, true) };
+    const text = transcriptText(mergeChunkSegments([a, b], 57));
+    expect(text).toBe(`${all(50)} ${Array.from({ length: 60 }, (_, i) => word(54 + i)).join(' ')}`);
+  });
+
+  test('a chunk’s kept segments depend only on its neighbours (SSE can emit them before the job ends)', () => {
+    const chunks: ChunkSegments[] = [0, 1, 2, 3].map((k) => ({
+      index: k,
+      start: 27 * k,
+      end: 27 * k + 30,
+      segments: segs(54 * k, 54 * k + 60, 27 * k, true),
+    }));
+    const whole = mergeChunkSegmentsByChunk(chunks, 111);
+    expect(transcriptText(whole.map((s) => s.segment))).toBe(all(222));
+    for (const k of [1, 2]) {
+      const local = mergeChunkSegmentsByChunk(chunks.slice(k - 1, k + 2), 111).filter((s) => s.chunk === k);
+      expect(local.map((s) => s.segment.text)).toEqual(whole.filter((s) => s.chunk === k).map((s) => s.segment.text));
+    }
+  });
+
+  test('quality fields ride along and words move to the original time line', () => {
+    const a: ChunkSegments = { index: 0, start: 10, end: 15, segments: [{ start: 1, end: 2, text: 'hi', avgLogprob: -0.2, noSpeechProb: 0.01, compressionRatio: 1.1, temperature: 0.4, tokens: [1, 2], words: [{ word: ' hi', start: 1, end: 2, probability: 0.8 }] }] };
+    expect(mergeChunkSegments([a], 15)).toEqual([{ start: 11, end: 12, text: 'hi', avgLogprob: -0.2, noSpeechProb: 0.01, compressionRatio: 1.1, temperature: 0.4, tokens: [1, 2], words: [{ word: ' hi', start: 11, end: 12, probability: 0.8 }] }]);
   });
 });

