@@ -297,6 +297,24 @@ export function transcriptText(segments: readonly TranscriptSegment[]): string {
 }
 
 /**
+ * The final segments of a stored prefix of a job's chunks (indices 0…k-1, in order), for a stream that
+ * sends each segment once: merging changes a chunk's segments only through its neighbours, the chunk
+ * before it (doubled words at a cut) and, where speech ran past 30 s without a pause, the chunk after it
+ * it overlaps (resolveOverlap hands the overlap's words to one side). So every segment of the prefix is
+ * final except those of a last chunk that overlaps the next, not yet stored, one.
+ * @param chunks the stored prefix; `overlapsNext` as the chunk plan set it (chunk_results.overlap_next)
+ * @returns segments that are the leading segments of the job's final merged transcript
+ */
+export function finalPrefixSegments(chunks: (ChunkSegments & { overlapsNext?: boolean })[]): TranscriptSegment[] {
+  if (chunks.length === 0) return [];
+  const final = chunks[chunks.length - 1].overlapsNext ? chunks.length - 1 : chunks.length;
+  // Times do not matter here: clipping to the audio's length never changes a segment's text.
+  return mergeChunkSegmentsByChunk(chunks, Infinity)
+    .filter((s) => s.chunk < final)
+    .map((s) => s.segment);
+}
+
+/**
  * The text deltas of a transcript's segments: the first segment's text, then each later one with the
  * one space transcriptText (above) joins segments with, so the deltas concatenate to the
  * job's `text` exactly.

@@ -16,7 +16,7 @@ import { admitUpload } from '../admission';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
 import { ApiError, openAiErrorBody } from '../errors';
-import { mergeChunkSegments, segmentDeltas } from '../../audio/transcript';
+import { finalPrefixSegments, segmentDeltas } from '../../audio/transcript';
 import { IdempotencyStore } from '../idempotency';
 import type { JobRow } from '../job-json';
 import { describeZodError, openAiFields, RESPONSE_FORMATS } from '../schemas';
@@ -169,10 +169,9 @@ const STREAM_KEEPALIVE_MS = 15_000;
 
 /**
  * `stream=true`: OpenAI's server-sent events (`transcript.text.delta` {type, delta} per segment, then
- * `transcript.text.done` {type, text}). A segment is sent once it is final: its chunk and every chunk
- * before it are stored, because merging (audio/transcript.ts mergeChunkSegments) changes a chunk's
- * segments only by looking at the chunks before it (the doubled words at a cut). So the prefix merged
- * now is the prefix of the job's final transcript. A failed or cancelled job ends the stream with an
+ * `transcript.text.done` {type, text}). A segment is sent once it is final: its chunk, every chunk
+ * before it and, where they overlap, the chunk after it are stored (audio/transcript.ts
+ * finalPrefixSegments). So what was sent is always the prefix of the job's final transcript. A failed or cancelled job ends the stream with an
  * `error` event in OpenAI's error shape (the official client throws it as an APIError). A client
  * that disconnects before the end cancels the job (the route is synchronous).
  */
@@ -207,24 +206,23 @@ async function streamTranscript(deps: ApiDeps, req: Request, res: Response, jobI
   let ended = false;
   void waitForWorkflow(temporal, jobId).finally(() => (ended = true));
   // Stored chunks by index; only those at or after the first missing one are read again.
-  const stored = new Map<number, { index: number; start: number; end: number; segments: { start: number; end: number; text: string }[] }>();
+  const stored = new Map<number, { index: number; start: number; end: number; segments: { start: number; end: number; text: string }[]; overlapsNext: boolean }>();
   let prefix = 0;
   while (!closed) {
     const over = ended;
     const { rows: chunks } = await pool.query(
-      'SELECT chunk_index, start_s, end_s, segments FROM chunk_results WHERE job_id = $1 AND chunk_index >= $2',
+      'SELECT chunk_index, start_s, end_s, segments, overlap_next FROM chunk_results WHERE job_id = $1 AND chunk_index >= $2',
       [jobId, prefix],
     );
-    for (const r of chunks) stored.set(r.chunk_index, { index: r.chunk_index, start: r.start_s, end: r.end_s, segments: r.segments });
+    for (const r of chunks) {
+      stored.set(r.chunk_index, { index: r.chunk_index, start: r.start_s, end: r.end_s, segments: r.segments, overlapsNext: r.overlap_next });
+    }
     // The stored prefix 0..k-1: a gap means a later chunk finished first and waits for it.
     let k = prefix;
     while (stored.has(k)) k++;
     if (k > prefix) {
       prefix = k;
-      const merged = mergeChunkSegments(
-        Array.from({ length: k }, (_, i) => stored.get(i)!),
-        Infinity, // times do not matter here: clipping to the audio's length never changes a segment's text
-      );
+      const merged = finalPrefixSegments(Array.from({ length: k }, (_, i) => stored.get(i)!));
       for (const delta of segmentDeltas(merged, sent)) {
         send({ type: 'transcript.text.delta', delta });
         lastWrite = Date.now();
