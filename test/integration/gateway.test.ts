@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { freePorts } from '../../infra/services';
 import { appProcessEnv, startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { startGateway, type TestGateway } from '../helpers/nginx';
+import { normalise } from '../helpers/wer';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
 const ROOT = path.resolve(__dirname, '../..');
@@ -136,7 +137,7 @@ test('a WebSocket stream (/v1/listen) through the gateway: upgrade, binary frame
   await closed;
   const done = messages.find((m) => m.type === 'done');
   expect(done).toBeDefined();
-  expect(done.text.toLowerCase()).toContain('ask not what your country can do for you');
+  expect(normalise(done.text).join(' ')).toContain('ask not what your country can do for you');
 }, 120_000);
 
 test('one replica killed mid-run: jobs complete, new jobs are admitted, SSE resumes with Last-Event-ID', async () => {
@@ -189,7 +190,7 @@ test('one replica killed mid-run: jobs complete, new jobs are admitted, SSE resu
   for (const jobId of [id, shortId, afterId]) {
     const job = await waitForJob(gw.url, apiKey, jobId);
     expect(job.status).toBe('completed');
-    expect(job.text.toLowerCase()).toContain('ask not what your country can do for you');
+    expect(normalise(job.text).join(' ')).toContain('ask not what your country can do for you');
   }
 }, 240_000);
 
