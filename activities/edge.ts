@@ -5,24 +5,12 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { blobKeys } from '../common/blobs';
-import type { Backend, ModelTier, Tier } from '../common/constants';
+import type { Tier } from '../common/constants';
 import type { EdgeAudioOutcome } from '../common/edge';
 import type { TierLimits } from '../common/tiers';
-import { ReservationExtender } from '../quota/extend';
-import type { QuotaService } from '../quota/quota-service';
-import { QuotaUnavailableError } from '../quota/quota-store';
-
-/** What `PUT /v1/jobs/:id/audio` probed and routed, waiting in edge_plans.pending_audio. */
-export interface PendingAudio {
-  filename: string;
-  audioSeconds: number;
-  backend: Backend;
-  model: string;
-  modelTier: ModelTier;
-  expectedCostPerMinute: number | null;
-  waitingForCapacity: boolean;
-  modelNote: string | null;
-}
+import type { PendingAudio } from '../jobs/admission';
+import { quotaExceededRefusal, quotaUnavailable, refusal } from '../jobs/refusal';
+import { QuotaUnavailableError, type QuotaService } from '../quota/quota-service';
 
 export interface EdgeDeps {
   pool: Pool;
@@ -31,7 +19,6 @@ export interface EdgeDeps {
 }
 
 export function createEdgeActivities({ pool, quota, tiers }: EdgeDeps) {
-  const extender = new ReservationExtender(pool, quota.redis);
   return {
     /**
      * Moves the stored edge result into the job: text, segments, language, `producedBy: edge`, 0 seconds
@@ -77,7 +64,7 @@ export function createEdgeActivities({ pool, quota, tiers }: EdgeDeps) {
     /**
      * Admits the fallback upload the API stored: reserves its seconds on the job's open reservation
      * (the daily quota applies; the slot is the job's already) and points the job at the audio and its
-     * backend. Refusals are answers, not failures: the API turns them into 429 / 409.
+     * backend. Refusals are answers, not failures: the API turns them into its errors.
      */
     async admitFallbackAudio({ jobId }: { jobId: string }): Promise<EdgeAudioOutcome> {
       const { rows } = await pool.query(
@@ -85,32 +72,18 @@ export function createEdgeActivities({ pool, quota, tiers }: EdgeDeps) {
         [jobId],
       );
       const pending = rows[0]?.pending_audio as PendingAudio | null;
-      if (!pending) {
-        return { ok: false, status: 409, code: 'not_awaiting_audio', message: 'no uploaded audio is waiting for this job', details: {}, retryAfter: null };
-      }
+      if (!pending) return { ok: false, refusal: refusal('not_awaiting_audio', 'no uploaded audio is waiting for this job') };
       const limits = tiers[rows[0].tier as Tier];
       let outcome;
       try {
-        outcome = await extender.extend(jobId, pending.audioSeconds, limits.dailySeconds);
+        outcome = await quota.extend(jobId, pending.audioSeconds, limits.dailySeconds);
       } catch (err) {
-        if (err instanceof QuotaUnavailableError) {
-          return { ok: false, status: 503, code: 'quota_unavailable', message: 'the quota store is unavailable; try again shortly', details: {}, retryAfter: '5' };
-        }
+        if (err instanceof QuotaUnavailableError) return { ok: false, refusal: quotaUnavailable() };
         throw err;
       }
       if (!outcome.ok) {
-        if (outcome.reason === 'no_reservation') {
-          return { ok: false, status: 409, code: 'not_awaiting_audio', message: 'the job has ended', details: {}, retryAfter: null };
-        }
-        const retryAfter = Math.max(1, Math.ceil((outcome.resetAt.getTime() - Date.now()) / 1000));
-        return {
-          ok: false,
-          status: 429,
-          code: 'quota_exceeded',
-          message: `this file would exceed your daily audio quota (${outcome.usedSeconds} of ${limits.dailySeconds} seconds used today, UTC)`,
-          details: { limit: limits.dailySeconds, used: outcome.usedSeconds, resetAt: outcome.resetAt.toISOString() },
-          retryAfter: String(retryAfter),
-        };
+        if (outcome.reason === 'no_reservation') return { ok: false, refusal: refusal('not_awaiting_audio', 'the job has ended') };
+        return { ok: false, refusal: quotaExceededRefusal(outcome.usedSeconds, limits, outcome.resetAt) };
       }
       await pool.query(
         `UPDATE jobs SET audio_ref = $2, filename = $3, audio_seconds = $4, backend = $5, model = $6, model_tier = $7,

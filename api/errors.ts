@@ -1,6 +1,7 @@
 /** Errors in the shape of ../shared/API.md: HTTP status + {"error": {"code", "message", …details}}. */
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from '../common/log';
+import { JobRefusal, type Refusal, type RefusalCode } from '../jobs/refusal';
 
 export class ApiError extends Error {
   constructor(
@@ -9,9 +10,34 @@ export class ApiError extends Error {
     message: string,
     readonly details: Record<string, unknown> = {},
     readonly headers: Record<string, string> = {},
+    /** the request field the error is about (OpenAI's `param`), when the error came with one */
+    readonly param: string | null = null,
   ) {
     super(message);
   }
+}
+
+/** The HTTP status of each admission refusal (the OpenAPI document's error responses). */
+const STATUS_OF_REFUSAL: Record<RefusalCode, number> = {
+  invalid_request: 400,
+  missing_file: 400,
+  model_not_allowed: 403,
+  not_awaiting_audio: 409,
+  file_too_large: 413,
+  audio_too_long: 413,
+  unsupported_audio: 422,
+  edge_not_possible: 422,
+  concurrency_limit: 429,
+  quota_exceeded: 429,
+  no_capacity: 503,
+  quota_unavailable: 503,
+  unavailable: 503,
+};
+
+/** A refusal of the jobs module (jobs/refusal.ts) as our HTTP error: status by code, Retry-After, `param`. */
+export function refusalError(r: Refusal): ApiError {
+  const headers: Record<string, string> = r.retryAfterSeconds !== undefined ? { 'Retry-After': String(r.retryAfterSeconds) } : {};
+  return new ApiError(STATUS_OF_REFUSAL[r.code], r.code, r.message, r.details, headers, r.field ?? null);
 }
 
 export function errorBody(code: string, message: string, details: Record<string, unknown> = {}) {
@@ -48,15 +74,16 @@ const PARAM_OF_CODE: Record<string, string> = {
 
 /** OpenAI's `param` for an error: the field it names, when it names one; else null. */
 function openAiParam(err: ApiError): string | null {
+  if (err.param) return err.param;
   if (typeof err.details.param === 'string') return err.details.param;
-  if (PARAM_OF_CODE[err.code]) return PARAM_OF_CODE[err.code];
-  if (/^model '/.test(err.message)) return 'model';
-  return null;
+  return PARAM_OF_CODE[err.code] ?? null;
 }
 
 /** The last middleware: ApiErrors answer as themselves, anything else is a 500 that is logged. */
 export function errorHandler(log: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+  return (thrown, req, res, _next) => {
+    // A refusal thrown by the jobs module answers like the error it maps to.
+    const err = thrown instanceof JobRefusal ? refusalError(thrown.refusal) : thrown;
     if (res.headersSent) {
       res.destroy();
       return;
@@ -81,4 +108,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const code = status === 500 ? 'internal' : err?.type === 'entity.too.large' ? 'body_too_large' : 'invalid_request';
     res.status(status).json(errorBody(code, message));
   };
+}
+
+/** The admitted job of an admission, or its refusal thrown as our HTTP error. */
+export function admittedOrThrow<T>(a: { ok: true; job: T } | { ok: false; refusal: Refusal }): T {
+  if (!a.ok) throw refusalError(a.refusal);
+  return a.job;
 }

@@ -5,6 +5,7 @@
  */
 import type { Pool } from 'pg';
 import { edgeJobJson } from './edge/job-json';
+import { JobRepository } from '../jobs/repository';
 
 /** A word of a segment (jobs made with `wordTimestamps`), seconds on the job's time line. */
 export interface JobWord {
@@ -91,12 +92,8 @@ function versionJson(v: JobRow) {
  * Every version row of the given jobs (their own rows included), oldest first per job.
  * @param jobs the jobs' own rows (version 1)
  */
-export async function loadVersions(pool: Pick<Pool, 'query'>, jobs: JobRow[]): Promise<Map<string, JobRow[]>> {
-  const out = new Map<string, JobRow[]>(jobs.map((j) => [j.id, [j]]));
-  if (jobs.length === 0) return out;
-  const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE parent_job_id = ANY($1::uuid[]) ORDER BY version', [jobs.map((j) => j.id)]);
-  for (const r of rows) out.get(r.parent_job_id!)?.push(r);
-  return out;
+export function loadVersions(pool: Pick<Pool, 'query' | 'connect'>, jobs: JobRow[]): Promise<Map<string, JobRow[]>> {
+  return new JobRepository(pool).versions(jobs);
 }
 
 /**
@@ -104,13 +101,10 @@ export async function loadVersions(pool: Pick<Pool, 'query'>, jobs: JobRow[]): P
  * one of its version rows (a webhook or an SSE end event of version n shows the job with versions 1…n,
  * even when delivered after a later version started).
  */
-export async function jobJsonOf(pool: Pick<Pool, 'query'>, row: JobRow, opts: { includeTranscript?: boolean } = {}) {
-  let job = row;
-  if (row.parent_job_id) {
-    const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [row.parent_job_id]);
-    if (rows[0]) job = rows[0];
-  }
-  const all = (await loadVersions(pool, [job])).get(job.id)!;
+export async function jobJsonOf(pool: Pick<Pool, 'query' | 'connect'>, row: JobRow, opts: { includeTranscript?: boolean } = {}) {
+  const jobs = new JobRepository(pool);
+  const job = (row.parent_job_id ? await jobs.get(row.parent_job_id) : null) ?? row;
+  const all = (await jobs.versions([job])).get(job.id)!;
   const upTo = row.version ?? 1;
   return jobJson(job, { ...opts, versions: all.filter((v) => (v.version ?? 1) <= upTo) });
 }

@@ -21,18 +21,14 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WorkflowIdReusePolicy, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Router, type Request } from 'express';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { chooseBackend } from '../common/backends';
-import { PRIORITY_KEYS, TASK_QUEUES, workflowIdFor } from '../common/constants';
-import type { LiveSessionInput } from '../common/live';
 import { resolveApiKey, type Principal } from '../common/keys';
 import { BEARER_RE } from './auth';
-import { chooseModel, MODEL_REGISTRY } from '../common/routing';
-import { QuotaUnavailableError } from '../quota/quota-store';
-import { ReservationExtender } from '../quota/extend';
-import { decodeWindowUpdate, finishSignal } from '../workflows/live';
+import { admitLive, extendLive } from '../jobs/admission';
+import { JobRefusal, type Refusal, type RefusalCode } from '../jobs/refusal';
+import { decodeWindowUpdate, finishSignal, type liveTranscriptionWorkflow } from '../workflows/live';
 import type { ApiDeps } from './app';
 import { ApiError, errorBody } from './errors';
 import { describeZodError, liveStartMessage, liveStopMessage } from './schemas';
@@ -50,11 +46,8 @@ const MAX_FRAME_BYTES = 64 * 1024;
  */
 const WS_MAX_PAYLOAD = 16 * MAX_FRAME_BYTES;
 const MAX_PENDING_DECODES = 3;
-/**
- * A stream reserves its seconds in steps of this many as it streams (one ledger + Redis update a
- * minute), so the user's other jobs see the quota it has actually claimed, not the rest of the day.
- */
-export const LIVE_RESERVE_STEP_S = 60;
+/** The reservation step of a stream, seconds (jobs/admission.ts). */
+export { LIVE_RESERVE_STEP_S } from '../jobs/admission';
 /** How long a stream whose window was refused waits for its workflow's end before closing. */
 const CANCEL_SETTLE_MS = 15_000;
 const MAX_BUFFERED_BYTES = 256 * 1024;
@@ -102,14 +95,13 @@ async function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http
  */
 export function attachListen(server: http.Server, deps: ApiDeps, tokens: TokenSigner, opts: ListenOptions): () => void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
-  const extender = new ReservationExtender(deps.pool, deps.quota.redis);
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== LISTEN_PATH) return refuseUpgrade(socket, 404, 'not_found', `no WebSocket route ${url.pathname}`);
     authenticateUpgrade(deps, tokens, req, url).then(
       (me) => {
         if (!me) return refuseUpgrade(socket, 401, 'unauthorized', 'send "Authorization: Bearer <apiKey>" or ?token= from POST /v1/tokens {"scope":"listen"}');
-        wss.handleUpgrade(req, socket, head, (ws) => new LiveSession(ws, me, deps, opts, extender).begin());
+        wss.handleUpgrade(req, socket, head, (ws) => new LiveSession(ws, me, deps, opts).begin());
       },
       (err) => {
         deps.log.error('listen upgrade failed', { err: String(err) });
@@ -136,6 +128,17 @@ class SessionError extends Error {
   }
 }
 
+/** Close codes of admission refusals: worth retrying later, or a policy the client must change. */
+const RETRY_LATER: ReadonlySet<RefusalCode> = new Set(['no_capacity', 'quota_unavailable', 'unavailable']);
+
+/** An admission refusal as the stream's `error` frame and close code. */
+function refusalToSession(r: Refusal): SessionError {
+  // A live `concurrency_limit` names no reset time (a slot frees when a job ends), as before.
+  const { resetAt, ...rest } = r.details;
+  const details = resetAt === null ? rest : r.details;
+  return new SessionError(r.code, r.message, RETRY_LATER.has(r.code) ? CLOSE.tryLater : CLOSE.policy, details);
+}
+
 /** A protocol violation by the client (bad frame, unexpected message): ends the job `failed`. */
 const protocolError = (code: string, message: string, closeCode: number = CLOSE.unsupported) =>
   new SessionError(code, message, closeCode, {}, true);
@@ -150,7 +153,7 @@ class LiveSession {
   private pendingDecodes = 0;
   private timer: NodeJS.Timeout | null = null;
   private jobId: string | null = null;
-  private handle: WorkflowHandle | null = null;
+  private handle: WorkflowHandle<typeof liveTranscriptionWorkflow> | null = null;
   private encoding: LiveEncoding = 'pcm_s16le';
   private resampler: Resampler | null = null;
   private readonly segmenter = new UtteranceSegmenter();
@@ -170,7 +173,6 @@ class LiveSession {
     private readonly me: Principal,
     private readonly deps: ApiDeps,
     private readonly opts: ListenOptions,
-    private readonly extender: ReservationExtender,
   ) {
     this.log = deps.log.child({ component: 'listen', userId: me.userId });
   }
@@ -271,113 +273,15 @@ class LiveSession {
     }
   }
 
-  /** Admits the stream as a job: model, backend with capacity, reservation, workflow. */
+  /** Admits the stream as a job (jobs/admission.ts admitLive); a refusal ends the stream with its code. */
   private async start(msg: { model?: string; language?: string; sampleRate: number; encoding: LiveEncoding; wordTimestamps?: boolean }): Promise<void> {
-    const { deps, me } = this;
-    const limits = deps.config.tiers[me.tier];
-    // Live wants the fastest model the tier allows unless the caller names one (English: tiny.en).
-    const english = msg.language === undefined || msg.language === 'en';
-    const economy = MODEL_REGISTRY.tiers.economy.find((m) => deps.installedModels.includes(m) && (english || MODEL_REGISTRY.models[m]?.multilingual));
-    const choice = chooseModel(me.tier, { model: msg.model ?? economy, language: msg.language }, deps.installedModels);
-    if (!choice.ok) throw new SessionError(choice.code, choice.message);
-    const route = chooseBackend({ tier: me.tier, audioSeconds: 60, optimizeFor: 'speed' }, await deps.queueStats.get());
-    if (route.waitingForCapacity) {
-      throw new SessionError('no_capacity', 'no worker serves the backends your tier may use right now; try again shortly', CLOSE.tryLater);
-    }
-    const jobId = crypto.randomUUID();
-    // The stream may last the tier's longest audio (and no longer than today's remaining quota, which
-    // the reservation enforces). It reserves that in steps of LIVE_RESERVE_STEP_S as it streams, not
-    // all at once: a reservation of the whole rest of the day would make the quota look spent to the
-    // user's other jobs while this stream has used seconds of it.
-    const maxSeconds = Math.floor(limits.maxAudioSeconds);
-    let reserved = Math.min(LIVE_RESERVE_STEP_S, maxSeconds);
-    const tx = await deps.pool.connect();
-    let reservedDay: string | null = null;
-    try {
-      await tx.query('BEGIN');
-      await tx.query(
-        `INSERT INTO jobs (id, user_id, status, mode, priority_class, tier, model, model_tier, backend, language, options,
-                           audio_seconds, started_at, expected_cost_per_minute, actual_cost_per_minute)
-         VALUES ($1, $2, 'running', 'cloud', 'live', $3, $4, $5, $6, $7, $8, 0, now(), $9, $9)`,
-        [
-          jobId,
-          me.userId,
-          me.tier,
-          choice.model,
-          choice.modelTier,
-          route.backend,
-          msg.language ?? null,
-          JSON.stringify({ live: { sampleRate: msg.sampleRate, encoding: msg.encoding }, ...(msg.wordTimestamps ? { wordTimestamps: true } : {}) }),
-          route.expectedCostPerMinute,
-        ],
-      );
-      // One atomic Redis decision (quota/lua/reserve-3.lua): the concurrency slot first, then the day's
-      // seconds, so of N simultaneous streams beyond the tier's concurrentJobs each hears
-      // `concurrency_limit`, never a quota it has not used. When less than a step is left today, the
-      // step shrinks to what is left (one retry, with the count Redis returned).
-      let outcome;
-      try {
-        outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds: reserved }, limits);
-        if (!outcome.ok && outcome.reason === 'quota_exceeded' && limits.dailySeconds !== null) {
-          const left = Math.floor(limits.dailySeconds - outcome.usedSeconds);
-          if (left >= 1 && left < reserved) {
-            reserved = left;
-            await tx.query(`DELETE FROM usage_ledger WHERE job_id = $1 AND kind = 'reserve'`, [jobId]);
-            outcome = await deps.quota.reserve(tx, { userId: me.userId, jobId, seconds: reserved }, limits);
-          }
-        }
-      } catch (err) {
-        if (err instanceof QuotaUnavailableError) throw new SessionError('quota_unavailable', 'the quota store is unavailable; try again shortly', CLOSE.tryLater);
-        throw err;
-      }
-      if (!outcome.ok) {
-        if (outcome.reason === 'concurrency_limit') {
-          throw new SessionError('concurrency_limit', `you already have ${outcome.activeJobs} job(s) running; your tier allows ${limits.concurrentJobs} at a time`, CLOSE.policy, {
-            limit: limits.concurrentJobs,
-            used: outcome.activeJobs,
-          });
-        }
-        throw new SessionError('quota_exceeded', `your daily audio quota is used up (${outcome.usedSeconds} of ${limits.dailySeconds} s)`, CLOSE.policy, {
-          limit: limits.dailySeconds,
-          used: outcome.usedSeconds,
-        });
-      }
-      reservedDay = outcome.day;
-      await tx.query('COMMIT');
-    } catch (err) {
-      await tx.query('ROLLBACK').catch(() => undefined);
-      if (reservedDay) await deps.quota.store.settle({ userId: me.userId, jobId, day: reservedDay, seconds: reserved }, 0).catch(() => undefined);
-      throw err;
-    } finally {
-      tx.release();
-    }
-    const input: LiveSessionInput = {
-      jobId,
-      userId: me.userId,
-      tier: me.tier,
-      model: choice.model,
-      backend: route.backend,
-      language: msg.language ?? (MODEL_REGISTRY.models[choice.model]?.multilingual ? null : 'en'),
-      fairnessWeight: limits.fairnessWeight,
-      maxSeconds,
-    };
-    try {
-      this.handle = await deps.temporal.workflow.start('liveTranscriptionWorkflow', {
-        workflowId: workflowIdFor(jobId),
-        taskQueue: TASK_QUEUES.orchestration,
-        args: [input],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        searchAttributes: { UserId: [me.userId], Tier: [me.tier], JobStatus: ['running'], Backend: [route.backend], ModelTier: [choice.modelTier] },
-        priority: { priorityKey: PRIORITY_KEYS.live, fairnessKey: me.userId, fairnessWeight: limits.fairnessWeight },
-      });
-    } catch (err) {
-      await deps.quota.settle(jobId, 0).catch(() => undefined);
-      await deps.pool.query('DELETE FROM jobs WHERE id = $1', [jobId]);
-      throw new SessionError('unavailable', 'the stream could not be started; try again', CLOSE.tryLater);
-    }
-    this.jobId = jobId;
-    this.reservedSeconds = reserved;
-    this.maxSeconds = maxSeconds;
+    const admission = await admitLive(this.deps, this.me, { jobId: crypto.randomUUID(), ...msg });
+    if (!admission.ok) throw refusalToSession(admission.refusal);
+    const live = admission.job;
+    this.handle = live.handle;
+    this.jobId = live.jobId;
+    this.reservedSeconds = live.reservedSeconds;
+    this.maxSeconds = live.maxSeconds;
     this.encoding = msg.encoding;
     this.resampler = new Resampler(msg.sampleRate);
     this.vad = VadThread.shared().open();
@@ -387,29 +291,18 @@ class LiveSession {
   }
 
   /**
-   * Raises the stream's reservation by a step (quota/extend.ts: ledger row and Redis counter together,
-   * within the day's limit), or by what is left today when a whole step is not.
+   * Raises the stream's reservation by a step, or by what is left today (jobs/admission.ts extendLive).
    * @returns false when `needed` seconds cannot be reserved (tier's longest audio or day used up)
    */
   private async extendReservation(needed: number): Promise<boolean> {
-    const limits = this.deps.config.tiers[this.me.tier];
-    const tryTotal = async (total: number) => {
-      try {
-        return await this.extender.extend(this.jobId!, total, limits.dailySeconds);
-      } catch (err) {
-        if (err instanceof QuotaUnavailableError) throw new SessionError('quota_unavailable', 'the quota store is unavailable; try again shortly', CLOSE.tryLater);
-        throw err;
-      }
-    };
-    let total = Math.min(this.maxSeconds, this.reservedSeconds + LIVE_RESERVE_STEP_S);
-    if (total < needed) return false;
-    let outcome = await tryTotal(total);
-    if (!outcome.ok && outcome.reason === 'quota_exceeded' && limits.dailySeconds !== null) {
-      total = this.reservedSeconds + Math.floor(limits.dailySeconds - outcome.usedSeconds);
-      if (total < needed) return false;
-      outcome = await tryTotal(total);
+    let total: number | null;
+    try {
+      total = await extendLive(this.deps, this.me, { jobId: this.jobId!, reservedSeconds: this.reservedSeconds, maxSeconds: this.maxSeconds, needed });
+    } catch (err) {
+      if (err instanceof JobRefusal) throw refusalToSession(err.refusal);
+      throw err;
     }
-    if (!outcome.ok) return false;
+    if (total === null) return false;
     this.reservedSeconds = total;
     return true;
   }

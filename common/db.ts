@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import { REPO_ROOT } from './config';
 
 /** A pg pool; callers share one per process. */
@@ -30,4 +30,25 @@ export async function migrate(databaseUrl: string): Promise<void> {
     count: Infinity,
     log: () => undefined,
   });
+}
+
+/**
+ * Runs `fn` inside one Postgres transaction on a client of `pool`: BEGIN, then COMMIT when `fn`
+ * resolves, ROLLBACK (its own failure ignored: the connection may be the thing that broke) when it
+ * throws, rethrowing `fn`'s error. The client goes back to the pool either way.
+ * @returns what `fn` returned
+ */
+export async function withTransaction<T>(pool: Pick<Pool, 'connect'>, fn: (tx: PoolClient) => Promise<T>): Promise<T> {
+  const tx = await pool.connect();
+  try {
+    await tx.query('BEGIN');
+    const result = await fn(tx);
+    await tx.query('COMMIT');
+    return result;
+  } catch (err) {
+    await tx.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    tx.release();
+  }
 }

@@ -3,6 +3,7 @@
  * model, and the fallback admission's outcome. Ids and numbers only; workflow-safe (no Node APIs).
  */
 import type { Backend, ModelTier } from './constants';
+import type { Refusal } from '../jobs/refusal';
 
 /** The edge part of a job's workflow input. */
 export interface EdgeInput {
@@ -15,10 +16,13 @@ export interface EdgeInput {
   model: string | null;
 }
 
-/** What the workflow's fallback admission answers the API's `PUT /v1/jobs/:id/audio`. */
+/**
+ * What the workflow's fallback admission answers the API's `PUT /v1/jobs/:id/audio`: the route, or a
+ * refusal the API maps to its HTTP error (api/errors.ts refusalError).
+ */
 export type EdgeAudioOutcome =
   | { ok: true; backend: Backend; model: string; modelTier: ModelTier }
-  | { ok: false; status: number; code: string; message: string; details: Record<string, unknown>; retryAfter: string | null };
+  | { ok: false; refusal: Refusal };
 
 /** Workflow update names (API ↔ workflow). */
 export const EDGE_RESULT_UPDATE = 'edgeResult';

@@ -27,7 +27,7 @@ export interface ModelRequest {
 
 export type ModelChoice =
   | { ok: true; model: string; modelTier: ModelTier; note: string | null }
-  | { ok: false; status: 400 | 403; code: 'invalid_request' | 'model_not_allowed'; message: string };
+  | { ok: false; code: 'invalid_request' | 'model_not_allowed'; message: string; field?: 'model' };
 
 /**
  * free → economy; `requireHighAccuracy` (where the tier allows) → quality; else balanced. Inside the
@@ -42,17 +42,17 @@ export function chooseModel(tier: Tier, req: ModelRequest, installed: readonly s
   if (req.model) {
     const info = MODEL_REGISTRY.models[req.model];
     if (!info || !installed.includes(req.model)) {
-      return { ok: false, status: 400, code: 'invalid_request', message: `model '${req.model}' is not installed; see GET /v1/models` };
+      return { ok: false, code: 'invalid_request', message: `model '${req.model}' is not installed; see GET /v1/models`, field: 'model' };
     }
     const modelTier = allowed.find((t) => MODEL_REGISTRY.tiers[t].includes(req.model!));
     if (!modelTier) {
-      return { ok: false, status: 403, code: 'model_not_allowed', message: `the ${tier} tier may not use model '${req.model}'` };
+      return { ok: false, code: 'model_not_allowed', message: `the ${tier} tier may not use model '${req.model}'`, field: 'model' };
     }
     if (!info.multilingual && !englishOk) {
       return {
         ok: false,
-        status: 400,
         code: 'invalid_request',
+        field: 'model',
         message:
           req.task === 'translate'
             ? `model '${req.model}' is English-only and cannot translate; use a multilingual model (see GET /v1/models)`
@@ -76,7 +76,6 @@ export function chooseModel(tier: Tier, req: ModelRequest, installed: readonly s
   }
   return {
     ok: false,
-    status: 400,
     code: 'invalid_request',
     message: `no installed model of the ${wanted} tier can transcribe language '${language}'`,
   };

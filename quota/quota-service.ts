@@ -64,6 +64,14 @@ export class QuotaService {
   }
 
   /**
+   * Removes the ledger row of a reservation Redis refused, inside the caller's transaction, so the
+   * same job may {@link reserve} again (e.g. fewer seconds: what is left of the day).
+   */
+  async discardRefused(tx: PoolClient, jobId: string): Promise<void> {
+    await this.ledger.discardReservation(jobId, tx);
+  }
+
+  /**
    * Charges `billedSeconds` (0 = release everything) and frees the slot: ledger first (the truth),
    * then Redis. Idempotent by job id; safe to retry after either step failed.
    */

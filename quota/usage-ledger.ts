@@ -21,9 +21,9 @@ export class UsageLedger {
     );
   }
 
-  /** Removes a reservation that Redis refused: it never took effect. */
-  async discardReservation(jobId: string): Promise<void> {
-    await this.pool.query(`DELETE FROM usage_ledger WHERE job_id = $1 AND kind = 'reserve'`, [jobId]);
+  /** Removes a reservation that Redis refused: it never took effect (inside the caller's transaction when given a client). */
+  async discardReservation(jobId: string, db: Queryable = this.pool): Promise<void> {
+    await db.query(`DELETE FROM usage_ledger WHERE job_id = $1 AND kind = 'reserve'`, [jobId]);
   }
 
   /** The job's reservation, or null. */

@@ -84,7 +84,7 @@ export async function runEdge(
       try {
         outcome = await admission.admitFallbackAudio({ jobId });
       } catch {
-        outcome = { ok: false, status: 503, code: 'unavailable', message: 'the upload could not be admitted; try again', details: {}, retryAfter: '5' };
+        outcome = { ok: false, refusal: { code: 'unavailable', message: 'the upload could not be admitted; try again', details: {}, retryAfterSeconds: 5 } };
       }
       if (outcome.ok) {
         routed = outcome;

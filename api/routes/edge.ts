@@ -10,13 +10,10 @@ import * as path from 'node:path';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { PendingAudio } from '../../activities/edge';
-import { chooseBackend } from '../../common/backends';
 import { blobKeys } from '../../common/blobs';
 import { REPO_ROOT } from '../../common/config';
 import { workflowIdFor } from '../../common/constants';
-import { chooseModel } from '../../common/routing';
-import { probeAudio, UnsupportedAudioError } from '../../audio/ffmpeg';
+import { routeFallbackAudio } from '../../jobs/admission';
 import { edgeAudioUpdate, edgeResultUpdate } from '../../workflows/edge';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
@@ -24,8 +21,7 @@ import { buildEdgeBundle, type EdgeBundle } from '../edge/bundle';
 import { manifestFor, modelFileUrl } from '../edge/plan';
 import { checkEdgeToken, useEdgeToken } from '../edge/token';
 import { originOf } from '../edge/admission';
-import { unsupportedAudio } from '../admission';
-import { ApiError } from '../errors';
+import { admittedOrThrow, ApiError, refusalError } from '../errors';
 import { ownJob } from '../own-job';
 import { describeZodError } from '../schemas';
 import { edgeAcceptedSchema, edgeResultSchema } from '../edge/schemas';
@@ -267,32 +263,7 @@ export function edgeAudioRouter(deps: ApiDeps): Router {
       if (Object.keys(upload.fields).length > 0) {
         throw new ApiError(400, 'invalid_request', `unknown field(s): ${Object.keys(upload.fields).join(', ')}; the job keeps the fields it was created with`);
       }
-      let probe;
-      try {
-        probe = await probeAudio(upload.file.path);
-      } catch (err) {
-        if (err instanceof UnsupportedAudioError) throw unsupportedAudio(deps, jobId, err);
-        throw err;
-      }
-      if (probe.durationSeconds > limits.maxAudioSeconds) {
-        throw new ApiError(413, 'audio_too_long', `the audio lasts ${Math.round(probe.durationSeconds)} s, over your tier's limit of ${limits.maxAudioSeconds} s`, {
-          limit: limits.maxAudioSeconds,
-        });
-      }
-      const fields = job.options as { language?: string; model?: string; task?: 'transcribe' | 'translate'; requireHighAccuracy?: boolean; optimizeFor?: 'cost' | 'speed' | 'balanced' };
-      const choice = chooseModel(me.tier, { ...fields, language: job.language }, deps.installedModels);
-      if (!choice.ok) throw new ApiError(choice.status, choice.code, choice.message);
-      const route = chooseBackend({ tier: me.tier, audioSeconds: probe.durationSeconds, optimizeFor: fields.optimizeFor }, await deps.queueStats.get());
-      const pending: PendingAudio = {
-        filename: upload.file.filename,
-        audioSeconds: probe.durationSeconds,
-        backend: route.backend,
-        model: choice.model,
-        modelTier: choice.modelTier,
-        expectedCostPerMinute: route.expectedCostPerMinute,
-        waitingForCapacity: route.waitingForCapacity,
-        modelNote: choice.note,
-      };
+      const pending = admittedOrThrow(await routeFallbackAudio(deps, me, job, upload.file));
       await pool.query('UPDATE edge_plans SET pending_audio = $2 WHERE job_id = $1', [jobId, JSON.stringify(pending)]);
       // Visible to workers on other machines (S3) before the workflow can prepare it.
       await blobs.commit(blobKeys.upload(jobId));
@@ -303,9 +274,7 @@ export function edgeAudioRouter(deps: ApiDeps): Router {
         if (isUpdateRefusal(err)) throw notAwaiting(updateRefusalMessage(err, 'the job no longer waits for audio'));
         throw err;
       }
-      if (!outcome.ok) {
-        throw new ApiError(outcome.status, outcome.code, outcome.message, outcome.details, outcome.retryAfter ? { 'Retry-After': outcome.retryAfter } : {});
-      }
+      if (!outcome.ok) throw refusalError(outcome.refusal);
       admitted = true;
       res.status(202).json({ id: jobId, status: 'queued', links: { self: `/v1/jobs/${jobId}`, events: `/v1/jobs/${jobId}/events` } });
     } finally {

@@ -7,7 +7,8 @@ import { TERMINAL_STATUSES, type JobStatus } from '../../common/constants';
 import { hasWords, TRANSCRIPT_FORMATS, toSrt, toVtt, type TranscriptFormat } from '../transcript-formats';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
-import { jobJson, loadVersions, type JobRow } from '../job-json';
+import { jobJson, type JobRow } from '../job-json';
+import { BadCursorError, JobRepository } from '../../jobs/repository';
 import { retentionWorkflowId } from '../../workflows/retention';
 import { runWorkflowId } from '../versions';
 import { captionQuery, createJobFields, describeZodError, listJobsQuery as listQuery } from '../schemas';
@@ -17,29 +18,9 @@ import { admitUpload } from '../admission';
 import { admitEdge } from '../edge/admission';
 import { ownJob } from '../own-job';
 import { checkWebhookRequest } from '../webhook-check';
-import { UUID_RE } from '../../common/ids';
 import { IdempotencyStore } from '../idempotency';
 import type { ApiDeps } from '../app';
 
-
-
-
-
-/** Opaque keyset cursor: the last row's (created_at, id). */
-function encodeCursor(row: JobRow & { cursor_ts: string }): string {
-  // Microsecond text from Postgres: a JS Date (ms) would skip rows created within the same millisecond.
-  return Buffer.from(JSON.stringify([row.cursor_ts, row.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) && UUID_RE.test(id)) return { createdAt, id };
-  } catch {
-    // fall through
-  }
-  throw new ApiError(400, 'invalid_request', 'cursor is not one this API returned');
-}
 
 /**
  * A JSON body's fields as multipart would carry them (strings), so one schema validates both:
@@ -68,6 +49,7 @@ const IDEMPOTENCY_KEY_SECONDS = 24 * 3600;
 export function jobsRouter(deps: ApiDeps): Router {
   const { pool, blobs, temporal, config } = deps;
   const idempotency = new IdempotencyStore(pool);
+  const jobsRepo = new JobRepository(pool);
   const r = Router();
 
   r.post('/v1/jobs', async (req: Request, res: Response) => {
@@ -151,40 +133,22 @@ export function jobsRouter(deps: ApiDeps): Router {
     const me = principalOf(req);
     const q = listQuery.safeParse(req.query);
     if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error));
-    const { status, limit, cursor, contentSha256 } = q.data;
-    const params: unknown[] = [me.userId];
-    let where = 'user_id = $1 AND deleted_at IS NULL AND parent_job_id IS NULL';
-    if (status) {
-      params.push(status);
-      // A re-transcribed job's status is its latest version's (api/job-json.ts).
-      where += ` AND COALESCE((SELECT v.status FROM jobs v WHERE v.parent_job_id = jobs.id ORDER BY v.version DESC LIMIT 1), status) = $${params.length}`;
+    let page;
+    try {
+      page = await jobsRepo.list(me.userId, q.data);
+    } catch (err) {
+      if (err instanceof BadCursorError) throw new ApiError(400, 'invalid_request', err.message);
+      throw err;
     }
-    if (contentSha256) {
-      params.push(contentSha256);
-      where += ` AND content_sha256 = $${params.length}`;
-    }
-    if (cursor) {
-      const c = decodeCursor(cursor);
-      params.push(c.createdAt, c.id);
-      where += ` AND (created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
-    }
-    params.push(limit + 1);
-    const { rows } = await pool.query<JobRow & { cursor_ts: string }>(
-      `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_ts
-         FROM jobs WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
-      params,
-    );
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    const versions = await loadVersions(pool, page);
+    const versions = await jobsRepo.versions(page.rows);
     res.json({
-      data: page.map((row) => jobJson(row, { includeTranscript: false, versions: versions.get(row.id) })),
-      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
+      data: page.rows.map((row) => jobJson(row, { includeTranscript: false, versions: versions.get(row.id) })),
+      nextCursor: page.nextCursor,
     });
   });
 
   /** The job's own row and every version row, oldest first. */
-  const versionsOf = async (job: JobRow) => (await loadVersions(pool, [job])).get(job.id)!;
+  const versionsOf = async (job: JobRow) => (await jobsRepo.versions([job])).get(job.id)!;
 
   r.get('/v1/jobs/:id', async (req: Request, res: Response) => {
     const job = await ownJobOf(req);
@@ -277,12 +241,7 @@ export function jobsRouter(deps: ApiDeps): Router {
     await temporal.workflow.getHandle(retentionWorkflowId(parent.id)).cancel().catch(() => undefined);
     const ids = versions.map((v) => v.id);
     // Transcripts and audio go; the rows stay (marked deleted) so the usage ledger keeps its jobs.
-    await pool.query(
-      `UPDATE jobs SET deleted_at = now(), text = NULL, segments = NULL, filename = NULL, audio_retained_until = NULL WHERE id = ANY($1::uuid[])`,
-      [ids],
-    );
-    await pool.query('DELETE FROM chunk_results WHERE job_id = ANY($1::uuid[])', [ids]);
-    await pool.query('DELETE FROM live_results WHERE job_id = ANY($1::uuid[])', [ids]);
+    await jobsRepo.softDelete(ids);
     for (const id of ids) await blobs.deleteJob(id);
     res.status(204).end();
   });
