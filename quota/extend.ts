@@ -5,11 +5,9 @@
  * row inside a transaction (UsageLedger.raiseReservation), Redis decides inside it (extend-3.lua), a
  * refusal rolls back. Callers reach it through QuotaService.extend.
  */
-import type { Pool } from 'pg';
-import type { Redis } from 'ioredis';
 import { nextUtcMidnight } from './keys';
-import { QuotaStore } from './quota-store';
-import { UsageLedger } from './usage-ledger';
+import type { QuotaStore } from './quota-store';
+import type { UsageLedger } from './usage-ledger';
 
 export type ExtendOutcome =
   | { ok: true; usedSeconds: number }
@@ -17,14 +15,11 @@ export type ExtendOutcome =
   | { ok: false; reason: 'no_reservation' };
 
 export class ReservationExtender {
-  private readonly ledger: UsageLedger;
-  private readonly store: QuotaStore;
-
-  /** From the service's own ledger and store, or (older callers) from a pool and a Redis client. */
-  constructor(ledger: UsageLedger | Pool, store: QuotaStore | Redis) {
-    this.ledger = ledger instanceof UsageLedger ? ledger : new UsageLedger(ledger);
-    this.store = store instanceof QuotaStore ? store : new QuotaStore(store);
-  }
+  /** On the service's own ledger and store (quota/quota-service.ts). */
+  constructor(
+    private readonly ledger: UsageLedger,
+    private readonly store: QuotaStore,
+  ) {}
 
   /**
    * Sets job `jobId`'s open reservation to `totalSeconds` (rounded up) if the user's day allows it.

@@ -1,8 +1,8 @@
 /**
  * The resource quota manager: admission (reserve), extension (privacy mode's cloud fallback),
  * settlement (charge / release), usage and rebuild, keeping the Postgres ledger (truth) and the Redis
- * counters (speed, atomicity) in step. Callers use these methods; `store`, `ledger` and `redis` stay
- * readable for tests that compare the two sides and will become private once every caller has moved.
+ * counters (speed, atomicity) in step. Callers use these methods; `store` and `ledger` stay readable
+ * only for the tests of the two sides themselves (rebuild from a snapshot, ledger rows).
  */
 import type { Pool, PoolClient } from 'pg';
 import type { Redis } from 'ioredis';
@@ -24,8 +24,7 @@ export class QuotaService {
 
   private readonly extender: ReservationExtender;
 
-  /** `redis` stays readable for activities/edge.ts until it calls {@link extend}. */
-  constructor(pool: Pool, readonly redis: Redis) {
+  constructor(pool: Pool, redis: Redis) {
     this.store = new QuotaStore(redis);
     this.ledger = new UsageLedger(pool);
     this.extender = new ReservationExtender(this.ledger, this.store);

@@ -213,8 +213,8 @@ export async function checkInvariants(app: TestApp, temporal: Client, jobs: Map<
   }
   const day = utcDay();
   for (const userId of users) {
-    const ledger = await app.deps.quota.ledger.usage(userId, day);
-    const redis = await app.deps.quota.store.usage(userId, day);
+    const ledger = await app.deps.quota.usage(userId, day);
+    const redis = await app.deps.quota.counters(userId, day);
     if (ledger.activeJobs !== 0 || redis.activeJobs !== 0) problems.push(`user ${userId}: reservations left (ledger ${ledger.activeJobs}, redis ${redis.activeJobs})`);
     if (ledger.reservedSeconds !== ledger.billedSeconds) problems.push(`user ${userId}: ${ledger.reservedSeconds} s reserved net, ${ledger.billedSeconds} s charged`);
     if (redis.usedSeconds !== ledger.billedSeconds) {

@@ -156,7 +156,7 @@ describe('commands', () => {
     await redisClient.flushall();
     expect(await adminJson('quota', 'rebuild')).toEqual({ users: 1, reservations: 1 });
     const day = utcDay();
-    expect(await quota.store.usage(userId, day)).toEqual({ usedSeconds: 32, activeJobs: 1 });
+    expect(await quota.counters(userId, day)).toEqual({ usedSeconds: 32, activeJobs: 1 });
     expect(await quota.store.isBuilt()).toBe(true);
   });
 });

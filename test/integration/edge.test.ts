@@ -56,11 +56,11 @@ afterAll(async () => {
 }, 60_000);
 
 async function usage(userId: string) {
-  return app.deps.quota.ledger.usage(userId, utcDay());
+  return app.deps.quota.usage(userId, utcDay());
 }
 
 async function redisActive(userId: string): Promise<number> {
-  return (await app.deps.quota.store.usage(userId, utcDay())).activeJobs;
+  return (await app.deps.quota.counters(userId, utcDay())).activeJobs;
 }
 
 test('the plan: model by capability, files with sha256 and year-long caching, an isolated page', async () => {

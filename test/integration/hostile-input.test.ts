@@ -390,10 +390,10 @@ describe('live admission', () => {
     stream.ws.send(startMsg);
     const day = new Date().toISOString().slice(0, 10);
     const deadline = Date.now() + 10_000;
-    let usage = await app.deps.quota.ledger.usage(standard.userId, day);
+    let usage = await app.deps.quota.usage(standard.userId, day);
     while (usage.activeJobs === 0 && Date.now() < deadline) {
       await sleep(100);
-      usage = await app.deps.quota.ledger.usage(standard.userId, day);
+      usage = await app.deps.quota.usage(standard.userId, day);
     }
     // One step, not the whole day's 600 s.
     expect(usage).toMatchObject({ reservedSeconds: LIVE_RESERVE_STEP_S, activeJobs: 1 });

@@ -54,9 +54,9 @@ async function submit(file: string, k = key): Promise<string> {
 }
 
 async function expectReleased() {
-  const usage = await app.deps.quota.ledger.usage(userId, new Date().toISOString().slice(0, 10));
+  const usage = await app.deps.quota.usage(userId, new Date().toISOString().slice(0, 10));
   expect(usage.activeJobs).toBe(0);
-  expect((await app.deps.quota.store.usage(userId, new Date().toISOString().slice(0, 10))).activeJobs).toBe(0);
+  expect((await app.deps.quota.counters(userId, new Date().toISOString().slice(0, 10))).activeJobs).toBe(0);
 }
 
 describe('with three completed jobs', () => {

@@ -240,7 +240,7 @@ test('cancelling a live job (POST /v1/jobs/:id/cancel) ends its stream with erro
   expect(messages.filter((m) => m.type === 'error')).toEqual([expect.objectContaining({ code: 'cancelled' })]);
   const job = (await (await fetch(`${app.url}/v1/jobs/${jobId}`, { headers: auth })).json()) as any;
   expect(job.status).toBe('cancelled');
-  const usage = await app.deps.quota.ledger.usage(u.userId, new Date().toISOString().slice(0, 10));
+  const usage = await app.deps.quota.usage(u.userId, new Date().toISOString().slice(0, 10));
   expect(usage).toMatchObject({ reservedSeconds: 0, billedSeconds: 0, activeJobs: 0 });
 }, 120_000);
 

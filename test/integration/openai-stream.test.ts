@@ -139,6 +139,6 @@ test('a client that disconnects cancels the job and releases its reservation', a
   expect(by.refund).toBe(by.reserve);
   // Redis agrees: the slot is free again.
   const day = new Date().toISOString().slice(0, 10);
-  expect((await app.deps.quota.store.usage(u, day)).activeJobs).toBe(0);
+  expect((await app.deps.quota.counters(u, day)).activeJobs).toBe(0);
   expect(fs.existsSync(path.join(app.config.blobDir, jobId))).toBe(false);
 }, 120_000);

@@ -13,7 +13,6 @@ import { Pool } from 'pg';
 import { createRedis, redisReady } from '../../common/redis';
 import { DEFAULT_TIERS, type TierLimits } from '../../common/tiers';
 import { freePort, startRedis, type RedisHandle } from '../../infra/services';
-import { ReservationExtender } from '../../quota/extend';
 import { nextUtcMidnight, utcDay } from '../../quota/keys';
 import { QuotaService } from '../../quota/quota-service';
 import { freshDatabase } from '../helpers/harness';
@@ -112,14 +111,6 @@ test('extend of a settled or unknown job answers no_reservation and changes noth
   expect(await quota.extend(crypto.randomUUID(), 50, null)).toEqual({ ok: false, reason: 'no_reservation' });
   expect(await quota.usage(userId, day)).toEqual({ reservedSeconds: 5, billedSeconds: 5, activeJobs: 0 });
   expect(await quota.counters(userId, day)).toEqual({ usedSeconds: 5, activeJobs: 0 });
-});
-
-test('ReservationExtender built from a pool and a Redis client (the old way) still extends', async () => {
-  const userId = await newUser();
-  const { jobId } = await reserve(userId, 0);
-  const extender = new ReservationExtender(pool, quota.redis);
-  expect(await extender.extend(jobId, 10, LIMITS.dailySeconds)).toEqual({ ok: true, usedSeconds: 10 });
-  expect(await quota.counters(userId, utcDay())).toEqual({ usedSeconds: 10, activeJobs: 1 });
 });
 
 test('releaseUncommitted takes back a reservation whose ledger row rolled back', async () => {

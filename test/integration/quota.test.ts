@@ -179,12 +179,12 @@ describe('admission and billing', () => {
     expect(rows.map((r) => [r.job_id, r.kind])).toEqual([[admitted, 'reserve']]);
     expect(rows[0].seconds).toBe(shortSeconds);
     expect(blobDirs(app)).toEqual([admitted]);
-    expect(await app.deps.quota.store.usage(free.userId, rows[0].day)).toEqual({ usedSeconds: shortSeconds, activeJobs: 1 });
+    expect(await app.deps.quota.counters(free.userId, rows[0].day)).toEqual({ usedSeconds: shortSeconds, activeJobs: 1 });
 
     // The admitted job runs to the end and frees its slot.
     const job = await waitForJob(app.url, free.apiKey, admitted);
     expect(job.status).toBe('completed');
-    expect(await app.deps.quota.store.usage(free.userId, rows[0].day)).toEqual({ usedSeconds: job.billedSeconds, activeJobs: 0 });
+    expect(await app.deps.quota.counters(free.userId, rows[0].day)).toEqual({ usedSeconds: job.billedSeconds, activeJobs: 0 });
     await workflowEnded(app, admitted);
     expect(blobDirs(app)).toEqual([]);
   }, 90_000);
@@ -224,15 +224,15 @@ describe('admission and billing', () => {
     expect(await jobCount(app, standard.userId)).toBe(admitted.length);
     expect(blobDirs(app)).toEqual([...admitted].sort());
     const day = rows[0].day;
-    expect(await app.deps.quota.store.usage(standard.userId, day)).toEqual({ usedSeconds: reservedSum, activeJobs: admitted.length });
+    expect(await app.deps.quota.counters(standard.userId, day)).toEqual({ usedSeconds: reservedSum, activeJobs: admitted.length });
 
     // They all complete; the day then holds exactly what was billed, in Redis and in the ledger.
     const jobs = await Promise.all(admitted.map((id) => waitForJob(app.url, standard.apiKey, id)));
     expect(jobs.map((j) => j.status)).toEqual(admitted.map(() => 'completed'));
     const billed = jobs.reduce((s, j) => s + j.billedSeconds, 0);
     expect(billed).toBeLessThanOrEqual(DAILY);
-    expect(await app.deps.quota.store.usage(standard.userId, day)).toEqual({ usedSeconds: billed, activeJobs: 0 });
-    expect(await app.deps.quota.ledger.usage(standard.userId, day)).toEqual({ reservedSeconds: billed, billedSeconds: billed, activeJobs: 0 });
+    expect(await app.deps.quota.counters(standard.userId, day)).toEqual({ usedSeconds: billed, activeJobs: 0 });
+    expect(await app.deps.quota.usage(standard.userId, day)).toEqual({ reservedSeconds: billed, billedSeconds: billed, activeJobs: 0 });
     await Promise.all(admitted.map((id) => workflowEnded(app, id)));
   }, 90_000);
 
@@ -268,7 +268,7 @@ describe('admission and billing', () => {
     const ledger = await jobLedger(app, job.id);
     expect(ledger).toEqual({ reserve: shortSeconds, charge: job.billedSeconds, refund: shortSeconds - job.billedSeconds });
     const [{ day }] = await ledgerOf(app, { jobId: job.id });
-    const after = { redis: await store.usage(user.userId, day), ledger: await app.deps.quota.ledger.usage(user.userId, day) };
+    const after = { redis: await store.usage(user.userId, day), ledger: await app.deps.quota.usage(user.userId, day) };
     expect(after).toEqual({
       redis: { usedSeconds: job.billedSeconds, activeJobs: 0 },
       ledger: { reservedSeconds: job.billedSeconds, billedSeconds: job.billedSeconds, activeJobs: 0 },
@@ -283,7 +283,7 @@ describe('admission and billing', () => {
     expect(await settleQuota({ jobId: job.id, billedSeconds: job.billedSeconds })).toEqual(first);
     expect(await settleQuota({ jobId: job.id, billedSeconds: shortSeconds })).toEqual(first);
     expect(await jobLedger(app, job.id)).toEqual(ledger);
-    expect({ redis: await store.usage(user.userId, day), ledger: await app.deps.quota.ledger.usage(user.userId, day) }).toEqual(after);
+    expect({ redis: await store.usage(user.userId, day), ledger: await app.deps.quota.usage(user.userId, day) }).toEqual(after);
   }, 90_000);
 
   test("a job cancelled through Temporal's workflow cancellation releases its reservation and ends cancelled", async () => {
@@ -293,7 +293,7 @@ describe('admission and billing', () => {
     const { id } = (await res.json()) as { id: string };
     const [{ day, seconds: reserved }] = await ledgerOf(app, { jobId: id });
     expect(reserved).toBeGreaterThan(170);
-    expect(await app.deps.quota.store.usage(user.userId, day)).toEqual({ usedSeconds: reserved, activeJobs: 1 });
+    expect(await app.deps.quota.counters(user.userId, day)).toEqual({ usedSeconds: reserved, activeJobs: 1 });
 
     // Cancel once it runs (its first chunk started), long before its ~3 minutes of audio are done.
     for (const deadline = Date.now() + 30_000; ; ) {
@@ -313,8 +313,8 @@ describe('admission and billing', () => {
     expect((await handle.describe()).status.name).toBe('CANCELLED');
 
     expect(await jobLedger(app, id)).toEqual({ reserve: reserved, refund: reserved });
-    expect(await app.deps.quota.store.usage(user.userId, day)).toEqual({ usedSeconds: 0, activeJobs: 0 });
-    expect(await app.deps.quota.ledger.usage(user.userId, day)).toEqual({ reservedSeconds: 0, billedSeconds: 0, activeJobs: 0 });
+    expect(await app.deps.quota.counters(user.userId, day)).toEqual({ usedSeconds: 0, activeJobs: 0 });
+    expect(await app.deps.quota.usage(user.userId, day)).toEqual({ reservedSeconds: 0, billedSeconds: 0, activeJobs: 0 });
     expect(fs.existsSync(path.join(app.config.blobDir, id))).toBe(false);
   }, 90_000);
 });
@@ -349,8 +349,8 @@ describe('a job failing in transcribeChunk', () => {
 
     const [{ day }] = await ledgerOf(app, { jobId: id });
     expect(await jobLedger(app, id)).toEqual({ reserve: shortSeconds, refund: shortSeconds });
-    expect(await app.deps.quota.store.usage(user.userId, day)).toEqual({ usedSeconds: 0, activeJobs: 0 });
-    expect(await app.deps.quota.ledger.usage(user.userId, day)).toEqual({ reservedSeconds: 0, billedSeconds: 0, activeJobs: 0 });
+    expect(await app.deps.quota.counters(user.userId, day)).toEqual({ usedSeconds: 0, activeJobs: 0 });
+    expect(await app.deps.quota.usage(user.userId, day)).toEqual({ reservedSeconds: 0, billedSeconds: 0, activeJobs: 0 });
     expect(fs.existsSync(path.join(app.config.blobDir, id))).toBe(false);
     // The slot is free again: the free user (1 job at a time) is admitted at once.
     const again = await submitFile(app.url, user.apiKey, shortFile);
@@ -418,7 +418,7 @@ describe('Redis killed and restarted during a run of jobs', () => {
     // Restart on the same port, empty; the counters are gone until rebuilt.
     redis = await startRedis({ port: redisPort, dir: redisDir });
     await redisReady(app.deps.redis, 15_000);
-    const lost = await Promise.all(users.map((u) => app.deps.quota.store.usage(u.userId, day)));
+    const lost = await Promise.all(users.map((u) => app.deps.quota.counters(u.userId, day)));
     const rebuilt = await app.deps.quota.rebuild();
     expect(rebuilt.users).toBe(users.length);
 
@@ -426,9 +426,9 @@ describe('Redis killed and restarted during a run of jobs', () => {
     // settle between the reads).
     let comparison: { ledger: unknown; redis: unknown }[] = [];
     for (let attempt = 0; attempt < 10; attempt++) {
-      const before = await Promise.all(users.map((u) => app.deps.quota.ledger.usage(u.userId, day)));
-      const counters = await Promise.all(users.map((u) => app.deps.quota.store.usage(u.userId, day)));
-      const after = await Promise.all(users.map((u) => app.deps.quota.ledger.usage(u.userId, day)));
+      const before = await Promise.all(users.map((u) => app.deps.quota.usage(u.userId, day)));
+      const counters = await Promise.all(users.map((u) => app.deps.quota.counters(u.userId, day)));
+      const after = await Promise.all(users.map((u) => app.deps.quota.usage(u.userId, day)));
       comparison = before.map((l, i) => ({
         ledger: { usedSeconds: l.reservedSeconds, activeJobs: l.activeJobs },
         redis: counters[i],
@@ -448,8 +448,8 @@ describe('Redis killed and restarted during a run of jobs', () => {
     expect(jobs.map((j) => j.status)).toEqual(admitted.map(() => 'completed'));
     for (const u of users) {
       const billed = jobs.filter((_, i) => admitted[i].user === u).reduce((s, j) => s + j.billedSeconds, 0);
-      const counters = await app.deps.quota.store.usage(u.userId, day);
-      const ledger = await app.deps.quota.ledger.usage(u.userId, day);
+      const counters = await app.deps.quota.counters(u.userId, day);
+      const ledger = await app.deps.quota.usage(u.userId, day);
       process.stderr.write(`[quota] final ${u.userId}: billed ${billed}, redis ${JSON.stringify(counters)}, ledger ${JSON.stringify(ledger)}\n`);
       expect(counters).toEqual({ usedSeconds: billed, activeJobs: 0 });
       expect(ledger).toEqual({ reservedSeconds: billed, billedSeconds: billed, activeJobs: 0 });
@@ -474,15 +474,15 @@ describe('Redis killed and restarted during a run of jobs', () => {
       const body = (await again.json()) as { error?: { code: string } };
       expect({ status: again.status, code: body.error?.code }).toEqual({ status: 429, code: 'concurrency_limit' });
       const day = utcDay();
-      const ledger = await app.deps.quota.ledger.usage(free.userId, day);
-      expect(await app.deps.quota.store.usage(free.userId, day)).toEqual({ usedSeconds: ledger.reservedSeconds, activeJobs: 1 });
+      const ledger = await app.deps.quota.usage(free.userId, day);
+      expect(await app.deps.quota.counters(free.userId, day)).toEqual({ usedSeconds: ledger.reservedSeconds, activeJobs: 1 });
       expect(await jobCount(app, free.userId)).toBe(1);
     } finally {
       await resume();
     }
     const job = await waitForJob(app.url, free.apiKey, held, 60_000);
     expect(job.status).toBe('completed');
-    expect(await app.deps.quota.store.usage(free.userId, utcDay())).toEqual({ usedSeconds: job.billedSeconds, activeJobs: 0 });
+    expect(await app.deps.quota.counters(free.userId, utcDay())).toEqual({ usedSeconds: job.billedSeconds, activeJobs: 0 });
     await workflowEnded(app, held);
   }, 90_000);
   test('a hung Redis (SIGSTOP) fails admission closed within seconds, readyz says so, and nothing is admitted later', async () => {
@@ -507,7 +507,7 @@ describe('Redis killed and restarted during a run of jobs', () => {
     await new Promise((r) => setTimeout(r, 2_000));
     expect(await jobCount(app, user.userId)).toBe(jobsBefore);
     // The reserve that timed out ran when Redis woke up; the release queued behind it took it back.
-    expect(await app.deps.quota.store.usage(user.userId, utcDay())).toEqual({ usedSeconds: 0, activeJobs: 0 });
+    expect(await app.deps.quota.counters(user.userId, utcDay())).toEqual({ usedSeconds: 0, activeJobs: 0 });
     const ready = await fetch(`${app.url}/readyz`);
     expect(ready.status).toBe(200);
   }, 60_000);
@@ -527,7 +527,7 @@ describe('Redis killed and restarted during a run of jobs', () => {
     } finally {
       tx.release();
     }
-    expect(await app.deps.quota.store.usage(user.userId, day)).toEqual({ usedSeconds: 100, activeJobs: 1 });
+    expect(await app.deps.quota.counters(user.userId, day)).toEqual({ usedSeconds: 100, activeJobs: 1 });
 
     const snapshot = await app.deps.quota.ledger.state(day);
     expect(snapshot.open.some((o) => o.jobId === jobId)).toBe(true);
@@ -535,10 +535,10 @@ describe('Redis killed and restarted during a run of jobs', () => {
     const result = await app.deps.quota.store.rebuild(snapshot.dayUsage, snapshot.open);
 
     expect(result.skipped).toBeGreaterThanOrEqual(1);
-    expect(await app.deps.quota.store.usage(user.userId, day)).toEqual({ usedSeconds: 30, activeJobs: 0 });
-    expect(await app.deps.quota.ledger.usage(user.userId, day)).toEqual({ reservedSeconds: 30, billedSeconds: 30, activeJobs: 0 });
+    expect(await app.deps.quota.counters(user.userId, day)).toEqual({ usedSeconds: 30, activeJobs: 0 });
+    expect(await app.deps.quota.usage(user.userId, day)).toEqual({ reservedSeconds: 30, billedSeconds: 30, activeJobs: 0 });
     // Settling again (a retried activity) changes nothing.
     await app.deps.quota.settle(jobId, 30);
-    expect(await app.deps.quota.store.usage(user.userId, day)).toEqual({ usedSeconds: 30, activeJobs: 0 });
+    expect(await app.deps.quota.counters(user.userId, day)).toEqual({ usedSeconds: 30, activeJobs: 0 });
   }, 30_000);
 });

@@ -107,7 +107,7 @@ test('free job with retention → upgrade to base: both versions readable, two c
   expect(by.charge.s).toBe(v2.versions[0].billedSeconds + v2.versions[1].billedSeconds);
   expect(by.reserve.s - by.refund.s).toBe(by.charge.s);
   const day = new Date().toISOString().slice(0, 10);
-  expect(await app.deps.quota.store.usage(userId, day)).toEqual({ usedSeconds: by.charge.s, activeJobs: 0 });
+  expect(await app.deps.quota.counters(userId, day)).toEqual({ usedSeconds: by.charge.s, activeJobs: 0 });
   // Each version has its own end event; the stream of a re-transcribed job is its latest version's.
   const ends = await app.pool.query(
     `SELECT e.type, j.version FROM job_events e JOIN jobs j ON j.id = e.job_id
