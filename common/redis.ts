@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type Command } from 'ioredis';
 
 /**
  * A command that gets no reply within this long fails: a Redis that hangs (stopped process, full network
@@ -10,6 +10,13 @@ export const REDIS_COMMAND_TIMEOUT_MS = 2_000;
 /**
  * A Redis connection that fails fast instead of queueing commands while disconnected: quota checks
  * must fail closed at once (503), not hang until Redis returns. It reconnects in the background.
+ *
+ * The command timeout is ours, not ioredis's `commandTimeout`: that one is a plain timer, and when this
+ * process's event loop is held up past it (50 uploads probed at once on 2 busy cores) the timer phase
+ * runs before the poll phase that would read Redis's reply, already waiting in the socket, so a Redis
+ * that answered in a millisecond read as down (503 quota_unavailable under load). Ours lets one poll
+ * phase run (setImmediate) after the timer before it gives up, so only a reply that has really not
+ * arrived fails the command (test/integration/quota-service.test.ts shows both).
  */
 export function createRedis(url: string): Redis {
   const redis = new Redis(url, {
@@ -17,9 +24,23 @@ export function createRedis(url: string): Redis {
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(times * 200, 2000),
     lazyConnect: false,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
   });
   redis.on('error', () => undefined); // surfaced per command; reconnection is automatic
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
+    const reply = send(command, stream);
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          // As ioredis's own timeout (Command.setTimeout), one poll phase later.
+          if (!command.isResolved) command.reject(new Error('Command timed out'));
+        }),
+      REDIS_COMMAND_TIMEOUT_MS,
+    );
+    const clear = () => clearTimeout(timer);
+    command.promise.then(clear, clear);
+    return reply;
+  }) as typeof redis.sendCommand;
   return redis;
 }
 

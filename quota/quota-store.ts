@@ -33,7 +33,7 @@ export type ExtendReply =
   | { ok: false; reason: 'quota_exceeded'; usedSeconds: number }
   | { ok: false; reason: 'no_reservation' };
 
-/** Thrown when Redis cannot be reached: admission fails closed (503 quota_unavailable). */
+/** Thrown when Redis cannot be reached: admission fails closed (refused quota_unavailable). */
 export class QuotaUnavailableError extends Error {}
 
 export class QuotaStore {
