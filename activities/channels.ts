@@ -7,7 +7,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
-import { jobEnded, observeVad } from '../common/metrics';
+import { observeVad } from '../common/metrics';
+import { JobRepository } from '../jobs/repository';
+import { recordEnd } from './storage';
 import type { PreparedAudio } from '../common/jobs';
 import { channelFilter } from '../audio/channels';
 import { preparePcm } from '../audio/prepare';
@@ -121,19 +123,16 @@ export function createChannelsActivities({ pool, blobs, pcmBlockSeconds, tiers }
       );
       const merged = mergeChannels(rows, channels, audioSeconds);
       const first = rows.find((r) => r.segments.length > 0) ?? rows[0];
-      await pool.query(
-        `UPDATE jobs SET text = $2, segments = $3, channels = $4, status = 'completed', completed_at = COALESCE(completed_at, now()),
-           billed_seconds = $5, audio_seconds = $6,
-           language = COALESCE(language, $7), language_probability = COALESCE(language_probability, $8), chunks_done = $9
-         WHERE id = $1`,
-        [jobId, merged.text, JSON.stringify(merged.segments), JSON.stringify(merged.channels), billedSeconds, audioSeconds,
-          first?.language ?? null, first?.language_probability ?? null, rows.length],
-      );
-      const ended = await pool.query(`INSERT INTO job_events (job_id, type) VALUES ($1, 'completed') ON CONFLICT DO NOTHING`, [jobId]);
-      if (ended.rowCount) {
-        const { rows: job } = await pool.query('SELECT tier, backend FROM jobs WHERE id = $1', [jobId]);
-        if (job[0]) jobEnded({ tier: job[0].tier, status: 'completed', backend: job[0].backend, billedSeconds });
-      }
+      await new JobRepository(pool).complete(jobId, {
+        text: merged.text,
+        segments: merged.segments,
+        channels: merged.channels,
+        billedSeconds,
+        audioSeconds,
+        language: first?.language ?? null,
+        languageProbability: first?.language_probability ?? null,
+      });
+      await recordEnd(pool, jobId, 'completed');
       return { segments: merged.segments.length };
     },
   };

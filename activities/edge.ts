@@ -8,7 +8,9 @@ import { blobKeys } from '../common/blobs';
 import type { Tier } from '../common/constants';
 import type { EdgeAudioOutcome } from '../common/edge';
 import type { TierLimits } from '../common/tiers';
+import { withTransaction } from '../common/db';
 import type { PendingAudio } from '../jobs/admission';
+import { JobRepository } from '../jobs/repository';
 import { quotaExceededRefusal, quotaUnavailable, refusal } from '../jobs/refusal';
 import { QuotaUnavailableError, type QuotaService } from '../quota/quota-service';
 
@@ -19,46 +21,29 @@ export interface EdgeDeps {
 }
 
 export function createEdgeActivities({ pool, quota, tiers }: EdgeDeps) {
+  const jobs = new JobRepository(pool);
   return {
     /**
      * Moves the stored edge result into the job: text, segments, language, `producedBy: edge`, 0 seconds
      * billed, `completed`. Idempotent (a retry after the move finds the job completed).
      */
     async finalizeEdgeResult({ jobId }: { jobId: string }): Promise<{ segments: number }> {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const { rows } = await client.query(
-          `UPDATE jobs j SET text = r.text, segments = r.segments, language = r.language, produced_by = 'edge',
-                  billed_seconds = 0, status = 'completed', completed_at = COALESCE(j.completed_at, now()),
-                  chunks_total = 1, chunks_done = 1
-             FROM edge_results r WHERE r.job_id = j.id AND j.id = $1
-           RETURNING jsonb_array_length(r.segments) AS n`,
-          [jobId],
-        );
-        await client.query('DELETE FROM edge_results WHERE job_id = $1', [jobId]);
-        await client.query(`INSERT INTO job_events (job_id, type) VALUES ($1, 'completed') ON CONFLICT DO NOTHING`, [jobId]);
-        await client.query('COMMIT');
-        if (!rows[0]) {
-          const { rows: done } = await pool.query(`SELECT status FROM jobs WHERE id = $1`, [jobId]);
-          if (done[0]?.status !== 'completed') throw ApplicationFailure.nonRetryable(`edge result of job ${jobId} is missing`, 'edge_result_missing');
-          return { segments: 0 };
-        }
-        return { segments: Number(rows[0].n) };
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
+      const segments = await withTransaction(pool, async (tx) => {
+        const n = await jobs.completeFromEdgeResult(tx, jobId);
+        await tx.query('DELETE FROM edge_results WHERE job_id = $1', [jobId]);
+        await tx.query(`INSERT INTO job_events (job_id, type) VALUES ($1, 'completed') ON CONFLICT DO NOTHING`, [jobId]);
+        return n;
+      });
+      if (segments === null) {
+        if ((await jobs.get(jobId))?.status !== 'completed') throw ApplicationFailure.nonRetryable(`edge result of job ${jobId} is missing`, 'edge_result_missing');
+        return { segments: 0 };
       }
+      return { segments };
     },
 
     /** Notes in the job that it now waits for a fallback upload (`edge.outcome`), and why. */
     async markEdgeFallback({ jobId, reason }: { jobId: string; reason: 'deadline' | 'device' }): Promise<void> {
-      await pool.query(
-        `UPDATE jobs SET options = jsonb_set(options, '{edge,fallback}', to_jsonb($2::text)) WHERE id = $1`,
-        [jobId, reason],
-      );
+      await jobs.markEdgeFallback(jobId, reason);
     },
 
     /**
@@ -67,13 +52,10 @@ export function createEdgeActivities({ pool, quota, tiers }: EdgeDeps) {
      * backend. Refusals are answers, not failures: the API turns them into its errors.
      */
     async admitFallbackAudio({ jobId }: { jobId: string }): Promise<EdgeAudioOutcome> {
-      const { rows } = await pool.query(
-        `SELECT p.pending_audio, j.tier FROM edge_plans p JOIN jobs j ON j.id = p.job_id WHERE p.job_id = $1`,
-        [jobId],
-      );
-      const pending = rows[0]?.pending_audio as PendingAudio | null;
-      if (!pending) return { ok: false, refusal: refusal('not_awaiting_audio', 'no uploaded audio is waiting for this job') };
-      const limits = tiers[rows[0].tier as Tier];
+      const found = await jobs.pendingFallback<PendingAudio>(jobId);
+      const pending = found?.pending;
+      if (!found || !pending) return { ok: false, refusal: refusal('not_awaiting_audio', 'no uploaded audio is waiting for this job') };
+      const limits = tiers[found.tier as Tier];
       let outcome;
       try {
         outcome = await quota.extend(jobId, pending.audioSeconds, limits.dailySeconds);
@@ -85,14 +67,7 @@ export function createEdgeActivities({ pool, quota, tiers }: EdgeDeps) {
         if (outcome.reason === 'no_reservation') return { ok: false, refusal: refusal('not_awaiting_audio', 'the job has ended') };
         return { ok: false, refusal: quotaExceededRefusal(outcome.usedSeconds, limits, outcome.resetAt) };
       }
-      await pool.query(
-        `UPDATE jobs SET audio_ref = $2, filename = $3, audio_seconds = $4, backend = $5, model = $6, model_tier = $7,
-                expected_cost_per_minute = $8, actual_cost_per_minute = $8, waiting_for_capacity = $9,
-                options = jsonb_set(options, '{edge,fallback}', '"uploaded"')
-          WHERE id = $1`,
-        [jobId, blobKeys.upload(jobId), pending.filename, pending.audioSeconds, pending.backend, pending.model, pending.modelTier,
-          pending.expectedCostPerMinute, pending.waitingForCapacity],
-      );
+      await jobs.routeToCloud(jobId, { audioRef: blobKeys.upload(jobId), ...pending });
       return { ok: true, backend: pending.backend, model: pending.model, modelTier: pending.modelTier };
     },
   };

@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
+import { JobRepository } from '../jobs/repository';
 import type { BlobStore } from '../common/blobs';
 import type { LiveWindow } from '../common/live';
 import type { EngineClient } from '../engine/client';
@@ -35,7 +36,7 @@ export function createLiveActivities({ pool, blobs, engine, modelsDir }: LiveDep
       // Words only for final windows of streams that asked for them (partials are redone within a second).
       const wordTimestamps =
         window.kind === 'final' &&
-        (await pool.query(`SELECT COALESCE((options->>'wordTimestamps')::boolean, false) AS w FROM jobs WHERE id = $1`, [jobId])).rows[0]?.w === true;
+        (await new JobRepository(pool).wantsWords(jobId));
       let result;
       try {
         result = await engine.transcribe(path.join(modelsDir, model), samples, { language, task: 'transcribe', wordTimestamps }, ctx.cancellationSignal);
@@ -61,12 +62,7 @@ export function createLiveActivities({ pool, blobs, engine, modelsDir }: LiveDep
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
             [jobId, window.utterance, window.start, window.end, JSON.stringify(segments), result.language, result.languageProbability, result.inferenceMs],
           );
-          await client.query(
-            `UPDATE jobs SET chunks_done = chunks_done + 1,
-               first_result_at = CASE WHEN first_result_at IS NULL AND $2 THEN now() ELSE first_result_at END
-             WHERE id = $1`,
-            [jobId, segments.length > 0],
-          );
+          await new JobRepository(pool).countLiveResult(client, jobId, segments.length > 0);
         }
         await client.query('COMMIT');
       } catch (err) {

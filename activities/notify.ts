@@ -6,6 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
+import { JobRepository } from '../jobs/repository';
 import { jobJsonOf, type JobRow } from '../api/job-json';
 import { defaultTransport, deliverWebhook, type WebhookTransport } from '../webhooks/deliver';
 import { WebhookRefusedError, type AllowList } from '../webhooks/ssrf';
@@ -49,7 +50,8 @@ export function createNotifyActivities({ pool, allow, transport = defaultTranspo
      */
     async notifyWebhook({ jobId, event }: { jobId: string; event: WebhookEvent }): Promise<NotifyResult> {
       const type = `job.${event}`;
-      const { rows } = await pool.query<JobRow & { user_id: string; deleted_at: Date | null }>('SELECT * FROM jobs WHERE id = $1', [jobId]);
+      const found = await new JobRepository(pool).get(jobId);
+      const rows = found ? [found as JobRow & { user_id: string; deleted_at: Date | null }] : [];
       const job = rows[0];
       const url = job?.options?.webhookUrl;
       if (!job || typeof url !== 'string') return { delivered: false, skipped: 'no_webhook' };
@@ -95,7 +97,7 @@ export function createNotifyActivities({ pool, allow, transport = defaultTranspo
       const type = `job.${event}`;
       const { rows } = await pool.query('SELECT attempts, last_error FROM webhook_deliveries WHERE job_id = $1 AND event_type = $2', [jobId, type]);
       const failure = { event: type, error: rows[0]?.last_error ?? 'the webhook could not be delivered', attempts: rows[0]?.attempts ?? 0 };
-      await pool.query('UPDATE jobs SET webhook_failure = $2 WHERE id = $1', [jobId, JSON.stringify(failure)]);
+      await new JobRepository(pool).setWebhookFailure(jobId, failure);
     },
   };
 }

@@ -4,6 +4,7 @@
  * sleeps until then on a durable timer and releases it. Both activities are idempotent.
  */
 import type { Pool } from 'pg';
+import { JobRepository } from '../jobs/repository';
 import type { BlobStore } from '../common/blobs';
 
 export interface RetentionDeps {
@@ -19,22 +20,18 @@ export function createRetentionActivities({ pool, blobs }: RetentionDeps) {
      * @returns the retention's end as ISO time, or null when nothing is retained
      */
     async retainAudio({ jobId, seconds }: { jobId: string; seconds: number }): Promise<{ until: string | null }> {
-      const { rows } = await pool.query(
-        `UPDATE jobs SET audio_retained_until = COALESCE(audio_retained_until, now() + make_interval(secs => $2))
-          WHERE id = $1 AND deleted_at IS NULL RETURNING audio_retained_until`,
-        [jobId, seconds],
-      );
-      if (!rows[0]) {
+      const until = await new JobRepository(pool).retainAudioUntil(jobId, seconds);
+      if (!until) {
         await blobs.deleteJob(jobId);
         return { until: null };
       }
-      return { until: new Date(rows[0].audio_retained_until).toISOString() };
+      return { until: until.toISOString() };
     },
 
     /** Ends the job's retention: its audio blobs go, and the job shows `audioRetainedUntil: null`. */
     async releaseRetainedAudio({ jobId }: { jobId: string }): Promise<void> {
       await blobs.deleteJob(jobId);
-      await pool.query('UPDATE jobs SET audio_retained_until = NULL WHERE id = $1', [jobId]);
+      await new JobRepository(pool).clearRetainedAudio(jobId);
     },
   };
 }

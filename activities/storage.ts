@@ -1,7 +1,8 @@
 /** Job rows and transcripts in Postgres, and the job's blobs. Orchestration queue. */
 import type { Pool } from 'pg';
 import type { BlobStore } from '../common/blobs';
-import { TERMINAL_STATUSES, type JobStatus, type ModelTier, type Backend } from '../common/constants';
+import type { JobStatus } from '../common/constants';
+import { JobRepository, type JobPatch } from '../jobs/repository';
 import { mergeChunkSegments, transcriptText } from '../audio/transcript';
 import type { Fallback } from '../common/jobs';
 import { jobEnded } from '../common/metrics';
@@ -11,59 +12,25 @@ export interface StorageDeps {
   blobs: BlobStore;
 }
 
-export interface JobPatch {
-  status?: JobStatus;
-  audioSeconds?: number;
-  chunksTotal?: number;
-  language?: string | null;
-  languageProbability?: number | null;
-  model?: string;
-  modelTier?: ModelTier;
-  backend?: Backend;
-  error?: { code: string; message: string } | null;
+export type { JobPatch } from '../jobs/repository';
+
+/**
+ * The job's one terminal event (the unique index makes a retry a no-op), counted in the metrics the
+ * first time. Shared by every activity that ends a job.
+ */
+export async function recordEnd(pool: Pool, jobId: string, status: JobStatus): Promise<void> {
+  const ins = await pool.query(`INSERT INTO job_events (job_id, type) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [jobId, status]);
+  if (!ins.rowCount) return;
+  const job = await new JobRepository(pool).billing(jobId);
+  if (job) jobEnded({ tier: job.tier as never, status, backend: job.backend as never, billedSeconds: job.billedSeconds });
 }
 
-const COLUMNS: Record<keyof Omit<JobPatch, 'error'>, string> = {
-  status: 'status',
-  audioSeconds: 'audio_seconds',
-  chunksTotal: 'chunks_total',
-  language: 'language',
-  languageProbability: 'language_probability',
-  model: 'model',
-  modelTier: 'model_tier',
-  backend: 'backend',
-};
-
 export function createStorageActivities({ pool, blobs }: StorageDeps) {
-  /** The job's one terminal event (the unique index makes a retry a no-op). */
-  const recordEnd = async (jobId: string, status: JobStatus) => {
-    const ins = await pool.query(`INSERT INTO job_events (job_id, type) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [jobId, status]);
-    if (!ins.rowCount) return;
-    // Once per job (the first terminal event): count it in the metrics.
-    const { rows } = await pool.query('SELECT tier, backend, billed_seconds FROM jobs WHERE id = $1', [jobId]);
-    if (rows[0]) jobEnded({ tier: rows[0].tier, status, backend: rows[0].backend, billedSeconds: rows[0].billed_seconds });
-  };
+  const jobs = new JobRepository(pool);
   return {
     /** Sets the given job fields; a terminal status also stamps `completed_at`. Idempotent. */
     async updateJob({ jobId, patch }: { jobId: string; patch: JobPatch }): Promise<void> {
-      const sets: string[] = [];
-      const values: unknown[] = [jobId];
-      for (const [k, col] of Object.entries(COLUMNS)) {
-        const v = patch[k as keyof typeof COLUMNS];
-        if (v === undefined) continue;
-        values.push(v);
-        sets.push(`${col} = $${values.length}`);
-      }
-      if (patch.error !== undefined) {
-        values.push(patch.error?.code ?? null, patch.error?.message ?? null);
-        sets.push(`error_code = $${values.length - 1}`, `error_message = $${values.length}`);
-      }
-      if (patch.status && TERMINAL_STATUSES.includes(patch.status)) {
-        sets.push('completed_at = COALESCE(completed_at, now())');
-      }
-      if (sets.length === 0) return;
-      await pool.query(`UPDATE jobs SET ${sets.join(', ')} WHERE id = $1`, values);
-      if (patch.status && TERMINAL_STATUSES.includes(patch.status)) await recordEnd(jobId, patch.status);
+      if (await jobs.patch(jobId, patch)) await recordEnd(pool, jobId, patch.status!);
     },
 
     /**
@@ -88,25 +55,21 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
         audioSeconds,
       );
       const first = rows.find((r) => r.segments.length > 0) ?? rows[0];
-      await pool.query(
-        `UPDATE jobs SET text = $2, segments = $3, status = 'completed', completed_at = COALESCE(completed_at, now()),
-           billed_seconds = $8, audio_seconds = $4,
-           language = COALESCE(language, $5), language_probability = COALESCE(language_probability, $6),
-           chunks_done = $7
-         WHERE id = $1`,
-        [jobId, transcriptText(segments), JSON.stringify(segments), audioSeconds, first?.language ?? null, first?.language_probability ?? null, rows.length, billedSeconds],
-      );
-      await recordEnd(jobId, 'completed');
+      await jobs.complete(jobId, {
+        text: transcriptText(segments),
+        segments,
+        billedSeconds,
+        audioSeconds,
+        language: first?.language ?? null,
+        languageProbability: first?.language_probability ?? null,
+      });
+      await recordEnd(pool, jobId, 'completed');
       return { segments: segments.length };
     },
 
     /** Appends a fallback to the job's `fallbacks` once (idempotent by chunk and target). */
     async recordFallback({ jobId, fallback }: { jobId: string; fallback: Fallback }): Promise<void> {
-      await pool.query(
-        `UPDATE jobs SET fallbacks = fallbacks || $2::jsonb
-          WHERE id = $1 AND NOT fallbacks @> jsonb_build_array(jsonb_build_object('chunk', $3::int, 'to', $4::text))`,
-        [jobId, JSON.stringify([fallback]), fallback.chunk, fallback.to],
-      );
+      await jobs.addFallback(jobId, fallback);
     },
 
     /** Deletes the job's audio blobs (upload and normalised PCM). Idempotent. */

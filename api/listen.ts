@@ -27,6 +27,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { resolveApiKey, type Principal } from '../common/keys';
 import { BEARER_RE } from './auth';
 import { admitLive, extendLive } from '../jobs/admission';
+import { JobRepository } from '../jobs/repository';
 import { JobRefusal, type Refusal, type RefusalCode } from '../jobs/refusal';
 import { decodeWindowUpdate, finishSignal, type liveTranscriptionWorkflow } from '../workflows/live';
 import type { ApiDeps } from './app';
@@ -400,8 +401,8 @@ class LiveSession {
         throw err;
       }
       if (graceful) {
-        const { rows } = await this.deps.pool.query('SELECT text FROM jobs WHERE id = $1', [this.jobId]);
-        this.send({ type: 'done', jobId: this.jobId, text: rows[0]?.text ?? '', audioSeconds });
+        const job = await new JobRepository(this.deps.pool).get(this.jobId!);
+        this.send({ type: 'done', jobId: this.jobId, text: job?.text ?? '', audioSeconds });
         this.close(CLOSE.normal, 'done');
       }
     } finally {

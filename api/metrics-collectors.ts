@@ -6,6 +6,7 @@
 import type { Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import type { Pool } from 'pg';
+import { JobRepository } from '../jobs/repository';
 import { TASK_QUEUES, TIERS, type Tier } from '../common/constants';
 import { queueBacklog, quotaUtilisation, revenuePerGpuHourGauge, usersByTier } from '../common/metrics';
 import { GPU_BACKENDS, revenuePerGpuHour } from '../common/prices';
@@ -99,15 +100,8 @@ async function refreshQuota(pool: Pool, tiers: Record<Tier, TierLimits>): Promis
 
 /** Revenue per GPU-hour over the last hour's completed jobs on GPU backends (common/prices). */
 async function refreshRevenue(pool: Pool): Promise<void> {
-  const { rows } = await pool.query<{ tier: Tier; billed: string; ms: string | null }>(
-    `SELECT j.tier, sum(j.billed_seconds) AS billed,
-            sum((SELECT sum(c.inference_ms) FROM chunk_results c WHERE c.job_id = j.id)) AS ms
-       FROM jobs j
-      WHERE j.status = 'completed' AND j.completed_at > now() - interval '1 hour' AND j.backend = ANY($1)
-      GROUP BY j.tier`,
-    [GPU_BACKENDS],
-  );
+  const rows = await new JobRepository(pool).recentGpuUse(GPU_BACKENDS);
   revenuePerGpuHourGauge.set(
-    revenuePerGpuHour(rows.map((r) => ({ tier: r.tier, billedSeconds: Number(r.billed ?? 0), inferenceMs: Number(r.ms ?? 0) }))),
+    revenuePerGpuHour(rows.map((r) => ({ tier: r.tier as Tier, billedSeconds: Number(r.billed ?? 0), inferenceMs: Number(r.ms ?? 0) }))),
   );
 }

@@ -14,6 +14,7 @@ import { blobKeys } from '../../common/blobs';
 import { REPO_ROOT } from '../../common/config';
 import { workflowIdFor } from '../../common/constants';
 import { routeFallbackAudio } from '../../jobs/admission';
+import { JobRepository } from '../../jobs/repository';
 import { edgeAudioUpdate, edgeResultUpdate } from '../../workflows/edge';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
@@ -63,9 +64,8 @@ const REJECTION: Record<string, string> = {
 };
 
 /** True when the job was deleted (DELETE /v1/jobs/:id): it answers 404 like any unknown job. */
-async function isDeleted(pool: ApiDeps['pool'], jobId: string): Promise<boolean> {
-  const { rows } = await pool.query('SELECT deleted_at IS NOT NULL AS deleted FROM jobs WHERE id = $1', [jobId]);
-  return !rows[0] || rows[0].deleted;
+function isDeleted(pool: ApiDeps['pool'], jobId: string): Promise<boolean> {
+  return new JobRepository(pool).isDeleted(jobId);
 }
 
 const deletedJob = () => new ApiError(404, 'not_found', 'no such job');
@@ -146,10 +146,7 @@ export function edgePublicRouter(deps: ApiDeps): Router {
     const plan = check.plan!;
     const origin = originOf(req);
     const files = plan.model ? await manifest.files(plan.model) : [];
-    const { rows } = await pool.query(
-      `SELECT options->'edge'->>'reason' AS reason, COALESCE((options->>'wordTimestamps')::boolean, false) AS word_timestamps FROM jobs WHERE id = $1`,
-      [jobId],
-    );
+    const facts = await new JobRepository(pool).edgePageFacts(jobId);
     res.setHeader('Cache-Control', 'no-store');
     res.json({
       jobId,
@@ -157,9 +154,9 @@ export function edgePublicRouter(deps: ApiDeps): Router {
       modelFiles: files.map((f) => ({ url: modelFileUrl(origin, plan.model!, f), sha256: f.sha256, bytes: f.bytes })),
       expiresAt: plan.expires_at.toISOString(),
       allowFallback: plan.allow_fallback,
-      ...(rows[0]?.reason ? { reason: rows[0].reason } : {}),
+      ...(facts.reason ? { reason: facts.reason } : {}),
       // the job asked for words: the page's engine aligns them and sends them with the segments
-      ...(rows[0]?.word_timestamps ? { wordTimestamps: true } : {}),
+      ...(facts.wordTimestamps ? { wordTimestamps: true } : {}),
     });
   });
 

@@ -10,10 +10,11 @@
 import { Router, type Request, type Response } from 'express';
 import { TERMINAL_STATUSES, type JobStatus } from '../../common/constants';
 import { sseStreams } from '../../common/metrics';
+import { JobRepository } from '../../jobs/repository';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
 import { ApiError } from '../errors';
-import { jobJsonOf, loadVersions, type JobRow } from '../job-json';
+import { jobJsonOf, loadVersions } from '../job-json';
 import { parseTokenRequest } from '../token-request';
 import { ownJob } from '../own-job';
 import type { TokenSigner } from '../tokens';
@@ -120,8 +121,7 @@ export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
             let data = e.data && typeof e.data === 'object' ? { ...e.data, version } : e.data;
             const terminal = TERMINAL_STATUSES.includes(e.type as JobStatus);
             if (terminal) {
-              const job = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [jobId]);
-              data = await jobJsonOf(pool, job.rows[0]);
+              data = await jobJsonOf(pool, (await new JobRepository(pool).get(jobId))!);
             }
             res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
             lastId = Number(e.id);

@@ -13,6 +13,7 @@ import { blobKeys } from '../../common/blobs';
 import { workflowIdFor } from '../../common/constants';
 import { languageName } from '../../common/languages';
 import { admitUpload } from '../admission';
+import { JobRepository } from '../../jobs/repository';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
 import { ApiError, openAiErrorBody } from '../errors';
@@ -119,8 +120,7 @@ export function openAiRouter(deps: ApiDeps): Router {
     }
     // Wait for the workflow; the job row holds the outcome.
     await waitForWorkflow(temporal, jobId);
-    const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [jobId]);
-    const job = rows[0];
+    const job = await new JobRepository(pool).get(jobId);
     if (!job || job.status !== 'completed') {
       const code = job?.error_code ?? 'failed';
       const status = code === 'unsupported_audio' ? 422 : job?.status === 'cancelled' ? 409 : 500;
@@ -237,8 +237,7 @@ async function streamTranscript(deps: ApiDeps, req: Request, res: Response, jobI
     await new Promise((r) => setTimeout(r, STREAM_POLL_MS));
   }
   if (closed) return;
-  const { rows } = await pool.query<JobRow>('SELECT * FROM jobs WHERE id = $1', [jobId]);
-  const job = rows[0];
+  const job = await new JobRepository(pool).get(jobId);
   finished = true;
   if (!job || job.status !== 'completed') {
     const code = job?.error_code ?? (job?.status === 'cancelled' ? 'cancelled' : 'failed');
