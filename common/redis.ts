@@ -14,7 +14,7 @@ export const REDIS_COMMAND_TIMEOUT_MS = 2_000;
  * The command timeout is ours, not ioredis's `commandTimeout`: that one is a plain timer, and when this
  * process's event loop is held up past it (50 uploads probed at once on 2 busy cores) the timer phase
  * runs before the poll phase that would read Redis's reply, already waiting in the socket, so a Redis
- * that answered in a millisecond read as down (503 quota_unavailable under load). Ours lets one poll
+ * that answered in a millisecond read as down (refused quota_unavailable under load). Ours lets one poll
  * phase run (setImmediate) after the timer before it gives up, so only a reply that has really not
  * arrived fails the command (test/integration/quota-service.test.ts shows both).
  */
