@@ -245,6 +245,28 @@ export async function startJobWorkflow<W extends Workflow>(deps: Pick<JobsDeps, 
   }
 }
 
+/** The workflow input every transcription job has, from its request (the route adds model and backend). */
+function transcriptionInput(
+  deps: Pick<JobsDeps, 'config'>,
+  me: Principal,
+  jobId: string,
+  fields: CreateJobFields,
+  retainAudioSeconds: number,
+): Omit<TranscriptionInput, 'model' | 'modelTier' | 'backend'> {
+  return {
+    jobId,
+    userId: me.userId,
+    tier: me.tier,
+    language: fields.language ?? null,
+    task: fields.task ?? 'transcribe',
+    priorityClass: fields.priorityClass ?? 'interactive',
+    spotAttempts: deps.config.spotAttempts,
+    chunksPerChild: deps.config.chunksPerChildWorkflow,
+    webhook: fields.webhookUrl !== undefined,
+    ...(retainAudioSeconds > 0 ? { retainAudioSeconds } : {}),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Cloud jobs: upload, URL, OpenAI routes, re-transcription
 
@@ -341,21 +363,12 @@ async function admitUploadOrThrow(deps: JobsDeps, me: Principal, req: UploadRequ
     }),
   );
   const input: TranscriptionInput = {
-    jobId,
-    userId: me.userId,
-    tier: me.tier,
+    ...transcriptionInput(deps, me, jobId, fields, retainAudioSeconds),
     model: choice.model,
     modelTier: choice.modelTier,
     backend,
-    language: fields.language ?? null,
-    task: fields.task ?? 'transcribe',
-    priorityClass,
-    spotAttempts: config.spotAttempts,
-    chunksPerChild: config.chunksPerChildWorkflow,
-    webhook: fields.webhookUrl !== undefined,
     ...(channels ? { channels } : {}),
     languageRouting: languageRoutingFor(fields, choice, deps.installedModels),
-    ...(retainAudioSeconds > 0 ? { retainAudioSeconds } : {}),
   };
   await startJobWorkflow(deps, {
     // Admitted: the upload becomes visible to workers on other machines (S3) before the job starts.
@@ -435,21 +448,12 @@ export function admitEdge(deps: JobsDeps, me: Principal, req: EdgeRequest): Prom
       );
     });
     const input: TranscriptionInput = {
-      jobId,
-      userId: me.userId,
-      tier: me.tier,
+      ...transcriptionInput(deps, me, jobId, fields, retainAudioSeconds),
       model: model ?? '',
       modelTier: 'economy',
       // No backend runs an edge job; a fallback upload routes it (PUT /v1/jobs/:id/audio) and replaces this.
       backend: 'cpu',
-      language: fields.language ?? null,
-      task: fields.task ?? 'transcribe',
-      priorityClass,
-      spotAttempts: config.spotAttempts,
-      chunksPerChild: config.chunksPerChildWorkflow,
-      webhook: fields.webhookUrl !== undefined,
       edge,
-      ...(retainAudioSeconds > 0 ? { retainAudioSeconds } : {}),
     };
     await startJobWorkflow(deps, {
       workflow: transcriptionWorkflow,
