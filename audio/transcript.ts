@@ -191,7 +191,7 @@ function trimSegment(s: StoredSegment, words: ChunkWord[], segIndex: number, fro
  * the overlap is kept once (resolveOverlap): by word timestamps where segments carry `words`, else by
  * the segments' text aligned with times spread over each segment. Each hand-over depends only on the
  * two chunks of the pair, so a chunk's kept segments are known as soon as its overlapping neighbours are
- * stored (the SSE `segment` events wait for that: activities/inference.ts).
+ * stored (the SSE `segment` events wait for that: activities/chunk-results.ts).
  * Where a chunk starts exactly where the previous one ended (a cut, not a removed silence) and the
  * segments on both sides touch the cut, words the later chunk repeats are dropped from it and its start
  * moves past them (in proportion to their characters).

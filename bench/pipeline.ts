@@ -197,14 +197,19 @@ async function main() {
   const blobs = new LocalBlobStore(scratch);
   const key = 'bench/audio.f32';
   const prepTimes: number[] = [];
+  const vadThreadTimes: number[] = [];
   let prepared!: Awaited<ReturnType<typeof preparePcm>>;
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
     prepared = await preparePcm(audio.flac, blobs.prepare(key), { blockSamples: Math.round(config.pcmReadBlockSeconds * SAMPLE_RATE) });
     prepTimes.push((performance.now() - t0) / 1000);
+    vadThreadTimes.push(prepared.vadMs / 1000);
   }
   const vadSeconds = median(prepTimes);
-  console.log(`our preparation (ffmpeg normalise + VAD + plan + hashes): ${vadSeconds.toFixed(3)} s, ${prepared.chunks.length} chunks, speech ${prepared.speechSeconds.toFixed(1)} s`);
+  console.log(
+    `our preparation (ffmpeg normalise + VAD + plan + hashes): ${vadSeconds.toFixed(3)} s, of which waiting on the Silero VAD thread ` +
+      `${median(vadThreadTimes).toFixed(3)} s; ${prepared.chunks.length} chunks, speech ${prepared.speechSeconds.toFixed(1)} s`,
+  );
 
   const stackEnv = { ...extraEnv, WHISPER_TEMPERATURE_FALLBACK: 'false', INFERENCE_THREADS: String(threads) };
   let stack: BenchStack | null = null;

@@ -57,9 +57,12 @@ const orchestration = proxyActivities<Orchestration>({
 /**
  * Audio preparation writes the normalised blob: on cancellation the workflow waits until ffmpeg has
  * stopped (the activity heartbeats and kills it), so no file appears after the cleanup removed them.
+ * Its time grows with the audio's length (Silero VAD runs one model call per 32 ms frame: 1.35 M calls
+ * for a 12 h file; measured times in docs/capacity.md, `npm run bench:long-audio`), so the start-to-close
+ * is generous; a lost worker is found by the 10 s heartbeat timeout, not by it.
  */
 const preparation = proxyActivities<Orchestration>({
-  startToCloseTimeout: '30 minutes',
+  startToCloseTimeout: '3 hours',
   heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
