@@ -120,14 +120,12 @@ export function createChannelsActivities({ pool, blobs, pcmBlockSeconds, tiers }
         [jobId],
       );
       const merged = mergeChannels(rows, channels, audioSeconds);
-      const first = rows.find((r) => r.segments.length > 0) ?? rows[0];
+      // The job's language fields come from the workflow (workflows/languages.ts), decided in one place.
       await pool.query(
         `UPDATE jobs SET text = $2, segments = $3, channels = $4, status = 'completed', completed_at = COALESCE(completed_at, now()),
-           billed_seconds = $5, audio_seconds = $6,
-           language = COALESCE(language, $7), language_probability = COALESCE(language_probability, $8), chunks_done = $9
+           billed_seconds = $5, audio_seconds = $6, chunks_done = $7
          WHERE id = $1`,
-        [jobId, merged.text, JSON.stringify(merged.segments), JSON.stringify(merged.channels), billedSeconds, audioSeconds,
-          first?.language ?? null, first?.language_probability ?? null, rows.length],
+        [jobId, merged.text, JSON.stringify(merged.segments), JSON.stringify(merged.channels), billedSeconds, audioSeconds, rows.length],
       );
       const ended = await pool.query(`INSERT INTO job_events (job_id, type) VALUES ($1, 'completed') ON CONFLICT DO NOTHING`, [jobId]);
       if (ended.rowCount) {

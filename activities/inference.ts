@@ -146,6 +146,21 @@ export function createInferenceActivities(deps: InferenceDeps) {
       );
       const samples = await readChunkAudio(blobs, pcmKeyOf(jobId, input.channel), chunk);
       const modelDir = path.join(modelsDir, input.model);
+      const deferred = (d: { language: string; probability: number | null }): TranscribeChunkResult =>
+        ({ chunkIndex: chunk.index, segments: 0, language: d.language, languageProbability: d.probability, reused: false, deferred: true });
+      let language = input.language;
+      let detected: { language: string; probability: number } | null = null;
+      if (language === null && input.detectModel) {
+        // An English-only model routed by language: the multilingual model detects (on the chunk's speech:
+        // chunks hold VAD speech only); only sure English stays here (common/window-languages.ts).
+        try {
+          detected = await engine.detectLanguage(path.join(modelsDir, input.detectModel), samples.slice(0, 30 * 16_000));
+        } catch (err) {
+          throw inferenceFailure(err, 'language detection');
+        }
+        if (detected.language !== 'en' || detected.probability < (input.minLanguageProbability ?? 0)) return deferred(detected);
+        language = 'en';
+      }
       // The job's prompt is read here, not carried in the workflow's payloads (user text stays in Postgres).
       // So is its wordTimestamps flag (POST /v1/jobs `wordTimestamps`): a job's option, not the workflow's.
       const opts = await pool.query(
@@ -165,7 +180,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
             modelDir,
             samples,
             // Seeded by job and chunk: a retry samples the temperature fallback's tokens the same way.
-            { language: input.language, task: input.task, prompt, temperature, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback: deps.temperatureFallback },
+            { language, task: input.task, prompt, temperature, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback: deps.temperatureFallback },
             ctx.cancellationSignal,
           ),
           ctx.cancelled,
@@ -176,6 +191,10 @@ export function createInferenceActivities(deps: InferenceDeps) {
       } finally {
         clearInterval(beat);
       }
+      if (language === null && (result.languageProbability ?? 1) < (input.minLanguageProbability ?? 0)) {
+        return deferred({ language: result.language, probability: result.languageProbability });
+      }
+      const languageProbability = detected?.probability ?? result.languageProbability;
       observeChunkDone({
         queue: ctx.info.taskQueue,
         model: input.model,
@@ -198,6 +217,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
         compressionRatio: s.compressionRatio,
         temperature: s.temperature,
         tokens: s.tokens,
+        language: s.language ?? result.language,
         ...(s.words ? { words: s.words.map((w) => ({ word: w.word, ...chunkRelativeTimes(chunk, w), probability: round4(w.probability) })) } : {}),
       }));
       const client = await pool.connect();
@@ -217,7 +237,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
         const ins = await client.query(
           `INSERT INTO chunk_results (job_id, chunk_index, start_s, end_s, segments, language, language_probability, inference_ms, overlap_prev, overlap_next)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-          [jobId, chunk.index, chunk.start, chunk.end, JSON.stringify(segments), result.language, result.languageProbability, result.inferenceMs,
+          [jobId, chunk.index, chunk.start, chunk.end, JSON.stringify(segments), result.language, languageProbability, result.inferenceMs,
             chunk.overlapsPrev === true, chunk.overlapsNext === true],
         );
         if (ins.rowCount) {
@@ -254,7 +274,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
         chunkIndex: chunk.index,
         segments: segments.length,
         language: result.language,
-        languageProbability: result.languageProbability,
+        languageProbability,
         reused: false,
       };
     },

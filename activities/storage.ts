@@ -21,9 +21,13 @@ export interface JobPatch {
   modelTier?: ModelTier;
   backend?: Backend;
   error?: { code: string; message: string } | null;
+  /** seconds of VAD speech per language, most first (workflows/languages.ts) */
+  languages?: { language: string; seconds: number }[];
+  /** why the model differs from the routed one (a re-route by language); kept in `options.modelNote` */
+  modelNote?: string | null;
 }
 
-const COLUMNS: Record<keyof Omit<JobPatch, 'error'>, string> = {
+const COLUMNS: Record<keyof Omit<JobPatch, 'error' | 'languages' | 'modelNote'>, string> = {
   status: 'status',
   audioSeconds: 'audio_seconds',
   chunksTotal: 'chunks_total',
@@ -58,6 +62,14 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
         values.push(patch.error?.code ?? null, patch.error?.message ?? null);
         sets.push(`error_code = $${values.length - 1}`, `error_message = $${values.length}`);
       }
+      if (patch.languages !== undefined) {
+        values.push(JSON.stringify(patch.languages));
+        sets.push(`languages = $${values.length}::jsonb`);
+      }
+      if (patch.modelNote !== undefined) {
+        values.push(patch.modelNote);
+        sets.push(`options = options || jsonb_build_object('modelNote', $${values.length}::text)`);
+      }
       if (patch.status && TERMINAL_STATUSES.includes(patch.status)) {
         sets.push('completed_at = COALESCE(completed_at, now())');
       }
@@ -80,21 +92,20 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
       billedSeconds: number;
     }): Promise<{ segments: number }> {
       const { rows } = await pool.query(
-        'SELECT chunk_index, start_s, end_s, segments, language, language_probability FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
+        'SELECT chunk_index, start_s, end_s, segments FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
         [jobId],
       );
       const segments = mergeChunkSegments(
         rows.map((r) => ({ index: r.chunk_index, start: r.start_s, end: r.end_s, segments: r.segments })),
         audioSeconds,
       );
-      const first = rows.find((r) => r.segments.length > 0) ?? rows[0];
+      // The job's language fields were written by the workflow from every window's language
+      // (workflows/languages.ts): the one place they are decided.
       await pool.query(
         `UPDATE jobs SET text = $2, segments = $3, status = 'completed', completed_at = COALESCE(completed_at, now()),
-           billed_seconds = $8, audio_seconds = $4,
-           language = COALESCE(language, $5), language_probability = COALESCE(language_probability, $6),
-           chunks_done = $7
+           billed_seconds = $6, audio_seconds = $4, chunks_done = $5
          WHERE id = $1`,
-        [jobId, transcriptText(segments), JSON.stringify(segments), audioSeconds, first?.language ?? null, first?.language_probability ?? null, rows.length, billedSeconds],
+        [jobId, transcriptText(segments), JSON.stringify(segments), audioSeconds, rows.length, billedSeconds],
       );
       await recordEnd(jobId, 'completed');
       return { segments: segments.length };
