@@ -85,15 +85,15 @@ const seconds = (wav: string) => readWav(wav).length / SR;
  * once `cutAt` seconds are reached (where the planner should cut), until `total` seconds.
  * @returns the files in order, the seconds, and the texts spoken
  */
-function side(voice: string, texts: string[], cutAt: number, total: number): { files: string[]; seconds: number; spoken: string[] } {
-  const short = silence(`${voice}-short`, 0.25);
-  const cut = silence(`${voice}-cut`, 0.7);
+function side(name: string, voice: string, texts: string[], cutAt: number, total: number): { files: string[]; seconds: number; spoken: string[] } {
+  const short = silence(`${name}-short`, 0.25);
+  const cut = silence(`${name}-cut`, 0.7);
   const files: string[] = [];
   const spoken: string[] = [];
   let t = 0;
   let cutPlaced = false;
   for (let i = 0; i < texts.length && t < total; i++) {
-    const f = speak(`${voice}-${i}`, voice, texts[i]);
+    const f = speak(`${name}-${i}`, voice, texts[i]);
     const len = seconds(f);
     if (files.length > 0) {
       const gap = !cutPlaced && t + len > cutAt ? cut : short;
@@ -125,22 +125,31 @@ interface LangSegment {
   language?: string;
 }
 
-test('English then German without a language: each window in its own language, German not translated', async () => {
-  const en = side('en', ENGLISH, 27, 52);
-  const de = side('de', GERMAN, 27, 36);
-  expect(en.seconds).toBeGreaterThanOrEqual(45);
-  expect(de.seconds).toBeGreaterThanOrEqual(30);
+/** The English-then-German file, made once. */
+let bilingual: { file: string; en: ReturnType<typeof side>; de: ReturnType<typeof side>; switchAt: number } | null = null;
+function bilingualFile() {
+  if (bilingual) return bilingual;
+  const en = side('en', 'en', ENGLISH, 27, 52);
+  const de = side('de', 'de', GERMAN, 27, 36);
   const file = path.join(tmp, 'en-de.wav');
   run('sox', [...en.files, silence('switch', 3), ...de.files, file]);
-  const switchAt = en.seconds + 1.5;
+  bilingual = { file, en, de, switchAt: en.seconds + 1.5 };
+  return bilingual;
+}
 
+/** Submits the bilingual file with `fields`, waits, prints and checks what both bilingual tests share. */
+async function bilingualJob(label: string, fields: Record<string, string>) {
+  const { file, en, de, switchAt } = bilingualFile();
+  expect(en.seconds).toBeGreaterThanOrEqual(45);
+  expect(de.seconds).toBeGreaterThanOrEqual(30);
   const { apiKey } = await app.user('free');
-  const res = await submitFile(app.url, apiKey, file, { model: 'whisper-base' });
+  const res = await submitFile(app.url, apiKey, file, fields);
   expect(res.status).toBe(202);
+  const t0 = Date.now();
   const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 240_000);
   expect(job.status).toBe('completed');
   const segments = job.segments as LangSegment[];
-  process.stderr.write(`[languages] en-de: languages ${JSON.stringify(job.languages)} language ${job.language} p ${job.languageProbability}; chunks ${job.progress.chunksTotal}\n`);
+  process.stderr.write(`[languages] ${label}: ${((Date.now() - t0) / 1000).toFixed(1)} s; model ${job.model} (${job.modelNote}); languages ${JSON.stringify(job.languages)} language ${job.language} p ${job.languageProbability}; chunks ${job.progress.chunksTotal}\n`);
   for (const s of segments) process.stderr.write(`[languages]   ${s.start.toFixed(1)}–${s.end.toFixed(1)} ${s.language} ${s.text}\n`);
 
   // every segment says its language; English first, then German, no going back
@@ -171,12 +180,26 @@ test('English then German without a language: each window in its own language, G
   expect(languages[0].seconds).toBeLessThan(en.seconds + 4);
   expect(languages[1].seconds).toBeGreaterThan(de.seconds - 3);
   expect(languages[1].seconds).toBeLessThan(de.seconds + 4);
+  return job;
+}
+
+test('English then German without a language: each window in its own language, German not translated', async () => {
+  const job = await bilingualJob('whisper-base', { model: 'whisper-base' });
+  expect(job.model).toBe('whisper-base');
+  expect(job.modelNote).toBeNull();
+}, 300_000);
+
+test('economy routing: English goes to tiny.en, the switch to German re-routes the rest to whisper-base', async () => {
+  // no model: the first windows are English (tiny.en), the third is German, which re-routes
+  const job = await bilingualJob('economy routing', {});
+  expect(job.model).toBe('whisper-base');
+  expect(job.modelNote).toMatch(/^routed to whisper-tiny\.en for English; re-routed to whisper-base from chunk \d+ \(language de\)$/);
 }, 300_000);
 
 test('noise then English without a language: detected on the speech, English', async () => {
   const noise = path.join(tmp, 'pink.wav');
   run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', noise, 'synth', '12', 'pinknoise', 'vol', '0.3']);
-  const speech = side('en2', ENGLISH.slice(0, 3), 100, 100);
+  const speech = side('en2', 'en', ENGLISH.slice(0, 3), 100, 100);
   const file = path.join(tmp, 'noise-en.wav');
   run('sox', [noise, ...speech.files, file]);
 
