@@ -12,44 +12,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
-import { readWav } from '../helpers/wav';
 import { normalise, wer } from '../helpers/wer';
+import { ENGLISH, makeEnglishThenGerman, run, side, SR } from '../helpers/speech-files';
 
-const SR = 16000;
-const ENGLISH = [
-  'We planted tomatoes and carrots in the garden last spring',
-  'Please remember to turn off the lights when you leave the house',
-  'The train to the city leaves every morning at half past seven',
-  'My sister bought a new bicycle because the old one was stolen',
-  'After the meeting we walked down to the river and had lunch together',
-  'The library will be closed on Monday for the national holiday',
-  'Our neighbours painted their front door a bright shade of yellow',
-  'He forgot his umbrella at the office and got wet on the way home',
-  'The children built a small castle out of sand on the beach',
-  'She reads the newspaper every evening before dinner',
-  'The museum opens a new exhibition about ancient ships next week',
-  'We need more chairs for the guests who arrive this afternoon',
-  'The baker on the corner sells fresh bread early in the morning',
-  'Turn left at the church and the station is on your right',
-  'The old clock in the hall stopped working last winter',
-  'They are planning a trip to the mountains in the summer',
-];
-const GERMAN = [
-  'Wir haben im letzten Frühling Tomaten und Karotten im Garten gepflanzt',
-  'Bitte denk daran das Licht auszuschalten wenn du das Haus verlässt',
-  'Der Zug in die Stadt fährt jeden Morgen um halb acht ab',
-  'Meine Schwester hat ein neues Fahrrad gekauft weil das alte gestohlen wurde',
-  'Nach der Besprechung sind wir zum Fluss gegangen und haben zusammen gegessen',
-  'Die Bibliothek bleibt am Montag wegen des Feiertags geschlossen',
-  'Unsere Nachbarn haben ihre Haustür in einem hellen Gelb gestrichen',
-  'Er hat seinen Regenschirm im Büro vergessen und ist nass geworden',
-  'Die Kinder haben am Strand eine kleine Burg aus Sand gebaut',
-  'Sie liest jeden Abend vor dem Essen die Zeitung',
-  'Das Museum eröffnet nächste Woche eine neue Ausstellung über alte Schiffe',
-  'Wir brauchen mehr Stühle für die Gäste die heute Nachmittag kommen',
-];
 /** German words the English-trained ear would not write: their presence means German was transcribed. */
 const GERMAN_MARKERS = ['tomaten', 'garten', 'licht', 'haus', 'zug', 'stadt', 'schwester', 'fahrrad', 'fluss', 'bibliothek', 'montag', 'nachbarn', 'regenschirm', 'kinder', 'burg', 'zeitung', 'museum', 'stühle', 'gäste', 'und', 'wir', 'die', 'der', 'das'];
 /** English words a translation of the German half would be full of. */
@@ -57,56 +23,6 @@ const ENGLISH_FUNCTION_WORDS = ['the', 'and', 'we', 'have', 'of', 'to', 'with', 
 
 let app: TestApp;
 let tmp: string;
-
-function run(cmd: string, args: string[]) {
-  execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-/** One espeak-ng sentence in `voice`, 16 kHz mono 16-bit WAV, leading and trailing silence trimmed. */
-function speak(name: string, voice: string, text: string): string {
-  const raw = path.join(tmp, `${name}-raw.wav`);
-  const out = path.join(tmp, `${name}.wav`);
-  run('espeak-ng', ['-v', voice, '-s', '150', '-w', raw, text]);
-  run('sox', ['-R', '-D', raw, '-r', String(SR), '-c', '1', '-b', '16', out,
-    'silence', '1', '0.01', '-60d', 'reverse', 'silence', '1', '0.01', '-60d', 'reverse']);
-  return out;
-}
-
-function silence(name: string, seconds: number): string {
-  const out = path.join(tmp, `${name}.wav`);
-  run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', out, 'trim', '0', String(seconds)]);
-  return out;
-}
-
-const seconds = (wav: string) => readWav(wav).length / SR;
-
-/**
- * Sentences of one voice laid out as one side of the file: 0.25 s between sentences, one 0.7 s pause
- * once `cutAt` seconds are reached (where the planner should cut), until `total` seconds.
- * @returns the files in order, the seconds, and the texts spoken
- */
-function side(name: string, voice: string, texts: string[], cutAt: number, total: number): { files: string[]; seconds: number; spoken: string[] } {
-  const short = silence(`${name}-short`, 0.25);
-  const cut = silence(`${name}-cut`, 0.7);
-  const files: string[] = [];
-  const spoken: string[] = [];
-  let t = 0;
-  let cutPlaced = false;
-  for (let i = 0; i < texts.length && t < total; i++) {
-    const f = speak(`${name}-${i}`, voice, texts[i]);
-    const len = seconds(f);
-    if (files.length > 0) {
-      const gap = !cutPlaced && t + len > cutAt ? cut : short;
-      if (gap === cut) cutPlaced = true;
-      files.push(gap);
-      t += seconds(gap);
-    }
-    files.push(f);
-    spoken.push(texts[i]);
-    t += len;
-  }
-  return { files, seconds: t, spoken };
-}
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-languages-'));
@@ -126,14 +42,9 @@ interface LangSegment {
 }
 
 /** The English-then-German file, made once. */
-let bilingual: { file: string; en: ReturnType<typeof side>; de: ReturnType<typeof side>; switchAt: number } | null = null;
+let bilingual: ReturnType<typeof makeEnglishThenGerman> | null = null;
 function bilingualFile() {
-  if (bilingual) return bilingual;
-  const en = side('en', 'en', ENGLISH, 27, 52);
-  const de = side('de', 'de', GERMAN, 27, 36);
-  const file = path.join(tmp, 'en-de.wav');
-  run('sox', [...en.files, silence('switch', 3), ...de.files, file]);
-  bilingual = { file, en, de, switchAt: en.seconds + 1.5 };
+  bilingual ??= makeEnglishThenGerman(tmp);
   return bilingual;
 }
 
@@ -199,7 +110,7 @@ test('economy routing: English goes to tiny.en, the switch to German re-routes t
 test('noise then English without a language: detected on the speech, English', async () => {
   const noise = path.join(tmp, 'pink.wav');
   run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', noise, 'synth', '12', 'pinknoise', 'vol', '0.3']);
-  const speech = side('en2', 'en', ENGLISH.slice(0, 3), 100, 100);
+  const speech = side(tmp, 'en2', 'en', ENGLISH.slice(0, 3), 100, 100);
   const file = path.join(tmp, 'noise-en.wav');
   run('sox', [noise, ...speech.files, file]);
 
