@@ -12,6 +12,8 @@ import type { PreparedAudio } from '../common/jobs';
 import { channelFilter } from '../audio/channels';
 import { preparePcm } from '../audio/prepare';
 import type { Tier } from '../common/constants';
+import type { JobLanguages } from '../common/window-languages';
+import { languageSets, languageValues } from './storage';
 import type { TierLimits } from '../common/tiers';
 import { maxDecodedSamples, pcmBlockSamples, preparationFailure } from './audio';
 import { mergeChunkSegments, transcriptText, type TranscriptSegment } from '../audio/transcript';
@@ -114,18 +116,18 @@ export function createChannelsActivities({ pool, blobs, pcmBlockSeconds, tiers }
     },
 
     /** Merges every channel's chunk results into `channels`, `segments` and `text`; marks the job completed. */
-    async finalizeChannels({ jobId, channels, audioSeconds, billedSeconds }: { jobId: string; channels: number; audioSeconds: number; billedSeconds: number }): Promise<{ segments: number }> {
+    async finalizeChannels({ jobId, channels, audioSeconds, billedSeconds, languages }: { jobId: string; channels: number; audioSeconds: number; billedSeconds: number; languages?: JobLanguages }): Promise<{ segments: number }> {
       const { rows } = await pool.query(
-        'SELECT chunk_index, start_s, end_s, segments, language, language_probability FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
+        'SELECT chunk_index, start_s, end_s, segments FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
         [jobId],
       );
       const merged = mergeChannels(rows, channels, audioSeconds);
       // The job's language fields come from the workflow (workflows/languages.ts), decided in one place.
       await pool.query(
         `UPDATE jobs SET text = $2, segments = $3, channels = $4, status = 'completed', completed_at = COALESCE(completed_at, now()),
-           billed_seconds = $5, audio_seconds = $6, chunks_done = $7
+           billed_seconds = $5, audio_seconds = $6, chunks_done = $7${languages ? languageSets(8) : ''}
          WHERE id = $1`,
-        [jobId, merged.text, JSON.stringify(merged.segments), JSON.stringify(merged.channels), billedSeconds, audioSeconds, rows.length],
+        [jobId, merged.text, JSON.stringify(merged.segments), JSON.stringify(merged.channels), billedSeconds, audioSeconds, rows.length, ...languageValues(languages)],
       );
       const ended = await pool.query(`INSERT INTO job_events (job_id, type) VALUES ($1, 'completed') ON CONFLICT DO NOTHING`, [jobId]);
       if (ended.rowCount) {

@@ -5,6 +5,7 @@ import { TERMINAL_STATUSES, type JobStatus, type ModelTier, type Backend } from 
 import { mergeChunkSegments, transcriptText } from '../audio/transcript';
 import type { Fallback } from '../common/jobs';
 import { jobEnded } from '../common/metrics';
+import type { JobLanguages } from '../common/window-languages';
 
 export interface StorageDeps {
   pool: Pool;
@@ -21,13 +22,11 @@ export interface JobPatch {
   modelTier?: ModelTier;
   backend?: Backend;
   error?: { code: string; message: string } | null;
-  /** seconds of VAD speech per language, most first (workflows/languages.ts) */
-  languages?: { language: string; seconds: number }[];
   /** why the model differs from the routed one (a re-route by language); kept in `options.modelNote` */
   modelNote?: string | null;
 }
 
-const COLUMNS: Record<keyof Omit<JobPatch, 'error' | 'languages' | 'modelNote'>, string> = {
+const COLUMNS: Record<keyof Omit<JobPatch, 'error' | 'modelNote'>, string> = {
   status: 'status',
   audioSeconds: 'audio_seconds',
   chunksTotal: 'chunks_total',
@@ -37,6 +36,16 @@ const COLUMNS: Record<keyof Omit<JobPatch, 'error' | 'languages' | 'modelNote'>,
   modelTier: 'model_tier',
   backend: 'backend',
 };
+
+/** SET clauses of a job's language fields, from parameter `$first` on (languageValues gives the values). */
+export function languageSets(first: number): string {
+  return `, language = $${first}, language_probability = $${first + 1}, languages = $${first + 2}::jsonb`;
+}
+
+/** The values of languageSets' parameters; none without a summary. */
+export function languageValues(l: JobLanguages | undefined): unknown[] {
+  return l ? [l.language, l.languageProbability, JSON.stringify(l.languages)] : [];
+}
 
 export function createStorageActivities({ pool, blobs }: StorageDeps) {
   /** The job's one terminal event (the unique index makes a retry a no-op). */
@@ -62,10 +71,6 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
         values.push(patch.error?.code ?? null, patch.error?.message ?? null);
         sets.push(`error_code = $${values.length - 1}`, `error_message = $${values.length}`);
       }
-      if (patch.languages !== undefined) {
-        values.push(JSON.stringify(patch.languages));
-        sets.push(`languages = $${values.length}::jsonb`);
-      }
       if (patch.modelNote !== undefined) {
         values.push(patch.modelNote);
         sets.push(`options = options || jsonb_build_object('modelNote', $${values.length}::text)`);
@@ -86,10 +91,13 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
       jobId,
       audioSeconds,
       billedSeconds,
+      languages,
     }: {
       jobId: string;
       audioSeconds: number;
       billedSeconds: number;
+      /** the job's language fields, decided by the workflow from every window (workflows/languages.ts) */
+      languages?: JobLanguages;
     }): Promise<{ segments: number }> {
       const { rows } = await pool.query(
         'SELECT chunk_index, start_s, end_s, segments FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
@@ -99,13 +107,13 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
         rows.map((r) => ({ index: r.chunk_index, start: r.start_s, end: r.end_s, segments: r.segments })),
         audioSeconds,
       );
-      // The job's language fields were written by the workflow from every window's language
-      // (workflows/languages.ts): the one place they are decided.
+      // The job's language fields come from the workflow, which decides them from every window's language
+      // (workflows/languages.ts): the one place they are decided (absent: a workflow started before).
       await pool.query(
         `UPDATE jobs SET text = $2, segments = $3, status = 'completed', completed_at = COALESCE(completed_at, now()),
-           billed_seconds = $6, audio_seconds = $4, chunks_done = $5
+           billed_seconds = $6, audio_seconds = $4, chunks_done = $5${languages ? languageSets(7) : ''}
          WHERE id = $1`,
-        [jobId, transcriptText(segments), JSON.stringify(segments), audioSeconds, rows.length, billedSeconds],
+        [jobId, transcriptText(segments), JSON.stringify(segments), audioSeconds, rows.length, billedSeconds, ...languageValues(languages)],
       );
       await recordEnd(jobId, 'completed');
       return { segments: segments.length };

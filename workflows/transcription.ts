@@ -21,7 +21,7 @@ import type { createStorageActivities } from '../activities/storage';
 import type { JobStatus } from '../common/constants';
 import type { TranscriptionInput, WorkflowStatus } from '../common/jobs';
 import { describeFailure } from './chunks';
-import { transcribeByWindow, transcribeInLanguage } from './languages';
+import { transcribeByWindow, transcribeInLanguage, type LanguageOutcome } from './languages';
 import { MODEL_REGISTRY } from '../common/routing';
 import { startWebhookDelivery } from './webhook';
 import { runEdge } from './edge';
@@ -144,11 +144,6 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
   const languages = byWindow
     ? await transcribeByWindow(input, prepared.chunks, onDone)
     : await transcribeInLanguage(input, prepared.chunks, input.language, onDone);
-  // The job's language fields, decided here only (finalize leaves them as they are).
-  await orchestration.updateJob({
-    jobId: input.jobId,
-    patch: { language: languages.language, languageProbability: languages.languageProbability, languages: languages.languages },
-  });
 
   // Billed = audio sent to inference, rounded up (API.md); the rest of the reservation goes back.
   // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
@@ -163,11 +158,16 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     if (retain) await retainAudio(input.jobId, input.retainAudioSeconds!);
     await settlement.settleQuota({ jobId: input.jobId, billedSeconds });
     if (input.channels) {
-      await orchestration.finalizeChannels({ jobId: input.jobId, channels: input.channels, audioSeconds: prepared.audioSeconds, billedSeconds });
+      await orchestration.finalizeChannels({ jobId: input.jobId, channels: input.channels, audioSeconds: prepared.audioSeconds, billedSeconds, languages: jobLanguagesOf(languages) });
     } else {
-      await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds });
+      await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds, languages: jobLanguagesOf(languages) });
     }
   });
   setStatus('completed');
   return retain;
+}
+
+/** The job's language fields (written with the transcript: the one place they are decided). */
+function jobLanguagesOf(l: LanguageOutcome) {
+  return { language: l.language, languageProbability: l.languageProbability, languages: l.languages };
 }
