@@ -19,6 +19,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { createStorageActivities } from '../activities/storage';
 import { MODEL_REGISTRY } from '../common/routing';
+import { modelForLanguage } from '../common/language-routing';
 import type { TranscriptionInput } from '../common/jobs';
 import {
   assignWindowLanguages,
@@ -89,7 +90,7 @@ export async function transcribeByWindow(job: TranscriptionInput, chunks: JobChu
     const found = await Promise.all(first.map((c) => detectLanguageOnBackend(job, routing.detectModel, c)));
     found.forEach((d, i) => (detections[i] = d));
     const language = routingLanguage(found.map((d, i) => ({ ...d, seconds: seconds[i] })));
-    model = language === 'en' ? routing.englishModel : routing.otherModel;
+    model = modelForLanguage(routing, language);
     await storage.updateJob({ jobId: job.jobId, patch: { model } });
   }
   const englishOnly = () => MODEL_REGISTRY.models[model]?.multilingual === false;
