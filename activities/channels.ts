@@ -14,6 +14,7 @@ import type { PreparedAudio } from '../common/jobs';
 import { channelFilter } from '../audio/channels';
 import { preparePcm } from '../audio/prepare';
 import type { Tier } from '../common/constants';
+import type { JobLanguages } from '../common/window-languages';
 import type { TierLimits } from '../common/tiers';
 import { maxDecodedSamples, pcmBlockSamples, preparationFailure } from './audio';
 import { mergeChunkSegments, transcriptText, type TranscriptSegment } from '../audio/transcript';
@@ -116,7 +117,7 @@ export function createChannelsActivities({ pool, blobs, pcmBlockSeconds, tiers }
     },
 
     /** Merges every channel's chunk results into `channels`, `segments` and `text`; marks the job completed. */
-    async finalizeChannels({ jobId, channels, audioSeconds, billedSeconds }: { jobId: string; channels: number; audioSeconds: number; billedSeconds: number }): Promise<{ segments: number }> {
+    async finalizeChannels({ jobId, channels, audioSeconds, billedSeconds, languages }: { jobId: string; channels: number; audioSeconds: number; billedSeconds: number; languages?: JobLanguages }): Promise<{ segments: number }> {
       const { rows } = await pool.query(
         'SELECT chunk_index, start_s, end_s, segments, language, language_probability FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
         [jobId],
@@ -129,8 +130,10 @@ export function createChannelsActivities({ pool, blobs, pcmBlockSeconds, tiers }
         channels: merged.channels,
         billedSeconds,
         audioSeconds,
+        // The first chunk's language only for a workflow started before languages were decided per window.
         language: first?.language ?? null,
         languageProbability: first?.language_probability ?? null,
+        languages,
       });
       await recordEnd(pool, jobId, 'completed');
       return { segments: merged.segments.length };

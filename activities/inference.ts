@@ -87,6 +87,21 @@ export function createInferenceActivities(deps: InferenceDeps) {
       if (stored) return { chunkIndex: chunk.index, ...stored, reused: true };
       await results.markRunning(jobId);
       const samples = await readChunkAudio(blobs, pcmKeyOf(jobId, input.channel), chunk);
+      const deferred = (d: { language: string; probability: number | null }): TranscribeChunkResult =>
+        ({ chunkIndex: chunk.index, segments: 0, language: d.language, languageProbability: d.probability, reused: false, deferred: true });
+      let language = input.language;
+      let detected: { language: string; probability: number } | null = null;
+      if (language === null && input.detectModel) {
+        // An English-only model routed by language: the multilingual model detects (on the chunk's speech:
+        // chunks hold VAD speech only); only sure English stays here (common/window-languages.ts).
+        try {
+          detected = await engine.detectLanguage(path.join(modelsDir, input.detectModel), samples.slice(0, 30 * 16_000));
+        } catch (err) {
+          throw inferenceFailure(err, 'language detection');
+        }
+        if (detected.language !== 'en' || detected.probability < (input.minLanguageProbability ?? 0)) return deferred(detected);
+        language = 'en';
+      }
       const { prompt, wordTimestamps, temperature } = await results.options(jobId);
       let result;
       try {
@@ -95,7 +110,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
             path.join(modelsDir, input.model),
             samples,
             // Seeded by job and chunk: a retry samples the temperature fallback's tokens the same way.
-            { language: input.language, task: input.task, prompt, temperature, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback: deps.temperatureFallback },
+            { language, task: input.task, prompt, temperature, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback: deps.temperatureFallback },
             ctx.cancellationSignal,
           ),
         );
@@ -103,6 +118,10 @@ export function createInferenceActivities(deps: InferenceDeps) {
         if (ctx.cancellationSignal.aborted) throw err;
         throw inferenceFailure(err);
       }
+      if (language === null && (result.languageProbability ?? 1) < (input.minLanguageProbability ?? 0)) {
+        return deferred({ language: result.language, probability: result.languageProbability });
+      }
+      const languageProbability = detected?.probability ?? result.languageProbability;
       observeChunkDone({
         queue: ctx.info.taskQueue,
         model: input.model,
@@ -115,14 +134,14 @@ export function createInferenceActivities(deps: InferenceDeps) {
       for (const s of result.alignmentSeconds ?? []) observeAlignment(input.model, s);
       // Times on the chunk's own audio; with silence removed inside it, mapped back to the original
       // time line (a segment after a removed pause keeps its true start), then made chunk-relative.
-      const segments = toStoredSegments(chunk, result.segments);
-      const { firstResult } = await results.store(jobId, chunk, segments, result);
+      const segments = toStoredSegments(chunk, result.segments, result.language);
+      const { firstResult } = await results.store(jobId, chunk, segments, { ...result, languageProbability });
       if (firstResult) observeFirstResult(firstResult.tier, input.model, firstResult.ageSeconds);
       return {
         chunkIndex: chunk.index,
         segments: segments.length,
         language: result.language,
-        languageProbability: result.languageProbability,
+        languageProbability,
         reused: false,
       };
     },

@@ -6,6 +6,7 @@ import { JobRepository, type JobPatch } from '../jobs/repository';
 import { mergeChunkSegments, transcriptText } from '../audio/transcript';
 import type { Fallback } from '../common/jobs';
 import { jobEnded } from '../common/metrics';
+import type { JobLanguages } from '../common/window-languages';
 
 export interface StorageDeps {
   pool: Pool;
@@ -41,10 +42,13 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
       jobId,
       audioSeconds,
       billedSeconds,
+      languages,
     }: {
       jobId: string;
       audioSeconds: number;
       billedSeconds: number;
+      /** the job's language fields, decided by the workflow from every window (workflows/languages.ts) */
+      languages?: JobLanguages;
     }): Promise<{ segments: number }> {
       const { rows } = await pool.query(
         'SELECT chunk_index, start_s, end_s, segments, language, language_probability FROM chunk_results WHERE job_id = $1 ORDER BY chunk_index',
@@ -60,8 +64,10 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
         segments,
         billedSeconds,
         audioSeconds,
+        // The first chunk's language only for a workflow started before languages were decided per window.
         language: first?.language ?? null,
         languageProbability: first?.language_probability ?? null,
+        languages,
       });
       await recordEnd(pool, jobId, 'completed');
       return { segments: segments.length };

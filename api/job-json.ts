@@ -28,12 +28,14 @@ export interface JobRow {
   backend: string | null;
   language: string | null;
   language_probability: number | null;
+  /** seconds of speech per language (infra/migrations/1764990000000_job-languages.sql) */
+  languages?: { language: string; seconds: number }[] | null;
   audio_seconds: number | null;
   billed_seconds: number | null;
   chunks_total: number | null;
   chunks_done: number;
   text: string | null;
-  segments: { start: number; end: number; text: string; channel?: number; words?: JobWord[] }[] | null;
+  segments: { start: number; end: number; text: string; channel?: number; words?: JobWord[]; language?: string }[] | null;
   /** multichannel jobs: one transcript per channel */
   channels?: { channel: number; text: string; segments: { start: number; end: number; text: string; words?: JobWord[] }[] }[] | null;
   error_code: string | null;
@@ -133,6 +135,7 @@ export function jobJson(job: JobRow, opts: { includeTranscript?: boolean; versio
     url: (row.options?.url as string | undefined) ?? null,
     language: row.language,
     languageProbability: row.language_probability,
+    languages: row.languages ?? null,
     audioSeconds: row.audio_seconds,
     billedSeconds: row.billed_seconds,
     createdAt: iso(row.created_at),

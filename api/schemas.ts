@@ -135,6 +135,8 @@ export const segmentSchema = z.looseObject({
   compressionRatio: z.number().optional(),
   temperature: z.number().optional(),
   tokens: z.array(z.number().int()).optional(),
+  /** ISO 639-1 code of the language the segment was transcribed in (its window's; absent on jobs stored before) */
+  language: z.string().optional(),
 });
 
 /** The job JSON of API.md ("Job JSON"). */
@@ -149,8 +151,12 @@ export const jobSchema = z.looseObject({
   backend: z.enum(BACKENDS).nullable(),
   /** audio by URL: the URL without userinfo, query string or fragment; null for uploads */
   url: z.string().nullable(),
+  /** the language with the most speech (given, or detected window by window) */
   language: z.string().nullable(),
+  /** the detection probability of `language` (mean over its windows, by speech); null when given or not detected */
   languageProbability: z.number().nullable(),
+  /** seconds of speech (VAD) per language, most first; null until the job's chunks are transcribed */
+  languages: z.array(z.looseObject({ language: z.string(), seconds: z.number() })).nullable(),
   audioSeconds: z.number().nullable(),
   billedSeconds: z.number().int().nullable(),
   createdAt: isoTime,

@@ -21,10 +21,11 @@ export function round4(x: number): number {
  * @param chunk the chunk (its start/end in seconds on the original time line; `pieces` when silence
  *   inside it was removed before inference)
  * @param segments the engine's segments, times in seconds on the audio it was given
+ * @param language the window's language (ISO 639-1), for segments the engine gave none
  * @returns segments with chunk-relative start/end (and word times) at centisecond precision, word
  *   probabilities to 4 decimals, Whisper's quality fields and text tokens as the engine gave them
  */
-export function toStoredSegments(chunk: ChunkSpan, segments: readonly Segment[]): StoredSegment[] {
+export function toStoredSegments(chunk: ChunkSpan, segments: readonly Segment[], language?: string): StoredSegment[] {
   return segments.map((s) => ({
     ...chunkRelativeTimes(chunk, s),
     text: s.text,
@@ -33,6 +34,7 @@ export function toStoredSegments(chunk: ChunkSpan, segments: readonly Segment[])
     compressionRatio: s.compressionRatio,
     temperature: s.temperature,
     tokens: s.tokens,
+    ...(s.language ?? language ? { language: s.language ?? language } : {}),
     ...(s.words ? { words: s.words.map((w) => ({ word: w.word, ...chunkRelativeTimes(chunk, w), probability: round4(w.probability) })) } : {}),
   }));
 }

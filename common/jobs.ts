@@ -67,6 +67,18 @@ export interface TranscribeChunkInput {
   task: 'transcribe' | 'translate';
   /** the job's tier, for the queue-wait metric's label (absent in workflows started before it was added) */
   tier?: Tier;
+  /**
+   * With `language` null: a detection below this probability is not transcribed; the result comes back
+   * `deferred`, nothing stored, and the workflow gives the chunk its neighbours' language
+   * (common/window-languages.ts). Absent: any detection is used.
+   */
+  minLanguageProbability?: number;
+  /**
+   * With `language` null and an English-only `model` (routing by language): the multilingual model that
+   * detects the chunk's language first; only a sure English chunk is transcribed by `model`, any other
+   * comes back `deferred` (the workflow re-routes it).
+   */
+  detectModel?: string;
 }
 
 export interface TranscribeChunkResult {
@@ -76,6 +88,11 @@ export interface TranscribeChunkResult {
   languageProbability: number | null;
   /** true when an earlier attempt had already stored this chunk (a retry or a replay) */
   reused: boolean;
+  /**
+   * true: the chunk was not transcribed (its detection was unsure, or not English for an English-only
+   * model: see TranscribeChunkInput); `language` and `languageProbability` are the detection's
+   */
+  deferred?: boolean;
 }
 
 export interface DetectLanguageInput {

@@ -94,6 +94,8 @@ export interface Segment {
   words?: Word[];
   /** the segment's text token ids (timestamps and specials left out), as verbose_json `tokens` */
   tokens: number[];
+  /** ISO 639-1 code of the language the segment was decoded in (its window's, given or detected) */
+  language?: string;
 }
 
 export interface TranscribeResult {
@@ -426,6 +428,7 @@ export class WhisperTranscriber {
           temperature: row.temperature,
           compressionRatio: row.compressionRatio,
           tokens: s.tokens,
+          language: row.language,
           ...(wordTimestamps ? { words: t?.words ?? [] } : {}),
         });
       });

@@ -8,6 +8,7 @@ import type { Pool, PoolClient } from 'pg';
 import { UUID_RE } from '../common/ids';
 import { TERMINAL_STATUSES, type Backend, type JobStatus, type ModelTier } from '../common/constants';
 import type { Fallback } from '../common/jobs';
+import type { JobLanguages } from '../common/window-languages';
 import { withTransaction } from '../common/db';
 import type { JobRow } from '../api/job-json';
 
@@ -218,6 +219,10 @@ export class JobRepository {
       values.push(patch.error?.code ?? null, patch.error?.message ?? null);
       sets.push(`error_code = $${values.length - 1}`, `error_message = $${values.length}`);
     }
+    if (patch.modelNote !== undefined) {
+      values.push(patch.modelNote);
+      sets.push(`options = options || jsonb_build_object('modelNote', $${values.length}::text)`);
+    }
     const terminal = patch.status !== undefined && TERMINAL_STATUSES.includes(patch.status);
     if (terminal) sets.push('completed_at = COALESCE(completed_at, now())');
     if (sets.length === 0) return false;
@@ -241,14 +246,21 @@ export class JobRepository {
       audioSeconds: number;
       language: string | null;
       languageProbability: number | null;
+      /**
+       * the job's language fields decided by the workflow from every window (workflows/languages.ts):
+       * written as they are, replacing `language`/`languageProbability` (which then only fill gaps)
+       */
+      languages?: JobLanguages;
     },
   ): Promise<void> {
+    const l = r.languages;
     await this.pool.query(
       `UPDATE jobs SET text = $2, segments = $3, channels = COALESCE($4, channels), status = 'completed', completed_at = COALESCE(completed_at, now()),
          billed_seconds = $5, audio_seconds = CASE WHEN priority_class = 'live' THEN $6 ELSE audio_seconds END,
-         language = COALESCE(language, $7), language_probability = COALESCE(language_probability, $8)
+         ${l ? 'language = $7, language_probability = $8, languages = $9::jsonb' : 'language = COALESCE(language, $7), language_probability = COALESCE(language_probability, $8)'}
        WHERE id = $1`,
-      [jobId, r.text, JSON.stringify(r.segments), r.channels ? JSON.stringify(r.channels) : null, r.billedSeconds, r.audioSeconds, r.language, r.languageProbability],
+      [jobId, r.text, JSON.stringify(r.segments), r.channels ? JSON.stringify(r.channels) : null, r.billedSeconds, r.audioSeconds,
+        ...(l ? [l.language, l.languageProbability, JSON.stringify(l.languages)] : [r.language, r.languageProbability])],
     );
   }
 
@@ -356,9 +368,11 @@ export interface JobPatch {
   modelTier?: ModelTier;
   backend?: Backend;
   error?: { code: string; message: string } | null;
+  /** why the model differs from the routed one (a re-route by language); kept in `options.modelNote` */
+  modelNote?: string | null;
 }
 
-const PATCH_COLUMNS: Record<keyof Omit<JobPatch, 'error'>, string> = {
+const PATCH_COLUMNS: Record<keyof Omit<JobPatch, 'error' | 'modelNote'>, string> = {
   status: 'status',
   audioSeconds: 'audio_seconds',
   chunksTotal: 'chunks_total',

@@ -29,7 +29,7 @@ import type { createInferenceActivities } from '../activities/inference';
 import type { createStorageActivities } from '../activities/storage';
 import { fallbackBackend } from '../common/backends';
 import { BACKEND_TASK_QUEUE, TASK_QUEUES } from '../common/constants';
-import type { ChunkSpan, DetectLanguageResult, TranscribeChunkResult, TranscriptionInput } from '../common/jobs';
+import type { ChunkSpan, DetectLanguageResult, TranscribeChunkInput, TranscribeChunkResult, TranscriptionInput } from '../common/jobs';
 
 type Inference = ReturnType<typeof createInferenceActivities>;
 type Storage = ReturnType<typeof createStorageActivities>;
@@ -84,17 +84,24 @@ export type JobChunk = ChunkSpan & { channel?: number };
 export type ChunkJob = Pick<TranscriptionInput, 'jobId' | 'userId' | 'tier' | 'model' | 'backend' | 'task' | 'spotAttempts' | 'chunksPerChild'>;
 
 /**
+ * How one chunk is transcribed when it differs from the job's default (languages per window,
+ * workflows/languages.ts): its language (null = detect), model, and the detection options of
+ * TranscribeChunkInput.
+ */
+export type ChunkCall = Pick<TranscribeChunkInput, 'language'> & Partial<Pick<TranscribeChunkInput, 'model' | 'minLanguageProbability' | 'detectModel'>>;
+
+/**
  * Transcribes one chunk on the job's backend; on spot, after `spotAttempts` failures it moves to the
  * tier's first non-spot backend (durability beats cost, even CPU for a long file), recorded in the
- * job's `fallbacks`.
+ * job's `fallbacks`. `call` (optional) sets the chunk's language, model and detection options.
  */
-export function chunkRunner(job: ChunkJob, language: () => string | null): (chunk: JobChunk) => Promise<TranscribeChunkResult> {
+export function chunkRunner(job: ChunkJob, language: () => string | null): (chunk: JobChunk, call?: ChunkCall) => Promise<TranscribeChunkResult> {
   const onSpot = job.backend === 'gpu-spot';
   const primary = inferenceActivities(BACKEND_TASK_QUEUE[job.backend], onSpot ? (job.spotAttempts ?? DEFAULT_SPOT_ATTEMPTS) : undefined);
   const fallbackTo = fallbackBackend(job.tier);
-  return async (chunk) => {
+  return async (chunk, call) => {
     const { channel, ...span } = chunk;
-    const args = { jobId: job.jobId, model: job.model, chunk: span, language: language(), task: job.task, tier: job.tier, ...(channel === undefined ? {} : { channel }) };
+    const args: TranscribeChunkInput = { jobId: job.jobId, model: job.model, chunk: span, language: language(), task: job.task, tier: job.tier, ...(channel === undefined ? {} : { channel }), ...call };
     try {
       return await primary.transcribeChunk(args);
     } catch (err) {
@@ -153,26 +160,45 @@ export async function runBounded<T, R>(items: T[], limit: number, fn: (item: T) 
   return results;
 }
 
-/** A child's input: the job's fields it needs (flat, so logs find `jobId` and `userId`), its chunks. */
-export type ChunkGroupInput = ChunkJob & { language: string | null; chunks: JobChunk[] };
+/**
+ * A child's input: the job's fields it needs (flat, so logs find `jobId` and `userId`), its chunks and,
+ * per chunk, how it is transcribed (`calls`; absent in children started before languages per window:
+ * every chunk in `language`).
+ */
+export type ChunkGroupInput = ChunkJob & { language: string | null; chunks: JobChunk[]; calls?: ChunkCall[] };
+
+/** What a chunk's run tells the workflow (a subset of TranscribeChunkResult: a child returns these). */
+export type ChunkOutcome = Pick<TranscribeChunkResult, 'chunkIndex' | 'language' | 'languageProbability' | 'deferred'>;
+
+const outcomeOf = (r: TranscribeChunkResult): ChunkOutcome => ({
+  chunkIndex: r.chunkIndex,
+  language: r.language,
+  languageProbability: r.languageProbability,
+  ...(r.deferred ? { deferred: true } : {}),
+});
 
 /**
  * Runs all `chunks` of a job: in this workflow when they are at most the job's chunks-per-child
  * limit, else in child workflows `<workflowId>-chunks-<k>` of that many chunks each, one at a time.
- * `onDone(n)` reports progress (per chunk inline, per group with children). A cancelled parent
- * cancels its child, whose activities stop through their heartbeats.
+ * `call(chunk)` says how each chunk runs, asked when it starts (inline) or when its group starts
+ * (children), so a decision taken from earlier results (a re-route) applies to the chunks after it.
+ * `opts.onResult` sees each chunk's outcome (inline: as it completes; children: per group, in order);
+ * `onDone(n)` reports progress. A cancelled parent cancels its child, whose activities stop through
+ * their heartbeats.
  */
 export async function runChunks(
   job: ChunkJob,
   chunks: JobChunk[],
-  language: string | null,
-  run: (chunk: JobChunk) => Promise<unknown>,
+  call: (chunk: JobChunk) => ChunkCall,
+  run: (chunk: JobChunk, call?: ChunkCall) => Promise<TranscribeChunkResult>,
   onDone: (n: number) => void,
+  opts: { onResult?: (chunk: JobChunk, outcome: ChunkOutcome) => void; childIdSuffix?: string } = {},
 ): Promise<void> {
+  const onResult = opts.onResult ?? (() => undefined);
   const perChild = job.chunksPerChild ?? DEFAULT_CHUNKS_PER_CHILD;
   if (chunks.length <= perChild) {
     await runBounded(chunks, MAX_CHUNKS_IN_FLIGHT, async (c) => {
-      await run(c);
+      onResult(c, outcomeOf(await run(c, call(c))));
       onDone(1);
     });
     return;
@@ -180,18 +206,24 @@ export async function runChunks(
   const parentId = workflowInfo().workflowId;
   for (let k = 0; k * perChild < chunks.length; k++) {
     const group = chunks.slice(k * perChild, (k + 1) * perChild);
-    await executeChild(chunkGroupWorkflow, {
-      workflowId: `${parentId}-chunks-${k}`,
+    const calls = group.map(call);
+    const done = await executeChild(chunkGroupWorkflow, {
+      // a second pass over a job's chunks (languages per window: workflows/languages.ts) has its own ids
+      workflowId: `${parentId}-chunks-${k}${opts.childIdSuffix ?? ''}`,
       taskQueue: TASK_QUEUES.orchestration,
-      args: [{ ...pickJob(job), language, chunks: group }],
+      args: [{ ...pickJob(job), language: calls[0]?.language ?? null, chunks: group, calls }],
     });
+    (done.outcomes ?? []).forEach((o, i) => onResult(group[i], o));
     onDone(group.length);
   }
 }
 
 /** A child workflow: one group of a long job's chunks (see the file comment for why and when). */
-export async function chunkGroupWorkflow(input: ChunkGroupInput): Promise<{ chunks: number }> {
+export async function chunkGroupWorkflow(input: ChunkGroupInput): Promise<{ chunks: number; outcomes?: ChunkOutcome[] }> {
   const run = chunkRunner(input, () => input.language);
-  await runBounded(input.chunks, MAX_CHUNKS_IN_FLIGHT, run);
-  return { chunks: input.chunks.length };
+  const outcomes = await runBounded(input.chunks, MAX_CHUNKS_IN_FLIGHT, async (c) => {
+    const i = input.chunks.indexOf(c);
+    return outcomeOf(await run(c, input.calls?.[i]));
+  });
+  return { chunks: input.chunks.length, outcomes };
 }

@@ -20,8 +20,9 @@ import type { createQuotaActivities } from '../activities/quota';
 import type { createStorageActivities } from '../activities/storage';
 import type { JobStatus } from '../common/constants';
 import type { TranscriptionInput, WorkflowStatus } from '../common/jobs';
-import { chunkRunner, describeFailure, detectLanguageOnBackend, runChunks } from './chunks';
-import { modelForLanguage } from '../common/language-routing';
+import { describeFailure } from './chunks';
+import { transcribeByWindow, transcribeInLanguage, type LanguageOutcome } from './languages';
+import { MODEL_REGISTRY } from '../common/routing';
 import { startWebhookDelivery } from './webhook';
 import { runEdge } from './edge';
 import { retainAudio } from './retention';
@@ -138,28 +139,14 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     patch: { audioSeconds: prepared.audioSeconds, chunksTotal: prepared.chunks.length },
   });
 
-  let language = input.language;
-  let job = input;
-  if (input.languageRouting && language === null && prepared.chunks.length > 0) {
-    // No language, no model named: a multilingual model detects the language on the first window,
-    // then English goes to the tier's English-only model and other languages to a multilingual one.
-    const detected = await detectLanguageOnBackend(input, input.languageRouting.detectModel, prepared.chunks[0]);
-    language = detected.language;
-    job = { ...input, model: modelForLanguage(input.languageRouting, language) };
-    await orchestration.updateJob({ jobId: input.jobId, patch: { model: job.model, language, languageProbability: detected.probability } });
-  }
-  const run = chunkRunner(job, () => language);
   if (prepared.chunks.length > 0) setStatus('running');
-  let pending = prepared.chunks;
-  if (language === null && pending.length > 0) {
-    // Detect the language once, on the first window, and hold it for the rest of the job.
-    const first = await run(pending[0]);
-    state.chunksDone++;
-    language = first.language;
-    pending = pending.slice(1);
-  }
-  // In this workflow, or in child workflows of chunk groups for a long file (history bound: chunks.ts).
-  await runChunks(job, pending, language, run, (n) => (state.chunksDone += n));
+  const onDone = (n: number) => (state.chunksDone += n);
+  // No language: each window in its own detected language (a multilingual model, or routing by
+  // language); else every chunk in the given language (or an English-only model's English).
+  const byWindow = input.language === null && (!!input.languageRouting || MODEL_REGISTRY.models[input.model]?.multilingual !== false);
+  const languages = byWindow
+    ? await transcribeByWindow(input, prepared.chunks, onDone)
+    : await transcribeInLanguage(input, prepared.chunks, input.language, onDone);
 
   // Billed = audio sent to inference, rounded up (API.md); the rest of the reservation goes back.
   // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
@@ -174,11 +161,16 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     if (retain) await retainAudio(input.jobId, input.retainAudioSeconds!);
     await settlement.settleQuota({ jobId: input.jobId, billedSeconds });
     if (input.channels) {
-      await orchestration.finalizeChannels({ jobId: input.jobId, channels: input.channels, audioSeconds: prepared.audioSeconds, billedSeconds });
+      await orchestration.finalizeChannels({ jobId: input.jobId, channels: input.channels, audioSeconds: prepared.audioSeconds, billedSeconds, languages: jobLanguagesOf(languages) });
     } else {
-      await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds });
+      await orchestration.finalizeTranscript({ jobId: input.jobId, audioSeconds: prepared.audioSeconds, billedSeconds, languages: jobLanguagesOf(languages) });
     }
   });
   setStatus('completed');
   return retain;
+}
+
+/** The job's language fields (written with the transcript: the one place they are decided). */
+function jobLanguagesOf(l: LanguageOutcome) {
+  return { language: l.language, languageProbability: l.languageProbability, languages: l.languages };
 }

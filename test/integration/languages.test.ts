@@ -1,0 +1,127 @@
+/**
+ * Languages per window on the real stack (issue #17 item 3; workflows/languages.ts), whisper-base, no
+ * `language` given:
+ *  - English (≈ 52 s of speech) then German (≈ 38 s): each window is detected on its own speech and
+ *    transcribed in its language, so the German half comes back German (not translated into English),
+ *    segments carry their `language`, and the job's `languages` lists both with their seconds;
+ *  - pink noise then English: detection reads only the speech (the noise window made it `nn` before).
+ * The audio is made with espeak-ng and sox at test time. Pauses are placed so the chunk planner cuts at
+ * the switch (audio/speech-spans.ts: the latest clear pause near the 30 s limit): 0.25 s between
+ * sentences, a 0.7 s pause about 27 s into each side, 3 s of silence at the switch.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
+import { normalise, wer } from '../helpers/wer';
+import { ENGLISH, makeEnglishThenGerman, run, side, SR } from '../helpers/speech-files';
+
+/** German words the English-trained ear would not write: their presence means German was transcribed. */
+const GERMAN_MARKERS = ['tomaten', 'garten', 'licht', 'haus', 'zug', 'stadt', 'schwester', 'fahrrad', 'fluss', 'bibliothek', 'montag', 'nachbarn', 'regenschirm', 'kinder', 'burg', 'zeitung', 'museum', 'stühle', 'gäste', 'und', 'wir', 'die', 'der', 'das'];
+/** English words a translation of the German half would be full of. */
+const ENGLISH_FUNCTION_WORDS = ['the', 'and', 'we', 'have', 'of', 'to', 'with', 'when', 'you'];
+
+let app: TestApp;
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-languages-'));
+  app = await startTestApp();
+}, 120_000);
+
+afterAll(async () => {
+  await app?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+}, 60_000);
+
+interface LangSegment {
+  start: number;
+  end: number;
+  text: string;
+  language?: string;
+}
+
+/** The English-then-German file, made once. */
+let bilingual: ReturnType<typeof makeEnglishThenGerman> | null = null;
+function bilingualFile() {
+  bilingual ??= makeEnglishThenGerman(tmp);
+  return bilingual;
+}
+
+/** Submits the bilingual file with `fields`, waits, prints and checks what both bilingual tests share. */
+async function bilingualJob(label: string, fields: Record<string, string>) {
+  const { file, en, de, switchAt } = bilingualFile();
+  expect(en.seconds).toBeGreaterThanOrEqual(45);
+  expect(de.seconds).toBeGreaterThanOrEqual(30);
+  const { apiKey } = await app.user('free');
+  const res = await submitFile(app.url, apiKey, file, fields);
+  expect(res.status).toBe(202);
+  const t0 = Date.now();
+  const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 240_000);
+  expect(job.status).toBe('completed');
+  const segments = job.segments as LangSegment[];
+  process.stderr.write(`[languages] ${label}: ${((Date.now() - t0) / 1000).toFixed(1)} s; model ${job.model} (${job.modelNote}); languages ${JSON.stringify(job.languages)} language ${job.language} p ${job.languageProbability}; chunks ${job.progress.chunksTotal}\n`);
+  for (const s of segments) process.stderr.write(`[languages]   ${s.start.toFixed(1)}–${s.end.toFixed(1)} ${s.language} ${s.text}\n`);
+
+  // every segment says its language; English first, then German, no going back
+  expect(segments.length).toBeGreaterThan(4);
+  for (const s of segments) expect(['en', 'de']).toContain(s.language);
+  const firstDe = segments.findIndex((s) => s.language === 'de');
+  expect(firstDe).toBeGreaterThan(0);
+  expect(segments.slice(firstDe).every((s) => s.language === 'de')).toBe(true);
+  // the switch is where the speech switches (segment times within a couple of seconds)
+  expect(Math.abs(segments[firstDe].start - switchAt)).toBeLessThanOrEqual(3);
+
+  // the English half is English; the German half is German, not an English translation
+  const englishText = segments.slice(0, firstDe).map((s) => s.text).join(' ');
+  const germanText = segments.slice(firstDe).map((s) => s.text).join(' ');
+  expect(wer(en.spoken.join(' '), englishText)).toBeLessThanOrEqual(0.3);
+  const germanWords = normalise(germanText);
+  const markers = GERMAN_MARKERS.filter((m) => germanWords.includes(m));
+  expect(markers.length).toBeGreaterThanOrEqual(8);
+  const english = germanWords.filter((w) => ENGLISH_FUNCTION_WORDS.includes(w));
+  expect(english.length).toBeLessThanOrEqual(2);
+
+  // the job: the language with the most speech, and seconds of speech per language
+  expect(job.language).toBe('en');
+  expect(job.languageProbability).toBeGreaterThanOrEqual(0.5);
+  const languages = job.languages as { language: string; seconds: number }[];
+  expect(languages.map((l) => l.language)).toEqual(['en', 'de']);
+  expect(languages[0].seconds).toBeGreaterThan(en.seconds - 3);
+  expect(languages[0].seconds).toBeLessThan(en.seconds + 4);
+  expect(languages[1].seconds).toBeGreaterThan(de.seconds - 3);
+  expect(languages[1].seconds).toBeLessThan(de.seconds + 4);
+  return job;
+}
+
+test('English then German without a language: each window in its own language, German not translated', async () => {
+  const job = await bilingualJob('whisper-base', { model: 'whisper-base' });
+  expect(job.model).toBe('whisper-base');
+  expect(job.modelNote).toBeNull();
+}, 300_000);
+
+test('economy routing: English goes to tiny.en, the switch to German re-routes the rest to whisper-base', async () => {
+  // no model: the first windows are English (tiny.en), the third is German, which re-routes
+  const job = await bilingualJob('economy routing', {});
+  expect(job.model).toBe('whisper-base');
+  expect(job.modelNote).toMatch(/^routed to whisper-tiny\.en for English; re-routed to whisper-base from chunk \d+ \(language de\)$/);
+}, 300_000);
+
+test('noise then English without a language: detected on the speech, English', async () => {
+  const noise = path.join(tmp, 'pink.wav');
+  run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', noise, 'synth', '12', 'pinknoise', 'vol', '0.3']);
+  const speech = side(tmp, 'en2', 'en', ENGLISH.slice(0, 3), 100, 100);
+  const file = path.join(tmp, 'noise-en.wav');
+  run('sox', [noise, ...speech.files, file]);
+
+  const { apiKey } = await app.user('free');
+  const res = await submitFile(app.url, apiKey, file, { model: 'whisper-base' });
+  expect(res.status).toBe(202);
+  const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 120_000);
+  expect(job.status).toBe('completed');
+  process.stderr.write(`[languages] noise-en: ${job.language} ${job.languageProbability} ${JSON.stringify(job.languages)} ${job.text}\n`);
+  expect(job.language).toBe('en');
+  expect((job.languages as { language: string }[]).map((l) => l.language)).toEqual(['en']);
+  for (const s of job.segments as LangSegment[]) expect(s.language).toBe('en');
+  expect(wer(speech.spoken.join(' '), job.text)).toBeLessThanOrEqual(0.3);
+}, 180_000);
