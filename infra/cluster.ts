@@ -18,7 +18,6 @@
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Client as PgClient, Pool } from 'pg';
@@ -32,6 +31,7 @@ import { createLogger } from '../common/log';
 import { STACK_FILE, writeStackFile } from '../api/cli/stack-file';
 import { renderGatewayConfig } from './nginx/render';
 import { ensureDevUser } from './dev-user';
+import { stopOnSignals } from './foreground';
 import {
   DEFAULT_PORTS,
   SEARCH_ATTRIBUTES,
@@ -622,23 +622,14 @@ async function main() {
   const t0 = Date.now();
   log.info('starting the production-shaped cluster', { root });
   let cluster: Cluster | undefined;
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    fs.rmSync(STACK_FILE, { force: true });
-    log.info('stopping');
+  const stop = stopOnSignals(log, async () => {
     await cluster?.stop();
-    log.info('stopped');
-    process.exit(code);
-  };
-  process.once('SIGINT', () => void stop(0));
-  process.once('SIGTERM', () => void stop(0));
+  });
   try {
     cluster = await startCluster({ root, ports: 'default', partitions: 1 });
   } catch (err) {
     log.error('start-up failed', { err: String((err as Error)?.stack ?? err) });
-    process.exit(1);
+    return stop(1);
   }
   writeStackFile({ apiUrl: cluster.apiUrl, temporalAddress: cluster.temporalAddress, uiUrl: cluster.uiUrl, devApiKey: cluster.devApiKey });
   const rss = rssByProcess(cluster.pids());
@@ -655,5 +646,3 @@ if (require.main === module) {
     process.exit(1);
   });
 }
-
-export const CLUSTER_TMP_PREFIX = path.join(os.tmpdir(), 'fairscribe-cluster-');

@@ -3,7 +3,6 @@
  * Temporal dev server (with its UI) under .data/, the orchestration and CPU inference workers, and the
  * API. Writes .data/stack.json when everything is ready and removes it on stop.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig, REPO_ROOT } from '../common/config';
 import { openDeps } from '../common/deps';
@@ -13,11 +12,11 @@ import { STACK_FILE, writeStackFile } from '../api/cli/stack-file';
 import { startInferenceWorker, startOrchestrationWorker, type WorkerHandle } from '../workers/factory';
 import { DEFAULT_PORTS, startAll } from './services';
 import { ensureDevUser } from './dev-user';
+import { stopOnSignals } from './foreground';
 
 const DATA_DIR = path.join(REPO_ROOT, '.data');
 /** The dev user's key: a local-development exception (API.md), never in production config. */
 const DEV_KEY_FILE = path.join(DATA_DIR, 'dev-key.json');
-const PARENT_CHECK_MS = 1_000;
 
 async function main() {
   const log = createLogger({ component: 'stack' });
@@ -34,27 +33,12 @@ async function main() {
   const workers: WorkerHandle[] = [];
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
   let deps: Awaited<ReturnType<typeof openDeps>> | undefined;
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    fs.rmSync(STACK_FILE, { force: true });
-    log.info('stopping');
+  const stop = stopOnSignals(log, async () => {
     await api?.close().catch(() => undefined);
     await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
     await deps?.close().catch(() => undefined);
     await services.stop();
-    log.info('stopped');
-    process.exit(code);
-  };
-  process.once('SIGINT', () => void stop(0));
-  process.once('SIGTERM', () => void stop(0));
-  // If whatever started us goes away without a signal reaching us (an intermediate shell killed),
-  // stop rather than leave the stack running as an orphan.
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) void stop(0);
-  }, PARENT_CHECK_MS).unref();
+  });
 
   try {
     deps = await openDeps(config);
