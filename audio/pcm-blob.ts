@@ -17,13 +17,6 @@ export function chunkSampleRange(chunk: { start: number; end: number }): [number
   return [first, Math.max(first, Math.round(chunk.end * SAMPLE_RATE))];
 }
 
-/** Hex SHA-256 of a chunk's samples as stored (little-endian float32 bytes). */
-export function chunkSha256(samples: Float32Array, chunk: { start: number; end: number }): string {
-  const [first, last] = chunkSampleRange(chunk);
-  const part = samples.subarray(first, Math.min(last, samples.length));
-  return crypto.createHash('sha256').update(new Uint8Array(part.buffer, part.byteOffset, part.byteLength)).digest('hex');
-}
-
 /**
  * A chunk's samples `[samples]` from a PCM blob (blobKeys.pcm, or blobKeys.channelPcm of one channel).
  * @throws BlobIntegrityError when the chunk carries a hash and the bytes do not match; BlobNotFoundError
@@ -42,8 +35,8 @@ export async function readChunkSamples(blobs: BlobStore, key: string, chunk: { s
 }
 
 /**
- * Hex SHA-256 of a chunk's samples read from a float32 PCM file in blocks (readPcmBlocks): the same
- * digest as chunkSha256 over the whole array, without holding it.
+ * Hex SHA-256 of a chunk's samples `[first, last)` (chunkSampleRange) as stored, i.e. of their little-endian float32
+ * bytes, read from a float32 PCM file in blocks (readPcmBlocks) so the file is never held whole.
  */
 export async function chunkSha256FromFile(file: string, chunk: { start: number; end: number }, blockSamples?: number): Promise<string> {
   const hash = crypto.createHash('sha256');
@@ -54,8 +47,9 @@ export async function chunkSha256FromFile(file: string, chunk: { start: number; 
 }
 
 /**
- * withChunkHashes for a chunk planned on a PCM file that is never read whole (audio preparation):
- * each range is read back in blocks of `blockSamples`.
+ * A chunk with the SHA-256 of what a worker will read (readChunkAudio checks it): of each piece where silence was
+ * removed inside it (audio/speech-spans.ts), else of the whole range. For audio preparation, on the normalised PCM
+ * file it planned the chunk on, each range read back in blocks of `blockSamples`.
  */
 export async function withChunkHashesFromFile<C extends ChunkSpan>(file: string, chunk: C, blockSamples?: number): Promise<C> {
   if (chunk.pieces) {
@@ -64,16 +58,6 @@ export async function withChunkHashesFromFile<C extends ChunkSpan>(file: string,
     return { ...chunk, pieces };
   }
   return { ...chunk, sha256: await chunkSha256FromFile(file, chunk, blockSamples) };
-}
-
-/**
- * A chunk with the SHA-256 of what a worker will read: of each piece where silence was removed inside
- * it (audio/speech-spans.ts), else of the whole range.
- * @param samples the whole normalised PCM the chunk was planned on
- */
-export function withChunkHashes<C extends ChunkSpan>(samples: Float32Array, chunk: C): C {
-  if (chunk.pieces) return { ...chunk, pieces: chunk.pieces.map((p) => ({ ...p, sha256: chunkSha256(samples, p) })) };
-  return { ...chunk, sha256: chunkSha256(samples, chunk) };
 }
 
 /**

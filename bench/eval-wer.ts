@@ -32,6 +32,7 @@ import { seedFrom } from '../engine/prng';
 import { chunkAudio, chunkRelativeTimes, planSpeechChunks } from '../audio/speech-spans';
 import { detectSpeech, pcmFileBlocks, VadThread } from '../audio/vad-client';
 import { mergeChunkSegmentsByChunk, transcriptText, type ChunkSegments } from '../audio/transcript';
+import { ESPEAK_SENTENCES } from '../test/helpers/sentences';
 import { normalise, wer } from '../test/helpers/wer';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, pad, padStart } from './lib';
 
@@ -41,27 +42,8 @@ const JFK = 'And so my fellow Americans, ask not what your country can do for yo
 const LEFT = 'He began a confused complaint against the wizard, who had vanished behind the curtain on the left.';
 const RIGHT = 'The horizon seems extremely distant.';
 
-/** More sentences for the long-form set (espeak-ng reads them clearly; no punctuation, so no inner pauses). */
-const SENTENCES = [
-  'We planted tomatoes and carrots in the garden last spring and picked them at the end of the summer',
-  'Please remember to turn off the lights and lock the front door when you leave the house',
-  'A strong wind blew through the forest and knocked down several tall trees near the cabin',
-  'Heavy rain caused flooding in several towns along the river and many roads were closed for days',
-  'My brother bought a new camera and took hundreds of pictures of the mountains during his trip',
-  'The company announced that it will open three new stores in different parts of the country next year',
-  'He forgot his umbrella at home and got completely wet while waiting for the bus in the rain',
-  'Our train was delayed for nearly two hours because heavy snow had covered the tracks outside the village',
-  'The chef prepared a delicious dinner with fresh fish and vegetables from the local market',
-  'The pilot told the passengers to fasten their seat belts because the plane was flying through a storm',
-  'Our family drove to the beach on Saturday and spent the whole afternoon swimming in the ocean',
-  'The teacher asked everyone in the class to write a short story about their favorite animal',
-  'Small children came running across the field when they heard the music of the ice cream truck',
-  'The library will be closed on Monday while workers repair the roof and paint the walls',
-  'She practiced the piano every evening for a month before the concert at the town hall',
-  'The farmer woke up early to feed the cows and check the fences around the meadow',
-  'After the meeting the manager sent everyone a summary of the decisions by email',
-  'The museum opened a new exhibition about ancient ships and the sailors who built them',
-];
+/** The long-form set's English sentences (espeak-ng reads them clearly; no punctuation, so no inner pauses). */
+const SENTENCES = ESPEAK_SENTENCES;
 const GERMAN = [
   'Am Wochenende fahren wir mit dem Zug in die Berge und wandern zu einem kleinen See',
   'Die Kinder spielen im Garten und der Hund liegt in der Sonne neben dem Haus',

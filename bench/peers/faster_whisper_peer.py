@@ -1,15 +1,21 @@
-"""faster-whisper peer for bench/engine.ts, run with the venv made by bench/setup-peers.sh.
+"""faster-whisper peer for bench/engine.ts, bench/eval-wer.ts and bench/pipeline.ts, run with the venv made by
+bench/setup-peers.sh.
 
 usage: python faster_whisper_peer.py '{"ct2Dir":…,"pcm":…,"threads":2,"language":"en"}'
 Protocol (stdout, one JSON object per line prefixed with "@@"): {"ready":…} after the model is loaded, then for
-every "run" line on stdin {"seconds":…,"text":…,"segments":[[start,end,text,language]…],"language":…}; "file PATH"
-does the same for another raw f32le 16 kHz file (bench/eval-wer.ts); "file PATH LANG" with LANG "-" detects the
-language instead of the options' one; "quit" ends it.
-"batched": true in the options runs faster-whisper's BatchedInferencePipeline (its default Silero VAD segments,
-batch_size 8) instead of the sequential WhisperModel.transcribe.
+every "run" line on stdin (the options' "pcm", raw f32le 16 kHz mono) {"seconds":…,"text":…,
+"segments":[[start,end,text,language]…],"language":…}; "file PATH" does the same for another raw f32le 16 kHz file
+(bench/eval-wer.ts, bench/pipeline.ts); "file PATH LANG" with LANG "-" detects the language instead of the options'
+one; "quit" ends it.
+"batched": true in the options runs faster-whisper's BatchedInferencePipeline (its Silero VAD on, as the pipeline's
+default, so both sides include their VAD; "batchSize", default 8) instead of the sequential WhisperModel.transcribe;
+with "vadSeconds": true the reply also has "vadSeconds", get_speech_timestamps alone on the same audio, timed once
+outside the timed call ("seconds" is then VAD + inference).
 Decoding: CTranslate2 int8, greedy (beam_size=1), temperature 0 only (no fallback) unless the options give
 "temperatures" (eval-wer passes Whisper's 0.0 … 1.0 with best_of 1, as our engine samples once per temperature),
-condition_on_previous_text=False, timestamps on (as our engine), no VAD, cpu_threads from the options.
+condition_on_previous_text=False, timestamps on (as our engine) unless "timestamps": false (bench/pipeline.ts: the
+batched pipeline's default, without_timestamps=True), word timestamps off, no VAD in the sequential mode,
+cpu_threads from the options.
 """
 import json
 import os
@@ -32,6 +38,7 @@ def main():
         import ctranslate2
         import faster_whisper
         from faster_whisper import WhisperModel
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         model = WhisperModel(opts["ct2Dir"], device="cpu", compute_type="int8",
                              cpu_threads=opts["threads"], num_workers=1)
@@ -39,7 +46,7 @@ def main():
         if opts.get("batched"):
             from faster_whisper import BatchedInferencePipeline
             batched = BatchedInferencePipeline(model=model)
-        audio = np.fromfile(opts["pcm"], dtype="<f4")
+        audio = np.fromfile(opts["pcm"], dtype="<f4") if opts.get("pcm") else None
         reply({"ready": True, "loadSeconds": time.perf_counter() - t0, "version": faster_whisper.__version__,
                "ct2Version": ctranslate2.__version__})
     except Exception as e:  # noqa: BLE001 - reported in the bench row
@@ -59,14 +66,19 @@ def main():
             s = time.perf_counter()
             common = dict(language=language, task="transcribe", beam_size=1, best_of=1,
                           temperature=opts.get("temperatures") or [0.0], condition_on_previous_text=False,
-                          word_timestamps=False, without_timestamps=False)
+                          word_timestamps=False, without_timestamps=not opts.get("timestamps", True))
             if batched is not None:
-                segments, info = batched.transcribe(clip, batch_size=8, **common)
+                segments, info = batched.transcribe(clip, vad_filter=True, batch_size=opts.get("batchSize", 8), **common)
             else:
                 segments, info = model.transcribe(clip, vad_filter=False, **common)
             segs = [[seg.start, seg.end, seg.text.strip(), info.language] for seg in segments]  # the generator does the work
-            text = " ".join(x[2] for x in segs)
-            reply({"seconds": time.perf_counter() - s, "text": text, "segments": segs, "language": info.language})
+            out = {"seconds": time.perf_counter() - s, "text": " ".join(x[2] for x in segs), "segments": segs,
+                   "language": info.language}
+            if opts.get("vadSeconds"):
+                v = time.perf_counter()
+                get_speech_timestamps(clip, VadOptions())
+                out["vadSeconds"] = time.perf_counter() - v
+            reply(out)
         except Exception as e:  # noqa: BLE001
             reply({"error": f"{type(e).__name__}: {e}"})
     return 0

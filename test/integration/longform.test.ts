@@ -15,6 +15,7 @@ import { loadSileroVad, SileroVadStream } from '../../audio/silero-vad';
 import { planSpeechChunks } from '../../audio/speech-spans';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { parseWavPcm16Mono } from '../helpers/wav';
+import { ESPEAK_SENTENCES } from '../helpers/sentences';
 import { normalise } from '../helpers/wer';
 
 /**
@@ -23,20 +24,7 @@ import { normalise } from '../helpers/wer';
  * 25 candidates; tiny.en misreads espeak's "the beach" or "lighthouse keeper" in some contexts). No
  * punctuation: espeak pauses at commas and full stops.
  */
-const SENTENCES = [
-  'We planted tomatoes and carrots in the garden last spring and picked them at the end of the summer',
-  'Please remember to turn off the lights and lock the front door when you leave the house',
-  'A strong wind blew through the forest and knocked down several tall trees near the cabin',
-  'Heavy rain caused flooding in several towns along the river and many roads were closed for days',
-  'My brother bought a new camera and took hundreds of pictures of the mountains during his trip',
-  'The company announced that it will open three new stores in different parts of the country next year',
-  'He forgot his umbrella at home and got completely wet while waiting for the bus in the rain',
-  'Our train was delayed for nearly two hours because heavy snow had covered the tracks outside the village',
-  'The chef prepared a delicious dinner with fresh fish and vegetables from the local market',
-  'The pilot told the passengers to fasten their seat belts because the plane was flying through a storm',
-  'Our family drove to the beach on Saturday and spent the whole afternoon swimming in the ocean',
-  'The teacher asked everyone in the class to write a short story about their favorite animal',
-];
+const SENTENCES = ESPEAK_SENTENCES.slice(0, 12);
 /** espeak-ng words per minute: a little slower than its default 175, for tiny.en's sake. */
 const SPEECH_WPM = '150';
 const PAUSE_SECONDS = 1;

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AudioTooLongError, decodeToPcm, PcmBlocker, readPcmBlocks, UnsupportedAudioError } from '../../audio/ffmpeg';
-import { withChunkHashes } from '../../audio/pcm-blob';
+import { withChunkHashes } from '../helpers/pcm-hash';
 import { preparePcm } from '../../audio/prepare';
 import { loadSileroVad, SileroVadStream } from '../../audio/silero-vad';
 import { planSpeechChunks } from '../../audio/speech-spans';
