@@ -602,13 +602,17 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   }
 }
 
-/** Resident memory of each process (kB from /proc/<pid>/status VmRSS), children not included. */
-export function rssByProcess(pids: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
+/**
+ * Memory of each process in MiB, children not included: `rss` its resident set now (/proc/<pid>/status VmRSS),
+ * `peak` the most it has held since it started (VmHWM). A process that has exited is left out.
+ */
+export function memoryByProcess(pids: Record<string, number>): Record<string, { rss: number; peak: number }> {
+  const out: Record<string, { rss: number; peak: number }> = {};
   for (const [name, pid] of Object.entries(pids)) {
     try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) out[name] = Number(m[1]);
+      const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+      out[name] = { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
     } catch {
       // gone
     }
@@ -632,8 +636,7 @@ async function main() {
     return stop(1);
   }
   writeStackFile({ apiUrl: cluster.apiUrl, temporalAddress: cluster.temporalAddress, uiUrl: cluster.uiUrl, devApiKey: cluster.devApiKey });
-  const rss = rssByProcess(cluster.pids());
-  log.info('cluster ready', { apiUrl: cluster.apiUrl, uiUrl: cluster.uiUrl, ms: Date.now() - t0, stackFile: STACK_FILE, rssKb: rss });
+  log.info('cluster ready', { apiUrl: cluster.apiUrl, uiUrl: cluster.uiUrl, ms: Date.now() - t0, stackFile: STACK_FILE, memoryMiB: memoryByProcess(cluster.pids()) });
   process.stderr.write(
     `\nfairscribe cluster is up: API ${cluster.apiUrl} (gateway → 2 replicas), Temporal ${cluster.temporalAddress} ` +
       `(PostgreSQL persistence + visibility), UI ${cluster.uiUrl}; logs in ${path.join(root, 'logs')}. Ctrl-C stops it.\n`,

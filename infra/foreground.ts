@@ -13,14 +13,15 @@ const PARENT_CHECK_MS = 1_000;
  * signal reaching us (an intermediate shell killed): removes .data/stack.json first (so no tool connects to a stack
  * that is going), awaits `teardown`, then exits with the code.
  * @param teardown stops the stack's processes; an error in it is logged, the exit still happens
+ * @param stackFile the file to remove (tests name their own)
  * @returns stop(code) for start-up failures and dead workers; calls after the first do nothing
  */
-export function stopOnSignals(log: Logger, teardown: () => Promise<void>): (code: number) => Promise<void> {
+export function stopOnSignals(log: Logger, teardown: () => Promise<void>, stackFile = STACK_FILE): (code: number) => Promise<void> {
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    fs.rmSync(STACK_FILE, { force: true });
+    fs.rmSync(stackFile, { force: true });
     log.info('stopping');
     try {
       await teardown();

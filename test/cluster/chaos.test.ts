@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
-import { startCluster, rssByProcess, type Cluster } from '../../infra/cluster';
+import { startCluster, memoryByProcess, type Cluster } from '../../infra/cluster';
 import { loadConfig } from '../../common/config';
 import { createRedis } from '../../common/redis';
 import { QuotaService } from '../../quota/quota-service';
@@ -34,8 +34,8 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-cluster-chaos-'));
   const t0 = Date.now();
   cluster = await startCluster({ root: path.join(tmp, 'cluster'), ports: 'free', fast: true, partitions: 1 });
-  const rss = rssByProcess(cluster.pids());
-  process.stderr.write(`[cluster] ready in ${((Date.now() - t0) / 1000).toFixed(0)} s; RSS MiB ${JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.round(v / 1024)])))}\n`);
+  const rss = Object.fromEntries(Object.entries(memoryByProcess(cluster.pids())).map(([k, v]) => [k, v.rss]));
+  process.stderr.write(`[cluster] ready in ${((Date.now() - t0) / 1000).toFixed(0)} s; RSS MiB ${JSON.stringify(rss)}\n`);
   pool = new Pool({ connectionString: cluster.databaseUrl, max: 4 });
   pool.on('error', () => undefined); // the Postgres outage below
   const redis = createRedis(cluster.redisUrl);
@@ -53,6 +53,12 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
+  if (cluster) {
+    // What each process held at most over the whole file (docs/deploy.md's memory table). The processes that the
+    // tests restarted (a CPU worker, the Temporal server, Postgres, an API replica) count from their restart.
+    const peak = Object.fromEntries(Object.entries(memoryByProcess(cluster.pids())).map(([k, v]) => [k, v.peak]));
+    process.stderr.write(`[cluster] peak RSS MiB after the chaos set ${JSON.stringify(peak)}\n`);
+  }
   await connection?.close();
   (app?.deps.redis as any)?.disconnect();
   await pool?.end().catch(() => undefined);
