@@ -7,7 +7,8 @@
  *  - short: every reference recording in ../shared/audio (each channel of stereo_diarization.wav alone);
  *  - long (issue #17): ≥ 5 min of read speech with pauses, ≥ 60 s without a pause, speech between pink
  *    noise, brown noise and music-like tones, 60 s of digital silence, a 30 s pause in the middle,
- *    telephone-band speech, and English then German without a language (multilingual models only); built
+ *    telephone-band speech, repeated speech across cuts (jfk looped, a phrase said over and over without a
+ *    pause), and English then German without a language (multilingual models only); built
  *    from espeak-ng, sox and ../shared/audio at run time.
  * Columns:
  *  - ours: the service's own path — Silero VAD (audio/silero-vad.ts), chunk planning (audio/speech-spans.ts),
@@ -165,6 +166,15 @@ function buildLongForm(dir: string, add: (f: Omit<EvalFile, 'pcm' | 'seconds'>, 
   compose('speech between music-like tones', [{ fill: 'tones', seconds: 20 }, said[2], { fill: 'tones', seconds: 20 }]);
   compose('digital silence (60 s)', [{ fill: 'silence', seconds: 60 }]);
   compose('30 s pause in the middle', [said[3], said[4], { fill: 'silence', seconds: 30 }, said[5], said[6]]);
+  // Repeated speech across cuts (the overlap merge must align by time, not match a repetition): jfk looped
+  // four times as the OpenAI streaming test sends it, and one phrase said over and over with no pause, so
+  // every cut falls inside speech whose words recur within seconds.
+  compose('jfk looped ×4', [JFK_PART, JFK_PART, JFK_PART, JFK_PART]);
+  {
+    const phrase = 'ask not what your country can do for you ask what you can do for your country';
+    const once = speak(phrase);
+    compose('a phrase repeated, no pauses', Array.from({ length: 14 }, () => ({ speech: once, text: phrase })));
+  }
   compose('telephone band (8 kHz)', SENTENCES.slice(12, 16).map((t) => ({ speech: speak(t, 'en-us', true), text: t })));
   compose(
     'English then German, no language',
