@@ -4,7 +4,8 @@ usage: python faster_whisper_peer.py '{"ct2Dir":…,"pcm":…,"threads":2,"langu
 Protocol (stdout, one JSON object per line prefixed with "@@"): {"ready":…} after the model is loaded, then for
 every "run" line on stdin {"seconds":…,"text":…,"segments":[[start,end,text,language]…],"language":…}; "file PATH"
 does the same for another raw f32le 16 kHz file (bench/eval-wer.ts); "file PATH LANG" with LANG "-" detects the
-language instead of the options' one; "quit" ends it.
+language instead of the options' one; "file PATH LANG PROMPT…" gives the rest of the line as `initial_prompt`
+(bench/eval-wer.ts --sets prompt); "quit" ends it.
 "batched": true in the options runs faster-whisper's BatchedInferencePipeline (its default Silero VAD segments,
 batch_size 8) instead of the sequential WhisperModel.transcribe.
 Decoding: CTranslate2 int8, greedy (beam_size=1), temperature 0 only (no fallback) unless the options give
@@ -56,10 +57,12 @@ def main():
             language = opts.get("language") or "en"
             if len(parts) > 2:
                 language = None if parts[2] == "-" else parts[2]
+            initial_prompt = " ".join(parts[3:]) or None
             s = time.perf_counter()
             common = dict(language=language, task="transcribe", beam_size=1, best_of=1,
                           temperature=opts.get("temperatures") or [0.0], condition_on_previous_text=False,
-                          word_timestamps=False, without_timestamps=False)
+                          word_timestamps=False, without_timestamps=False,
+                          initial_prompt=initial_prompt)
             if batched is not None:
                 segments, info = batched.transcribe(clip, batch_size=8, **common)
             else:
