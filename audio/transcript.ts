@@ -78,6 +78,8 @@ interface ChunkWord {
   start: number;
   end: number;
   segment: number;
+  /** the engine's word timestamp (true) or an estimate spread over the segment by characters (false) */
+  timed: boolean;
 }
 
 /**
@@ -89,7 +91,7 @@ function chunkWords(c: ChunkSegments): ChunkWord[] {
   const out: ChunkWord[] = [];
   c.segments.forEach((s, segment) => {
     if (s.words && s.words.length > 0) {
-      for (const w of s.words) out.push({ key: wordKey(w.word), start: c.start + w.start, end: c.start + w.end, segment });
+      for (const w of s.words) out.push({ key: wordKey(w.word), start: c.start + w.start, end: c.start + w.end, segment, timed: true });
       return;
     }
     const parts = s.text.trim().split(/\s+/).filter(Boolean);
@@ -98,7 +100,7 @@ function chunkWords(c: ChunkSegments): ChunkWord[] {
     for (const p of parts) {
       const a = c.start + s.start + ((s.end - s.start) * at) / chars;
       at += p.length;
-      out.push({ key: wordKey(p), start: a, end: c.start + s.start + ((s.end - s.start) * at) / chars, segment });
+      out.push({ key: wordKey(p), start: a, end: c.start + s.start + ((s.end - s.start) * at) / chars, segment, timed: false });
     }
   });
   return out;
@@ -106,45 +108,74 @@ function chunkWords(c: ChunkSegments): ChunkWord[] {
 
 /**
  * Where two overlapping chunks hand over: A keeps its words [0, keepA), B its words [fromB, …).
- * The words heard in the overlap are aligned as transformers' `_find_longest_common_sequence` aligns
- * stride tokens (the longest run of equal words between A's tail and B's head) and the hand-over falls
- * in the middle of that run, where both chunks heard the words whole (a chunk's edge can cut a word).
- * A run of one word counts only where both chunks time it within MATCH_TIME_S of each other. With no
- * run (one side heard nothing there, or different words), the hand-over is the overlap's middle by time,
- * moved to where the other chunk's words stop or start when one side heard nothing on its half.
- * Each word of the overlap is kept once, from exactly one chunk; no word outside it is touched.
+ * Both chunks heard the overlap [overlapStart, overlapEnd] on the same (original) time line, so a word
+ * of A and a word of B are the same spoken word only if they are equal AND lie at the same time: the
+ * words are aligned by time first and text second. The alignment is the longest common subsequence of
+ * A's words reaching into the overlap and B's words starting before its end (OVERLAP_SLACK_S either
+ * side for timing error) in which a pair may match only when the words are equal (wordKey) and their
+ * centres lie within the matching tolerance (MATCH_TIME_S with word timestamps, MATCH_TIME_ESTIMATED_S
+ * with times spread over a segment by characters), each pair weighted by how well its times agree. So a phrase said again one repetition away (speech that repeats itself, a looped
+ * clip) is never matched, and one misheard word does not break the alignment as it breaks a common run
+ * (transformers' `_find_longest_common_sequence`, whose stride merge this replaces, aligns by text only:
+ * transformers/pipelines/automatic_speech_recognition.py). The hand-over is the matched pair nearest the
+ * overlap's middle, where both chunks heard the word whole (a chunk's edge can cut a word): A keeps the
+ * words before it, B the word and those after. With no match (one side heard nothing there, or other
+ * words), the hand-over is the overlap's middle by time, moved to where the other chunk's words stop or
+ * start when one side heard nothing on its half. Each word of the overlap is kept once, from exactly one
+ * chunk; no word outside it is touched.
  */
 export function resolveOverlap(a: ChunkWord[], b: ChunkWord[], overlapStart: number, overlapEnd: number): { keepA: number; fromB: number } {
-  // Candidates: A's words that reach into the overlap, B's words that start before it ends (slack for
-  // Whisper's timing error).
+  // Candidates: A's words that reach into the overlap, B's words that start before it ends.
   let aFrom = a.length;
   while (aFrom > 0 && a[aFrom - 1].end > overlapStart - OVERLAP_SLACK_S) aFrom--;
   let bTo = 0;
   while (bTo < b.length && b[bTo].start < overlapEnd + OVERLAP_SLACK_S) bTo++;
-  let best = { len: 0, i: -1, j: -1, dt: Infinity };
-  // Longest common run (substring) of keys between a[aFrom..] and b[..bTo), dynamic programming.
-  const prev = new Array<number>(bTo + 1).fill(0);
-  for (let i = aFrom; i < a.length; i++) {
-    let diag = 0;
-    for (let j = 0; j < bTo; j++) {
-      const up = prev[j + 1];
-      const len = a[i].key !== '' && a[i].key === b[j].key ? diag + 1 : 0;
-      prev[j + 1] = len;
-      diag = up;
-      if (len === 0) continue;
-      const i0 = i - len + 1;
-      const j0 = j - len + 1;
-      const dt = Math.abs((a[i0].start + a[i].end) / 2 - (b[j0].start + b[j].end) / 2);
-      if (len === 1 && dt > MATCH_TIME_S) continue;
-      if (len > best.len || (len === best.len && dt < best.dt)) best = { len, i: i0, j: j0, dt };
+  const centre = (w: ChunkWord) => (w.start + w.end) / 2;
+  const n = a.length - aFrom;
+  const m = bTo;
+  // Time-weighted LCS over suffixes a[aFrom+i..], b[j..): a matched pair is worth 1 − dt/tolerance, so
+  // the alignment at the true place (dt ≈ 0) beats one shifted by a word of a repeated "no no no …",
+  // whose every pair is a word's length off (and a shift can match one word more than the true place).
+  const score = Array.from({ length: n + 1 }, () => new Float64Array(m + 1));
+  const step = Array.from({ length: n + 1 }, () => new Uint8Array(m + 1)); // 0 skip a, 1 skip b, 2 match
+  const worth = (i: number, j: number): number => {
+    const x = a[aFrom + i];
+    const y = b[j];
+    if (x.key === '' || x.key !== y.key) return 0;
+    const tolerance = x.timed && y.timed ? MATCH_TIME_S : MATCH_TIME_ESTIMATED_S;
+    return Math.max(0, 1 - Math.abs(centre(x) - centre(y)) / tolerance);
+  };
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      let best = score[i + 1][j];
+      let how = 0;
+      if (score[i][j + 1] > best) {
+        best = score[i][j + 1];
+        how = 1;
+      }
+      const w = worth(i, j);
+      if (w > 0 && score[i + 1][j + 1] + w > best) {
+        best = score[i + 1][j + 1] + w;
+        how = 2;
+      }
+      score[i][j] = best;
+      step[i][j] = how;
     }
   }
-  if (best.len > 0) {
-    const half = Math.floor(best.len / 2);
-    return { keepA: best.i + half, fromB: best.j + half };
+  const pairs: [number, number][] = [];
+  for (let i = 0, j = 0; i < n && j < m; ) {
+    const how = step[i][j];
+    if (how === 2) pairs.push([aFrom + i, j]);
+    if (how !== 1) i++;
+    if (how !== 0) j++;
   }
-  const centre = (w: ChunkWord) => (w.start + w.end) / 2;
   const mid = (overlapStart + overlapEnd) / 2;
+  if (pairs.length > 0) {
+    let best = pairs[0];
+    const distance = ([i, j]: [number, number]) => Math.abs((centre(a[i]) + centre(b[j])) / 2 - mid);
+    for (const p of pairs) if (distance(p) < distance(best)) best = p;
+    return { keepA: best[0], fromB: best[1] };
+  }
   let keepA = a.length;
   while (keepA > 0 && centre(a[keepA - 1]) >= mid) keepA--;
   // B takes over where A's kept words end, when that is before the middle (A heard nothing after it);
@@ -159,8 +190,19 @@ export function resolveOverlap(a: ChunkWord[], b: ChunkWord[], overlapStart: num
 
 /** Seconds of timing error tolerated around an overlap when picking the words that may repeat. */
 export const OVERLAP_SLACK_S = 1.0;
-/** A one-word match across an overlap must agree in time this closely (seconds). */
+/**
+ * Two chunks' word timestamps (DTW on cross-attention, engine/timing.ts) of the same spoken word agree to
+ * a few tenths of a second; a word said again is at least a word's length (≳ 0.3 s) away, and a phrase
+ * said again a phrase's length. Seconds.
+ */
 export const MATCH_TIME_S = 0.6;
+/**
+ * The same for times spread over a segment by characters (no word timestamps): Whisper's segment times
+ * are good to a few tenths of a second (its timestamp tokens are 0.02 s apart) but characters are not
+ * time, so the tolerance is wider; the LCS's weighting by time agreement keeps the alignment at the true
+ * place where words repeat within it. Seconds.
+ */
+export const MATCH_TIME_ESTIMATED_S = 1.2;
 
 /** A segment cut down to its words [from, to) of the chunk's word list (words of other segments ignored). */
 function trimSegment(s: StoredSegment, words: ChunkWord[], segIndex: number, from: number, to: number, chunkStart: number): StoredSegment | null {

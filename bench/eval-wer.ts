@@ -1,5 +1,5 @@
 /**
- * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2 --sets short,long --only NAME]`
+ * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2 --sets short,long,prompt --only NAME]`
  *
  * Accuracy of our pipeline against faster-whisper on the same weights, per file: WER, words on non-speech
  * (segments wholly inside a noise/tone/silence stretch shrunk by 0.3 s; for an all-silent file every word)
@@ -7,8 +7,12 @@
  *  - short: every reference recording in ../shared/audio (each channel of stereo_diarization.wav alone);
  *  - long (issue #17): ≥ 5 min of read speech with pauses, ≥ 60 s without a pause, speech between pink
  *    noise, brown noise and music-like tones, 60 s of digital silence, a 30 s pause in the middle,
- *    telephone-band speech, and English then German without a language (multilingual models only); built
- *    from espeak-ng, sox and ../shared/audio at run time.
+ *    telephone-band speech, repeated speech across cuts (jfk looped, a phrase said over and over without a
+ *    pause), and English then German without a language (multilingual models only); built
+ *    from espeak-ng, sox and ../shared/audio at run time;
+ *  - prompt (issue #17 item 5; not in the default sets): eight espeak-ng sentences naming Kubernetes,
+ *    PostgreSQL, Grafana, Nginx, each without and with the name as `prompt` / `initial_prompt`; the table
+ *    adds how many names each engine spells exactly as prompted.
  * Columns:
  *  - ours: the service's own path — Silero VAD (audio/silero-vad.ts), chunk planning (audio/speech-spans.ts),
  *    each chunk through the engine (greedy, Whisper's temperature fallback, no-speech rule, seeded), times
@@ -61,8 +65,12 @@ interface EvalFile {
   nonSpeech: [number, number][];
   /** the language to transcribe in; null = detect (only multilingual models run such a file) */
   language: string | null;
-  /** the row of the long-form table (issue #17) or one of the short reference recordings */
-  set: 'short' | 'long';
+  /** the row of the long-form table (issue #17), one of the short reference recordings, or a prompt case */
+  set: 'short' | 'long' | 'prompt';
+  /** the job's `prompt` (faster-whisper's `initial_prompt`) */
+  prompt?: string;
+  /** a name the audio says and the prompt spells: counted as spelled right when the text holds it exactly */
+  term?: string;
 }
 
 /** ffmpeg → raw f32le 16 kHz mono, with an optional filter (channel pick, concatenation). */
@@ -147,12 +155,48 @@ function buildLongForm(dir: string, add: (f: Omit<EvalFile, 'pcm' | 'seconds'>, 
   compose('speech between music-like tones', [{ fill: 'tones', seconds: 20 }, said[2], { fill: 'tones', seconds: 20 }]);
   compose('digital silence (60 s)', [{ fill: 'silence', seconds: 60 }]);
   compose('30 s pause in the middle', [said[3], said[4], { fill: 'silence', seconds: 30 }, said[5], said[6]]);
+  // Repeated speech across cuts (the overlap merge must align by time, not match a repetition): jfk looped
+  // four times as the OpenAI streaming test sends it, and one phrase said over and over with no pause, so
+  // every cut falls inside speech whose words recur within seconds.
+  compose('jfk looped ×4', [JFK_PART, JFK_PART, JFK_PART, JFK_PART]);
+  {
+    const phrase = 'ask not what your country can do for you ask what you can do for your country';
+    const once = speak(phrase);
+    compose('a phrase repeated, no pauses', Array.from({ length: 14 }, () => ({ speech: once, text: phrase })));
+  }
   compose('telephone band (8 kHz)', SENTENCES.slice(12, 16).map((t) => ({ speech: speak(t, 'en-us', true), text: t })));
   compose(
     'English then German, no language',
     [...SENTENCES.slice(13, 17).map((t) => ({ speech: speak(t), text: t })), ...GERMAN.map((t) => ({ speech: speak(t, 'de'), text: t }))],
     null,
   );
+}
+
+/**
+ * Sentences with product names espeak-ng says as words (issue #17 item 5): each file runs without and with
+ * the name as the prompt; the table counts the names spelled exactly as the prompt spells them.
+ */
+const PROMPT_CASES: [string, string][] = [
+  ['Kubernetes', 'We deploy every service on Kubernetes and scale it up at night'],
+  ['PostgreSQL', 'All of the orders are stored in PostgreSQL on a separate server'],
+  ['Grafana', 'The team watches the latency charts in Grafana during every release'],
+  ['Nginx', 'Nginx sits in front of the application and terminates the connections'],
+  ['Kubernetes', 'Our Kubernetes cluster runs three hundred pods in two regions'],
+  ['PostgreSQL', 'We upgraded PostgreSQL last week and the queries became faster'],
+  ['Grafana', 'Open Grafana and look at the error rate of the payment service'],
+  ['Nginx', 'The Nginx configuration sends the uploads to the storage nodes'],
+];
+
+function buildPromptCases(dir: string, add: (f: Omit<EvalFile, 'pcm' | 'seconds'>, wav: string) => void): void {
+  PROMPT_CASES.forEach(([name, text], i) => {
+    const raw = path.join(dir, `prompt-raw-${i}.wav`);
+    const wav = path.join(dir, `prompt-${i}.wav`);
+    sh('espeak-ng', ['-v', 'en-us', '-s', '150', '-w', raw, text]);
+    sh('sox', ['-R', '-D', raw, '-c', '1', '-b', '16', wav, 'rate', String(SAMPLE_RATE), 'pad', '0.3', '0.3']);
+    for (const prompt of [undefined, name]) {
+      add({ name: `${name} #${i}${prompt ? ', prompted' : ''}`, reference: text, nonSpeech: [], language: 'en', set: 'prompt', prompt, term: name }, wav);
+    }
+  });
 }
 
 /** The reference files, plus the long-form set. */
@@ -172,6 +216,7 @@ function buildFiles(dir: string, sets: Set<string>): EvalFile[] {
     short('stereo right', RIGHT, ['-i', stereo, '-af', 'pan=mono|c0=c1']);
   }
   if (sets.has('long')) buildLongForm(dir, (f, wav) => addPcm(f, ['-i', wav]));
+  if (sets.has('prompt')) buildPromptCases(dir, (f, wav) => addPcm(f, ['-i', wav]));
   return files;
 }
 
@@ -194,7 +239,7 @@ async function ours(t: Awaited<ReturnType<typeof loadWhisper>>, f: EvalFile): Pr
   const langOf = new Map<number, string>();
   for (const c of chunks) {
     const audio = chunkAudio(c, (a, b) => samples.slice(Math.round(a * SAMPLE_RATE), Math.round(b * SAMPLE_RATE)));
-    const r = await t.transcribe(audio, { language, seed: seedFrom(f.name, c.index) });
+    const r = await t.transcribe(audio, { language, prompt: f.prompt, seed: seedFrom(f.name, c.index) });
     language ??= r.language;
     langOf.set(c.index, r.language);
     results.push({ index: c.index, start: c.start, end: c.end, segments: r.segments.map((s) => ({ ...chunkRelativeTimes(c, s), text: s.text })) });
@@ -258,7 +303,7 @@ async function startPeer(ct2Dir: string, pcm: string, threads: number, batched: 
 
 async function runPeer(peer: PeerProcess | null, f: EvalFile): Promise<Hypothesis | { error: string }> {
   if (!peer) return { error: 'no peer' };
-  const r = await peer.runFile(`${f.pcm} ${f.language ?? '-'}`);
+  const r = await peer.runFile(`${f.pcm} ${f.language ?? '-'}${f.prompt ? ` ${f.prompt.replace(/\s+/g, ' ')}` : ''}`);
   if (r.error) return { error: r.error };
   const segs = (r.segments as [number, number, string, string][]) ?? [];
   return { text: r.text ?? '', segments: segs.map(([start, end, text, language]) => ({ start, end, text, language })) };
@@ -307,6 +352,8 @@ async function main() {
       console.log('  WER % | words on non-speech | deletions/insertions (a word lost or doubled at a cut is one of them)');
       console.log(`  ${pad('file', 36)} ${padStart('s', 6)} ${padStart('words', 6)} | ${padStart('ours', 6)} ${padStart('f-w', 6)} ${padStart('f-w b', 6)} | ${padStart('ours', 5)} ${padStart('f-w', 5)} ${padStart('f-w b', 5)} | ${padStart('ours', 7)} ${padStart('f-w', 7)} ${padStart('f-w b', 7)}`);
       const totals = { ref: 0, ours: 0, seq: 0, bat: 0 };
+      // prompt cases: names spelled exactly as the prompt spells them, [ours, f-w, f-w b], without / with the prompt
+      const names = { plain: [0, 0, 0], prompted: [0, 0, 0], cases: 0 };
       for (const f of files) {
         if (f.language === null && model.endsWith('.en')) continue; // detection needs a multilingual model
         const n = normalise(f.reference).length;
@@ -322,19 +369,31 @@ async function main() {
             `${padStart(ns(o), 5)} ${padStart(ns(q), 5)} ${padStart(ns(b), 5)} | ${padStart(di(o), 7)} ${padStart(di(q), 7)} ${padStart(di(b), 7)}` +
             (f.language === null ? `  languages: ours ${o?.languages}, f-w ${q?.languages}, f-w b ${b?.languages}` : ''),
         );
-        if (values.verbose || (o && o.wer > 0.1)) console.log(`      ours: ${oursH.text}`);
-        if (values.verbose || (b && b.wer > 0.1)) console.log(`      f-w b: ${'text' in batH ? batH.text : batH.error}`);
+        if (values.verbose || (o && o.wer > 0.1) || (f.set === 'prompt' && f.prompt)) console.log(`      ours: ${oursH.text}`);
+        if (values.verbose || (b && b.wer > 0.1) || (f.set === 'prompt' && f.prompt)) console.log(`      f-w b: ${'text' in batH ? batH.text : batH.error}`);
         if (n > 0) {
           totals.ref += n;
           totals.ours += (o?.wer ?? NaN) * n;
           totals.seq += (q?.wer ?? NaN) * n;
           totals.bat += (b?.wer ?? NaN) * n;
         }
+        if (f.set === 'prompt' && f.term) {
+          const spelled = [oursH, seqH, batH].map((h) => ('text' in h && new RegExp(`\\b${f.term}\\b`).test(h.text) ? 1 : 0));
+          const into = f.prompt ? names.prompted : names.plain;
+          spelled.forEach((x, k) => (into[k] += x));
+          if (f.prompt) names.cases++;
+        }
       }
       const p = (x: number) => (Number.isNaN(x) ? '—' : `${((100 * x) / totals.ref).toFixed(2)}%`);
       const line = `${model}: ${totals.ref} reference words — ours ${p(totals.ours)}, faster-whisper sequential ${p(totals.seq)}, batched ${p(totals.bat)}`;
       console.log(`  ${line}`);
       summary.push(line);
+      if (names.cases > 0) {
+        const nl = (xs: number[]) => `ours ${xs[0]}, f-w ${xs[1]}, f-w b ${xs[2]}`;
+        const l2 = `${model}: names spelled as the prompt spells them, of ${names.cases}: without the prompt ${nl(names.plain)}; with it ${nl(names.prompted)}`;
+        console.log(`  ${l2}`);
+        summary.push(l2);
+      }
       await seq.peer?.quit();
       await bat.peer?.quit();
       await t.model.release();

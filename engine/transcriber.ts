@@ -460,14 +460,27 @@ export class WhisperTranscriber {
     };
   }
 
-  /** The prompt's text tokens (openai: `tokenizer.encode(" " + prompt.strip())`), uncapped; [] for none. */
+  /** The prompt's text tokens (promptTextTokens), uncapped; [] for none. */
   private contextTokens(prompt: string | null | undefined): number[] {
-    const text = prompt?.trim();
-    if (!text) return [];
-    if (!this.tokenizer.encode) throw new Error('prompt: this tokenizer cannot encode text');
-    const eot = this.model.vocab.eot;
-    return this.tokenizer.encode(' ' + text, { add_special_tokens: false }).ids.filter((t) => t < eot);
+    return promptTextTokens(this.tokenizer, prompt, this.model.vocab.eot);
   }
+}
+
+/**
+ * A prompt's text tokens as openai/whisper transcribe.py (`tokenizer.encode(" " + initial_prompt.strip())`)
+ * and faster-whisper transcribe.py (the same for `initial_prompt` and `hotwords`) make them: trimmed, one
+ * leading space (Whisper's BPE spells a word after a space differently from one at the start of a text,
+ * and the decoder's output words carry the space), no special tokens. The caller places them after
+ * `<|startofprev|>`, keeping the last 223 (WhisperVocab.contextPrefix).
+ * @param eot `<|endoftext|>`: ids from it up (specials a tokenizer might add) are dropped
+ * @returns token ids; [] for an empty or missing prompt
+ * @throws Error when the tokenizer cannot encode
+ */
+export function promptTextTokens(tokenizer: Pick<TextDecoder, 'encode'>, prompt: string | null | undefined, eot: number): number[] {
+  const text = prompt?.trim();
+  if (!text) return [];
+  if (!tokenizer.encode) throw new Error('prompt: this tokenizer cannot encode text');
+  return tokenizer.encode(' ' + text, { add_special_tokens: false }).ids.filter((t) => t < eot);
 }
 
 function clamp(x: number, lo: number, hi: number): number {

@@ -6,7 +6,8 @@ Protocol (stdout, one JSON object per line prefixed with "@@"): {"ready":…} af
 every "run" line on stdin (the options' "pcm", raw f32le 16 kHz mono) {"seconds":…,"text":…,
 "segments":[[start,end,text,language]…],"language":…}; "file PATH" does the same for another raw f32le 16 kHz file
 (bench/eval-wer.ts, bench/pipeline.ts); "file PATH LANG" with LANG "-" detects the language instead of the options'
-one; "quit" ends it.
+one; "file PATH LANG PROMPT…" gives the rest of the line as `initial_prompt` (bench/eval-wer.ts --sets prompt);
+"quit" ends it.
 "batched": true in the options runs faster-whisper's BatchedInferencePipeline (its Silero VAD on, as the pipeline's
 default, so both sides include their VAD; "batchSize", default 8) instead of the sequential WhisperModel.transcribe;
 with "vadSeconds": true the reply also has "vadSeconds", get_speech_timestamps alone on the same audio, timed once
@@ -63,10 +64,12 @@ def main():
             language = opts.get("language") or "en"
             if len(parts) > 2:
                 language = None if parts[2] == "-" else parts[2]
+            initial_prompt = " ".join(parts[3:]) or None
             s = time.perf_counter()
             common = dict(language=language, task="transcribe", beam_size=1, best_of=1,
                           temperature=opts.get("temperatures") or [0.0], condition_on_previous_text=False,
-                          word_timestamps=False, without_timestamps=not opts.get("timestamps", True))
+                          word_timestamps=False, without_timestamps=not opts.get("timestamps", True),
+                          initial_prompt=initial_prompt)
             if batched is not None:
                 segments, info = batched.transcribe(clip, vad_filter=True, batch_size=opts.get("batchSize", 8), **common)
             else:

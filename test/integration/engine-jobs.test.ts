@@ -6,7 +6,8 @@
  *  - speech + 20 s of silence + speech: the silence never reaches inference, the second sentence's
  *    segment keeps its true start on the original time line, and only the speech is billed;
  *  - a job's `prompt` reaches the decoder (a made-up name is spelled as the prompt spells it), while
- *    without it the greedy pass fails Whisper's guards and the window is decoded again by sampling.
+ *    without it the greedy pass fails Whisper's guards and the window is decoded again by sampling;
+ *    the OpenAI route's `prompt` spells a product name espeak-ng says ("Kubernetes") as prompted.
  * Audio is made with espeak-ng and sox in a temporary folder at test time.
  */
 import * as fs from 'node:fs';
@@ -103,6 +104,32 @@ test('a job’s prompt spells a made-up name as the prompt does', async () => {
   const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 90_000);
   expect(job.status).toBe('completed');
   expect(job.text).toMatch(/Quetzalli Oyelaran/);
+}, 120_000);
+
+test('the OpenAI route’s prompt spells a product name as prompted (faster-whisper’s initial_prompt does the same)', async () => {
+  // bench/eval-wer.ts --sets prompt, case "Kubernetes #4": without the prompt tiny.en hears "Cuban eat"
+  // (faster-whisper too, on the same weights); with it both write "Kubernetes".
+  const raw = path.join(tmp, 'kubernetes-raw.wav');
+  const file = path.join(tmp, 'kubernetes.wav');
+  run('espeak-ng', ['-v', 'en-us', '-s', '150', '-w', raw, 'Our Kubernetes cluster runs three hundred pods in two regions']);
+  run('sox', ['-R', '-D', raw, '-r', String(SR), '-c', '1', '-b', '16', file, 'pad', '0.3', '0.3']);
+  const { apiKey } = await app.user('free');
+  const ask = async (prompt?: string) => {
+    const form = new FormData();
+    form.set('file', new Blob([fs.readFileSync(file)]), 'kubernetes.wav');
+    form.set('model', 'whisper-1');
+    form.set('language', 'en');
+    if (prompt) form.set('prompt', prompt);
+    const res = await fetch(`${app.url}/v1/audio/transcriptions`, { method: 'POST', body: form, headers: { authorization: `Bearer ${apiKey}` } });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { text: string }).text;
+  };
+  // one after the other: each decodes alone, as the eval did (int8 activations are quantised per batch)
+  const plain = await ask();
+  const prompted = await ask('Kubernetes');
+  process.stderr.write(`[prompt] without: ${plain} | with: ${prompted}\n`);
+  expect(prompted).toMatch(/\bKubernetes\b/);
+  expect(plain).not.toMatch(/\bKubernetes\b/);
 }, 120_000);
 
 test('without the prompt the greedy pass fails Whisper’s guards and the window is sampled again, seeded', async () => {

@@ -231,3 +231,66 @@ describe('overlapping chunks (speech past 30 s without a pause)', () => {
     expect(mergeChunkSegments([a], 15)).toEqual([{ start: 11, end: 12, text: 'hi', avgLogprob: -0.2, noSpeechProb: 0.01, compressionRatio: 1.1, temperature: 0.4, tokens: [1, 2], words: [{ word: ' hi', start: 11, end: 12, probability: 0.8 }] }]);
   });
 });
+
+describe('overlapping chunks on repeated speech (a phrase said again and again)', () => {
+  // Spoken words one every 0.5 s, the phrase "can do for you" over and over (a 2 s period, shorter than the
+  // 3 s overlap); chunk A = 0–30 s, chunk B = 27–57 s. Each chunk may mishear a word, as Whisper does at
+  // chunk edges: a text-only alignment then finds a longer common run one repetition away (2 s off) than at
+  // the true place, and hands over there, losing (or doubling) a whole phrase.
+  const PHRASE = ['can', 'do', 'for', 'you'];
+  const spoken = (i: number) => PHRASE[i % 4];
+  function chunk(index: number, start: number, from: number, to: number, withWords: boolean, heard: (i: number) => string): ChunkSegments {
+    const segments = [];
+    for (let s = from; s < to; s += 10) {
+      const ids = Array.from({ length: Math.min(10, to - s) }, (_, k) => s + k);
+      segments.push({
+        start: ids[0] * 0.5 - start,
+        end: ids[ids.length - 1] * 0.5 + 0.4 - start,
+        text: ids.map(heard).join(' '),
+        ...(withWords ? { words: ids.map((i) => ({ word: ` ${heard(i)}`, start: i * 0.5 - start, end: i * 0.5 + 0.4 - start, probability: 0.9 })) } : {}),
+      });
+    }
+    return { index, start, end: start + 30, segments };
+  }
+  const truth = (n: number, heardA: (i: number) => string, heardB: (i: number) => string, cutAt: number) =>
+    Array.from({ length: n }, (_, i) => (i < cutAt ? heardA(i) : heardB(i))).join(' ');
+
+  for (const withWords of [true, false]) {
+    const how = withWords ? 'word timestamps' : 'segment times + text alignment';
+    test(`B mishears a word of the overlap: the hand-over stays at the true place, nothing lost or doubled (${how})`, () => {
+      const heardB = (i: number) => (i === 56 ? 'four' : spoken(i));
+      const a = chunk(0, 0, 0, 60, withWords, spoken);
+      const b = chunk(1, 27, 54, 114, withWords, heardB);
+      const merged = mergeChunkSegments([a, b], 57);
+      const words = transcriptText(merged).split(' ');
+      expect(words).toHaveLength(114);
+      // every word is the spoken one, except at most B's mishearing where B's side was kept
+      const wrong = words.map((w, i) => (w === spoken(i) ? -1 : i)).filter((i) => i >= 0);
+      expect(wrong.every((i) => i === 56)).toBe(true);
+      expectMonotonic(merged, 57);
+    });
+
+    test(`A mishears a word of the overlap: nothing lost or doubled (${how})`, () => {
+      const heardA = (i: number) => (i === 57 ? 'four' : spoken(i));
+      const merged = mergeChunkSegments([chunk(0, 0, 0, 60, withWords, heardA), chunk(1, 27, 54, 114, withWords, spoken)], 57);
+      const words = transcriptText(merged).split(' ');
+      expect(words).toHaveLength(114);
+      expect(words.map((w, i) => (w === spoken(i) ? -1 : i)).filter((i) => i >= 0).every((i) => i === 57)).toBe(true);
+    });
+
+    test(`the same word over and over ("no no no …") is kept as often as it was said (${how})`, () => {
+      const no = () => 'no';
+      const merged = mergeChunkSegments([chunk(0, 0, 0, 60, withWords, no), chunk(1, 27, 54, 114, withWords, no)], 57);
+      expect(transcriptText(merged)).toBe(truth(114, no, no, 0));
+    });
+  }
+
+  test('a repetition outside the overlap is never matched: B hears nothing of the overlap but the phrase again later', () => {
+    // A heard words up to 29.9 s; B missed the overlap's words (27–30 s) and starts at 30 s (word 60, "can"):
+    // its head "can do for you" equals A's words 52–55 and 56–59, 2 s and 4 s earlier than it was said.
+    const a = chunk(0, 0, 0, 60, true, spoken);
+    const b = chunk(1, 27, 60, 114, true, spoken);
+    const words = transcriptText(mergeChunkSegments([a, b], 57)).split(' ');
+    expect(words).toEqual(Array.from({ length: 114 }, (_, i) => spoken(i)));
+  });
+});
