@@ -313,6 +313,20 @@ export class WhisperModel {
     const out = await this.decoder.run(feeds, ['logits', ...layers.map((l) => `cross_attentions.${l}`)]);
     const logits = out.logits.data as Float32Array; // [batch, len, vocab]
     const vocabSize = this.dims.vocabSize;
+    // find_alignment's text_token_probs: softmax over ids < EOT at the position before each text token,
+    // every row's text positions in one run of the pick graph (pick.ts; float32 as openai's torch softmax)
+    const textCount = rows.reduce((n, r) => n + r.textTokens.length, 0);
+    const textLogits = new Float32Array(textCount * eot);
+    let k = 0;
+    rows.forEach((r, b) => {
+      for (let j = 0; j < r.textTokens.length; j++, k++) {
+        const o = (b * len + r.sotSequence.length + j) * vocabSize;
+        textLogits.set(logits.subarray(o, o + eot), k * eot);
+      }
+    });
+    const picker = await this.picker();
+    const logprobs = (await picker.run({ logits: new Tensor('float32', textLogits, [textCount, eot]) }, ['logprobs'])).logprobs.data as Float32Array;
+    k = 0;
     return rows.map((r, b) => {
       const T = seqs[b].length;
       const perHead: Float32Array[] = heads.map(([l, h]) => {
@@ -322,15 +336,7 @@ export class WhisperModel {
         const off = ((b * H + h) * Tall) * P;
         return data.slice(off, off + T * P);
       });
-      const sotLen = r.sotSequence.length;
-      const textTokenProbs = r.textTokens.map((tok, k) => {
-        const o = (b * len + sotLen + k) * vocabSize;
-        let max = -Infinity;
-        for (let v = 0; v < eot; v++) if (logits[o + v] > max) max = logits[o + v];
-        let sum = 0;
-        for (let v = 0; v < eot; v++) sum += Math.exp(logits[o + v] - max);
-        return Math.exp(logits[o + tok] - max) / sum;
-      });
+      const textTokenProbs = r.textTokens.map((tok) => Math.exp(logprobs[k++ * eot + tok]));
       return { heads: perHead, tokenCount: T, textTokenProbs };
     });
   }
@@ -347,7 +353,7 @@ export class WhisperModel {
   /** The greedy-pick graph (pick.ts), made on first use: one intra-op thread (a [batch, vocab] pass is short). */
   private picker(): Promise<OrtCommon.InferenceSession> {
     // no execution provider named: the default is the CPU (onnxruntime-node) or WASM (onnxruntime-web) one
-    this.pickSession ??= this.ort.InferenceSession.create(pickModelBytes(this.dims.vocabSize), {
+    this.pickSession ??= this.ort.InferenceSession.create(pickModelBytes(), {
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',

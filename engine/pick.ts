@@ -42,18 +42,19 @@ function valueInfo(field: number, name: string, elem: number, dims: (number | st
 }
 
 /**
- * The ONNX model `logits` float32 [batch, vocab] → `token` int64 [batch] (ArgMax, axis 1, keepdims 0,
- * select_last_index 0) and `logprobs` float32 [batch, vocab] (LogSoftmax, axis 1).
- * @param vocabSize the decoder's vocabulary (config.json vocab_size)
+ * The ONNX model `logits` float32 [rows, n] → `token` int64 [rows] (ArgMax, axis 1, keepdims 0,
+ * select_last_index 0) and `logprobs` float32 [rows, n] (LogSoftmax, axis 1). Both sizes are free: the decode
+ * loop passes [batch, vocab], the word-timestamp pass [text tokens, EOT] (its probabilities are over the text
+ * tokens only, as timing.py find_alignment's `sampled_logits = logits[:, :eot]`).
  */
-export function pickModelBytes(vocabSize: number): Uint8Array {
+export function pickModelBytes(): Uint8Array {
   const graph = [
     ...node('ArgMax', 'logits', 'token', [intAttribute('axis', 1), intAttribute('keepdims', 0), intAttribute('select_last_index', 0)]),
     ...node('LogSoftmax', 'logits', 'logprobs', [intAttribute('axis', 1)]),
     ...str(2, 'whisper_greedy_pick'),
-    ...valueInfo(11, 'logits', 1, ['batch', vocabSize]),
-    ...valueInfo(12, 'token', 7, ['batch']),
-    ...valueInfo(12, 'logprobs', 1, ['batch', vocabSize]),
+    ...valueInfo(11, 'logits', 1, ['rows', 'n']),
+    ...valueInfo(12, 'token', 7, ['rows']),
+    ...valueInfo(12, 'logprobs', 1, ['rows', 'n']),
   ];
   // ModelProto{ir_version = 1, producer_name = 2, graph = 7, opset_import = 8: {domain = 1, version = 2}}
   return Uint8Array.from([...int(1, 8), ...str(2, 'fairscribe'), ...msg(7, graph), ...msg(8, [...str(1, ''), ...int(2, 13)])]);
