@@ -6,7 +6,8 @@
  */
 import type * as OrtCommon from 'onnxruntime-common';
 import { N_FRAMES, N_MELS } from './constants';
-import { applyDecodingRules, greedyPick, logSoftmax, samplePick } from './decoding';
+import { applyDecodingRules, logSoftmax, samplePick } from './decoding';
+import { pickModelBytes } from './pick';
 import type { WhisperVocab } from './vocab';
 
 /** The parts of an onnxruntime module the engine uses (onnxruntime-node or onnxruntime-web). */
@@ -119,22 +120,32 @@ export class WhisperModel {
     const sotIndex = prompts.map((p) => p.lastIndexOf(this.vocab.sot));
 
     const rows = prompts.map(() => ({ tokens: [] as number[], sumLogprob: 0, done: false, noSpeechProb: 0 }));
-    const logitsRow = new Float32Array(vocabSize);
     const scratch = new Float32Array(vocabSize);
+    // Greedy rows take their token and its log-probability from one batched run of the pick graph (pick.ts);
+    // rows sampling at a temperature keep the JS sampler.
+    const picker = temperatures.some((t) => t === 0) ? await this.picker() : null;
+    // the last position's logits of every row, when the run had more than one position (the prompt step)
+    let lastRows: Float32Array | null = null;
 
-    const emptyPast = new Tensor('float32', new Float32Array(0), [batch, this.dims.heads, 0, HEAD_DIM]);
-    let past: Record<string, OrtCommon.Tensor> = {};
+    const pastNames: string[] = [];
     for (let l = 0; l < this.dims.layers; l++) {
       for (const kind of ['decoder', 'encoder'])
-        for (const kv of ['key', 'value']) past[`past_key_values.${l}.${kind}.${kv}`] = emptyPast;
+        for (const kv of ['key', 'value']) pastNames.push(`past_key_values.${l}.${kind}.${kv}`);
     }
+    const presentNames = pastNames.map((n) => n.replace('past_key_values', 'present'));
+    const emptyPast = new Tensor('float32', new Float32Array(0), [batch, this.dims.heads, 0, HEAD_DIM]);
+    const past: Record<string, OrtCommon.Tensor> = {};
+    for (const name of pastNames) past[name] = emptyPast;
 
     // After the first step the merged decoder still outputs the (unchanged) cross-attention cache;
     // fetching it would copy L × 2 × [batch, heads, 1500, 64] floats out of onnxruntime per token.
-    const selfAttentionOutputs = ['logits', ...Object.keys(past).filter((n) => n.includes('.decoder.')).map((n) => n.replace('past_key_values', 'present'))];
+    const selfAttention = pastNames.map((n, i) => i).filter((i) => pastNames[i].includes('.decoder.'));
+    const selfAttentionOutputs = ['logits', ...selfAttention.map((i) => presentNames[i])];
     // The first step needs every cache; naming the outputs keeps onnxruntime from also copying out the
     // decoder's `cross_attentions.{l}` (only the word-timestamp pass reads them).
-    const firstStepOutputs = ['logits', ...Object.keys(past).map((n) => n.replace('past_key_values', 'present'))];
+    const firstStepOutputs = ['logits', ...presentNames];
+    const noCache = new Tensor('bool', new Uint8Array([0]), [1]);
+    const withCache = new Tensor('bool', new Uint8Array([1]), [1]);
 
     let ids = new BigInt64Array(batch * promptLen);
     prompts.forEach((p, b) => p.forEach((t, i) => (ids[b * promptLen + i] = BigInt(t))));
@@ -145,39 +156,57 @@ export class WhisperModel {
       const feeds: Record<string, OrtCommon.Tensor> = {
         input_ids: new Tensor('int64', ids, [batch, stepLen]),
         encoder_hidden_states: encoderHidden,
-        use_cache_branch: new Tensor('bool', new Uint8Array([first ? 0 : 1]), [1]),
+        use_cache_branch: first ? noCache : withCache,
         ...past,
       };
       const out = await this.decoder.run(feeds, first ? firstStepOutputs : selfAttentionOutputs);
-      const logits = out.logits.data as Float32Array; // [batch, stepLen, vocab]
+      const logits = out.logits.data as Float32Array; // [batch, stepLen, vocab], ours: a fresh copy per run
 
-      const nextPast: Record<string, OrtCommon.Tensor> = {};
-      for (const name of Object.keys(past)) {
-        const present = name.replace('past_key_values', 'present');
-        // The encoder (cross-attention) cache is computed once on the first step and reused.
-        nextPast[name] = !first && name.includes('.encoder.') ? past[name] : out[present];
+      // The encoder (cross-attention) cache is computed once on the first step and reused.
+      if (first) pastNames.forEach((name, i) => (past[name] = out[presentNames[i]]));
+      else for (const i of selfAttention) past[pastNames[i]] = out[presentNames[i]];
+
+      // [batch, vocab]: the last position of every row, processed in place by the decoding rules
+      let last = logits;
+      if (stepLen > 1) {
+        lastRows ??= new Float32Array(batch * vocabSize);
+        for (let b = 0; b < batch; b++) {
+          const off = (b * stepLen + (stepLen - 1)) * vocabSize;
+          lastRows.set(logits.subarray(off, off + vocabSize), b * vocabSize);
+        }
+        last = lastRows;
       }
-      past = nextPast;
+      for (let b = 0; b < batch; b++) {
+        const row = rows[b];
+        if (first) {
+          // no-speech probability at the SOT position (openai decoding.py: probs_at_sot), before any rule
+          const sotOffset = (b * stepLen + sotIndex[b]) * vocabSize;
+          logSoftmax(logits.subarray(sotOffset, sotOffset + vocabSize), scratch);
+          row.noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
+        }
+        if (!row.done) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), row.tokens, this.vocab);
+      }
+      let picked: { token: BigInt64Array; logprobs: Float32Array } | null = null;
+      if (picker && rows.some((r, b) => !r.done && temperatures[b] === 0)) {
+        const p = await picker.run({ logits: new Tensor('float32', last.subarray(0, batch * vocabSize), [batch, vocabSize]) });
+        picked = { token: p.token.data as BigInt64Array, logprobs: p.logprobs.data as Float32Array };
+      }
 
       const next = new BigInt64Array(batch);
       for (let b = 0; b < batch; b++) {
         const row = rows[b];
-        if (first) {
-          // no-speech probability at the SOT position (openai decoding.py: probs_at_sot)
-          const sotOffset = (b * stepLen + sotIndex[b]) * vocabSize;
-          logitsRow.set(logits.subarray(sotOffset, sotOffset + vocabSize));
-          logSoftmax(logitsRow, scratch);
-          row.noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
-        }
         if (row.done) {
           next[b] = BigInt(eot);
           continue;
         }
-        const off = (b * stepLen + (stepLen - 1)) * vocabSize;
-        logitsRow.set(logits.subarray(off, off + vocabSize));
-        applyDecodingRules(logitsRow, row.tokens, this.vocab);
         const t = temperatures[b];
-        const { token: tok, logprob } = t > 0 ? samplePick(logitsRow, t, opts.random![b]()) : greedyPick(logitsRow);
+        let tok: number;
+        let logprob: number;
+        if (t > 0) ({ token: tok, logprob } = samplePick(last.subarray(b * vocabSize, (b + 1) * vocabSize), t, opts.random![b]()));
+        else {
+          tok = Number(picked!.token[b]);
+          logprob = picked!.logprobs[b * vocabSize + tok];
+        }
         row.sumLogprob += logprob;
         if (tok === eot) row.done = true;
         else row.tokens.push(tok);
@@ -284,6 +313,20 @@ export class WhisperModel {
     const out = await this.decoder.run(feeds, ['logits', ...layers.map((l) => `cross_attentions.${l}`)]);
     const logits = out.logits.data as Float32Array; // [batch, len, vocab]
     const vocabSize = this.dims.vocabSize;
+    // find_alignment's text_token_probs: softmax over ids < EOT at the position before each text token,
+    // every row's text positions in one run of the pick graph (pick.ts; float32 as openai's torch softmax)
+    const textCount = rows.reduce((n, r) => n + r.textTokens.length, 0);
+    const textLogits = new Float32Array(textCount * eot);
+    let k = 0;
+    rows.forEach((r, b) => {
+      for (let j = 0; j < r.textTokens.length; j++, k++) {
+        const o = (b * len + r.sotSequence.length + j) * vocabSize;
+        textLogits.set(logits.subarray(o, o + eot), k * eot);
+      }
+    });
+    const picker = await this.picker();
+    const logprobs = (await picker.run({ logits: new Tensor('float32', textLogits, [textCount, eot]) }, ['logprobs'])).logprobs.data as Float32Array;
+    k = 0;
     return rows.map((r, b) => {
       const T = seqs[b].length;
       const perHead: Float32Array[] = heads.map(([l, h]) => {
@@ -293,21 +336,28 @@ export class WhisperModel {
         const off = ((b * H + h) * Tall) * P;
         return data.slice(off, off + T * P);
       });
-      const sotLen = r.sotSequence.length;
-      const textTokenProbs = r.textTokens.map((tok, k) => {
-        const o = (b * len + sotLen + k) * vocabSize;
-        let max = -Infinity;
-        for (let v = 0; v < eot; v++) if (logits[o + v] > max) max = logits[o + v];
-        let sum = 0;
-        for (let v = 0; v < eot; v++) sum += Math.exp(logits[o + v] - max);
-        return Math.exp(logits[o + tok] - max) / sum;
-      });
+      const textTokenProbs = r.textTokens.map((tok) => Math.exp(logprobs[k++ * eot + tok]));
       return { heads: perHead, tokenCount: T, textTokenProbs };
     });
   }
 
   /** Frees the ONNX sessions. */
   async release(): Promise<void> {
-    await Promise.all([this.encoder.release(), this.decoder.release()]);
+    const pick = this.pickSession;
+    this.pickSession = null;
+    await Promise.all([this.encoder.release(), this.decoder.release(), pick?.then((s) => s.release(), () => undefined)]);
+  }
+
+  private pickSession: Promise<OrtCommon.InferenceSession> | null = null;
+
+  /** The greedy-pick graph (pick.ts), made on first use: one intra-op thread (a [batch, vocab] pass is short). */
+  private picker(): Promise<OrtCommon.InferenceSession> {
+    // no execution provider named: the default is the CPU (onnxruntime-node) or WASM (onnxruntime-web) one
+    this.pickSession ??= this.ort.InferenceSession.create(pickModelBytes(), {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+    return this.pickSession;
   }
 }

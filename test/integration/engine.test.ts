@@ -13,6 +13,9 @@ import { loadWhisper } from '../../engine/node-loader';
 import { Int8OnCudaError } from '../../engine/precision';
 import { EngineClient } from '../../engine/client';
 import { SAMPLE_RATE } from '../../engine/constants';
+import { applyDecodingRules, greedyPick, logSoftmax } from '../../engine/decoding';
+import { logMelSpectrogram } from '../../engine/logmel';
+import * as ort from 'onnxruntime-node';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 const TINY = path.join(MODELS, 'whisper-tiny.en');
@@ -149,3 +152,68 @@ test('a cancelled transcription leaves the batch; the others complete', async ()
   expect(r.batchSizes).toEqual([1]);
   expect(wer(JFK_REFERENCE, r.segments.map((s) => s.text).join(' '))).toBeLessThanOrEqual(0.1);
 }, 60_000);
+
+test('the decode loop gives the tokens of the plain JS loop it replaced (batch 2, both models): same tokens and no-speech probability, log-probabilities within 1e-4', async () => {
+  // The loop before the pick graph (engine/pick.ts): copy each row, decoding rules, greedyPick in float64 JS.
+  for (const dir of [TINY, BASE]) {
+    const engine = await loadWhisper(dir, { threads: 2, executionProvider: 'cpu' });
+    const model = engine.model;
+    const decoder = (model as unknown as { decoder: ort.InferenceSession }).decoder;
+    const samples = readWav(JFK);
+    // two different windows in one batch: jfk, and jfk from 2 s on
+    const features = new Float32Array(2 * 80 * 3000);
+    logMelSpectrogram(samples, { out: features.subarray(0, 240_000) });
+    logMelSpectrogram(samples.subarray(2 * SAMPLE_RATE), { out: features.subarray(240_000) });
+    const hidden = await model.encode(features, 2);
+    const prompt = model.vocab.prompt('en', 'transcribe');
+    const got = await model.decode(hidden, [prompt, prompt]);
+
+    const V = model.dims.vocabSize;
+    const names = Array.from({ length: model.dims.layers }, (_, l) =>
+      ['decoder', 'encoder'].flatMap((k) => ['key', 'value'].map((kv) => `past_key_values.${l}.${k}.${kv}`)),
+    ).flat();
+    const empty = new ort.Tensor('float32', new Float32Array(0), [2, model.dims.heads, 0, 64]);
+    let past: Record<string, ort.Tensor> = Object.fromEntries(names.map((n) => [n, empty]));
+    const rows = [0, 1].map(() => ({ tokens: [] as number[], sumLogprob: 0, done: false, noSpeechProb: 0 }));
+    let ids = BigInt64Array.from([...prompt, ...prompt].map(BigInt));
+    let len = prompt.length;
+    const row = new Float32Array(V);
+    for (let step = 0; step < 224 && !rows.every((r) => r.done); step++) {
+      const first = step === 0;
+      const out = await decoder.run(
+        { input_ids: new ort.Tensor('int64', ids, [2, len]), encoder_hidden_states: hidden, use_cache_branch: new ort.Tensor('bool', new Uint8Array([first ? 0 : 1]), [1]), ...past },
+        ['logits', ...names.filter((n) => first || n.includes('.decoder.')).map((n) => n.replace('past_key_values', 'present'))],
+      );
+      const logits = out.logits.data as Float32Array;
+      past = Object.fromEntries(names.map((n) => [n, !first && n.includes('.encoder.') ? past[n] : out[n.replace('past_key_values', 'present')]]));
+      const next = new BigInt64Array(2);
+      rows.forEach((r, b) => {
+        if (first) {
+          const scratch = new Float32Array(V);
+          logSoftmax(logits.subarray((b * len + prompt.lastIndexOf(model.vocab.sot)) * V, (b * len + prompt.lastIndexOf(model.vocab.sot) + 1) * V), scratch);
+          r.noSpeechProb = Math.exp(scratch[model.vocab.noSpeech]);
+        }
+        if (r.done) {
+          next[b] = BigInt(model.vocab.eot);
+          return;
+        }
+        row.set(logits.subarray((b * len + len - 1) * V, (b * len + len) * V));
+        applyDecodingRules(row, r.tokens, model.vocab);
+        const { token, logprob } = greedyPick(row);
+        r.sumLogprob += logprob;
+        if (token === model.vocab.eot) r.done = true;
+        else r.tokens.push(token);
+        next[b] = BigInt(token);
+      });
+      ids = next;
+      len = 1;
+    }
+    for (let b = 0; b < 2; b++) {
+      expect(got[b].tokens).toEqual(rows[b].tokens);
+      expect(got[b].noSpeechProb).toBe(rows[b].noSpeechProb);
+      expect(Math.abs(got[b].sumLogprob - rows[b].sumLogprob)).toBeLessThan(1e-4 * (rows[b].tokens.length + 1));
+    }
+    expect(got[0].tokens).not.toEqual(got[1].tokens);
+    await model.release();
+  }
+}, 180_000);

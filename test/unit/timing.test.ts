@@ -36,6 +36,42 @@ describe('medianFilter (openai median_filter, width 7, reflect padding)', () => 
       expect(Array.from(y)).toEqual(Array.from(Float32Array.from(c.y)));
     });
   }
+  it('width 7 (the selection network) equals a sorted window, ties, every 0/1 window and NaN rows included', () => {
+    // reference: reflect-pad, sort each window NaN-last, take the middle (openai's unfold + sort)
+    const reference = (x: Float32Array, rows: number, cols: number) => {
+      const out = new Float32Array(rows * cols);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          const win: number[] = [];
+          for (let k = -3; k <= 3; k++) {
+            let i = c + k;
+            if (i < 0) i = -i;
+            else if (i >= cols) i = 2 * (cols - 1) - i;
+            win.push(x[r * cols + i]);
+          }
+          win.sort((a, b) => (Number.isNaN(a) ? 1 : Number.isNaN(b) ? -1 : a - b));
+          out[r * cols + c] = win[3];
+        }
+      }
+      return out;
+    };
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const cases: [Float32Array, number, number][] = [];
+    // every 0/1 pattern of 7 values lies inside this row (a de Bruijn-like walk of all 128 7-bit windows)
+    const bits = Float32Array.from({ length: 128 + 6 }, (_, i) => (i < 128 ? (i * 37) % 128 : 0));
+    const binary = new Float32Array(128 * 7);
+    for (let p = 0; p < 128; p++) for (let b = 0; b < 7; b++) binary[p * 7 + b] = (bits[p] >> b) & 1;
+    cases.push([binary, 128, 7]);
+    cases.push([Float32Array.from({ length: 40 * 300 }, () => Math.floor(rand() * 5)), 40, 300]); // many ties
+    cases.push([Float32Array.from({ length: 20 * 1500 }, () => rand() * 2 - 1), 20, 1500]);
+    const withNaN = Float32Array.from({ length: 3 * 50 }, () => rand());
+    withNaN[60] = NaN;
+    cases.push([withNaN, 3, 50]);
+    for (const [x, rows, cols] of cases) {
+      expect(Array.from(medianFilter(x, rows, cols, 7))).toEqual(Array.from(reference(x, rows, cols)));
+    }
+  });
   it('refuses an even width', () => {
     expect(() => medianFilter(new Float32Array(4), 1, 4, 4)).toThrow(/odd/);
   });

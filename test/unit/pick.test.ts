@@ -1,0 +1,45 @@
+/**
+ * engine/pick.ts: the greedy-pick graph (ArgMax + LogSoftmax built as ONNX bytes) against the JS reference
+ * it replaces in the decode loop (decoding.ts greedyPick: first index of the largest logit, float64 log-softmax).
+ */
+import * as ort from 'onnxruntime-node';
+import { greedyPick, logSoftmax } from '../../engine/decoding';
+import { pickModelBytes } from '../../engine/pick';
+
+describe('pick graph', () => {
+  let session: ort.InferenceSession;
+  beforeAll(async () => {
+    session = await ort.InferenceSession.create(pickModelBytes(), { intraOpNumThreads: 1 });
+  });
+  afterAll(() => session.release());
+
+  it('picks greedyPick\'s token (ties: the first index; -inf suppressed entries) with its log-probability within 1e-4', async () => {
+    const V = 51864;
+    const rows = 3;
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const logits = Float32Array.from({ length: rows * V }, () => (rand() - 0.5) * 30);
+    for (let i = 0; i < V; i += 3) logits[i] = -Infinity; // a third suppressed, as the decoding rules do
+    logits[2 * V + 100] = 40; // row 2: a tie, the first index wins
+    logits[2 * V + 200] = 40;
+    const out = await session.run({ logits: new ort.Tensor('float32', logits, [rows, V]) });
+    const tokens = out.token.data as BigInt64Array;
+    const logprobs = out.logprobs.data as Float32Array;
+    for (let b = 0; b < rows; b++) {
+      const ref = greedyPick(logits.subarray(b * V, (b + 1) * V));
+      expect(Number(tokens[b])).toBe(ref.token);
+      expect(Math.abs(logprobs[b * V + ref.token] - ref.logprob)).toBeLessThan(1e-4);
+    }
+    expect(Number(tokens[2])).toBe(100);
+  });
+
+  it('takes any row length (the word pass uses [text tokens, EOT]) and matches a float64 softmax', async () => {
+    const n = 50256;
+    const x = Float32Array.from({ length: 2 * n }, (_, i) => Math.sin(i * 0.37) * 12);
+    const out = await session.run({ logits: new ort.Tensor('float32', x, [2, n]) }, ['logprobs']);
+    const lp = out.logprobs.data as Float32Array;
+    const ref = new Float32Array(n);
+    logSoftmax(x.subarray(n, 2 * n), ref);
+    for (const i of [0, 17, 4242, n - 1]) expect(Math.abs(Math.exp(lp[n + i]) - Math.exp(ref[i]))).toBeLessThan(1e-6);
+  });
+});
