@@ -17,7 +17,8 @@
  * 4. The input is named `file:<absolute path>`, so a path can never be read as a protocol.
  * 5. MOV/MP4 (`mov` demuxer): `-enable_drefs 0` (libavformat's default since 2016, stated here so a
  *    changed default cannot reopen it): a track whose samples live in another file is not followed; it
- *    then decodes to nothing, which the admission probe refuses (audio/ffmpeg.ts `probeAudio`).
+ *    then has no packet, which the admission probe refuses (audio/ffmpeg.ts `probeAudio`), and decodes
+ *    to nothing, which preparation refuses (`decodeToPcm`).
  *
  * Reference: FFmpeg's own documentation of these options (`ffmpeg-formats(1)` "format_whitelist",
  * `ffmpeg-protocols(1)` "protocol_whitelist") and the HLS local-file-read reports that motivated them.
@@ -118,11 +119,23 @@ export function safeInputArgs(file: string, demuxer: string): string[] {
 export interface ProbeData {
   format: { format_name?: string; duration?: string };
   streams: { codec_type?: string; codec_name?: string; channels?: number; sample_rate?: string; duration?: string }[];
+  /** with `firstPacket`: the first audio packet, if the demuxer could read one */
+  packets?: { codec_type?: string; size?: string }[];
+}
+
+export interface ProbeOptions {
+  /**
+   * Also demux the first packet of the first audio stream (`-select_streams a:0 -show_packets
+   * -read_intervals %+#1`; `streams` then lists that stream only): a track whose samples are not in
+   * the file (a MOV data reference, not followed) has a header but no packet. No decoding.
+   */
+  firstPacket?: boolean;
 }
 
 /** ffprobe arguments for `file`: whitelisted protocols and demuxers, JSON out. */
-export function probeArgs(file: string): string[] {
-  return ['-v', 'error', ...openOptions(), '-show_format', '-show_streams', '-of', 'json', fileUrl(file)];
+export function probeArgs(file: string, opts: ProbeOptions = {}): string[] {
+  const packet = opts.firstPacket ? ['-select_streams', 'a:0', '-show_packets', '-read_intervals', '%+#1'] : [];
+  return ['-v', 'error', ...openOptions(), ...packet, '-show_format', '-show_streams', '-of', 'json', fileUrl(file)];
 }
 
 /** How long ffprobe may take on one file: a header read is milliseconds; anything slower is hostile. */
@@ -134,9 +147,9 @@ const PROBE_MAX_OUTPUT = 4 * 1024 * 1024;
  * @returns the demuxer to force (`-f`) on the decode, and ffprobe's data
  * @throws UnsupportedAudioError (our sentence; ffmpeg's words in `detail`)
  */
-export async function probeContainer(file: string): Promise<{ demuxer: string; data: ProbeData }> {
+export async function probeContainer(file: string, opts: ProbeOptions = {}): Promise<{ demuxer: string; data: ProbeData }> {
   const { stdout, stderr, failed } = await new Promise<{ stdout: string; stderr: string; failed: boolean }>((resolve) =>
-    execFile('ffprobe', probeArgs(file), { timeout: PROBE_TIMEOUT_MS, maxBuffer: PROBE_MAX_OUTPUT }, (err, out, errOut) =>
+    execFile('ffprobe', probeArgs(file, opts), { timeout: PROBE_TIMEOUT_MS, maxBuffer: PROBE_MAX_OUTPUT }, (err, out, errOut) =>
       resolve({ stdout: String(out), stderr: String(errOut || (err ? err.message : '')), failed: err !== null }),
     ),
   );
@@ -158,7 +171,7 @@ export async function probeContainer(file: string): Promise<{ demuxer: string; d
   if (!demuxer) {
     throw new UnsupportedAudioError('the file is not in a supported audio container', `format_name ${data.format?.format_name}`);
   }
-  return { demuxer, data: { format: data.format ?? {}, streams: data.streams ?? [] } };
+  return { demuxer, data: { format: data.format ?? {}, streams: data.streams ?? [], ...(data.packets ? { packets: data.packets } : {}) } };
 }
 
 /**

@@ -1,31 +1,20 @@
 /**
- * ffmpeg through fluent-ffmpeg: probe uploads and normalise them to Whisper's input
- * (16 kHz, mono, float32). Inputs are always seekable files, never pipes: MP4/M4A keep their index
+ * ffmpeg: probe uploads (cheaply: headers only) and normalise them to Whisper's input
+ * (16 kHz, mono, float32), checking the whole body as it decodes. Inputs are always seekable files, never pipes: MP4/M4A keep their index
  * (moov atom) at the end. Every input is opened through audio/ffmpeg-safety.ts (protocol and demuxer
  * whitelists, the probed demuxer forced on the decode).
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import ffmpeg from 'fluent-ffmpeg';
 import { SAMPLE_RATE } from '../engine/constants';
-import { fileUrl, probeContainer, safeInputArgs, safeInputOptions, scrubInternals, UnsupportedAudioError } from './ffmpeg-safety';
+import { probeContainer, safeInputArgs, scrubInternals, UnsupportedAudioError } from './ffmpeg-safety';
+import { MIN_PRESENT_FRACTION, probeAudioHeader, type AudioProbe } from './header-probe';
 
 export { UnsupportedAudioError } from './ffmpeg-safety';
 
 const BYTES_PER_SAMPLE = 4; // float32
 
-export interface AudioProbe {
-  durationSeconds: number;
-  channels: number;
-  sampleRate: number;
-  codec: string;
-  container: string;
-  /** the demuxer to force on every later decode (`-f`), from AUDIO_DEMUXERS */
-  demuxer: string;
-}
-
-/** A file whose decodable audio is shorter than this share of its header's duration is truncated. */
-const MIN_DECODED_FRACTION = 0.9;
+export type { AudioProbe } from './header-probe';
 
 /** ffmpeg's stderr (or the error's message) for UnsupportedAudioError's `detail`: logged, never shown. */
 export function ffmpegDetail(stderr: string, err?: Error): string {
@@ -33,49 +22,27 @@ export function ffmpegDetail(stderr: string, err?: Error): string {
 }
 
 /**
- * Reads the container's header (ffprobe, allowed containers only) and then decodes the first audio
- * stream to nothing with `-xerror`, because a truncated FLAC or MP3 still has a plausible header: only
- * decoding finds the damage. Audio that decodes to (almost) nothing is refused too: that is also what a
- * container whose track lives in another file (MOV data reference, not followed) looks like.
+ * Admission's probe: what the headers tell, cheaply. FLAC, MP3 and WAV are read in this process
+ * (audio/header-probe.ts: no ffmpeg process, whose start alone costs ~60 ms of CPU); anything else by
+ * one ffprobe of the container's header and the first audio packet (allowed containers only). Neither
+ * decodes the audio: a body damaged or cut beyond what its header shows passes here and fails the job
+ * in preparation (decodeToPcm decodes all of it and refuses it as `unsupported_audio`; the job's
+ * reservation is released in full).
+ * Refused here: an empty file, not audio, a container that is not allowed, no audio stream, no
+ * duration, a header that is cut, a track whose samples are not in the file (no first packet), and for
+ * FLAC/MP3/WAV a file shorter than its header says.
  * @throws UnsupportedAudioError with our sentence (ffmpeg's words in `detail`, for the log)
  */
 export async function probeAudio(file: string): Promise<AudioProbe> {
-  const size = fs.statSync(file).size;
-  if (size === 0) throw new UnsupportedAudioError('the file is empty');
-  const { demuxer, data } = await probeContainer(file);
+  const fromHeader = await probeAudioHeader(file);
+  if (fromHeader) return fromHeader;
+  const { demuxer, data } = await probeContainer(file, { firstPacket: true });
   const stream = data.streams.find((s) => s.codec_type === 'audio');
   if (!stream) throw new UnsupportedAudioError('the file has no audio stream');
   const duration = Number(data.format.duration ?? stream.duration);
   if (!Number.isFinite(duration) || duration <= 0) throw new UnsupportedAudioError('the audio has no duration');
-  const decodedSeconds = await new Promise<number>((resolve, reject) => {
-    let errors = '';
-    let decodedUs = 0;
-    ffmpeg(fileUrl(file))
-      .inputOptions([...safeInputOptions(demuxer), '-v', 'error', '-xerror'])
-      // Progress as key=value lines on stderr: fluent-ffmpeg's own 'progress' event would spawn a
-      // second ffprobe per upload just to compute a percentage.
-      .outputOptions(['-map', '0:a:0', '-progress', 'pipe:2', '-nostats'])
-      .format('null')
-      .output('-')
-      .on('stderr', (line: string) => {
-        const kv = /^([a-z_]+)=(.*)$/.exec(line.trim());
-        if (!kv) errors += line + '\n';
-        else if (kv[1] === 'out_time_us' && Number.isFinite(Number(kv[2]))) decodedUs = Math.max(decodedUs, Number(kv[2]));
-      })
-      .on('error', (err: Error) => reject(new UnsupportedAudioError('the audio cannot be decoded', ffmpegDetail(errors, err))))
-      .on('end', () => {
-        // Some decoders (MP3) report damage on stderr and carry on: at -v error a sound file prints nothing.
-        if (errors.trim()) reject(new UnsupportedAudioError('the audio is damaged or truncated', ffmpegDetail(errors)));
-        else resolve(decodedUs / 1e6);
-      })
-      .run();
-  });
-  if (decodedSeconds <= 0) throw new UnsupportedAudioError('no audio decodes from the file', `decoded 0 of ${duration} s`);
-  if (decodedSeconds < duration * MIN_DECODED_FRACTION) {
-    throw new UnsupportedAudioError(
-      `the audio is truncated: its header says ${duration.toFixed(1)} s but only ${decodedSeconds.toFixed(1)} s decode`,
-    );
-  }
+  // e.g. a container whose track lives in another file (MOV data reference, not followed): nothing to read.
+  if (!data.packets?.length) throw new UnsupportedAudioError('no audio decodes from the file', 'no packet in the audio stream');
   return {
     durationSeconds: duration,
     channels: stream.channels ?? 1,
@@ -158,23 +125,28 @@ export class PcmBlocker {
  * header), written to `outFile` and handed to `onBlock` block by block in the same pass: ffmpeg writes
  * to a pipe, never the whole audio to memory (a 12 h file is 2.8 GB of samples). Memory: one block plus
  * the pipe's buffers, whatever the length. The container is probed again (allowed demuxers only) and
- * forced (audio/ffmpeg-safety.ts): the file is checked where it is decoded.
+ * forced (audio/ffmpeg-safety.ts): the file is checked where it is decoded. This is where a body that
+ * is damaged or cut beyond its header is found (admission reads headers only, probeAudio): ffmpeg stops
+ * at the first decoding error (`-xerror`), any error it reports is a refusal (some decoders, MP3's,
+ * report damage and carry on), and so is audio that ends before MIN_PRESENT_FRACTION of the duration
+ * the container's header gives.
  * @returns the number of samples written
- * @throws UnsupportedAudioError when the container is not allowed, ffmpeg cannot decode it or it decodes
- *   to nothing; AudioTooLongError past `maxSamples`; the signal's reason when aborted; whatever `onBlock`
+ * @throws UnsupportedAudioError when the container is not allowed, ffmpeg cannot decode it, reports
+ *   damage, it decodes to nothing or to less than its header says; AudioTooLongError past `maxSamples`; the signal's reason when aborted; whatever `onBlock`
  *   throws (ffmpeg is stopped in every case)
  */
 export async function decodeToPcm(inFile: string, outFile: string, opts: NormaliseOptions = {}): Promise<number> {
   const { signal, onBlock, maxSamples = Infinity } = opts;
   const what = opts.what ?? 'the audio';
   const blocker = new PcmBlocker(opts.blockSamples ?? DEFAULT_BLOCK_SAMPLES);
-  const { demuxer } = await probeContainer(inFile);
+  const { demuxer, data } = await probeContainer(inFile);
   signal?.throwIfAborted();
-  const args = ['-nostdin', ...safeInputArgs(inFile, demuxer), '-v', 'error', '-vn', '-map', '0:a:0'];
+  const headerSeconds = Number(data.format.duration ?? data.streams.find((s) => s.codec_type === 'audio')?.duration);
+  const args = ['-nostdin', ...safeInputArgs(inFile, demuxer), '-v', 'error', '-xerror', '-vn', '-map', '0:a:0'];
   if (opts.audioFilter) args.push('-af', opts.audioFilter);
   else args.push('-ac', '1');
   args.push('-ar', String(SAMPLE_RATE), '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1');
-  // FFMPEG_PATH as fluent-ffmpeg reads it (probeAudio), so both find the same binary.
+  // FFMPEG_PATH as fluent-ffmpeg reads it, so every ffmpeg run here finds the same binary.
   const child = spawn(process.env.FFMPEG_PATH || 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -207,6 +179,14 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
     if (code !== 0) throw new UnsupportedAudioError(`${what} cannot be decoded`, ffmpegDetail(stderr || `ffmpeg exited with code ${code}`));
     // e.g. a container whose track lives in another file (not followed): nothing to transcribe.
     if (bytes < BYTES_PER_SAMPLE) throw new UnsupportedAudioError(what === 'the audio' ? 'no audio decodes from the file' : `${what} decodes to no audio`, 'decoded 0 samples');
+    // Some decoders (MP3) report damage on stderr and carry on: at -v error sound audio prints nothing.
+    if (stderr.trim()) throw new UnsupportedAudioError(`${what} is damaged or truncated`, ffmpegDetail(stderr));
+    const decodedSeconds = bytes / BYTES_PER_SAMPLE / SAMPLE_RATE;
+    if (Number.isFinite(headerSeconds) && decodedSeconds < headerSeconds * MIN_PRESENT_FRACTION) {
+      throw new UnsupportedAudioError(
+        `${what} is truncated: its header says ${headerSeconds.toFixed(1)} s but only ${decodedSeconds.toFixed(1)} s decode`,
+      );
+    }
   } catch (err) {
     kill();
     await exited;
