@@ -12,6 +12,8 @@ import type { TierLimits } from '../common/tiers';
 import { onBodyIdle } from './body-timeout';
 import { ApiError } from './errors';
 import type { UploadSlots } from './upload-slots';
+import { refuseBeforeBody } from './early-refusal';
+import type { QuotaService } from '../quota/quota-service';
 
 export interface ReceivedUpload {
   fields: Record<string, string>;
@@ -30,6 +32,11 @@ export interface UploadOptions {
   repeatable?: string[];
   /** the 408's sentence when the body stalls */
   idleMessage?: string;
+  /**
+   * Refuse from the headers when every concurrency slot is held or the day's quota is spent
+   * (api/early-refusal.ts); leave it off where a retry may answer with an earlier job.
+   */
+  refuseAtLimits?: boolean;
 }
 
 const MAX_FIELDS = 50;
@@ -184,10 +191,14 @@ export function abandonUpload(req: Request, res: Response, err: unknown): void {
 /** What the upload routes share: the user's upload slot, the body, and the refusal's clean-up. */
 export interface LimitedUploadDeps {
   uploadSlots: UploadSlots;
+  /** the quota counters, for the refusals decided before the body (api/early-refusal.ts) */
+  quota?: Pick<QuotaService, 'counters'>;
 }
 
 /**
- * Takes one of the user's upload slots (429 concurrency_limit before any byte of the body is read),
+ * Refuses what the headers already condemn (api/early-refusal.ts: declared size, and with
+ * `refuseAtLimits` running jobs and the day's quota), takes one of the user's upload slots (429
+ * concurrency_limit before any byte of the body is read),
  * receives the multipart body, and gives the slot back once the body is in (or refused).
  * On a refusal the connection is set to close (abandonUpload) and the error rethrown.
  */
@@ -201,6 +212,8 @@ export async function receiveLimitedUpload(
 ): Promise<ReceivedUpload> {
   let slot;
   try {
+    // What will be refused anyway is refused before the body is read (api/early-refusal.ts).
+    await refuseBeforeBody(deps.quota, req, me, limits, { maxFileBytes: opts.maxFileBytes, slots: opts.refuseAtLimits });
     slot = await deps.uploadSlots.acquire(me.userId, me.tier, limits);
   } catch (err) {
     // The body was not read: the connection cannot carry another request.

@@ -200,6 +200,14 @@ export const uploadsRefusedTotal = new Counter({
   registers,
 });
 
+/** api/early-refusal.ts: refusals decided from the headers, before the upload's body was read. */
+export const refusedBeforeBodyTotal = new Counter({
+  name: 'fairscribe_uploads_refused_before_body_total',
+  help: 'Uploads refused from their headers alone (declared size, running jobs at the concurrency limit, daily quota spent), before the body was read',
+  labelNames: ['tier', 'code'] as const,
+  registers,
+});
+
 export const usersByTier = new Gauge({
   name: 'fairscribe_users',
   help: 'Users by tier (tier distribution)',

@@ -69,7 +69,12 @@ export function jobsRouter(deps: ApiDeps): Router {
         }
         upload = { fields: jsonFields(req.body), file: null };
       } else {
-        upload = await receiveLimitedUpload(deps, req, res, me, limits, { maxFileBytes: limits.maxFileBytes, destPath: uploadPath });
+        upload = await receiveLimitedUpload(deps, req, res, me, limits, {
+          maxFileBytes: limits.maxFileBytes,
+          destPath: uploadPath,
+          // A retry with an Idempotency-Key may answer with its first job even at the limits.
+          refuseAtLimits: req.header('idempotency-key') === undefined,
+        });
       }
       const parsed = createJobFields.safeParse(upload.fields);
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error));

@@ -5,9 +5,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { DEFAULT_TIERS } from '../../common/tiers';
+import { NON_FILE_BODY_MAX_BYTES } from '../../api/early-refusal';
 import { startTestApp, submitFile, type TestApp } from '../helpers/harness';
+import { createEdgeJob } from '../helpers/edge';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
 const SMALL_FILE_LIMIT = 400_000; // bytes: jfk.flac (1.15 MB) is over, its M4A/MP3 (~180 KB) under
@@ -23,6 +27,8 @@ beforeAll(async () => {
   const tiers = structuredClone(DEFAULT_TIERS);
   tiers.free.maxFileBytes = SMALL_FILE_LIMIT;
   tiers.free.maxAudioSeconds = SHORT_AUDIO_LIMIT;
+  // A tier with no cloud seconds at all: every upload is over its daily quota.
+  tiers.standard.dailySeconds = 0;
   const tiersFile = path.join(tmp, 'tiers.json');
   fs.writeFileSync(tiersFile, JSON.stringify(tiers));
   app = await startTestApp({ FAIRSCRIBE_TIERS_FILE: tiersFile });
@@ -186,6 +192,71 @@ describe('POST /v1/jobs refuses and leaves nothing behind', () => {
       await expectError(res, 400, 'invalid_request');
     }
   });
+});
+
+/**
+ * Sends only a POST's head (declaring `contentLength` bytes of multipart body) and none of the body;
+ * resolves with what the server answered, or null if it did not answer within `waitMs`.
+ */
+function headOnly(key: string, contentLength: number, extra = '', waitMs = 2_000): Promise<{ text: string; ms: number } | null> {
+  return new Promise((resolve) => {
+    const socket = net.connect((app.api.server.address() as AddressInfo).port, '127.0.0.1');
+    const t0 = Date.now();
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(null);
+    }, waitMs);
+    socket.on('data', (d) => {
+      text += d.toString();
+      if (text.includes('\r\n\r\n') && text.includes('}')) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve({ text, ms: Date.now() - t0 });
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.write(
+      `POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\n${extra}` +
+        `Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: ${contentLength}\r\n\r\n`,
+    );
+  });
+}
+
+describe('refused from the headers, before the body is read (api/early-refusal.ts)', () => {
+  afterAll(expectNothingLeft);
+
+  test('a declared size over the file limit plus any fields → 413 file_too_large without the body', async () => {
+    const answer = await headOnly(freeKey, SMALL_FILE_LIMIT + NON_FILE_BODY_MAX_BYTES + 1);
+    expect(answer?.text).toMatch(/^HTTP\/1\.1 413/);
+    expect(answer?.text).toContain('"code":"file_too_large"');
+    // Within the file limit plus the fields a body may carry: the streaming check decides, so no early answer.
+    expect(await headOnly(freeKey, SMALL_FILE_LIMIT + 1_000, '', 500)).toBeNull();
+  });
+
+  test('a spent daily quota → 429 quota_exceeded without the body, as admission answers a small upload', async () => {
+    const { apiKey } = await app.user('standard'); // dailySeconds 0 here
+    const answer = await headOnly(apiKey, NON_FILE_BODY_MAX_BYTES + 10_000);
+    expect(answer?.text).toMatch(/^HTTP\/1\.1 429/);
+    expect(answer?.text).toContain('"code":"quota_exceeded"');
+    // A body small enough to be a privacy-mode request is read, and admission refuses its file the same way.
+    await expectError(await submitFile(app.url, apiKey, path.join(tmp, 'jfk.mp3')), 429, 'quota_exceeded');
+  });
+
+  test('every concurrency slot held → 429 concurrency_limit without the body; not with an Idempotency-Key', async () => {
+    const free = await app.user('free'); // concurrentJobs 1, held by a privacy-mode job
+    const edge = await createEdgeJob(app.url, free.apiKey, { allowFallback: 'true' });
+    try {
+      const answer = await headOnly(free.apiKey, 50_000);
+      expect(answer?.text).toMatch(/^HTTP\/1\.1 429/);
+      expect(answer?.text).toContain('"code":"concurrency_limit"');
+      expect(answer?.text).toMatch(/retry-after: 30/i);
+      // A retry carrying an Idempotency-Key may be answered with its first job: its body is read.
+      expect(await headOnly(free.apiKey, 50_000, 'Idempotency-Key: k1\r\n', 500)).toBeNull();
+    } finally {
+      expect((await fetch(`${app.url}/v1/jobs/${edge.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${free.apiKey}` } })).status).toBe(204);
+    }
+  }, 30_000);
 });
 
 describe('GET /v1/jobs/:id', () => {

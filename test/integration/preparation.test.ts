@@ -119,3 +119,30 @@ test('audio that decodes past the tier’s limit fails as audio_too_long after o
   expect(prepareAttempts(r)).toEqual([1]);
   expect(r.blobsLeft).toBe(false);
 }, 60_000);
+
+test('a body damaged beyond its header: admitted (202), then failed as unsupported_audio after one attempt, fully refunded', async () => {
+  // jfk.flac's header, first frames and last frames intact, 600 KB of noise between them: the
+  // admission probe reads headers only (and finds frames at both ends), the full decode finds the damage.
+  const flac = Buffer.from(fs.readFileSync(path.join(AUDIO, 'jfk.flac')));
+  crypto.randomFillSync(flac, 200_000, 600_000);
+  const { userId, apiKey } = await app.user('premium');
+  const res = await submitFile(app.url, apiKey, { name: 'damaged.flac', data: flac }, { language: 'en', model: 'whisper-tiny.en' });
+  expect(res.status).toBe(202);
+  const { id } = (await res.json()) as { id: string };
+  const job = await waitForJob(app.url, apiKey, id, 120_000);
+  expect(job.status).toBe('failed');
+  expect(job.error).toMatchObject({ code: 'unsupported_audio', message: expect.stringMatching(/^the audio (cannot be decoded|is damaged)/) });
+  expect(job.error.message).not.toMatch(/0x[0-9a-f]{6,}|@|\//);
+  // The whole reservation came back: nothing reserved or billed today, no slot held (ledger and Redis).
+  const day = new Date().toISOString().slice(0, 10);
+  expect(await app.deps.quota.usage(userId, day)).toEqual({ reservedSeconds: 0, billedSeconds: 0, activeJobs: 0 });
+  expect(await app.deps.quota.counters(userId, day)).toEqual({ usedSeconds: 0, activeJobs: 0 });
+  // One attempt: bad audio is not retried.
+  const history = await app.api.temporal.workflow.getHandle(workflowIdFor(id)).fetchHistory();
+  const prepare = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'prepareAudio');
+  const attempts = (history.events ?? [])
+    .filter((e) => prepare.some((p) => String(p.eventId) === String(e.activityTaskStartedEventAttributes?.scheduledEventId)))
+    .map((e) => e.activityTaskStartedEventAttributes!.attempt);
+  expect({ scheduled: prepare.length, attempts }).toEqual({ scheduled: 1, attempts: [1] });
+  expect(fs.existsSync(path.join(app.config.blobDir, id))).toBe(false);
+}, 120_000);
