@@ -93,7 +93,8 @@ const ERROR_TEXT: Record<number, string> = {
   413: 'file_too_large, audio_too_long, body_too_large (a JSON body over 64 KB), or edge_result_rejected (over the size bound)',
   415: 'unsupported_media_type',
   422:
-    'unsupported_audio (empty, truncated, not audio, undecodable, or not an allowed audio container: playlists, concat scripts, images, SDP…), ' +
+    'unsupported_audio (what the headers show: empty, a cut header, shorter than its header says, not audio, no audio stream, or not an allowed audio container: playlists, concat scripts, images, SDP…; ' +
+    'audio damaged beyond its headers is admitted and its job then fails with error code unsupported_audio, its reservation released in full), ' +
     'edge_not_possible (mode=edge on a device that cannot, without allowFallback) or url_unreachable (url: DNS or connection failure, a non-2xx answer, more than 3 redirects, a timeout)',
   426: 'upgrade_required: this route speaks WebSocket only',
   429: 'quota_exceeded, concurrency_limit (jobs, or uploads in flight, decided before the body is read) or rate_limited (with limit, used, resetAt and Retry-After)',

@@ -1,7 +1,10 @@
 /**
- * `npx tsx bench/admission.ts [--callers 200] [--rounds 1] [--file F]`: how long one admission takes
- * (POST /v1/jobs → 202: upload, probe, job + ledger rows, the Redis reservation, the workflow start)
- * while `--callers` clients submit at once. Not part of CI.
+ * `npx tsx bench/admission.ts [--callers 200] [--rounds 1] [--file F | --flac] [--refused N]`: how long
+ * one admission takes (POST /v1/jobs → 202: upload, probe, job + ledger rows, the Redis reservation,
+ * the workflow start) while `--callers` clients submit at once. Not part of CI.
+ * The file: a 44 KB MP3 made from jfk.flac (default), `--flac` jfk.flac itself (11 s, 1.15 MB), or `--file`.
+ * `--refused N` adds N callers in the same round whose user already holds its one concurrency slot:
+ * each is refused (429), and their latency is reported on its own line.
  *
  * It starts its own Postgres, Redis and Temporal in a temporary directory (never the `npm start`
  * stack) and the API in this process, without workers: the admitted workflows wait in their task queue
@@ -58,14 +61,17 @@ async function main() {
       callers: { type: 'string', default: '200' },
       rounds: { type: 'string', default: '1' },
       file: { type: 'string' },
+      flac: { type: 'boolean', default: false },
+      refused: { type: 'string', default: '0' },
     },
   });
   const callers = Number(values.callers);
   const rounds = Number(values.rounds);
+  const refusedCallers = Number(values.refused);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-bench-admission-'));
   const services = await startAll({ root, fresh: true, fast: true });
   try {
-    let file = values.file;
+    let file = values.file ?? (values.flac ? path.resolve(REPO_ROOT, '..', 'shared', 'audio', 'jfk.flac') : undefined);
     if (!file) {
       file = path.join(root, 'jfk.mp3');
       const jfk = path.resolve(REPO_ROOT, '..', 'shared', 'audio', 'jfk.flac');
@@ -73,6 +79,8 @@ async function main() {
     }
     const tiers = structuredClone(DEFAULT_TIERS);
     Object.assign(tiers.premium, { dailySeconds: null, concurrentJobs: 1_000_000, requestsPerMinute: 1_000_000 });
+    // The refused callers' user: one slot, which its first job holds (no workers: it never ends).
+    Object.assign(tiers.standard, { dailySeconds: null, concurrentJobs: 1, requestsPerMinute: 1_000_000 });
     const tiersFile = path.join(root, 'tiers.json');
     fs.writeFileSync(tiersFile, JSON.stringify(tiers));
     const config = loadConfig({
@@ -89,18 +97,23 @@ async function main() {
     const api = await startApi(config, deps);
     try {
       const { apiKey } = await createUser(deps.pool, 'premium', 'bench');
+      const { apiKey: fullKey } = await createUser(deps.pool, 'standard', 'bench-full');
       const data = fs.readFileSync(file);
       const name = path.basename(file);
-      const submit = async (): Promise<{ ms: number; status: number }> => {
+      const submit = async (key = apiKey): Promise<{ ms: number; status: number }> => {
         const form = new FormData();
         form.append('file', new Blob([data]), name);
         const t0 = performance.now();
-        const res = await fetch(`${api.url}/v1/jobs`, { method: 'POST', body: form, headers: { authorization: `Bearer ${apiKey}` } });
+        const res = await fetch(`${api.url}/v1/jobs`, { method: 'POST', body: form, headers: { authorization: `Bearer ${key}` } });
         await res.arrayBuffer();
         return { ms: performance.now() - t0, status: res.status };
       };
       // Warm-up: connections, the scripts' first EVAL, JIT.
       for (let i = 0; i < 5; i++) await submit();
+      if (refusedCallers > 0) {
+        const first = await submit(fullKey);
+        if (first.status !== 202) throw new Error(`the refused callers' first job was not admitted: ${first.status}`);
+      }
 
       console.log(`admission under ${callers} concurrent callers, ${rounds} round(s), file ${name} (${data.length} bytes), ${os.cpus().length} CPUs`);
       const all: number[] = [];
@@ -110,8 +123,10 @@ async function main() {
       for (let r = 1; r <= rounds; r++) {
         const cpu0 = cpuSeconds();
         const t0 = performance.now();
-        const results = await Promise.all(Array.from({ length: callers }, submit));
+        const refusing = Promise.all(Array.from({ length: refusedCallers }, () => submit(fullKey)));
+        const results = await Promise.all(Array.from({ length: callers }, () => submit()));
         const wall = (performance.now() - t0) / 1000;
+        const refusals = await refusing;
         const cpu = cpuSeconds() - cpu0;
         const ok = results.filter((x) => x.status === 202);
         for (const x of results) statuses[x.status] = (statuses[x.status] ?? 0) + 1;
@@ -122,8 +137,17 @@ async function main() {
         console.log(
           `round ${r}: ${ok.length}/${results.length} admitted in ${wall.toFixed(1)} s (${(results.length / wall).toFixed(1)}/s); ` +
             `median ${median(ms).toFixed(0)} ms, p95 ${quantile(ms, 0.95).toFixed(0)} ms, min ${ms[0]?.toFixed(0)} ms, max ${ms.at(-1)?.toFixed(0)} ms; ` +
-            `CPU ${cpu.toFixed(1)} s (API process + its probes), ${((cpu * 1000) / results.length).toFixed(0)} ms per upload`,
+            `CPU ${cpu.toFixed(1)} s (API process + its probes), ${((cpu * 1000) / (results.length + refusals.length)).toFixed(0)} ms per upload`,
         );
+        if (refusals.length) {
+          const rms = refusals.map((x) => x.ms).sort((a, b) => a - b);
+          const codes: Record<number, number> = {};
+          for (const x of refusals) codes[x.status] = (codes[x.status] ?? 0) + 1;
+          console.log(
+            `round ${r} refusals: ${refusals.length} (statuses ${JSON.stringify(codes)}); ` +
+              `median ${median(rms).toFixed(0)} ms, p95 ${quantile(rms, 0.95).toFixed(0)} ms, max ${rms.at(-1)?.toFixed(0)} ms`,
+          );
+        }
       }
       all.sort((a, b) => a - b);
       console.log(

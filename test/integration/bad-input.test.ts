@@ -2,6 +2,7 @@
  * Bad input answers with API.md's codes and leaves nothing behind: no job row, no blob, no workflow.
  * A test tier table makes the limits small enough to hit with the sample audio.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,8 +28,8 @@ beforeAll(async () => {
   const tiers = structuredClone(DEFAULT_TIERS);
   tiers.free.maxFileBytes = SMALL_FILE_LIMIT;
   tiers.free.maxAudioSeconds = SHORT_AUDIO_LIMIT;
-  // A tier with no cloud seconds at all: every upload is over its daily quota.
-  tiers.standard.dailySeconds = 0;
+  // One second a day: spent by a seeded job below, after which every upload is over the quota.
+  tiers.standard.dailySeconds = 1;
   const tiersFile = path.join(tmp, 'tiers.json');
   fs.writeFileSync(tiersFile, JSON.stringify(tiers));
   app = await startTestApp({ FAIRSCRIBE_TIERS_FILE: tiersFile });
@@ -224,23 +225,43 @@ function headOnly(key: string, contentLength: number, extra = '', waitMs = 2_000
 }
 
 describe('refused from the headers, before the body is read (api/early-refusal.ts)', () => {
-  afterAll(expectNothingLeft);
+  /** Job rows and blob folders other than `keep`: the refused requests must leave none. */
+  async function expectNoOtherJob(keep: string[]) {
+    const { rows } = await app.pool.query('SELECT id FROM jobs');
+    expect(rows.map((r) => r.id).filter((id: string) => !keep.includes(id))).toEqual([]);
+    const blobs = fs.existsSync(app.config.blobDir) ? fs.readdirSync(app.config.blobDir) : [];
+    expect(blobs.filter((b) => !keep.includes(b))).toEqual([]);
+  }
 
   test('a declared size over the file limit plus any fields → 413 file_too_large without the body', async () => {
     const answer = await headOnly(freeKey, SMALL_FILE_LIMIT + NON_FILE_BODY_MAX_BYTES + 1);
     expect(answer?.text).toMatch(/^HTTP\/1\.1 413/);
     expect(answer?.text).toContain('"code":"file_too_large"');
+    await expectNoOtherJob([]);
     // Within the file limit plus the fields a body may carry: the streaming check decides, so no early answer.
     expect(await headOnly(freeKey, SMALL_FILE_LIMIT + 1_000, '', 500)).toBeNull();
   });
 
   test('a spent daily quota → 429 quota_exceeded without the body, as admission answers a small upload', async () => {
-    const { apiKey } = await app.user('standard'); // dailySeconds 0 here
+    const { userId, apiKey } = await app.user('standard'); // 1 s a day here
+    // A finished job that was charged the day's one second.
+    const spent = crypto.randomUUID();
+    const tx = await app.pool.connect();
+    try {
+      await tx.query('BEGIN');
+      await tx.query(`INSERT INTO jobs (id, user_id, tier, model, options) VALUES ($1, $2, 'standard', 'whisper-tiny.en', '{}')`, [spent, userId]);
+      expect(await app.deps.quota.reserve(tx, { userId, jobId: spent, seconds: 1 }, app.config.tiers.standard)).toMatchObject({ ok: true });
+      await tx.query('COMMIT');
+    } finally {
+      tx.release();
+    }
+    await app.deps.quota.settle(spent, 1);
     const answer = await headOnly(apiKey, NON_FILE_BODY_MAX_BYTES + 10_000);
     expect(answer?.text).toMatch(/^HTTP\/1\.1 429/);
     expect(answer?.text).toContain('"code":"quota_exceeded"');
     // A body small enough to be a privacy-mode request is read, and admission refuses its file the same way.
     await expectError(await submitFile(app.url, apiKey, path.join(tmp, 'jfk.mp3')), 429, 'quota_exceeded');
+    await expectNoOtherJob([spent]);
   });
 
   test('every concurrency slot held → 429 concurrency_limit without the body; not with an Idempotency-Key', async () => {
@@ -251,12 +272,15 @@ describe('refused from the headers, before the body is read (api/early-refusal.t
       expect(answer?.text).toMatch(/^HTTP\/1\.1 429/);
       expect(answer?.text).toContain('"code":"concurrency_limit"');
       expect(answer?.text).toMatch(/retry-after: 30/i);
+      const { rows } = await app.pool.query('SELECT id FROM jobs WHERE user_id = $1', [free.userId]);
+      expect(rows.map((r) => r.id)).toEqual([edge.id]);
       // A retry carrying an Idempotency-Key may be answered with its first job: its body is read.
       expect(await headOnly(free.apiKey, 50_000, 'Idempotency-Key: k1\r\n', 500)).toBeNull();
     } finally {
       expect((await fetch(`${app.url}/v1/jobs/${edge.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${free.apiKey}` } })).status).toBe(204);
     }
   }, 30_000);
+
 });
 
 describe('GET /v1/jobs/:id', () => {
