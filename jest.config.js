@@ -8,7 +8,7 @@ const common = {
   transform,
   // node-pg-migrate ships ESM only; Jest on Node 20 cannot require it untransformed.
   transformIgnorePatterns: ['/node_modules/(?!node-pg-migrate/)'],
-  // onnxruntime-node checks typed arrays against the host realm's constructors (../shared/FACTS.md).
+  // onnxruntime-node checks typed arrays against the host realm's constructors (test/helpers/node-env.js says why).
   testEnvironment: '<rootDir>/test/helpers/node-env.js',
   moduleFileExtensions: ['ts', 'js', 'json'],
 };

@@ -1,5 +1,5 @@
 /**
- * Webhook notifications on the orchestration queue: one POST per job end event (API.md "Webhooks"),
+ * Webhook notifications on the orchestration queue: one POST per job end event (README "Webhooks"),
  * retried with backoff by Temporal (workflows/webhook.ts). Idempotent by job id + event type: the
  * delivery row holds a stable `webhook-id`, and once `delivered_at` is set a retry sends nothing.
  * The payload is built here from Postgres: the workflow hands over only the job id and event.

@@ -70,7 +70,7 @@ export function createApp(deps: ApiDeps): express.Express {
   // Privacy mode's page, files and edge-result route authenticate by edge token, with their own body limit.
   app.use(edgePublicRouter(deps));
 
-  // Public like /healthz (API.md): Prometheus scrapes it without a key; the gateway keeps it internal.
+  // Public like /healthz (docs/api.md "ops"): Prometheus scrapes it without a key; the gateway keeps it internal.
   app.get('/metrics', async (_req: Request, res: Response) => {
     const { contentType, body } = await renderMetrics();
     res.type(contentType).send(body);

@@ -1,4 +1,4 @@
-/** Errors in the shape of ../shared/API.md: HTTP status + {"error": {"code", "message", …details}}. */
+/** Errors in our shape (docs/api.md "Errors"): HTTP status + {"error": {"code", "message", …details}}. */
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from '../common/log';
 import { JobRefusal, type Refusal, type RefusalCode } from '../jobs/refusal';
@@ -49,7 +49,7 @@ export function isOpenAiRoute(path: string): boolean {
   return path.startsWith('/v1/audio/') || path === '/v1/models' || path.startsWith('/v1/models/');
 }
 
-/** OpenAI's error `type` for an HTTP status (API.md "Conventions"). */
+/** OpenAI's error `type` for an HTTP status, as OpenAI's API and its client libraries name them. */
 function openAiErrorType(status: number): string {
   if (status === 401) return 'authentication_error';
   if (status === 403) return 'permission_error';

@@ -1,5 +1,5 @@
 /**
- * The job JSON of ../shared/API.md ("Job JSON"), from a job's `jobs` rows: the job's own row (version 1)
+ * The job JSON (api/schemas.ts `jobSchema`, docs/api.md `GET /v1/jobs/{id}`), from a job's `jobs` rows: the job's own row (version 1)
  * and, once re-transcribed, one row per later version (infra/migrations/1764820000000_job-versions.sql).
  * The job's fields describe its latest version; `versions` lists them all.
  */

@@ -1,5 +1,5 @@
 /**
- * `GET /v1/listen`: live transcription over WebSocket (library `ws`), per ../shared/API.md.
+ * `GET /v1/listen`: live transcription over WebSocket (library `ws`); the protocol is in README "Live transcription (WebSocket)" and docs/api.md `GET /v1/listen`.
  *
  * Client: `{"type":"start", "model"?, "language"?, "sampleRate", "encoding": "pcm_s16le"|"f32"}`, binary
  * frames of mono samples, `{"type":"stop"}`. Server: `partial {text}` (the growing utterance re-decoded

@@ -19,7 +19,7 @@ export const languageCode = z.enum(Object.keys(WHISPER_LANGUAGES) as [string, ..
   error: 'must be a language Whisper supports, as an ISO 639-1 code such as "en"',
 });
 
-/** Every field of `POST /v1/jobs` in ../shared/API.md; any other name is refused. */
+/** Every field of `POST /v1/jobs` (docs/api.md is generated from this); any other name is refused. */
 export const createJobFields = z
   .object({
     language: languageCode.optional(),
@@ -139,7 +139,7 @@ export const segmentSchema = z.looseObject({
   language: z.string().optional(),
 });
 
-/** The job JSON of API.md ("Job JSON"). */
+/** The job JSON (docs/api.md `GET /v1/jobs/{id}`, generated from this). */
 export const jobSchema = z.looseObject({
   id: z.string().regex(UUID_RE),
   status: z.enum(JOB_STATUSES),

@@ -1,5 +1,5 @@
 /**
- * `POST /v1/tokens` body (API.md "Auth"): exactly one of `{"jobId": "<job id>"}` or `{"scope": "listen"}`.
+ * `POST /v1/tokens` body (docs/api.md `POST /v1/tokens`): exactly one of `{"jobId": "<job id>"}` or `{"scope": "listen"}`.
  * Checked by hand rather than by a zod union, whose error ("Invalid input") does not say what is wrong.
  */
 import { ApiError } from './errors';

@@ -1,13 +1,13 @@
 /**
- * Short-lived tokens for browsers, which cannot set headers on EventSource or WebSocket (API.md
- * "Auth"): HMAC-SHA256 over {sub, scope, exp}. Stateless, so any API replica that shares TOKEN_SECRET
+ * Short-lived tokens for browsers, which cannot set headers on EventSource or WebSocket (docs/api.md
+ * `POST /v1/tokens`): HMAC-SHA256 over {sub, scope, exp}. Stateless, so any API replica that shares TOKEN_SECRET
  * accepts a token another one issued.
  */
 import * as crypto from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Principal } from '../common/keys';
 
-/** API.md: tokens live at most 5 minutes. */
+/** Tokens live at most 5 minutes (README, docs/api.md `POST /v1/tokens`). */
 export const TOKEN_TTL_SECONDS = 300;
 
 export type TokenScope = { jobId: string } | { scope: 'listen' };

@@ -5,8 +5,8 @@
  * line. Pure; unit-tested.
  *
  * Why: silence and noise cost encoder windows and tempt Whisper to hallucinate ("Thank you.", invented
- * text over pink noise), and a caller is billed for speech only (API.md "Definitions": billed seconds =
- * speech after silence removal). An energy threshold cannot tell speech from noise or music; the VAD can.
+ * text over pink noise), and a caller is billed for speech only (billed seconds = speech after silence
+ * removal, README "How a job runs"). An energy threshold cannot tell speech from noise or music; the VAD can.
  */
 import type { ChunkSpan } from './chunk-plan';
 import { DEFAULT_VAD, silentRuns, speechTimestamps, VAD_FRAME_SECONDS, VAD_SAMPLE_RATE, type VadOptions } from './vad';

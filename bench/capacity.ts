@@ -24,7 +24,7 @@ import { mulberry32 } from '../test/helpers/prng';
  * CPU: `npm run bench:engine` on this machine, 2 onnxruntime threads (one CPU worker's INFERENCE_THREADS):
  * jfk×3 (33 s) in 1.17 s with whisper-tiny.en, 1.92 s with whisper-base → 28.2 and 17.2.
  * GPU: not measured (no GPU on the CI machine): config/backends.json `gpuRealTimeFactor` 0.02 → RTFx 50 at
- * `speedMultiplier` 1, the seed's planning figure; replace it with a measured number when a GPU is at hand.
+ * `speedMultiplier` 1, a planning figure; replace it with a measured number when a GPU is at hand.
  */
 const CPU_RTFX: Record<string, number> = { 'whisper-tiny.en': 33 / 1.17, 'whisper-base': 33 / 1.92 };
 function rtfx(backend: Backend, model: string): number {

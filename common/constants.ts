@@ -1,7 +1,7 @@
 /**
  * Names that every part of fairscribe agrees on: task queues, search-attribute keys, statuses, tiers.
  * Workflow code imports this module, so it must stay free of Node APIs and side effects.
- * The values are fixed by ../shared/API.md ("Conventions").
+ * The values are part of the public API (docs/api.md, generated from api/openapi.ts): never rename them.
  */
 
 /** Task queues. Workflows and non-inference activities run on the orchestration queue. */

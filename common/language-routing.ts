@@ -1,5 +1,5 @@
 /**
- * Model routing by spoken language (seed §3, issue #6 "Model routing"): inside a model tier, English
+ * Model routing by spoken language (issue #6 "Model routing"): inside a model tier, English
  * audio may use an English-only model (smaller and more accurate on English for its size) and other
  * languages need a multilingual one. When the caller names neither a language nor a model, a
  * `detectLanguage` step on the first window, with a multilingual model, decides before transcription.

@@ -1,5 +1,5 @@
 /**
- * Every Prometheus metric fairscribe exports (names and labels fixed by ../shared/API.md "Metrics"),
+ * Every Prometheus metric fairscribe exports (names and labels are public: dashboards and alerts use them, README "Running at scale"),
  * and the small hooks the code calls where the events happen. One registry per process: the API,
  * each worker entry point and the dev stack serve it at `/metrics`.
  *

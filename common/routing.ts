@@ -1,5 +1,5 @@
 /**
- * Model routing (seed §3): which model tier and model folder serve a request. Pure; the registry is
+ * Model routing (README "Quotas and tiers", config/models.json): which model tier and model folder serve a request. Pure; the registry is
  * config/models.json.
  */
 import registry from '../config/models.json';

@@ -1,7 +1,7 @@
 import type { Tier } from './constants';
 
 /**
- * Per-tier quotas (seed §2). Durations in seconds, sizes in bytes (MB = 1,000,000 bytes, API.md).
+ * Per-tier quotas (README "Quotas and tiers"). Durations in seconds, sizes in bytes (MB = 1,000,000 bytes).
  * `dailySeconds: null` means unlimited. The table is config: `FAIRSCRIBE_TIERS_FILE` may replace it.
  */
 export interface TierLimits {
@@ -11,7 +11,7 @@ export interface TierLimits {
   maxAudioSeconds: number;
   /** Requests per minute per API key. */
   requestsPerMinute: number;
-  /** Weighted-fair-dispatch share inside a priority level (seed §1: 1.0 / 0.5 / 0.1). */
+  /** Weighted-fair-dispatch share inside a priority level (premium 1.0, standard 0.5, free 0.1; docs/scheduling.md). */
   fairnessWeight: number;
 }
 

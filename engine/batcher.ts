@@ -1,5 +1,5 @@
 /**
- * Dynamic batching policy (the seed's batching worker): requests wait until `maxBatch` of them are
+ * Dynamic batching policy: requests wait until `maxBatch` of them are
  * queued or `maxWaitMs` has passed since the oldest one arrived, then run together in one call; one
  * batch runs at a time. Pure policy: the clock is injected, the model call is a function, so it is
  * unit-tested with a fake clock. Browser-safe.

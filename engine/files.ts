@@ -1,5 +1,5 @@
 /**
- * The files of one Whisper model folder (Hugging Face ONNX layout, ../shared/models/PROVENANCE.md) that
+ * The files of one Whisper model folder (Hugging Face ONNX layout, as optimum exports it and transformers.js loads it) that
  * an engine loads, and the shapes read from its config.json. Browser-safe: the Node loader reads these
  * files from disk, the privacy-mode page fetches them (with their sha256) from the API.
  */
@@ -11,7 +11,7 @@ export const ENCODER_FILE = 'onnx/encoder_model_quantized.onnx';
 export const DECODER_FILE = 'onnx/decoder_model_merged_quantized.onnx';
 
 /**
- * Numeric formats a model folder may hold its two graphs in. `int8` is what ../shared/models ships (dynamic
+ * Numeric formats a model folder may hold its two graphs in. `int8` is what the default WHISPER_MODELS_DIR holds (dynamic
  * quantization: MatMulInteger / ConvInteger / DynamicQuantizeLinear, CPU-only kernels in onnxruntime); `fp32` and
  * `fp16` are made from it by infra/models/dequantize.py for GPU workers. File names follow transformers.js'
  * convention for the same folders (`_quantized`, none, `_fp16`).

@@ -2,7 +2,9 @@
  * The Whisper ONNX model: encoder + merged KV-cache decoder (optimum's `decoder_model_merged`),
  * and a batched greedy decode in which every row stops on its own end token.
  * Takes the onnxruntime module as a parameter so the same code runs on onnxruntime-node and
- * onnxruntime-web. Interface of the files: ../shared/models/PROVENANCE.md ("ONNX interface").
+ * onnxruntime-web. Interface of the files: optimum's Whisper export (`encoder_model`: input_features →
+ * last_hidden_state; `decoder_model_merged`: input_ids, encoder_hidden_states, past_key_values.*,
+ * use_cache_branch → logits, present.*), plus the `cross_attentions.{l}` outputs used for word timestamps.
  */
 import type * as OrtCommon from 'onnxruntime-common';
 import { N_FRAMES, N_MELS } from './constants';
@@ -270,8 +272,8 @@ export class WhisperModel {
   /**
    * The word-timestamp pass of openai/whisper timing.py `find_alignment`: one decoder run without the
    * KV cache over [SOT sequence, <|notimestamps|>, text tokens, EOT] per row, fetching `logits` and only
-   * the `cross_attentions.{l}` outputs of the alignment heads' layers (../shared/models/PROVENANCE.md,
-   * "Cross-attention outputs for word timestamps"). Rows of different lengths share the run, padded on
+   * the `cross_attentions.{l}` outputs of the alignment heads' layers (each layer's cross-attention softmax,
+   * [batch, heads, tokens, 1500], an output added to the int8 decoders). Rows of different lengths share the run, padded on
    * the right with EOT: the decoder's self-attention is causal, so padding never changes earlier
    * positions, and only each row's own positions are read back.
    * @param encoderHidden [rows.length, 1500, d_model]
@@ -295,7 +297,7 @@ export class WhisperModel {
       if (l < 0 || l >= this.dims.layers || h < 0 || h >= this.dims.heads) throw new Error(`alignmentPass: no head [${l}, ${h}]`);
     }
     const missing = layers.map((l) => `cross_attentions.${l}`).filter((n) => !this.decoder.outputNames.includes(n));
-    if (missing.length > 0) throw new Error(`alignmentPass: the decoder has no ${missing.join(', ')} output (see ../shared/models/PROVENANCE.md)`);
+    if (missing.length > 0) throw new Error(`alignmentPass: the decoder has no ${missing.join(', ')} output: word timestamps need a decoder with the cross_attentions.{l} outputs`);
     const eot = this.vocab.eot;
     const seqs = rows.map((r) => [...r.sotSequence, this.vocab.noTimestamps, ...r.textTokens, eot]);
     const len = Math.max(...seqs.map((s) => s.length));

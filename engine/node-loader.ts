@@ -1,5 +1,5 @@
 /**
- * Loads a Whisper model folder (Hugging Face ONNX layout, as in ../shared/models) for onnxruntime-node.
+ * Loads a Whisper model folder (Hugging Face ONNX layout, as in WHISPER_MODELS_DIR) for onnxruntime-node.
  * Node-only; the browser has its own loader over the same WhisperModel/WhisperTranscriber.
  */
 import * as fs from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * Worker-thread entry that owns the ONNX sessions. onnxruntime-node's `run` blocks its thread for the
- * whole run (../shared/FACTS.md: 851 ms of event-loop lag for an 860 ms encoder run), so inference
+ * whole run (measured: 851 ms of event-loop lag for an 860 ms encoder run; test/integration/engine.test.ts checks the loop stays free), so inference
  * lives here and the activity worker's event loop keeps heartbeating and polling.
  * Transcriptions run concurrently: each model's dynamic batcher gathers their windows into shared
  * model runs, and a run blocks this thread, so runs never overlap.

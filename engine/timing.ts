@@ -7,7 +7,7 @@
  * Pure and browser-safe: the model run that produces the cross-attention weights lives in model.ts,
  * the glue per window in transcriber.ts. Times are seconds; the weights are the decoder's
  * `cross_attentions.{l}` outputs, which are already softmaxed over all 1500 encoder positions
- * (../shared/models/PROVENANCE.md, "Cross-attention outputs for word timestamps"), so they are
+ * (outputs added to the int8 decoders after each layer's `encoder_attn/Softmax`), so they are
  * renormalised over the window's frames here (openai cuts the pre-softmax QK, then applies softmax:
  * the same numbers).
  */

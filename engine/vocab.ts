@@ -3,8 +3,8 @@
  * Browser-safe: takes parsed JSON, reads no files.
  *
  * Timestamp tokens are not in tokenizer.json: every id above `<|notimestamps|>` is a timestamp,
- * `<|notimestamps|>` + 1 = 0.00 s, in steps of TIME_PER_TIMESTAMP_S (../shared/models/PROVENANCE.md;
- * openai/whisper tokenizer.py `timestamp_begin`).
+ * `<|notimestamps|>` + 1 = 0.00 s, in steps of TIME_PER_TIMESTAMP_S (openai/whisper tokenizer.py
+ * `timestamp_begin`).
  */
 export interface GenerationConfig {
   decoder_start_token_id: number;

@@ -1,4 +1,4 @@
-/** The local stacks' dev user (`npm start`, `npm run cluster`): a local-development exception (API.md). */
+/** The local stacks' dev user (`npm start`, `npm run cluster`): a local-development exception (README: tools read the dev key from .data/stack.json). */
 import * as fs from 'node:fs';
 import type { Pool } from 'pg';
 import { createUser, resolveApiKey } from '../common/keys';

@@ -22,7 +22,7 @@ import { Connection } from '@temporalio/client';
 
 /**
  * The custom search attributes the dev server registers at start-up. Operators filter jobs by them in the
- * Temporal UI (see ../shared/ARCHITECTURE.md, "Ops"); workflows set them on start.
+ * Temporal UI (README "Ops: finding jobs in the Temporal UI"); workflows set them on start.
  */
 export const SEARCH_ATTRIBUTES = {
   UserId: 'Keyword',

@@ -15,7 +15,7 @@ import { ensureDevUser } from './dev-user';
 import { stopOnSignals } from './foreground';
 
 const DATA_DIR = path.join(REPO_ROOT, '.data');
-/** The dev user's key: a local-development exception (API.md), never in production config. */
+/** The dev user's key: a local-development exception, never in production config. */
 const DEV_KEY_FILE = path.join(DATA_DIR, 'dev-key.json');
 
 async function main() {

@@ -3,7 +3,7 @@
 #
 # Order: `temporal` on PATH if it holds Server >= 1.29, else the cached pinned build, else build the pinned
 # version from Go modules into the cache (no npm package ships the server, and the SDK's own download site is
-# not reachable on our machines; the Go module proxy is). See ../shared/infra/temporal-cli.md.
+# not reachable on our machines; the Go module proxy is).
 #
 # Idempotent. Progress goes to stderr; the binary's absolute path is the last line of stdout, so callers can do
 #   TEMPORAL_BIN="$(bash infra/temporal-cli.sh | tail -n1)"

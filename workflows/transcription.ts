@@ -1,5 +1,5 @@
 /**
- * One transcription job, as the seed's diagram reads: prepare → fan out chunks → merge → store.
+ * One transcription job, as README "How a job runs" draws it: prepare → fan out chunks → merge → store.
  * Deterministic orchestration only: every side effect is an activity, and payloads carry ids and
  * references (audio and transcripts stay in the blob store and Postgres).
  */
@@ -148,7 +148,7 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     ? await transcribeByWindow(input, prepared.chunks, onDone)
     : await transcribeInLanguage(input, prepared.chunks, input.language, onDone);
 
-  // Billed = audio sent to inference, rounded up (API.md); the rest of the reservation goes back.
+  // Billed = audio sent to inference, rounded up (README "Quotas and tiers"); the rest of the reservation goes back.
   // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
   const billedSeconds = Math.ceil(prepared.speechSeconds);
   // Point of no return: every chunk is stored. A cancel arriving now must not cut between the charge and

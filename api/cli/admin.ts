@@ -1,5 +1,5 @@
 /**
- * Admin CLI (API.md "Admin CLI"): `npm run -s admin -- <command> [--json]`. Talks to Postgres
+ * Admin CLI (README "Daily use"): `npm run -s admin -- <command> [--json]`. Talks to Postgres
  * directly (DATABASE_URL); prints one JSON object with --json, a readable line otherwise.
  */
 import { parseArgs } from 'node:util';

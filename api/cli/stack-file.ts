@@ -1,4 +1,4 @@
-/** `.data/stack.json`: written by `npm start` when every service is ready (API.md "The local stack"). */
+/** `.data/stack.json`: written by `npm start` when every service is ready (README "Daily use", mode 0600). */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../common/config';

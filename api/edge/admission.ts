@@ -15,7 +15,7 @@ import type { ReceivedUpload } from '../upload';
 import { capabilitiesSchema, chooseEdgeModel, modelFileUrl, manifestFor, type Capabilities } from './plan';
 import { newEdgeToken } from './token';
 
-/** API.md: the 202 body's `edge` plan. */
+/** The 202 body's `edge` plan (api/openapi.ts, docs/api.md `POST /v1/jobs`). */
 export interface EdgePlanBody {
   token: string;
   expiresAt: string;

@@ -1,5 +1,5 @@
 /**
- * The edge plan (API.md `edge`): which model the browser can hold, and the model files it downloads,
+ * The edge plan (the 202 body's `edge`, docs/api.md `POST /v1/jobs`): which model the browser can hold, and the model files it downloads,
  * each with its sha256 and size so the page verifies it before use.
  */
 import * as crypto from 'node:crypto';

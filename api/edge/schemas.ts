@@ -15,7 +15,7 @@ const edgeWord = z
   .strict()
   .refine((w) => w.end >= w.start, 'a word ends before it starts');
 
-/** `{text, segments, language}`: all an edge result may hold (API.md), each bounded. */
+/** `{text, segments, language}`: all an edge result may hold (docs/api.md `POST /v1/jobs/{id}/edge-result`), each bounded. */
 export const edgeResultSchema = z
   .object({
     text: z.string().max(500_000),

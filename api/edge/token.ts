@@ -39,7 +39,7 @@ export interface EdgePlanRow {
 
 /**
  * Checks a token against job `jobId` without using it: unknown → 401; a genuine token of another job,
- * an already used one, or one past its deadline → 409 (API.md `edge_result_rejected`).
+ * an already used one, or one past its deadline → 409 `edge_result_rejected` (docs/api.md).
  * The lookup is by hash (a unique index), so a guess learns nothing from timing.
  */
 export async function checkEdgeToken(pool: Pool, jobId: string, token: string): Promise<TokenCheck & { plan?: EdgePlanRow }> {

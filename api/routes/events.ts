@@ -1,5 +1,5 @@
 /**
- * `GET /v1/jobs/:id/events` (Server-Sent Events, API.md): `progress`, `segment`, then one terminal
+ * `GET /v1/jobs/:id/events` (Server-Sent Events, docs/api.md): `progress`, `segment`, then one terminal
  * event carrying the job JSON. Events are read from Postgres by id, so `Last-Event-ID` resumes without
  * loss or repeats on any replica. `POST /v1/tokens` gives browsers a short-lived `?token=`.
  *

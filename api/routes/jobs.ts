@@ -38,12 +38,12 @@ function jsonFields(body: unknown): Record<string, string> {
   return out;
 }
 
-/** The 202 body of an admitted job (API.md). */
+/** The 202 body of an admitted job (docs/api.md `POST /v1/jobs`). */
 function createdBody(jobId: string) {
   return { id: jobId, status: 'queued', links: { self: `/v1/jobs/${jobId}`, events: `/v1/jobs/${jobId}/events` } };
 }
 
-/** API.md: the same Idempotency-Key from the same user within 24 h returns the first job's 202 body. */
+/** The same Idempotency-Key from the same user within 24 h returns the first job's 202 body (README). */
 const IDEMPOTENCY_KEY_SECONDS = 24 * 3600;
 
 export function jobsRouter(deps: ApiDeps): Router {

@@ -4,7 +4,7 @@
  */
 import type { Segment, Word } from '../../engine/transcriber';
 
-/** One model file of the edge plan (API.md `modelFiles`), with its path inside the model folder. */
+/** One model file of the edge plan (the 202 body's `edge.modelFiles`, api/openapi.ts), with its path inside the model folder. */
 export interface PlanFile {
   url: string;
   sha256: string;

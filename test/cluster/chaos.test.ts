@@ -232,7 +232,7 @@ test('an API replica killed mid-upload and mid-SSE: the client retries through t
   // Mid-upload: a large upload in flight when the replica dies.
   const big = path.join(tmp, 'jfk-x20.wav');
   execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '19', '-i', path.join(AUDIO, 'jfk.wav'), '-c:a', 'pcm_s16le', big]);
-  // Mid-upload: a large upload in flight when the replica dies. The client does what API.md tells it to: send an
+  // Mid-upload: a large upload in flight when the replica dies. The client does what a retrying client must: send an
   // Idempotency-Key and, on a failed attempt, send the same request again through the gateway.
   const key = `chaos-${Date.now()}`;
   const uploadOnce = async () => {

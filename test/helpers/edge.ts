@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** The reference transcript of ../shared/audio/jfk.* (../shared/models/PROVENANCE.md). */
+/** The reference transcript of jfk.* (the test audio read from ../shared/audio at run time). */
 export const JFK_REFERENCE =
   'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
 

@@ -1,7 +1,7 @@
 /**
  * Jest's node environment runs tests in another realm, where `x instanceof Float32Array` fails for
  * arrays made by the host (onnxruntime-node, Buffer). Sharing the host's typed-array constructors
- * fixes it (measured in ../shared/FACTS.md).
+ * fixes it (`new Float32Array()` from onnxruntime-node fails `instanceof` in the test realm without it).
  */
 const { TestEnvironment } = require('jest-environment-node');
 

@@ -1,5 +1,5 @@
 /**
- * The admin CLI (API.md "Admin CLI"), run in-process through its `main()` against a fresh database and
+ * The admin CLI (README "Daily use"), run in-process through its `main()` against a fresh database and
  * a Redis of its own (`quota rebuild` rewrites every quota key of the Redis it is given): each command's
  * `--json` object, and bad input → exit code 2 with a clear message and nothing changed.
  */

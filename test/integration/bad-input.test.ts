@@ -1,5 +1,5 @@
 /**
- * Bad input answers with API.md's codes and leaves nothing behind: no job row, no blob, no workflow.
+ * Bad input answers with our error codes (docs/api.md) and leaves nothing behind: no job row, no blob, no workflow.
  * A test tier table makes the limits small enough to hit with the sample audio.
  */
 import * as crypto from 'node:crypto';

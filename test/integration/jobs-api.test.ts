@@ -140,7 +140,7 @@ test('POST /v1/jobs/:id/cancel stops a running job: cancelled, quota released, n
   const id = await submit(longFile);
   const res = await fetch(`${app.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: auth(key) });
   expect(res.status).toBe(202);
-  // The answer is the job as it is now, with a JobStatus of API.md (never an ad-hoc "cancelling").
+  // The answer is the job as it is now, with a public JobStatus (common/constants.ts; never an ad-hoc "cancelling").
   const accepted = (await res.json()) as { id: string; status: string };
   expect(accepted.id).toBe(id);
   expect(['queued', 'running', 'cancelled']).toContain(accepted.status);

@@ -1,6 +1,6 @@
 /**
  * One transcription end to end on the real stack: API → Temporal workflow → ffmpeg → Whisper (ONNX)
- * → Postgres, with the reference text of ../shared/audio/README.md.
+ * → Postgres, with jfk's reference text (JFK_REFERENCE below).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -5,7 +5,7 @@
  * have words per channel.
  *
  * jfk times: the pause after "Americans" runs from about 2.3 s to 3.3 s (the energy restarts at 3.28 s,
- * ../shared/models/PROVENANCE.md). On whisper-tiny.en and whisper-base, openai's DTW gives the pause to the
+ * measured on jfk.wav). On whisper-tiny.en and whisper-base, openai's DTW gives the pause to the
  * next word ("ask" spans it) exactly as faster-whisper 1.1.0 word_timestamps=True does on the same weights
  * (tiny.en: "Americans" 1.76–2.26, "ask" 2.26–3.88 s; ours 1.76–2.32, 2.32–3.88), so the checks are that
  * "Americans" ends before the pause is over and the speech after it ("not") starts after it.
