@@ -50,6 +50,42 @@ function cpuSeconds(): number {
   }
 }
 
+/**
+ * CPU seconds used so far by this process and every process below it (Postgres with its backends,
+ * Redis, the Temporal dev server, probes), from /proc/<pid>/stat (utime, stime, cutime, cstime of each
+ * live descendant; ours as in cpuSeconds). The whole stack's cost of an admission, on this machine.
+ */
+function stackCpuSeconds(): number {
+  try {
+    const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const parent = new Map<number, number>();
+    const ticks = new Map<number, number>();
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        parent.set(Number(name), Number(f[1]));
+        ticks.set(Number(name), Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    let total = 0;
+    for (const [pid, t] of ticks) {
+      for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p)) {
+        if (p === process.pid) {
+          total += t;
+          break;
+        }
+      }
+    }
+    return total / hz;
+  } catch {
+    return NaN;
+  }
+}
+
 function median(sorted: number[]): number {
   const n = sorted.length;
   return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
@@ -122,12 +158,14 @@ async function main() {
       const statuses: Record<number, number> = {};
       for (let r = 1; r <= rounds; r++) {
         const cpu0 = cpuSeconds();
+        const stack0 = stackCpuSeconds();
         const t0 = performance.now();
         const refusing = Promise.all(Array.from({ length: refusedCallers }, () => submit(fullKey)));
         const results = await Promise.all(Array.from({ length: callers }, () => submit()));
         const wall = (performance.now() - t0) / 1000;
         const refusals = await refusing;
         const cpu = cpuSeconds() - cpu0;
+        const stackCpu = stackCpuSeconds() - stack0;
         const ok = results.filter((x) => x.status === 202);
         for (const x of results) statuses[x.status] = (statuses[x.status] ?? 0) + 1;
         const ms = ok.map((x) => x.ms).sort((a, b) => a - b);
@@ -137,7 +175,9 @@ async function main() {
         console.log(
           `round ${r}: ${ok.length}/${results.length} admitted in ${wall.toFixed(1)} s (${(results.length / wall).toFixed(1)}/s); ` +
             `median ${median(ms).toFixed(0)} ms, p95 ${quantile(ms, 0.95).toFixed(0)} ms, min ${ms[0]?.toFixed(0)} ms, max ${ms.at(-1)?.toFixed(0)} ms; ` +
-            `CPU ${cpu.toFixed(1)} s (API process + its probes), ${((cpu * 1000) / (results.length + refusals.length)).toFixed(0)} ms per upload`,
+            `CPU ${cpu.toFixed(1)} s (API process + its probes), ${((cpu * 1000) / (results.length + refusals.length)).toFixed(0)} ms per upload; ` +
+            `whole stack (+ Postgres, Redis, Temporal) ${stackCpu.toFixed(1)} s, ${((stackCpu * 1000) / (results.length + refusals.length)).toFixed(0)} ms per upload ` +
+            `(= ${(stackCpu / os.cpus().length).toFixed(1)} s of ${os.cpus().length} CPUs); load average ${os.loadavg().map((x) => x.toFixed(0)).join(' ')}`,
         );
         if (refusals.length) {
           const rms = refusals.map((x) => x.ms).sort((a, b) => a - b);
