@@ -199,6 +199,12 @@ async function main() {
       for (let i = 0; i < 20; i++) alone.push((await submit()).ms);
       alone.sort((a, b) => a - b);
       console.log(`alone (20 sequential): median ${median(alone).toFixed(0)} ms, p95 ${quantile(alone, 0.95).toFixed(0)} ms`);
+      if (refusedCallers > 0) {
+        const refusedAlone: number[] = [];
+        for (let i = 0; i < 20; i++) refusedAlone.push((await submit(fullKey)).ms);
+        refusedAlone.sort((a, b) => a - b);
+        console.log(`refusals alone (20 sequential): median ${median(refusedAlone).toFixed(0)} ms, p95 ${quantile(refusedAlone, 0.95).toFixed(0)} ms`);
+      }
     } finally {
       await api.close();
       await deps.close();
