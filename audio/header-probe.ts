@@ -12,7 +12,8 @@
  * What is checked here, per container, is what the headers can tell cheaply: the container is what it
  * says (two consecutive MPEG audio frames, a FLAC STREAMINFO, a RIFF WAVE `fmt ` chunk), the header is
  * whole, there is audio after it, and the file is not cut short of the length its header announces
- * (FLAC: the last frame header in the file; MP3: the Xing/Info byte count; WAV: the `data` chunk size).
+ * (FLAC: the last frame header in the file; MP3: the Xing/Info byte count). A WAV cut short is shorter
+ * audio, as ffmpeg reads it.
  * Sources: FLAC, RFC 9639 §8 (metadata blocks, STREAMINFO) and §9.1 (frame header, CRC-8); MPEG audio
  * frame header, ISO/IEC 11172-3 §2.4.1.3 and 13818-3 (sampling rates, bitrates, frame lengths as
  * libavcodec/mpegaudiodecheader.c computes them); Xing/Info and VBRI headers as libavformat/mp3dec.c
@@ -78,7 +79,10 @@ function crc8(buf: Buffer, start: number, end: number): number {
  * The FLAC frame header at `at`, if one is there with a valid CRC-8: the frame's first sample
  * (variable block size) or frame number (fixed), and its block size in samples. RFC 9639 §9.1.
  */
-export function flacFrameAt(buf: Buffer, at: number): { variable: boolean; number: number; blockSize: number } | null {
+export function flacFrameAt(
+  buf: Buffer,
+  at: number,
+): { variable: boolean; number: number; blockSize: number; channels: number; sampleRate: number } | null {
   if (at + 6 > buf.length || buf[at] !== 0xff || (buf[at + 1] & 0xfe) !== 0xf8) return null;
   const variable = (buf[at + 1] & 1) === 1;
   const bsCode = buf[at + 2] >> 4;
@@ -119,7 +123,10 @@ export function flacFrameAt(buf: Buffer, at: number): { variable: boolean; numbe
   if (srCode === 0x0c) p += 1;
   else if (srCode === 0x0d || srCode === 0x0e) p += 2;
   if (p + 1 > buf.length || crc8(buf, at, p) !== buf[p]) return null;
-  return { variable, number, blockSize };
+  const channels = chCode < 8 ? chCode + 1 : 2;
+  // Sample rate codes 1–11 (§9.1.3); 0 = as STREAMINFO says, 12–14 = in the header's tail bytes (not read here: 0).
+  const sampleRate = [0, 88200, 176400, 192000, 8000, 16000, 22050, 24000, 32000, 44100, 48000, 96000][srCode] ?? 0;
+  return { variable, number, blockSize, channels, sampleRate };
 }
 
 async function probeFlac(fh: fs.promises.FileHandle, head: Buffer, start: number, size: number): Promise<AudioProbe | null> {
@@ -157,8 +164,17 @@ async function probeFlac(fh: fs.promises.FileHandle, head: Buffer, start: number
   const window = Math.min(size - at, Math.max(HEAD_BYTES, info.maxFrame > 0 ? 2 * info.maxFrame + 32 : 1 << 20));
   const tailStart = size - window;
   const tail = await readAt(fh, tailStart, window);
+  // A frame header found by its sync code and CRC-8 alone could be chance bytes: it must also agree with
+  // STREAMINFO (channels, sample rate, block size, position).
   let lastFrame: ReturnType<typeof flacFrameAt> = null;
-  for (let i = tail.length - 6; i >= 0 && !lastFrame; i--) lastFrame = flacFrameAt(tail, i);
+  for (let i = tail.length - 6; i >= 0 && !lastFrame; i--) {
+    const f = flacFrameAt(tail, i);
+    if (!f || f.channels !== info.channels || (f.sampleRate !== 0 && f.sampleRate !== info.sampleRate)) continue;
+    if (!f.variable && f.blockSize > info.maxBlock) continue;
+    const first = f.variable ? f.number : f.number * info.maxBlock;
+    if (first >= info.totalSamples) continue;
+    lastFrame = f;
+  }
   if (!lastFrame) throw new UnsupportedAudioError('the audio is damaged: no FLAC frame near the end of the file', `none in the last ${window} bytes`);
   const firstSample = lastFrame.variable ? lastFrame.number : lastFrame.number * info.maxBlock;
   const presentSeconds = (firstSample + lastFrame.blockSize) / info.sampleRate;
@@ -263,7 +279,14 @@ async function probeMp3(fh: fs.promises.FileHandle, head: Buffer, start: number,
   let durationSeconds: number;
   if (frames) {
     durationSeconds = (frames * frame.samples) / frame.sampleRate;
-    if (streamBytes && audioBytes < streamBytes * MIN_PRESENT_FRACTION) {
+    // A byte count that no bitrate of this version could give for this many frames is an encoder's
+    // mistake, not a length: it is not used.
+    const perFrame = streamBytes ? streamBytes / frames : 0;
+    const lsfIndex = frame.version === 3 ? 0 : 1;
+    const rates = MPEG_BITRATES[lsfIndex][frame.layer - 1];
+    const frameBytes = (kbps: number) => ((frame.layer === 1 ? 48 : lsfIndex && frame.layer === 3 ? 72 : 144) * kbps * 1000) / frame.sampleRate;
+    const plausible = perFrame >= frameBytes(rates[1]) - 1 && perFrame <= frameBytes(rates[14]) + 4;
+    if (streamBytes && plausible && audioBytes < streamBytes * MIN_PRESENT_FRACTION) {
       throw truncated(durationSeconds, (durationSeconds * audioBytes) / streamBytes);
     }
   } else {
@@ -295,10 +318,10 @@ async function probeWav(fh: fs.promises.FileHandle, head: Buffer, size: number):
       if (!fmt || !WAV_PLAIN_FORMATS.has(fmt.tag) || fmt.byteRate === 0 || fmt.channels === 0 || fmt.sampleRate === 0) return null;
       const present = size - (at + 8);
       if (present <= 0) throw new UnsupportedAudioError('the file has a header but no audio after it');
-      // 0 and 0xFFFFFFFF are what writers that cannot seek back leave: the data runs to the end.
-      const declared = length === 0 || length === 0xffffffff ? present : length;
+      // 0 and 0xFFFFFFFF are what writers that cannot seek back leave: the data runs to the end. A size
+      // past the end is read as the end too, as ffmpeg's wav demuxer does (a cut WAV is shorter audio).
+      const declared = length === 0 || length === 0xffffffff ? present : Math.min(length, present);
       const durationSeconds = declared / fmt.byteRate;
-      if (present < declared * MIN_PRESENT_FRACTION) throw truncated(durationSeconds, present / fmt.byteRate);
       return { durationSeconds, channels: fmt.channels, sampleRate: fmt.sampleRate, codec: `wav-${fmt.tag}`, container: 'wav', demuxer: 'wav' };
     }
     at += 8 + length + (length & 1); // chunks are padded to even sizes
