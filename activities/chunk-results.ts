@@ -51,7 +51,7 @@ function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-/** What a `segment` SSE event carries (API.md "Events"). */
+/** What a `segment` SSE event carries (docs/api.md `GET /v1/jobs/{id}/events`). */
 interface SegmentEvent {
   chunk: number;
   start: number;
@@ -110,7 +110,7 @@ export class ChunkResultStore {
     return { segments: r.n, language: r.language, languageProbability: r.language_probability };
   }
 
-  /** The job is running from its first chunk's start (API.md "Definitions"); a no-op after that. */
+  /** The job is running from its first chunk's start (`startedAt` in the job JSON); a no-op after that. */
   async markRunning(jobId: string): Promise<void> {
     await this.pool.query(`UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, now()) WHERE id = $1 AND status = 'queued'`, [jobId]);
   }
