@@ -10,7 +10,7 @@ import { WhisperModel } from './model';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
 import { GRAPH_FILES, MODEL_FILES, dimsFromConfig, type Precision, type WhisperConfigJson } from './files';
-import { choosePrecision } from './precision';
+import { choosePrecision, perRowGraphs } from './precision';
 
 export interface LoadOptions {
   /** intra-op threads for the CPU execution provider */
@@ -28,6 +28,14 @@ export interface LoadOptions {
   allowSpinning?: boolean;
   /** which graphs to load; default {@link choosePrecision}'s pick for the execution provider */
   precision?: Precision;
+  /**
+   * int8 only. 'per-row' (default): the graphs infra/models/per-row-models.sh derived from the shipped ones, whose
+   * activation scales are per token (per batch item before a conv), so a window's text does not depend on the
+   * windows batched with it; when they are missing or stale the shipped graphs are loaded with batching off (one
+   * window per run is batch-independent too) and `warn` says why. 'per-tensor': the shipped graphs as they are
+   * (one scale per batched tensor: text depends on batchmates); for benchmarks and the test that shows the bug.
+   */
+  int8Activations?: 'per-row' | 'per-tensor';
 }
 function readJson<T>(dir: string, name: string): T {
   return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
@@ -67,17 +75,34 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   for (const f of [graphs.encoder, graphs.decoder, ...MODEL_FILES.filter((f) => !f.startsWith('onnx/'))]) {
     if (!fs.existsSync(path.join(modelDir, f))) throw new Error(`model folder ${modelDir} lacks ${f}`);
   }
+  let encoderFile = path.join(modelDir, graphs.encoder);
+  let decoderFile = path.join(modelDir, graphs.decoder);
+  let batching = opts.batching;
+  if (precision === 'int8' && (opts.int8Activations ?? 'per-row') === 'per-row') {
+    const derived = perRowGraphs(modelDir);
+    if ('missing' in derived) {
+      // The shipped graphs scale activations per batched tensor: batching would make a window's text depend on
+      // other jobs' audio. One window per run keeps every window's text its own, at batching's throughput cost.
+      if (batching && batching.maxBatch > 1) {
+        opts.warn?.(`batch-independent int8 graphs unavailable for ${path.basename(modelDir)}: ${derived.missing}; running one window per model run`);
+        batching = undefined;
+      }
+    } else {
+      encoderFile = derived.encoder;
+      decoderFile = derived.decoder;
+    }
+  }
   const config = readJson<WhisperConfigJson>(modelDir, 'config.json');
   const gen = readJson<GenerationConfig>(modelDir, 'generation_config.json');
   // ESM-only typings; the package also ships a CommonJS build, which a dynamic import resolves under tsx and Jest.
   const { Tokenizer } = await import('@huggingface/tokenizers');
   const tokenizer = new Tokenizer(readJson(modelDir, 'tokenizer.json'), readJson(modelDir, 'tokenizer_config.json'));
   const [encoder, decoder] = await Promise.all([
-    createSession(path.join(modelDir, graphs.encoder), opts),
-    createSession(path.join(modelDir, graphs.decoder), opts),
+    createSession(encoderFile, opts),
+    createSession(decoderFile, opts),
   ]);
   const model = new WhisperModel(ort, encoder, decoder, new WhisperVocab(gen), dimsFromConfig(config));
   // Python's zlib.compress (openai's compression_ratio) and Node's deflateSync both write a zlib stream
   // at level 6 with the same library, so the ratio is Whisper's own.
-  return new WhisperTranscriber(model, tokenizer, opts.batching, { deflatedLength: (b) => zlib.deflateSync(b).length });
+  return new WhisperTranscriber(model, tokenizer, batching, { deflatedLength: (b) => zlib.deflateSync(b).length });
 }
