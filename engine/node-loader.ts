@@ -29,13 +29,17 @@ export interface LoadOptions {
   /** which graphs to load; default {@link choosePrecision}'s pick for the execution provider */
   precision?: Precision;
   /**
-   * int8 only. 'per-row' (default): the graphs infra/models/per-row-models.sh derived from the shipped ones, whose
-   * activation scales are per token (per batch item before a conv), so a window's text does not depend on the
-   * windows batched with it; when they are missing or stale the shipped graphs are loaded with batching off (one
-   * window per run is batch-independent too) and `warn` says why. 'per-tensor': the shipped graphs as they are
-   * (one scale per batched tensor: text depends on batchmates); for benchmarks and the test that shows the bug.
+   * int8 only; how a window is kept independent of the windows batched with it (docs/models.md). The shipped graphs
+   * quantise activations with one scale per batched tensor, so batching them makes a window's text depend on its
+   * batchmates.
+   * - 'unbatched' (default): the shipped graphs, one window per model run (batching off whatever `batching` says):
+   *   batch-independent with the shipped accuracy, at the cost of batching's throughput gain;
+   * - 'per-row': the graphs infra/models/per-row-models.sh derives (per-token activation scales), batched; when they
+   *   are missing or stale, 'unbatched' with a `warn`. Opt-in: measured 1.9x (batch 1) to 3.3x (batch 8) slower
+   *   than the shipped graphs on onnxruntime-node 1.30, and one longform window lost most of its text;
+   * - 'per-tensor': the shipped graphs batched as configured (the old behaviour; benchmarks and the bug's test).
    */
-  int8Activations?: 'per-row' | 'per-tensor';
+  int8Activations?: 'unbatched' | 'per-row' | 'per-tensor';
 }
 function readJson<T>(dir: string, name: string): T {
   return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
@@ -87,11 +91,14 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   let decoderFile = path.join(modelDir, graphs.decoder);
   let batching = opts.batching;
   let level: 'basic' | 'all' = 'all';
-  if (precision === 'int8' && (opts.int8Activations ?? 'per-row') === 'per-row') {
+  const mode = opts.int8Activations ?? 'unbatched';
+  if (precision === 'int8' && mode === 'unbatched') {
+    // The shipped graphs scale activations per batched tensor: batching would make a window's text depend on
+    // other jobs' audio. One window per run keeps every window's text its own, at batching's throughput cost.
+    batching = undefined;
+  } else if (precision === 'int8' && mode === 'per-row') {
     const derived = perRowGraphs(modelDir);
     if ('missing' in derived) {
-      // The shipped graphs scale activations per batched tensor: batching would make a window's text depend on
-      // other jobs' audio. One window per run keeps every window's text its own, at batching's throughput cost.
       if (batching && batching.maxBatch > 1) {
         opts.warn?.(`batch-independent int8 graphs unavailable for ${path.basename(modelDir)}: ${derived.missing}; running one window per model run`);
         batching = undefined;

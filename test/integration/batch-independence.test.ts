@@ -2,8 +2,9 @@
  * A window's text does not depend on the windows batched with it. engine/batcher.ts puts windows of different
  * jobs (and tenants) into one encoder run and one batched decode; the shipped int8 graphs quantise activations
  * with one scale per batched tensor (DynamicQuantizeLinear), so a loud batchmate changed another user's words
- * (CI: "drove to the beach on Saturday" vs "drove to Mebichonsatone"). The engine now loads graphs with
- * per-token scales (infra/models/per_row_quant.py, built by infra/setup.sh); this test decodes the same window
+ * (CI: "drove to the beach on Saturday" vs "drove to Mebichonsatone"). Workers now run those graphs one window
+ * per run (engine/node-loader.ts 'unbatched'); the opt-in 'per-row' graphs (per-token scales,
+ * infra/models/per_row_quant.py, built by infra/setup.sh) may be batched, and this test holds them to it: it decodes the same window
  * alone and among other audio (other speech, loud noise, a quiet clip, in different positions) through the
  * batched path the batcher calls (WhisperTranscriber.runWindows: encoder, language detection, greedy decode,
  * temperature fallback, word alignment) and requires the same tokens, log-probabilities, no-speech probability
@@ -67,7 +68,7 @@ function expectSameWindow(batched: WindowResult, alone: WindowResult, label: str
 
 async function engine(model: string): Promise<WhisperTranscriber> {
   const warnings: string[] = [];
-  const t = await loadWhisper(path.join(MODELS, model), { threads: 2, executionProvider: 'cpu', warn: (m) => warnings.push(m) });
+  const t = await loadWhisper(path.join(MODELS, model), { threads: 2, executionProvider: 'cpu', int8Activations: 'per-row', warn: (m) => warnings.push(m) });
   expect(warnings).toEqual([]);
   return t;
 }
