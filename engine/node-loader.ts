@@ -10,7 +10,7 @@ import { WhisperModel } from './model';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
 import { GRAPH_FILES, MODEL_FILES, dimsFromConfig, type Precision, type WhisperConfigJson } from './files';
-import { choosePrecision } from './precision';
+import { choosePrecision, perRowGraphs } from './precision';
 
 export interface LoadOptions {
   /** intra-op threads for the CPU execution provider */
@@ -28,17 +28,37 @@ export interface LoadOptions {
   allowSpinning?: boolean;
   /** which graphs to load; default {@link choosePrecision}'s pick for the execution provider */
   precision?: Precision;
+  /**
+   * int8 only; how a window is kept independent of the windows batched with it (docs/models.md). The shipped graphs
+   * quantise activations with one scale per batched tensor, so batching them makes a window's text depend on its
+   * batchmates.
+   * - 'unbatched' (default): the shipped graphs, one window per model run (batching off whatever `batching` says):
+   *   batch-independent with the shipped accuracy, at the cost of batching's throughput gain;
+   * - 'per-row': the graphs infra/models/per-row-models.sh derives (per-token activation scales), batched; when they
+   *   are missing or stale, 'unbatched' with a `warn`. Opt-in: measured 1.9x (batch 1) to 3.3x (batch 8) slower
+   *   than the shipped graphs on onnxruntime-node 1.30, and one longform window lost most of its text;
+   * - 'per-tensor': the shipped graphs batched as configured (the old behaviour; benchmarks and the bug's test).
+   */
+  int8Activations?: 'unbatched' | 'per-row' | 'per-tensor';
 }
 function readJson<T>(dir: string, name: string): T {
   return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
 }
 
-async function createSession(file: string, opts: LoadOptions): Promise<ort.InferenceSession> {
+/**
+ * Graph optimization level for the per-row int8 graphs: onnxruntime-node 1.30's extended-level fusion of
+ * MatMulInteger → Cast → Mul into MatMulIntegerToFloat mishandles a per-row activation scale (relative error against
+ * the fp32 graph 1.39 for the tiny.en encoder, 0.99 for the decoder's logits; 0.096 and 0.034 at 'basic', where the
+ * shipped graphs measure 0.137 and 0.036). docs/models.md.
+ */
+const PER_ROW_OPTIMIZATION_LEVEL = 'basic';
+
+async function createSession(file: string, opts: LoadOptions, level: 'basic' | 'all' = 'all'): Promise<ort.InferenceSession> {
   const cpu: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     intraOpNumThreads: opts.threads,
     interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: level,
     ...(opts.allowSpinning === false
       ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
       : {}),
@@ -67,17 +87,39 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   for (const f of [graphs.encoder, graphs.decoder, ...MODEL_FILES.filter((f) => !f.startsWith('onnx/'))]) {
     if (!fs.existsSync(path.join(modelDir, f))) throw new Error(`model folder ${modelDir} lacks ${f}`);
   }
+  let encoderFile = path.join(modelDir, graphs.encoder);
+  let decoderFile = path.join(modelDir, graphs.decoder);
+  let batching = opts.batching;
+  let level: 'basic' | 'all' = 'all';
+  const mode = opts.int8Activations ?? 'unbatched';
+  if (precision === 'int8' && mode === 'unbatched') {
+    // The shipped graphs scale activations per batched tensor: batching would make a window's text depend on
+    // other jobs' audio. One window per run keeps every window's text its own, at batching's throughput cost.
+    batching = undefined;
+  } else if (precision === 'int8' && mode === 'per-row') {
+    const derived = perRowGraphs(modelDir);
+    if ('missing' in derived) {
+      if (batching && batching.maxBatch > 1) {
+        opts.warn?.(`batch-independent int8 graphs unavailable for ${path.basename(modelDir)}: ${derived.missing}; running one window per model run`);
+        batching = undefined;
+      }
+    } else {
+      encoderFile = derived.encoder;
+      decoderFile = derived.decoder;
+      level = PER_ROW_OPTIMIZATION_LEVEL;
+    }
+  }
   const config = readJson<WhisperConfigJson>(modelDir, 'config.json');
   const gen = readJson<GenerationConfig>(modelDir, 'generation_config.json');
   // ESM-only typings; the package also ships a CommonJS build, which a dynamic import resolves under tsx and Jest.
   const { Tokenizer } = await import('@huggingface/tokenizers');
   const tokenizer = new Tokenizer(readJson(modelDir, 'tokenizer.json'), readJson(modelDir, 'tokenizer_config.json'));
   const [encoder, decoder] = await Promise.all([
-    createSession(path.join(modelDir, graphs.encoder), opts),
-    createSession(path.join(modelDir, graphs.decoder), opts),
+    createSession(encoderFile, opts, level),
+    createSession(decoderFile, opts, level),
   ]);
   const model = new WhisperModel(ort, encoder, decoder, new WhisperVocab(gen), dimsFromConfig(config));
   // Python's zlib.compress (openai's compression_ratio) and Node's deflateSync both write a zlib stream
   // at level 6 with the same library, so the ratio is Whisper's own.
-  return new WhisperTranscriber(model, tokenizer, opts.batching, { deflatedLength: (b) => zlib.deflateSync(b).length });
+  return new WhisperTranscriber(model, tokenizer, batching, { deflatedLength: (b) => zlib.deflateSync(b).length });
 }

@@ -3,7 +3,9 @@
  * provider. Node-only (reads the folder), no onnxruntime import, so the worker factory can check a GPU worker's
  * folders before it loads anything.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { GRAPH_FILES, type Precision } from './files';
 
@@ -43,4 +45,70 @@ export function choosePrecision(modelDir: string, executionProvider: 'cpu' | 'cu
   if (found) return found;
   if (executionProvider === 'cuda' && hasGraphs(modelDir, 'int8')) throw new Int8OnCudaError(modelDir);
   throw new Error(`model folder ${modelDir} lacks ${GRAPH_FILES[order[0]!].encoder} and ${GRAPH_FILES[order[0]!].decoder}`);
+}
+
+/**
+ * Where infra/models/per-row-models.sh writes the batch-independent int8 graphs: `FAIRSCRIBE_PER_ROW_MODELS`, else
+ * `$FAIRSCRIBE_CACHE/models-per-row` (default `~/.cache/fairscribe/models-per-row`), one folder per model.
+ */
+export function perRowModelsRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.FAIRSCRIBE_PER_ROW_MODELS ?? path.join(env.FAIRSCRIBE_CACHE ?? path.join(os.homedir(), '.cache', 'fairscribe'), 'models-per-row');
+}
+
+/** The manifest infra/models/per_row_quant.py writes beside the graphs it derived. */
+interface PerRowManifest {
+  sources: Record<string, { sha256: string; bytes: number }>;
+  graphs: Record<string, { sha256: string; bytes: number }>;
+}
+
+const verified = new Map<string, string>();
+
+/** sha256 of a file, remembered per process for as long as its size and mtime stay the same. */
+function sha256Of(file: string): string {
+  const st = fs.statSync(file);
+  const key = `${file}\0${st.size}\0${st.mtimeMs}`;
+  const known = verified.get(key);
+  if (known) return known;
+  const hash = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  const hex = hash.digest('hex');
+  verified.set(key, hex);
+  return hex;
+}
+
+/**
+ * The batch-independent int8 graphs derived from `modelDir`'s shipped int8 graphs, if they were built from exactly
+ * these files. The shipped graphs quantise each activation with DynamicQuantizeLinear, one scale for the whole
+ * tensor, batch included, so a batched window's text depends on its batchmates; the derived ones scale each
+ * token (each batch item before a conv) on its own values (infra/models/per_row_quant.py, docs/models.md).
+ *
+ * @returns absolute paths of the derived encoder and decoder, or `{ missing }` saying why none can be used: not
+ *   built, or built from other source files (sha256 of sources and of the derived files are checked against the
+ *   folder's built-from.json; hashes are cached per process by size and mtime, ~0.2 s per model the first time)
+ */
+export function perRowGraphs(modelDir: string, root = perRowModelsRoot()): { encoder: string; decoder: string } | { missing: string } {
+  const dir = path.join(root, path.basename(modelDir));
+  const manifestFile = path.join(dir, 'built-from.json');
+  if (!fs.existsSync(manifestFile)) return { missing: `${manifestFile} does not exist (run bash infra/models/per-row-models.sh)` };
+  let manifest: PerRowManifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as PerRowManifest;
+  } catch (err) {
+    return { missing: `${manifestFile} is unreadable (${(err as Error).message})` };
+  }
+  const g = GRAPH_FILES.int8;
+  for (const f of [g.encoder, g.decoder]) {
+    const src = path.join(modelDir, f);
+    const out = path.join(dir, f);
+    if (!fs.existsSync(out) || !manifest.graphs?.[f]) return { missing: `${out} is missing` };
+    if (manifest.sources?.[f]?.sha256 !== sha256Of(src)) return { missing: `${out} was built from another ${f} than ${src}'s (rebuild: bash infra/models/per-row-models.sh)` };
+    if (manifest.graphs[f].sha256 !== sha256Of(out)) return { missing: `${out} does not match its manifest (rebuild: bash infra/models/per-row-models.sh)` };
+  }
+  return { encoder: path.join(dir, g.encoder), decoder: path.join(dir, g.decoder) };
 }

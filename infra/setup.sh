@@ -54,6 +54,9 @@ log "kubernetes-validate: $(bash infra/kubernetes-validate.sh | tail -n1)"
 log "Temporal server: $(bash infra/temporal-server.sh | tail -n1)"
 # Float graphs of whisper-tiny.en for the GPU-path tests (~10-30 s once, a venv with onnx the first time).
 log "float models: $(bash infra/models/float-models.sh | tail -n1)"
+# Batch-independent int8 graphs (per-token activation scales) that CPU workers load instead of the shipped ones
+# (docs/models.md; ~25 s once for tiny.en + base, then ~2 s to check the sha256 manifest).
+log "per-row int8 models: $(bash infra/models/per-row-models.sh | tail -n1)"
 
 models="${WHISPER_MODELS_DIR:-../shared/models}"
 if [[ ! -f "$models/whisper-tiny.en/onnx/encoder_model_quantized.onnx" ]]; then

@@ -114,7 +114,8 @@ test('the engine thread keeps the event loop responsive during inference', async
 }, 60_000);
 
 test('dynamic batching: concurrent chunks share one encoder run and one batched decode, with the texts of batch 1', async () => {
-  const client = new EngineClient({ threads: 2, executionProvider: 'cpu' }, undefined, () => ({ maxBatch: 4, maxWaitMs: 500 }));
+  // Batching int8 needs the batch-independent per-token graphs ('per-row'); the default runs one window per run.
+  const client = new EngineClient({ threads: 2, executionProvider: 'cpu', int8Activations: 'per-row' }, undefined, () => ({ maxBatch: 4, maxWaitMs: 500 }));
   await client.preload(TINY);
   const jfk = readWav(JFK);
   // Four different inputs, so a row mix-up would show: jfk, its first and second halves, and silence+jfk.
@@ -122,7 +123,7 @@ test('dynamic batching: concurrent chunks share one encoder run and one batched 
   const padded = new Float32Array(SAMPLE_RATE * 3 + jfk.length);
   padded.set(jfk, SAMPLE_RATE * 3);
   const inputs = [jfk, jfk.slice(0, half), jfk.slice(half), padded];
-  const single = await loadWhisper(TINY, { threads: 2, executionProvider: 'cpu' });
+  const single = await loadWhisper(TINY, { threads: 2, executionProvider: 'cpu', int8Activations: 'per-row' });
   const expected: string[] = [];
   for (const x of inputs) expected.push((await single.transcribe(x.slice())).segments.map((s) => s.text).join(' '));
   await single.model.release();
@@ -140,7 +141,7 @@ test('dynamic batching: concurrent chunks share one encoder run and one batched 
 }, 120_000);
 
 test('a cancelled transcription leaves the batch; the others complete', async () => {
-  const client = new EngineClient({ threads: 2, executionProvider: 'cpu' }, undefined, () => ({ maxBatch: 3, maxWaitMs: 300 }));
+  const client = new EngineClient({ threads: 2, executionProvider: 'cpu', int8Activations: 'per-row' }, undefined, () => ({ maxBatch: 3, maxWaitMs: 300 }));
   await client.preload(TINY);
   const ctl = new AbortController();
   const a = client.transcribe(TINY, readWav(JFK), { language: null, task: 'transcribe' });

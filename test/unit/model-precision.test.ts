@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GRAPH_FILES, type Precision } from '../../engine/files';
-import { choosePrecision, Int8OnCudaError } from '../../engine/precision';
+import * as crypto from 'node:crypto';
+import { choosePrecision, Int8OnCudaError, perRowGraphs } from '../../engine/precision';
 import { assertGpuModelsUsable, installedModels } from '../../workers/factory';
 
 let root: string;
@@ -60,4 +61,44 @@ test('a GPU queue worker with CUDA requested refuses int8-only folders before lo
   expect(() => assertGpuModelsUsable(cuda, 'gpu-spot', ['whisper-base'])).not.toThrow();
   expect(() => assertGpuModelsUsable(cuda, 'cpu', installedModels(root))).not.toThrow();
   expect(() => assertGpuModelsUsable({ ...cuda, executionProvider: 'cpu' }, 'gpu-ondemand', installedModels(root))).not.toThrow();
+});
+
+/** A shipped model folder with int8 graphs of the given bytes, and a per-row folder derived from it. */
+function perRowPair(name: string, derivedBytes: string) {
+  const src = path.join(root, 'models', name);
+  const derivedRoot = path.join(root, 'models-per-row');
+  const dst = path.join(derivedRoot, name);
+  const sha = (b: string) => ({ sha256: crypto.createHash('sha256').update(b).digest('hex'), bytes: Buffer.byteLength(b) });
+  const sources: Record<string, { sha256: string; bytes: number }> = {};
+  const graphs: Record<string, { sha256: string; bytes: number }> = {};
+  for (const f of Object.values(GRAPH_FILES.int8)) {
+    fs.mkdirSync(path.dirname(path.join(src, f)), { recursive: true });
+    fs.mkdirSync(path.dirname(path.join(dst, f)), { recursive: true });
+    fs.writeFileSync(path.join(src, f), `shipped ${f}`);
+    fs.writeFileSync(path.join(dst, f), `${derivedBytes} ${f}`);
+    sources[f] = sha(`shipped ${f}`);
+    graphs[f] = sha(`${derivedBytes} ${f}`);
+  }
+  fs.writeFileSync(path.join(dst, 'built-from.json'), JSON.stringify({ tool: 'infra/models/per_row_quant.py', sources, graphs }));
+  return { src, dst, derivedRoot };
+}
+
+test('per-row int8 graphs are used only when their manifest matches the shipped graphs and themselves', () => {
+  const { src, dst, derivedRoot } = perRowPair('whisper-tiny.en', 'per-row');
+  expect(perRowGraphs(src, derivedRoot)).toEqual({
+    encoder: path.join(dst, GRAPH_FILES.int8.encoder),
+    decoder: path.join(dst, GRAPH_FILES.int8.decoder),
+  });
+  // shipped file replaced (a new model version): the derived graphs belong to the old one
+  fs.writeFileSync(path.join(src, GRAPH_FILES.int8.decoder), 'a newer decoder');
+  expect(perRowGraphs(src, derivedRoot)).toEqual({ missing: expect.stringMatching(/was built from another .*decoder.*rebuild/) });
+});
+
+test('per-row int8 graphs that were altered, half written or never built are not used', () => {
+  const { src, dst, derivedRoot } = perRowPair('whisper-base', 'per-row');
+  fs.appendFileSync(path.join(dst, GRAPH_FILES.int8.encoder), 'x');
+  expect(perRowGraphs(src, derivedRoot)).toEqual({ missing: expect.stringMatching(/does not match its manifest/) });
+  fs.rmSync(path.join(dst, 'built-from.json'));
+  expect(perRowGraphs(src, derivedRoot)).toEqual({ missing: expect.stringMatching(/built-from\.json does not exist .*per-row-models\.sh/) });
+  expect(perRowGraphs(path.join(root, 'models', 'whisper-small'), derivedRoot)).toEqual({ missing: expect.stringMatching(/does not exist/) });
 });
