@@ -31,9 +31,11 @@ beforeAll(async () => {
   ({ userId, apiKey } = await app.user('premium'));
   gw = await startGateway({ apis: [new URL(app.url).host] });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-oai-stream-'));
-  // jfk four times (44 s): more than one chunk, so deltas arrive while later chunks still run.
-  long = path.join(tmp, 'jfk4.wav');
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '3', '-i', JFK, '-c:a', 'pcm_s16le', long]);
+  // jfk six times (66 s): at least three chunks, so deltas arrive while a later chunk still runs. With two
+  // chunks that overlap, the first one's deltas wait for the second (audio/transcript.ts finalPrefixSegments),
+  // which is also the last: they then reach the client at about the job's completion (a CI run saw 125 ms after).
+  long = path.join(tmp, 'jfk6.wav');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '5', '-i', JFK, '-c:a', 'pcm_s16le', long]);
 }, 120_000);
 
 afterAll(async () => {
@@ -108,7 +110,7 @@ test('stream=true with srt, vtt or verbose_json → 400 with param "stream"', as
 test('a client that disconnects cancels the job and releases its reservation', async () => {
   const { userId: u, apiKey: k } = await app.user('standard');
   const form = new FormData();
-  form.append('file', new Blob([fs.readFileSync(long)]), 'jfk4.wav');
+  form.append('file', new Blob([fs.readFileSync(long)]), 'jfk6.wav');
   form.append('model', 'whisper-1');
   form.append('stream', 'true');
   const abort = new AbortController();
