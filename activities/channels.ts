@@ -8,8 +8,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
 import { observeVad } from '../common/metrics';
-import { JobRepository } from '../jobs/repository';
-import { recordEnd } from './storage';
+import { completeJob } from './storage';
 import type { PreparedAudio } from '../common/jobs';
 import { channelFilter } from '../audio/channels';
 import { preparePcm } from '../audio/prepare';
@@ -123,19 +122,7 @@ export function createChannelsActivities({ pool, blobs, pcmBlockSeconds, tiers }
         [jobId],
       );
       const merged = mergeChannels(rows, channels, audioSeconds);
-      const first = rows.find((r) => r.segments.length > 0) ?? rows[0];
-      await new JobRepository(pool).complete(jobId, {
-        text: merged.text,
-        segments: merged.segments,
-        channels: merged.channels,
-        billedSeconds,
-        audioSeconds,
-        // The first chunk's language only for a workflow started before languages were decided per window.
-        language: first?.language ?? null,
-        languageProbability: first?.language_probability ?? null,
-        languages,
-      });
-      await recordEnd(pool, jobId, 'completed');
+      await completeJob(pool, jobId, rows, { text: merged.text, segments: merged.segments, channels: merged.channels, billedSeconds, audioSeconds, languages });
       return { segments: merged.segments.length };
     },
   };

@@ -26,6 +26,28 @@ export async function recordEnd(pool: Pool, jobId: string, status: JobStatus): P
   if (job) jobEnded({ tier: job.tier as never, status, backend: job.backend as never, billedSeconds: job.billedSeconds });
 }
 
+/**
+ * Stores a job's merged transcript, marks it completed and records its terminal event: the end of a file
+ * job and of a multichannel one (activities/channels.ts). `languages` is the workflow's decision; without
+ * it (a workflow started before languages were decided per window) the first chunk with speech gives the
+ * language.
+ * @param rows the job's chunk_results rows, by chunk index (`language`, `language_probability`, `segments`)
+ */
+export async function completeJob(
+  pool: Pool,
+  jobId: string,
+  rows: { segments: unknown[]; language: string | null; language_probability: number | null }[],
+  r: { text: string; segments: unknown[]; channels?: unknown[]; billedSeconds: number; audioSeconds: number; languages?: JobLanguages },
+): Promise<void> {
+  const first = rows.find((x) => x.segments.length > 0) ?? rows[0];
+  await new JobRepository(pool).complete(jobId, {
+    ...r,
+    language: first?.language ?? null,
+    languageProbability: first?.language_probability ?? null,
+  });
+  await recordEnd(pool, jobId, 'completed');
+}
+
 export function createStorageActivities({ pool, blobs }: StorageDeps) {
   const jobs = new JobRepository(pool);
   return {
@@ -58,18 +80,7 @@ export function createStorageActivities({ pool, blobs }: StorageDeps) {
         rows.map((r) => ({ index: r.chunk_index, start: r.start_s, end: r.end_s, segments: r.segments })),
         audioSeconds,
       );
-      const first = rows.find((r) => r.segments.length > 0) ?? rows[0];
-      await jobs.complete(jobId, {
-        text: transcriptText(segments),
-        segments,
-        billedSeconds,
-        audioSeconds,
-        // The first chunk's language only for a workflow started before languages were decided per window.
-        language: first?.language ?? null,
-        languageProbability: first?.language_probability ?? null,
-        languages,
-      });
-      await recordEnd(pool, jobId, 'completed');
+      await completeJob(pool, jobId, rows, { text: transcriptText(segments), segments, billedSeconds, audioSeconds, languages });
       return { segments: segments.length };
     },
 
