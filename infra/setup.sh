@@ -57,6 +57,8 @@ log "float models: $(bash infra/models/float-models.sh | tail -n1)"
 # Batch-independent int8 graphs (per-token activation scales) that CPU workers load instead of the shipped ones
 # (docs/models.md; ~25 s once for tiny.en + base, then ~2 s to check the sha256 manifest).
 log "per-row int8 models: $(bash infra/models/per-row-models.sh | tail -n1)"
+# Silero VAD as one sequence graph (one onnxruntime call per block of frames instead of per 32 ms frame; ~1 s once).
+log "Silero VAD sequence graph: $(bash infra/models/silero-vad-models.sh | tail -n1)"
 
 models="${WHISPER_MODELS_DIR:-../shared/models}"
 if [[ ! -f "$models/whisper-tiny.en/onnx/encoder_model_quantized.onnx" ]]; then

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadSileroVad, sileroModelPath, SileroVadStream } from '../../audio/silero-vad';
+import type * as ort from 'onnxruntime-node';
+import { loadSileroVad, sileroModelPath, sileroSeqModel, SileroVadStream } from '../../audio/silero-vad';
 import { speechTimestamps, VAD_FRAME_SAMPLES } from '../../audio/vad';
 import { parseWavPcm16Mono } from '../helpers/wav';
 
@@ -24,8 +25,8 @@ const audio = parseWavPcm16Mono(readFileSync(path.join(DIR, 'speech.wav'))).samp
  */
 const TOL = 1e-4;
 
-async function run(blocks: number[]): Promise<Float32Array> {
-  const vad = new SileroVadStream(await session);
+async function run(blocks: number[], on: Promise<ort.InferenceSession> = session): Promise<Float32Array> {
+  const vad = new SileroVadStream(await on);
   const parts: Float32Array[] = [];
   let at = 0;
   let k = 0;
@@ -38,8 +39,16 @@ async function run(blocks: number[]): Promise<Float32Array> {
   return Float32Array.from(parts.flatMap((p) => Array.from(p)));
 }
 
-const session = loadSileroVad();
-afterAll(async () => (await session).release());
+/** The frame loop on the shipped file (the reference's own loop, written out). */
+const session = loadSileroVad(sileroModelPath());
+/** The sequence graph infra/models/silero-vad-models.sh derives (what services load). */
+const seq = sileroSeqModel();
+const sequence = 'file' in seq ? loadSileroVad(seq.file) : Promise.reject(new Error(seq.missing));
+sequence.catch(() => undefined);
+afterAll(async () => {
+  await (await session).release();
+  await (await sequence.catch(() => null))?.release();
+});
 
 test('the model file is the one the reference ran on', () => {
   expect(createHash('sha256').update(readFileSync(sileroModelPath())).digest('hex')).toBe(reference.model.sha256);
@@ -56,6 +65,41 @@ test('probabilities match OnnxWrapper frame by frame, whatever the block sizes',
     for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(probs[i] - expected[i]));
     expect(worst).toBeLessThan(TOL);
   }
+});
+
+test('the sequence graph (one call per block) gives the same probabilities, whatever the block sizes', async () => {
+  expect(seq).toHaveProperty('file');
+  const expected = reference.probabilities;
+  // the whole file in one call, one frame per call, blocks straddling frames, pushes shorter than a frame
+  for (const blocks of [[audio.length], [512], [1000, 7, 4096], [16000], [100]]) {
+    const probs = await run(blocks, sequence);
+    expect(probs.length).toBe(expected.length);
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(probs[i] - expected[i]));
+    expect(worst).toBeLessThan(TOL);
+  }
+  expect((await sequence).inputNames).toEqual(['input', 'h', 'c']);
+});
+
+test('a push longer than one call (2,048 frames) is split without a seam', async () => {
+  // 20 copies of the fixture, 2,440 frames: the whole-file push is split into calls, h and c carried across;
+  // compared with 1 s pushes (31 frames a call), themselves checked against the reference above
+  const long = new Float32Array(audio.length * 20);
+  for (let k = 0; k < 20; k++) long.set(audio, k * audio.length);
+  const through = async (on: Promise<ort.InferenceSession>, block: number) => {
+    const vad = new SileroVadStream(await on);
+    const parts: Float32Array[] = [];
+    for (let at = 0; at < long.length; at += block) parts.push(await vad.push(long.subarray(at, at + block)));
+    parts.push(await vad.finish());
+    return Float32Array.from(parts.flatMap((p) => Array.from(p)));
+  };
+  const small = await through(sequence, 16000);
+  expect(small.length).toBe(Math.ceil(long.length / VAD_FRAME_SAMPLES));
+  const whole = await through(sequence, long.length);
+  expect(whole.length).toBe(small.length);
+  let worst = 0;
+  for (let i = 0; i < small.length; i++) worst = Math.max(worst, Math.abs(whole[i] - small[i]));
+  expect(worst).toBeLessThan(TOL);
 });
 
 test('the fixture has speech and non-speech, so the comparison can fail', async () => {
