@@ -54,6 +54,9 @@ export async function preparePcm(inFile: string, outFile: string, opts: PrepareP
   const parts: Float32Array[] = [];
   let blocks = 0;
   let samples: number;
+  // The VAD of block k runs on its thread while ffmpeg decodes block k + 1 (two processes' work on two cores
+  // instead of taking turns); at most one push is outstanding, so memory stays two blocks.
+  let inFlight: Promise<void> = Promise.resolve();
   try {
     samples = await decodeToPcm(inFile, outFile, {
       signal: opts.signal,
@@ -61,14 +64,22 @@ export async function preparePcm(inFile: string, outFile: string, opts: PrepareP
       maxSamples: opts.maxSamples,
       audioFilter: opts.audioFilter,
       what: opts.what,
-      // Awaited by the decoder: the VAD keeps pace with ffmpeg, so at most a block waits in memory.
+      // Awaited by the decoder: it reads no further until the previous block's VAD is done.
       onBlock: async (block) => {
         blocks++;
-        parts.push(await vad.push(block));
+        await inFlight;
+        const at = parts.push(new Float32Array(0)) - 1;
+        // push copies the block before it returns its promise: the decoder may reuse its buffer.
+        inFlight = vad.push(block).then((probs) => {
+          parts[at] = probs;
+        });
       },
     });
+    await inFlight;
   } finally {
-    // Frees the stream's state on the VAD thread whatever happened; its last frame counts on success.
+    // Frees the stream's state on the VAD thread whatever happened (after the push in flight: the thread
+    // answers a stream's requests in order); its last frame counts on success.
+    await inFlight.catch(() => undefined);
     parts.push(await vad.finish());
   }
   const probs = new Float32Array(parts.reduce((n, p) => n + p.length, 0));

@@ -58,9 +58,9 @@ const orchestration = proxyActivities<Orchestration>({
 /**
  * Audio preparation writes the normalised blob: on cancellation the workflow waits until ffmpeg has
  * stopped (the activity heartbeats and kills it), so no file appears after the cleanup removed them.
- * Its time grows with the audio's length (Silero VAD runs one model call per 32 ms frame: 1.35 M calls
- * for a 12 h file; measured times in docs/capacity.md, `npm run bench:long-audio`), so the start-to-close
- * is generous; a lost worker is found by the 10 s heartbeat timeout, not by it.
+ * Its time grows with the audio's length (ffmpeg and Silero VAD over the whole file: one model call per 30 s
+ * block with the sequence graph, audio/silero-vad.ts; measured times in docs/capacity.md, `npm run
+ * bench:long-audio`), so the start-to-close is generous; a lost worker is found by the 10 s heartbeat timeout.
  */
 const preparation = proxyActivities<Orchestration>({
   startToCloseTimeout: '3 hours',

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { AudioTooLongError, decodeToPcm, PcmBlocker, readPcmBlocks, UnsupportedAudioError } from '../../audio/ffmpeg';
 import { withChunkHashes } from '../helpers/pcm-hash';
 import { preparePcm } from '../../audio/prepare';
-import { loadSileroVad, SileroVadStream } from '../../audio/silero-vad';
+import { loadSileroVad, sileroModelPath, SileroVadStream } from '../../audio/silero-vad';
 import { planSpeechChunks } from '../../audio/speech-spans';
 import { VadThread } from '../../audio/vad-client';
 import { mulberry32 } from '../helpers/prng';
@@ -78,8 +78,9 @@ describe('preparePcm', () => {
       results.push({ blockSamples, out, r: await preparePcm(input, out, { blockSamples }) });
     }
     const samples = readWhole(results[0].out);
-    // The reference: the VAD's frame loop in this thread over the whole array as one block.
-    const vad = new SileroVadStream(await loadSileroVad());
+    // The reference: the VAD's frame loop (the shipped graph, one call per frame) in this thread over the whole
+    // array as one block; preparePcm runs the sequence graph on the VAD thread, overlapped with the decode.
+    const vad = new SileroVadStream(await loadSileroVad(sileroModelPath()));
     const head = await vad.push(samples);
     const tail = await vad.finish();
     const probs = new Float32Array(head.length + tail.length);
