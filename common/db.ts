@@ -16,20 +16,35 @@ export function createPool(databaseUrl: string, max = 10): Pool {
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'infra', 'migrations');
 
+/** How long a process waits for another one's migration run before it gives up (startup of a whole stack). */
+const MIGRATION_LOCK_WAIT_MS = 120_000;
+
 /**
  * Applies pending migrations (node-pg-migrate, SQL files in infra/migrations). Idempotent; safe to run
- * from several processes at once (node-pg-migrate takes an advisory lock).
+ * from several processes at once: node-pg-migrate takes an advisory lock with pg_try_advisory_lock and
+ * throws "Another migration is already running" when it is held, so a process that loses the race waits
+ * and tries again (then finds nothing pending) instead of exiting: an API, an orchestration worker and a
+ * CPU worker starting together on a busy machine crashed the loser, and its jobs stayed `queued`.
  */
 export async function migrate(databaseUrl: string): Promise<void> {
   const { runner } = await import('node-pg-migrate');
-  await runner({
-    databaseUrl,
-    dir: MIGRATIONS_DIR,
-    direction: 'up',
-    migrationsTable: 'pgmigrations',
-    count: Infinity,
-    log: () => undefined,
-  });
+  const deadline = Date.now() + MIGRATION_LOCK_WAIT_MS;
+  for (let wait = 100; ; wait = Math.min(2 * wait, 2_000)) {
+    try {
+      await runner({
+        databaseUrl,
+        dir: MIGRATIONS_DIR,
+        direction: 'up',
+        migrationsTable: 'pgmigrations',
+        count: Infinity,
+        log: () => undefined,
+      });
+      return;
+    } catch (err) {
+      if (!/another migration is already running/i.test((err as Error).message) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
 }
 
 /**

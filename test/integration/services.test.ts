@@ -10,6 +10,7 @@ import { Client as PgClient } from 'pg';
 import Redis from 'ioredis';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES, isPortFree, startAll, type Services } from '../../infra/services';
+import { migrate, MIGRATIONS_DIR } from '../../common/db';
 
 // Cold start is about 1-2 s per service here (initdb dominates); generous for a loaded 2-core CI machine.
 const START_TIMEOUT_MS = 90_000;
@@ -36,6 +37,20 @@ describe('infra/services startAll', () => {
     try {
       const { rows } = await client.query('SELECT 1 AS one, current_database() AS db');
       expect(rows[0]).toEqual({ one: 1, db: services!.pg.database });
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('migrates once when several processes start together (the losers of the advisory lock wait, not crash)', async () => {
+    // An API, an orchestration worker and a CPU worker all migrate at startup; node-pg-migrate's lock is
+    // pg_try_advisory_lock, and before common/db.ts retried, the loser exited ("Another migration is already running").
+    await Promise.all(Array.from({ length: 4 }, () => migrate(services!.pg.url)));
+    const client = new PgClient({ connectionString: services!.pg.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query('SELECT count(*)::int AS n FROM pgmigrations');
+      expect(rows[0].n).toBe(fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).length);
     } finally {
       await client.end();
     }
