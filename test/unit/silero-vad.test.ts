@@ -4,7 +4,8 @@
  * over test/fixtures/vad/speech.wav (see test/fixtures/vad/make_reference.py to regenerate).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { loadSileroVad, sileroModelPath, sileroSeqModel, SileroVadStream } from '../../audio/silero-vad';
@@ -100,6 +101,27 @@ test('a push longer than one call (2,048 frames) is split without a seam', async
   let worst = 0;
   for (let i = 0; i < small.length; i++) worst = Math.max(worst, Math.abs(whole[i] - small[i]));
   expect(worst).toBeLessThan(TOL);
+});
+
+test('the sequence graph is used only when its manifest matches it and the shipped model', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'silero-seq-'));
+  try {
+    expect(sileroSeqModel(dir)).toEqual({ missing: expect.stringContaining('silero-vad-models.sh') });
+    const built = (seq as { file: string }).file;
+    copyFileSync(built, path.join(dir, 'silero_vad_v5_seq.onnx'));
+    const manifest = JSON.parse(readFileSync(path.join(path.dirname(built), 'built-from.json'), 'utf8'));
+    writeFileSync(path.join(dir, 'built-from.json'), JSON.stringify(manifest));
+    expect(sileroSeqModel(dir)).toEqual({ file: path.join(dir, 'silero_vad_v5_seq.onnx') });
+    // built from another source model: refused (the frame loop runs instead)
+    writeFileSync(path.join(dir, 'built-from.json'), JSON.stringify({ ...manifest, source: { sha256: '0'.repeat(64) } }));
+    expect(sileroSeqModel(dir)).toEqual({ missing: expect.stringContaining('another Silero model file') });
+    // a graph changed after its build: refused
+    writeFileSync(path.join(dir, 'built-from.json'), JSON.stringify(manifest));
+    writeFileSync(path.join(dir, 'silero_vad_v5_seq.onnx'), 'not the graph');
+    expect(sileroSeqModel(dir)).toEqual({ missing: expect.stringContaining('does not match its manifest') });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the fixture has speech and non-speech, so the comparison can fail', async () => {
