@@ -99,15 +99,39 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     // body-parser style errors carry a status (e.g. malformed JSON → 400)
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) log.error('unhandled error', { path: req.path, err });
-    const message =
-      status === 500
-        ? 'internal error'
-        : err?.type === 'entity.too.large'
-          ? `the JSON body is ${err.length ?? 'more than'} bytes; at most ${err.limit} bytes are accepted`
-          : String(err.message);
-    const code = status === 500 ? 'internal' : err?.type === 'entity.too.large' ? 'body_too_large' : 'invalid_request';
-    res.status(status).json(errorBody(code, message));
+    const { code, message } = status === 500 ? { code: 'internal', message: 'internal error' } : bodyReadError(status, err);
+    res.status(status).json(isOpenAiRoute(req.path) ? openAiErrorBody(status, code, message) : errorBody(code, message));
   };
+}
+
+/**
+ * Our code and sentence for a 4xx that body-parser (express.json) raised, by its documented `type`
+ * (body-parser README "Errors": entity.too.large, entity.parse.failed, charset.unsupported,
+ * encoding.unsupported, …). Its own messages are JavaScript's (`JSON.parse`'s "Unexpected token …"), so a
+ * user reads ours; a 415 answers `unsupported_media_type` like every other 415 of the API.
+ */
+/** The fields of a body-parser error (http-errors) that the answer uses. */
+interface BodyParserError {
+  type?: string;
+  length?: number;
+  limit?: number;
+  charset?: string;
+  encoding?: string;
+}
+
+function bodyReadError(status: number, err: BodyParserError | undefined): { code: string; message: string } {
+  switch (err?.type) {
+    case 'entity.too.large':
+      return { code: 'body_too_large', message: `the JSON body is ${err.length ?? 'more than'} bytes; at most ${err.limit} bytes are accepted` };
+    case 'entity.parse.failed':
+      return { code: 'invalid_request', message: 'the body is not valid JSON: send one JSON object, e.g. {"url": "https://…"}' };
+    case 'charset.unsupported':
+      return { code: 'unsupported_media_type', message: `the body's charset ${String(err.charset ?? '').toUpperCase()} is not supported: send JSON in UTF-8` };
+    case 'encoding.unsupported':
+      return { code: 'unsupported_media_type', message: `Content-Encoding ${err.encoding ?? ''} is not supported: send the body uncompressed, or gzip, deflate or br` };
+  }
+  if (status === 415) return { code: 'unsupported_media_type', message: 'the body is in an encoding or charset this API does not read' };
+  return { code: 'invalid_request', message: 'the request body could not be read' };
 }
 
 /** The admitted job of an admission, or its refusal thrown as our HTTP error. */
