@@ -185,7 +185,10 @@ export async function resolveTarget(raw: string, allow: AllowList, resolve: Reso
     try {
       addresses = await resolve(host);
     } catch (err) {
-      throw new WebhookUnresolvedError(`webhookUrl host ${host} does not resolve (${(err as Error).message})`);
+      // The resolver's own text ("getaddrinfo ENOTFOUND x") reaches users through audio-url's 422: say it in words.
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOTFOUND' || code === 'ENODATA' ? 'no such name' : 'the name lookup failed; it may be temporary';
+      throw new WebhookUnresolvedError(`webhookUrl host ${host} does not resolve (${why})`);
     }
     if (addresses.length === 0) throw new WebhookUnresolvedError(`webhookUrl host ${host} has no addresses`);
   }
