@@ -69,9 +69,13 @@ export function chooseModel(tier: Tier, req: ModelRequest, installed: readonly s
   const candidates = MODEL_REGISTRY.tiers[wanted];
   const model = candidates.find(fits);
   if (model) {
-    const note = installed.includes(candidates[0])
-      ? null
-      : `${candidates[0]} is not installed; using ${model}`;
+    // A request the tier cannot honour is served, not refused (API.md: "quality model tier where the tier
+    // allows"), but the job says so instead of leaving the caller to guess from `model`.
+    const note = req.requireHighAccuracy && !allowed.includes('quality')
+      ? `requireHighAccuracy asks for the quality model tier, which the ${tier} tier may not use; using ${model}`
+      : installed.includes(candidates[0])
+        ? null
+        : `${candidates[0]} is not installed; using ${model}`;
     return { ok: true, model, modelTier: wanted, note };
   }
   return {

@@ -19,13 +19,13 @@ describe('chooseModel, routed (no explicit model), with the shipped models', () 
     ['free', {}, 'whisper-tiny.en', 'economy'],
     ['free', { language: 'en' }, 'whisper-tiny.en', 'economy'],
     ['free', { language: null }, 'whisper-tiny.en', 'economy'],
-    ['free', { requireHighAccuracy: true }, 'whisper-tiny.en', 'economy'],
+    ['free', { requireHighAccuracy: true }, 'whisper-tiny.en', 'economy', 'requireHighAccuracy asks for the quality model tier, which the free tier may not use; using whisper-tiny.en'],
     // standard → balanced; requireHighAccuracy asks for quality, which standard may not use
     ['standard', {}, 'whisper-base', 'balanced'],
     ['standard', { language: 'en' }, 'whisper-base', 'balanced'],
     ['standard', { language: 'de' }, 'whisper-base', 'balanced'],
-    ['standard', { requireHighAccuracy: true }, 'whisper-base', 'balanced'],
-    ['standard', { requireHighAccuracy: true, language: 'de' }, 'whisper-base', 'balanced'],
+    ['standard', { requireHighAccuracy: true }, 'whisper-base', 'balanced', 'requireHighAccuracy asks for the quality model tier, which the standard tier may not use; using whisper-base'],
+    ['standard', { requireHighAccuracy: true, language: 'de' }, 'whisper-base', 'balanced', 'requireHighAccuracy asks for the quality model tier, which the standard tier may not use; using whisper-base'],
     // premium → balanced, or quality with requireHighAccuracy (whisper-base stands in for large-v3)
     ['premium', {}, 'whisper-base', 'balanced'],
     ['premium', { language: 'de' }, 'whisper-base', 'balanced'],
@@ -53,7 +53,7 @@ describe('chooseModel, routed (no explicit model), with the shipped models', () 
     expect(chooseModel('free', {}, ALL)).toEqual(ok('whisper-tiny.en', 'economy'));
     expect(chooseModel('standard', {}, ALL)).toEqual(ok('whisper-base', 'balanced'));
     expect(chooseModel('premium', { requireHighAccuracy: true }, ALL)).toEqual(ok('whisper-large-v3', 'quality'));
-    expect(chooseModel('standard', { requireHighAccuracy: true }, ALL)).toEqual(ok('whisper-base', 'balanced'));
+    expect(chooseModel('standard', { requireHighAccuracy: true }, ALL)).toMatchObject({ ok: true, model: 'whisper-base', modelTier: 'balanced' });
   });
 
   test('English-only installs cannot serve another language: 400', () => {
