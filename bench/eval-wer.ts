@@ -1,5 +1,6 @@
 /**
- * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2 --sets short,long,prompt --only NAME]`
+ * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2 --sets short,long,prompt --only NAME,NAME
+ *                         --variants shipped,ct2-int8,ct2-fp32 --no-sequential]`
  *
  * Accuracy of our pipeline against faster-whisper on the same weights, per file: WER, words on non-speech
  * (segments wholly inside a noise/tone/silence stretch shrunk by 0.3 s; for an all-silent file every word)
@@ -21,6 +22,10 @@
  *    from the PyPI wheels bench/setup-peers.sh installs), beam 1, temperatures 0.0 … 1.0 with one sample each,
  *    condition_on_previous_text False, no VAD;
  *  - f-w b: faster-whisper 1.1.0 `BatchedInferencePipeline` (its Silero VAD segments, batch 8), same decoding.
+ * `--variants` runs ours once per weight variant in the same run, one column each (docs/models.md "Weights"): `shipped`
+ * (the int8 graphs in ../shared/models, the default), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
+ * weights by infra/models/ct2-models.sh: per-channel int8 / fp32), one window per model run for all of them; the
+ * summary adds each engine's summed time (ours: transcribe calls; faster-whisper: its own timing) and the ratio.
  * Files with a language are decoded in it (English); the bilingual file detects. WER: test/helpers/wer.ts
  * (lowercase, punctuation removed). The peers need `bash bench/setup-peers.sh` once.
  */
@@ -30,7 +35,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SAMPLE_RATE } from '../engine/constants';
-import { loadWhisper } from '../engine/node-loader';
+import { loadWhisper, type LoadOptions } from '../engine/node-loader';
 import { TEMPERATURES } from '../engine/fallback';
 import { seedFrom } from '../engine/prng';
 import { chunkAudio, chunkRelativeTimes, planSpeechChunks } from '../audio/speech-spans';
@@ -72,6 +77,13 @@ interface EvalFile {
   /** a name the audio says and the prompt spells: counted as spelled right when the text holds it exactly */
   term?: string;
 }
+
+/** Our engine's weight variants (`--variants`; docs/models.md "Weights"); each runs one window per model run. */
+const VARIANTS: Record<string, Pick<LoadOptions, 'weights' | 'precision'>> = {
+  shipped: {},
+  'ct2-int8': { weights: 'ct2', precision: 'int8' },
+  'ct2-fp32': { weights: 'ct2', precision: 'fp32' },
+};
 
 /** ffmpeg → raw f32le 16 kHz mono, with an optional filter (channel pick, concatenation). */
 function toPcm(out: string, args: string[]): void {
@@ -230,7 +242,7 @@ interface Hypothesis {
  * Our engine the way the service runs it: Silero VAD → speech chunks → engine → times mapped back →
  * merged; with no language, the first chunk's detected language holds for the job (workflows/transcription.ts).
  */
-async function ours(t: Awaited<ReturnType<typeof loadWhisper>>, f: EvalFile): Promise<Hypothesis> {
+async function ours(t: Awaited<ReturnType<typeof loadWhisper>>, f: EvalFile, timing?: { seconds: number }): Promise<Hypothesis> {
   const samples = readF32(f.pcm);
   const vad = await detectSpeech(pcmFileBlocks(f.pcm));
   const { chunks } = planSpeechChunks(vad.probs, vad.samples);
@@ -239,7 +251,9 @@ async function ours(t: Awaited<ReturnType<typeof loadWhisper>>, f: EvalFile): Pr
   const langOf = new Map<number, string>();
   for (const c of chunks) {
     const audio = chunkAudio(c, (a, b) => samples.slice(Math.round(a * SAMPLE_RATE), Math.round(b * SAMPLE_RATE)));
+    const t0 = performance.now();
     const r = await t.transcribe(audio, { language, prompt: f.prompt, seed: seedFrom(f.name, c.index) });
+    if (timing) timing.seconds += (performance.now() - t0) / 1000;
     language ??= r.language;
     langOf.set(c.index, r.language);
     results.push({ index: c.index, start: c.start, end: c.end, segments: r.segments.map((s) => ({ ...chunkRelativeTimes(c, s), text: s.text })) });
@@ -301,10 +315,11 @@ async function startPeer(ct2Dir: string, pcm: string, threads: number, batched: 
   return { peer, why: '' };
 }
 
-async function runPeer(peer: PeerProcess | null, f: EvalFile): Promise<Hypothesis | { error: string }> {
+async function runPeer(peer: PeerProcess | null, f: EvalFile, timing?: { seconds: number }): Promise<Hypothesis | { error: string }> {
   if (!peer) return { error: 'no peer' };
   const r = await peer.runFile(`${f.pcm} ${f.language ?? '-'}${f.prompt ? ` ${f.prompt.replace(/\s+/g, ' ')}` : ''}`);
   if (r.error) return { error: r.error };
+  if (timing) timing.seconds += r.seconds ?? NaN;
   const segs = (r.segments as [number, number, string, string][]) ?? [];
   return { text: r.text ?? '', segments: segs.map(([start, end, text, language]) => ({ start, end, text, language })) };
 }
@@ -332,71 +347,95 @@ async function main() {
       models: { type: 'string', default: 'whisper-tiny.en,whisper-base' },
       threads: { type: 'string', default: '2' },
       sets: { type: 'string', default: 'short,long' },
-      /** only the files whose name contains this */
+      /** only the files whose name contains one of these (comma-separated) */
       only: { type: 'string', default: '' },
+      /** skip faster-whisper's sequential column (the batched one is the issue's goal) */
+      'no-sequential': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      /** ours once per weight variant: shipped, ct2-int8, ct2-fp32 */
+      variants: { type: 'string', default: 'shipped' },
     },
   });
+  const variants = values.variants!.split(',').filter(Boolean);
+  for (const v of variants) if (!(v in VARIANTS)) throw new Error(`--variants: unknown ${v} (known: ${Object.keys(VARIANTS).join(', ')})`);
   const threads = Number(values.threads);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-eval-'));
   try {
-    const files = buildFiles(dir, new Set(values.sets!.split(','))).filter((f) => f.name.includes(values.only!));
+    const files = buildFiles(dir, new Set(values.sets!.split(','))).filter((f) => values.only!.split(',').some((o) => f.name.includes(o)));
     console.log(`eval:wer — ${files.length} files, ${files.reduce((s, f) => s + f.seconds, 0).toFixed(1)} s of audio; load ${loadNow()}`);
     const summary: string[] = [];
     for (const model of values.models!.split(',')) {
-      const t = await loadWhisper(path.join(MODELS, model), { threads, executionProvider: 'cpu' });
+      const engines: { name: string; t: Awaited<ReturnType<typeof loadWhisper>> }[] = [];
+      for (const v of variants) {
+        const warnings: string[] = [];
+        const t = await loadWhisper(path.join(MODELS, model), { threads, executionProvider: 'cpu', ...VARIANTS[v], warn: (m) => warnings.push(m) });
+        // a variant that silently fell back to the shipped graphs would report the shipped numbers under its name
+        if (warnings.length) throw new Error(`${model} ${v}: ${warnings.join('; ')}`);
+        engines.push({ name: v, t });
+      }
       const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
-      const seq = await startPeer(ct2Dir, files[0].pcm, threads, false);
+      const seq = values['no-sequential'] ? { peer: null, why: 'skipped (--no-sequential)' } : await startPeer(ct2Dir, files[0].pcm, threads, false);
       const bat = await startPeer(ct2Dir, files[0].pcm, threads, true);
+      const names = [...engines.map((e) => (engines.length > 1 ? e.name : 'ours')), 'f-w', 'f-w b'];
+      const w = Math.max(6, ...names.map((n) => n.length));
       console.log(`\n${model}${seq.why ? ` (faster-whisper: ${seq.why})` : ''}${bat.why ? ` (batched: ${bat.why})` : ''}`);
       console.log('  WER % | words on non-speech | deletions/insertions (a word lost or doubled at a cut is one of them)');
-      console.log(`  ${pad('file', 36)} ${padStart('s', 6)} ${padStart('words', 6)} | ${padStart('ours', 6)} ${padStart('f-w', 6)} ${padStart('f-w b', 6)} | ${padStart('ours', 5)} ${padStart('f-w', 5)} ${padStart('f-w b', 5)} | ${padStart('ours', 7)} ${padStart('f-w', 7)} ${padStart('f-w b', 7)}`);
-      const totals = { ref: 0, ours: 0, seq: 0, bat: 0 };
-      // prompt cases: names spelled exactly as the prompt spells them, [ours, f-w, f-w b], without / with the prompt
-      const names = { plain: [0, 0, 0], prompted: [0, 0, 0], cases: 0 };
+      console.log(`  ${pad('file', 36)} ${padStart('s', 6)} ${padStart('words', 6)} | ${names.map((n) => padStart(n, w)).join(' ')} | ${names.map((n) => padStart(n, 5)).join(' ')} | ${names.map((n) => padStart(n, 7)).join(' ')}`);
+      const totals = { ref: 0, wer: names.map(() => 0) };
+      const timing = names.map(() => ({ seconds: 0 }));
+      // prompt cases: names spelled exactly as the prompt spells them, per column, without / with the prompt
+      const spelledAs = { plain: names.map(() => 0), prompted: names.map(() => 0), cases: 0 };
       for (const f of files) {
         if (f.language === null && model.endsWith('.en')) continue; // detection needs a multilingual model
         const n = normalise(f.reference).length;
-        const oursH = await ours(t, f);
-        const seqH = await runPeer(seq.peer, f);
-        const batH = await runPeer(bat.peer, f);
-        const [o, q, b] = [score(f, oursH), score(f, seqH), score(f, batH)];
+        const hyps: (Hypothesis | { error: string })[] = [];
+        for (const [k, e] of engines.entries()) hyps.push(await ours(e.t, f, timing[k]));
+        hyps.push(await runPeer(seq.peer, f, timing[engines.length]));
+        hyps.push(await runPeer(bat.peer, f, timing[engines.length + 1]));
+        const rows = hyps.map((h) => score(f, h));
         const pct = (r: Row | null) => (!r ? '—' : Number.isNaN(r.wer) ? `(${r.words})` : (100 * r.wer).toFixed(1));
         const ns = (r: Row | null) => (r ? String(r.nonSpeech) : '—');
         const di = (r: Row | null) => (r ? `${r.del}/${r.ins}` : '—');
         console.log(
-          `  ${pad(f.name, 36)} ${padStart(f.seconds.toFixed(1), 6)} ${padStart(String(n), 6)} | ${padStart(pct(o), 6)} ${padStart(pct(q), 6)} ${padStart(pct(b), 6)} | ` +
-            `${padStart(ns(o), 5)} ${padStart(ns(q), 5)} ${padStart(ns(b), 5)} | ${padStart(di(o), 7)} ${padStart(di(q), 7)} ${padStart(di(b), 7)}` +
-            (f.language === null ? `  languages: ours ${o?.languages}, f-w ${q?.languages}, f-w b ${b?.languages}` : ''),
+          `  ${pad(f.name, 36)} ${padStart(f.seconds.toFixed(1), 6)} ${padStart(String(n), 6)} | ${rows.map((r) => padStart(pct(r), w)).join(' ')} | ` +
+            `${rows.map((r) => padStart(ns(r), 5)).join(' ')} | ${rows.map((r) => padStart(di(r), 7)).join(' ')}` +
+            (f.language === null ? `  languages: ${rows.map((r, k) => `${names[k]} ${r?.languages}`).join(', ')}` : ''),
         );
-        if (values.verbose || (o && o.wer > 0.1) || (f.set === 'prompt' && f.prompt)) console.log(`      ours: ${oursH.text}`);
+        const b = rows[rows.length - 1];
+        for (const [k, e] of engines.entries()) {
+          const o = rows[k];
+          if (values.verbose || (o && o.wer > 0.1) || (f.set === 'prompt' && f.prompt)) console.log(`      ${e.name}: ${(hyps[k] as Hypothesis).text}`);
+        }
+        const batH = hyps[hyps.length - 1];
         if (values.verbose || (b && b.wer > 0.1) || (f.set === 'prompt' && f.prompt)) console.log(`      f-w b: ${'text' in batH ? batH.text : batH.error}`);
         if (n > 0) {
           totals.ref += n;
-          totals.ours += (o?.wer ?? NaN) * n;
-          totals.seq += (q?.wer ?? NaN) * n;
-          totals.bat += (b?.wer ?? NaN) * n;
+          rows.forEach((r, k) => (totals.wer[k] += (r?.wer ?? NaN) * n));
         }
         if (f.set === 'prompt' && f.term) {
-          const spelled = [oursH, seqH, batH].map((h) => ('text' in h && new RegExp(`\\b${f.term}\\b`).test(h.text) ? 1 : 0));
-          const into = f.prompt ? names.prompted : names.plain;
+          const spelled = hyps.map((h) => ('text' in h && new RegExp(`\\b${f.term}\\b`).test(h.text) ? 1 : 0));
+          const into = f.prompt ? spelledAs.prompted : spelledAs.plain;
           spelled.forEach((x, k) => (into[k] += x));
-          if (f.prompt) names.cases++;
+          if (f.prompt) spelledAs.cases++;
         }
       }
       const p = (x: number) => (Number.isNaN(x) ? '—' : `${((100 * x) / totals.ref).toFixed(2)}%`);
-      const line = `${model}: ${totals.ref} reference words — ours ${p(totals.ours)}, faster-whisper sequential ${p(totals.seq)}, batched ${p(totals.bat)}`;
+      const line = `${model}: ${totals.ref} reference words — ${names.map((nm, k) => `${nm} ${p(totals.wer[k])}`).join(', ')}`;
       console.log(`  ${line}`);
       summary.push(line);
-      if (names.cases > 0) {
-        const nl = (xs: number[]) => `ours ${xs[0]}, f-w ${xs[1]}, f-w b ${xs[2]}`;
-        const l2 = `${model}: names spelled as the prompt spells them, of ${names.cases}: without the prompt ${nl(names.plain)}; with it ${nl(names.prompted)}`;
+      const bt = timing[timing.length - 1].seconds;
+      const tl = `${model}: engine seconds (load ${loadNow()}) — ${names.map((nm, k) => `${nm} ${timing[k].seconds.toFixed(1)} s (${(timing[k].seconds / bt).toFixed(2)}x f-w b)`).join(', ')}`;
+      console.log(`  ${tl}`);
+      summary.push(tl);
+      if (spelledAs.cases > 0) {
+        const nl = (xs: number[]) => names.map((nm, k) => `${nm} ${xs[k]}`).join(', ');
+        const l2 = `${model}: names spelled as the prompt spells them, of ${spelledAs.cases}: without the prompt ${nl(spelledAs.plain)}; with it ${nl(spelledAs.prompted)}`;
         console.log(`  ${l2}`);
         summary.push(l2);
       }
       await seq.peer?.quit();
       await bat.peer?.quit();
-      await t.model.release();
+      for (const e of engines) await e.t.model.release();
     }
     console.log(`\nsummary (load ${loadNow()}):\n  ${summary.join('\n  ')}`);
   } finally {

@@ -10,7 +10,7 @@ import { WhisperModel } from './model';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
 import { GRAPH_FILES, MODEL_FILES, dimsFromConfig, type Precision, type WhisperConfigJson } from './files';
-import { choosePrecision, perRowGraphs } from './precision';
+import { choosePrecision, ct2Graphs, hasGraphs, perRowGraphs } from './precision';
 
 export interface LoadOptions {
   /** intra-op threads for the CPU execution provider */
@@ -40,6 +40,16 @@ export interface LoadOptions {
    * - 'per-tensor': the shipped graphs batched as configured (the old behaviour; benchmarks and the bug's test).
    */
   int8Activations?: 'unbatched' | 'per-row' | 'per-tensor';
+  /**
+   * Which weights the graphs hold (docs/models.md "Weights"):
+   * - 'shipped' (default): the graphs in `modelDir` (int8 quantised with one scale per weight tensor);
+   * - 'ct2': the graphs infra/models/ct2-models.sh rebuilt from the original CTranslate2 weights, of `precision`
+   *   ('int8': one scale per output channel; 'fp32': the weights exactly); when they are missing or stale, the
+   *   shipped graphs with a `warn`. `precision` may then be 'fp32' although `modelDir` holds only int8 graphs.
+   *   The int8 ones quantise activations per tensor like the shipped ones, so `int8Activations` 'unbatched' applies
+   *   to them ('per-row' is not built for them and means 'unbatched'); fp32 is batch-independent and batches.
+   */
+  weights?: 'shipped' | 'ct2';
 }
 function readJson<T>(dir: string, name: string): T {
   return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
@@ -82,17 +92,30 @@ async function createSession(file: string, opts: LoadOptions, level: 'basic' | '
  * @throws Error naming the missing file when the folder is incomplete; Int8OnCudaError for CUDA on int8 graphs
  */
 export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<WhisperTranscriber> {
-  const precision = opts.precision ?? choosePrecision(modelDir, opts.executionProvider);
+  let precision = opts.precision ?? choosePrecision(modelDir, opts.executionProvider);
+  let rebuilt: { encoder: string; decoder: string } | null = null;
+  if (opts.weights === 'ct2') {
+    const found = ct2Graphs(modelDir, precision);
+    if ('missing' in found) {
+      opts.warn?.(`CTranslate2-weight graphs unavailable for ${path.basename(modelDir)}: ${found.missing}; using the shipped graphs`);
+      if (!hasGraphs(modelDir, precision)) precision = choosePrecision(modelDir, opts.executionProvider);
+    } else {
+      rebuilt = found;
+    }
+  }
   const graphs = GRAPH_FILES[precision];
-  for (const f of [graphs.encoder, graphs.decoder, ...MODEL_FILES.filter((f) => !f.startsWith('onnx/'))]) {
+  for (const f of [...(rebuilt ? [] : [graphs.encoder, graphs.decoder]), ...MODEL_FILES.filter((f) => !f.startsWith('onnx/'))]) {
     if (!fs.existsSync(path.join(modelDir, f))) throw new Error(`model folder ${modelDir} lacks ${f}`);
   }
-  let encoderFile = path.join(modelDir, graphs.encoder);
-  let decoderFile = path.join(modelDir, graphs.decoder);
+  let encoderFile = rebuilt?.encoder ?? path.join(modelDir, graphs.encoder);
+  let decoderFile = rebuilt?.decoder ?? path.join(modelDir, graphs.decoder);
   let batching = opts.batching;
   let level: 'basic' | 'all' = 'all';
   const mode = opts.int8Activations ?? 'unbatched';
-  if (precision === 'int8' && mode === 'unbatched') {
+  if (precision === 'int8' && rebuilt && mode !== 'per-tensor') {
+    // per-channel weights, but activations still quantised per tensor: batch-dependent like the shipped graphs
+    batching = undefined;
+  } else if (precision === 'int8' && mode === 'unbatched') {
     // The shipped graphs scale activations per batched tensor: batching would make a window's text depend on
     // other jobs' audio. One window per run keeps every window's text its own, at batching's throughput cost.
     batching = undefined;

@@ -112,3 +112,49 @@ export function perRowGraphs(modelDir: string, root = perRowModelsRoot()): { enc
   }
   return { encoder: path.join(dir, g.encoder), decoder: path.join(dir, g.decoder) };
 }
+
+/**
+ * Where infra/models/ct2-models.sh writes the graphs rebuilt from the original CTranslate2 weights:
+ * `FAIRSCRIBE_CT2_MODELS`, else `$FAIRSCRIBE_CACHE/models-ct2` (default `~/.cache/fairscribe/models-ct2`).
+ */
+export function ct2ModelsRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.FAIRSCRIBE_CT2_MODELS ?? path.join(env.FAIRSCRIBE_CACHE ?? path.join(os.homedir(), '.cache', 'fairscribe'), 'models-ct2');
+}
+
+/**
+ * The graphs of `precision` that infra/models/ct2_graphs.py rebuilt from the original CTranslate2 float16 weights
+ * of `modelDir`'s model (docs/models.md "Weights"): `fp32` holds those weights exactly; `int8` quantises them with
+ * one scale per output channel (the shipped graphs: one per tensor). Used only when the folder's built-from.json
+ * names the sha256 of `modelDir`'s shipped int8 graphs (the structure the rebuild starts from) and of the rebuilt
+ * files themselves.
+ * @returns absolute paths, or `{ missing }` saying why there are none (fp16 is not built; not built; stale)
+ */
+export function ct2Graphs(
+  modelDir: string,
+  precision: Precision,
+  root = ct2ModelsRoot(),
+): { encoder: string; decoder: string } | { missing: string } {
+  if (precision === 'fp16') return { missing: 'no fp16 graphs are rebuilt from the CTranslate2 weights' };
+  const dir = path.join(root, path.basename(modelDir));
+  const manifestFile = path.join(dir, 'built-from.json');
+  if (!fs.existsSync(manifestFile)) return { missing: `${manifestFile} does not exist (run bash infra/models/ct2-models.sh)` };
+  let manifest: PerRowManifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as PerRowManifest;
+  } catch (err) {
+    return { missing: `${manifestFile} is unreadable (${(err as Error).message})` };
+  }
+  const shipped = GRAPH_FILES.int8;
+  for (const f of [shipped.encoder, shipped.decoder]) {
+    if (manifest.sources?.[f]?.sha256 !== sha256Of(path.join(modelDir, f))) {
+      return { missing: `${dir} was built from another ${f} than ${modelDir}'s (rebuild: bash infra/models/ct2-models.sh)` };
+    }
+  }
+  const g = GRAPH_FILES[precision];
+  for (const f of [g.encoder, g.decoder]) {
+    const out = path.join(dir, f);
+    if (!fs.existsSync(out) || !manifest.graphs?.[f]) return { missing: `${out} is missing` };
+    if (manifest.graphs[f].sha256 !== sha256Of(out)) return { missing: `${out} does not match its manifest (rebuild: bash infra/models/ct2-models.sh)` };
+  }
+  return { encoder: path.join(dir, g.encoder), decoder: path.join(dir, g.decoder) };
+}
