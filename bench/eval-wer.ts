@@ -35,7 +35,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SAMPLE_RATE } from '../engine/constants';
-import { loadWhisper, type LoadOptions } from '../engine/node-loader';
+import { loadWhisper } from '../engine/node-loader';
+import { WEIGHT_VARIANTS as VARIANTS, type WeightVariant } from '../engine/precision';
 import { TEMPERATURES } from '../engine/fallback';
 import { seedFrom } from '../engine/prng';
 import { chunkAudio, chunkRelativeTimes, planSpeechChunks } from '../audio/speech-spans';
@@ -77,13 +78,6 @@ interface EvalFile {
   /** a name the audio says and the prompt spells: counted as spelled right when the text holds it exactly */
   term?: string;
 }
-
-/** Our engine's weight variants (`--variants`; docs/models.md "Weights"); each runs one window per model run. */
-const VARIANTS: Record<string, Pick<LoadOptions, 'weights' | 'precision'>> = {
-  shipped: {},
-  'ct2-int8': { weights: 'ct2', precision: 'int8' },
-  'ct2-fp32': { weights: 'ct2', precision: 'fp32' },
-};
 
 /** ffmpeg → raw f32le 16 kHz mono, with an optional filter (channel pick, concatenation). */
 function toPcm(out: string, args: string[]): void {
@@ -368,7 +362,7 @@ async function main() {
       const engines: { name: string; t: Awaited<ReturnType<typeof loadWhisper>> }[] = [];
       for (const v of variants) {
         const warnings: string[] = [];
-        const t = await loadWhisper(path.join(MODELS, model), { threads, executionProvider: 'cpu', ...VARIANTS[v], warn: (m) => warnings.push(m) });
+        const t = await loadWhisper(path.join(MODELS, model), { threads, executionProvider: 'cpu', ...VARIANTS[v as WeightVariant], warn: (m) => warnings.push(m) });
         // a variant that silently fell back to the shipped graphs would report the shipped numbers under its name
         if (warnings.length) throw new Error(`${model} ${v}: ${warnings.join('; ')}`);
         engines.push({ name: v, t });

@@ -6,6 +6,7 @@ import { TIERS, type Tier } from './constants';
 import { DEFAULT_TIERS, type TierLimits } from './tiers';
 import { parseAllowList, type AllowList } from '../webhooks/ssrf';
 import { blobEnvSchema, blobStoreConfig, type BlobStoreConfig } from './blob-config';
+import type { WeightVariant } from '../engine/precision';
 
 /** The repository root (this file lives in <root>/common). */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -34,6 +35,12 @@ const envSchema = z.object({
   INFERENCE_THREADS: z.coerce.number().int().positive().default(2),
   /** `cuda` asks for the CUDA execution provider; it falls back to CPU with a warning. */
   WHISPER_EP: z.enum(['cpu', 'cuda']).default('cpu'),
+  /**
+   * Which weights the Whisper graphs hold (docs/models.md "Weights"): `shipped` (the int8 files in WHISPER_MODELS_DIR),
+   * `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2 weights by infra/models/ct2-models.sh; missing or
+   * stale ones fall back to `shipped` with a warning).
+   */
+  WHISPER_WEIGHTS: z.enum(['shipped', 'ct2-int8', 'ct2-fp32']).default('shipped'),
   /**
    * Concurrent `transcribeChunk` activities per inference worker: twice the largest maxBatch (8), so the
    * next batch is already waiting in the batcher while one runs, instead of the engine idling while
@@ -106,6 +113,8 @@ export interface Config {
   modelsDir: string;
   inferenceThreads: number;
   executionProvider: 'cpu' | 'cuda';
+  /** WHISPER_WEIGHTS; absent = 'shipped' */
+  weightVariant?: WeightVariant;
   inferenceConcurrency: number;
   /** WHISPER_TEMPERATURE_FALLBACK */
   temperatureFallback: boolean;
@@ -174,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     modelsDir: path.resolve(REPO_ROOT, e.WHISPER_MODELS_DIR),
     inferenceThreads: e.INFERENCE_THREADS,
     executionProvider: e.WHISPER_EP,
+    weightVariant: e.WHISPER_WEIGHTS,
     inferenceConcurrency: e.INFERENCE_CONCURRENCY,
     temperatureFallback: e.WHISPER_TEMPERATURE_FALLBACK === 'true',
     batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,

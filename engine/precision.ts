@@ -158,3 +158,16 @@ export function ct2Graphs(
   }
   return { encoder: path.join(dir, g.encoder), decoder: path.join(dir, g.decoder) };
 }
+
+/** WHISPER_WEIGHTS values: which weights the graphs hold, and the graph precision on a CPU worker. */
+export type WeightVariant = 'shipped' | 'ct2-int8' | 'ct2-fp32';
+
+/**
+ * engine/node-loader.ts options of each {@link WeightVariant}: `shipped` leaves the precision to
+ * {@link choosePrecision}; the `ct2-*` ones name it (docs/models.md "Weights").
+ */
+export const WEIGHT_VARIANTS: Record<WeightVariant, { weights?: 'shipped' | 'ct2'; precision?: Precision }> = {
+  shipped: {},
+  'ct2-int8': { weights: 'ct2', precision: 'int8' },
+  'ct2-fp32': { weights: 'ct2', precision: 'fp32' },
+};

@@ -24,7 +24,7 @@ import { patientPool } from '../common/patient-pool';
 import { EngineClient } from '../engine/client';
 import { VadThread } from '../audio/vad-client';
 import { GRAPH_FILES } from '../engine/files';
-import { choosePrecision } from '../engine/precision';
+import { choosePrecision, WEIGHT_VARIANTS } from '../engine/precision';
 import type { QuotaService } from '../quota/quota-service';
 import { MODEL_REGISTRY } from '../common/routing';
 import { workflowBundle } from './bundle';
@@ -150,7 +150,7 @@ export async function startInferenceWorker(
   installRuntime(config);
   const log = createLogger({ component: 'inference-worker', backend });
   const engine = new EngineClient(
-    { threads: config.inferenceThreads, executionProvider: config.executionProvider },
+    { threads: config.inferenceThreads, executionProvider: config.executionProvider, ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'] },
     (message) => log.warn(message),
     (modelDir) => ({
       maxBatch: config.batchMaxOverride ?? MODEL_REGISTRY.models[path.basename(modelDir)]?.maxBatch ?? 1,

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GRAPH_FILES, type Precision } from '../../engine/files';
 import * as crypto from 'node:crypto';
-import { choosePrecision, Int8OnCudaError, perRowGraphs } from '../../engine/precision';
+import { choosePrecision, ct2Graphs, Int8OnCudaError, perRowGraphs } from '../../engine/precision';
 import { assertGpuModelsUsable, installedModels } from '../../workers/factory';
 
 let root: string;
@@ -101,4 +101,45 @@ test('per-row int8 graphs that were altered, half written or never built are not
   fs.rmSync(path.join(dst, 'built-from.json'));
   expect(perRowGraphs(src, derivedRoot)).toEqual({ missing: expect.stringMatching(/built-from\.json does not exist .*per-row-models\.sh/) });
   expect(perRowGraphs(path.join(root, 'models', 'whisper-small'), derivedRoot)).toEqual({ missing: expect.stringMatching(/does not exist/) });
+});
+
+/** A shipped int8 folder and a models-ct2 folder rebuilt from it (fp32 + int8), with a matching manifest. */
+function ct2Pair(name: string) {
+  const src = path.join(root, 'models', name);
+  const ct2Root = path.join(root, 'models-ct2');
+  const dst = path.join(ct2Root, name);
+  const sha = (b: string) => ({ sha256: crypto.createHash('sha256').update(b).digest('hex'), bytes: Buffer.byteLength(b) });
+  const sources: Record<string, { sha256: string; bytes: number }> = {};
+  const graphs: Record<string, { sha256: string; bytes: number }> = {};
+  for (const f of Object.values(GRAPH_FILES.int8)) {
+    fs.mkdirSync(path.dirname(path.join(src, f)), { recursive: true });
+    fs.writeFileSync(path.join(src, f), `shipped ${f}`);
+    sources[f] = sha(`shipped ${f}`);
+  }
+  for (const p of ['int8', 'fp32'] as const) {
+    for (const f of Object.values(GRAPH_FILES[p])) {
+      fs.mkdirSync(path.dirname(path.join(dst, f)), { recursive: true });
+      fs.writeFileSync(path.join(dst, f), `ct2 ${f}`);
+      graphs[f] = sha(`ct2 ${f}`);
+    }
+  }
+  fs.writeFileSync(path.join(dst, 'built-from.json'), JSON.stringify({ tool: 'infra/models/ct2_graphs.py', sources, graphs }));
+  return { src, dst, ct2Root };
+}
+
+test('CTranslate2-weight graphs are used per precision only when their manifest matches the shipped graphs and themselves', () => {
+  const { src, dst, ct2Root } = ct2Pair('whisper-tiny.en');
+  for (const p of ['int8', 'fp32'] as const) {
+    expect(ct2Graphs(src, p, ct2Root)).toEqual({ encoder: path.join(dst, GRAPH_FILES[p].encoder), decoder: path.join(dst, GRAPH_FILES[p].decoder) });
+  }
+  expect(ct2Graphs(src, 'fp16', ct2Root)).toEqual({ missing: expect.stringMatching(/no fp16/) });
+  // an altered rebuilt graph is refused for its precision only
+  fs.appendFileSync(path.join(dst, GRAPH_FILES.fp32.decoder), 'x');
+  expect(ct2Graphs(src, 'fp32', ct2Root)).toEqual({ missing: expect.stringMatching(/does not match its manifest/) });
+  expect(ct2Graphs(src, 'int8', ct2Root)).toHaveProperty('encoder');
+  // a new shipped model version: the rebuilt graphs belong to the old structure
+  fs.writeFileSync(path.join(src, GRAPH_FILES.int8.encoder), 'a newer encoder');
+  expect(ct2Graphs(src, 'int8', ct2Root)).toEqual({ missing: expect.stringMatching(/was built from another .*encoder.*ct2-models\.sh/) });
+  fs.rmSync(path.join(dst, 'built-from.json'));
+  expect(ct2Graphs(src, 'int8', ct2Root)).toEqual({ missing: expect.stringMatching(/built-from\.json does not exist .*ct2-models\.sh/) });
 });
