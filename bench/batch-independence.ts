@@ -6,7 +6,9 @@
  * interleaved (round i runs every set once, rotating who goes first), median of N:
  *  - shipped: ../shared/models int8 as they are (DynamicQuantizeLinear, one activation scale per batched tensor);
  *  - per-row: infra/models/per_row_quant.py's int8 (per-token scales; per item before the convs);
- *  - fp32: infra/models/dequantize.py's float graphs (~/.cache/fairscribe/models-float), when present.
+ *  - fp32: infra/models/dequantize.py's float graphs (~/.cache/fairscribe/models-float), when present;
+ *  - ct2-int8 / ct2-fp32: infra/models/ct2_graphs.py's graphs of the original CTranslate2 weights (per-channel int8,
+ *    batched per tensor like `shipped`; fp32), when present (docs/models.md "Weights").
  * Workloads: one 30 s window (jfk) alone, and a batch of the model's maxBatch windows (config/models.json:
  * jfk, both channels of stereo_diarization.wav, repeated), greedy, English, no fallback, no word timestamps.
  * Then, per set: is jfk's window the same alone and beside 30 s of loud noise (tokens, sum log-prob)? and the text
@@ -19,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SAMPLE_RATE } from '../engine/constants';
-import { hasGraphs, perRowGraphs } from '../engine/precision';
+import { ct2Graphs, hasGraphs, perRowGraphs } from '../engine/precision';
 import { loadWhisper } from '../engine/node-loader';
 import type { WhisperTranscriber, WindowRequest } from '../engine/transcriber';
 import { mulberry32 } from '../engine/prng';
@@ -66,6 +68,12 @@ async function main() {
     const floatDir = path.join(FLOAT_MODELS, model);
     if (hasGraphs(floatDir, 'fp32')) sets.push({ name: 'fp32', t: await loadWhisper(floatDir, { threads, executionProvider: 'cpu', precision: 'fp32' }) });
     else console.log(`  fp32: no float graphs in ${floatDir} (bash infra/models/float-models.sh ${model})`);
+    for (const precision of ['int8', 'fp32'] as const) {
+      const rebuilt = ct2Graphs(modelDir, precision);
+      if ('missing' in rebuilt) console.log(`  ct2-${precision}: ${rebuilt.missing}`);
+      // int8: batched as configured ('per-tensor'), to time it; its activations are per tensor like the shipped ones
+      else sets.push({ name: `ct2-${precision}`, t: await loadWhisper(modelDir, { threads, executionProvider: 'cpu', weights: 'ct2', precision, int8Activations: 'per-tensor' }) });
+    }
 
     const pool = [jfk, left, right];
     const batch = Array.from({ length: maxBatch }, (_, i) => req(pool[i % pool.length]));

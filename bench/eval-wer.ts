@@ -24,7 +24,8 @@
  *  - f-w b: faster-whisper 1.1.0 `BatchedInferencePipeline` (its Silero VAD segments, batch 8), same decoding.
  * `--variants` runs ours once per weight variant in the same run, one column each (docs/models.md "Weights"): `shipped`
  * (the int8 graphs in ../shared/models, the default), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
- * weights by infra/models/ct2-models.sh: per-channel int8 / fp32), one window per model run for all of them; the
+ * weights by infra/models/ct2-models.sh: per-channel int8 / fp32), `dequant-fp32` (the shipped weights dequantised,
+ * infra/models/float-models.sh: isolates the weight error), one window per model run for all of them; the
  * summary adds each engine's summed time (ours: transcribe calls; faster-whisper: its own timing) and the ratio.
  * Files with a language are decoded in it (English); the bilingual file detects. WER: test/helpers/wer.ts
  * (lowercase, punctuation removed). The peers need `bash bench/setup-peers.sh` once.
@@ -48,6 +49,12 @@ import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, pad, padStart } from '.
 
 const AUDIO = path.resolve(__dirname, '../../shared/audio');
 const MODELS = path.resolve(__dirname, '../../shared/models');
+/**
+ * `--variants dequant-fp32` (a diagnosis, not a service option): infra/models/dequantize.py's fp32 graphs, i.e. the
+ * shipped int8 WEIGHTS dequantised and no activation rounding; against ct2-fp32 it isolates the weight error.
+ */
+const DEQUANT_FP32 = 'dequant-fp32';
+const FLOAT_MODELS = process.env.FAIRSCRIBE_FLOAT_MODELS ?? path.join(BENCH_CACHE, 'models-float');
 const JFK = 'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
 const LEFT = 'He began a confused complaint against the wizard, who had vanished behind the curtain on the left.';
 const RIGHT = 'The horizon seems extremely distant.';
@@ -351,7 +358,7 @@ async function main() {
     },
   });
   const variants = values.variants!.split(',').filter(Boolean);
-  for (const v of variants) if (!(v in VARIANTS)) throw new Error(`--variants: unknown ${v} (known: ${Object.keys(VARIANTS).join(', ')})`);
+  for (const v of variants) if (!(v in VARIANTS) && v !== DEQUANT_FP32) throw new Error(`--variants: unknown ${v} (known: ${[...Object.keys(VARIANTS), DEQUANT_FP32].join(', ')})`);
   const threads = Number(values.threads);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-eval-'));
   try {
@@ -362,7 +369,10 @@ async function main() {
       const engines: { name: string; t: Awaited<ReturnType<typeof loadWhisper>> }[] = [];
       for (const v of variants) {
         const warnings: string[] = [];
-        const t = await loadWhisper(path.join(MODELS, model), { threads, executionProvider: 'cpu', ...VARIANTS[v as WeightVariant], warn: (m) => warnings.push(m) });
+        const t =
+          v === DEQUANT_FP32
+            ? await loadWhisper(path.join(FLOAT_MODELS, model), { threads, executionProvider: 'cpu', precision: 'fp32' })
+            : await loadWhisper(path.join(MODELS, model), { threads, executionProvider: 'cpu', ...VARIANTS[v as WeightVariant], warn: (m) => warnings.push(m) });
         // a variant that silently fell back to the shipped graphs would report the shipped numbers under its name
         if (warnings.length) throw new Error(`${model} ${v}: ${warnings.join('; ')}`);
         engines.push({ name: v, t });
