@@ -7,7 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GRAPH_FILES, type Precision } from '../../engine/files';
 import * as crypto from 'node:crypto';
-import { choosePrecision, ct2Graphs, Int8OnCudaError, perRowGraphs } from '../../engine/precision';
+import { choosePrecision, ct2Graphs, Int8OnCudaError, perRowGraphs, WEIGHT_VARIANTS } from '../../engine/precision';
+import { loadConfig } from '../../common/config';
 import { assertGpuModelsUsable, installedModels } from '../../workers/factory';
 
 let root: string;
@@ -142,4 +143,12 @@ test('CTranslate2-weight graphs are used per precision only when their manifest 
   expect(ct2Graphs(src, 'int8', ct2Root)).toEqual({ missing: expect.stringMatching(/was built from another .*encoder.*ct2-models\.sh/) });
   fs.rmSync(path.join(dst, 'built-from.json'));
   expect(ct2Graphs(src, 'int8', ct2Root)).toEqual({ missing: expect.stringMatching(/built-from\.json does not exist .*ct2-models\.sh/) });
+});
+
+test('WHISPER_WEIGHTS picks the loader options of a weight variant; unknown values are refused at start-up', () => {
+  expect(loadConfig({}).weightVariant).toBe('shipped');
+  expect(WEIGHT_VARIANTS[loadConfig({ WHISPER_WEIGHTS: 'ct2-int8' }).weightVariant!]).toEqual({ weights: 'ct2', precision: 'int8' });
+  expect(WEIGHT_VARIANTS[loadConfig({ WHISPER_WEIGHTS: 'ct2-fp32' }).weightVariant!]).toEqual({ weights: 'ct2', precision: 'fp32' });
+  expect(WEIGHT_VARIANTS.shipped).toEqual({});
+  expect(() => loadConfig({ WHISPER_WEIGHTS: 'fp64' })).toThrow(/WHISPER_WEIGHTS/);
 });
