@@ -14,7 +14,7 @@
  * the median and 95th percentile of |Δstart| and |Δend| over all pairs are printed with the targets (median ≤ 0.05 s,
  * p95 ≤ 0.3 s). Needs `bash bench/setup-peers.sh` once. Times are seconds.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,6 +27,7 @@ import { loadConfig } from '../common/config';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
 import type { Segment } from '../engine/transcriber';
+import { buildLongForm, decodePcm } from './long-form';
 import { BENCH_CACHE, VENV_PYTHON, loadNow, median, pad, padStart } from './lib';
 
 const TARGET_MEDIAN_S = 0.05;
@@ -38,24 +39,6 @@ interface W {
   end: number;
 }
 
-function decode(file: string): Float32Array {
-  const buf = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-ac', '1', '-ar', String(SAMPLE_RATE), '-f', 'f32le', '-'], {
-    maxBuffer: 1 << 30,
-  });
-  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-const silence = (s: number) => new Float32Array(Math.round(s * SAMPLE_RATE));
 
 /** p-th percentile (0–100), linear between order statistics (numpy's default). */
 function percentile(xs: number[], p: number): number {
@@ -109,6 +92,8 @@ async function main() {
       only: { type: 'string', default: '' },
       // pair words only when their starts are at most this many seconds apart (default: no limit)
       'pair-gate-s': { type: 'string', default: 'Infinity' },
+      // write every file's words (ours, faster-whisper) and the long files' piece layout to this JSON file
+      dump: { type: 'string', default: '' },
     },
   });
   const threads = Number(values.threads);
@@ -121,32 +106,15 @@ async function main() {
     .readdirSync(audioDir)
     .filter((f) => /\.(wav|flac|mp3|ogg|m4a)$/i.test(f))
     .sort();
-  const pieces = refs.map((f) => ({ name: f, samples: decode(path.join(audioDir, f)) }));
-  const minLong = Number(values['min-long-s']);
-  const pauses = [1.5, 3, 6, 1, 4.5, 2];
-  const withPauses: Float32Array[] = [];
-  const noPauses: Float32Array[] = [];
-  let k = 0;
-  let lenP = 0;
-  let lenN = 0;
-  while (lenP < minLong * SAMPLE_RATE || lenN < minLong * SAMPLE_RATE) {
-    const p = pieces[k % pieces.length].samples;
-    if (lenP < minLong * SAMPLE_RATE) {
-      const gap = silence(pauses[k % pauses.length]);
-      withPauses.push(p, gap);
-      lenP += p.length + gap.length;
-    }
-    if (lenN < minLong * SAMPLE_RATE) {
-      noPauses.push(p);
-      lenN += p.length;
-    }
-    k++;
-  }
-  const longWithPauses = concat(withPauses);
+  const pieces = refs.map((f) => ({ name: f, samples: decodePcm(path.join(audioDir, f)) }));
+  const long = buildLongForm(pieces, Number(values['min-long-s']));
+  const longWithPauses = long.withPauses.samples;
+  const lenP = longWithPauses.length;
+  const lenN = long.noPauses.samples.length;
   const files: { name: string; samples: Float32Array; removeSilence?: boolean }[] = [
     ...pieces,
     { name: `long ${(lenP / SAMPLE_RATE / 60).toFixed(1)} min, pauses`, samples: longWithPauses },
-    { name: `long ${(lenN / SAMPLE_RATE / 60).toFixed(1)} min, no pauses`, samples: concat(noPauses) },
+    { name: `long ${(lenN / SAMPLE_RATE / 60).toFixed(1)} min, no pauses`, samples: long.noPauses.samples },
     // the same file (faster-whisper's words for it are reused), ours after silence removal
     { name: `long, pauses, silence removed`, samples: longWithPauses, removeSilence: true },
   ];
@@ -162,6 +130,7 @@ async function main() {
   );
   console.log(`load average at start ${loadNow()}; ${os.cpus().length} CPUs`);
   const summary: string[] = [];
+  const dump: Record<string, unknown> = { layout: { pauses: long.withPauses.layout, noPauses: long.noPauses.layout }, models: {} };
   for (const model of values.models!.split(',')) {
     const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
     // faster-whisper: every distinct file once (the silence-removed case compares with the original file)
@@ -209,6 +178,7 @@ async function main() {
       const oursS = (performance.now() - t0) / 1000;
       const ref = fw.get(String(f.removeSilence ? files.findIndex((g) => g.samples === f.samples && !g.removeSilence) : i))!;
       const pairs = pairWords(words, ref.words, Number(values['pair-gate-s']));
+      ((dump.models as Record<string, unknown[]>)[model] ??= []).push({ file: f.name, ours: words, fw: ref.words });
       const ds = pairs.map(([a, b]) => Math.abs(a.start - b.start));
       const de = pairs.map(([a, b]) => Math.abs(a.end - b.end));
       allS.push(...ds);
@@ -238,6 +208,7 @@ async function main() {
       );
     }
     summary.push(line);
+    if (values.dump) fs.writeFileSync(values.dump, JSON.stringify(dump));
   }
   fs.rmSync(tmp, { recursive: true, force: true });
   console.log('');
