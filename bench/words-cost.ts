@@ -11,7 +11,9 @@
  * with words: windows decoded (openai's word-based seek can move windows), the decoder runs, the seconds inside
  * model.alignmentPass (the uncached decoder pass and the copy-out of the heads) and the rest of the
  * alignment (engine/timing.ts findAlignment: normalisation, median filter, DTW; word splitting).
- * Times are seconds; the 1-minute load average is printed, as the machine may be shared.
+ * Times are seconds; the 1-minute load average is printed, as the machine may be shared, and the process's CPU
+ * seconds (process.cpuUsage, every onnxruntime thread included) beside the wall-clock ones: on a loaded machine the
+ * CPU ratio is the steadier measure of the work words add.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -25,6 +27,8 @@ import { loadNow, median, pad, padStart, preparePcm } from './lib';
 
 interface Sample {
   seconds: number;
+  /** CPU seconds of this process (all its threads) during the run: less sensitive to other processes' load */
+  cpuSeconds: number;
   windows: number;
   decoderRuns: number;
   passSeconds: number;
@@ -82,10 +86,12 @@ async function main() {
       decoderRuns = 0;
       passSeconds = 0;
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const r = await engine.transcribe(samples, { language: 'en', task: 'transcribe', fallback: false, wordTimestamps: words });
       const seconds = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(c0);
       const align = (r.alignmentSeconds ?? []).reduce((a, b) => a + b, 0);
-      return { seconds, windows: r.windows, decoderRuns, passSeconds, alignSeconds: align };
+      return { seconds, cpuSeconds: (c.user + c.system) / 1e6, windows: r.windows, decoderRuns, passSeconds, alignSeconds: align };
     };
     console.log('');
     console.log(model);
@@ -121,7 +127,12 @@ async function main() {
         `${padStart(median(on.map((x) => x.passSeconds)).toFixed(2), 8)}${padStart(median(on.map((x) => x.alignSeconds - x.passSeconds)).toFixed(2), 7)}` +
         `  ${median(loads).toFixed(1)}`;
       console.log(line);
-      summary.push(`${pad(model, 17)} ${pad(c.name, 20)} on/off ${(mw / mo).toFixed(3)}× (median of per-round ratios ${perRound.toFixed(3)}×; off ${off.map((x) => x.seconds.toFixed(2)).join(' ')}; on ${on.map((x) => x.seconds.toFixed(2)).join(' ')})`);
+      const cpuOff = median(off.map((x) => x.cpuSeconds));
+      const cpuOn = median(on.map((x) => x.cpuSeconds));
+      summary.push(
+        `${pad(model, 17)} ${pad(c.name, 20)} wall on/off ${(mw / mo).toFixed(3)}× (median of per-round ratios ${perRound.toFixed(3)}×; off ${off.map((x) => x.seconds.toFixed(2)).join(' ')}; on ${on.map((x) => x.seconds.toFixed(2)).join(' ')}); ` +
+          `CPU on/off ${(cpuOn / cpuOff).toFixed(3)}× (${cpuOff.toFixed(2)} → ${cpuOn.toFixed(2)} s)`,
+      );
     }
     await engine.model.release();
   }
