@@ -115,6 +115,12 @@ async function main() {
           on.push(await once(c.samples, true));
           off.push(await once(c.samples, false));
         }
+        // each round as it ends: on a busy machine a long case may be stopped before the medians
+        const [a, b] = [off[i], on[i]];
+        console.log(
+          `  round ${i + 1}: off ${a.seconds.toFixed(2)} s (CPU ${a.cpuSeconds.toFixed(2)}, ${a.windows} windows), on ${b.seconds.toFixed(2)} s ` +
+            `(CPU ${b.cpuSeconds.toFixed(2)}, ${b.windows} windows, pass ${b.passSeconds.toFixed(2)}, JS ${(b.alignSeconds - b.passSeconds).toFixed(2)}), load ${loads[i].toFixed(1)}`,
+        );
       }
       const mo = median(off.map((x) => x.seconds));
       const mw = median(on.map((x) => x.seconds));
