@@ -198,7 +198,8 @@ function toOriginal(spans: readonly TimeSpan[], from: number, to: number): TimeS
  * first piece's start) to the original time line. Inside a piece a time moves by the piece's offset.
  * Near a junction, where the model sees only the kept margins of a removed pause: a segment start in
  * the silent margin before the junction belongs to the speech after the pause (it keeps its true
- * start), a segment end in the margin after the junction to the speech before it.
+ * start), a segment end in the margin after the junction to the speech before it, unless its start
+ * went after the junction (then its end stays in that piece).
  * @param margin the non-speech kept around speech (the VAD's speechPadMs)
  * @returns { start, end } in original seconds, end ≥ start
  */
@@ -239,7 +240,12 @@ export function mapSegmentToOriginal(
     return at(k, t);
   };
   const start = mapStart(seg.start);
-  return { start, end: Math.max(start, mapEnd(seg.end)) };
+  let end = mapEnd(seg.end);
+  // A short word (or segment) on both sides of a junction, e.g. the first word after a pause that the
+  // alignment starts in the silent margin: its start went to the speech after the pause, so its end
+  // belongs there too, not back to the speech before it (which would leave it zero-length).
+  if (end < start) end = at(locate(seg.end, false), seg.end);
+  return { start, end: Math.max(start, end) };
 }
 
 function round3(x: number): number {

@@ -10,11 +10,15 @@
  *  - the long-form file with pauses after the pipeline's silence removal (audio/speech-spans.ts findSpeechSpans +
  *    compactAudio), our words mapped back onto the original time line by mapSegmentToOriginal, as the
  *    inference activity maps them; faster-whisper sees the original file.
- * Words both engines produce are paired by a longest common subsequence of their normalised spellings; per model
+ * Words both engines produce are paired by a longest common subsequence of their normalised spellings, within the
+ * same piece of a long file (the layout is known: a word spoken once is not paired with the same word of another
+ * repetition where the transcripts diverge); per model
  * the median and 95th percentile of |Δstart| and |Δend| over all pairs are printed with the targets (median ≤ 0.05 s,
- * p95 ≤ 0.3 s). Needs `bash bench/setup-peers.sh` once. Times are seconds.
+ * p95 ≤ 0.3 s). Where a long file's pair differs by more than 0.3 s, the word's true time (the same word in its
+ * isolated file, moved by the piece's start) says which engine is nearer. Needs `bash bench/setup-peers.sh` once.
+ * Times are seconds.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,6 +31,7 @@ import { loadConfig } from '../common/config';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
 import type { Segment } from '../engine/transcriber';
+import { buildLongForm, decodePcm, type PiecePlace } from './long-form';
 import { BENCH_CACHE, VENV_PYTHON, loadNow, median, pad, padStart } from './lib';
 
 const TARGET_MEDIAN_S = 0.05;
@@ -38,24 +43,6 @@ interface W {
   end: number;
 }
 
-function decode(file: string): Float32Array {
-  const buf = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-ac', '1', '-ar', String(SAMPLE_RATE), '-f', 'f32le', '-'], {
-    maxBuffer: 1 << 30,
-  });
-  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-const silence = (s: number) => new Float32Array(Math.round(s * SAMPLE_RATE));
 
 /** p-th percentile (0–100), linear between order statistics (numpy's default). */
 function percentile(xs: number[], p: number): number {
@@ -70,17 +57,20 @@ function percentile(xs: number[], p: number): number {
 const norm = (w: string) => w.toLowerCase().replace(/[^\p{L}\p{N}']/gu, '');
 
 /**
- * Pairs of words both lists have, by a longest common subsequence of normalised spellings. With `gateS`,
+ * Pairs of words both lists have, by a longest common subsequence of normalised spellings, only within the same
+ * piece of a long file (`pieceOf`: the piece a word's middle is nearest to, from the file's known layout). With `gateS`,
  * two words only pair when their starts are at most that far apart: the long-form files repeat the same
  * sentences, and where the transcripts diverge a plain LCS pairs a word with the same word of another
  * repetition seconds away (a different spoken word).
  */
-function pairWords(a: W[], b: W[], gateS = Infinity): [W, W][] {
+function pairWords(a: W[], b: W[], gateS = Infinity, pieceOf: (w: W) => number = () => 0): [W, W][] {
   const x = a.map((w) => norm(w.word));
   const y = b.map((w) => norm(w.word));
+  const pa = a.map(pieceOf);
+  const pb = b.map(pieceOf);
   const n = x.length;
   const m = y.length;
-  const same = (i: number, j: number) => x[i] === y[j] && x[i] !== '' && Math.abs(a[i].start - b[j].start) <= gateS;
+  const same = (i: number, j: number) => x[i] === y[j] && x[i] !== '' && pa[i] === pb[j] && Math.abs(a[i].start - b[j].start) <= gateS;
   const L = new Uint32Array((n + 1) * (m + 1));
   for (let i = n - 1; i >= 0; i--)
     for (let j = m - 1; j >= 0; j--)
@@ -99,6 +89,35 @@ function pairWords(a: W[], b: W[], gateS = Infinity): [W, W][] {
   return pairs;
 }
 
+/** The index of the piece (known layout of a long file) whose span a word's middle is in or nearest to. */
+function pieceIndex(layout: readonly PiecePlace[], w: W): number {
+  const mid = (w.start + w.end) / 2;
+  let best = 0;
+  let bestD = Infinity;
+  layout.forEach((p, k) => {
+    const d = mid < p.start ? p.start - mid : mid > p.end ? mid - p.end : 0;
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  });
+  return best;
+}
+
+/**
+ * The true time of a long file's word: the same word of the same piece on its own (the isolated reference file,
+ * where both engines agree to a median 0.00 s: the mean of their times), moved by the piece's start; the
+ * occurrence nearest `w`. null where the isolated
+ * file has no such word.
+ */
+function trueTime(layout: readonly PiecePlace[], isolated: Map<string, W[]>, w: W): { start: number; end: number } | null {
+  const p = layout[pieceIndex(layout, w)];
+  const same = (isolated.get(p.piece) ?? []).filter((r) => norm(r.word) === norm(w.word));
+  if (same.length === 0) return null;
+  const r = same.reduce((a, b) => (Math.abs(b.start + p.start - w.start) < Math.abs(a.start + p.start - w.start) ? b : a));
+  return { start: r.start + p.start, end: r.end + p.start };
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -109,6 +128,8 @@ async function main() {
       only: { type: 'string', default: '' },
       // pair words only when their starts are at most this many seconds apart (default: no limit)
       'pair-gate-s': { type: 'string', default: 'Infinity' },
+      // write every file's words (ours, faster-whisper) and the long files' piece layout to this JSON file
+      dump: { type: 'string', default: '' },
     },
   });
   const threads = Number(values.threads);
@@ -121,34 +142,17 @@ async function main() {
     .readdirSync(audioDir)
     .filter((f) => /\.(wav|flac|mp3|ogg|m4a)$/i.test(f))
     .sort();
-  const pieces = refs.map((f) => ({ name: f, samples: decode(path.join(audioDir, f)) }));
-  const minLong = Number(values['min-long-s']);
-  const pauses = [1.5, 3, 6, 1, 4.5, 2];
-  const withPauses: Float32Array[] = [];
-  const noPauses: Float32Array[] = [];
-  let k = 0;
-  let lenP = 0;
-  let lenN = 0;
-  while (lenP < minLong * SAMPLE_RATE || lenN < minLong * SAMPLE_RATE) {
-    const p = pieces[k % pieces.length].samples;
-    if (lenP < minLong * SAMPLE_RATE) {
-      const gap = silence(pauses[k % pauses.length]);
-      withPauses.push(p, gap);
-      lenP += p.length + gap.length;
-    }
-    if (lenN < minLong * SAMPLE_RATE) {
-      noPauses.push(p);
-      lenN += p.length;
-    }
-    k++;
-  }
-  const longWithPauses = concat(withPauses);
-  const files: { name: string; samples: Float32Array; removeSilence?: boolean }[] = [
+  const pieces = refs.map((f) => ({ name: f, samples: decodePcm(path.join(audioDir, f)) }));
+  const long = buildLongForm(pieces, Number(values['min-long-s']));
+  const longWithPauses = long.withPauses.samples;
+  const lenP = longWithPauses.length;
+  const lenN = long.noPauses.samples.length;
+  const files: { name: string; samples: Float32Array; removeSilence?: boolean; layout?: PiecePlace[] }[] = [
     ...pieces,
-    { name: `long ${(lenP / SAMPLE_RATE / 60).toFixed(1)} min, pauses`, samples: longWithPauses },
-    { name: `long ${(lenN / SAMPLE_RATE / 60).toFixed(1)} min, no pauses`, samples: concat(noPauses) },
+    { name: `long ${(lenP / SAMPLE_RATE / 60).toFixed(1)} min, pauses`, samples: longWithPauses, layout: long.withPauses.layout },
+    { name: `long ${(lenN / SAMPLE_RATE / 60).toFixed(1)} min, no pauses`, samples: long.noPauses.samples, layout: long.noPauses.layout },
     // the same file (faster-whisper's words for it are reused), ours after silence removal
-    { name: `long, pauses, silence removed`, samples: longWithPauses, removeSilence: true },
+    { name: `long, pauses, silence removed`, samples: longWithPauses, removeSilence: true, layout: long.withPauses.layout },
   ];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eval-words-'));
   const pcmFiles = files.map((f, i) => {
@@ -162,6 +166,7 @@ async function main() {
   );
   console.log(`load average at start ${loadNow()}; ${os.cpus().length} CPUs`);
   const summary: string[] = [];
+  const dump: Record<string, unknown> = { layout: { pauses: long.withPauses.layout, noPauses: long.noPauses.layout }, models: {} };
   for (const model of values.models!.split(',')) {
     const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
     // faster-whisper: every distinct file once (the silence-removed case compares with the original file)
@@ -190,6 +195,9 @@ async function main() {
     const allS: number[] = [];
     const allE: number[] = [];
     const worst: { file: string; ours: W; fw: W; d: number }[] = [];
+    // the isolated reference files' words (both engines), the truth for the long files' pieces
+    const isolated = new Map<string, W[]>();
+    const verdicts = { ours: 0, fw: 0, tie: 0 };
     for (let i = 0; i < files.length; i++) {
       const f = files[i];
       if (values.only && !f.name.includes(values.only)) continue;
@@ -208,7 +216,22 @@ async function main() {
       }
       const oursS = (performance.now() - t0) / 1000;
       const ref = fw.get(String(f.removeSilence ? files.findIndex((g) => g.samples === f.samples && !g.removeSilence) : i))!;
-      const pairs = pairWords(words, ref.words, Number(values['pair-gate-s']));
+      const layout = f.layout;
+      const pairs = pairWords(words, ref.words, Number(values['pair-gate-s']), layout ? (w) => pieceIndex(layout, w) : undefined);
+      if (!layout) isolated.set(f.name, pairs.map(([a, b]) => ({ word: a.word, start: (a.start + b.start) / 2, end: (a.end + b.end) / 2 })));
+      else {
+        // which engine is nearer the truth where the two differ by more than the p95 target
+        for (const [a, b] of pairs) {
+          if (Math.max(Math.abs(a.start - b.start), Math.abs(a.end - b.end)) <= TARGET_P95_S) continue;
+          // the occurrence is looked up from the middle of the two (neither engine's word is favoured)
+          const t = trueTime(layout, isolated, { word: a.word, start: (a.start + b.start) / 2, end: (a.end + b.end) / 2 });
+          if (!t) continue;
+          const ea = Math.max(Math.abs(a.start - t.start), Math.abs(a.end - t.end));
+          const eb = Math.max(Math.abs(b.start - t.start), Math.abs(b.end - t.end));
+          verdicts[ea + 0.05 < eb ? 'ours' : eb + 0.05 < ea ? 'fw' : 'tie']++;
+        }
+      }
+      ((dump.models as Record<string, unknown[]>)[model] ??= []).push({ file: f.name, ours: words, fw: ref.words });
       const ds = pairs.map(([a, b]) => Math.abs(a.start - b.start));
       const de = pairs.map(([a, b]) => Math.abs(a.end - b.end));
       allS.push(...ds);
@@ -231,6 +254,10 @@ async function main() {
       `${pad(model, 18)} pairs ${allS.length}: median |Δstart| ${ms.toFixed(3)} s, |Δend| ${me.toFixed(3)} s; ` +
       `p95 |Δstart| ${ps.toFixed(3)} s, |Δend| ${pe.toFixed(3)} s  → ${ok ? 'within' : 'OUTSIDE'} the targets (median ≤ ${TARGET_MEDIAN_S}, p95 ≤ ${TARGET_P95_S})`;
     console.log(`all files: ${line}`);
+    console.log(
+      `long files, pairs differing by > ${TARGET_P95_S} s: nearer the truth (the word in its isolated file, moved by the piece's start) ` +
+        `ours ${verdicts.ours}, faster-whisper ${verdicts.fw}, within 0.05 s of each other ${verdicts.tie}`,
+    );
     console.log('largest differences (ours vs faster-whisper):');
     for (const x of worst.sort((a, b) => b.d - a.d).slice(0, 5)) {
       console.log(
@@ -238,6 +265,7 @@ async function main() {
       );
     }
     summary.push(line);
+    if (values.dump) fs.writeFileSync(values.dump, JSON.stringify(dump));
   }
   fs.rmSync(tmp, { recursive: true, force: true });
   console.log('');

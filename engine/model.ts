@@ -9,7 +9,7 @@
 import type * as OrtCommon from 'onnxruntime-common';
 import { N_FRAMES, N_MELS } from './constants';
 import { applyDecodingRules, logSoftmax, samplePick } from './decoding';
-import { pickModelBytes } from './pick';
+import { logSumExpModelBytes, pickModelBytes } from './pick';
 import type { WhisperVocab } from './vocab';
 
 /** The parts of an onnxruntime module the engine uses (onnxruntime-node or onnxruntime-web). */
@@ -316,7 +316,9 @@ export class WhisperModel {
     const logits = out.logits.data as Float32Array; // [batch, len, vocab]
     const vocabSize = this.dims.vocabSize;
     // find_alignment's text_token_probs: softmax over ids < EOT at the position before each text token,
-    // every row's text positions in one run of the pick graph (pick.ts; float32 as openai's torch softmax)
+    // every row's text positions in one run of a log-sum-exp graph (pick.ts logSumExpModelBytes; float32 as
+    // openai's torch softmax), p = exp(logit − lse). A JS exp per vocabulary entry cost as much as the decoder
+    // pass on a 30 s window, and the pick graph's full log-probability output nearly as much to copy back.
     const textCount = rows.reduce((n, r) => n + r.textTokens.length, 0);
     const textLogits = new Float32Array(textCount * eot);
     let k = 0;
@@ -326,9 +328,10 @@ export class WhisperModel {
         textLogits.set(logits.subarray(o, o + eot), k * eot);
       }
     });
-    const picker = await this.picker();
-    const logprobs = (await picker.run({ logits: new Tensor('float32', textLogits, [textCount, eot]) }, ['logprobs'])).logprobs.data as Float32Array;
+    const lseSession = await this.logSumExp();
+    const lse = (await lseSession.run({ logits: new Tensor('float32', textLogits, [textCount, eot]) })).lse.data as Float32Array;
     k = 0;
+    const textTokenProbs = rows.map((r) => r.textTokens.map((tok) => { const p = Math.exp(textLogits[k * eot + tok] - lse[k]); k++; return p; }));
     return rows.map((r, b) => {
       const T = seqs[b].length;
       const perHead: Float32Array[] = heads.map(([l, h]) => {
@@ -336,18 +339,35 @@ export class WhisperModel {
         const [, H, Tall, P] = ca.dims;
         const data = ca.data as Float32Array; // [batch, H, len, P]
         const off = ((b * H + h) * Tall) * P;
-        return data.slice(off, off + T * P);
+        return data.subarray(off, off + T * P); // a view: findAlignment only reads it
       });
-      const textTokenProbs = r.textTokens.map((tok) => Math.exp(logprobs[k++ * eot + tok]));
-      return { heads: perHead, tokenCount: T, textTokenProbs };
+      return { heads: perHead, tokenCount: T, textTokenProbs: textTokenProbs[b] };
     });
   }
 
   /** Frees the ONNX sessions. */
   async release(): Promise<void> {
     const pick = this.pickSession;
+    const lse = this.lseSession;
     this.pickSession = null;
-    await Promise.all([this.encoder.release(), this.decoder.release(), pick?.then((s) => s.release(), () => undefined)]);
+    this.lseSession = null;
+    await Promise.all([
+      this.encoder.release(),
+      this.decoder.release(),
+      ...[pick, lse].map((p) => p?.then((s) => s.release(), () => undefined)),
+    ]);
+  }
+
+  private lseSession: Promise<OrtCommon.InferenceSession> | null = null;
+
+  /** The text-token log-sum-exp graph (pick.ts logSumExpModelBytes) of the word-timestamp pass, made on first use. */
+  private logSumExp(): Promise<OrtCommon.InferenceSession> {
+    this.lseSession ??= this.ort.InferenceSession.create(logSumExpModelBytes(), {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+    return this.lseSession;
   }
 
   private pickSession: Promise<OrtCommon.InferenceSession> | null = null;

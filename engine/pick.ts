@@ -59,3 +59,21 @@ export function pickModelBytes(): Uint8Array {
   // ModelProto{ir_version = 1, producer_name = 2, graph = 7, opset_import = 8: {domain = 1, version = 2}}
   return Uint8Array.from([...int(1, 8), ...str(2, 'fairscribe'), ...msg(7, graph), ...msg(8, [...str(1, ''), ...int(2, 13)])]);
 }
+
+/**
+ * The ONNX model `logits` float32 [rows, n] → `lse` float32 [rows] (ReduceLogSumExp, axes [1], keepdims 0): the
+ * softmax denominators of the word-timestamp pass (timing.py find_alignment's `text_token_probs`, a softmax over
+ * the ids < EOT at each text position; the probability of a token is then exp(logit − lse)). The same vectorised
+ * exp as `pickModelBytes` without its [rows, n] log-probability output to copy back.
+ */
+export function logSumExpModelBytes(): Uint8Array {
+  // AttributeProto{name = 1, ints = 8, type = 20 (INTS = 7)}
+  const axes = msg(5, [...str(1, 'axes'), ...int(8, 1), ...int(20, 7)]);
+  const graph = [
+    ...node('ReduceLogSumExp', 'logits', 'lse', [axes, intAttribute('keepdims', 0)]),
+    ...str(2, 'whisper_text_token_lse'),
+    ...valueInfo(11, 'logits', 1, ['rows', 'n']),
+    ...valueInfo(12, 'lse', 1, ['rows']),
+  ];
+  return Uint8Array.from([...int(1, 8), ...str(2, 'fairscribe'), ...msg(7, graph), ...msg(8, [...str(1, ''), ...int(2, 13)])]);
+}

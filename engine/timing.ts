@@ -510,20 +510,21 @@ function median7Row(padded: Float32Array, out: Float32Array, base: number, cols:
     let a5 = padded[c + 5];
     let a6 = padded[c + 6];
     let t: number;
-    // compare-exchange (i, j): a_i = min, a_j = max
-    if (a6 < a0) { t = a0; a0 = a6; a6 = t; }
-    if (a3 < a2) { t = a2; a2 = a3; a3 = t; }
-    if (a5 < a4) { t = a4; a4 = a5; a5 = t; }
-    if (a2 < a0) { t = a0; a0 = a2; a2 = t; }
-    if (a4 < a1) { t = a1; a1 = a4; a4 = t; }
-    if (a6 < a3) { t = a3; a3 = a6; a6 = t; }
-    if (a1 < a0) { t = a0; a0 = a1; a1 = t; }
-    if (a5 < a2) { t = a2; a2 = a5; a5 = t; }
-    if (a4 < a3) { t = a3; a3 = a4; a4 = t; }
-    if (a2 < a1) { t = a1; a1 = a2; a2 = t; }
-    if (a6 < a4) { t = a4; a4 = a6; a6 = t; }
-    if (a3 < a2) { t = a2; a2 = a3; a3 = t; }
-    if (a5 < a4) { t = a4; a4 = a5; a5 = t; }
-    out[base + c] = a4 < a3 ? a4 : a3;
+    // compare-exchange (i, j): a_i = min, a_j = max; Math.min/max compile to branchless min/max here (no NaN:
+    // the caller checks), where an if per pair mispredicts on attention values about half the time
+    t = Math.min(a0, a6); a6 = Math.max(a0, a6); a0 = t;
+    t = Math.min(a2, a3); a3 = Math.max(a2, a3); a2 = t;
+    t = Math.min(a4, a5); a5 = Math.max(a4, a5); a4 = t;
+    t = Math.min(a0, a2); a2 = Math.max(a0, a2); a0 = t;
+    t = Math.min(a1, a4); a4 = Math.max(a1, a4); a1 = t;
+    t = Math.min(a3, a6); a6 = Math.max(a3, a6); a3 = t;
+    t = Math.min(a0, a1); a1 = Math.max(a0, a1); a0 = t;
+    t = Math.min(a2, a5); a5 = Math.max(a2, a5); a2 = t;
+    t = Math.min(a3, a4); a4 = Math.max(a3, a4); a3 = t;
+    t = Math.min(a1, a2); a2 = Math.max(a1, a2); a1 = t;
+    t = Math.min(a4, a6); a6 = Math.max(a4, a6); a4 = t;
+    t = Math.min(a2, a3); a3 = Math.max(a2, a3); a2 = t;
+    t = Math.min(a4, a5); a5 = Math.max(a4, a5); a4 = t;
+    out[base + c] = Math.min(a3, a4);
   }
 }

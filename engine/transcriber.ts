@@ -411,7 +411,9 @@ export class WhisperTranscriber {
           lastSpeechTimestamp,
         );
         timed = r.segments;
-        lastSpeechTimestamp = r.lastSpeechTimestamp;
+        // openai transcribe.py and faster-whisper generate_segments: after the window, the last word's end
+        // (get_end), not add_word_timestamps' segment end (which "prefer the segment-level end" can move)
+        lastSpeechTimestamp = lastEnd(timed) ?? lastSpeechTimestamp;
         if (row.alignmentSeconds !== undefined) alignmentSeconds.push(row.alignmentSeconds);
       }
       const firstNew = segments.length;

@@ -141,6 +141,13 @@ describe('mapSegmentToOriginal', () => {
     expect(mapSegmentToOriginal({ start: 3, end: 6.3 }, pieces)).toEqual({ start: 5.5, end: 8.5 });
   });
 
+  test('a short word across the junction whose start goes after the pause keeps its end there (not zero-length)', () => {
+    // the first word after the pause, aligned 0.1 s before the junction (A's margin) to 0.3 s after it
+    expect(mapSegmentToOriginal({ start: 5.9, end: 6.3 }, pieces)).toEqual({ start: 27.5, end: 27.8 });
+    // a word ending in the margin after the junction whose start stays before it still ends with the speech before
+    expect(mapSegmentToOriginal({ start: 5.2, end: 6.3 }, pieces)).toEqual({ start: 7.7, end: 8.5 });
+  });
+
   test('times are clipped to the chunk and end ≥ start', () => {
     const r = mapSegmentToOriginal({ start: 13.9, end: 20 }, pieces);
     expect(r.start).toBeCloseTo(35.4, 6);
