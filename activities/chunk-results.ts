@@ -57,6 +57,8 @@ interface SegmentEvent {
   start: number;
   end: number;
   text: string;
+  /** the segment's language (ISO 639-1), as the job JSON's `segments[].language`: its window's */
+  language?: string;
   words?: { word: string; start: number; end: number; probability: number }[];
 }
 
@@ -89,8 +91,8 @@ async function resolvedSegmentEvents(client: PoolClient, jobId: string, index: n
     });
     for (const s of mergeChunkSegmentsByChunk(chunks, Infinity)) {
       if (s.chunk !== k) continue;
-      const { start, end, text, words } = s.segment;
-      events.push({ chunk: k, start: round2(start), end: round2(end), text, ...(words ? { words: words.map((w) => ({ word: w.word, start: w.start, end: w.end, probability: w.probability })) } : {}) });
+      const { start, end, text, words, language } = s.segment;
+      events.push({ chunk: k, start: round2(start), end: round2(end), text, ...(language ? { language } : {}), ...(words ? { words: words.map((w) => ({ word: w.word, start: w.start, end: w.end, probability: w.probability })) } : {}) });
     }
   }
   return events;

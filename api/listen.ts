@@ -344,7 +344,7 @@ class LiveSession {
     } finally {
       await fs.promises.rm(file, { force: true });
     }
-    const { rows } = await this.deps.pool.query('SELECT text, segments, inference_ms FROM live_results WHERE job_id = $1 AND seq = $2', [jobId, seq]);
+    const { rows } = await this.deps.pool.query('SELECT text, segments, language, inference_ms FROM live_results WHERE job_id = $1 AND seq = $2', [jobId, seq]);
     this.log.debug('live window decoded', { jobId, kind: req.kind, seconds: round2(req.end - req.start), ms: Date.now() - t0, inferenceMs: rows[0]?.inference_ms });
     const text: string = rows[0]?.text ?? '';
     if (!text) return;
@@ -365,7 +365,9 @@ class LiveSession {
             return { word: w.word, start: ws, end: Math.min(Math.max(round2(req.start + w.end), ws), end), probability: w.probability };
           })
       : undefined;
-    this.send({ type: 'final', text, start, end, ...(words ? { words } : {}) });
+    // The window's language (the stream's, or the one the engine detected on this utterance).
+    const language: string | null = rows[0].language ?? null;
+    this.send({ type: 'final', text, start, end, ...(language ? { language } : {}), ...(words ? { words } : {}) });
   }
 
   /**

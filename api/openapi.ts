@@ -267,6 +267,10 @@ export function buildOpenApi(): JsonSchema {
       '/v1/jobs/{id}/events': {
         get: {
           summary: 'Server-Sent Events: progress, segment, then completed | failed | cancelled | expired with the job JSON',
+          description:
+            'Events: `progress` {chunksDone, chunksTotal, version}; `segment` {chunk, start, end, text, language, words?} once its ' +
+            'chunk\'s overlap with its neighbours is resolved (start/end in seconds on the job\'s time line, language as the ' +
+            'job JSON\'s segments[].language); then one terminal event with the job JSON.',
           tags: ['jobs'],
           parameters: [
             jobId,
@@ -339,7 +343,8 @@ export function buildOpenApi(): JsonSchema {
           description:
             'Upgrade to a WebSocket (Bearer key, or ?token= from POST /v1/tokens {"scope":"listen"}). Client: the start ' +
             'message (schema below), then binary frames of mono samples in the chosen encoding, then {"type":"stop"}. ' +
-            'Server: {"type":"partial","text"}, {"type":"final","text","start","end"} per utterance, ' +
+            'Server: {"type":"partial","text"}, {"type":"final","text","start","end","language"} per utterance (language: ' +
+            'the stream\'s, or the one detected on the utterance), ' +
             '{"type":"done","jobId","text","audioSeconds"}, or {"type":"error","code","message"} and a close ' +
             '(codes: invalid_request, start_timeout, idle_timeout, quota_exceeded, concurrency_limit, too_fast, ' +
             'slow_client, no_capacity, model_not_allowed, frame_too_large). The stream is recorded as a job (priorityClass ' +

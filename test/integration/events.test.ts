@@ -86,6 +86,9 @@ test('a job streams progress and segments, then completed with the job JSON; Las
     .sort((a, b) => a.chunk - b.chunk || a.start - b.start);
   expect(segments.length).toBe(end.data.segments.length);
   expect(segments.map((s) => s.text).join(' ')).toBe(end.data.text);
+  // each segment event says its language, as the job JSON's segments do (tiny.en: English)
+  expect(segments.map((s) => s.language)).toEqual(end.data.segments.map((s: { language: string }) => s.language));
+  expect(segments.every((s) => s.language === 'en')).toBe(true);
 
   // The whole stream again from the start is the same (events live in Postgres).
   const replay = await readEvents(await fetch(`${app.url}/v1/jobs/${id}/events`, { headers: auth }));

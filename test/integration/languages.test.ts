@@ -91,6 +91,15 @@ async function bilingualJob(label: string, fields: Record<string, string>) {
   expect(languages[0].seconds).toBeLessThan(en.seconds + 4);
   expect(languages[1].seconds).toBeGreaterThan(de.seconds - 3);
   expect(languages[1].seconds).toBeLessThan(de.seconds + 4);
+
+  // the SSE stream's segment events carry the same languages (the job's events, replayed from the start)
+  const events = await fetch(`${app.url}/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${apiKey}` } });
+  const segmentEvents = (await events.text())
+    .split('\n\n')
+    .filter((b) => b.includes('event: segment'))
+    .map((b) => JSON.parse(b.slice(b.indexOf('data: ') + 6).split('\n')[0]) as { chunk: number; start: number; language?: string })
+    .sort((a, b) => a.chunk - b.chunk || a.start - b.start);
+  expect(segmentEvents.map((e) => e.language)).toEqual(segments.map((s) => s.language));
   return job;
 }
 

@@ -114,6 +114,8 @@ test('jfk in real time: partials before the end, finals, done within 10% WER; a 
   expect(partials[0].at).toBeLessThan(lastFrameAt);
   expect(finals.length).toBeGreaterThan(0);
   for (const f of finals) expect(f.end).toBeGreaterThan(f.start);
+  // the stream's language is each final's
+  for (const f of finals) expect(f.language).toBe('en');
   for (const f of finals) {
     expect(f.words.length).toBeGreaterThan(0);
     expect(f.words.map((x: { word: string }) => x.word).join('').trim()).toBe(f.text.trim());
