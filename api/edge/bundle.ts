@@ -30,6 +30,9 @@ export async function buildEdgeBundle(): Promise<EdgeBundle> {
     platform: 'browser',
     target: 'es2022',
     conditions: ['onnxruntime-web-use-extern-wasm'],
+    // audio/silero-vad.ts (the service's VAD frame loop, which the worker runs too) imports
+    // onnxruntime-node for its Tensor; in the browser that is onnxruntime-web's, the same API.
+    alias: { 'onnxruntime-node': 'onnxruntime-web/wasm' },
     minify: true,
     sourcemap: false,
     logLevel: 'silent',

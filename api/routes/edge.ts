@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { sileroModelPath } from '../../audio/silero-vad';
 import { blobKeys } from '../../common/blobs';
 import { REPO_ROOT } from '../../common/config';
 import { workflowIdFor } from '../../common/constants';
@@ -123,6 +124,11 @@ export function edgePublicRouter(deps: ApiDeps): Router {
     const type = ORT_FILES[file];
     if (!type) throw new ApiError(404, 'not_found', 'no such file');
     res.sendFile(path.join(ORT_DIST, file), { headers: { 'Content-Type': type, 'Cache-Control': 'public, max-age=86400' } });
+  });
+
+  // Silero VAD v5 for the page's speech detection: the file the service's VAD loads (audio/silero-vad.ts).
+  r.get('/edge/vad/silero_vad_v5.onnx', (_req: Request, res: Response) => {
+    res.sendFile(sileroModelPath(), { headers: { 'Content-Type': 'application/octet-stream', 'Cache-Control': 'public, max-age=86400' } });
   });
 
   r.get('/edge/models/:model/*file', (req: Request, res: Response) => {

@@ -30,6 +30,12 @@ interface EdgeStats {
   audioSeconds?: number;
   inferenceMs?: number;
   rtf?: number;
+  /** seconds of speech Silero VAD found (what a cloud job of this audio would bill) */
+  speechSeconds?: number;
+  /** the VAD pass, ms (inside inferenceMs) */
+  vadMs?: number;
+  /** speech chunks given to the model (0: the model never ran) */
+  chunks?: number;
   jobId?: string;
 }
 
@@ -182,7 +188,7 @@ function runWorker(p: Plan, samples: Float32Array): Promise<Extract<FromWorker, 
           break;
         case 'window': {
           ($('progress') as HTMLProgressElement).value = m.doneSeconds / m.totalSeconds;
-          $('windows').textContent = `${fmt(m.doneSeconds)} of ${fmt(m.totalSeconds)} transcribed`;
+          $('windows').textContent = `${fmt(m.doneSeconds)} of ${fmt(m.totalSeconds)} of speech transcribed`;
           for (const s of m.segments) {
             const li = document.createElement('li');
             li.innerHTML = `<time>${fmt(s.start)} → ${fmt(s.end)}</time>`;
@@ -201,7 +207,7 @@ function runWorker(p: Plan, samples: Float32Array): Promise<Extract<FromWorker, 
           break;
       }
     };
-    send({ type: 'load', model: p.model!, files: p.modelFiles, numThreads: numThreads(), wasmPaths: '/edge/ort/' });
+    send({ type: 'load', model: p.model!, files: p.modelFiles, numThreads: numThreads(), wasmPaths: '/edge/ort/', vadUrl: '/edge/vad/silero_vad_v5.onnx' });
   });
 }
 
@@ -224,6 +230,7 @@ async function transcribe(file: Blob): Promise<void> {
     stats.model = p.model;
     const done = await runWorker(p, samples);
     stats.inferenceMs = done.inferenceMs;
+    Object.assign(stats, { speechSeconds: done.speechSeconds, vadMs: done.vadMs, chunks: done.chunks });
     stats.rtf = done.inferenceMs / 1000 / stats.audioSeconds;
     setState('sending', 'Sending the text (only the text) to the server…');
     const res = await fetch(`/v1/jobs/${p.jobId}/edge-result`, {
@@ -234,7 +241,7 @@ async function transcribe(file: Blob): Promise<void> {
     if (res.status !== 202) throw new Error(`the server did not take the result: ${await errorText(res)}`);
     setState(
       'done',
-      `Done: ${stats.audioSeconds.toFixed(1)} s of audio in ${(done.inferenceMs / 1000).toFixed(1)} s (RTF ${stats.rtf.toFixed(2)}); job ${p.jobId} holds the text, marked as produced in your browser, 0 minutes billed.`,
+      `Done: ${stats.audioSeconds.toFixed(1)} s of audio (${done.speechSeconds.toFixed(1)} s of speech) in ${(done.inferenceMs / 1000).toFixed(1)} s (RTF ${stats.rtf.toFixed(2)}); job ${p.jobId} holds the text, marked as produced in your browser, 0 minutes billed.`,
     );
   } catch (err) {
     setState('error', `Error: ${(err as Error).message}`);

@@ -12,12 +12,25 @@ export interface PlanFile {
 }
 
 export type ToWorker =
-  | { type: 'load'; model: string; files: PlanFile[]; numThreads: number; wasmPaths: string }
+  | { type: 'load'; model: string; files: PlanFile[]; numThreads: number; wasmPaths: string; vadUrl: string }
   | { type: 'transcribe'; samples: Float32Array; language: string | null; wordTimestamps?: boolean };
 
 export type FromWorker =
   | { type: 'download'; loadedBytes: number; totalBytes: number }
   | { type: 'loaded'; downloadMs: number; downloadBytes: number; sessionMs: number; numThreads: number }
   | { type: 'window'; doneSeconds: number; totalSeconds: number; segments: Segment[] }
-  | { type: 'done'; text: string; segments: { start: number; end: number; text: string; words?: Word[] }[]; language: string; inferenceMs: number }
+  | {
+      type: 'done';
+      text: string;
+      segments: { start: number; end: number; text: string; words?: Word[] }[];
+      language: string;
+      /** VAD and transcription, ms */
+      inferenceMs: number;
+      /** the VAD pass alone, ms */
+      vadMs: number;
+      /** seconds of VAD speech (padded spans, each once), as the service bills a cloud job */
+      speechSeconds: number;
+      /** chunks given to the model */
+      chunks: number;
+    }
   | { type: 'error'; message: string };

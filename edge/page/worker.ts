@@ -3,6 +3,11 @@
  * It is the server's engine: the same log-mel, decoding rules, KV-cache loop and long-form windows
  * (engine/), on onnxruntime-web (WASM, SIMD; threads when the page is cross-origin isolated) instead
  * of onnxruntime-node. Model files are verified against the plan's sha256 before use.
+ *
+ * Speech detection is the server's too: Silero VAD v5 (the model file the service uses, served at
+ * /edge/vad/) through audio/silero-vad.ts's frame loop — api/edge/bundle.ts maps its onnxruntime-node
+ * import to onnxruntime-web, whose Tensor and InferenceSession have the same API — and the chunks are
+ * planned, transcribed and merged as the service does (./speech.ts): no speech, no model run.
  */
 import * as ort from 'onnxruntime-web/wasm';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -11,10 +16,15 @@ import { WhisperTranscriber } from '../../engine/transcriber';
 import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
 import { DECODER_FILE, ENCODER_FILE, dimsFromConfig, type WhisperConfigJson } from '../../engine/files';
 import { transcriptText } from '../../audio/transcript';
+import { SileroVadStream } from '../../audio/silero-vad';
+import { transcribeSpeech } from './speech';
 import type { FromWorker, PlanFile, ToWorker } from './protocol';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 let transcriber: WhisperTranscriber | null = null;
+let vadSession: ort.InferenceSession | null = null;
+/** Samples per VAD push: 30 s, so a long file is not copied into one more buffer. */
+const VAD_BLOCK = 30 * 16000;
 
 /** Hex sha256 of a buffer (WebCrypto). */
 async function sha256Hex(buf: ArrayBuffer): Promise<string> {
@@ -77,10 +87,16 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   const json = <T>(p: string): T => JSON.parse(new TextDecoder().decode(need(p))) as T;
   const t1 = performance.now();
   const opts: ort.InferenceSession.SessionOptions = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
-  const [encoder, decoder] = await Promise.all([
+  const vadBytes = await fetch(msg.vadUrl).then((r) => {
+    if (!r.ok) throw new Error(`the speech detector ${msg.vadUrl}: HTTP ${r.status}`);
+    return r.arrayBuffer();
+  });
+  const [encoder, decoder, vad] = await Promise.all([
     ort.InferenceSession.create(new Uint8Array(need(ENCODER_FILE)), opts),
     ort.InferenceSession.create(new Uint8Array(need(DECODER_FILE)), opts),
+    ort.InferenceSession.create(new Uint8Array(vadBytes), opts),
   ]);
+  vadSession = vad;
   const tokenizer = new Tokenizer(json('tokenizer.json'), json('tokenizer_config.json'));
   const model = new WhisperModel(
     ort as unknown as OrtModule,
@@ -99,16 +115,57 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   });
 }
 
+/** Silero VAD speech probabilities of the whole file, one per 512-sample frame (audio/silero-vad.ts). */
+async function speechProbabilities(samples: Float32Array): Promise<Float32Array> {
+  // The session's `run` takes onnxruntime-web tensors; the stream builds them with the aliased module.
+  const stream = new SileroVadStream(vadSession as never);
+  const parts: Float32Array[] = [];
+  for (let at = 0; at < samples.length; at += VAD_BLOCK) parts.push(await stream.push(samples.subarray(at, at + VAD_BLOCK)));
+  parts.push(await stream.finish());
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 async function transcribe(msg: Extract<ToWorker, { type: 'transcribe' }>): Promise<void> {
-  if (!transcriber) throw new Error('no model loaded');
+  if (!transcriber || !vadSession) throw new Error('no model loaded');
+  const engine = transcriber;
   const t0 = performance.now();
-  const r = await transcriber.transcribe(msg.samples, {
-    language: msg.language,
-    wordTimestamps: msg.wordTimestamps === true,
-    onWindow: (p) => post({ type: 'window', ...p }),
-  });
+  const probs = await speechProbabilities(msg.samples);
+  const vadMs = performance.now() - t0;
+  const r = await transcribeSpeech(
+    msg.samples,
+    probs,
+    (audio, chunk, progress) =>
+      engine.transcribe(audio, {
+        language: msg.language,
+        wordTimestamps: msg.wordTimestamps === true,
+        // Progress in seconds of speech; the window's segments on the file's time line for display.
+        onWindow: (p) =>
+          post({
+            type: 'window',
+            doneSeconds: Math.min(progress.totalSeconds, progress.doneSeconds + p.doneSeconds),
+            totalSeconds: progress.totalSeconds,
+            segments: p.segments.map((s) => ({ ...s, start: chunk.start + s.start, end: chunk.start + s.end })),
+          }),
+      }),
+    msg.language ?? 'en',
+  );
   const segments = r.segments.map((s) => ({ start: s.start, end: s.end, text: s.text, ...(s.words ? { words: s.words } : {}) }));
-  post({ type: 'done', text: transcriptText(segments), segments, language: r.language, inferenceMs: performance.now() - t0 });
+  post({
+    type: 'done',
+    text: transcriptText(segments),
+    segments,
+    language: r.language,
+    inferenceMs: performance.now() - t0,
+    vadMs,
+    speechSeconds: r.speechSeconds,
+    chunks: r.chunks,
+  });
 }
 
 self.onmessage = (e: MessageEvent<ToWorker>) => {

@@ -4,9 +4,12 @@
  * and the only request that is not a GET/HEAD is the one edge-result POST holding {text, segments,
  * language} — no request carries audio.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { chromium, type Browser, type Request as PwRequest } from 'playwright-core';
-import { startTestApp, waitForJob, type TestApp } from '../helpers/harness';
+import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { createEdgeJob, JFK_REFERENCE } from '../helpers/edge';
 import { wer } from '../helpers/wer';
 
@@ -78,6 +81,81 @@ test('the page transcribes jfk.flac in the browser and sends only the text', asy
     expect(r.url().length).toBeLessThan(300);
   }
   await context.close();
+}, 240_000);
+
+test('speech between pink noise: the page\'s Silero VAD sends only the speech to the model, no words on the noise, speech seconds as the service bills them', async () => {
+  // 8 s pink noise + jfk (11 s) + 8 s pink noise, made with sox. The noise (about -40 dBFS RMS) is above the
+  // engine's -50 dBFS energy floor, so without the VAD it would reach the model. (Louder noise, vol 0.3, makes
+  // Silero miss jfk's quiet "ask not" after it, on the service as on the page: both 8.13 s of speech.)
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-edge-noise-'));
+  const noise = path.join(tmp, 'pink.wav');
+  const file = path.join(tmp, 'noise-jfk-noise.wav');
+  const jfkWav = path.join(tmp, 'jfk.wav');
+  execFileSync('sox', [JFK, '-r', '16000', '-c', '1', '-b', '16', jfkWav]);
+  execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', noise, 'synth', '8', 'pinknoise', 'vol', '0.05']);
+  execFileSync('sox', [noise, jfkWav, noise, file]);
+  const speechFrom = 8;
+  const speechTo = 8 + Number(execFileSync('soxi', ['-D', jfkWav]).toString());
+  try {
+    const u = await app.user('premium');
+    const job = await createEdgeJob(app.url, u.apiKey, { model: 'whisper-tiny.en' });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(job.edge.pageUrl);
+    await page.setInputFiles('#file', file);
+    await page.locator('body[data-state="done"], body[data-state="error"]').waitFor({ timeout: 150_000 });
+    expect(await page.locator('#status').textContent()).toMatch(/^Done/);
+    const stats = (await page.evaluate('window.edgeStats')) as Record<string, number>;
+    const done = await waitForJob(app.url, u.apiKey, job.id, 30_000);
+    process.stderr.write(`[edge-browser] noise+speech: ${JSON.stringify(stats)} ${done.text}\n`);
+    await context.close();
+    expect(done).toMatchObject({ status: 'completed', producedBy: 'edge', billedSeconds: 0 });
+    expect(wer(JFK_REFERENCE, done.text)).toBeLessThanOrEqual(0.1);
+    // one speech chunk; every segment lies on the speech (times on the file's line), none on the noise
+    expect(stats.chunks).toBe(1);
+    for (const s of done.segments as { start: number; end: number }[]) {
+      expect(s.start).toBeGreaterThanOrEqual(speechFrom - 0.5);
+      expect(s.end).toBeLessThanOrEqual(speechTo + 0.5);
+    }
+    // the same file in the cloud: billed seconds (VAD speech) equal the page's speech seconds
+    const cloud = await submitFile(app.url, u.apiKey, file, { model: 'whisper-tiny.en' });
+    expect(cloud.status).toBe(202);
+    const server = await waitForJob(app.url, u.apiKey, ((await cloud.json()) as { id: string }).id, 120_000);
+    process.stderr.write(`[edge-browser] cloud billed ${server.billedSeconds} s, page speech ${stats.speechSeconds} s; cloud text: ${server.text}\n`);
+    expect(wer(server.text, done.text)).toBeLessThanOrEqual(0.1);
+    expect(stats.speechSeconds).toBeGreaterThan(speechTo - speechFrom - 2);
+    expect(stats.speechSeconds).toBeLessThan(speechTo - speechFrom + 1.5);
+    // the page decodes with Web Audio, the service with ffmpeg: the same VAD on nearly the same samples
+    // (measured: 11.072 s on the page, 11.008 s by the service's VAD); billing rounds up to whole seconds
+    expect(server.billedSeconds).toBeGreaterThanOrEqual(stats.speechSeconds - 0.2);
+    expect(server.billedSeconds).toBeLessThanOrEqual(Math.ceil(stats.speechSeconds + 0.2));
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}, 300_000);
+
+test('only pink noise: the page finds no speech, the model never runs, the job completes with no text', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-edge-noise-'));
+  const noise = path.join(tmp, 'pink.wav');
+  execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', noise, 'synth', '15', 'pinknoise', 'vol', '0.3']);
+  try {
+    const u = await app.user('premium');
+    const job = await createEdgeJob(app.url, u.apiKey, { model: 'whisper-tiny.en' });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(job.edge.pageUrl);
+    await page.setInputFiles('#file', noise);
+    await page.locator('body[data-state="done"], body[data-state="error"]').waitFor({ timeout: 150_000 });
+    expect(await page.locator('#status').textContent()).toMatch(/^Done/);
+    const stats = (await page.evaluate('window.edgeStats')) as Record<string, number>;
+    await context.close();
+    expect(stats).toMatchObject({ chunks: 0, speechSeconds: 0 });
+    const done = await waitForJob(app.url, u.apiKey, job.id, 30_000);
+    expect(done).toMatchObject({ status: 'completed', producedBy: 'edge', text: '' });
+    expect(done.segments).toEqual([]);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }, 240_000);
 
 test('signed in with a key, the page creates the edge job itself; its POST /v1/jobs carries no file', async () => {
