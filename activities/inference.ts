@@ -18,6 +18,7 @@ import { toStoredSegments } from '../audio/segment-map';
 import type { EngineClient } from '../engine/client';
 import { seedFrom } from '../engine/prng';
 import { observeAlignment, observeChunkDone, observeChunkStart, observeFirstResult } from '../common/metrics';
+import { englishTextDoubted } from '../common/language-routing';
 import { MODEL_REGISTRY } from '../common/routing';
 import { scrubInternals } from '../audio/ffmpeg-safety';
 import { ChunkResultStore } from './chunk-results';
@@ -91,33 +92,47 @@ export function createInferenceActivities(deps: InferenceDeps) {
         ({ chunkIndex: chunk.index, segments: 0, language: d.language, languageProbability: d.probability, reused: false, deferred: true });
       let language = input.language;
       let detected: { language: string; probability: number } | null = null;
-      if (language === null && input.detectModel) {
-        // An English-only model routed by language: the multilingual model detects (on the chunk's speech:
-        // chunks hold VAD speech only); only sure English stays here (common/window-languages.ts).
+      const { prompt, wordTimestamps, temperature } = await results.options(jobId);
+      const transcribe = async (lang: string | null, fallback: boolean | undefined) => {
         try {
-          detected = await engine.detectLanguage(path.join(modelsDir, input.detectModel), samples.slice(0, 30 * 16_000));
+          return await withHeartbeat(ctx, deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS, () =>
+            engine.transcribe(
+              path.join(modelsDir, input.model),
+              samples,
+              // Seeded by job and chunk: a retry samples the temperature fallback's tokens the same way.
+              { language: lang, task: input.task, prompt, temperature, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback },
+              ctx.cancellationSignal,
+            ),
+          );
         } catch (err) {
-          throw inferenceFailure(err, 'language detection');
+          if (ctx.cancellationSignal.aborted) throw err;
+          throw inferenceFailure(err);
         }
-        if (detected.language !== 'en' || detected.probability < (input.minLanguageProbability ?? 0)) return deferred(detected);
+      };
+      let result: Awaited<ReturnType<typeof transcribe>> | null = null;
+      if (language === null && input.detectModel) {
+        // An English-only model routed by language. The English-only model's greedy pass first (it is the
+        // first attempt of the transcription anyway): text that passes Whisper's guards with a good mean
+        // log-probability is English and kept as is — with fallback on, a window that passes at
+        // temperature 0 is kept unchanged, so this is the transcript fallback would give. Only doubted
+        // text pays the multilingual model's detection (on the chunk's speech: chunks hold VAD speech
+        // only), and only sure English stays here (common/language-routing.ts englishTextDoubted,
+        // common/window-languages.ts). A request temperature > 0 starts by sampling: detection first.
+        if (!temperature) {
+          const probe = await transcribe('en', false);
+          if (!englishTextDoubted(probe.segments)) result = probe;
+        }
+        if (!result) {
+          try {
+            detected = await engine.detectLanguage(path.join(modelsDir, input.detectModel), samples.slice(0, 30 * 16_000));
+          } catch (err) {
+            throw inferenceFailure(err, 'language detection');
+          }
+          if (detected.language !== 'en' || detected.probability < (input.minLanguageProbability ?? 0)) return deferred(detected);
+        }
         language = 'en';
       }
-      const { prompt, wordTimestamps, temperature } = await results.options(jobId);
-      let result;
-      try {
-        result = await withHeartbeat(ctx, deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS, () =>
-          engine.transcribe(
-            path.join(modelsDir, input.model),
-            samples,
-            // Seeded by job and chunk: a retry samples the temperature fallback's tokens the same way.
-            { language, task: input.task, prompt, temperature, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback: deps.temperatureFallback },
-            ctx.cancellationSignal,
-          ),
-        );
-      } catch (err) {
-        if (ctx.cancellationSignal.aborted) throw err;
-        throw inferenceFailure(err);
-      }
+      result ??= await transcribe(language, deps.temperatureFallback);
       if (language === null && (result.languageProbability ?? 1) < (input.minLanguageProbability ?? 0)) {
         return deferred({ language: result.language, probability: result.languageProbability });
       }

@@ -75,8 +75,9 @@ export interface TranscribeChunkInput {
   minLanguageProbability?: number;
   /**
    * With `language` null and an English-only `model` (routing by language): the multilingual model that
-   * detects the chunk's language first; only a sure English chunk is transcribed by `model`, any other
-   * comes back `deferred` (the workflow re-routes it).
+   * detects the chunk's language when `model`'s greedy text is doubted (common/language-routing.ts
+   * englishTextDoubted); only English (undoubted, or a sure detection) is transcribed by `model`, any
+   * other chunk comes back `deferred` (the workflow re-routes it).
    */
   detectModel?: string;
 }

@@ -7,6 +7,7 @@
  */
 import { MODEL_REGISTRY, type ModelRequest } from './routing';
 import type { ModelTier } from './constants';
+import { needsFallback, type AttemptQuality } from '../engine/fallback';
 
 /** What the workflow needs to route by the detected language: model ids only (deterministic). */
 export interface LanguageRouting {
@@ -40,4 +41,38 @@ export function languageRoutingFor(
 /** The model for a detected language (ISO 639-1). */
 export function modelForLanguage(routing: LanguageRouting, language: string): string {
   return language === 'en' ? routing.englishModel : routing.otherModel;
+}
+
+/**
+ * Below this speech-weighted mean of the segments' average log-probability, an English-only model's
+ * text is doubted even when every window passed Whisper's guards: a margin over LOGPROB_THRESHOLD
+ * (-1.0). Measured (`npx tsx bench/routing-signals.ts`, whisper-tiny.en int8, greedy, 2026-12-06): the
+ * English windows at -0.23 … -0.37 (espeak-ng en/en-us/en-gb at 120–175 wpm, jfk) and -0.88 (a noisy
+ * 5 s real recording, which then pays one detection); a non-English window that passes the guards
+ * would have to read above this too.
+ */
+export const ENGLISH_DOUBT_MEAN_LOGPROB = -0.6;
+
+/**
+ * Whether an English-only model's greedy transcript of a window of speech may be another language, so
+ * the multilingual model must detect it before the text is kept (economy routing after its first
+ * windows; activities/inference.ts). Doubted when: no segment came back from speech; any window failed
+ * Whisper's own guards at temperature 0 (engine/fallback.ts needsFallback: average log-probability
+ * below -1.0 or compression ratio above 2.4, openai/whisper transcribe.py `decode_with_fallback`); or
+ * the speech-weighted mean average log-probability is below ENGLISH_DOUBT_MEAN_LOGPROB. Measured on
+ * 29 s windows (bench/routing-signals.ts): every German, French, Spanish and Dutch espeak-ng window
+ * (6 of 6) is doubted (each failed a guard: tiny.en loops or stumbles on them), no English one (0 of 6).
+ * @param segments the greedy pass's segments (each carries its window's figures)
+ */
+export function englishTextDoubted(segments: readonly (AttemptQuality & { start: number; end: number })[]): boolean {
+  if (segments.length === 0) return true;
+  if (segments.some((s) => needsFallback(s))) return true;
+  let weight = 0;
+  let sum = 0;
+  for (const s of segments) {
+    const w = Math.max(0.01, s.end - s.start);
+    weight += w;
+    sum += w * s.avgLogprob;
+  }
+  return sum / weight < ENGLISH_DOUBT_MEAN_LOGPROB;
 }

@@ -10,8 +10,9 @@
  *     English-only or the multilingual model.
  *  2. First pass, every chunk: a sure detection (≥ LANGUAGE_SURE_PROBABILITY) is transcribed at once in
  *     its language; an unsure one comes back `deferred`, untranscribed. On the English-only model the
- *     multilingual model detects first (TranscribeChunkInput.detectModel); a sure non-English chunk
- *     re-routes the chunks not yet started to the multilingual model (`modelNote` says so).
+ *     multilingual model detects only where the English-only model's own greedy text is doubted
+ *     (TranscribeChunkInput.detectModel; common/language-routing.ts englishTextDoubted); a sure
+ *     non-English chunk re-routes the chunks not yet started to the multilingual model (`modelNote`).
  *  3. Second pass: the deferred chunks, each in the language it inherits from its neighbours.
  *  4. The job's `language` (most speech), `languageProbability` and `languages`: one summary, written
  *     once, from the same per-chunk languages the segments carry.
