@@ -90,6 +90,14 @@ export function temperaturesFrom(start: number | null | undefined): number[] {
  * average log-probability, else the highest of all. So a sampled attempt replaces the greedy one only
  * when it is better on Whisper's own criteria (openai/whisper's loop would keep the last, 1.0, attempt
  * whatever it is: sampled garbage over a good greedy text).
+ * In faster-whisper 1.1.0 transcribe.py: a result whose ratio is ≤ compression_ratio_threshold joins
+ * `below_cr_threshold_results` (lines 1426–1437), needs_fallback is a ratio over 2.4 or avg_logprob below
+ * -1.0 (1426–1450), unless no_speech_prob > 0.6 with avg_logprob below -1.0 (silence, 1452–1458), and
+ * when every temperature failed `max(below_cr_threshold_results or all_results, key=avg_logprob)`
+ * (1462–1466). Its `BatchedInferencePipeline` has no fallback at all: `generate_segment_batched`
+ * decodes each VAD segment once at `temperatures[0]` (lines 175–250), so on audio that legitimately
+ * repeats a phrase (greedy's ratio over 2.4) it keeps the greedy text where this rule — like
+ * faster-whisper's sequential `transcribe` — keeps a shorter sample that compresses normally.
  * @returns the index into `attempts` (non-empty)
  */
 export function bestAttempt(attempts: readonly AttemptQuality[]): number {

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { normalise, wer } from '../helpers/wer';
-import { ENGLISH, makeEnglishThenGerman, run, side, SR } from '../helpers/speech-files';
+import { ENGLISH, GERMAN, makeEnglishThenGerman, run, side, silence, SR } from '../helpers/speech-files';
 
 /** German words the English-trained ear would not write: their presence means German was transcribed. */
 const GERMAN_MARKERS = ['tomaten', 'garten', 'licht', 'haus', 'zug', 'stadt', 'schwester', 'fahrrad', 'fluss', 'bibliothek', 'montag', 'nachbarn', 'regenschirm', 'kinder', 'burg', 'zeitung', 'museum', 'stühle', 'gäste', 'und', 'wir', 'die', 'der', 'das'];
@@ -48,9 +48,26 @@ function bilingualFile() {
   return bilingual;
 }
 
-/** Submits the bilingual file with `fields`, waits, prints and checks what both bilingual tests share. */
-async function bilingualJob(label: string, fields: Record<string, string>) {
-  const { file, en, de, switchAt } = bilingualFile();
+/**
+ * English (≈ 80 s: three chunks, more than the routing windows) then German (≈ 36 s). The 0.7 s pause at 27 s
+ * ends the first chunk; the second ends at its latest sentence gap (≈ 56 s); the switch, 3 s of silence,
+ * then lies 20–30 s into the third chunk, where the planner cuts at the latest clear pause.
+ */
+let longEnglish: ReturnType<typeof makeEnglishThenGerman> | null = null;
+function longEnglishFile() {
+  if (!longEnglish) {
+    const en = side(tmp, 'enlong', 'en', [...ENGLISH, ...ENGLISH.slice(0, 10)], 27, 80);
+    const de = side(tmp, 'delong', 'de', GERMAN, 27, 36);
+    const file = path.join(tmp, 'enlong-de.wav');
+    run('sox', [...en.files, silence(tmp, 'switchlong', 3), ...de.files, file]);
+    longEnglish = { file, en, de, switchAt: en.seconds + 1.5 };
+  }
+  return longEnglish;
+}
+
+/** Submits a bilingual file with `fields`, waits, prints and checks what the bilingual tests share. */
+async function bilingualJob(label: string, fields: Record<string, string>, made = bilingualFile()) {
+  const { file, en, de, switchAt } = made;
   expect(en.seconds).toBeGreaterThanOrEqual(45);
   expect(de.seconds).toBeGreaterThanOrEqual(30);
   const { apiKey } = await app.user('free');
@@ -114,6 +131,16 @@ test('economy routing: English goes to tiny.en, the switch to German re-routes t
   const job = await bilingualJob('economy routing', {});
   expect(job.model).toBe('whisper-base');
   expect(job.modelNote).toMatch(/^routed to whisper-tiny\.en for English; re-routed to whisper-base from chunk \d+ \(language de\)$/);
+}, 300_000);
+
+test('economy routing past the routing windows: tiny.en\'s doubted text on German brings the detection, which re-routes', async () => {
+  // English fills the three routing windows; the first German chunk comes after them, where tiny.en's greedy
+  // text is kept without a detection unless Whisper's own guards doubt it (common/language-routing.ts)
+  const made = longEnglishFile();
+  const job = await bilingualJob('economy routing, long English', {}, made);
+  expect(job.progress.chunksTotal).toBeGreaterThanOrEqual(4);
+  expect(job.model).toBe('whisper-base');
+  expect(job.modelNote).toMatch(/^routed to whisper-tiny\.en for English; re-routed to whisper-base from chunk ([3-9]|\d\d+) \(language de\)$/);
 }, 300_000);
 
 test('noise then English without a language: detected on the speech, English', async () => {
