@@ -93,12 +93,12 @@ export function createInferenceActivities(deps: InferenceDeps) {
       let language = input.language;
       let detected: { language: string; probability: number } | null = null;
       const { prompt, wordTimestamps, temperature } = await results.options(jobId);
-      const transcribe = async (lang: string | null, fallback: boolean | undefined) => {
+      const transcribe = async (audio: Float32Array, lang: string | null, fallback: boolean | undefined) => {
         try {
           return await withHeartbeat(ctx, deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS, () =>
             engine.transcribe(
               path.join(modelsDir, input.model),
-              samples,
+              audio,
               // Seeded by job and chunk: a retry samples the temperature fallback's tokens the same way.
               { language: lang, task: input.task, prompt, temperature, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback },
               ctx.cancellationSignal,
@@ -119,7 +119,8 @@ export function createInferenceActivities(deps: InferenceDeps) {
         // only), and only sure English stays here (common/language-routing.ts englishTextDoubted,
         // common/window-languages.ts). A request temperature > 0 starts by sampling: detection first.
         if (!temperature) {
-          const probe = await transcribe('en', false);
+          // A copy: the engine thread takes the buffer it is given (engine/client.ts transfers it).
+          const probe = await transcribe(samples.slice(), 'en', false);
           if (!englishTextDoubted(probe.segments)) result = probe;
         }
         if (!result) {
@@ -132,7 +133,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
         }
         language = 'en';
       }
-      result ??= await transcribe(language, deps.temperatureFallback);
+      result ??= await transcribe(samples, language, deps.temperatureFallback);
       if (language === null && (result.languageProbability ?? 1) < (input.minLanguageProbability ?? 0)) {
         return deferred({ language: result.language, probability: result.languageProbability });
       }

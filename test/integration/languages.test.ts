@@ -49,9 +49,9 @@ function bilingualFile() {
 }
 
 /**
- * English (≈ 80 s: three chunks, more than the routing windows) then German (≈ 36 s). The 0.7 s pause at 27 s
- * ends the first chunk; the second ends at its latest sentence gap (≈ 56 s); the switch, 3 s of silence,
- * then lies 20–30 s into the third chunk, where the planner cuts at the latest clear pause.
+ * English (≈ 83 s, more chunks than the routing windows: four here, the fourth English chunk kept on
+ * tiny.en's undoubted text) then 3 s of silence then German (≈ 38 s, from chunk 4). The planner cuts at the
+ * 0.7 s pause at 27 s, at sentence gaps and at the switch (a removed pause).
  */
 let longEnglish: ReturnType<typeof makeEnglishThenGerman> | null = null;
 function longEnglishFile() {
