@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { sileroModelPath } from '../../audio/silero-vad';
+import { sileroModelPath, sileroSeqModel } from '../../audio/silero-vad';
 import { blobKeys } from '../../common/blobs';
 import { REPO_ROOT } from '../../common/config';
 import { workflowIdFor } from '../../common/constants';
@@ -126,9 +126,13 @@ export function edgePublicRouter(deps: ApiDeps): Router {
     res.sendFile(path.join(ORT_DIST, file), { headers: { 'Content-Type': type, 'Cache-Control': 'public, max-age=86400' } });
   });
 
-  // Silero VAD v5 for the page's speech detection: the file the service's VAD loads (audio/silero-vad.ts).
-  r.get('/edge/vad/silero_vad_v5.onnx', (_req: Request, res: Response) => {
-    res.sendFile(sileroModelPath(), { headers: { 'Content-Type': 'application/octet-stream', 'Cache-Control': 'public, max-age=86400' } });
+  // Silero VAD v5 for the page's speech detection: the graph the service's VAD loads (audio/silero-vad.ts
+  // loadSileroVad): the sequence graph when setup built it (one call per block), else the shipped file.
+  r.get('/edge/vad/silero-vad.onnx', (_req: Request, res: Response) => {
+    const seq = sileroSeqModel();
+    res.sendFile('file' in seq ? seq.file : sileroModelPath(), {
+      headers: { 'Content-Type': 'application/octet-stream', 'Cache-Control': 'no-cache' },
+    });
   });
 
   r.get('/edge/models/:model/*file', (req: Request, res: Response) => {

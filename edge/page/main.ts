@@ -207,7 +207,7 @@ function runWorker(p: Plan, samples: Float32Array): Promise<Extract<FromWorker, 
           break;
       }
     };
-    send({ type: 'load', model: p.model!, files: p.modelFiles, numThreads: numThreads(), wasmPaths: '/edge/ort/', vadUrl: '/edge/vad/silero_vad_v5.onnx' });
+    send({ type: 'load', model: p.model!, files: p.modelFiles, numThreads: numThreads(), wasmPaths: '/edge/ort/', vadUrl: '/edge/vad/silero-vad.onnx' });
   });
 }
 

@@ -4,9 +4,10 @@
  * (engine/), on onnxruntime-web (WASM, SIMD; threads when the page is cross-origin isolated) instead
  * of onnxruntime-node. Model files are verified against the plan's sha256 before use.
  *
- * Speech detection is the server's too: Silero VAD v5 (the model file the service uses, served at
- * /edge/vad/) through audio/silero-vad.ts's frame loop — api/edge/bundle.ts maps its onnxruntime-node
- * import to onnxruntime-web, whose Tensor and InferenceSession have the same API — and the chunks are
+ * Speech detection is the server's too: Silero VAD v5 (the graph the service loads, served at /edge/vad/:
+ * the sequence graph when setup built it, else the shipped file) through audio/silero-vad-stream.ts —
+ * api/edge/bundle.ts maps its onnxruntime-node import to onnxruntime-web, whose Tensor and
+ * InferenceSession have the same API — and the chunks are
  * planned, transcribed and merged as the service does (./speech.ts): no speech, no model run.
  */
 import * as ort from 'onnxruntime-web/wasm';
@@ -16,7 +17,7 @@ import { WhisperTranscriber } from '../../engine/transcriber';
 import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
 import { DECODER_FILE, ENCODER_FILE, dimsFromConfig, type WhisperConfigJson } from '../../engine/files';
 import { transcriptText } from '../../audio/transcript';
-import { SileroVadStream } from '../../audio/silero-vad';
+import { SileroVadStream } from '../../audio/silero-vad-stream';
 import { transcribeSpeech } from './speech';
 import type { FromWorker, PlanFile, ToWorker } from './protocol';
 
