@@ -131,6 +131,8 @@ export function edgePublicRouter(deps: ApiDeps): Router {
   r.get('/edge/vad/silero-vad.onnx', (_req: Request, res: Response) => {
     const seq = sileroSeqModel();
     res.sendFile('file' in seq ? seq.file : sileroModelPath(), {
+      // the built graph lives under ~/.cache/fairscribe: send's default refuses paths through a dot folder
+      dotfiles: 'allow',
       headers: { 'Content-Type': 'application/octet-stream', 'Cache-Control': 'no-cache' },
     });
   });
