@@ -52,7 +52,7 @@ function round2(x: number): number {
 }
 
 /** What a `segment` SSE event carries (docs/api.md `GET /v1/jobs/{id}/events`). */
-interface SegmentEvent {
+export interface SegmentEvent {
   chunk: number;
   start: number;
   end: number;
@@ -62,24 +62,39 @@ interface SegmentEvent {
   words?: { word: string; start: number; end: number; probability: number }[];
 }
 
+/** A `chunk_results` row as segmentEventsOnStore reads it. */
+export interface StoredChunkRow {
+  chunk_index: number;
+  start_s: number;
+  end_s: number;
+  segments: StoredSegment[];
+  overlap_prev: boolean;
+  overlap_next: boolean;
+}
+
 /**
- * The `segment` events that become final now that chunk `index` is stored: for each of the chunk and its
- * neighbours, once it and every neighbour it overlaps are stored (the merge's hand-over between two
- * overlapping chunks depends on both, and on nothing else: audio/transcript.ts), its merged segments.
- * Called inside the transaction that stored the chunk, under the job row lock, so each chunk's events
- * are written exactly once, by whichever of its overlap group was stored last.
+ * The `segment` events that become final now that chunk `index` is stored (pure: resolvedSegmentEvents
+ * reads the rows). A chunk's merged segments (audio/transcript.ts mergeChunkSegmentsByChunk) depend on
+ * the chunk itself, on the chunk after it where the two overlap (the overlap's words go to one side),
+ * and on the chunk before it: where they overlap, the same hand-over, and where it starts exactly where
+ * the previous one ended (a cut inside speech), the words it repeats from the previous chunk's last
+ * segment are dropped (a segment of only such words disappears). So a chunk's events wait for its
+ * previous chunk (always, since whether it is a cut is known only once that chunk is stored) and for
+ * the next one if they overlap; whichever of that group is stored last writes them, so each chunk's
+ * events are written exactly once and are the final transcript's segments.
+ * Not covered: a previous chunk that kept no segment at all hands the doubled-word check on to the one
+ * before it, which is not waited for (a cut needs speech on both sides, so this needs a chunk of only
+ * doubled words).
+ * @param rows the stored rows of chunks index-2 … index+2 (any subset; the rest are not stored yet)
+ * @param index the chunk stored now
+ * @returns the events of the chunks (index-1, index, index+1) whose group is complete with `index`, in that order
  */
-async function resolvedSegmentEvents(client: PoolClient, jobId: string, index: number): Promise<SegmentEvent[]> {
-  const { rows } = await client.query(
-    `SELECT chunk_index, start_s, end_s, segments, overlap_prev, overlap_next FROM chunk_results
-      WHERE job_id = $1 AND chunk_index BETWEEN $2 AND $3`,
-    [jobId, index - 2, index + 2],
-  );
-  const byIndex = new Map<number, (typeof rows)[number]>(rows.map((r) => [r.chunk_index, r]));
+export function segmentEventsOnStore(rows: readonly StoredChunkRow[], index: number): SegmentEvent[] {
+  const byIndex = new Map<number, StoredChunkRow>(rows.map((r) => [r.chunk_index, r]));
   const group = (k: number): number[] | null => {
     const r = byIndex.get(k);
     if (!r) return null;
-    return [...(r.overlap_prev ? [k - 1] : []), k, ...(r.overlap_next ? [k + 1] : [])];
+    return [...(k > 0 ? [k - 1] : []), k, ...(r.overlap_next ? [k + 1] : [])];
   };
   const events: SegmentEvent[] = [];
   for (const k of [index - 1, index, index + 1]) {
@@ -96,6 +111,20 @@ async function resolvedSegmentEvents(client: PoolClient, jobId: string, index: n
     }
   }
   return events;
+}
+
+/**
+ * The `segment` events that become final now that chunk `index` is stored (segmentEventsOnStore).
+ * Called inside the transaction that stored the chunk, under the job row lock, so each chunk's events
+ * are written exactly once, by whichever of its group was stored last.
+ */
+async function resolvedSegmentEvents(client: PoolClient, jobId: string, index: number): Promise<SegmentEvent[]> {
+  const { rows } = await client.query<StoredChunkRow>(
+    `SELECT chunk_index, start_s, end_s, segments, overlap_prev, overlap_next FROM chunk_results
+      WHERE job_id = $1 AND chunk_index BETWEEN $2 AND $3`,
+    [jobId, index - 2, index + 2],
+  );
+  return segmentEventsOnStore(rows, index);
 }
 
 export class ChunkResultStore {
