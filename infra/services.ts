@@ -710,6 +710,8 @@ export interface TemporalOptions {
   namespace?: string;
   /** More namespaces to create at start-up (tests: one per test file, so task queues never meet). */
   extraNamespaces?: string[];
+  /** More `--dynamic-config-value key=value`s, after ours (tests: see test/helpers/global-setup.ts). */
+  dynamicConfig?: readonly string[];
   /** Where `temporal.log` goes; default `<dir of dbFile>/logs`, else a new temp dir. */
   logDir?: string;
 }
@@ -770,7 +772,7 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalHand
     ...(namespace !== DEFAULT_NAMESPACE ? ['--namespace', namespace] : []),
     ...(opts.extraNamespaces ?? []).flatMap((ns) => ['--namespace', ns]),
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
-    ...TEMPORAL_DYNAMIC_CONFIG.flatMap((kv) => ['--dynamic-config-value', kv]),
+    ...[...TEMPORAL_DYNAMIC_CONFIG, ...(opts.dynamicConfig ?? [])].flatMap((kv) => ['--dynamic-config-value', kv]),
   ];
   const svc = launch('temporal', binary, args, {
     logDir,
@@ -810,6 +812,8 @@ export interface StartAllOptions {
   database?: string;
   /** Temporal namespaces to create besides `default`. */
   extraNamespaces?: string[];
+  /** More Temporal dynamic config values (TemporalOptions.dynamicConfig). */
+  temporalDynamicConfig?: readonly string[];
 }
 
 export interface Services {
@@ -855,6 +859,7 @@ export async function startAll(opts: StartAllOptions): Promise<Services> {
       dbFile: dirs.temporalDb,
       logDir: dirs.logs,
       extraNamespaces: opts.extraNamespaces,
+      dynamicConfig: opts.temporalDynamicConfig,
     }),
   ] as const);
   const [pg, redis, temporal] = results;

@@ -15,11 +15,18 @@ import { workflowBundle } from '../../workers/bundle';
 export const TEST_NAMESPACE_COUNT = 40;
 const TEST_NAMESPACES = Array.from({ length: TEST_NAMESPACE_COUNT }, (_, i) => `fs-test-${i}`);
 
+/**
+ * The test server's own dynamic config: DescribeTaskQueue's backlog count uncached (the server keeps it 5 s by
+ * default, matching.TaskQueueInfoByBuildIdTTL), so test/helpers/scheduling-rig.ts waitInMatching reads the
+ * backlog matching holds now, not one from before the last dispatches.
+ */
+const TEST_TEMPORAL_DYNAMIC_CONFIG = ['matching.TaskQueueInfoByBuildIdTTL="1ms"'];
+
 export default async function globalSetup(): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-test-'));
   const t0 = Date.now();
   const [services] = await Promise.all([
-    startAll({ root, fresh: true, fast: true, extraNamespaces: TEST_NAMESPACES }),
+    startAll({ root, fresh: true, fast: true, extraNamespaces: TEST_NAMESPACES, temporalDynamicConfig: TEST_TEMPORAL_DYNAMIC_CONFIG }),
     workflowBundle(),
   ]);
   (globalThis as Record<string, unknown>).__FAIRSCRIBE_SERVICES__ = services;

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { Priority } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { Context } from '@temporalio/activity';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { PRIORITY_KEYS, type PriorityClass, type Tier } from '../../common/constants';
@@ -104,6 +105,14 @@ function installRuntime(): void {
   }
 }
 
+/** The worker's slot hold (SchedulingRig.holdSlot): while `held` is set, a chunk that ran its batch run waits on it. */
+interface SlotGate {
+  held: Promise<void> | null;
+  release: () => void;
+  /** Chunks started on the worker so far, warm-up included (records drops those). */
+  started: number;
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The user whose chunks warm a queue up (see SchedulingRig.warmUp); they take no time on the worker. */
@@ -114,6 +123,8 @@ export class SchedulingRig {
   readonly workflowQueue: string;
   readonly activityQueue: string;
   private jobSeq = 0;
+  /** Chunks of every job submitted on this rig, warm-up included. */
+  private submittedChunks = 0;
   private readonly jobOf = new Map<string, string>();
 
   private constructor(
@@ -124,6 +135,7 @@ export class SchedulingRig {
     private readonly clientConnection: Connection,
     private readonly workerConnection: NativeConnection,
     private readonly workers: { worker: Worker; running: Promise<void> }[],
+    private readonly gate: SlotGate,
   ) {
     this.workflowQueue = `sched-${opts.name}-wf`;
     this.activityQueue = `sched-${opts.name}-act`;
@@ -133,6 +145,7 @@ export class SchedulingRig {
     installRuntime();
     const namespace = opts.namespace ?? 'default';
     const records: ChunkRecord[] = [];
+    const gate: SlotGate = { held: null, release: () => undefined, started: 0 };
     const activities: SchedActivities = {
       async schedChunk(input: SchedChunkInput): Promise<void> {
         const ctx = Context.current();
@@ -144,8 +157,11 @@ export class SchedulingRig {
           startMs: Date.now(),
         };
         records.push(rec);
+        gate.started++;
         try {
           if (input.userId !== WARMUP_USER) await ctx.sleep(opts.batchMs);
+          // A held slot is not released (so the worker does not poll) until the rig lets go: see holdSlot.
+          while (gate.held) await gate.held;
         } finally {
           rec.endMs = Date.now();
         }
@@ -176,7 +192,7 @@ export class SchedulingRig {
       throw err;
     }
     const workers = created.map((worker) => ({ worker, running: worker.run() }));
-    return new SchedulingRig(opts, records, client, clientConnection, workerConnection, workers);
+    return new SchedulingRig(opts, records, client, clientConnection, workerConnection, workers, gate);
   }
 
   /**
@@ -214,6 +230,7 @@ export class SchedulingRig {
     });
     this.handles.push(handle);
     this.jobOf.set(handle.workflowId, jobId);
+    this.submittedChunks += job.chunks;
     return handle;
   }
 
@@ -236,6 +253,56 @@ export class SchedulingRig {
     return counts.reduce((a, b) => a + b, 0);
   }
 
+  /**
+   * Holds the worker's only slot: the chunk running now (or the next one to start) does not return until the
+   * returned function is called, so the worker issues no poll meanwhile (the SDK polls only with a free slot).
+   */
+  holdSlot(): () => void {
+    if (!this.gate.held) {
+      this.gate.held = new Promise<void>((resolve) => {
+        this.gate.release = () => {
+          this.gate.held = null;
+          resolve();
+        };
+      });
+    }
+    return () => this.gate.release();
+  }
+
+  /** The activity queue's backlog as matching counts it now (DescribeTaskQueue report_stats; uncached in tests). */
+  async backlog(): Promise<number> {
+    const res = await this.client.workflowService.describeTaskQueue({
+      namespace: this.client.options.namespace,
+      taskQueue: { name: this.activityQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      reportStats: true,
+    });
+    return Number(res.stats?.approximateBacklogCount ?? 0);
+  }
+
+  /**
+   * With the slot held (holdSlot), waits until every chunk submitted on this rig is on the task queue's
+   * matcher or started: a task reaches matching only after its ActivityTaskScheduled event (history's transfer
+   * queue, then AddActivityTask), measured here from ~10 ms on an idle server to over a second when 200
+   * tasks were scheduled at once. While held the worker takes nothing, so the backlog matching reports is
+   * exactly (chunks that arrived) - (chunks started) and equals (submitted - started) only once all arrived.
+   * Needs every job's chunks scheduled at once (maxInFlight = chunks, the default) and DescribeTaskQueue's
+   * backlog uncached (test/helpers/global-setup.ts).
+   * @returns epoch ms at which matching was seen holding them all (an upper bound of their arrival)
+   */
+  async waitInMatching(timeoutMs = 30_000): Promise<number> {
+    if (!this.gate.held) throw new Error('waitInMatching needs the slot held (holdSlot): a dispatch would race the count');
+    let seen = -1;
+    await this.waitUntil(
+      async () => (seen = await this.backlog()) === this.submittedChunks - this.gate.started,
+      timeoutMs,
+      'every submitted chunk on the matcher',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message} (backlog ${seen}, want ${this.submittedChunks - this.gate.started})`);
+    });
+    return Date.now();
+  }
+
   /** Polls `pred` every 20 ms. */
   async waitUntil(pred: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -250,6 +317,7 @@ export class SchedulingRig {
     await Promise.all(
       this.handles.map((h) => h.terminate('scheduling rig stopped').catch(() => undefined /* already closed */)),
     );
+    this.gate.release();
     for (const { worker } of this.workers) if (worker.getState() === 'RUNNING') worker.shutdown();
     await Promise.all(this.workers.map((w) => w.running.catch(() => undefined)));
     await this.workerConnection.close().catch(() => undefined);
@@ -298,18 +366,34 @@ function polledAt(s: ChunkRecord[], i: number): number {
  * fetched by polls issued more than `graceMs` after `rec` was scheduled (one worker slot; see polledAt).
  */
 export function dispatchedWhileWaiting(records: ChunkRecord[], rec: ChunkRecord, graceMs = TRANSFER_GRACE_MS): ChunkRecord[] {
-  const s = byStart(records);
-  return s.filter((d, i) => d.userId !== rec.userId && d.seq < rec.seq && polledAt(s, i) > rec.scheduledMs + graceMs);
+  return dispatchedAfter(records, rec, rec.scheduledMs + graceMs + 1);
 }
 
 /**
- * The chunks of `better` (a better class of work) that the server already held when the worker polled for `d`,
- * and that started after `d`: if not empty, `d` jumped the queue. One worker slot; see polledAt.
+ * Chunks of OTHER users started before `rec` by polls issued at or after `fromMs` (epoch ms): with `fromMs` the
+ * moment matching was seen holding `rec` (SchedulingRig.waitInMatching), exactly the dispatches the server chose
+ * over `rec` (one worker slot; see polledAt).
  */
-export function waitingWhenPolled(records: ChunkRecord[], d: ChunkRecord, better: ChunkRecord[], graceMs = TRANSFER_GRACE_MS): ChunkRecord[] {
+export function dispatchedAfter(records: ChunkRecord[], rec: ChunkRecord, fromMs: number): ChunkRecord[] {
+  const s = byStart(records);
+  return s.filter((d, i) => d.userId !== rec.userId && d.seq < rec.seq && polledAt(s, i) >= fromMs);
+}
+
+/**
+ * The chunks of `better` (a better class of work) that the server's matcher already held when the worker polled
+ * for `d`, and that started after `d`: if not empty, `d` jumped the queue. One worker slot; see polledAt.
+ * @param arrivedAt when a chunk was on the matcher (epoch ms): SchedulingRig.waitInMatching's answer for its
+ *   job, or, without one, its scheduled time plus TRANSFER_GRACE_MS
+ */
+export function waitingWhenPolled(
+  records: ChunkRecord[],
+  d: ChunkRecord,
+  better: ChunkRecord[],
+  arrivedAt: (x: ChunkRecord) => number = (x) => x.scheduledMs + TRANSFER_GRACE_MS + 1,
+): ChunkRecord[] {
   const s = byStart(records);
   const at = polledAt(s, s.indexOf(d));
-  return better.filter((x) => x !== d && x.scheduledMs + graceMs < at && x.seq > d.seq);
+  return better.filter((x) => x !== d && arrivedAt(x) <= at && x.seq > d.seq);
 }
 
 /** The effective batch run: median start-to-start interval of consecutive dispatches, per slot. */

@@ -16,13 +16,13 @@
  * meets "two batch runs"; the 20-user flood shows the one-round bound). Each rig's queue is warmed up first: on a
  * fresh queue (ack level 0) a newcomer's first pass is its own stride instead, which no long-lived queue shows.
  */
-import type { WorkflowHandle } from '@temporalio/client';
 import type { PriorityClass, Tier } from '../../common/constants';
 import { DEFAULT_TIERS } from '../../common/tiers';
 import { stackInfo } from '../helpers/harness';
 import {
   SchedulingRig,
   byStart,
+  dispatchedAfter,
   dispatchedWhileWaiting,
   effectiveBatchMs,
   fairShares,
@@ -67,14 +67,35 @@ function report(title: string, lines: string[]): void {
   process.stderr.write(`\n[scheduling] ${title}\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
 }
 
-/** Starts `users` free users' jobs (200 chunks between them, all scheduled at once) and waits for the backlog. */
-async function freeFlood(r: SchedulingRig, users: number, prefix: string): Promise<void> {
-  const flood: WorkflowHandle[] = [];
-  for (let u = 0; u < users; u++) {
-    const chunks = Math.floor(200 / users) + (u < 200 % users ? 1 : 0);
-    flood.push(await r.submit({ userId: `${prefix}-free-${u}`, tier: 'free', chunks }));
+/**
+ * Runs `submit` with the worker's slot held until matching holds every chunk submitted (SchedulingRig
+ * waitInMatching), then lets go: the worker's next poll comes after the server had them all, so the dispatch
+ * order that follows is the server's choice, not a race with history's transfer of the tasks to matching (200
+ * tasks scheduled at once took over a second to arrive on a loaded machine: a clean-clone CI run saw the second
+ * dispatch after the flood go to the same free user, the other users' chunks not yet there).
+ * @returns epoch ms at which matching was seen holding them (count the dispatches of polls from then on)
+ */
+async function settled(r: SchedulingRig, submit: () => Promise<unknown>): Promise<number> {
+  const release = r.holdSlot();
+  try {
+    await submit();
+    return await r.waitInMatching();
+  } finally {
+    release();
   }
-  await r.waitScheduled(flood, 200);
+}
+
+/**
+ * Starts `users` free users' jobs (200 chunks between them, all scheduled at once), waits until matching has
+ * them all, then until the next dispatch from that backlog.
+ */
+async function freeFlood(r: SchedulingRig, users: number, prefix: string): Promise<void> {
+  await settled(r, async () => {
+    for (let u = 0; u < users; u++) {
+      const chunks = Math.floor(200 / users) + (u < 200 % users ? 1 : 0);
+      await r.submit({ userId: `${prefix}-free-${u}`, tier: 'free', chunks });
+    }
+  });
   await nextStart(r);
 }
 
@@ -115,22 +136,24 @@ describe('scheduling on the real Temporal server (1 partition, fairness on)', ()
     const idle = r.records[0]!;
     await freeFlood(r, 3, 'flood');
 
-    await r.submit({ userId: 'flood-premium', tier: 'premium', chunks: 3 });
+    const inMatching = await settled(r, () => r.submit({ userId: 'flood-premium', tier: 'premium', chunks: 3 }));
     await r.waitUntil(() => r.records.filter((x) => x.userId === 'flood-premium').length === 3, 30_000, 'premium chunks');
     const premium = byStart(r.records.filter((x) => x.userId === 'flood-premium'));
     const first = premium[0]!;
-    const before = dispatchedWhileWaiting(r.records, first);
+    // Every dispatch from the first poll after matching had the premium job: the slot was held until then.
+    const before = dispatchedAfter(r.records, first, inMatching);
     const batch = effectiveBatchMs(r.records, SLOTS);
     report('premium behind a flood of 200 free chunks (3 free users x 66-67 chunks)', [
       `idle worker: schedule-to-start ${idle.startMs - idle.scheduledMs} ms`,
+      `premium job: seen on the matcher ${inMatching - first.scheduledMs} ms after it was scheduled (slot held meanwhile)`,
       `premium first chunk: ${before.length} other dispatch(es) while it waited, wait ${first.startMs - first.scheduledMs} ms ` +
         `(${((first.startMs - first.scheduledMs) / batch).toFixed(2)} batch runs of ${batch} ms)`,
-      `premium chunks: free chunks dispatched while each waited = ${premium.map((p) => dispatchedWhileWaiting(r.records, p).length).join(', ')}`,
+      `premium chunks: free chunks dispatched while each waited = ${premium.map((p) => dispatchedAfter(r.records, p, inMatching).length).join(', ')}`,
       `start order: ${startOrder(r.records, 0, 14)}`,
     ]);
     expect(before.length).toBeLessThanOrEqual(TWO_BATCH_RUNS);
     // The rest of the premium job goes ahead of the free backlog too (stride 1000 against 10000).
-    for (const p of premium) expect(dispatchedWhileWaiting(r.records, p).length).toBeLessThanOrEqual(TWO_BATCH_RUNS);
+    for (const p of premium) expect(dispatchedAfter(r.records, p, inMatching).length).toBeLessThanOrEqual(TWO_BATCH_RUNS);
     expectInheritedPriority(r.records);
   }, 90_000);
 
@@ -139,21 +162,21 @@ describe('scheduling on the real Temporal server (1 partition, fairness on)', ()
     // keys that queued together share passes, so the newcomer queues behind the rest of the current round.
     const r = await rig('flood20');
     await freeFlood(r, 20, 'flood20');
-    await r.submit({ userId: 'flood20-premium', tier: 'premium', chunks: 3 });
+    const inMatching = await settled(r, () => r.submit({ userId: 'flood20-premium', tier: 'premium', chunks: 3 }));
     await r.waitUntil(() => r.records.filter((x) => x.userId === 'flood20-premium').length === 3, 60_000, 'premium chunks');
     const premium = byStart(r.records.filter((x) => x.userId === 'flood20-premium'));
-    const before = dispatchedWhileWaiting(r.records, premium[0]!);
+    const before = dispatchedAfter(r.records, premium[0]!, inMatching);
     const perUser = new Map<string, number>();
     for (const d of before) perUser.set(d.userId, (perUser.get(d.userId) ?? 0) + 1);
     report('premium behind 200 free chunks from 20 free users (10 each)', [
       `premium first chunk: ${before.length} other dispatch(es) while it waited, ${perUser.size} distinct free users, ` +
         `at most ${Math.max(0, ...perUser.values())} each; wait ${premium[0]!.startMs - premium[0]!.scheduledMs} ms`,
-      `premium chunks: free chunks dispatched while each waited = ${premium.map((p) => dispatchedWhileWaiting(r.records, p).length).join(', ')}`,
+      `premium chunks: free chunks dispatched while each waited = ${premium.map((p) => dispatchedAfter(r.records, p, inMatching).length).join(', ')}`,
     ]);
     expect(before.length).toBeLessThanOrEqual(19);
     expect(Math.max(0, ...perUser.values())).toBeLessThanOrEqual(1);
     // Once started, the premium job's remaining chunks go next (its stride is a tenth of a free user's).
-    expect(dispatchedWhileWaiting(r.records, premium[2]!).length).toBe(before.length);
+    expect(dispatchedAfter(r.records, premium[2]!, inMatching).length).toBe(before.length);
   }, 90_000);
 
   it('under sustained premium load, a free user\'s short job finishes and every user gets its weight\'s share', async () => {
@@ -214,14 +237,12 @@ describe('scheduling on the real Temporal server (1 partition, fairness on)', ()
 
   it('among free users, one user\'s 100-chunk job does not stop another\'s single chunk from starting next', async () => {
     const r = await rig('free-vs-free');
-    const a = await r.submit({ userId: 'ff-free-A', tier: 'free', chunks: 100 });
-    await r.waitScheduled([a], 100);
-    await r.waitUntil(() => r.records.length >= 2, 30_000, "the worker busy with A's job");
+    await settled(r, () => r.submit({ userId: 'ff-free-A', tier: 'free', chunks: 100 }));
     await nextStart(r);
-    await r.submit({ userId: 'ff-free-B', tier: 'free', chunks: 1 });
+    const inMatching = await settled(r, () => r.submit({ userId: 'ff-free-B', tier: 'free', chunks: 1 }));
     await r.waitUntil(() => r.records.some((x) => x.userId === 'ff-free-B'), 30_000, "B's chunk");
     const b = r.records.find((x) => x.userId === 'ff-free-B')!;
-    const before = dispatchedWhileWaiting(r.records, b);
+    const before = dispatchedAfter(r.records, b, inMatching);
     report("free vs free: A's 100-chunk job, then B's single chunk", [
       `B: ${before.length} of A's chunks dispatched while B waited, wait ${b.startMs - b.scheduledMs} ms; ` +
         `A had ${100 - r.records.filter((x) => x.userId === 'ff-free-A' && x.startMs < b.startMs).length} chunks left`,
@@ -234,18 +255,18 @@ describe('scheduling on the real Temporal server (1 partition, fairness on)', ()
   it('backfill yields to all interactive work, and live goes ahead of interactive', async () => {
     const r = await rig('classes');
     // Backfill from a premium and a free user: the class, not the tier, decides.
-    const backfill = [
-      await r.submit({ userId: 'cls-premium-bf', tier: 'premium', priorityClass: 'backfill', chunks: 20 }),
-      await r.submit({ userId: 'cls-free-bf', tier: 'free', priorityClass: 'backfill', chunks: 20 }),
-    ];
-    await r.waitScheduled(backfill, 40);
-    await r.waitUntil(() => r.records.length >= 2, 30_000, 'the worker busy with backfill');
+    await settled(r, async () => {
+      await r.submit({ userId: 'cls-premium-bf', tier: 'premium', priorityClass: 'backfill', chunks: 20 });
+      await r.submit({ userId: 'cls-free-bf', tier: 'free', priorityClass: 'backfill', chunks: 20 });
+    });
     await nextStart(r);
-    await r.submit({ userId: 'cls-free-i', tier: 'free', priorityClass: 'interactive', chunks: 5 });
-    await r.submit({ userId: 'cls-standard-i', tier: 'standard', priorityClass: 'interactive', chunks: 5 });
+    const interactiveIn = await settled(r, async () => {
+      await r.submit({ userId: 'cls-free-i', tier: 'free', priorityClass: 'interactive', chunks: 5 });
+      await r.submit({ userId: 'cls-standard-i', tier: 'standard', priorityClass: 'interactive', chunks: 5 });
+    });
     await r.waitUntil(() => r.records.filter((x) => x.priorityClass === 'interactive').length >= 1, 30_000, 'interactive running');
     await nextStart(r);
-    await r.submit({ userId: 'cls-live', tier: 'free', priorityClass: 'live', chunks: 3 });
+    const liveIn = await settled(r, () => r.submit({ userId: 'cls-live', tier: 'free', priorityClass: 'live', chunks: 3 }));
     await r.waitUntil(
       () => r.records.filter((x) => x.priorityClass !== 'backfill').length === 13,
       30_000,
@@ -256,10 +277,11 @@ describe('scheduling on the real Temporal server (1 partition, fairness on)', ()
 
     const interactive = r.records.filter((x) => x.priorityClass === 'interactive');
     const live = r.records.filter((x) => x.priorityClass === 'live');
-    // A dispatch jumped the queue when a chunk of a better class was already on the server when the worker
-    // polled for it (the previous chunk had ended) and started later.
-    const backfillJumps = r.records.filter((x) => x.priorityClass === 'backfill' && waitingWhenPolled(r.records, x, [...interactive, ...live]).length > 0);
-    const interactiveBeforeLive = interactive.filter((x) => waitingWhenPolled(r.records, x, live).length > 0);
+    // A dispatch jumped the queue when a chunk of a better class was already on the server's matcher when the
+    // worker polled for it (the previous chunk had ended) and started later.
+    const arrived = (x: ChunkRecord) => (x.priorityClass === 'live' ? liveIn : interactiveIn);
+    const backfillJumps = r.records.filter((x) => x.priorityClass === 'backfill' && waitingWhenPolled(r.records, x, [...interactive, ...live], arrived).length > 0);
+    const interactiveBeforeLive = interactive.filter((x) => waitingWhenPolled(r.records, x, live, arrived).length > 0);
     report('priority classes: backfill (premium + free) queued first, then interactive (free + standard), then live', [
       `start order (user:chunk(priorityKey)): ${byStart(r.records)
         .map((x) => `${x.userId.replace('cls-', '')}:${x.chunk}(${x.priority.priorityKey})`)
@@ -267,7 +289,7 @@ describe('scheduling on the real Temporal server (1 partition, fairness on)', ()
       `backfill chunks started while interactive/live waited: ${backfillJumps.length}` +
         backfillJumps.map((x) => ` [${x.userId}:${x.chunk} started ${x.startMs}]`).join(''),
       `interactive chunks started while live waited: ${interactiveBeforeLive.length}`,
-      `live first chunk: ${dispatchedWhileWaiting(r.records, byStart(live)[0]!).length} other dispatch(es) while it waited`,
+      `live first chunk: ${dispatchedAfter(r.records, byStart(live)[0]!, liveIn).length} other dispatch(es) while it waited`,
     ]);
     expect(backfillJumps).toEqual([]);
     expect(interactiveBeforeLive).toEqual([]);
