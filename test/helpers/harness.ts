@@ -184,6 +184,23 @@ export async function waitForJob(
   }
 }
 
+/**
+ * POSTs a file to /v1/jobs (submitFile), expects 202 and waits for the job's end (waitForJob).
+ * @returns the job JSON in its terminal status
+ * @throws a Jest assertion error when the submit is not accepted; waitForJob's timeout
+ */
+export async function submitAndWait(
+  url: string,
+  apiKey: string,
+  file: string | { name: string; data: Uint8Array },
+  fields: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<Record<string, any>> {
+  const res = await submitFile(url, apiKey, file, fields);
+  expect(res.status).toBe(202);
+  return waitForJob(url, apiKey, ((await res.json()) as { id: string }).id, timeoutMs);
+}
+
 /** POSTs a file to /v1/jobs as multipart. */
 export async function submitFile(
   url: string,

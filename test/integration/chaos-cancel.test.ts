@@ -4,11 +4,10 @@
  * was already settling); one that truly ended first answers 409 `not_cancellable` and stays
  * `completed`. Either way no reservation is left and no blob outlives the job.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startTestApp, submitFile, type TestApp } from '../helpers/harness';
+import { submitFile } from '../helpers/harness';
+import { fileApp } from '../helpers/file-app';
 import { mulberry32 } from '../helpers/prng';
 import { checkInvariants, report, sleep, waitForEnd } from '../helpers/chaos';
 
@@ -23,41 +22,30 @@ const REPEATS = 6;
 const WINDOW_MS = 60_000;
 const SEED = Number(process.env.CHAOS_SEED ?? 7);
 
-let app: TestApp;
-let tmp: string;
-
-beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-chaos-cancel-'));
-  app = await startTestApp();
-}, 120_000);
-
-afterAll(async () => {
-  await app?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-}, 60_000);
+const env = fileApp('fs-chaos-cancel-');
 
 test('10 jobs cancelled at random moments: cancelled (or completed + 409), nothing reserved, no blobs', async () => {
   const t0 = Date.now();
-  const file = path.join(tmp, 'jfk-x6.wav');
+  const file = path.join(env.tmp, 'jfk-x6.wav');
   execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', String(REPEATS - 1), '-i', path.join(AUDIO, 'jfk.wav'), '-c:a', 'pcm_s16le', file]);
-  const { apiKey } = await app.user('premium');
+  const { apiKey } = await env.app.user('premium');
   const random = mulberry32(SEED);
   const delays = Array.from({ length: JOBS }, () => Math.floor(random() * WINDOW_MS));
   process.stderr.write(`[chaos] cancel seed ${SEED}: delays ${delays.join(', ')} ms\n`);
 
   const outcomes = await Promise.all(
     delays.map(async (delay) => {
-      const res = await submitFile(app.url, apiKey, file, { model: 'whisper-tiny.en', language: 'en' });
+      const res = await submitFile(env.app.url, apiKey, file, { model: 'whisper-tiny.en', language: 'en' });
       expect(res.status).toBe(202);
       const { id } = (await res.json()) as { id: string };
       await sleep(delay);
-      const cancel = await fetch(`${app.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` } });
+      const cancel = await fetch(`${env.app.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` } });
       const body = (await cancel.json()) as { error?: { code: string } };
       return { id, delay, status: cancel.status, code: body.error?.code ?? null };
     }),
   );
-  const statuses = await waitForEnd(app, outcomes.map((o) => o.id), 240_000);
-  const inv = await checkInvariants(app, app.api.temporal, statuses);
+  const statuses = await waitForEnd(env.app, outcomes.map((o) => o.id), 240_000);
+  const inv = await checkInvariants(env.app, env.app.api.temporal, statuses);
   const cancelled = outcomes.filter((o) => statuses.get(o.id) === 'cancelled').length;
   const completed = outcomes.filter((o) => statuses.get(o.id) === 'completed').length;
   report('cancel at random moments', {

@@ -11,10 +11,10 @@
  * Audio is made with espeak-ng and sox in a temporary folder at test time.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
+import { submitAndWait } from '../helpers/harness';
+import { fileApp } from '../helpers/file-app';
 import { readWav } from '../helpers/wav';
 import { normalise, wer } from '../helpers/wer';
 import { loadWhisper } from '../../engine/node-loader';
@@ -27,8 +27,7 @@ const NAME = 'My colleague Quetzalli Oyelaran will present the results of the Xa
 const GERMAN = 'Wir haben im letzten Frühling Tomaten und Karotten im Garten gepflanzt und sie am Ende des Sommers geerntet';
 const GAP_S = 20;
 
-let app: TestApp;
-let tmp: string;
+const env = fileApp('fs-timeline-');
 
 function run(cmd: string, args: string[]) {
   execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -36,8 +35,8 @@ function run(cmd: string, args: string[]) {
 
 /** One espeak-ng sentence as 16 kHz mono 16-bit WAV, leading and trailing silence trimmed. */
 function speak(name: string, text: string): string {
-  const raw = path.join(tmp, `${name}-raw.wav`);
-  const out = path.join(tmp, `${name}.wav`);
+  const raw = path.join(env.tmp, `${name}-raw.wav`);
+  const out = path.join(env.tmp, `${name}.wav`);
   run('espeak-ng', ['-s', '150', '-w', raw, text]);
   run('sox', ['-R', '-D', raw, '-r', String(SR), '-c', '1', '-b', '16', out,
     'silence', '1', '0.01', '-60d', 'reverse', 'silence', '1', '0.01', '-60d', 'reverse']);
@@ -46,33 +45,21 @@ function speak(name: string, text: string): string {
 
 const seconds = (wav: string) => readWav(wav).length / SR;
 
-beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-timeline-'));
-  app = await startTestApp();
-}, 120_000);
-
-afterAll(async () => {
-  await app?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-}, 60_000);
-
 test('speech + 20 s silence + speech: the second segment keeps its true start; only speech is billed', async () => {
   const a = speak('first', FIRST);
   const b = speak('second', SECOND);
-  const lead = path.join(tmp, 'lead.wav');
-  const gap = path.join(tmp, 'gap.wav');
+  const lead = path.join(env.tmp, 'lead.wav');
+  const gap = path.join(env.tmp, 'gap.wav');
   run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', lead, 'trim', '0', '3']);
   run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', gap, 'trim', '0', String(GAP_S)]);
-  const file = path.join(tmp, 'gapped.wav');
+  const file = path.join(env.tmp, 'gapped.wav');
   run('sox', ['-R', '-D', lead, a, gap, b, lead, file]);
   const secondStart = 3 + seconds(a) + GAP_S;
   const total = seconds(file);
 
-  const { apiKey } = await app.user('free');
+  const { apiKey } = await env.app.user('free');
   // no language: detected on the first window (English), so the English-only economy model transcribes
-  const res = await submitFile(app.url, apiKey, file);
-  expect(res.status).toBe(202);
-  const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 90_000);
+  const job = await submitAndWait(env.app.url, apiKey, file, {}, 90_000);
   expect(job.status).toBe('completed');
   expect(job.model).toBe('whisper-tiny.en');
   expect(job.language).toBe('en');
@@ -98,10 +85,8 @@ test('speech + 20 s silence + speech: the second segment keeps its true start; o
 
 test('a job’s prompt spells a made-up name as the prompt does', async () => {
   const file = speak('name', NAME);
-  const { apiKey } = await app.user('free');
-  const res = await submitFile(app.url, apiKey, file, { language: 'en', prompt: 'Quetzalli Oyelaran, Xanthoria survey.' });
-  expect(res.status).toBe(202);
-  const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 90_000);
+  const { apiKey } = await env.app.user('free');
+  const job = await submitAndWait(env.app.url, apiKey, file, { language: 'en', prompt: 'Quetzalli Oyelaran, Xanthoria survey.' }, 90_000);
   expect(job.status).toBe('completed');
   expect(job.text).toMatch(/Quetzalli Oyelaran/);
 }, 120_000);
@@ -109,18 +94,18 @@ test('a job’s prompt spells a made-up name as the prompt does', async () => {
 test('the OpenAI route’s prompt spells a product name as prompted (faster-whisper’s initial_prompt does the same)', async () => {
   // bench/eval-wer.ts --sets prompt, case "Kubernetes #4": without the prompt tiny.en hears "Cuban eat"
   // (faster-whisper too, on the same weights); with it both write "Kubernetes".
-  const raw = path.join(tmp, 'kubernetes-raw.wav');
-  const file = path.join(tmp, 'kubernetes.wav');
+  const raw = path.join(env.tmp, 'kubernetes-raw.wav');
+  const file = path.join(env.tmp, 'kubernetes.wav');
   run('espeak-ng', ['-v', 'en-us', '-s', '150', '-w', raw, 'Our Kubernetes cluster runs three hundred pods in two regions']);
   run('sox', ['-R', '-D', raw, '-r', String(SR), '-c', '1', '-b', '16', file, 'pad', '0.3', '0.3']);
-  const { apiKey } = await app.user('free');
+  const { apiKey } = await env.app.user('free');
   const ask = async (prompt?: string) => {
     const form = new FormData();
     form.set('file', new Blob([fs.readFileSync(file)]), 'kubernetes.wav');
     form.set('model', 'whisper-1');
     form.set('language', 'en');
     if (prompt) form.set('prompt', prompt);
-    const res = await fetch(`${app.url}/v1/audio/transcriptions`, { method: 'POST', body: form, headers: { authorization: `Bearer ${apiKey}` } });
+    const res = await fetch(`${env.app.url}/v1/audio/transcriptions`, { method: 'POST', body: form, headers: { authorization: `Bearer ${apiKey}` } });
     expect(res.status).toBe(200);
     return ((await res.json()) as { text: string }).text;
   };
@@ -134,7 +119,7 @@ test('the OpenAI route’s prompt spells a product name as prompted (faster-whis
 
 test('without the prompt the greedy pass fails Whisper’s guards and the window is sampled again, seeded', async () => {
   const engine = await loadWhisper(path.join(SHARED_MODELS, 'whisper-tiny.en'), { threads: 2, executionProvider: 'cpu' });
-  const audio = readWav(path.join(tmp, 'name.wav'));
+  const audio = readWav(path.join(env.tmp, 'name.wav'));
   const r1 = await engine.transcribe(audio.slice(), { seed: 7 });
   const r2 = await engine.transcribe(audio.slice(), { seed: 7 });
   await engine.model.release();
@@ -145,14 +130,12 @@ test('without the prompt the greedy pass fails Whisper’s guards and the window
 }, 60_000);
 
 test('a free job in German without a language is detected and routed to the multilingual model', async () => {
-  const raw = path.join(tmp, 'de-raw.wav');
-  const file = path.join(tmp, 'de.wav');
+  const raw = path.join(env.tmp, 'de-raw.wav');
+  const file = path.join(env.tmp, 'de.wav');
   run('espeak-ng', ['-v', 'de', '-s', '140', '-w', raw, GERMAN]);
   run('sox', ['-R', '-D', raw, '-r', String(SR), '-c', '1', '-b', '16', file]);
-  const { apiKey } = await app.user('free');
-  const res = await submitFile(app.url, apiKey, file);
-  expect(res.status).toBe(202);
-  const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 90_000);
+  const { apiKey } = await env.app.user('free');
+  const job = await submitAndWait(env.app.url, apiKey, file, {}, 90_000);
   expect(job.status).toBe('completed');
   expect(job.modelTier).toBe('economy');
   expect(job.model).toBe('whisper-base');
@@ -163,10 +146,8 @@ test('a free job in German without a language is detected and routed to the mult
 }, 120_000);
 
 test('quality without a larger model installed uses the best installed one and says so', async () => {
-  const { apiKey } = await app.user('premium');
-  const res = await submitFile(app.url, apiKey, path.join(tmp, 'first.wav'), { requireHighAccuracy: 'true', language: 'en' });
-  expect(res.status).toBe(202);
-  const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 90_000);
+  const { apiKey } = await env.app.user('premium');
+  const job = await submitAndWait(env.app.url, apiKey, path.join(env.tmp, 'first.wav'), { requireHighAccuracy: 'true', language: 'en' }, 90_000);
   expect(job.status).toBe('completed');
   expect(job.modelTier).toBe('quality');
   expect(job.model).toBe('whisper-base');

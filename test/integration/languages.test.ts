@@ -9,10 +9,9 @@
  * the switch (audio/speech-spans.ts: the latest clear pause near the 30 s limit): 0.25 s between
  * sentences, a 0.7 s pause about 27 s into each side, 3 s of silence at the switch.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
+import { submitAndWait } from '../helpers/harness';
+import { fileApp } from '../helpers/file-app';
 import { normalise, wer } from '../helpers/wer';
 import { ENGLISH, GERMAN, makeEnglishThenGerman, run, side, silence, SR } from '../helpers/speech-files';
 
@@ -21,18 +20,7 @@ const GERMAN_MARKERS = ['tomaten', 'garten', 'licht', 'haus', 'zug', 'stadt', 's
 /** English words a translation of the German half would be full of. */
 const ENGLISH_FUNCTION_WORDS = ['the', 'and', 'we', 'have', 'of', 'to', 'with', 'when', 'you'];
 
-let app: TestApp;
-let tmp: string;
-
-beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-languages-'));
-  app = await startTestApp();
-}, 120_000);
-
-afterAll(async () => {
-  await app?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-}, 60_000);
+const env = fileApp('fs-languages-');
 
 interface LangSegment {
   start: number;
@@ -44,7 +32,7 @@ interface LangSegment {
 /** The English-then-German file, made once. */
 let bilingual: ReturnType<typeof makeEnglishThenGerman> | null = null;
 function bilingualFile() {
-  bilingual ??= makeEnglishThenGerman(tmp);
+  bilingual ??= makeEnglishThenGerman(env.tmp);
   return bilingual;
 }
 
@@ -70,11 +58,9 @@ async function bilingualJob(label: string, fields: Record<string, string>, made 
   const { file, en, de, switchAt } = made;
   expect(en.seconds).toBeGreaterThanOrEqual(45);
   expect(de.seconds).toBeGreaterThanOrEqual(30);
-  const { apiKey } = await app.user('free');
-  const res = await submitFile(app.url, apiKey, file, fields);
-  expect(res.status).toBe(202);
+  const { apiKey } = await env.app.user('free');
   const t0 = Date.now();
-  const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 240_000);
+  const job = await submitAndWait(env.app.url, apiKey, file, fields, 240_000);
   expect(job.status).toBe('completed');
   const segments = job.segments as LangSegment[];
   process.stderr.write(`[languages] ${label}: ${((Date.now() - t0) / 1000).toFixed(1)} s; model ${job.model} (${job.modelNote}); languages ${JSON.stringify(job.languages)} language ${job.language} p ${job.languageProbability}; chunks ${job.progress.chunksTotal}\n`);
@@ -144,16 +130,14 @@ test('economy routing past the routing windows: tiny.en\'s doubted text on Germa
 }, 300_000);
 
 test('noise then English without a language: detected on the speech, English', async () => {
-  const noise = path.join(tmp, 'pink.wav');
+  const noise = path.join(env.tmp, 'pink.wav');
   run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', noise, 'synth', '12', 'pinknoise', 'vol', '0.3']);
-  const speech = side(tmp, 'en2', 'en', ENGLISH.slice(0, 3), 100, 100);
-  const file = path.join(tmp, 'noise-en.wav');
+  const speech = side(env.tmp, 'en2', 'en', ENGLISH.slice(0, 3), 100, 100);
+  const file = path.join(env.tmp, 'noise-en.wav');
   run('sox', [noise, ...speech.files, file]);
 
-  const { apiKey } = await app.user('free');
-  const res = await submitFile(app.url, apiKey, file, { model: 'whisper-base' });
-  expect(res.status).toBe(202);
-  const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 120_000);
+  const { apiKey } = await env.app.user('free');
+  const job = await submitAndWait(env.app.url, apiKey, file, { model: 'whisper-base' }, 120_000);
   expect(job.status).toBe('completed');
   process.stderr.write(`[languages] noise-en: ${job.language} ${job.languageProbability} ${JSON.stringify(job.languages)} ${job.text}\n`);
   expect(job.language).toBe('en');

@@ -8,12 +8,12 @@
  * The audio is made at test time in a temporary folder; none is committed.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { loadSileroVad, SileroVadStream } from '../../audio/silero-vad';
 import { planSpeechChunks } from '../../audio/speech-spans';
-import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
+import { submitAndWait } from '../helpers/harness';
+import { fileApp } from '../helpers/file-app';
 import { parseWavPcm16Mono } from '../helpers/wav';
 import { ESPEAK_SENTENCES } from '../helpers/sentences';
 import { normalise } from '../helpers/wer';
@@ -40,8 +40,7 @@ const MAX_SENTENCE_WER = 0.4;
 const MAX_TOTAL_WER = 0.1;
 const SR = 16000;
 
-let app: TestApp;
-let tmp: string;
+const env = fileApp('fs-longform-');
 let sentenceFiles: string[];
 
 /** Runs a command and fails loudly with its stderr. */
@@ -50,31 +49,24 @@ function run(cmd: string, args: string[]) {
 }
 
 beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-longform-'));
   // One WAV per sentence: 16 kHz mono 16-bit, leading and trailing silence trimmed (below -60 dBFS).
   // sox -R -D: repeatable and undithered, so every run gets the same samples (dither is random).
   sentenceFiles = SENTENCES.map((text, i) => {
-    const raw = path.join(tmp, `raw-${i}.wav`);
-    const out = path.join(tmp, `sentence-${i}.wav`);
+    const raw = path.join(env.tmp, `raw-${i}.wav`);
+    const out = path.join(env.tmp, `sentence-${i}.wav`);
     run('espeak-ng', ['-s', SPEECH_WPM, '-w', raw, text]);
     run('sox', ['-R', '-D', raw, '-r', String(SR), '-c', '1', '-b', '16', out,
       'silence', '1', '0.01', '-60d', 'reverse', 'silence', '1', '0.01', '-60d', 'reverse']);
     return out;
   });
-  run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', path.join(tmp, 'pause.wav'), 'trim', '0', String(PAUSE_SECONDS)]);
-  app = await startTestApp();
+  run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', path.join(env.tmp, 'pause.wav'), 'trim', '0', String(PAUSE_SECONDS)]);
 }, 120_000);
-
-afterAll(async () => {
-  await app?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-}, 60_000);
 
 /** Concatenates the sentences, with a pause between them or none. */
 function makeLongform(name: string, withPauses: boolean): { file: string; samples: Float32Array } {
-  const file = path.join(tmp, `${name}.wav`);
+  const file = path.join(env.tmp, `${name}.wav`);
   const parts = withPauses
-    ? sentenceFiles.flatMap((f, i) => (i === 0 ? [f] : [path.join(tmp, 'pause.wav'), f]))
+    ? sentenceFiles.flatMap((f, i) => (i === 0 ? [f] : [path.join(env.tmp, 'pause.wav'), f]))
     : sentenceFiles;
   run('sox', ['-R', '-D', ...parts, file]);
   // The same samples ffmpeg gives the service (s16 / 32768), so vadPlan here plans what it plans.
@@ -214,10 +206,8 @@ describe.each([
       expect(plan.filter((c) => c.overlapsPrev).length).toBeGreaterThanOrEqual(1);
     }
 
-    const { apiKey } = await app.user('free'); // free → whisper-tiny.en, preloaded by the harness
-    const res = await submitFile(app.url, apiKey, file);
-    expect(res.status).toBe(202);
-    const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 90_000);
+    const { apiKey } = await env.app.user('free'); // free → whisper-tiny.en, preloaded by the harness
+    const job = await submitAndWait(env.app.url, apiKey, file, {}, 90_000);
     expect(job.status).toBe('completed');
     expect(job.model).toBe('whisper-tiny.en');
     expect(job.audioSeconds).toBeCloseTo(seconds, 2);
@@ -244,7 +234,7 @@ describe.each([
 
     // The SSE `segment` events say the same, each word once: an overlapping chunk's events waited for
     // its neighbour, so the merge had resolved the overlap before a client saw them.
-    const events = await readSegmentEvents(app.url, apiKey, job.id);
+    const events = await readSegmentEvents(env.app.url, apiKey, job.id);
     expect(normalise(events.join(' ')).sort()).toEqual(normalise(job.text).sort());
   }, 120_000);
 });

@@ -7,11 +7,11 @@
  * The audio is made at test time with espeak-ng and sox; none is committed.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import OpenAI from 'openai';
-import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
+import { submitAndWait } from '../helpers/harness';
+import { fileApp } from '../helpers/file-app';
 import { parseWavPcm16Mono } from '../helpers/wav';
 import { wer } from '../helpers/wer';
 
@@ -22,28 +22,17 @@ const NOISE_S = 40;
 const EDGE_S = 1;
 const JFK = path.resolve(__dirname, '../../../shared/audio/jfk.wav');
 
-let app: TestApp;
-let tmp: string;
+const env = fileApp('fs-vad-');
 
 function run(cmd: string, args: string[]) {
   execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-vad-'));
-  app = await startTestApp();
-}, 120_000);
-
-afterAll(async () => {
-  await app?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-}, 60_000);
-
 test('speech between pink noise: the words of the speech, nothing on the noise, billed for the speech', async () => {
-  const raw = path.join(tmp, 'raw.wav');
-  const speech = path.join(tmp, 'speech.wav');
-  const noise = path.join(tmp, 'noise.wav');
-  const file = path.join(tmp, 'noisy.wav');
+  const raw = path.join(env.tmp, 'raw.wav');
+  const speech = path.join(env.tmp, 'speech.wav');
+  const noise = path.join(env.tmp, 'noise.wav');
+  const file = path.join(env.tmp, 'noisy.wav');
   run('espeak-ng', ['-s', '150', '-w', raw, SENTENCE]);
   run('sox', ['-R', '-D', raw, '-r', String(SR), '-c', '1', '-b', '16', speech, 'silence', '1', '0.01', '-60d', 'reverse', 'silence', '1', '0.01', '-60d', 'reverse']);
   // Pink noise at about -22 dBFS RMS: loud enough that an energy threshold calls it sound.
@@ -51,10 +40,8 @@ test('speech between pink noise: the words of the speech, nothing on the noise, 
   run('sox', ['-R', '-D', noise, speech, noise, file]);
   const speechSeconds = parseWavPcm16Mono(fs.readFileSync(speech)).samples.length / SR;
 
-  const { apiKey } = await app.user('free');
-  const res = await submitFile(app.url, apiKey, file);
-  expect(res.status).toBe(202);
-  const job = await waitForJob(app.url, apiKey, ((await res.json()) as { id: string }).id, 120_000);
+  const { apiKey } = await env.app.user('free');
+  const job = await submitAndWait(env.app.url, apiKey, file, {}, 120_000);
   expect(job.status).toBe('completed');
   const segments = job.segments as { start: number; end: number; text: string; avgLogprob: number; noSpeechProb: number; compressionRatio: number; temperature: number; tokens: number[] }[];
   process.stderr.write(`[noise] speech ${NOISE_S}–${(NOISE_S + speechSeconds).toFixed(2)} s, billed ${job.billedSeconds}; ${JSON.stringify(segments.map((s) => [s.start, s.end, s.text]))}\n`);
@@ -72,8 +59,8 @@ test('speech between pink noise: the words of the speech, nothing on the noise, 
 }, 180_000);
 
 test('verbose_json: Whisper’s figures are numbers; temperature=0.6 decodes every segment at ≥ 0.6', async () => {
-  const { apiKey } = await app.user('premium');
-  const client = new OpenAI({ apiKey, baseURL: `${app.url}/v1`, maxRetries: 0 });
+  const { apiKey } = await env.app.user('premium');
+  const client = new OpenAI({ apiKey, baseURL: `${env.app.url}/v1`, maxRetries: 0 });
   const greedy = (await client.audio.transcriptions.create({ file: fs.createReadStream(JFK), model: 'whisper-1', response_format: 'verbose_json' })) as unknown as {
     segments: Record<string, unknown>[];
   };
