@@ -43,6 +43,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from graph_walk import PatternError, all_graphs
+
 INT8_ENCODER = "onnx/encoder_model_quantized.onnx"
 INT8_DECODER = "onnx/decoder_model_merged_quantized.onnx"
 FLOAT_NAMES = {
@@ -54,21 +56,6 @@ COPIED = [
     "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt", "normalizer.json",
     INT8_ENCODER, INT8_DECODER,
 ]
-
-
-class PatternError(Exception):
-    pass
-
-
-def all_graphs(graph):
-    """The graph and every subgraph (If branches), depth first."""
-    yield graph
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                yield from all_graphs(attr.g)
-            for g in attr.graphs:
-                yield from all_graphs(g)
 
 
 class Surgeon:

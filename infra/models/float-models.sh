@@ -7,22 +7,17 @@
 # The Python side (onnx 1.17.0, numpy) lives in a venv in the same cache.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CACHE="${FAIRSCRIBE_CACHE:-$HOME/.cache/fairscribe}"
-VENV="$CACHE/dequant-venv"
+# shellcheck source=infra/models/venv.sh
+source "$here/venv.sh"
 DEST="${FAIRSCRIBE_FLOAT_MODELS:-$CACHE/models-float}"
-SRC="${WHISPER_MODELS_DIR:-$here/../../../shared/models}"
 log() { printf '[float-models] %s\n' "$*" >&2; }
 
-if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import onnx, numpy' 2>/dev/null; then
-  log "creating $VENV (onnx 1.17.0, numpy)"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "onnx==1.17.0" "numpy<2" >&2
-fi
+ensure_onnx_venv
 models=("$@")
 ((${#models[@]})) || models=(whisper-tiny.en)
 mkdir -p "$DEST"
 for m in "${models[@]}"; do
-  key="$(cat "$here/dequantize.py" "$SRC/$m/onnx/encoder_model_quantized.onnx" "$SRC/$m/onnx/decoder_model_merged_quantized.onnx" | sha256sum | cut -c1-16)"
+  key="$(cat "$here/dequantize.py" "$here/graph_walk.py" "$SRC/$m/onnx/encoder_model_quantized.onnx" "$SRC/$m/onnx/decoder_model_merged_quantized.onnx" | sha256sum | cut -c1-16)"
   if [[ -f "$DEST/$m/.built-from" && "$(cat "$DEST/$m/.built-from")" == "$key" ]]; then
     log "$m: cached in $DEST/$m"
     continue

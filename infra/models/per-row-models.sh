@@ -9,17 +9,12 @@
 # The Python side (onnx 1.17.0, numpy) is the venv infra/models/float-models.sh makes.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CACHE="${FAIRSCRIBE_CACHE:-$HOME/.cache/fairscribe}"
-VENV="$CACHE/dequant-venv"
+# shellcheck source=infra/models/venv.sh
+source "$here/venv.sh"
 DEST="${FAIRSCRIBE_PER_ROW_MODELS:-$CACHE/models-per-row}"
-SRC="${WHISPER_MODELS_DIR:-$here/../../../shared/models}"
 log() { printf '[per-row-models] %s\n' "$*" >&2; }
 
-if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import onnx, numpy' 2>/dev/null; then
-  log "creating $VENV (onnx 1.17.0, numpy)"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "onnx==1.17.0" "numpy<2" >&2
-fi
+ensure_onnx_venv
 mkdir -p "$DEST"
 started=$SECONDS
 models="$(IFS=,; echo "$*")"

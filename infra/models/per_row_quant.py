@@ -51,25 +51,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from graph_walk import PatternError, all_graphs
+
 MANIFEST = "built-from.json"
 GRAPHS = ["onnx/encoder_model_quantized.onnx", "onnx/decoder_model_merged_quantized.onnx"]
 ZERO_POINT = 128
 QMAX = 127.0
 FLOOR = 1e-30
-
-
-class PatternError(Exception):
-    pass
-
-
-def all_graphs(graph):
-    yield graph
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.type == onnx.AttributeProto.GRAPH:
-                yield from all_graphs(attr.g)
-            for g in attr.graphs:
-                yield from all_graphs(g)
 
 
 def consumers_everywhere(model, value):
@@ -147,10 +135,14 @@ def file_id(path):
     return {"sha256": h.hexdigest(), "bytes": os.path.getsize(path)}
 
 
+# This script and the module it imports: a change to either rebuilds the graphs.
+TOOL_FILES = [os.path.abspath(__file__), os.path.join(os.path.dirname(os.path.abspath(__file__)), "graph_walk.py")]
+
+
 def wanted_manifest(src_dir):
     return {
         "tool": "infra/models/per_row_quant.py",
-        "tool_sha256": file_id(os.path.abspath(__file__))["sha256"],
+        "tool_sha256": hashlib.sha256("".join(file_id(p)["sha256"] for p in TOOL_FILES).encode()).hexdigest(),
         "sources": {name: file_id(os.path.join(src_dir, name)) for name in GRAPHS},
     }
 
