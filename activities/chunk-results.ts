@@ -10,6 +10,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { ChunkSpan } from '../audio/chunk-plan';
 import { mergeChunkSegmentsByChunk, type ChunkSegments, type StoredSegment } from '../audio/transcript';
 import { TERMINAL_STATUSES } from '../common/constants';
+import { CHANNEL_CHUNK_STRIDE } from './channels';
 
 /** A chunk stored by an earlier attempt: what transcribeChunk returns for it. */
 export interface StoredChunk {
@@ -79,7 +80,8 @@ export interface StoredChunkRow {
  * and on the chunk before it: where they overlap, the same hand-over, and where it starts exactly where
  * the previous one ended (a cut inside speech), the words it repeats from the previous chunk's last
  * segment are dropped (a segment of only such words disappears). So a chunk's events wait for its
- * previous chunk (always, since whether it is a cut is known only once that chunk is stored) and for
+ * previous chunk (always, since whether it is a cut is known only once that chunk is stored; a channel's
+ * first chunk has none: activities/channels.ts numbers channel c's chunks from c × CHANNEL_CHUNK_STRIDE) and for
  * the next one if they overlap; whichever of that group is stored last writes them, so each chunk's
  * events are written exactly once and are the final transcript's segments.
  * Not covered: a previous chunk that kept no segment at all hands the doubled-word check on to the one
@@ -94,7 +96,7 @@ export function segmentEventsOnStore(rows: readonly StoredChunkRow[], index: num
   const group = (k: number): number[] | null => {
     const r = byIndex.get(k);
     if (!r) return null;
-    return [...(k > 0 ? [k - 1] : []), k, ...(r.overlap_next ? [k + 1] : [])];
+    return [...(k % CHANNEL_CHUNK_STRIDE > 0 ? [k - 1] : []), k, ...(r.overlap_next ? [k + 1] : [])];
   };
   const events: SegmentEvent[] = [];
   for (const k of [index - 1, index, index + 1]) {

@@ -4,6 +4,7 @@
  * between back-to-back chunks and words heard twice in overlapping chunks included.
  */
 import { segmentEventsOnStore, type StoredChunkRow } from '../../activities/chunk-results';
+import { CHANNEL_CHUNK_STRIDE } from '../../activities/channels';
 import { mergeChunkSegments } from '../../audio/transcript';
 
 const seg = (start: number, end: number, text: string) => ({ start, end, text });
@@ -70,4 +71,13 @@ test('doubled words trimmed from a segment, a removed silence and an overlap, in
     ],
     80,
   );
+});
+
+test("a channel's first chunk does not wait for a chunk before it (activities/channels.ts numbering)", () => {
+  const first = row(CHANNEL_CHUNK_STRIDE, 0, 5, [seg(0, 2, ' Hello from the right channel.')]);
+  expect(segmentEventsOnStore([first], CHANNEL_CHUNK_STRIDE).map((e) => e.text)).toEqual(['Hello from the right channel.']);
+  // its next chunk waits for it, as within any channel
+  const next = row(CHANNEL_CHUNK_STRIDE + 1, 5, 9, [seg(0, 2, ' And more.')]);
+  expect(segmentEventsOnStore([next], CHANNEL_CHUNK_STRIDE + 1)).toEqual([]);
+  expect(segmentEventsOnStore([first, next], CHANNEL_CHUNK_STRIDE + 1).map((e) => e.text)).toEqual(['And more.']);
 });
