@@ -5,13 +5,7 @@
  * failure and cancellation a refund of everything).
  */
 import type { Pool, PoolClient } from 'pg';
-import { withTransaction } from '../common/db';
 import type { OpenReservation } from './quota-store';
-
-/** Thrown inside withTransaction to roll the transaction back and still answer `result` (not an error). */
-class RolledBack {
-  constructor(readonly result: unknown) {}
-}
 
 type Queryable = Pool | PoolClient;
 
@@ -49,24 +43,35 @@ export class UsageLedger {
     const r = await this.reservation(jobId);
     if (!r) return null;
     const billed = Math.min(Math.max(0, Math.ceil(billedSeconds)), r.seconds);
-    const rows = await withTransaction(this.pool, async (tx) => {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
       if (billed > 0) {
-        await tx.query(
+        await client.query(
           `INSERT INTO usage_ledger (user_id, job_id, kind, seconds, day) VALUES ($1, $2, 'charge', $3, $4)
            ON CONFLICT (job_id, kind) DO NOTHING`,
           [r.userId, jobId, billed, r.day],
         );
       }
-      await tx.query(
+      await client.query(
         `INSERT INTO usage_ledger (user_id, job_id, kind, seconds, day)
          SELECT $1, $2, 'refund', $3 - COALESCE((SELECT seconds FROM usage_ledger WHERE job_id = $2 AND kind = 'charge'), 0), $4
          ON CONFLICT (job_id, kind) DO NOTHING`,
         [r.userId, jobId, r.seconds, r.day],
       );
-      return (await tx.query(`SELECT kind, seconds FROM usage_ledger WHERE job_id = $1 AND kind IN ('charge', 'refund')`, [jobId])).rows;
-    });
-    const get = (k: string) => rows.find((x) => x.kind === k)?.seconds ?? 0;
-    return { charged: get('charge'), refunded: get('refund') };
+      const { rows } = await client.query(
+        `SELECT kind, seconds FROM usage_ledger WHERE job_id = $1 AND kind IN ('charge', 'refund')`,
+        [jobId],
+      );
+      await client.query('COMMIT');
+      const get = (k: string) => rows.find((x) => x.kind === k)?.seconds ?? 0;
+      return { charged: get('charge'), refunded: get('refund') };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   /**
@@ -83,22 +88,27 @@ export class UsageLedger {
     seconds: number,
     decide: (r: { userId: string; jobId: string; day: string }) => Promise<{ commit: boolean; result: T }>,
   ): Promise<T | null> {
+    const tx = await this.pool.connect();
     try {
-      return await withTransaction(this.pool, async (tx) => {
-        const { rows } = await tx.query(
-          `UPDATE usage_ledger l SET seconds = $2 WHERE job_id = $1 AND kind = 'reserve'
-              AND NOT EXISTS (SELECT 1 FROM usage_ledger r WHERE r.job_id = l.job_id AND r.kind = 'refund')
-            RETURNING user_id, to_char(day, 'YYYY-MM-DD') AS day`,
-          [jobId, seconds],
-        );
-        if (!rows[0]) throw new RolledBack(null);
-        const { commit, result } = await decide({ userId: rows[0].user_id, jobId, day: rows[0].day });
-        if (!commit) throw new RolledBack(result);
-        return result;
-      });
+      await tx.query('BEGIN');
+      const { rows } = await tx.query(
+        `UPDATE usage_ledger l SET seconds = $2 WHERE job_id = $1 AND kind = 'reserve'
+            AND NOT EXISTS (SELECT 1 FROM usage_ledger r WHERE r.job_id = l.job_id AND r.kind = 'refund')
+          RETURNING user_id, to_char(day, 'YYYY-MM-DD') AS day`,
+        [jobId, seconds],
+      );
+      if (!rows[0]) {
+        await tx.query('ROLLBACK');
+        return null;
+      }
+      const { commit, result } = await decide({ userId: rows[0].user_id, jobId, day: rows[0].day });
+      await tx.query(commit ? 'COMMIT' : 'ROLLBACK');
+      return result;
     } catch (err) {
-      if (err instanceof RolledBack) return err.result as T | null;
+      await tx.query('ROLLBACK').catch(() => undefined);
       throw err;
+    } finally {
+      tx.release();
     }
   }
 
