@@ -44,10 +44,10 @@ function bilingualFile() {
 let longEnglish: ReturnType<typeof makeEnglishThenGerman> | null = null;
 function longEnglishFile() {
   if (!longEnglish) {
-    const en = side(tmp, 'enlong', 'en', [...ENGLISH, ...ENGLISH.slice(0, 10)], 27, 80);
-    const de = side(tmp, 'delong', 'de', GERMAN, 27, 36);
-    const file = path.join(tmp, 'enlong-de.wav');
-    run('sox', [...en.files, silence(tmp, 'switchlong', 3), ...de.files, file]);
+    const en = side(env.tmp, 'enlong', 'en', [...ENGLISH, ...ENGLISH.slice(0, 10)], 27, 80);
+    const de = side(env.tmp, 'delong', 'de', GERMAN, 27, 36);
+    const file = path.join(env.tmp, 'enlong-de.wav');
+    run('sox', [...en.files, silence(env.tmp, 'switchlong', 3), ...de.files, file]);
     longEnglish = { file, en, de, switchAt: en.seconds + 1.5 };
   }
   return longEnglish;
@@ -96,7 +96,7 @@ async function bilingualJob(label: string, fields: Record<string, string>, made 
   expect(languages[1].seconds).toBeLessThan(de.seconds + 4);
 
   // the SSE stream's segment events carry the same languages (the job's events, replayed from the start)
-  const events = await fetch(`${app.url}/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${apiKey}` } });
+  const events = await fetch(`${env.app.url}/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${apiKey}` } });
   const segmentEvents = (await events.text())
     .split('\n\n')
     .filter((b) => b.includes('event: segment'))
