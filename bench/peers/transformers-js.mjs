@@ -1,5 +1,5 @@
 // transformers.js peer for bench/engine.ts, run as its own node process so that its onnxruntime-node sessions
-// (the same onnxruntime-node 1.30.0 as ours) have their own thread pools.
+// (its own onnxruntime-node, 1.30.0 as transformers.js 4.3.2 pins it; ours is 1.24.3) have their own thread pools.
 // usage: node bench/peers/transformers-js.mjs '{"modelsDir":…,"model":…,"pcm":…,"threads":2,"language":"en"|null}'
 // Protocol (stdout, one JSON object per line prefixed with "@@"): {"ready":…} after the model is loaded,
 // then for every "run" line on stdin {"seconds":…,"text":…}; "quit" ends it. Everything else on stdout is noise.
@@ -36,7 +36,9 @@ try {
   const kwargs = { chunk_length_s: 30, return_timestamps: false };
   if (opts.language) Object.assign(kwargs, { language: opts.language, task: 'transcribe' });
   const pkg = JSON.parse(fs.readFileSync(new URL('../../node_modules/@huggingface/transformers/package.json', import.meta.url), 'utf8'));
-  const ortPkg = JSON.parse(fs.readFileSync(new URL('../../node_modules/onnxruntime-node/package.json', import.meta.url), 'utf8'));
+  // the onnxruntime-node transformers.js itself resolves: its own nested copy when ours is pinned to another version
+  const nested = new URL('../../node_modules/@huggingface/transformers/node_modules/onnxruntime-node/package.json', import.meta.url);
+  const ortPkg = JSON.parse(fs.readFileSync(fs.existsSync(nested) ? nested : new URL('../../node_modules/onnxruntime-node/package.json', import.meta.url), 'utf8'));
   reply({ ready: true, loadSeconds: (performance.now() - t0) / 1000, version: pkg.version, ortVersion: ortPkg.version });
 
   const rl = readline.createInterface({ input: process.stdin });
