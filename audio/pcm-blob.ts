@@ -8,6 +8,7 @@ import { BlobIntegrityError, type BlobStore } from '../common/blobs';
 import type { ChunkSpan } from '../common/jobs';
 import { SAMPLE_RATE } from '../engine/constants';
 import { readPcmBlocks } from './ffmpeg';
+import { concatSamples } from './speech-spans';
 
 const BYTES_PER_SAMPLE = Float32Array.BYTES_PER_ELEMENT;
 
@@ -69,11 +70,5 @@ export async function readChunkAudio(blobs: BlobStore, key: string, chunk: Chunk
   if (!chunk.pieces) return readChunkSamples(blobs, key, chunk);
   const parts: Float32Array[] = [];
   for (const p of chunk.pieces) parts.push(await readChunkSamples(blobs, key, p));
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatSamples(parts);
 }

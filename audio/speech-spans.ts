@@ -253,13 +253,10 @@ function round3(x: number): number {
 }
 
 /**
- * A chunk's audio as inference sees it: its pieces laid end to end where silence was removed inside it,
- * else the stretch [start, end].
- * @param read returns the original audio between two times (seconds), e.g. from the normalised PCM blob
+ * The pieces of one chunk (or blocks of one stream) end to end, as one array.
+ * @param parts mono PCM pieces in order; the result's length is the sum of theirs
  */
-export function chunkAudio(chunk: ChunkSpan, read: (start: number, end: number) => Float32Array): Float32Array {
-  if (!chunk.pieces) return read(chunk.start, chunk.end);
-  const parts = chunk.pieces.map((p) => read(p.start, p.end));
+export function concatSamples(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -267,6 +264,16 @@ export function chunkAudio(chunk: ChunkSpan, read: (start: number, end: number) 
     at += p.length;
   }
   return out;
+}
+
+/**
+ * A chunk's audio as inference sees it: its pieces laid end to end where silence was removed inside it,
+ * else the stretch [start, end].
+ * @param read returns the original audio between two times (seconds), e.g. from the normalised PCM blob
+ */
+export function chunkAudio(chunk: ChunkSpan, read: (start: number, end: number) => Float32Array): Float32Array {
+  if (!chunk.pieces) return read(chunk.start, chunk.end);
+  return concatSamples(chunk.pieces.map((p) => read(p.start, p.end)));
 }
 
 /**

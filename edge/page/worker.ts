@@ -18,6 +18,7 @@ import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
 import { DECODER_FILE, ENCODER_FILE, dimsFromConfig, type WhisperConfigJson } from '../../engine/files';
 import { transcriptText } from '../../audio/transcript';
 import { SileroVadStream } from '../../audio/silero-vad-stream';
+import { concatSamples } from '../../audio/speech-spans';
 import { transcribeSpeech } from './speech';
 import type { FromWorker, PlanFile, ToWorker } from './protocol';
 
@@ -123,13 +124,7 @@ async function speechProbabilities(samples: Float32Array): Promise<Float32Array>
   const parts: Float32Array[] = [];
   for (let at = 0; at < samples.length; at += VAD_BLOCK) parts.push(await stream.push(samples.subarray(at, at + VAD_BLOCK)));
   parts.push(await stream.finish());
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatSamples(parts);
 }
 
 async function transcribe(msg: Extract<ToWorker, { type: 'transcribe' }>): Promise<void> {
