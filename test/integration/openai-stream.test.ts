@@ -31,11 +31,13 @@ beforeAll(async () => {
   ({ userId, apiKey } = await app.user('premium'));
   gw = await startGateway({ apis: [new URL(app.url).host] });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-oai-stream-'));
-  // jfk six times (66 s): at least three chunks, so deltas arrive while a later chunk still runs. With two
-  // chunks that overlap, the first one's deltas wait for the second (audio/transcript.ts finalPrefixSegments),
-  // which is also the last: they then reach the client at about the job's completion (a CI run saw 125 ms after).
-  long = path.join(tmp, 'jfk6.wav');
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '5', '-i', JFK, '-c:a', 'pcm_s16le', long]);
+  // jfk ten times (110 s): at least four chunks, so deltas arrive while a later chunk still runs. A chunk's
+  // deltas wait for its neighbours to be stored (audio/transcript.ts finalPrefixSegments; SSE events in
+  // activities/chunk-results.ts segmentEventsOnStore). The chunks run concurrently, so with two or three of
+  // them the first chunk's neighbour can be the last to finish, and the first delta then reaches the client at
+  // about the job's completion: CI saw 125 ms after it with jfk x4, and 127 ms with jfk x6.
+  long = path.join(tmp, 'jfk10.wav');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '9', '-i', JFK, '-c:a', 'pcm_s16le', long]);
 }, 120_000);
 
 afterAll(async () => {
@@ -110,7 +112,7 @@ test('stream=true with srt, vtt or verbose_json → 400 with param "stream"', as
 test('a client that disconnects cancels the job and releases its reservation', async () => {
   const { userId: u, apiKey: k } = await app.user('standard');
   const form = new FormData();
-  form.append('file', new Blob([fs.readFileSync(long)]), 'jfk6.wav');
+  form.append('file', new Blob([fs.readFileSync(long)]), 'jfk10.wav');
   form.append('model', 'whisper-1');
   form.append('stream', 'true');
   const abort = new AbortController();
