@@ -83,6 +83,27 @@ test('the page transcribes jfk.flac in the browser and sends only the text', asy
   await context.close();
 }, 240_000);
 
+/**
+ * A premium user's edge job for `file`, transcribed by the page in a fresh browser context (closed after):
+ * the page must end in its done state; returns the user, the job and the page's `window.edgeStats`.
+ */
+async function transcribeOnPage(file: string) {
+  const u = await app.user('premium');
+  const job = await createEdgeJob(app.url, u.apiKey, { model: 'whisper-tiny.en' });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(job.edge.pageUrl);
+    await page.setInputFiles('#file', file);
+    await page.locator('body[data-state="done"], body[data-state="error"]').waitFor({ timeout: 150_000 });
+    expect(await page.locator('#status').textContent()).toMatch(/^Done/);
+    const stats = (await page.evaluate('window.edgeStats')) as Record<string, number>;
+    return { u, job, stats };
+  } finally {
+    await context.close();
+  }
+}
+
 test('speech between pink noise: the page\'s Silero VAD sends only the speech to the model, no words on the noise, speech seconds as the service bills them', async () => {
   // 8 s pink noise + jfk (11 s) + 8 s pink noise, made with sox. The noise (about -40 dBFS RMS) is above the
   // engine's -50 dBFS energy floor, so without the VAD it would reach the model. (Louder noise, vol 0.3, makes
@@ -97,18 +118,9 @@ test('speech between pink noise: the page\'s Silero VAD sends only the speech to
   const speechFrom = 8;
   const speechTo = 8 + Number(execFileSync('soxi', ['-D', jfkWav]).toString());
   try {
-    const u = await app.user('premium');
-    const job = await createEdgeJob(app.url, u.apiKey, { model: 'whisper-tiny.en' });
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(job.edge.pageUrl);
-    await page.setInputFiles('#file', file);
-    await page.locator('body[data-state="done"], body[data-state="error"]').waitFor({ timeout: 150_000 });
-    expect(await page.locator('#status').textContent()).toMatch(/^Done/);
-    const stats = (await page.evaluate('window.edgeStats')) as Record<string, number>;
+    const { u, job, stats } = await transcribeOnPage(file);
     const done = await waitForJob(app.url, u.apiKey, job.id, 30_000);
     process.stderr.write(`[edge-browser] noise+speech: ${JSON.stringify(stats)} ${done.text}\n`);
-    await context.close();
     expect(done).toMatchObject({ status: 'completed', producedBy: 'edge', billedSeconds: 0 });
     expect(wer(JFK_REFERENCE, done.text)).toBeLessThanOrEqual(0.1);
     // one speech chunk; every segment lies on the speech (times on the file's line), none on the noise
@@ -139,16 +151,7 @@ test('only pink noise: the page finds no speech, the model never runs, the job c
   const noise = path.join(tmp, 'pink.wav');
   execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', noise, 'synth', '15', 'pinknoise', 'vol', '0.3']);
   try {
-    const u = await app.user('premium');
-    const job = await createEdgeJob(app.url, u.apiKey, { model: 'whisper-tiny.en' });
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(job.edge.pageUrl);
-    await page.setInputFiles('#file', noise);
-    await page.locator('body[data-state="done"], body[data-state="error"]').waitFor({ timeout: 150_000 });
-    expect(await page.locator('#status').textContent()).toMatch(/^Done/);
-    const stats = (await page.evaluate('window.edgeStats')) as Record<string, number>;
-    await context.close();
+    const { u, job, stats } = await transcribeOnPage(noise);
     expect(stats).toMatchObject({ chunks: 0, speechSeconds: 0 });
     const done = await waitForJob(app.url, u.apiKey, job.id, 30_000);
     expect(done).toMatchObject({ status: 'completed', producedBy: 'edge', text: '' });
