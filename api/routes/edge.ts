@@ -128,9 +128,15 @@ export function edgePublicRouter(deps: ApiDeps): Router {
 
   // Silero VAD v5 for the page's speech detection: the graph the service's VAD loads (audio/silero-vad.ts
   // loadSileroVad): the sequence graph when setup built it (one call per block), else the shipped file.
+  // Chosen once, at the first request: the choice hashes both model files (synchronous reads on the event loop),
+  // and the service's VAD sessions likewise choose once, when they load.
+  let vadFile: string | undefined;
   r.get('/edge/vad/silero-vad.onnx', (_req: Request, res: Response) => {
-    const seq = sileroSeqModel();
-    res.sendFile('file' in seq ? seq.file : sileroModelPath(), {
+    if (vadFile === undefined) {
+      const seq = sileroSeqModel();
+      vadFile = 'file' in seq ? seq.file : sileroModelPath();
+    }
+    res.sendFile(vadFile, {
       // the built graph lives under ~/.cache/fairscribe: send's default refuses paths through a dot folder
       dotfiles: 'allow',
       headers: { 'Content-Type': 'application/octet-stream', 'Cache-Control': 'no-cache' },
