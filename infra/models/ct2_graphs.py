@@ -35,7 +35,6 @@ written graph). A model whose manifest matches is not rebuilt. engine/precision.
 worker loads the graphs. Needs onnx 1.17.0, onnxruntime 1.20.1 (quantization tools), numpy (ct2-models.sh).
 """
 import argparse
-import hashlib
 import json
 import os
 import struct
@@ -49,6 +48,8 @@ from onnx import numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dequantize  # noqa: E402  (the graph surgery, shared)
+import graph_walk  # noqa: E402  (file_id, refuse_inside_repository; dequantize imports it too)
+from graph_walk import file_id, refuse_inside_repository  # noqa: E402
 
 MANIFEST = "built-from.json"
 INT8 = ["onnx/encoder_model_quantized.onnx", "onnx/decoder_model_merged_quantized.onnx"]
@@ -155,19 +156,13 @@ class Ct2Surgeon(dequantize.Surgeon):
         return name
 
 
-def file_id(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return {"sha256": h.hexdigest(), "bytes": os.path.getsize(path)}
-
-
 def wanted_manifest(src_dir, ct2_dir):
     return {
         "tool": "infra/models/ct2_graphs.py",
         "tool_sha256": file_id(os.path.abspath(__file__))["sha256"],
         "surgery_sha256": file_id(os.path.abspath(dequantize.__file__))["sha256"],
+        # the module both scripts import: a change to it rebuilds as a change to them does
+        "graph_walk_sha256": file_id(os.path.abspath(graph_walk.__file__))["sha256"],
         "ct2_model_bin": file_id(os.path.join(ct2_dir, "model.bin")),
         "sources": {g: file_id(os.path.join(src_dir, g)) for g in INT8},
     }
@@ -241,9 +236,7 @@ def main():
     ap.add_argument("--dest", required=True, help="folder to write (outside the repository)")
     ap.add_argument("--models", default="whisper-tiny.en,whisper-base")
     args = ap.parse_args()
-    repo = os.path.normpath(os.path.join(here, "..", ".."))
-    if os.path.commonpath([os.path.abspath(args.dest), repo]) == repo:
-        sys.exit(f"refusing to write weights inside the repository ({args.dest}); pick a folder outside {repo}")
+    refuse_inside_repository(args.dest)
     for m in [x for x in args.models.split(",") if x]:
         try:
             build_model(os.path.join(args.src, m), os.path.join(args.ct2, m), os.path.join(args.dest, m))

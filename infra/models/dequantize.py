@@ -43,7 +43,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from graph_walk import PatternError, all_graphs
+from graph_walk import PatternError, all_graphs, refuse_inside_repository
 
 INT8_ENCODER = "onnx/encoder_model_quantized.onnx"
 INT8_DECODER = "onnx/decoder_model_merged_quantized.onnx"
@@ -335,9 +335,7 @@ def main():
     ap.add_argument("--models", default="whisper-tiny.en,whisper-base")
     ap.add_argument("--fp16", action=argparse.BooleanOptionalAction, default=True)
     args = ap.parse_args()
-    repo = os.path.normpath(os.path.join(here, "..", ".."))
-    if os.path.commonpath([os.path.abspath(args.dest), repo]) == repo:
-        sys.exit(f"refusing to write weights inside the repository ({args.dest}); pick a folder outside {repo}")
+    refuse_inside_repository(args.dest)
     for m in [x for x in args.models.split(",") if x]:
         try:
             convert_model(os.path.join(args.src, m), os.path.join(args.dest, m), args.fp16)

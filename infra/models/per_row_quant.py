@@ -51,7 +51,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from graph_walk import PatternError, all_graphs
+from graph_walk import PatternError, all_graphs, file_id, refuse_inside_repository
 
 MANIFEST = "built-from.json"
 GRAPHS = ["onnx/encoder_model_quantized.onnx", "onnx/decoder_model_merged_quantized.onnx"]
@@ -127,14 +127,6 @@ def rewrite(model):
     return counts
 
 
-def file_id(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return {"sha256": h.hexdigest(), "bytes": os.path.getsize(path)}
-
-
 # This script and the module it imports: a change to either rebuilds the graphs.
 TOOL_FILES = [os.path.abspath(__file__), os.path.join(os.path.dirname(os.path.abspath(__file__)), "graph_walk.py")]
 
@@ -197,10 +189,7 @@ def main():
     ap.add_argument("--dest", required=True, help="folder to write (outside the repository)")
     ap.add_argument("--models", default="", help="comma-separated model folders; default: all with int8 graphs")
     args = ap.parse_args()
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.normpath(os.path.join(here, "..", ".."))
-    if os.path.commonpath([os.path.abspath(args.dest), repo]) == repo:
-        sys.exit(f"refusing to write weights inside the repository ({args.dest})")
+    refuse_inside_repository(args.dest)
     models = [m for m in args.models.split(",") if m] or sorted(
         m for m in os.listdir(args.src) if all(os.path.exists(os.path.join(args.src, m, g)) for g in GRAPHS))
     for m in models:
