@@ -100,6 +100,18 @@ describe('preparePcm', () => {
     expect(results[0].r.blocks).toBeGreaterThan(50);
   }, 60_000);
 
+  test('two preparations at once (two streams on the one VAD thread, each overlapped with its decode) plan what one alone plans', async () => {
+    // A worker prepares several jobs at once; their VAD streams share the thread's session. 1 s blocks are not a
+    // multiple of the 512-sample frame, so each stream carries a partial frame from push to push.
+    const alone = await preparePcm(input, path.join(tmp, 'alone.f32'), { blockSamples: SR });
+    const both = await Promise.all([0, 1].map((k) => preparePcm(input, path.join(tmp, `both-${k}.f32`), { blockSamples: SR })));
+    for (const [k, r] of both.entries()) {
+      expect(r.chunks).toEqual(alone.chunks);
+      expect(r.speechSeconds).toBe(alone.speechSeconds);
+      expect(fs.readFileSync(path.join(tmp, `both-${k}.f32`)).equals(fs.readFileSync(path.join(tmp, 'alone.f32')))).toBe(true);
+    }
+  }, 60_000);
+
   test('readPcmBlocks reads ranges laid end to end, in blocks, stopping at the end of the file', async () => {
     const out = path.join(tmp, 'talk-16000.f32');
     const samples = readWhole(out);
