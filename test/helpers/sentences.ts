@@ -1,7 +1,8 @@
 /**
  * English sentences for synthetic long-form speech, read by espeak-ng's default voice: the long-form test
  * (test/integration/longform.test.ts, the first twelve) and the accuracy evaluation (bench/eval-wer.ts, all
- * eighteen) cut the same audio, so their numbers speak of the same speech. Distinct wording, everyday words, no
+ * eighteen) cut the same audio, so their numbers speak of the same speech; test/integration/preparation.test.ts speaks the
+ * first four after its pause (distinct sentences, so no chunk's text trips Whisper's repetition guard). Distinct wording, everyday words, no
  * punctuation (espeak pauses at commas and full stops, and the tests want to choose where pauses fall).
  * Keep the order: the long-form test's first twelve were chosen (from 25 candidates) and ordered so whisper-tiny.en
  * stays under 7 % word errors per sentence with and without pauses between them.
