@@ -20,7 +20,7 @@ import { ApiError, openAiErrorBody } from '../errors';
 import { finalPrefixSegments, segmentDeltas } from '../../audio/transcript';
 import { IdempotencyStore } from '../idempotency';
 import type { JobRow } from '../job-json';
-import { describeZodError, openAiFields, RESPONSE_FORMATS } from '../schemas';
+import { describeZodError, openAiFields, RESPONSE_FORMATS, validate } from '../schemas';
 import { toSrt, toVtt } from '../transcript-formats';
 import type { StoredSegment } from '../../audio/transcript';
 import { OPENAI_MODEL_ALIAS } from './models';
@@ -53,7 +53,7 @@ export function openAiRouter(deps: ApiDeps): Router {
         destPath: uploadPath,
         repeatable: ['timestamp_granularities[]', 'include[]'],
       });
-      const parsed = openAiFields.safeParse(upload.fields);
+      const parsed = validate(openAiFields, upload.fields);
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error), { param: zodParam(parsed.error) });
       const f = parsed.data;
       format = f.response_format ?? 'json';
