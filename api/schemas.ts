@@ -310,6 +310,15 @@ function shown(v: unknown): string {
   return s.length > 40 ? `${s.slice(0, 37)}…` : s;
 }
 
+/**
+ * "unknown field(s): a, b": each name cut to 40 characters and at most 5 named, so a hostile field name
+ * (busboy allows 100 bytes, JSON any length) is not echoed back whole.
+ */
+function unknownFields(keys: readonly string[]): string {
+  const names = keys.slice(0, 5).map((k) => (k.length > 40 ? `${k.slice(0, 37)}…` : k));
+  return `unknown field(s): ${names.join(', ')}${keys.length > 5 ? ` and ${keys.length - 5} more` : ''}`;
+}
+
 /** What a zod `expected` type reads as in a sentence. */
 const EXPECTED: Record<string, string> = {
   string: 'text',
@@ -364,7 +373,7 @@ export function issueMessage(iss: z.core.$ZodRawIssue): string {
     case 'not_multiple_of':
       return `must be a multiple of ${String((iss as { divisor?: unknown }).divisor)}`;
     case 'unrecognized_keys':
-      return `unknown field(s): ${iss.keys.join(', ')}`;
+      return unknownFields(iss.keys);
     case 'invalid_union':
       return 'matches none of the accepted shapes';
     default:
@@ -388,7 +397,7 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown): z.ZodS
 export function describeZodError(err: z.ZodError, whole = 'the body'): string {
   return err.issues
     .map((i) => {
-      if (i.code === 'unrecognized_keys') return `unknown field(s): ${i.keys.join(', ')}`;
+      if (i.code === 'unrecognized_keys') return unknownFields(i.keys);
       const where = i.path.map(String).join('.') || whole;
       return `${where}: ${i.message}`;
     })
