@@ -241,6 +241,9 @@ export const modelListSchema = z.looseObject({
   data: z.array(modelSchema),
 });
 
+/** OpenAI's duration usage of a transcription: the seconds this job was billed (speech sent to inference, rounded up). */
+const openAiUsageSchema = z.looseObject({ type: z.literal('duration'), seconds: z.number().int() });
+
 /** OpenAI's transcription answer: `{text}` for json, the verbose shape for verbose_json. */
 export const openAiTranscriptionSchema = z.union([
   z.looseObject({
@@ -266,8 +269,9 @@ export const openAiTranscriptionSchema = z.union([
       )
       .optional(),
     words: z.array(z.looseObject({ word: z.string(), start: z.number(), end: z.number() })).optional(),
+    usage: openAiUsageSchema,
   }),
-  z.looseObject({ text: z.string() }),
+  z.looseObject({ text: z.string(), usage: openAiUsageSchema }),
 ]);
 
 /**

@@ -285,6 +285,9 @@ function sendTranscript(
 ) {
   const segments = job.segments ?? [];
   const text = job.text ?? '';
+  // OpenAI's duration usage (its Transcription.Duration / TranscriptionVerbose.Usage: whisper-1 is billed by
+  // the second): ours is what this job was charged, the speech seconds sent to inference, rounded up.
+  const usage = { type: 'duration' as const, seconds: job.billed_seconds ?? 0 };
   switch (format) {
     case 'text':
       res.type('text/plain').send(text + '\n');
@@ -305,10 +308,11 @@ function sendTranscript(
           ? { words: segments.flatMap((s) => (s.words ?? []).map((w) => ({ word: w.word.trim(), start: w.start, end: w.end }))) }
           : {}),
         ...(granularities.segment ? { segments: verboseSegments(segments) } : {}),
+        usage,
       });
       return;
     default:
-      res.json({ text });
+      res.json({ text, usage });
   }
 }
 

@@ -39,6 +39,11 @@ test('every response_format through the official client', async () => {
   const file = () => fs.createReadStream(JFK);
   const json = await client.audio.transcriptions.create({ file: file(), model: 'whisper-1' });
   expect(wer(JFK_REFERENCE, json.text)).toBeLessThanOrEqual(0.1);
+  // OpenAI's duration usage: the seconds this job was billed (jfk is 11 s of speech).
+  const billed = async () => (await app.pool.query(`SELECT billed_seconds FROM jobs WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1`, [userId])).rows[0].billed_seconds;
+  expect(json.usage).toEqual({ type: 'duration', seconds: await billed() });
+  expect(json.usage).toMatchObject({ seconds: expect.any(Number) });
+  expect((json.usage as { seconds: number }).seconds).toBeGreaterThanOrEqual(10);
 
   const text = await client.audio.transcriptions.create({ file: file(), model: 'whisper-1', response_format: 'text' });
   expect(wer(JFK_REFERENCE, text as unknown as string)).toBeLessThanOrEqual(0.1);
@@ -59,6 +64,7 @@ test('every response_format through the official client', async () => {
   expect(verbose.language).toBe('english');
   expect(verbose.duration).toBeCloseTo(11, 0);
   expect(verbose.segments!.length).toBeGreaterThan(0);
+  expect(verbose.usage).toEqual({ type: 'duration', seconds: await billed() });
   expect(wer(JFK_REFERENCE, verbose.text)).toBeLessThanOrEqual(0.1);
 
   // Asked again within minutes in another format, the same audio and parameters are the same job: the
