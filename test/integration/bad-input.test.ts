@@ -300,6 +300,23 @@ describe('refused from the headers, before the body is read (api/early-refusal.t
 
 });
 
+describe('a multipart body that cannot be parsed → 400 in our words, not the parser\'s', () => {
+  const raw = (body: string) =>
+    fetch(`${app.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${premiumKey}`, 'content-type': 'multipart/form-data; boundary=XX' },
+      body,
+    });
+  test.each([
+    ['cut before its closing boundary', '--XX\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nabc', /ends before its closing boundary/],
+    ['a part without headers', '--XX\r\nGarbage\r\n\r\nabc\r\n--XX--\r\n', /a part's headers cannot be read/],
+  ])('%s', async (_name, body, message) => {
+    const answer = await expectError(await raw(body), 400, 'invalid_request');
+    expect(answer.error.message).toMatch(message);
+    expect(answer.error.message).not.toMatch(/Unexpected end of form|Malformed part header/);
+  });
+});
+
 describe('GET /v1/usage', () => {
   const usage = (key: string, query = '') => fetch(`${app.url}/v1/usage${query}`, { headers: { authorization: `Bearer ${key}` } });
 
