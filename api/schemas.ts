@@ -394,6 +394,19 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown): z.ZodS
 }
 
 /**
+ * Query parameters given empty (`?maxLineWidth=&format=srt`, what an HTML form sends for a blank field):
+ * zod's number coercion would read '' as 0 and answer "must be at least 1 (got 0)", which the caller never
+ * sent; this names them instead. Null when none is empty.
+ */
+export function emptyQueryParams(query: Record<string, unknown>): string | null {
+  const empty = Object.entries(query)
+    .filter(([, v]) => v === '' || (Array.isArray(v) && v.includes('')))
+    .map(([k]) => (k.length > 40 ? `${k.slice(0, 37)}…` : k));
+  if (!empty.length) return null;
+  return `${empty.join(', ')}: given empty; give ${empty.length > 1 ? 'values' : 'a value'} or leave ${empty.length > 1 ? 'them' : 'it'} out`;
+}
+
+/**
  * Turns a zod error into one sentence naming the fields: `field: what is wrong (got …)`, issues joined by
  * "; ". `whole` names an issue about the whole input (a body that is not an object, a union that matched
  * nothing).

@@ -11,7 +11,7 @@ import { jobJson, type JobRow } from '../job-json';
 import { BadCursorError, JobRepository } from '../../jobs/repository';
 import { retentionWorkflowId } from '../../workflows/retention';
 import { runWorkflowId } from '../versions';
-import { captionQuery, createJobFields, describeZodError, listJobsQuery as listQuery, validate } from '../schemas';
+import { captionQuery, createJobFields, describeZodError, emptyQueryParams, listJobsQuery as listQuery, validate } from '../schemas';
 import { receiveLimitedUpload, type ReceivedUpload } from '../upload';
 import { fetchAudioUrl, redactUrl } from '../audio-url';
 import { admitUpload } from '../admission';
@@ -136,6 +136,8 @@ export function jobsRouter(deps: ApiDeps): Router {
 
   r.get('/v1/jobs', async (req: Request, res: Response) => {
     const me = principalOf(req);
+    const empty = emptyQueryParams(req.query);
+    if (empty) throw new ApiError(400, 'invalid_request', empty);
     const q = validate(listQuery, req.query);
     if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error, 'the query'));
     let page;
@@ -161,6 +163,8 @@ export function jobsRouter(deps: ApiDeps): Router {
   });
 
   r.get('/v1/jobs/:id/transcript', async (req: Request, res: Response) => {
+    const empty = emptyQueryParams(req.query);
+    if (empty) throw new ApiError(400, 'invalid_request', empty);
     const format = String(req.query.format ?? 'text');
     if (!(TRANSCRIPT_FORMATS as readonly string[]).includes(format)) {
       throw new ApiError(400, 'invalid_request', `format must be one of ${TRANSCRIPT_FORMATS.join(', ')}`);

@@ -9,12 +9,14 @@ import { nextUtcMidnight, utcDay } from '../../quota/keys';
 import { principalOf } from '../auth';
 import type { ApiDeps } from '../app';
 import { ApiError } from '../errors';
-import { describeZodError, usageQuery, validate } from '../schemas';
+import { describeZodError, emptyQueryParams, usageQuery, validate } from '../schemas';
 
 export function usageRouter(deps: ApiDeps): Router {
   const r = Router();
   r.get('/v1/usage', async (req: Request, res: Response) => {
     const me = principalOf(req);
+    const empty = emptyQueryParams(req.query);
+    if (empty) throw new ApiError(400, 'invalid_request', empty);
     const q = validate(usageQuery, req.query);
     if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error, 'the query'));
     const day = q.data.day ?? utcDay();

@@ -353,6 +353,7 @@ describe('GET /v1/usage', () => {
     ['?day=2026-02-30', /^day: must be a real calendar day/],
     ['?day=2026-01-01&day=2026-01-02', /^day: was given more than once/],
     ['?user=someone-else', /^unknown field\(s\): user/],
+    ['?day=', /^day: given empty; give a value or leave it out$/],
   ])('%s → 400 invalid_request in our words', async (query, message) => {
     const body = await expectError(await usage(freeKey, query), 400, 'invalid_request');
     expect(body.error.message).toMatch(message);
@@ -386,6 +387,9 @@ describe("a field's error names the field in our words, never zod's (Invalid inp
     ['GET /v1/jobs?limit=abc', () => get('/v1/jobs?limit=abc'), /^limit: must be a number$/],
     ['GET /v1/jobs?status=done', () => get('/v1/jobs?status=done'), /^status: must be one of queued, running/],
     ['GET /v1/jobs?limit=1&limit=2', () => get('/v1/jobs?limit=1&limit=2'), /^limit: /],
+    // An empty parameter (a blank form field) is named as such, never read as 0 ("must be at least 1 (got 0)").
+    ['GET /v1/jobs?limit=&status=', () => get('/v1/jobs?limit=&status='), /^limit, status: given empty; give values or leave them out$/],
+    ['GET /v1/jobs/:id/transcript?maxLineWidth=', () => get(`/v1/jobs/${crypto.randomUUID()}/transcript?format=srt&maxLineWidth=`), /^maxLineWidth: given empty/],
   ])('%s', async (_name, call, message) => {
     const body = await expectError(await call(), 400, 'invalid_request');
     expect(body.error.message).toMatch(message);
