@@ -41,6 +41,11 @@ export interface UploadOptions {
 
 const MAX_FIELDS = 50;
 const MAX_FIELD_BYTES = 16 * 1024;
+/**
+ * The longest file name kept (bytes of UTF-8): 255, every common file system's limit for one name (ext4,
+ * APFS, NTFS in UTF-16 units), so no real file has a longer one; the name is stored with the job.
+ */
+const MAX_FILENAME_BYTES = 255;
 
 /** True for multipart/form-data requests. */
 export function isMultipart(req: Request): boolean {
@@ -121,7 +126,16 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
         stream.resume();
         return fail(new ApiError(400, 'invalid_request', `'${fileField}' is repeated: send one file per request`));
       }
-      file = { path: opts.destPath, bytes: 0, filename: info.filename ?? '', mimeType: info.mimeType, sha256: '' };
+      const filename = info.filename ?? '';
+      if (Buffer.byteLength(filename) > MAX_FILENAME_BYTES) {
+        stream.resume();
+        return fail(
+          new ApiError(400, 'invalid_request', `the file name is ${Buffer.byteLength(filename)} bytes; at most ${MAX_FILENAME_BYTES} are accepted`, {
+            param: fileField,
+          }),
+        );
+      }
+      file = { path: opts.destPath, bytes: 0, filename, mimeType: info.mimeType, sha256: '' };
       const current = file;
       fileStream = stream;
       const digest = crypto.createHash('sha256');

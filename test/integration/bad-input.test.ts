@@ -300,6 +300,21 @@ describe('refused from the headers, before the body is read (api/early-refusal.t
 
 });
 
+test('a file name over 255 bytes → 400 invalid_request saying so (the name is stored with the job)', async () => {
+  const form = new FormData();
+  form.append('file', new Blob([fs.readFileSync(path.join(tmp, 'jfk.mp3'))]), `${'a'.repeat(300)}.mp3`);
+  const res = await fetch(`${app.url}/v1/jobs`, { method: 'POST', headers: { authorization: `Bearer ${premiumKey}` }, body: form });
+  const body = await expectError(res, 400, 'invalid_request');
+  expect(body.error.message).toBe('the file name is 304 bytes; at most 255 are accepted');
+  // 255 bytes of a non-ASCII name (85 three-byte characters) are fine.
+  const ok = new FormData();
+  ok.append('file', new Blob([fs.readFileSync(path.join(tmp, 'jfk.mp3'))]), `${'録'.repeat(83)}.mp3`);
+  const admitted = await fetch(`${app.url}/v1/jobs`, { method: 'POST', headers: { authorization: `Bearer ${premiumKey}` }, body: ok });
+  expect(admitted.status).toBe(202);
+  const { id } = (await admitted.json()) as { id: string };
+  expect((await fetch(`${app.url}/v1/jobs/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${premiumKey}` } })).status).toBe(204);
+});
+
 describe('a multipart body that cannot be parsed → 400 in our words, not the parser\'s', () => {
   const raw = (body: string) =>
     fetch(`${app.url}/v1/jobs`, {
