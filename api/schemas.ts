@@ -116,7 +116,7 @@ export const openAiFields = z
     // chunk store keeps no tokens, so it is refused by name rather than answered without them.
     'include[]': z
       .string()
-      .refine(() => false, 'include[]=logprobs is not available: per-token log-probabilities are not kept; use response_format=verbose_json for avg_logprob per segment')
+      .refine(() => false, 'logprobs is not available: per-token log-probabilities are not kept; use response_format=verbose_json for avg_logprob per segment')
       .optional(),
     // Accepted for compatibility: we always chunk at silences ourselves.
     chunking_strategy: z.string().optional(),

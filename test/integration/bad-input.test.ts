@@ -419,6 +419,8 @@ describe("a field's error names the field in our words, never zod's (Invalid inp
     expect(body.error.message).toBe('response_format: must be one of json, text, srt, vtt, verbose_json (got "xml")');
     const noModel = (await (await post('/v1/audio/transcriptions', {})).json()) as { error: { message: string; param: string } };
     expect(noModel.error).toMatchObject({ message: 'model: is required', param: 'model' });
+    const logprobs = (await (await post('/v1/audio/transcriptions', { model: 'whisper-1', 'include[]': 'logprobs' })).json()) as { error: { message: string } };
+    expect(logprobs.error.message).toMatch(/^include\[\]: logprobs is not available: /);
   });
 });
 
