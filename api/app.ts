@@ -14,6 +14,7 @@ import { rateLimit } from './rate-limit';
 import type { TaskQueueStats } from './queue-stats';
 import type { JobEventHub } from './event-hub';
 import { modelsRouter } from './routes/models';
+import { usageRouter } from './routes/usage';
 import { openAiRouter } from './routes/openai';
 import { eventsRouter } from './routes/events';
 import { TokenSigner } from './tokens';
@@ -85,6 +86,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(retranscribeRouter(deps));
   app.use(edgeAudioRouter(deps));
   app.use(modelsRouter(deps));
+  app.use(usageRouter(deps));
   app.use(openAiRouter(deps));
   app.use(listenRouter());
 

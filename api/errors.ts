@@ -34,6 +34,17 @@ const STATUS_OF_REFUSAL: Record<RefusalCode, number> = {
   unavailable: 503,
 };
 
+/**
+ * The HTTP status of a job's error code, for the synchronous OpenAI routes that answer a failed job as an
+ * error: a refusal code keeps its admission status (audio damaged beyond its header → 422 like a refusal at
+ * admission, audio decoding past the tier's length → 413); `cancelled` → 409; anything else (`internal`, a
+ * failure that is not the caller's) → 500.
+ */
+export function statusOfJobError(code: string | null | undefined, status: string | undefined): number {
+  if (code && code in STATUS_OF_REFUSAL) return STATUS_OF_REFUSAL[code as RefusalCode];
+  return status === 'cancelled' ? 409 : 500;
+}
+
 /** A refusal of the jobs module (jobs/refusal.ts) as our HTTP error: status by code, Retry-After, `param`. */
 export function refusalError(r: Refusal): ApiError {
   const headers: Record<string, string> = r.retryAfterSeconds !== undefined ? { 'Retry-After': String(r.retryAfterSeconds) } : {};
@@ -71,6 +82,11 @@ const PARAM_OF_CODE: Record<string, string> = {
   unsupported_audio: 'file',
   model_not_allowed: 'model',
 };
+
+/** OpenAI's `param` of an error code that is always about one field (`file` for the audio's), else null. */
+export function openAiParamOfCode(code: string): string | null {
+  return PARAM_OF_CODE[code] ?? null;
+}
 
 /** OpenAI's `param` for an error: the field it names, when it names one; else null. */
 function openAiParam(err: ApiError): string | null {

@@ -32,7 +32,7 @@ import { JobRefusal, type Refusal, type RefusalCode } from '../jobs/refusal';
 import { decodeWindowUpdate, finishSignal, type liveTranscriptionWorkflow } from '../workflows/live';
 import type { ApiDeps } from './app';
 import { ApiError, errorBody } from './errors';
-import { describeZodError, liveStartMessage, liveStopMessage } from './schemas';
+import { describeZodError, liveStartMessage, liveStopMessage, validate } from './schemas';
 import { frameToFloat32, Resampler, UtteranceSegmenter, type DecodeRequest, type LiveEncoding } from './live-audio';
 import { VadThread, type VadStream } from '../audio/vad-client';
 import { principalFromToken, type TokenSigner } from './tokens';
@@ -229,8 +229,8 @@ class LiveSession {
           CLOSE.policy,
         );
       }
-      const parsed = liveStartMessage.safeParse(json);
-      if (!parsed.success) throw new SessionError('invalid_request', `bad start message: ${describeZodError(parsed.error)}`, CLOSE.policy);
+      const parsed = validate(liveStartMessage, json);
+      if (!parsed.success) throw new SessionError('invalid_request', `bad start message: ${describeZodError(parsed.error, 'the message')}`, CLOSE.policy);
       await this.start(parsed.data);
       return;
     }

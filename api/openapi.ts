@@ -27,6 +27,8 @@ import {
   tokenRequest,
   tokenSchema,
   transcriptJsonSchema,
+  usageQuery,
+  usageSchema,
 } from './schemas';
 import { edgeAcceptedSchema, edgeResultSchema } from './edge/schemas';
 
@@ -268,7 +270,8 @@ export function buildOpenApi(): JsonSchema {
         get: {
           summary: 'Server-Sent Events: progress, segment, then completed | failed | cancelled | expired with the job JSON',
           description:
-            'Events: `progress` {chunksDone, chunksTotal, version}; `segment` {chunk, start, end, text, language, words?} once its ' +
+            'Events: `progress` {chunksDone, chunksTotal, version}; `segment` {chunk, start, end, text, language, words?, channel? ' +
+            '(multichannel jobs: the 0-based channel, as in the job JSON)} once its ' +
             'chunk\'s overlap with its neighbours is resolved (start/end in seconds on the job\'s time line, language as the ' +
             'job JSON\'s segments[].language); then one terminal event with the job JSON.',
           tags: ['jobs'],
@@ -320,6 +323,18 @@ export function buildOpenApi(): JsonSchema {
           tags: ['auth'],
           requestBody: { required: true, content: { 'application/json': { schema: schema(tokenRequest, 'input') } } },
           responses: { '201': { description: 'the token', content: json(tokenSchema) }, ...errors([400, 401, 404, 408, 413, 415]) },
+        },
+      },
+      '/v1/usage': {
+        get: {
+          summary: 'your quota: a UTC day’s audio seconds used, billed and left, jobs running, and your tier’s limits',
+          description:
+            'From the usage ledger (the quota’s truth), so it answers while Redis is down. usedSeconds is what counts against ' +
+            'the daily limit (a running job counts its whole file until it is settled to the seconds billed) and what a 429 ' +
+            'quota_exceeded calls `used`; limitSeconds and remainingSeconds are null on an unlimited tier.',
+          tags: ['quota'],
+          parameters: queryParams(usageQuery),
+          responses: { '200': { description: 'the day’s usage', content: json(usageSchema) }, ...errors([400, 401]) },
         },
       },
       '/v1/models': {

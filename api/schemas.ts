@@ -86,6 +86,17 @@ export const captionQuery = z.object({
   maxLineCount: z.coerce.number().int().min(1).max(100).optional(),
 });
 
+/** `GET /v1/usage` query: a UTC day (default today). */
+export const usageQuery = z
+  .object({
+    day: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a UTC day as YYYY-MM-DD')
+      .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'must be a real calendar day')
+      .optional(),
+  })
+  .strict();
+
 export const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
 
 /** `POST /v1/audio/transcriptions|translations` multipart fields besides `file` (OpenAI's names). */
@@ -105,7 +116,7 @@ export const openAiFields = z
     // chunk store keeps no tokens, so it is refused by name rather than answered without them.
     'include[]': z
       .string()
-      .refine(() => false, 'include[]=logprobs is not available: per-token log-probabilities are not kept; use response_format=verbose_json for avg_logprob per segment')
+      .refine(() => false, 'logprobs is not available: per-token log-probabilities are not kept; use response_format=verbose_json for avg_logprob per segment')
       .optional(),
     // Accepted for compatibility: we always chunk at silences ourselves.
     chunking_strategy: z.string().optional(),
@@ -230,6 +241,9 @@ export const modelListSchema = z.looseObject({
   data: z.array(modelSchema),
 });
 
+/** OpenAI's duration usage of a transcription: the seconds this job was billed (speech sent to inference, rounded up). */
+const openAiUsageSchema = z.looseObject({ type: z.literal('duration'), seconds: z.number().int() });
+
 /** OpenAI's transcription answer: `{text}` for json, the verbose shape for verbose_json. */
 export const openAiTranscriptionSchema = z.union([
   z.looseObject({
@@ -255,19 +269,153 @@ export const openAiTranscriptionSchema = z.union([
       )
       .optional(),
     words: z.array(z.looseObject({ word: z.string(), start: z.number(), end: z.number() })).optional(),
+    usage: openAiUsageSchema,
   }),
-  z.looseObject({ text: z.string() }),
+  z.looseObject({ text: z.string(), usage: openAiUsageSchema }),
 ]);
+
+/**
+ * `GET /v1/usage`: the caller's UTC day from the usage ledger. Seconds of audio; `usedSeconds` counts what
+ * the day's jobs reserved net of refunds (a running job counts its whole file until it settles to what was
+ * billed), the number a 429 `quota_exceeded` calls `used`; null limits are unlimited (premium).
+ */
+export const usageSchema = z.looseObject({
+  tier: z.enum(TIERS),
+  day: z.string(),
+  usedSeconds: z.number().int(),
+  billedSeconds: z.number().int(),
+  limitSeconds: z.number().int().nullable(),
+  remainingSeconds: z.number().int().nullable(),
+  resetAt: isoTime,
+  /** jobs holding a concurrency slot now (any day) */
+  activeJobs: z.number().int(),
+  limits: z.looseObject({
+    dailySeconds: z.number().int().nullable(),
+    concurrentJobs: z.number().int(),
+    maxFileBytes: z.number().int(),
+    maxAudioSeconds: z.number().int(),
+    requestsPerMinute: z.number().int(),
+  }),
+});
 
 export const healthSchema = z.looseObject({ status: z.literal('ok') });
 export const readinessSchema = z.looseObject({ postgres: z.boolean(), temporal: z.boolean(), redis: z.boolean() });
 
-/** Turns a zod error into one sentence naming the fields. */
-export function describeZodError(err: z.ZodError): string {
+/** A received value as a short quoted snippet for an error sentence (never the whole of a giant field). */
+function shown(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (Number.isNaN(v)) return 'not a number';
+  let s: string;
+  try {
+    s = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
+  } catch {
+    s = String(v);
+  }
+  return s.length > 40 ? `${s.slice(0, 37)}…` : s;
+}
+
+/**
+ * "unknown field(s): a, b": each name cut to 40 characters and at most 5 named, so a hostile field name
+ * (busboy allows 100 bytes, JSON any length) is not echoed back whole.
+ */
+function unknownFields(keys: readonly string[]): string {
+  const names = keys.slice(0, 5).map((k) => (k.length > 40 ? `${k.slice(0, 37)}…` : k));
+  return `unknown field(s): ${names.join(', ')}${keys.length > 5 ? ` and ${keys.length - 5} more` : ''}`;
+}
+
+/** What a zod `expected` type reads as in a sentence. */
+const EXPECTED: Record<string, string> = {
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'a JSON object',
+  array: 'a list',
+};
+
+/**
+ * Our sentence for a zod issue whose schema gave none. Zod's own defaults ("Invalid input: expected number,
+ * received NaN", "Too big: expected string to have <=1000 characters") name its internals, not the request;
+ * a schema's own message (e.g. `languageCode`'s) takes precedence over this map (zod v4: schema-level error
+ * > per-parse error map), so this only replaces the defaults. The field's name is added by describeZodError.
+ */
+export function issueMessage(iss: z.core.$ZodRawIssue): string {
+  const input = (iss as { input?: unknown }).input;
+  switch (iss.code) {
+    case 'invalid_type': {
+      if (input === undefined) return 'is required';
+      // A repeated query parameter or form field arrives as a list.
+      if (Array.isArray(input) && iss.expected !== 'array' && iss.path?.length) return 'was given more than once; give it once';
+      if (iss.expected === 'boolean' && typeof input === 'string') return `must be a JSON boolean, true or false (got the string ${shown(input)})`;
+      if (iss.expected === 'number' && typeof input === 'number' && Number.isNaN(input)) return 'must be a number';
+      return `must be ${EXPECTED[iss.expected] ?? iss.expected} (got ${Array.isArray(input) ? 'a list' : input === null ? 'null' : typeof input === 'object' ? 'an object' : shown(input)})`;
+    }
+    case 'too_big': {
+      const max = String(iss.maximum);
+      if (iss.origin === 'string') return `must be at most ${max} characters (got ${typeof input === 'string' ? input.length : 'more'})`;
+      if (iss.origin === 'array' || iss.origin === 'set') return `must have at most ${max} items`;
+      return `must be ${iss.inclusive === false ? 'less than' : 'at most'} ${max} (got ${shown(input)})`;
+    }
+    case 'too_small': {
+      const min = String(iss.minimum);
+      if (iss.origin === 'string') return Number(iss.minimum) === 1 ? 'must not be empty' : `must be at least ${min} characters`;
+      if (iss.origin === 'array' || iss.origin === 'set') return `must have at least ${min} items`;
+      return `must be ${iss.inclusive === false ? 'more than' : 'at least'} ${min} (got ${shown(input)})`;
+    }
+    case 'invalid_value': {
+      const values = (iss as { values?: unknown[] }).values ?? [];
+      if (Array.isArray(input) && iss.path?.length) return 'was given more than once; give it once';
+      return values.length === 1 ? `must be ${shown(values[0])} (got ${shown(input)})` : `must be one of ${values.map(String).join(', ')} (got ${shown(input)})`;
+    }
+    case 'invalid_format': {
+      const format = (iss as { format?: string }).format;
+      if (format === 'url') return `must be a URL (got ${shown(input)})`;
+      if (format === 'uuid' || format === 'guid') return `must be an id such as 3f0c…-…, a UUID (got ${shown(input)})`;
+      if (format === 'datetime') return `must be an ISO 8601 UTC time (got ${shown(input)})`;
+      return `is not in the expected form (got ${shown(input)})`;
+    }
+    case 'not_multiple_of':
+      return `must be a multiple of ${String((iss as { divisor?: unknown }).divisor)}`;
+    case 'unrecognized_keys':
+      return unknownFields(iss.keys);
+    case 'invalid_union':
+      return 'matches none of the accepted shapes';
+    default:
+      return 'is not valid';
+  }
+}
+
+/**
+ * `schema.safeParse(value)` with our sentences for zod's default messages ({@link issueMessage}); every
+ * request the API validates goes through this, so a user never reads zod's words.
+ */
+export function validate<S extends z.ZodType>(schema: S, value: unknown): z.ZodSafeParseResult<z.output<S>> {
+  return schema.safeParse(value, { error: issueMessage });
+}
+
+/**
+ * Query parameters given empty (`?maxLineWidth=&format=srt`, what an HTML form sends for a blank field):
+ * zod's number coercion would read '' as 0 and answer "must be at least 1 (got 0)", which the caller never
+ * sent; this names them instead. Null when none is empty.
+ */
+export function emptyQueryParams(query: Record<string, unknown>): string | null {
+  const empty = Object.entries(query)
+    .filter(([, v]) => v === '' || (Array.isArray(v) && v.includes('')))
+    .map(([k]) => (k.length > 40 ? `${k.slice(0, 37)}…` : k));
+  if (!empty.length) return null;
+  return `${empty.join(', ')}: given empty; give ${empty.length > 1 ? 'values' : 'a value'} or leave ${empty.length > 1 ? 'them' : 'it'} out`;
+}
+
+/**
+ * Turns a zod error into one sentence naming the fields: `field: what is wrong (got …)`, issues joined by
+ * "; ". `whole` names an issue about the whole input (a body that is not an object, a union that matched
+ * nothing).
+ */
+export function describeZodError(err: z.ZodError, whole = 'the body'): string {
   return err.issues
     .map((i) => {
-      if (i.code === 'unrecognized_keys') return `unknown field(s): ${i.keys.join(', ')}`;
-      const where = i.path.join('.') || 'body';
+      if (i.code === 'unrecognized_keys') return unknownFields(i.keys);
+      const where = i.path.map(String).join('.') || whole;
       return `${where}: ${i.message}`;
     })
     .join('; ');

@@ -40,10 +40,14 @@ const LONG_PAUSE_S = 3.0;
  * otherwise every segment starts a new cue. A cue runs from its first word's start to its last word's
  * end. Multichannel: a change of channel always starts a new cue (our addition: a cue is one speaker).
  * @param segments segments that all have `words` (see hasWords)
+ * @param labelWidth characters a cue's first line carries before its first word (SRT's `[Channel 0] `
+ *   prefix, which is shown; our addition), counted in that line's width so no shown line is over
+ *   `maxLineWidth`; 0 without channels and for WebVTT, whose `<v …>` voice tag is not shown
  */
 export function captionCues(
   segments: readonly FormattableSegment[],
   layout: CaptionLayout,
+  labelWidth: (channel: number | undefined) => number = () => 0,
 ): { start: number; end: number; text: string; channel?: number }[] {
   const { maxLineCount } = layout;
   const preserveSegments = maxLineCount === undefined || layout.maxLineWidth === undefined;
@@ -66,15 +70,19 @@ export function captionCues(
         lineLen += pyLen(timing.word); // line continuation
       } else {
         timing.word = timing.word.trim();
+        let label = 0;
         if ((subtitle.length > 0 && maxLineCount !== undefined && (longPause || lineCount >= maxLineCount)) || segBreak) {
           subtitles.push(subtitle); // subtitle break
           subtitle = [];
           lineCount = 1;
+          label = labelWidth(timing.channel);
         } else if (lineLen > 0) {
           lineCount += 1; // line break
           timing.word = '\n' + timing.word;
+        } else {
+          label = labelWidth(timing.channel); // the first cue's first word
         }
-        lineLen = pyLen(timing.word.trim());
+        lineLen = label + pyLen(timing.word.trim());
       }
       subtitle.push(timing);
       last = timing.start;
@@ -99,8 +107,12 @@ export type TranscriptFormat = (typeof TRANSCRIPT_FORMATS)[number];
  */
 function cueText(s: FormattableSegment, format: 'SRT' | 'WebVTT'): string {
   if (s.channel === undefined) return s.text;
-  const label = `Channel ${s.channel}`;
-  return format === 'WebVTT' ? `<v ${label}>${s.text}` : `[${label}] ${s.text}`;
+  return format === 'WebVTT' ? `<v Channel ${s.channel}>${s.text}` : `${srtLabel(s.channel)}${s.text}`;
+}
+
+/** SRT's shown channel label, `[Channel 0] ` ('' without a channel). */
+function srtLabel(channel: number | undefined): string {
+  return channel === undefined ? '' : `[Channel ${channel}] `;
 }
 
 function cues(segments: readonly FormattableSegment[], format: 'SRT' | 'WebVTT'): NodeList {
@@ -112,7 +124,8 @@ function cues(segments: readonly FormattableSegment[], format: 'SRT' | 'WebVTT')
 
 /** SubRip subtitles: one cue per segment, or laid out by word times when `layout` is given. */
 export function toSrt(segments: readonly FormattableSegment[], layout?: CaptionLayout): string {
-  return stringifySync(cues(layout ? captionCues(segments, layout) : segments, 'SRT'), { format: 'SRT' });
+  const laidOut = layout ? captionCues(segments, layout, (channel) => pyLen(srtLabel(channel))) : segments;
+  return stringifySync(cues(laidOut, 'SRT'), { format: 'SRT' });
 }
 
 /** WebVTT subtitles: one cue per segment, or laid out by word times when `layout` is given. */

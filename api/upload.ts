@@ -41,6 +41,11 @@ export interface UploadOptions {
 
 const MAX_FIELDS = 50;
 const MAX_FIELD_BYTES = 16 * 1024;
+/**
+ * The longest file name kept (bytes of UTF-8): 255, every common file system's limit for one name (ext4,
+ * APFS, NTFS in UTF-16 units), so no real file has a longer one; the name is stored with the job.
+ */
+const MAX_FILENAME_BYTES = 255;
 
 /** True for multipart/form-data requests. */
 export function isMultipart(req: Request): boolean {
@@ -121,7 +126,16 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
         stream.resume();
         return fail(new ApiError(400, 'invalid_request', `'${fileField}' is repeated: send one file per request`));
       }
-      file = { path: opts.destPath, bytes: 0, filename: info.filename ?? '', mimeType: info.mimeType, sha256: '' };
+      const filename = info.filename ?? '';
+      if (Buffer.byteLength(filename) > MAX_FILENAME_BYTES) {
+        stream.resume();
+        return fail(
+          new ApiError(400, 'invalid_request', `the file name is ${Buffer.byteLength(filename)} bytes; at most ${MAX_FILENAME_BYTES} are accepted`, {
+            param: fileField,
+          }),
+        );
+      }
+      file = { path: opts.destPath, bytes: 0, filename, mimeType: info.mimeType, sha256: '' };
       const current = file;
       fileStream = stream;
       const digest = crypto.createHash('sha256');
@@ -146,7 +160,7 @@ export async function receiveMultipart(req: Request, opts: UploadOptions): Promi
     });
     bb.on('filesLimit', () => fail(new ApiError(400, 'invalid_request', `'${fileField}' is repeated: send one file per request`)));
     bb.on('fieldsLimit', () => fail(new ApiError(400, 'invalid_request', `too many fields (at most ${MAX_FIELDS})`)));
-    bb.on('error', (err) => fail(new ApiError(400, 'invalid_request', `malformed multipart body: ${(err as Error).message}`)));
+    bb.on('error', (err) => fail(new ApiError(400, 'invalid_request', multipartErrorSentence(err as Error))));
     bb.on('close', async () => {
       if (fileWrite) await fileWrite;
       if (!failed) resolve({ fields, file });
@@ -227,5 +241,22 @@ export async function receiveLimitedUpload(
     throw err;
   } finally {
     await slot.release();
+  }
+}
+
+/**
+ * Our sentence for a multipart body busboy cannot parse. Its own messages ("Unexpected end of form",
+ * "Malformed part header", busboy lib/types/multipart.js) name its parser's states, not what the client
+ * should change; anything else it raises reads as a body that could not be read.
+ */
+export function multipartErrorSentence(err: Error): string {
+  switch (err.message) {
+    case 'Unexpected end of form':
+      return 'malformed multipart body: it ends before its closing boundary (the upload was cut short, or the body does not match its Content-Type)';
+    case 'Malformed part header':
+      return "malformed multipart body: a part's headers cannot be read (each part needs a Content-Disposition: form-data; name=\"…\" header)";
+    case 'Malformed urlencoded form':
+    default:
+      return 'malformed multipart body: it cannot be read as multipart/form-data with the boundary its Content-Type gives';
   }
 }

@@ -10,7 +10,7 @@ import type { Principal } from '../../common/keys';
 import { admitEdge as admitEdgeJob } from '../../jobs/admission';
 import type { ApiDeps } from '../app';
 import { admittedOrThrow, ApiError } from '../errors';
-import { describeZodError, type CreateJobFields } from '../schemas';
+import { describeZodError, validate, type CreateJobFields } from '../schemas';
 import type { ReceivedUpload } from '../upload';
 import { capabilitiesSchema, chooseEdgeModel, modelFileUrl, manifestFor, type Capabilities } from './plan';
 import { newEdgeToken } from './token';
@@ -39,7 +39,7 @@ function parseCapabilities(raw: string | undefined): Capabilities | undefined {
   } catch {
     throw new ApiError(400, 'invalid_request', 'capabilities: must be a JSON object such as {"wasmSimd": true, "wasmThreads": true, "deviceMemoryGb": 8}');
   }
-  const parsed = capabilitiesSchema.safeParse(json);
+  const parsed = validate(capabilitiesSchema, json);
   if (!parsed.success) throw new ApiError(400, 'invalid_request', `capabilities: ${describeZodError(parsed.error)}`);
   return parsed.data;
 }

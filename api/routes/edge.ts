@@ -25,7 +25,7 @@ import { checkEdgeToken, useEdgeToken } from '../edge/token';
 import { originOf } from '../edge/admission';
 import { admittedOrThrow, ApiError, refusalError } from '../errors';
 import { ownJob } from '../own-job';
-import { describeZodError } from '../schemas';
+import { describeZodError, validate } from '../schemas';
 import { edgeAcceptedSchema, edgeResultSchema } from '../edge/schemas';
 import { receiveLimitedUpload } from '../upload';
 
@@ -214,7 +214,7 @@ export function edgePublicRouter(deps: ApiDeps): Router {
       throw reject(new ApiError(409, 'edge_result_rejected', REJECTION[check.reason]), check.reason);
     }
     if (await isDeleted(pool, jobId)) throw reject(deletedJob(), 'deleted');
-    const parsed = edgeResultSchema.safeParse(req.body);
+    const parsed = validate(edgeResultSchema, req.body);
     if (!parsed.success) throw reject(new ApiError(400, 'invalid_request', describeZodError(parsed.error)), 'invalid body');
     const result = parsed.data;
     if (check.plan!.model?.endsWith('.en') && result.language !== 'en') {

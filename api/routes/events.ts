@@ -17,6 +17,7 @@ import { ApiError } from '../errors';
 import { jobJsonOf, loadVersions } from '../job-json';
 import { parseTokenRequest } from '../token-request';
 import { ownJob } from '../own-job';
+import { CHANNEL_CHUNK_STRIDE } from '../../activities/channels';
 import type { TokenSigner } from '../tokens';
 
 /** How often an idle stream sends a keep-alive comment (proxies close silent connections). */
@@ -76,6 +77,7 @@ export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
     const run = versions[versions.length - 1];
     const jobId = run.id;
     const version = run.version ?? 1;
+    const multichannel = run.options?.multichannel === true || parent.options?.multichannel === true;
     let lastId = Number(req.header('last-event-id') ?? req.query.lastEventId ?? 0);
     if (!Number.isSafeInteger(lastId) || lastId < 0) throw new ApiError(400, 'invalid_request', 'Last-Event-ID must be an event id');
     // Resuming at or past the terminal event: the stream is over. 204 is what makes EventSource stop
@@ -119,6 +121,11 @@ export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
           );
           for (const e of rows) {
             let data = e.data && typeof e.data === 'object' ? { ...e.data, version } : e.data;
+            if (multichannel && e.type === 'segment' && typeof data?.chunk === 'number') {
+              // A multichannel job numbers channel c's chunks from c × CHANNEL_CHUNK_STRIDE
+              // (activities/channels.ts); the event names the channel as the job JSON's segments do.
+              data = { ...data, channel: Math.floor(data.chunk / CHANNEL_CHUNK_STRIDE) };
+            }
             const terminal = TERMINAL_STATUSES.includes(e.type as JobStatus);
             if (terminal) {
               data = await jobJsonOf(pool, (await new JobRepository(pool).get(jobId))!);

@@ -11,7 +11,7 @@ import { jobJson, type JobRow } from '../job-json';
 import { BadCursorError, JobRepository } from '../../jobs/repository';
 import { retentionWorkflowId } from '../../workflows/retention';
 import { runWorkflowId } from '../versions';
-import { captionQuery, createJobFields, describeZodError, listJobsQuery as listQuery } from '../schemas';
+import { captionQuery, createJobFields, describeZodError, emptyQueryParams, listJobsQuery as listQuery, validate } from '../schemas';
 import { receiveLimitedUpload, type ReceivedUpload } from '../upload';
 import { fetchAudioUrl, redactUrl } from '../audio-url';
 import { admitUpload } from '../admission';
@@ -76,7 +76,7 @@ export function jobsRouter(deps: ApiDeps): Router {
           refuseAtLimits: req.header('idempotency-key') === undefined,
         });
       }
-      const parsed = createJobFields.safeParse(upload.fields);
+      const parsed = validate(createJobFields, upload.fields);
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error));
       const fields = parsed.data;
       if (fields.url !== undefined) {
@@ -136,8 +136,10 @@ export function jobsRouter(deps: ApiDeps): Router {
 
   r.get('/v1/jobs', async (req: Request, res: Response) => {
     const me = principalOf(req);
-    const q = listQuery.safeParse(req.query);
-    if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error));
+    const empty = emptyQueryParams(req.query);
+    if (empty) throw new ApiError(400, 'invalid_request', empty);
+    const q = validate(listQuery, req.query);
+    if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error, 'the query'));
     let page;
     try {
       page = await jobsRepo.list(me.userId, q.data);
@@ -161,12 +163,14 @@ export function jobsRouter(deps: ApiDeps): Router {
   });
 
   r.get('/v1/jobs/:id/transcript', async (req: Request, res: Response) => {
+    const empty = emptyQueryParams(req.query);
+    if (empty) throw new ApiError(400, 'invalid_request', empty);
     const format = String(req.query.format ?? 'text');
     if (!(TRANSCRIPT_FORMATS as readonly string[]).includes(format)) {
       throw new ApiError(400, 'invalid_request', `format must be one of ${TRANSCRIPT_FORMATS.join(', ')}`);
     }
-    const q = captionQuery.safeParse({ maxLineWidth: req.query.maxLineWidth, maxLineCount: req.query.maxLineCount });
-    if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error));
+    const q = validate(captionQuery, { maxLineWidth: req.query.maxLineWidth, maxLineCount: req.query.maxLineCount });
+    if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error, 'the query'));
     const layout = q.data.maxLineWidth !== undefined || q.data.maxLineCount !== undefined ? q.data : undefined;
     if (layout && format !== 'srt' && format !== 'vtt') {
       throw new ApiError(400, 'invalid_request', 'maxLineWidth and maxLineCount lay out captions: use them with format=srt or vtt');

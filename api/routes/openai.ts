@@ -16,15 +16,18 @@ import { admitUpload } from '../admission';
 import { JobRepository } from '../../jobs/repository';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
-import { ApiError, openAiErrorBody } from '../errors';
+import { ApiError, openAiErrorBody, openAiParamOfCode, statusOfJobError } from '../errors';
 import { finalPrefixSegments, segmentDeltas } from '../../audio/transcript';
 import { IdempotencyStore } from '../idempotency';
 import type { JobRow } from '../job-json';
-import { describeZodError, openAiFields, RESPONSE_FORMATS } from '../schemas';
+import { describeZodError, openAiFields, RESPONSE_FORMATS, validate } from '../schemas';
 import { toSrt, toVtt } from '../transcript-formats';
 import type { StoredSegment } from '../../audio/transcript';
 import { OPENAI_MODEL_ALIAS } from './models';
 import { receiveLimitedUpload } from '../upload';
+
+/** The multipart keys of OpenAI's `chunking_strategy` object (its VAD settings: type, threshold, prefix_padding_ms, silence_duration_ms). */
+const CHUNKING_STRATEGY_KEY = /^chunking_strategy\[[a-z_]{1,40}\]$/;
 
 /** Without an Idempotency-Key, identical calls within this window are one call (client retries). */
 const CONTENT_DEDUP_SECONDS = 5 * 60;
@@ -53,7 +56,14 @@ export function openAiRouter(deps: ApiDeps): Router {
         destPath: uploadPath,
         repeatable: ['timestamp_granularities[]', 'include[]'],
       });
-      const parsed = openAiFields.safeParse(upload.fields);
+      // OpenAI's `chunking_strategy` object reaches us as the official client sends objects in multipart:
+      // `chunking_strategy[type]=server_vad`, `chunking_strategy[threshold]=0.5`, … We always cut at the
+      // silences our own VAD finds (README "How a job runs"), so, like `chunking_strategy=auto`, these are
+      // accepted and have no effect, rather than refused as unknown fields.
+      const parsed = validate(
+        openAiFields,
+        Object.fromEntries(Object.entries(upload.fields).filter(([k]) => !CHUNKING_STRATEGY_KEY.test(k))),
+      );
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error), { param: zodParam(parsed.error) });
       const f = parsed.data;
       format = f.response_format ?? 'json';
@@ -122,9 +132,8 @@ export function openAiRouter(deps: ApiDeps): Router {
     await waitForWorkflow(temporal, jobId);
     const job = await new JobRepository(pool).get(jobId);
     if (!job || job.status !== 'completed') {
-      const code = job?.error_code ?? 'failed';
-      const status = code === 'unsupported_audio' ? 422 : job?.status === 'cancelled' ? 409 : 500;
-      throw new ApiError(status, code, job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`);
+      const code = job?.error_code ?? (job?.status === 'cancelled' ? 'cancelled' : 'failed');
+      throw new ApiError(statusOfJobError(job?.error_code, job?.status), code, job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`);
     }
     sendTranscript(res, job, format, task, granularities);
   };
@@ -141,7 +150,8 @@ export function openAiRouter(deps: ApiDeps): Router {
 function zodParam(err: z.ZodError): string | null {
   const issue = err.issues[0];
   if (!issue) return null;
-  if (issue.code === 'unrecognized_keys') return issue.keys.join(', ') || null;
+  // OpenAI names one field in `param`: the first unknown one (cut like the message's names).
+  if (issue.code === 'unrecognized_keys') return issue.keys[0]?.slice(0, 40) || null;
   return issue.path.length ? issue.path.map(String).join('.') : null;
 }
 
@@ -241,8 +251,10 @@ async function streamTranscript(deps: ApiDeps, req: Request, res: Response, jobI
   finished = true;
   if (!job || job.status !== 'completed') {
     const code = job?.error_code ?? (job?.status === 'cancelled' ? 'cancelled' : 'failed');
-    const status = code === 'unsupported_audio' ? 422 : job?.status === 'cancelled' ? 409 : 500;
-    res.write(`event: error\ndata: ${JSON.stringify(openAiErrorBody(status, code, job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`))}\n\n`);
+    const status = statusOfJobError(job?.error_code, job?.status);
+    const message = job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`;
+    // The same body as the synchronous answer, `param` included (`file` for the audio's errors).
+    res.write(`event: error\ndata: ${JSON.stringify(openAiErrorBody(status, code, message, openAiParamOfCode(code)))}\n\n`);
     res.end();
     return;
   }
@@ -273,6 +285,9 @@ function sendTranscript(
 ) {
   const segments = job.segments ?? [];
   const text = job.text ?? '';
+  // OpenAI's duration usage (its Transcription.Duration / TranscriptionVerbose.Usage: whisper-1 is billed by
+  // the second): ours is what this job was charged, the speech seconds sent to inference, rounded up.
+  const usage = { type: 'duration' as const, seconds: job.billed_seconds ?? 0 };
   switch (format) {
     case 'text':
       res.type('text/plain').send(text + '\n');
@@ -293,10 +308,11 @@ function sendTranscript(
           ? { words: segments.flatMap((s) => (s.words ?? []).map((w) => ({ word: w.word.trim(), start: w.start, end: w.end }))) }
           : {}),
         ...(granularities.segment ? { segments: verboseSegments(segments) } : {}),
+        usage,
       });
       return;
     default:
-      res.json({ text });
+      res.json({ text, usage });
   }
 }
 

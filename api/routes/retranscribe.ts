@@ -16,7 +16,7 @@ import { principalOf } from '../auth';
 import { ApiError } from '../errors';
 import { jobJson, loadVersions } from '../job-json';
 import { ownJob } from '../own-job';
-import { createJobFields, describeZodError, retranscribeBody, type CreateJobFields } from '../schemas';
+import { createJobFields, describeZodError, retranscribeBody, validate, type CreateJobFields } from '../schemas';
 import { versionWorkflowId } from '../versions';
 
 /** Options of the job that a version does not inherit: what the request replaces, and the job's own. */
@@ -33,7 +33,7 @@ export function retranscribeRouter(deps: ApiDeps): Router {
     if (!req.is('application/json')) {
       throw new ApiError(415, 'unsupported_media_type', 'send {"model"} or {"requireHighAccuracy": true} as JSON');
     }
-    const body = retranscribeBody.safeParse(req.body ?? {});
+    const body = validate(retranscribeBody, req.body ?? {});
     if (!body.success) throw new ApiError(400, 'invalid_request', describeZodError(body.error));
     const me = principalOf(req);
     const job = await ownJob(pool, me.userId, String(req.params.id));
@@ -56,7 +56,7 @@ export function retranscribeRouter(deps: ApiDeps): Router {
 
     // The version's fields: the job's (task, priority, multichannel, webhook …) with the request's model choice.
     const inherited = Object.fromEntries(Object.entries(job.options ?? {}).filter(([k]) => !NOT_INHERITED.includes(k) && k !== 'modelNote'));
-    const merged = createJobFields.safeParse({
+    const merged = validate(createJobFields, {
       ...Object.fromEntries(Object.entries(inherited).map(([k, v]) => [k, typeof v === 'boolean' ? String(v) : v])),
       ...(body.data.model !== undefined ? { model: body.data.model } : {}),
       ...(body.data.requireHighAccuracy !== undefined ? { requireHighAccuracy: String(body.data.requireHighAccuracy) } : {}),

@@ -260,7 +260,24 @@ describe('refused from the headers, before the body is read (api/early-refusal.t
     expect(answer?.text).toMatch(/^HTTP\/1\.1 429/);
     expect(answer?.text).toContain('"code":"quota_exceeded"');
     // A body small enough to be a privacy-mode request is read, and admission refuses its file the same way.
-    await expectError(await submitFile(app.url, apiKey, path.join(tmp, 'jfk.mp3')), 429, 'quota_exceeded');
+    const refused = (await expectError(await submitFile(app.url, apiKey, path.join(tmp, 'jfk.mp3')), 429, 'quota_exceeded')) as unknown as {
+      error: { used: number; limit: number; resetAt: string };
+    };
+    await expectNoOtherJob([spent]);
+    // GET /v1/usage shows the same numbers the refusal gave, without making a job.
+    const usage = await fetch(`${app.url}/v1/usage`, { headers: { authorization: `Bearer ${apiKey}` } });
+    expect(usage.status).toBe(200);
+    expect(await usage.json()).toMatchObject({
+      tier: 'standard',
+      day: new Date().toISOString().slice(0, 10),
+      usedSeconds: refused.error.used,
+      billedSeconds: 1,
+      limitSeconds: refused.error.limit,
+      remainingSeconds: 0,
+      resetAt: refused.error.resetAt,
+      activeJobs: 0,
+      limits: { dailySeconds: 1, concurrentJobs: app.config.tiers.standard.concurrentJobs },
+    });
     await expectNoOtherJob([spent]);
   });
 
@@ -281,6 +298,130 @@ describe('refused from the headers, before the body is read (api/early-refusal.t
     }
   }, 30_000);
 
+});
+
+test('a file name over 255 bytes → 400 invalid_request saying so (the name is stored with the job)', async () => {
+  const form = new FormData();
+  form.append('file', new Blob([fs.readFileSync(path.join(tmp, 'jfk.mp3'))]), `${'a'.repeat(300)}.mp3`);
+  const res = await fetch(`${app.url}/v1/jobs`, { method: 'POST', headers: { authorization: `Bearer ${premiumKey}` }, body: form });
+  const body = await expectError(res, 400, 'invalid_request');
+  expect(body.error.message).toBe('the file name is 304 bytes; at most 255 are accepted');
+  // 255 bytes of a non-ASCII name (85 three-byte characters) are fine.
+  const ok = new FormData();
+  ok.append('file', new Blob([fs.readFileSync(path.join(tmp, 'jfk.mp3'))]), `${'録'.repeat(83)}.mp3`);
+  const admitted = await fetch(`${app.url}/v1/jobs`, { method: 'POST', headers: { authorization: `Bearer ${premiumKey}` }, body: ok });
+  expect(admitted.status).toBe(202);
+  const { id } = (await admitted.json()) as { id: string };
+  expect((await fetch(`${app.url}/v1/jobs/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${premiumKey}` } })).status).toBe(204);
+});
+
+describe('a multipart body that cannot be parsed → 400 in our words, not the parser\'s', () => {
+  const raw = (body: string) =>
+    fetch(`${app.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${premiumKey}`, 'content-type': 'multipart/form-data; boundary=XX' },
+      body,
+    });
+  test.each([
+    ['cut before its closing boundary', '--XX\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nabc', /ends before its closing boundary/],
+    ['a part without headers', '--XX\r\nGarbage\r\n\r\nabc\r\n--XX--\r\n', /a part's headers cannot be read/],
+  ])('%s', async (_name, body, message) => {
+    const answer = await expectError(await raw(body), 400, 'invalid_request');
+    expect(answer.error.message).toMatch(message);
+    expect(answer.error.message).not.toMatch(/Unexpected end of form|Malformed part header/);
+  });
+});
+
+describe('GET /v1/usage', () => {
+  const usage = (key: string, query = '') => fetch(`${app.url}/v1/usage${query}`, { headers: { authorization: `Bearer ${key}` } });
+
+  test("a new free user sees the whole day's quota left, the tier's limits, and only their own numbers", async () => {
+    const res = await usage(freeKey);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    const tomorrow = new Date(Date.now() + 24 * 3600 * 1000).toISOString().slice(0, 10);
+    expect(body).toEqual({
+      tier: 'free',
+      day: new Date().toISOString().slice(0, 10),
+      usedSeconds: 0,
+      billedSeconds: 0,
+      limitSeconds: DEFAULT_TIERS.free.dailySeconds,
+      remainingSeconds: DEFAULT_TIERS.free.dailySeconds,
+      resetAt: `${tomorrow}T00:00:00.000Z`,
+      activeJobs: 0,
+      limits: {
+        dailySeconds: DEFAULT_TIERS.free.dailySeconds,
+        concurrentJobs: DEFAULT_TIERS.free.concurrentJobs,
+        maxFileBytes: SMALL_FILE_LIMIT,
+        maxAudioSeconds: SHORT_AUDIO_LIMIT,
+        requestsPerMinute: DEFAULT_TIERS.free.requestsPerMinute,
+      },
+    });
+    // Premium is unlimited: null, not a number.
+    expect(await (await usage(premiumKey)).json()).toMatchObject({ tier: 'premium', limitSeconds: null, remainingSeconds: null });
+    // A past day.
+    expect(await (await usage(freeKey, '?day=2026-01-31')).json()).toMatchObject({ day: '2026-01-31', usedSeconds: 0, resetAt: '2026-02-01T00:00:00.000Z' });
+  });
+
+  test.each([
+    ['?day=yesterday', /^day: must be a UTC day as YYYY-MM-DD/],
+    ['?day=2026-02-30', /^day: must be a real calendar day/],
+    ['?day=2026-01-01&day=2026-01-02', /^day: was given more than once/],
+    ['?user=someone-else', /^unknown field\(s\): user/],
+    ['?day=', /^day: given empty; give a value or leave it out$/],
+  ])('%s → 400 invalid_request in our words', async (query, message) => {
+    const body = await expectError(await usage(freeKey, query), 400, 'invalid_request');
+    expect(body.error.message).toMatch(message);
+  });
+
+  test('no key → 401', async () => {
+    await expectError(await fetch(`${app.url}/v1/usage`), 401, 'unauthorized');
+  });
+});
+
+describe("a field's error names the field in our words, never zod's (Invalid input, Too big, expected … received)", () => {
+  const ZOD_WORDING = /Invalid input|Invalid option|Invalid string|Too big|Too small|expected .* received|<=|>=/;
+  const fields = (f: Record<string, string>) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(f)) form.append(k, v);
+    form.append('file', new Blob([fs.readFileSync(path.join(tmp, 'jfk.mp3'))]), 'jfk.mp3');
+    return form;
+  };
+  const post = (route: string, f: Record<string, string>) =>
+    fetch(`${app.url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${premiumKey}` }, body: fields(f) });
+  const get = (route: string) => fetch(`${app.url}${route}`, { headers: { authorization: `Bearer ${premiumKey}` } });
+
+  test.each([
+    ['POST /v1/jobs temperature=hot', () => post('/v1/jobs', { temperature: 'hot' }), /^temperature: must be a number$/],
+    ['POST /v1/jobs temperature=5', () => post('/v1/jobs', { temperature: '5' }), /^temperature: must be at most 1 \(got 5\)$/],
+    ['POST /v1/jobs task=summarise', () => post('/v1/jobs', { task: 'summarise' }), /^task: must be one of transcribe, translate \(got "summarise"\)$/],
+    ['POST /v1/jobs prompt of 5000 chars', () => post('/v1/jobs', { prompt: 'x'.repeat(5000) }), /^prompt: must be at most 1000 characters \(got 5000\)$/],
+    ['POST /v1/jobs model=""', () => post('/v1/jobs', { model: '' }), /^model: must not be empty$/],
+    ['POST /v1/jobs retainAudioSeconds=1.5', () => post('/v1/jobs', { retainAudioSeconds: '1.5' }), /^retainAudioSeconds: must be a whole number/],
+    ['POST /v1/jobs multichannel=yes', () => post('/v1/jobs', { multichannel: 'yes' }), /^multichannel: must be one of true, false \(got "yes"\)$/],
+    ['GET /v1/jobs?limit=abc', () => get('/v1/jobs?limit=abc'), /^limit: must be a number$/],
+    ['GET /v1/jobs?status=done', () => get('/v1/jobs?status=done'), /^status: must be one of queued, running/],
+    ['GET /v1/jobs?limit=1&limit=2', () => get('/v1/jobs?limit=1&limit=2'), /^limit: /],
+    // An empty parameter (a blank form field) is named as such, never read as 0 ("must be at least 1 (got 0)").
+    ['GET /v1/jobs?limit=&status=', () => get('/v1/jobs?limit=&status='), /^limit, status: given empty; give values or leave them out$/],
+    ['GET /v1/jobs/:id/transcript?maxLineWidth=', () => get(`/v1/jobs/${crypto.randomUUID()}/transcript?format=srt&maxLineWidth=`), /^maxLineWidth: given empty/],
+  ])('%s', async (_name, call, message) => {
+    const body = await expectError(await call(), 400, 'invalid_request');
+    expect(body.error.message).toMatch(message);
+    expect(body.error.message).not.toMatch(ZOD_WORDING);
+  });
+
+  test('OpenAI route: our sentence in message, the field in param', async () => {
+    const res = await post('/v1/audio/transcriptions', { model: 'whisper-1', response_format: 'xml' });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { message: string; param: string; type: string } };
+    expect(body.error).toMatchObject({ type: 'invalid_request_error', param: 'response_format' });
+    expect(body.error.message).toBe('response_format: must be one of json, text, srt, vtt, verbose_json (got "xml")');
+    const noModel = (await (await post('/v1/audio/transcriptions', {})).json()) as { error: { message: string; param: string } };
+    expect(noModel.error).toMatchObject({ message: 'model: is required', param: 'model' });
+    const logprobs = (await (await post('/v1/audio/transcriptions', { model: 'whisper-1', 'include[]': 'logprobs' })).json()) as { error: { message: string } };
+    expect(logprobs.error.message).toMatch(/^include\[\]: logprobs is not available: /);
+  });
 });
 
 describe('GET /v1/jobs/:id', () => {

@@ -202,3 +202,21 @@ test('Idempotency-Key: the same request returns the first job; a different one â
   const { rows } = await app.pool.query(`SELECT count(*)::int AS n FROM usage_ledger WHERE job_id = $1 AND kind = 'reserve'`, [ja.id]);
   expect(rows[0].n).toBe(1);
 }, 120_000);
+
+test("a multichannel job's SSE segment events name their channel, as its JSON segments do", async () => {
+  const res = await submitFile(app.url, key, path.join(AUDIO, 'stereo_diarization.wav'), { multichannel: 'true', language: 'en', model: 'whisper-tiny.en' });
+  expect(res.status).toBe(202);
+  const { id } = (await res.json()) as { id: string };
+  const job = (await waitForJob(app.url, key, id)) as { status: string; segments: { channel: number; text: string }[] };
+  expect(job.status).toBe('completed');
+  // The stream of an ended job replays its events, then ends with the terminal one.
+  const body = await (await get(`/v1/jobs/${id}/events`)).text();
+  const segments = body
+    .split('\n\n')
+    .filter((e) => /^event: segment$/m.test(e))
+    .map((e) => JSON.parse(/^data: (.*)$/m.exec(e)![1]) as { channel?: number; text: string });
+  expect(segments.length).toBeGreaterThanOrEqual(2);
+  expect([...new Set(segments.map((s) => s.channel))].sort()).toEqual([0, 1]);
+  // Each event's channel is the channel of the same text in the job JSON.
+  for (const s of segments) expect(job.segments.find((j) => j.text.trim() === s.text.trim())?.channel).toBe(s.channel);
+}, 180_000);

@@ -39,6 +39,11 @@ test('every response_format through the official client', async () => {
   const file = () => fs.createReadStream(JFK);
   const json = await client.audio.transcriptions.create({ file: file(), model: 'whisper-1' });
   expect(wer(JFK_REFERENCE, json.text)).toBeLessThanOrEqual(0.1);
+  // OpenAI's duration usage: the seconds this job was billed (jfk is 11 s of speech).
+  const billed = async () => (await app.pool.query(`SELECT billed_seconds FROM jobs WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1`, [userId])).rows[0].billed_seconds;
+  expect(json.usage).toEqual({ type: 'duration', seconds: await billed() });
+  expect(json.usage).toMatchObject({ seconds: expect.any(Number) });
+  expect((json.usage as { seconds: number }).seconds).toBeGreaterThanOrEqual(10);
 
   const text = await client.audio.transcriptions.create({ file: file(), model: 'whisper-1', response_format: 'text' });
   expect(wer(JFK_REFERENCE, text as unknown as string)).toBeLessThanOrEqual(0.1);
@@ -59,6 +64,7 @@ test('every response_format through the official client', async () => {
   expect(verbose.language).toBe('english');
   expect(verbose.duration).toBeCloseTo(11, 0);
   expect(verbose.segments!.length).toBeGreaterThan(0);
+  expect(verbose.usage).toEqual({ type: 'duration', seconds: await billed() });
   expect(wer(JFK_REFERENCE, verbose.text)).toBeLessThanOrEqual(0.1);
 
   // Asked again within minutes in another format, the same audio and parameters are the same job: the
@@ -130,4 +136,46 @@ test("errors in OpenAI's shape: bad key, unknown format, a model the tier may no
     status: 404,
     error: { type: 'invalid_request_error', code: 'not_found', param: 'model', message: expect.stringMatching(/gpt-4o-transcribe/) },
   });
+}, 120_000);
+
+test("chunking_strategy as the official client sends its object (chunking_strategy[type]=server_vad, …) is accepted like 'auto'", async () => {
+  const r = await client.audio.transcriptions.create({
+    file: fs.createReadStream(JFK),
+    model: 'whisper-1',
+    chunking_strategy: { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 200 },
+  });
+  expect(wer(JFK_REFERENCE, r.text)).toBeLessThan(0.1);
+  // Other bracketed names are still unknown fields, named one by one in OpenAI's `param`.
+  const form = new FormData();
+  form.append('model', 'whisper-1');
+  form.append('file', new Blob([fs.readFileSync(JFK)]), 'jfk.wav');
+  form.append('chunking[type]', 'x');
+  form.append('x'.repeat(90), 'y');
+  const res = await fetch(`${app.url}/v1/audio/transcriptions`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: form });
+  expect(res.status).toBe(400);
+  const body = (await res.json()) as { error: { message: string; param: string } };
+  expect(body.error.param).toBe('chunking[type]');
+  // A hostile field name is not echoed back whole.
+  expect(body.error.message).toBe(`unknown field(s): chunking[type], ${'x'.repeat(37)}…`);
+}, 120_000);
+
+test('audio that passes admission and then cannot be decoded: 422 unsupported_audio with param file, the same when streamed', async () => {
+  // jfk.wav cut to its first 50 KB: the header promises 11 s, the body holds 1.5 s (audio/ffmpeg.ts refuses
+  // audio that ends well before its header says, and only the full decode finds that).
+  const cut = path.join(os.tmpdir(), `jfk-cut-${process.pid}.wav`);
+  fs.writeFileSync(cut, fs.readFileSync(JFK).subarray(0, 50_000));
+  try {
+    await expect(client.audio.transcriptions.create({ file: fs.createReadStream(cut), model: 'whisper-1' })).rejects.toMatchObject({
+      status: 422,
+      error: { type: 'invalid_request_error', code: 'unsupported_audio', param: 'file' },
+    });
+    const events = async () => {
+      for await (const _ of await client.audio.transcriptions.create({ file: fs.createReadStream(cut), model: 'whisper-1', stream: true, temperature: 0.1 })) {
+        // no deltas: the audio fails before any chunk
+      }
+    };
+    await expect(events()).rejects.toMatchObject({ error: { type: 'invalid_request_error', code: 'unsupported_audio', param: 'file' } });
+  } finally {
+    fs.rmSync(cut, { force: true });
+  }
 }, 120_000);

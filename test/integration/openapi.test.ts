@@ -166,6 +166,12 @@ const EXAMPLES: Record<string, [name: string, call: Call][]> = {
       },
     ],
   ],
+  'GET /v1/usage': [
+    ['today', get('/v1/usage')],
+    ['a day', get('/v1/usage?day=2026-01-31')],
+    ['not a day', get('/v1/usage?day=yesterday')],
+    ['no key', get('/v1/usage', null)],
+  ],
   'GET /v1/models': [
     ['list', get('/v1/models')],
     ['no key', get('/v1/models', null)],

@@ -61,6 +61,27 @@ describe('SRT / WebVTT from word-laid-out cues', () => {
     ]);
     expect(toVtt(two, { maxLineWidth: 42, maxLineCount: 2 })).toContain('<v Channel 1>c');
   });
+  it("SRT's shown [Channel N] label counts in its line's width; WebVTT's <v> tag does not", () => {
+    const words = (channel: number, start: number, text: string) => ({
+      start,
+      end: start + 3,
+      text,
+      channel,
+      words: text.split(' ').filter(Boolean).map((w, i) => ({ word: ` ${w}`, start: start + i * 0.2, end: start + i * 0.2 + 0.2 })),
+    });
+    const two = [words(0, 0, ' He began a confused complaint against the wizard'), words(1, 0.5, ' The horizon seems very far')];
+    const layout = { maxLineWidth: 20, maxLineCount: 2 };
+    const srt = parseSync(toSrt(two, layout)).filter((n) => n.type === 'cue').map((n) => (n.data as { text: string }).text);
+    for (const line of srt.flatMap((t) => t.split('\n'))) expect(line.length).toBeLessThanOrEqual(20);
+    expect(srt[0]).toBe('[Channel 0] He began\na confused complaint');
+    // The words are all there, in order, once.
+    expect(srt.join(' ').replace(/\[Channel \d\] /g, '').split(/\s+/)).toEqual(
+      [...two[0].text.trim().split(' '), ...two[1].text.trim().split(' ')],
+    );
+    // WebVTT's voice tag is not shown: its lines fill the whole width, as without channels.
+    const vtt = parseSync(toVtt(two, layout)).filter((n) => n.type === 'cue').map((n) => (n.data as { text: string }).text);
+    expect(vtt[0]).toBe('<v Channel 0>He began a confused\ncomplaint against');
+  });
   it('hasWords: only when every segment has words', () => {
     expect(hasWords(segments)).toBe(true);
     expect(hasWords([{ start: 0, end: 1, text: 'x' }])).toBe(false);
