@@ -127,7 +127,7 @@ export class PcmBlocker {
  * the pipe's buffers, whatever the length. The container is probed again (allowed demuxers only) and
  * forced (audio/ffmpeg-safety.ts): the file is checked where it is decoded. This is where a body that
  * is damaged or cut beyond its header is found (admission reads headers only, probeAudio): ffmpeg stops
- * at the first decoding error (`-xerror`), any error it reports is a refusal (some decoders, MP3's,
+ * at the first decoding error (`-xerror`; not for WAV, see below), any error it reports is a refusal (some decoders, MP3's,
  * report damage and carry on), and so is audio that ends before MIN_PRESENT_FRACTION of the duration
  * the container's header gives.
  * @returns the number of samples written
@@ -142,7 +142,12 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
   const { demuxer, data } = await probeContainer(inFile);
   signal?.throwIfAborted();
   const headerSeconds = Number(data.format.duration ?? data.streams.find((s) => s.codec_type === 'audio')?.duration);
-  const args = ['-nostdin', ...safeInputArgs(inFile, demuxer), '-v', 'error', '-xerror', '-vn', '-map', '0:a:0'];
+  // The wav demuxer flags a short final read as a corrupt packet, and a WAV written to a pipe (`ffmpeg … -f wav -`,
+  // sox) declares an unknown data size (0xFFFFFFFF), so its last packet is always short: -xerror would refuse every
+  // streamed WAV. Its samples are whole and valid; a WAV cut short is shorter audio, as admission already treats it
+  // (audio/header-probe.ts), and a decoder inside WAV (ADPCM, GSM) that errs still prints at -v error: refused below.
+  const exitOnError = demuxer === 'wav' ? [] : ['-xerror'];
+  const args = ['-nostdin', ...safeInputArgs(inFile, demuxer), '-v', 'error', ...exitOnError, '-vn', '-map', '0:a:0'];
   if (opts.audioFilter) args.push('-af', opts.audioFilter);
   else args.push('-ac', '1');
   args.push('-ar', String(SAMPLE_RATE), '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1');

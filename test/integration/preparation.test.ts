@@ -91,6 +91,21 @@ test('a job whose PCM is 56× the read block completes through the streaming pat
   expect(job.progress.chunksTotal).toBeGreaterThanOrEqual(2);
 }, 240_000);
 
+test('a WAV written to a pipe (data size unknown, 0xFFFFFFFF) completes with all its samples', async () => {
+  // `ffmpeg … -f wav -` and sox write the RIFF and data sizes as 0xFFFFFFFF: the wav demuxer then reads fixed-size
+  // packets to the end and flags the short last one as corrupt, which ffmpeg's -xerror refused (every such file failed).
+  const piped = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(AUDIO, 'jfk.wav'), '-f', 'wav', '-'], { maxBuffer: 8 << 20 });
+  expect(piped.readUInt32LE(piped.indexOf('data') + 4)).toBe(0xffffffff);
+  const { apiKey } = await app.user('premium');
+  const res = await submitFile(app.url, apiKey, { name: 'piped.wav', data: piped }, { language: 'en', model: 'whisper-tiny.en' });
+  expect(res.status).toBe(202);
+  const { id } = (await res.json()) as { id: string };
+  const job = await waitForJob(app.url, apiKey, id, 120_000);
+  expect({ status: job.status, error: job.error }).toEqual({ status: 'completed', error: undefined });
+  expect(job.audioSeconds).toBeCloseTo(11, 1); // jfk.wav is 11.000 s: the short last packet is kept
+  expect(wer(JFK_TEXT, job.text as string)).toBeLessThan(0.1);
+}, 150_000);
+
 /** Starts a job's workflow directly on an upload of our choosing (bypassing the API's probe, as a lying header would). */
 async function startOn(upload: Buffer | string, tier: 'free' | 'premium') {
   const { userId } = await app.user(tier);
