@@ -3,6 +3,7 @@
  * directly (DATABASE_URL); prints one JSON object with --json, a readable line otherwise.
  */
 import { parseArgs } from 'node:util';
+import { parseArgsMessage } from './usage-error';
 import type { Pool } from 'pg';
 import { loadConfig } from '../../common/config';
 import { TIERS, type Tier } from '../../common/constants';
@@ -114,7 +115,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     });
   } catch (err) {
     // An unknown option or a missing value is a usage error (exit 2), like an unknown command.
-    process.stderr.write(`admin: ${(err as Error).message}\n${usageText()}`);
+    process.stderr.write(`admin: ${parseArgsMessage(err)}\n${usageText()}`);
     return 2;
   }
   const { values, positionals } = parsed;

@@ -19,6 +19,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseArgsMessage } from './usage-error';
 import { SingleBar, Presets } from 'cli-progress';
 import { resolveApiTarget } from './stack-file';
 
@@ -248,7 +249,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       options: { 'max-in-flight': { type: 'string' }, json: { type: 'boolean', default: false } },
     }));
   } catch (err) {
-    process.stderr.write(`backfill: ${(err as Error).message}\n`);
+    process.stderr.write(`backfill: ${parseArgsMessage(err)}\n`);
     return 2;
   }
   const usage = 'usage: npm run -s backfill -- <dir | manifest.jsonl> [--max-in-flight N] [--json]\n';
@@ -261,7 +262,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   try {
     items = listItems(positionals[0]);
   } catch (err) {
-    process.stderr.write(`backfill: ${(err as Error).message}\n`);
+    process.stderr.write(`backfill: ${parseArgsMessage(err)}\n`);
     return 2;
   }
   const missing = items.filter((i) => !fs.existsSync(i.path));
@@ -319,7 +320,7 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err) => {
-      process.stderr.write(`backfill: ${(err as Error).message}\n`);
+      process.stderr.write(`backfill: ${parseArgsMessage(err)}\n`);
       process.exit(1);
     },
   );

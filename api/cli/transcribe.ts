@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseArgsMessage } from './usage-error';
 import { resolveApiTarget } from './stack-file';
 
 const POLL_MS = 300;
@@ -52,7 +53,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     });
   } catch (err) {
     // An unknown option or a missing value is a usage error (exit 2), as in the admin CLI.
-    process.stderr.write(`transcribe: ${(err as Error).message}\n${USAGE}`);
+    process.stderr.write(`transcribe: ${parseArgsMessage(err)}\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
