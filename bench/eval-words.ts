@@ -1,5 +1,6 @@
 /**
- * `npm run -s eval:words [-- --models whisper-tiny.en,whisper-base --threads 2]`
+ * `npm run -s eval:words [-- --models whisper-tiny.en,whisper-base --threads 2 --models-dir DIR --precision fp32
+ *  --weights ct2 --only long --dump out.json --help]`
  *
  * Word timestamps of our engine (engine/timing.ts, openai/whisper timing.py's algorithm) against faster-whisper
  * 1.1.0 `word_timestamps=True` (its own port of the same algorithm, on the original CTranslate2 weights of the same
@@ -30,9 +31,22 @@ const sileroSession = loadSileroVad();
 import { loadConfig } from '../common/config';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
+import { choosePrecision } from '../engine/precision';
 import type { Segment } from '../engine/transcriber';
 import { buildLongForm, decodePcm, type PiecePlace } from './long-form';
 import { BENCH_CACHE, VENV_PYTHON, loadNow, median, pad, padStart } from './lib';
+
+const USAGE = `usage: npm run -s eval:words -- [options]
+  --models a,b        models to compare (default whisper-tiny.en,whisper-base)
+  --threads N         intra-op threads for both engines (default 2)
+  --min-long-s S      length of the long-form files (default 300)
+  --only TEXT         only the files whose name contains TEXT (e.g. long, jfk)
+  --pair-gate-s S     pair words only when their starts are ≤ S apart (default no limit)
+  --dump FILE         write every file's words (ours, faster-whisper) and the long files' layout as JSON
+  --models-dir DIR    load our engine from DIR/<model> (default WHISPER_MODELS_DIR), e.g. ~/.cache/fairscribe/models-float
+  --precision P       int8 | fp32 | fp16 graphs of that folder (default: int8 where present, else fp32)
+  --weights W         shipped | ct2 (graphs rebuilt from the CTranslate2 weights by infra/models/ct2-models.sh)
+faster-whisper always runs its CTranslate2 int8 model of the same weights (bench/peers/faster_whisper_words.py).`;
 
 const TARGET_MEDIAN_S = 0.05;
 const TARGET_P95_S = 0.3;
@@ -130,11 +144,29 @@ async function main() {
       'pair-gate-s': { type: 'string', default: 'Infinity' },
       // write every file's words (ours, faster-whisper) and the long files' piece layout to this JSON file
       dump: { type: 'string', default: '' },
+      // our engine's model folders (default WHISPER_MODELS_DIR), e.g. ~/.cache/fairscribe/models-float for the fp32
+      // graphs infra/models/float-models.sh makes; the audio stays ../shared/audio
+      'models-dir': { type: 'string', default: '' },
+      // which graphs of that folder (default: engine/precision.ts choosePrecision, int8 where present on CPU)
+      precision: { type: 'string', default: '' },
+      // shipped | ct2 (engine/node-loader.ts LoadOptions.weights: graphs rebuilt from the CTranslate2 weights)
+      weights: { type: 'string', default: 'shipped' },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const precision = values.precision === '' ? undefined : values.precision;
+  if (precision !== undefined && precision !== 'int8' && precision !== 'fp32' && precision !== 'fp16') {
+    throw new Error(`--precision must be int8, fp32 or fp16, not ${values.precision}`);
+  }
+  if (values.weights !== 'shipped' && values.weights !== 'ct2') throw new Error(`--weights must be shipped or ct2, not ${values.weights}`);
   const threads = Number(values.threads);
   const config = loadConfig();
   const audioDir = path.join(config.modelsDir, '..', 'audio');
+  const modelsDir = values['models-dir'] ? path.resolve(values['models-dir']) : config.modelsDir;
   if (!fs.existsSync(VENV_PYTHON)) throw new Error(`no venv at ${VENV_PYTHON}: bash bench/setup-peers.sh`);
 
   // --- the audio: every reference file, and long-form files built from them
@@ -186,9 +218,15 @@ async function main() {
       fw.set(r.name, { seconds: r.seconds, words: r.segments.flatMap((s) => s.words) });
     }
 
-    const engine = await loadWhisper(path.join(config.modelsDir, model), { threads, executionProvider: 'cpu' });
+    const engine = await loadWhisper(path.join(modelsDir, model), {
+      threads,
+      executionProvider: 'cpu',
+      precision,
+      weights: values.weights,
+      warn: (m) => console.log(`warning: ${m}`),
+    });
     console.log('');
-    console.log(`${model}`);
+    console.log(`${model}  (ours: ${path.join(modelsDir, model)}, ${precision ?? choosePrecision(path.join(modelsDir, model), 'cpu')} graphs, ${values.weights} weights)`);
     const head = `${pad('file', 40)}${padStart('words', 7)}${padStart('fw', 6)}${padStart('paired', 8)}${padStart('med|Δs|', 9)}${padStart('p95|Δs|', 9)}${padStart('med|Δe|', 9)}${padStart('p95|Δe|', 9)}${padStart('max|Δ|', 8)}${padStart('ours s', 8)}${padStart('fw s', 7)}`;
     console.log(head);
     console.log('-'.repeat(head.length));
