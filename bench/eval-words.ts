@@ -9,8 +9,8 @@
  *  - every reference file in ../shared/audio (stereo files mixed to mono, as the pipeline does without multichannel);
  *  - long-form files built from them (≥ 5 min): with pauses of 1–6 s between the pieces, and with none;
  *  - the long-form file with pauses after the pipeline's silence removal (audio/speech-spans.ts findSpeechSpans +
- *    compactAudio), our words mapped back onto the original time line by mapSegmentToOriginal, as the
- *    inference activity maps them; faster-whisper sees the original file.
+ *    compactAudio), our words mapped back onto the original time line by audio/transcript.ts mapWordToOriginal, as
+ *    the inference activity maps them (audio/segment-map.ts); faster-whisper sees the original file.
  * Words both engines produce are paired by a longest common subsequence of their normalised spellings, within the
  * same piece of a long file (the layout is known: a word spoken once is not paired with the same word of another
  * repetition where the transcripts diverge); per model
@@ -24,7 +24,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { compactAudio, findSpeechSpans, mapSegmentToOriginal } from '../audio/speech-spans';
+import { compactAudio, findSpeechSpans } from '../audio/speech-spans';
+import { mapWordToOriginal } from '../audio/transcript';
 import { loadSileroVad, SileroVadStream } from '../audio/silero-vad';
 
 const sileroSession = loadSileroVad();
@@ -247,7 +248,7 @@ async function main() {
         const probs = [...(await vad.push(f.samples)), ...(await vad.finish())];
         const spans = findSpeechSpans(probs, f.samples.length);
         const r = await engine.transcribe(compactAudio(f.samples, spans), { language: 'en', fallback: false, wordTimestamps: true });
-        words = r.segments.flatMap((s: Segment) => (s.words ?? []).map((w) => ({ word: w.word, ...mapSegmentToOriginal(w, spans) })));
+        words = r.segments.flatMap((s: Segment) => (s.words ?? []).map((w) => ({ word: w.word, ...mapWordToOriginal(w, spans) })));
       } else {
         const r = await engine.transcribe(f.samples, { language: 'en', fallback: false, wordTimestamps: true });
         words = r.segments.flatMap((s: Segment) => s.words ?? []);
