@@ -246,6 +246,11 @@ async function main() {
     const likeS: number[] = [];
     const likeE: number[] = [];
     let silenceRemoved: { words: W[]; seconds: number } | null = null;
+    // diagnostic: the same pairs split by whether both engines decoded the same text around the word (±3 words,
+    // spelling and punctuation as given): where the text differs, the heuristics of add_word_timestamps see other
+    // words (a '.' truncates the next word; another segment end moves the last word) and the windows differ
+    const ctxS = { same: [] as number[], differs: [] as number[] };
+    const ctxE = { same: [] as number[], differs: [] as number[] };
     const worst: { file: string; ours: W; fw: W; d: number }[] = [];
     // the isolated reference files' words (both engines), the truth for the long files' pieces
     const isolated = new Map<string, W[]>();
@@ -297,6 +302,16 @@ async function main() {
         likeS.push(...ds);
         likeE.push(...de);
       }
+      if (!f.fwVad) {
+        const ia = new Map(words.map((w, k) => [w, k]));
+        const ib = new Map(ref.words.map((w, k) => [w, k]));
+        const around = (ws: W[], k: number) => ws.slice(Math.max(0, k - 3), k + 4).map((w) => w.word.trim()).join(' ');
+        for (const [a, b] of pairs) {
+          const key = around(words, ia.get(a)!) === around(ref.words, ib.get(b)!) ? 'same' : 'differs';
+          ctxS[key].push(Math.abs(a.start - b.start));
+          ctxE[key].push(Math.abs(a.end - b.end));
+        }
+      }
       if (!f.fwVad) pairs.forEach(([a, b]) => worst.push({ file: f.name, ours: a, fw: b, d: Math.max(Math.abs(a.start - b.start), Math.abs(a.end - b.end)) }));
       const fmt = (x: number) => x.toFixed(3);
       console.log(
@@ -315,6 +330,14 @@ async function main() {
       `${pad(model, 18)} pairs ${allS.length}: median |Δstart| ${ms.toFixed(3)} s, |Δend| ${me.toFixed(3)} s; ` +
       `p95 |Δstart| ${ps.toFixed(3)} s, |Δend| ${pe.toFixed(3)} s  → ${ok ? 'within' : 'OUTSIDE'} the targets (median ≤ ${TARGET_MEDIAN_S}, p95 ≤ ${TARGET_P95_S})`;
     console.log(`all files: ${line}`);
+    for (const key of ['same', 'differs'] as const) {
+      const xs = ctxS[key];
+      const ys = ctxE[key];
+      console.log(
+        `  of which text ${key === 'same' ? 'the same' : 'different'} within ±3 words: pairs ${xs.length}: median |Δstart| ${median(xs).toFixed(3)} s, ` +
+          `|Δend| ${median(ys).toFixed(3)} s; p95 |Δstart| ${percentile(xs, 95).toFixed(3)} s, |Δend| ${percentile(ys, 95).toFixed(3)} s`,
+      );
+    }
     if (likeS.length !== allS.length || files.some((f) => f.fwVad && (!values.only || f.name.includes(values.only)))) {
       console.log(
         `like for like (the silence-removed file against faster-whisper vad_filter=True): pairs ${likeS.length}: median |Δstart| ` +
