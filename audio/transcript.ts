@@ -44,6 +44,47 @@ export interface ChunkSegments {
 }
 
 /**
+ * A word's times on audio whose silence was removed (the pieces laid end to end, audio/speech-spans.ts
+ * compactAudio) mapped back onto the original time line, as faster-whisper 1.1.0 transcribe.py
+ * `restore_speech_timestamps` maps words after its VAD: the piece is the one holding the word's middle
+ * (vad.py SpeechTimestampsMap.get_chunk_index: the first piece whose end on the compacted audio lies after it),
+ * and start and end both move by that piece's offset, so a word never spans removed silence (mapping start and
+ * end separately, as segments are, stretches a word that the alignment put across a junction over the whole
+ * removed pause). Then clamped into that piece: the removed audio was never heard, so no word lies in it
+ * (faster-whisper leaves a word that overhangs its piece there).
+ * @param w      seconds on the compacted audio (0 = the first piece's start)
+ * @param pieces the kept stretches in original seconds, in order, not overlapping; none: `w` unchanged
+ * @returns seconds on the original time line, start ≤ end
+ */
+export function mapWordToOriginal(w: { start: number; end: number }, pieces: readonly { start: number; end: number }[]): { start: number; end: number } {
+  if (pieces.length === 0) return { start: w.start, end: w.end };
+  const middle = (w.start + w.end) / 2;
+  let k = 0;
+  let offset = 0; // the piece's start on the compacted audio
+  while (k < pieces.length - 1 && offset + (pieces[k].end - pieces[k].start) <= middle) {
+    offset += pieces[k].end - pieces[k].start;
+    k++;
+  }
+  const p = pieces[k];
+  const shift = p.start - offset;
+  const start = Math.min(p.end, Math.max(p.start, w.start + shift));
+  const end = Math.min(p.end, Math.max(start, w.end + shift));
+  return { start, end };
+}
+
+/**
+ * A chunk's word (times on the chunk's own audio, as the engine gave them) as seconds from the chunk's start on the
+ * original time line, centisecond precision: through removed silence by {@link mapWordToOriginal}, else shifted.
+ */
+export function wordChunkRelativeTimes(
+  chunk: { start: number; pieces?: readonly { start: number; end: number }[] },
+  w: { start: number; end: number },
+): { start: number; end: number } {
+  const t = chunk.pieces ? mapWordToOriginal(w, chunk.pieces) : { start: chunk.start + w.start, end: chunk.start + w.end };
+  return { start: Math.round((t.start - chunk.start) * 100) / 100, end: Math.round((t.end - chunk.start) * 100) / 100 };
+}
+
+/**
  * A word cut in two by a chunk boundary inside speech is heard by both chunks. Words repeated across a
  * boundary count as doubled only when both segments touch the cut this closely (seconds): Whisper's
  * segment times are good to a few tenths of a second.

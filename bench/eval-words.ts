@@ -1,5 +1,6 @@
 /**
- * `npm run -s eval:words [-- --models whisper-tiny.en,whisper-base --threads 2]`
+ * `npm run -s eval:words [-- --models whisper-tiny.en,whisper-base --threads 2 --models-dir DIR --precision fp32
+ *  --weights ct2 --only long --dump out.json --help]`
  *
  * Word timestamps of our engine (engine/timing.ts, openai/whisper timing.py's algorithm) against faster-whisper
  * 1.1.0 `word_timestamps=True` (its own port of the same algorithm, on the original CTranslate2 weights of the same
@@ -8,8 +9,8 @@
  *  - every reference file in ../shared/audio (stereo files mixed to mono, as the pipeline does without multichannel);
  *  - long-form files built from them (≥ 5 min): with pauses of 1–6 s between the pieces, and with none;
  *  - the long-form file with pauses after the pipeline's silence removal (audio/speech-spans.ts findSpeechSpans +
- *    compactAudio), our words mapped back onto the original time line by mapSegmentToOriginal, as the
- *    inference activity maps them; faster-whisper sees the original file.
+ *    compactAudio), our words mapped back onto the original time line by audio/transcript.ts mapWordToOriginal, as
+ *    the inference activity maps them (audio/segment-map.ts); faster-whisper sees the original file.
  * Words both engines produce are paired by a longest common subsequence of their normalised spellings, within the
  * same piece of a long file (the layout is known: a word spoken once is not paired with the same word of another
  * repetition where the transcripts diverge); per model
@@ -23,16 +24,30 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { compactAudio, findSpeechSpans, mapSegmentToOriginal } from '../audio/speech-spans';
+import { compactAudio, findSpeechSpans } from '../audio/speech-spans';
+import { mapWordToOriginal } from '../audio/transcript';
 import { loadSileroVad, SileroVadStream } from '../audio/silero-vad';
 
 const sileroSession = loadSileroVad();
 import { loadConfig } from '../common/config';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
+import { choosePrecision } from '../engine/precision';
 import type { Segment } from '../engine/transcriber';
 import { buildLongForm, decodePcm, type PiecePlace } from './long-form';
 import { BENCH_CACHE, VENV_PYTHON, loadNow, median, pad, padStart } from './lib';
+
+const USAGE = `usage: npm run -s eval:words -- [options]
+  --models a,b        models to compare (default whisper-tiny.en,whisper-base)
+  --threads N         intra-op threads for both engines (default 2)
+  --min-long-s S      length of the long-form files (default 300)
+  --only TEXT         only the files whose name contains TEXT (e.g. long, jfk)
+  --pair-gate-s S     pair words only when their starts are ≤ S apart (default no limit)
+  --dump FILE         write every file's words (ours, faster-whisper) and the long files' layout as JSON
+  --models-dir DIR    load our engine from DIR/<model> (default WHISPER_MODELS_DIR), e.g. ~/.cache/fairscribe/models-float
+  --precision P       int8 | fp32 | fp16 graphs of that folder (default: int8 where present, else fp32)
+  --weights W         shipped | ct2 (graphs rebuilt from the CTranslate2 weights by infra/models/ct2-models.sh)
+faster-whisper always runs its CTranslate2 int8 model of the same weights (bench/peers/faster_whisper_words.py).`;
 
 const TARGET_MEDIAN_S = 0.05;
 const TARGET_P95_S = 0.3;
@@ -130,11 +145,29 @@ async function main() {
       'pair-gate-s': { type: 'string', default: 'Infinity' },
       // write every file's words (ours, faster-whisper) and the long files' piece layout to this JSON file
       dump: { type: 'string', default: '' },
+      // our engine's model folders (default WHISPER_MODELS_DIR), e.g. ~/.cache/fairscribe/models-float for the fp32
+      // graphs infra/models/float-models.sh makes; the audio stays ../shared/audio
+      'models-dir': { type: 'string', default: '' },
+      // which graphs of that folder (default: engine/precision.ts choosePrecision, int8 where present on CPU)
+      precision: { type: 'string', default: '' },
+      // shipped | ct2 (engine/node-loader.ts LoadOptions.weights: graphs rebuilt from the CTranslate2 weights)
+      weights: { type: 'string', default: 'shipped' },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const precision = values.precision === '' ? undefined : values.precision;
+  if (precision !== undefined && precision !== 'int8' && precision !== 'fp32' && precision !== 'fp16') {
+    throw new Error(`--precision must be int8, fp32 or fp16, not ${values.precision}`);
+  }
+  if (values.weights !== 'shipped' && values.weights !== 'ct2') throw new Error(`--weights must be shipped or ct2, not ${values.weights}`);
   const threads = Number(values.threads);
   const config = loadConfig();
   const audioDir = path.join(config.modelsDir, '..', 'audio');
+  const modelsDir = values['models-dir'] ? path.resolve(values['models-dir']) : config.modelsDir;
   if (!fs.existsSync(VENV_PYTHON)) throw new Error(`no venv at ${VENV_PYTHON}: bash bench/setup-peers.sh`);
 
   // --- the audio: every reference file, and long-form files built from them
@@ -147,12 +180,16 @@ async function main() {
   const longWithPauses = long.withPauses.samples;
   const lenP = longWithPauses.length;
   const lenN = long.noPauses.samples.length;
-  const files: { name: string; samples: Float32Array; removeSilence?: boolean; layout?: PiecePlace[] }[] = [
+  const files: { name: string; samples: Float32Array; removeSilence?: boolean; fwVad?: boolean; layout?: PiecePlace[] }[] = [
     ...pieces,
     { name: `long ${(lenP / SAMPLE_RATE / 60).toFixed(1)} min, pauses`, samples: longWithPauses, layout: long.withPauses.layout },
     { name: `long ${(lenN / SAMPLE_RATE / 60).toFixed(1)} min, no pauses`, samples: long.noPauses.samples, layout: long.noPauses.layout },
     // the same file (faster-whisper's words for it are reused), ours after silence removal
     { name: `long, pauses, silence removed`, samples: longWithPauses, removeSilence: true, layout: long.withPauses.layout },
+    // Like for like: the same words of ours (silence removed, mapped back) against faster-whisper with its own
+    // silence removal (vad_filter=True: Silero VAD with the same defaults as audio/vad.ts DEFAULT_VAD, then
+    // restore_speech_timestamps). Not part of the "all files" figure, which keeps its definition; a second line.
+    { name: `long, pauses, silence removed, fw VAD`, samples: longWithPauses, removeSilence: true, fwVad: true, layout: long.withPauses.layout },
   ];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eval-words-'));
   const pcmFiles = files.map((f, i) => {
@@ -170,7 +207,12 @@ async function main() {
   for (const model of values.models!.split(',')) {
     const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
     // faster-whisper: every distinct file once (the silence-removed case compares with the original file)
-    const peerFiles = files.map((f, i) => ({ name: String(i), pcm: pcmFiles[i], skip: f.removeSilence || (values.only && !f.name.includes(values.only)) }));
+    const peerFiles = files.map((f, i) => ({
+      name: String(i),
+      pcm: pcmFiles[i],
+      vad: f.fwVad === true,
+      skip: (f.removeSilence && !f.fwVad) || (values.only && !f.name.includes(values.only)),
+    }));
     const fwRun = spawnSync(
       VENV_PYTHON,
       [
@@ -186,14 +228,29 @@ async function main() {
       fw.set(r.name, { seconds: r.seconds, words: r.segments.flatMap((s) => s.words) });
     }
 
-    const engine = await loadWhisper(path.join(config.modelsDir, model), { threads, executionProvider: 'cpu' });
+    const engine = await loadWhisper(path.join(modelsDir, model), {
+      threads,
+      executionProvider: 'cpu',
+      precision,
+      weights: values.weights,
+      warn: (m) => console.log(`warning: ${m}`),
+    });
     console.log('');
-    console.log(`${model}`);
+    console.log(`${model}  (ours: ${path.join(modelsDir, model)}, ${precision ?? choosePrecision(path.join(modelsDir, model), 'cpu')} graphs, ${values.weights} weights)`);
     const head = `${pad('file', 40)}${padStart('words', 7)}${padStart('fw', 6)}${padStart('paired', 8)}${padStart('med|Δs|', 9)}${padStart('p95|Δs|', 9)}${padStart('med|Δe|', 9)}${padStart('p95|Δe|', 9)}${padStart('max|Δ|', 8)}${padStart('ours s', 8)}${padStart('fw s', 7)}`;
     console.log(head);
     console.log('-'.repeat(head.length));
     const allS: number[] = [];
     const allE: number[] = [];
+    // the same pairs with the silence-removed file compared with faster-whisper's own VAD run instead
+    const likeS: number[] = [];
+    const likeE: number[] = [];
+    let silenceRemoved: { words: W[]; seconds: number } | null = null;
+    // diagnostic: the same pairs split by whether both engines decoded the same text around the word (±3 words,
+    // spelling and punctuation as given): where the text differs, the heuristics of add_word_timestamps see other
+    // words (a '.' truncates the next word; another segment end moves the last word) and the windows differ
+    const ctxS = { same: [] as number[], differs: [] as number[] };
+    const ctxE = { same: [] as number[], differs: [] as number[] };
     const worst: { file: string; ours: W; fw: W; d: number }[] = [];
     // the isolated reference files' words (both engines), the truth for the long files' pieces
     const isolated = new Map<string, W[]>();
@@ -203,23 +260,26 @@ async function main() {
       if (values.only && !f.name.includes(values.only)) continue;
       const t0 = performance.now();
       let words: W[];
-      if (f.removeSilence) {
+      if (f.fwVad && silenceRemoved) {
+        words = silenceRemoved.words; // the same run of ours, another faster-whisper run
+      } else if (f.removeSilence) {
         // The service's silence removal: Silero VAD spans (in-process here: a bench, not the service).
         const vad = new SileroVadStream(await sileroSession);
         const probs = [...(await vad.push(f.samples)), ...(await vad.finish())];
         const spans = findSpeechSpans(probs, f.samples.length);
         const r = await engine.transcribe(compactAudio(f.samples, spans), { language: 'en', fallback: false, wordTimestamps: true });
-        words = r.segments.flatMap((s: Segment) => (s.words ?? []).map((w) => ({ word: w.word, ...mapSegmentToOriginal(w, spans) })));
+        words = r.segments.flatMap((s: Segment) => (s.words ?? []).map((w) => ({ word: w.word, ...mapWordToOriginal(w, spans) })));
       } else {
         const r = await engine.transcribe(f.samples, { language: 'en', fallback: false, wordTimestamps: true });
         words = r.segments.flatMap((s: Segment) => s.words ?? []);
       }
-      const oursS = (performance.now() - t0) / 1000;
-      const ref = fw.get(String(f.removeSilence ? files.findIndex((g) => g.samples === f.samples && !g.removeSilence) : i))!;
+      const oursS: number = f.fwVad && silenceRemoved ? silenceRemoved.seconds : (performance.now() - t0) / 1000;
+      if (f.removeSilence && !f.fwVad) silenceRemoved = { words, seconds: oursS };
+      const ref = fw.get(String(f.removeSilence && !f.fwVad ? files.findIndex((g) => g.samples === f.samples && !g.removeSilence) : i))!;
       const layout = f.layout;
       const pairs = pairWords(words, ref.words, Number(values['pair-gate-s']), layout ? (w) => pieceIndex(layout, w) : undefined);
       if (!layout) isolated.set(f.name, pairs.map(([a, b]) => ({ word: a.word, start: (a.start + b.start) / 2, end: (a.end + b.end) / 2 })));
-      else {
+      else if (!f.fwVad) {
         // which engine is nearer the truth where the two differ by more than the p95 target
         for (const [a, b] of pairs) {
           if (Math.max(Math.abs(a.start - b.start), Math.abs(a.end - b.end)) <= TARGET_P95_S) continue;
@@ -234,9 +294,25 @@ async function main() {
       ((dump.models as Record<string, unknown[]>)[model] ??= []).push({ file: f.name, ours: words, fw: ref.words });
       const ds = pairs.map(([a, b]) => Math.abs(a.start - b.start));
       const de = pairs.map(([a, b]) => Math.abs(a.end - b.end));
-      allS.push(...ds);
-      allE.push(...de);
-      pairs.forEach(([a, b]) => worst.push({ file: f.name, ours: a, fw: b, d: Math.max(Math.abs(a.start - b.start), Math.abs(a.end - b.end)) }));
+      if (!f.fwVad) {
+        allS.push(...ds);
+        allE.push(...de);
+      }
+      if (!(f.removeSilence && !f.fwVad)) {
+        likeS.push(...ds);
+        likeE.push(...de);
+      }
+      if (!f.fwVad) {
+        const ia = new Map(words.map((w, k) => [w, k]));
+        const ib = new Map(ref.words.map((w, k) => [w, k]));
+        const around = (ws: W[], k: number) => ws.slice(Math.max(0, k - 3), k + 4).map((w) => w.word.trim()).join(' ');
+        for (const [a, b] of pairs) {
+          const key = around(words, ia.get(a)!) === around(ref.words, ib.get(b)!) ? 'same' : 'differs';
+          ctxS[key].push(Math.abs(a.start - b.start));
+          ctxE[key].push(Math.abs(a.end - b.end));
+        }
+      }
+      if (!f.fwVad) pairs.forEach(([a, b]) => worst.push({ file: f.name, ours: a, fw: b, d: Math.max(Math.abs(a.start - b.start), Math.abs(a.end - b.end)) }));
       const fmt = (x: number) => x.toFixed(3);
       console.log(
         `${pad(f.name, 40)}${padStart(String(words.length), 7)}${padStart(String(ref.words.length), 6)}${padStart(String(pairs.length), 8)}` +
@@ -254,6 +330,21 @@ async function main() {
       `${pad(model, 18)} pairs ${allS.length}: median |Δstart| ${ms.toFixed(3)} s, |Δend| ${me.toFixed(3)} s; ` +
       `p95 |Δstart| ${ps.toFixed(3)} s, |Δend| ${pe.toFixed(3)} s  → ${ok ? 'within' : 'OUTSIDE'} the targets (median ≤ ${TARGET_MEDIAN_S}, p95 ≤ ${TARGET_P95_S})`;
     console.log(`all files: ${line}`);
+    for (const key of ['same', 'differs'] as const) {
+      const xs = ctxS[key];
+      const ys = ctxE[key];
+      console.log(
+        `  of which text ${key === 'same' ? 'the same' : 'different'} within ±3 words: pairs ${xs.length}: median |Δstart| ${median(xs).toFixed(3)} s, ` +
+          `|Δend| ${median(ys).toFixed(3)} s; p95 |Δstart| ${percentile(xs, 95).toFixed(3)} s, |Δend| ${percentile(ys, 95).toFixed(3)} s`,
+      );
+    }
+    if (likeS.length !== allS.length || files.some((f) => f.fwVad && (!values.only || f.name.includes(values.only)))) {
+      console.log(
+        `like for like (the silence-removed file against faster-whisper vad_filter=True): pairs ${likeS.length}: median |Δstart| ` +
+          `${median(likeS).toFixed(3)} s, |Δend| ${median(likeE).toFixed(3)} s; p95 |Δstart| ${percentile(likeS, 95).toFixed(3)} s, ` +
+          `|Δend| ${percentile(likeE, 95).toFixed(3)} s`,
+      );
+    }
     console.log(
       `long files, pairs differing by > ${TARGET_P95_S} s: nearer the truth (the word in its isolated file, moved by the piece's start) ` +
         `ours ${verdicts.ours}, faster-whisper ${verdicts.fw}, within 0.05 s of each other ${verdicts.tie}`,

@@ -1,5 +1,6 @@
 /**
- * `npm run -s bench:words [-- --models whisper-tiny.en,whisper-base --runs 5 --threads 2 --min-long-s 300]`
+ * `npm run -s bench:words [-- --models whisper-tiny.en,whisper-base --runs 5 --threads 2 --min-long-s 300 --only long
+ *  --skip-warmup --help]`
  *
  * What word timestamps cost the engine (issue #16: ≤ 15 % of engine time when asked, 0 % when not), on
  *  - jfk.flac three times (33 s, as bench/engine.ts), and
@@ -44,8 +45,25 @@ async function main() {
       'min-long-s': { type: 'string', default: '300' },
       // only these cases (substring of the name: jfk, long)
       only: { type: 'string', default: '' },
+      // no warm-up pair before the timed rounds (a long case on a busy machine: each run is minutes)
+      'skip-warmup': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    console.log(
+      [
+        'usage: npm run -s bench:words -- [options]',
+        '  --models a,b      models (default whisper-tiny.en,whisper-base)',
+        '  --runs N          timed rounds per case, each runs words off and on, alternating which goes first (default 5)',
+        '  --threads N       intra-op threads (default 2)',
+        '  --min-long-s S    length of the long-form case (default 300)',
+        '  --only TEXT       only the cases whose name contains TEXT (jfk, long)',
+        '  --skip-warmup     no untimed off+on pair before the rounds',
+      ].join('\n'),
+    );
+    return;
+  }
   const runs = Number(values.runs);
   const threads = Number(values.threads);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
@@ -101,8 +119,10 @@ async function main() {
     console.log(head);
     console.log('-'.repeat(head.length));
     for (const c of cases) {
-      await once(c.samples, false); // warm-up
-      await once(c.samples, true);
+      if (!values['skip-warmup']) {
+        await once(c.samples, false); // warm-up
+        await once(c.samples, true);
+      }
       const off: Sample[] = [];
       const on: Sample[] = [];
       const loads: number[] = [];

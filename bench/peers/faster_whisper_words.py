@@ -3,7 +3,8 @@
 usage: python faster_whisper_words.py '{"ct2Dir":…,"threads":2,"language":"en","files":[{"name":…,"pcm":…}]}'
 For each raw f32le 16 kHz mono file: WhisperModel.transcribe(word_timestamps=True) with the decoding that
 bench/engine.ts compares at (CTranslate2 int8 on the original CT2 weights, greedy beam_size=1, temperature 0 only,
-condition_on_previous_text=False, timestamps on, no VAD); prints one JSON line per file:
+condition_on_previous_text=False, timestamps on, no VAD unless the file says "vad": true: then vad_filter=True with
+faster-whisper's default VadOptions); prints one JSON line per file:
 {"name", "seconds", "segments": [{"start", "end", "text", "words": [{"word", "start", "end", "probability"}]}]}.
 """
 import json
@@ -24,7 +25,7 @@ def main():
         audio = np.fromfile(f["pcm"], dtype="<f4")
         t0 = time.perf_counter()
         segs, _ = model.transcribe(audio, beam_size=1, temperature=0.0, condition_on_previous_text=False,
-                                   vad_filter=False, language=opts.get("language"), word_timestamps=True)
+                                   vad_filter=f.get("vad", False), language=opts.get("language"), word_timestamps=True)
         out = [{"start": s.start, "end": s.end, "text": s.text,
                 "words": [{"word": w.word, "start": w.start, "end": w.end, "probability": w.probability} for w in s.words]}
                for s in segs]
