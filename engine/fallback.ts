@@ -1,6 +1,8 @@
 /**
  * Whisper's quality guards for one decoded 30 s window, as openai/whisper `transcribe.py`
- * (`decode_with_fallback` and the no-speech skip) applies them. Pure and browser-safe; the caller
+ * (`decode_with_fallback` and the no-speech skip) applies them, with two measured departures: silence
+ * is judged on the window's likeliest attempt (isNoSpeechWindow) and the compression ratio per
+ * timestamped segment (engine/transcriber.ts compressionRatioOf). Pure and browser-safe; the caller
  * supplies the deflate (zlib) length, because Node's zlib and the browser's CompressionStream differ.
  */
 
@@ -53,7 +55,9 @@ export async function compressionRatio(
 /**
  * transcribe.py `decode_with_fallback`: decode again at the next temperature when the text is too
  * repetitive or too unlikely, unless the window looks like silence (then the no-speech rule skips it
- * and sampling would only invent words).
+ * and sampling would only invent words). Silence is judged over this attempt and the `earlier` ones of
+ * the same window (isNoSpeechWindow), not on this attempt alone as Whisper does.
+ * @param earlier the window's previous attempts, in order ([] for the first)
  */
 export function needsFallback(q: AttemptQuality, earlier: readonly AttemptQuality[] = []): boolean {
   const tooRepetitive = q.compressionRatio > COMPRESSION_RATIO_THRESHOLD;

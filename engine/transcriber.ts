@@ -86,6 +86,7 @@ export interface Segment {
   noSpeechProb: number;
   /** temperature of the attempt that produced it: 0 = greedy, > 0 = after a fallback */
   temperature: number;
+  /** its window's kept attempt's compression ratio: the highest among that attempt's segments (compressionRatioOf) */
   compressionRatio: number;
   /**
    * Only with `wordTimestamps`: the segment's words in order, inside [start, end], not overlapping;
