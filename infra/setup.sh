@@ -54,7 +54,8 @@ log "kubernetes-validate: $(bash infra/kubernetes-validate.sh | tail -n1)"
 log "Temporal server: $(bash infra/temporal-server.sh | tail -n1)"
 # fp32 graphs of whisper-tiny.en and whisper-base: what CPU workers run by default (WHISPER_CPU_PRECISION=fp32,
 # docs/models.md "fp32 on the CPU"; without them they fall back to int8 with a warning), and the GPU path's tests.
-# Cold: a venv with onnx, then COLD_S_PLACEHOLDER; cached: ~2 s to check the sha256 manifests.
+# Cold (measured at load 13 on 2 cores): the onnx venv ~45 s, then tiny.en 15 s + base 28 s; cached: ~5 s to check the
+# sha256 manifests.
 log "float models: $(bash infra/models/float-models.sh whisper-tiny.en whisper-base | tail -n1)"
 # Batch-independent int8 graphs (per-token activation scales) that CPU workers load instead of the shipped ones
 # (docs/models.md; ~25 s once for tiny.en + base, then ~2 s to check the sha256 manifest).

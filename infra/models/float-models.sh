@@ -65,6 +65,9 @@ PY
 models=("$@")
 ((${#models[@]})) || models=(whisper-tiny.en whisper-base)
 mkdir -p "$DEST"
+# one build at a time (setup, a helper, CI steps): the second waits, then finds the models cached
+exec 9>"$DEST/.lock"
+flock 9
 for m in "${models[@]}"; do
   key="$(cat "$here/dequantize.py" "$here/graph_walk.py" "$SRC/$m/${INT8[0]}" "$SRC/$m/${INT8[1]}" | sha256sum | cut -c1-16)"
   if [[ -f "$DEST/$m/.built-from" && "$(cat "$DEST/$m/.built-from")" == "$key" ]]; then
