@@ -1,6 +1,6 @@
 /**
  * `npm run -s bench:engine [-- --model whisper-tiny.en|whisper-base --runs 5 --threads 2 --wait-idle 80
- *                            --precision fp32,int8 --batches 1,2,4 --skip-peers --rss]`
+ *                            --precision fp32,int8 --batches 1,2,4 --skip-peers --skip-words --rss]`
  *
  * `--precision` (default `fp32,int8`): one `ours` row per CPU precision (engine/node-loader.ts `cpuPrecision`,
  * WHISPER_CPU_PRECISION), the first one being `ours` in the ratios. `--batches` (default `1,2,4`; empty = none):
@@ -97,6 +97,8 @@ async function main() {
       precision: { type: 'string', default: 'fp32,int8' },
       batches: { type: 'string', default: '1,2,4' },
       'skip-peers': { type: 'boolean', default: false },
+      // no `ours + wordTimestamps` row (a loaded machine: keep the run short)
+      'skip-words': { type: 'boolean', default: false },
       rss: { type: 'boolean', default: false },
       // internal: the child process of --rss
       'rss-child': { type: 'string' },
@@ -189,7 +191,7 @@ async function main() {
       if (w.error) ours.error = w.error;
     }
     contenders.push(ours);
-    if (pi === 0) {
+    if (pi === 0 && !values['skip-words']) {
       const w = await oursWords.run(); // warm-up
       if (w.error) oursWords.error = w.error;
       contenders.push(oursWords);
