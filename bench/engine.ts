@@ -1,5 +1,13 @@
 /**
- * `npm run -s bench:engine [-- --model whisper-tiny.en|whisper-base --runs 5 --threads 2 --wait-idle 80]`
+ * `npm run -s bench:engine [-- --model whisper-tiny.en|whisper-base --runs 5 --threads 2 --wait-idle 80
+ *                            --precision fp32,int8 --batches 1,2,4 --skip-peers --skip-words --rss]`
+ *
+ * `--precision` (default `fp32,int8`): one `ours` row per CPU precision (engine/node-loader.ts `cpuPrecision`,
+ * WHISPER_CPU_PRECISION), the first one being `ours` in the ratios. `--batches` (default `1,2,4`; empty = none):
+ * per-window time of B different 30 s windows (jfk×3 from 0, 1, 2, 3 s) through WhisperTranscriber.runWindows,
+ * the call engine/batcher.ts makes, as a CPU worker runs them: fp32 as one batch of B, int8 one window per run
+ * (its default 'unbatched'), temperature 0 only; interleaved with the rows above. `--rss`: peak RSS of a fresh
+ * process per precision that loads the model and runs the largest batch (process.resourceUsage().maxRSS).
  *
  * Our engine against its peers, in one run, on the same ONNX files (../shared/models/<model>), the same audio
  * (jfk.flac three times, 33 s, decoded once to float32 16 kHz PCM that every engine gets), the same intra-op
@@ -23,6 +31,7 @@
  * The peers need `bash bench/setup-peers.sh` once (venv + CT2 weights outside the repo); a peer that cannot run
  * says why in its row.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -30,6 +39,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
+import { CPU_PRECISIONS, type CpuPrecision } from '../engine/precision';
+import type { WhisperTranscriber, WindowRequest, WindowResult } from '../engine/transcriber';
 import { wer } from '../test/helpers/wer';
 import {
   BENCH_CACHE,
@@ -83,8 +94,21 @@ async function main() {
       threads: { type: 'string', default: '2' },
       // before every timed run, wait (≤ 2 min) until the CPUs were this % idle over 2 s; 0 = never wait
       'wait-idle': { type: 'string', default: '0' },
+      precision: { type: 'string', default: 'fp32,int8' },
+      batches: { type: 'string', default: '1,2,4' },
+      'skip-peers': { type: 'boolean', default: false },
+      // no `ours + wordTimestamps` row (a loaded machine: keep the run short)
+      'skip-words': { type: 'boolean', default: false },
+      rss: { type: 'boolean', default: false },
+      // internal: the child process of --rss
+      'rss-child': { type: 'string' },
     },
   });
+  const precisions = values.precision!.split(',').filter(Boolean) as CpuPrecision[];
+  for (const p of precisions) if (!CPU_PRECISIONS.includes(p)) throw new Error(`--precision: unknown ${p} (known: ${CPU_PRECISIONS.join(', ')})`);
+  const batches = values.batches!.split(',').filter(Boolean).map(Number);
+  if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('--batches must be positive integers');
+  if (values['rss-child']) return rssChild(values.model!, values['rss-child'] as CpuPrecision, Number(values.threads), Math.max(1, ...batches));
   const model = values.model!;
   const waitIdle = Number(values['wait-idle']);
   const runs = Number(values.runs);
@@ -103,18 +127,30 @@ async function main() {
   const loadAtStart = loadNow();
 
   const contenders: Contender[] = [];
+  const batchContenders: { c: Contender; row: { loads: number[] } }[] = [];
   const mk = (key: string, label: string): Contender => ({ key, label, times: [], loads: [], idles: [], texts: new Set() });
 
-  // --- ours, in this process
-  const ours = mk('ours', 'ours (engine/, onnxruntime-node)');
-  // the same engine asked for word timestamps (one extra uncached decoder pass per window + DTW, engine/timing.ts)
-  const oursWords = mk('words', 'ours + wordTimestamps');
+  // --- ours, in this process: one row per CPU precision (the first is `ours` in the ratios; words on it only)
+  const oursByPrecision = new Map<CpuPrecision, WhisperTranscriber>();
   let oursCounts = { windows: 0, steps: 0 };
-  {
+  for (const [pi, precision] of precisions.entries()) {
+    const ours = mk(pi === 0 ? 'ours' : `ours-${precision}`, `ours ${precision} (engine/, onnxruntime-node)`);
+    // the same engine asked for word timestamps (one extra uncached decoder pass per window + DTW, engine/timing.ts)
+    const oursWords = mk('words', `ours ${precision} + wordTimestamps`);
     const t0 = performance.now();
-    const engine = await loadWhisper(modelDir, { threads, executionProvider: 'cpu' });
+    const warnings: string[] = [];
+    const engine = await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: precision, warn: (m) => warnings.push(m) });
     const loadS = (performance.now() - t0) / 1000;
-    ours.detail = `onnxruntime-node ${ortNodeVersion()}, load ${loadS.toFixed(2)} s`;
+    ours.close = () => engine.model.release();
+    if (warnings.length) {
+      // a missing fp32 folder falls back to int8: a row labelled fp32 must not time int8
+      ours.unavailable = warnings.join('; ');
+      contenders.push(ours);
+      await ours.close();
+      continue;
+    }
+    oursByPrecision.set(precision, engine);
+    ours.detail = `onnxruntime-node ${ortNodeVersion()}, ${precision} graphs, load ${loadS.toFixed(2)} s`;
     ours.run = async () => {
       try {
         const s = performance.now();
@@ -125,7 +161,6 @@ async function main() {
         return { error: (err as Error).message };
       }
     };
-    ours.close = () => engine.model.release();
     oursWords.run = async () => {
       try {
         const s = performance.now();
@@ -141,7 +176,7 @@ async function main() {
     const m = engine.model as unknown as Record<string, { run: (...a: unknown[]) => Promise<unknown> } | undefined>;
     const enc = m.encoder;
     const dec = m.decoder;
-    if (enc && dec) {
+    if (pi === 0 && enc && dec) {
       const encRun = enc.run;
       const decRun = dec.run;
       enc.run = (...a) => (oursCounts.windows++, encRun.apply(enc, a));
@@ -151,20 +186,47 @@ async function main() {
       enc.run = encRun;
       dec.run = decRun;
     } else {
-      oursCounts = { windows: NaN, steps: NaN };
+      if (pi === 0) oursCounts = { windows: NaN, steps: NaN };
       const w = await ours.run(); // warm-up
       if (w.error) ours.error = w.error;
     }
+    contenders.push(ours);
+    if (pi === 0 && !values['skip-words']) {
+      const w = await oursWords.run(); // warm-up
+      if (w.error) oursWords.error = w.error;
+      contenders.push(oursWords);
+    }
   }
-  contenders.push(ours);
-  {
-    const w = await oursWords.run!(); // warm-up
-    if (w.error) oursWords.error = w.error;
+
+  // --- batched windows per precision, as a CPU worker runs them (see the header)
+  const batchWindows = [0, 1, 2, 3].map((o) => pcm.samples.slice(o * SAMPLE_RATE, (o + 30) * SAMPLE_RATE));
+  const batchRows: { precision: CpuPrecision; b: number; perWindow: number[]; loads: number[]; tokens: number }[] = [];
+  for (const [precision, engine] of oursByPrecision) {
+    const reqs = (b: number): WindowRequest[] =>
+      Array.from({ length: b }, (_, i) => ({ samples: batchWindows[i % batchWindows.length]!, language: 'en', task: 'transcribe', fallback: false }));
+    for (const b of batches) {
+      const row = { precision, b, perWindow: [] as number[], loads: [] as number[], tokens: 0 };
+      const c = mk(`b${b}-${precision}`, `ours ${precision} ${b} windows`);
+      c.run = async () => {
+        const s = performance.now();
+        let out: WindowResult[] = [];
+        if (precision === 'fp32') out = await engine.runWindows(reqs(b));
+        else for (const r of reqs(b)) out.push(...(await engine.runWindows([r])));
+        const seconds = (performance.now() - s) / 1000;
+        row.perWindow.push(seconds / b);
+        row.tokens = out.reduce((n, w) => n + w.tokens.length, 0);
+        return { seconds };
+      };
+      await c.run(); // warm-up (first run of a batch shape)
+      row.perWindow.length = 0;
+      batchRows.push(row);
+      batchContenders.push({ c, row });
+    }
   }
-  contenders.push(oursWords);
 
   // --- transformers.js, child node process
   const tjs = mk('tjs', 'transformers.js (q8, onnxruntime-node)');
+  if (values['skip-peers']) tjs.unavailable = '--skip-peers';
   {
     let version = '';
     try {
@@ -203,7 +265,8 @@ async function main() {
   // --- faster-whisper, Python child on the original CTranslate2 weights
   const fw = mk('fw', 'faster-whisper (CT2 int8)');
   {
-    if (!fs.existsSync(VENV_PYTHON)) fw.unavailable = `no venv at ${path.dirname(path.dirname(VENV_PYTHON))} (bash bench/setup-peers.sh)`;
+    if (values['skip-peers']) fw.unavailable = '--skip-peers';
+    else if (!fs.existsSync(VENV_PYTHON)) fw.unavailable = `no venv at ${path.dirname(path.dirname(VENV_PYTHON))} (bash bench/setup-peers.sh)`;
     else if (!fs.existsSync(path.join(ct2Dir, 'model.bin'))) fw.unavailable = `no CTranslate2 weights at ${ct2Dir} (bash bench/setup-peers.sh)`;
     if (!fw.unavailable) {
       const proc = new PeerProcess(VENV_PYTHON, [
@@ -240,7 +303,8 @@ async function main() {
     const version = fs.existsSync(python) ? pythonOrtVersion(python) : null;
     const c = mk(key, `ORT limit ${version ?? '?'}, ${WINDOWS} win × B=1 est.`);
     const lines: OrtLimitLine[] = [];
-    if (!version) c.unavailable = `no Python onnxruntime at ${python}: ${what}`;
+    if (values['skip-peers']) c.unavailable = '--skip-peers';
+    else if (!version) c.unavailable = `no Python onnxruntime at ${python}: ${what}`;
     else if (!fs.existsSync(tool)) c.unavailable = `no ${tool}`;
     else {
       c.run = async () => {
@@ -278,12 +342,18 @@ async function main() {
         c.lastText = r.text;
       }
     }
+    for (let j = 0; j < batchContenders.length; j++) {
+      const { c, row } = batchContenders[(i + j) % batchContenders.length]!;
+      if (waitIdle > 0) waited += (await waitForIdle(waitIdle, 120_000)).waitedMs;
+      row.loads.push(load1());
+      await c.run!();
+    }
   }
   for (const c of contenders) await c.close?.();
 
   // --- report
   console.log(
-    `bench:engine  ${model} (int8 ONNX from ../shared/models)  audio: jfk.flac ×${REPEATS} = ${audioSeconds.toFixed(1)} s  ` +
+    `bench:engine  ${model} (shipped weights, ${precisions.join(' and ')} graphs)  audio: jfk.flac ×${REPEATS} = ${audioSeconds.toFixed(1)} s  ` +
       `threads ${threads}  warm, median of ${runs} interleaved runs`,
   );
   console.log(`load average (1/5/15 min) at start ${loadAtStart}, at end ${loadNow()}; ${os.cpus().length} CPUs`);
@@ -359,12 +429,67 @@ async function main() {
     console.log(`time ratios (< 1: ours faster): ${ratios.join(',  ')}`);
     console.log('');
   }
+  if (batchRows.length) {
+    console.log(`per-window seconds, B different 30 s windows as a CPU worker runs them (fp32: one batch of B; int8: one window per run), T=0, median of ${runs}:`);
+    console.log(`${pad('precision', 11)}${padStart('B', 3)}${padStart('s/window', 10)}${padStart('min–max', 14)}${padStart('tokens', 8)}  load1 (median, range)`);
+    for (const r of batchRows) {
+      console.log(
+        `${pad(r.precision, 11)}${padStart(String(r.b), 3)}${padStart(fmtS(median(r.perWindow)), 10)}${padStart(`${fmtS(Math.min(...r.perWindow))}–${fmtS(Math.max(...r.perWindow))}`, 14)}` +
+          `${padStart(String(r.tokens), 8)}  ${median(r.loads).toFixed(2)} (${Math.min(...r.loads).toFixed(2)}–${Math.max(...r.loads).toFixed(2)})`,
+      );
+    }
+    const at = (p: CpuPrecision, b: number) => batchRows.find((r) => r.precision === p && r.b === b);
+    const int1 = at('int8', 1);
+    const cells = batches.flatMap((b) => {
+      const f = at('fp32', b);
+      return f && int1 ? [`fp32 B=${b} / int8 one per run = ${(median(f.perWindow) / median(int1.perWindow)).toFixed(2)}×`] : [];
+    });
+    if (cells.length) console.log(`per-window time ratios (< 1: fp32 faster): ${cells.join(',  ')}`);
+    console.log('');
+  }
+  if (values.rss) {
+    console.log(`peak RSS of a fresh process that loads ${model} and runs ${Math.max(1, ...batches)} windows (process.resourceUsage().maxRSS):`);
+    for (const p of precisions) console.log(`  ${pad(p, 5)} ${rssOf(model, p, threads, batches)}`);
+    console.log('');
+  }
   console.log(`reference (×${REPEATS}): ${REFERENCE_ONCE}`);
   for (const c of contenders) {
     if (c.lastText === undefined) continue;
     const varied = c.texts.size > 1 ? ` (text varied across runs: ${c.texts.size} versions; last shown)` : '';
     console.log(`  ${pad(c.key, 5)} ${c.lastText.trim()}${varied}`);
   }
+}
+
+/** Runs this script as `--rss-child` in a fresh process and returns its line. */
+function rssOf(model: string, precision: CpuPrecision, threads: number, batches: number[]): string {
+  const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--model', model, '--threads', String(threads), '--batches', batches.join(','), '--rss-child', precision], {
+    encoding: 'utf8',
+  });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  return r.status === 0 ? line : `failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' ')}`;
+}
+
+/** --rss-child: load `model` at `precision`, run `b` windows as a worker would, print RSS after load and peak. */
+async function rssChild(model: string, precision: CpuPrecision, threads: number, b: number): Promise<void> {
+  const config = loadConfig();
+  const warnings: string[] = [];
+  const engine = await loadWhisper(path.join(config.modelsDir, model), { threads, executionProvider: 'cpu', cpuPrecision: precision, warn: (m) => warnings.push(m) });
+  const afterLoad = process.memoryUsage().rss;
+  const pcm = preparePcm(path.join(config.modelsDir, '..', 'audio', 'jfk.flac'), REPEATS);
+  const reqs: WindowRequest[] = Array.from({ length: b }, (_, i) => ({
+    samples: pcm.samples.slice((i % 4) * SAMPLE_RATE, ((i % 4) + 30) * SAMPLE_RATE),
+    language: 'en',
+    task: 'transcribe',
+    fallback: false,
+  }));
+  if (precision === 'fp32') await engine.runWindows(reqs);
+  else for (const r of reqs) await engine.runWindows([r]);
+  const mb = (x: number) => `${(x / 2 ** 20).toFixed(0)} MiB`;
+  console.log(
+    `after load ${mb(afterLoad)}, peak ${mb(process.resourceUsage().maxRSS * 1024)} (${precision === 'fp32' ? `one batch of ${b}` : `${b} runs of one`})` +
+      (warnings.length ? `  [${warnings.join('; ')}]` : ''),
+  );
+  await engine.model.release();
 }
 
 main().then(

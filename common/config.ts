@@ -6,7 +6,7 @@ import { TIERS, type Tier } from './constants';
 import { DEFAULT_TIERS, type TierLimits } from './tiers';
 import { parseAllowList, type AllowList } from '../webhooks/ssrf';
 import { blobEnvSchema, blobStoreConfig, type BlobStoreConfig } from './blob-config';
-import type { WeightVariant } from '../engine/precision';
+import type { CpuPrecision, WeightVariant } from '../engine/precision';
 
 /** The repository root (this file lives in <root>/common). */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -41,6 +41,15 @@ const envSchema = z.object({
    * stale ones fall back to `shipped` with a warning).
    */
   WHISPER_WEIGHTS: z.enum(['shipped', 'ct2-int8', 'ct2-fp32']).default('shipped'),
+  /**
+   * The graphs CPU inference workers run the shipped weights at (docs/models.md "fp32 on the CPU"; WHISPER_EP=cuda
+   * ignores it): `fp32` (default) the shipped weights dequantised to fp32, batched (a window's text is its own at any
+   * batch size; at least as accurate as int8 on every row of the long-form WER set), from the model folder itself
+   * or from FAIRSCRIBE_FLOAT_MODELS (default ~/.cache/fairscribe/models-float, built by infra/models/float-models.sh,
+   * checked by sha256); when those are missing or stale the worker warns once per model and runs `int8`.
+   * `int8`: the shipped int8 graphs, one window per model run (their activation scale spans the batch).
+   */
+  WHISPER_CPU_PRECISION: z.enum(['fp32', 'int8']).default('fp32'),
   /**
    * Concurrent `transcribeChunk` activities per inference worker: twice the largest maxBatch (8), so the
    * next batch is already waiting in the batcher while one runs, instead of the engine idling while
@@ -115,6 +124,8 @@ export interface Config {
   executionProvider: 'cpu' | 'cuda';
   /** WHISPER_WEIGHTS; absent = 'shipped' */
   weightVariant?: WeightVariant;
+  /** WHISPER_CPU_PRECISION; absent = 'fp32' */
+  cpuPrecision?: CpuPrecision;
   inferenceConcurrency: number;
   /** WHISPER_TEMPERATURE_FALLBACK */
   temperatureFallback: boolean;
@@ -184,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inferenceThreads: e.INFERENCE_THREADS,
     executionProvider: e.WHISPER_EP,
     weightVariant: e.WHISPER_WEIGHTS,
+    cpuPrecision: e.WHISPER_CPU_PRECISION,
     inferenceConcurrency: e.INFERENCE_CONCURRENCY,
     temperatureFallback: e.WHISPER_TEMPERATURE_FALLBACK === 'true',
     batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,

@@ -10,7 +10,7 @@ import { WhisperModel } from './model';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
 import { GRAPH_FILES, MODEL_FILES, dimsFromConfig, type Precision, type WhisperConfigJson } from './files';
-import { choosePrecision, ct2Graphs, hasGraphs, perRowGraphs } from './precision';
+import { chooseCpuGraphs, choosePrecision, ct2Graphs, hasGraphs, perRowGraphs, type CpuPrecision } from './precision';
 
 export interface LoadOptions {
   /** intra-op threads for the CPU execution provider */
@@ -26,8 +26,19 @@ export interface LoadOptions {
    * = "1"); false turns that off, leaving the cores to the activity worker's event loop between ops.
    */
   allowSpinning?: boolean;
-  /** which graphs to load; default {@link choosePrecision}'s pick for the execution provider */
+  /** which graphs of `modelDir` to load, overriding `cpuPrecision`; default: see `cpuPrecision` */
   precision?: Precision;
+  /**
+   * CPU execution provider, shipped weights, no `precision`: the graphs to run (WHISPER_CPU_PRECISION;
+   * docs/models.md "fp32 on the CPU"). Ignored for CUDA (fp16, else fp32: {@link choosePrecision}).
+   * - 'fp32' (default): the shipped weights dequantised to fp32 (engine/precision.ts floatGraphs: `modelDir`'s own fp32 graphs,
+   *   else the checked ones of infra/models/float-models.sh), batched as `batching` says: float arithmetic never
+   *   mixes batch rows, so a window's text does not depend on its batchmates. At least as accurate as the int8
+   *   graphs on every row of the long-form WER set (docs/models.md). When they are missing or stale: one `warn`
+   *   naming the reason and the command that builds them, and the int8 graphs as `int8Activations` says;
+   * - 'int8': the shipped int8 graphs, as `int8Activations` says (default one window per model run).
+   */
+  cpuPrecision?: CpuPrecision;
   /**
    * int8 only; how a window is kept independent of the windows batched with it (docs/models.md). The shipped graphs
    * quantise activations with one scale per batched tensor, so batching them makes a window's text depend on its
@@ -87,13 +98,23 @@ async function createSession(file: string, opts: LoadOptions, level: 'basic' | '
 }
 
 /**
- * Loads encoder, merged decoder (of `opts.precision`, default {@link choosePrecision}), tokenizer and
- * generation config from `modelDir`.
+ * Loads encoder, merged decoder (of `opts.precision`; default on the CPU `opts.cpuPrecision`, fp32, found by
+ * {@link chooseCpuGraphs}; on CUDA {@link choosePrecision}), tokenizer and generation config from `modelDir`.
  * @throws Error naming the missing file when the folder is incomplete; Int8OnCudaError for CUDA on int8 graphs
  */
 export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<WhisperTranscriber> {
-  let precision = opts.precision ?? choosePrecision(modelDir, opts.executionProvider);
+  let precision: Precision;
+  /** graph files outside `modelDir` (float-models.sh's fp32, ct2-models.sh's rebuilds) */
   let rebuilt: { encoder: string; decoder: string } | null = null;
+  if (!opts.precision && opts.executionProvider === 'cpu' && opts.weights !== 'ct2') {
+    const unbatched = (opts.int8Activations ?? 'unbatched') === 'unbatched';
+    const chosen = chooseCpuGraphs(modelDir, opts.cpuPrecision ?? 'fp32', unbatched ? ', one window per model run' : '');
+    if (chosen.warning) opts.warn?.(chosen.warning);
+    precision = chosen.precision;
+    rebuilt = chosen.files;
+  } else {
+    precision = opts.precision ?? choosePrecision(modelDir, opts.executionProvider);
+  }
   if (opts.weights === 'ct2') {
     const found = ct2Graphs(modelDir, precision);
     if ('missing' in found) {

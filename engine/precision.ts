@@ -34,8 +34,9 @@ export function hasGraphs(modelDir: string, precision: Precision): boolean {
 }
 
 /**
- * The graphs a worker loads from `modelDir`. CPU: int8 (the shipped, measured files; docs/capacity.md), else
- * fp32. CUDA: fp16 when present (half the memory traffic; tensor cores), else fp32; int8 alone is refused
+ * The graphs a worker finds in `modelDir` itself. CPU: int8 (the shipped files), else fp32; a CPU worker's
+ * WHISPER_CPU_PRECISION=fp32 (the default) looks for fp32 beside the folder too ({@link floatGraphs},
+ * engine/node-loader.ts). CUDA: fp16 when present (half the memory traffic; tensor cores), else fp32; int8 alone is refused
  * ({@link Int8OnCudaError}).
  * @throws Int8OnCudaError for CUDA with int8 graphs only; Error naming the files when there are none at all
  */
@@ -159,15 +160,101 @@ export function ct2Graphs(
   return { encoder: path.join(dir, g.encoder), decoder: path.join(dir, g.decoder) };
 }
 
+/**
+ * Where infra/models/float-models.sh writes the fp32/fp16 graphs that infra/models/dequantize.py makes from the
+ * shipped int8 ones: `FAIRSCRIBE_FLOAT_MODELS`, else `$FAIRSCRIBE_CACHE/models-float` (default
+ * `~/.cache/fairscribe/models-float`), one folder per model in the WHISPER_MODELS_DIR layout.
+ */
+export function floatModelsRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.FAIRSCRIBE_FLOAT_MODELS ?? path.join(env.FAIRSCRIBE_CACHE ?? path.join(os.homedir(), '.cache', 'fairscribe'), 'models-float');
+}
+
+/**
+ * WHISPER_CPU_PRECISION values: the graphs a CPU worker runs the shipped weights at (docs/models.md "fp32 on the CPU").
+ * - 'fp32' (default): the shipped weights dequantised to fp32 (exactly the values the int8 files represent), batched;
+ *   float arithmetic never mixes batch rows, so a window's text is its own at any batch size;
+ * - 'int8': the shipped int8 graphs, one window per model run (their activation scale spans the batch).
+ */
+export type CpuPrecision = 'fp32' | 'int8';
+export const CPU_PRECISIONS: readonly CpuPrecision[] = ['fp32', 'int8'];
+
+/**
+ * The fp32 graphs of `modelDir`'s shipped weights for a CPU worker:
+ * - `modelDir`'s own `onnx/encoder_model.onnx` + `onnx/decoder_model_merged.onnx` when it has them (a models volume
+ *   made from `models-float`, docs/deploy.md: the operator chose that folder, nothing to check);
+ * - else `<root>/<model>/`'s, when its built-from.json (infra/models/float-models.sh) names the sha256 of
+ *   `modelDir`'s int8 graphs (the files they were dequantised from) and of the fp32 files themselves.
+ *
+ * Hashes are cached per process by size and mtime (~1 s for tiny.en + base fp32 the first time, measured in
+ * docs/models.md).
+ * @returns absolute paths, or `{ missing }` saying why none can be used (not built; built from other int8 files;
+ *   changed since), with the command that builds them
+ */
+export function floatGraphs(modelDir: string, root = floatModelsRoot()): { encoder: string; decoder: string } | { missing: string } {
+  const g = GRAPH_FILES.fp32;
+  if (hasGraphs(modelDir, 'fp32')) return { encoder: path.join(modelDir, g.encoder), decoder: path.join(modelDir, g.decoder) };
+  const model = path.basename(modelDir);
+  const build = `bash infra/models/float-models.sh ${model}`;
+  const dir = path.join(root, model);
+  const manifestFile = path.join(dir, 'built-from.json');
+  if (!fs.existsSync(manifestFile)) return { missing: `${manifestFile} does not exist (build: ${build})` };
+  let manifest: PerRowManifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as PerRowManifest;
+  } catch (err) {
+    return { missing: `${manifestFile} is unreadable (${(err as Error).message}; rebuild: ${build})` };
+  }
+  const shipped = GRAPH_FILES.int8;
+  for (const f of [shipped.encoder, shipped.decoder]) {
+    const src = path.join(modelDir, f);
+    if (!fs.existsSync(src)) return { missing: `${src} does not exist` };
+    if (manifest.sources?.[f]?.sha256 !== sha256Of(src)) return { missing: `${dir} was built from another ${f} than ${src} (rebuild: ${build})` };
+  }
+  for (const f of [g.encoder, g.decoder]) {
+    const out = path.join(dir, f);
+    if (!fs.existsSync(out) || !manifest.graphs?.[f]) return { missing: `${out} is missing (build: ${build})` };
+    if (manifest.graphs[f].sha256 !== sha256Of(out)) return { missing: `${out} does not match its manifest (rebuild: ${build})` };
+  }
+  return { encoder: path.join(dir, g.encoder), decoder: path.join(dir, g.decoder) };
+}
+
+/**
+ * The graphs a CPU worker runs the shipped weights of `modelDir` at, for WHISPER_CPU_PRECISION `wanted`
+ * (engine/node-loader.ts; pure apart from reading the folders, so the choice is unit-tested without onnxruntime).
+ * @param int8Note how the int8 graphs will run (e.g. ", one window per model run"), for the warning
+ * @returns `precision` and, for fp32, the `files` to load (null: `modelDir`'s own graphs of `precision`); `warning`
+ *   (one sentence: why fp32 is not used and how to build it) when fp32 was wanted and int8 is run instead
+ * @throws Error when `modelDir` has neither (choosePrecision's error)
+ */
+export function chooseCpuGraphs(
+  modelDir: string,
+  wanted: CpuPrecision,
+  int8Note = '',
+  root = floatModelsRoot(),
+): { precision: Precision; files: { encoder: string; decoder: string } | null; warning?: string } {
+  if (wanted === 'int8') return { precision: choosePrecision(modelDir, 'cpu'), files: null };
+  const found = floatGraphs(modelDir, root);
+  if (!('missing' in found)) return { precision: 'fp32', files: found };
+  const precision = choosePrecision(modelDir, 'cpu');
+  return {
+    precision,
+    files: null,
+    warning:
+      `fp32 graphs (WHISPER_CPU_PRECISION=fp32, the default) unavailable for ${path.basename(modelDir)}: ${found.missing}; ` +
+      `running its ${precision} graphs${precision === 'int8' ? int8Note : ''} instead (docs/models.md "fp32 on the CPU")`,
+  };
+}
+
 /** WHISPER_WEIGHTS values: which weights the graphs hold, and the graph precision on a CPU worker. */
 export type WeightVariant = 'shipped' | 'ct2-int8' | 'ct2-fp32';
 
 /**
- * engine/node-loader.ts options of each {@link WeightVariant}: `shipped` leaves the precision to
- * {@link choosePrecision}; the `ct2-*` ones name it (docs/models.md "Weights").
+ * engine/node-loader.ts options of each {@link WeightVariant}, as benchmarks label them (bench/eval-wer.ts
+ * `--variants`): `shipped` is the int8 files as shipped (`cpuPrecision: 'int8'`; an inference worker replaces it
+ * with WHISPER_CPU_PRECISION, workers/factory.ts); the `ct2-*` ones name the precision (docs/models.md "Weights").
  */
-export const WEIGHT_VARIANTS: Record<WeightVariant, { weights?: 'shipped' | 'ct2'; precision?: Precision }> = {
-  shipped: {},
+export const WEIGHT_VARIANTS: Record<WeightVariant, { weights?: 'shipped' | 'ct2'; precision?: Precision; cpuPrecision?: CpuPrecision }> = {
+  shipped: { cpuPrecision: 'int8' },
   'ct2-int8': { weights: 'ct2', precision: 'int8' },
   'ct2-fp32': { weights: 'ct2', precision: 'fp32' },
 };

@@ -150,7 +150,13 @@ export async function startInferenceWorker(
   installRuntime(config);
   const log = createLogger({ component: 'inference-worker', backend });
   const engine = new EngineClient(
-    { threads: config.inferenceThreads, executionProvider: config.executionProvider, ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'] },
+    {
+      threads: config.inferenceThreads,
+      executionProvider: config.executionProvider,
+      ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'],
+      // after the variant: WHISPER_CPU_PRECISION decides the shipped weights' graphs (a ct2-* variant names its own)
+      cpuPrecision: config.cpuPrecision ?? 'fp32',
+    },
     (message) => log.warn(message),
     (modelDir) => ({
       maxBatch: config.batchMaxOverride ?? MODEL_REGISTRY.models[path.basename(modelDir)]?.maxBatch ?? 1,

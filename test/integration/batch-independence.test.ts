@@ -2,9 +2,11 @@
  * A window's text does not depend on the windows batched with it. engine/batcher.ts puts windows of different
  * jobs (and tenants) into one encoder run and one batched decode; the shipped int8 graphs quantise activations
  * with one scale per batched tensor (DynamicQuantizeLinear), so a loud batchmate changed another user's words
- * (CI: "drove to the beach on Saturday" vs "drove to Mebichonsatone"). Workers now run those graphs one window
- * per run (engine/node-loader.ts 'unbatched'); the opt-in 'per-row' graphs (per-token scales,
- * infra/models/per_row_quant.py, built by infra/setup.sh) may be batched, and this test holds them to it: it decodes the same window
+ * (CI: "drove to the beach on Saturday" vs "drove to Mebichonsatone"). CPU workers now run the shipped weights as
+ * fp32 graphs, batched (WHISPER_CPU_PRECISION=fp32, the default; infra/models/float-models.sh, built by
+ * infra/setup.sh), and int8 only one window per run (engine/node-loader.ts 'unbatched'); the opt-in 'per-row' int8
+ * graphs (per-token scales, infra/models/per_row_quant.py) may be batched too. This test holds both batched kinds
+ * to it: it decodes the same window
  * alone and among other audio (other speech, loud noise, a quiet clip, in different positions) through the
  * batched path the batcher calls (WhisperTranscriber.runWindows: encoder, language detection, greedy decode,
  * temperature fallback, word alignment) and requires the same tokens, log-probabilities, no-speech probability
@@ -19,7 +21,7 @@ import { mulberry32 } from '../helpers/prng';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
-/** Float noise only: the same int8 GEMMs run on the same row, float ops (LayerNorm, softmax) may be split differently. */
+/** Float noise only: the same GEMMs run on the same row, float ops (LayerNorm, softmax) may be split differently. */
 const LOGPROB_TOLERANCE = 1e-3;
 const SECONDS_TOLERANCE = 1e-3;
 
@@ -66,15 +68,22 @@ function expectSameWindow(batched: WindowResult, alone: WindowResult, label: str
   });
 }
 
-async function engine(model: string): Promise<WhisperTranscriber> {
+/** The graphs held to batch independence: the CPU default (fp32) and the opt-in per-token int8. */
+const KINDS = [
+  ['fp32 (the CPU default)', {}],
+  ['per-row int8', { cpuPrecision: 'int8', int8Activations: 'per-row' }],
+] as const;
+
+async function engine(model: string, opts: (typeof KINDS)[number][1]): Promise<WhisperTranscriber> {
   const warnings: string[] = [];
-  const t = await loadWhisper(path.join(MODELS, model), { threads: 2, executionProvider: 'cpu', int8Activations: 'per-row', warn: (m) => warnings.push(m) });
+  // no warning: the graphs asked for were found (a missing fp32 or per-row folder warns and runs int8 unbatched)
+  const t = await loadWhisper(path.join(MODELS, model), { threads: 2, executionProvider: 'cpu', ...opts, warn: (m) => warnings.push(m) });
   expect(warnings).toEqual([]);
   return t;
 }
 
-test('whisper-tiny.en: a window decodes to the same tokens alone and among speech, loud noise and a quiet clip', async () => {
-  const t = await engine('whisper-tiny.en');
+test.each(KINDS)('whisper-tiny.en, %s: a window decodes to the same tokens alone and among speech, loud noise and a quiet clip', async (_, opts) => {
+  const t = await engine('whisper-tiny.en', opts);
   const [jfkAlone] = await t.runWindows([req(jfk)]);
   const [leftAlone] = await t.runWindows([req(left)]);
   expect(jfkAlone.tokens.length).toBeGreaterThan(10);
@@ -88,8 +97,8 @@ test('whisper-tiny.en: a window decodes to the same tokens alone and among speec
   await t.model.release();
 }, 600_000);
 
-test('whisper-base (maxBatch 2, language detected): the same window alone and beside loud noise', async () => {
-  const t = await engine('whisper-base');
+test.each(KINDS)('whisper-base (maxBatch 2, language detected), %s: the same window alone and beside loud noise', async (_, opts) => {
+  const t = await engine('whisper-base', opts);
   const [alone] = await t.runWindows([req(left, null)]);
   const [batched] = await t.runWindows([req(left, null), req(loud, null)]);
   expect(alone.language).toBe('en');

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GRAPH_FILES, type Precision } from '../../engine/files';
 import * as crypto from 'node:crypto';
-import { choosePrecision, ct2Graphs, Int8OnCudaError, perRowGraphs, WEIGHT_VARIANTS } from '../../engine/precision';
+import { chooseCpuGraphs, choosePrecision, ct2Graphs, floatGraphs, floatModelsRoot, Int8OnCudaError, perRowGraphs, WEIGHT_VARIANTS } from '../../engine/precision';
 import { loadConfig } from '../../common/config';
 import { assertGpuModelsUsable, installedModels } from '../../workers/factory';
 
@@ -149,6 +149,85 @@ test('WHISPER_WEIGHTS picks the loader options of a weight variant; unknown valu
   expect(loadConfig({}).weightVariant).toBe('shipped');
   expect(WEIGHT_VARIANTS[loadConfig({ WHISPER_WEIGHTS: 'ct2-int8' }).weightVariant!]).toEqual({ weights: 'ct2', precision: 'int8' });
   expect(WEIGHT_VARIANTS[loadConfig({ WHISPER_WEIGHTS: 'ct2-fp32' }).weightVariant!]).toEqual({ weights: 'ct2', precision: 'fp32' });
-  expect(WEIGHT_VARIANTS.shipped).toEqual({});
+  // benchmarks' `shipped` row is the int8 files as shipped; a worker replaces cpuPrecision with WHISPER_CPU_PRECISION
+  expect(WEIGHT_VARIANTS.shipped).toEqual({ cpuPrecision: 'int8' });
   expect(() => loadConfig({ WHISPER_WEIGHTS: 'fp64' })).toThrow(/WHISPER_WEIGHTS/);
+});
+
+/** A shipped int8 folder and a models-float folder dequantised from it (fp32), manifest as float-models.sh writes it. */
+function floatPair(name: string) {
+  const src = path.join(root, 'models', name);
+  const floatRoot = path.join(root, 'models-float');
+  const dst = path.join(floatRoot, name);
+  const sha = (b: string) => ({ sha256: crypto.createHash('sha256').update(b).digest('hex'), bytes: Buffer.byteLength(b) });
+  const sources: Record<string, { sha256: string; bytes: number }> = {};
+  const graphs: Record<string, { sha256: string; bytes: number }> = {};
+  for (const f of Object.values(GRAPH_FILES.int8)) {
+    fs.mkdirSync(path.dirname(path.join(src, f)), { recursive: true });
+    fs.writeFileSync(path.join(src, f), `shipped ${f}`);
+    sources[f] = sha(`shipped ${f}`);
+  }
+  for (const f of Object.values(GRAPH_FILES.fp32)) {
+    fs.mkdirSync(path.dirname(path.join(dst, f)), { recursive: true });
+    fs.writeFileSync(path.join(dst, f), `fp32 ${f}`);
+    graphs[f] = sha(`fp32 ${f}`);
+  }
+  fs.writeFileSync(path.join(dst, 'built-from.json'), JSON.stringify({ sources, graphs }));
+  const fp32 = { encoder: path.join(dst, GRAPH_FILES.fp32.encoder), decoder: path.join(dst, GRAPH_FILES.fp32.decoder) };
+  return { src, dst, floatRoot, fp32 };
+}
+
+test('WHISPER_CPU_PRECISION: fp32 by default, int8 selectable, anything else refused at start-up', () => {
+  expect(loadConfig({}).cpuPrecision).toBe('fp32');
+  expect(loadConfig({ WHISPER_CPU_PRECISION: 'int8' }).cpuPrecision).toBe('int8');
+  expect(() => loadConfig({ WHISPER_CPU_PRECISION: 'fp16' })).toThrow(/WHISPER_CPU_PRECISION/);
+});
+
+test('the float graphs root is FAIRSCRIBE_FLOAT_MODELS, else the cache default', () => {
+  expect(floatModelsRoot({ FAIRSCRIBE_FLOAT_MODELS: '/v/float' })).toBe('/v/float');
+  expect(floatModelsRoot({ FAIRSCRIBE_CACHE: '/c' })).toBe(path.join('/c', 'models-float'));
+  expect(floatModelsRoot({})).toBe(path.join(os.homedir(), '.cache', 'fairscribe', 'models-float'));
+});
+
+test('a CPU worker runs the checked fp32 graphs by default, and int8 without a warning when asked', () => {
+  const { src, floatRoot, fp32 } = floatPair('whisper-tiny.en');
+  expect(chooseCpuGraphs(src, 'fp32', '', floatRoot)).toEqual({ precision: 'fp32', files: fp32 });
+  expect(chooseCpuGraphs(src, 'int8', '', floatRoot)).toEqual({ precision: 'int8', files: null });
+  // a models volume made from models-float (docs/deploy.md) holds its own fp32 graphs: those, no manifest needed
+  const volume = folder('volume', ['int8', 'fp32']);
+  expect(chooseCpuGraphs(volume, 'fp32', '', floatRoot)).toEqual({
+    precision: 'fp32',
+    files: { encoder: path.join(volume, GRAPH_FILES.fp32.encoder), decoder: path.join(volume, GRAPH_FILES.fp32.decoder) },
+  });
+});
+
+test('missing or stale fp32 graphs fall back to int8 with exactly one warning that says why and how to build them', () => {
+  const note = ', one window per model run';
+  const expectFallback = (src: string, floatRoot: string, why: RegExp) => {
+    const r = chooseCpuGraphs(src, 'fp32', note, floatRoot);
+    expect(r).toEqual({ precision: 'int8', files: null, warning: expect.any(String) });
+    expect(r.warning).toMatch(why);
+    expect(r.warning).toContain(`running its int8 graphs${note} instead`);
+    expect(r.warning).toContain(`bash infra/models/float-models.sh ${path.basename(src)}`);
+  };
+  // never built
+  const bare = folder('whisper-base', ['int8']);
+  expectFallback(bare, path.join(root, 'nowhere'), /built-from\.json does not exist/);
+  // built from other int8 files (a new shipped model version)
+  const a = floatPair('whisper-tiny.en');
+  fs.writeFileSync(path.join(a.src, GRAPH_FILES.int8.decoder), 'a newer decoder');
+  expectFallback(a.src, a.floatRoot, /was built from another .*decoder/);
+  // a graph changed or half written since the manifest
+  const b = floatPair('whisper-small');
+  fs.appendFileSync(path.join(b.dst, GRAPH_FILES.fp32.encoder), 'x');
+  expectFallback(b.src, b.floatRoot, /encoder_model\.onnx does not match its manifest/);
+  fs.rmSync(path.join(b.dst, GRAPH_FILES.fp32.decoder));
+  fs.writeFileSync(path.join(b.dst, GRAPH_FILES.fp32.encoder), `fp32 ${GRAPH_FILES.fp32.encoder}`);
+  expectFallback(b.src, b.floatRoot, /decoder_model_merged\.onnx is missing/);
+  // unreadable manifest
+  fs.writeFileSync(path.join(b.dst, 'built-from.json'), '{');
+  expectFallback(b.src, b.floatRoot, /unreadable/);
+  expect(floatGraphs(b.src, b.floatRoot)).toHaveProperty('missing');
+  // no graphs at all is still an error, not a silent fallback
+  expect(() => chooseCpuGraphs(path.join(root, 'empty'), 'fp32', note, b.floatRoot)).toThrow(/lacks/);
 });
