@@ -1,8 +1,8 @@
 /**
  * `npm run -s bench:engine [-- --model whisper-tiny.en|whisper-base --runs 5 --threads 2 --wait-idle 80
- *                            --precision fp32,int8 --batches 1,2,4 --skip-peers --skip-words --rss]`
+ *                            --precision int8,fp32 --batches 1,2,4 --skip-peers --skip-words --rss]`
  *
- * `--precision` (default `fp32,int8`): one `ours` row per CPU precision (engine/node-loader.ts `cpuPrecision`,
+ * `--precision` (default `int8,fp32`): one `ours` row per CPU precision (engine/node-loader.ts `cpuPrecision`,
  * WHISPER_CPU_PRECISION), the first one being `ours` in the ratios. `--batches` (default `1,2,4`; empty = none):
  * per-window time of B different 30 s windows (jfk×3 from 0, 1, 2, 3 s) through WhisperTranscriber.runWindows,
  * the call engine/batcher.ts makes, as a CPU worker runs them: fp32 as one batch of B, int8 one window per run
@@ -94,7 +94,7 @@ async function main() {
       threads: { type: 'string', default: '2' },
       // before every timed run, wait (≤ 2 min) until the CPUs were this % idle over 2 s; 0 = never wait
       'wait-idle': { type: 'string', default: '0' },
-      precision: { type: 'string', default: 'fp32,int8' },
+      precision: { type: 'string', default: 'int8,fp32' },
       batches: { type: 'string', default: '1,2,4' },
       'skip-peers': { type: 'boolean', default: false },
       // no `ours + wordTimestamps` row (a loaded machine: keep the run short)

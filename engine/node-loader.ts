@@ -31,12 +31,13 @@ export interface LoadOptions {
   /**
    * CPU execution provider, shipped weights, no `precision`: the graphs to run (WHISPER_CPU_PRECISION;
    * docs/models.md "fp32 on the CPU"). Ignored for CUDA (fp16, else fp32: {@link choosePrecision}).
-   * - 'fp32' (default): the shipped weights dequantised to fp32 (engine/precision.ts floatGraphs: `modelDir`'s own fp32 graphs,
+   * - 'int8' (default): the shipped int8 graphs, as `int8Activations` says (default one window per model run): faster
+   *   per window than fp32 at every batch size measured on 2 cores, and half the memory (docs/models.md);
+   * - 'fp32' (opt-in): the shipped weights dequantised to fp32 (engine/precision.ts floatGraphs: `modelDir`'s own fp32 graphs,
    *   else the checked ones of infra/models/float-models.sh), batched as `batching` says: float arithmetic never
    *   mixes batch rows, so a window's text does not depend on its batchmates. At least as accurate as the int8
    *   graphs on every row of the long-form WER set (docs/models.md). When they are missing or stale: one `warn`
-   *   naming the reason and the command that builds them, and the int8 graphs as `int8Activations` says;
-   * - 'int8': the shipped int8 graphs, as `int8Activations` says (default one window per model run).
+   *   naming the reason and the command that builds them, and the int8 graphs as `int8Activations` says.
    */
   cpuPrecision?: CpuPrecision;
   /**
@@ -98,7 +99,7 @@ async function createSession(file: string, opts: LoadOptions, level: 'basic' | '
 }
 
 /**
- * Loads encoder, merged decoder (of `opts.precision`; default on the CPU `opts.cpuPrecision`, fp32, found by
+ * Loads encoder, merged decoder (of `opts.precision`; default on the CPU `opts.cpuPrecision`, int8, found by
  * {@link chooseCpuGraphs}; on CUDA {@link choosePrecision}), tokenizer and generation config from `modelDir`.
  * @throws Error naming the missing file when the folder is incomplete; Int8OnCudaError for CUDA on int8 graphs
  */
@@ -108,7 +109,7 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   let rebuilt: { encoder: string; decoder: string } | null = null;
   if (!opts.precision && opts.executionProvider === 'cpu' && opts.weights !== 'ct2') {
     const unbatched = (opts.int8Activations ?? 'unbatched') === 'unbatched';
-    const chosen = chooseCpuGraphs(modelDir, opts.cpuPrecision ?? 'fp32', unbatched ? ', one window per model run' : '');
+    const chosen = chooseCpuGraphs(modelDir, opts.cpuPrecision ?? 'int8', unbatched ? ', one window per model run' : '');
     if (chosen.warning) opts.warn?.(chosen.warning);
     precision = chosen.precision;
     rebuilt = chosen.files;

@@ -35,7 +35,7 @@ export function hasGraphs(modelDir: string, precision: Precision): boolean {
 
 /**
  * The graphs a worker finds in `modelDir` itself. CPU: int8 (the shipped files), else fp32; a CPU worker's
- * WHISPER_CPU_PRECISION=fp32 (the default) looks for fp32 beside the folder too ({@link floatGraphs},
+ * WHISPER_CPU_PRECISION=fp32 (opt-in) looks for fp32 beside the folder too ({@link floatGraphs},
  * engine/node-loader.ts). CUDA: fp16 when present (half the memory traffic; tensor cores), else fp32; int8 alone is refused
  * ({@link Int8OnCudaError}).
  * @throws Int8OnCudaError for CUDA with int8 graphs only; Error naming the files when there are none at all
@@ -171,9 +171,11 @@ export function floatModelsRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * WHISPER_CPU_PRECISION values: the graphs a CPU worker runs the shipped weights at (docs/models.md "fp32 on the CPU").
- * - 'fp32' (default): the shipped weights dequantised to fp32 (exactly the values the int8 files represent), batched;
- *   float arithmetic never mixes batch rows, so a window's text is its own at any batch size;
- * - 'int8': the shipped int8 graphs, one window per model run (their activation scale spans the batch).
+ * - 'int8' (default): the shipped int8 graphs, one window per model run (their activation scale spans the batch):
+ *   1.2-1.8x faster per window than fp32 batched at batch 1-4 and half the RSS (docs/models.md "fp32 on the CPU");
+ * - 'fp32' (opt-in): the shipped weights dequantised to fp32 (exactly the values the int8 files represent), batched;
+ *   float arithmetic never mixes batch rows, so a window's text is its own at any batch size; more accurate on the
+ *   telephone and repeated-speech rows of the long-form WER set, but one longform window loses three sentences.
  */
 export type CpuPrecision = 'fp32' | 'int8';
 export const CPU_PRECISIONS: readonly CpuPrecision[] = ['fp32', 'int8'];
@@ -240,7 +242,7 @@ export function chooseCpuGraphs(
     precision,
     files: null,
     warning:
-      `fp32 graphs (WHISPER_CPU_PRECISION=fp32, the default) unavailable for ${path.basename(modelDir)}: ${found.missing}; ` +
+      `fp32 graphs (WHISPER_CPU_PRECISION=fp32) unavailable for ${path.basename(modelDir)}: ${found.missing}; ` +
       `running its ${precision} graphs${precision === 'int8' ? int8Note : ''} instead (docs/models.md "fp32 on the CPU")`,
   };
 }

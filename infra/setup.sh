@@ -52,8 +52,8 @@ log "helm: $(bash infra/helm.sh | tail -n1)"
 log "kubernetes-validate: $(bash infra/kubernetes-validate.sh | tail -n1)"
 # fairscribe-temporal (the real Temporal server for `npm run cluster`), ~30 s on top of the CLI's build cache.
 log "Temporal server: $(bash infra/temporal-server.sh | tail -n1)"
-# fp32 graphs of whisper-tiny.en and whisper-base: what CPU workers run by default (WHISPER_CPU_PRECISION=fp32,
-# docs/models.md "fp32 on the CPU"; without them they fall back to int8 with a warning), and the GPU path's tests.
+# fp32 graphs of whisper-tiny.en and whisper-base: what CPU workers run with WHISPER_CPU_PRECISION=fp32 (opt-in,
+# docs/models.md "fp32 on the CPU"; without them they fall back to int8 with a warning), their tests and the GPU path's.
 # Cold (measured at load 13 on 2 cores): the onnx venv ~45 s, then tiny.en 15 s + base 28 s; cached: ~5 s to check the
 # sha256 manifests.
 log "float models: $(bash infra/models/float-models.sh whisper-tiny.en whisper-base | tail -n1)"

@@ -155,7 +155,7 @@ export async function startInferenceWorker(
       executionProvider: config.executionProvider,
       ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'],
       // after the variant: WHISPER_CPU_PRECISION decides the shipped weights' graphs (a ct2-* variant names its own)
-      cpuPrecision: config.cpuPrecision ?? 'fp32',
+      cpuPrecision: config.cpuPrecision ?? 'int8',
     },
     (message) => log.warn(message),
     (modelDir) => ({

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Float Whisper graphs (fp32 + fp16) made from the shipped int8 files by infra/models/dequantize.py, into a models
 # folder outside the repository (WHISPER_MODELS_DIR layout; weights are never committed). CPU workers run the fp32
-# ones by default (WHISPER_CPU_PRECISION=fp32, docs/models.md "fp32 on the CPU"), GPU workers fp16 / fp32.
+# ones with WHISPER_CPU_PRECISION=fp32 (opt-in, docs/models.md "fp32 on the CPU"), GPU workers fp16 / fp32.
 #   bash infra/models/float-models.sh [MODEL ...]     default: whisper-tiny.en whisper-base (what setup builds)
 # Output: $FAIRSCRIBE_FLOAT_MODELS (default ~/.cache/fairscribe/models-float)/<model>/; the folder is the last line
 # of stdout. Cached: a model is rebuilt only when dequantize.py, graph_walk.py or its int8 source files change

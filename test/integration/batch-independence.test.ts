@@ -2,9 +2,9 @@
  * A window's text does not depend on the windows batched with it. engine/batcher.ts puts windows of different
  * jobs (and tenants) into one encoder run and one batched decode; the shipped int8 graphs quantise activations
  * with one scale per batched tensor (DynamicQuantizeLinear), so a loud batchmate changed another user's words
- * (CI: "drove to the beach on Saturday" vs "drove to Mebichonsatone"). CPU workers now run the shipped weights as
- * fp32 graphs, batched (WHISPER_CPU_PRECISION=fp32, the default; infra/models/float-models.sh, built by
- * infra/setup.sh), and int8 only one window per run (engine/node-loader.ts 'unbatched'); the opt-in 'per-row' int8
+ * (CI: "drove to the beach on Saturday" vs "drove to Mebichonsatone"). CPU workers run int8 only one window per run
+ * (engine/node-loader.ts 'unbatched', the default), or the shipped weights as fp32 graphs, batched
+ * (WHISPER_CPU_PRECISION=fp32, opt-in; infra/models/float-models.sh, built by infra/setup.sh); the opt-in 'per-row' int8
  * graphs (per-token scales, infra/models/per_row_quant.py) may be batched too. This test holds both batched kinds
  * to it: it decodes the same window
  * alone and among other audio (other speech, loud noise, a quiet clip, in different positions) through the
@@ -68,9 +68,9 @@ function expectSameWindow(batched: WindowResult, alone: WindowResult, label: str
   });
 }
 
-/** The graphs held to batch independence: the CPU default (fp32) and the opt-in per-token int8. */
+/** The graphs that may be batched, held to batch independence: fp32 and the per-token int8 (both opt-in). */
 const KINDS = [
-  ['fp32 (the CPU default)', {}],
+  ['fp32', { cpuPrecision: 'fp32' }],
   ['per-row int8', { cpuPrecision: 'int8', int8Activations: 'per-row' }],
 ] as const;
 

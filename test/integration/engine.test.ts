@@ -1,7 +1,7 @@
 /**
  * The Whisper engine on the real model, outside Temporal: accuracy on jfk, silence gives no text,
  * CUDA on int8 graphs is refused, on float graphs it falls back to CPU with one warning, the float graphs give
- * the int8 text, a CPU engine runs fp32 by default (WHISPER_CPU_PRECISION) and batches it, missing fp32 graphs fall
+ * the int8 text, a CPU engine runs int8 by default and fp32 when asked (WHISPER_CPU_PRECISION) and batches fp32, missing fp32 graphs fall
  * back to int8 one window per run with one warning, and the engine thread keeps the event loop free.
  * Needs the fp32 graphs `npm run setup` builds (infra/models/float-models.sh whisper-tiny.en whisper-base).
  */
@@ -96,10 +96,10 @@ test('the float graphs dequantize.py made give the int8 text on jfk (CPU, temper
   expect(texts[1]).toBe(texts[0]);
 }, 60_000);
 
-test('a CPU engine runs the fp32 graphs by default (WHISPER_CPU_PRECISION=fp32): the fp32 result, not the int8 one, without a warning', async () => {
+test('a CPU engine runs the int8 graphs by default and the fp32 ones when asked (WHISPER_CPU_PRECISION), without a warning', async () => {
   const results: { text: string; avgLogprob: number }[] = [];
   const warnings: string[] = [];
-  for (const opts of [{}, { precision: 'fp32' as const }, { cpuPrecision: 'int8' as const }]) {
+  for (const opts of [{}, { cpuPrecision: 'fp32' as const }, { precision: 'fp32' as const }, { cpuPrecision: 'int8' as const }]) {
     const dir = 'precision' in opts ? FLOAT_TINY : TINY;
     const engine = await loadWhisper(dir, { threads: 2, executionProvider: 'cpu', warn: (m) => warnings.push(m), ...opts });
     const r = await engine.transcribe(readWav(JFK), { fallback: false });
@@ -107,19 +107,20 @@ test('a CPU engine runs the fp32 graphs by default (WHISPER_CPU_PRECISION=fp32):
     await engine.model.release();
   }
   expect(warnings).toEqual([]);
-  const [byDefault, fp32, int8] = results;
-  expect(byDefault).toEqual(fp32);
+  const [byDefault, asked, fp32, int8] = results;
+  expect(byDefault).toEqual(int8);
+  expect(asked).toEqual(fp32);
   // same words (the test above), other arithmetic: the log-probabilities tell the graphs apart
-  expect(byDefault!.avgLogprob).not.toBe(int8!.avgLogprob);
+  expect(byDefault!.avgLogprob).not.toBe(fp32!.avgLogprob);
 }, 120_000);
 
-test('without usable fp32 graphs a CPU engine warns once per model and runs int8 one window per model run', async () => {
+test('asked for fp32 without usable fp32 graphs, a CPU engine warns once per model and runs int8 one window per model run', async () => {
   const saved = process.env.FAIRSCRIBE_FLOAT_MODELS;
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-no-float-'));
   process.env.FAIRSCRIBE_FLOAT_MODELS = empty; // read when the model loads (engine/precision.ts floatModelsRoot)
   const warnings: string[] = [];
   try {
-    const engine = await loadWhisper(TINY, { threads: 2, executionProvider: 'cpu', batching: { maxBatch: 4, maxWaitMs: 500 }, warn: (m) => warnings.push(m) });
+    const engine = await loadWhisper(TINY, { threads: 2, executionProvider: 'cpu', cpuPrecision: 'fp32', batching: { maxBatch: 4, maxWaitMs: 500 }, warn: (m) => warnings.push(m) });
     const results = await Promise.all([0, 1].map(() => engine.transcribe(readWav(JFK))));
     await engine.model.release();
     for (const r of results) {
@@ -154,10 +155,10 @@ test('the engine thread keeps the event loop responsive during inference', async
   expect(maxLagMs).toBeLessThan(Math.min(250, inferenceMs / 4));
 }, 60_000);
 
-test('dynamic batching (fp32, the CPU default): concurrent chunks share one encoder run and one batched decode, with the texts of batch 1', async () => {
+test('dynamic batching (fp32): concurrent chunks share one encoder run and one batched decode, with the texts of batch 1', async () => {
   // fp32 arithmetic never mixes batch rows, so batching is on; int8 runs one window per run (docs/models.md).
   const warnings: string[] = [];
-  const client = new EngineClient({ threads: 2, executionProvider: 'cpu' }, (m) => warnings.push(m), () => ({ maxBatch: 4, maxWaitMs: 500 }));
+  const client = new EngineClient({ threads: 2, executionProvider: 'cpu', cpuPrecision: 'fp32' }, (m) => warnings.push(m), () => ({ maxBatch: 4, maxWaitMs: 500 }));
   await client.preload(TINY);
   const jfk = readWav(JFK);
   // Four different inputs, so a row mix-up would show: jfk, its first and second halves, and silence+jfk.
@@ -165,7 +166,7 @@ test('dynamic batching (fp32, the CPU default): concurrent chunks share one enco
   const padded = new Float32Array(SAMPLE_RATE * 3 + jfk.length);
   padded.set(jfk, SAMPLE_RATE * 3);
   const inputs = [jfk, jfk.slice(0, half), jfk.slice(half), padded];
-  const single = await loadWhisper(TINY, { threads: 2, executionProvider: 'cpu' });
+  const single = await loadWhisper(TINY, { threads: 2, executionProvider: 'cpu', cpuPrecision: 'fp32' });
   const expected: string[] = [];
   for (const x of inputs) expected.push((await single.transcribe(x.slice())).segments.map((s) => s.text).join(' '));
   await single.model.release();

@@ -177,8 +177,9 @@ function floatPair(name: string) {
   return { src, dst, floatRoot, fp32 };
 }
 
-test('WHISPER_CPU_PRECISION: fp32 by default, int8 selectable, anything else refused at start-up', () => {
-  expect(loadConfig({}).cpuPrecision).toBe('fp32');
+test('WHISPER_CPU_PRECISION: int8 by default, fp32 selectable, anything else refused at start-up', () => {
+  expect(loadConfig({}).cpuPrecision).toBe('int8');
+  expect(loadConfig({ WHISPER_CPU_PRECISION: 'fp32' }).cpuPrecision).toBe('fp32');
   expect(loadConfig({ WHISPER_CPU_PRECISION: 'int8' }).cpuPrecision).toBe('int8');
   expect(() => loadConfig({ WHISPER_CPU_PRECISION: 'fp16' })).toThrow(/WHISPER_CPU_PRECISION/);
 });
@@ -189,7 +190,7 @@ test('the float graphs root is FAIRSCRIBE_FLOAT_MODELS, else the cache default',
   expect(floatModelsRoot({})).toBe(path.join(os.homedir(), '.cache', 'fairscribe', 'models-float'));
 });
 
-test('a CPU worker runs the checked fp32 graphs by default, and int8 without a warning when asked', () => {
+test('a CPU worker asking for fp32 runs the checked fp32 graphs, and int8 without a warning when asked', () => {
   const { src, floatRoot, fp32 } = floatPair('whisper-tiny.en');
   expect(chooseCpuGraphs(src, 'fp32', '', floatRoot)).toEqual({ precision: 'fp32', files: fp32 });
   expect(chooseCpuGraphs(src, 'int8', '', floatRoot)).toEqual({ precision: 'int8', files: null });
