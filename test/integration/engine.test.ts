@@ -183,7 +183,7 @@ test('dynamic batching (fp32): concurrent chunks share one encoder run and one b
 }, 120_000);
 
 test('a cancelled transcription leaves the batch; the others complete', async () => {
-  const client = new EngineClient({ threads: 2, executionProvider: 'cpu' }, undefined, () => ({ maxBatch: 3, maxWaitMs: 300 }));
+  const client = new EngineClient({ threads: 2, executionProvider: 'cpu', cpuPrecision: 'fp32' }, undefined, () => ({ maxBatch: 3, maxWaitMs: 300 }));
   await client.preload(TINY);
   const ctl = new AbortController();
   const a = client.transcribe(TINY, readWav(JFK), { language: null, task: 'transcribe' });
