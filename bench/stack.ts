@@ -26,6 +26,8 @@ export interface BenchStack {
   apiUrl: string;
   apiKey: string;
   temporalAddress: string;
+  /** the stack's Postgres (chunk_results, jobs) */
+  databaseUrl: string;
   root: string;
   blobDir: string;
   /** peak RSS so far per process, bytes (the kernel's VmHWM) */
@@ -141,6 +143,7 @@ export async function startBenchStack(env: Record<string, string> = {}, tag = 'b
       apiUrl,
       apiKey,
       temporalAddress: services.temporal.address,
+      databaseUrl: services.pg.url,
       root,
       blobDir,
       peakRss() {

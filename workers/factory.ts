@@ -150,7 +150,12 @@ export async function startInferenceWorker(
   installRuntime(config);
   const log = createLogger({ component: 'inference-worker', backend });
   const engine = new EngineClient(
-    { threads: config.inferenceThreads, executionProvider: config.executionProvider, ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'] },
+    {
+      threads: config.inferenceThreads,
+      executionProvider: config.executionProvider,
+      ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'],
+      ...(config.inferenceAllowSpinning === false ? { allowSpinning: false } : {}),
+    },
     (message) => log.warn(message),
     (modelDir) => ({
       maxBatch: config.batchMaxOverride ?? MODEL_REGISTRY.models[path.basename(modelDir)]?.maxBatch ?? 1,
