@@ -331,9 +331,12 @@ async function main() {
       const peer: number[] = [];
       const peerVad: number[] = [];
       const ph: Phases[] = [];
+      const cpu: Record<string, number>[] = [];
       let texts = { pipe: '', alone: '', peer: '' };
       for (let r = 0; r < runs; r++) {
         if (stack && temporal) {
+          const cpu0 = stack.cpuSeconds();
+          const benchCpu0 = process.cpuUsage();
           const postAt = Date.now();
           const id = await submitJob(stack.apiUrl, stack.apiKey, audio.flac, { language: 'en', model });
           const acceptedAt = Date.now();
@@ -341,6 +344,9 @@ async function main() {
           const seenAt = Date.now();
           if (job.status !== 'completed') throw new Error(`pipeline job ${job.status}: ${JSON.stringify(job.error)}`);
           pipe.push((seenAt - postAt) / 1000);
+          const cpu1 = stack.cpuSeconds();
+          const benchCpu = process.cpuUsage(benchCpu0);
+          cpu.push({ ...Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, v - (cpu0[k] ?? 0)])), 'bench (poller)': (benchCpu.user + benchCpu.system) / 1e6 });
           const pool = createPool(stack.databaseUrl, 1);
           const inf = await pool.query<{ chunk_index: number; inference_ms: number }>('SELECT chunk_index, inference_ms FROM chunk_results WHERE job_id = $1', [id]);
           await pool.end();
@@ -388,6 +394,13 @@ async function main() {
           `  chunk phase: chunk starts spread over ${p.startSpreadMs.toFixed(0)} ms; activity time ${p.activitySumMs.toFixed(0)} ms summed, ` +
             `of which in the engine (inference_ms, incl. batch waits) ${p.inferenceSumMs.toFixed(0)} ms; outside the engine per chunk ` +
             `${((p.activitySumMs - p.inferenceSumMs) / Math.max(1, p.chunks)).toFixed(0)} ms mean, ${p.outsideEngineMaxMs.toFixed(0)} ms max`,
+        );
+      }
+      for (const c of cpu) {
+        const total = Object.values(c).reduce((a, b) => a + b, 0);
+        console.log(
+          `  CPU seconds during the pipeline job (all processes ${total.toFixed(1)} s on ${os.cpus().length} cores): ` +
+            Object.entries(c).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '),
         );
       }
       const words = (s: string) => s.trim().split(/\s+/).filter(Boolean).length;

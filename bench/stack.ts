@@ -34,6 +34,12 @@ export interface BenchStack {
   peakRss(): Record<ProcName, number>;
   /** the largest RSS seen of any child (ffmpeg) of each process, bytes */
   childPeakRss(): Record<ProcName, number>;
+  /**
+   * CPU seconds (user + system) used so far by each process with its live descendants: our three, and the
+   * services (Temporal, Postgres with its backends, Redis). Two snapshots around a job say which process
+   * took the cores while the job ran.
+   */
+  cpuSeconds(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +52,26 @@ export function procMemory(pid: number): { hwm: number; rss: number } | null {
   } catch {
     return null;
   }
+}
+
+const CLOCK_TICKS = 100; // USER_HZ: /proc/<pid>/stat counts in 1/100 s on Linux
+
+/** CPU seconds (utime + stime) of a process and its live descendants; 0 when it is gone. */
+export function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop()!;
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // fields 14, 15: utime, stime
+    } catch {
+      continue;
+    }
+    stack.push(...childrenOf(p));
+  }
+  return ticks / CLOCK_TICKS;
 }
 
 /** Direct children of a process (Linux). */
@@ -155,6 +181,14 @@ export async function startBenchStack(env: Record<string, string> = {}, tag = 'b
         return out;
       },
       childPeakRss: () => ({ ...childPeak }),
+      cpuSeconds() {
+        const out: Record<string, number> = {};
+        for (const [name, p] of procs) out[name] = p.pid ? treeCpuSeconds(p.pid) : 0;
+        out.temporal = treeCpuSeconds(services.temporal.pid);
+        out.postgres = treeCpuSeconds(services.pg.pid);
+        out.redis = treeCpuSeconds(services.redis.pid);
+        return out;
+      },
       stop,
     };
   } catch (err) {
