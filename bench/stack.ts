@@ -9,7 +9,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
 import { REPO_ROOT } from '../common/config';
+import { BACKEND_TASK_QUEUE, TASK_QUEUES } from '../common/constants';
 import { createPool, migrate } from '../common/db';
 import { createUser } from '../common/keys';
 import { freePort, startAll, type Services } from '../infra/services';
@@ -104,7 +107,39 @@ async function waitForHttp(url: string, timeoutMs: number, proc: ChildProcess, l
 }
 
 /**
- * Starts the stack. `env` is added to every Node process's environment (e.g. INFERENCE_CONCURRENCY,
+ * Waits until both workers poll their queues: the orchestration worker its workflow queue, the CPU worker
+ * `transcribe-cpu`'s activities. The API routes a job by the queues' live pollers (api/queue-stats.ts), so a job
+ * posted while the CPU worker still loads its models goes to the tier's first backend (premium: gpu-reserved), where
+ * no bench worker polls, and stays `queued` forever (seen: the 1 h long-audio job on a loaded machine).
+ */
+async function waitForPollers(address: string, timeoutMs: number): Promise<void> {
+  const connection = await Connection.connect({ address });
+  const { TaskQueueKind, TaskQueueType } = proto.api.enums.v1;
+  const queues = [
+    { name: TASK_QUEUES.orchestration, type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW },
+    { name: BACKEND_TASK_QUEUE.cpu, type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY },
+  ];
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (const q of queues) {
+      for (;;) {
+        const res = await connection.workflowService.describeTaskQueue({
+          namespace: 'default',
+          taskQueue: { name: q.name, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+          taskQueueType: q.type,
+        });
+        if ((res.pollers ?? []).length > 0) break;
+        if (Date.now() > deadline) throw new Error(`no worker polls ${q.name} after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * Starts the stack and returns once the API answers and both workers poll their queues. `env` is added to every Node process's environment (e.g. INFERENCE_CONCURRENCY,
  * BATCH_MAX_WAIT_MS, PCM_READ_BLOCK_SECONDS).
  */
 export async function startBenchStack(env: Record<string, string> = {}, tag = 'bench'): Promise<BenchStack> {
@@ -158,6 +193,7 @@ export async function startBenchStack(env: Record<string, string> = {}, tag = 'b
     }
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitForHttp(`${apiUrl}/healthz`, 120_000, procs.get('api')!, path.join(root, 'logs', 'api.log'));
+    await waitForPollers(services.temporal.address, 600_000);
     sampler = setInterval(() => {
       for (const [name, p] of procs) {
         const m = p.pid ? procMemory(p.pid) : null;
