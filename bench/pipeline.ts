@@ -340,6 +340,9 @@ async function main() {
           const postAt = Date.now();
           const id = await submitJob(stack.apiUrl, stack.apiKey, audio.flac, { language: 'en', model });
           const acceptedAt = Date.now();
+          // The workflow's result by Temporal's long poll, then the job once: polling GET /v1/jobs every 50 ms
+          // cost the API, Redis and Postgres CPU on the same cores as the engine (the CPU line below).
+          await temporal.workflow.getHandle(workflowIdFor(id)).result().catch(() => undefined);
           const job = await waitJob(stack.apiUrl, stack.apiKey, id, 900_000, 50);
           const seenAt = Date.now();
           if (job.status !== 'completed') throw new Error(`pipeline job ${job.status}: ${JSON.stringify(job.error)}`);
