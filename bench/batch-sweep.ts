@@ -1,5 +1,11 @@
 /**
- * `npx tsx bench/batch-sweep.ts [--model whisper-base] [--configs 2:50,4:50,8:50] [--rounds 3] [--threads 2]`
+ * `npx tsx bench/batch-sweep.ts [--model whisper-base] [--configs 2:50,4:50,8:50,8:50:nospin] [--rounds 3] [--threads 2]
+ *    [--models-dir DIR]`
+ *
+ * A setting is `maxBatch:maxWaitMs[:nospin]`; `nospin` turns onnxruntime's intra-op spinning off (LoadOptions.allowSpinning).
+ * `--models-dir` points at a folder of fp32 graphs only (bench:pipeline --precision fp32 makes one:
+ * $TMPDIR/fairscribe-bench-fp32-models) to sweep the batched float graphs; the int8 graphs run one window per
+ * model run whatever maxBatch says (engine/node-loader.ts int8Activations 'unbatched').
  *
  * Where bench:pipeline's chunks spend the engine's time, per batching setting: the same chunks as
  * `npm run bench:pipeline` (its ≥ 9-minute file, prepared by audio/prepare.ts) through the engine thread
@@ -32,45 +38,49 @@ async function main() {
       rounds: { type: 'string', default: '3' },
       threads: { type: 'string', default: '2' },
       concurrency: { type: 'string', default: '16' },
+      'models-dir': { type: 'string', default: MODELS },
     },
   });
   if (!fs.existsSync(AUDIO)) throw new Error(`${AUDIO} missing: run npm run bench:pipeline once (it builds the file)`);
-  const modelDir = path.join(MODELS, values.model!);
+  const modelDir = path.join(values['models-dir']!, values.model!);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-sweep-'));
   const blobs = new LocalBlobStore(scratch);
   const key = 'sweep/audio.f32';
   const prepared = await preparePcm(AUDIO, blobs.prepare(key), { blockSamples: 30 * SAMPLE_RATE });
   const audios = await Promise.all(prepared.chunks.map((c) => readChunkAudio(blobs, key, c)));
   const configs = values.configs!.split(',').map((c) => {
-    const [maxBatch, maxWaitMs] = c.split(':').map(Number);
-    return { label: `maxBatch ${maxBatch}, maxWait ${maxWaitMs} ms`, maxBatch, maxWaitMs };
+    const [b, w, spin] = c.split(':');
+    const [maxBatch, maxWaitMs] = [Number(b), Number(w)];
+    const allowSpinning = spin !== 'nospin';
+    return { label: `maxBatch ${maxBatch}, maxWait ${maxWaitMs} ms${allowSpinning ? '' : ', spinning off'}`, maxBatch, maxWaitMs, allowSpinning };
   });
   const threads = Number(values.threads);
   const concurrency = Number(values.concurrency);
-  console.log(`batch sweep: ${values.model}, ${prepared.chunks.length} chunks (${prepared.speechSeconds.toFixed(1)} s of speech), ${threads} threads, ${concurrency} in flight; load ${loadNow()}`);
-  const engines = configs.map((c) => new EngineClient({ threads, executionProvider: 'cpu' }, () => undefined, () => ({ maxBatch: c.maxBatch, maxWaitMs: c.maxWaitMs })));
+  console.log(`batch sweep: ${modelDir}, ${prepared.chunks.length} chunks (${prepared.speechSeconds.toFixed(1)} s of speech), ${threads} threads, ${concurrency} in flight; load ${loadNow()}`);
+  const engines = configs.map((c) => new EngineClient({ threads, executionProvider: 'cpu', ...(c.allowSpinning ? {} : { allowSpinning: false }) }, () => undefined, () => ({ maxBatch: c.maxBatch, maxWaitMs: c.maxWaitMs })));
   const times: number[][] = configs.map(() => []);
   const fill: { windows: number; runs: number }[] = configs.map(() => ({ windows: 0, runs: 0 }));
-  const run = async (k: number) => {
+  const run = async (k: number, set = audios) => {
     let next = 0;
     let windows = 0;
     let runs = 0;
     const t0 = performance.now();
     const lane = async () => {
-      while (next < audios.length) {
+      while (next < set.length) {
         const i = next++;
-        const r = await engines[k].transcribe(modelDir, audios[i], { language: 'en', task: 'transcribe', fallback: false });
+        // a copy: the engine thread takes the buffer it is given (engine/client.ts transfers it)
+        const r = await engines[k].transcribe(modelDir, set[i].slice(), { language: 'en', task: 'transcribe', fallback: false });
         windows += r.batchSizes.length;
         runs += r.batchSizes.reduce((s, b) => s + 1 / b, 0);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, audios.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(concurrency, set.length) }, lane));
     return { seconds: (performance.now() - t0) / 1000, windows, runs };
   };
   try {
     for (let k = 0; k < configs.length; k++) {
       await engines[k].preload(modelDir);
-      await run(k); // warm-up
+      await run(k, audios.slice(0, 8)); // warm-up: a full batch allocates onnxruntime's arenas
     }
     for (let r = 0; r < Number(values.rounds); r++) {
       for (let k = 0; k < configs.length; k++) {

@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/long-audio.ts [--hours 1,6,12] [--block-seconds 30] [--json]`
+ * `npx tsx bench/long-audio.ts [--hours 1,6,12] [--block-seconds 30] [--model M] [--env K=V,…] [--json]` (`--help`)
  *
  * Long files in bounded memory (issue 18): for each length, a FLAC of silence with jfk's 11 s of speech
  * at its start, its middle and its end (16 kHz mono; a 12 h file is about 1 MB) goes through the real
@@ -58,21 +58,37 @@ interface Row {
 }
 
 async function main() {
+  if (process.argv.includes('--help')) {
+    console.log(`Usage: npm run -s bench:long-audio -- [--hours 1,6,12] [--block-seconds 30] [--model whisper-tiny.en] [--env K=V,...] [--json]
+  For each length (hours), a FLAC of silence with jfk's 11 s at its start, middle and end goes through a fresh local
+  stack (API, orchestration worker, CPU worker as separate processes) to \`completed\`; prints the time and each
+  process's peak RSS (VmHWM). Exit 1 when a job fails or a process peaks at 1 GB or more.
+  --block-seconds  PCM_READ_BLOCK_SECONDS for the stack (preparation's and the chunk reads' block)
+  --model          the job's model (default whisper-tiny.en)
+  --env            extra worker settings, e.g. WHISPER_MODELS_DIR=…,BATCH_MAX=8
+  --json           one JSON object instead of the table`);
+    process.exit(0);
+  }
   const { values } = parseArgs({
     options: {
       hours: { type: 'string', default: '1,6,12' },
       'block-seconds': { type: 'string', default: '' },
+      model: { type: 'string', default: 'whisper-tiny.en' },
+      env: { type: 'string', default: '' },
       json: { type: 'boolean', default: false },
     },
   });
   const rows: Row[] = [];
-  const env: Record<string, string> = values['block-seconds'] ? { PCM_READ_BLOCK_SECONDS: values['block-seconds'] } : {};
+  const env: Record<string, string> = Object.fromEntries(
+    values.env!.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  if (values['block-seconds']) env.PCM_READ_BLOCK_SECONDS = values['block-seconds'];
   for (const hours of values.hours!.split(',').map(Number)) {
     const file = makeFile(hours);
     const stack = await startBenchStack(env, `long-${hours}h`);
     try {
       const t0 = performance.now();
-      const id = await submitJob(stack.apiUrl, stack.apiKey, file, { language: 'en', model: 'whisper-tiny.en' });
+      const id = await submitJob(stack.apiUrl, stack.apiKey, file, { language: 'en', model: values.model! });
       const job = await waitJob(stack.apiUrl, stack.apiKey, id, 60 * 60_000, 500);
       const seconds = (performance.now() - t0) / 1000;
       const toMB = (r: Record<ProcName, number>) =>

@@ -28,16 +28,17 @@ import { Client, Connection } from '@temporalio/client';
 import { preparePcm } from '../audio/prepare';
 import { readChunkAudio } from '../audio/pcm-blob';
 import { loadConfig } from '../common/config';
+import { createPool } from '../common/db';
+import { choosePrecision, WEIGHT_VARIANTS } from '../engine/precision';
 import { LocalBlobStore } from '../common/blobs';
 import { workflowIdFor } from '../common/constants';
 import { MODEL_REGISTRY } from '../common/routing';
 import { SAMPLE_RATE } from '../engine/constants';
 import { EngineClient } from '../engine/client';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, median, pad } from './lib';
-import { startBenchStack, submitJob, waitJob, type BenchStack } from './stack';
+import { MB, startBenchStack, submitJob, waitJob, type BenchStack } from './stack';
 
 const AUDIO = path.resolve(__dirname, '../../shared/audio');
-const MODELS = path.resolve(__dirname, '../../shared/models');
 /** pauses between utterances, cycled: short ones Whisper keeps, long ones our VAD removes */
 const PAUSES = [0.3, 0.8, 1.5, 0.5, 3, 1, 8, 0.6, 2, 5];
 const MIN_SECONDS = 9 * 60 + 20;
@@ -81,6 +82,27 @@ function buildAudio(): { flac: string; pcm: string; seconds: number } {
   return { flac, pcm, seconds: fs.statSync(pcm).size / 4 / SAMPLE_RATE };
 }
 
+/**
+ * A models folder holding only the fp32 graphs of `models` (symlinks into `floatRoot`, infra/models/float-models.sh's
+ * output), so the workers' choosePrecision picks fp32 on the CPU (it prefers int8 where both are present) and the
+ * windows batch (fp32 activations are batch-independent; int8 runs unbatched, engine/node-loader.ts).
+ */
+function fp32ModelsDir(floatRoot: string, models: string[]): string {
+  const dir = path.join(os.tmpdir(), 'fairscribe-bench-fp32-models');
+  for (const m of models) {
+    const src = path.join(floatRoot, m);
+    if (!fs.existsSync(path.join(src, 'onnx', 'encoder_model.onnx'))) {
+      throw new Error(`${src} has no fp32 graphs: bash infra/models/float-models.sh ${m}`);
+    }
+    const dest = path.join(dir, m);
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.mkdirSync(path.join(dest, 'onnx'), { recursive: true });
+    for (const f of fs.readdirSync(src)) if (f !== 'onnx') fs.symlinkSync(path.join(src, f), path.join(dest, f));
+    for (const f of ['encoder_model.onnx', 'decoder_model_merged.onnx']) fs.symlinkSync(path.join(src, 'onnx', f), path.join(dest, 'onnx', f));
+  }
+  return dir;
+}
+
 function tsMs(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
   return t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6 : NaN;
 }
@@ -104,15 +126,28 @@ interface Phases {
   chunks: number;
   /** engine time summed over chunks (chunk_results.inference_ms: time in the engine thread incl. batch waits) */
   inferenceSumMs: number;
+  /** activity time summed over chunks (started → completed, from the history) */
+  activitySumMs: number;
+  /** per chunk, activity time − its inference_ms: DB reads/writes, PCM read, messages, heartbeats (max) */
+  outsideEngineMaxMs: number;
+  /** first chunk started → last chunk started (how spread out dispatch was) */
+  startSpreadMs: number;
 }
 
-async function phases(temporal: Client, jobId: string, postAt: number, acceptedAt: number, seenAt: number): Promise<Phases> {
+async function phases(
+  temporal: Client,
+  jobId: string,
+  postAt: number,
+  acceptedAt: number,
+  seenAt: number,
+  inferenceMs: Map<number, number>,
+): Promise<Phases> {
   const history = await temporal.workflow.getHandle(workflowIdFor(jobId)).fetchHistory();
   const ev = history.events ?? [];
   const start = tsMs(ev[0]?.eventTime);
   const end = tsMs(ev[ev.length - 1]?.eventTime);
   const sched = new Map<string, { type: string; at: number }>();
-  const acts: { type: string; scheduled: number; started: number; completed: number }[] = [];
+  const acts: { type: string; scheduled: number; started: number; completed: number; chunkIndex: number }[] = [];
   const started = new Map<string, number>();
   for (const e of ev) {
     const id = String(e.eventId);
@@ -121,7 +156,14 @@ async function phases(temporal: Client, jobId: string, postAt: number, acceptedA
     if (e.activityTaskCompletedEventAttributes) {
       const sid = String(e.activityTaskCompletedEventAttributes.scheduledEventId);
       const s = sched.get(sid)!;
-      acts.push({ type: s.type, scheduled: s.at, started: started.get(sid) ?? NaN, completed: tsMs(e.eventTime) });
+      const result = e.activityTaskCompletedEventAttributes.result?.payloads?.[0]?.data;
+      let chunkIndex = -1;
+      try {
+        chunkIndex = Number(JSON.parse(Buffer.from(result ?? []).toString('utf8'))?.chunkIndex ?? -1);
+      } catch {
+        // not a JSON payload: not a chunk
+      }
+      acts.push({ type: s.type, scheduled: s.at, started: started.get(sid) ?? NaN, completed: tsMs(e.eventTime), chunkIndex });
     }
   }
   const prep = acts.find((a) => a.type === 'prepareAudio')!;
@@ -138,7 +180,10 @@ async function phases(temporal: Client, jobId: string, postAt: number, acceptedA
     finishMs: end - lastChunk,
     seenMs: seenAt - end,
     chunks: chunks.length,
-    inferenceSumMs: NaN,
+    inferenceSumMs: chunks.reduce((s, c) => s + (inferenceMs.get(c.chunkIndex) ?? NaN), 0),
+    activitySumMs: chunks.reduce((s, c) => s + (c.completed - c.started), 0),
+    outsideEngineMaxMs: Math.max(...chunks.map((c) => c.completed - c.started - (inferenceMs.get(c.chunkIndex) ?? NaN))),
+    startSpreadMs: Math.max(...chunks.map((c) => c.started)) - firstChunk,
   };
 }
 
@@ -167,6 +212,16 @@ async function engineAlone(
 }
 
 async function main() {
+  if (process.argv.includes('--help')) {
+    console.log(`Usage: npm run -s bench:pipeline -- [--models whisper-tiny.en,whisper-base] [--runs 1] [--threads 2] [--batch-size 8]
+         [--precision fp32] [--float-models DIR] [--env K=V,...] [--skip pipeline,peer]
+  Our pipeline (API → completed on a local stack), our engine alone over the same chunks, and faster-whisper's
+  BatchedInferencePipeline on the same file, side by side; where the pipeline's time went; peak RSS per process.
+  --precision fp32  the float graphs from --float-models (default ~/.cache/fairscribe/models-float), batched
+  --env             worker settings for the stack and the engine-alone run: INFERENCE_CONCURRENCY, BATCH_MAX,
+                    BATCH_MAX_WAIT_MS, INFERENCE_ALLOW_SPINNING, WHISPER_MODELS_DIR, …`);
+    process.exit(0);
+  }
   const { values } = parseArgs({
     options: {
       models: { type: 'string', default: 'whisper-tiny.en,whisper-base' },
@@ -176,6 +231,9 @@ async function main() {
       skip: { type: 'string', default: '' },
       // worker settings for this run, e.g. INFERENCE_CONCURRENCY=16,BATCH_MAX_WAIT_MS=20 (the stack and the engine-alone run)
       env: { type: 'string', default: '' },
+      // fp32: the float graphs (infra/models/float-models.sh) in place of the int8 ones, batched as configured
+      precision: { type: 'string', default: '' },
+      'float-models': { type: 'string', default: path.join(BENCH_CACHE, 'models-float') },
     },
   });
   const runs = Number(values.runs);
@@ -184,6 +242,8 @@ async function main() {
   const extraEnv = Object.fromEntries(
     values.env!.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
+  if (values.precision === 'fp32') extraEnv.WHISPER_MODELS_DIR = fp32ModelsDir(values['float-models']!, values.models!.split(','));
+  else if (values.precision) throw new Error(`--precision ${values.precision}: only fp32 (int8 is the default)`);
   const config = loadConfig({ ...process.env, ...extraEnv, INFERENCE_THREADS: String(threads) });
   const audio = buildAudio();
   console.log(`bench:pipeline — ${audio.seconds.toFixed(1)} s of speech with pauses (${audio.flac}); ${threads} threads; load ${loadNow()}`);
@@ -220,15 +280,29 @@ async function main() {
     connection = await Connection.connect({ address: stack.temporalAddress });
     temporal = new Client({ connection, namespace: 'default' });
   }
-  const engine = new EngineClient({ threads, executionProvider: 'cpu' }, () => undefined, (dir) => ({
+  // The worker's load options (workers/factory.ts): weights, precision (the models folder's), spinning.
+  const engine = new EngineClient(
+    {
+      threads,
+      executionProvider: 'cpu',
+      ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'],
+      ...(config.inferenceAllowSpinning === false ? { allowSpinning: false } : {}),
+    },
+    (m) => console.warn(`engine: ${m}`),
+    (dir) => ({
     maxBatch: config.batchMaxOverride ?? MODEL_REGISTRY.models[path.basename(dir)]?.maxBatch ?? 1,
     maxWaitMs: config.batchMaxWaitMs,
-  }));
+  }),
+  );
 
   const rows: string[] = [];
   try {
     for (const model of values.models!.split(',')) {
-      const modelDir = path.join(MODELS, model);
+      const modelDir = path.join(config.modelsDir, model);
+      console.log(
+        `${model}: ${config.modelsDir} (${config.weightVariant && config.weightVariant !== 'shipped' ? config.weightVariant : choosePrecision(modelDir, 'cpu')} graphs), ` +
+          `maxBatch ${config.batchMaxOverride ?? MODEL_REGISTRY.models[model]?.maxBatch}, spinning ${config.inferenceAllowSpinning}`,
+      );
       await engine.preload(modelDir);
       const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
       let fw: PeerProcess | null = null;
@@ -257,17 +331,29 @@ async function main() {
       const peer: number[] = [];
       const peerVad: number[] = [];
       const ph: Phases[] = [];
+      const cpu: Record<string, number>[] = [];
       let texts = { pipe: '', alone: '', peer: '' };
       for (let r = 0; r < runs; r++) {
         if (stack && temporal) {
+          const cpu0 = stack.cpuSeconds();
+          const benchCpu0 = process.cpuUsage();
           const postAt = Date.now();
           const id = await submitJob(stack.apiUrl, stack.apiKey, audio.flac, { language: 'en', model });
           const acceptedAt = Date.now();
+          // The workflow's result by Temporal's long poll, then the job once: polling GET /v1/jobs every 50 ms
+          // cost the API, Redis and Postgres CPU on the same cores as the engine (the CPU line below).
+          await temporal.workflow.getHandle(workflowIdFor(id)).result().catch(() => undefined);
           const job = await waitJob(stack.apiUrl, stack.apiKey, id, 900_000, 50);
           const seenAt = Date.now();
           if (job.status !== 'completed') throw new Error(`pipeline job ${job.status}: ${JSON.stringify(job.error)}`);
           pipe.push((seenAt - postAt) / 1000);
-          ph.push(await phases(temporal, id, postAt, acceptedAt, seenAt));
+          const cpu1 = stack.cpuSeconds();
+          const benchCpu = process.cpuUsage(benchCpu0);
+          cpu.push({ ...Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, v - (cpu0[k] ?? 0)])), 'bench (poller)': (benchCpu.user + benchCpu.system) / 1e6 });
+          const pool = createPool(stack.databaseUrl, 1);
+          const inf = await pool.query<{ chunk_index: number; inference_ms: number }>('SELECT chunk_index, inference_ms FROM chunk_results WHERE job_id = $1', [id]);
+          await pool.end();
+          ph.push(await phases(temporal, id, postAt, acceptedAt, seenAt, new Map(inf.rows.map((r) => [Number(r.chunk_index), Number(r.inference_ms)]))));
           texts.pipe = job.text;
         }
         const a = await engineAlone(engine, modelDir, blobs, key, prepared.chunks, config.inferenceConcurrency);
@@ -307,9 +393,25 @@ async function main() {
             `prepare ${p.prepareMs.toFixed(0)} ms, to first chunk ${p.toFirstChunkMs.toFixed(0)} ms, chunks ${p.chunksMs.toFixed(0)} ms ` +
             `(${p.chunks} chunks, mean queue wait ${p.chunkQueueMeanMs.toFixed(0)} ms), finish ${p.finishMs.toFixed(0)} ms, poll ${p.seenMs.toFixed(0)} ms`,
         );
+        console.log(
+          `  chunk phase: chunk starts spread over ${p.startSpreadMs.toFixed(0)} ms; activity time ${p.activitySumMs.toFixed(0)} ms summed, ` +
+            `of which in the engine (inference_ms, incl. batch waits) ${p.inferenceSumMs.toFixed(0)} ms; outside the engine per chunk ` +
+            `${((p.activitySumMs - p.inferenceSumMs) / Math.max(1, p.chunks)).toFixed(0)} ms mean, ${p.outsideEngineMaxMs.toFixed(0)} ms max`,
+        );
+      }
+      for (const c of cpu) {
+        const total = Object.values(c).reduce((a, b) => a + b, 0);
+        console.log(
+          `  CPU seconds during the pipeline job (all processes ${total.toFixed(1)} s on ${os.cpus().length} cores): ` +
+            Object.entries(c).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '),
+        );
       }
       const words = (s: string) => s.trim().split(/\s+/).filter(Boolean).length;
       console.log(`  words: pipeline ${words(texts.pipe)}, engine alone ${words(texts.alone)}, faster-whisper ${words(texts.peer)}; load ${loadNow()}`);
+      if (stack) {
+        const rss = Object.entries(stack.peakRss()).map(([k, v]) => `${k} ${Math.round(v / MB)} MB`);
+        console.log(`  peak RSS so far (VmHWM): ${rss.join(', ')}; this process ${Math.round(process.memoryUsage().rss / MB)} MB now`);
+      }
     }
   } finally {
     await engine.close();

@@ -9,7 +9,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { temporal as proto } from '@temporalio/proto';
 import { REPO_ROOT } from '../common/config';
+import { BACKEND_TASK_QUEUE, TASK_QUEUES } from '../common/constants';
 import { createPool, migrate } from '../common/db';
 import { createUser } from '../common/keys';
 import { freePort, startAll, type Services } from '../infra/services';
@@ -26,12 +29,20 @@ export interface BenchStack {
   apiUrl: string;
   apiKey: string;
   temporalAddress: string;
+  /** the stack's Postgres (chunk_results, jobs) */
+  databaseUrl: string;
   root: string;
   blobDir: string;
   /** peak RSS so far per process, bytes (the kernel's VmHWM) */
   peakRss(): Record<ProcName, number>;
   /** the largest RSS seen of any child (ffmpeg) of each process, bytes */
   childPeakRss(): Record<ProcName, number>;
+  /**
+   * CPU seconds (user + system) used so far by each process with its live descendants: our three, and the
+   * services (Temporal, Postgres with its backends, Redis). Two snapshots around a job say which process
+   * took the cores while the job ran.
+   */
+  cpuSeconds(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +55,26 @@ export function procMemory(pid: number): { hwm: number; rss: number } | null {
   } catch {
     return null;
   }
+}
+
+const CLOCK_TICKS = 100; // USER_HZ: /proc/<pid>/stat counts in 1/100 s on Linux
+
+/** CPU seconds (utime + stime) of a process and its live descendants; 0 when it is gone. */
+export function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop()!;
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // fields 14, 15: utime, stime
+    } catch {
+      continue;
+    }
+    stack.push(...childrenOf(p));
+  }
+  return ticks / CLOCK_TICKS;
 }
 
 /** Direct children of a process (Linux). */
@@ -76,7 +107,39 @@ async function waitForHttp(url: string, timeoutMs: number, proc: ChildProcess, l
 }
 
 /**
- * Starts the stack. `env` is added to every Node process's environment (e.g. INFERENCE_CONCURRENCY,
+ * Waits until both workers poll their queues: the orchestration worker its workflow queue, the CPU worker
+ * `transcribe-cpu`'s activities. The API routes a job by the queues' live pollers (api/queue-stats.ts), so a job
+ * posted while the CPU worker still loads its models goes to the tier's first backend (premium: gpu-reserved), where
+ * no bench worker polls, and stays `queued` forever (seen: the 1 h long-audio job on a loaded machine).
+ */
+async function waitForPollers(address: string, timeoutMs: number): Promise<void> {
+  const connection = await Connection.connect({ address });
+  const { TaskQueueKind, TaskQueueType } = proto.api.enums.v1;
+  const queues = [
+    { name: TASK_QUEUES.orchestration, type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW },
+    { name: BACKEND_TASK_QUEUE.cpu, type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY },
+  ];
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (const q of queues) {
+      for (;;) {
+        const res = await connection.workflowService.describeTaskQueue({
+          namespace: 'default',
+          taskQueue: { name: q.name, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+          taskQueueType: q.type,
+        });
+        if ((res.pollers ?? []).length > 0) break;
+        if (Date.now() > deadline) throw new Error(`no worker polls ${q.name} after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * Starts the stack and returns once the API answers and both workers poll their queues. `env` is added to every Node process's environment (e.g. INFERENCE_CONCURRENCY,
  * BATCH_MAX_WAIT_MS, PCM_READ_BLOCK_SECONDS).
  */
 export async function startBenchStack(env: Record<string, string> = {}, tag = 'bench'): Promise<BenchStack> {
@@ -130,6 +193,7 @@ export async function startBenchStack(env: Record<string, string> = {}, tag = 'b
     }
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitForHttp(`${apiUrl}/healthz`, 120_000, procs.get('api')!, path.join(root, 'logs', 'api.log'));
+    await waitForPollers(services.temporal.address, 600_000);
     sampler = setInterval(() => {
       for (const [name, p] of procs) {
         const m = p.pid ? procMemory(p.pid) : null;
@@ -141,6 +205,7 @@ export async function startBenchStack(env: Record<string, string> = {}, tag = 'b
       apiUrl,
       apiKey,
       temporalAddress: services.temporal.address,
+      databaseUrl: services.pg.url,
       root,
       blobDir,
       peakRss() {
@@ -152,6 +217,14 @@ export async function startBenchStack(env: Record<string, string> = {}, tag = 'b
         return out;
       },
       childPeakRss: () => ({ ...childPeak }),
+      cpuSeconds() {
+        const out: Record<string, number> = {};
+        for (const [name, p] of procs) out[name] = p.pid ? treeCpuSeconds(p.pid) : 0;
+        out.temporal = treeCpuSeconds(services.temporal.pid);
+        out.postgres = treeCpuSeconds(services.pg.pid);
+        out.redis = treeCpuSeconds(services.redis.pid);
+        return out;
+      },
       stop,
     };
   } catch (err) {

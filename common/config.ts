@@ -66,6 +66,12 @@ const envSchema = z.object({
   BATCH_MAX_WAIT_MS: z.coerce.number().int().min(0).default(50),
   /** Overrides every model's maxBatch from config/models.json (benchmarks, tests). */
   BATCH_MAX: z.coerce.number().int().positive().optional(),
+  /**
+   * onnxruntime's intra-op threads busy-wait between ops (`session.intra_op.allow_spinning`, onnxruntime's default
+   * "1"); false lets them sleep, leaving the cores to the worker's event loop and the other processes between ops
+   * (engine/node-loader.ts LoadOptions.allowSpinning). Measured by bench:pipeline (docs/capacity.md).
+   */
+  INFERENCE_ALLOW_SPINNING: z.enum(['true', 'false']).default('true'),
   /** On SIGTERM (a spot interruption notice) a worker stops polling and lets in-flight chunks finish for this long. */
   DRAIN_DEADLINE_S: z.coerce.number().positive().default(60),
   /** Attempts a chunk gets on gpu-spot before it moves to the tier's fallback backend. */
@@ -131,6 +137,8 @@ export interface Config {
   temperatureFallback: boolean;
   batchMaxWaitMs: number;
   batchMaxOverride: number | null;
+  /** INFERENCE_ALLOW_SPINNING; onnxruntime's default true */
+  inferenceAllowSpinning: boolean;
   drainDeadlineSeconds: number;
   spotAttempts: number;
   chunksPerChildWorkflow: number;
@@ -200,6 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temperatureFallback: e.WHISPER_TEMPERATURE_FALLBACK === 'true',
     batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
     batchMaxOverride: e.BATCH_MAX ?? null,
+    inferenceAllowSpinning: e.INFERENCE_ALLOW_SPINNING === 'true',
     drainDeadlineSeconds: e.DRAIN_DEADLINE_S,
     spotAttempts: e.SPOT_ATTEMPTS,
     chunksPerChildWorkflow: e.CHUNKS_PER_CHILD_WORKFLOW,

@@ -156,6 +156,7 @@ export async function startInferenceWorker(
       ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'],
       // after the variant: WHISPER_CPU_PRECISION decides the shipped weights' graphs (a ct2-* variant names its own)
       cpuPrecision: config.cpuPrecision ?? 'int8',
+      ...(config.inferenceAllowSpinning === false ? { allowSpinning: false } : {}),
     },
     (message) => log.warn(message),
     (modelDir) => ({
