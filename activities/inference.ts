@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Context, ApplicationFailure, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { blobKeys, type BlobStore } from '../common/blobs';
-import type { DetectLanguageInput, DetectLanguageResult, TranscribeChunkInput, TranscribeChunkResult } from '../common/jobs';
+import type { ChunkSpan, DetectLanguageInput, DetectLanguageResult, TranscribeChunkInput, TranscribeChunkResult } from '../common/jobs';
 import { readChunkAudio } from '../audio/pcm-blob';
 import { spanSeconds } from '../audio/speech-spans';
 import { toStoredSegments } from '../audio/segment-map';
@@ -103,8 +103,10 @@ export function createInferenceActivities(deps: InferenceDeps) {
             engine.transcribe(
               path.join(modelsDir, input.model),
               audio,
-              // Seeded by job and chunk: a retry samples the temperature fallback's tokens the same way.
-              { language: lang, task: input.task, prompt, temperature, seed: seedFrom(jobId, chunk.index), wordTimestamps, fallback },
+              // Seeded by the chunk's audio (its SHA-256, from preparation), else by job and chunk: a retry samples the
+              // temperature fallback's tokens the same way, and so does another job on the same audio — the same file
+              // gives the same text whichever job sends it (a random job id made a fallback chunk's text vary per job).
+              { language: lang, task: input.task, prompt, temperature, seed: fallbackSeed(jobId, chunk), wordTimestamps, fallback },
               ctx.cancellationSignal,
             ),
           );
@@ -166,4 +168,15 @@ export function createInferenceActivities(deps: InferenceDeps) {
       };
     },
   };
+}
+
+/**
+ * The temperature fallback's seed for a chunk (engine/prng.ts seedFrom): from the SHA-256 of its audio as stored
+ * (the whole range's, else its pieces' in order), so equal audio samples equal
+ * tokens in any job; from the job id and chunk index where no hash was recorded.
+ */
+export function fallbackSeed(jobId: string, chunk: ChunkSpan): number {
+  const hashes = chunk.sha256 ? [chunk.sha256] : (chunk.pieces ?? []).map((p) => p.sha256);
+  if (hashes.length > 0 && hashes.every((h): h is string => typeof h === 'string')) return seedFrom(...hashes);
+  return seedFrom(jobId, chunk.index);
 }
