@@ -64,24 +64,32 @@ test('a GPU queue worker with CUDA requested refuses int8-only folders before lo
   expect(() => assertGpuModelsUsable({ ...cuda, executionProvider: 'cpu' }, 'gpu-ondemand', installedModels(root))).not.toThrow();
 });
 
-/** A shipped model folder with int8 graphs of the given bytes, and a per-row folder derived from it. */
-function perRowPair(name: string, derivedBytes: string) {
+/**
+ * A shipped int8 folder `models/<name>` and a folder `<rootName>/<name>` derived from it holding `files` (each file's
+ * bytes are `<prefix> <file>`), with the built-from.json manifest the infra/models scripts write (sha256 of the
+ * shipped sources and of the derived graphs).
+ */
+function derivedFolder(name: string, rootName: string, files: readonly string[], prefix: string, tool?: string) {
   const src = path.join(root, 'models', name);
-  const derivedRoot = path.join(root, 'models-per-row');
+  const derivedRoot = path.join(root, rootName);
   const dst = path.join(derivedRoot, name);
   const sha = (b: string) => ({ sha256: crypto.createHash('sha256').update(b).digest('hex'), bytes: Buffer.byteLength(b) });
+  const write = (dir: string, f: string, bytes: string) => {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.writeFileSync(path.join(dir, f), bytes);
+    return sha(bytes);
+  };
   const sources: Record<string, { sha256: string; bytes: number }> = {};
   const graphs: Record<string, { sha256: string; bytes: number }> = {};
-  for (const f of Object.values(GRAPH_FILES.int8)) {
-    fs.mkdirSync(path.dirname(path.join(src, f)), { recursive: true });
-    fs.mkdirSync(path.dirname(path.join(dst, f)), { recursive: true });
-    fs.writeFileSync(path.join(src, f), `shipped ${f}`);
-    fs.writeFileSync(path.join(dst, f), `${derivedBytes} ${f}`);
-    sources[f] = sha(`shipped ${f}`);
-    graphs[f] = sha(`${derivedBytes} ${f}`);
-  }
-  fs.writeFileSync(path.join(dst, 'built-from.json'), JSON.stringify({ tool: 'infra/models/per_row_quant.py', sources, graphs }));
+  for (const f of Object.values(GRAPH_FILES.int8)) sources[f] = write(src, f, `shipped ${f}`);
+  for (const f of files) graphs[f] = write(dst, f, `${prefix} ${f}`);
+  fs.writeFileSync(path.join(dst, 'built-from.json'), JSON.stringify({ ...(tool ? { tool } : {}), sources, graphs }));
   return { src, dst, derivedRoot };
+}
+
+/** A shipped model folder with int8 graphs, and a per-row folder derived from it whose graphs hold `derivedBytes`. */
+function perRowPair(name: string, derivedBytes: string) {
+  return derivedFolder(name, 'models-per-row', Object.values(GRAPH_FILES.int8), derivedBytes, 'infra/models/per_row_quant.py');
 }
 
 test('per-row int8 graphs are used only when their manifest matches the shipped graphs and themselves', () => {
@@ -106,26 +114,9 @@ test('per-row int8 graphs that were altered, half written or never built are not
 
 /** A shipped int8 folder and a models-ct2 folder rebuilt from it (fp32 + int8), with a matching manifest. */
 function ct2Pair(name: string) {
-  const src = path.join(root, 'models', name);
-  const ct2Root = path.join(root, 'models-ct2');
-  const dst = path.join(ct2Root, name);
-  const sha = (b: string) => ({ sha256: crypto.createHash('sha256').update(b).digest('hex'), bytes: Buffer.byteLength(b) });
-  const sources: Record<string, { sha256: string; bytes: number }> = {};
-  const graphs: Record<string, { sha256: string; bytes: number }> = {};
-  for (const f of Object.values(GRAPH_FILES.int8)) {
-    fs.mkdirSync(path.dirname(path.join(src, f)), { recursive: true });
-    fs.writeFileSync(path.join(src, f), `shipped ${f}`);
-    sources[f] = sha(`shipped ${f}`);
-  }
-  for (const p of ['int8', 'fp32'] as const) {
-    for (const f of Object.values(GRAPH_FILES[p])) {
-      fs.mkdirSync(path.dirname(path.join(dst, f)), { recursive: true });
-      fs.writeFileSync(path.join(dst, f), `ct2 ${f}`);
-      graphs[f] = sha(`ct2 ${f}`);
-    }
-  }
-  fs.writeFileSync(path.join(dst, 'built-from.json'), JSON.stringify({ tool: 'infra/models/ct2_graphs.py', sources, graphs }));
-  return { src, dst, ct2Root };
+  const files = (['int8', 'fp32'] as const).flatMap((p) => Object.values(GRAPH_FILES[p]));
+  const { src, dst, derivedRoot } = derivedFolder(name, 'models-ct2', files, 'ct2', 'infra/models/ct2_graphs.py');
+  return { src, dst, ct2Root: derivedRoot };
 }
 
 test('CTranslate2-weight graphs are used per precision only when their manifest matches the shipped graphs and themselves', () => {
@@ -156,25 +147,9 @@ test('WHISPER_WEIGHTS picks the loader options of a weight variant; unknown valu
 
 /** A shipped int8 folder and a models-float folder dequantised from it (fp32), manifest as float-models.sh writes it. */
 function floatPair(name: string) {
-  const src = path.join(root, 'models', name);
-  const floatRoot = path.join(root, 'models-float');
-  const dst = path.join(floatRoot, name);
-  const sha = (b: string) => ({ sha256: crypto.createHash('sha256').update(b).digest('hex'), bytes: Buffer.byteLength(b) });
-  const sources: Record<string, { sha256: string; bytes: number }> = {};
-  const graphs: Record<string, { sha256: string; bytes: number }> = {};
-  for (const f of Object.values(GRAPH_FILES.int8)) {
-    fs.mkdirSync(path.dirname(path.join(src, f)), { recursive: true });
-    fs.writeFileSync(path.join(src, f), `shipped ${f}`);
-    sources[f] = sha(`shipped ${f}`);
-  }
-  for (const f of Object.values(GRAPH_FILES.fp32)) {
-    fs.mkdirSync(path.dirname(path.join(dst, f)), { recursive: true });
-    fs.writeFileSync(path.join(dst, f), `fp32 ${f}`);
-    graphs[f] = sha(`fp32 ${f}`);
-  }
-  fs.writeFileSync(path.join(dst, 'built-from.json'), JSON.stringify({ sources, graphs }));
+  const { src, dst, derivedRoot } = derivedFolder(name, 'models-float', Object.values(GRAPH_FILES.fp32), 'fp32');
   const fp32 = { encoder: path.join(dst, GRAPH_FILES.fp32.encoder), decoder: path.join(dst, GRAPH_FILES.fp32.decoder) };
-  return { src, dst, floatRoot, fp32 };
+  return { src, dst, floatRoot: derivedRoot, fp32 };
 }
 
 test('WHISPER_CPU_PRECISION: int8 by default, fp32 selectable, anything else refused at start-up', () => {

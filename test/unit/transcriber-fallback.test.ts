@@ -19,8 +19,16 @@ const ts = (s: number) => vocab.timestampBegin + Math.round(s / TIME_PER_TIMESTA
 const [LOOP, GOOD] = [1000, 2000]; // marker "texts" the fake model and tokenizer agree on
 
 /** Row 0 loops at T=0 and is fine from T=0.4; row 1 is fine at once; row 2 holds timestamps only. */
-function fakeModel(calls: { rows: number; temperature: number }[]): WhisperModel {
-  const row = (tokens: number[], avgLogprob: number): DecodedRow => ({ tokens, sumLogprob: avgLogprob, avgLogprob, noSpeechProb: 0.01 });
+/**
+ * A model whose decode answers `rowAt(window row, temperature, row maker)` for each batch row, logging each call's batch
+ * size and temperature in `calls`; every row has no-speech probability `noSpeechProb`.
+ */
+function scriptedModel(
+  calls: { rows: number; temperature: number }[],
+  noSpeechProb: number,
+  rowAt: (which: number, t: number, row: (tokens: number[], avgLogprob: number) => DecodedRow) => DecodedRow,
+): WhisperModel {
+  const row = (tokens: number[], avgLogprob: number): DecodedRow => ({ tokens, sumLogprob: avgLogprob, avgLogprob, noSpeechProb });
   return {
     vocab,
     encode: async (_f: Float32Array, batch: number) => ({ dims: [batch, 1500, 384] }),
@@ -28,14 +36,17 @@ function fakeModel(calls: { rows: number; temperature: number }[]): WhisperModel
     decode: async (h: { rows?: number[] }, prompts: number[][], opts: DecodeOptions = {}) => {
       const t = opts.temperatures?.[0] ?? 0;
       calls.push({ rows: prompts.length, temperature: t });
-      return prompts.map((_p, k) => {
-        const which = h.rows ? h.rows[k] : k;
-        if (which === 0) return t >= 0.4 ? row([ts(0), GOOD, ts(5)], -0.3) : row([ts(0), ...Array(60).fill(LOOP), ts(29)], -0.2);
-        if (which === 1) return row([ts(0), GOOD, ts(5)], -0.3);
-        return row([ts(0), ts(30)], -0.3);
-      });
+      return prompts.map((_p, k) => rowAt(h.rows ? h.rows[k] : k, t, row));
     },
   } as unknown as WhisperModel;
+}
+
+function fakeModel(calls: { rows: number; temperature: number }[]): WhisperModel {
+  return scriptedModel(calls, 0.01, (which, t, row) => {
+    if (which === 0) return t >= 0.4 ? row([ts(0), GOOD, ts(5)], -0.3) : row([ts(0), ...Array(60).fill(LOOP), ts(29)], -0.2);
+    if (which === 1) return row([ts(0), GOOD, ts(5)], -0.3);
+    return row([ts(0), ts(30)], -0.3);
+  });
 }
 
 const tokenizer = {
@@ -108,21 +119,10 @@ const speechTokenizer = {
  * no-speech probability 0.9 throughout (that file's first chunk).
  */
 function repeatedSpeechModel(calls: { rows: number; temperature: number }[]): WhisperModel {
-  const row = (tokens: number[], avgLogprob: number): DecodedRow => ({ tokens, sumLogprob: avgLogprob, avgLogprob, noSpeechProb: 0.9 });
-  return {
-    vocab,
-    encode: async (_f: Float32Array, batch: number) => ({ dims: [batch, 1500, 384] }),
-    selectRows: (_h: unknown, rows: number[]) => ({ dims: [rows.length, 1500, 384], rows }),
-    decode: async (h: { rows?: number[] }, prompts: number[][], opts: DecodeOptions = {}) => {
-      const t = opts.temperatures?.[0] ?? 0;
-      calls.push({ rows: prompts.length, temperature: t });
-      return prompts.map((_p, k) => {
-        const which = h.rows ? h.rows[k] : k;
-        if (which === 0) return row(Array.from({ length: 7 }, (_, j) => [ts(4 * j), SENTENCE, ts(4 * j + 4)]).flat(), -0.14);
-        return t === 0 ? row([ts(0), ...Array(60).fill(LOOP)], -0.6) : row([ts(0), GOOD, ts(10), ts(10), GOOD, ts(19)], -1.5);
-      });
-    },
-  } as unknown as WhisperModel;
+  return scriptedModel(calls, 0.9, (which, t, row) => {
+    if (which === 0) return row(Array.from({ length: 7 }, (_, j) => [ts(4 * j), SENTENCE, ts(4 * j + 4)]).flat(), -0.14);
+    return t === 0 ? row([ts(0), ...Array(60).fill(LOOP)], -0.6) : row([ts(0), GOOD, ts(10), ts(10), GOOD, ts(19)], -1.5);
+  });
 }
 
 test('a sentence said again in its own timestamped segments passes the compression guard; a loop inside one segment does not', async () => {
