@@ -23,8 +23,8 @@ export interface SpeechPlanOptions {
   /** Silero VAD span rules (faster-whisper VadOptions; audio/vad.ts) */
   vad: VadOptions;
   /**
-   * no chunk's speech is longer: faster-whisper's VAD limit for its batched pipeline, a little under Whisper's 30 s
-   * window ({@link MAX_CHUNK_SECONDS})
+   * no chunk's speech is longer: Whisper's window (openai audio.py CHUNK_LENGTH = 30 s; faster-whisper's batched
+   * pipeline keeps 29.168 s, {@link FASTER_WHISPER_MAX_CHUNK_SECONDS}, not the default yet)
    */
   maxChunkSeconds: number;
   /** no cut before this, so chunks are not needlessly short */
@@ -55,20 +55,21 @@ export interface SpeechPlanOptions {
 }
 
 /**
- * The longest chunk, seconds: 30 s − 512 samples − 2 × speech_pad_ms = 29.168 s. faster-whisper 1.1.0's
- * BatchedInferencePipeline asks its VAD for `max_speech_duration_s = chunk_length` (30), and vad.py
- * get_speech_timestamps turns that into `max_speech_samples = sampling_rate * max_speech_duration_s -
- * window_size_samples - 2 * speech_pad_samples`: room for the padding inside the 30 s window (openai audio.py
- * CHUNK_LENGTH). Measured (`npm run -s eval:wer -- --sets long --no-sequential --max-chunk-seconds 30|29.168`):
- * windows filled to exactly 30.0 s made greedy decoding loop on repeated speech (tiny.en at 30 and 29.5 s, not at
- * 29.2 or 28 s; whisper-base read a 30.0 s window as silence, no-speech 0.997) — long set 10.46 → 7.35 % WER for
- * tiny.en, 24.19 → 12.43 % for base (faster-whisper batched 11.18 / 20.58 %).
+ * faster-whisper's VAD limit for its batched pipeline: 30 s − 512 samples − 2 × speech_pad_ms = 29.168 s
+ * (BatchedInferencePipeline asks for `max_speech_duration_s = chunk_length`, and vad.py get_speech_timestamps makes
+ * it `max_speech_samples = sampling_rate * max_speech_duration_s - window_size_samples - 2 * speech_pad_samples`).
+ * NOT the default yet (`eval:wer -- --max-chunk-seconds 29.168` measures it): on the long set it takes tiny.en from
+ * 10.46 to 7.35 % WER and base from 24.19 to 12.43 % (windows filled to exactly 30.0 s made greedy decoding loop on
+ * repeated speech, or read it as silence), but it moved the cut away from the language switch of
+ * test/integration/languages.test.ts's long English-then-German file: a chunk held both languages, tiny.en's English
+ * text over the German was not doubted, and whisper-base detected the German rest as Yiddish. The planner has to
+ * prefer a cut at a language switch (a removed pause) before this limit can be the default.
  */
-export const MAX_CHUNK_SECONDS = CHUNK_LENGTH_S - VAD_FRAME_SAMPLES / VAD_SAMPLE_RATE - (2 * DEFAULT_VAD.speechPadMs) / 1000;
+export const FASTER_WHISPER_MAX_CHUNK_SECONDS = CHUNK_LENGTH_S - VAD_FRAME_SAMPLES / VAD_SAMPLE_RATE - (2 * DEFAULT_VAD.speechPadMs) / 1000;
 
 export const DEFAULT_SPEECH_PLAN: SpeechPlanOptions = {
   vad: DEFAULT_VAD,
-  maxChunkSeconds: MAX_CHUNK_SECONDS,
+  maxChunkSeconds: CHUNK_LENGTH_S,
   minChunkSeconds: 10,
   nearLimitSeconds: 10,
   minCutGapMs: 98,
@@ -112,7 +113,7 @@ interface CutGap {
 }
 
 /**
- * Chunks of ≤ maxChunkSeconds (29.168 s) over the speech only. The speech spans (findSpeechSpans) are laid end to end; each
+ * Chunks of ≤ maxChunkSeconds (30 s) over the speech only. The speech spans (findSpeechSpans) are laid end to end; each
  * chunk ends in the middle of the longest non-speech gap near the limit (a removed pause between spans,
  * or a run of non-speech frames ≥ minCutGapMs inside a span; pauses ≥ clearPauseSeconds count as equally
  * long, and then the latest wins), sought in the last nearLimitSeconds before the limit, then back to

@@ -2,6 +2,7 @@
  * The official `openai` npm client, unchanged, with baseURL pointed at fairscribe: every
  * response_format parses and gives the right text; errors come in OpenAI's shape; retries are one job.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -160,10 +161,13 @@ test("chunking_strategy as the official client sends its object (chunking_strate
 }, 120_000);
 
 test('audio that passes admission and then cannot be decoded: 422 unsupported_audio with param file, the same when streamed', async () => {
-  // jfk.wav cut to its first 50 KB: the header promises 11 s, the body holds 1.5 s (audio/ffmpeg.ts refuses
-  // audio that ends well before its header says, and only the full decode finds that).
-  const cut = path.join(os.tmpdir(), `jfk-cut-${process.pid}.wav`);
-  fs.writeFileSync(cut, fs.readFileSync(JFK).subarray(0, 50_000));
+  // jfk.flac with its header, first and last frames intact and 600 KB of noise between them: admission reads
+  // headers only (and finds frames at both ends), the full decode finds the damage (preparation.test.ts does the
+  // same through /v1/jobs). Not a cut WAV: that is shorter audio, as admission treats it (audio/header-probe.ts).
+  const cut = path.join(os.tmpdir(), `jfk-damaged-${process.pid}.flac`);
+  const flac = Buffer.from(fs.readFileSync(path.join(AUDIO, 'jfk.flac')));
+  crypto.randomFillSync(flac, 200_000, 600_000);
+  fs.writeFileSync(cut, flac);
   try {
     await expect(client.audio.transcriptions.create({ file: fs.createReadStream(cut), model: 'whisper-1' })).rejects.toMatchObject({
       status: 422,
