@@ -5,6 +5,7 @@
  * must tolerate fields added later; every documented field is checked by the contract test.
  */
 import { z } from 'zod';
+import { ApiError } from './errors';
 import { BACKENDS, JOB_STATUSES, MODEL_TIERS, PRIORITY_CLASSES, TIERS } from '../common/constants';
 import { UUID_RE } from '../common/ids';
 import { WHISPER_LANGUAGES } from '../common/languages';
@@ -404,6 +405,20 @@ export function emptyQueryParams(query: Record<string, unknown>): string | null 
     .map(([k]) => (k.length > 40 ? `${k.slice(0, 37)}…` : k));
   if (!empty.length) return null;
   return `${empty.join(', ')}: given empty; give ${empty.length > 1 ? 'values' : 'a value'} or leave ${empty.length > 1 ? 'them' : 'it'} out`;
+}
+
+/**
+ * A route's whole query string checked against `schema`: empty parameters named first (emptyQueryParams), then the
+ * schema's own sentence (describeZodError).
+ * @returns the parsed query
+ * @throws ApiError 400 invalid_request with that sentence
+ */
+export function parseQuery<S extends z.ZodType>(schema: S, query: Record<string, unknown>): z.output<S> {
+  const empty = emptyQueryParams(query);
+  if (empty) throw new ApiError(400, 'invalid_request', empty);
+  const q = validate(schema, query);
+  if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error, 'the query'));
+  return q.data;
 }
 
 /**

@@ -11,7 +11,7 @@ import { jobJson, type JobRow } from '../job-json';
 import { BadCursorError, JobRepository } from '../../jobs/repository';
 import { retentionWorkflowId } from '../../workflows/retention';
 import { runWorkflowId } from '../versions';
-import { captionQuery, createJobFields, describeZodError, emptyQueryParams, listJobsQuery as listQuery, validate } from '../schemas';
+import { captionQuery, createJobFields, describeZodError, emptyQueryParams, listJobsQuery as listQuery, parseQuery, validate } from '../schemas';
 import { receiveLimitedUpload, type ReceivedUpload } from '../upload';
 import { fetchAudioUrl, redactUrl } from '../audio-url';
 import { admitUpload } from '../admission';
@@ -136,13 +136,10 @@ export function jobsRouter(deps: ApiDeps): Router {
 
   r.get('/v1/jobs', async (req: Request, res: Response) => {
     const me = principalOf(req);
-    const empty = emptyQueryParams(req.query);
-    if (empty) throw new ApiError(400, 'invalid_request', empty);
-    const q = validate(listQuery, req.query);
-    if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error, 'the query'));
+    const query = parseQuery(listQuery, req.query);
     let page;
     try {
-      page = await jobsRepo.list(me.userId, q.data);
+      page = await jobsRepo.list(me.userId, query);
     } catch (err) {
       if (err instanceof BadCursorError) throw new ApiError(400, 'invalid_request', err.message);
       throw err;

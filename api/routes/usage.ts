@@ -8,18 +8,13 @@ import { Router, type Request, type Response } from 'express';
 import { nextUtcMidnight, utcDay } from '../../quota/keys';
 import { principalOf } from '../auth';
 import type { ApiDeps } from '../app';
-import { ApiError } from '../errors';
-import { describeZodError, emptyQueryParams, usageQuery, validate } from '../schemas';
+import { parseQuery, usageQuery } from '../schemas';
 
 export function usageRouter(deps: ApiDeps): Router {
   const r = Router();
   r.get('/v1/usage', async (req: Request, res: Response) => {
     const me = principalOf(req);
-    const empty = emptyQueryParams(req.query);
-    if (empty) throw new ApiError(400, 'invalid_request', empty);
-    const q = validate(usageQuery, req.query);
-    if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error, 'the query'));
-    const day = q.data.day ?? utcDay();
+    const day = parseQuery(usageQuery, req.query).day ?? utcDay();
     const limits = deps.config.tiers[me.tier];
     const u = await deps.quota.usage(me.userId, day);
     // The day's seconds reset at the UTC midnight that ends it (quota/keys.ts: one Redis counter per UTC day).
