@@ -151,6 +151,15 @@ async function terminateRunningWorkflows(api: ApiServer): Promise<void> {
  * The environment a child process (worker, API replica) needs to join a test app: its database, Redis,
  * Temporal namespace and blob directory, on top of this process's environment.
  */
+/**
+ * Job folders in the app's blob store, sorted (each admitted job has one until its audio is deleted).
+ * Tests that check "nothing left" compare names, not counts: another test's job in the same app may delete
+ * its folder at any moment.
+ */
+export function blobFolders(app: Pick<TestApp, 'config'>): string[] {
+  return fs.existsSync(app.config.blobDir) ? fs.readdirSync(app.config.blobDir).sort() : [];
+}
+
 export function appProcessEnv(app: TestApp): NodeJS.ProcessEnv {
   return {
     ...process.env,

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { startTestApp, waitForJob, type TestApp } from '../helpers/harness';
+import { blobFolders, startTestApp, waitForJob, type TestApp } from '../helpers/harness';
 import { wer } from '../helpers/wer';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
@@ -89,8 +89,8 @@ const postForm = (key: string, fields: Record<string, string>, file?: Buffer) =>
   return fetch(`${app.url}/v1/jobs`, { method: 'POST', body: form, headers: { authorization: `Bearer ${key}` } });
 };
 
-/** Job folders in the blob store (each admitted job has one until its audio is deleted). */
-const blobDirs = () => (fs.existsSync(app.config.blobDir) ? fs.readdirSync(app.config.blobDir) : []);
+/** Blob folders that were not there in `before`: a refused request must add none. */
+const newBlobFolders = (before: string[]) => blobFolders(app).filter((b) => !before.includes(b));
 const jobCount = async () => Number((await app.pool.query('SELECT count(*) FROM jobs')).rows[0].count);
 
 test('a URL under the allow rule is fetched like an upload: JSON and multipart, redirects followed; the job keeps the URL without its query', async () => {
@@ -118,7 +118,7 @@ test('a URL under the allow rule is fetched like an upload: JSON and multipart, 
 
 test('refusals: scheme, credentials, non-public addresses, a redirect to the metadata address, 404, redirect loops, url with file or edge', async () => {
   const jobsBefore = await jobCount();
-  const blobsBefore = blobDirs().length;
+  const blobsBefore = blobFolders(app);
   const cases: [unknown, number, string][] = [
     [{ url: 'ftp://127.0.0.1/jfk.wav' }, 400, 'url_not_allowed'],
     [{ url: 'file:///etc/passwd' }, 400, 'url_not_allowed'],
@@ -146,11 +146,11 @@ test('refusals: scheme, credentials, non-public addresses, a redirect to the met
   expect(((await both.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
   // Nothing admitted, nothing left in the upload area.
   expect(await jobCount()).toBe(jobsBefore);
-  expect(blobDirs().length).toBe(blobsBefore);
+  expect(newBlobFolders(blobsBefore)).toEqual([]);
 }, 60_000);
 
 test('the size limit holds while the body streams: 413 file_too_large, no blob left', async () => {
-  const before = blobDirs().length;
+  const before = blobFolders(app);
   const t0 = Date.now();
   const res = await postJson(freeKey, { url: `${origin}/big` });
   expect(res.status).toBe(413);
@@ -158,11 +158,11 @@ test('the size limit holds while the body streams: 413 file_too_large, no blob l
   expect(b.error.code).toBe('file_too_large');
   expect(b.error.limit).toBe(app.config.tiers.free.maxFileBytes);
   expect(Date.now() - t0).toBeLessThan(30_000);
-  expect(blobDirs().length).toBe(before);
+  expect(newBlobFolders(before)).toEqual([]);
 }, 60_000);
 
 test('a server that stalls mid-body: 422 url_unreachable after AUDIO_URL_TIMEOUT_SECONDS, no blob left', async () => {
-  const before = blobDirs().length;
+  const before = blobFolders(app);
   const t0 = Date.now();
   const res = await postJson(apiKey, { url: `${origin}/slow` });
   const took = Date.now() - t0;
@@ -173,7 +173,7 @@ test('a server that stalls mid-body: 422 url_unreachable after AUDIO_URL_TIMEOUT
   });
   expect(took).toBeGreaterThanOrEqual(TIMEOUT_S * 1000 - 100);
   expect(took).toBeLessThan(TIMEOUT_S * 1000 + 5_000);
-  expect(blobDirs().length).toBe(before);
+  expect(newBlobFolders(before)).toEqual([]);
 }, 30_000);
 
 test('fetches are counted by outcome', async () => {

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { DEFAULT_TIERS } from '../../common/tiers';
 import { NON_FILE_BODY_MAX_BYTES } from '../../api/early-refusal';
-import { startTestApp, submitFile, type TestApp } from '../helpers/harness';
+import { blobFolders, startTestApp, submitFile, type TestApp } from '../helpers/harness';
 import { createEdgeJob } from '../helpers/edge';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
@@ -57,7 +57,7 @@ afterAll(async () => {
 async function expectNothingLeft() {
   const { rows } = await app.pool.query('SELECT count(*)::int AS n FROM jobs');
   expect(rows[0].n).toBe(0);
-  const blobs = fs.existsSync(app.config.blobDir) ? fs.readdirSync(app.config.blobDir) : [];
+  const blobs = blobFolders(app);
   expect(blobs).toEqual([]);
 }
 
@@ -229,7 +229,7 @@ describe('refused from the headers, before the body is read (api/early-refusal.t
   async function expectNoOtherJob(keep: string[]) {
     const { rows } = await app.pool.query('SELECT id FROM jobs');
     expect(rows.map((r) => r.id).filter((id: string) => !keep.includes(id))).toEqual([]);
-    const blobs = fs.existsSync(app.config.blobDir) ? fs.readdirSync(app.config.blobDir) : [];
+    const blobs = blobFolders(app);
     expect(blobs.filter((b) => !keep.includes(b))).toEqual([]);
   }
 

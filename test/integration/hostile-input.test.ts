@@ -23,7 +23,7 @@ import { DEFAULT_TIERS } from '../../common/tiers';
 import { probeAudio, decodeToPcm, UnsupportedAudioError } from '../../audio/ffmpeg';
 import { decodeChannelToPcm } from '../../audio/channels';
 import { LIVE_RESERVE_STEP_S } from '../../api/listen';
-import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
+import { blobFolders, startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { createEdgeJob, postEdgeResult } from '../helpers/edge';
 import { hostileCases, type HostileCase } from '../helpers/hostile';
 
@@ -74,13 +74,12 @@ const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Folders in the blob store (one per job that left anything). */
-const blobFolders = () => (fs.existsSync(app.config.blobDir) ? fs.readdirSync(app.config.blobDir) : []);
 
 /** Polls until the blob store holds exactly `expected` folders (removal may finish just after the answer). */
 async function expectBlobFolders(expected: string[], timeoutMs = 3_000) {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && JSON.stringify(blobFolders().sort()) !== JSON.stringify([...expected].sort())) await sleep(50);
-  expect(blobFolders().sort()).toEqual([...expected].sort());
+  while (Date.now() < deadline && JSON.stringify(blobFolders(app).sort()) !== JSON.stringify([...expected].sort())) await sleep(50);
+  expect(blobFolders(app).sort()).toEqual([...expected].sort());
 }
 
 /** The error's code and message, in our shape or OpenAI's; records the message for the final scan. */
@@ -234,7 +233,7 @@ describe('uploads that fail answer once and leave nothing behind', () => {
     // 120 bytes of a 1.2 MB body, then nothing.
     const stalled = rawRequest(postHead('/v1/jobs', free.apiKey, contentType, body.length), body.subarray(0, 120));
     await sleep(500);
-    expect(blobFolders()).toHaveLength(1); // the upload's folder exists while it is held
+    expect(blobFolders(app)).toHaveLength(1); // the upload's folder exists while it is held
     // A second upload of the same free user (concurrentJobs 1) is refused before its body is read.
     const second = rawRequest(postHead('/v1/jobs', free.apiKey, contentType, body.length));
     const secondAt = await second.firstByte;

@@ -21,7 +21,7 @@ import { createQuotaActivities } from '../../activities/quota';
 import { freePort, startRedis, type RedisHandle } from '../../infra/services';
 import { utcDay } from '../../quota/keys';
 import { startOrchestrationWorker } from '../../workers/factory';
-import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
+import { blobFolders, startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { brokenModelsDir } from '../helpers/models';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
@@ -89,9 +89,6 @@ async function jobCount(app: TestApp, userId: string): Promise<number> {
   return rows[0].n;
 }
 
-function blobDirs(app: TestApp): string[] {
-  return fs.existsSync(app.config.blobDir) ? fs.readdirSync(app.config.blobDir).sort() : [];
-}
 
 /**
  * Stops the app's orchestration worker (workflows wait in their task queue) and returns a function that
@@ -178,7 +175,7 @@ describe('admission and billing', () => {
     const rows = await ledgerOf(app, { userId: free.userId });
     expect(rows.map((r) => [r.job_id, r.kind])).toEqual([[admitted, 'reserve']]);
     expect(rows[0].seconds).toBe(shortSeconds);
-    expect(blobDirs(app)).toEqual([admitted]);
+    expect(blobFolders(app)).toEqual([admitted]);
     expect(await app.deps.quota.counters(free.userId, rows[0].day)).toEqual({ usedSeconds: shortSeconds, activeJobs: 1 });
 
     // The admitted job runs to the end and frees its slot.
@@ -186,7 +183,7 @@ describe('admission and billing', () => {
     expect(job.status).toBe('completed');
     expect(await app.deps.quota.counters(free.userId, rows[0].day)).toEqual({ usedSeconds: job.billedSeconds, activeJobs: 0 });
     await workflowEnded(app, admitted);
-    expect(blobDirs(app)).toEqual([]);
+    expect(blobFolders(app)).toEqual([]);
   }, 90_000);
 
   test('30 parallel reservations over the daily limit: the admitted seconds never exceed it', async () => {
@@ -222,7 +219,7 @@ describe('admission and billing', () => {
     const reservedSum = rows.reduce((s, r) => s + r.seconds, 0);
     expect(reservedSum).toBeLessThanOrEqual(DAILY);
     expect(await jobCount(app, standard.userId)).toBe(admitted.length);
-    expect(blobDirs(app)).toEqual([...admitted].sort());
+    expect(blobFolders(app)).toEqual([...admitted].sort());
     const day = rows[0].day;
     expect(await app.deps.quota.counters(standard.userId, day)).toEqual({ usedSeconds: reservedSum, activeJobs: admitted.length });
 
@@ -403,7 +400,7 @@ describe('Redis killed and restarted during a run of jobs', () => {
     expect(await errorOf(res)).toMatchObject({ code: 'quota_unavailable' });
     const { rows } = await app.pool.query('SELECT count(*)::int AS n FROM jobs');
     expect(rows[0].n).toBe(admitted.length);
-    expect(blobDirs(app).every((d) => admitted.some((a) => a.id === d))).toBe(true);
+    expect(blobFolders(app).every((d) => admitted.some((a) => a.id === d))).toBe(true);
 
     // Let at least one job reach its charge while Redis is down (the ledger takes it; the Redis half
     // fails and the activity retries).
