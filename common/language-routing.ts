@@ -54,19 +54,48 @@ export function modelForLanguage(routing: LanguageRouting, language: string): st
 export const ENGLISH_DOUBT_MEAN_LOGPROB = -0.6;
 
 /**
+ * A segment whose text takes at least this many tokens per word is unlike English text: Whisper's BPE spells common
+ * English words as one token each (with punctuation 1.00–1.20 tokens per word on every English segment measured:
+ * espeak-ng en/en-us/en-gb at 120–175 wpm, jfk, both channels of the diarization clip), while whisper-tiny.en
+ * writing over German speech spells made-up words in pieces ("The Midlio take, like Tamontak, vegan, this phyotax,
+ * the schlossen." 2.40; "Bitter-Nink-Kar-And-Slift House to …" 4.71). Measured with `npx tsx bench/mixed-signals.ts`
+ * (whisper-tiny.en int8, greedy, 29 s windows, 2026-12-07): of the 25 segments of ≥ 5 words written over German,
+ * 12 reach 1.5; the rest (1.06–1.47) read as plain English words ("We turn in the garden and list house to the
+ * garden.") and are left to the log-probability and compression rules.
+ */
+export const ENGLISH_DOUBT_TOKENS_PER_WORD = 1.5;
+/** segments with fewer words are not judged by tokens per word (a number or a name alone takes several tokens) */
+export const ENGLISH_DOUBT_MIN_WORDS = 5;
+
+/** Tokens per word of a segment's text (`tokens`: its text token ids), or null when it has too few words to judge. */
+export function tokensPerWord(segment: { text: string; tokens: readonly number[] }): number | null {
+  const words = segment.text.split(/\s+/).filter(Boolean).length;
+  return words >= ENGLISH_DOUBT_MIN_WORDS ? segment.tokens.length / words : null;
+}
+
+/**
  * Whether an English-only model's greedy transcript of a window of speech may be another language, so
  * the multilingual model must detect it before the text is kept (economy routing after its first
  * windows; activities/inference.ts). Doubted when: no segment came back from speech; any window failed
  * Whisper's own guards at temperature 0 (engine/fallback.ts needsFallback: average log-probability
- * below -1.0 or compression ratio above 2.4, openai/whisper transcribe.py `decode_with_fallback`); or
- * the speech-weighted mean average log-probability is below ENGLISH_DOUBT_MEAN_LOGPROB. Measured on
- * 29 s windows (bench/routing-signals.ts): every German, French, Spanish and Dutch espeak-ng window
- * (6 of 6) is doubted (each failed a guard: tiny.en loops or stumbles on them), no English one (0 of 6).
- * @param segments the greedy pass's segments (each carries its window's figures)
+ * below -1.0 or compression ratio above 2.4, openai/whisper transcribe.py `decode_with_fallback`); the
+ * speech-weighted mean average log-probability is below ENGLISH_DOUBT_MEAN_LOGPROB; or (where segments carry their
+ * text and tokens) any segment's text is unlike English, ENGLISH_DOUBT_TOKENS_PER_WORD.
+ * Measured on 29 s windows (bench/routing-signals.ts): every German, French, Spanish and Dutch espeak-ng window
+ * (6 of 6) is doubted (each failed a guard: tiny.en loops or stumbles on them), no English one (0 of 6). A window that
+ * holds both languages (bench/mixed-signals.ts: English then German at 22/7, 20/9, 15/14, 10/19 s, with and without a
+ * pause between, and German then English at 10/19 and 5/24 s) is doubted in 7 of 7; the mean log-probability alone
+ * missed German 5 s then English 24 s (-0.503: the window's own figures are mostly English), whose first segment
+ * takes 2.40 tokens per word. The whole window's text compression ratio (openai transcribe.py compresses the
+ * window's text) told nothing there: 1.58–1.91 on mixed windows against 1.35–1.77 on English ones.
+ * @param segments the greedy pass's segments (each carries its decoding window's figures; `text` and `tokens` where known)
  */
-export function englishTextDoubted(segments: readonly (AttemptQuality & { start: number; end: number })[]): boolean {
+export function englishTextDoubted(
+  segments: readonly (AttemptQuality & { start: number; end: number; text?: string; tokens?: readonly number[] })[],
+): boolean {
   if (segments.length === 0) return true;
   if (segments.some((s) => needsFallback(s))) return true;
+  if (segments.some((s) => s.text !== undefined && s.tokens !== undefined && (tokensPerWord({ text: s.text, tokens: s.tokens }) ?? 0) >= ENGLISH_DOUBT_TOKENS_PER_WORD)) return true;
   let weight = 0;
   let sum = 0;
   for (const s of segments) {

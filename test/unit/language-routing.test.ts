@@ -1,6 +1,6 @@
 /** Routing by detected language (common/language-routing.ts) over chooseModel's choice and the registry. */
 import type { Tier } from '../../common/constants';
-import { englishTextDoubted, languageRoutingFor, modelForLanguage } from '../../common/language-routing';
+import { englishTextDoubted, languageRoutingFor, modelForLanguage, tokensPerWord } from '../../common/language-routing';
 import { chooseModel, type ModelRequest } from '../../common/routing';
 
 const SHIPPED = ['whisper-tiny.en', 'whisper-base'];
@@ -65,5 +65,57 @@ describe('englishTextDoubted: when the English-only model\'s greedy text needs a
     // no-speech prob above 0.6 with log-prob below -1: needsFallback is false (transcribe.py skips it), and
     // one second of it leaves the speech-weighted mean above the margin
     expect(englishTextDoubted([seg(-0.3, 1.5, 0.02, 0, 25), seg(-1.2, 1.0, 0.9, 25, 26)])).toBe(false);
+  });
+});
+
+describe('englishTextDoubted on a window that holds two languages (bench/mixed-signals.ts, whisper-tiny.en int8, greedy, 2026-12-07)', () => {
+  /** A segment with its text and as many text tokens as whisper-tiny.en gave it. */
+  const seg = (text: string, tokens: number, start: number, end: number, avgLogprob: number, compressionRatio = 1.05) => ({
+    start,
+    end,
+    text,
+    tokens: Array.from({ length: tokens }, (_, i) => i),
+    avgLogprob,
+    compressionRatio,
+    noSpeechProb: 0.02,
+  });
+  const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
+  const at = (text: string, perWord: number, start: number, end: number, lp: number) => seg(text, Math.round(perWord * words(text)), start, end, lp);
+
+  test('German 5 s then English 24 s: the window\'s figures are English (-0.503), the German segment\'s text is not', () => {
+    const window = [
+      at('The Midlio take, like Tamontak, vegan, this phyotax, the schlossen.', 2.4, 0, 4.5, -0.503),
+      at('Who\'s the ducky forgot his umbrella to the office, and got wet on the way home.', 1.25, 4.5, 9.6, -0.503),
+      at('The children will to small castle out and sand on the beach.', 1.08, 9.6, 13.6, -0.503),
+      at('She reads the news paper every evening before dinner.', 1.11, 13.6, 17.1, -0.503),
+      at('The museum opens an exhibition about ancient ship next week.', 1.1, 17.1, 21.9, -0.503),
+      at('We need more chairs for the guests who arrive this afternoon.', 1.09, 21.9, 26.1, -0.503),
+      at('The maker on the corner sounds fresh, rarely in the mornin\'.', 1.36, 26.1, 29.0, -0.717),
+    ];
+    expect(tokensPerWord(window[0])).toBeCloseTo(2.4, 1);
+    expect(englishTextDoubted(window)).toBe(true);
+    // the old rule (figures only) kept it: without text and tokens the same window passes
+    expect(englishTextDoubted(window.map((s) => ({ start: s.start, end: s.end, avgLogprob: s.avgLogprob, compressionRatio: s.compressionRatio, noSpeechProb: s.noSpeechProb })))).toBe(false);
+  });
+
+  test('English 20 s, a 1.2 s pause, German 8 s: doubted (a segment at 2.50 tokens per word)', () => {
+    const window = [
+      at('We planted tomatoes and carrots in the garden last spring.', 1.1, 0, 4.5, -0.455),
+      at('After the meeting we walked down to the river and', 1.0, 17.2, 21.2, -0.455),
+      at('the idly optic-like Tamontak vegan mistyotaxed the schlossen.', 2.5, 21.2, 25.6, -0.455),
+    ];
+    expect(englishTextDoubted(window)).toBe(true);
+  });
+
+  test('English text keeps 1.00–1.20 tokens per word and is not doubted; a short segment is not judged', () => {
+    const english = [
+      at('And so my fellow Americans ask not what your country can do for you', 1.0, 0, 7.7, -0.366),
+      at('ask what you can do for your country.', 1.13, 7.7, 10.6, -0.366),
+      at('The horizon seems extremely distant.', 1.2, 10.6, 13.6, -0.366),
+      at('my sister Mata Mysicle because the old one was stolen. After the meeting we walked', 1.2, 13.6, 19.6, -0.311),
+      seg('In 1984.', 5, 19.6, 20.5, -0.3),
+    ];
+    expect(english.map((s) => tokensPerWord(s))).toEqual([expect.closeTo(1.0, 1), expect.closeTo(1.13, 1), expect.closeTo(1.2, 1), expect.closeTo(1.2, 1), null]);
+    expect(englishTextDoubted(english)).toBe(false);
   });
 });
