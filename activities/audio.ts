@@ -9,6 +9,7 @@ import { AudioTooLongError, UnsupportedAudioError } from '../audio/ffmpeg';
 import { preparePcm } from '../audio/prepare';
 import { SAMPLE_RATE } from '../engine/constants';
 import { observeVad } from '../common/metrics';
+import { cancelRequestedByWorkflow } from './heartbeat';
 
 const HEARTBEAT_MS = 1_000;
 
@@ -83,7 +84,9 @@ export function createAudioActivities({ blobs, pcmBlockSeconds, tiers }: AudioDe
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       } catch (err) {
         if (ctx.cancellationSignal.aborted) {
-          await blobs.deleteJob(jobId);
+          // A cancelled job's files go now (ffmpeg may have written after the workflow's own cleanup
+          // began); an abandoned attempt's stay for its retry.
+          if (cancelRequestedByWorkflow(ctx)) await blobs.deleteJob(jobId);
           // Cancelled, whatever ffmpeg said when it was killed: Temporal records a cancellation only for
           // the CancelledFailure itself (any other error would fail the job instead of cancelling it).
           throw ctx.cancellationSignal.reason;

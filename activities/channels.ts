@@ -16,6 +16,7 @@ import type { Tier } from '../common/constants';
 import type { JobLanguages } from '../common/window-languages';
 import type { TierLimits } from '../common/tiers';
 import { maxDecodedSamples, pcmBlockSamples, preparationFailure } from './audio';
+import { cancelRequestedByWorkflow } from './heartbeat';
 import { mergeChunkSegments, transcriptText, type TranscriptSegment } from '../audio/transcript';
 import { SAMPLE_RATE } from '../engine/constants';
 
@@ -103,7 +104,9 @@ export function createChannelsActivities({ pool, blobs, pcmBlockSeconds, tiers }
         await blobs.dropLocal(jobId);
       } catch (err) {
         if (ctx.cancellationSignal.aborted) {
-          await blobs.deleteJob(jobId);
+          // A cancelled job's files go now (ffmpeg may have written after the workflow's own cleanup
+          // began); an abandoned attempt's stay for its retry.
+          if (cancelRequestedByWorkflow(ctx)) await blobs.deleteJob(jobId);
           // Cancelled, whatever ffmpeg said when it was killed: Temporal records a cancellation only for
           // the CancelledFailure itself (any other error would fail the job instead of cancelling it).
           throw ctx.cancellationSignal.reason;

@@ -14,6 +14,19 @@ import type { Context } from '@temporalio/activity';
  * @param work the long-running part; it should itself stop on `ctx.cancellationSignal`
  * @returns what `work` resolves to
  */
+/**
+ * Whether the workflow asked for this activity's cancellation (the job is being cancelled), as opposed to
+ * Temporal abandoning this attempt: a heartbeat or start-to-close timeout, the attempt no longer found on
+ * the server, a worker shutdown. After those the same work is retried, so only the first may discard the
+ * job's files. A timed-out preparation that deleted the upload turned its retry into a non-retryable
+ * `audio_missing`: in CI at load 17, 20 of 20 jobs of chaos-spot.test.ts failed so.
+ * Source: ActivityCancellationDetails (@temporalio/common 1.12+, `cancelRequested` is the server's
+ * `is_cancelled`, set only by a RequestCancelActivityTask from the workflow).
+ */
+export function cancelRequestedByWorkflow(ctx: Context): boolean {
+  return ctx.cancellationDetails?.cancelRequested === true;
+}
+
 export async function withHeartbeat<T>(ctx: Context, everyMs: number, work: () => Promise<T>): Promise<T> {
   const beat = setInterval(() => ctx.heartbeat(), everyMs);
   try {
