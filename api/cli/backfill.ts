@@ -19,7 +19,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseArgsMessage } from './usage-error';
+import { helpRequested, parseArgsMessage } from './usage-error';
 import { SingleBar, Presets } from 'cli-progress';
 import { resolveApiTarget } from './stack-file';
 
@@ -239,7 +239,13 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
+const USAGE = 'usage: npm run -s backfill -- <dir | manifest.jsonl> [--max-in-flight N] [--json]\n';
+
 export async function main(argv = process.argv.slice(2)): Promise<number> {
+  if (helpRequested(argv)) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let values: { 'max-in-flight'?: string; json?: boolean };
   let positionals: string[];
   try {
@@ -249,10 +255,11 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       options: { 'max-in-flight': { type: 'string' }, json: { type: 'boolean', default: false } },
     }));
   } catch (err) {
-    process.stderr.write(`backfill: ${parseArgsMessage(err)}\n`);
+    // An unknown option is a usage error like the other CLIs': the sentence, then the usage.
+    process.stderr.write(`backfill: ${parseArgsMessage(err)}\n${USAGE}`);
     return 2;
   }
-  const usage = 'usage: npm run -s backfill -- <dir | manifest.jsonl> [--max-in-flight N] [--json]\n';
+  const usage = USAGE;
   const maxInFlight = values['max-in-flight'] === undefined ? DEFAULT_MAX_IN_FLIGHT : Number(values['max-in-flight']);
   if (positionals.length !== 1 || !Number.isInteger(maxInFlight) || maxInFlight < 1) {
     process.stderr.write(usage);

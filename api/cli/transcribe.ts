@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseArgsMessage } from './usage-error';
+import { helpRequested, parseArgsMessage } from './usage-error';
 import { resolveApiTarget } from './stack-file';
 
 const POLL_MS = 300;
@@ -39,6 +39,10 @@ function formatTime(s: number): string {
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
+  if (helpRequested(argv)) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseArgs({

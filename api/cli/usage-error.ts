@@ -5,6 +5,19 @@
  * usage text printed after it says what the options are.
  */
 export function parseArgsMessage(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+  // Duck-typed rather than `instanceof Error`: an error from another realm (Node's internals seen from a test
+  // VM) would otherwise print as `TypeError [ERR_PARSE_ARGS_UNKNOWN_OPTION]: …`.
+  const m = (err as { message?: unknown } | null)?.message;
+  const message = typeof m === 'string' ? m : String(err);
   return message.replace(/\. To specify a positional argument[\s\S]*$/, '');
+}
+
+/**
+ * Whether the command line asks for help (`--help` or `-h` before any `--`): every CLI then prints its usage on
+ * stdout and exits 0, whatever else is on the line, as a user trying `--help` first expects (and with nothing
+ * needed from the stack).
+ */
+export function helpRequested(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }
