@@ -271,7 +271,8 @@ export function buildOpenApi(): JsonSchema {
           summary: 'Server-Sent Events: progress, segment, then completed | failed | cancelled | expired with the job JSON',
           description:
             'Events: `progress` {chunksDone, chunksTotal, version}; `segment` {chunk, start, end, text, language, words?, channel? ' +
-            '(multichannel jobs: the 0-based channel, as in the job JSON)} once its ' +
+            '(multichannel jobs: the 0-based channel, as in the job JSON; `chunk` is then the 0-based index of the chunk within ' +
+            'its channel)} once its ' +
             'chunk\'s overlap with its neighbours is resolved (start/end in seconds on the job\'s time line, language as the ' +
             'job JSON\'s segments[].language); then one terminal event with the job JSON.',
           tags: ['jobs'],

@@ -177,7 +177,10 @@ export const jobSchema = z.looseObject({
   completedAt: isoTime.nullable(),
   waitingFor: z.enum(['capacity']).nullable(),
   cost: z.looseObject({ expectedPerMinute: z.number().nullable(), actualPerMinute: z.number().nullable() }),
-  fallbacks: z.array(z.looseObject({ chunk: z.number().int(), from: z.enum(BACKENDS), to: z.enum(BACKENDS), reason: z.string() })),
+  /** chunks moved off spot; a multichannel job's name their `channel` and count `chunk` within it */
+  fallbacks: z.array(
+    z.looseObject({ chunk: z.number().int(), channel: z.number().int().optional(), from: z.enum(BACKENDS), to: z.enum(BACKENDS), reason: z.string() }),
+  ),
   error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
   text: z.string().optional(),
   segments: z.array(segmentSchema).optional(),
