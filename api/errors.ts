@@ -95,6 +95,22 @@ function openAiParam(err: ApiError): string | null {
   return PARAM_OF_CODE[err.code] ?? null;
 }
 
+/**
+ * The official openai clients retry 408, 409, 429 and 5xx by themselves, re-sending the request (the whole upload)
+ * up to twice, and wait as Retry-After says only up to 60 s, retrying after about a second otherwise; they obey
+ * `x-should-retry` (openai-node client.ts shouldRetry). False for the refusals no retry in the next minute can
+ * change: a 429 whose Retry-After is over a minute (quota_exceeded waits for UTC midnight) and a 409
+ * idempotency_conflict (the same key with another request conflicts every time).
+ */
+function openAiClientShouldRetry(err: ApiError): boolean {
+  if (err.status === 409 && err.code === 'idempotency_conflict') return false;
+  if (err.status === 429) {
+    const after = Number(err.headers['Retry-After']);
+    return !(Number.isFinite(after) && after > 60);
+  }
+  return true;
+}
+
 /** The last middleware: ApiErrors answer as themselves, anything else is a 500 that is logged. */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (thrown, req, res, _next) => {
@@ -106,6 +122,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+      if (isOpenAiRoute(req.path) && !res.hasHeader('x-should-retry') && !openAiClientShouldRetry(err)) res.setHeader('x-should-retry', 'false');
       const body = isOpenAiRoute(req.path)
         ? openAiErrorBody(err.status, err.code, err.message, openAiParam(err))
         : errorBody(err.code, err.message, err.details);

@@ -131,16 +131,30 @@ export function openAiRouter(deps: ApiDeps): Router {
     // Wait for the workflow; the job row holds the outcome.
     await waitForWorkflow(temporal, jobId);
     const job = await new JobRepository(pool).get(jobId);
-    if (!job || job.status !== 'completed') {
-      const code = job?.error_code ?? (job?.status === 'cancelled' ? 'cancelled' : 'failed');
-      throw new ApiError(statusOfJobError(job?.error_code, job?.status), code, job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`);
-    }
+    if (!job || job.status !== 'completed') throw jobOutcomeError(job);
     sendTranscript(res, job, format, task, granularities);
   };
 
   r.post('/v1/audio/transcriptions', handler('transcribe'));
   r.post('/v1/audio/translations', handler('translate'));
   return r;
+}
+
+/**
+ * The error of a job that did not complete (failed, cancelled, lost), as the synchronous route answers it. The
+ * outcome is final and a retry within CONTENT_DEDUP_SECONDS (or with the same Idempotency-Key) answers the same
+ * job, so `x-should-retry: false` stops the official client's automatic retries (it retries 409 and 5xx,
+ * uploading the file again each time).
+ */
+export function jobOutcomeError(job: JobRow | null | undefined): ApiError {
+  const code = job?.error_code ?? (job?.status === 'cancelled' ? 'cancelled' : 'failed');
+  return new ApiError(
+    statusOfJobError(job?.error_code, job?.status),
+    code,
+    job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`,
+    {},
+    { 'x-should-retry': 'false' },
+  );
 }
 
 /**
