@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { blobKeys } from '../../common/blobs';
 import { workflowIdFor } from '../../common/constants';
 import { languageName } from '../../common/languages';
+import { NO_SPACE_LANGUAGES } from '../../engine/timing';
 import { admitUpload } from '../admission';
 import { JobRepository } from '../../jobs/repository';
 import type { ApiDeps } from '../app';
@@ -330,8 +331,12 @@ function sendTranscript(
   }
 }
 
-/** OpenAI's verbose_json segments. */
-function verboseSegments(segments: NonNullable<JobRow['segments']>) {
+/**
+ * OpenAI's verbose_json segments. `text` keeps the leading space Whisper's first token carries (openai/whisper
+ * transcribe.py decodes each segment's tokens; OpenAI documents `"text": " The beach was…"`): we store segments
+ * trimmed, so it is put back, except in languages written without spaces (engine/timing.ts NO_SPACE_LANGUAGES).
+ */
+export function verboseSegments(segments: NonNullable<JobRow['segments']>) {
   // Whisper's per-segment figures as the engine produced them (audio/transcript.ts StoredSegment);
   // null only for jobs stored before they were kept.
   return segments.map((s: StoredSegment, id) => ({
@@ -339,7 +344,7 @@ function verboseSegments(segments: NonNullable<JobRow['segments']>) {
     seek: 0,
     start: s.start,
     end: s.end,
-    text: s.text,
+    text: s.text.startsWith(' ') || (s.language !== undefined && NO_SPACE_LANGUAGES.has(s.language)) ? s.text : ` ${s.text}`,
     tokens: s.tokens ?? [],
     temperature: s.temperature ?? null,
     avg_logprob: s.avgLogprob ?? null,
