@@ -7,9 +7,12 @@ cd "$(dirname "$0")/.."
 
 file=../shared/audio/jfk.flac
 keep=0
+usage='usage: npm run demo [-- FILE] [--keep]'
 for a in "$@"; do
   case "$a" in
     --keep) keep=1 ;;
+    -h|--help) echo "$usage"; exit 0 ;;
+    -*) echo "demo: unknown option $a" >&2; echo "$usage" >&2; exit 2 ;;
     *) file="$a" ;;
   esac
 done
