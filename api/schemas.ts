@@ -411,6 +411,23 @@ export function emptyQueryParams(query: Record<string, unknown>): string | null 
 }
 
 /**
+ * The first query parameter given more than once (`?limit=2&limit=3`), as a sentence; null when none is. Checked
+ * before the schema, whose own sentence for the array a repeated number becomes is only "must be a number".
+ */
+export function repeatedQueryParam(query: Record<string, unknown>): string | null {
+  const name = Object.keys(query).find((k) => Array.isArray(query[k]));
+  return name === undefined ? null : `${name.length > 40 ? `${name.slice(0, 37)}…` : name}: was given more than once; give it once`;
+}
+
+/** Query parameters not in `known`, as the strict schemas' sentence (`unknown field(s): a, b`); null when none. */
+export function unknownQueryParams(query: Record<string, unknown>, known: readonly string[]): string | null {
+  const unknown = Object.keys(query)
+    .filter((k) => !known.includes(k))
+    .map((k) => (k.length > 40 ? `${k.slice(0, 37)}…` : k));
+  return unknown.length ? `unknown field(s): ${unknown.join(', ')}` : null;
+}
+
+/**
  * A route's whole query string checked against `schema`: empty parameters named first (emptyQueryParams), then the
  * schema's own sentence (describeZodError).
  * @returns the parsed query
@@ -419,6 +436,8 @@ export function emptyQueryParams(query: Record<string, unknown>): string | null 
 export function parseQuery<S extends z.ZodType>(schema: S, query: Record<string, unknown>): z.output<S> {
   const empty = emptyQueryParams(query);
   if (empty) throw new ApiError(400, 'invalid_request', empty);
+  const repeated = repeatedQueryParam(query);
+  if (repeated) throw new ApiError(400, 'invalid_request', repeated);
   const q = validate(schema, query);
   if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error, 'the query'));
   return q.data;
