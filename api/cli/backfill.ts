@@ -19,9 +19,9 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { helpRequested, parseArgsMessage } from './usage-error';
+import { failureSentence, helpRequested, parseArgsMessage } from './usage-error';
 import { SingleBar, Presets } from 'cli-progress';
-import { resolveApiTarget } from './stack-file';
+import { readStackFile, resolveApiTarget } from './stack-file';
 
 const POLL_MS = 1_000;
 const DEFAULT_MAX_IN_FLIGHT = 4;
@@ -327,7 +327,7 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err) => {
-      process.stderr.write(`backfill: ${parseArgsMessage(err)}\n`);
+      process.stderr.write(`backfill: ${failureSentence(err, process.env.FAIRSCRIBE_API_URL ?? readStackFile()?.apiUrl ?? null)}\n`);
       process.exit(1);
     },
   );

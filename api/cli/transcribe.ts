@@ -8,8 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { helpRequested, parseArgsMessage } from './usage-error';
-import { resolveApiTarget } from './stack-file';
+import { failureSentence, helpRequested, parseArgsMessage } from './usage-error';
+import { readStackFile, resolveApiTarget } from './stack-file';
 
 const POLL_MS = 300;
 const USAGE = 'usage: npm run -s transcribe -- FILE [--segments] [--json] [--language xx] [--model id]\n';
@@ -166,8 +166,7 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err) => {
-      const cause = (err as { cause?: Error }).cause;
-      process.stderr.write(`transcribe: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}\n`);
+      process.stderr.write(`transcribe: ${failureSentence(err, process.env.FAIRSCRIBE_API_URL ?? readStackFile()?.apiUrl ?? null)}\n`);
       process.exit(1);
     },
   );

@@ -21,3 +21,16 @@ export function helpRequested(argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
   return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }
+
+/**
+ * The sentence a CLI prints for an error it did not expect. Node's fetch (undici) fails with "fetch failed" and the
+ * reason in `cause`: that reads as the API being unreachable, with the address and what to check.
+ */
+export function failureSentence(err: unknown, apiUrl: string | null): string {
+  const e = err as { message?: string; cause?: { message?: string } } | null;
+  const cause = e?.cause?.message;
+  if (e?.message === 'fetch failed') {
+    return `cannot reach the API${apiUrl ? ` at ${apiUrl}` : ''}${cause ? ` (${cause})` : ''}: is the stack running (npm start), or FAIRSCRIBE_API_URL wrong?`;
+  }
+  return `${parseArgsMessage(err)}${cause ? ` (${cause})` : ''}`;
+}

@@ -5,6 +5,7 @@
  * the job deleted) ends the run with the API's sentence and exit 1, never a poll loop that never ends.
  */
 import { main } from '../../api/cli/transcribe';
+import { failureSentence } from '../../api/cli/usage-error';
 import * as path from 'node:path';
 
 const FILE = path.resolve(__dirname, '../../../shared/audio/jfk.flac');
@@ -70,4 +71,12 @@ test('a refusal of the upload that is not JSON (a proxy page) is reported with i
   expect(code).toBe(1);
   expect(err).toMatch(/^transcribe: 502/);
   expect(err).not.toMatch(/JSON|Unexpected token|undefined/);
+});
+
+test('an API that cannot be reached: a sentence naming the address, not undici\'s "fetch failed"', () => {
+  const err = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }) });
+  expect(failureSentence(err, 'http://127.0.0.1:9')).toBe(
+    'cannot reach the API at http://127.0.0.1:9 (connect ECONNREFUSED 127.0.0.1:9): is the stack running (npm start), or FAIRSCRIBE_API_URL wrong?',
+  );
+  expect(failureSentence(new Error('no API to talk to: run `npm start`'), null)).toBe('no API to talk to: run `npm start`');
 });
