@@ -117,7 +117,15 @@ export const openAiFields = z
     // chunk store keeps no tokens, so it is refused by name rather than answered without them.
     'include[]': z
       .string()
-      .refine(() => false, 'logprobs is not available: per-token log-probabilities are not kept; use response_format=verbose_json for avg_logprob per segment')
+      .refine(() => false, {
+        error: (iss) => {
+          const why = 'logprobs is not available: per-token log-probabilities are not kept; use response_format=verbose_json for avg_logprob per segment';
+          const other = String(iss.input)
+            .split(',')
+            .find((v) => v !== 'logprobs');
+          return other === undefined ? why : `must be logprobs, the one value OpenAI defines (got ${JSON.stringify(other.slice(0, 40))}), and ${why}`;
+        },
+      })
       .optional(),
     // Accepted for compatibility: we always chunk at silences ourselves.
     chunking_strategy: z.string().optional(),
