@@ -52,6 +52,16 @@ function describeAnswer(res: Response, body: Record<string, any> | null): string
   return `${res.status} ${res.statusText || 'unexpected answer'} from the API (not a job)`;
 }
 
+/**
+ * The poll interval for a key: POLL_MS, or slower where polling would spend more than half the key's requests per
+ * minute (the `RateLimit-Limit` every /v1 answer carries; free: 60 → one poll per 2 s), leaving the other half to
+ * the user's other calls.
+ */
+function pollInterval(res: Response): number {
+  const perMinute = Number(res.headers.get('ratelimit-limit'));
+  return Number.isFinite(perMinute) && perMinute > 0 ? Math.max(POLL_MS, Math.ceil(120_000 / perMinute)) : POLL_MS;
+}
+
 /** Retry-After in ms (seconds form), at least one poll interval, at most a minute. */
 function retryAfterMs(res: Response): number {
   const s = Number(res.headers.get('retry-after'));
@@ -144,7 +154,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       last = line;
     }
     if (['completed', 'failed', 'cancelled', 'expired'].includes(job.status)) break;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await new Promise((resolve) => setTimeout(resolve, pollInterval(r)));
   }
   process.off('SIGINT', onInterrupt);
   if (values.json) {

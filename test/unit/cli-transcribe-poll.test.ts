@@ -80,3 +80,17 @@ test('an API that cannot be reached: a sentence naming the address, not undici\'
   );
   expect(failureSentence(new Error('no API to talk to: run `npm start`'), null)).toBe('no API to talk to: run `npm start`');
 });
+
+test('polls stay within half the key\'s requests per minute (RateLimit-Limit 60 → one poll per 2 s), so a free key is never rate limited by its own CLI', async () => {
+  const gets: number[] = [];
+  globalThis.fetch = (async (_url: string, init?: RequestInit) => {
+    const h = { 'RateLimit-Limit': '60' };
+    if (init?.method === 'POST') return json(202, { id: JOB, status: 'queued' }, h);
+    gets.push(Date.now());
+    if (gets.length < 3) return json(200, { id: JOB, status: 'running', progress: { chunksDone: 0, chunksTotal: 1 } }, h);
+    return json(200, { id: JOB, status: 'completed', text: 'ok', segments: [], progress: { chunksDone: 1, chunksTotal: 1 } }, h);
+  }) as typeof fetch;
+  expect(await main([FILE])).toBe(0);
+  expect(gets).toHaveLength(3);
+  for (let i = 1; i < gets.length; i++) expect(gets[i] - gets[i - 1]).toBeGreaterThanOrEqual(1950);
+}, 15_000);
