@@ -146,6 +146,10 @@ export async function runBackfill(items: BackfillItem[], opts: BackfillOptions):
           if (TERMINAL.has(job.status)) return job;
         } else if (r.status === 404) {
           return { id, status: 'failed', error: { message: 'the job was deleted' } };
+        } else if (r.status === 401 || r.status === 403) {
+          // The key was revoked (or lost its rights) during the run: no later poll can succeed.
+          const e = ((await r.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null)?.error;
+          return { id, status: 'unknown', error: { message: `${r.status} ${e?.code ?? 'unauthorized'}: ${e?.message ?? 'the API key is no longer accepted'}` } };
         }
       } catch {
         // the API is unreachable for now
