@@ -95,6 +95,22 @@ function openAiParam(err: ApiError): string | null {
   return PARAM_OF_CODE[err.code] ?? null;
 }
 
+/**
+ * The official openai clients retry 408, 409, 429 and 5xx by themselves, re-sending the request (the whole upload)
+ * up to twice, and wait as Retry-After says only up to 60 s, retrying after about a second otherwise; they obey
+ * `x-should-retry` (openai-node client.ts shouldRetry). False for the refusals no retry in the next minute can
+ * change: a 429 whose Retry-After is over a minute (quota_exceeded waits for UTC midnight) and a 409
+ * idempotency_conflict (the same key with another request conflicts every time).
+ */
+function openAiClientShouldRetry(err: ApiError): boolean {
+  if (err.status === 409 && err.code === 'idempotency_conflict') return false;
+  if (err.status === 429) {
+    const after = Number(err.headers['Retry-After']);
+    return !(Number.isFinite(after) && after > 60);
+  }
+  return true;
+}
+
 /** The last middleware: ApiErrors answer as themselves, anything else is a 500 that is logged. */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (thrown, req, res, _next) => {
@@ -106,6 +122,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+      if (isOpenAiRoute(req.path) && !res.hasHeader('x-should-retry') && !openAiClientShouldRetry(err)) res.setHeader('x-should-retry', 'false');
       const body = isOpenAiRoute(req.path)
         ? openAiErrorBody(err.status, err.code, err.message, openAiParam(err))
         : errorBody(err.code, err.message, err.details);
@@ -115,7 +132,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     // body-parser style errors carry a status (e.g. malformed JSON → 400)
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) log.error('unhandled error', { path: req.path, err });
-    const { code, message } = status === 500 ? { code: 'internal', message: 'internal error' } : bodyReadError(status, err);
+    const { code, message } = status === 500 ? { code: 'internal', message: 'internal error' } : bodyReadError(status, err, req.path);
     res.status(status).json(isOpenAiRoute(req.path) ? openAiErrorBody(status, code, message) : errorBody(code, message));
   };
 }
@@ -135,12 +152,20 @@ interface BodyParserError {
   encoding?: string;
 }
 
-function bodyReadError(status: number, err: BodyParserError | undefined): { code: string; message: string } {
+/** The example body a malformed-JSON sentence shows: the route's own (only POST /v1/jobs takes a url). */
+function jsonBodyExample(path: string): string {
+  if (path === '/v1/jobs') return ', e.g. {"url": "https://…"}';
+  if (/^\/v1\/jobs\/[^/]+\/retranscribe$/.test(path)) return ', e.g. {"model": "whisper-base"}';
+  if (path === '/v1/tokens') return ', e.g. {"jobId": "…"} or {"scope": "listen"}';
+  return '';
+}
+
+function bodyReadError(status: number, err: BodyParserError | undefined, path = ''): { code: string; message: string } {
   switch (err?.type) {
     case 'entity.too.large':
       return { code: 'body_too_large', message: `the JSON body is ${err.length ?? 'more than'} bytes; at most ${err.limit} bytes are accepted` };
     case 'entity.parse.failed':
-      return { code: 'invalid_request', message: 'the body is not valid JSON: send one JSON object, e.g. {"url": "https://…"}' };
+      return { code: 'invalid_request', message: `the body is not valid JSON: send one JSON object${jsonBodyExample(path)}` };
     case 'charset.unsupported':
       return { code: 'unsupported_media_type', message: `the body's charset ${String(err.charset ?? '').toUpperCase()} is not supported: send JSON in UTF-8` };
     case 'encoding.unsupported':

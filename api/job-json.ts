@@ -6,6 +6,7 @@
 import type { Pool } from 'pg';
 import { edgeJobJson } from './edge/job-json';
 import { JobRepository } from '../jobs/repository';
+import { publicChunk } from './chunk-numbers';
 
 /** A word of a segment (jobs made with `wordTimestamps`), seconds on the job's time line. */
 export interface JobWord {
@@ -147,7 +148,8 @@ export function jobJson(job: JobRow, opts: { includeTranscript?: boolean; versio
       expectedPerMinute: row.expected_cost_per_minute,
       actualPerMinute: row.status === 'completed' ? row.actual_cost_per_minute : null,
     },
-    fallbacks: row.fallbacks ?? [],
+    // A multichannel job's chunks as users see them: {chunk within its channel, channel} (api/chunk-numbers.ts).
+    fallbacks: (row.fallbacks ?? []).map((f) => publicChunk(f, row.options?.multichannel === true || job.options?.multichannel === true)),
     ...(row.error_code ? { error: { code: row.error_code, message: row.error_message ?? '' } } : {}),
     ...(include && row.status === 'completed' ? { text: row.text ?? '', segments: row.segments ?? [] } : {}),
     ...(include && row.status === 'completed' && row.channels ? { channels: row.channels } : {}),

@@ -103,11 +103,30 @@ const ERROR_TEXT: Record<number, string> = {
   503: 'quota_unavailable or no_capacity (with Retry-After)',
 };
 
-function errors(statuses: number[], openAi = false): Record<string, JsonSchema> {
+function errors(statuses: number[], openAi = false, text: Record<number, string> = {}): Record<string, JsonSchema> {
   return Object.fromEntries(
-    statuses.map((st) => [String(st), { description: ERROR_TEXT[st] ?? 'error', content: json(openAi ? openAiErrorSchema : errorSchema) }]),
+    statuses.map((st) => [String(st), { description: text[st] ?? ERROR_TEXT[st] ?? 'error', content: json(openAi ? openAiErrorSchema : errorSchema) }]),
   );
 }
+
+/**
+ * The OpenAI-compatible audio routes' errors: only what they answer (no url, edge or job-route codes), plus the
+ * outcome of the job they wait for when it did not complete. Answers a retry cannot change carry
+ * `x-should-retry: false`, which the official clients obey instead of retrying on their own.
+ */
+const OPENAI_AUDIO_ERROR_TEXT: Record<number, string> = {
+  400: 'invalid_request (param names the field) or missing_file',
+  409:
+    'idempotency_conflict (the same Idempotency-Key with another request), or cancelled (the job was cancelled while the call waited); ' +
+    'both with x-should-retry: false',
+  413: 'file_too_large, or audio_too_long (over the tier’s limit, or the synchronous routes’ SYNC_MAX_AUDIO_S, 20 min by default)',
+  422: 'unsupported_audio (param file): refused at admission, or the job failed decoding audio damaged beyond its headers',
+  429:
+    'quota_exceeded (with x-should-retry: false: its Retry-After runs to UTC midnight), concurrency_limit or rate_limited ' +
+    '(Retry-After in seconds)',
+  500: 'the job failed: its error code (internal for a failure that is not the caller’s), with x-should-retry: false (a retry gets the same job)',
+  503: 'quota_unavailable, no_capacity (no worker on any queue the tier may use) or unavailable (with Retry-After)',
+};
 
 const jobId = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 const idempotencyKey = {
@@ -141,7 +160,7 @@ function openAiAudio(summary: string) {
           },
         },
       },
-      ...errors([400, 401, 403, 408, 409, 413, 415, 422, 429, 503], true),
+      ...errors([400, 401, 403, 408, 409, 413, 415, 422, 429, 500, 503], true, OPENAI_AUDIO_ERROR_TEXT),
     },
   };
 }
@@ -155,8 +174,10 @@ export function buildOpenApi(): JsonSchema {
       version: '1',
       description:
         'Multi-tenant speech-to-text. Our routes use camelCase JSON and {"error": {"code", "message"}}; the ' +
-        'OpenAI-compatible routes use OpenAI’s shapes. Every route but /healthz, /readyz, /openapi.json and /docs ' +
-        'needs `Authorization: Bearer <apiKey>`.',
+        'OpenAI-compatible routes use OpenAI’s shapes. Every route but /healthz, /readyz, /metrics, /openapi.json, /docs ' +
+        'and privacy mode’s page (/edge) needs `Authorization: Bearer <apiKey>`; privacy mode’s plan and edge-result ' +
+        'routes take the edge token instead, and GET /v1/jobs/{id}/events and GET /v1/listen also accept `?token=` ' +
+        'from POST /v1/tokens (browsers cannot set headers there).',
     },
     components: {
       securitySchemes: {
@@ -271,7 +292,8 @@ export function buildOpenApi(): JsonSchema {
           summary: 'Server-Sent Events: progress, segment, then completed | failed | cancelled | expired with the job JSON',
           description:
             'Events: `progress` {chunksDone, chunksTotal, version}; `segment` {chunk, start, end, text, language, words?, channel? ' +
-            '(multichannel jobs: the 0-based channel, as in the job JSON)} once its ' +
+            '(multichannel jobs: the 0-based channel, as in the job JSON; `chunk` is then the 0-based index of the chunk within ' +
+            'its channel)} once its ' +
             'chunk\'s overlap with its neighbours is resolved (start/end in seconds on the job\'s time line, language as the ' +
             'job JSON\'s segments[].language); then one terminal event with the job JSON.',
           tags: ['jobs'],

@@ -117,7 +117,15 @@ export const openAiFields = z
     // chunk store keeps no tokens, so it is refused by name rather than answered without them.
     'include[]': z
       .string()
-      .refine(() => false, 'logprobs is not available: per-token log-probabilities are not kept; use response_format=verbose_json for avg_logprob per segment')
+      .refine(() => false, {
+        error: (iss) => {
+          const why = 'logprobs is not available: per-token log-probabilities are not kept; use response_format=verbose_json for avg_logprob per segment';
+          const other = String(iss.input)
+            .split(',')
+            .find((v) => v !== 'logprobs');
+          return other === undefined ? why : `must be logprobs, the one value OpenAI defines (got ${JSON.stringify(other.slice(0, 40))}), and ${why}`;
+        },
+      })
       .optional(),
     // Accepted for compatibility: we always chunk at silences ourselves.
     chunking_strategy: z.string().optional(),
@@ -177,7 +185,10 @@ export const jobSchema = z.looseObject({
   completedAt: isoTime.nullable(),
   waitingFor: z.enum(['capacity']).nullable(),
   cost: z.looseObject({ expectedPerMinute: z.number().nullable(), actualPerMinute: z.number().nullable() }),
-  fallbacks: z.array(z.looseObject({ chunk: z.number().int(), from: z.enum(BACKENDS), to: z.enum(BACKENDS), reason: z.string() })),
+  /** chunks moved off spot; a multichannel job's name their `channel` and count `chunk` within it */
+  fallbacks: z.array(
+    z.looseObject({ chunk: z.number().int(), channel: z.number().int().optional(), from: z.enum(BACKENDS), to: z.enum(BACKENDS), reason: z.string() }),
+  ),
   error: z.looseObject({ code: z.string(), message: z.string() }).optional(),
   text: z.string().optional(),
   segments: z.array(segmentSchema).optional(),
@@ -408,6 +419,23 @@ export function emptyQueryParams(query: Record<string, unknown>): string | null 
 }
 
 /**
+ * The first query parameter given more than once (`?limit=2&limit=3`), as a sentence; null when none is. Checked
+ * before the schema, whose own sentence for the array a repeated number becomes is only "must be a number".
+ */
+export function repeatedQueryParam(query: Record<string, unknown>): string | null {
+  const name = Object.keys(query).find((k) => Array.isArray(query[k]));
+  return name === undefined ? null : `${name.length > 40 ? `${name.slice(0, 37)}…` : name}: was given more than once; give it once`;
+}
+
+/** Query parameters not in `known`, as the strict schemas' sentence (`unknown field(s): a, b`); null when none. */
+export function unknownQueryParams(query: Record<string, unknown>, known: readonly string[]): string | null {
+  const unknown = Object.keys(query)
+    .filter((k) => !known.includes(k))
+    .map((k) => (k.length > 40 ? `${k.slice(0, 37)}…` : k));
+  return unknown.length ? `unknown field(s): ${unknown.join(', ')}` : null;
+}
+
+/**
  * A route's whole query string checked against `schema`: empty parameters named first (emptyQueryParams), then the
  * schema's own sentence (describeZodError).
  * @returns the parsed query
@@ -416,6 +444,8 @@ export function emptyQueryParams(query: Record<string, unknown>): string | null 
 export function parseQuery<S extends z.ZodType>(schema: S, query: Record<string, unknown>): z.output<S> {
   const empty = emptyQueryParams(query);
   if (empty) throw new ApiError(400, 'invalid_request', empty);
+  const repeated = repeatedQueryParam(query);
+  if (repeated) throw new ApiError(400, 'invalid_request', repeated);
   const q = validate(schema, query);
   if (!q.success) throw new ApiError(400, 'invalid_request', describeZodError(q.error, 'the query'));
   return q.data;

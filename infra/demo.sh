@@ -7,15 +7,22 @@ cd "$(dirname "$0")/.."
 
 file=../shared/audio/jfk.flac
 keep=0
+usage='usage: npm run demo [-- FILE] [--keep]'
 for a in "$@"; do
   case "$a" in
     --keep) keep=1 ;;
+    -h|--help) echo "$usage"; exit 0 ;;
+    -*) echo "demo: unknown option $a" >&2; echo "$usage" >&2; exit 2 ;;
     *) file="$a" ;;
   esac
 done
 [[ -f "$file" ]] || { echo "demo: no such file: $file" >&2; exit 2; }
 
 bash infra/setup.sh
+
+# Why the stack did not come up: the end of its log without JavaScript stack frames (the sentences say what to do;
+# the whole log stays in .data/stack.log).
+why() { tail -n 60 .data/stack.log | grep -Ev '^[[:space:]]+at |^[[:space:]]*[]}][,]?$|\[errors\]: \[$' | tail -n 20 >&2; echo "[demo] full log: .data/stack.log" >&2; }
 
 started=0
 stack_pid=""
@@ -43,10 +50,10 @@ else
   started=1
   for _ in $(seq 1 240); do
     [[ -f .data/stack.json ]] && break
-    kill -0 "$stack_pid" 2>/dev/null || { echo "[demo] the stack failed to start:" >&2; tail -n 30 .data/stack.log >&2; exit 1; }
+    kill -0 "$stack_pid" 2>/dev/null || { echo "[demo] the stack failed to start:" >&2; why; exit 1; }
     sleep 0.5
   done
-  [[ -f .data/stack.json ]] || { echo "[demo] the stack did not become ready in 120 s" >&2; tail -n 30 .data/stack.log >&2; exit 1; }
+  [[ -f .data/stack.json ]] || { echo "[demo] the stack did not become ready in 120 s" >&2; why; exit 1; }
 fi
 
 out="$(./node_modules/.bin/tsx api/cli/transcribe.ts "$file" --json)"

@@ -3,7 +3,7 @@
  * directly (DATABASE_URL); prints one JSON object with --json, a readable line otherwise.
  */
 import { parseArgs } from 'node:util';
-import { parseArgsMessage } from './usage-error';
+import { helpRequested, parseArgsMessage } from './usage-error';
 import type { Pool } from 'pg';
 import { loadConfig } from '../../common/config';
 import { TIERS, type Tier } from '../../common/constants';
@@ -99,6 +99,10 @@ function usageText(): string {
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
+  if (helpRequested(argv)) {
+    process.stdout.write(usageText());
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseArgs({

@@ -19,9 +19,9 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseArgsMessage } from './usage-error';
+import { failureSentence, helpRequested, parseArgsMessage } from './usage-error';
 import { SingleBar, Presets } from 'cli-progress';
-import { resolveApiTarget } from './stack-file';
+import { readStackFile, resolveApiTarget } from './stack-file';
 
 const POLL_MS = 1_000;
 const DEFAULT_MAX_IN_FLIGHT = 4;
@@ -146,6 +146,10 @@ export async function runBackfill(items: BackfillItem[], opts: BackfillOptions):
           if (TERMINAL.has(job.status)) return job;
         } else if (r.status === 404) {
           return { id, status: 'failed', error: { message: 'the job was deleted' } };
+        } else if (r.status === 401 || r.status === 403) {
+          // The key was revoked (or lost its rights) during the run: no later poll can succeed.
+          const e = ((await r.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null)?.error;
+          return { id, status: 'unknown', error: { message: `${r.status} ${e?.code ?? 'unauthorized'}: ${e?.message ?? 'the API key is no longer accepted'}` } };
         }
       } catch {
         // the API is unreachable for now
@@ -239,7 +243,13 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
+const USAGE = 'usage: npm run -s backfill -- <dir | manifest.jsonl> [--max-in-flight N] [--json]\n';
+
 export async function main(argv = process.argv.slice(2)): Promise<number> {
+  if (helpRequested(argv)) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let values: { 'max-in-flight'?: string; json?: boolean };
   let positionals: string[];
   try {
@@ -249,10 +259,11 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       options: { 'max-in-flight': { type: 'string' }, json: { type: 'boolean', default: false } },
     }));
   } catch (err) {
-    process.stderr.write(`backfill: ${parseArgsMessage(err)}\n`);
+    // An unknown option is a usage error like the other CLIs': the sentence, then the usage.
+    process.stderr.write(`backfill: ${parseArgsMessage(err)}\n${USAGE}`);
     return 2;
   }
-  const usage = 'usage: npm run -s backfill -- <dir | manifest.jsonl> [--max-in-flight N] [--json]\n';
+  const usage = USAGE;
   const maxInFlight = values['max-in-flight'] === undefined ? DEFAULT_MAX_IN_FLIGHT : Number(values['max-in-flight']);
   if (positionals.length !== 1 || !Number.isInteger(maxInFlight) || maxInFlight < 1) {
     process.stderr.write(usage);
@@ -320,7 +331,7 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err) => {
-      process.stderr.write(`backfill: ${parseArgsMessage(err)}\n`);
+      process.stderr.write(`backfill: ${failureSentence(err, process.env.FAIRSCRIBE_API_URL ?? readStackFile()?.apiUrl ?? null)}\n`);
       process.exit(1);
     },
   );

@@ -8,8 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseArgsMessage } from './usage-error';
-import { resolveApiTarget } from './stack-file';
+import { failureSentence, helpRequested, parseArgsMessage } from './usage-error';
+import { readStackFile, resolveApiTarget } from './stack-file';
 
 const POLL_MS = 300;
 const USAGE = 'usage: npm run -s transcribe -- FILE [--segments] [--json] [--language xx] [--model id]\n';
@@ -34,11 +34,49 @@ function unreadable(file: string): string | null {
   return null;
 }
 
+/** The answer's JSON body, or null when it is not JSON (a proxy's HTML page, an empty body). */
+async function readBody(res: Response): Promise<Record<string, any> | null> {
+  const text = await res.text();
+  try {
+    const v = JSON.parse(text);
+    return v && typeof v === 'object' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `429 rate_limited: <the API's sentence>`, or the status and its reason when the body is not our error. */
+function describeAnswer(res: Response, body: Record<string, any> | null): string {
+  const e = body?.error;
+  if (e && typeof e.code === 'string') return `${res.status} ${e.code}: ${e.message ?? ''}`;
+  return `${res.status} ${res.statusText || 'unexpected answer'} from the API (not a job)`;
+}
+
+/**
+ * The poll interval for a key: POLL_MS, or slower where polling would spend more than half the key's requests per
+ * minute (the `RateLimit-Limit` every /v1 answer carries; free: 60 → one poll per 2 s), leaving the other half to
+ * the user's other calls.
+ */
+function pollInterval(res: Response): number {
+  const perMinute = Number(res.headers.get('ratelimit-limit'));
+  return Number.isFinite(perMinute) && perMinute > 0 ? Math.max(POLL_MS, Math.ceil(120_000 / perMinute)) : POLL_MS;
+}
+
+/** Retry-After in ms (seconds form), at least one poll interval, at most a minute. */
+function retryAfterMs(res: Response): number {
+  const s = Number(res.headers.get('retry-after'));
+  return Math.min(60_000, Math.max(POLL_MS, Number.isFinite(s) ? s * 1000 : 1000));
+}
+
 function formatTime(s: number): string {
   return s.toFixed(2);
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<number> {
+  if (helpRequested(argv)) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -74,9 +112,9 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   if (values.model) form.append('model', values.model);
   form.append('file', await fs.openAsBlob(file), path.basename(file));
   const res = await fetch(`${apiUrl}/v1/jobs`, { method: 'POST', body: form, headers: auth });
-  const created = (await res.json()) as { id?: string; error?: { code: string; message: string } };
-  if (res.status !== 202 || !created.id) {
-    process.stderr.write(`transcribe: ${res.status} ${created.error?.code}: ${created.error?.message}\n`);
+  const created = (await readBody(res)) as { id?: string };
+  if (res.status !== 202 || !created?.id) {
+    process.stderr.write(`transcribe: ${describeAnswer(res, created)}\n`);
     return 1;
   }
   const id = created.id;
@@ -96,7 +134,19 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   let last = '';
   for (;;) {
     const r = await fetch(`${apiUrl}/v1/jobs/${id}`, { headers: auth });
-    job = (await r.json()) as Record<string, any>;
+    const body = await readBody(r);
+    if (r.status === 429) {
+      // Polling counts against the key's requests per minute (60 on free): wait as told, then go on.
+      await new Promise((resolve) => setTimeout(resolve, retryAfterMs(r)));
+      continue;
+    }
+    if (r.status !== 200 || body === null) {
+      // The key revoked, the job deleted, a proxy's page: nothing to wait for. The job (if any) is left as it is.
+      process.off('SIGINT', onInterrupt);
+      process.stderr.write(`transcribe: ${describeAnswer(r, body)} (job ${id})\n`);
+      return 1;
+    }
+    job = body as Record<string, any>;
     const p = job.progress ?? {};
     const line = `${job.status} ${p.chunksDone ?? 0}/${p.chunksTotal ?? '?'} chunks`;
     if (line !== last) {
@@ -104,7 +154,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       last = line;
     }
     if (['completed', 'failed', 'cancelled', 'expired'].includes(job.status)) break;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await new Promise((resolve) => setTimeout(resolve, pollInterval(r)));
   }
   process.off('SIGINT', onInterrupt);
   if (values.json) {
@@ -126,8 +176,7 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err) => {
-      const cause = (err as { cause?: Error }).cause;
-      process.stderr.write(`transcribe: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}\n`);
+      process.stderr.write(`transcribe: ${failureSentence(err, process.env.FAIRSCRIBE_API_URL ?? readStackFile()?.apiUrl ?? null)}\n`);
       process.exit(1);
     },
   );

@@ -17,7 +17,7 @@ import { ApiError } from '../errors';
 import { jobJsonOf, loadVersions } from '../job-json';
 import { parseTokenRequest } from '../token-request';
 import { ownJob } from '../own-job';
-import { CHANNEL_CHUNK_STRIDE } from '../../activities/channels';
+import { publicChunk } from '../chunk-numbers';
 import type { TokenSigner } from '../tokens';
 
 /** How often an idle stream sends a keep-alive comment (proxies close silent connections). */
@@ -121,10 +121,10 @@ export function eventsRouter(deps: ApiDeps, tokens: TokenSigner): Router {
           );
           for (const e of rows) {
             let data = e.data && typeof e.data === 'object' ? { ...e.data, version } : e.data;
-            if (multichannel && e.type === 'segment' && typeof data?.chunk === 'number') {
-              // A multichannel job numbers channel c's chunks from c × CHANNEL_CHUNK_STRIDE
-              // (activities/channels.ts); the event names the channel as the job JSON's segments do.
-              data = { ...data, channel: Math.floor(data.chunk / CHANNEL_CHUNK_STRIDE) };
+            if (multichannel && e.type === 'segment' && data && typeof data === 'object') {
+              // A multichannel job numbers channel c's chunk i as c × 100000 + i internally
+              // (activities/channels.ts); the event shows {chunk: i, channel: c} (api/chunk-numbers.ts).
+              data = publicChunk(data, true);
             }
             const terminal = TERMINAL_STATUSES.includes(e.type as JobStatus);
             if (terminal) {

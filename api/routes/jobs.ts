@@ -11,7 +11,17 @@ import { jobJson, type JobRow } from '../job-json';
 import { BadCursorError, JobRepository } from '../../jobs/repository';
 import { retentionWorkflowId } from '../../workflows/retention';
 import { runWorkflowId } from '../versions';
-import { captionQuery, createJobFields, describeZodError, emptyQueryParams, listJobsQuery as listQuery, parseQuery, validate } from '../schemas';
+import {
+  captionQuery,
+  createJobFields,
+  describeZodError,
+  emptyQueryParams,
+  listJobsQuery as listQuery,
+  parseQuery,
+  repeatedQueryParam,
+  unknownQueryParams,
+  validate,
+} from '../schemas';
 import { receiveLimitedUpload, type ReceivedUpload } from '../upload';
 import { fetchAudioUrl, redactUrl } from '../audio-url';
 import { admitUpload } from '../admission';
@@ -45,6 +55,8 @@ function createdBody(jobId: string) {
 
 /** The same Idempotency-Key from the same user within 24 h returns the first job's 202 body (README). */
 const IDEMPOTENCY_KEY_SECONDS = 24 * 3600;
+/** The query parameters of GET /v1/jobs/:id/transcript (the OpenAPI document's). */
+const TRANSCRIPT_QUERY_PARAMS = ['format', 'maxLineWidth', 'maxLineCount', 'version'] as const;
 
 export function jobsRouter(deps: ApiDeps): Router {
   const { pool, blobs, temporal, config } = deps;
@@ -162,6 +174,12 @@ export function jobsRouter(deps: ApiDeps): Router {
   r.get('/v1/jobs/:id/transcript', async (req: Request, res: Response) => {
     const empty = emptyQueryParams(req.query);
     if (empty) throw new ApiError(400, 'invalid_request', empty);
+    // A parameter it does not know is refused by name like GET /v1/jobs's and /v1/usage's: a misspelt
+    // `maxLinewidth` would otherwise give captions that are silently not laid out.
+    const unknown = unknownQueryParams(req.query, TRANSCRIPT_QUERY_PARAMS);
+    if (unknown) throw new ApiError(400, 'invalid_request', unknown);
+    const repeated = repeatedQueryParam(req.query);
+    if (repeated) throw new ApiError(400, 'invalid_request', repeated);
     const format = String(req.query.format ?? 'text');
     if (!(TRANSCRIPT_FORMATS as readonly string[]).includes(format)) {
       throw new ApiError(400, 'invalid_request', `format must be one of ${TRANSCRIPT_FORMATS.join(', ')}`);

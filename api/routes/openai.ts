@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { blobKeys } from '../../common/blobs';
 import { workflowIdFor } from '../../common/constants';
 import { languageName } from '../../common/languages';
+import { NO_SPACE_LANGUAGES } from '../../engine/timing';
 import { admitUpload } from '../admission';
 import { JobRepository } from '../../jobs/repository';
 import type { ApiDeps } from '../app';
@@ -131,16 +132,30 @@ export function openAiRouter(deps: ApiDeps): Router {
     // Wait for the workflow; the job row holds the outcome.
     await waitForWorkflow(temporal, jobId);
     const job = await new JobRepository(pool).get(jobId);
-    if (!job || job.status !== 'completed') {
-      const code = job?.error_code ?? (job?.status === 'cancelled' ? 'cancelled' : 'failed');
-      throw new ApiError(statusOfJobError(job?.error_code, job?.status), code, job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`);
-    }
+    if (!job || job.status !== 'completed') throw jobOutcomeError(job);
     sendTranscript(res, job, format, task, granularities);
   };
 
   r.post('/v1/audio/transcriptions', handler('transcribe'));
   r.post('/v1/audio/translations', handler('translate'));
   return r;
+}
+
+/**
+ * The error of a job that did not complete (failed, cancelled, lost), as the synchronous route answers it. The
+ * outcome is final and a retry within CONTENT_DEDUP_SECONDS (or with the same Idempotency-Key) answers the same
+ * job, so `x-should-retry: false` stops the official client's automatic retries (it retries 409 and 5xx,
+ * uploading the file again each time).
+ */
+export function jobOutcomeError(job: JobRow | null | undefined): ApiError {
+  const code = job?.error_code ?? (job?.status === 'cancelled' ? 'cancelled' : 'failed');
+  return new ApiError(
+    statusOfJobError(job?.error_code, job?.status),
+    code,
+    job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`,
+    {},
+    { 'x-should-retry': 'false' },
+  );
 }
 
 /**
@@ -316,8 +331,12 @@ function sendTranscript(
   }
 }
 
-/** OpenAI's verbose_json segments. */
-function verboseSegments(segments: NonNullable<JobRow['segments']>) {
+/**
+ * OpenAI's verbose_json segments. `text` keeps the leading space Whisper's first token carries (openai/whisper
+ * transcribe.py decodes each segment's tokens; OpenAI documents `"text": " The beach was…"`): we store segments
+ * trimmed, so it is put back, except in languages written without spaces (engine/timing.ts NO_SPACE_LANGUAGES).
+ */
+export function verboseSegments(segments: NonNullable<JobRow['segments']>) {
   // Whisper's per-segment figures as the engine produced them (audio/transcript.ts StoredSegment);
   // null only for jobs stored before they were kept.
   return segments.map((s: StoredSegment, id) => ({
@@ -325,7 +344,7 @@ function verboseSegments(segments: NonNullable<JobRow['segments']>) {
     seek: 0,
     start: s.start,
     end: s.end,
-    text: s.text,
+    text: s.text.startsWith(' ') || (s.language !== undefined && NO_SPACE_LANGUAGES.has(s.language)) ? s.text : ` ${s.text}`,
     tokens: s.tokens ?? [],
     temperature: s.temperature ?? null,
     avg_logprob: s.avgLogprob ?? null,

@@ -67,3 +67,24 @@ test('without multichannel the channels are mixed into one transcript and no `ch
   expect(job.channels).toBeUndefined();
   expect(job.text.length).toBeGreaterThan(0);
 }, 180_000);
+
+test('SSE segment events of a multichannel job: chunk counted within its channel (never channel × 100000 + i), with channel', async () => {
+  const res = await submitFile(app.url, key, STEREO, { multichannel: 'true', language: 'en', model: 'whisper-tiny.en' });
+  const job = await waitForJob(app.url, key, ((await res.json()) as { id: string }).id);
+  expect(job.status).toBe('completed');
+  // The whole stream again from the start (events live in Postgres), read to its terminal event.
+  const body = await (await get(`/v1/jobs/${job.id}/events`)).text();
+  const segments = body
+    .split('\n\n')
+    .filter((block) => /^event: segment$/m.test(block))
+    .map((block) => JSON.parse(/^data: (.*)$/m.exec(block)![1]));
+  process.stderr.write(`[multichannel] segment events ${JSON.stringify(segments.map((s) => ({ chunk: s.chunk, channel: s.channel })))} chunksTotal ${job.progress.chunksTotal}\n`);
+  expect(new Set(segments.map((s) => s.channel))).toEqual(new Set([0, 1]));
+  for (const s of segments) {
+    expect(Number.isInteger(s.chunk)).toBe(true);
+    expect(s.chunk).toBeGreaterThanOrEqual(0);
+    expect(s.chunk).toBeLessThan(job.progress.chunksTotal);
+  }
+  // Each channel's chunks count from 0, as a one-channel job's do.
+  for (const c of [0, 1]) expect(Math.min(...segments.filter((s) => s.channel === c).map((s) => s.chunk))).toBe(0);
+}, 180_000);

@@ -17,6 +17,8 @@ beforeAll(async () => {
   app.use(express.json({ limit: '64kb' }));
   app.post('/v1/jobs', (_req, res) => void res.json({ ok: true }));
   app.post('/v1/audio/transcriptions', (_req, res) => void res.json({ ok: true }));
+  app.post('/v1/jobs/:id/retranscribe', (_req, res) => void res.json({ ok: true }));
+  app.post('/v1/tokens', (_req, res) => void res.json({ ok: true }));
   app.use(errorHandler(createLogger({ component: 'test' })));
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
@@ -41,6 +43,21 @@ describe('JSON bodies the parser refuses', () => {
       expect(r.body.error.message).toMatch(/^the body is not valid JSON/);
       expect(String(r.body.error.message)).not.toMatch(/Unexpected token|position|SyntaxError/);
     }
+  });
+
+  test("the sentence's example body is the route's own (a url is only POST /v1/jobs's)", async () => {
+    const cases: [string, RegExp][] = [
+      ['/v1/jobs', /\{"url": "https:\/\/…"\}/],
+      ['/v1/jobs/6a1f0e0e-0000-4000-8000-000000000000/retranscribe', /\{"model": "whisper-base"\}/],
+      ['/v1/tokens', /\{"jobId": "…"\} or \{"scope": "listen"\}/],
+    ];
+    for (const [path, example] of cases) {
+      const r = await post(path, '{bad');
+      expect(r.status).toBe(400);
+      expect(r.body.error.message).toMatch(example);
+    }
+    const other = await post('/v1/audio/transcriptions', '{bad');
+    expect(other.body.error.message).not.toMatch(/url/);
   });
 
   test('an unsupported charset or Content-Encoding: 415 unsupported_media_type', async () => {
