@@ -11,7 +11,7 @@ import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import { blobKeys } from '../../common/blobs';
 import { workflowIdFor } from '../../common/constants';
-import { languageName } from '../../common/languages';
+import { verboseLanguageFields } from '../openai-language';
 import { admitUpload } from '../admission';
 import { JobRepository } from '../../jobs/repository';
 import type { ApiDeps } from '../app';
@@ -50,6 +50,7 @@ export function openAiRouter(deps: ApiDeps): Router {
     let format: (typeof RESPONSE_FORMATS)[number] = 'json';
     let stream = false;
     let granularities = granularitiesOf(undefined);
+    let requestedLanguage: string | undefined;
     try {
       const upload = await receiveLimitedUpload(deps, req, res, me, limits, {
         maxFileBytes: limits.maxFileBytes,
@@ -66,6 +67,7 @@ export function openAiRouter(deps: ApiDeps): Router {
       );
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error), { param: zodParam(parsed.error) });
       const f = parsed.data;
+      requestedLanguage = f.language;
       format = f.response_format ?? 'json';
       granularities = granularitiesOf(f['timestamp_granularities[]']);
       if (f['timestamp_granularities[]'] !== undefined && format !== 'verbose_json') {
@@ -135,7 +137,7 @@ export function openAiRouter(deps: ApiDeps): Router {
       const code = job?.error_code ?? (job?.status === 'cancelled' ? 'cancelled' : 'failed');
       throw new ApiError(statusOfJobError(job?.error_code, job?.status), code, job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`);
     }
-    sendTranscript(res, job, format, task, granularities);
+    sendTranscript(res, job, format, task, granularities, requestedLanguage);
   };
 
   r.post('/v1/audio/transcriptions', handler('transcribe'));
@@ -282,6 +284,7 @@ function sendTranscript(
   format: string,
   task: 'transcribe' | 'translate',
   granularities: { segment: boolean; word: boolean },
+  requestedLanguage?: string,
 ) {
   const segments = job.segments ?? [];
   const text = job.text ?? '';
@@ -301,7 +304,8 @@ function sendTranscript(
     case 'verbose_json':
       res.json({
         task,
-        language: languageName(job.language),
+        // always a string (openai-node types it so), also for an all-silent file: api/openai-language.ts
+        ...verboseLanguageFields({ task, requested: requestedLanguage, jobLanguage: job.language, languages: job.languages }),
         duration: job.audio_seconds,
         text,
         ...(granularities.word
