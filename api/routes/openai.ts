@@ -11,8 +11,8 @@ import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import { blobKeys } from '../../common/blobs';
 import { workflowIdFor } from '../../common/constants';
-import { languageName } from '../../common/languages';
 import { NO_SPACE_LANGUAGES } from '../../engine/timing';
+import { verboseLanguageFields } from '../openai-language';
 import { admitUpload } from '../admission';
 import { JobRepository } from '../../jobs/repository';
 import type { ApiDeps } from '../app';
@@ -51,6 +51,7 @@ export function openAiRouter(deps: ApiDeps): Router {
     let format: (typeof RESPONSE_FORMATS)[number] = 'json';
     let stream = false;
     let granularities = granularitiesOf(undefined);
+    let requestedLanguage: string | undefined;
     try {
       const upload = await receiveLimitedUpload(deps, req, res, me, limits, {
         maxFileBytes: limits.maxFileBytes,
@@ -67,6 +68,7 @@ export function openAiRouter(deps: ApiDeps): Router {
       );
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error), { param: zodParam(parsed.error) });
       const f = parsed.data;
+      requestedLanguage = f.language;
       format = f.response_format ?? 'json';
       granularities = granularitiesOf(f['timestamp_granularities[]']);
       if (f['timestamp_granularities[]'] !== undefined && format !== 'verbose_json') {
@@ -133,7 +135,7 @@ export function openAiRouter(deps: ApiDeps): Router {
     await waitForWorkflow(temporal, jobId);
     const job = await new JobRepository(pool).get(jobId);
     if (!job || job.status !== 'completed') throw jobOutcomeError(job);
-    sendTranscript(res, job, format, task, granularities);
+    sendTranscript(res, job, format, task, granularities, requestedLanguage);
   };
 
   r.post('/v1/audio/transcriptions', handler('transcribe'));
@@ -297,6 +299,7 @@ function sendTranscript(
   format: string,
   task: 'transcribe' | 'translate',
   granularities: { segment: boolean; word: boolean },
+  requestedLanguage?: string,
 ) {
   const segments = job.segments ?? [];
   const text = job.text ?? '';
@@ -316,7 +319,8 @@ function sendTranscript(
     case 'verbose_json':
       res.json({
         task,
-        language: languageName(job.language),
+        // always a string (openai-node types it so), also for an all-silent file: api/openai-language.ts
+        ...verboseLanguageFields({ task, requested: requestedLanguage, jobLanguage: job.language, languages: job.languages }),
         duration: job.audio_seconds,
         text,
         ...(granularities.word

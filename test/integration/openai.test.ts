@@ -63,6 +63,7 @@ test('every response_format through the official client', async () => {
     timestamp_granularities: ['segment'],
   });
   expect(verbose.language).toBe('english');
+  expect((verbose as unknown as { languages: unknown }).languages).toEqual([{ code: 'en' }]);
   expect(verbose.duration).toBeCloseTo(11, 0);
   expect(verbose.segments!.length).toBeGreaterThan(0);
   expect(verbose.usage).toEqual({ type: 'duration', seconds: await billed() });
@@ -77,6 +78,32 @@ test('every response_format through the official client', async () => {
 test('translations run a multilingual model and answer in English', async () => {
   const r = await client.audio.translations.create({ file: fs.createReadStream(JFK), model: 'whisper-1' });
   expect(wer(JFK_REFERENCE, r.text)).toBeLessThanOrEqual(0.15);
+}, 120_000);
+
+test('verbose_json `language` is a string for an all-silent file: english and no languages heard, else the requested language; translations english', async () => {
+  // No speech: no window reaches the model, nothing is detected and the job JSON keeps language null; the official
+  // client types verbose_json's language as a string (api/openai-language.ts says which one and why).
+  const silent = path.join(os.tmpdir(), `silence-${process.pid}.wav`);
+  execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', silent, 'trim', '0', '5']);
+  type Verbose = { language: unknown; languages?: unknown; text: string };
+  try {
+    const plain = (await client.audio.transcriptions.create({ file: fs.createReadStream(silent), model: 'whisper-base', response_format: 'verbose_json' })) as unknown as Verbose;
+    expect(plain).toMatchObject({ language: 'english', languages: [], text: '' });
+    const french = (await client.audio.transcriptions.create({
+      file: fs.createReadStream(silent),
+      model: 'whisper-base',
+      language: 'fr',
+      response_format: 'verbose_json',
+    })) as unknown as Verbose;
+    expect(french).toMatchObject({ language: 'french', languages: [], text: '' });
+    const english = (await client.audio.transcriptions.create({ file: fs.createReadStream(silent), model: 'whisper-tiny.en', response_format: 'verbose_json' })) as unknown as Verbose;
+    expect(english).toMatchObject({ language: 'english', languages: [] });
+    const translated = (await client.audio.translations.create({ file: fs.createReadStream(silent), model: 'whisper-1', response_format: 'verbose_json' })) as unknown as Verbose;
+    expect(translated.language).toBe('english');
+    expect(translated.languages).toBeUndefined();
+  } finally {
+    fs.rmSync(silent, { force: true });
+  }
 }, 120_000);
 
 test('a retry with the same Idempotency-Key or the same content is the same job, charged once', async () => {
