@@ -188,10 +188,10 @@ export class WhisperModel {
         }
         if (!row.done) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), row.tokens, this.vocab);
       }
-      let picked: { token: BigInt64Array; logprobs: Float32Array } | null = null;
+      let picked: { token: BigInt64Array; logprob: Float32Array } | null = null;
       if (picker && rows.some((r, b) => !r.done && temperatures[b] === 0)) {
         const p = await picker.run({ logits: new Tensor('float32', last.subarray(0, batch * vocabSize), [batch, vocabSize]) });
-        picked = { token: p.token.data as BigInt64Array, logprobs: p.logprobs.data as Float32Array };
+        picked = { token: p.token.data as BigInt64Array, logprob: p.logprob.data as Float32Array };
       }
 
       const next = new BigInt64Array(batch);
@@ -207,7 +207,7 @@ export class WhisperModel {
         if (t > 0) ({ token: tok, logprob } = samplePick(last.subarray(b * vocabSize, (b + 1) * vocabSize), t, opts.random![b]()));
         else {
           tok = Number(picked!.token[b]);
-          logprob = picked!.logprobs[b * vocabSize + tok];
+          logprob = picked!.logprob[b];
         }
         row.sumLogprob += logprob;
         if (tok === eot) row.done = true;
