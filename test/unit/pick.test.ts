@@ -4,7 +4,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { greedyPick, logSoftmax } from '../../engine/decoding';
-import { logSumExpModelBytes, pickModelBytes } from '../../engine/pick';
+import { pickModelBytes, textTokenProbModelBytes } from '../../engine/pick';
 
 describe('pick graph', () => {
   let session: ort.InferenceSession;
@@ -46,23 +46,27 @@ describe('pick graph', () => {
   });
 });
 
-describe('text-token log-sum-exp graph (the word-timestamp pass)', () => {
-  it('gives each row\'s log-sum-exp, so exp(logit − lse) is the float64 softmax probability within 1e-6', async () => {
-    const session = await ort.InferenceSession.create(logSumExpModelBytes(), { intraOpNumThreads: 1 });
+describe('text-token probability graph (the word-timestamp pass)', () => {
+  it('gives each row\'s softmax at its token: the float64 softmax probability within 1e-6', async () => {
+    const session = await ort.InferenceSession.create(textTokenProbModelBytes(), { intraOpNumThreads: 1 });
     try {
       const n = 50256; // ids < EOT of a multilingual vocabulary
       const rows = 3;
       const x = Float32Array.from({ length: rows * n }, (_, i) => Math.sin(i * 0.37) * 12 + (i % n === 4242 ? 60 : 0));
-      const out = await session.run({ logits: new ort.Tensor('float32', x, [rows, n]) });
-      expect(out.lse.dims).toEqual([rows]);
-      const lse = out.lse.data as Float32Array;
+      const tokens = [17, 4242, n - 1];
+      const out = await session.run({
+        logits: new ort.Tensor('float32', x, [rows, n]),
+        tokens: new ort.Tensor('int64', BigInt64Array.from(tokens.map(BigInt)), [rows, 1]),
+      });
+      expect(out.prob.dims).toEqual([rows, 1]);
+      const prob = out.prob.data as Float32Array;
       const ref = new Float32Array(n);
       for (let b = 0; b < rows; b++) {
         logSoftmax(x.subarray(b * n, (b + 1) * n), ref);
-        for (const i of [0, 17, 4242, n - 1]) expect(Math.abs(Math.exp(x[b * n + i] - lse[b]) - Math.exp(ref[i]))).toBeLessThan(1e-6);
+        expect(Math.abs(prob[b] - Math.exp(ref[tokens[b]]))).toBeLessThan(1e-6);
       }
-      // a row whose mass is on one id: that id's probability near 1
-      expect(Math.exp(x[4242] - lse[0])).toBeGreaterThan(0.5);
+      // row 1's mass is on its token
+      expect(prob[1]).toBeGreaterThan(0.5);
     } finally {
       await session.release();
     }
