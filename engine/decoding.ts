@@ -90,15 +90,22 @@ export function applyDecodingRules(logits: Float32Array, sampled: readonly numbe
   // Force a timestamp when the timestamps' total probability beats every single text token. Both
   // sides share softmax's normaliser, so the comparison runs on logits: logsumexp over the ~1500
   // timestamp logits against the largest text logit, with no pass of exp over the whole vocabulary.
-  let maxText = NEG_INF;
-  for (let i = 0; i < tb; i++) if (logits[i] > maxText) maxText = logits[i];
+  // "tsLogSumExp > max(text logits)" is "no text logit ≥ tsLogSumExp": the scan of the ~50k text logits
+  // stops at the first one that reaches it (usually long before the end), with the same outcome.
   let tsMax = NEG_INF;
   for (let i = tb; i < n; i++) if (logits[i] > tsMax) tsMax = logits[i];
   if (tsMax > NEG_INF) {
     let s = 0;
     for (let i = tb; i < n; i++) s += exp(logits[i] - tsMax);
     const tsLogSumExp = tsMax + log(s);
-    if (tsLogSumExp > maxText) for (let i = 0; i < tb; i++) logits[i] = NEG_INF;
+    let textReaches = false;
+    for (let i = 0; i < tb; i++) {
+      if (logits[i] >= tsLogSumExp) {
+        textReaches = true;
+        break;
+      }
+    }
+    if (!textReaches) for (let i = 0; i < tb; i++) logits[i] = NEG_INF;
   }
 }
 

@@ -227,6 +227,8 @@ export class LogMelExtractor {
     const available = Math.min(samples.length, nSamples);
     const halfFrame = nFft / 2;
     let maxLog = -Infinity;
+    // the log-mel of a band with no energy, rounded to float32 as the output stores it
+    const silentLog = Math.fround(log10(max(0, melFloor)));
 
     for (let t = 0; t < nFrames; t++) {
       const start = t * hop - halfFrame;
@@ -234,9 +236,22 @@ export class LogMelExtractor {
         // Interior frame: no padding involved (all but the first 2 and the frames past the audio's end).
         for (let j = 0; j < nFft; j++) frame[j] = samples[start + j] * window[j];
       } else {
+        let audio = false;
         for (let j = 0; j < nFft; j++) {
           const idx = reflectIndex(start + j, nSamples);
-          frame[j] = idx < available ? samples[idx] * window[j] : 0;
+          if (idx < available) {
+            frame[j] = samples[idx] * window[j];
+            audio = true;
+          } else frame[j] = 0;
+        }
+        if (!audio) {
+          // Every sample of the frame is padding (a window shorter than 30 s, past its end): its power is 0
+          // in every bin, so each band's energy is 0 and its log-mel is log10(melFloor), exactly what the
+          // FFT and projection below would produce. Skipping them makes a mostly padded window (the last of
+          // a file, a short chunk) cost what its audio needs.
+          if (silentLog > maxLog) maxLog = silentLog;
+          for (let m = 0; m < nMels; m++) result[m * nFrames + t] = silentLog;
+          continue;
         }
       }
       fft.powerSpectrum(frame, power);

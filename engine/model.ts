@@ -9,7 +9,7 @@
 import type * as OrtCommon from 'onnxruntime-common';
 import { N_FRAMES, N_MELS } from './constants';
 import { applyDecodingRules, logSoftmax, samplePick } from './decoding';
-import { logSumExpModelBytes, pickModelBytes } from './pick';
+import { pickModelBytes, textTokenProbModelBytes } from './pick';
 import type { WhisperVocab } from './vocab';
 
 /** The parts of an onnxruntime module the engine uses (onnxruntime-node or onnxruntime-web). */
@@ -188,10 +188,10 @@ export class WhisperModel {
         }
         if (!row.done) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), row.tokens, this.vocab);
       }
-      let picked: { token: BigInt64Array; logprobs: Float32Array } | null = null;
+      let picked: { token: BigInt64Array; logprob: Float32Array } | null = null;
       if (picker && rows.some((r, b) => !r.done && temperatures[b] === 0)) {
         const p = await picker.run({ logits: new Tensor('float32', last.subarray(0, batch * vocabSize), [batch, vocabSize]) });
-        picked = { token: p.token.data as BigInt64Array, logprobs: p.logprobs.data as Float32Array };
+        picked = { token: p.token.data as BigInt64Array, logprob: p.logprob.data as Float32Array };
       }
 
       const next = new BigInt64Array(batch);
@@ -207,7 +207,7 @@ export class WhisperModel {
         if (t > 0) ({ token: tok, logprob } = samplePick(last.subarray(b * vocabSize, (b + 1) * vocabSize), t, opts.random![b]()));
         else {
           tok = Number(picked!.token[b]);
-          logprob = picked!.logprobs[b * vocabSize + tok];
+          logprob = picked!.logprob[b];
         }
         row.sumLogprob += logprob;
         if (tok === eot) row.done = true;
@@ -315,23 +315,31 @@ export class WhisperModel {
     const out = await this.decoder.run(feeds, ['logits', ...layers.map((l) => `cross_attentions.${l}`)]);
     const logits = out.logits.data as Float32Array; // [batch, len, vocab]
     const vocabSize = this.dims.vocabSize;
-    // find_alignment's text_token_probs: softmax over ids < EOT at the position before each text token,
-    // every row's text positions in one run of a log-sum-exp graph (pick.ts logSumExpModelBytes; float32 as
-    // openai's torch softmax), p = exp(logit − lse). A JS exp per vocabulary entry cost as much as the decoder
-    // pass on a 30 s window, and the pick graph's full log-probability output nearly as much to copy back.
+    // find_alignment's text_token_probs: softmax over ids < EOT at the position before each text token, float32
+    // as openai's torch softmax, every row's text positions in one run of a small graph (pick.ts
+    // textTokenProbModelBytes: Softmax + GatherElements). A JS exp per vocabulary entry cost as much as the decoder
+    // pass on a 30 s window; the pick graph's full log-probability output nearly as much to copy back; a
+    // ReduceLogSumExp graph (scalar exp) 50 ms per 90 tokens where Softmax's vectorised one takes 5.
     const textCount = rows.reduce((n, r) => n + r.textTokens.length, 0);
     const textLogits = new Float32Array(textCount * eot);
+    const textIds = new BigInt64Array(textCount);
     let k = 0;
     rows.forEach((r, b) => {
       for (let j = 0; j < r.textTokens.length; j++, k++) {
         const o = (b * len + r.sotSequence.length + j) * vocabSize;
         textLogits.set(logits.subarray(o, o + eot), k * eot);
+        textIds[k] = BigInt(r.textTokens[j]);
       }
     });
-    const lseSession = await this.logSumExp();
-    const lse = (await lseSession.run({ logits: new Tensor('float32', textLogits, [textCount, eot]) })).lse.data as Float32Array;
+    const probSession = await this.textTokenProb();
+    const probs = (
+      await probSession.run({
+        logits: new Tensor('float32', textLogits, [textCount, eot]),
+        tokens: new Tensor('int64', textIds, [textCount, 1]),
+      })
+    ).prob.data as Float32Array;
     k = 0;
-    const textTokenProbs = rows.map((r) => r.textTokens.map((tok) => { const p = Math.exp(textLogits[k * eot + tok] - lse[k]); k++; return p; }));
+    const textTokenProbs = rows.map((r) => r.textTokens.map(() => probs[k++]));
     return rows.map((r, b) => {
       const T = seqs[b].length;
       const perHead: Float32Array[] = heads.map(([l, h]) => {
@@ -348,26 +356,26 @@ export class WhisperModel {
   /** Frees the ONNX sessions. */
   async release(): Promise<void> {
     const pick = this.pickSession;
-    const lse = this.lseSession;
+    const prob = this.probSession;
     this.pickSession = null;
-    this.lseSession = null;
+    this.probSession = null;
     await Promise.all([
       this.encoder.release(),
       this.decoder.release(),
-      ...[pick, lse].map((p) => p?.then((s) => s.release(), () => undefined)),
+      ...[pick, prob].map((p) => p?.then((s) => s.release(), () => undefined)),
     ]);
   }
 
-  private lseSession: Promise<OrtCommon.InferenceSession> | null = null;
+  private probSession: Promise<OrtCommon.InferenceSession> | null = null;
 
-  /** The text-token log-sum-exp graph (pick.ts logSumExpModelBytes) of the word-timestamp pass, made on first use. */
-  private logSumExp(): Promise<OrtCommon.InferenceSession> {
-    this.lseSession ??= this.ort.InferenceSession.create(logSumExpModelBytes(), {
+  /** The text-token probability graph (pick.ts textTokenProbModelBytes) of the word-timestamp pass, made on first use. */
+  private textTokenProb(): Promise<OrtCommon.InferenceSession> {
+    this.probSession ??= this.ort.InferenceSession.create(textTokenProbModelBytes(), {
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
     });
-    return this.lseSession;
+    return this.probSession;
   }
 
   private pickSession: Promise<OrtCommon.InferenceSession> | null = null;

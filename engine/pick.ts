@@ -31,7 +31,8 @@ const str = (field: number, s: string) => msg(field, [...utf8.encode(s)]);
 /** AttributeProto{name = 1, i = 3, type = 20 (INT = 2)} */
 const intAttribute = (name: string, v: number) => msg(5, [...str(1, name), ...int(3, v), ...int(20, 2)]);
 /** NodeProto{input = 1, output = 2, name = 3, op_type = 4, attribute = 5} */
-const node = (op: string, input: string, output: string, attrs: number[][]) => msg(1, [...str(1, input), ...str(2, output), ...str(3, output), ...str(4, op), ...attrs.flat()]);
+const node = (op: string, input: string | string[], output: string, attrs: number[][]) =>
+  msg(1, [...[input].flat().flatMap((i) => str(1, i)), ...str(2, output), ...str(3, output), ...str(4, op), ...attrs.flat()]);
 /**
  * ValueInfoProto{name = 1, type = 2: TypeProto{tensor_type = 1: {elem_type = 1, shape = 2: {dim = 1: {dim_value = 1 | dim_param = 2}}}}}
  * @param elem TensorProto.DataType: FLOAT = 1, INT64 = 7
@@ -42,38 +43,40 @@ function valueInfo(field: number, name: string, elem: number, dims: (number | st
 }
 
 /**
- * The ONNX model `logits` float32 [rows, n] → `token` int64 [rows] (ArgMax, axis 1, keepdims 0,
- * select_last_index 0) and `logprobs` float32 [rows, n] (LogSoftmax, axis 1). Both sizes are free: the decode
- * loop passes [batch, vocab], the word-timestamp pass [text tokens, EOT] (its probabilities are over the text
- * tokens only, as timing.py find_alignment's `sampled_logits = logits[:, :eot]`).
+ * The ONNX model `logits` float32 [rows, n] → `token` int64 [rows, 1] (ArgMax, axis 1, keepdims 1,
+ * select_last_index 0) and `logprob` float32 [rows, 1]: the LogSoftmax (axis 1) of each row at its token
+ * (GatherElements), so a row's [n] log-probabilities stay inside onnxruntime. The values are LogSoftmax's own:
+ * the gather only selects them. Row length is free (the decode loop passes [batch, vocab]).
  */
 export function pickModelBytes(): Uint8Array {
   const graph = [
-    ...node('ArgMax', 'logits', 'token', [intAttribute('axis', 1), intAttribute('keepdims', 0), intAttribute('select_last_index', 0)]),
+    ...node('ArgMax', 'logits', 'token', [intAttribute('axis', 1), intAttribute('keepdims', 1), intAttribute('select_last_index', 0)]),
     ...node('LogSoftmax', 'logits', 'logprobs', [intAttribute('axis', 1)]),
+    ...node('GatherElements', ['logprobs', 'token'], 'logprob', [intAttribute('axis', 1)]),
     ...str(2, 'whisper_greedy_pick'),
     ...valueInfo(11, 'logits', 1, ['rows', 'n']),
-    ...valueInfo(12, 'token', 7, ['rows']),
-    ...valueInfo(12, 'logprobs', 1, ['rows', 'n']),
+    ...valueInfo(12, 'token', 7, ['rows', 1]),
+    ...valueInfo(12, 'logprob', 1, ['rows', 1]),
   ];
   // ModelProto{ir_version = 1, producer_name = 2, graph = 7, opset_import = 8: {domain = 1, version = 2}}
   return Uint8Array.from([...int(1, 8), ...str(2, 'fairscribe'), ...msg(7, graph), ...msg(8, [...str(1, ''), ...int(2, 13)])]);
 }
 
 /**
- * The ONNX model `logits` float32 [rows, n] → `lse` float32 [rows] (ReduceLogSumExp, axes [1], keepdims 0): the
- * softmax denominators of the word-timestamp pass (timing.py find_alignment's `text_token_probs`, a softmax over
- * the ids < EOT at each text position; the probability of a token is then exp(logit − lse)). The same vectorised
- * exp as `pickModelBytes` without its [rows, n] log-probability output to copy back.
+ * The ONNX model `logits` float32 [rows, n], `tokens` int64 [rows, 1] → `prob` float32 [rows, 1]: each row's
+ * softmax (axis 1) at its token (GatherElements). The word-timestamp pass's text-token probabilities exactly as
+ * openai/whisper timing.py find_alignment computes them: `token_probs = sampled_logits.softmax(dim=-1)` in float32
+ * over `logits[:, :eot]`, then `token_probs[np.arange(len(text_tokens)), text_tokens]`. onnxruntime's Softmax kernel
+ * (MLAS, vectorised exp) took 5 ms for [90, 50257] where ReduceLogSumExp (a scalar exp per entry) took 50 ms.
  */
-export function logSumExpModelBytes(): Uint8Array {
-  // AttributeProto{name = 1, ints = 8, type = 20 (INTS = 7)}
-  const axes = msg(5, [...str(1, 'axes'), ...int(8, 1), ...int(20, 7)]);
+export function textTokenProbModelBytes(): Uint8Array {
   const graph = [
-    ...node('ReduceLogSumExp', 'logits', 'lse', [axes, intAttribute('keepdims', 0)]),
-    ...str(2, 'whisper_text_token_lse'),
+    ...node('Softmax', 'logits', 'probs', [intAttribute('axis', 1)]),
+    ...node('GatherElements', ['probs', 'tokens'], 'prob', [intAttribute('axis', 1)]),
+    ...str(2, 'whisper_text_token_prob'),
     ...valueInfo(11, 'logits', 1, ['rows', 'n']),
-    ...valueInfo(12, 'lse', 1, ['rows']),
+    ...valueInfo(11, 'tokens', 7, ['rows', 1]),
+    ...valueInfo(12, 'prob', 1, ['rows', 1]),
   ];
   return Uint8Array.from([...int(1, 8), ...str(2, 'fairscribe'), ...msg(7, graph), ...msg(8, [...str(1, ''), ...int(2, 13)])]);
 }
