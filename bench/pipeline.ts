@@ -35,6 +35,8 @@ import { workflowIdFor } from '../common/constants';
 import { MODEL_REGISTRY } from '../common/routing';
 import { SAMPLE_RATE } from '../engine/constants';
 import { EngineClient } from '../engine/client';
+import { EngineGate } from '../activities/engine-gate';
+import { engineInFlightFor } from '../workers/factory';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, median, pad } from './lib';
 import { MB, startBenchStack, submitJob, waitJob, type BenchStack } from './stack';
 
@@ -132,6 +134,8 @@ interface Phases {
   outsideEngineMaxMs: number;
   /** first chunk started → last chunk started (how spread out dispatch was) */
   startSpreadMs: number;
+  /** first chunk started → first chunk completed (the job's first result) */
+  firstDoneMs: number;
 }
 
 async function phases(
@@ -184,10 +188,14 @@ async function phases(
     activitySumMs: chunks.reduce((s, c) => s + (c.completed - c.started), 0),
     outsideEngineMaxMs: Math.max(...chunks.map((c) => c.completed - c.started - (inferenceMs.get(c.chunkIndex) ?? NaN))),
     startSpreadMs: Math.max(...chunks.map((c) => c.started)) - firstChunk,
+    firstDoneMs: Math.min(...chunks.map((c) => c.completed)) - firstChunk,
   };
 }
 
-/** Our engine alone over `chunks` of `pcmFile`, as the worker runs them: concurrency slots, batching. */
+/**
+ * Our engine alone over `chunks` of `pcmFile`, as the worker runs them: concurrency slots, the engine gate
+ * (activities/engine-gate.ts: chunks inside the engine at once), batching.
+ */
 async function engineAlone(
   engine: EngineClient,
   modelDir: string,
@@ -195,7 +203,9 @@ async function engineAlone(
   key: string,
   chunks: Awaited<ReturnType<typeof preparePcm>>['chunks'],
   concurrency: number,
+  inFlight: number,
 ): Promise<{ seconds: number; text: string }> {
+  const gate = new EngineGate(inFlight);
   const texts: string[] = new Array(chunks.length);
   let next = 0;
   const t0 = performance.now();
@@ -203,7 +213,7 @@ async function engineAlone(
     while (next < chunks.length) {
       const i = next++;
       const samples = await readChunkAudio(blobs, key, chunks[i]);
-      const r = await engine.transcribe(modelDir, samples, { language: 'en', task: 'transcribe', fallback: false });
+      const r = await gate.run(() => engine.transcribe(modelDir, samples, { language: 'en', task: 'transcribe', fallback: false }));
       texts[i] = r.segments.map((s) => s.text.trim()).join(' ');
     }
   };
@@ -325,7 +335,9 @@ async function main() {
         const warm = await submitJob(stack.apiUrl, stack.apiKey, path.join(AUDIO, 'jfk.wav'), { language: 'en', model });
         await waitJob(stack.apiUrl, stack.apiKey, warm, 300_000);
       }
-      await engineAlone(engine, modelDir, blobs, key, prepared.chunks.slice(0, 2), config.inferenceConcurrency); // warm
+      const inFlight = engineInFlightFor(config, model);
+      console.log(`  chunks inside the engine at once (INFERENCE_ENGINE_IN_FLIGHT): ${inFlight}`);
+      await engineAlone(engine, modelDir, blobs, key, prepared.chunks.slice(0, 2), config.inferenceConcurrency, inFlight); // warm
       const pipe: number[] = [];
       const alone: number[] = [];
       const peer: number[] = [];
@@ -356,7 +368,7 @@ async function main() {
           ph.push(await phases(temporal, id, postAt, acceptedAt, seenAt, new Map(inf.rows.map((r) => [Number(r.chunk_index), Number(r.inference_ms)]))));
           texts.pipe = job.text;
         }
-        const a = await engineAlone(engine, modelDir, blobs, key, prepared.chunks, config.inferenceConcurrency);
+        const a = await engineAlone(engine, modelDir, blobs, key, prepared.chunks, config.inferenceConcurrency, inFlight);
         alone.push(a.seconds);
         texts.alone = a.text;
         if (fw) {
@@ -396,7 +408,9 @@ async function main() {
         console.log(
           `  chunk phase: chunk starts spread over ${p.startSpreadMs.toFixed(0)} ms; activity time ${p.activitySumMs.toFixed(0)} ms summed, ` +
             `of which in the engine (inference_ms, incl. batch waits) ${p.inferenceSumMs.toFixed(0)} ms; outside the engine per chunk ` +
-            `${((p.activitySumMs - p.inferenceSumMs) / Math.max(1, p.chunks)).toFixed(0)} ms mean, ${p.outsideEngineMaxMs.toFixed(0)} ms max`,
+            `${((p.activitySumMs - p.inferenceSumMs) / Math.max(1, p.chunks)).toFixed(0)} ms mean, ${p.outsideEngineMaxMs.toFixed(0)} ms max ` +
+            `(incl. waiting for the engine gate); first chunk done after ${p.firstDoneMs.toFixed(0)} ms; chunk phase − engine time summed ${(p.chunksMs - p.inferenceSumMs).toFixed(0)} ms ` +
+            `(the engine's idle time when one chunk is inside at a time)`,
         );
       }
       for (const c of cpu) {
