@@ -136,7 +136,18 @@ interface Phases {
   startSpreadMs: number;
   /** first chunk started → first chunk completed (the job's first result) */
   firstDoneMs: number;
+  /**
+   * from chunk_results (engine end ≈ the row's created_at, its transaction's start; engine start = end − inference_ms):
+   * time in the chunk phase with no chunk inside the engine thread, first chunk started → first engine start, last
+   * engine end → last chunk completed (its write and completion)
+   */
+  engineIdleMs: number;
+  engineHeadMs: number;
+  engineTailMs: number;
 }
+
+/** Per chunk: inference_ms and the chunk_results row's created_at (ms since the epoch). */
+type EngineTimes = Map<number, { inferenceMs: number; endMs: number }>;
 
 async function phases(
   temporal: Client,
@@ -144,8 +155,9 @@ async function phases(
   postAt: number,
   acceptedAt: number,
   seenAt: number,
-  inferenceMs: Map<number, number>,
+  engineTimes: EngineTimes,
 ): Promise<Phases> {
+  const inferenceMs = new Map([...engineTimes].map(([k, v]) => [k, v.inferenceMs]));
   const history = await temporal.workflow.getHandle(workflowIdFor(jobId)).fetchHistory();
   const ev = history.events ?? [];
   const start = tsMs(ev[0]?.eventTime);
@@ -189,7 +201,27 @@ async function phases(
     outsideEngineMaxMs: Math.max(...chunks.map((c) => c.completed - c.started - (inferenceMs.get(c.chunkIndex) ?? NaN))),
     startSpreadMs: Math.max(...chunks.map((c) => c.started)) - firstChunk,
     firstDoneMs: Math.min(...chunks.map((c) => c.completed)) - firstChunk,
+    ...engineGaps([...engineTimes.values()], firstChunk, lastChunk),
   };
+}
+
+/** Idle time of the engine thread in the chunk phase, and its head and tail (Phases). */
+function engineGaps(times: { inferenceMs: number; endMs: number }[], firstChunk: number, lastChunk: number) {
+  const spans = times.map((t) => [t.endMs - t.inferenceMs, t.endMs]).sort((a, b) => a[0] - b[0]);
+  let busy = 0;
+  let curStart = NaN;
+  let curEnd = -Infinity;
+  for (const [a, b] of spans) {
+    if (a > curEnd) {
+      if (curEnd > -Infinity) busy += curEnd - curStart;
+      curStart = a;
+      curEnd = b;
+    } else curEnd = Math.max(curEnd, b);
+  }
+  if (curEnd > -Infinity) busy += curEnd - curStart;
+  const firstStart = spans.length ? spans[0][0] : NaN;
+  const lastEnd = Math.max(...spans.map((x) => x[1]));
+  return { engineIdleMs: lastEnd - firstStart - busy, engineHeadMs: firstStart - firstChunk, engineTailMs: lastChunk - lastEnd };
 }
 
 /**
@@ -363,9 +395,14 @@ async function main() {
           const benchCpu = process.cpuUsage(benchCpu0);
           cpu.push({ ...Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, v - (cpu0[k] ?? 0)])), 'bench (poller)': (benchCpu.user + benchCpu.system) / 1e6 });
           const pool = createPool(stack.databaseUrl, 1);
-          const inf = await pool.query<{ chunk_index: number; inference_ms: number }>('SELECT chunk_index, inference_ms FROM chunk_results WHERE job_id = $1', [id]);
+          const inf = await pool.query<{ chunk_index: number; inference_ms: number; end_ms: number }>(
+            'SELECT chunk_index, inference_ms, extract(epoch FROM created_at) * 1000 AS end_ms FROM chunk_results WHERE job_id = $1',
+            [id],
+          );
           await pool.end();
-          ph.push(await phases(temporal, id, postAt, acceptedAt, seenAt, new Map(inf.rows.map((r) => [Number(r.chunk_index), Number(r.inference_ms)]))));
+          ph.push(
+            await phases(temporal, id, postAt, acceptedAt, seenAt, new Map(inf.rows.map((r) => [Number(r.chunk_index), { inferenceMs: Number(r.inference_ms), endMs: Number(r.end_ms) }]))),
+          );
           texts.pipe = job.text;
         }
         const a = await engineAlone(engine, modelDir, blobs, key, prepared.chunks, config.inferenceConcurrency, inFlight);
@@ -412,6 +449,10 @@ async function main() {
             `(incl. waiting for the engine gate); first chunk done after ${p.firstDoneMs.toFixed(0)} ms; chunk phase − engine time summed ${(p.chunksMs - p.inferenceSumMs).toFixed(0)} ms ` +
             `(the engine's idle time when one chunk is inside at a time)`,
         );
+        console.log(
+          `  engine thread (chunk_results times): nothing inside for ${p.engineIdleMs.toFixed(0)} ms between the first engine start and the ` +
+            `last engine end; first chunk started → engine start ${p.engineHeadMs.toFixed(0)} ms; last engine end → last chunk completed ${p.engineTailMs.toFixed(0)} ms`,
+        );
       }
       for (const c of cpu) {
         const total = Object.values(c).reduce((a, b) => a + b, 0);
@@ -437,7 +478,11 @@ async function main() {
   for (const r of rows) console.log(r);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  // Exits: a library's handle (the VAD thread, a pool) must not keep a finished benchmark alive.
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
