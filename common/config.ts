@@ -76,10 +76,12 @@ const envSchema = z.object({
   BATCH_MAX: z.coerce.number().int().positive().optional(),
   /**
    * onnxruntime's intra-op threads busy-wait between ops (`session.intra_op.allow_spinning`, onnxruntime's default
-   * "1"); false lets them sleep, leaving the cores to the worker's event loop and the other processes between ops
-   * (engine/node-loader.ts LoadOptions.allowSpinning). Measured by bench:pipeline (docs/capacity.md).
+   * "1"); false (our default) lets them sleep, leaving the cores to the worker's event loop and the other processes
+   * between ops (engine/node-loader.ts LoadOptions.allowSpinning). Measured by bench:pipeline, one engine per process
+   * (docs/capacity.md "Pipeline throughput", round 5): off, tiny.en's engine ran 1.9–2.0× and the pipeline 1.6–3×
+   * faster than on at the same load, and the worker spent 11 CPU seconds on the job against 17–21 s spinning.
    */
-  INFERENCE_ALLOW_SPINNING: z.enum(['true', 'false']).default('true'),
+  INFERENCE_ALLOW_SPINNING: z.enum(['true', 'false']).default('false'),
   /** On SIGTERM (a spot interruption notice) a worker stops polling and lets in-flight chunks finish for this long. */
   DRAIN_DEADLINE_S: z.coerce.number().positive().default(60),
   /** Attempts a chunk gets on gpu-spot before it moves to the tier's fallback backend. */
@@ -147,7 +149,7 @@ export interface Config {
   temperatureFallback: boolean;
   batchMaxWaitMs: number;
   batchMaxOverride: number | null;
-  /** INFERENCE_ALLOW_SPINNING; onnxruntime's default true */
+  /** INFERENCE_ALLOW_SPINNING; default false (onnxruntime's own default is true) */
   inferenceAllowSpinning: boolean;
   drainDeadlineSeconds: number;
   spotAttempts: number;
