@@ -22,6 +22,7 @@ import { englishTextDoubted } from '../common/language-routing';
 import { MODEL_REGISTRY } from '../common/routing';
 import { scrubInternals } from '../audio/ffmpeg-safety';
 import { ChunkResultStore } from './chunk-results';
+import { engineGates } from './engine-gate';
 import { withHeartbeat } from './heartbeat';
 
 export interface InferenceDeps {
@@ -33,6 +34,11 @@ export interface InferenceDeps {
   temperatureFallback?: boolean;
   /** how often a running chunk heartbeats (ms); well under the heartbeat timeout */
   heartbeatEveryMs?: number;
+  /**
+   * calls of a model inside the engine thread at once, the rest wait in arrival order (activities/engine-gate.ts):
+   * 1 for a model whose windows run one per model run, Infinity (default) for a batched one
+   */
+  engineInFlight?: (model: string) => number;
 }
 
 const DEFAULT_HEARTBEAT_MS = 5_000;
@@ -58,6 +64,7 @@ export function inferenceFailure(err: unknown, what?: string): ApplicationFailur
 export function createInferenceActivities(deps: InferenceDeps) {
   const { pool, blobs, engine, modelsDir } = deps;
   const results = new ChunkResultStore(pool);
+  const gate = engineGates(deps.engineInFlight ?? (() => Infinity));
   /** The PCM blob of the job (one channel's, for multichannel jobs). */
   const pcmKeyOf = (jobId: string, channel?: number) => (channel === undefined ? blobKeys.pcm(jobId) : blobKeys.channelPcm(jobId, channel));
   return {
@@ -69,9 +76,14 @@ export function createInferenceActivities(deps: InferenceDeps) {
       const ctx = Context.current();
       ctx.heartbeat();
       try {
-        const r = await engine.detectLanguage(path.join(modelsDir, input.model), await readChunkAudio(blobs, pcmKeyOf(input.jobId, input.channel), input.chunk));
+        const samples = await readChunkAudio(blobs, pcmKeyOf(input.jobId, input.channel), input.chunk);
+        // It may wait behind this worker's chunks (the gate): heartbeating meanwhile.
+        const r = await withHeartbeat(ctx, deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS, () =>
+          gate(input.model).run(() => engine.detectLanguage(path.join(modelsDir, input.model), samples), ctx.cancellationSignal),
+        );
         return { language: r.language, probability: r.probability };
       } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw err;
         throw inferenceFailure(err, 'language detection');
       }
     },
@@ -99,8 +111,10 @@ export function createInferenceActivities(deps: InferenceDeps) {
       let detected: { language: string; probability: number } | null = null;
       const transcribe = async (audio: Float32Array, lang: string | null, fallback: boolean | undefined) => {
         try {
+          // Waiting for the engine (the gate) counts as the chunk's work: it heartbeats meanwhile, and a cancel takes
+          // it out of the queue.
           return await withHeartbeat(ctx, deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS, () =>
-            engine.transcribe(
+            gate(input.model).run(() => engine.transcribe(
               path.join(modelsDir, input.model),
               audio,
               // Seeded by the chunk's audio (its SHA-256, from preparation), else by job and chunk: a retry samples the
@@ -108,7 +122,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
               // gives the same text whichever job sends it (a random job id made a fallback chunk's text vary per job).
               { language: lang, task: input.task, prompt, temperature, seed: fallbackSeed(jobId, chunk), wordTimestamps, fallback },
               ctx.cancellationSignal,
-            ),
+            ), ctx.cancellationSignal),
           );
         } catch (err) {
           if (ctx.cancellationSignal.aborted) throw err;
@@ -131,8 +145,12 @@ export function createInferenceActivities(deps: InferenceDeps) {
         }
         if (!result) {
           try {
-            detected = await engine.detectLanguage(path.join(modelsDir, input.detectModel), samples.slice(0, 30 * 16_000));
+            const detectModel = input.detectModel;
+            detected = await withHeartbeat(ctx, deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS, () =>
+              gate(detectModel).run(() => engine.detectLanguage(path.join(modelsDir, detectModel), samples.slice(0, 30 * 16_000)), ctx.cancellationSignal),
+            );
           } catch (err) {
+            if (ctx.cancellationSignal.aborted) throw err;
             throw inferenceFailure(err, 'language detection');
           }
           if (detected.language !== 'en' || detected.probability < (input.minLanguageProbability ?? 0)) return deferred(detected);

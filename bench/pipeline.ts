@@ -35,6 +35,8 @@ import { workflowIdFor } from '../common/constants';
 import { MODEL_REGISTRY } from '../common/routing';
 import { SAMPLE_RATE } from '../engine/constants';
 import { EngineClient } from '../engine/client';
+import { EngineGate } from '../activities/engine-gate';
+import { engineInFlightFor } from '../workers/factory';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, median, pad } from './lib';
 import { MB, startBenchStack, submitJob, waitJob, type BenchStack } from './stack';
 
@@ -132,7 +134,20 @@ interface Phases {
   outsideEngineMaxMs: number;
   /** first chunk started → last chunk started (how spread out dispatch was) */
   startSpreadMs: number;
+  /** first chunk started → first chunk completed (the job's first result) */
+  firstDoneMs: number;
+  /**
+   * from chunk_results (engine end ≈ the row's created_at, its transaction's start; engine start = end − inference_ms):
+   * time in the chunk phase with no chunk inside the engine thread, first chunk started → first engine start, last
+   * engine end → last chunk completed (its write and completion)
+   */
+  engineIdleMs: number;
+  engineHeadMs: number;
+  engineTailMs: number;
 }
+
+/** Per chunk: inference_ms and the chunk_results row's created_at (ms since the epoch). */
+type EngineTimes = Map<number, { inferenceMs: number; endMs: number }>;
 
 async function phases(
   temporal: Client,
@@ -140,8 +155,9 @@ async function phases(
   postAt: number,
   acceptedAt: number,
   seenAt: number,
-  inferenceMs: Map<number, number>,
+  engineTimes: EngineTimes,
 ): Promise<Phases> {
+  const inferenceMs = new Map([...engineTimes].map(([k, v]) => [k, v.inferenceMs]));
   const history = await temporal.workflow.getHandle(workflowIdFor(jobId)).fetchHistory();
   const ev = history.events ?? [];
   const start = tsMs(ev[0]?.eventTime);
@@ -184,10 +200,34 @@ async function phases(
     activitySumMs: chunks.reduce((s, c) => s + (c.completed - c.started), 0),
     outsideEngineMaxMs: Math.max(...chunks.map((c) => c.completed - c.started - (inferenceMs.get(c.chunkIndex) ?? NaN))),
     startSpreadMs: Math.max(...chunks.map((c) => c.started)) - firstChunk,
+    firstDoneMs: Math.min(...chunks.map((c) => c.completed)) - firstChunk,
+    ...engineGaps([...engineTimes.values()], firstChunk, lastChunk),
   };
 }
 
-/** Our engine alone over `chunks` of `pcmFile`, as the worker runs them: concurrency slots, batching. */
+/** Idle time of the engine thread in the chunk phase, and its head and tail (Phases). */
+function engineGaps(times: { inferenceMs: number; endMs: number }[], firstChunk: number, lastChunk: number) {
+  const spans = times.map((t) => [t.endMs - t.inferenceMs, t.endMs]).sort((a, b) => a[0] - b[0]);
+  let busy = 0;
+  let curStart = NaN;
+  let curEnd = -Infinity;
+  for (const [a, b] of spans) {
+    if (a > curEnd) {
+      if (curEnd > -Infinity) busy += curEnd - curStart;
+      curStart = a;
+      curEnd = b;
+    } else curEnd = Math.max(curEnd, b);
+  }
+  if (curEnd > -Infinity) busy += curEnd - curStart;
+  const firstStart = spans.length ? spans[0][0] : NaN;
+  const lastEnd = Math.max(...spans.map((x) => x[1]));
+  return { engineIdleMs: lastEnd - firstStart - busy, engineHeadMs: firstStart - firstChunk, engineTailMs: lastChunk - lastEnd };
+}
+
+/**
+ * Our engine alone over `chunks` of `pcmFile`, as the worker runs them: concurrency slots, the engine gate
+ * (activities/engine-gate.ts: chunks inside the engine at once), batching.
+ */
 async function engineAlone(
   engine: EngineClient,
   modelDir: string,
@@ -195,7 +235,9 @@ async function engineAlone(
   key: string,
   chunks: Awaited<ReturnType<typeof preparePcm>>['chunks'],
   concurrency: number,
+  inFlight: number,
 ): Promise<{ seconds: number; text: string }> {
+  const gate = new EngineGate(inFlight);
   const texts: string[] = new Array(chunks.length);
   let next = 0;
   const t0 = performance.now();
@@ -203,7 +245,7 @@ async function engineAlone(
     while (next < chunks.length) {
       const i = next++;
       const samples = await readChunkAudio(blobs, key, chunks[i]);
-      const r = await engine.transcribe(modelDir, samples, { language: 'en', task: 'transcribe', fallback: false });
+      const r = await gate.run(() => engine.transcribe(modelDir, samples, { language: 'en', task: 'transcribe', fallback: false }));
       texts[i] = r.segments.map((s) => s.text.trim()).join(' ');
     }
   };
@@ -325,7 +367,9 @@ async function main() {
         const warm = await submitJob(stack.apiUrl, stack.apiKey, path.join(AUDIO, 'jfk.wav'), { language: 'en', model });
         await waitJob(stack.apiUrl, stack.apiKey, warm, 300_000);
       }
-      await engineAlone(engine, modelDir, blobs, key, prepared.chunks.slice(0, 2), config.inferenceConcurrency); // warm
+      const inFlight = engineInFlightFor(config, model);
+      console.log(`  chunks inside the engine at once (INFERENCE_ENGINE_IN_FLIGHT): ${inFlight}`);
+      await engineAlone(engine, modelDir, blobs, key, prepared.chunks.slice(0, 2), config.inferenceConcurrency, inFlight); // warm
       const pipe: number[] = [];
       const alone: number[] = [];
       const peer: number[] = [];
@@ -351,12 +395,17 @@ async function main() {
           const benchCpu = process.cpuUsage(benchCpu0);
           cpu.push({ ...Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, v - (cpu0[k] ?? 0)])), 'bench (poller)': (benchCpu.user + benchCpu.system) / 1e6 });
           const pool = createPool(stack.databaseUrl, 1);
-          const inf = await pool.query<{ chunk_index: number; inference_ms: number }>('SELECT chunk_index, inference_ms FROM chunk_results WHERE job_id = $1', [id]);
+          const inf = await pool.query<{ chunk_index: number; inference_ms: number; end_ms: number }>(
+            'SELECT chunk_index, inference_ms, extract(epoch FROM created_at) * 1000 AS end_ms FROM chunk_results WHERE job_id = $1',
+            [id],
+          );
           await pool.end();
-          ph.push(await phases(temporal, id, postAt, acceptedAt, seenAt, new Map(inf.rows.map((r) => [Number(r.chunk_index), Number(r.inference_ms)]))));
+          ph.push(
+            await phases(temporal, id, postAt, acceptedAt, seenAt, new Map(inf.rows.map((r) => [Number(r.chunk_index), { inferenceMs: Number(r.inference_ms), endMs: Number(r.end_ms) }]))),
+          );
           texts.pipe = job.text;
         }
-        const a = await engineAlone(engine, modelDir, blobs, key, prepared.chunks, config.inferenceConcurrency);
+        const a = await engineAlone(engine, modelDir, blobs, key, prepared.chunks, config.inferenceConcurrency, inFlight);
         alone.push(a.seconds);
         texts.alone = a.text;
         if (fw) {
@@ -396,7 +445,13 @@ async function main() {
         console.log(
           `  chunk phase: chunk starts spread over ${p.startSpreadMs.toFixed(0)} ms; activity time ${p.activitySumMs.toFixed(0)} ms summed, ` +
             `of which in the engine (inference_ms, incl. batch waits) ${p.inferenceSumMs.toFixed(0)} ms; outside the engine per chunk ` +
-            `${((p.activitySumMs - p.inferenceSumMs) / Math.max(1, p.chunks)).toFixed(0)} ms mean, ${p.outsideEngineMaxMs.toFixed(0)} ms max`,
+            `${((p.activitySumMs - p.inferenceSumMs) / Math.max(1, p.chunks)).toFixed(0)} ms mean, ${p.outsideEngineMaxMs.toFixed(0)} ms max ` +
+            `(incl. waiting for the engine gate); first chunk done after ${p.firstDoneMs.toFixed(0)} ms; chunk phase − engine time summed ${(p.chunksMs - p.inferenceSumMs).toFixed(0)} ms ` +
+            `(the engine's idle time when one chunk is inside at a time)`,
+        );
+        console.log(
+          `  engine thread (chunk_results times): nothing inside for ${p.engineIdleMs.toFixed(0)} ms between the first engine start and the ` +
+            `last engine end; first chunk started → engine start ${p.engineHeadMs.toFixed(0)} ms; last engine end → last chunk completed ${p.engineTailMs.toFixed(0)} ms`,
         );
       }
       for (const c of cpu) {
@@ -423,7 +478,11 @@ async function main() {
   for (const r of rows) console.log(r);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  // Exits: a library's handle (the VAD thread, a pool) must not keep a finished benchmark alive.
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

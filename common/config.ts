@@ -62,16 +62,26 @@ const envSchema = z.object({
    * (benchmarks that compare with peers pinned alike: bench/pipeline.ts). Default true.
    */
   WHISPER_TEMPERATURE_FALLBACK: z.enum(['true', 'false']).default('true'),
+  /**
+   * Chunks of one model inside the engine thread at once per inference worker; the worker's other chunks wait in
+   * arrival order (activities/engine-gate.ts). Unset: 1 for a model whose windows run one per model run (the shipped
+   * int8 graphs on the CPU), no limit for a batched one (its batcher fills batches from them). 16 (= the slots)
+   * is the behaviour before the gate: every chunk inside, interleaved at each model run. Measured by bench:pipeline
+   * (docs/capacity.md "Pipeline throughput", round 5).
+   */
+  INFERENCE_ENGINE_IN_FLIGHT: z.coerce.number().int().positive().optional(),
   /** How long a window waits for others before its batch runs anyway (ms). */
   BATCH_MAX_WAIT_MS: z.coerce.number().int().min(0).default(50),
   /** Overrides every model's maxBatch from config/models.json (benchmarks, tests). */
   BATCH_MAX: z.coerce.number().int().positive().optional(),
   /**
    * onnxruntime's intra-op threads busy-wait between ops (`session.intra_op.allow_spinning`, onnxruntime's default
-   * "1"); false lets them sleep, leaving the cores to the worker's event loop and the other processes between ops
-   * (engine/node-loader.ts LoadOptions.allowSpinning). Measured by bench:pipeline (docs/capacity.md).
+   * "1"); false (our default) lets them sleep, leaving the cores to the worker's event loop and the other processes
+   * between ops (engine/node-loader.ts LoadOptions.allowSpinning). Measured by bench:pipeline, one engine per process
+   * (docs/capacity.md "Pipeline throughput", round 5): off, tiny.en's engine ran 1.9–2.0× and the pipeline 1.6–3×
+   * faster than on at the same load, and the worker spent 11 CPU seconds on the job against 17–21 s spinning.
    */
-  INFERENCE_ALLOW_SPINNING: z.enum(['true', 'false']).default('true'),
+  INFERENCE_ALLOW_SPINNING: z.enum(['true', 'false']).default('false'),
   /** On SIGTERM (a spot interruption notice) a worker stops polling and lets in-flight chunks finish for this long. */
   DRAIN_DEADLINE_S: z.coerce.number().positive().default(60),
   /** Attempts a chunk gets on gpu-spot before it moves to the tier's fallback backend. */
@@ -133,11 +143,13 @@ export interface Config {
   /** WHISPER_CPU_PRECISION; absent = 'int8' (docs/models.md "fp32 on the CPU": fp32 is opt-in) */
   cpuPrecision?: CpuPrecision;
   inferenceConcurrency: number;
+  /** INFERENCE_ENGINE_IN_FLIGHT; absent or null = by the model's batching (workers/factory.ts engineInFlightFor) */
+  engineInFlight?: number | null;
   /** WHISPER_TEMPERATURE_FALLBACK */
   temperatureFallback: boolean;
   batchMaxWaitMs: number;
   batchMaxOverride: number | null;
-  /** INFERENCE_ALLOW_SPINNING; onnxruntime's default true */
+  /** INFERENCE_ALLOW_SPINNING; default false (onnxruntime's own default is true) */
   inferenceAllowSpinning: boolean;
   drainDeadlineSeconds: number;
   spotAttempts: number;
@@ -205,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     weightVariant: e.WHISPER_WEIGHTS,
     cpuPrecision: e.WHISPER_CPU_PRECISION,
     inferenceConcurrency: e.INFERENCE_CONCURRENCY,
+    engineInFlight: e.INFERENCE_ENGINE_IN_FLIGHT ?? null,
     temperatureFallback: e.WHISPER_TEMPERATURE_FALLBACK === 'true',
     batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
     batchMaxOverride: e.BATCH_MAX ?? null,

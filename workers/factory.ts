@@ -24,7 +24,7 @@ import { patientPool } from '../common/patient-pool';
 import { EngineClient } from '../engine/client';
 import { VadThread } from '../audio/vad-client';
 import { GRAPH_FILES } from '../engine/files';
-import { choosePrecision, WEIGHT_VARIANTS } from '../engine/precision';
+import { chooseCpuGraphs, choosePrecision, WEIGHT_VARIANTS } from '../engine/precision';
 import type { QuotaService } from '../quota/quota-service';
 import { MODEL_REGISTRY } from '../common/routing';
 import { workflowBundle } from './bundle';
@@ -136,6 +136,32 @@ export function assertGpuModelsUsable(config: Pick<Config, 'executionProvider' |
 }
 
 /**
+ * Whether the engine batches `model`'s windows on this worker (engine/node-loader.ts loadWhisper's rule for the
+ * worker's options): the shipped int8 graphs, and the ct2 int8 rebuilds, run one window per model run; fp32 and
+ * CUDA's float graphs batch. Read from the folders as the loader reads them (no model is loaded).
+ */
+export function windowsBatched(config: Pick<Config, 'executionProvider' | 'modelsDir' | 'weightVariant' | 'cpuPrecision'>, model: string): boolean {
+  const modelDir = path.join(config.modelsDir, model);
+  try {
+    if (config.executionProvider === 'cuda') return choosePrecision(modelDir, 'cuda') !== 'int8';
+    const variant = WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'];
+    if (variant.precision) return variant.precision !== 'int8';
+    return chooseCpuGraphs(modelDir, config.cpuPrecision ?? 'int8').precision !== 'int8';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Chunks of `model` inside the engine thread at once (activities/engine-gate.ts): INFERENCE_ENGINE_IN_FLIGHT, else
+ * 1 where windows run one per model run (interleaved they only finish together, late), no limit where they batch.
+ */
+export function engineInFlightFor(config: Pick<Config, 'executionProvider' | 'modelsDir' | 'weightVariant' | 'cpuPrecision' | 'engineInFlight'>, model: string): number {
+  if (config.engineInFlight) return config.engineInFlight;
+  return windowsBatched(config, model) ? Infinity : 1;
+}
+
+/**
  * An activity-only inference worker for one backend's task queue. Models are loaded into the engine
  * thread before polling starts, so the first task does not pay for the load.
  */
@@ -175,7 +201,14 @@ export async function startInferenceWorker(
     taskQueue: BACKEND_TASK_QUEUE[backend],
     activities: {
       // A database restart makes chunks wait, not fail (common/patient-pool.ts).
-      ...createInferenceActivities({ pool: patientPool(pool), blobs, engine, modelsDir: config.modelsDir, temperatureFallback: config.temperatureFallback }),
+      ...createInferenceActivities({
+        pool: patientPool(pool),
+        blobs,
+        engine,
+        modelsDir: config.modelsDir,
+        temperatureFallback: config.temperatureFallback,
+        engineInFlight: (model) => engineInFlightFor(config, model),
+      }),
       ...createLiveActivities({ pool, blobs, engine, modelsDir: config.modelsDir }),
     },
     maxConcurrentActivityTaskExecutions: config.inferenceConcurrency,
