@@ -217,7 +217,7 @@ export async function runBackfill(items: BackfillItem[], opts: BackfillOptions):
       }
       inFlight++;
       progress();
-      const job = await Promise.race([waitFor(id), stopped()]);
+      const job = await untilStopped(waitFor(id));
       // Ctrl-C: the job is submitted (its id known) and goes on; the next run waits for it.
       if (!job) return;
       inFlight--;
@@ -227,10 +227,23 @@ export async function runBackfill(items: BackfillItem[], opts: BackfillOptions):
     }
   };
 
-  /** Resolves null once the user asked to stop (checked every poll interval). */
-  const stopped = async (): Promise<null> => {
-    while (!opts.stopping?.()) await sleep(POLL_MS / 4);
-    return null;
+  /**
+   * `work`'s result, or null as soon as the user asked to stop (checked every POLL_MS / 4). The watch ends with
+   * `work`: a watch that looped on after its job ended (or forever, without `stopping`) kept the process alive.
+   */
+  const untilStopped = async <T>(work: Promise<T>): Promise<T | null> => {
+    const stopping = opts.stopping;
+    if (!stopping) return work;
+    let over = false;
+    const watch = (async () => {
+      while (!over && !stopping()) await sleep(POLL_MS / 4);
+      return null;
+    })();
+    try {
+      return await Promise.race([work, watch]);
+    } finally {
+      over = true;
+    }
   };
 
   progress();
