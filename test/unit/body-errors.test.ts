@@ -4,10 +4,10 @@
  * A real Express app on a free port, with the app's own JSON parser settings (api/app.ts).
  */
 import express from 'express';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { errorHandler } from '../../api/errors';
 import { createLogger } from '../../common/log';
+import { listenOnLoopback } from '../helpers/listen';
 
 let server: Server;
 let base: string;
@@ -20,9 +20,7 @@ beforeAll(async () => {
   app.post('/v1/jobs/:id/retranscribe', (_req, res) => void res.json({ ok: true }));
   app.post('/v1/tokens', (_req, res) => void res.json({ ok: true }));
   app.use(errorHandler(createLogger({ component: 'test' })));
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, base } = await listenOnLoopback(app));
 });
 
 afterAll(async () => {

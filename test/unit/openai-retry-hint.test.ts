@@ -6,13 +6,13 @@
  * api/routes/openai.ts). Those it can change keep the client's retries (concurrency_limit, Retry-After 30 s).
  */
 import express from 'express';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import OpenAI from 'openai';
 import { ApiError, errorHandler } from '../../api/errors';
 import { jobOutcomeError } from '../../api/routes/openai';
 import { createLogger } from '../../common/log';
 import type { JobRow } from '../../api/job-json';
+import { listenOnLoopback } from '../helpers/listen';
 
 let server: Server;
 let base: string;
@@ -27,9 +27,8 @@ beforeAll(async () => {
     answer();
   });
   app.use(errorHandler(createLogger({ component: 'test' })));
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  ({ server, base } = await listenOnLoopback(app));
+  base += '/v1';
 });
 
 afterAll(async () => {

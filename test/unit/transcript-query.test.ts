@@ -5,13 +5,13 @@
  * captions not laid out at all. A parameter given twice says so, on every route that parses a query.
  */
 import express from 'express';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { errorHandler } from '../../api/errors';
 import { jobsRouter } from '../../api/routes/jobs';
 import { usageRouter } from '../../api/routes/usage';
 import { createLogger } from '../../common/log';
 import type { ApiDeps } from '../../api/app';
+import { listenOnLoopback } from '../helpers/listen';
 
 let server: Server;
 let base: string;
@@ -29,9 +29,7 @@ beforeAll(async () => {
   app.use(jobsRouter(deps));
   app.use(usageRouter(deps));
   app.use(errorHandler(createLogger({ component: 'test' })));
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, base } = await listenOnLoopback(app));
 });
 
 afterAll(async () => {
