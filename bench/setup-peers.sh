@@ -20,7 +20,11 @@ exec 9>"$CACHE/.setup-peers.lock"
 flock 9
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 # faster-whisper 1.1.0 imports `requests` (its model download helper) without declaring it: install it beside.
-"$VENV/bin/pip" install -q "faster-whisper==1.1.0" "onnxruntime==1.20.1" numpy requests
+# Its own dependencies are pinned too (the versions every number in docs/ since 2026-12-06 was measured with):
+# faster-whisper 1.1.0 asks for ctranslate2>=4,<5 and av>=11, so a rebuilt venv picked up whatever was newest, and
+# the batched tiny.en baseline of eval:wer's long set moved from 11.18 % to 17.87 % between two machines.
+"$VENV/bin/pip" install -q "faster-whisper==1.1.0" "onnxruntime==1.20.1" "ctranslate2==4.8.5" "av==18.1.0" \
+  "tokenizers==0.23.3" "numpy==2.4.6" requests
 
 # the same-version limit's venv: Python onnxruntime at onnxruntime-node's version (both are built from one release)
 ORT_VERSION="$(cd "$(dirname "$0")/.." && node -p "require('onnxruntime-node/package.json').version" 2>/dev/null || true)"

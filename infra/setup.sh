@@ -40,7 +40,12 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
   # swagger-ui-dist's @scarf/scarf posts install analytics from its postinstall: package.json's
   # scarfSettings opts out; so does this variable (scarf-js report.js), should npm run from another
   # directory (report.js reads the package.json of INIT_CWD).
-  SCARF_ANALYTICS=false npm ci --no-audit --no-fund --loglevel=error >&2
+  # onnxruntime-node's install script downloads the CUDA 12 provider on linux/x64 unless told to skip
+  # (node_modules/onnxruntime-node/script/install-utils.js parseInstallFlag); CPU machines skip it. An environment
+  # variable, not .npmrc: npm 11 warns "Unknown project config" on every npm command for unknown .npmrc keys, and
+  # says the next major version stops reading them. GPU images set ONNXRUNTIME_NODE_INSTALL=cuda12 (infra/k8s/Dockerfile).
+  ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}" SCARF_ANALYTICS=false \
+    npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
 TEMPORAL_BIN="$(bash infra/temporal-cli.sh | tail -n1)"
