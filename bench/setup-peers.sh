@@ -20,9 +20,9 @@ exec 9>"$CACHE/.setup-peers.lock"
 flock 9
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 # faster-whisper 1.1.0 imports `requests` (its model download helper) without declaring it: install it beside.
-# Its own dependencies are pinned too (the versions every number in docs/ since 2026-12-06 was measured with):
+# Its own dependencies are pinned too (the versions of the 2026-12-07 measurements in docs/):
 # faster-whisper 1.1.0 asks for ctranslate2>=4,<5 and av>=11, so a rebuilt venv picked up whatever was newest, and
-# the batched tiny.en baseline of eval:wer's long set moved from 11.18 % to 17.87 % between two machines.
+# the batched tiny.en baseline of eval:wer's long set moved from 11.18 % to 17.87 % between two machines (cause not proven).
 "$VENV/bin/pip" install -q "faster-whisper==1.1.0" "onnxruntime==1.20.1" "ctranslate2==4.8.5" "av==18.1.0" \
   "tokenizers==0.23.3" "numpy==2.4.6" requests
 
