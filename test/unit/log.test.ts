@@ -6,7 +6,6 @@
  * switch for every logger.
  */
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import {
   createLogger,
@@ -17,6 +16,7 @@ import {
 } from '../../common/log';
 import { logJob, requestLog } from '../../api/request-log';
 import { errorChain } from '../../workflows/log-interceptors';
+import { listenOnLoopback } from '../helpers/listen';
 import { mulberry32 } from '../helpers/prng';
 
 type Line = Record<string, any>;
@@ -290,9 +290,7 @@ describe('request line (pino-http)', () => {
     app.get('/boom', () => {
       throw new Error('handler exploded');
     });
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await listenOnLoopback(app));
   });
 
   afterAll(() => new Promise((r) => server.close(r)));
