@@ -1,6 +1,7 @@
 /**
  * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2 --sets short,long,prompt --only NAME,NAME
- *                         --variants shipped,ct2-int8,ct2-fp32 --no-sequential --max-chunk-seconds 29.168]`
+ *                         --variants shipped,ct2-int8,ct2-fp32 --no-sequential --max-chunk-seconds 29.168
+ *                         --plans old30,fw,fw+keep]`
  *
  * Accuracy of our pipeline against faster-whisper on the same weights, per file: WER, words on non-speech
  * (segments wholly inside a noise/tone/silence stretch shrunk by 0.3 s; for an all-silent file every word)
@@ -41,11 +42,12 @@ import { loadWhisper } from '../engine/node-loader';
 import { WEIGHT_VARIANTS as VARIANTS, type WeightVariant } from '../engine/precision';
 import { TEMPERATURES } from '../engine/fallback';
 import { seedFrom } from '../engine/prng';
-import { chunkAudio, chunkRelativeTimes, DEFAULT_SPEECH_PLAN, planSpeechChunks, type SpeechPlanOptions } from '../audio/speech-spans';
+import { chunkAudio, chunkRelativeTimes, DEFAULT_SPEECH_PLAN, FASTER_WHISPER_MAX_CHUNK_SECONDS, planSpeechChunks, type SpeechPlanOptions } from '../audio/speech-spans';
 import { detectSpeech, pcmFileBlocks, VadThread } from '../audio/vad-client';
 import { mergeChunkSegmentsByChunk, transcriptText, type ChunkSegments } from '../audio/transcript';
 import { ESPEAK_SENTENCES } from '../test/helpers/sentences';
 import { normalise, wer } from '../test/helpers/wer';
+import { planCompactedChunks } from './legacy-plan';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, pad, padStart } from './lib';
 
 const AUDIO = path.resolve(__dirname, '../../shared/audio');
@@ -244,10 +246,16 @@ interface Hypothesis {
  * Our engine the way the service runs it: Silero VAD → speech chunks → engine → times mapped back →
  * merged; with no language, the first chunk's detected language holds for the job (workflows/transcription.ts).
  */
-async function ours(t: Awaited<ReturnType<typeof loadWhisper>>, f: EvalFile, timing?: { seconds: number }, plan: SpeechPlanOptions = DEFAULT_SPEECH_PLAN): Promise<Hypothesis> {
+async function ours(
+  t: Awaited<ReturnType<typeof loadWhisper>>,
+  f: EvalFile,
+  timing?: { seconds: number },
+  plan: SpeechPlanOptions = DEFAULT_SPEECH_PLAN,
+  planner: typeof planSpeechChunks = planSpeechChunks,
+): Promise<Hypothesis> {
   const samples = readF32(f.pcm);
   const vad = await detectSpeech(pcmFileBlocks(f.pcm));
-  const { chunks } = planSpeechChunks(vad.probs, vad.samples, plan);
+  const { chunks } = planner(vad.probs, vad.samples, plan);
   const results: ChunkSegments[] = [];
   let language = f.language;
   const langOf = new Map<number, string>();
@@ -357,22 +365,38 @@ async function main() {
       /** ours once per weight variant: shipped, ct2-int8, ct2-fp32 */
       variants: { type: 'string', default: 'shipped' },
       /**
-       * a diagnosis, not a service option: ours with chunks of at most this many seconds (default the planner's 30;
-       * faster-whisper's VAD splits speech at 30 s − 512 samples − 2 × speech_pad_ms = 29.168 s, vad.py max_speech_samples)
+       * a diagnosis, not a service option: ours with speech cut into pieces of at most this many seconds where it runs
+       * on (default the planner's; faster-whisper's VAD splits speech at 30 s − 512 samples − 2 × speech_pad_ms =
+       * 29.168 s, vad.py max_speech_samples; `fw` stands for that number)
        */
-      'max-chunk-seconds': { type: 'string', default: String(DEFAULT_SPEECH_PLAN.maxChunkSeconds) },
+      'max-chunk-seconds': { type: 'string', default: String(DEFAULT_SPEECH_PLAN.maxSpeechSeconds) },
+      /**
+       * ours once per chunk plan, one column each, e.g. `30,fw,fw+keep`: the speech limit (a number or `fw`), and
+       * `+keep` keeps the pauses inside a chunk as faster-whisper's collect_chunks does (default: removed)
+       */
+      plans: { type: 'string', default: '' },
     },
   });
   const variants = values.variants!.split(',').filter(Boolean);
   for (const v of variants) if (!(v in VARIANTS) && v !== DEQUANT_FP32) throw new Error(`--variants: unknown ${v} (known: ${[...Object.keys(VARIANTS), DEQUANT_FP32].join(', ')})`);
   const threads = Number(values.threads);
-  const maxChunk = Number(values['max-chunk-seconds']);
-  if (!(maxChunk > 0 && maxChunk <= 30)) throw new Error(`--max-chunk-seconds: ${values['max-chunk-seconds']} is not in (0, 30]`);
-  const plan: SpeechPlanOptions = { ...DEFAULT_SPEECH_PLAN, maxChunkSeconds: maxChunk };
+  const planOf = (spec: string): { plan: SpeechPlanOptions; planner: typeof planSpeechChunks } => {
+    // `old30`: main c255319's compacted planner (bench/legacy-plan.ts), for before/after in one run
+    const legacy = spec.startsWith('old');
+    const [limit, ...flags] = spec.replace(/^old/, '').split('+');
+    const seconds = limit === 'fw' ? FASTER_WHISPER_MAX_CHUNK_SECONDS : Number(limit);
+    if (!(seconds > 0 && seconds <= 30)) throw new Error(`--plans/--max-chunk-seconds: ${limit} is not in (0, 30] nor fw`);
+    for (const f of flags) if (f !== 'keep') throw new Error(`--plans: unknown flag +${f} (known: +keep)`);
+    if (legacy && flags.length) throw new Error(`--plans: ${spec}: the old planner always removed pauses`);
+    const plan = { ...DEFAULT_SPEECH_PLAN, maxSpeechSeconds: seconds, keepPauses: flags.includes('keep') || DEFAULT_SPEECH_PLAN.keepPauses };
+    return { plan, planner: legacy ? planCompactedChunks : planSpeechChunks };
+  };
+  const planSpecs = values.plans ? values.plans.split(',').filter(Boolean) : [values['max-chunk-seconds']!];
+  const plans = planSpecs.map((spec) => ({ spec, ...planOf(spec) }));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-eval-'));
   try {
     const files = buildFiles(dir, new Set(values.sets!.split(','))).filter((f) => values.only!.split(',').some((o) => f.name.includes(o)));
-    console.log(`eval:wer — ${files.length} files, ${files.reduce((s, f) => s + f.seconds, 0).toFixed(1)} s of audio; ours' chunks ≤ ${maxChunk} s; load ${loadNow()}`);
+    console.log(`eval:wer — ${files.length} files, ${files.reduce((s, f) => s + f.seconds, 0).toFixed(1)} s of audio; ours' plans ${plans.map((p) => `${p.spec} (${p.planner === planSpeechChunks ? '' : 'old planner, '}speech ≤ ${p.plan.maxSpeechSeconds.toFixed(3)} s, span ≤ ${p.plan.maxChunkSeconds} s, pauses ${p.plan.keepPauses ? 'kept' : 'removed'})`).join(', ')}; load ${loadNow()}`);
     const summary: string[] = [];
     for (const model of values.models!.split(',')) {
       const engines: { name: string; t: Awaited<ReturnType<typeof loadWhisper>> }[] = [];
@@ -389,7 +413,11 @@ async function main() {
       const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
       const seq = values['no-sequential'] ? { peer: null, why: 'skipped (--no-sequential)' } : await startPeer(ct2Dir, files[0].pcm, threads, false);
       const bat = await startPeer(ct2Dir, files[0].pcm, threads, true);
-      const names = [...engines.map((e) => (engines.length > 1 ? e.name : 'ours')), 'f-w', 'f-w b'];
+      // ours: one column per weight variant and chunk plan
+      const cols = engines.flatMap((e) =>
+        plans.map((p) => ({ name: [engines.length > 1 ? e.name : '', plans.length > 1 ? p.spec : ''].filter(Boolean).join('/') || 'ours', t: e.t, plan: p.plan, planner: p.planner })),
+      );
+      const names = [...cols.map((c) => c.name), 'f-w', 'f-w b'];
       const w = Math.max(6, ...names.map((n) => n.length));
       console.log(`\n${model}${seq.why ? ` (faster-whisper: ${seq.why})` : ''}${bat.why ? ` (batched: ${bat.why})` : ''}`);
       console.log('  WER % | words on non-speech | deletions/insertions (a word lost or doubled at a cut is one of them)');
@@ -402,9 +430,9 @@ async function main() {
         if (f.language === null && model.endsWith('.en')) continue; // detection needs a multilingual model
         const n = normalise(f.reference).length;
         const hyps: (Hypothesis | { error: string })[] = [];
-        for (const [k, e] of engines.entries()) hyps.push(await ours(e.t, f, timing[k], plan));
-        hyps.push(await runPeer(seq.peer, f, timing[engines.length]));
-        hyps.push(await runPeer(bat.peer, f, timing[engines.length + 1]));
+        for (const [k, c] of cols.entries()) hyps.push(await ours(c.t, f, timing[k], c.plan, c.planner));
+        hyps.push(await runPeer(seq.peer, f, timing[cols.length]));
+        hyps.push(await runPeer(bat.peer, f, timing[cols.length + 1]));
         const rows = hyps.map((h) => score(f, h));
         const pct = (r: Row | null) => (!r ? '—' : Number.isNaN(r.wer) ? `(${r.words})` : (100 * r.wer).toFixed(1));
         const ns = (r: Row | null) => (r ? String(r.nonSpeech) : '—');
@@ -415,7 +443,7 @@ async function main() {
             (f.language === null ? `  languages: ${rows.map((r, k) => `${names[k]} ${r?.languages}`).join(', ')}` : ''),
         );
         const b = rows[rows.length - 1];
-        for (const [k, e] of engines.entries()) {
+        for (const [k, e] of cols.entries()) {
           const o = rows[k];
           if (values.verbose || (o && o.wer > 0.1) || (f.set === 'prompt' && f.prompt)) console.log(`      ${e.name}: ${(hyps[k] as Hypothesis).text}`);
         }
