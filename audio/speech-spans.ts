@@ -1,8 +1,9 @@
 /**
  * Silence removal before inference, and the way back: the spans of 16 kHz audio that hold speech by
- * Silero VAD (audio/silero-vad.ts probabilities, audio/vad.ts rules), chunks planned over the spans laid
- * end to end, and the mapping of times the model gives on that compacted audio back to the original time
- * line. Pure; unit-tested.
+ * Silero VAD (audio/silero-vad.ts probabilities, audio/vad.ts rules), chunks planned over the spans by
+ * faster-whisper's batched rule (each chunk ≤ 30 s of the original time line, vad.py merge_segments), the
+ * pauses inside a chunk removed, and the mapping of times the model gives on that compacted audio back to
+ * the original time line. Pure; unit-tested.
  *
  * Why: silence and noise cost encoder windows and tempt Whisper to hallucinate ("Thank you.", invented
  * text over pink noise), and a caller is billed for speech only (billed seconds = speech after silence

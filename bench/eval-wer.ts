@@ -24,6 +24,9 @@
  *    from the PyPI wheels bench/setup-peers.sh installs), beam 1, temperatures 0.0 … 1.0 with one sample each,
  *    condition_on_previous_text False, no VAD;
  *  - f-w b: faster-whisper 1.1.0 `BatchedInferencePipeline` (its Silero VAD segments, batch 8), same decoding.
+ * `--plans` runs ours once per chunk plan in the same run, one column each: a piece limit (`fw` = 29.168 s, the
+ * default, or seconds), `+keep` to keep the pauses inside a chunk as faster-whisper's collect_chunks does, and `old30`
+ * for main c255319's planner (bench/legacy-plan.ts: ≤ 30 s of compacted speech per chunk), for before/after.
  * `--variants` runs ours once per weight variant in the same run, one column each (docs/models.md "Weights"): `shipped`
  * (the int8 graphs in ../shared/models, the default), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
  * weights by infra/models/ct2-models.sh: per-channel int8 / fp32), `dequant-fp32` (the shipped weights dequantised,
