@@ -32,7 +32,7 @@ export interface SpeechPlanOptions {
   /**
    * no piece cut out of a span of speech that runs on is longer: faster-whisper's batched pipeline asks
    * get_speech_timestamps for `max_speech_duration_s = chunk_length` and splits at `max_speech_samples` = 29.168 s
-   * ({@link FASTER_WHISPER_MAX_CHUNK_SECONDS}); 30 s fills windows to exactly 30.0 s
+   * ({@link FASTER_WHISPER_MAX_CHUNK_SECONDS}, the default); 30 s fills windows to exactly 30.0 s
    */
   maxSpeechSeconds: number;
   /**
@@ -71,19 +71,17 @@ export interface SpeechPlanOptions {
  * faster-whisper's VAD limit for its batched pipeline: 30 s − 512 samples − 2 × speech_pad_ms = 29.168 s
  * (BatchedInferencePipeline asks for `max_speech_duration_s = chunk_length`, and vad.py get_speech_timestamps makes
  * it `max_speech_samples = sampling_rate * max_speech_duration_s - window_size_samples - 2 * speech_pad_samples`).
- * NOT the default yet (`eval:wer -- --max-chunk-seconds 29.168` measures it): on the long set it takes tiny.en from
- * 10.46 to 7.35 % WER and base from 24.19 to 12.43 % (windows filled to exactly 30.0 s made greedy decoding loop on
- * repeated speech, or read it as silence), but it moved the cut away from the language switch of
- * test/integration/languages.test.ts's long English-then-German file: a chunk held both languages, tiny.en's English
- * text over the German was not doubted, and whisper-base detected the German rest as Yiddish. The planner has to
- * prefer a cut at a language switch (a removed pause) before this limit can be the default.
+ * The default piece limit where speech runs on: windows filled to exactly 30.0 s made greedy decoding loop on
+ * repeated speech, or read it as silence (eval:wer's long set, `--plans old30,30,fw` measures it). It once moved
+ * the cut off the language switch of test/integration/languages.test.ts's long English-then-German file, when the
+ * planner counted compacted speech; chunks now end at a removed pause whenever one fits (planSpeechChunks).
  */
 export const FASTER_WHISPER_MAX_CHUNK_SECONDS = CHUNK_LENGTH_S - VAD_FRAME_SAMPLES / VAD_SAMPLE_RATE - (2 * DEFAULT_VAD.speechPadMs) / 1000;
 
 export const DEFAULT_SPEECH_PLAN: SpeechPlanOptions = {
   vad: DEFAULT_VAD,
   maxChunkSeconds: CHUNK_LENGTH_S,
-  maxSpeechSeconds: CHUNK_LENGTH_S,
+  maxSpeechSeconds: FASTER_WHISPER_MAX_CHUNK_SECONDS,
   keepPauses: false,
   minChunkSeconds: 10,
   nearLimitSeconds: 10,
