@@ -58,6 +58,11 @@ export interface TranscribeOptions {
    * fallback; t > 0 = sample at t first, fall back upward (fallback.ts temperaturesFrom).
    */
   temperature?: number | null;
+  /**
+   * false: openai/whisper's seek rule unchanged (a single timestamp ending consumes the window); default true:
+   * the rest of such a window is decoded again (tailSeek). For before/after measurements (eval:wer `+openai`).
+   */
+  tailRedecode?: boolean;
 }
 
 /** What `onWindow` reports: seconds done of the total, and the window's new segments. */
@@ -553,7 +558,7 @@ export class WhisperTranscriber {
       // text does not start another, so a stretch the model will not transcribe costs one extra window, not a loop.
       const tail = tailSeek(row.tokens, vocab, windowSeconds);
       const producedText = segments.length > firstNew;
-      if (tail !== null && (!isTail || producedText) && !isSilent(window.subarray(Math.round(tail * SAMPLE_RATE)))) {
+      if (tail !== null && opts.tailRedecode !== false && (!isTail || producedText) && !isSilent(window.subarray(Math.round(tail * SAMPLE_RATE)))) {
         next = seek + tail;
         isTail = true;
         tailWindows++;
