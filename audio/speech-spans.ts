@@ -1,8 +1,11 @@
 /**
  * Silence removal before inference, and the way back: the spans of 16 kHz audio that hold speech by
- * Silero VAD (audio/silero-vad.ts probabilities, audio/vad.ts rules), chunks planned over the spans laid
- * end to end, and the mapping of times the model gives on that compacted audio back to the original time
- * line. Pure; unit-tested.
+ * Silero VAD (audio/silero-vad.ts probabilities, audio/vad.ts rules), chunks planned over the spans by
+ * faster-whisper's batched rule (each chunk ≤ 30 s of the original time line, vad.py merge_segments), the
+ * pauses inside a chunk removed, and the mapping of times the model gives on that compacted audio back to
+ * the original time line. Pure; unit-tested. A chunk is speech end to end, so the engine does not read a window that
+ * ends on a single timestamp as "nothing more" (openai's seek rule) but decodes its rest again
+ * (engine/transcriber.ts tailSeek): with pauses removed, that rule lost 6 of 20 passages of bench:pipeline's file.
  *
  * Why: silence and noise cost encoder windows and tempt Whisper to hallucinate ("Thank you.", invented
  * text over pink noise), and a caller is billed for speech only (billed seconds = speech after silence
@@ -23,10 +26,22 @@ export interface SpeechPlanOptions {
   /** Silero VAD span rules (faster-whisper VadOptions; audio/vad.ts) */
   vad: VadOptions;
   /**
-   * no chunk's speech is longer: Whisper's window (openai audio.py CHUNK_LENGTH = 30 s; faster-whisper's batched
-   * pipeline keeps 29.168 s, {@link FASTER_WHISPER_MAX_CHUNK_SECONDS}, not the default yet)
+   * no chunk's ORIGINAL span (first start to last end, removed pauses included) is longer: faster-whisper vad.py
+   * `merge_segments` closes a chunk when `seg["end"] - curr_start > chunk_length` (chunk_length = 30 s, Whisper's
+   * window, openai audio.py CHUNK_LENGTH)
    */
   maxChunkSeconds: number;
+  /**
+   * no piece cut out of a span of speech that runs on is longer: faster-whisper's batched pipeline asks
+   * get_speech_timestamps for `max_speech_duration_s = chunk_length` and splits at `max_speech_samples` = 29.168 s
+   * ({@link FASTER_WHISPER_MAX_CHUNK_SECONDS}, the default); 30 s fills windows to exactly 30.0 s
+   */
+  maxSpeechSeconds: number;
+  /**
+   * pauses between the spans of one chunk kept as they are, as faster-whisper's collect_chunks keeps them
+   * (`audio[chunk["start"] : chunk["end"]]`); false: removed, the spans laid end to end (the chunk lists `pieces`)
+   */
+  keepPauses: boolean;
   /** no cut before this, so chunks are not needlessly short */
   minChunkSeconds: number;
   /**
@@ -58,18 +73,18 @@ export interface SpeechPlanOptions {
  * faster-whisper's VAD limit for its batched pipeline: 30 s − 512 samples − 2 × speech_pad_ms = 29.168 s
  * (BatchedInferencePipeline asks for `max_speech_duration_s = chunk_length`, and vad.py get_speech_timestamps makes
  * it `max_speech_samples = sampling_rate * max_speech_duration_s - window_size_samples - 2 * speech_pad_samples`).
- * NOT the default yet (`eval:wer -- --max-chunk-seconds 29.168` measures it): on the long set it takes tiny.en from
- * 10.46 to 7.35 % WER and base from 24.19 to 12.43 % (windows filled to exactly 30.0 s made greedy decoding loop on
- * repeated speech, or read it as silence), but it moved the cut away from the language switch of
- * test/integration/languages.test.ts's long English-then-German file: a chunk held both languages, tiny.en's English
- * text over the German was not doubted, and whisper-base detected the German rest as Yiddish. The planner has to
- * prefer a cut at a language switch (a removed pause) before this limit can be the default.
+ * The default piece limit where speech runs on: windows filled to exactly 30.0 s made greedy decoding loop on
+ * repeated speech, or read it as silence (eval:wer's long set, `--plans old30,30,fw` measures it). It once moved
+ * the cut off the language switch of test/integration/languages.test.ts's long English-then-German file, when the
+ * planner counted compacted speech; chunks now end at a removed pause whenever one fits (planSpeechChunks).
  */
 export const FASTER_WHISPER_MAX_CHUNK_SECONDS = CHUNK_LENGTH_S - VAD_FRAME_SAMPLES / VAD_SAMPLE_RATE - (2 * DEFAULT_VAD.speechPadMs) / 1000;
 
 export const DEFAULT_SPEECH_PLAN: SpeechPlanOptions = {
   vad: DEFAULT_VAD,
   maxChunkSeconds: CHUNK_LENGTH_S,
+  maxSpeechSeconds: FASTER_WHISPER_MAX_CHUNK_SECONDS,
+  keepPauses: false,
   minChunkSeconds: 10,
   nearLimitSeconds: 10,
   minCutGapMs: 98,
@@ -106,26 +121,38 @@ export function compactAudio(samples: Float32Array, spans: readonly TimeSpan[], 
   return out;
 }
 
-/** A place to cut on the compacted time line: its middle, and how long the non-speech there is. */
+/** A place to cut inside a span (original seconds): the middle of a run of non-speech frames, and its length. */
 interface CutGap {
   at: number;
   length: number;
 }
 
 /**
- * Chunks of ≤ maxChunkSeconds (30 s) over the speech only. The speech spans (findSpeechSpans) are laid end to end; each
- * chunk ends in the middle of the longest non-speech gap near the limit (a removed pause between spans,
- * or a run of non-speech frames ≥ minCutGapMs inside a span; pauses ≥ clearPauseSeconds count as equally
- * long, and then the latest wins), sought in the last nearLimitSeconds before the limit, then back to
- * minChunkSeconds. Where speech runs on with
- * no such gap, the chunk ends at the limit and the next one starts overlapSeconds earlier (the merge
- * keeps each word once). Audio with no speech gives no chunks: no window without VAD speech reaches the
- * model. Each chunk's `start`/`end` are on the original time line; a chunk that spans a removed pause
- * lists its `pieces` (original times), whose audio the inference activity lays end to end again.
+ * Chunks over the Silero VAD speech spans (findSpeechSpans), by faster-whisper 1.1.0's batched rule
+ * (transcribe.py `BatchedInferencePipeline.transcribe`: get_speech_timestamps with `max_speech_duration_s =
+ * chunk_length`, then vad.py `merge_segments`, then `collect_chunks`), with overlap where it would cut a word:
+ *  - whole spans are packed greedily while the chunk's ORIGINAL span (last end − first start, removed pauses
+ *    included) stays ≤ maxChunkSeconds (30 s): merge_segments closes a chunk when
+ *    `seg["end"] - curr_start > chunk_length`. A long pause therefore always separates chunks, and a chunk
+ *    always ends at a removed pause (a span's end) when one fits: a cut between spans is preferred to a cut
+ *    inside speech (speech either side of a ≥ 2 s pause often differs in topic, speaker or language).
+ *  - a span that alone runs past the limit is cut inside, so that no piece is longer than maxSpeechSeconds
+ *    (29.168 s: vad.py get_speech_timestamps `max_speech_samples`): in the middle of the longest run of
+ *    non-speech frames ≥ minCutGapMs (vad.py splits at the last silence of more than 98 ms,
+ *    `min_silence_samples_at_max_speech` / `prev_end`) sought in the last nearLimitSeconds before the limit,
+ *    then back to minChunkSeconds; pauses ≥ clearPauseSeconds count as equally long, and then the latest wins.
+ *    Where speech runs on with no such run, faster-whisper cuts hard at the limit (vad.py: "split aggressively
+ *    just before max_speech_duration_s") and the word there is lost; here the chunk ends at the limit and the
+ *    next starts overlapSeconds earlier, and the merge keeps each word once (audio/transcript.ts resolveOverlap).
+ * A piece left over after such cuts is packed with the spans after it by the same rule (merge_segments packs
+ * get_speech_timestamps' split segments like any other). Inside a chunk, removed pauses are laid end to end
+ * (keepPauses false: the chunk lists its `pieces`, whose audio the inference activity concatenates) or kept as
+ * faster-whisper's collect_chunks keeps them (`audio[chunk["start"] : chunk["end"]]`, keepPauses true).
+ * Audio with no speech gives no chunks: no window without VAD speech reaches the model.
  * @param probs speech probability per 512-sample frame (audio/silero-vad.ts)
  * @param totalSamples length of the audio, samples at 16 kHz
- * @returns the chunks (indices 0…n-1, in order) and the seconds of speech (padded spans, each second
- *   once however chunks overlap: what is billed)
+ * @returns the chunks (indices 0…n-1, in order, times on the original time line) and the seconds of speech
+ *   (padded spans, each second once however chunks overlap: what is billed)
  */
 export function planSpeechChunks(
   probs: ArrayLike<number>,
@@ -133,39 +160,45 @@ export function planSpeechChunks(
   opts: SpeechPlanOptions = DEFAULT_SPEECH_PLAN,
 ): { chunks: ChunkSpan[]; speechSeconds: number; spans: TimeSpan[] } {
   const spans = findSpeechSpans(probs, totalSamples, opts.vad);
-  const offsets: number[] = [];
-  let total = 0;
-  for (const s of spans) {
-    offsets.push(total);
-    total += s.end - s.start;
-  }
-  // Cut candidates, in compacted seconds, ordered.
-  const gaps: CutGap[] = [];
+  const eps = 1e-6;
+  // Cut candidates inside each span, original seconds, ordered.
   const minGapFrames = Math.ceil(opts.minCutGapMs / 1000 / VAD_FRAME_SECONDS);
-  spans.forEach((s, k) => {
-    if (k > 0) gaps.push({ at: offsets[k], length: Infinity });
+  const gapsOf = spans.map((s) => {
+    const gaps: CutGap[] = [];
     const fromFrame = Math.ceil(s.start / VAD_FRAME_SECONDS);
     const toFrame = Math.floor(s.end / VAD_FRAME_SECONDS);
     for (const r of silentRuns(probs, fromFrame, toFrame, opts.vad)) {
       if (r.end - r.start < minGapFrames) continue;
-      const mid = ((r.start + r.end) / 2) * VAD_FRAME_SECONDS;
-      gaps.push({ at: offsets[k] + (mid - s.start), length: (r.end - r.start) * VAD_FRAME_SECONDS });
+      gaps.push({ at: ((r.start + r.end) / 2) * VAD_FRAME_SECONDS, length: (r.end - r.start) * VAD_FRAME_SECONDS });
     }
+    return gaps;
   });
+  const maxSpeech = Math.min(opts.maxSpeechSeconds, opts.maxChunkSeconds);
 
-  const ranges: TimeSpan[] = [];
-  let start = 0;
-  const eps = 1e-6;
-  while (total - start > eps) {
-    if (total - start <= opts.maxChunkSeconds) {
-      ranges.push({ start, end: total });
-      break;
+  // Ranges on the original time line: [start, end] with the first and last span they touch.
+  const ranges: { start: number; end: number; first: number; last: number }[] = [];
+  let k = 0; // the span holding `start`
+  let start = spans.length ? spans[0].start : 0;
+  const pad = opts.vad.speechPadMs / 1000;
+  while (k < spans.length) {
+    // the rest of spans[k] is one segment of get_speech_timestamps when its unpadded speech is ≤ max_speech_samples:
+    // a whole span carries speech_pad_ms on both sides, a rest after a cut inside it only at its end
+    const restLimit = Math.min(opts.maxChunkSeconds, maxSpeech + (start <= spans[k].start + eps ? 2 : 1) * pad);
+    if (spans[k].end - start <= restLimit + eps) {
+      // merge_segments: add the next segment while `seg["end"] - curr_start <= chunk_length`
+      let last = k;
+      while (last + 1 < spans.length && spans[last + 1].end - start <= opts.maxChunkSeconds + eps) last++;
+      ranges.push({ start, end: spans[last].end, first: k, last });
+      k = last + 1;
+      if (k < spans.length) start = spans[k].start;
+      continue;
     }
-    const limit = start + opts.maxChunkSeconds;
+    // spans[k] runs past the limit from `start`: cut inside it (get_speech_timestamps' max_speech_samples split)
+    const limit = start + maxSpeech;
     const pick = (lo: number): CutGap | null => {
       let best: CutGap | null = null;
       const score = (g: CutGap) => Math.min(g.length, opts.clearPauseSeconds);
-      for (const g of gaps) {
+      for (const g of gapsOf[k]) {
         if (g.at <= lo || g.at > limit) continue;
         if (!best || score(g) >= score(best)) best = g;
       }
@@ -173,41 +206,35 @@ export function planSpeechChunks(
     };
     const cut = pick(limit - opts.nearLimitSeconds) ?? pick(start + opts.minChunkSeconds);
     if (cut) {
-      ranges.push({ start, end: cut.at });
+      ranges.push({ start, end: cut.at, first: k, last: k });
       start = cut.at;
     } else {
-      ranges.push({ start, end: limit });
+      ranges.push({ start, end: limit, first: k, last: k });
       start = limit - opts.overlapSeconds;
     }
   }
+
   const chunks: ChunkSpan[] = [];
   for (const r of ranges) {
-    const pieces = toOriginal(spans, r.start, r.end);
-    if (pieces.length === 0) continue;
-    const chunk: ChunkSpan = { index: chunks.length, start: pieces[0].start, end: pieces[pieces.length - 1].end };
-    if (pieces.length > 1) chunk.pieces = pieces;
+    if (r.end - r.start <= eps) continue;
+    const chunk: ChunkSpan = { index: chunks.length, start: round3(r.start), end: round3(r.end) };
+    if (!opts.keepPauses && r.last > r.first) {
+      chunk.pieces = [];
+      for (let j = r.first; j <= r.last; j++) {
+        const a = Math.max(r.start, spans[j].start);
+        const b = Math.min(r.end, spans[j].end);
+        if (b - a > 1e-9) chunk.pieces.push({ start: round3(a), end: round3(b) });
+      }
+      if (chunk.pieces.length < 2) delete chunk.pieces;
+    }
     const prev = chunks[chunks.length - 1];
-    if (prev && chunk.start < prev.end - 1e-6) {
+    if (prev && chunk.start < prev.end - eps) {
       prev.overlapsNext = true;
       chunk.overlapsPrev = true;
     }
     chunks.push(chunk);
   }
   return { chunks, speechSeconds: round3(spanSeconds(spans)), spans };
-}
-
-/** The original-time pieces of the compacted range [from, to). */
-function toOriginal(spans: readonly TimeSpan[], from: number, to: number): TimeSpan[] {
-  const pieces: TimeSpan[] = [];
-  let offset = 0;
-  for (const s of spans) {
-    const len = s.end - s.start;
-    const a = Math.max(from, offset);
-    const b = Math.min(to, offset + len);
-    if (b - a > 1e-9) pieces.push({ start: round3(s.start + (a - offset)), end: round3(s.start + (b - offset)) });
-    offset += len;
-  }
-  return pieces;
 }
 
 /**

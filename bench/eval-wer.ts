@@ -1,6 +1,7 @@
 /**
  * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2 --sets short,long,prompt --only NAME,NAME
- *                         --variants shipped,ct2-int8,ct2-fp32 --no-sequential --max-chunk-seconds 29.168]`
+ *                         --variants shipped,ct2-int8,ct2-fp32 --no-sequential --max-chunk-seconds 29.168
+ *                         --plans old30,fw,fw+keep]`
  *
  * Accuracy of our pipeline against faster-whisper on the same weights, per file: WER, words on non-speech
  * (segments wholly inside a noise/tone/silence stretch shrunk by 0.3 s; for an all-silent file every word)
@@ -9,7 +10,7 @@
  *  - long (issue #17): ≥ 5 min of read speech with pauses, ≥ 60 s without a pause, speech between pink
  *    noise, brown noise and music-like tones, 60 s of digital silence, a 30 s pause in the middle,
  *    telephone-band speech, repeated speech across cuts (jfk looped, a phrase said over and over without a
- *    pause), and English then German without a language (multilingual models only); built
+ *    pause), bench:pipeline's 9.4-min file (jfk and the stereo_diarization voices, 0.3–8 s pauses), and English then German without a language (multilingual models only); built
  *    from espeak-ng, sox and ../shared/audio at run time;
  *  - prompt (issue #17 item 5; not in the default sets): eight espeak-ng sentences naming Kubernetes,
  *    PostgreSQL, Grafana, Nginx, each without and with the name as `prompt` / `initial_prompt`; the table
@@ -23,6 +24,9 @@
  *    from the PyPI wheels bench/setup-peers.sh installs), beam 1, temperatures 0.0 … 1.0 with one sample each,
  *    condition_on_previous_text False, no VAD;
  *  - f-w b: faster-whisper 1.1.0 `BatchedInferencePipeline` (its Silero VAD segments, batch 8), same decoding.
+ * `--plans` runs ours once per chunk plan in the same run, one column each: a piece limit (`fw` = 29.168 s, the
+ * default, or seconds), `+keep` to keep the pauses inside a chunk as faster-whisper's collect_chunks does, and `old30`
+ * for main c255319's planner (bench/legacy-plan.ts: ≤ 30 s of compacted speech per chunk), for before/after.
  * `--variants` runs ours once per weight variant in the same run, one column each (docs/models.md "Weights"): `shipped`
  * (the int8 graphs in ../shared/models, the default), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
  * weights by infra/models/ct2-models.sh: per-channel int8 / fp32), `dequant-fp32` (the shipped weights dequantised,
@@ -41,11 +45,12 @@ import { loadWhisper } from '../engine/node-loader';
 import { WEIGHT_VARIANTS as VARIANTS, type WeightVariant } from '../engine/precision';
 import { TEMPERATURES } from '../engine/fallback';
 import { seedFrom } from '../engine/prng';
-import { chunkAudio, chunkRelativeTimes, DEFAULT_SPEECH_PLAN, planSpeechChunks, type SpeechPlanOptions } from '../audio/speech-spans';
+import { chunkAudio, chunkRelativeTimes, DEFAULT_SPEECH_PLAN, FASTER_WHISPER_MAX_CHUNK_SECONDS, planSpeechChunks, type SpeechPlanOptions } from '../audio/speech-spans';
 import { detectSpeech, pcmFileBlocks, VadThread } from '../audio/vad-client';
 import { mergeChunkSegmentsByChunk, transcriptText, type ChunkSegments } from '../audio/transcript';
 import { ESPEAK_SENTENCES } from '../test/helpers/sentences';
 import { normalise, wer } from '../test/helpers/wer';
+import { planCompactedChunks } from './legacy-plan';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, pad, padStart } from './lib';
 
 const AUDIO = path.resolve(__dirname, '../../shared/audio');
@@ -179,6 +184,47 @@ function buildLongForm(dir: string, add: (f: Omit<EvalFile, 'pcm' | 'seconds'>, 
     compose('a phrase repeated, no pauses', Array.from({ length: 14 }, () => ({ speech: once, text: phrase })));
   }
   compose('telephone band (8 kHz)', SENTENCES.slice(12, 16).map((t) => ({ speech: speak(t, 'en-us', true), text: t })));
+  // bench:pipeline's file, sample for sample (bench/pipeline.ts buildAudio): jfk and the two voices of
+  // stereo_diarization in turn, pauses of 0.3 … 8 s cycled, until ≥ 9 min 20 s. Under the original-span planner
+  // tiny.en closed a window after jfk with a single timestamp where a removed pause followed, and openai's seek
+  // rule dropped the rest of the chunk: 6 of the 20 LEFT+RIGHT passages lost (issue #17). This row catches it.
+  {
+    const decode = (file: string, filter?: string) => {
+      const buf = execFileSync('ffmpeg', ['-v', 'error', '-i', file, ...(filter ? ['-af', filter] : ['-ac', '1']), '-ar', String(SAMPLE_RATE), '-f', 'f32le', '-'], {
+        maxBuffer: 64 << 20,
+      });
+      return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
+    };
+    const utterances: [Float32Array, string][] = [
+      [decode(path.join(AUDIO, 'jfk.wav')), JFK],
+      [decode(path.join(AUDIO, 'stereo_diarization.wav'), 'pan=mono|c0=c0'), LEFT],
+      [decode(path.join(AUDIO, 'stereo_diarization.wav'), 'pan=mono|c0=c1'), RIGHT],
+    ];
+    const PIPELINE_PAUSES = [0.3, 0.8, 1.5, 0.5, 3, 1, 8, 0.6, 2, 5];
+    const parts: Float32Array[] = [];
+    const text: string[] = [];
+    const nonSpeech: [number, number][] = [];
+    let samples = 0;
+    for (let k = 0; samples < (9 * 60 + 20) * SAMPLE_RATE; k++) {
+      const [u, t] = utterances[k % utterances.length];
+      const pause = new Float32Array(Math.round(PIPELINE_PAUSES[k % PIPELINE_PAUSES.length] * SAMPLE_RATE));
+      parts.push(u, pause);
+      text.push(t);
+      nonSpeech.push([(samples + u.length) / SAMPLE_RATE, (samples + u.length + pause.length) / SAMPLE_RATE]);
+      samples += u.length + pause.length;
+    }
+    const all = new Float32Array(samples);
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    const raw = wav('talk-f32');
+    const out = path.join(dir, 'bench_pipeline_talk.wav');
+    fs.writeFileSync(raw, new Uint8Array(all.buffer));
+    sh('ffmpeg', ['-v', 'error', '-y', '-f', 'f32le', '-ar', String(SAMPLE_RATE), '-ac', '1', '-i', raw, '-c:a', 'pcm_f32le', out]);
+    add({ name: 'bench:pipeline talk (jfk+voices)', reference: text.join(' '), nonSpeech, language: 'en', set: 'long' }, out);
+  }
   compose(
     'English then German, no language',
     [...SENTENCES.slice(13, 17).map((t) => ({ speech: speak(t), text: t })), ...GERMAN.map((t) => ({ speech: speak(t, 'de'), text: t }))],
@@ -244,18 +290,30 @@ interface Hypothesis {
  * Our engine the way the service runs it: Silero VAD → speech chunks → engine → times mapped back →
  * merged; with no language, the first chunk's detected language holds for the job (workflows/transcription.ts).
  */
-async function ours(t: Awaited<ReturnType<typeof loadWhisper>>, f: EvalFile, timing?: { seconds: number }, plan: SpeechPlanOptions = DEFAULT_SPEECH_PLAN): Promise<Hypothesis> {
+async function ours(
+  t: Awaited<ReturnType<typeof loadWhisper>>,
+  f: EvalFile,
+  timing?: { seconds: number; tails?: number; repeats?: number },
+  plan: SpeechPlanOptions = DEFAULT_SPEECH_PLAN,
+  planner: typeof planSpeechChunks = planSpeechChunks,
+  tailRedecode = true,
+): Promise<Hypothesis> {
   const samples = readF32(f.pcm);
   const vad = await detectSpeech(pcmFileBlocks(f.pcm));
-  const { chunks } = planSpeechChunks(vad.probs, vad.samples, plan);
+  const { chunks } = planner(vad.probs, vad.samples, plan);
   const results: ChunkSegments[] = [];
   let language = f.language;
   const langOf = new Map<number, string>();
   for (const c of chunks) {
     const audio = chunkAudio(c, (a, b) => samples.slice(Math.round(a * SAMPLE_RATE), Math.round(b * SAMPLE_RATE)));
     const t0 = performance.now();
-    const r = await t.transcribe(audio, { language, prompt: f.prompt, seed: seedFrom(f.name, c.index) });
-    if (timing) timing.seconds += (performance.now() - t0) / 1000;
+    const r = await t.transcribe(audio, { language, prompt: f.prompt, seed: seedFrom(f.name, c.index), tailRedecode });
+    if (timing) {
+      timing.seconds += (performance.now() - t0) / 1000;
+      // windows decoded again after a single timestamp ending (engine/transcriber.ts tailSeek), and tail heads dropped as repeats
+      timing.tails = (timing.tails ?? 0) + (r.tailWindows ?? 0);
+      timing.repeats = (timing.repeats ?? 0) + (r.tailRepeatsDropped ?? 0);
+    }
     language ??= r.language;
     langOf.set(c.index, r.language);
     results.push({ index: c.index, start: c.start, end: c.end, segments: r.segments.map((s) => ({ ...chunkRelativeTimes(c, s), text: s.text })) });
@@ -357,22 +415,39 @@ async function main() {
       /** ours once per weight variant: shipped, ct2-int8, ct2-fp32 */
       variants: { type: 'string', default: 'shipped' },
       /**
-       * a diagnosis, not a service option: ours with chunks of at most this many seconds (default the planner's 30;
-       * faster-whisper's VAD splits speech at 30 s − 512 samples − 2 × speech_pad_ms = 29.168 s, vad.py max_speech_samples)
+       * a diagnosis, not a service option: ours with speech cut into pieces of at most this many seconds where it runs
+       * on (default the planner's; faster-whisper's VAD splits speech at 30 s − 512 samples − 2 × speech_pad_ms =
+       * 29.168 s, vad.py max_speech_samples; `fw` stands for that number)
        */
-      'max-chunk-seconds': { type: 'string', default: String(DEFAULT_SPEECH_PLAN.maxChunkSeconds) },
+      'max-chunk-seconds': { type: 'string', default: String(DEFAULT_SPEECH_PLAN.maxSpeechSeconds) },
+      /**
+       * ours once per chunk plan, one column each, e.g. `30,fw,fw+keep`: the speech limit (a number or `fw`), and
+       * `+keep` keeps the pauses inside a chunk as faster-whisper's collect_chunks does (default: removed), `+openai`
+       * turns the engine's tail re-decode off (openai/whisper's seek rule: a single timestamp ending consumes the window)
+       */
+      plans: { type: 'string', default: '' },
     },
   });
   const variants = values.variants!.split(',').filter(Boolean);
   for (const v of variants) if (!(v in VARIANTS) && v !== DEQUANT_FP32) throw new Error(`--variants: unknown ${v} (known: ${[...Object.keys(VARIANTS), DEQUANT_FP32].join(', ')})`);
   const threads = Number(values.threads);
-  const maxChunk = Number(values['max-chunk-seconds']);
-  if (!(maxChunk > 0 && maxChunk <= 30)) throw new Error(`--max-chunk-seconds: ${values['max-chunk-seconds']} is not in (0, 30]`);
-  const plan: SpeechPlanOptions = { ...DEFAULT_SPEECH_PLAN, maxChunkSeconds: maxChunk };
+  const planOf = (spec: string): { plan: SpeechPlanOptions; planner: typeof planSpeechChunks; tailRedecode: boolean } => {
+    // `old30`: main c255319's compacted planner (bench/legacy-plan.ts), for before/after in one run
+    const legacy = spec.startsWith('old');
+    const [limit, ...flags] = spec.replace(/^old/, '').split('+');
+    const seconds = limit === 'fw' ? FASTER_WHISPER_MAX_CHUNK_SECONDS : Number(limit);
+    if (!(seconds > 0 && seconds <= 30)) throw new Error(`--plans/--max-chunk-seconds: ${limit} is not in (0, 30] nor fw`);
+    for (const f of flags) if (f !== 'keep' && f !== 'openai') throw new Error(`--plans: unknown flag +${f} (known: +keep, +openai)`);
+    if (legacy && flags.includes('keep')) throw new Error(`--plans: ${spec}: the old planner always removed pauses`);
+    const plan = { ...DEFAULT_SPEECH_PLAN, maxSpeechSeconds: seconds, keepPauses: flags.includes('keep') || DEFAULT_SPEECH_PLAN.keepPauses };
+    return { plan, planner: legacy ? planCompactedChunks : planSpeechChunks, tailRedecode: !flags.includes('openai') };
+  };
+  const planSpecs = values.plans ? values.plans.split(',').filter(Boolean) : [values['max-chunk-seconds']!];
+  const plans = planSpecs.map((spec) => ({ spec, ...planOf(spec) }));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fairscribe-eval-'));
   try {
     const files = buildFiles(dir, new Set(values.sets!.split(','))).filter((f) => values.only!.split(',').some((o) => f.name.includes(o)));
-    console.log(`eval:wer — ${files.length} files, ${files.reduce((s, f) => s + f.seconds, 0).toFixed(1)} s of audio; ours' chunks ≤ ${maxChunk} s; load ${loadNow()}`);
+    console.log(`eval:wer — ${files.length} files, ${files.reduce((s, f) => s + f.seconds, 0).toFixed(1)} s of audio; ours' plans ${plans.map((p) => `${p.spec} (${p.planner === planSpeechChunks ? '' : 'old planner, '}speech ≤ ${p.plan.maxSpeechSeconds.toFixed(3)} s, span ≤ ${p.plan.maxChunkSeconds} s, pauses ${p.plan.keepPauses ? 'kept' : 'removed'})`).join(', ')}; load ${loadNow()}`);
     const summary: string[] = [];
     for (const model of values.models!.split(',')) {
       const engines: { name: string; t: Awaited<ReturnType<typeof loadWhisper>> }[] = [];
@@ -389,22 +464,26 @@ async function main() {
       const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
       const seq = values['no-sequential'] ? { peer: null, why: 'skipped (--no-sequential)' } : await startPeer(ct2Dir, files[0].pcm, threads, false);
       const bat = await startPeer(ct2Dir, files[0].pcm, threads, true);
-      const names = [...engines.map((e) => (engines.length > 1 ? e.name : 'ours')), 'f-w', 'f-w b'];
+      // ours: one column per weight variant and chunk plan
+      const cols = engines.flatMap((e) =>
+        plans.map((p) => ({ name: [engines.length > 1 ? e.name : '', plans.length > 1 ? p.spec : ''].filter(Boolean).join('/') || 'ours', t: e.t, plan: p.plan, planner: p.planner, tailRedecode: p.tailRedecode })),
+      );
+      const names = [...cols.map((c) => c.name), 'f-w', 'f-w b'];
       const w = Math.max(6, ...names.map((n) => n.length));
       console.log(`\n${model}${seq.why ? ` (faster-whisper: ${seq.why})` : ''}${bat.why ? ` (batched: ${bat.why})` : ''}`);
       console.log('  WER % | words on non-speech | deletions/insertions (a word lost or doubled at a cut is one of them)');
       console.log(`  ${pad('file', 36)} ${padStart('s', 6)} ${padStart('words', 6)} | ${names.map((n) => padStart(n, w)).join(' ')} | ${names.map((n) => padStart(n, 5)).join(' ')} | ${names.map((n) => padStart(n, 7)).join(' ')}`);
       const totals = { ref: 0, wer: names.map(() => 0) };
-      const timing = names.map(() => ({ seconds: 0 }));
+      const timing: { seconds: number; tails?: number; repeats?: number }[] = names.map(() => ({ seconds: 0 }));
       // prompt cases: names spelled exactly as the prompt spells them, per column, without / with the prompt
       const spelledAs = { plain: names.map(() => 0), prompted: names.map(() => 0), cases: 0 };
       for (const f of files) {
         if (f.language === null && model.endsWith('.en')) continue; // detection needs a multilingual model
         const n = normalise(f.reference).length;
         const hyps: (Hypothesis | { error: string })[] = [];
-        for (const [k, e] of engines.entries()) hyps.push(await ours(e.t, f, timing[k], plan));
-        hyps.push(await runPeer(seq.peer, f, timing[engines.length]));
-        hyps.push(await runPeer(bat.peer, f, timing[engines.length + 1]));
+        for (const [k, c] of cols.entries()) hyps.push(await ours(c.t, f, timing[k], c.plan, c.planner, c.tailRedecode));
+        hyps.push(await runPeer(seq.peer, f, timing[cols.length]));
+        hyps.push(await runPeer(bat.peer, f, timing[cols.length + 1]));
         const rows = hyps.map((h) => score(f, h));
         const pct = (r: Row | null) => (!r ? '—' : Number.isNaN(r.wer) ? `(${r.words})` : (100 * r.wer).toFixed(1));
         const ns = (r: Row | null) => (r ? String(r.nonSpeech) : '—');
@@ -415,7 +494,7 @@ async function main() {
             (f.language === null ? `  languages: ${rows.map((r, k) => `${names[k]} ${r?.languages}`).join(', ')}` : ''),
         );
         const b = rows[rows.length - 1];
-        for (const [k, e] of engines.entries()) {
+        for (const [k, e] of cols.entries()) {
           const o = rows[k];
           if (values.verbose || (o && o.wer > 0.1) || (f.set === 'prompt' && f.prompt)) console.log(`      ${e.name}: ${(hyps[k] as Hypothesis).text}`);
         }
@@ -440,6 +519,9 @@ async function main() {
       const tl = `${model}: engine seconds (load ${loadNow()}) — ${names.map((nm, k) => `${nm} ${timing[k].seconds.toFixed(1)} s (${(timing[k].seconds / bt).toFixed(2)}x f-w b)`).join(', ')}`;
       console.log(`  ${tl}`);
       summary.push(tl);
+      const tt = `${model}: tail re-decodes (windows decoded again after a single timestamp ending / their first segments dropped as repeats) — ${cols.map((c, k) => `${names[k]} ${timing[k].tails ?? 0}/${timing[k].repeats ?? 0}`).join(', ')}`;
+      console.log(`  ${tt}`);
+      summary.push(tt);
       if (spelledAs.cases > 0) {
         const nl = (xs: number[]) => names.map((nm, k) => `${nm} ${xs[k]}`).join(', ');
         const l2 = `${model}: names spelled as the prompt spells them, of ${spelledAs.cases}: without the prompt ${nl(spelledAs.plain)}; with it ${nl(spelledAs.prompted)}`;

@@ -463,6 +463,10 @@ async function main() {
       }
       const words = (s: string) => s.trim().split(/\s+/).filter(Boolean).length;
       console.log(`  words: pipeline ${words(texts.pipe)}, engine alone ${words(texts.alone)}, faster-whisper ${words(texts.peer)}; load ${loadNow()}`);
+      // The texts, to check by hand that nothing was lost; "horizon" ends each of the file's 20 RIGHT passages.
+      const horizon = (s: string) => (s.match(/horizon/gi) ?? []).length;
+      for (const [k, v] of Object.entries(texts)) fs.writeFileSync(path.join(path.dirname(audio.flac), `${model}-${k}.txt`), v);
+      console.log(`  "horizon": pipeline ${horizon(texts.pipe)}, engine alone ${horizon(texts.alone)}, faster-whisper ${horizon(texts.peer)}; texts in ${path.dirname(audio.flac)}/${model}-*.txt`);
       if (stack) {
         const rss = Object.entries(stack.peakRss()).map(([k, v]) => `${k} ${Math.round(v / MB)} MB`);
         console.log(`  peak RSS so far (VmHWM): ${rss.join(', ')}; this process ${Math.round(process.memoryUsage().rss / MB)} MB now`);

@@ -3,7 +3,7 @@
  * greedy decode with timestamps, Whisper's seek rule and no-speech guard, text through the tokenizer.
  * Browser-safe: the caller supplies the model and the tokenizer.
  */
-import { HOP_LENGTH, N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE } from './constants';
+import { HOP_LENGTH, N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE, TIME_PER_TIMESTAMP_S } from './constants';
 import { segmentsFromTokens } from './decoding';
 import { addWordTimestamps, clampWords, findAlignment, splitToWordTokens, type WordTiming } from './timing';
 import { bestAttempt, compressionRatio, isNoSpeechWindow, needsFallback, temperaturesFrom } from './fallback';
@@ -12,6 +12,7 @@ import { logMelSpectrogram } from './logmel';
 import { BatchItemAbortedError, DynamicBatcher, type BatchClock, type BatcherOptions } from './batcher';
 import type { DecodedRow, WhisperModel } from './model';
 import { isSilent } from '../audio/chunk-plan';
+import { DEFAULT_VAD } from '../audio/vad';
 
 /** The part of a tokenizer the engine needs (`@huggingface/tokenizers` Tokenizer fits). */
 export interface TextDecoder {
@@ -57,6 +58,11 @@ export interface TranscribeOptions {
    * fallback; t > 0 = sample at t first, fall back upward (fallback.ts temperaturesFrom).
    */
   temperature?: number | null;
+  /**
+   * false: openai/whisper's seek rule unchanged (a single timestamp ending consumes the window); default true:
+   * the rest of such a window is decoded again (tailSeek). For before/after measurements (eval:wer `+openai`).
+   */
+  tailRedecode?: boolean;
 }
 
 /** What `onWindow` reports: seconds done of the total, and the window's new segments. */
@@ -109,6 +115,10 @@ export interface TranscribeResult {
   batchSizes: number[];
   /** per decoded window, the temperature of its final attempt (0 = the greedy pass passed the guards) */
   temperatures: number[];
+  /** windows that decoded the rest of the previous one after a single timestamp ending (tailSeek) */
+  tailWindows?: number;
+  /** first segments of such windows dropped because they only repeated the segment before (repeatsEnd) */
+  tailRepeatsDropped?: number;
   /** with `wordTimestamps`: per window that was aligned, the seconds its alignment took (its share of a batched pass) */
   alignmentSeconds?: number[];
 }
@@ -117,6 +127,67 @@ export interface TranscribeResult {
 export { LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD } from './fallback';
 /** Leftovers shorter than this after the last seek are not decoded (too short to hold a word). */
 const MIN_WINDOW_S = 0.2;
+
+/**
+ * How much of a window must be left after an output that ended on a single timestamp before the rest is decoded
+ * again (`tailSeek`): 1.05 s = the trailing `speech_pad_ms` of one VAD piece (400 ms) + the leading pad of the next
+ * (400 ms) + the shortest speech the VAD keeps (`min_speech_duration_ms`, 250 ms), faster-whisper 1.1.0 VadOptions
+ * (our audio/vad.ts DEFAULT_VAD). A chunk we send is VAD speech with its pauses removed, so a shorter rest can hold
+ * no further speech span, only the padding around the speech just transcribed. Measured on bench:pipeline's file
+ * (tiny.en, the 21 chunks of the original-span planner): windows that had transcribed everything ended on a single
+ * timestamp with −1.45 … 0.91 s left (padding, and the model's end timestamp a little early or late); the six
+ * that stopped after jfk had 8.6 … 9.1 s left, each a whole sentence the tail window then transcribed.
+ */
+export const TAIL_REDECODE_MIN_S = (2 * DEFAULT_VAD.speechPadMs + DEFAULT_VAD.minSpeechDurationMs) / 1000;
+
+/**
+ * Where to decode again after a window whose output ended on a single timestamp well before the window's end.
+ *
+ * openai/whisper transcribe.py reads a single timestamp ending (`timestamp_tokens[-2:] == [False, True]`) as
+ * "no speech after the last timestamp" and consumes the whole window (`seek += segment_size`); faster-whisper's
+ * sequential `generate_segments` does the same. On audio with natural pauses that is mostly right. Our chunks are
+ * VAD speech with the pauses between speech spans cut out (audio/speech-spans.ts), so a window is speech end to end:
+ * when the model closes a segment at 11 s and stops (tiny.en does so after jfk when the next sentence follows a removed
+ * pause), the other 19 s are not "nothing", they were never decoded, and openai's rule drops them (6 of 20 passages
+ * of bench:pipeline's file, 748 words against faster-whisper's 894). So we seek to the last timestamp instead and
+ * decode the rest as a new window.
+ *
+ * faster-whisper's BatchedInferencePipeline does not meet the case: it decodes each VAD chunk in one pass,
+ * by default `without_timestamps=True` (transcribe.py `BatchedInferencePipeline.transcribe`), so the decoder
+ * never closes a timestamp and ends only at EOT or max_length, and the chunk is one segment with the chunk's times.
+ * We keep timestamps: the chunk merge (audio/transcript.ts), SSE segments, captions and word alignment need
+ * segment times inside a chunk, so we re-decode the tail rather than drop timestamps.
+ *
+ * @param tokens  a window's sampled ids, prompt and EOT excluded
+ * @param windowSeconds the window's length, seconds
+ * @returns window-relative seconds of the ending timestamp, when the output ended on a single timestamp
+ *   (with or without an earlier closed pair) that lies > 0 and at least TAIL_REDECODE_MIN_S before the window's end;
+ *   else null (openai's seek stands)
+ */
+export function tailSeek(tokens: readonly number[], vocab: Pick<WhisperModel['vocab'], 'timestampBegin'>, windowSeconds: number): number | null {
+  const n = tokens.length;
+  const tb = vocab.timestampBegin;
+  if (n < 2 || tokens[n - 2] >= tb || tokens[n - 1] < tb) return null;
+  const last = Math.min((tokens[n - 1] - tb) * TIME_PER_TIMESTAMP_S, windowSeconds);
+  if (!(last > 0) || windowSeconds - last < TAIL_REDECODE_MIN_S) return null;
+  return last;
+}
+
+/** lower case, letters and digits only, one space between words */
+function plainWords(text: string): string {
+  return text.toLowerCase().replace(/[^\p{L}\p{N}']+/gu, ' ').trim();
+}
+
+/**
+ * True when a re-decoded tail's first segment only repeats the end of the segment before it (the model's last
+ * timestamp came early and the tail window began inside the words already transcribed): its text, in plain words,
+ * is a whole-word suffix of the previous segment's.
+ */
+export function repeatsEnd(previous: string, text: string): boolean {
+  const a = plainWords(previous);
+  const b = plainWords(text);
+  return b.length > 0 && (a === b || a.endsWith(' ' + b));
+}
 
 /** One ≤ 30 s window to decode. */
 export interface WindowRequest {
@@ -403,6 +474,10 @@ export class WhisperTranscriber {
     const wordTimestamps = opts.wordTimestamps === true;
     // openai transcribe.py: last_speech_timestamp, the end of the last segment with words
     let lastSpeechTimestamp = 0;
+    // this window is the rest of the previous one, decoded again after a single timestamp ending (tailSeek)
+    let isTail = false;
+    let tailWindows = 0;
+    let tailRepeatsDropped = 0;
 
     while (duration - seek >= MIN_WINDOW_S) {
       if (signal?.aborted) throw new BatchItemAbortedError();
@@ -410,6 +485,7 @@ export class WhisperTranscriber {
       const window = samples.subarray(startSample, Math.min(samples.length, startSample + N_SAMPLES));
       const windowSeconds = window.length / SAMPLE_RATE;
       if (isSilent(window)) {
+        isTail = false;
         seek += windowSeconds;
         opts.onWindow?.({ doneSeconds: Math.min(seek, duration), totalSeconds: duration, segments: [] });
         continue;
@@ -425,6 +501,7 @@ export class WhisperTranscriber {
       batchSizes.push(row.batchSize);
       temperatures.push(row.temperature);
       if (row.noSpeech) {
+        isTail = false;
         seek += windowSeconds;
         opts.onWindow?.({ doneSeconds: Math.min(seek, duration), totalSeconds: duration, segments: [] });
         continue;
@@ -448,6 +525,11 @@ export class WhisperTranscriber {
       ws.forEach((s, k) => {
         const text = this.tokenizer.decode(s.tokens, { skip_special_tokens: true }).trim();
         if (!text) return;
+        if (isTail && segments.length === firstNew && firstNew > 0 && repeatsEnd(segments[firstNew - 1].text, text)) {
+          // the tail began inside words already transcribed: keep them once
+          tailRepeatsDropped++;
+          return;
+        }
         const t = timed?.[k];
         segments.push({
           start: clamp(t ? t.start : seek + s.start, 0, duration),
@@ -474,6 +556,18 @@ export class WhisperTranscriber {
         // strictly forward, or a window could be decoded again and again
         if (wordSeek > seek) next = wordSeek;
       }
+      // A window ended on a single timestamp well before its end (tailSeek): decode the rest instead of skipping it,
+      // unless the rest is below the energy floor. Strictly forward (tail > 0), and a tail that itself produced no
+      // text does not start another, so a stretch the model will not transcribe costs one extra window, not a loop.
+      const tail = tailSeek(row.tokens, vocab, windowSeconds);
+      const producedText = segments.length > firstNew;
+      if (tail !== null && opts.tailRedecode !== false && (!isTail || producedText) && !isSilent(window.subarray(Math.round(tail * SAMPLE_RATE)))) {
+        next = seek + tail;
+        isTail = true;
+        tailWindows++;
+      } else {
+        isTail = false;
+      }
       seek = next;
       opts.onWindow?.({ doneSeconds: Math.min(seek, duration), totalSeconds: duration, segments: segments.slice(firstNew) });
     }
@@ -486,6 +580,8 @@ export class WhisperTranscriber {
       windows,
       batchSizes,
       temperatures,
+      tailWindows,
+      tailRepeatsDropped,
       ...(wordTimestamps ? { alignmentSeconds } : {}),
     };
   }

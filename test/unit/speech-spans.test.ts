@@ -3,7 +3,7 @@
  * planning over them (audio/speech-spans.ts) and the mapping of times back to the original audio, on
  * synthetic probability tracks: 0.95 for speech frames, 0.02 for non-speech.
  */
-import { DEFAULT_SPEECH_PLAN, findSpeechSpans, mapSegmentToOriginal, planSpeechChunks, spanSeconds } from '../../audio/speech-spans';
+import { DEFAULT_SPEECH_PLAN, FASTER_WHISPER_MAX_CHUNK_SECONDS, findSpeechSpans, mapSegmentToOriginal, planSpeechChunks, spanSeconds } from '../../audio/speech-spans';
 import { DEFAULT_VAD, speechTimestamps, VAD_FRAME_SAMPLES } from '../../audio/vad';
 
 const SR = 16000;
@@ -69,32 +69,103 @@ describe('planSpeechChunks', () => {
     expect(planSpeechChunks(probs, samples)).toEqual({ chunks: [], speechSeconds: 0, spans: [] });
   });
 
-  test('speech + 20 s of non-speech + speech: one chunk of two pieces, billed for the padded speech only', () => {
+  test("speech + 20 s of non-speech + speech: two chunks, as a chunk's original span stays ≤ 30 s (merge_segments); billed for the padded speech only", () => {
+    // the old rule laid both spans end to end (12.8 s of speech) and sent them as one window across the pause
     const { probs, samples } = track([['s', 6], ['q', 20], ['s', 6]]);
     const { chunks, speechSeconds } = planSpeechChunks(probs, samples);
-    expect(chunks).toHaveLength(1);
-    const c = chunks[0];
-    expect(c.start).toBe(0);
-    expect(c.end).toBeCloseTo(32, 1);
-    expect(c.pieces).toHaveLength(2);
-    expect(c.pieces![0].end).toBeCloseTo(6 + PAD, 1);
-    expect(c.pieces![1].start).toBeCloseTo(26 - PAD, 1);
+    expect(chunks).toHaveLength(2);
+    expect(chunks[0]).toEqual({ index: 0, start: 0, end: expect.closeTo(6 + PAD, 1) });
+    expect(chunks[1]).toEqual({ index: 1, start: expect.closeTo(26 - PAD, 1), end: 32 });
     expect(speechSeconds).toBeCloseTo(12 + 2 * PAD, 1);
   });
 
-  test('continuous speech with no pause: ≤ 30 s chunks that overlap by 3 s, billed once', () => {
+  test('spans whose original span fits in 30 s share a chunk: the pause removed (pieces), or kept as collect_chunks keeps it', () => {
+    const { probs, samples } = track([['s', 6], ['q', 10], ['s', 6], ['q', 10], ['s', 6]]);
+    const removed = planSpeechChunks(probs, samples).chunks;
+    // 0–22.4 holds two spans (22.4 ≤ 30); the third ends at 38 > 30 from 0, so it starts the next chunk
+    expect(removed).toHaveLength(2);
+    expect(removed[0].start).toBe(0);
+    expect(removed[0].end).toBeCloseTo(22 + PAD, 1);
+    expect(removed[0].pieces).toHaveLength(2);
+    expect(removed[0].pieces![0].end).toBeCloseTo(6 + PAD, 1);
+    expect(removed[0].pieces![1].start).toBeCloseTo(16 - PAD, 1);
+    expect(removed[1].start).toBeCloseTo(32 - PAD, 1);
+    expect(removed[1].pieces).toBeUndefined();
+    const kept = planSpeechChunks(probs, samples, { ...DEFAULT_SPEECH_PLAN, keepPauses: true }).chunks;
+    expect(kept.map(({ start, end }) => ({ start, end }))).toEqual(removed.map(({ start, end }) => ({ start, end })));
+    expect(kept.every((c) => c.pieces === undefined)).toBe(true);
+  });
+
+  test("a long pause always separates chunks: no chunk's original span passes 30 s", () => {
+    // 12 s, a 25 s pause, 12 s: 24.8 s of speech that the old rule sent as one window (eval:wer's "30 s pause" row)
+    const { probs, samples } = track([['s', 12], ['q', 25], ['s', 12], ['q', 3], ['s', 40]]);
+    const { chunks } = planSpeechChunks(probs, samples, { ...DEFAULT_SPEECH_PLAN, maxSpeechSeconds: FASTER_WHISPER_MAX_CHUNK_SECONDS });
+    for (const c of chunks) expect(c.end - c.start).toBeLessThanOrEqual(30 + 1e-9);
+    expect(chunks[0].end).toBeCloseTo(12 + PAD, 1);
+    expect(chunks[1].start).toBeCloseTo(37 - PAD, 1);
+  });
+
+  test('continuous speech with no pause: pieces of ≤ 29.168 s (vad.py max_speech_samples) that overlap by 3 s, billed once', () => {
+    expect(FASTER_WHISPER_MAX_CHUNK_SECONDS).toBeCloseTo(30 - 512 / 16000 - 2 * 0.4, 9);
     const { probs, samples } = track([['s', 70]]);
-    const { chunks, speechSeconds } = planSpeechChunks(probs, samples);
+    const { chunks, speechSeconds } = planSpeechChunks(probs, samples, { ...DEFAULT_SPEECH_PLAN, maxSpeechSeconds: FASTER_WHISPER_MAX_CHUNK_SECONDS });
     expect(chunks.length).toBe(3);
     chunks.forEach((c, i) => {
       expect(c.pieces).toBeUndefined();
-      expect(c.end - c.start).toBeLessThanOrEqual(30 + 1e-9);
-      if (i > 0) expect(chunks[i - 1].end - c.start).toBeCloseTo(DEFAULT_SPEECH_PLAN.overlapSeconds, 6);
+      expect(c.end - c.start).toBeLessThanOrEqual(FASTER_WHISPER_MAX_CHUNK_SECONDS + 1e-3);
+      if (i > 0) expect(chunks[i - 1].end - c.start).toBeCloseTo(DEFAULT_SPEECH_PLAN.overlapSeconds, 2);
       expect(c.overlapsPrev ?? false).toBe(i > 0);
       expect(c.overlapsNext ?? false).toBe(i < chunks.length - 1);
     });
+    expect(chunks[0].end).toBeCloseTo(FASTER_WHISPER_MAX_CHUNK_SECONDS, 2);
     expect(chunks[2].end).toBeCloseTo(70, 2);
     expect(speechSeconds).toBeCloseTo(70, 2);
+  });
+
+  test('continuous speech with no pause at the 30 s setting: ≤ 30 s chunks that overlap by 3 s', () => {
+    const { probs, samples } = track([['s', 70]]);
+    const { chunks } = planSpeechChunks(probs, samples, { ...DEFAULT_SPEECH_PLAN, maxSpeechSeconds: 30 });
+    expect(chunks.length).toBe(3);
+    chunks.forEach((c, i) => {
+      expect(c.end - c.start).toBeLessThanOrEqual(30 + 1e-9);
+      if (i > 0) expect(chunks[i - 1].end - c.start).toBeCloseTo(DEFAULT_SPEECH_PLAN.overlapSeconds, 2);
+    });
+  });
+
+  test('a cut at a removed pause wins over a clear pause inside speech (a switch of language or speaker)', () => {
+    // English 20 s, 3 s of silence, German 25 s with a 0.7 s pause 5 s in. The old rule (compacted speech, the latest
+    // clear pause near the limit) cut at that pause, 5 s into the German, and one chunk held both languages.
+    const { probs, samples } = track([['s', 20], ['q', 3], ['s', 5], ['q', 0.7], ['s', 20], ['q', 1]]);
+    const { chunks } = planSpeechChunks(probs, samples, { ...DEFAULT_SPEECH_PLAN, maxSpeechSeconds: FASTER_WHISPER_MAX_CHUNK_SECONDS });
+    expect(chunks).toHaveLength(2);
+    expect(chunks[0].end).toBeCloseTo(20 + PAD, 1);
+    expect(chunks[1].start).toBeCloseTo(23 - PAD, 1);
+    expect(chunks[1].end).toBeCloseTo(samples / SR, 2); // a pause shorter than min_silence_duration_ms at the end: the span runs to the audio's end
+  });
+
+  test("languages.test.ts's long English-then-German layout: no chunk holds both sides of the switch", () => {
+    // sentences of ~3.4 s with 0.25 s gaps and a 0.7 s pause about 27 s into each side, 3 s of silence at the switch
+    const side = (seconds: number): ['s' | 'q', number][] => {
+      const parts: ['s' | 'q', number][] = [];
+      let t = 0;
+      while (t < seconds) {
+        const say = Math.min(3.4, seconds - t);
+        parts.push(['s', say]);
+        t += say;
+        if (t < seconds) parts.push(['q', Math.abs(t - 27) < 1.8 ? 0.7 : 0.25]);
+      }
+      return parts;
+    };
+    const en = side(83);
+    const enSeconds = en.reduce((s, [, d]) => s + d, 0);
+    const { probs, samples } = track([...en, ['q', 3], ...side(38)]);
+    const switchAt = enSeconds + 1.5;
+    for (const maxSpeechSeconds of [30, FASTER_WHISPER_MAX_CHUNK_SECONDS]) {
+      const { chunks } = planSpeechChunks(probs, samples, { ...DEFAULT_SPEECH_PLAN, maxSpeechSeconds });
+      for (const c of chunks) expect(c.end <= switchAt || c.start >= switchAt).toBe(true);
+      for (const c of chunks) expect(c.end - c.start).toBeLessThanOrEqual(30 + 1e-9);
+      expect(chunks.length).toBeGreaterThanOrEqual(4);
+    }
   });
 
   test('speech with short pauses: cut in the middle of the longest pause near the limit, no overlap', () => {
