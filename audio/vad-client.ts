@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { VadRequest, VadResponse } from './vad-thread';
+import { loadOrtBeforeSpawning } from '../engine/ort-load';
 
 type Waiter = { resolve: (probs: Float32Array) => void; reject: (e: Error) => void };
 
@@ -25,6 +26,7 @@ export class VadThread {
 
   private constructor() {
     const entry = path.join(__dirname, __filename.endsWith('.ts') ? 'vad-thread-boot.js' : 'vad-thread.js');
+    loadOrtBeforeSpawning(); // engine/ort-load.ts: the spawning thread loads the addon first
     this.worker = new Worker(entry);
     this.worker.unref();
     this.worker.on('message', (msg: VadResponse) => {

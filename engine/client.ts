@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DetectResult, EngineRequest, EngineResponse, EngineResult, LoadRequest } from './protocol';
+import { loadOrtBeforeSpawning } from './ort-load';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 type Pending = { resolve: (r: EngineResult | DetectResult | null) => void; reject: (e: Error) => void };
@@ -23,6 +24,7 @@ export class EngineClient {
   ) {
     // From TypeScript sources the thread boots through tsx; a compiled build runs thread.js directly.
     const entry = path.join(__dirname, __filename.endsWith('.ts') ? 'thread-boot.js' : 'thread.js');
+    loadOrtBeforeSpawning(); // engine/ort-load.ts: the spawning thread loads the addon first
     this.worker = new Worker(entry);
     this.worker.on('message', (msg: EngineResponse) => {
       if ('type' in msg) return onWarning(msg.message);
