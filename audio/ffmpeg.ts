@@ -74,6 +74,8 @@ export interface NormaliseOptions {
   audioFilter?: string;
   /** the subject of a decode error's sentence ("the audio", "channel 1") */
   what?: string;
+  /** called once, before the decode, with the duration the container's header gives (seconds; NaN if none) */
+  onHeader?: (seconds: number) => void;
 }
 
 export const DEFAULT_BLOCK_SAMPLES = 30 * SAMPLE_RATE;
@@ -142,6 +144,7 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
   const { demuxer, data } = await probeContainer(inFile);
   signal?.throwIfAborted();
   const headerSeconds = Number(data.format.duration ?? data.streams.find((s) => s.codec_type === 'audio')?.duration);
+  opts.onHeader?.(headerSeconds);
   // The wav demuxer flags a short final read as a corrupt packet, and a WAV written to a pipe (`ffmpeg … -f wav -`,
   // sox) declares an unknown data size (0xFFFFFFFF), so its last packet is always short: -xerror would refuse every
   // streamed WAV. Its samples are whole and valid; a WAV cut short is shorter audio, as admission already treats it

@@ -170,7 +170,8 @@ export type ChunkGroupInput = ChunkJob & { language: string | null; chunks: JobC
 /** What a chunk's run tells the workflow (a subset of TranscribeChunkResult: a child returns these). */
 export type ChunkOutcome = Pick<TranscribeChunkResult, 'chunkIndex' | 'language' | 'languageProbability' | 'deferred'>;
 
-const outcomeOf = (r: TranscribeChunkResult): ChunkOutcome => ({
+/** The part of a chunk's result the workflow keeps. */
+export const outcomeOf = (r: TranscribeChunkResult): ChunkOutcome => ({
   chunkIndex: r.chunkIndex,
   language: r.language,
   languageProbability: r.languageProbability,
