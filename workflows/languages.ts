@@ -58,7 +58,7 @@ export async function transcribeInLanguage(
   language: string | null,
   onDone: (n: number) => void,
 ): Promise<LanguageOutcome> {
-  const run = chunkRunner(job, () => language);
+  const run = chunkRunner(job, () => language, () => chunks.length);
   const outcomes = new Map<JobChunk, ChunkOutcome>();
   await runChunks(job, chunks, () => ({ language }), run, onDone, { onResult: (c, o) => outcomes.set(c, o) });
   return inLanguageOutcome(job, chunks, language, (c) => outcomes.get(c));

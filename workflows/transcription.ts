@@ -239,7 +239,7 @@ async function prepareWhileTranscribing(
   const inline = () => (prepared === null ? Math.min(announced.length, early) : prepared.chunks.length <= perChild ? prepared.chunks.length : Math.min(next, early));
   let next = 0;
   const language = input.language;
-  const run = chunkRunner(input, () => language);
+  const run = chunkRunner(input, () => language, () => state.chunksTotal);
   const outcomes = new Map<number, ChunkOutcome>();
   const record = (c: JobChunk, o: ChunkOutcome) => {
     outcomes.set(c.index, o);

@@ -49,8 +49,13 @@ async function historyOf(app: TestApp, jobId: string) {
   const completed = events.filter((e) => e.activityTaskCompletedEventAttributes);
   const prepared = completed.find((e) => scheduled.get(String(e.activityTaskCompletedEventAttributes!.scheduledEventId)) === 'prepareAudio')!;
   const chunkStarts = events.filter((e) => e.activityTaskStartedEventAttributes && scheduled.get(String(e.activityTaskStartedEventAttributes.scheduledEventId)) === 'transcribeChunk');
+  // the Temporal UI's line per chunk activity (workflows/chunks.ts chunkSummary)
+  const summaries = events
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'transcribeChunk')
+    .map((e) => (e.userMetadata?.summary ? decode(e.userMetadata.summary) : null));
   return {
     announced,
+    summaries,
     chunks: decode(prepared.activityTaskCompletedEventAttributes!.result!.payloads![0]).chunks,
     startedWhilePreparing: chunkStarts.filter((e) => Number(e.eventId) < Number(prepared.eventId)).length,
   };
@@ -66,6 +71,9 @@ test('chunks are announced before preparation ends, equal to the whole plan; the
   expect(h.announced).toEqual(h.chunks.slice(0, h.announced.length));
   expect(job.progress).toEqual({ chunksDone: h.chunks.length, chunksTotal: h.chunks.length });
   announcedPlan = h.chunks;
+  expect(h.summaries).toHaveLength(h.chunks.length);
+  for (const line of h.summaries) expect(line).toMatch(/^chunk \d+(\/\d+)? \(\d+\.\d–\d+\.\d s\)$/);
+  expect(h.summaries).toContain(`chunk ${h.chunks.length}/${h.chunks.length} (${h.chunks.at(-1).start.toFixed(1)}–${h.chunks.at(-1).end.toFixed(1)} s)`);
   // whether a chunk also started before prepareAudio completed depends on timing; printed, not asserted
   console.log(`early chunks: ${h.announced.length} of ${h.chunks.length} announced, ${h.startedWhilePreparing} started while preparing`);
   expect(wer(SENTENCES.join('. '), job.text as string)).toBeLessThan(0.1);
