@@ -17,6 +17,7 @@ import type { ChunkSpan } from '../common/jobs';
 import { decodeToPcm, DEFAULT_BLOCK_SAMPLES } from './ffmpeg';
 import { withChunkHashesFromFile } from './pcm-blob';
 import { DEFAULT_SPEECH_PLAN, planSpeechChunks, type SpeechPlanOptions } from './speech-spans';
+import { VAD_FRAME_SECONDS } from './vad';
 import { VadThread } from './vad-client';
 import { SAMPLE_RATE } from '../engine/constants';
 
@@ -80,11 +81,14 @@ export class PlanPrefixError extends Error {
  * frames; a span it closes (after `minSilenceDurationMs` of non-speech) depends on no later frame, its padding on the
  * next span only through a gap of ≥ minSilenceDurationMs (> 2 × speechPadMs: the full pad), and with
  * `maxSpeechDurationS` = Infinity it never splits a span. Only the prefix's last span can still change (open, or
- * cut by the prefix's end), so spans before it are the whole file's first spans; their compacted length is
- * `closed`. planSpeechChunks is greedy on the compacted line: the chunk starting at s decides its end from the cut
- * gaps and speech in (s, s + maxChunkSeconds] only (and that more than maxChunkSeconds of speech follow s), so a chunk
- * with s + maxChunkSeconds < closed (a 1 s margin for the millisecond rounding of original times) is the whole plan's
- * chunk, and so is its start (a cut or a hard limit − overlap), hence its `overlapsNext`/`overlapsPrev` flags.
+ * cut by the prefix's end), so spans before it are the whole file's first spans; of the last one, its start and
+ * everything up to its last speech frame are final too (it will end after that frame; a non-speech run inside it that
+ * ended before that frame is whole), once that stretch is longer than minSpeechDurationMs (so the span is kept). The
+ * compacted line up to there is `final`: with speech that never pauses for 2 s (one open span) chunks are still
+ * announced as the decode goes. planSpeechChunks is greedy on the compacted line: the chunk starting at s decides its
+ * end from the cut gaps and speech in (s, s + maxChunkSeconds] only (and that more than maxChunkSeconds of speech
+ * follow s), so a chunk with s + maxChunkSeconds < final (a 1 s margin for the millisecond rounding of original times)
+ * is the whole plan's chunk, and so is its start (a cut or a hard limit − overlap), hence its overlap flags.
  * A planner with a finite `maxSpeechDurationS` splits spans by later frames: nothing is sure then (returns []).
  * preparePcm checks every announced chunk against the whole plan all the same (PlanPrefixError).
  * @param probs speech probability per 512-sample frame of the prefix
@@ -95,21 +99,37 @@ export function sureChunksOfPrefix(probs: ArrayLike<number>, samples: number, op
   if (Number.isFinite(opts.vad.maxSpeechDurationS)) return [];
   if (opts.vad.minSilenceDurationMs <= 2 * opts.vad.speechPadMs) return [];
   const { chunks, spans } = planSpeechChunks(probs, samples, opts);
-  if (spans.length < 2) return [];
+  if (spans.length === 0) return [];
   const offsets: number[] = [];
   let closed = 0;
-  for (const s of spans.slice(0, -1)) {
+  for (const s of spans) {
     offsets.push(closed);
     closed += s.end - s.start;
   }
+  const last = spans[spans.length - 1];
+  closed -= last.end - last.start;
+  // Inside the last span, what lies before its last speech frame is final too: the span's start is (its gap to the
+  // span before is ≥ minSilenceDurationMs), it will end after that frame, and a non-speech run inside it that ended
+  // before that frame is whole. So the final compacted line reaches that frame, once the span is long enough to be kept.
+  // (the last speech frame inside that span: one after it belongs to a blip too short to be a span, or to none yet)
+  let lastSpeech = -1;
+  for (let f = Math.min(probs.length, Math.ceil(last.end / VAD_FRAME_SECONDS)) - 1; f * VAD_FRAME_SECONDS >= last.start; f--) {
+    if (f * VAD_FRAME_SECONDS < last.end && probs[f] >= opts.vad.threshold) {
+      lastSpeech = f * VAD_FRAME_SECONDS;
+      break;
+    }
+  }
+  // the span's first speech frame is at most a pad after its start (exactly a pad, unless clipped at 0)
+  const firstSpeechOfLast = last.start + opts.vad.speechPadMs / 1000;
+  const final = lastSpeech - firstSpeechOfLast > opts.vad.minSpeechDurationMs / 1000 + VAD_FRAME_SECONDS ? closed + Math.max(0, lastSpeech - last.start) : closed;
   const MARGIN_S = 1;
   const sure: ChunkSpan[] = [];
   for (const c of chunks) {
-    // the chunk's compacted start: its first piece's start lies in a closed span, or the chunk is not sure
+    // the chunk's compacted start
     const k = spans.findIndex((s) => c.start >= s.start - 1e-3 && c.start <= s.end + 1e-3);
-    if (k < 0 || k >= spans.length - 1) break;
+    if (k < 0) break;
     const at = offsets[k] + Math.max(0, c.start - spans[k].start);
-    if (at + opts.maxChunkSeconds + MARGIN_S >= closed) break;
+    if (at + opts.maxChunkSeconds + MARGIN_S >= final) break;
     sure.push(c);
   }
   return sure;
