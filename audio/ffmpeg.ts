@@ -166,7 +166,10 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
   });
   const kill = () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL');
   signal?.addEventListener('abort', kill, { once: true });
-  const out = await fs.promises.open(outFile, 'w');
+  // Not truncated on open: a retried preparation rewrites the same bytes in place (the decode is deterministic)
+  // while chunks announced by the attempt before may already be reading their ranges (audio/prepare.ts onChunks);
+  // truncated to the decoded length at the end instead.
+  const out = await fs.promises.open(outFile, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o644);
   let bytes = 0;
   try {
     for await (const piece of child.stdout as AsyncIterable<Buffer>) {
@@ -189,6 +192,7 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
     if (bytes < BYTES_PER_SAMPLE) throw new UnsupportedAudioError(what === 'the audio' ? 'no audio decodes from the file' : `${what} decodes to no audio`, 'decoded 0 samples');
     // Some decoders (MP3) report damage on stderr and carry on: at -v error sound audio prints nothing.
     if (stderr.trim()) throw new UnsupportedAudioError(`${what} is damaged or truncated`, ffmpegDetail(stderr));
+    await out.truncate(bytes);
     const decodedSeconds = bytes / BYTES_PER_SAMPLE / SAMPLE_RATE;
     if (Number.isFinite(headerSeconds) && decodedSeconds < headerSeconds * MIN_PRESENT_FRACTION) {
       throw new UnsupportedAudioError(
