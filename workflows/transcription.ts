@@ -201,7 +201,7 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
  * languages per window): prepareAudio signals the chunks its decoded prefix settles ({@link chunksPlannedSignal}, at
  * most min(chunks per child, MAX_CHUNKS_IN_FLIGHT) of them, audio/prepare.ts sureChunksOfPrefix) and this workflow
  * starts each at once, so inference begins while the rest of the file is decoded and planned (issue 18: on a
- * 9.5-minute file preparation was 0.6–2.2 s before the first chunk; docs/capacity.md round 6). Then the rest of the
+ * 9.5-minute file the first chunk waited 1.3–2.7 s for the whole preparation; docs/capacity.md round 6). Then the rest of the
  * chunks as before. The same as the serial flow in every other respect:
  *  - the same chunks with the same indices (the activity checks each announced chunk against the whole plan and
  *    fails the job `internal` if one differs; so does this workflow, on a retry's announcement or the result), so
