@@ -267,7 +267,8 @@ async function main() {
   BatchedInferencePipeline on the same file, side by side; where the pipeline's time went; peak RSS per process.
   --precision fp32  the float graphs from --float-models (default ~/.cache/fairscribe/models-float), batched
   --env             worker settings for the stack and the engine-alone run: INFERENCE_CONCURRENCY, BATCH_MAX,
-                    BATCH_MAX_WAIT_MS, INFERENCE_ALLOW_SPINNING, WHISPER_MODELS_DIR, …`);
+                    BATCH_MAX_WAIT_MS, INFERENCE_ALLOW_SPINNING, PREPARE_ANNOUNCE_CHUNKS (false: chunks wait for the
+                    whole preparation, as before round 6), WHISPER_MODELS_DIR, …`);
     process.exit(0);
   }
   const { values } = parseArgs({
