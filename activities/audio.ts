@@ -79,7 +79,18 @@ function announcer(ctx: Context): ((chunks: ChunkSpan[]) => Promise<void>) | nul
   const execution = ctx.info.workflowExecution;
   if (!execution) return null;
   const handle = client.workflow.getHandle(execution.workflowId, execution.runId);
-  return (chunks) => handle.signal(CHUNKS_PLANNED_SIGNAL, { chunks });
+  // Announcing is an optimisation: a signal that fails (Temporal unreachable for a moment) stops the announcements and
+  // the workflow starts the remaining chunks from the activity's result, as without them; preparation goes on.
+  let failed = false;
+  return async (chunks) => {
+    if (failed) return;
+    try {
+      await handle.signal(CHUNKS_PLANNED_SIGNAL, { chunks });
+    } catch (err) {
+      failed = true;
+      log.warn('chunk announcement failed; the remaining chunks start after preparation', { error: String((err as Error)?.message ?? err) });
+    }
+  };
 }
 
 export function createAudioActivities({ blobs, pcmBlockSeconds, tiers, announceChunks: announceAllowed = true }: AudioDeps) {
