@@ -2,11 +2,12 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { BlobNotFoundError, blobKeys, type BlobStore } from '../common/blobs';
-import type { Tier } from '../common/constants';
+import { CHUNKS_PLANNED_SIGNAL, type Tier } from '../common/constants';
 import type { PreparedAudio } from '../common/jobs';
 import type { TierLimits } from '../common/tiers';
 import { AudioTooLongError, UnsupportedAudioError } from '../audio/ffmpeg';
-import { preparePcm } from '../audio/prepare';
+import { PlanPrefixError, preparePcm } from '../audio/prepare';
+import type { ChunkSpan } from '../common/jobs';
 import { SAMPLE_RATE } from '../engine/constants';
 import { observeVad } from '../common/metrics';
 import { cancelRequestedByWorkflow } from './heartbeat';
@@ -20,6 +21,8 @@ export interface AudioDeps {
   pcmBlockSeconds?: number;
   /** the tier table, for the decoded length's limit */
   tiers?: Record<Tier, TierLimits>;
+  /** false: never announce chunks early, whatever the workflow asks (config PREPARE_ANNOUNCE_CHUNKS); default true */
+  announceChunks?: boolean;
 }
 
 /**
@@ -52,15 +55,61 @@ export function preparationFailure(err: unknown, jobId: string): unknown {
   return err;
 }
 
-export function createAudioActivities({ blobs, pcmBlockSeconds, tiers }: AudioDeps) {
+/** prepareAudio's input. */
+export interface PrepareAudioInput {
+  jobId: string;
+  tier?: Tier;
+  /** signal the workflow up to this many chunks as the decode settles them (see prepareAudio); absent/0: none */
+  announceChunks?: number;
+  /** announce only when the header's duration is at most this (seconds): audio/prepare.ts announceIfSecondsAtMost */
+  announceIfSecondsAtMost?: number;
+}
+
+/**
+ * Signals the running activity's workflow with chunks planned early, through the worker's own Temporal client
+ * (Context.client). Without one (Temporal's MockActivityEnvironment) it announces nothing.
+ */
+function announcer(ctx: Context): ((chunks: ChunkSpan[]) => Promise<void>) | null {
+  let client;
+  try {
+    client = ctx.client;
+  } catch {
+    return null;
+  }
+  const execution = ctx.info.workflowExecution;
+  if (!execution) return null;
+  const handle = client.workflow.getHandle(execution.workflowId, execution.runId);
+  // Announcing is an optimisation: a signal that fails (Temporal unreachable for a moment) stops the announcements and
+  // the workflow starts the remaining chunks from the activity's result, as without them; preparation goes on.
+  let failed = false;
+  return async (chunks) => {
+    if (failed) return;
+    try {
+      await handle.signal(CHUNKS_PLANNED_SIGNAL, { chunks });
+    } catch (err) {
+      failed = true;
+      log.warn('chunk announcement failed; the remaining chunks start after preparation', { error: String((err as Error)?.message ?? err) });
+    }
+  };
+}
+
+export function createAudioActivities({ blobs, pcmBlockSeconds, tiers, announceChunks: announceAllowed = true }: AudioDeps) {
   return {
     /**
      * Decodes the upload to 16 kHz mono float32 (stored as a blob next to it) and plans the chunks, in
      * bounded memory (audio/prepare.ts). Idempotent: a retry re-decodes into the same key.
+     * With `announceChunks` (workflows/transcription.ts, chunks started while preparing), the first chunks the
+     * decoded prefix settles (audio/prepare.ts sureChunksOfPrefix) are signalled to the calling workflow
+     * ({@link CHUNKS_PLANNED_SIGNAL}, spans and hashes only) while the rest of the file is decoded, so inference
+     * starts before preparation ends. Only with a local blob store: the PCM file is the blob, and an announced
+     * chunk's bytes are in it; an S3 store publishes the PCM only at the end (commit), so nothing is announced.
+     * A retry announces the same chunks again (the workflow keeps the first of each index and checks the rest).
      * @throws non-retryable ApplicationFailure `unsupported_audio` when ffmpeg cannot decode it,
-     *   `audio_too_long` when it decodes to more than the tier allows, `audio_missing` without an upload
+     *   `audio_too_long` when it decodes to more than the tier allows, `audio_missing` without an upload,
+     *   `internal` when an announced chunk differs from the whole file's plan (PlanPrefixError: a planner rule
+     *   that is not prefix-stable; the chunks already started ran on the announced spans)
      */
-    async prepareAudio({ jobId, tier }: { jobId: string; tier?: Tier }): Promise<PreparedAudio> {
+    async prepareAudio({ jobId, tier, announceChunks, announceIfSecondsAtMost }: PrepareAudioInput): Promise<PreparedAudio> {
       let upload: string;
       try {
         upload = await blobs.fetch(blobKeys.upload(jobId));
@@ -76,13 +125,16 @@ export function createAudioActivities({ blobs, pcmBlockSeconds, tiers }: AudioDe
       try {
         // Non-speech (silence, noise, music: whatever Silero VAD does not call speech) never reaches
         // inference, and is not billed.
+        const announce = announceAllowed && announceChunks && announceChunks > 0 && blobs.kind === 'local' ? announcer(ctx) : null;
         prepared = await preparePcm(upload, pcmFile, {
           signal: ctx.cancellationSignal,
           blockSamples: pcmBlockSamples(pcmBlockSeconds),
           maxSamples: maxDecodedSamples(tiers, tier),
+          ...(announce ? { onChunks: announce, announceLimit: announceChunks, announceIfSecondsAtMost } : {}),
         });
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       } catch (err) {
+        if (err instanceof PlanPrefixError) throw ApplicationFailure.nonRetryable(`chunk planning failed: ${err.message}`, 'internal');
         if (ctx.cancellationSignal.aborted) {
           // A cancelled job's files go now (ffmpeg may have written after the workflow's own cleanup
           // began); an abandoned attempt's stay for its retry.

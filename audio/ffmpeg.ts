@@ -74,6 +74,8 @@ export interface NormaliseOptions {
   audioFilter?: string;
   /** the subject of a decode error's sentence ("the audio", "channel 1") */
   what?: string;
+  /** called once, before the decode, with the duration the container's header gives (seconds; NaN if none) */
+  onHeader?: (seconds: number) => void;
 }
 
 export const DEFAULT_BLOCK_SAMPLES = 30 * SAMPLE_RATE;
@@ -142,6 +144,7 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
   const { demuxer, data } = await probeContainer(inFile);
   signal?.throwIfAborted();
   const headerSeconds = Number(data.format.duration ?? data.streams.find((s) => s.codec_type === 'audio')?.duration);
+  opts.onHeader?.(headerSeconds);
   // The wav demuxer flags a short final read as a corrupt packet, and a WAV written to a pipe (`ffmpeg … -f wav -`,
   // sox) declares an unknown data size (0xFFFFFFFF), so its last packet is always short: -xerror would refuse every
   // streamed WAV. Its samples are whole and valid; a WAV cut short is shorter audio, as admission already treats it
@@ -163,7 +166,10 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
   });
   const kill = () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL');
   signal?.addEventListener('abort', kill, { once: true });
-  const out = await fs.promises.open(outFile, 'w');
+  // Not truncated on open: a retried preparation rewrites the same bytes in place (the decode is deterministic)
+  // while chunks announced by the attempt before may already be reading their ranges (audio/prepare.ts onChunks);
+  // truncated to the decoded length at the end instead.
+  const out = await fs.promises.open(outFile, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o644);
   let bytes = 0;
   try {
     for await (const piece of child.stdout as AsyncIterable<Buffer>) {
@@ -186,6 +192,7 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
     if (bytes < BYTES_PER_SAMPLE) throw new UnsupportedAudioError(what === 'the audio' ? 'no audio decodes from the file' : `${what} decodes to no audio`, 'decoded 0 samples');
     // Some decoders (MP3) report damage on stderr and carry on: at -v error sound audio prints nothing.
     if (stderr.trim()) throw new UnsupportedAudioError(`${what} is damaged or truncated`, ffmpegDetail(stderr));
+    await out.truncate(bytes);
     const decodedSeconds = bytes / BYTES_PER_SAMPLE / SAMPLE_RATE;
     if (Number.isFinite(headerSeconds) && decodedSeconds < headerSeconds * MIN_PRESENT_FRACTION) {
       throw new UnsupportedAudioError(

@@ -115,8 +115,12 @@ interface Phases {
   /** workflow started → prepareAudio started */
   toPrepareMs: number;
   prepareMs: number;
-  /** prepareAudio completed → first transcribeChunk started (workflow task, job update, dispatch) */
+  /** prepareAudio completed → first transcribeChunk started (workflow task, job update, dispatch); negative when chunks start while preparing */
   toFirstChunkMs: number;
+  /** prepareAudio started → first transcribeChunk started */
+  prepToFirstChunkMs: number;
+  /** transcribeChunk activities started before prepareAudio completed (chunks announced early, workflows/transcription.ts) */
+  startedWhilePreparing: number;
   /** first chunk started → last chunk completed */
   chunksMs: number;
   /** mean scheduled → started of the chunk activities (waiting for a worker slot) */
@@ -191,6 +195,8 @@ async function phases(
     toPrepareMs: prep.started - start,
     prepareMs: prep.completed - prep.started,
     toFirstChunkMs: firstChunk - prep.completed,
+    prepToFirstChunkMs: firstChunk - prep.started,
+    startedWhilePreparing: chunks.filter((c) => c.started < prep.completed).length,
     chunksMs: lastChunk - firstChunk,
     chunkQueueMeanMs: chunks.reduce((s, c) => s + (c.started - c.scheduled), 0) / Math.max(1, chunks.length),
     finishMs: end - lastChunk,
@@ -261,7 +267,8 @@ async function main() {
   BatchedInferencePipeline on the same file, side by side; where the pipeline's time went; peak RSS per process.
   --precision fp32  the float graphs from --float-models (default ~/.cache/fairscribe/models-float), batched
   --env             worker settings for the stack and the engine-alone run: INFERENCE_CONCURRENCY, BATCH_MAX,
-                    BATCH_MAX_WAIT_MS, INFERENCE_ALLOW_SPINNING, WHISPER_MODELS_DIR, …`);
+                    BATCH_MAX_WAIT_MS, INFERENCE_ALLOW_SPINNING, PREPARE_ANNOUNCE_CHUNKS (false: chunks wait for the
+                    whole preparation, as before round 6), WHISPER_MODELS_DIR, …`);
     process.exit(0);
   }
   const { values } = parseArgs({
@@ -439,7 +446,8 @@ async function main() {
       for (const p of ph) {
         console.log(
           `  where the pipeline's time went: admit (upload+probe) ${p.admitMs} ms, to prepare ${p.toPrepareMs.toFixed(0)} ms, ` +
-            `prepare ${p.prepareMs.toFixed(0)} ms, to first chunk ${p.toFirstChunkMs.toFixed(0)} ms, chunks ${p.chunksMs.toFixed(0)} ms ` +
+            `prepare ${p.prepareMs.toFixed(0)} ms, to first chunk ${p.toFirstChunkMs.toFixed(0)} ms (prepare start → first chunk start ` +
+            `${p.prepToFirstChunkMs.toFixed(0)} ms; ${p.startedWhilePreparing} chunks started while preparing), chunks ${p.chunksMs.toFixed(0)} ms ` +
             `(${p.chunks} chunks, mean queue wait ${p.chunkQueueMeanMs.toFixed(0)} ms), finish ${p.finishMs.toFixed(0)} ms, poll ${p.seenMs.toFixed(0)} ms`,
         );
         console.log(

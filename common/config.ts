@@ -93,6 +93,12 @@ const envSchema = z.object({
    * per second), never the whole file (audio/prepare.ts). Small values only cost time; tests use 1.
    */
   PCM_READ_BLOCK_SECONDS: z.coerce.number().positive().default(30),
+  /**
+   * Audio preparation signals the workflow the chunks its decoded prefix settles, so they start while the rest of the
+   * file is prepared (activities/audio.ts, workflows/transcription.ts; local blob store only). `false`: every chunk
+   * waits for the whole file's preparation, as before (for measuring the overlap, docs/capacity.md round 6).
+   */
+  PREPARE_ANNOUNCE_CHUNKS: z.enum(['true', 'false']).default('true'),
   /** Audio longer than this goes to POST /v1/jobs, not the synchronous OpenAI-compatible routes (seconds). */
   SYNC_MAX_AUDIO_S: z.coerce.number().positive().default(20 * 60),
   /** Signs browser tokens (POST /v1/tokens); every API replica must share it. Unset: random per process. */
@@ -156,6 +162,8 @@ export interface Config {
   chunksPerChildWorkflow: number;
   /** seconds of PCM per block in audio preparation (PCM_READ_BLOCK_SECONDS) */
   pcmReadBlockSeconds: number;
+  /** PREPARE_ANNOUNCE_CHUNKS (default true) */
+  prepareAnnounceChunks: boolean;
   syncMaxAudioSeconds: number;
   tokenSecret: Buffer;
   edge: { deadlineSeconds: number; uploadDeadlineSeconds: number; resultMaxBytes: number };
@@ -226,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     spotAttempts: e.SPOT_ATTEMPTS,
     chunksPerChildWorkflow: e.CHUNKS_PER_CHILD_WORKFLOW,
     pcmReadBlockSeconds: e.PCM_READ_BLOCK_SECONDS,
+    prepareAnnounceChunks: e.PREPARE_ANNOUNCE_CHUNKS === 'true',
     syncMaxAudioSeconds: e.SYNC_MAX_AUDIO_S,
     tokenSecret: e.TOKEN_SECRET ? Buffer.from(e.TOKEN_SECRET) : crypto.randomBytes(32),
     edge: {

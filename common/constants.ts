@@ -56,3 +56,9 @@ export function workflowIdFor(jobId: string): string {
 }
 
 export const TRANSCRIPTION_WORKFLOW = 'transcriptionWorkflow';
+
+/**
+ * The signal prepareAudio sends its transcription workflow with chunks planned before the whole file is
+ * (activities/audio.ts; payload `{ chunks: ChunkSpan[] }`, spans and hashes only).
+ */
+export const CHUNKS_PLANNED_SIGNAL = 'chunksPlanned';

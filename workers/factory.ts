@@ -97,7 +97,13 @@ export async function startOrchestrationWorker(
     taskQueue: TASK_QUEUES.orchestration,
     workflowBundle: await workflowBundle(),
     activities: {
-      ...createAudioActivities({ blobs, pool: patientPool(pool), pcmBlockSeconds: config.pcmReadBlockSeconds, tiers: config.tiers }),
+      ...createAudioActivities({
+        blobs,
+        pool: patientPool(pool),
+        pcmBlockSeconds: config.pcmReadBlockSeconds,
+        tiers: config.tiers,
+        announceChunks: config.prepareAnnounceChunks,
+      }),
       ...createStorageActivities({ pool: patientPool(pool), blobs }),
       ...createRetentionActivities({ pool: patientPool(pool), blobs }),
       ...createChannelsActivities({ pool: patientPool(pool), blobs, pcmBlockSeconds: config.pcmReadBlockSeconds, tiers: config.tiers }),

@@ -48,9 +48,11 @@ const storage = proxyActivities<Storage>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
 
-export function inferenceActivities(taskQueue: string, maximumAttempts = 5): Inference {
+export function inferenceActivities(taskQueue: string, maximumAttempts = 5, summary?: string): Inference {
   return proxyActivities<Inference>({
     taskQueue,
+    // what the Temporal UI shows for the activity instead of its bare type (chunkSummary)
+    ...(summary ? { summary } : {}),
     // No schedule-to-start limit: with no worker on the queue the task waits for capacity.
     startToCloseTimeout: '10 minutes',
     // Heartbeats flow from the activity's event loop every 5 s while the engine thread works; a few
@@ -95,22 +97,36 @@ export type ChunkCall = Pick<TranscribeChunkInput, 'language'> & Partial<Pick<Tr
  * tier's first non-spot backend (durability beats cost, even CPU for a long file), recorded in the
  * job's `fallbacks`. `call` (optional) sets the chunk's language, model and detection options.
  */
-export function chunkRunner(job: ChunkJob, language: () => string | null): (chunk: JobChunk, call?: ChunkCall) => Promise<TranscribeChunkResult> {
+export function chunkRunner(
+  job: ChunkJob,
+  language: () => string | null,
+  total: () => number | null = () => null,
+): (chunk: JobChunk, call?: ChunkCall) => Promise<TranscribeChunkResult> {
   const onSpot = job.backend === 'gpu-spot';
-  const primary = inferenceActivities(BACKEND_TASK_QUEUE[job.backend], onSpot ? (job.spotAttempts ?? DEFAULT_SPOT_ATTEMPTS) : undefined);
   const fallbackTo = fallbackBackend(job.tier);
   return async (chunk, call) => {
     const { channel, ...span } = chunk;
     const args: TranscribeChunkInput = { jobId: job.jobId, model: job.model, chunk: span, language: language(), task: job.task, tier: job.tier, ...(channel === undefined ? {} : { channel }), ...call };
+    const summary = chunkSummary(chunk, total());
     try {
-      return await primary.transcribeChunk(args);
+      return await inferenceActivities(BACKEND_TASK_QUEUE[job.backend], onSpot ? (job.spotAttempts ?? DEFAULT_SPOT_ATTEMPTS) : undefined, summary).transcribeChunk(args);
     } catch (err) {
       if (!onSpot || isCancellation(err)) throw err;
       const reason = describeFailure(err).message;
       await storage.recordFallback({ jobId: job.jobId, fallback: { chunk: chunk.index, from: job.backend, to: fallbackTo, reason } });
-      return inferenceActivities(BACKEND_TASK_QUEUE[fallbackTo]).transcribeChunk(args);
+      return inferenceActivities(BACKEND_TASK_QUEUE[fallbackTo], undefined, `${summary}, fallback to ${fallbackTo}`).transcribeChunk(args);
     }
   };
+}
+
+/**
+ * The one line the Temporal UI shows for a chunk's activity (ActivityOptions.summary), e.g. `chunk 3/19 (12.0–41.2 s)`:
+ * 1-based index, of `total` when known (not yet while preparation is still planning), its span on the original time
+ * line; `channel 1, chunk …` for a multichannel job (the API's channel number). Metadata only: not part of the command sequence Temporal replays.
+ */
+export function chunkSummary(chunk: JobChunk, total: number | null): string {
+  const of = total === null ? '' : `/${total}`;
+  return `${chunk.channel === undefined ? '' : `channel ${chunk.channel}, `}chunk ${chunk.index + 1}${of} (${chunk.start.toFixed(1)}–${chunk.end.toFixed(1)} s)`;
 }
 
 /**
@@ -170,7 +186,8 @@ export type ChunkGroupInput = ChunkJob & { language: string | null; chunks: JobC
 /** What a chunk's run tells the workflow (a subset of TranscribeChunkResult: a child returns these). */
 export type ChunkOutcome = Pick<TranscribeChunkResult, 'chunkIndex' | 'language' | 'languageProbability' | 'deferred'>;
 
-const outcomeOf = (r: TranscribeChunkResult): ChunkOutcome => ({
+/** The part of a chunk's result the workflow keeps. */
+export const outcomeOf = (r: TranscribeChunkResult): ChunkOutcome => ({
   chunkIndex: r.chunkIndex,
   language: r.language,
   languageProbability: r.languageProbability,

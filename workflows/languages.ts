@@ -58,12 +58,25 @@ export async function transcribeInLanguage(
   language: string | null,
   onDone: (n: number) => void,
 ): Promise<LanguageOutcome> {
-  const run = chunkRunner(job, () => language);
+  const run = chunkRunner(job, () => language, () => chunks.length);
   const outcomes = new Map<JobChunk, ChunkOutcome>();
   await runChunks(job, chunks, () => ({ language }), run, onDone, { onResult: (c, o) => outcomes.set(c, o) });
+  return inLanguageOutcome(job, chunks, language, (c) => outcomes.get(c));
+}
+
+/**
+ * The language summary of a job whose chunks all ran in `language` (transcribeInLanguage; also the workflow's
+ * chunks started while preparing, workflows/transcription.ts): a null language takes each chunk's detected one.
+ */
+export function inLanguageOutcome(
+  job: TranscriptionInput,
+  chunks: JobChunk[],
+  language: string | null,
+  outcomeOf: (chunk: JobChunk) => ChunkOutcome | undefined,
+): LanguageOutcome {
   const seconds = chunkSpeechSeconds(chunks);
   const windows = chunks.map((c, i) => {
-    const o = outcomes.get(c);
+    const o = outcomeOf(c);
     return { language: language ?? o?.language ?? 'en', probability: language === null ? (o?.languageProbability ?? null) : null, seconds: seconds[i] };
   });
   return { ...jobLanguages(windows, windows.map((w) => w.language)), model: job.model, modelNote: null };

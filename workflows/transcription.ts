@@ -7,9 +7,11 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  condition,
   defineQuery,
   defineSignal,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -18,10 +20,20 @@ import type { createAudioActivities } from '../activities/audio';
 import type { createChannelsActivities } from '../activities/channels';
 import type { createQuotaActivities } from '../activities/quota';
 import type { createStorageActivities } from '../activities/storage';
-import type { JobStatus } from '../common/constants';
-import type { TranscriptionInput, WorkflowStatus } from '../common/jobs';
-import { describeFailure } from './chunks';
-import { transcribeByWindow, transcribeInLanguage, type LanguageOutcome } from './languages';
+import { CHUNKS_PLANNED_SIGNAL, type JobStatus } from '../common/constants';
+import type { PreparedAudio, TranscriptionInput, WorkflowStatus } from '../common/jobs';
+import { DEFAULT_SPEECH_PLAN } from '../audio/speech-spans';
+import {
+  chunkRunner,
+  DEFAULT_CHUNKS_PER_CHILD,
+  describeFailure,
+  MAX_CHUNKS_IN_FLIGHT,
+  outcomeOf,
+  runChunks,
+  type ChunkOutcome,
+  type JobChunk,
+} from './chunks';
+import { inLanguageOutcome, transcribeByWindow, transcribeInLanguage, type LanguageOutcome } from './languages';
 import { MODEL_REGISTRY } from '../common/routing';
 import { startWebhookDelivery } from './webhook';
 import { runEdge } from './edge';
@@ -35,6 +47,14 @@ type Orchestration = ReturnType<typeof createAudioActivities> &
 export const statusQuery = defineQuery<WorkflowStatus>('status');
 /** Stops the job (API cancel route, Temporal UI, `temporal workflow signal --name cancel`). */
 export const cancelSignal = defineSignal('cancel');
+/** prepareAudio's chunks planned before the whole file is (activities/audio.ts); see prepareWhileTranscribing. */
+export const chunksPlannedSignal = defineSignal<[{ chunks: JobChunk[] }]>(CHUNKS_PLANNED_SIGNAL);
+
+/**
+ * The patch under which a job's first chunks start while its audio is still prepared (prepareWhileTranscribing):
+ * workflows started before it replay the old command sequence (prepare, then the chunks).
+ */
+export const CHUNKS_WHILE_PREPARING_PATCH = 'chunks-start-while-preparing';
 
 /**
  * Settlement never gives up: a job must not stay `running` holding quota because Redis was down for
@@ -130,23 +150,29 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     if (!cloud) return false;
     input = cloud;
   }
-  const prepared = input.channels
-    ? await preparation.prepareChannels({ jobId: input.jobId, channels: input.channels, tier: input.tier })
-    : await preparation.prepareAudio({ jobId: input.jobId, tier: input.tier });
-  state.chunksTotal = prepared.chunks.length;
-  await orchestration.updateJob({
-    jobId: input.jobId,
-    patch: { audioSeconds: prepared.audioSeconds, chunksTotal: prepared.chunks.length },
-  });
-
-  if (prepared.chunks.length > 0) setStatus('running');
   const onDone = (n: number) => (state.chunksDone += n);
   // No language: each window in its own detected language (a multilingual model, or routing by
   // language); else every chunk in the given language (or an English-only model's English).
   const byWindow = input.language === null && (!!input.languageRouting || MODEL_REGISTRY.models[input.model]?.multilingual !== false);
-  const languages = byWindow
-    ? await transcribeByWindow(input, prepared.chunks, onDone)
-    : await transcribeInLanguage(input, prepared.chunks, input.language, onDone);
+  let prepared: PreparedAudio;
+  let languages: LanguageOutcome;
+  if (!input.channels && !byWindow && patched(CHUNKS_WHILE_PREPARING_PATCH)) {
+    ({ prepared, languages } = await prepareWhileTranscribing(input, state, setStatus, onDone));
+  } else {
+    prepared = input.channels
+      ? await preparation.prepareChannels({ jobId: input.jobId, channels: input.channels, tier: input.tier })
+      : await preparation.prepareAudio({ jobId: input.jobId, tier: input.tier });
+    state.chunksTotal = prepared.chunks.length;
+    await orchestration.updateJob({
+      jobId: input.jobId,
+      patch: { audioSeconds: prepared.audioSeconds, chunksTotal: prepared.chunks.length },
+    });
+
+    if (prepared.chunks.length > 0) setStatus('running');
+    languages = byWindow
+      ? await transcribeByWindow(input, prepared.chunks, onDone)
+      : await transcribeInLanguage(input, prepared.chunks, input.language, onDone);
+  }
 
   // Billed = audio sent to inference, rounded up (README "Quotas and tiers"); the rest of the reservation goes back.
   // Settled before the job reads `completed`, so a client never sees a finished job still holding quota.
@@ -168,6 +194,104 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
   });
   setStatus('completed');
   return retain;
+}
+
+/**
+ * Preparation and the first chunks side by side, for a job whose chunks all run in one language (no channels, not
+ * languages per window): prepareAudio signals the chunks its decoded prefix settles ({@link chunksPlannedSignal}, at
+ * most min(chunks per child, MAX_CHUNKS_IN_FLIGHT) of them, audio/prepare.ts sureChunksOfPrefix) and this workflow
+ * starts each at once, so inference begins while the rest of the file is decoded and planned (issue 18: on a
+ * 9.5-minute file the first chunk waited 1.3–2.7 s for the whole preparation; docs/capacity.md round 6). Then the rest of the
+ * chunks as before. The same as the serial flow in every other respect:
+ *  - the same chunks with the same indices (the activity checks each announced chunk against the whole plan and
+ *    fails the job `internal` if one differs; so does this workflow, on a retry's announcement or the result), so
+ *    chunk activities stay idempotent by job id + chunk index and the merge sees the plan the serial flow would;
+ *  - at most MAX_CHUNKS_IN_FLIGHT chunks in flight; a job whose header says it may need more chunks than one
+ *    workflow runs itself announces nothing (announceIfSecondsAtMost: every chunk but the last holds more than
+ *    minChunkSeconds of speech) and runs its chunks in child workflows as before; should the plan still exceed the
+ *    limit, the chunks not yet started run in children;
+ *  - billing from the whole plan's speech seconds (prepared.speechSeconds), as before;
+ *  - a failed or cancelled preparation cancels the chunks started, and the job's cleanup waits until ffmpeg has
+ *    stopped (prepareAudio's WAIT_CANCELLATION_COMPLETED); a failed chunk cancels preparation.
+ * With an S3 blob store the activity announces nothing (the PCM is published at its end) and this is the serial flow.
+ */
+async function prepareWhileTranscribing(
+  input: TranscriptionInput,
+  state: WorkflowStatus,
+  setStatus: (s: JobStatus) => void,
+  onDone: (n: number) => void,
+): Promise<{ prepared: PreparedAudio; languages: LanguageOutcome }> {
+  const perChild = input.chunksPerChild ?? DEFAULT_CHUNKS_PER_CHILD;
+  const early = Math.min(perChild, MAX_CHUNKS_IN_FLIGHT);
+  const announced: JobChunk[] = [];
+  let conflict: number | null = null;
+  const same = (a: JobChunk, b: JobChunk | undefined) => JSON.stringify(a) === JSON.stringify(b);
+  setHandler(chunksPlannedSignal, ({ chunks }) => {
+    for (const c of chunks) {
+      // in order; a retried preparation announces the same chunks again
+      if (c.index === announced.length) announced.push(c);
+      else if (c.index < announced.length && !same(announced[c.index], c)) conflict ??= c.index;
+    }
+  });
+  let prepared: PreparedAudio | null = null;
+  // Chunks this workflow runs itself: the announced ones (up to `early`) while the plan grows; then all of them when
+  // they fit in one workflow, else only those already started (the rest go to child workflows below).
+  const inline = () => (prepared === null ? Math.min(announced.length, early) : prepared.chunks.length <= perChild ? prepared.chunks.length : Math.min(next, early));
+  let next = 0;
+  const language = input.language;
+  const run = chunkRunner(input, () => language, () => state.chunksTotal);
+  const outcomes = new Map<number, ChunkOutcome>();
+  const record = (c: JobChunk, o: ChunkOutcome) => {
+    outcomes.set(c.index, o);
+    onDone(1);
+  };
+  const lane = async () => {
+    for (;;) {
+      await condition(() => next < inline() || prepared !== null);
+      // another lane may have taken the chunk this one woke for: wait again, unless the plan is whole
+      if (next >= inline()) {
+        if (prepared !== null) return;
+        continue;
+      }
+      const i = next++;
+      const chunk = prepared ? prepared.chunks[i] : announced[i];
+      if (state.status !== 'running') setStatus('running');
+      record(chunk, outcomeOf(await run(chunk, { language })));
+    }
+  };
+  const stage = new CancellationScope();
+  const preparing = stage.run(async () => {
+    const p = await preparation.prepareAudio({
+      jobId: input.jobId,
+      tier: input.tier,
+      announceChunks: early,
+      // every chunk but the last holds more than minChunkSeconds of speech (audio/speech-spans.ts planSpeechChunks)
+      announceIfSecondsAtMost: (perChild - 1) * DEFAULT_SPEECH_PLAN.minChunkSeconds,
+    });
+    const differs = conflict ?? announced.findIndex((c, i) => !same(c, p.chunks[i]));
+    if (differs >= 0) {
+      throw ApplicationFailure.nonRetryable(`chunk planning failed: chunk ${differs} was announced before the whole file was planned, and the plan differs there`, 'internal');
+    }
+    prepared = p;
+    state.chunksTotal = p.chunks.length;
+    await orchestration.updateJob({ jobId: input.jobId, patch: { audioSeconds: p.audioSeconds, chunksTotal: p.chunks.length } });
+  });
+  const lanes = stage.run(() => Promise.all(Array.from({ length: MAX_CHUNKS_IN_FLIGHT }, lane)));
+  try {
+    await Promise.all([preparing, lanes]);
+  } catch (err) {
+    // The other side stops too; the job's cleanup runs after ffmpeg has (WAIT_CANCELLATION_COMPLETED).
+    stage.cancel();
+    await Promise.allSettled([preparing, lanes]);
+    throw err;
+  }
+  const whole: PreparedAudio = prepared!;
+  const rest = whole.chunks.slice(next);
+  if (rest.length > 0) {
+    // Only when the plan has more chunks than one workflow runs itself (the header understated the length).
+    await runChunks(input, rest, () => ({ language }), run, (n) => n, { onResult: record });
+  }
+  return { prepared: whole, languages: inLanguageOutcome(input, whole.chunks, language, (c) => outcomes.get(c.index)) };
 }
 
 /** The job's language fields (written with the transcript: the one place they are decided). */
