@@ -479,6 +479,34 @@ export function addWordTimestamps(
 }
 
 /**
+ * Our guard on openai's word-based seek: a window's words and segment ends never pass the window's last timestamp
+ * token that closed a segment (`lastTimestamp`, where openai/whisper transcribe.py seeks without words:
+ * `last_timestamp_position`), so the next window, which with word timestamps starts at the last word's end
+ * (transcribe.py and faster-whisper 1.1.0 generate_segments: `seek = round(last_word_end * FRAMES_PER_SECOND)`),
+ * never starts past audio the decoder did not transcribe.
+ * Why: DTW can stretch a window's last words over the audio after them (the path must reach the window's last frame
+ * and stays on one text row through a pause or untranscribed speech). add_word_timestamps' "prefer the segment-level
+ * end timestamp" only pulls the last word back when it starts before the segment's end; when the whole word lies
+ * after it, openai moves the segment's end to the word's and seeks there. Measured (whisper-base int8, eval:words'
+ * long file with pauses): the decoder closed its last segment "… ask what you" at 46.48 s, DTW put "what" at
+ * 45.98–52.82 s, the next window started at 52.84 s and "can do for your country. And so my fellow" (46.5–52.8 s)
+ * was never decoded: 10 words that the same engine without word timestamps transcribes.
+ * Words past the cap keep their order and end at it (zero length, as openai gives words it cannot place).
+ * @param segments one window's segments after addWordTimestamps, absolute seconds; not modified
+ * @param lastTimestamp absolute seconds: the window start + decoding.ts segmentsFromTokens `consumedSeconds`
+ * @returns the segments, times capped at lastTimestamp (rounded to 0.01 s)
+ */
+export function capAtLastTimestamp<S extends { start: number; end: number; words: TimedWord[] }>(segments: readonly S[], lastTimestamp: number): S[] {
+  const cap = round2(lastTimestamp);
+  return segments.map((s) => ({
+    ...s,
+    start: Math.min(s.start, cap),
+    end: Math.min(s.end, cap),
+    words: s.words.map((w) => ({ ...w, start: Math.min(w.start, cap), end: Math.min(w.end, cap) })),
+  }));
+}
+
+/**
  * Our guarantees on top of openai's output (openai can emit overlapping or out-of-segment words after
  * its heuristics): every word inside [segStart, segEnd] and inside [0, audioEnd], starts
  * non-decreasing, no overlap with the previous word, end ≥ start. Rounded to 0.01 s.

@@ -5,7 +5,7 @@
  */
 import { HOP_LENGTH, N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE } from './constants';
 import { segmentsFromTokens } from './decoding';
-import { addWordTimestamps, clampWords, findAlignment, splitToWordTokens, type WordTiming } from './timing';
+import { addWordTimestamps, capAtLastTimestamp, clampWords, findAlignment, splitToWordTokens, type WordTiming } from './timing';
 import { bestAttempt, compressionRatio, isNoSpeechWindow, needsFallback, temperaturesFrom } from './fallback';
 import { mulberry32, seedFrom } from './prng';
 import { logMelSpectrogram } from './logmel';
@@ -438,7 +438,9 @@ export class WhisperTranscriber {
           seek,
           lastSpeechTimestamp,
         );
-        timed = r.segments;
+        // words and segment ends stop at the window's last timestamp, so the word-based seek below never skips
+        // untranscribed audio (timing.ts capAtLastTimestamp)
+        timed = capAtLastTimestamp(r.segments, seek + consumedSeconds);
         // openai transcribe.py and faster-whisper generate_segments: after the window, the last word's end
         // (get_end), not add_word_timestamps' segment end (which "prefer the segment-level end" can move)
         lastSpeechTimestamp = lastEnd(timed) ?? lastSpeechTimestamp;
