@@ -47,7 +47,12 @@ const USAGE = `usage: npm run -s eval:words -- [options]
   --models-dir DIR    load our engine from DIR/<model> (default WHISPER_MODELS_DIR), e.g. ~/.cache/fairscribe/models-float
   --precision P       int8 | fp32 | fp16 graphs of that folder (default: int8 where present, else fp32)
   --weights W         shipped | ct2 (graphs rebuilt from the CTranslate2 weights by infra/models/ct2-models.sh)
-faster-whisper always runs its CTranslate2 int8 model of the same weights (bench/peers/faster_whisper_words.py).`;
+  --no-word-seek      ours with the timestamp seek (TranscribeOptions.wordSeek false: the windows of a run without
+                      words) instead of openai's word-based seek, to measure what the rule changes
+  --fw-compute-type T int8 | float32: faster-whisper's CTranslate2 compute type (default int8, as the service's peer);
+                      float32 with --precision fp32 compares two float decoders of the same weights, so that the
+                      transcripts differ only where the float arithmetic does
+faster-whisper runs its CTranslate2 model of the same weights (bench/peers/faster_whisper_words.py).`;
 
 const TARGET_MEDIAN_S = 0.05;
 const TARGET_P95_S = 0.3;
@@ -152,6 +157,10 @@ async function main() {
       precision: { type: 'string', default: '' },
       // shipped | ct2 (engine/node-loader.ts LoadOptions.weights: graphs rebuilt from the CTranslate2 weights)
       weights: { type: 'string', default: 'shipped' },
+      // faster-whisper's compute type: int8 (default) or float32
+      'fw-compute-type': { type: 'string', default: 'int8' },
+      // ours with the timestamp seek instead of the word-based one (TranscribeOptions.wordSeek false)
+      'no-word-seek': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -164,6 +173,8 @@ async function main() {
     throw new Error(`--precision must be int8, fp32 or fp16, not ${values.precision}`);
   }
   if (values.weights !== 'shipped' && values.weights !== 'ct2') throw new Error(`--weights must be shipped or ct2, not ${values.weights}`);
+  const fwComputeType = values['fw-compute-type']!;
+  if (fwComputeType !== 'int8' && fwComputeType !== 'float32') throw new Error(`--fw-compute-type must be int8 or float32, not ${fwComputeType}`);
   const threads = Number(values.threads);
   const config = loadConfig();
   const audioDir = path.join(config.modelsDir, '..', 'audio');
@@ -199,7 +210,7 @@ async function main() {
   });
 
   console.log(
-    `eval:words  ours (engine/timing.ts) vs faster-whisper word_timestamps=True, greedy T=0, threads ${threads}, pairing gate ${values['pair-gate-s']} s`,
+    `eval:words  ours (engine/timing.ts) vs faster-whisper word_timestamps=True (CTranslate2 ${fwComputeType}), greedy T=0, threads ${threads}, pairing gate ${values['pair-gate-s']} s`,
   );
   console.log(`load average at start ${loadNow()}; ${os.cpus().length} CPUs`);
   const summary: string[] = [];
@@ -217,7 +228,7 @@ async function main() {
       VENV_PYTHON,
       [
         path.join(__dirname, 'peers', 'faster_whisper_words.py'),
-        JSON.stringify({ ct2Dir, threads, language: 'en', files: peerFiles.filter((f) => !f.skip) }),
+        JSON.stringify({ ct2Dir, threads, language: 'en', computeType: fwComputeType, files: peerFiles.filter((f) => !f.skip) }),
       ],
       { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, HF_HUB_OFFLINE: '1' } },
     );
@@ -236,7 +247,10 @@ async function main() {
       warn: (m) => console.log(`warning: ${m}`),
     });
     console.log('');
-    console.log(`${model}  (ours: ${path.join(modelsDir, model)}, ${precision ?? choosePrecision(path.join(modelsDir, model), 'cpu')} graphs, ${values.weights} weights)`);
+    console.log(
+      `${model}  (ours: ${path.join(modelsDir, model)}, ${precision ?? choosePrecision(path.join(modelsDir, model), 'cpu')} graphs, ${values.weights} weights, ` +
+        `${values['no-word-seek'] ? 'timestamp seek' : 'word-based seek'})`,
+    );
     const head = `${pad('file', 40)}${padStart('words', 7)}${padStart('fw', 6)}${padStart('paired', 8)}${padStart('med|Δs|', 9)}${padStart('p95|Δs|', 9)}${padStart('med|Δe|', 9)}${padStart('p95|Δe|', 9)}${padStart('max|Δ|', 8)}${padStart('ours s', 8)}${padStart('fw s', 7)}`;
     console.log(head);
     console.log('-'.repeat(head.length));
@@ -267,10 +281,10 @@ async function main() {
         const vad = new SileroVadStream(await sileroSession);
         const probs = [...(await vad.push(f.samples)), ...(await vad.finish())];
         const spans = findSpeechSpans(probs, f.samples.length);
-        const r = await engine.transcribe(compactAudio(f.samples, spans), { language: 'en', fallback: false, wordTimestamps: true });
+        const r = await engine.transcribe(compactAudio(f.samples, spans), { language: 'en', fallback: false, wordTimestamps: true, wordSeek: !values['no-word-seek'] });
         words = r.segments.flatMap((s: Segment) => (s.words ?? []).map((w) => ({ word: w.word, ...mapWordToOriginal(w, spans) })));
       } else {
-        const r = await engine.transcribe(f.samples, { language: 'en', fallback: false, wordTimestamps: true });
+        const r = await engine.transcribe(f.samples, { language: 'en', fallback: false, wordTimestamps: true, wordSeek: !values['no-word-seek'] });
         words = r.segments.flatMap((s: Segment) => s.words ?? []);
       }
       const oursS: number = f.fwVad && silenceRemoved ? silenceRemoved.seconds : (performance.now() - t0) / 1000;

@@ -53,6 +53,12 @@ export interface TranscribeOptions {
    */
   wordTimestamps?: boolean;
   /**
+   * false: with `wordTimestamps`, the next window starts where it would without words (the last timestamp), not at
+   * the last word's end (openai's rule, the default true). For measuring what the rule costs and changes
+   * (bench:words, eval:words --no-word-seek); the service keeps the default.
+   */
+  wordSeek?: boolean;
+  /**
    * The request's temperature (OpenAI `temperature`, 0…1): 0 or absent = greedy first with Whisper's
    * fallback; t > 0 = sample at t first, fall back upward (fallback.ts temperaturesFrom).
    */
@@ -468,7 +474,7 @@ export class WhisperTranscriber {
       let next = seek + (consumedSeconds > 0 ? consumedSeconds : windowSeconds);
       const n = row.tokens.length;
       const singleTimestampEnding = n >= 2 && !vocab.isTimestamp(row.tokens[n - 2]) && vocab.isTimestamp(row.tokens[n - 1]);
-      if (timed && !singleTimestampEnding) {
+      if (timed && !singleTimestampEnding && opts.wordSeek !== false) {
         // openai transcribe.py with word_timestamps: seek to the last word's end (in whole mel frames)
         const lastWordEnd = lastEnd(timed);
         const framesPerSecond = SAMPLE_RATE / HOP_LENGTH;
