@@ -20,6 +20,12 @@
  * Times are seconds; the 1-minute load average is printed, as the machine may be shared, and the process's CPU
  * seconds (process.cpuUsage, every onnxruntime thread included) beside the wall-clock ones: on a loaded machine the
  * CPU ratio is the steadier measure of the work words add.
+ *
+ * Measured (#16, 2026-12-07, 2 rounds at load 22–29, CPU on/off; windows off/on/on-with-timestamp-seek): base long file
+ * with pauses 1.274× (12/15/12 windows; the alignment alone, same windows, 1.129×), after silence removal 1.073×
+ * (9/9/9); tiny.en with pauses 0.952× (12/12/12, the word seek left a decoding loop: 664 decoder runs against 894),
+ * alignment alone 1.120×, after silence removal 1.135× (9/9/9). The word-based seek adds windows only where a segment's
+ * last timestamp lies in a pause after its last word; the service's engine gets audio with the pauses removed.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
