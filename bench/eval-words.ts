@@ -22,8 +22,8 @@
  * Measured (#16, 2026-12-07, tiny.en, all-files p95 |Δstart| / |Δend|): ours int8 vs faster-whisper int8 0.579 / 0.527
  * (0.643 / 0.447 before the seek cap); int8 graphs rebuilt from the CT2 weights (--weights ct2) 0.511 / 0.458; ours fp32
  * vs faster-whisper int8 0.480 / 0.386; ours fp32 vs faster-whisper float32 (--fw-compute-type float32) 0.160 / 0.140,
- * within the targets. On the same windows and text tokens (our int8 windows re-aligned by CTranslate2's int8 `align`)
- * the two alignments differ by p95 0.080 / 0.080 s over 1443 words. So tiny.en's int8 tail is the two int8 decoders
+ * within the targets. On the same windows and text tokens (bench/words-align.ts: our int8 windows re-aligned by
+ * CTranslate2's int8 `align`) the two alignments differ by p95 0.040 / 0.040 s over 1326 words. So tiny.en's int8 tail is the two int8 decoders
  * writing different text (and so placing different windows), not the alignment: pairs whose text agrees within ±3 words
  * are within the targets in every configuration (p95 ≤ 0.20 / 0.24 s).
  */
