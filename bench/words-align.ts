@@ -10,7 +10,7 @@
  * numerics of the two int8 models, features), with no transcript or window differences in them, which eval:words
  * cannot separate. Prints per file the median and 95th percentile of |Δstart| and |Δend| and the count over 0.3 s.
  * Measured (#16, 2026-12-07, tiny.en int8, load 19): 1326 words, median 0.000 / 0.000 s, p95 0.040 / 0.040 s, 9 over
- * 0.3 s (eval:words on the same files, where the two engines also decode their own text and windows: p95 0.4–0.9 s).
+ * 0.3 s (eval:words on the same files, where each engine decodes its own text and windows: p95 0.20–0.87 s).
  * Needs `bash bench/setup-peers.sh` once. Times are seconds.
  */
 import { spawnSync } from 'node:child_process';
