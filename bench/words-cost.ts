@@ -3,23 +3,36 @@
  *  --skip-warmup --help]`
  *
  * What word timestamps cost the engine (issue #16: ≤ 15 % of engine time when asked, 0 % when not), on
- *  - jfk.flac three times (33 s, as bench/engine.ts), and
+ *  - jfk.flac three times (33 s, as bench/engine.ts),
  *  - a long-form file of ≥ 5 min (bench/long-form.ts: every reference file of ../shared/audio in turn with
- *    pauses of 1–6 s between them, as bench/eval-words.ts builds it),
- * per model: the same loaded engine (engine/node-loader.ts loadWhisper, batch 1, greedy T = 0 only) transcribes
- * each file with `wordTimestamps` off and on, interleaved (round i runs both, alternating which goes first) so
- * that load from other processes spreads over both; medians of N runs and the ratio on / off. Also per run
- * with words: windows decoded (openai's word-based seek can move windows), the decoder runs, the seconds inside
- * model.alignmentPass (the uncached decoder pass and the copy-out of the heads) and the rest of the
- * alignment (engine/timing.ts findAlignment: normalisation, median filter, DTW; word splitting).
+ *    pauses of 1–6 s between them, as bench/eval-words.ts builds it), and
+ *  - the same file after the pipeline's silence removal (audio/speech-spans.ts findSpeechSpans + compactAudio over
+ *    Silero VAD, as eval:words' silence-removed row): what the service's engine is given,
+ * per model: the same loaded engine (engine/node-loader.ts loadWhisper, batch 1, greedy T = 0 only, onnxruntime
+ * spinning as INFERENCE_ALLOW_SPINNING says, default off as the service) transcribes each file with
+ * `wordTimestamps` off, on, and on with the timestamp seek (`wordSeek: false`: the same windows as off, so the
+ * difference is the alignment alone; the difference between the two "on" runs is openai's word-based seek, which
+ * starts the next window at the last word's end and so changes the windows), interleaved (round i runs all three,
+ * rotating which goes first) so that load from other processes spreads over them; medians of N runs and the ratios
+ * to off. Also per run with words: windows decoded, the decoder runs, the wall and CPU seconds inside
+ * model.alignmentPass (the uncached decoder pass, the copy-out of the heads and the token probabilities) and the rest
+ * of the alignment (engine/timing.ts findAlignment: normalisation, median filter, DTW; word splitting).
  * Times are seconds; the 1-minute load average is printed, as the machine may be shared, and the process's CPU
  * seconds (process.cpuUsage, every onnxruntime thread included) beside the wall-clock ones: on a loaded machine the
  * CPU ratio is the steadier measure of the work words add.
+ *
+ * Measured (#16, 2026-12-07, 2 rounds at load 22–29, CPU on/off; windows off/on/on-with-timestamp-seek): base long file
+ * with pauses 1.274× (12/15/12 windows; the alignment alone, same windows, 1.129×), after silence removal 1.073×
+ * (9/9/9); tiny.en with pauses 0.952× (12/12/12, the word seek left a decoding loop: 664 decoder runs against 894),
+ * alignment alone 1.120×, after silence removal 1.135× (9/9/9). The word-based seek adds windows only where a segment's
+ * last timestamp lies in a pause after its last word; the service's engine gets audio with the pauses removed.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { compactAudio, findSpeechSpans } from '../audio/speech-spans';
+import { loadSileroVad, SileroVadStream } from '../audio/silero-vad';
 import { loadConfig } from '../common/config';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
@@ -33,8 +46,13 @@ interface Sample {
   windows: number;
   decoderRuns: number;
   passSeconds: number;
+  /** CPU seconds of the process inside model.alignmentPass (nothing else runs meanwhile: batch 1) */
+  passCpuSeconds: number;
   alignSeconds: number;
 }
+
+type Variant = 'off' | 'on' | 'onTs';
+const VARIANTS: Variant[] = ['off', 'on', 'onTs'];
 
 async function main() {
   const { values } = parseArgs({
@@ -43,7 +61,7 @@ async function main() {
       runs: { type: 'string', default: '5' },
       threads: { type: 'string', default: '2' },
       'min-long-s': { type: 'string', default: '300' },
-      // only these cases (substring of the name: jfk, long)
+      // only these cases (substring of the name: jfk, long, pauses, silence)
       only: { type: 'string', default: '' },
       // no warm-up pair before the timed rounds (a long case on a busy machine: each run is minutes)
       'skip-warmup': { type: 'boolean', default: false },
@@ -58,7 +76,7 @@ async function main() {
         '  --runs N          timed rounds per case, each runs words off and on, alternating which goes first (default 5)',
         '  --threads N       intra-op threads (default 2)',
         '  --min-long-s S    length of the long-form case (default 300)',
-        '  --only TEXT       only the cases whose name contains TEXT (jfk, long)',
+        '  --only TEXT       only the cases whose name contains TEXT (jfk, long, pauses, silence)',
         '  --skip-warmup     no untimed off+on pair before the rounds',
       ].join('\n'),
     );
@@ -75,89 +93,108 @@ async function main() {
     .sort()
     .map((f) => ({ name: f, samples: decodePcm(path.join(audioDir, f)) }));
   const long = buildLongForm(refs, Number(values['min-long-s']));
+  // the service's input: the long file after silence removal (Silero VAD spans, as eval:words)
+  const vad = new SileroVadStream(await loadSileroVad());
+  const probs = [...(await vad.push(long.withPauses.samples)), ...(await vad.finish())];
+  const compacted = compactAudio(long.withPauses.samples, findSpeechSpans(probs, long.withPauses.samples.length));
   const cases = [
     { name: 'jfk×3', samples: preparePcm(path.join(audioDir, 'jfk.flac'), 3).samples },
     { name: `long ${(long.withPauses.samples.length / SAMPLE_RATE / 60).toFixed(1)} min, pauses`, samples: long.withPauses.samples },
+    { name: `long, silence removed (${(compacted.length / SAMPLE_RATE / 60).toFixed(1)} min)`, samples: compacted },
   ].filter((c) => !values.only || c.name.includes(values.only));
 
-  console.log(`bench:words  word timestamps off vs on, same engine, interleaved, ${runs} runs, threads ${threads}, greedy T=0`);
+  console.log(
+    `bench:words  word timestamps off vs on (word seek) vs on (timestamp seek), same engine, interleaved, ${runs} runs, threads ${threads}, ` +
+      `greedy T=0, onnxruntime spinning ${config.inferenceAllowSpinning ? 'on' : 'off'}`,
+  );
   console.log(`load average at start ${loadNow()}; ${os.cpus().length} CPUs`);
   const summary: string[] = [];
   for (const model of values.models!.split(',')) {
-    const engine = await loadWhisper(path.join(config.modelsDir, model), { threads, executionProvider: 'cpu' });
+    const engine = await loadWhisper(path.join(config.modelsDir, model), { threads, executionProvider: 'cpu', allowSpinning: config.inferenceAllowSpinning });
     // count decoder runs and time the alignment pass by wrapping them (the bench's own instrumentation)
     const m = engine.model as unknown as { decoder: { run: (...a: unknown[]) => Promise<unknown> }; alignmentPass: (...a: unknown[]) => Promise<unknown> };
     let decoderRuns = 0;
     let passSeconds = 0;
+    let passCpuSeconds = 0;
     const decRun = m.decoder.run.bind(m.decoder);
     m.decoder.run = (...a) => (decoderRuns++, decRun(...a));
     const pass = m.alignmentPass.bind(engine.model);
     m.alignmentPass = async (...a) => {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       try {
         return await pass(...a);
       } finally {
         passSeconds += (performance.now() - t0) / 1000;
+        const c = process.cpuUsage(c0);
+        passCpuSeconds += (c.user + c.system) / 1e6;
       }
     };
-    const once = async (samples: Float32Array, words: boolean): Promise<Sample> => {
+    const once = async (samples: Float32Array, variant: Variant): Promise<Sample> => {
       decoderRuns = 0;
       passSeconds = 0;
+      passCpuSeconds = 0;
       const t0 = performance.now();
       const c0 = process.cpuUsage();
-      const r = await engine.transcribe(samples, { language: 'en', task: 'transcribe', fallback: false, wordTimestamps: words });
+      const r = await engine.transcribe(samples, {
+        language: 'en',
+        task: 'transcribe',
+        fallback: false,
+        wordTimestamps: variant !== 'off',
+        wordSeek: variant !== 'onTs',
+      });
       const seconds = (performance.now() - t0) / 1000;
       const c = process.cpuUsage(c0);
       const align = (r.alignmentSeconds ?? []).reduce((a, b) => a + b, 0);
-      return { seconds, cpuSeconds: (c.user + c.system) / 1e6, windows: r.windows, decoderRuns, passSeconds, alignSeconds: align };
+      return { seconds, cpuSeconds: (c.user + c.system) / 1e6, windows: r.windows, decoderRuns, passSeconds, passCpuSeconds, alignSeconds: align };
     };
     console.log('');
     console.log(model);
     const head =
-      `${pad('case', 22)}${padStart('off s', 8)}${padStart('on s', 8)}${padStart('on/off', 8)}${padStart('win off', 9)}${padStart('win on', 8)}` +
-      `${padStart('runs off', 10)}${padStart('runs on', 9)}${padStart('pass s', 8)}${padStart('js s', 7)}  load`;
+      `${pad('case', 34)}${padStart('off s', 8)}${padStart('on s', 8)}${padStart('on/off', 8)}${padStart('onTs/off', 9)}` +
+      `${padStart('win off', 8)}${padStart('on', 4)}${padStart('onTs', 5)}${padStart('runs off', 9)}${padStart('on', 5)}` +
+      `${padStart('pass s', 8)}${padStart('pass cpu', 9)}${padStart('js s', 7)}  load`;
     console.log(head);
     console.log('-'.repeat(head.length));
     for (const c of cases) {
-      if (!values['skip-warmup']) {
-        await once(c.samples, false); // warm-up
-        await once(c.samples, true);
-      }
-      const off: Sample[] = [];
-      const on: Sample[] = [];
+      if (!values['skip-warmup']) for (const v of VARIANTS) await once(c.samples, v); // warm-up
+      const got: Record<Variant, Sample[]> = { off: [], on: [], onTs: [] };
       const loads: number[] = [];
       for (let i = 0; i < runs; i++) {
         loads.push(os.loadavg()[0]);
-        if (i % 2 === 0) {
-          off.push(await once(c.samples, false));
-          on.push(await once(c.samples, true));
-        } else {
-          on.push(await once(c.samples, true));
-          off.push(await once(c.samples, false));
+        // rotate which variant goes first
+        for (let k = 0; k < VARIANTS.length; k++) {
+          const v = VARIANTS[(i + k) % VARIANTS.length];
+          got[v].push(await once(c.samples, v));
         }
         // each round as it ends: on a busy machine a long case may be stopped before the medians
-        const [a, b] = [off[i], on[i]];
+        const [a, b, t] = [got.off[i], got.on[i], got.onTs[i]];
         console.log(
           `  round ${i + 1}: off ${a.seconds.toFixed(2)} s (CPU ${a.cpuSeconds.toFixed(2)}, ${a.windows} windows), on ${b.seconds.toFixed(2)} s ` +
-            `(CPU ${b.cpuSeconds.toFixed(2)}, ${b.windows} windows, pass ${b.passSeconds.toFixed(2)}, JS ${(b.alignSeconds - b.passSeconds).toFixed(2)}), load ${loads[i].toFixed(1)}`,
+            `(CPU ${b.cpuSeconds.toFixed(2)}, ${b.windows} windows, pass ${b.passSeconds.toFixed(2)} / CPU ${b.passCpuSeconds.toFixed(2)}, JS ${(b.alignSeconds - b.passSeconds).toFixed(2)}), ` +
+            `on with timestamp seek ${t.seconds.toFixed(2)} s (CPU ${t.cpuSeconds.toFixed(2)}, ${t.windows} windows, pass CPU ${t.passCpuSeconds.toFixed(2)}), load ${loads[i].toFixed(1)}`,
         );
       }
-      const mo = median(off.map((x) => x.seconds));
-      const mw = median(on.map((x) => x.seconds));
-      // per-round ratios too: each round's two runs saw about the same load
-      const perRound = median(on.map((x, i) => x.seconds / off[i].seconds));
+      const med = (v: Variant, f: (x: Sample) => number) => median(got[v].map(f));
+      const mo = med('off', (x) => x.seconds);
+      const mw = med('on', (x) => x.seconds);
+      const mt = med('onTs', (x) => x.seconds);
       const line =
-        `${pad(c.name, 22)}${padStart(mo.toFixed(2), 8)}${padStart(mw.toFixed(2), 8)}${padStart(`${(mw / mo).toFixed(3)}×`, 8)}` +
-        `${padStart(String(median(off.map((x) => x.windows))), 9)}${padStart(String(median(on.map((x) => x.windows))), 8)}` +
-        `${padStart(String(median(off.map((x) => x.decoderRuns))), 10)}${padStart(String(median(on.map((x) => x.decoderRuns))), 9)}` +
-        `${padStart(median(on.map((x) => x.passSeconds)).toFixed(2), 8)}${padStart(median(on.map((x) => x.alignSeconds - x.passSeconds)).toFixed(2), 7)}` +
-        `  ${median(loads).toFixed(1)}`;
+        `${pad(c.name, 34)}${padStart(mo.toFixed(2), 8)}${padStart(mw.toFixed(2), 8)}${padStart(`${(mw / mo).toFixed(3)}×`, 8)}${padStart(`${(mt / mo).toFixed(3)}×`, 9)}` +
+        `${padStart(String(med('off', (x) => x.windows)), 8)}${padStart(String(med('on', (x) => x.windows)), 4)}${padStart(String(med('onTs', (x) => x.windows)), 5)}` +
+        `${padStart(String(med('off', (x) => x.decoderRuns)), 9)}${padStart(String(med('on', (x) => x.decoderRuns)), 5)}` +
+        `${padStart(med('on', (x) => x.passSeconds).toFixed(2), 8)}${padStart(med('on', (x) => x.passCpuSeconds).toFixed(2), 9)}` +
+        `${padStart(med('on', (x) => x.alignSeconds - x.passSeconds).toFixed(2), 7)}  ${median(loads).toFixed(1)}`;
       console.log(line);
-      const cpuOff = median(off.map((x) => x.cpuSeconds));
-      const cpuOn = median(on.map((x) => x.cpuSeconds));
+      // per-round ratios too: each round's runs saw about the same load
+      const perRound = (v: Variant, f: (x: Sample) => number) => median(got[v].map((x, i) => f(x) / f(got.off[i])));
+      const cpu = (v: Variant) => med(v, (x) => x.cpuSeconds);
       summary.push(
-        `${pad(model, 17)} ${pad(c.name, 20)} wall on/off ${(mw / mo).toFixed(3)}× (median of per-round ratios ${perRound.toFixed(3)}×; off ${off.map((x) => x.seconds.toFixed(2)).join(' ')}; on ${on.map((x) => x.seconds.toFixed(2)).join(' ')}); ` +
-          `CPU on/off ${(cpuOn / cpuOff).toFixed(3)}× (${cpuOff.toFixed(2)} → ${cpuOn.toFixed(2)} s)`,
+        `${pad(model, 17)} ${pad(c.name, 34)} wall on/off ${(mw / mo).toFixed(3)}× (per round ${perRound('on', (x) => x.seconds).toFixed(3)}×), ` +
+          `on with timestamp seek/off ${(mt / mo).toFixed(3)}× (per round ${perRound('onTs', (x) => x.seconds).toFixed(3)}×); ` +
+          `CPU on/off ${(cpu('on') / cpu('off')).toFixed(3)}× (per round ${perRound('on', (x) => x.cpuSeconds).toFixed(3)}×), ` +
+          `timestamp seek ${(cpu('onTs') / cpu('off')).toFixed(3)}× (per round ${perRound('onTs', (x) => x.cpuSeconds).toFixed(3)}×) ` +
+          `(CPU off ${cpu('off').toFixed(2)}, on ${cpu('on').toFixed(2)}, onTs ${cpu('onTs').toFixed(2)} s; windows ${med('off', (x) => x.windows)}/${med('on', (x) => x.windows)}/${med('onTs', (x) => x.windows)})`,
       );
     }
     await engine.model.release();

@@ -88,7 +88,7 @@ export function medianFilter(x: Float32Array, rows: number, cols: number, width 
       padded[k] = v;
     }
     if (width === 7 && !hasNaN) {
-      // The default width, without NaN: a fixed median-of-7 selection network instead of a sort per
+      // The default width, without NaN: a sorted window slid along the row instead of a sort per
       // window. The median of a window is one value whatever the method, so the output is the same.
       median7Row(padded, out, base, cols);
       continue;
@@ -479,6 +479,34 @@ export function addWordTimestamps(
 }
 
 /**
+ * Our guard on openai's word-based seek: a window's words and segment ends never pass the window's last timestamp
+ * token that closed a segment (`lastTimestamp`, where openai/whisper transcribe.py seeks without words:
+ * `last_timestamp_position`), so the next window, which with word timestamps starts at the last word's end
+ * (transcribe.py and faster-whisper 1.1.0 generate_segments: `seek = round(last_word_end * FRAMES_PER_SECOND)`),
+ * never starts past audio the decoder did not transcribe.
+ * Why: DTW can stretch a window's last words over the audio after them (the path must reach the window's last frame
+ * and stays on one text row through a pause or untranscribed speech). add_word_timestamps' "prefer the segment-level
+ * end timestamp" only pulls the last word back when it starts before the segment's end; when the whole word lies
+ * after it, openai moves the segment's end to the word's and seeks there. Measured (whisper-base int8, eval:words'
+ * long file with pauses): the decoder closed its last segment "… ask what you" at 46.48 s, DTW put "what" at
+ * 45.98–52.82 s, the next window started at 52.84 s and "can do for your country. And so my fellow" (46.5–52.8 s)
+ * was never decoded: 10 words that the same engine without word timestamps transcribes.
+ * Words past the cap keep their order and end at it (zero length, as openai gives words it cannot place).
+ * @param segments one window's segments after addWordTimestamps, absolute seconds; not modified
+ * @param lastTimestamp absolute seconds: the window start + decoding.ts segmentsFromTokens `consumedSeconds`
+ * @returns the segments, times capped at lastTimestamp (rounded to 0.01 s)
+ */
+export function capAtLastTimestamp<S extends { start: number; end: number; words: TimedWord[] }>(segments: readonly S[], lastTimestamp: number): S[] {
+  const cap = round2(lastTimestamp);
+  return segments.map((s) => ({
+    ...s,
+    start: Math.min(s.start, cap),
+    end: Math.min(s.end, cap),
+    words: s.words.map((w) => ({ ...w, start: Math.min(w.start, cap), end: Math.min(w.end, cap) })),
+  }));
+}
+
+/**
  * Our guarantees on top of openai's output (openai can emit overlapping or out-of-segment words after
  * its heuristics): every word inside [segStart, segEnd] and inside [0, audioEnd], starts
  * non-decreasing, no overlap with the previous word, end ≥ start. Rounded to 0.01 s.
@@ -494,37 +522,46 @@ export function clampWords(words: TimedWord[], segStart: number, segEnd: number,
   });
 }
 
+/** median7Row's sorted window (module scratch: findAlignment runs synchronously) */
+const window7 = new Float64Array(7);
+
 /**
- * For each c in [0, cols): out[base + c] = the median of padded[c … c + 6], by a median-of-7 selection
- * network (a 16-comparator sorting network for 7 inputs, Knuth TAOCP vol. 3 §5.3.4, pruned to the 14
- * comparators the middle output depends on; checked exhaustively by the 0-1 principle in
- * test/unit/timing.test.ts's brute-force comparison). No NaN in `padded` (the caller checks).
+ * For each c in [0, cols): out[base + c] = the median of padded[c … c + 6]. A sorted copy of the window slides
+ * along the row: each step removes the value that leaves and inserts the one that enters, shifting only the entries
+ * between them (attention rows are smooth, so that is one or two moves, where a median-of-7 selection network costs
+ * 14 compare-exchanges per output: 22 → 14 ms for 8 heads × 48 tokens × 1500 frames, bench in the commit). The median
+ * of a window is one value whatever the method, so the output is the same (checked against a sorted-window reference in
+ * test/unit/timing.test.ts: ties, every 0/1 window). No NaN in `padded` (the caller checks), so every value is found.
  */
 function median7Row(padded: Float32Array, out: Float32Array, base: number, cols: number): void {
-  for (let c = 0; c < cols; c++) {
-    let a0 = padded[c];
-    let a1 = padded[c + 1];
-    let a2 = padded[c + 2];
-    let a3 = padded[c + 3];
-    let a4 = padded[c + 4];
-    let a5 = padded[c + 5];
-    let a6 = padded[c + 6];
-    let t: number;
-    // compare-exchange (i, j): a_i = min, a_j = max; Math.min/max compile to branchless min/max here (no NaN:
-    // the caller checks), where an if per pair mispredicts on attention values about half the time
-    t = Math.min(a0, a6); a6 = Math.max(a0, a6); a0 = t;
-    t = Math.min(a2, a3); a3 = Math.max(a2, a3); a2 = t;
-    t = Math.min(a4, a5); a5 = Math.max(a4, a5); a4 = t;
-    t = Math.min(a0, a2); a2 = Math.max(a0, a2); a0 = t;
-    t = Math.min(a1, a4); a4 = Math.max(a1, a4); a1 = t;
-    t = Math.min(a3, a6); a6 = Math.max(a3, a6); a3 = t;
-    t = Math.min(a0, a1); a1 = Math.max(a0, a1); a0 = t;
-    t = Math.min(a2, a5); a5 = Math.max(a2, a5); a2 = t;
-    t = Math.min(a3, a4); a4 = Math.max(a3, a4); a3 = t;
-    t = Math.min(a1, a2); a2 = Math.max(a1, a2); a1 = t;
-    t = Math.min(a4, a6); a6 = Math.max(a4, a6); a4 = t;
-    t = Math.min(a2, a3); a3 = Math.max(a2, a3); a2 = t;
-    t = Math.min(a4, a5); a5 = Math.max(a4, a5); a4 = t;
-    out[base + c] = Math.min(a3, a4);
+  const w = window7;
+  for (let k = 0; k < 7; k++) {
+    const v = padded[k];
+    let m = k - 1;
+    while (m >= 0 && w[m] > v) {
+      w[m + 1] = w[m];
+      m--;
+    }
+    w[m + 1] = v;
+  }
+  out[base] = w[3];
+  for (let c = 1; c < cols; c++) {
+    const leaving = padded[c - 1];
+    const entering = padded[c + 6];
+    let i = 0;
+    while (w[i] !== leaving) i++;
+    if (entering >= leaving) {
+      while (i < 6 && w[i + 1] < entering) {
+        w[i] = w[i + 1];
+        i++;
+      }
+    } else {
+      while (i > 0 && w[i - 1] > entering) {
+        w[i] = w[i - 1];
+        i--;
+      }
+    }
+    w[i] = entering;
+    out[base + c] = w[3];
   }
 }

@@ -5,7 +5,7 @@
  */
 import { HOP_LENGTH, N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE, TIME_PER_TIMESTAMP_S } from './constants';
 import { segmentsFromTokens } from './decoding';
-import { addWordTimestamps, clampWords, findAlignment, splitToWordTokens, type WordTiming } from './timing';
+import { addWordTimestamps, capAtLastTimestamp, clampWords, findAlignment, splitToWordTokens, type WordTiming } from './timing';
 import { bestAttempt, compressionRatio, isNoSpeechWindow, needsFallback, temperaturesFrom } from './fallback';
 import { mulberry32, seedFrom } from './prng';
 import { logMelSpectrogram } from './logmel';
@@ -53,6 +53,12 @@ export interface TranscribeOptions {
    * starts at the last word's end unless the window ended on a single timestamp. Default false.
    */
   wordTimestamps?: boolean;
+  /**
+   * false: with `wordTimestamps`, the next window starts where it would without words (the last timestamp), not at
+   * the last word's end (openai's rule, the default true). For measuring what the rule costs and changes
+   * (bench:words, eval:words --no-word-seek); the service keeps the default.
+   */
+  wordSeek?: boolean;
   /**
    * The request's temperature (OpenAI `temperature`, 0…1): 0 or absent = greedy first with Whisper's
    * fallback; t > 0 = sample at t first, fall back upward (fallback.ts temperaturesFrom).
@@ -515,7 +521,9 @@ export class WhisperTranscriber {
           seek,
           lastSpeechTimestamp,
         );
-        timed = r.segments;
+        // words and segment ends stop at the window's last timestamp, so the word-based seek below never skips
+        // untranscribed audio (timing.ts capAtLastTimestamp)
+        timed = capAtLastTimestamp(r.segments, seek + consumedSeconds);
         // openai transcribe.py and faster-whisper generate_segments: after the window, the last word's end
         // (get_end), not add_word_timestamps' segment end (which "prefer the segment-level end" can move)
         lastSpeechTimestamp = lastEnd(timed) ?? lastSpeechTimestamp;
@@ -548,7 +556,7 @@ export class WhisperTranscriber {
       let next = seek + (consumedSeconds > 0 ? consumedSeconds : windowSeconds);
       const n = row.tokens.length;
       const singleTimestampEnding = n >= 2 && !vocab.isTimestamp(row.tokens[n - 2]) && vocab.isTimestamp(row.tokens[n - 1]);
-      if (timed && !singleTimestampEnding) {
+      if (timed && !singleTimestampEnding && opts.wordSeek !== false) {
         // openai transcribe.py with word_timestamps: seek to the last word's end (in whole mel frames)
         const lastWordEnd = lastEnd(timed);
         const framesPerSecond = SAMPLE_RATE / HOP_LENGTH;

@@ -1,8 +1,9 @@
 """faster-whisper word timestamps for bench/eval-words.ts, run with the venv made by bench/setup-peers.sh.
 
-usage: python faster_whisper_words.py '{"ct2Dir":…,"threads":2,"language":"en","files":[{"name":…,"pcm":…}]}'
+usage: python faster_whisper_words.py '{"ct2Dir":…,"threads":2,"language":"en","computeType":"int8","files":[{"name":…,"pcm":…}]}'
 For each raw f32le 16 kHz mono file: WhisperModel.transcribe(word_timestamps=True) with the decoding that
-bench/engine.ts compares at (CTranslate2 int8 on the original CT2 weights, greedy beam_size=1, temperature 0 only,
+bench/engine.ts compares at (CTranslate2 int8 on the original CT2 weights, or "computeType" float32 to compare float
+graphs of ours with a float decoder of the same weights, greedy beam_size=1, temperature 0 only,
 condition_on_previous_text=False, timestamps on, no VAD unless the file says "vad": true: then vad_filter=True with
 faster-whisper's default VadOptions); prints one JSON line per file:
 {"name", "seconds", "segments": [{"start", "end", "text", "words": [{"word", "start", "end", "probability"}]}]}.
@@ -20,7 +21,7 @@ def main():
     import numpy as np
     from faster_whisper import WhisperModel
 
-    model = WhisperModel(opts["ct2Dir"], device="cpu", compute_type="int8", cpu_threads=opts["threads"], num_workers=1)
+    model = WhisperModel(opts["ct2Dir"], device="cpu", compute_type=opts.get("computeType", "int8"), cpu_threads=opts["threads"], num_workers=1)
     for f in opts["files"]:
         audio = np.fromfile(f["pcm"], dtype="<f4")
         t0 = time.perf_counter()
