@@ -5,7 +5,8 @@
  * (bench/language-set.ts). Outside CI; the peer needs `bash bench/setup-peers.sh`:
  *   npx tsx bench/language-detect.ts [--dir DIR] [--no-peer] [--peer-json FILE] [--threads 2] [--fp32] [--per-row] [--int8] [--fp32-encoder]
  * Runs (one column each):
- *  - ours:      WhisperTranscriber.detectLanguage(samples) (engine/transcriber.ts, the routing step's call): the
+ *  - ours:      WhisperTranscriber.detectLanguage(samples) (engine/transcriber.ts, the routing step's call) on the
+ *               model's default CPU graphs (config/models.json: int8 until 2026-12-07, fp32-encoder since): the
  *               first 30 s of the clip as it is, noise included;
  *  - ours-fp32 (--fp32): `ours` on the shipped weights dequantised to fp32 (WHISPER_CPU_PRECISION=fp32): int8 effects;
  *  - ours-per-row (--per-row): `ours` on the shipped weights with per-token activation scales
@@ -29,6 +30,9 @@
  * the log-mel with 0.0 instead, which scores 3 fewer on the same weights); what we lose is the shipped int8
  * graphs' activation quantisation (the same weights dequantised to fp32 gain 6, mostly on 2–4 s es/de/it clips).
  * espeak-ng's nl and pt voices are read as en/de/la/hu/th by every engine at every precision (0–2 of 18).
+ * 2026-12-07 (`--fp32-encoder --no-peer`, load 17–30; ours then on int8): ours 80, ours-fp32-encoder 88 (telephone
+ * band 24 -> 28 of 46), detection time 1.46x: fp32-encoder became the default (docs/models.md "Which graphs each
+ * model runs"), so `ours` now measures it; `--int8` adds the shipped graphs' column.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
