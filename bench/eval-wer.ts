@@ -24,7 +24,7 @@
  *    condition_on_previous_text False, no VAD;
  *  - f-w b: faster-whisper 1.1.0 `BatchedInferencePipeline` (its Silero VAD segments, batch 8), same decoding.
  * `--variants` runs ours once per weight variant in the same run, one column each (docs/models.md "Weights"): `shipped`
- * (the int8 graphs in ../shared/models, the default), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
+ * (the int8 graphs in ../shared/models as shipped; the service default of tiny.en and base is `fp32-encoder`), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
  * weights by infra/models/ct2-models.sh: per-channel int8 / fp32), `dequant-fp32` (the shipped weights dequantised,
  * infra/models/float-models.sh: isolates the weight error), `per-row-int8` (the shipped weights, per-token activation
  * scales: infra/models/per-row-models.sh), `fp32-encoder` (WHISPER_CPU_PRECISION=fp32-encoder: the dequantised fp32 encoder
