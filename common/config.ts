@@ -46,7 +46,7 @@ const envSchema = z.object({
    * ignores it), for every model alike; unset: each model's `cpuPrecision` in config/models.json (tiny.en and base:
    * `fp32-encoder`; others `int8`; docs/models.md "Which graphs each model runs"). `fp32-encoder`: the fp32 encoder
    * (below) with the shipped int8 decoder, one window per model run (telephone-band WER base 33.8 → 16.9 %, ~1.1× int8's
-   * engine time). `int8`: the shipped int8 graphs, one window per model run (their activation scale spans the
+   * engine time on base, ~1.4× on tiny.en). `int8`: the shipped int8 graphs, one window per model run (their activation scale spans the
    * batch; faster per window than fp32 batched on 2 cores, half the memory). `fp32` (opt-in): the shipped weights dequantised to fp32, batched (a window's text is its own at any
    * batch size; at least as accurate as int8 on every row of the long-form WER set), from the model folder itself
    * or from FAIRSCRIBE_FLOAT_MODELS (default ~/.cache/fairscribe/models-float, built by infra/models/float-models.sh,
