@@ -28,9 +28,11 @@
  * default, or seconds), `+keep` to keep the pauses inside a chunk as faster-whisper's collect_chunks does, and `old30`
  * for main c255319's planner (bench/legacy-plan.ts: ≤ 30 s of compacted speech per chunk), for before/after.
  * `--variants` runs ours once per weight variant in the same run, one column each (docs/models.md "Weights"): `shipped`
- * (the int8 graphs in ../shared/models, the default), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
+ * (the int8 graphs in ../shared/models as shipped; the service default of tiny.en and base is `fp32-encoder`), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
  * weights by infra/models/ct2-models.sh: per-channel int8 / fp32), `dequant-fp32` (the shipped weights dequantised,
- * infra/models/float-models.sh: isolates the weight error), one window per model run for all of them; the
+ * infra/models/float-models.sh: isolates the weight error), `per-row-int8` (the shipped weights, per-token activation
+ * scales: infra/models/per-row-models.sh), `fp32-encoder` (WHISPER_CPU_PRECISION=fp32-encoder: the dequantised fp32 encoder
+ * with the shipped int8 decoder), one window per model run for all of them; the
  * summary adds each engine's summed time (ours: transcribe calls; faster-whisper: its own timing) and the ratio.
  * Files with a language are decoded in it (English); the bilingual file detects. WER: test/helpers/wer.ts
  * (lowercase, punctuation removed). The peers need `bash bench/setup-peers.sh` once.
@@ -42,7 +44,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
-import { WEIGHT_VARIANTS as VARIANTS, type WeightVariant } from '../engine/precision';
+import { perRowGraphs, WEIGHT_VARIANTS as VARIANTS, type WeightVariant } from '../engine/precision';
 import { TEMPERATURES } from '../engine/fallback';
 import { seedFrom } from '../engine/prng';
 import { chunkAudio, chunkRelativeTimes, DEFAULT_SPEECH_PLAN, FASTER_WHISPER_MAX_CHUNK_SECONDS, planSpeechChunks, type SpeechPlanOptions } from '../audio/speech-spans';
@@ -60,6 +62,13 @@ const MODELS = path.resolve(__dirname, '../../shared/models');
  * shipped int8 WEIGHTS dequantised and no activation rounding; against ct2-fp32 it isolates the weight error.
  */
 const DEQUANT_FP32 = 'dequant-fp32';
+/**
+ * `--variants per-row-int8`: the shipped weights with per-token activation scales (infra/models/per-row-models.sh,
+ * engine/node-loader.ts `int8Activations: 'per-row'`), one window per model run like the others (docs/models.md).
+ */
+const PER_ROW_INT8 = 'per-row-int8';
+/** `--variants fp32-encoder` (WHISPER_CPU_PRECISION=fp32-encoder): fp32 encoder, shipped int8 decoder, one window per run */
+const FP32_ENCODER = 'fp32-encoder';
 const FLOAT_MODELS = process.env.FAIRSCRIBE_FLOAT_MODELS ?? path.join(BENCH_CACHE, 'models-float');
 const JFK = 'And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.';
 const LEFT = 'He began a confused complaint against the wizard, who had vanished behind the curtain on the left.';
@@ -290,6 +299,13 @@ interface Hypothesis {
  * Our engine the way the service runs it: Silero VAD → speech chunks → engine → times mapped back →
  * merged; with no language, the first chunk's detected language holds for the job (workflows/transcription.ts).
  */
+/** The per-row int8 graphs of `modelDir`, or an error: loadWhisper without batching would silently run the shipped ones. */
+async function loadPerRow(modelDir: string, threads: number): Promise<Awaited<ReturnType<typeof loadWhisper>>> {
+  const found = perRowGraphs(modelDir);
+  if ('missing' in found) throw new Error(`${PER_ROW_INT8}: ${found.missing}`);
+  return loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: 'int8', int8Activations: 'per-row' });
+}
+
 async function ours(
   t: Awaited<ReturnType<typeof loadWhisper>>,
   f: EvalFile,
@@ -429,7 +445,7 @@ async function main() {
     },
   });
   const variants = values.variants!.split(',').filter(Boolean);
-  for (const v of variants) if (!(v in VARIANTS) && v !== DEQUANT_FP32) throw new Error(`--variants: unknown ${v} (known: ${[...Object.keys(VARIANTS), DEQUANT_FP32].join(', ')})`);
+  for (const v of variants) if (!(v in VARIANTS) && v !== DEQUANT_FP32 && v !== PER_ROW_INT8 && v !== FP32_ENCODER) throw new Error(`--variants: unknown ${v} (known: ${[...Object.keys(VARIANTS), DEQUANT_FP32, PER_ROW_INT8, FP32_ENCODER].join(', ')})`);
   const threads = Number(values.threads);
   const planOf = (spec: string): { plan: SpeechPlanOptions; planner: typeof planSpeechChunks; tailRedecode: boolean } => {
     // `old30`: main c255319's compacted planner (bench/legacy-plan.ts), for before/after in one run
@@ -456,7 +472,11 @@ async function main() {
         const t =
           v === DEQUANT_FP32
             ? await loadWhisper(path.join(FLOAT_MODELS, model), { threads, executionProvider: 'cpu', precision: 'fp32' })
-            : await loadWhisper(path.join(MODELS, model), { threads, executionProvider: 'cpu', ...VARIANTS[v as WeightVariant], warn: (m) => warnings.push(m) });
+            : v === PER_ROW_INT8
+              ? await loadPerRow(path.join(MODELS, model), threads)
+              : v === FP32_ENCODER
+                ? await loadWhisper(path.join(MODELS, model), { threads, executionProvider: 'cpu', cpuPrecision: 'fp32-encoder', warn: (m) => warnings.push(m) })
+                : await loadWhisper(path.join(MODELS, model), { threads, executionProvider: 'cpu', ...VARIANTS[v as WeightVariant], warn: (m) => warnings.push(m) });
         // a variant that silently fell back to the shipped graphs would report the shipped numbers under its name
         if (warnings.length) throw new Error(`${model} ${v}: ${warnings.join('; ')}`);
         engines.push({ name: v, t });

@@ -3,11 +3,17 @@
  * openai/whisper's rule on the same weights, on short (2–4 s) and medium (8–15 s) espeak-ng speech in seven languages
  * and the real recordings of ../shared/audio, clean, telephone-band and after/under pink noise
  * (bench/language-set.ts). Outside CI; the peer needs `bash bench/setup-peers.sh`:
- *   npx tsx bench/language-detect.ts [--dir DIR] [--no-peer] [--peer-json FILE] [--threads 2] [--fp32]
+ *   npx tsx bench/language-detect.ts [--dir DIR] [--no-peer] [--peer-json FILE] [--threads 2] [--fp32] [--per-row] [--int8] [--fp32-encoder]
  * Runs (one column each):
- *  - ours:      WhisperTranscriber.detectLanguage(samples) (engine/transcriber.ts, the routing step's call): the
+ *  - ours:      WhisperTranscriber.detectLanguage(samples) (engine/transcriber.ts, the routing step's call) on the
+ *               model's default CPU graphs (config/models.json: int8 until 2026-12-07, fp32-encoder since): the
  *               first 30 s of the clip as it is, noise included;
  *  - ours-fp32 (--fp32): `ours` on the shipped weights dequantised to fp32 (WHISPER_CPU_PRECISION=fp32): int8 effects;
+ *  - ours-per-row (--per-row): `ours` on the shipped weights with per-token activation scales
+ *               (infra/models/per-row-models.sh; engine/node-loader.ts `int8Activations: 'per-row'`);
+ *  - ours-fp32-encoder (--fp32-encoder): `ours` on the fp32 encoder with the shipped int8 decoder
+ *               (WHISPER_CPU_PRECISION=fp32-encoder);
+ *  - ours-int8 (--int8): `ours` on the shipped int8 graphs as shipped, whatever the CPU default is;
  *  - ours-vad:  the service's path: Silero VAD (audio/vad-client.ts) → chunk plan (audio/speech-spans.ts) → the first
  *               chunk's speech laid end to end → detectLanguage (activities/inference.ts detectLanguage, and
  *               transcribeChunk's per-window detection, read the same chunk audio);
@@ -24,6 +30,9 @@
  * the log-mel with 0.0 instead, which scores 3 fewer on the same weights); what we lose is the shipped int8
  * graphs' activation quantisation (the same weights dequantised to fp32 gain 6, mostly on 2–4 s es/de/it clips).
  * espeak-ng's nl and pt voices are read as en/de/la/hu/th by every engine at every precision (0–2 of 18).
+ * 2026-12-07 (`--fp32-encoder --no-peer`, load 17–30; ours then on int8): ours 80, ours-fp32-encoder 88 (telephone
+ * band 24 -> 28 of 46), detection time 1.46x: fp32-encoder became the default (docs/models.md "Which graphs each
+ * model runs"), so `ours` now measures it; `--int8` adds the shipped graphs' column.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -31,6 +40,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { loadWhisper } from '../engine/node-loader';
+import { perRowGraphs } from '../engine/precision';
 import { chunkAudio, planSpeechChunks } from '../audio/speech-spans';
 import { detectSpeech, VadThread } from '../audio/vad-client';
 import { buildLanguageSet, CONDITIONS, readPcm, SR, TEXTS, type Clip } from './language-set';
@@ -67,6 +77,12 @@ async function main() {
       threads: { type: 'string', default: '2' },
       /** also ours on the shipped weights dequantised to fp32 (WHISPER_CPU_PRECISION=fp32): int8 effects */
       fp32: { type: 'boolean', default: false },
+      /** also ours on the per-token int8 graphs (int8Activations 'per-row') */
+      'per-row': { type: 'boolean', default: false },
+      /** also ours on the shipped int8 graphs (cpuPrecision 'int8', one window per run) */
+      int8: { type: 'boolean', default: false },
+      /** also ours on the fp32 encoder + shipped int8 decoder (WHISPER_CPU_PRECISION=fp32-encoder) */
+      'fp32-encoder': { type: 'boolean', default: false },
     },
   });
   const dir = values.dir!;
@@ -74,12 +90,27 @@ async function main() {
   console.log(`language-detect: whisper-base, ${threads} threads; load ${loadNow()}`);
   const clips = buildLanguageSet(dir, AUDIO);
   const engine = await loadWhisper(path.join(MODELS, 'whisper-base'), { threads, executionProvider: 'cpu' });
+  const modelDir = path.join(MODELS, 'whisper-base');
+  const perRowFound = perRowGraphs(modelDir);
+  // without batching loadWhisper would quietly run the shipped graphs in their place
+  if (values['per-row'] && 'missing' in perRowFound) throw new Error(`--per-row: ${perRowFound.missing}`);
+  const perRow = values['per-row'] ? await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: 'int8', int8Activations: 'per-row' }) : null;
+  const int8 = values.int8 ? await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: 'int8' }) : null;
+  const fp32Encoder = values['fp32-encoder'] ? await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: 'fp32-encoder', warn: console.warn }) : null;
   const fp32 = values.fp32 ? await loadWhisper(path.join(MODELS, 'whisper-base'), { threads, executionProvider: 'cpu', cpuPrecision: 'fp32', warn: console.warn }) : null;
   const results = new Map<string, Record<string, Detection>>();
+  /** summed detectLanguage seconds per run (interleaved clip by clip, so the runs share the load) */
+  const seconds: Record<string, number> = {};
+  const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await f();
+    seconds[name] = (seconds[name] ?? 0) + (performance.now() - t0) / 1000;
+    return r;
+  };
   for (const c of clips) {
     const samples = readPcm(path.join(dir, c.file));
     const runs: Record<string, Detection> = {};
-    const raw = await engine.detectLanguage(samples);
+    const raw = await timed('ours', () => engine.detectLanguage(samples));
     runs.ours = [raw.language, raw.probability];
     const vad = await detectSpeech(blocksOf(samples));
     const { chunks } = planSpeechChunks(vad.probs, vad.samples);
@@ -89,8 +120,20 @@ async function main() {
       runs['ours-vad'] = [d.language, d.probability];
     } else runs['ours-vad'] = ['(no speech)', 0];
     if (fp32) {
-      const d = await fp32.detectLanguage(samples);
+      const d = await timed('ours-fp32', () => fp32.detectLanguage(samples));
       runs['ours-fp32'] = [d.language, d.probability];
+    }
+    if (perRow) {
+      const d = await timed('ours-per-row', () => perRow.detectLanguage(samples));
+      runs['ours-per-row'] = [d.language, d.probability];
+    }
+    if (fp32Encoder) {
+      const d = await timed('ours-fp32-encoder', () => fp32Encoder.detectLanguage(samples));
+      runs['ours-fp32-encoder'] = [d.language, d.probability];
+    }
+    if (int8) {
+      const d = await timed('ours-int8', () => int8.detectLanguage(samples));
+      runs['ours-int8'] = [d.language, d.probability];
     }
     results.set(c.file, runs);
   }
@@ -114,11 +157,11 @@ async function main() {
   for (const cond of [...CONDITIONS, 'all'] as const) {
     const inCond = clips.filter((c) => cond === 'all' || c.condition === cond);
     console.log(`\n${cond}`);
-    console.log(`  ${'run'.padEnd(9)} ${langs.map((l) => l.padStart(6)).join('')} ${'short'.padStart(7)} ${'medium'.padStart(7)} ${'real'.padStart(6)} ${'total'.padStart(8)}`);
+    console.log(`  ${'run'.padEnd(17)} ${langs.map((l) => l.padStart(6)).join('')} ${'short'.padStart(7)} ${'medium'.padStart(7)} ${'real'.padStart(6)} ${'total'.padStart(8)}`);
     for (const n of names) {
       const per = langs.map((l) => cell(inCond.filter((c) => c.language === l), n)).join('');
       const by = (len: Clip['length']) => cell(inCond.filter((c) => c.length === len), n);
-      console.log(`  ${n.padEnd(9)} ${per} ${by('short').padStart(7)} ${by('medium').padStart(7)} ${by('real')} ${cell(inCond, n).padStart(8)}`);
+      console.log(`  ${n.padEnd(17)} ${per} ${by('short').padStart(7)} ${by('medium').padStart(7)} ${by('real')} ${cell(inCond, n).padStart(8)}`);
     }
   }
 
@@ -141,6 +184,10 @@ async function main() {
   fs.rmSync(tmp, { recursive: true, force: true });
   await engine.model.release();
   await fp32?.model.release();
+  await perRow?.model.release();
+  await int8?.model.release();
+  await fp32Encoder?.model.release();
+  console.log(`detectLanguage seconds over ${clips.length} clips (2–30 s each, interleaved): ${Object.entries(seconds).map(([n, x]) => `${n} ${x.toFixed(1)}`).join(', ')}`);
   await VadThread.closeShared();
   console.log(`load at the end ${loadNow()}`);
 }

@@ -43,13 +43,16 @@ const envSchema = z.object({
   WHISPER_WEIGHTS: z.enum(['shipped', 'ct2-int8', 'ct2-fp32']).default('shipped'),
   /**
    * The graphs CPU inference workers run the shipped weights at (docs/models.md "fp32 on the CPU"; WHISPER_EP=cuda
-   * ignores it): `int8` (default) the shipped int8 graphs, one window per model run (their activation scale spans the
+   * ignores it), for every model alike; unset: each model's `cpuPrecision` in config/models.json (tiny.en and base:
+   * `fp32-encoder`; others `int8`; docs/models.md "Which graphs each model runs"). `fp32-encoder`: the fp32 encoder
+   * (below) with the shipped int8 decoder, one window per model run (telephone-band WER base 33.8 → 16.9 %, ~1.1× int8's
+   * engine time on base, ~1.4× on tiny.en). `int8`: the shipped int8 graphs, one window per model run (their activation scale spans the
    * batch; faster per window than fp32 batched on 2 cores, half the memory). `fp32` (opt-in): the shipped weights dequantised to fp32, batched (a window's text is its own at any
    * batch size; at least as accurate as int8 on every row of the long-form WER set), from the model folder itself
    * or from FAIRSCRIBE_FLOAT_MODELS (default ~/.cache/fairscribe/models-float, built by infra/models/float-models.sh,
    * checked by sha256); when those are missing or stale the worker warns once per model and runs `int8`.
    */
-  WHISPER_CPU_PRECISION: z.enum(['fp32', 'int8']).default('int8'),
+  WHISPER_CPU_PRECISION: z.enum(['fp32', 'int8', 'fp32-encoder']).optional(),
   /**
    * Concurrent `transcribeChunk` activities per inference worker: twice the largest maxBatch (8), so the
    * next batch is already waiting in the batcher while one runs, instead of the engine idling while
@@ -146,7 +149,7 @@ export interface Config {
   executionProvider: 'cpu' | 'cuda';
   /** WHISPER_WEIGHTS; absent = 'shipped' */
   weightVariant?: WeightVariant;
-  /** WHISPER_CPU_PRECISION; absent = 'int8' (docs/models.md "fp32 on the CPU": fp32 is opt-in) */
+  /** WHISPER_CPU_PRECISION; absent = each model's default (engine/precision.ts defaultCpuPrecision) */
   cpuPrecision?: CpuPrecision;
   inferenceConcurrency: number;
   /** INFERENCE_ENGINE_IN_FLIGHT; absent or null = by the model's batching (workers/factory.ts engineInFlightFor) */

@@ -8,6 +8,8 @@ import type { ModelTier, Tier } from './constants';
 export interface ModelInfo {
   multilingual: boolean;
   maxBatch: number;
+  /** CPU graphs when WHISPER_CPU_PRECISION is unset (engine/precision.ts defaultCpuPrecision); absent = int8 */
+  cpuPrecision?: string;
 }
 
 export const MODEL_REGISTRY: {

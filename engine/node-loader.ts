@@ -10,7 +10,7 @@ import { WhisperModel } from './model';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
 import { GRAPH_FILES, MODEL_FILES, dimsFromConfig, type Precision, type WhisperConfigJson } from './files';
-import { chooseCpuGraphs, choosePrecision, ct2Graphs, hasGraphs, perRowGraphs, type CpuPrecision } from './precision';
+import { chooseCpuGraphs, choosePrecision, ct2Graphs, defaultCpuPrecision, hasGraphs, perRowGraphs, type CpuPrecision } from './precision';
 
 export interface LoadOptions {
   /** intra-op threads for the CPU execution provider */
@@ -31,8 +31,11 @@ export interface LoadOptions {
   /**
    * CPU execution provider, shipped weights, no `precision`: the graphs to run (WHISPER_CPU_PRECISION;
    * docs/models.md "fp32 on the CPU"). Ignored for CUDA (fp16, else fp32: {@link choosePrecision}).
-   * - 'int8' (default): the shipped int8 graphs, as `int8Activations` says (default one window per model run): faster
+   * Absent: the model's default (engine/precision.ts defaultCpuPrecision, config/models.json; tiny.en and base 'fp32-encoder').
+   * - 'int8': the shipped int8 graphs, as `int8Activations` says (default one window per model run): faster
    *   per window than fp32 at every batch size measured on 2 cores, and half the memory (docs/models.md);
+   * - 'fp32-encoder': the fp32 encoder of 'fp32' with the shipped int8 decoder, one window per model run (the decoder
+   *   still quantises activations per tensor); missing fp32 graphs fall back as for 'fp32';
    * - 'fp32' (opt-in): the shipped weights dequantised to fp32 (engine/precision.ts floatGraphs: `modelDir`'s own fp32 graphs,
    *   else the checked ones of infra/models/float-models.sh), batched as `batching` says: float arithmetic never
    *   mixes batch rows, so a window's text does not depend on its batchmates. At least as accurate as the int8
@@ -99,8 +102,9 @@ async function createSession(file: string, opts: LoadOptions, level: 'basic' | '
 }
 
 /**
- * Loads encoder, merged decoder (of `opts.precision`; default on the CPU `opts.cpuPrecision`, int8, found by
- * {@link chooseCpuGraphs}; on CUDA {@link choosePrecision}), tokenizer and generation config from `modelDir`.
+ * Loads encoder, merged decoder (of `opts.precision`; default on the CPU `opts.cpuPrecision`, else the model's default
+ * from config/models.json, found by {@link chooseCpuGraphs}; on CUDA {@link choosePrecision}), tokenizer and
+ * generation config from `modelDir`.
  * @throws Error naming the missing file when the folder is incomplete; Int8OnCudaError for CUDA on int8 graphs
  */
 export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<WhisperTranscriber> {
@@ -109,7 +113,7 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   let rebuilt: { encoder: string; decoder: string } | null = null;
   if (!opts.precision && opts.executionProvider === 'cpu' && opts.weights !== 'ct2') {
     const unbatched = (opts.int8Activations ?? 'unbatched') === 'unbatched';
-    const chosen = chooseCpuGraphs(modelDir, opts.cpuPrecision ?? 'int8', unbatched ? ', one window per model run' : '');
+    const chosen = chooseCpuGraphs(modelDir, opts.cpuPrecision ?? defaultCpuPrecision(modelDir), unbatched ? ', one window per model run' : '');
     if (chosen.warning) opts.warn?.(chosen.warning);
     precision = chosen.precision;
     rebuilt = chosen.files;
@@ -135,7 +139,8 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   let level: 'basic' | 'all' = 'all';
   const mode = opts.int8Activations ?? 'unbatched';
   if (precision === 'int8' && rebuilt && mode !== 'per-tensor') {
-    // per-channel weights, but activations still quantised per tensor: batch-dependent like the shipped graphs
+    // an int8 decoder from elsewhere (ct2-int8: per-channel weights; 'fp32-encoder': the shipped decoder after an fp32
+    // encoder) still quantises activations per tensor: batch-dependent like the shipped graphs
     batching = undefined;
   } else if (precision === 'int8' && mode === 'unbatched') {
     // The shipped graphs scale activations per batched tensor: batching would make a window's text depend on

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GRAPH_FILES, type Precision } from './files';
+import registry from '../config/models.json';
 
 /**
  * Why an int8 folder cannot serve a CUDA worker: the quantized ops have no CUDA kernels in onnxruntime, so the
@@ -171,14 +172,31 @@ export function floatModelsRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * WHISPER_CPU_PRECISION values: the graphs a CPU worker runs the shipped weights at (docs/models.md "fp32 on the CPU").
- * - 'int8' (default): the shipped int8 graphs, one window per model run (their activation scale spans the batch):
+ * The default is per model ({@link defaultCpuPrecision}: tiny.en and base 'fp32-encoder').
+ * - 'int8': the shipped int8 graphs, one window per model run (their activation scale spans the batch):
  *   1.2-1.8x faster per window than fp32 batched at batch 1-4 and half the RSS (docs/models.md "fp32 on the CPU");
  * - 'fp32' (opt-in): the shipped weights dequantised to fp32 (exactly the values the int8 files represent), batched;
  *   float arithmetic never mixes batch rows, so a window's text is its own at any batch size; more accurate on the
- *   telephone and repeated-speech rows of the long-form WER set, but one longform window loses three sentences.
+ *   telephone and repeated-speech rows of the long-form WER set, but one longform window loses three sentences;
+ * - 'fp32-encoder': the fp32 encoder (as 'fp32') with the shipped int8 merged decoder, one window per model run (the
+ *   decoder still quantises its activations per tensor). The encoder is where the per-tensor activation rounding is
+ *   coarsest (relative error against fp32 ~0.08-0.14 for the encoder output, ~0.035 for the decoder logits,
+ *   docs/models.md), and the decoder steps are where fp32 costs most (base's 51865 x 512 vocabulary projection at
+ *   every token), so this keeps most of int8's speed.
  */
-export type CpuPrecision = 'fp32' | 'int8';
-export const CPU_PRECISIONS: readonly CpuPrecision[] = ['fp32', 'int8'];
+export type CpuPrecision = 'fp32' | 'int8' | 'fp32-encoder';
+export const CPU_PRECISIONS: readonly CpuPrecision[] = ['fp32', 'int8', 'fp32-encoder'];
+
+/**
+ * The CPU graphs a model runs at when WHISPER_CPU_PRECISION is not set: config/models.json `models.<name>.cpuPrecision`,
+ * chosen per model from the long-form WER set, language detection and engine time (docs/models.md "Which graphs each
+ * model runs"); 'int8' for a model the registry does not name or gives none.
+ * @param modelDir a model folder; its base name is the registry's key
+ */
+export function defaultCpuPrecision(modelDir: string): CpuPrecision {
+  const p = (registry.models as Record<string, { cpuPrecision?: string }>)[path.basename(modelDir)]?.cpuPrecision;
+  return p && (CPU_PRECISIONS as readonly string[]).includes(p) ? (p as CpuPrecision) : 'int8';
+}
 
 /**
  * The fp32 graphs of `modelDir`'s shipped weights for a CPU worker:
@@ -188,11 +206,16 @@ export const CPU_PRECISIONS: readonly CpuPrecision[] = ['fp32', 'int8'];
  *   `modelDir`'s int8 graphs (the files they were dequantised from) and of the fp32 files themselves.
  *
  * Hashes are cached per process by size and mtime (~1 s for tiny.en + base fp32 the first time, measured in
- * docs/models.md).
+ * docs/models.md). `only` 'encoder': the decoder is neither needed nor checked (WHISPER_CPU_PRECISION=fp32-encoder);
+ * the returned `decoder` path is then not checked to exist.
  * @returns absolute paths, or `{ missing }` saying why none can be used (not built; built from other int8 files;
  *   changed since), with the command that builds them
  */
-export function floatGraphs(modelDir: string, root = floatModelsRoot()): { encoder: string; decoder: string } | { missing: string } {
+export function floatGraphs(
+  modelDir: string,
+  root = floatModelsRoot(),
+  only?: 'encoder',
+): { encoder: string; decoder: string } | { missing: string } {
   const g = GRAPH_FILES.fp32;
   if (hasGraphs(modelDir, 'fp32')) return { encoder: path.join(modelDir, g.encoder), decoder: path.join(modelDir, g.decoder) };
   const model = path.basename(modelDir);
@@ -212,7 +235,7 @@ export function floatGraphs(modelDir: string, root = floatModelsRoot()): { encod
     if (!fs.existsSync(src)) return { missing: `${src} does not exist` };
     if (manifest.sources?.[f]?.sha256 !== sha256Of(src)) return { missing: `${dir} was built from another ${f} than ${src} (rebuild: ${build})` };
   }
-  for (const f of [g.encoder, g.decoder]) {
+  for (const f of only === 'encoder' ? [g.encoder] : [g.encoder, g.decoder]) {
     const out = path.join(dir, f);
     if (!fs.existsSync(out) || !manifest.graphs?.[f]) return { missing: `${out} is missing (build: ${build})` };
     if (manifest.graphs[f].sha256 !== sha256Of(out)) return { missing: `${out} does not match its manifest (rebuild: ${build})` };
@@ -224,8 +247,9 @@ export function floatGraphs(modelDir: string, root = floatModelsRoot()): { encod
  * The graphs a CPU worker runs the shipped weights of `modelDir` at, for WHISPER_CPU_PRECISION `wanted`
  * (engine/node-loader.ts; pure apart from reading the folders, so the choice is unit-tested without onnxruntime).
  * @param int8Note how the int8 graphs will run (e.g. ", one window per model run"), for the warning
- * @returns `precision` and, for fp32, the `files` to load (null: `modelDir`'s own graphs of `precision`); `warning`
- *   (one sentence: why fp32 is not used and how to build it) when fp32 was wanted and int8 is run instead
+ * @returns `precision` (of the decoder: int8 means one window per model run) and the `files` to load (null:
+ *   `modelDir`'s own graphs of `precision`; for 'fp32-encoder' the fp32 encoder and `modelDir`'s int8 decoder);
+ *   `warning` (one sentence: why fp32 is not used and how to build it) when fp32 was wanted and int8 is run instead
  * @throws Error when `modelDir` has neither (choosePrecision's error)
  */
 export function chooseCpuGraphs(
@@ -235,14 +259,18 @@ export function chooseCpuGraphs(
   root = floatModelsRoot(),
 ): { precision: Precision; files: { encoder: string; decoder: string } | null; warning?: string } {
   if (wanted === 'int8') return { precision: choosePrecision(modelDir, 'cpu'), files: null };
-  const found = floatGraphs(modelDir, root);
+  const found = floatGraphs(modelDir, root, wanted === 'fp32-encoder' ? 'encoder' : undefined);
+  if (!('missing' in found) && wanted === 'fp32-encoder' && hasGraphs(modelDir, 'int8')) {
+    // `precision` is the decoder's: it decides batching (int8: one window per model run)
+    return { precision: 'int8', files: { encoder: found.encoder, decoder: path.join(modelDir, GRAPH_FILES.int8.decoder) } };
+  }
   if (!('missing' in found)) return { precision: 'fp32', files: found };
   const precision = choosePrecision(modelDir, 'cpu');
   return {
     precision,
     files: null,
     warning:
-      `fp32 graphs (WHISPER_CPU_PRECISION=fp32) unavailable for ${path.basename(modelDir)}: ${found.missing}; ` +
+      `fp32 graphs (WHISPER_CPU_PRECISION=${wanted}) unavailable for ${path.basename(modelDir)}: ${found.missing}; ` +
       `running its ${precision} graphs${precision === 'int8' ? int8Note : ''} instead (docs/models.md "fp32 on the CPU")`,
   };
 }

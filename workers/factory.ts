@@ -24,7 +24,7 @@ import { patientPool } from '../common/patient-pool';
 import { EngineClient } from '../engine/client';
 import { VadThread } from '../audio/vad-client';
 import { GRAPH_FILES } from '../engine/files';
-import { chooseCpuGraphs, choosePrecision, WEIGHT_VARIANTS } from '../engine/precision';
+import { chooseCpuGraphs, choosePrecision, defaultCpuPrecision, WEIGHT_VARIANTS } from '../engine/precision';
 import type { QuotaService } from '../quota/quota-service';
 import { MODEL_REGISTRY } from '../common/routing';
 import { workflowBundle } from './bundle';
@@ -152,7 +152,7 @@ export function windowsBatched(config: Pick<Config, 'executionProvider' | 'model
     if (config.executionProvider === 'cuda') return choosePrecision(modelDir, 'cuda') !== 'int8';
     const variant = WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'];
     if (variant.precision) return variant.precision !== 'int8';
-    return chooseCpuGraphs(modelDir, config.cpuPrecision ?? 'int8').precision !== 'int8';
+    return chooseCpuGraphs(modelDir, config.cpuPrecision ?? defaultCpuPrecision(modelDir)).precision !== 'int8';
   } catch {
     return false;
   }
@@ -186,8 +186,9 @@ export async function startInferenceWorker(
       threads: config.inferenceThreads,
       executionProvider: config.executionProvider,
       ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'],
-      // after the variant: WHISPER_CPU_PRECISION decides the shipped weights' graphs (a ct2-* variant names its own)
-      cpuPrecision: config.cpuPrecision ?? 'int8',
+      // after the variant: WHISPER_CPU_PRECISION decides the shipped weights' graphs (a ct2-* variant names its own);
+      // unset, each model's own default (config/models.json cpuPrecision, engine/precision.ts defaultCpuPrecision)
+      cpuPrecision: config.cpuPrecision,
       ...(config.inferenceAllowSpinning === false ? { allowSpinning: false } : {}),
     },
     (message) => log.warn(message),

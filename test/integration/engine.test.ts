@@ -1,7 +1,8 @@
 /**
  * The Whisper engine on the real model, outside Temporal: accuracy on jfk, silence gives no text,
  * CUDA on int8 graphs is refused, on float graphs it falls back to CPU with one warning, the float graphs give
- * the int8 text, a CPU engine runs int8 by default and fp32 when asked (WHISPER_CPU_PRECISION) and batches fp32, missing fp32 graphs fall
+ * the int8 text, a CPU engine runs its model's default (tiny.en: fp32 encoder + int8 decoder) and int8 or fp32 when asked
+ * (WHISPER_CPU_PRECISION) and batches fp32, missing fp32 graphs fall
  * back to int8 one window per run with one warning, and the engine thread keeps the event loop free.
  * Needs the fp32 graphs `npm run setup` builds (infra/models/float-models.sh whisper-tiny.en whisper-base).
  */
@@ -96,10 +97,10 @@ test('the float graphs dequantize.py made give the int8 text on jfk (CPU, temper
   expect(texts[1]).toBe(texts[0]);
 }, 60_000);
 
-test('a CPU engine runs the int8 graphs by default and the fp32 ones when asked (WHISPER_CPU_PRECISION), without a warning', async () => {
+test("a CPU engine runs the model's default graphs (tiny.en: fp32 encoder + int8 decoder, config/models.json) and int8 or fp32 when asked (WHISPER_CPU_PRECISION), without a warning", async () => {
   const results: { text: string; avgLogprob: number }[] = [];
   const warnings: string[] = [];
-  for (const opts of [{}, { cpuPrecision: 'fp32' as const }, { precision: 'fp32' as const }, { cpuPrecision: 'int8' as const }]) {
+  for (const opts of [{}, { cpuPrecision: 'fp32' as const }, { precision: 'fp32' as const }, { cpuPrecision: 'int8' as const }, { cpuPrecision: 'fp32-encoder' as const }]) {
     const dir = 'precision' in opts ? FLOAT_TINY : TINY;
     const engine = await loadWhisper(dir, { threads: 2, executionProvider: 'cpu', warn: (m) => warnings.push(m), ...opts });
     const r = await engine.transcribe(readWav(JFK), { fallback: false });
@@ -107,11 +108,12 @@ test('a CPU engine runs the int8 graphs by default and the fp32 ones when asked 
     await engine.model.release();
   }
   expect(warnings).toEqual([]);
-  const [byDefault, asked, fp32, int8] = results;
-  expect(byDefault).toEqual(int8);
+  const [byDefault, asked, fp32, int8, fp32Encoder] = results;
+  expect(byDefault).toEqual(fp32Encoder);
   expect(asked).toEqual(fp32);
   // same words (the test above), other arithmetic: the log-probabilities tell the graphs apart
   expect(byDefault!.avgLogprob).not.toBe(fp32!.avgLogprob);
+  expect(byDefault!.avgLogprob).not.toBe(int8!.avgLogprob);
 }, 120_000);
 
 test('asked for fp32 without usable fp32 graphs, a CPU engine warns once per model and runs int8 one window per model run', async () => {

@@ -7,7 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { GRAPH_FILES, type Precision } from '../../engine/files';
 import * as crypto from 'node:crypto';
-import { chooseCpuGraphs, choosePrecision, ct2Graphs, floatGraphs, floatModelsRoot, Int8OnCudaError, perRowGraphs, WEIGHT_VARIANTS } from '../../engine/precision';
+import { chooseCpuGraphs, choosePrecision, ct2Graphs, defaultCpuPrecision, floatGraphs, floatModelsRoot, Int8OnCudaError, perRowGraphs, WEIGHT_VARIANTS } from '../../engine/precision';
+import registry from '../../config/models.json';
 import { loadConfig } from '../../common/config';
 import { assertGpuModelsUsable, installedModels } from '../../workers/factory';
 
@@ -152,11 +153,38 @@ function floatPair(name: string) {
   return { src, dst, floatRoot: derivedRoot, fp32 };
 }
 
-test('WHISPER_CPU_PRECISION: int8 by default, fp32 selectable, anything else refused at start-up', () => {
-  expect(loadConfig({}).cpuPrecision).toBe('int8');
+test("WHISPER_CPU_PRECISION: unset means each model's own default; int8, fp32-encoder and fp32 selectable for all, anything else refused at start-up", () => {
+  expect(loadConfig({}).cpuPrecision).toBeUndefined();
   expect(loadConfig({ WHISPER_CPU_PRECISION: 'fp32' }).cpuPrecision).toBe('fp32');
   expect(loadConfig({ WHISPER_CPU_PRECISION: 'int8' }).cpuPrecision).toBe('int8');
+  expect(loadConfig({ WHISPER_CPU_PRECISION: 'fp32-encoder' }).cpuPrecision).toBe('fp32-encoder');
   expect(() => loadConfig({ WHISPER_CPU_PRECISION: 'fp16' })).toThrow(/WHISPER_CPU_PRECISION/);
+});
+
+test("each model's default CPU graphs come from config/models.json; a model it does not name, or names no valid value for, runs int8", () => {
+  const models = registry.models as Record<string, { cpuPrecision?: string }>;
+  for (const [name, info] of Object.entries(models)) {
+    expect(defaultCpuPrecision(path.join('/m', name))).toBe(info.cpuPrecision ?? 'int8');
+  }
+  expect(defaultCpuPrecision('/m/whisper-unknown')).toBe('int8');
+});
+
+test('fp32-encoder: the checked fp32 encoder with the shipped int8 decoder, run as int8 (one window per run); the fp32 decoder is not needed', () => {
+  const { src, dst, floatRoot } = floatPair('whisper-base');
+  const mixed = { precision: 'int8', files: { encoder: path.join(dst, GRAPH_FILES.fp32.encoder), decoder: path.join(src, GRAPH_FILES.int8.decoder) } };
+  expect(chooseCpuGraphs(src, 'fp32-encoder', '', floatRoot)).toEqual(mixed);
+  // the fp32 decoder gone: fp32-encoder still runs, fp32 falls back
+  fs.rmSync(path.join(dst, GRAPH_FILES.fp32.decoder));
+  expect(chooseCpuGraphs(src, 'fp32-encoder', '', floatRoot)).toEqual(mixed);
+  expect(chooseCpuGraphs(src, 'fp32', '', floatRoot)).toHaveProperty('warning');
+  // a changed fp32 encoder: the shipped int8 graphs with one warning naming the setting and the build command
+  fs.appendFileSync(path.join(dst, GRAPH_FILES.fp32.encoder), 'x');
+  const r = chooseCpuGraphs(src, 'fp32-encoder', ', one window per model run', floatRoot);
+  expect(r).toEqual({ precision: 'int8', files: null, warning: expect.any(String) });
+  expect(r.warning).toMatch(/WHISPER_CPU_PRECISION=fp32-encoder.*encoder_model\.onnx does not match its manifest.*running its int8 graphs, one window per model run instead/);
+  // never built
+  const bare = folder('whisper-tiny.en', ['int8']);
+  expect(chooseCpuGraphs(bare, 'fp32-encoder', '', path.join(root, 'nowhere')).warning).toMatch(/built-from\.json does not exist.*float-models\.sh whisper-tiny\.en/);
 });
 
 test('the float graphs root is FAIRSCRIBE_FLOAT_MODELS, else the cache default', () => {
