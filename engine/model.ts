@@ -159,6 +159,12 @@ export class WhisperModel {
     const firstStepOutputs = ['logits', ...pickOutputs, ...presentNames];
     const noCache = new Tensor('bool', new Uint8Array([0]), [1]);
     const withCache = new Tensor('bool', new Uint8Array([1]), [1]);
+    // The cache branch reads the cross-attention K/V from the past inputs, never encoder_hidden_states; but the
+    // int8 decoders quantise that input at the top level on every run (a DynamicQuantizeLinear before the If,
+    // whose output only the no-cache branch reads): [batch, 1500, d_model] floats scanned and quantised per token
+    // for nothing. Cached steps get one position of zeros instead; the outputs cannot change (the branch taken
+    // never reads it), which the bit-identity checks of this change confirmed.
+    const placeholderHidden = new Tensor('float32', new Float32Array(batch * this.dims.dModel), [batch, 1, this.dims.dModel]);
 
     let ids = new BigInt64Array(batch * promptLen);
     prompts.forEach((p, b) => p.forEach((t, i) => (ids[b * promptLen + i] = BigInt(t))));
@@ -175,7 +181,7 @@ export class WhisperModel {
       }
       const feeds: Record<string, OrtCommon.Tensor> = {
         input_ids: new Tensor('int64', ids, [batch, stepLen]),
-        encoder_hidden_states: encoderHidden,
+        encoder_hidden_states: first ? encoderHidden : placeholderHidden,
         use_cache_branch: first ? noCache : withCache,
         ...past,
       };
