@@ -174,7 +174,15 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   // added to a 50–80 MB graph). fp32 and CUDA keep the separate pick graph: their graphs are 200–315 MB, whose
   // extra in-memory copy while loading a worker that holds both models is not measured against its 1 GB bound.
   const fuse = opts.fusePick !== false && precision === 'int8' && opts.executionProvider === 'cpu';
-  const decoderSource = fuse ? fusePickIntoDecoder(fs.readFileSync(decoderFile), vocab.timestampBegin, dims.vocabSize) : decoderFile;
+  let decoderSource: string | Uint8Array = decoderFile;
+  if (fuse) {
+    try {
+      decoderSource = fusePickIntoDecoder(fs.readFileSync(decoderFile), vocab.timestampBegin, dims.vocabSize);
+    } catch (err) {
+      // a graph this edit does not know (another opset): the separate pick graph, same results
+      opts.warn?.(`decoder ${path.basename(decoderFile)} loaded without the fused pick: ${(err as Error).message}`);
+    }
+  }
   const [encoder, decoder] = await Promise.all([
     createSession(encoderFile, opts, level),
     createSession(decoderSource, opts, level),
