@@ -24,7 +24,7 @@ import { N_FRAMES, N_MELS, N_SAMPLES, SAMPLE_RATE } from '../engine/constants';
 import { applyDecodingRules, argmax, greedyPick } from '../engine/decoding';
 import { logMelSpectrogram } from '../engine/logmel';
 import { WhisperModel } from '../engine/model';
-import { fusePickIntoDecoder } from '../engine/pick';
+import { FUSED_PICK, fusePickIntoDecoder } from '../engine/pick';
 import { loadWhisper } from '../engine/node-loader';
 import { WhisperTranscriber } from '../engine/transcriber';
 import { WhisperVocab, type GenerationConfig } from '../engine/vocab';
@@ -110,8 +110,9 @@ async function main() {
     const t = performance.now() - s;
     const first = (feeds.use_cache_branch.data as Uint8Array)[0] === 0;
     (first ? rec.first : rec.step).push(t);
-    // a real logits row for block 2 (the fused decoder fetches the logits on first steps only)
-    if (out.logits) lastLogits = out.logits.data as Float32Array;
+    // a real logits row for block 2 (the fused decoder hands out only the SOT position's, on first steps)
+    const lg = out.logits ?? out[FUSED_PICK.sotLogits];
+    if (lg) lastLogits = lg.data as Float32Array;
     return out;
   };
   // onnxruntime-node runs each session.run in a setImmediate callback (backend.js): wrapping setImmediate splits a

@@ -133,6 +133,8 @@ export class WhisperModel {
     const picker = greedy && !fused ? await this.picker() : null;
     const mask = fused ? new Float32Array(batch * vocabSize) : null;
     const maskTensor = mask ? new Tensor('float32', mask, [batch, vocabSize]) : null;
+    const sotPositions = new Tensor('int64', BigInt64Array.from(sotIndex.map(BigInt)), [batch, 1]);
+    const zeroPositions = new Tensor('int64', new BigInt64Array(batch), [batch, 1]);
     // the last position's logits of every row, when the run had more than one position (the prompt step)
     let lastRows: Float32Array | null = null;
 
@@ -151,12 +153,14 @@ export class WhisperModel {
     const selfAttention = pastNames.map((n, i) => i).filter((i) => pastNames[i].includes('.decoder.'));
     const F = FUSED_PICK;
     const pickOutputs = fused ? [F.token, F.logprob, F.tokenForced, F.logprobForced, F.timestampLogits, F.textMax] : [];
-    // The fused decoder's logits stay inside onnxruntime unless a row samples (the JS sampler reads them).
-    const selfAttentionOutputs = [...(fused && !sampling ? [] : ['logits']), ...pickOutputs, ...selfAttention.map((i) => presentNames[i])];
+    // The fused decoder's logits stay inside onnxruntime: the last row only when a row samples (the JS sampler
+    // reads it), the SOT row on the first step (the no-speech probability).
+    const logitsOutputs = fused ? (sampling ? [F.lastLogits] : []) : ['logits'];
+    const selfAttentionOutputs = [...logitsOutputs, ...pickOutputs, ...selfAttention.map((i) => presentNames[i])];
     // The first step needs every cache and the logits (the no-speech probability at the SOT position); naming
     // the outputs keeps onnxruntime from also copying out the decoder's `cross_attentions.{l}` (only the
     // word-timestamp pass reads them).
-    const firstStepOutputs = ['logits', ...pickOutputs, ...presentNames];
+    const firstStepOutputs = [...(fused ? [F.sotLogits] : []), ...logitsOutputs, ...pickOutputs, ...presentNames];
     const noCache = new Tensor('bool', new Uint8Array([0]), [1]);
     const withCache = new Tensor('bool', new Uint8Array([1]), [1]);
     // The cache branch reads the cross-attention K/V from the past inputs, never encoder_hidden_states; but the
@@ -185,7 +189,10 @@ export class WhisperModel {
         use_cache_branch: first ? noCache : withCache,
         ...past,
       };
-      if (maskTensor) feeds[F.mask] = maskTensor;
+      if (maskTensor) {
+        feeds[F.mask] = maskTensor;
+        feeds[F.sotPosition] = first ? sotPositions : zeroPositions;
+      }
       const out = await this.decoder.run(feeds, first ? firstStepOutputs : selfAttentionOutputs);
 
       // The encoder (cross-attention) cache is computed once on the first step and reused.
@@ -194,7 +201,22 @@ export class WhisperModel {
 
       // [batch, vocab]: the last position of every row, processed in place by the decoding rules (JS path)
       let last: Float32Array | null = null;
-      if (out.logits) {
+      if (fused) {
+        if (first) {
+          // no-speech probability at the SOT position (openai decoding.py: probs_at_sot), before any rule
+          const sot = out[F.sotLogits].data as Float32Array;
+          for (let b = 0; b < batch; b++) {
+            logSoftmax(sot.subarray(b * vocabSize, (b + 1) * vocabSize), scratch);
+            rows[b].noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
+          }
+        }
+        if (sampling) {
+          last = out[F.lastLogits].data as Float32Array; // [batch, vocab], a fresh copy: the rules edit it in place
+          for (let b = 0; b < batch; b++) {
+            if (!rows[b].done && temperatures[b] > 0) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), rows[b].tokens, this.vocab);
+          }
+        }
+      } else if (out.logits) {
         const logits = out.logits.data as Float32Array; // [batch, stepLen, vocab], ours: a fresh copy per run
         last = logits;
         if (stepLen > 1) {
@@ -213,7 +235,7 @@ export class WhisperModel {
             logSoftmax(logits.subarray(sotOffset, sotOffset + vocabSize), scratch);
             row.noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
           }
-          if (!row.done && (!fused || temperatures[b] > 0)) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), row.tokens, this.vocab);
+          if (!row.done) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), row.tokens, this.vocab);
         }
       }
       let picked: { token: ArrayLike<bigint>; logprob: ArrayLike<number> } | null = null;
@@ -405,11 +427,14 @@ export class WhisperModel {
     return this.decoder.inputNames.includes(FUSED_PICK.mask);
   }
 
-  /** The fused decoder's mask input for runs that read only the logits: zeros, [batch, vocab]. */
+  /** The fused decoder's extra inputs for runs that read only the logits: a zero mask, SOT position 0. */
   private noMask(batch: number): Record<string, OrtCommon.Tensor> {
     if (!this.fused) return {};
     const v = this.dims.vocabSize;
-    return { [FUSED_PICK.mask]: new this.ort.Tensor('float32', new Float32Array(batch * v), [batch, v]) };
+    return {
+      [FUSED_PICK.mask]: new this.ort.Tensor('float32', new Float32Array(batch * v), [batch, v]),
+      [FUSED_PICK.sotPosition]: new this.ort.Tensor('int64', new BigInt64Array(batch), [batch, 1]),
+    };
   }
 
   /** Frees the ONNX sessions. */

@@ -95,6 +95,12 @@ export const FUSED_PICK = {
   timestampLogits: 'pick_timestamp_logits',
   /** float32 [batch, 1]: the largest masked logit among the text ids (< timestampBegin) */
   textMax: 'pick_text_max',
+  /** input: int64 [batch, 1], each row's <|startoftranscript|> position in input_ids (0 on cached steps) */
+  sotPosition: 'sot_position',
+  /** float32 [batch, vocab]: the logits at `sot_position` (the no-speech probability reads them on the first step) */
+  sotLogits: 'sot_logits',
+  /** float32 [batch, vocab]: the last position's logits, unmasked (rows sampling at a temperature read them) */
+  lastLogits: 'last_logits',
 } as const;
 
 /** Reads the protobuf varint at `pos`: [value, next position] (values < 2^53). */
@@ -127,7 +133,10 @@ const int64Raw = (xs: number[]) => new Uint8Array(BigInt64Array.from(xs.map(BigI
  * evaluated both ways: `pick_token`/`pick_logprob` as the pick graph gives them for `logits + mask`, and
  * `pick_token_forced`/`pick_logprob_forced` for the same row with every text id (< timestampBegin) at -inf,
  * beside `pick_timestamp_logits` and `pick_text_max`, from which decoding.ts forcesTimestamp decides in float64
- * exactly as applyDecodingRules does. ArgMax, LogSoftmax and GatherElements are the pick graph's nodes with its
+ * exactly as applyDecodingRules does. `sot_logits` (the row at each row's `sot_position` input) and `last_logits` (the
+ * last position, unmasked) let the caller read the no-speech probability and sample at a temperature without
+ * fetching `logits`, which on a first step is [batch, prompt length, vocab] (47 MB with a 223-token context prompt).
+ * ArgMax, LogSoftmax and GatherElements are the pick graph's nodes with its
  * attributes, over the same values: tokens and log-probabilities are the pick graph's to the bit.
  *
  * The graph is edited as protobuf bytes: GraphProto's repeated fields (node, initializer, input, output) are
@@ -193,8 +202,10 @@ export function fusePickIntoDecoder(model: Uint8Array, timestampBegin: number, v
     ...msg(5, tensorProto(p('zero'), 7, [1], int64Raw([0]))),
     ...msg(5, tensorProto(p('axis1'), 7, [1], int64Raw([1]))),
     // the last position's logits: [batch, positions, vocab] → [batch, vocab]
-    ...node('Gather', ['logits', p('last')], p('row'), [intAttribute('axis', 1)]),
-    ...node('Add', [p('row'), F.mask], p('masked'), []),
+    ...node('Gather', ['logits', p('last')], F.lastLogits, [intAttribute('axis', 1)]),
+    // the SOT position's logits: GatherND with one batch dimension, [batch, positions, vocab] × [batch, 1] → [batch, vocab]
+    ...node('GatherND', ['logits', F.sotPosition], F.sotLogits, [intAttribute('batch_dims', 1)]),
+    ...node('Add', [F.lastLogits, F.mask], p('masked'), []),
     ...node('ArgMax', p('masked'), F.token, [intAttribute('axis', 1), intAttribute('keepdims', 1), intAttribute('select_last_index', 0)]),
     ...node('LogSoftmax', p('masked'), p('logprobs'), [intAttribute('axis', 1)]),
     ...node('GatherElements', [p('logprobs'), F.token], F.logprob, [intAttribute('axis', 1)]),
@@ -207,6 +218,9 @@ export function fusePickIntoDecoder(model: Uint8Array, timestampBegin: number, v
     // opset ≤ 17: ReduceMax takes its axes as an attribute (AttributeProto ints = 8, type INTS = 7)
     ...node('ReduceMax', p('text'), F.textMax, [msg(5, [...str(1, 'axes'), ...int(8, 1), ...int(20, 7)]), intAttribute('keepdims', 1)]),
     ...valueInfo(11, F.mask, 1, ['batch_size', vocabSize]),
+    ...valueInfo(11, F.sotPosition, 7, ['batch_size', 1]),
+    ...valueInfo(12, F.sotLogits, 1, ['batch_size', vocabSize]),
+    ...valueInfo(12, F.lastLogits, 1, ['batch_size', vocabSize]),
     ...valueInfo(12, F.token, 7, ['batch_size', 1]),
     ...valueInfo(12, F.logprob, 1, ['batch_size', 1]),
     ...valueInfo(12, F.tokenForced, 7, ['batch_size', 1]),
