@@ -59,8 +59,8 @@ describe('fusePickIntoDecoder', () => {
   });
 
   it('adds the mask input and the pick outputs, keeping the graph\'s own', () => {
-    expect(fused.inputNames).toEqual(['x', FUSED_PICK.mask]);
-    expect(fused.outputNames).toEqual(['logits', FUSED_PICK.token, FUSED_PICK.logprob, FUSED_PICK.tokenForced, FUSED_PICK.logprobForced, FUSED_PICK.timestampLogits, FUSED_PICK.textMax]);
+    expect(fused.inputNames).toEqual(['x', FUSED_PICK.mask, FUSED_PICK.sotPosition]);
+    expect(fused.outputNames).toEqual(['logits', FUSED_PICK.sotLogits, FUSED_PICK.lastLogits, FUSED_PICK.token, FUSED_PICK.logprob, FUSED_PICK.tokenForced, FUSED_PICK.logprobForced, FUSED_PICK.timestampLogits, FUSED_PICK.textMax]);
   });
 
   it('gives the JS rules + pick graph\'s token and log-probability to the bit, forced timestamps included', async () => {
@@ -83,7 +83,21 @@ describe('fusePickIntoDecoder', () => {
       }
       const mask = new Float32Array(batch * V);
       states.forEach((s, b) => applySuppressionRules(mask.subarray(b * V, (b + 1) * V), s, vocab));
-      const out = await fused.run({ x: new ort.Tensor('float32', x, [batch, positions, V]), [FUSED_PICK.mask]: new ort.Tensor('float32', mask, [batch, V]) });
+      // each row's SOT at position b % positions
+      const sot = BigInt64Array.from(states.map((_, b) => BigInt(b % positions)));
+      const out = await fused.run({
+        x: new ort.Tensor('float32', x, [batch, positions, V]),
+        [FUSED_PICK.mask]: new ort.Tensor('float32', mask, [batch, V]),
+        [FUSED_PICK.sotPosition]: new ort.Tensor('int64', sot, [batch, 1]),
+      });
+      // the SOT and last rows are the input's own values
+      const sotRows = out[FUSED_PICK.sotLogits].data as Float32Array;
+      const lastRows = out[FUSED_PICK.lastLogits].data as Float32Array;
+      for (let b = 0; b < batch; b++) {
+        const at = (p: number) => x.subarray((b * positions + p) * V, (b * positions + p + 1) * V);
+        expect(sotRows.subarray(b * V, (b + 1) * V)).toEqual(at(b % positions));
+        expect(lastRows.subarray(b * V, (b + 1) * V)).toEqual(at(positions - 1));
+      }
       // the path it replaces
       const last = new Float32Array(batch * V);
       for (let b = 0; b < batch; b++) {
