@@ -10,8 +10,8 @@
  *  2. pieces in isolation: log-mel of one 30 s window; the engine's per-token sampling code on a real logits
  *     row (applyDecodingRules + greedyPick); a bare 60-step greedy loop on the same kind of onnxruntime-node
  *     session (what `run` alone costs per step) in feeding and threading variants; the encoder alone;
- *  3. `transcribe` end to end over sessions made with other options: the decoder with the greedy pick fused in (as
- *     node-loader.ts loads int8) against the separate pick graph, intra_op.allow_spinning = 0.
+ *  3. `transcribe` end to end over sessions made with other options: the separate pick graph (node-loader.ts's
+ *     default) against the decoder with the greedy pick fused in (fusePick: true), intra_op.allow_spinning = 0.
  * Medians of `--runs`; the 1-minute load average is printed next to every block (other processes share the
  * 2 cores). Compare with the bare-onnxruntime limit line of `npm run bench:engine` run in the same minute.
  */
@@ -110,7 +110,7 @@ async function main() {
     const t = performance.now() - s;
     const first = (feeds.use_cache_branch.data as Uint8Array)[0] === 0;
     (first ? rec.first : rec.step).push(t);
-    // a real logits row for block 2 (the fused decoder hands out only the SOT position's, on first steps)
+    // a real logits row for block 2 (a fused decoder, fusePick: true, hands out only the SOT position's)
     const lg = out.logits ?? out[FUSED_PICK.sotLogits];
     if (lg) lastLogits = lg.data as Float32Array;
     return out;
@@ -344,8 +344,8 @@ async function main() {
     so,
   );
   const variants: [string, ort.InferenceSession, ort.InferenceSession][] = [
-    ['pick fused into the decoder (node-loader.ts)', encS, decFused],
-    ['pick graph separate (fusePick: false)', encS, decS],
+    ['pick graph separate (node-loader.ts default)', encS, decS],
+    ['pick fused into the decoder (fusePick: true)', encS, decFused],
     ['allow_spinning = 0 on the decoder only', encS, decNoSpin],
     ['allow_spinning = 0 on both sessions', encNoSpin, decNoSpin],
   ];

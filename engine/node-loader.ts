@@ -64,10 +64,12 @@ export interface LoadOptions {
    */
   weights?: 'shipped' | 'ct2';
   /**
-   * int8 graphs on the CPU only: load the decoder with the greedy pick fused in (pick.ts fusePickIntoDecoder; one
-   * onnxruntime run per token instead of a decoder run, the JS decoding rules and a pick-graph run, and no logits
-   * copied out per token). Same tokens and log-probabilities to the bit. Default true; false loads the graph as
-   * it is (benchmarks compare the two).
+   * int8 graphs on the CPU only, opt-in: load the decoder with the greedy pick fused in (pick.ts fusePickIntoDecoder;
+   * one onnxruntime run per token instead of a decoder run, the JS decoding rules and a pick-graph run, and no
+   * logits copied out). Same tokens and log-probabilities to the bit. Default false: measured slower on this
+   * 2-core machine (tiny.en jfk x3, interleaved, spinning off, load 7: 955 against 819 ms median of 11; bench:engine
+   * with spinning on 1.09-1.31x in 4 of 5 invocations), likely because its extra full-vocabulary elementwise nodes
+   * run as parallel sections of the decoder's 2-thread pool, each a thread hand-off, where the pick graph runs on one.
    */
   fusePick?: boolean;
 }
@@ -170,10 +172,10 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   const tokenizer = new Tokenizer(readJson(modelDir, 'tokenizer.json'), readJson(modelDir, 'tokenizer_config.json'));
   const vocab = new WhisperVocab(gen);
   const dims = dimsFromConfig(config);
-  // int8 on the CPU (the default): the decoder with the greedy pick appended, edited in memory (a few hundred KB
-  // added to a 50–80 MB graph). fp32 and CUDA keep the separate pick graph: their graphs are 200–315 MB, whose
-  // extra in-memory copy while loading a worker that holds both models is not measured against its 1 GB bound.
-  const fuse = opts.fusePick !== false && precision === 'int8' && opts.executionProvider === 'cpu';
+  // fusePick, int8 on the CPU: the decoder with the greedy pick appended, edited in memory (a few hundred KB added
+  // to a 50–80 MB graph; peak RSS of a process loading both models 686–690 against 667–675 MiB). fp32 and CUDA keep
+  // the separate pick graph: their graphs are 200–315 MB, not measured against a worker's 1 GB bound.
+  const fuse = opts.fusePick === true && precision === 'int8' && opts.executionProvider === 'cpu';
   let decoderSource: string | Uint8Array = decoderFile;
   if (fuse) {
     try {
