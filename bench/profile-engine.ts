@@ -5,11 +5,13 @@
  *  1. end to end: `transcribe` with the encoder and decoder sessions' `run` wrapped in timers →
  *     log-mel, encoder per window, decoder first step (prompt + cross-attention cache), decoder ms per cached
  *     step, and the rest (JS per token: tensors/feeds, copying and scanning the logits, decoding rules,
- *     log-softmax, tokenizer, segment bookkeeping);
+ *     log-softmax, tokenizer, segment bookkeeping); the setImmediate hop of every run() and the main thread's CPU
+ *     time outside onnxruntime's native calls (Linux);
  *  2. pieces in isolation: log-mel of one 30 s window; the engine's per-token sampling code on a real logits
  *     row (applyDecodingRules + greedyPick); a bare 60-step greedy loop on the same kind of onnxruntime-node
  *     session (what `run` alone costs per step) in feeding and threading variants; the encoder alone;
- *  3. `transcribe` end to end over sessions made with other options (intra_op.allow_spinning = 0).
+ *  3. `transcribe` end to end over sessions made with other options: the separate pick graph (node-loader.ts's
+ *     default) against the decoder with the greedy pick fused in (fusePick: true), intra_op.allow_spinning = 0.
  * Medians of `--runs`; the 1-minute load average is printed next to every block (other processes share the
  * 2 cores). Compare with the bare-onnxruntime limit line of `npm run bench:engine` run in the same minute.
  */
@@ -22,6 +24,7 @@ import { N_FRAMES, N_MELS, N_SAMPLES, SAMPLE_RATE } from '../engine/constants';
 import { applyDecodingRules, argmax, greedyPick } from '../engine/decoding';
 import { logMelSpectrogram } from '../engine/logmel';
 import { WhisperModel } from '../engine/model';
+import { FUSED_PICK, fusePickIntoDecoder } from '../engine/pick';
 import { loadWhisper } from '../engine/node-loader';
 import { WhisperTranscriber } from '../engine/transcriber';
 import { WhisperVocab, type GenerationConfig } from '../engine/vocab';
@@ -107,19 +110,54 @@ async function main() {
     const t = performance.now() - s;
     const first = (feeds.use_cache_branch.data as Uint8Array)[0] === 0;
     (first ? rec.first : rec.step).push(t);
-    if (!first) lastLogits = out.logits.data as Float32Array;
+    // a real logits row for block 2 (a fused decoder, fusePick: true, hands out only the SOT position's)
+    const lg = out.logits ?? out[FUSED_PICK.sotLogits];
+    if (lg) lastLogits = lg.data as Float32Array;
     return out;
   };
+  // onnxruntime-node runs each session.run in a setImmediate callback (backend.js): wrapping setImmediate splits a
+  // run() into the hop (scheduled → callback) and the native call (inputs wrapped, onnxruntime's Run, every fetched
+  // output copied into a new ArrayBuffer), and, on Linux, the main thread's CPU time outside the native calls
+  // (/proc/thread-self/schedstat: ns on CPU), which a loaded machine barely changes: our JS per token.
+  const threadCpuMs = (): number => {
+    try {
+      return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+    } catch {
+      return NaN;
+    }
+  };
+  let split = { hop: 0, native: 0, nativeCpu: 0, calls: 0 };
+  const realSetImmediate = globalThis.setImmediate;
+  const timedSetImmediate = ((fn: (...a: unknown[]) => void, ...args: unknown[]) => {
+    const scheduled = performance.now();
+    return realSetImmediate(() => {
+      const s = performance.now();
+      const c = threadCpuMs();
+      fn(...args);
+      split.nativeCpu += threadCpuMs() - c;
+      split.native += performance.now() - s;
+      split.hop += s - scheduled;
+      split.calls++;
+    });
+  }) as unknown as typeof setImmediate;
   await engine.transcribe(pcm.samples, { language: 'en' }); // warm-up
-  const rows: { total: number; enc: number; first: number; step: number; steps: number; windows: number }[] = [];
+  const rows: { total: number; enc: number; first: number; step: number; steps: number; windows: number; hop: number; native: number; cpuOutside: number; calls: number }[] = [];
   for (let i = 0; i < runs; i++) {
     await gate();
     rec = { enc: [], first: [], step: [] };
+    split = { hop: 0, native: 0, nativeCpu: 0, calls: 0 };
+    globalThis.setImmediate = timedSetImmediate;
+    const c0 = threadCpuMs();
     const s = performance.now();
     await engine.transcribe(pcm.samples, { language: 'en' });
     const total = performance.now() - s;
+    const cpu = threadCpuMs() - c0;
+    globalThis.setImmediate = realSetImmediate;
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    rows.push({ total, enc: sum(rec.enc), first: sum(rec.first), step: sum(rec.step), steps: rec.step.length, windows: rec.enc.length });
+    rows.push({
+      total, enc: sum(rec.enc), first: sum(rec.first), step: sum(rec.step), steps: rec.step.length, windows: rec.enc.length,
+      hop: split.hop, native: split.native, cpuOutside: cpu - split.nativeCpu, calls: split.calls,
+    });
   }
   const logitsRow = new Float32Array(lastLogits!.subarray(lastLogits!.length - cfg.vocab_size));
   const feats = new Float32Array(N_MELS * N_FRAMES);
@@ -141,6 +179,17 @@ async function main() {
   console.log(`   decoder 1st run  ${ms(firstT)} = ${ms(firstT / W)} per window (prompt + cross-attention K/V)  ${pct(firstT)}`);
   console.log(`   decoder steps    ${ms(stepT)} = ${ms(stepT / S)} per step (run() alone)  ${pct(stepT)}`);
   console.log(`   rest (JS)        ${ms(rest)} = ${ms(rest / (S + W))} per token  ${pct(rest)}`);
+  const hop = med((r) => r.hop);
+  const native = med((r) => r.native);
+  const cpuOutside = med((r) => r.cpuOutside);
+  console.log(
+    `   native calls     ${rows[0].calls} (encoder, decoder and other graphs' runs): ${ms(native)} inside them, ${ms(hop)} in setImmediate hops ` +
+      `(${(((hop / rows[0].calls) * 1000) || 0).toFixed(0)} us each); wall outside them ${ms(total - native - hop)}`,
+  );
+  console.log(
+    `   main-thread CPU outside the native calls: ${ms(cpuOutside)} = ${ms((cpuOutside - W * melMs) / (S + W))} per decoder run after the log-mel ` +
+      `(/proc/thread-self/schedstat; barely load-dependent)`,
+  );
   enc.run = encRun;
   dec.run = decRun;
 
@@ -290,8 +339,13 @@ async function main() {
   const readJson = (f: string) => JSON.parse(fs.readFileSync(path.join(modelDir, f), 'utf8'));
   const tokenizer = new Tokenizer(readJson('tokenizer.json'), readJson('tokenizer_config.json'));
   const dims = { dModel: D, heads: H, layers: L, vocabSize: cfg.vocab_size };
+  const decFused = await ort.InferenceSession.create(
+    fusePickIntoDecoder(fs.readFileSync(path.join(modelDir, 'onnx/decoder_model_merged_quantized.onnx')), vocab.timestampBegin, cfg.vocab_size),
+    so,
+  );
   const variants: [string, ort.InferenceSession, ort.InferenceSession][] = [
-    ['as node-loader.ts (spinning on)', encS, decS],
+    ['pick graph separate (node-loader.ts default)', encS, decS],
+    ['pick fused into the decoder (fusePick: true)', encS, decFused],
     ['allow_spinning = 0 on the decoder only', encS, decNoSpin],
     ['allow_spinning = 0 on both sessions', encNoSpin, decNoSpin],
   ];
@@ -313,7 +367,7 @@ async function main() {
   console.log(`\n3. transcribe() end to end with other session options, interleaved (load ${loadNow()})`);
   for (const v of e2e) console.log(`   ${v.name.padEnd(42)} ${ms(median(v.times))}  (min ${ms(Math.min(...v.times))})`);
   console.log(`load average at end ${loadNow()}`);
-  await Promise.all([encS.release(), decS.release(), decNoSpin.release(), encNoSpin.release(), engine.model.release()]);
+  await Promise.all([encS.release(), decS.release(), decFused.release(), decNoSpin.release(), encNoSpin.release(), engine.model.release()]);
 }
 
 main().then(

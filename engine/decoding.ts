@@ -52,6 +52,32 @@ export function argmax(row: Float32Array): number {
  * @param sampled the tokens sampled so far in this window (prompt excluded)
  */
 export function applyDecodingRules(logits: Float32Array, sampled: readonly number[], vocab: WhisperVocab): void {
+  applySuppressionRules(logits, sampled, vocab);
+  const tb = vocab.timestampBegin;
+  const tsLogSumExp = timestampLogSumExp(logits, tb);
+  if (tsLogSumExp === null) return;
+  // "tsLogSumExp > max(text logits)" is "no text logit ≥ tsLogSumExp": the scan of the ~50k text logits
+  // stops at the first one that reaches it (usually long before the end), with the same outcome.
+  let textReaches = false;
+  for (let i = 0; i < tb; i++) {
+    if (logits[i] >= tsLogSumExp) {
+      textReaches = true;
+      break;
+    }
+  }
+  if (!textReaches) for (let i = 0; i < tb; i++) logits[i] = NEG_INF;
+}
+
+/**
+ * The rules of {@link applyDecodingRules} that depend only on the tokens sampled so far (every rule but the
+ * timestamp forcing): they set entries to -inf and leave the others as they are. Applied to a row of zeros,
+ * they give the additive mask (0 or -inf per id) that the fused decoder graph adds to its logits (pick.ts
+ * fusePickIntoDecoder); `logits + mask` is then exactly the row these rules leave.
+ * @param target one row, length vocab (logits, or a mask of zeros); modified in place
+ * @param sampled the tokens sampled so far in this window (prompt excluded)
+ */
+export function applySuppressionRules(target: Float32Array, sampled: readonly number[], vocab: WhisperVocab): void {
+  const logits = target;
   const tb = vocab.timestampBegin;
   const n = logits.length;
   suppressTokens(logits, vocab.suppressTokens);
@@ -86,27 +112,36 @@ export function applyDecodingRules(logits: Float32Array, sampled: readonly numbe
       for (let i = tb; i < floor && i < n; i++) logits[i] = NEG_INF;
     }
   }
+}
 
-  // Force a timestamp when the timestamps' total probability beats every single text token. Both
-  // sides share softmax's normaliser, so the comparison runs on logits: logsumexp over the ~1500
-  // timestamp logits against the largest text logit, with no pass of exp over the whole vocabulary.
-  // "tsLogSumExp > max(text logits)" is "no text logit ≥ tsLogSumExp": the scan of the ~50k text logits
-  // stops at the first one that reaches it (usually long before the end), with the same outcome.
+/**
+ * The timestamp rule's log-sum-exp: log Σ exp over the row's timestamp logits (ids ≥ `from`), in float64,
+ * one exp per timestamp in id order (the forcing rule compares it with the text logits: both sides share
+ * softmax's normaliser, so no pass of exp over the whole vocabulary is needed).
+ * @param row logits after the suppression rules; the timestamp entries are read from index `from` on
+ * @param from the first timestamp's index in `row` (timestampBegin for a whole row, 0 for a timestamp slice)
+ * @returns null when every timestamp is -inf (then nothing is forced)
+ */
+export function timestampLogSumExp(row: Float32Array, from: number): number | null {
+  const n = row.length;
   let tsMax = NEG_INF;
-  for (let i = tb; i < n; i++) if (logits[i] > tsMax) tsMax = logits[i];
-  if (tsMax > NEG_INF) {
-    let s = 0;
-    for (let i = tb; i < n; i++) s += exp(logits[i] - tsMax);
-    const tsLogSumExp = tsMax + log(s);
-    let textReaches = false;
-    for (let i = 0; i < tb; i++) {
-      if (logits[i] >= tsLogSumExp) {
-        textReaches = true;
-        break;
-      }
-    }
-    if (!textReaches) for (let i = 0; i < tb; i++) logits[i] = NEG_INF;
-  }
+  for (let i = from; i < n; i++) if (row[i] > tsMax) tsMax = row[i];
+  if (!(tsMax > NEG_INF)) return null;
+  let s = 0;
+  for (let i = from; i < n; i++) s += exp(row[i] - tsMax);
+  return tsMax + log(s);
+}
+
+/**
+ * The forcing rule of {@link applyDecodingRules} from the fused graph's two reductions: true when the timestamps'
+ * total probability beats every text token, i.e. when the text ids must be suppressed.
+ * @param timestampLogits the row's logits at ids ≥ timestampBegin, after the suppression rules
+ * @param textMax the largest of the row's logits at ids < timestampBegin, after the suppression rules
+ */
+export function forcesTimestamp(timestampLogits: Float32Array, textMax: number): boolean {
+  const lse = timestampLogSumExp(timestampLogits, 0);
+  // "no text logit ≥ lse" is "the largest one < lse" (float32 values compared exactly)
+  return lse !== null && !(textMax >= lse);
 }
 
 /**
