@@ -54,6 +54,7 @@ import { ESPEAK_SENTENCES } from '../test/helpers/sentences';
 import { normalise, wer } from '../test/helpers/wer';
 import { planCompactedChunks } from './legacy-plan';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, pad, padStart } from './lib';
+import { buildTalk } from './talk';
 
 const AUDIO = path.resolve(__dirname, '../../shared/audio');
 const MODELS = path.resolve(__dirname, '../../shared/models');
@@ -198,36 +199,10 @@ function buildLongForm(dir: string, add: (f: Omit<EvalFile, 'pcm' | 'seconds'>, 
   // tiny.en closed a window after jfk with a single timestamp where a removed pause followed, and openai's seek
   // rule dropped the rest of the chunk: 6 of the 20 LEFT+RIGHT passages lost (issue #17). This row catches it.
   {
-    const decode = (file: string, filter?: string) => {
-      const buf = execFileSync('ffmpeg', ['-v', 'error', '-i', file, ...(filter ? ['-af', filter] : ['-ac', '1']), '-ar', String(SAMPLE_RATE), '-f', 'f32le', '-'], {
-        maxBuffer: 64 << 20,
-      });
-      return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
-    };
-    const utterances: [Float32Array, string][] = [
-      [decode(path.join(AUDIO, 'jfk.wav')), JFK],
-      [decode(path.join(AUDIO, 'stereo_diarization.wav'), 'pan=mono|c0=c0'), LEFT],
-      [decode(path.join(AUDIO, 'stereo_diarization.wav'), 'pan=mono|c0=c1'), RIGHT],
-    ];
-    const PIPELINE_PAUSES = [0.3, 0.8, 1.5, 0.5, 3, 1, 8, 0.6, 2, 5];
-    const parts: Float32Array[] = [];
-    const text: string[] = [];
-    const nonSpeech: [number, number][] = [];
-    let samples = 0;
-    for (let k = 0; samples < (9 * 60 + 20) * SAMPLE_RATE; k++) {
-      const [u, t] = utterances[k % utterances.length];
-      const pause = new Float32Array(Math.round(PIPELINE_PAUSES[k % PIPELINE_PAUSES.length] * SAMPLE_RATE));
-      parts.push(u, pause);
-      text.push(t);
-      nonSpeech.push([(samples + u.length) / SAMPLE_RATE, (samples + u.length + pause.length) / SAMPLE_RATE]);
-      samples += u.length + pause.length;
-    }
-    const all = new Float32Array(samples);
-    let at = 0;
-    for (const p of parts) {
-      all.set(p, at);
-      at += p.length;
-    }
+    const texts = [JFK, LEFT, RIGHT]; // bench/talk.ts TALK_UTTERANCES order
+    const { samples: all, pieces } = buildTalk();
+    const text = pieces.map((p) => texts[p.utterance]);
+    const nonSpeech: [number, number][] = pieces.map((p) => [p.end, p.pauseEnd]);
     const raw = wav('talk-f32');
     const out = path.join(dir, 'bench_pipeline_talk.wav');
     fs.writeFileSync(raw, new Uint8Array(all.buffer));

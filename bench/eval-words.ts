@@ -43,7 +43,7 @@ import { loadWhisper } from '../engine/node-loader';
 import { choosePrecision } from '../engine/precision';
 import type { Segment } from '../engine/transcriber';
 import { buildLongForm, decodePcm, type PiecePlace } from './long-form';
-import { BENCH_CACHE, VENV_PYTHON, loadNow, median, pad, padStart } from './lib';
+import { BENCH_CACHE, VENV_PYTHON, loadNow, median, pad, padStart, percentile } from './lib';
 
 const USAGE = `usage: npm run -s eval:words -- [options]
   --models a,b        models to compare (default whisper-tiny.en,whisper-base)
@@ -72,15 +72,6 @@ interface W {
 }
 
 
-/** p-th percentile (0–100), linear between order statistics (numpy's default). */
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const k = ((s.length - 1) * p) / 100;
-  const lo = Math.floor(k);
-  const hi = Math.ceil(k);
-  return s[lo] + (s[hi] - s[lo]) * (k - lo);
-}
 
 const norm = (w: string) => w.toLowerCase().replace(/[^\p{L}\p{N}']/gu, '');
 

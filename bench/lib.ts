@@ -42,6 +42,15 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** p-th percentile (0–100), linear between order statistics (numpy's default); NaN for no values. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const k = ((s.length - 1) * p) / 100;
+  const lo = Math.floor(k);
+  return s[lo] + (s[Math.ceil(k)] - s[lo]) * (k - lo);
+}
+
 /** 1-minute load average (includes this benchmark's own threads). */
 export function load1(): number {
   return os.loadavg()[0];

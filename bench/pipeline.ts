@@ -39,18 +39,9 @@ import { EngineGate } from '../activities/engine-gate';
 import { engineInFlightFor } from '../workers/factory';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, median, pad } from './lib';
 import { MB, startBenchStack, submitJob, waitJob, type BenchStack } from './stack';
+import { buildTalk } from './talk';
 
 const AUDIO = path.resolve(__dirname, '../../shared/audio');
-/** pauses between utterances, cycled: short ones Whisper keeps, long ones our VAD removes */
-const PAUSES = [0.3, 0.8, 1.5, 0.5, 3, 1, 8, 0.6, 2, 5];
-const MIN_SECONDS = 9 * 60 + 20;
-
-function decodeMono(file: string, filter?: string): Float32Array {
-  const buf = execFileSync('ffmpeg', ['-v', 'error', '-i', file, ...(filter ? ['-af', filter] : ['-ac', '1']), '-ar', '16000', '-f', 'f32le', '-'], {
-    maxBuffer: 64 << 20,
-  });
-  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
-}
 
 /** The benchmark's audio (FLAC, 16 kHz mono) and its raw f32 PCM for the peer; made once under $TMPDIR. */
 function buildAudio(): { flac: string; pcm: string; seconds: number } {
@@ -59,25 +50,7 @@ function buildAudio(): { flac: string; pcm: string; seconds: number } {
   const flac = path.join(dir, 'talk.flac');
   const pcm = path.join(dir, 'talk.f32');
   if (!fs.existsSync(flac) || !fs.existsSync(pcm)) {
-    const utterances = [
-      decodeMono(path.join(AUDIO, 'jfk.wav')),
-      decodeMono(path.join(AUDIO, 'stereo_diarization.wav'), 'pan=mono|c0=c0'),
-      decodeMono(path.join(AUDIO, 'stereo_diarization.wav'), 'pan=mono|c0=c1'),
-    ];
-    const parts: Float32Array[] = [];
-    let n = 0;
-    for (let k = 0; n < MIN_SECONDS * SAMPLE_RATE; k++) {
-      const u = utterances[k % utterances.length];
-      const pause = new Float32Array(Math.round(PAUSES[k % PAUSES.length] * SAMPLE_RATE));
-      parts.push(u, pause);
-      n += u.length + pause.length;
-    }
-    const all = new Float32Array(n);
-    let at = 0;
-    for (const p of parts) {
-      all.set(p, at);
-      at += p.length;
-    }
+    const { samples: all } = buildTalk();
     fs.writeFileSync(pcm, new Uint8Array(all.buffer));
     execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'f32le', '-ar', '16000', '-ac', '1', '-i', pcm, '-c:a', 'flac', flac]);
   }

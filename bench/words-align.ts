@@ -22,7 +22,7 @@ import { loadConfig } from '../common/config';
 import { loadWhisper } from '../engine/node-loader';
 import type { WindowRequest, WindowResult } from '../engine/transcriber';
 import { buildLongForm, decodePcm } from './long-form';
-import { BENCH_CACHE, VENV_PYTHON, loadNow, median, pad, padStart } from './lib';
+import { BENCH_CACHE, VENV_PYTHON, loadNow, median, pad, padStart, percentile } from './lib';
 
 interface Timing {
   word: string;
@@ -30,13 +30,6 @@ interface Timing {
   end: number;
 }
 
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const k = ((s.length - 1) * p) / 100;
-  const lo = Math.floor(k);
-  return s[lo] + (s[Math.ceil(k)] - s[lo]) * (k - lo);
-}
 
 async function main() {
   const { values } = parseArgs({

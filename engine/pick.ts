@@ -13,7 +13,8 @@
 
 const utf8 = new TextEncoder();
 
-function varint(n: number): number[] {
+/** Protobuf wire-format writers for the ONNX messages built here (exported for tests that build a graph too). */
+export function varint(n: number): number[] {
   const out: number[] = [];
   while (n > 127) {
     out.push((n & 127) | 128);
@@ -23,10 +24,10 @@ function varint(n: number): number[] {
   return out;
 }
 /** protobuf wire types: 0 varint, 2 length-delimited */
-const key = (field: number, wire: number) => varint(field * 8 + wire);
-const int = (field: number, n: number) => [...key(field, 0), ...varint(n)];
-const msg = (field: number, b: readonly number[]) => [...key(field, 2), ...varint(b.length), ...b];
-const str = (field: number, s: string) => msg(field, [...utf8.encode(s)]);
+export const key = (field: number, wire: number) => varint(field * 8 + wire);
+export const int = (field: number, n: number) => [...key(field, 0), ...varint(n)];
+export const msg = (field: number, b: readonly number[]) => [...key(field, 2), ...varint(b.length), ...b];
+export const str = (field: number, s: string) => msg(field, [...utf8.encode(s)]);
 
 /** AttributeProto{name = 1, i = 3, type = 20 (INT = 2)} */
 const intAttribute = (name: string, v: number) => msg(5, [...str(1, name), ...int(3, v), ...int(20, 2)]);

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { applyDecodingRules, applySuppressionRules, forcesTimestamp } from '../../engine/decoding';
-import { FUSED_PICK, fusePickIntoDecoder, pickModelBytes } from '../../engine/pick';
+import { FUSED_PICK, fusePickIntoDecoder, int, msg, pickModelBytes, str } from '../../engine/pick';
 import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
 import { mulberry32 } from '../helpers/prng';
 
@@ -19,21 +19,8 @@ const vocab = new WhisperVocab(JSON.parse(readFileSync(path.join(MODEL_DIR, 'gen
 const V = (JSON.parse(readFileSync(path.join(MODEL_DIR, 'config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
 const TB = vocab.timestampBegin;
 
-// --- a minimal ModelProto (opset 14): input `x` float [batch, positions, V] → Identity → output `logits`
-const enc = new TextEncoder();
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 127) {
-    out.push((n & 127) | 128);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-const fld = (f: number, w: number) => varint(f * 8 + w);
-const int = (f: number, n: number) => [...fld(f, 0), ...varint(n)];
-const msg = (f: number, b: number[]) => [...fld(f, 2), ...varint(b.length), ...b];
-const str = (f: number, s: string) => msg(f, [...enc.encode(s)]);
+// --- a minimal ModelProto (opset 14): input `x` float [batch, positions, V] → Identity → output `logits`, written with
+// engine/pick.ts's protobuf writers
 const valueInfo = (f: number, name: string, dims: (number | string)[]) =>
   msg(f, [...str(1, name), ...msg(2, msg(1, [...int(1, 1), ...msg(2, dims.flatMap((d) => msg(1, typeof d === 'number' ? int(1, d) : str(2, d))))]))]);
 function identityDecoder(): Uint8Array {

@@ -8,27 +8,17 @@
 import { sureChunksOfPrefix } from '../../audio/prepare';
 import { DEFAULT_SPEECH_PLAN, planSpeechChunks } from '../../audio/speech-spans';
 import { VAD_FRAME_SAMPLES } from '../../audio/vad';
+import { mulberry32 } from '../helpers/prng';
 
 const SR = 16000;
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A random track of `seconds`: speech runs (0.9, with dips to 0.4 that continue speech) and pauses (0.05); with
  * `shortPauses` no pause reaches min_silence_duration_ms (2 s), so the whole track is one span, open in every prefix.
  */
 function randomTrack(seed: number, seconds: number, shortPauses = false): { probs: Float32Array; samples: number } {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const frames = Math.floor((seconds * SR) / VAD_FRAME_SAMPLES);
   const probs = new Float32Array(frames);
   let f = 0;
