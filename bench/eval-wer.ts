@@ -1,6 +1,6 @@
 /**
  * `npm run -s eval:wer [-- --models whisper-tiny.en,whisper-base --threads 2 --sets short,long,prompt --only NAME,NAME
- *                         --variants shipped,ct2-int8,ct2-fp32 --no-sequential --max-chunk-seconds 29.168
+ *                         --variants shipped,fp32-encoder,per-row-int8,dequant-fp32,ct2-int8,ct2-fp32 --no-sequential --max-chunk-seconds 29.168
  *                         --plans old30,fw,fw+keep]`
  *
  * Accuracy of our pipeline against faster-whisper on the same weights, per file: WER, words on non-speech
@@ -417,8 +417,16 @@ async function main() {
        * turns the engine's tail re-decode off (openai/whisper's seek rule: a single timestamp ending consumes the window)
        */
       plans: { type: 'string', default: '' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    // the usage is this file's header comment, up to its first blank comment line
+    const header = fs.readFileSync(__filename, 'utf8').split('\n *\n')[0];
+    console.log(header.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
+    console.log('options: --models --threads --sets --only --no-sequential --verbose --variants --max-chunk-seconds --plans (the header of bench/eval-wer.ts says what each does)');
+    return;
+  }
   const variants = values.variants!.split(',').filter(Boolean);
   for (const v of variants) if (!(v in VARIANTS) && v !== DEQUANT_FP32 && v !== PER_ROW_INT8 && v !== FP32_ENCODER) throw new Error(`--variants: unknown ${v} (known: ${[...Object.keys(VARIANTS), DEQUANT_FP32, PER_ROW_INT8, FP32_ENCODER].join(', ')})`);
   const threads = Number(values.threads);
