@@ -29,14 +29,14 @@ import { preparePcm } from '../audio/prepare';
 import { readChunkAudio } from '../audio/pcm-blob';
 import { loadConfig } from '../common/config';
 import { createPool } from '../common/db';
-import { choosePrecision, WEIGHT_VARIANTS } from '../engine/precision';
+import { defaultCpuPrecision } from '../engine/precision';
 import { LocalBlobStore } from '../common/blobs';
 import { workflowIdFor } from '../common/constants';
 import { MODEL_REGISTRY } from '../common/routing';
 import { SAMPLE_RATE } from '../engine/constants';
 import { EngineClient } from '../engine/client';
 import { EngineGate } from '../activities/engine-gate';
-import { engineInFlightFor } from '../workers/factory';
+import { engineBatching, engineInFlightFor, engineLoadOptions } from '../workers/factory';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, median, pad } from './lib';
 import { MB, startBenchStack, submitJob, waitJob, type BenchStack } from './stack';
 import { buildTalk } from './talk';
@@ -302,27 +302,15 @@ async function main() {
     connection = await Connection.connect({ address: stack.temporalAddress });
     temporal = new Client({ connection, namespace: 'default' });
   }
-  // The worker's load options (workers/factory.ts): weights, precision (the models folder's), spinning.
-  const engine = new EngineClient(
-    {
-      threads,
-      executionProvider: 'cpu',
-      ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'],
-      ...(config.inferenceAllowSpinning === false ? { allowSpinning: false } : {}),
-    },
-    (m) => console.warn(`engine: ${m}`),
-    (dir) => ({
-    maxBatch: config.batchMaxOverride ?? MODEL_REGISTRY.models[path.basename(dir)]?.maxBatch ?? 1,
-    maxWaitMs: config.batchMaxWaitMs,
-  }),
-  );
+  // The inference worker's own load options and batching (workers/factory.ts): weights, graphs, spinning.
+  const engine = new EngineClient(engineLoadOptions(config), (m) => console.warn(`engine: ${m}`), engineBatching(config));
 
   const rows: string[] = [];
   try {
     for (const model of values.models!.split(',')) {
       const modelDir = path.join(config.modelsDir, model);
       console.log(
-        `${model}: ${config.modelsDir} (${config.weightVariant && config.weightVariant !== 'shipped' ? config.weightVariant : choosePrecision(modelDir, 'cpu')} graphs), ` +
+        `${model}: ${config.modelsDir} (${config.weightVariant && config.weightVariant !== 'shipped' ? config.weightVariant : (config.cpuPrecision ?? defaultCpuPrecision(modelDir))} graphs), ` +
           `maxBatch ${config.batchMaxOverride ?? MODEL_REGISTRY.models[model]?.maxBatch}, spinning ${config.inferenceAllowSpinning}`,
       );
       await engine.preload(modelDir);

@@ -168,6 +168,33 @@ export function engineInFlightFor(config: Pick<Config, 'executionProvider' | 'mo
 }
 
 /**
+ * The engine thread's load options of an inference worker: threads, execution provider, weights and graphs,
+ * onnxruntime spinning. bench/pipeline.ts runs its "engine alone" side with the same, so its efficiency compares
+ * like with like (it ran the shipped int8 graphs while the workers ran each model's fp32-encoder default).
+ */
+export function engineLoadOptions(
+  config: Pick<Config, 'inferenceThreads' | 'executionProvider' | 'weightVariant' | 'cpuPrecision' | 'inferenceAllowSpinning'>,
+): ConstructorParameters<typeof EngineClient>[0] {
+  return {
+    threads: config.inferenceThreads,
+    executionProvider: config.executionProvider,
+    ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'],
+    // after the variant: WHISPER_CPU_PRECISION decides the shipped weights' graphs (a ct2-* variant names its own);
+    // unset, each model's own default (config/models.json cpuPrecision, engine/precision.ts defaultCpuPrecision)
+    cpuPrecision: config.cpuPrecision,
+    ...(config.inferenceAllowSpinning === false ? { allowSpinning: false } : {}),
+  };
+}
+
+/** Dynamic batching per model folder: maxBatch from the model registry (BATCH_MAX overrides), BATCH_MAX_WAIT_MS. */
+export function engineBatching(config: Pick<Config, 'batchMaxOverride' | 'batchMaxWaitMs'>): ConstructorParameters<typeof EngineClient>[2] {
+  return (modelDir) => ({
+    maxBatch: config.batchMaxOverride ?? MODEL_REGISTRY.models[path.basename(modelDir)]?.maxBatch ?? 1,
+    maxWaitMs: config.batchMaxWaitMs,
+  });
+}
+
+/**
  * An activity-only inference worker for one backend's task queue. Models are loaded into the engine
  * thread before polling starts, so the first task does not pay for the load.
  */
@@ -181,22 +208,7 @@ export async function startInferenceWorker(
   assertGpuModelsUsable(config, backend, models);
   installRuntime(config);
   const log = createLogger({ component: 'inference-worker', backend });
-  const engine = new EngineClient(
-    {
-      threads: config.inferenceThreads,
-      executionProvider: config.executionProvider,
-      ...WEIGHT_VARIANTS[config.weightVariant ?? 'shipped'],
-      // after the variant: WHISPER_CPU_PRECISION decides the shipped weights' graphs (a ct2-* variant names its own);
-      // unset, each model's own default (config/models.json cpuPrecision, engine/precision.ts defaultCpuPrecision)
-      cpuPrecision: config.cpuPrecision,
-      ...(config.inferenceAllowSpinning === false ? { allowSpinning: false } : {}),
-    },
-    (message) => log.warn(message),
-    (modelDir) => ({
-      maxBatch: config.batchMaxOverride ?? MODEL_REGISTRY.models[path.basename(modelDir)]?.maxBatch ?? 1,
-      maxWaitMs: config.batchMaxWaitMs,
-    }),
-  );
+  const engine = new EngineClient(engineLoadOptions(config), (message) => log.warn(message), engineBatching(config));
   for (const m of models) {
     await engine.preload(path.join(config.modelsDir, m));
   }
