@@ -68,6 +68,7 @@ import {
   pythonOrtVersion,
   runOrtLimit,
   sameVersionPython,
+  usageFromHeader,
   waitForIdle,
   type OrtLimitLine,
   type PeerRun,
@@ -117,8 +118,14 @@ async function main() {
       rss: { type: 'boolean', default: false },
       // internal: the child process of --rss
       'rss-child': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    console.log(usageFromHeader(__filename));
+    console.log('(the header of bench/engine.ts says what each engine row and ratio is)');
+    return;
+  }
   const precisions = values.precision!.split(',').filter(Boolean) as CpuPrecision[];
   for (const p of precisions) if (!CPU_PRECISIONS.includes(p)) throw new Error(`--precision: unknown ${p} (known: ${CPU_PRECISIONS.join(', ')})`);
   const batches = values.batches!.split(',').filter(Boolean).map(Number);

@@ -53,7 +53,7 @@ import { mergeChunkSegmentsByChunk, transcriptText, type ChunkSegments } from '.
 import { ESPEAK_SENTENCES } from '../test/helpers/sentences';
 import { normalise, wer } from '../test/helpers/wer';
 import { planCompactedChunks } from './legacy-plan';
-import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, pad, padStart } from './lib';
+import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, pad, padStart, usageFromHeader } from './lib';
 import { buildTalk } from './talk';
 
 const AUDIO = path.resolve(__dirname, '../../shared/audio');
@@ -421,9 +421,7 @@ async function main() {
     },
   });
   if (values.help) {
-    // the usage is this file's header comment, up to its first blank comment line
-    const header = fs.readFileSync(__filename, 'utf8').split('\n *\n')[0];
-    console.log(header.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
+    console.log(usageFromHeader(__filename));
     console.log('options: --models --threads --sets --only --no-sequential --verbose --variants --max-chunk-seconds --plans (the header of bench/eval-wer.ts says what each does)');
     return;
   }

@@ -42,6 +42,16 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/**
+ * A benchmark's usage for `--help`: its file's header comment up to the first blank comment line (the command line
+ * and what it does), without the comment markers.
+ * @param file the benchmark's __filename
+ */
+export function usageFromHeader(file: string): string {
+  const header = fs.readFileSync(file, 'utf8').split('\n *\n')[0];
+  return header.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '');
+}
+
 /** p-th percentile (0–100), linear between order statistics (numpy's default); NaN for no values. */
 export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
