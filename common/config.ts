@@ -43,8 +43,8 @@ const envSchema = z.object({
   WHISPER_WEIGHTS: z.enum(['shipped', 'ct2-int8', 'ct2-fp32']).default('shipped'),
   /**
    * The graphs CPU inference workers run the shipped weights at (docs/models.md "fp32 on the CPU"; WHISPER_EP=cuda
-   * ignores it), for every model alike; unset: each model's `cpuPrecision` in config/models.json (tiny.en and base:
-   * `fp32-encoder`; others `int8`; docs/models.md "Which graphs each model runs"). `fp32-encoder`: the fp32 encoder
+   * ignores it), for every model alike; unset: each model's `cpuPrecision` in config/models.json (base:
+   * `fp32-encoder`; tiny.en and others `int8`; docs/models.md "Which graphs each model runs"). `fp32-encoder`: the fp32 encoder
    * (below) with the shipped int8 decoder, one window per model run (telephone-band WER base 33.8 → 16.9 %, ~1.1× int8's
    * engine time on base, ~1.4× on tiny.en). `int8`: the shipped int8 graphs, one window per model run (their activation scale spans the
    * batch; faster per window than fp32 batched on 2 cores, half the memory). `fp32` (opt-in): the shipped weights dequantised to fp32, batched (a window's text is its own at any

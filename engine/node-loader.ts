@@ -32,7 +32,7 @@ export interface LoadOptions {
   /**
    * CPU execution provider, shipped weights, no `precision`: the graphs to run (WHISPER_CPU_PRECISION;
    * docs/models.md "fp32 on the CPU"). Ignored for CUDA (fp16, else fp32: {@link choosePrecision}).
-   * Absent: the model's default (engine/precision.ts defaultCpuPrecision, config/models.json; tiny.en and base 'fp32-encoder').
+   * Absent: the model's default (engine/precision.ts defaultCpuPrecision, config/models.json; base 'fp32-encoder', tiny.en 'int8').
    * - 'int8': the shipped int8 graphs, as `int8Activations` says (default one window per model run): faster
    *   per window than fp32 at every batch size measured on 2 cores, and half the memory (docs/models.md);
    * - 'fp32-encoder': the fp32 encoder of 'fp32' with the shipped int8 decoder, one window per model run (the decoder

@@ -172,7 +172,7 @@ export function floatModelsRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * WHISPER_CPU_PRECISION values: the graphs a CPU worker runs the shipped weights at (docs/models.md "fp32 on the CPU").
- * The default is per model ({@link defaultCpuPrecision}: tiny.en and base 'fp32-encoder').
+ * The default is per model ({@link defaultCpuPrecision}: base 'fp32-encoder', tiny.en 'int8').
  * - 'int8': the shipped int8 graphs, one window per model run (their activation scale spans the batch):
  *   1.2-1.8x faster per window than fp32 batched at batch 1-4 and half the RSS (docs/models.md "fp32 on the CPU");
  * - 'fp32' (opt-in): the shipped weights dequantised to fp32 (exactly the values the int8 files represent), batched;

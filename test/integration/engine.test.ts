@@ -13,7 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readWav } from '../helpers/wav';
 import { wer } from '../helpers/wer';
 import { loadWhisper } from '../../engine/node-loader';
-import { Int8OnCudaError } from '../../engine/precision';
+import { defaultCpuPrecision, Int8OnCudaError } from '../../engine/precision';
 import { EngineClient } from '../../engine/client';
 import { SAMPLE_RATE } from '../../engine/constants';
 import { applyDecodingRules, greedyPick, logSoftmax } from '../../engine/decoding';
@@ -97,7 +97,7 @@ test('the float graphs dequantize.py made give the int8 text on jfk (CPU, temper
   expect(texts[1]).toBe(texts[0]);
 }, 60_000);
 
-test("a CPU engine runs the model's default graphs (tiny.en: fp32 encoder + int8 decoder, config/models.json) and int8 or fp32 when asked (WHISPER_CPU_PRECISION), without a warning", async () => {
+test("a CPU engine runs the model's default graphs (config/models.json cpuPrecision) and int8, fp32-encoder or fp32 when asked (WHISPER_CPU_PRECISION), without a warning", async () => {
   const results: { text: string; avgLogprob: number }[] = [];
   const warnings: string[] = [];
   for (const opts of [{}, { cpuPrecision: 'fp32' as const }, { precision: 'fp32' as const }, { cpuPrecision: 'int8' as const }, { cpuPrecision: 'fp32-encoder' as const }]) {
@@ -109,11 +109,14 @@ test("a CPU engine runs the model's default graphs (tiny.en: fp32 encoder + int8
   }
   expect(warnings).toEqual([]);
   const [byDefault, asked, fp32, int8, fp32Encoder] = results;
-  expect(byDefault).toEqual(fp32Encoder);
+  const graphs = { int8, 'fp32-encoder': fp32Encoder };
+  const chosen = defaultCpuPrecision(TINY) as keyof typeof graphs;
+  expect(Object.keys(graphs)).toContain(chosen);
+  expect(byDefault).toEqual(graphs[chosen]);
   expect(asked).toEqual(fp32);
-  // same words (the test above), other arithmetic: the log-probabilities tell the graphs apart
-  expect(byDefault!.avgLogprob).not.toBe(fp32!.avgLogprob);
-  expect(byDefault!.avgLogprob).not.toBe(int8!.avgLogprob);
+  // same words (the test above), other arithmetic: the log-probabilities tell the three graph sets apart
+  const logprobs = new Set([fp32!.avgLogprob, int8!.avgLogprob, fp32Encoder!.avgLogprob]);
+  expect(logprobs.size).toBe(3);
 }, 120_000);
 
 test('asked for fp32 without usable fp32 graphs, a CPU engine warns once per model and runs int8 one window per model run', async () => {
