@@ -191,6 +191,16 @@ export function samplePick(logits: Float32Array, temperature: number, u: number)
   return { token, logprob: logits[token] - max - log(plain) };
 }
 
+/**
+ * openai/whisper transcribe.py's `single_timestamp_ending`: the output's last two tokens are text then a timestamp
+ * (`timestamp_tokens[-2:].tolist() == [False, True]`), a segment closed with no next one opened.
+ * @param tokens a window's sampled ids, prompt and EOT excluded
+ */
+export function endsOnSingleTimestamp(tokens: readonly number[], vocab: Pick<WhisperVocab, 'timestampBegin'>): boolean {
+  const n = tokens.length;
+  return n >= 2 && tokens[n - 2] < vocab.timestampBegin && tokens[n - 1] >= vocab.timestampBegin;
+}
+
 /** A segment inside one window, times in seconds relative to the window start. */
 export interface WindowSegment {
   start: number;
@@ -219,7 +229,7 @@ export function segmentsFromTokens(
   const time = (id: number) => Math.min((id - tb) * TIME_PER_TIMESTAMP_S, windowSeconds);
   const textOf = (slice: readonly number[]) => slice.filter((t) => t < vocab.eot);
   const n = tokens.length;
-  const singleTimestampEnding = n >= 2 && !isTs(n - 2) && isTs(n - 1);
+  const singleTimestampEnding = endsOnSingleTimestamp(tokens, vocab);
   const consecutive: number[] = [];
   for (let i = 1; i < n; i++) if (isTs(i) && isTs(i - 1)) consecutive.push(i);
 

@@ -4,7 +4,7 @@
  * Browser-safe: the caller supplies the model and the tokenizer.
  */
 import { HOP_LENGTH, N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE, TIME_PER_TIMESTAMP_S } from './constants';
-import { segmentsFromTokens } from './decoding';
+import { endsOnSingleTimestamp, segmentsFromTokens } from './decoding';
 import { addWordTimestamps, capAtLastTimestamp, clampWords, findAlignment, splitToWordTokens, type WordTiming } from './timing';
 import { bestAttempt, compressionRatio, isNoSpeechWindow, needsFallback, temperaturesFrom } from './fallback';
 import { mulberry32, seedFrom } from './prng';
@@ -171,10 +171,8 @@ export const TAIL_REDECODE_MIN_S = (2 * DEFAULT_VAD.speechPadMs + DEFAULT_VAD.mi
  *   else null (openai's seek stands)
  */
 export function tailSeek(tokens: readonly number[], vocab: Pick<WhisperModel['vocab'], 'timestampBegin'>, windowSeconds: number): number | null {
-  const n = tokens.length;
-  const tb = vocab.timestampBegin;
-  if (n < 2 || tokens[n - 2] >= tb || tokens[n - 1] < tb) return null;
-  const last = Math.min((tokens[n - 1] - tb) * TIME_PER_TIMESTAMP_S, windowSeconds);
+  if (!endsOnSingleTimestamp(tokens, vocab)) return null;
+  const last = Math.min((tokens[tokens.length - 1] - vocab.timestampBegin) * TIME_PER_TIMESTAMP_S, windowSeconds);
   if (!(last > 0) || windowSeconds - last < TAIL_REDECODE_MIN_S) return null;
   return last;
 }
@@ -554,9 +552,7 @@ export class WhisperTranscriber {
       });
       // A window that consumed nothing would loop forever: always move forward.
       let next = seek + (consumedSeconds > 0 ? consumedSeconds : windowSeconds);
-      const n = row.tokens.length;
-      const singleTimestampEnding = n >= 2 && !vocab.isTimestamp(row.tokens[n - 2]) && vocab.isTimestamp(row.tokens[n - 1]);
-      if (timed && !singleTimestampEnding && opts.wordSeek !== false) {
+      if (timed && !endsOnSingleTimestamp(row.tokens, vocab) && opts.wordSeek !== false) {
         // openai transcribe.py with word_timestamps: seek to the last word's end (in whole mel frames)
         const lastWordEnd = lastEnd(timed);
         const framesPerSecond = SAMPLE_RATE / HOP_LENGTH;
