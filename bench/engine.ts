@@ -213,33 +213,24 @@ async function main() {
       if (w.error) ours.error = w.error;
     }
     contenders.push(ours);
-    if (pi === 0 && values['no-spin-row']) {
-      // the same engine over sessions with session.intra_op.allow_spinning = 0 (node-loader.ts LoadOptions.allowSpinning,
-      // the INFERENCE_ALLOW_SPINNING setting): the ORT limit keeps onnxruntime's default (spinning on)
-      const noSpin = mk('nospin', `ours ${precision}, allow_spinning 0`);
-      const e2 = await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: precision, allowSpinning: false });
-      noSpin.close = () => e2.model.release();
-      noSpin.run = async () => {
+    // the same engine over differently loaded sessions, one row each
+    const variantRow = async (key: string, label: string, extra: Partial<Parameters<typeof loadWhisper>[1]>) => {
+      const row = mk(key, label);
+      const e = await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: precision, ...extra });
+      row.close = () => e.model.release();
+      row.run = async () => {
         const s = performance.now();
-        const r = await e2.transcribe(pcm.samples, { language: 'en', task: 'transcribe', fallback: false });
+        const r = await e.transcribe(pcm.samples, { language: 'en', task: 'transcribe', fallback: false });
         return { seconds: (performance.now() - s) / 1000, text: r.segments.map((x) => x.text).join(' ') };
       };
-      await noSpin.run(); // warm-up
-      contenders.push(noSpin);
-    }
-    if (pi === 0 && values['fused-row']) {
-      // the same engine with the greedy pick fused into the decoder graph (loadWhisper fusePick: true)
-      const fused = mk('fused', `ours ${precision}, pick fused in decoder`);
-      const e3 = await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: precision, fusePick: true });
-      fused.close = () => e3.model.release();
-      fused.run = async () => {
-        const s = performance.now();
-        const r = await e3.transcribe(pcm.samples, { language: 'en', task: 'transcribe', fallback: false });
-        return { seconds: (performance.now() - s) / 1000, text: r.segments.map((x) => x.text).join(' ') };
-      };
-      await fused.run(); // warm-up
-      contenders.push(fused);
-    }
+      await row.run(); // warm-up
+      contenders.push(row);
+    };
+    // session.intra_op.allow_spinning = 0 (node-loader.ts LoadOptions.allowSpinning, the INFERENCE_ALLOW_SPINNING
+    // setting): the ORT limit keeps onnxruntime's default (spinning on)
+    if (pi === 0 && values['no-spin-row']) await variantRow('nospin', `ours ${precision}, allow_spinning 0`, { allowSpinning: false });
+    // the greedy pick fused into the decoder graph (loadWhisper fusePick: true)
+    if (pi === 0 && values['fused-row']) await variantRow('fused', `ours ${precision}, pick fused in decoder`, { fusePick: true });
     if (pi === 0 && !values['skip-words']) {
       const w = await oursWords.run(); // warm-up
       if (w.error) oursWords.error = w.error;
