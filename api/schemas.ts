@@ -157,6 +157,8 @@ export const segmentSchema = z.looseObject({
   tokens: z.array(z.number().int()).optional(),
   /** ISO 639-1 code of the language the segment was transcribed in (its window's; absent on jobs stored before) */
   language: z.string().optional(),
+  /** start of the 30 s window the segment was decoded in, seconds, ≤ start (verbose_json `seek`; absent on jobs stored before) */
+  windowStart: z.number().min(0).optional(),
 });
 
 /** The job JSON (docs/api.md `GET /v1/jobs/{id}`, generated from this). */

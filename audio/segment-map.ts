@@ -25,15 +25,18 @@ export function round4(x: number): number {
  *   inside it was removed before inference)
  * @param segments the engine's segments, times in seconds on the audio it was given
  * @param language the window's language (ISO 639-1), for segments the engine gave none
- * @returns segments with chunk-relative start/end (and word times) at centisecond precision, word
+ * @returns segments with chunk-relative start/end (and word times, and the decoding window's start) at centisecond precision, word
  *   probabilities to 4 decimals, Whisper's quality fields and text tokens as the engine gave them
  */
 export function toStoredSegments(chunk: ChunkSpan, segments: readonly Segment[], language?: string): StoredSegment[] {
   return segments.map((s) => {
     const words = s.words?.map((w) => ({ word: w.word, ...wordChunkRelativeTimes(chunk, w), probability: round4(w.probability) }));
     const times = words && words.length > 0 ? { start: words[0].start, end: words[words.length - 1].end } : chunkRelativeTimes(chunk, s);
+    // the window's start through the same map, never after the segment (a window may start in removed silence)
+    const windowStart = Math.min(chunkRelativeTimes(chunk, { start: s.windowStart, end: s.windowStart }).start, times.start);
     return {
       ...times,
+      windowStart,
       text: s.text,
       avgLogprob: s.avgLogprob,
       noSpeechProb: s.noSpeechProb,

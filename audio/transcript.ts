@@ -23,6 +23,12 @@ export interface StoredSegment {
   temperature?: number;
   tokens?: number[];
   language?: string;
+  /**
+   * Start of the 30 s window the segment was decoded in (engine/transcriber.ts Segment.windowStart), on the
+   * segment's time line (chunk-relative in `chunk_results`, the job's in a transcript); ≤ start. Absent on
+   * segments stored before it was kept, and on live and edge segments.
+   */
+  windowStart?: number;
 }
 
 export interface TranscriptSegment extends StoredSegment {
@@ -335,6 +341,7 @@ export function mergeChunkSegmentsByChunk(chunks: ChunkSegments[], audioSeconds:
       const start = Math.max(Math.min(round2(c.start + s.start), limit), prevEnd);
       const end = Math.max(Math.min(round2(c.start + s.end), limit), start);
       const seg: TranscriptSegment = { ...s, start, end, text };
+      if (s.windowStart !== undefined) seg.windowStart = Math.min(round2(c.start + s.windowStart), start);
       if (s.words) seg.words = placeWords(s.words, c.start, start, end);
       out.push(seg);
       from.push(c.index);

@@ -109,6 +109,11 @@ export interface Segment {
   tokens: number[];
   /** ISO 639-1 code of the language the segment was decoded in (its window's, given or detected) */
   language?: string;
+  /**
+   * Start of the 30 s window the segment was decoded in, seconds on the audio passed in (openai/whisper
+   * transcribe.py's `seek`, there in mel frames: `seek` of the segment dict is the window offset); ≤ `start`.
+   */
+  windowStart: number;
 }
 
 export interface TranscribeResult {
@@ -547,6 +552,7 @@ export class WhisperTranscriber {
           compressionRatio: row.compressionRatio,
           tokens: s.tokens,
           language: row.language,
+          windowStart: seek,
           ...(wordTimestamps ? { words: t?.words ?? [] } : {}),
         });
       });

@@ -11,6 +11,7 @@ import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import { blobKeys } from '../../common/blobs';
 import { workflowIdFor } from '../../common/constants';
+import { HOP_LENGTH, SAMPLE_RATE } from '../../engine/constants';
 import { NO_SPACE_LANGUAGES } from '../../engine/timing';
 import { verboseLanguageFields } from '../openai-language';
 import { admitUpload } from '../admission';
@@ -345,7 +346,8 @@ export function verboseSegments(segments: NonNullable<JobRow['segments']>) {
   // null only for jobs stored before they were kept.
   return segments.map((s: StoredSegment, id) => ({
     id,
-    seek: 0,
+    // openai/whisper transcribe.py: the window's offset in mel frames (HOP_LENGTH 160 at 16 kHz: 100 per second)
+    seek: s.windowStart !== undefined ? Math.round(s.windowStart * (SAMPLE_RATE / HOP_LENGTH)) : 0,
     start: s.start,
     end: s.end,
     text: s.text.startsWith(' ') || (s.language !== undefined && NO_SPACE_LANGUAGES.has(s.language)) ? s.text : ` ${s.text}`,

@@ -43,7 +43,7 @@ test('speech between pink noise: the words of the speech, nothing on the noise, 
   const { apiKey } = await env.app.user('free');
   const job = await submitAndWait(env.app.url, apiKey, file, {}, 120_000);
   expect(job.status).toBe('completed');
-  const segments = job.segments as { start: number; end: number; text: string; avgLogprob: number; noSpeechProb: number; compressionRatio: number; temperature: number; tokens: number[] }[];
+  const segments = job.segments as { start: number; end: number; text: string; avgLogprob: number; noSpeechProb: number; compressionRatio: number; temperature: number; tokens: number[]; windowStart: number }[];
   process.stderr.write(`[noise] speech ${NOISE_S}–${(NOISE_S + speechSeconds).toFixed(2)} s, billed ${job.billedSeconds}; ${JSON.stringify(segments.map((s) => [s.start, s.end, s.text]))}\n`);
   expect(wer(SENTENCE, job.text)).toBeLessThanOrEqual(0.2);
   for (const s of segments) {
@@ -52,6 +52,9 @@ test('speech between pink noise: the words of the speech, nothing on the noise, 
     // the job JSON carries Whisper's figures (camelCase)
     for (const k of ['avgLogprob', 'noSpeechProb', 'compressionRatio', 'temperature'] as const) expect(typeof s[k]).toBe('number');
     expect(s.tokens.length).toBeGreaterThan(0);
+    // the decoding window's start, on the job's time line: at the speech (its chunk starts there), never after the segment
+    expect(s.windowStart).toBeGreaterThanOrEqual(NOISE_S - EDGE_S);
+    expect(s.windowStart).toBeLessThanOrEqual(s.start);
   }
   // billed = the speech and its padding (0.4 s a side), rounded up; never the 80 s of noise
   expect(job.billedSeconds).toBeGreaterThanOrEqual(Math.floor(speechSeconds));
@@ -70,6 +73,9 @@ test('verbose_json: Whisper’s figures are numbers; temperature=0.6 decodes eve
     expect((s.tokens as number[]).length).toBeGreaterThan(0);
     expect(s.avg_logprob as number).toBeLessThanOrEqual(0);
     expect(s.compression_ratio as number).toBeGreaterThan(0);
+    // openai's seek: the window's offset in mel frames (100 per second), at or before the segment
+    expect(Number.isInteger(s.seek)).toBe(true);
+    expect((s.seek as number) / 100).toBeLessThanOrEqual((s.start as number) + 1e-9);
   }
   const sampled = (await client.audio.transcriptions.create({
     file: fs.createReadStream(JFK),

@@ -35,7 +35,7 @@ test('speech between noise: only the padded speech reaches the model; segment ti
     probs,
     async (audio): Promise<ChunkTranscript> => {
       given.push({ first: audio[0], last: audio[audio.length - 1] });
-      const seg = { start: 0.5, end: audio.length / SR - 0.5, text: ' hello', avgLogprob: -0.2, noSpeechProb: 0.01, compressionRatio: 1, temperature: 0, tokens: [1] };
+      const seg = { start: 0.5, end: audio.length / SR - 0.5, text: ' hello', avgLogprob: -0.2, noSpeechProb: 0.01, compressionRatio: 1, temperature: 0, tokens: [1], windowStart: 0 };
       return { segments: [seg], language: 'en', languageProbability: null };
     },
     'en',
@@ -64,7 +64,7 @@ test('chunks and speech seconds are the service plan; the job language is the on
     async (audio, _chunk, p) => {
       progress.push(p);
       const language = langs[k++];
-      return { segments: [{ start: 0, end: audio.length / SR, text: ` ${language}`, avgLogprob: -0.2, noSpeechProb: 0, compressionRatio: 1, temperature: 0, tokens: [1] }], language, languageProbability: 0.9 };
+      return { segments: [{ start: 0, end: audio.length / SR, text: ` ${language}`, avgLogprob: -0.2, noSpeechProb: 0, compressionRatio: 1, temperature: 0, tokens: [1], windowStart: 0 }], language, languageProbability: 0.9 };
     },
     'en',
   );

@@ -11,6 +11,7 @@ const seg = (start: number, end: number, extra: Partial<Segment> = {}): Segment 
   temperature: 0,
   compressionRatio: 1.1,
   tokens: [1, 2, 3],
+  windowStart: 0,
   ...extra,
 });
 
@@ -27,6 +28,7 @@ describe('toStoredSegments', () => {
       compressionRatio: 1.1,
       temperature: 0,
       tokens: [1, 2, 3],
+      windowStart: 0,
     });
     expect(s).not.toHaveProperty('words');
   });
@@ -50,6 +52,21 @@ describe('toStoredSegments', () => {
       expect(w.start).toBeGreaterThanOrEqual(s.start);
       expect(w.end).toBeLessThanOrEqual(s.end);
     }
+  });
+
+  test('the decoding window’s start maps like the segment and never lands after it', () => {
+    const chunk: ChunkSpan = { index: 0, start: 2.5, end: 35.5, pieces: [{ start: 2.5, end: 8.5 }, { start: 27.5, end: 35.5 }] };
+    // a window starting at 6.6 s of chunk audio (0.6 s into B) = 25.6 s after the chunk's start
+    const [a] = toStoredSegments(chunk, [seg(7.0, 9.0, { windowStart: 6.6 })]);
+    expect(a.windowStart).toBe(25.6);
+    expect(a.start).toBe(26);
+    // a window starting at 3 s (inside A) with its segment in B: the window starts in A's time
+    const [b] = toStoredSegments(chunk, [seg(6.5, 9.0, { windowStart: 3 })]);
+    expect(b.windowStart).toBe(3);
+    expect(b.start).toBe(25.5);
+    // rounding never puts the window after the segment
+    const [c] = toStoredSegments({ index: 0, start: 0, end: 30 }, [seg(1.004, 2, { windowStart: 1.004 })]);
+    expect(c.windowStart).toBeLessThanOrEqual(c.start);
   });
 
   test('no segments → none stored', () => {

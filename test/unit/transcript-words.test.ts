@@ -130,6 +130,7 @@ describe('mapWordToOriginal (faster-whisper restore_speech_timestamps: the piece
         temperature: 0,
         compressionRatio: 1,
         tokens: [1],
+        windowStart: 0,
         words: [w(' on', 4.0, 4.3), w(' the', 4.3, 4.5), w(' left.', 4.5, 6.6)], // middle 5.55: A
       },
     ]);

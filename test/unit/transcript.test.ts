@@ -29,6 +29,20 @@ describe('mergeChunkSegments', () => {
     ]);
   });
 
+  test('the decoding window’s start moves with its chunk and stays at or before the segment', () => {
+    const chunks: ChunkSegments[] = [
+      { index: 0, start: 0, end: 40, segments: [{ ...seg(31, 35, 'late.'), windowStart: 29.5 }] },
+      // the previous chunk's segment ends at 35: this one is pushed to 35.5 → 35.5, its window (30.3 + 5 = 35.3) stays before it
+      { index: 1, start: 30.3, end: 60, segments: [{ ...seg(5.2, 8, 'next.'), windowStart: 5 }, seg(9, 10, 'old row.')] },
+    ];
+    const out = mergeChunkSegments(chunks, 60);
+    expect(out.map((s) => [s.start, s.windowStart])).toEqual([
+      [31, 29.5],
+      [35.5, 35.3],
+      [39.3, undefined],
+    ]);
+  });
+
   test('sorts chunks that arrive out of order by index', () => {
     const a: ChunkSegments = { index: 0, start: 0, end: 20, segments: [seg(1, 2, 'one')] };
     const b: ChunkSegments = { index: 1, start: 20, end: 40, segments: [seg(1, 2, 'two')] };
