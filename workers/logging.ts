@@ -15,14 +15,22 @@ function sdkThreshold(): LogLevel {
   return v && v in SEVERITY ? v : 'WARN';
 }
 
+/**
+ * SDK warnings that describe our design, not a fault: the inference workers (workers/cpu.ts, gpu-*.ts) are
+ * activity-only on their task queues, and @temporalio/worker (lib/worker.js `workflow$`) warns at every start
+ * of such a worker that it polls no workflow tasks. Logged at INFO so a WARN line always means something.
+ */
+const EXPECTED_SDK_WARNINGS = new Set(['No workflows registered, not polling for workflow tasks']);
+
 /** A logger for `Runtime.install({ logger })` that writes our JSON lines. */
 export function temporalLogger(): DefaultLogger {
   const sdkMin = SEVERITY[sdkThreshold()];
   return new DefaultLogger('DEBUG', (entry: LogEntry) => {
     const meta = (entry.meta ?? {}) as Record<string, unknown>;
-    const level = LEVELS[entry.level];
+    const sdkLevel: LogLevel = entry.level === 'WARN' && EXPECTED_SDK_WARNINGS.has(entry.message) ? 'INFO' : entry.level;
+    const level = LEVELS[sdkLevel];
     const aboutJob = typeof meta.jobId === 'string';
-    if (aboutJob ? !logEnabled(level) : SEVERITY[entry.level] < sdkMin) return;
+    if (aboutJob ? !logEnabled(level) : SEVERITY[sdkLevel] < sdkMin) return;
     const time = new Date(Number(entry.timestampNanos / 1_000_000n));
     writeLogLine(level, entry.message, { component: 'temporal', ...meta }, time);
   });

@@ -15,6 +15,7 @@ import {
   writeLogLine,
 } from '../../common/log';
 import { logJob, requestLog } from '../../api/request-log';
+import { temporalLogger } from '../../workers/logging';
 import { errorChain } from '../../workflows/log-interceptors';
 import { listenOnLoopback } from '../helpers/listen';
 import { mulberry32 } from '../helpers/prng';
@@ -258,6 +259,18 @@ describe('context and levels', () => {
     // The next line has its own time again.
     const [next] = await capture(() => createLogger().error('now'));
     expect(next.time).not.toBe('2026-01-02T03:04:05.678Z');
+  });
+});
+
+describe('the Temporal SDK logger (workers/logging.ts)', () => {
+  test('an activity-only worker\'s "no workflows" warning is INFO (hidden at the default WARN threshold); other SDK warnings stay WARN', async () => {
+    const sdk = temporalLogger();
+    const lines = await capture(() => {
+      sdk.warn('No workflows registered, not polling for workflow tasks');
+      sdk.warn('Activity heartbeat timed out');
+      sdk.info('Worker state changed');
+    });
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([['warn', 'Activity heartbeat timed out']]);
   });
 });
 
