@@ -21,7 +21,10 @@
  *  - with --fused-row, ours with the greedy pick fused into the decoder graph (loadWhisper fusePick: true, opt-in):
  *    one onnxruntime run per token against the default's decoder run + pick-graph run;
  *  - with --no-spin-row, ours over sessions with onnxruntime's intra-op spinning off (INFERENCE_ALLOW_SPINNING=false):
- *    the limit keeps spinning on, which on a shared machine costs ours more than it costs the limit;
+ *    the limit keeps spinning on, which on a shared machine costs ours more than it costs the limit; with both
+ *    --fused-row and --no-spin-row, also the fused pick with spinning off;
+ * The rows run in this process (ours and its variants) also get the median CPU seconds of their runs
+ * (process.cpuUsage, all threads), printed under the ratios: steadier than wall when other processes load the machine.
  *  - the bare onnxruntime limit: ../shared/tools/ort_limit.py's B=1 line (encoder + 60 greedy decoder steps per
  *    30 s window) and its estimate for the two windows 33 s need, and at ours' own count of encoder windows and
  *    decoder runs, twice: on Python onnxruntime at onnxruntime-node's own version (`limit`, the one to compare
@@ -89,6 +92,8 @@ interface Contender {
   loads: number[];
   /** CPU idle % over the 2 s before each run (with --wait-idle) */
   idles: number[];
+  /** rows run in this process only: CPU seconds of each run (process.cpuUsage, user + system, every thread) */
+  cpu?: number[];
   texts: Set<string>;
   lastText?: string;
   error?: string;
@@ -150,15 +155,17 @@ async function main() {
 
   const contenders: Contender[] = [];
   const batchContenders: { c: Contender; row: { loads: number[] } }[] = [];
-  const mk = (key: string, label: string): Contender => ({ key, label, times: [], loads: [], idles: [], texts: new Set() });
+  const mk = (key: string, label: string, inProcess = false): Contender => ({
+    key, label, times: [], loads: [], idles: [], texts: new Set(), ...(inProcess ? { cpu: [] } : {}),
+  });
 
   // --- ours, in this process: one row per CPU precision (the first is `ours` in the ratios; words on it only)
   const oursByPrecision = new Map<CpuPrecision, WhisperTranscriber>();
   let oursCounts = { windows: 0, steps: 0 };
   for (const [pi, precision] of precisions.entries()) {
-    const ours = mk(pi === 0 ? 'ours' : `ours-${precision}`, `ours ${precision} (engine/, onnxruntime-node)`);
+    const ours = mk(pi === 0 ? 'ours' : `ours-${precision}`, `ours ${precision} (engine/, onnxruntime-node)`, true);
     // the same engine asked for word timestamps (one extra uncached decoder pass per window + DTW, engine/timing.ts)
-    const oursWords = mk('words', `ours ${precision} + wordTimestamps`);
+    const oursWords = mk('words', `ours ${precision} + wordTimestamps`, true);
     const t0 = performance.now();
     const warnings: string[] = [];
     const engine = await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: precision, warn: (m) => warnings.push(m) });
@@ -215,7 +222,7 @@ async function main() {
     contenders.push(ours);
     // the same engine over differently loaded sessions, one row each
     const variantRow = async (key: string, label: string, extra: Partial<Parameters<typeof loadWhisper>[1]>) => {
-      const row = mk(key, label);
+      const row = mk(key, label, true);
       const e = await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: precision, ...extra });
       row.close = () => e.model.release();
       row.run = async () => {
@@ -231,6 +238,10 @@ async function main() {
     if (pi === 0 && values['no-spin-row']) await variantRow('nospin', `ours ${precision}, allow_spinning 0`, { allowSpinning: false });
     // the greedy pick fused into the decoder graph (loadWhisper fusePick: true)
     if (pi === 0 && values['fused-row']) await variantRow('fused', `ours ${precision}, pick fused in decoder`, { fusePick: true });
+    // both flags: the fused pick with spinning off too, so the fused/separate comparison is made at both settings
+    if (pi === 0 && values['fused-row'] && values['no-spin-row']) {
+      await variantRow('fusednospin', `ours ${precision}, fused, allow_spinning 0`, { fusePick: true, allowSpinning: false });
+    }
     if (pi === 0 && !values['skip-words']) {
       const w = await oursWords.run(); // warm-up
       if (w.error) oursWords.error = w.error;
@@ -371,12 +382,15 @@ async function main() {
         waited += w.waitedMs;
       }
       c.loads.push(load1());
+      const cpu0 = process.cpuUsage();
       const r = await c.run!();
+      const cpu = process.cpuUsage(cpu0);
       if (r.error || typeof r.seconds !== 'number') {
         c.error = r.error ?? 'no timing';
         continue;
       }
       c.times.push(r.seconds);
+      c.cpu?.push((cpu.user + cpu.system) / 1e6);
       if (r.text !== undefined) {
         c.texts.add(r.text);
         c.lastText = r.text;
@@ -478,8 +492,23 @@ async function main() {
         ratios.push(`ours with the pick fused / ORT limit ${version} = ${(medians.fused / atOurWork[c.key]).toFixed(2)}× at ours' amount of work`);
       }
     }
+    if (medians.fusednospin !== undefined && medians.nospin !== undefined) {
+      ratios.push(`ours fused, allow_spinning 0 / ours allow_spinning 0 = ${(medians.fusednospin / medians.nospin).toFixed(2)}×`);
+    }
     if (medians.words !== undefined) ratios.push(`ours + wordTimestamps / ours = ${(medians.words / medians.ours).toFixed(2)}×`);
     console.log(`time ratios (< 1: ours faster): ${ratios.join(',  ')}`);
+    console.log('');
+  }
+  // CPU seconds of the rows run in this process: steadier than wall on a shared machine (a run that waits for a core
+  // is not charged for the wait), but every thread counts, onnxruntime's spinning workers included
+  const cpuRows = contenders.filter((c) => c.cpu && c.cpu.length > 0);
+  if (cpuRows.length > 0) {
+    const base = cpuRows.find((c) => c.key === 'ours');
+    const cells = cpuRows.map((c) => {
+      const m = median(c.cpu!);
+      return `${c.key} ${m.toFixed(3)} s${base && c !== base ? ` (${(m / median(base.cpu!)).toFixed(2)}× ours)` : ''}`;
+    });
+    console.log(`CPU seconds per run, median (process.cpuUsage user + system, all threads): ${cells.join(',  ')}`);
     console.log('');
   }
   if (batchRows.length) {
