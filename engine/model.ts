@@ -8,8 +8,8 @@
  */
 import type * as OrtCommon from 'onnxruntime-common';
 import { N_FRAMES, N_MELS } from './constants';
-import { applyDecodingRules, applySuppressionRules, forcesTimestamp, logSoftmax, samplePick } from './decoding';
-import { FUSED_PICK, pickModelBytes, textTokenProbModelBytes } from './pick';
+import { applyDecodingRules, logSoftmax, samplePick } from './decoding';
+import { pickModelBytes, textTokenProbModelBytes } from './pick';
 import type { WhisperVocab } from './vocab';
 
 /** The parts of an onnxruntime module the engine uses (onnxruntime-node or onnxruntime-web). */
@@ -124,17 +124,9 @@ export class WhisperModel {
     const rows = prompts.map(() => ({ tokens: [] as number[], sumLogprob: 0, done: false, noSpeechProb: 0 }));
     const scratch = new Float32Array(vocabSize);
     const greedy = temperatures.some((t) => t === 0);
-    const sampling = temperatures.some((t) => t > 0);
-    // A decoder with the pick fused in (pick.ts fusePickIntoDecoder, node-loader.ts) takes the greedy rows'
-    // suppressions as a mask and returns their token and log-probability from the decoder run itself; otherwise
-    // greedy rows take them from one batched run of the pick graph (pick.ts) after the JS rules. Rows sampling at
-    // a temperature keep the JS rules and sampler on the fetched logits.
-    const fused = this.fused;
-    const picker = greedy && !fused ? await this.picker() : null;
-    const mask = fused ? new Float32Array(batch * vocabSize) : null;
-    const maskTensor = mask ? new Tensor('float32', mask, [batch, vocabSize]) : null;
-    const sotPositions = new Tensor('int64', BigInt64Array.from(sotIndex.map(BigInt)), [batch, 1]);
-    const zeroPositions = new Tensor('int64', new BigInt64Array(batch), [batch, 1]);
+    // Greedy rows take their token and log-probability from one batched run of the pick graph (pick.ts) after the
+    // JS rules; rows sampling at a temperature from the JS sampler on the same processed logits.
+    const picker = greedy ? await this.picker() : null;
     // the last position's logits of every row, when the run had more than one position (the prompt step)
     let lastRows: Float32Array | null = null;
 
@@ -151,16 +143,11 @@ export class WhisperModel {
     // After the first step the merged decoder still outputs the (unchanged) cross-attention cache;
     // fetching it would copy L × 2 × [batch, heads, 1500, 64] floats out of onnxruntime per token.
     const selfAttention = pastNames.map((n, i) => i).filter((i) => pastNames[i].includes('.decoder.'));
-    const F = FUSED_PICK;
-    const pickOutputs = fused ? [F.token, F.logprob, F.tokenForced, F.logprobForced, F.timestampLogits, F.textMax] : [];
-    // The fused decoder's logits stay inside onnxruntime: the last row only when a row samples (the JS sampler
-    // reads it), the SOT row on the first step (the no-speech probability).
-    const logitsOutputs = fused ? (sampling ? [F.lastLogits] : []) : ['logits'];
-    const selfAttentionOutputs = [...logitsOutputs, ...pickOutputs, ...selfAttention.map((i) => presentNames[i])];
+    const selfAttentionOutputs = ['logits', ...selfAttention.map((i) => presentNames[i])];
     // The first step needs every cache and the logits (the no-speech probability at the SOT position); naming
     // the outputs keeps onnxruntime from also copying out the decoder's `cross_attentions.{l}` (only the
     // word-timestamp pass reads them).
-    const firstStepOutputs = [...(fused ? [F.sotLogits] : []), ...logitsOutputs, ...pickOutputs, ...presentNames];
+    const firstStepOutputs = ['logits', ...presentNames];
     const noCache = new Tensor('bool', new Uint8Array([0]), [1]);
     const withCache = new Tensor('bool', new Uint8Array([1]), [1]);
     // The cache branch reads the cross-attention K/V from the past inputs, never encoder_hidden_states; but the
@@ -176,88 +163,42 @@ export class WhisperModel {
 
     for (let step = 0; step < maxNew; step++) {
       const first = step === 0;
-      if (mask) {
-        // this step's suppressions of every greedy row still decoding (0 elsewhere)
-        mask.fill(0);
-        for (let b = 0; b < batch; b++) {
-          if (!rows[b].done && temperatures[b] === 0) applySuppressionRules(mask.subarray(b * vocabSize, (b + 1) * vocabSize), rows[b].tokens, this.vocab);
-        }
-      }
       const feeds: Record<string, OrtCommon.Tensor> = {
         input_ids: new Tensor('int64', ids, [batch, stepLen]),
         encoder_hidden_states: first ? encoderHidden : placeholderHidden,
         use_cache_branch: first ? noCache : withCache,
         ...past,
       };
-      if (maskTensor) {
-        feeds[F.mask] = maskTensor;
-        feeds[F.sotPosition] = first ? sotPositions : zeroPositions;
-      }
       const out = await this.decoder.run(feeds, first ? firstStepOutputs : selfAttentionOutputs);
 
       // The encoder (cross-attention) cache is computed once on the first step and reused.
       if (first) pastNames.forEach((name, i) => (past[name] = out[presentNames[i]]));
       else for (const i of selfAttention) past[pastNames[i]] = out[presentNames[i]];
 
-      // [batch, vocab]: the last position of every row, processed in place by the decoding rules (JS path)
-      let last: Float32Array | null = null;
-      if (fused) {
+      // [batch, vocab]: the last position of every row, processed in place by the decoding rules
+      const logits = out.logits.data as Float32Array; // [batch, stepLen, vocab], ours: a fresh copy per run
+      let last = logits;
+      if (stepLen > 1) {
+        lastRows ??= new Float32Array(batch * vocabSize);
+        for (let b = 0; b < batch; b++) {
+          const off = (b * stepLen + (stepLen - 1)) * vocabSize;
+          lastRows.set(logits.subarray(off, off + vocabSize), b * vocabSize);
+        }
+        last = lastRows;
+      }
+      for (let b = 0; b < batch; b++) {
+        const row = rows[b];
         if (first) {
           // no-speech probability at the SOT position (openai decoding.py: probs_at_sot), before any rule
-          const sot = out[F.sotLogits].data as Float32Array;
-          for (let b = 0; b < batch; b++) {
-            logSoftmax(sot.subarray(b * vocabSize, (b + 1) * vocabSize), scratch);
-            rows[b].noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
-          }
+          const sotOffset = (b * stepLen + sotIndex[b]) * vocabSize;
+          logSoftmax(logits.subarray(sotOffset, sotOffset + vocabSize), scratch);
+          row.noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
         }
-        if (sampling) {
-          last = out[F.lastLogits].data as Float32Array; // [batch, vocab], a fresh copy: the rules edit it in place
-          for (let b = 0; b < batch; b++) {
-            if (!rows[b].done && temperatures[b] > 0) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), rows[b].tokens, this.vocab);
-          }
-        }
-      } else if (out.logits) {
-        const logits = out.logits.data as Float32Array; // [batch, stepLen, vocab], ours: a fresh copy per run
-        last = logits;
-        if (stepLen > 1) {
-          lastRows ??= new Float32Array(batch * vocabSize);
-          for (let b = 0; b < batch; b++) {
-            const off = (b * stepLen + (stepLen - 1)) * vocabSize;
-            lastRows.set(logits.subarray(off, off + vocabSize), b * vocabSize);
-          }
-          last = lastRows;
-        }
-        for (let b = 0; b < batch; b++) {
-          const row = rows[b];
-          if (first) {
-            // no-speech probability at the SOT position (openai decoding.py: probs_at_sot), before any rule
-            const sotOffset = (b * stepLen + sotIndex[b]) * vocabSize;
-            logSoftmax(logits.subarray(sotOffset, sotOffset + vocabSize), scratch);
-            row.noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
-          }
-          if (!row.done) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), row.tokens, this.vocab);
-        }
+        if (!row.done) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), row.tokens, this.vocab);
       }
-      let picked: { token: ArrayLike<bigint>; logprob: ArrayLike<number> } | null = null;
-      if (fused) {
-        // the forcing rule (decoding.ts), decided per row from the graph's two reductions
-        const token = out[F.token].data as BigInt64Array;
-        const logprob = out[F.logprob].data as Float32Array;
-        const tokenForced = out[F.tokenForced].data as BigInt64Array;
-        const logprobForced = out[F.logprobForced].data as Float32Array;
-        const ts = out[F.timestampLogits].data as Float32Array;
-        const textMax = out[F.textMax].data as Float32Array;
-        const nTs = vocabSize - this.vocab.timestampBegin;
-        const t = new BigInt64Array(batch);
-        const lp = new Float32Array(batch);
-        for (let b = 0; b < batch; b++) {
-          const forced = !rows[b].done && temperatures[b] === 0 && forcesTimestamp(ts.subarray(b * nTs, (b + 1) * nTs), textMax[b]);
-          t[b] = forced ? tokenForced[b] : token[b];
-          lp[b] = forced ? logprobForced[b] : logprob[b];
-        }
-        picked = { token: t, logprob: lp };
-      } else if (picker && rows.some((r, b) => !r.done && temperatures[b] === 0)) {
-        const p = await picker.run({ logits: new Tensor('float32', last!.subarray(0, batch * vocabSize), [batch, vocabSize]) });
+      let picked: { token: BigInt64Array; logprob: Float32Array } | null = null;
+      if (picker && rows.some((r, b) => !r.done && temperatures[b] === 0)) {
+        const p = await picker.run({ logits: new Tensor('float32', last.subarray(0, batch * vocabSize), [batch, vocabSize]) });
         picked = { token: p.token.data as BigInt64Array, logprob: p.logprob.data as Float32Array };
       }
 
@@ -271,7 +212,7 @@ export class WhisperModel {
         const t = temperatures[b];
         let tok: number;
         let logprob: number;
-        if (t > 0) ({ token: tok, logprob } = samplePick(last!.subarray(b * vocabSize, (b + 1) * vocabSize), t, opts.random![b]()));
+        if (t > 0) ({ token: tok, logprob } = samplePick(last.subarray(b * vocabSize, (b + 1) * vocabSize), t, opts.random![b]()));
         else {
           tok = Number(picked!.token[b]);
           logprob = picked!.logprob[b];
@@ -309,7 +250,6 @@ export class WhisperModel {
       input_ids: new Tensor('int64', new BigInt64Array(batch).fill(BigInt(this.vocab.sot)), [batch, 1]),
       encoder_hidden_states: encoderHidden,
       use_cache_branch: new Tensor('bool', new Uint8Array([0]), [1]),
-      ...this.noMask(batch),
     };
     for (let l = 0; l < this.dims.layers; l++)
       for (const kind of ['decoder', 'encoder'])
@@ -376,7 +316,6 @@ export class WhisperModel {
       input_ids: new Tensor('int64', ids, [batch, len]),
       encoder_hidden_states: encoderHidden,
       use_cache_branch: new Tensor('bool', new Uint8Array([0]), [1]),
-      ...this.noMask(batch),
     };
     for (let l = 0; l < this.dims.layers; l++)
       for (const kind of ['decoder', 'encoder'])
@@ -420,21 +359,6 @@ export class WhisperModel {
       });
       return { heads: perHead, tokenCount: T, textTokenProbs: textTokenProbs[b] };
     });
-  }
-
-  /** Whether the decoder has the greedy pick fused in (pick.ts fusePickIntoDecoder): its `decode_mask` input. */
-  private get fused(): boolean {
-    return this.decoder.inputNames.includes(FUSED_PICK.mask);
-  }
-
-  /** The fused decoder's extra inputs for runs that read only the logits: a zero mask, SOT position 0. */
-  private noMask(batch: number): Record<string, OrtCommon.Tensor> {
-    if (!this.fused) return {};
-    const v = this.dims.vocabSize;
-    return {
-      [FUSED_PICK.mask]: new this.ort.Tensor('float32', new Float32Array(batch * v), [batch, v]),
-      [FUSED_PICK.sotPosition]: new this.ort.Tensor('int64', new BigInt64Array(batch), [batch, 1]),
-    };
   }
 
   /** Frees the ONNX sessions. */

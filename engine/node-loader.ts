@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import { WhisperModel } from './model';
-import { fusePickIntoDecoder } from './pick';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
 import { GRAPH_FILES, MODEL_FILES, dimsFromConfig, type Precision, type WhisperConfigJson } from './files';
@@ -66,15 +65,6 @@ export interface LoadOptions {
    *   to them ('per-row' is not built for them and means 'unbatched'); fp32 is batch-independent and batches.
    */
   weights?: 'shipped' | 'ct2';
-  /**
-   * int8 graphs on the CPU only, opt-in: load the decoder with the greedy pick fused in (pick.ts fusePickIntoDecoder;
-   * one onnxruntime run per token instead of a decoder run, the JS decoding rules and a pick-graph run, and no
-   * logits copied out). Same tokens and log-probabilities to the bit. Default false: measured slower on this
-   * 2-core machine (tiny.en jfk x3, interleaved, spinning off, load 7: 955 against 819 ms median of 11; bench:engine
-   * with spinning on 1.09-1.31x in 4 of 5 invocations), likely because its extra full-vocabulary elementwise nodes
-   * run as parallel sections of the decoder's 2-thread pool, each a thread hand-off, where the pick graph runs on one.
-   */
-  fusePick?: boolean;
 }
 function readJson<T>(dir: string, name: string): T {
   return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
@@ -177,22 +167,9 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   const tokenizer = new Tokenizer(readJson(modelDir, 'tokenizer.json'), readJson(modelDir, 'tokenizer_config.json'));
   const vocab = new WhisperVocab(gen);
   const dims = dimsFromConfig(config);
-  // fusePick, int8 on the CPU: the decoder with the greedy pick appended, edited in memory (a few hundred KB added
-  // to a 50–80 MB graph; peak RSS of a process loading both models 686–690 against 667–675 MiB). fp32 and CUDA keep
-  // the separate pick graph: their graphs are 200–315 MB, not measured against a worker's 1 GB bound.
-  const fuse = opts.fusePick === true && precision === 'int8' && opts.executionProvider === 'cpu';
-  let decoderSource: string | Uint8Array = decoderFile;
-  if (fuse) {
-    try {
-      decoderSource = fusePickIntoDecoder(fs.readFileSync(decoderFile), vocab.timestampBegin, dims.vocabSize);
-    } catch (err) {
-      // a graph this edit does not know (another opset): the separate pick graph, same results
-      opts.warn?.(`decoder ${path.basename(decoderFile)} loaded without the fused pick: ${(err as Error).message}`);
-    }
-  }
   const [encoder, decoder] = await Promise.all([
     createSession(encoderFile, opts, level),
-    createSession(decoderSource, opts, level),
+    createSession(decoderFile, opts, level),
   ]);
   const model = new WhisperModel(ort, encoder, decoder, vocab, dims);
   // Python's zlib.compress (openai's compression_ratio) and Node's deflateSync both write a zlib stream

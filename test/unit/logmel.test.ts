@@ -217,7 +217,7 @@ describe('FFT', () => {
     }
   });
 
-  // Sizes exercising every butterfly (2, 4, 5 and the naive-DFT path for 3, 7, 11, 13) and their mixes.
+  // Sizes exercising every butterfly (2, 4, 5, 8 and the naive-DFT path for 3, 7, 11, 13) and their mixes.
   it.each([1, 2, 3, 4, 5, 7, 8, 12, 16, 20, 25, 30, 49, 143, 200, 210, 400, 512])(
     'ComplexFft(%i) matches a naive DFT',
     (n) => {
