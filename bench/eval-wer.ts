@@ -10,7 +10,8 @@
  *  - long (issue #17): ≥ 5 min of read speech with pauses, ≥ 60 s without a pause, speech between pink
  *    noise, brown noise and music-like tones, 60 s of digital silence, a 30 s pause in the middle,
  *    telephone-band speech, repeated speech across cuts (jfk looped, a phrase said over and over without a
- *    pause), bench:pipeline's 9.4-min file (jfk and the stereo_diarization voices, 0.3–8 s pauses), and English then German without a language (multilingual models only); built
+ *    pause), bench:pipeline's 9.4-min file (jfk and the stereo_diarization voices, 0.3–8 s pauses), and English then German without a language,
+ *    without and with a 1 s pause at the switch (multilingual models only); built
  *    from espeak-ng, sox and ../shared/audio at run time;
  *  - prompt (issue #17 item 5; not in the default sets): eight espeak-ng sentences naming Kubernetes,
  *    PostgreSQL, Grafana, Nginx, each without and with the name as `prompt` / `initial_prompt`; the table
@@ -223,11 +224,14 @@ function buildLongForm(dir: string, add: (f: Omit<EvalFile, 'pcm' | 'seconds'>, 
     sh('ffmpeg', ['-v', 'error', '-y', '-f', 'f32le', '-ar', String(SAMPLE_RATE), '-ac', '1', '-i', raw, '-c:a', 'pcm_f32le', out]);
     add({ name: 'bench:pipeline talk (jfk+voices)', reference: text.join(' '), nonSpeech, language: 'en', set: 'long' }, out);
   }
-  compose(
-    'English then German, no language',
-    [...SENTENCES.slice(13, 17).map((t) => ({ speech: speak(t), text: t, language: 'en' })), ...GERMAN.map((t) => ({ speech: speak(t, 'de'), text: t, language: 'de' }))],
-    null,
-  );
+  const english = SENTENCES.slice(13, 17).map((t) => ({ speech: speak(t), text: t, language: 'en' }));
+  const german = GERMAN.map((t) => ({ speech: speak(t, 'de'), text: t, language: 'de' }));
+  // No pause at the switch: the chunk cut (a max-speech split, 13.2 s) falls inside the English, so one chunk holds
+  // 6 s of English and all 19 s of German and is detected as one language; faster-whisper's VAD chunks are the same.
+  compose('English then German, no language', [...english, ...german], null);
+  // The same speech with a 1 s pause at the switch (a new speaker, a turn): the chunk cut falls on it, so each chunk
+  // holds one language and the per-window detection can give each its own.
+  compose('English, pause, German, no language', [...english, { fill: 'silence', seconds: 1 }, ...german], null);
 }
 
 /**

@@ -40,7 +40,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { loadWhisper } from '../engine/node-loader';
-import { perRowGraphs } from '../engine/precision';
+import { defaultCpuPrecision, perRowGraphs } from '../engine/precision';
 import { chunkAudio, planSpeechChunks } from '../audio/speech-spans';
 import { detectSpeech, VadThread } from '../audio/vad-client';
 import { buildLanguageSet, CONDITIONS, readPcm, SR, TEXTS, type Clip } from './language-set';
@@ -87,7 +87,7 @@ async function main() {
   });
   const dir = values.dir!;
   const threads = Number(values.threads);
-  console.log(`language-detect: whisper-base, ${threads} threads; load ${loadNow()}`);
+  console.log(`language-detect: whisper-base, ${threads} threads, ours on ${process.env.WHISPER_CPU_PRECISION ?? defaultCpuPrecision(path.join(MODELS, 'whisper-base'))}; set ${dir}; load ${loadNow()}`);
   const clips = buildLanguageSet(dir, AUDIO);
   const engine = await loadWhisper(path.join(MODELS, 'whisper-base'), { threads, executionProvider: 'cpu' });
   const modelDir = path.join(MODELS, 'whisper-base');
