@@ -33,7 +33,9 @@
  * Files without a language also get "the right language per stretch" (bench/language-stretches.ts): per reference
  * language, how many of its words lie under segments labelled with it.
  * `--plans` runs ours once per chunk plan in the same run, one column each: a piece limit (`fw` = 29.168 s, the
- * default, or seconds), `+keep` to keep the pauses inside a chunk as faster-whisper's collect_chunks does, and `old30`
+ * default, or seconds), `+keep` to keep the pauses inside a chunk as faster-whisper's collect_chunks does, `+zeros` to
+ * pad each window under 30 s with 0.0 in the log-mel as openai transcribe.py and faster-whisper decode (engine/transcriber.ts
+ * MelPadding; default: the log-mel of zero samples), and `old30`
  * for main c255319's planner (bench/legacy-plan.ts: ≤ 30 s of compacted speech per chunk), for before/after.
  * `--variants` runs ours once per weight variant in the same run, one column each (docs/models.md "Weights"): `shipped`
  * (the int8 graphs in ../shared/models as shipped: the service default of tiny.en; base's is `fp32-encoder`), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
@@ -54,6 +56,7 @@ import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
 import { perRowGraphs, WEIGHT_VARIANTS as VARIANTS, type WeightVariant } from '../engine/precision';
 import { TEMPERATURES } from '../engine/fallback';
+import type { MelPadding } from '../engine/transcriber';
 import { seedFrom } from '../engine/prng';
 import { chunkAudio, chunkRelativeTimes, DEFAULT_SPEECH_PLAN, FASTER_WHISPER_MAX_CHUNK_SECONDS, planSpeechChunks, type SpeechPlanOptions } from '../audio/speech-spans';
 import { detectSpeech, pcmFileBlocks, VadThread } from '../audio/vad-client';
@@ -310,6 +313,7 @@ async function ours(
   plan: SpeechPlanOptions = DEFAULT_SPEECH_PLAN,
   planner: typeof planSpeechChunks = planSpeechChunks,
   tailRedecode = true,
+  melPadding: MelPadding = 'audio',
 ): Promise<Hypothesis> {
   const samples = readF32(f.pcm);
   const vad = await detectSpeech(pcmFileBlocks(f.pcm));
@@ -319,7 +323,7 @@ async function ours(
   const run = async (c: (typeof chunks)[number], language: string | null) => {
     const audio = chunkAudio(c, (a, b) => samples.slice(Math.round(a * SAMPLE_RATE), Math.round(b * SAMPLE_RATE)));
     const t0 = performance.now();
-    const r = await t.transcribe(audio, { language, prompt: f.prompt, seed: seedFrom(f.name, c.index), tailRedecode });
+    const r = await t.transcribe(audio, { language, prompt: f.prompt, seed: seedFrom(f.name, c.index), tailRedecode, melPadding });
     if (timing) {
       timing.seconds += (performance.now() - t0) / 1000;
       // windows decoded again after a single timestamp ending (engine/transcriber.ts tailSeek), and tail heads dropped as repeats
@@ -456,7 +460,8 @@ async function main() {
       /**
        * ours once per chunk plan, one column each, e.g. `30,fw,fw+keep`: the speech limit (a number or `fw`), and
        * `+keep` keeps the pauses inside a chunk as faster-whisper's collect_chunks does (default: removed), `+openai`
-       * turns the engine's tail re-decode off (openai/whisper's seek rule: a single timestamp ending consumes the window)
+       * turns the engine's tail re-decode off (openai/whisper's seek rule: a single timestamp ending consumes the window),
+       * `+zeros` pads a window under 30 s with 0.0 in the log-mel as openai transcribe.py decodes (engine/transcriber.ts MelPadding)
        */
       plans: { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -470,16 +475,16 @@ async function main() {
   const variants = values.variants!.split(',').filter(Boolean);
   for (const v of variants) if (!(v in VARIANTS) && v !== DEQUANT_FP32 && v !== PER_ROW_INT8 && v !== FP32_ENCODER) throw new Error(`--variants: unknown ${v} (known: ${[...Object.keys(VARIANTS), DEQUANT_FP32, PER_ROW_INT8, FP32_ENCODER].join(', ')})`);
   const threads = Number(values.threads);
-  const planOf = (spec: string): { plan: SpeechPlanOptions; planner: typeof planSpeechChunks; tailRedecode: boolean } => {
+  const planOf = (spec: string): { plan: SpeechPlanOptions; planner: typeof planSpeechChunks; tailRedecode: boolean; melPadding: MelPadding } => {
     // `old30`: main c255319's compacted planner (bench/legacy-plan.ts), for before/after in one run
     const legacy = spec.startsWith('old');
     const [limit, ...flags] = spec.replace(/^old/, '').split('+');
     const seconds = limit === 'fw' ? FASTER_WHISPER_MAX_CHUNK_SECONDS : Number(limit);
     if (!(seconds > 0 && seconds <= 30)) throw new Error(`--plans/--max-chunk-seconds: ${limit} is not in (0, 30] nor fw`);
-    for (const f of flags) if (f !== 'keep' && f !== 'openai') throw new Error(`--plans: unknown flag +${f} (known: +keep, +openai)`);
+    for (const f of flags) if (f !== 'keep' && f !== 'openai' && f !== 'zeros') throw new Error(`--plans: unknown flag +${f} (known: +keep, +openai, +zeros)`);
     if (legacy && flags.includes('keep')) throw new Error(`--plans: ${spec}: the old planner always removed pauses`);
     const plan = { ...DEFAULT_SPEECH_PLAN, maxSpeechSeconds: seconds, keepPauses: flags.includes('keep') || DEFAULT_SPEECH_PLAN.keepPauses };
-    return { plan, planner: legacy ? planCompactedChunks : planSpeechChunks, tailRedecode: !flags.includes('openai') };
+    return { plan, planner: legacy ? planCompactedChunks : planSpeechChunks, tailRedecode: !flags.includes('openai'), melPadding: flags.includes('zeros') ? ('zeros' as const) : ('audio' as const) };
   };
   const planSpecs = values.plans ? values.plans.split(',').filter(Boolean) : [values['max-chunk-seconds']!];
   const plans = planSpecs.map((spec) => ({ spec, ...planOf(spec) }));
@@ -510,7 +515,7 @@ async function main() {
       const bat = await startPeer(ct2Dir, files[0].pcm, threads, true, multilingual);
       // ours: one column per weight variant and chunk plan
       const cols = engines.flatMap((e) =>
-        plans.map((p) => ({ name: [engines.length > 1 ? e.name : '', plans.length > 1 ? p.spec : ''].filter(Boolean).join('/') || 'ours', t: e.t, plan: p.plan, planner: p.planner, tailRedecode: p.tailRedecode })),
+        plans.map((p) => ({ name: [engines.length > 1 ? e.name : '', plans.length > 1 ? p.spec : ''].filter(Boolean).join('/') || 'ours', t: e.t, plan: p.plan, planner: p.planner, tailRedecode: p.tailRedecode, melPadding: p.melPadding })),
       );
       const names = [...cols.map((c) => c.name), 'f-w', 'f-w b'];
       const w = Math.max(6, ...names.map((n) => n.length));
@@ -525,7 +530,7 @@ async function main() {
         if (f.language === null && model.endsWith('.en')) continue; // detection needs a multilingual model
         const n = normalise(f.reference).length;
         const hyps: (Hypothesis | { error: string })[] = [];
-        for (const [k, c] of cols.entries()) hyps.push(await ours(c.t, f, timing[k], c.plan, c.planner, c.tailRedecode));
+        for (const [k, c] of cols.entries()) hyps.push(await ours(c.t, f, timing[k], c.plan, c.planner, c.tailRedecode, c.melPadding));
         hyps.push(await runPeer(seq.peer, f, timing[cols.length]));
         hyps.push(await runPeer(bat.peer, f, timing[cols.length + 1]));
         const rows = hyps.map((h) => score(f, h));
