@@ -129,6 +129,9 @@ async function main() {
   }
   const peer = values['no-peer'] ? new Map<string, Record<string, Detection>>() : peerRuns(dir, threads, values['peer-json']);
   for (const [file, runs] of peer) Object.assign(results.get(file) ?? {}, runs);
+  // a --peer-json written while the peer was still running lacks the last clips: every missing clip would count as wrong
+  const missing = values['no-peer'] ? [] : clips.filter((c) => !peer.has(c.file));
+  if (missing.length > 0) throw new Error(`peer: ${missing.length} of ${clips.length} clips missing (first ${missing[0].file}); is ${values['peer-json'] ?? 'the peer run'} complete?`);
   const names = [...new Set([...results.values()].flatMap((r) => Object.keys(r)))];
 
   for (const c of clips) {
