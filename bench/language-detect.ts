@@ -33,6 +33,9 @@
  * 2026-12-07 (`--fp32-encoder --no-peer`, load 17–30; ours then on int8): ours 80, ours-fp32-encoder 88 (telephone
  * band 24 -> 28 of 46), detection time 1.46x: fp32-encoder became the default (docs/models.md "Which graphs each
  * model runs"), so `ours` now measures it; `--int8` adds the shipped graphs' column.
+ * 2026-12-07, the same clips for every column (the set is repeatable since sox -R; `--int8`, peer beside it, load
+ * 10–20): ours (fp32-encoder) 86, ours-vad 86, ours-int8 76; faster-whisper 86, with VAD 85, openai's rule 86,
+ * float32 86 (docs/models.md "The decoding window's padding, and languages per stretch").
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
