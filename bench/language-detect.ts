@@ -33,6 +33,9 @@
  * 2026-12-07 (`--fp32-encoder --no-peer`, load 17–30; ours then on int8): ours 80, ours-fp32-encoder 88 (telephone
  * band 24 -> 28 of 46), detection time 1.46x: fp32-encoder became the default (docs/models.md "Which graphs each
  * model runs"), so `ours` now measures it; `--int8` adds the shipped graphs' column.
+ * 2026-12-07, the same clips for every column (the set is repeatable since sox -R; `--int8`, peer beside it, load
+ * 10–20): ours (fp32-encoder) 86, ours-vad 86, ours-int8 76; faster-whisper 86, with VAD 85, openai's rule 86,
+ * float32 86 (docs/models.md "The decoding window's padding, and languages per stretch").
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -40,7 +43,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { loadWhisper } from '../engine/node-loader';
-import { perRowGraphs } from '../engine/precision';
+import { defaultCpuPrecision, perRowGraphs } from '../engine/precision';
 import { chunkAudio, planSpeechChunks } from '../audio/speech-spans';
 import { detectSpeech, VadThread } from '../audio/vad-client';
 import { buildLanguageSet, CONDITIONS, readPcm, SR, TEXTS, type Clip } from './language-set';
@@ -87,7 +90,7 @@ async function main() {
   });
   const dir = values.dir!;
   const threads = Number(values.threads);
-  console.log(`language-detect: whisper-base, ${threads} threads; load ${loadNow()}`);
+  console.log(`language-detect: whisper-base, ${threads} threads, ours on ${process.env.WHISPER_CPU_PRECISION ?? defaultCpuPrecision(path.join(MODELS, 'whisper-base'))}; set ${dir}; load ${loadNow()}`);
   const clips = buildLanguageSet(dir, AUDIO);
   const engine = await loadWhisper(path.join(MODELS, 'whisper-base'), { threads, executionProvider: 'cpu' });
   const modelDir = path.join(MODELS, 'whisper-base');
@@ -129,6 +132,9 @@ async function main() {
   }
   const peer = values['no-peer'] ? new Map<string, Record<string, Detection>>() : peerRuns(dir, threads, values['peer-json']);
   for (const [file, runs] of peer) Object.assign(results.get(file) ?? {}, runs);
+  // a --peer-json written while the peer was still running lacks the last clips: every missing clip would count as wrong
+  const missing = values['no-peer'] ? [] : clips.filter((c) => !peer.has(c.file));
+  if (missing.length > 0) throw new Error(`peer: ${missing.length} of ${clips.length} clips missing (first ${missing[0].file}); is ${values['peer-json'] ?? 'the peer run'} complete?`);
   const names = [...new Set([...results.values()].flatMap((r) => Object.keys(r)))];
 
   for (const c of clips) {

@@ -9,7 +9,8 @@
  * - each clip in three conditions: `clean`; `phone` (telephone band: sox to 8 kHz and back to 16 kHz); `noise`
  *   (3 s of pink noise before the speech, and the same noise on under the speech: sox `pinknoise vol 0.05`).
  *
- * Every file is 16 kHz mono s16le WAV. manifest.json lists {file, language, length, condition, source}.
+ * Every file is 16 kHz mono s16le WAV. manifest.json lists {file, language, length, condition, source}. The build is
+ * repeatable (sox -R, `run`): two folders hold the same clips byte for byte.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -114,8 +115,13 @@ export interface Clip {
   seconds: number;
 }
 
+/**
+ * Runs a tool of the set's recipe. sox runs with `-R` (its global "repeatable" option: a fixed seed for the pink
+ * noise and for the dither it adds when the rate effect writes 16 bits), so every build of the set is the same
+ * file for file: runs in different folders, or on different days, detect the same clips.
+ */
 function run(cmd: string, args: string[]): void {
-  execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(cmd, cmd === 'sox' ? ['-R', ...args] : args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 function seconds(file: string): number {

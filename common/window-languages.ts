@@ -78,6 +78,34 @@ export function assignWindowLanguages(windows: readonly WindowSpeech[], threshol
   });
 }
 
+/** One window after the first pass of a job without `language` (workflows/languages.ts step 2). */
+export interface FirstPassWindow extends WindowSpeech {
+  /** its channel (multichannel jobs; default 0): windows inherit only from windows of their own channel */
+  channel?: number;
+  /** the language it was transcribed in, or null when its detection was unsure and it was deferred */
+  transcribedIn: string | null;
+}
+
+/**
+ * The language every window of a job ends up in after the first pass: a transcribed window keeps the
+ * language it was transcribed in; a deferred one gets {@link assignWindowLanguages}' inheritance among the
+ * windows of its channel. The workflow (workflows/languages.ts step 3) transcribes the deferred windows in
+ * these languages and sums the job's `languages` from them; bench/eval-wer.ts runs the same rule, so its
+ * no-language rows measure what the service does.
+ * @param windows every window of the job, in the job's chunk order (time order within each channel)
+ * @returns one ISO 639-1 code per window, in the same order
+ */
+export function windowLanguagesAfterFirstPass(windows: readonly FirstPassWindow[], threshold = LANGUAGE_SURE_PROBABILITY): string[] {
+  const assigned: string[] = new Array(windows.length);
+  const byChannel = new Map<number, number[]>();
+  windows.forEach((w, i) => byChannel.set(w.channel ?? 0, [...(byChannel.get(w.channel ?? 0) ?? []), i]));
+  for (const members of byChannel.values()) {
+    const langs = assignWindowLanguages(members.map((i) => windows[i]), threshold);
+    members.forEach((i, k) => (assigned[i] = windows[i].transcribedIn ?? langs[k]));
+  }
+  return assigned;
+}
+
 /** The job's language summary (job JSON `language`, `languageProbability`, `languages`). */
 export interface JobLanguages {
   /** the language with the most speech; null for a job without speech */

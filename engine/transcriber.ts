@@ -65,6 +65,10 @@ export interface TranscribeOptions {
    */
   temperature?: number | null;
   /**
+   * How a window shorter than 30 s is padded before the encoder ({@link MelPadding}); default 'audio'.
+   */
+  melPadding?: MelPadding;
+  /**
    * false: openai/whisper's seek rule unchanged (a single timestamp ending consumes the window); default true:
    * the rest of such a window is decoded again (tailSeek). For before/after measurements (eval:wer `+openai`).
    */
@@ -198,6 +202,20 @@ export function repeatsEnd(previous: string, text: string): boolean {
   return b.length > 0 && (a === b || a.endsWith(' ' + b));
 }
 
+/**
+ * How a window shorter than 30 s reaches the encoder:
+ * - 'audio': the log-mel of the window's audio zero-padded to 30 s (engine/logmel.ts; openai audio.py
+ *   `log_mel_spectrogram(pad_or_trim(audio))`, HF WhisperFeatureExtractor): the frames past the audio hold the
+ *   log-mel floor, (window max − 8 + 4) / 4;
+ * - 'zeros': openai/whisper transcribe.py's decoding window: the log-mel of the audio (with the zeros after it for
+ *   the STFT and the window max), cut after its last whole frame, then `pad_or_trim(mel_segment, N_FRAMES)`, which
+ *   pads with 0.0 in the normalised log-mel domain (transcribe.py l.283–286 at c0d2f62; faster-whisper 1.1.0 the
+ *   same: `pad_or_trim` of its features, audio.py). Language detection keeps the 'audio' window, as
+ *   transcribe.py l.151 detects on `pad_or_trim(mel, N_FRAMES)` of the audio-padded mel: a row that detects and is
+ *   padded runs the encoder a second time for it.
+ */
+export type MelPadding = 'audio' | 'zeros';
+
 /** One ≤ 30 s window to decode. */
 export interface WindowRequest {
   /** float32 PCM, 16 kHz mono, at most 30 s */
@@ -215,6 +233,8 @@ export interface WindowRequest {
   wordTimestamps?: boolean;
   /** the first temperature tried (TranscribeOptions.temperature); 0 = greedy */
   temperature?: number | null;
+  /** TranscribeOptions.melPadding; default 'audio' */
+  melPadding?: MelPadding;
 }
 
 /** A decoded window: the model's tokens and guards, and the language it was decoded in. */
@@ -287,15 +307,24 @@ export class WhisperTranscriber {
     const frame = N_MELS * N_FRAMES;
     const features = new Float32Array(reqs.length * frame);
     reqs.forEach((r, i) => logMelSpectrogram(r.samples, { out: features.subarray(i * frame, (i + 1) * frame) }));
-    const hidden = await this.model.encode(features, reqs.length);
     const languages = reqs.map((r) => ({ language: r.language ?? (vocab.isMultilingual ? null : 'en'), probability: null as number | null }));
-    if (languages.some((l) => l.language === null)) {
-      const detected = await this.model.detectLanguage(hidden);
-      languages.forEach((l, i) => {
-        if (l.language === null) {
-          l.language = detected[i].language;
-          l.probability = detected[i].probability;
-        }
+    const detecting = languages.flatMap((l, i) => (l.language === null ? [i] : []));
+    // 'zeros' (MelPadding): frames from the window's last whole frame on are 0.0 (openai transcribe.py content_frames)
+    const contentFrames = reqs.map((r) => (r.melPadding === 'zeros' ? Math.min(N_FRAMES, Math.floor(r.samples.length / HOP_LENGTH)) : N_FRAMES));
+    // detection reads the audio-padded window (transcribe.py l.151): kept before the padding changes
+    const detectFeatures = detecting.some((i) => contentFrames[i] < N_FRAMES) ? new Float32Array(detecting.length * frame) : null;
+    detecting.forEach((i, k) => detectFeatures?.set(features.subarray(i * frame, (i + 1) * frame), k * frame));
+    reqs.forEach((_, i) => {
+      if (contentFrames[i] < N_FRAMES) for (let m = 0; m < N_MELS; m++) features.fill(0, i * frame + m * N_FRAMES + contentFrames[i], i * frame + (m + 1) * N_FRAMES);
+    });
+    const hidden = await this.model.encode(features, reqs.length);
+    if (detecting.length > 0) {
+      const detected = detectFeatures
+        ? await this.model.detectLanguage(await this.model.encode(detectFeatures, detecting.length))
+        : (await this.model.detectLanguage(hidden)).filter((_, i) => languages[i].language === null);
+      detecting.forEach((i, k) => {
+        languages[i].language = detected[k].language;
+        languages[i].probability = detected[k].probability;
       });
     }
     const prompts = reqs.map((r, i) => [...vocab.contextPrefix(r.context ?? []), ...vocab.prompt(languages[i].language, r.task)]);
@@ -500,7 +529,10 @@ export class WhisperTranscriber {
         continue;
       }
       const seed = seedFrom(opts.seed ?? 0, startSample);
-      const row = await this.decodeWindow({ samples: window, language, task, context, seed, fallback: opts.fallback, wordTimestamps, temperature: opts.temperature }, signal);
+      const row = await this.decodeWindow(
+        { samples: window, language, task, context, seed, fallback: opts.fallback, wordTimestamps, temperature: opts.temperature, melPadding: opts.melPadding },
+        signal,
+      );
       if (language === null) {
         // The first window decides the language for the rest (openai transcribe.py does the same).
         language = row.language;

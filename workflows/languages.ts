@@ -23,7 +23,6 @@ import { MODEL_REGISTRY } from '../common/routing';
 import { modelForLanguage } from '../common/language-routing';
 import type { TranscriptionInput } from '../common/jobs';
 import {
-  assignWindowLanguages,
   chunkSpeechSeconds,
   isSure,
   jobLanguages,
@@ -32,6 +31,7 @@ import {
   ROUTING_WINDOWS,
   type JobLanguages,
   type WindowDetection,
+  windowLanguagesAfterFirstPass,
 } from '../common/window-languages';
 import { detectLanguageOnBackend, runChunks, type ChunkCall, type ChunkOutcome, type JobChunk, chunkRunner } from './chunks';
 
@@ -151,13 +151,9 @@ export async function transcribeByWindow(job: TranscriptionInput, chunks: JobChu
   });
 
   // 3. Second pass: each deferred chunk in the language its neighbours give it (per channel).
-  const assigned: string[] = new Array(chunks.length);
-  const byChannel = new Map<number, number[]>();
-  chunks.forEach((c, i) => byChannel.set(c.channel ?? 0, [...(byChannel.get(c.channel ?? 0) ?? []), i]));
-  for (const members of byChannel.values()) {
-    const langs = assignWindowLanguages(members.map((i) => ({ ...detections[i]!, seconds: seconds[i] })));
-    members.forEach((i, k) => (assigned[i] = transcribedIn[i] ?? langs[k]));
-  }
+  const assigned = windowLanguagesAfterFirstPass(
+    chunks.map((c, i) => ({ ...detections[i]!, seconds: seconds[i], channel: c.channel ?? 0, transcribedIn: transcribedIn[i] })),
+  );
   const second = chunks.filter((_, i) => deferred.has(i));
   if (second.length > 0) {
     const forced = (c: JobChunk): ChunkCall => {

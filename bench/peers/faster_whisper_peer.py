@@ -8,6 +8,12 @@ every "run" line on stdin (the options' "pcm", raw f32le 16 kHz mono) {"seconds"
 (bench/eval-wer.ts, bench/pipeline.ts); "file PATH LANG" with LANG "-" detects the language instead of the options'
 one; "file PATH LANG PROMPT…" gives the rest of the line as `initial_prompt` (bench/eval-wer.ts --sets prompt);
 "quit" ends it.
+"multilingual": true in the options passes faster-whisper 1.1.0's `multilingual=True` to transcribe() on the files
+it detects the language of (LANG "-"): the sequential WhisperModel detects the language of every 30 s window and
+decodes the window in it (transcribe.py generate_segments), the BatchedInferencePipeline of every VAD chunk
+(generate_segment_batched: the prompt's language token per batch item, no threshold). Each segment's language in
+the reply is then the one its window or chunk was decoded in (recorded from CTranslate2's detect_language calls),
+else the file's `info.language`.
 "batched": true in the options runs faster-whisper's BatchedInferencePipeline (its Silero VAD on, as the pipeline's
 default, so both sides include their VAD; "batchSize", default 8) instead of the sequential WhisperModel.transcribe;
 with "vadSeconds": true the reply also has "vadSeconds", get_speech_timestamps alone on the same audio, timed once
@@ -31,6 +37,23 @@ def reply(obj):
     sys.stdout.flush()
 
 
+class LanguageRecorder:
+    """The CTranslate2 Whisper model, unchanged, except that it remembers the top language of each batch item of
+    its last detect_language call (faster-whisper calls it per window / per batch with multilingual=True)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.last = []
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def detect_language(self, *args, **kwargs):
+        results = self._inner.detect_language(*args, **kwargs)
+        self.last = [item[0][0][2:-2] for item in results]  # "<|de|>" -> "de"
+        return results
+
+
 def main():
     opts = json.loads(sys.argv[1])
     try:
@@ -43,10 +66,28 @@ def main():
 
         model = WhisperModel(opts["ct2Dir"], device="cpu", compute_type="int8",
                              cpu_threads=opts["threads"], num_workers=1)
+        recorder = LanguageRecorder(model.model)
+        model.model = recorder
         batched = None
         if opts.get("batched"):
             from faster_whisper import BatchedInferencePipeline
-            batched = BatchedInferencePipeline(model=model)
+
+            class LabelledBatched(BatchedInferencePipeline):
+                """BatchedInferencePipeline that remembers each VAD chunk's decoding language, by the chunk's seek."""
+
+                seek_language = {}
+
+                def forward(self, features, tokenizer, chunks_metadata, options):
+                    recorder.last = []
+                    out = super().forward(features, tokenizer, chunks_metadata, options)
+                    # with multilingual, generate_segment_batched called detect_language once for this batch
+                    langs = recorder.last if len(recorder.last) == len(chunks_metadata) else [tokenizer.language_code] * len(chunks_metadata)
+                    for segs, lang in zip(out, langs):
+                        for seg in segs:
+                            self.seek_language[seg["seek"]] = lang
+                    return out
+
+            batched = LabelledBatched(model=model)
         audio = np.fromfile(opts["pcm"], dtype="<f4") if opts.get("pcm") else None
         reply({"ready": True, "loadSeconds": time.perf_counter() - t0, "version": faster_whisper.__version__,
                "ct2Version": ctranslate2.__version__})
@@ -70,11 +111,23 @@ def main():
                           temperature=opts.get("temperatures") or [0.0], condition_on_previous_text=False,
                           word_timestamps=False, without_timestamps=not opts.get("timestamps", True),
                           initial_prompt=initial_prompt)
+            multilingual = bool(opts.get("multilingual")) and language is None
             if batched is not None:
-                segments, info = batched.transcribe(clip, vad_filter=True, batch_size=opts.get("batchSize", 8), **common)
+                batched.seek_language = {}
+                segments, info = batched.transcribe(clip, vad_filter=True, batch_size=opts.get("batchSize", 8),
+                                                    multilingual=multilingual, **common)
             else:
-                segments, info = model.transcribe(clip, vad_filter=False, **common)
-            segs = [[seg.start, seg.end, seg.text.strip(), info.language] for seg in segments]  # the generator does the work
+                segments, info = model.transcribe(clip, vad_filter=False, multilingual=multilingual, **common)
+            segs = []
+            for seg in segments:  # the generator does the work
+                if not multilingual:
+                    lang = info.language
+                elif batched is not None:
+                    lang = batched.seek_language.get(seg.seek, info.language)
+                else:
+                    # sequential: the window being decoded is the last one detect_language ran on
+                    lang = recorder.last[0] if recorder.last else info.language
+                segs.append([seg.start, seg.end, seg.text.strip(), lang])
             out = {"seconds": time.perf_counter() - s, "text": " ".join(x[2] for x in segs), "segments": segs,
                    "language": info.language}
             if opts.get("vadSeconds"):

@@ -6,6 +6,7 @@ import {
   LANGUAGE_SURE_PROBABILITY,
   routingLanguage,
   type WindowSpeech,
+  windowLanguagesAfterFirstPass,
 } from '../../common/window-languages';
 
 const w = (language: string, probability: number | null, seconds = 28): WindowSpeech => ({ language, probability, seconds });
@@ -52,6 +53,29 @@ describe('assignWindowLanguages', () => {
 
   test('no windows, no languages', () => {
     expect(assignWindowLanguages([])).toEqual([]);
+  });
+});
+
+describe('windowLanguagesAfterFirstPass', () => {
+  const f = (language: string, probability: number | null, transcribedIn: string | null, channel?: number) => ({ ...w(language, probability), transcribedIn, channel });
+
+  test('a transcribed window keeps the language it was transcribed in; a deferred one inherits its neighbours’', () => {
+    expect(windowLanguagesAfterFirstPass([f('en', 0.9, 'en'), f('nn', 0.3, null), f('en', 0.8, 'en'), f('de', 0.45, null), f('de', 0.9, 'de')])).toEqual([
+      'en',
+      'en',
+      'en',
+      'de',
+      'de',
+    ]);
+  });
+
+  test('windows inherit only within their channel', () => {
+    // channel 1's unsure window has no sure neighbour in channel 1 but channel 0's German; it stays with its own channel's evidence
+    expect(windowLanguagesAfterFirstPass([f('de', 0.9, 'de', 0), f('en', 0.4, null, 1), f('de', 0.9, 'de', 0), f('en', 0.3, null, 1)])).toEqual(['de', 'en', 'de', 'en']);
+  });
+
+  test('no window sure: every window in the language with the most evidence', () => {
+    expect(windowLanguagesAfterFirstPass([f('de', 0.2, null), f('en', 0.45, null)])).toEqual(['en', 'en']);
   });
 });
 
