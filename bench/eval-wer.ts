@@ -35,7 +35,7 @@
  * `--plans` runs ours once per chunk plan in the same run, one column each: a piece limit (`fw` = 29.168 s, the
  * default, or seconds), `+keep` to keep the pauses inside a chunk as faster-whisper's collect_chunks does, `+zeros` to
  * pad each window under 30 s with 0.0 in the log-mel as openai transcribe.py and faster-whisper decode (engine/transcriber.ts
- * MelPadding; default: the log-mel of zero samples), and `old30`
+ * MelPadding; the engine's default since 2026-12-07), `+audio` for the log-mel of zero samples (the padding before), and `old30`
  * for main c255319's planner (bench/legacy-plan.ts: ≤ 30 s of compacted speech per chunk), for before/after.
  * `--variants` runs ours once per weight variant in the same run, one column each (docs/models.md "Weights"): `shipped`
  * (the int8 graphs in ../shared/models as shipped: the service default of tiny.en; base's is `fp32-encoder`), `ct2-int8` / `ct2-fp32` (rebuilt from the original CTranslate2
@@ -313,7 +313,7 @@ async function ours(
   plan: SpeechPlanOptions = DEFAULT_SPEECH_PLAN,
   planner: typeof planSpeechChunks = planSpeechChunks,
   tailRedecode = true,
-  melPadding: MelPadding = 'audio',
+  melPadding?: MelPadding,
 ): Promise<Hypothesis> {
   const samples = readF32(f.pcm);
   const vad = await detectSpeech(pcmFileBlocks(f.pcm));
@@ -461,7 +461,8 @@ async function main() {
        * ours once per chunk plan, one column each, e.g. `30,fw,fw+keep`: the speech limit (a number or `fw`), and
        * `+keep` keeps the pauses inside a chunk as faster-whisper's collect_chunks does (default: removed), `+openai`
        * turns the engine's tail re-decode off (openai/whisper's seek rule: a single timestamp ending consumes the window),
-       * `+zeros` pads a window under 30 s with 0.0 in the log-mel as openai transcribe.py decodes (engine/transcriber.ts MelPadding)
+       * `+zeros` pads a window under 30 s with 0.0 in the log-mel as openai transcribe.py decodes (engine/transcriber.ts MelPadding,
+       * the default), `+audio` with the log-mel of zero samples (the engine's padding before 2026-12-07)
        */
       plans: { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -475,16 +476,16 @@ async function main() {
   const variants = values.variants!.split(',').filter(Boolean);
   for (const v of variants) if (!(v in VARIANTS) && v !== DEQUANT_FP32 && v !== PER_ROW_INT8 && v !== FP32_ENCODER) throw new Error(`--variants: unknown ${v} (known: ${[...Object.keys(VARIANTS), DEQUANT_FP32, PER_ROW_INT8, FP32_ENCODER].join(', ')})`);
   const threads = Number(values.threads);
-  const planOf = (spec: string): { plan: SpeechPlanOptions; planner: typeof planSpeechChunks; tailRedecode: boolean; melPadding: MelPadding } => {
+  const planOf = (spec: string): { plan: SpeechPlanOptions; planner: typeof planSpeechChunks; tailRedecode: boolean; melPadding?: MelPadding } => {
     // `old30`: main c255319's compacted planner (bench/legacy-plan.ts), for before/after in one run
     const legacy = spec.startsWith('old');
     const [limit, ...flags] = spec.replace(/^old/, '').split('+');
     const seconds = limit === 'fw' ? FASTER_WHISPER_MAX_CHUNK_SECONDS : Number(limit);
     if (!(seconds > 0 && seconds <= 30)) throw new Error(`--plans/--max-chunk-seconds: ${limit} is not in (0, 30] nor fw`);
-    for (const f of flags) if (f !== 'keep' && f !== 'openai' && f !== 'zeros') throw new Error(`--plans: unknown flag +${f} (known: +keep, +openai, +zeros)`);
+    for (const f of flags) if (f !== 'keep' && f !== 'openai' && f !== 'zeros' && f !== 'audio') throw new Error(`--plans: unknown flag +${f} (known: +keep, +openai, +zeros, +audio)`);
     if (legacy && flags.includes('keep')) throw new Error(`--plans: ${spec}: the old planner always removed pauses`);
     const plan = { ...DEFAULT_SPEECH_PLAN, maxSpeechSeconds: seconds, keepPauses: flags.includes('keep') || DEFAULT_SPEECH_PLAN.keepPauses };
-    return { plan, planner: legacy ? planCompactedChunks : planSpeechChunks, tailRedecode: !flags.includes('openai'), melPadding: flags.includes('zeros') ? ('zeros' as const) : ('audio' as const) };
+    return { plan, planner: legacy ? planCompactedChunks : planSpeechChunks, tailRedecode: !flags.includes('openai'), melPadding: flags.includes('zeros') ? ('zeros' as const) : flags.includes('audio') ? ('audio' as const) : undefined };
   };
   const planSpecs = values.plans ? values.plans.split(',').filter(Boolean) : [values['max-chunk-seconds']!];
   const plans = planSpecs.map((spec) => ({ spec, ...planOf(spec) }));

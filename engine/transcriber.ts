@@ -65,7 +65,7 @@ export interface TranscribeOptions {
    */
   temperature?: number | null;
   /**
-   * How a window shorter than 30 s is padded before the encoder ({@link MelPadding}); default 'audio'.
+   * How a window shorter than 30 s is padded before the encoder ({@link MelPadding}); default {@link DEFAULT_MEL_PADDING}.
    */
   melPadding?: MelPadding;
   /**
@@ -216,6 +216,15 @@ export function repeatsEnd(previous: string, text: string): boolean {
  */
 export type MelPadding = 'audio' | 'zeros';
 
+/**
+ * 'zeros', the reference implementations' decoding window (openai transcribe.py, faster-whisper 1.1.0): every
+ * service chunk ends in a window shorter than 30 s, and the log-mel floor there made the int8 graphs misread words
+ * the references read right. eval:wer long set (docs/models.md "The decoding window's padding"): tiny.en int8 meets
+ * "≤ faster-whisper batched + 0.2 points" on every row with it (telephone 21.5 → 16.9 %, f-w b 18.5), base
+ * fp32-encoder 9.56 → 7.19 % over the set (30 s pause 1.4 → 0.0, phrase 32.4 → 8.4; telephone 16.9 → 20.0).
+ */
+export const DEFAULT_MEL_PADDING: MelPadding = 'zeros';
+
 /** One ≤ 30 s window to decode. */
 export interface WindowRequest {
   /** float32 PCM, 16 kHz mono, at most 30 s */
@@ -233,7 +242,7 @@ export interface WindowRequest {
   wordTimestamps?: boolean;
   /** the first temperature tried (TranscribeOptions.temperature); 0 = greedy */
   temperature?: number | null;
-  /** TranscribeOptions.melPadding; default 'audio' */
+  /** TranscribeOptions.melPadding; default {@link DEFAULT_MEL_PADDING} */
   melPadding?: MelPadding;
 }
 
@@ -310,7 +319,7 @@ export class WhisperTranscriber {
     const languages = reqs.map((r) => ({ language: r.language ?? (vocab.isMultilingual ? null : 'en'), probability: null as number | null }));
     const detecting = languages.flatMap((l, i) => (l.language === null ? [i] : []));
     // 'zeros' (MelPadding): frames from the window's last whole frame on are 0.0 (openai transcribe.py content_frames)
-    const contentFrames = reqs.map((r) => (r.melPadding === 'zeros' ? Math.min(N_FRAMES, Math.floor(r.samples.length / HOP_LENGTH)) : N_FRAMES));
+    const contentFrames = reqs.map((r) => ((r.melPadding ?? DEFAULT_MEL_PADDING) === 'zeros' ? Math.min(N_FRAMES, Math.floor(r.samples.length / HOP_LENGTH)) : N_FRAMES));
     // detection reads the audio-padded window (transcribe.py l.151): kept before the padding changes
     const detectFeatures = detecting.some((i) => contentFrames[i] < N_FRAMES) ? new Float32Array(detecting.length * frame) : null;
     detecting.forEach((i, k) => detectFeatures?.set(features.subarray(i * frame, (i + 1) * frame), k * frame));

@@ -2,15 +2,15 @@
  * The decoding window's padding (engine/transcriber.ts MelPadding, runWindows) with a stand-in model that records what
  * the encoder is given: 'zeros' sets the log-mel frames past the window's audio to 0.0 (openai transcribe.py's
  * pad_or_trim of the mel segment) and keeps the frames of the audio as they are; language detection still reads the
- * audio-padded window (transcribe.py's detect_language input), by its own encoder run; 'audio' (the default) and a
- * full 30 s window are one encoder run on the log-mel of the audio zero-padded to 30 s.
+ * audio-padded window (transcribe.py's detect_language input), by its own encoder run; 'zeros' is the default;
+ * 'audio' and a full 30 s window are one encoder run on the log-mel of the audio zero-padded to 30 s.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { HOP_LENGTH, N_FRAMES, N_MELS, N_SAMPLES } from '../../engine/constants';
 import { logMelSpectrogram } from '../../engine/logmel';
 import type { DecodedRow, WhisperModel } from '../../engine/model';
-import { WhisperTranscriber, type MelPadding } from '../../engine/transcriber';
+import { DEFAULT_MEL_PADDING, WhisperTranscriber, type MelPadding } from '../../engine/transcriber';
 import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
 
 const MODEL_DIR = path.resolve(__dirname, '../../../shared/models/whisper-base');
@@ -56,7 +56,7 @@ test("'zeros': the frames past the audio are 0.0 in every band, the frames of th
     expect(band.subarray(0, frames)).toEqual(audioPadded.subarray(m * N_FRAMES, m * N_FRAMES + frames));
     expect(band.subarray(frames).every((x) => x === 0)).toBe(true);
   }
-  // the log-mel floor is what the default pads with: not 0
+  // the log-mel floor is what 'audio' pads with: not 0
   expect(audioPadded[N_FRAMES - 1]).toBeLessThan(-0.1);
 });
 
@@ -69,12 +69,18 @@ test("'zeros' with detection: detection reads the audio-padded window by its own
   expect([r.language, r.languageProbability]).toEqual(['de', 0.9]);
 });
 
-test("'audio' (default): one encoder run on the audio-padded window, detection on it", async () => {
-  for (const padding of [undefined, 'audio'] as const) {
-    const { encoded, detectedOn } = await run(padding, null);
-    expect(encoded).toEqual([logMelSpectrogram(samples)]);
-    expect(detectedOn).toEqual([0]);
-  }
+test("'audio': one encoder run on the audio-padded window, detection on it", async () => {
+  const { encoded, detectedOn } = await run('audio', null);
+  expect(encoded).toEqual([logMelSpectrogram(samples)]);
+  expect(detectedOn).toEqual([0]);
+});
+
+test("the default is 'zeros', as openai transcribe.py and faster-whisper decode", async () => {
+  expect(DEFAULT_MEL_PADDING).toBe('zeros');
+  const byDefault = await run(undefined, 'en');
+  const zeros = await run('zeros', 'en');
+  expect(byDefault.encoded).toEqual(zeros.encoded);
+  expect(byDefault.encoded[0][N_FRAMES - 1]).toBe(0);
 });
 
 test("a full 30 s window has no padding: 'zeros' changes nothing and detects on the same run", async () => {
