@@ -73,4 +73,13 @@ test.each(SHAPES)('a %s job run now replays on the current workflows', async (sh
     fs.writeFileSync(path.join(FIXTURES, `${name}-${shape}.binpb`), History.encode(history).finish());
   }
   await replay(history, workflowIdFor(id));
+  // The finish ran as local activities (workflows/transcription.ts LOCAL_FINISH_PATCH): markers, no activity tasks.
+  const events = history.events ?? [];
+  const scheduled = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+  for (const step of ['settleQuota', 'finalizeTranscript', 'finalizeChannels', 'deleteAudio']) expect(scheduled).not.toContain(step);
+  const local = events
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+    .map((e) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes!.details!.data!.payloads![0].data!).toString('utf8')).activity_type);
+  const finalize = shape === 'multichannel' ? 'finalizeChannels' : 'finalizeTranscript';
+  expect(local).toEqual(shape === 'retained' ? ['settleQuota', finalize] : ['settleQuota', finalize, 'deleteAudio']);
 }, 120_000);
