@@ -88,6 +88,13 @@ interface Phases {
   admitMs: number;
   /** workflow started → prepareAudio started */
   toPrepareMs: number;
+  /** POST sent → the workflow's start event (upload, probe, reservation, the start call); the rest of admitMs is the 202's way back */
+  postToStartMs: number;
+  /** the workflow's first task: scheduled → a worker took it, → completed (the worker ran the workflow to its first command) */
+  firstTaskWaitMs: number;
+  firstTaskRunMs: number;
+  /** prepareAudio scheduled → started (the activity task's dispatch) */
+  prepareWaitMs: number;
   prepareMs: number;
   /** prepareAudio completed → first transcribeChunk started (workflow task, job update, dispatch); negative when chunks start while preparing */
   toFirstChunkMs: number;
@@ -180,6 +187,9 @@ async function phases(
   return {
     admitMs: acceptedAt - postAt,
     toPrepareMs: prep.started - start,
+    postToStartMs: start - postAt,
+    ...firstTask(ev),
+    prepareWaitMs: prep.started - prep.scheduled,
     prepareMs: prep.completed - prep.started,
     toFirstChunkMs: firstChunk - prep.completed,
     prepToFirstChunkMs: firstChunk - prep.started,
@@ -200,6 +210,14 @@ async function phases(
     firstDoneMs: Math.min(...chunks.map((c) => c.completed)) - firstChunk,
     ...engineGaps([...engineTimes.values()], firstChunk, lastChunk),
   };
+}
+
+/** The workflow's first task: its dispatch wait and its run on the worker (Phases). */
+function firstTask(ev: { eventTime?: { seconds?: unknown; nanos?: number | null } | null; workflowTaskStartedEventAttributes?: unknown; workflowTaskCompletedEventAttributes?: unknown; workflowTaskScheduledEventAttributes?: unknown }[]) {
+  const at = (k: 'workflowTaskScheduledEventAttributes' | 'workflowTaskStartedEventAttributes' | 'workflowTaskCompletedEventAttributes') => tsMs(ev.find((e) => e[k])?.eventTime);
+  const scheduled = at('workflowTaskScheduledEventAttributes');
+  const started = at('workflowTaskStartedEventAttributes');
+  return { firstTaskWaitMs: started - scheduled, firstTaskRunMs: at('workflowTaskCompletedEventAttributes') - started };
 }
 
 /** Idle time of the engine thread in the chunk phase, and its head and tail (Phases). */
@@ -253,7 +271,7 @@ async function engineAlone(
 async function main() {
   if (process.argv.includes('--help')) {
     console.log(`Usage: npm run -s bench:pipeline -- [--models whisper-tiny.en,whisper-base] [--runs 1] [--threads 2] [--batch-size 8]
-         [--precision fp32] [--float-models DIR] [--env K=V,...] [--skip pipeline,peer]
+         [--precision fp32] [--float-models DIR] [--env K=V,...] [--temporal K=V,...] [--skip pipeline,peer]
   Our pipeline (API → completed on a local stack), our engine alone over the same chunks, and faster-whisper's
   BatchedInferencePipeline on the same file, side by side; where the pipeline's time went; peak RSS per process.
   --precision fp32  the float graphs from --float-models (default ~/.cache/fairscribe/models-float), batched
@@ -261,6 +279,7 @@ async function main() {
                     BATCH_MAX_WAIT_MS, INFERENCE_ALLOW_SPINNING, PREPARE_ANNOUNCE_CHUNKS (false: chunks wait for the
                     whole preparation, as before round 6), WORKFLOW_PATCHES_OFF=finish-as-local-activities (the
                     finish as ordinary activities, as before), WHISPER_MODELS_DIR, …
+  --temporal        Temporal dynamic config for the stack's server, e.g. system.enableActivityEagerExecution=true
   The pipeline time is POST → the job's completedAt (what a client sees); the workflow's end is printed beside it.`);
     process.exit(0);
   }
@@ -273,6 +292,8 @@ async function main() {
       skip: { type: 'string', default: '' },
       // worker settings for this run, e.g. INFERENCE_CONCURRENCY=16,BATCH_MAX_WAIT_MS=20 (the stack and the engine-alone run)
       env: { type: 'string', default: '' },
+      // Temporal dynamic config for the stack's server, K=V,… (e.g. system.enableActivityEagerExecution=true)
+      temporal: { type: 'string', default: '' },
       // fp32: the float graphs (infra/models/float-models.sh) in place of the int8 ones, batched as configured
       precision: { type: 'string', default: '' },
       'float-models': { type: 'string', default: path.join(BENCH_CACHE, 'models-float') },
@@ -318,7 +339,7 @@ async function main() {
   let temporal: Client | null = null;
   let connection: Connection | null = null;
   if (!skip.has('pipeline')) {
-    stack = await startBenchStack(stackEnv, 'pipeline');
+    stack = await startBenchStack(stackEnv, 'pipeline', values.temporal!.split(',').filter(Boolean));
     connection = await Connection.connect({ address: stack.temporalAddress });
     temporal = new Client({ connection, namespace: 'default' });
   }
@@ -434,6 +455,11 @@ async function main() {
             `prepare ${p.prepareMs.toFixed(0)} ms, to first chunk ${p.toFirstChunkMs.toFixed(0)} ms (prepare start → first chunk start ` +
             `${p.prepToFirstChunkMs.toFixed(0)} ms; ${p.startedWhilePreparing} chunks started while preparing), chunks ${p.chunksMs.toFixed(0)} ms ` +
             `(${p.chunks} chunks, mean queue wait ${p.chunkQueueMeanMs.toFixed(0)} ms), finish ${p.finishMs.toFixed(0)} ms, poll ${p.seenMs.toFixed(0)} ms`,
+        );
+        console.log(
+          `  admit and start: POST → workflow started ${p.postToStartMs.toFixed(0)} ms (upload, probe, reservation, start call), → 202 at the client ` +
+            `${(p.admitMs - p.postToStartMs).toFixed(0)} ms later; first workflow task waited ${p.firstTaskWaitMs.toFixed(0)} ms, ran ${p.firstTaskRunMs.toFixed(0)} ms; ` +
+            `prepareAudio dispatch ${p.prepareWaitMs.toFixed(0)} ms`,
         );
         console.log(
           `  finish (${p.finishKind}): last chunk completed → completedAt ${p.toCompletedMs.toFixed(0)} ms, → workflow end ` +
