@@ -264,7 +264,8 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
  *  - billing from the whole plan's speech seconds (prepared.speechSeconds), as before;
  *  - a failed or cancelled preparation cancels the chunks started, and the job's cleanup waits until ffmpeg has
  *    stopped (prepareAudio's WAIT_CANCELLATION_COMPLETED); a failed chunk cancels preparation.
- * With an S3 blob store the activity announces nothing (the PCM is published at its end) and this is the serial flow.
+ * With an S3 blob store each announced chunk's audio is published as its own blob before the signal (the PCM blob is
+ * published at the end of preparation; activities/audio.ts publishingEarlyChunks).
  */
 async function prepareWhileTranscribing(
   input: TranscriptionInput,
