@@ -91,8 +91,8 @@ const preparation = proxyActivities<Orchestration>({
 });
 
 /**
- * The patch under which a job's finish (settleQuota, finalizeTranscript / finalizeChannels, deleteAudio) runs as local
- * activities: inside the orchestration worker that runs this workflow (it registers them all), one after the other
+ * The patch under which a job's finish (settleQuota, finalizeTranscript / finalizeChannels, deleteAudio; for a failed
+ * or cancelled job settleQuota, deleteAudio, updateJob) runs as local activities: inside the orchestration worker that runs this workflow (it registers them all), one after the other
  * within the workflow task that saw the last chunk complete, recorded as markers when the task completes. An
  * ordinary activity costs a trip through the matching service and a workflow task per step: 0.2–0.9 s for the three
  * on the bench:pipeline file (docs/capacity.md round 6). Workflows started before it replay the ordinary activities.
@@ -118,9 +118,9 @@ const localSettlement = proxyLocalActivities<Orchestration>({
 });
 
 /**
- * {@link orchestration}'s finish steps as local activities (finalizeTranscript, finalizeChannels, deleteAudio: each
- * idempotent: the job row's update keeps the first completed_at, the terminal event is unique, deleting is
- * deleting), the same timeout and attempts.
+ * {@link orchestration}'s finish steps as local activities (finalizeTranscript, finalizeChannels, deleteAudio,
+ * updateJob: each idempotent: the job row's update keeps the first completed_at, the terminal event is unique,
+ * deleting is deleting), the same timeout and attempts.
  */
 const localOrchestration = proxyLocalActivities<Orchestration>({
   startToCloseTimeout: '2 minutes',
@@ -161,10 +161,12 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
     setStatus(cancelled ? 'cancelled' : 'failed');
     // The job must reach its end state, and its audio must go, even while the workflow is being cancelled.
     await CancellationScope.nonCancellable(async () => {
-      await settlement.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
-      await orchestration.deleteAudio({ jobId: input.jobId });
+      // As a completed job's finish: local activities under LOCAL_FINISH_PATCH, in this order.
+      const { settle, store } = finishActivities();
+      await settle.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
+      await store.deleteAudio({ jobId: input.jobId });
       // Last: a client that sees the end state finds the quota released and the audio gone.
-      await orchestration.updateJob({ jobId: input.jobId, patch: { status: state.status, error } });
+      await store.updateJob({ jobId: input.jobId, patch: { status: state.status, error } });
       if (input.webhook) await startWebhookDelivery(input.jobId, cancelled ? 'cancelled' : 'failed');
     });
     // Temporal's workflow cancellation (the API's cancel route, DELETE): close as Canceled. The `cancel`

@@ -51,21 +51,36 @@ test.each(fixtures)('recorded history %s replays on the current workflows', asyn
   await replay(history, `replay-${file}`);
 }, 60_000);
 
-/** The job shapes whose finish differs (workflows/transcription.ts): plain, audio retained, multichannel. */
+/** The job shapes whose finish differs (workflows/transcription.ts): plain, audio retained, multichannel, cancelled. */
 const SHAPES: [string, string, Record<string, string>][] = [
   ['plain', 'jfk.wav', { language: 'en', model: 'whisper-tiny.en' }],
   ['retained', 'jfk.wav', { language: 'en', model: 'whisper-tiny.en', retainAudioSeconds: '600' }],
   ['multichannel', 'stereo_diarization.wav', { language: 'en', model: 'whisper-tiny.en', multichannel: 'true' }],
+  // cancelled as soon as it is admitted (POST /v1/jobs/:id/cancel: Temporal's workflow cancellation)
+  ['cancelled', 'jfk.wav', { language: 'en', model: 'whisper-tiny.en' }],
 ];
+
+/** The finish's local activities, in order, per shape (none where WORKFLOW_PATCHES_OFF leaves the patch off). */
+const LOCAL_FINISH: Record<string, string[]> = {
+  plain: ['settleQuota', 'finalizeTranscript', 'deleteAudio'],
+  retained: ['settleQuota', 'finalizeTranscript'],
+  multichannel: ['settleQuota', 'finalizeChannels', 'deleteAudio'],
+  cancelled: ['settleQuota', 'deleteAudio', 'updateJob'],
+};
+const patchOff = (process.env.WORKFLOW_PATCHES_OFF ?? '').split(',').includes('finish-as-local-activities');
 
 test.each(SHAPES)('a %s job run now replays on the current workflows', async (shape, file, fields) => {
   const res = await submitFile(app.url, key, path.join(AUDIO, file), fields);
   expect(res.status).toBe(202);
   const { id } = (await res.json()) as { id: string };
+  if (shape === 'cancelled') {
+    const c = await fetch(`${app.url}/v1/jobs/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+    expect(c.status).toBe(202);
+  }
   const job = await waitForJob(app.url, key, id);
-  expect(job.status).toBe('completed');
+  expect(job.status).toBe(shape === 'cancelled' ? 'cancelled' : 'completed');
   const handle = app.api.temporal.workflow.getHandle(workflowIdFor(id));
-  await handle.result(); // the workflow's end (it deletes the audio after `completed`)
+  await handle.result().catch(() => undefined); // the workflow's end (it deletes the audio after `completed`)
   const history = await handle.fetchHistory();
   const name = process.env.WRITE_HISTORY_FIXTURES;
   if (name) {
@@ -76,10 +91,13 @@ test.each(SHAPES)('a %s job run now replays on the current workflows', async (sh
   // The finish ran as local activities (workflows/transcription.ts LOCAL_FINISH_PATCH): markers, no activity tasks.
   const events = history.events ?? [];
   const scheduled = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
-  for (const step of ['settleQuota', 'finalizeTranscript', 'finalizeChannels', 'deleteAudio']) expect(scheduled).not.toContain(step);
   const local = events
     .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
     .map((e) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes!.details!.data!.payloads![0].data!).toString('utf8')).activity_type);
-  const finalize = shape === 'multichannel' ? 'finalizeChannels' : 'finalizeTranscript';
-  expect(local).toEqual(shape === 'retained' ? ['settleQuota', finalize] : ['settleQuota', finalize, 'deleteAudio']);
+  if (patchOff) {
+    expect(local).toEqual([]);
+    return;
+  }
+  for (const step of LOCAL_FINISH[shape]) expect(scheduled).not.toContain(step);
+  expect(local).toEqual(LOCAL_FINISH[shape]);
 }, 120_000);
