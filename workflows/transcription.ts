@@ -181,8 +181,8 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
   }
   // Also when Temporal's own cancellation came during the finish above: the audio goes either way,
   // unless the job asked to keep it for re-transcription (a durable timer deletes it later: retention.ts).
-  // A completed job's finish chose its activities (finishActivities); an edge job that expired never reached it and
-  // keeps the ordinary activity, as before.
+  // A completed job (also one whose browser sent the edge result) deletes its audio as its finish ran
+  // (finishActivities); an edge job that expired keeps the ordinary activity, as before.
   const store = state.status === 'completed' ? finishActivities().store : orchestration;
   if (!retained) await CancellationScope.nonCancellable(() => store.deleteAudio({ jobId: input.jobId }));
   // An edge job that expired ends without a webhook event (webhooks announce completed, failed, cancelled).
