@@ -7,6 +7,7 @@ import type { PreparedAudio } from '../common/jobs';
 import type { TierLimits } from '../common/tiers';
 import { AudioTooLongError, UnsupportedAudioError } from '../audio/ffmpeg';
 import { PlanPrefixError, preparePcm } from '../audio/prepare';
+import { writeEarlyChunk } from '../audio/pcm-blob';
 import type { ChunkSpan } from '../common/jobs';
 import { SAMPLE_RATE } from '../engine/constants';
 import { observeVad } from '../common/metrics';
@@ -66,6 +67,33 @@ export interface PrepareAudioInput {
 }
 
 /**
+ * Wraps an announcement for a remote blob store: each chunk's audio is published as its own blob
+ * (audio/pcm-blob.ts writeEarlyChunk, from the PCM file being written: the chunk's samples are in it) before the
+ * chunk is announced, so an inference worker on another machine can read it before the PCM blob exists. At most
+ * announceLimit chunks (16) of ≤ 30 s of speech each: ≤ 2 MB per chunk. A failed upload stops the announcements as
+ * a failed signal does (the remaining chunks start after preparation, from the published PCM).
+ */
+function publishingEarlyChunks(
+  blobs: BlobStore,
+  jobId: string,
+  pcmFile: string,
+  signal: (chunks: ChunkSpan[]) => Promise<void>,
+): (chunks: ChunkSpan[]) => Promise<void> {
+  let failed = false;
+  return async (chunks) => {
+    if (failed) return;
+    try {
+      for (const c of chunks) await writeEarlyChunk(blobs, blobKeys.earlyChunk(jobId, c.index), pcmFile, c);
+    } catch (err) {
+      failed = true;
+      log.warn('early chunk upload failed; the remaining chunks start after preparation', { error: String((err as Error)?.message ?? err) });
+      return;
+    }
+    await signal(chunks);
+  };
+}
+
+/**
  * Signals the running activity's workflow with chunks planned early, through the worker's own Temporal client
  * (Context.client). Without one (Temporal's MockActivityEnvironment) it announces nothing.
  */
@@ -101,8 +129,10 @@ export function createAudioActivities({ blobs, pcmBlockSeconds, tiers, announceC
      * With `announceChunks` (workflows/transcription.ts, chunks started while preparing), the first chunks the
      * decoded prefix settles (audio/prepare.ts sureChunksOfPrefix) are signalled to the calling workflow
      * ({@link CHUNKS_PLANNED_SIGNAL}, spans and hashes only) while the rest of the file is decoded, so inference
-     * starts before preparation ends. Only with a local blob store: the PCM file is the blob, and an announced
-     * chunk's bytes are in it; an S3 store publishes the PCM only at the end (commit), so nothing is announced.
+     * starts before preparation ends. With a local blob store the PCM file is the blob, and an announced chunk's
+     * bytes are in it; an S3 store publishes the PCM only at the end (commit), so each announced chunk's audio is
+     * published first as a blob of its own (blobKeys.earlyChunk, read by the inference worker while the PCM blob is
+     * not there yet: audio/pcm-blob.ts readChunkAudio).
      * A retry announces the same chunks again (the workflow keeps the first of each index and checks the rest).
      * @throws non-retryable ApplicationFailure `unsupported_audio` when ffmpeg cannot decode it,
      *   `audio_too_long` when it decodes to more than the tier allows, `audio_missing` without an upload,
@@ -125,7 +155,8 @@ export function createAudioActivities({ blobs, pcmBlockSeconds, tiers, announceC
       try {
         // Non-speech (silence, noise, music: whatever Silero VAD does not call speech) never reaches
         // inference, and is not billed.
-        const announce = announceAllowed && announceChunks && announceChunks > 0 && blobs.kind === 'local' ? announcer(ctx) : null;
+        const signal = announceAllowed && announceChunks && announceChunks > 0 ? announcer(ctx) : null;
+        const announce = signal && blobs.kind !== 'local' ? publishingEarlyChunks(blobs, jobId, pcmFile, signal) : signal;
         prepared = await preparePcm(upload, pcmFile, {
           signal: ctx.cancellationSignal,
           blockSamples: pcmBlockSamples(pcmBlockSeconds),

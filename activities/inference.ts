@@ -102,7 +102,8 @@ export function createInferenceActivities(deps: InferenceDeps) {
       // instead of three, and the chunks Temporal hands over together land in the same batch (BATCH_MAX_WAIT_MS).
       const [, samples, { prompt, wordTimestamps, temperature }] = await Promise.all([
         results.markRunning(jobId),
-        readChunkAudio(blobs, pcmKeyOf(jobId, input.channel), chunk),
+        // a chunk announced before a remote store's PCM blob was published has its own (activities/audio.ts)
+        readChunkAudio(blobs, pcmKeyOf(jobId, input.channel), chunk, input.channel === undefined ? blobKeys.earlyChunk(jobId, chunk.index) : undefined),
         results.options(jobId),
       ]);
       const deferred = (d: { language: string; probability: number | null }): TranscribeChunkResult =>

@@ -4,7 +4,8 @@
  * The same range arithmetic on both sides, so the hash always covers what the reader gets.
  */
 import * as crypto from 'node:crypto';
-import { BlobIntegrityError, type BlobStore } from '../common/blobs';
+import * as fs from 'node:fs';
+import { BlobIntegrityError, BlobNotFoundError, type BlobStore } from '../common/blobs';
 import type { ChunkSpan } from '../common/jobs';
 import { SAMPLE_RATE } from '../engine/constants';
 import { readPcmBlocks } from './ffmpeg';
@@ -66,9 +67,71 @@ export async function withChunkHashesFromFile<C extends ChunkSpan>(file: string,
  * end where silence was removed inside it, else the whole range — only speech is read, never the silence.
  * @throws BlobIntegrityError, BlobNotFoundError as readChunkSamples
  */
-export async function readChunkAudio(blobs: BlobStore, key: string, chunk: ChunkSpan): Promise<Float32Array> {
-  if (!chunk.pieces) return readChunkSamples(blobs, key, chunk);
-  const parts: Float32Array[] = [];
-  for (const p of chunk.pieces) parts.push(await readChunkSamples(blobs, key, p));
-  return concatSamples(parts);
+export async function readChunkAudio(blobs: BlobStore, key: string, chunk: ChunkSpan, earlyKey?: string): Promise<Float32Array> {
+  try {
+    if (!chunk.pieces) return await readChunkSamples(blobs, key, chunk);
+    const parts: Float32Array[] = [];
+    for (const p of chunk.pieces) parts.push(await readChunkSamples(blobs, key, p));
+    return concatSamples(parts);
+  } catch (err) {
+    // A chunk started while its job's audio is still prepared on a remote store: the PCM blob is published only at
+    // the end of preparation, the chunk's own object (writeEarlyChunk) before it was announced.
+    if (err instanceof BlobNotFoundError && earlyKey !== undefined) return readEarlyChunk(blobs, earlyKey, chunk);
+    throw err;
+  }
+}
+
+/** The stretches of a chunk that inference reads, in order: its pieces, else its whole span. */
+function rangesOf(chunk: ChunkSpan): { start: number; end: number; sha256?: string }[] {
+  return chunk.pieces ?? [chunk];
+}
+
+/**
+ * Writes a chunk's audio, exactly the bytes readChunkAudio would read from the PCM blob (its pieces' ranges end to
+ * end, else its span), from the PCM file being prepared `pcmFile` (the chunk's samples are already in it) to its own
+ * blob `key`, published (`commit`). For chunks announced before the PCM blob itself is published (a remote store,
+ * activities/audio.ts). Idempotent: the same chunk of the same file gives the same bytes.
+ * @returns the bytes written (float32 samples × 4)
+ */
+export async function writeEarlyChunk(blobs: BlobStore, key: string, pcmFile: string, chunk: ChunkSpan): Promise<number> {
+  const out = blobs.prepare(key);
+  const src = await fs.promises.open(pcmFile, 'r');
+  const dst = await fs.promises.open(out, 'w');
+  let bytes = 0;
+  try {
+    for (const r of rangesOf(chunk)) {
+      const [first, last] = chunkSampleRange(r);
+      const buf = Buffer.alloc((last - first) * BYTES_PER_SAMPLE);
+      const { bytesRead } = await src.read(buf, 0, buf.length, first * BYTES_PER_SAMPLE);
+      await dst.write(buf, 0, bytesRead);
+      bytes += bytesRead;
+    }
+  } finally {
+    await src.close();
+    await dst.close();
+  }
+  await blobs.commit(key);
+  return bytes;
+}
+
+/**
+ * A chunk's audio from its own blob (writeEarlyChunk), each stretch checked against the SHA-256 preparation recorded
+ * for it (the same bytes as in the PCM blob, so the same hashes).
+ * @throws BlobIntegrityError, BlobNotFoundError
+ */
+export async function readEarlyChunk(blobs: BlobStore, key: string, chunk: ChunkSpan): Promise<Float32Array> {
+  const bytes = await blobs.read(key);
+  const out = new Float32Array(Math.floor(bytes.length / BYTES_PER_SAMPLE));
+  new Uint8Array(out.buffer).set(bytes.subarray(0, out.byteLength));
+  let at = 0;
+  for (const r of rangesOf(chunk)) {
+    const [first, last] = chunkSampleRange(r);
+    const part = bytes.subarray(at, Math.min(bytes.length, at + (last - first) * BYTES_PER_SAMPLE));
+    if (r.sha256) {
+      const actual = crypto.createHash('sha256').update(part).digest('hex');
+      if (actual !== r.sha256) throw new BlobIntegrityError(`${key}[${first}:${last}]`, r.sha256, actual);
+    }
+    at += part.length;
+  }
+  return out;
 }

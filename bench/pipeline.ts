@@ -4,7 +4,8 @@
  * The whole service against the engine and the fastest peer, in one invocation, on the same audio: a
  * ≥ 9-minute file of speech with pauses built from ../shared/audio (jfk and the two voices of
  * stereo_diarization, with pauses from 0.3 s to 8 s between them), per model:
- *  - ours, pipeline: POST /v1/jobs → `completed` on a local stack (bench/stack.ts: services on free ports,
+ *  - ours, pipeline: POST /v1/jobs → `completed` (the job's completedAt, what a client sees; the workflow's end, after
+ *    the audio's deletion, is printed beside it) on a local stack (bench/stack.ts: services on free ports,
  *    the API, the orchestration worker and the CPU worker as separate processes, as deployed), language
  *    given, model given, temperature 0 without fallback (WHISPER_TEMPERATURE_FALLBACK=false), warm
  *    (a first job loads everything; not timed);
@@ -87,6 +88,13 @@ interface Phases {
   admitMs: number;
   /** workflow started → prepareAudio started */
   toPrepareMs: number;
+  /** POST sent → the workflow's start event (upload, probe, reservation, the start call); the rest of admitMs is the 202's way back */
+  postToStartMs: number;
+  /** the workflow's first task: scheduled → a worker took it, → completed (the worker ran the workflow to its first command) */
+  firstTaskWaitMs: number;
+  firstTaskRunMs: number;
+  /** prepareAudio scheduled → started (the activity task's dispatch) */
+  prepareWaitMs: number;
   prepareMs: number;
   /** prepareAudio completed → first transcribeChunk started (workflow task, job update, dispatch); negative when chunks start while preparing */
   toFirstChunkMs: number;
@@ -100,6 +108,14 @@ interface Phases {
   chunkQueueMeanMs: number;
   /** last chunk completed → workflow completed (settle, merge, store, cleanup) */
   finishMs: number;
+  /** last chunk completed → the job's completedAt (settle, merge, store: what the client waits for) */
+  toCompletedMs: number;
+  /** POST sent → the job's completedAt as the API reports it (the client-visible pipeline time) */
+  postToCompletedMs: number;
+  /** POST sent → the workflow's end (after the audio's deletion) */
+  postToEndMs: number;
+  /** how the finish's steps ran: local activities (markers), ordinary activities, or both */
+  finishKind: string;
   /** workflow completed → the poller saw `completed` */
   seenMs: number;
   chunks: number;
@@ -132,6 +148,7 @@ async function phases(
   postAt: number,
   acceptedAt: number,
   seenAt: number,
+  completedAt: number,
   engineTimes: EngineTimes,
 ): Promise<Phases> {
   const inferenceMs = new Map([...engineTimes].map(([k, v]) => [k, v.inferenceMs]));
@@ -161,11 +178,18 @@ async function phases(
   }
   const prep = acts.find((a) => a.type === 'prepareAudio')!;
   const chunks = acts.filter((a) => a.type === 'transcribeChunk');
+  const FINISH = ['settleQuota', 'finalizeTranscript', 'deleteAudio'];
+  const remote = acts.filter((a) => FINISH.includes(a.type)).length;
+  const local = ev.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+  const finishKind = remote && local ? `${local} local + ${remote} ordinary activities` : local ? `${local} local activities` : `${remote} ordinary activities`;
   const firstChunk = Math.min(...chunks.map((c) => c.started));
   const lastChunk = Math.max(...chunks.map((c) => c.completed));
   return {
     admitMs: acceptedAt - postAt,
     toPrepareMs: prep.started - start,
+    postToStartMs: start - postAt,
+    ...firstTask(ev),
+    prepareWaitMs: prep.started - prep.scheduled,
     prepareMs: prep.completed - prep.started,
     toFirstChunkMs: firstChunk - prep.completed,
     prepToFirstChunkMs: firstChunk - prep.started,
@@ -173,6 +197,10 @@ async function phases(
     chunksMs: lastChunk - firstChunk,
     chunkQueueMeanMs: chunks.reduce((s, c) => s + (c.started - c.scheduled), 0) / Math.max(1, chunks.length),
     finishMs: end - lastChunk,
+    toCompletedMs: completedAt - lastChunk,
+    postToCompletedMs: completedAt - postAt,
+    postToEndMs: end - postAt,
+    finishKind,
     seenMs: seenAt - end,
     chunks: chunks.length,
     inferenceSumMs: chunks.reduce((s, c) => s + (inferenceMs.get(c.chunkIndex) ?? NaN), 0),
@@ -182,6 +210,14 @@ async function phases(
     firstDoneMs: Math.min(...chunks.map((c) => c.completed)) - firstChunk,
     ...engineGaps([...engineTimes.values()], firstChunk, lastChunk),
   };
+}
+
+/** The workflow's first task: its dispatch wait and its run on the worker (Phases). */
+function firstTask(ev: { eventTime?: { seconds?: unknown; nanos?: number | null } | null; workflowTaskStartedEventAttributes?: unknown; workflowTaskCompletedEventAttributes?: unknown; workflowTaskScheduledEventAttributes?: unknown }[]) {
+  const at = (k: 'workflowTaskScheduledEventAttributes' | 'workflowTaskStartedEventAttributes' | 'workflowTaskCompletedEventAttributes') => tsMs(ev.find((e) => e[k])?.eventTime);
+  const scheduled = at('workflowTaskScheduledEventAttributes');
+  const started = at('workflowTaskStartedEventAttributes');
+  return { firstTaskWaitMs: started - scheduled, firstTaskRunMs: at('workflowTaskCompletedEventAttributes') - started };
 }
 
 /** Idle time of the engine thread in the chunk phase, and its head and tail (Phases). */
@@ -235,13 +271,16 @@ async function engineAlone(
 async function main() {
   if (process.argv.includes('--help')) {
     console.log(`Usage: npm run -s bench:pipeline -- [--models whisper-tiny.en,whisper-base] [--runs 1] [--threads 2] [--batch-size 8]
-         [--precision fp32] [--float-models DIR] [--env K=V,...] [--skip pipeline,peer]
+         [--precision fp32] [--float-models DIR] [--env K=V,...] [--temporal K=V,...] [--skip pipeline,peer]
   Our pipeline (API → completed on a local stack), our engine alone over the same chunks, and faster-whisper's
   BatchedInferencePipeline on the same file, side by side; where the pipeline's time went; peak RSS per process.
   --precision fp32  the float graphs from --float-models (default ~/.cache/fairscribe/models-float), batched
   --env             worker settings for the stack and the engine-alone run: INFERENCE_CONCURRENCY, BATCH_MAX,
                     BATCH_MAX_WAIT_MS, INFERENCE_ALLOW_SPINNING, PREPARE_ANNOUNCE_CHUNKS (false: chunks wait for the
-                    whole preparation, as before round 6), WHISPER_MODELS_DIR, …`);
+                    whole preparation, as before round 6), WORKFLOW_PATCHES_OFF=finish-as-local-activities (the
+                    finish as ordinary activities, as before), WHISPER_MODELS_DIR, …
+  --temporal        Temporal dynamic config for the stack's server, e.g. system.enableActivityEagerExecution=true
+  The pipeline time is POST → the job's completedAt (what a client sees); the workflow's end is printed beside it.`);
     process.exit(0);
   }
   const { values } = parseArgs({
@@ -253,6 +292,8 @@ async function main() {
       skip: { type: 'string', default: '' },
       // worker settings for this run, e.g. INFERENCE_CONCURRENCY=16,BATCH_MAX_WAIT_MS=20 (the stack and the engine-alone run)
       env: { type: 'string', default: '' },
+      // Temporal dynamic config for the stack's server, K=V,… (e.g. system.enableActivityEagerExecution=true)
+      temporal: { type: 'string', default: '' },
       // fp32: the float graphs (infra/models/float-models.sh) in place of the int8 ones, batched as configured
       precision: { type: 'string', default: '' },
       'float-models': { type: 'string', default: path.join(BENCH_CACHE, 'models-float') },
@@ -298,7 +339,7 @@ async function main() {
   let temporal: Client | null = null;
   let connection: Connection | null = null;
   if (!skip.has('pipeline')) {
-    stack = await startBenchStack(stackEnv, 'pipeline');
+    stack = await startBenchStack(stackEnv, 'pipeline', values.temporal!.split(',').filter(Boolean));
     connection = await Connection.connect({ address: stack.temporalAddress });
     temporal = new Client({ connection, namespace: 'default' });
   }
@@ -358,7 +399,10 @@ async function main() {
           const job = await waitJob(stack.apiUrl, stack.apiKey, id, 900_000, 50);
           const seenAt = Date.now();
           if (job.status !== 'completed') throw new Error(`pipeline job ${job.status}: ${JSON.stringify(job.error)}`);
-          pipe.push((seenAt - postAt) / 1000);
+          // Client-visible: the job's completedAt (Postgres now() of the statement that stores the transcript and
+          // status, finalizeTranscript), same clock as postAt; the workflow's end (after deleteAudio) beside it.
+          const completedAt = Date.parse(job.completedAt);
+          pipe.push((completedAt - postAt) / 1000);
           const cpu1 = stack.cpuSeconds();
           const benchCpu = process.cpuUsage(benchCpu0);
           cpu.push({ ...Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, v - (cpu0[k] ?? 0)])), 'bench (poller)': (benchCpu.user + benchCpu.system) / 1e6 });
@@ -369,7 +413,7 @@ async function main() {
           );
           await pool.end();
           ph.push(
-            await phases(temporal, id, postAt, acceptedAt, seenAt, new Map(inf.rows.map((r) => [Number(r.chunk_index), { inferenceMs: Number(r.inference_ms), endMs: Number(r.end_ms) }]))),
+            await phases(temporal, id, postAt, acceptedAt, seenAt, completedAt, new Map(inf.rows.map((r) => [Number(r.chunk_index), { inferenceMs: Number(r.inference_ms), endMs: Number(r.end_ms) }]))),
           );
           texts.pipe = job.text;
         }
@@ -394,7 +438,8 @@ async function main() {
       const eff = (A + vadSeconds) / P;
       const line = [
         pad(model, 16),
-        `pipeline ${P.toFixed(2)} s`,
+        `pipeline (POST → completedAt) ${P.toFixed(2)} s`,
+        `workflow end ${(m(ph.map((p) => p.postToEndMs)) / 1000).toFixed(2)} s`,
         `engine alone ${A.toFixed(2)} s + our VAD/prep ${vadSeconds.toFixed(2)} s`,
         fw || peer.length ? `faster-whisper batched ${F.toFixed(2)} s (its VAD ${m(peerVad).toFixed(2)} s)` : `faster-whisper batched: ${fwWhy}`,
         `pipeline / faster-whisper ${(P / F).toFixed(2)}×`,
@@ -410,6 +455,15 @@ async function main() {
             `prepare ${p.prepareMs.toFixed(0)} ms, to first chunk ${p.toFirstChunkMs.toFixed(0)} ms (prepare start → first chunk start ` +
             `${p.prepToFirstChunkMs.toFixed(0)} ms; ${p.startedWhilePreparing} chunks started while preparing), chunks ${p.chunksMs.toFixed(0)} ms ` +
             `(${p.chunks} chunks, mean queue wait ${p.chunkQueueMeanMs.toFixed(0)} ms), finish ${p.finishMs.toFixed(0)} ms, poll ${p.seenMs.toFixed(0)} ms`,
+        );
+        console.log(
+          `  admit and start: POST → workflow started ${p.postToStartMs.toFixed(0)} ms (upload, probe, reservation, start call), → 202 at the client ` +
+            `${(p.admitMs - p.postToStartMs).toFixed(0)} ms later; first workflow task waited ${p.firstTaskWaitMs.toFixed(0)} ms, ran ${p.firstTaskRunMs.toFixed(0)} ms; ` +
+            `prepareAudio dispatch ${p.prepareWaitMs.toFixed(0)} ms`,
+        );
+        console.log(
+          `  finish (${p.finishKind}): last chunk completed → completedAt ${p.toCompletedMs.toFixed(0)} ms, → workflow end ` +
+            `${p.finishMs.toFixed(0)} ms; POST → completedAt ${p.postToCompletedMs.toFixed(0)} ms, POST → workflow end ${p.postToEndMs.toFixed(0)} ms`,
         );
         console.log(
           `  chunk phase: chunk starts spread over ${p.startSpreadMs.toFixed(0)} ms; activity time ${p.activitySumMs.toFixed(0)} ms summed, ` +

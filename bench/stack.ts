@@ -142,9 +142,14 @@ async function waitForPollers(address: string, timeoutMs: number): Promise<void>
  * Starts the stack and returns once the API answers and both workers poll their queues. `env` is added to every Node process's environment (e.g. INFERENCE_CONCURRENCY,
  * BATCH_MAX_WAIT_MS, PCM_READ_BLOCK_SECONDS).
  */
-export async function startBenchStack(env: Record<string, string> = {}, tag = 'bench'): Promise<BenchStack> {
+export async function startBenchStack(
+  env: Record<string, string> = {},
+  tag = 'bench',
+  /** Temporal dynamic config values, `key=value` (e.g. `system.enableActivityEagerExecution=true`) */
+  temporalDynamicConfig: readonly string[] = [],
+): Promise<BenchStack> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `fairscribe-${tag}-`));
-  const services: Services = await startAll({ root, fast: true });
+  const services: Services = await startAll({ root, fast: true, temporalDynamicConfig });
   const procs = new Map<ProcName, ChildProcess>();
   const childPeak: Record<ProcName, number> = { api: 0, orchestration: 0, 'cpu-worker': 0 };
   const lastHwm: Record<ProcName, number> = { api: 0, orchestration: 0, 'cpu-worker': 0 };

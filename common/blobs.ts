@@ -145,4 +145,9 @@ export const blobKeys = {
   pcm: (jobId: string) => `${jobId}/audio.f32`,
   /** one channel of a multichannel job, 16 kHz float32 like `pcm` */
   channelPcm: (jobId: string, channel: number) => `${jobId}/audio-ch${channel}.f32`,
+  /**
+   * one chunk's audio, published before `pcm` is: a chunk announced while a remote store's job is still prepared
+   * (audio/pcm-blob.ts writeEarlyChunk)
+   */
+  earlyChunk: (jobId: string, index: number) => `${jobId}/chunk-${index}.f32`,
 };

@@ -102,6 +102,13 @@ const envSchema = z.object({
    * waits for the whole file's preparation, as before (for measuring the overlap, docs/capacity.md round 6).
    */
   PREPARE_ANNOUNCE_CHUNKS: z.enum(['true', 'false']).default('true'),
+  /**
+   * Workflow patches (ids as `patched()` names them, comma-separated) the orchestration worker leaves inactive in
+   * workflows that reach them from now on (Temporal's patchActivationCallback: no marker, the code before the patch
+   * runs; workflows that already recorded the marker keep it). For a staged rollout, and the A/B switch of
+   * bench:pipeline, e.g. `finish-as-local-activities` (workflows/transcription.ts). Empty: every patch active.
+   */
+  WORKFLOW_PATCHES_OFF: z.string().default(''),
   /** Audio longer than this goes to POST /v1/jobs, not the synchronous OpenAI-compatible routes (seconds). */
   SYNC_MAX_AUDIO_S: z.coerce.number().positive().default(20 * 60),
   /** Signs browser tokens (POST /v1/tokens); every API replica must share it. Unset: random per process. */
@@ -167,6 +174,8 @@ export interface Config {
   pcmReadBlockSeconds: number;
   /** PREPARE_ANNOUNCE_CHUNKS (default true) */
   prepareAnnounceChunks: boolean;
+  /** WORKFLOW_PATCHES_OFF: patch ids left inactive in workflows that first reach them on this worker */
+  workflowPatchesOff: string[];
   syncMaxAudioSeconds: number;
   tokenSecret: Buffer;
   edge: { deadlineSeconds: number; uploadDeadlineSeconds: number; resultMaxBytes: number };
@@ -238,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     chunksPerChildWorkflow: e.CHUNKS_PER_CHILD_WORKFLOW,
     pcmReadBlockSeconds: e.PCM_READ_BLOCK_SECONDS,
     prepareAnnounceChunks: e.PREPARE_ANNOUNCE_CHUNKS === 'true',
+    workflowPatchesOff: e.WORKFLOW_PATCHES_OFF.split(',').map((x) => x.trim()).filter(Boolean),
     syncMaxAudioSeconds: e.SYNC_MAX_AUDIO_S,
     tokenSecret: e.TOKEN_SECRET ? Buffer.from(e.TOKEN_SECRET) : crypto.randomBytes(32),
     edge: {

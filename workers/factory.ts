@@ -112,6 +112,8 @@ export async function startOrchestrationWorker(
       ...createEdgeActivities({ pool, quota, tiers: config.tiers }),
     },
     interceptors: { activity: [activityLogInterceptors] },
+    // WORKFLOW_PATCHES_OFF: those patches stay inactive where a workflow meets them live (replays follow their markers).
+    ...(config.workflowPatchesOff.length > 0 ? { patchActivationCallback: ({ patchId }) => !config.workflowPatchesOff.includes(patchId) } : {}),
     ...extra,
   });
   // Audio preparation's VAD thread (audio/vad-client.ts) ends with the worker, so the process can exit.

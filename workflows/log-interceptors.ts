@@ -89,6 +89,14 @@ export const interceptors = (): WorkflowInterceptors => {
             headers: { ...input.headers, [LOG_CONTEXT_HEADER]: defaultPayloadConverter.toPayload(ids) },
           });
         },
+        // The job's finish runs as local activities (workflows/transcription.ts LOCAL_FINISH_PATCH): same header.
+        async scheduleLocalActivity(input, next) {
+          if (!ids.jobId) return next(input);
+          return next({
+            ...input,
+            headers: { ...input.headers, [LOG_CONTEXT_HEADER]: defaultPayloadConverter.toPayload(ids) },
+          });
+        },
         async startChildWorkflowExecution(input, next) {
           log.info('child workflow started', { childWorkflowId: input.options.workflowId ?? null });
           return next(input);

@@ -13,6 +13,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -89,6 +90,51 @@ const preparation = proxyActivities<Orchestration>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
 
+/**
+ * The patch under which a job's finish (settleQuota, finalizeTranscript / finalizeChannels, deleteAudio; for a failed
+ * or cancelled job settleQuota, deleteAudio, updateJob) runs as local activities: inside the orchestration worker that runs this workflow (it registers them all), one after the other
+ * within the workflow task that saw the last chunk complete, recorded as markers when the task completes. An
+ * ordinary activity costs a trip through the matching service and a workflow task per step: 0.2–0.9 s for the three
+ * on the bench:pipeline file (docs/capacity.md round 6). Workflows started before it replay the ordinary activities.
+ */
+export const LOCAL_FINISH_PATCH = 'finish-as-local-activities';
+
+/**
+ * Backoffs above this wait in a server-side timer, not inside the worker (which holds the workflow task, heartbeating
+ * it, while a local activity backs off): a Redis or database outage then costs a timer per retry, not a workflow-task
+ * heartbeat every few seconds in the history.
+ */
+const LOCAL_RETRY_THRESHOLD = '10 seconds';
+
+/**
+ * {@link settlement} as a local activity: the same timeout and never-ending retries. A local activity runs at least
+ * once per workflow task attempt (a worker lost before the task completed runs it again), which settleQuota's
+ * idempotency by job id already allows.
+ */
+const localSettlement = proxyLocalActivities<Orchestration>({
+  startToCloseTimeout: '1 minute',
+  localRetryThreshold: LOCAL_RETRY_THRESHOLD,
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+/**
+ * {@link orchestration}'s finish steps as local activities (finalizeTranscript, finalizeChannels, deleteAudio,
+ * updateJob: each idempotent: the job row's update keeps the first completed_at, the terminal event is unique,
+ * deleting is deleting), the same timeout and attempts.
+ */
+const localOrchestration = proxyLocalActivities<Orchestration>({
+  startToCloseTimeout: '2 minutes',
+  localRetryThreshold: LOCAL_RETRY_THRESHOLD,
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+
+/** The finish's activities: local ones for workflows that reached their finish under {@link LOCAL_FINISH_PATCH}. */
+function finishActivities(): { settle: typeof settlement; store: typeof orchestration } {
+  return patched(LOCAL_FINISH_PATCH)
+    ? { settle: localSettlement, store: localOrchestration }
+    : { settle: settlement, store: orchestration };
+}
+
 export { DEFAULT_SPOT_ATTEMPTS } from './chunks';
 
 export async function transcriptionWorkflow(input: TranscriptionInput): Promise<{ jobId: string; status: JobStatus }> {
@@ -115,10 +161,12 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
     setStatus(cancelled ? 'cancelled' : 'failed');
     // The job must reach its end state, and its audio must go, even while the workflow is being cancelled.
     await CancellationScope.nonCancellable(async () => {
-      await settlement.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
-      await orchestration.deleteAudio({ jobId: input.jobId });
+      // As a completed job's finish: local activities under LOCAL_FINISH_PATCH, in this order.
+      const { settle, store } = finishActivities();
+      await settle.settleQuota({ jobId: input.jobId, billedSeconds: 0 });
+      await store.deleteAudio({ jobId: input.jobId });
       // Last: a client that sees the end state finds the quota released and the audio gone.
-      await orchestration.updateJob({ jobId: input.jobId, patch: { status: state.status, error } });
+      await store.updateJob({ jobId: input.jobId, patch: { status: state.status, error } });
       if (input.webhook) await startWebhookDelivery(input.jobId, cancelled ? 'cancelled' : 'failed');
     });
     // Temporal's workflow cancellation (the API's cancel route, DELETE): close as Canceled. The `cancel`
@@ -133,7 +181,10 @@ export async function transcriptionWorkflow(input: TranscriptionInput): Promise<
   }
   // Also when Temporal's own cancellation came during the finish above: the audio goes either way,
   // unless the job asked to keep it for re-transcription (a durable timer deletes it later: retention.ts).
-  if (!retained) await CancellationScope.nonCancellable(() => orchestration.deleteAudio({ jobId: input.jobId }));
+  // A completed job (also one whose browser sent the edge result) deletes its audio as its finish ran
+  // (finishActivities); an edge job that expired keeps the ordinary activity, as before.
+  const store = state.status === 'completed' ? finishActivities().store : orchestration;
+  if (!retained) await CancellationScope.nonCancellable(() => store.deleteAudio({ jobId: input.jobId }));
   // An edge job that expired ends without a webhook event (webhooks announce completed, failed, cancelled).
   if (input.webhook && state.status === 'completed') await startWebhookDelivery(input.jobId, 'completed');
   return { jobId: input.jobId, status: state.status };
@@ -185,7 +236,9 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
     // Retention starts before the job reads `completed`, so a completed job already shows
     // `audioRetainedUntil` (the timer child is abandoned: it outlives this workflow).
     if (retain) await retainAudio(input.jobId, input.retainAudioSeconds!);
-    await settlement.settleQuota({ jobId: input.jobId, billedSeconds });
+    // Settle, then store: the client reads `completed` from the stored transcript's row, after the quota is settled.
+    const { settle, store: orchestration } = finishActivities();
+    await settle.settleQuota({ jobId: input.jobId, billedSeconds });
     if (input.channels) {
       await orchestration.finalizeChannels({ jobId: input.jobId, channels: input.channels, audioSeconds: prepared.audioSeconds, billedSeconds, languages: jobLanguagesOf(languages) });
     } else {
@@ -213,7 +266,8 @@ async function transcribe(input: TranscriptionInput, state: WorkflowStatus, setS
  *  - billing from the whole plan's speech seconds (prepared.speechSeconds), as before;
  *  - a failed or cancelled preparation cancels the chunks started, and the job's cleanup waits until ffmpeg has
  *    stopped (prepareAudio's WAIT_CANCELLATION_COMPLETED); a failed chunk cancels preparation.
- * With an S3 blob store the activity announces nothing (the PCM is published at its end) and this is the serial flow.
+ * With an S3 blob store each announced chunk's audio is published as its own blob before the signal (the PCM blob is
+ * published at the end of preparation; activities/audio.ts publishingEarlyChunks).
  */
 async function prepareWhileTranscribing(
   input: TranscriptionInput,

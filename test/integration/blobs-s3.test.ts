@@ -3,6 +3,7 @@
  * carry their SHA-256 and reads verify it; a chunk's byte range is checked against its own hash; and a
  * whole job runs end to end with BLOB_STORE=s3 (upload, PCM, ranged chunk reads, deletion all in S3).
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,7 +13,9 @@ import { readChunkSamples } from '../../audio/pcm-blob';
 import { chunkSha256 } from '../helpers/pcm-hash';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 import { startVersitygw, type TestS3 } from '../helpers/versitygw';
-import { normalise } from '../helpers/wer';
+import { normalise, wer } from '../helpers/wer';
+import { ESPEAK_SENTENCES } from '../helpers/sentences';
+import { workflowIdFor } from '../../common/constants';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
 
@@ -110,4 +113,56 @@ describe('a job end to end with BLOB_STORE=s3', () => {
     // Local staging on the API and worker side is gone too.
     expect(fs.existsSync(path.join(app.config.blobDir, id))).toBe(false);
   }, 180_000);
+
+  test('chunks announced while preparing are published as blobs of their own first; every sentence once; nothing left', async () => {
+    // 12 sentences with 2.5 s pauses (closed VAD spans; test/integration/early-chunks.test.ts): chunks settle early.
+    const sentences = ESPEAK_SENTENCES.slice(0, 12);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-s3-early-'));
+    try {
+      const files = sentences.map((text, i) => {
+        const raw = path.join(dir, `raw-${i}.wav`);
+        const out = path.join(dir, `s-${i}.wav`);
+        execFileSync('espeak-ng', ['-s', '150', '-w', raw, text]);
+        execFileSync('sox', ['-R', '-D', raw, '-r', '16000', '-c', '1', '-b', '16', out,
+          'silence', '1', '0.01', '-60d', 'reverse', 'silence', '1', '0.01', '-60d', 'reverse']);
+        return out;
+      });
+      const pause = path.join(dir, 'pause.wav');
+      execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', pause, 'trim', '0', '2.5']);
+      const talk = path.join(dir, 'talk.wav');
+      execFileSync('sox', ['-R', '-D', ...files.flatMap((f, i) => (i === 0 ? [f] : [pause, f])), talk]);
+
+      const { apiKey } = await app.user('premium');
+      const res = await submitFile(app.url, apiKey, talk, { language: 'en', model: 'whisper-tiny.en' });
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      const job = await waitForJob(app.url, apiKey, id, 150_000);
+      expect(job.status).toBe('completed');
+      expect(wer(sentences.join('. '), job.text as string)).toBeLessThan(0.1);
+
+      const history = await app.api.temporal.workflow.getHandle(workflowIdFor(id)).fetchHistory();
+      const announced: number[] = (history.events ?? [])
+        .filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'chunksPlanned')
+        .flatMap((e) => JSON.parse(Buffer.from(e.workflowExecutionSignaledEventAttributes!.input!.payloads![0].data!).toString('utf8')).chunks)
+        .map((c: { index: number }) => c.index);
+      expect(announced.length).toBeGreaterThanOrEqual(1);
+
+      const deadline = Date.now() + 15_000;
+      while (fs.readdirSync(s3.bucketDir).includes(id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(fs.readdirSync(s3.bucketDir)).not.toContain(id);
+      const log = s3.accessLog().split('\n').filter((l) => l.includes(id));
+      const calls = (op: string, name: string) => log.filter((l) => new RegExp(` s3_${op} ${id}/${name} \\S+ 2\\d\\d `).test(l)).length;
+      // each announced chunk's audio was PUT once before its signal, and deleted with the job
+      for (const i of announced) {
+        expect(calls('PutObject', `chunk-${i}\\.f32`)).toBe(1);
+        expect(calls('DeleteObject', `chunk-${i}\\.f32`)).toBe(1);
+      }
+      expect(calls('PutObject', 'audio\\.f32')).toBe(1);
+      // which chunks read their own blob depends on timing (started before the PCM blob was published): printed
+      const early = announced.filter((i) => calls('GetObject', `chunk-${i}\\.f32`) > 0);
+      console.log(`S3 early chunks: ${announced.length} announced, ${early.length} read from their own blob (${early.join(', ')})`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
