@@ -36,8 +36,10 @@ import { loadSileroVad, SileroVadStream } from '../audio/silero-vad';
 import { loadConfig } from '../common/config';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
+import { defaultCpuPrecision } from '../engine/precision';
+import { engineLoadOptions } from '../workers/factory';
 import { buildLongForm, decodePcm } from './long-form';
-import { loadNow, median, pad, padStart, preparePcm } from './lib';
+import { BENCH_CACHE, loadNow, median, pad, padStart, PeerProcess, preparePcm, VENV_PYTHON } from './lib';
 
 interface Sample {
   seconds: number;
@@ -51,8 +53,10 @@ interface Sample {
   alignSeconds: number;
 }
 
-type Variant = 'off' | 'on' | 'onTs';
-const VARIANTS: Variant[] = ['off', 'on', 'onTs'];
+/** ours: words off, on (word seek), on (timestamp seek); faster-whisper 1.1.0: word_timestamps False, True */
+type Variant = 'off' | 'on' | 'onTs' | 'fwOff' | 'fwOn';
+const OURS: Variant[] = ['off', 'on', 'onTs'];
+const FW: Variant[] = ['fwOff', 'fwOn'];
 
 async function main() {
   const { values } = parseArgs({
@@ -65,6 +69,10 @@ async function main() {
       only: { type: 'string', default: '' },
       // no warm-up pair before the timed rounds (a long case on a busy machine: each run is minutes)
       'skip-warmup': { type: 'boolean', default: false },
+      // no faster-whisper rows
+      'no-fw': { type: 'boolean', default: false },
+      // faster-whisper's CTranslate2 compute type (int8 as the service's peer in bench:engine, or float32)
+      'fw-compute-type': { type: 'string', default: 'int8' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -78,6 +86,8 @@ async function main() {
         '  --min-long-s S    length of the long-form case (default 300)',
         '  --only TEXT       only the cases whose name contains TEXT (jfk, long, pauses, silence)',
         '  --skip-warmup     no untimed off+on pair before the rounds',
+        '  --no-fw           no faster-whisper word_timestamps False/True runs beside ours',
+        '  --fw-compute-type T  int8 (default) | float32: faster-whisper\'s CTranslate2 compute type',
       ].join('\n'),
     );
     return;
@@ -85,6 +95,11 @@ async function main() {
   const runs = Number(values.runs);
   const threads = Number(values.threads);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+  const fwComputeType = values['fw-compute-type']!;
+  if (fwComputeType !== 'int8' && fwComputeType !== 'float32') throw new Error(`--fw-compute-type must be int8 or float32, not ${fwComputeType}`);
+  const withFw = !values['no-fw'];
+  if (withFw && !fs.existsSync(VENV_PYTHON)) throw new Error(`no venv at ${VENV_PYTHON}: bash bench/setup-peers.sh (or --no-fw)`);
+  const VARIANTS: Variant[] = withFw ? [...OURS, ...FW] : OURS;
   const config = loadConfig();
   const audioDir = path.join(config.modelsDir, '..', 'audio');
   const refs = fs
@@ -102,15 +117,39 @@ async function main() {
     { name: `long ${(long.withPauses.samples.length / SAMPLE_RATE / 60).toFixed(1)} min, pauses`, samples: long.withPauses.samples },
     { name: `long, silence removed (${(compacted.length / SAMPLE_RATE / 60).toFixed(1)} min)`, samples: compacted },
   ].filter((c) => !values.only || c.name.includes(values.only));
+  // faster-whisper reads the same float32 PCM from files
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'words-cost-'));
+  const pcmOf = new Map(
+    cases.map((c, i) => {
+      const p = path.join(tmp, `${i}.f32`);
+      fs.writeFileSync(p, Buffer.from(c.samples.buffer, c.samples.byteOffset, c.samples.byteLength));
+      return [c.samples, p] as const;
+    }),
+  );
 
   console.log(
-    `bench:words  word timestamps off vs on (word seek) vs on (timestamp seek), same engine, interleaved, ${runs} runs, threads ${threads}, ` +
+    `bench:words  word timestamps off vs on (word seek) vs on (timestamp seek), same engine` +
+      `${withFw ? `, beside faster-whisper ${fwComputeType} word_timestamps False vs True` : ''}, interleaved, ${runs} runs, threads ${threads}, ` +
       `greedy T=0, onnxruntime spinning ${config.inferenceAllowSpinning ? 'on' : 'off'}`,
   );
   console.log(`load average at start ${loadNow()}; ${os.cpus().length} CPUs`);
   const summary: string[] = [];
   for (const model of values.models!.split(',')) {
-    const engine = await loadWhisper(path.join(config.modelsDir, model), { threads, executionProvider: 'cpu', allowSpinning: config.inferenceAllowSpinning });
+    // the inference worker's load options (workers/factory.ts engineLoadOptions: WHISPER_CPU_PRECISION, else the
+    // model's cpuPrecision of config/models.json; weights; spinning), on the CPU with this bench's threads
+    const modelDir = path.join(config.modelsDir, model);
+    const engine = await loadWhisper(modelDir, { ...engineLoadOptions(config), threads, executionProvider: 'cpu', warn: (w) => console.log(`warning: ${w}`) });
+    const graphs = config.cpuPrecision ?? defaultCpuPrecision(modelDir);
+    const fw = withFw
+      ? new PeerProcess(VENV_PYTHON, [
+          path.join(__dirname, 'peers', 'faster_whisper_words.py'),
+          JSON.stringify({ ct2Dir: path.join(BENCH_CACHE, 'ct2', model), threads, language: 'en', computeType: fwComputeType, serve: true }),
+        ], { ...process.env, HF_HUB_OFFLINE: '1' })
+      : null;
+    if (fw) {
+      const ready = await fw.next();
+      if (ready.error) throw new Error(`faster-whisper: ${ready.error}`);
+    }
     // count decoder runs and time the alignment pass by wrapping them (the bench's own instrumentation)
     const m = engine.model as unknown as { decoder: { run: (...a: unknown[]) => Promise<unknown> }; alignmentPass: (...a: unknown[]) => Promise<unknown> };
     let decoderRuns = 0;
@@ -131,6 +170,14 @@ async function main() {
       }
     };
     const once = async (samples: Float32Array, variant: Variant): Promise<Sample> => {
+      if (variant === 'fwOff' || variant === 'fwOn') {
+        const r = await fw!.request(`words ${pcmOf.get(samples)} ${variant === 'fwOn' ? 1 : 0}`);
+        if (r.error) throw new Error(`faster-whisper: ${r.error}`);
+        const n = (k: string) => Number(r[k]);
+        // decoder runs: CTranslate2 runs its decoder once per generated token and once for the end token
+        return { seconds: n('seconds'), cpuSeconds: n('cpuSeconds'), windows: n('windows'), decoderRuns: n('tokens') + n('windows'),
+          passSeconds: n('alignSeconds'), passCpuSeconds: n('alignCpuSeconds'), alignSeconds: n('alignSeconds') };
+      }
       decoderRuns = 0;
       passSeconds = 0;
       passCpuSeconds = 0;
@@ -149,7 +196,7 @@ async function main() {
       return { seconds, cpuSeconds: (c.user + c.system) / 1e6, windows: r.windows, decoderRuns, passSeconds, passCpuSeconds, alignSeconds: align };
     };
     console.log('');
-    console.log(model);
+    console.log(`${model}  (ours: ${graphs} graphs, as the inference worker loads them${fw ? `; faster-whisper ${fwComputeType} on ${path.join(BENCH_CACHE, 'ct2', model)}` : ''})`);
     const head =
       `${pad('case', 34)}${padStart('off s', 8)}${padStart('on s', 8)}${padStart('on/off', 8)}${padStart('onTs/off', 9)}` +
       `${padStart('win off', 8)}${padStart('on', 4)}${padStart('onTs', 5)}${padStart('runs off', 9)}${padStart('on', 5)}` +
@@ -158,7 +205,7 @@ async function main() {
     console.log('-'.repeat(head.length));
     for (const c of cases) {
       if (!values['skip-warmup']) for (const v of VARIANTS) await once(c.samples, v); // warm-up
-      const got: Record<Variant, Sample[]> = { off: [], on: [], onTs: [] };
+      const got: Record<Variant, Sample[]> = { off: [], on: [], onTs: [], fwOff: [], fwOn: [] };
       const loads: number[] = [];
       for (let i = 0; i < runs; i++) {
         loads.push(os.loadavg()[0]);
@@ -174,6 +221,13 @@ async function main() {
             `(CPU ${b.cpuSeconds.toFixed(2)}, ${b.windows} windows, pass ${b.passSeconds.toFixed(2)} / CPU ${b.passCpuSeconds.toFixed(2)}, JS ${(b.alignSeconds - b.passSeconds).toFixed(2)}), ` +
             `on with timestamp seek ${t.seconds.toFixed(2)} s (CPU ${t.cpuSeconds.toFixed(2)}, ${t.windows} windows, pass CPU ${t.passCpuSeconds.toFixed(2)}), load ${loads[i].toFixed(1)}`,
         );
+        if (fw) {
+          const [fo, fn] = [got.fwOff[i], got.fwOn[i]];
+          console.log(
+            `           faster-whisper: off ${fo.seconds.toFixed(2)} s (CPU ${fo.cpuSeconds.toFixed(2)}, ${fo.windows} windows), on ${fn.seconds.toFixed(2)} s ` +
+              `(CPU ${fn.cpuSeconds.toFixed(2)}, ${fn.windows} windows, find_alignment ${fn.passSeconds.toFixed(2)} / CPU ${fn.passCpuSeconds.toFixed(2)})`,
+          );
+        }
       }
       const med = (v: Variant, f: (x: Sample) => number) => median(got[v].map(f));
       const mo = med('off', (x) => x.seconds);
@@ -186,8 +240,18 @@ async function main() {
         `${padStart(med('on', (x) => x.passSeconds).toFixed(2), 8)}${padStart(med('on', (x) => x.passCpuSeconds).toFixed(2), 9)}` +
         `${padStart(med('on', (x) => x.alignSeconds - x.passSeconds).toFixed(2), 7)}  ${median(loads).toFixed(1)}`;
       console.log(line);
+      if (fw) {
+        const fo = med('fwOff', (x) => x.seconds);
+        const fn = med('fwOn', (x) => x.seconds);
+        console.log(
+          `${pad('  faster-whisper (same file)', 34)}${padStart(fo.toFixed(2), 8)}${padStart(fn.toFixed(2), 8)}${padStart(`${(fn / fo).toFixed(3)}×`, 8)}${padStart('', 9)}` +
+            `${padStart(String(med('fwOff', (x) => x.windows)), 8)}${padStart(String(med('fwOn', (x) => x.windows)), 4)}${padStart('', 5)}` +
+            `${padStart(String(med('fwOff', (x) => x.decoderRuns)), 9)}${padStart(String(med('fwOn', (x) => x.decoderRuns)), 5)}` +
+            `${padStart(med('fwOn', (x) => x.passSeconds).toFixed(2), 8)}${padStart(med('fwOn', (x) => x.passCpuSeconds).toFixed(2), 9)}${padStart('–', 7)}`,
+        );
+      }
       // per-round ratios too: each round's runs saw about the same load
-      const perRound = (v: Variant, f: (x: Sample) => number) => median(got[v].map((x, i) => f(x) / f(got.off[i])));
+      const perRound = (v: Variant, f: (x: Sample) => number, base: Variant = 'off') => median(got[v].map((x, i) => f(x) / f(got[base][i])));
       const cpu = (v: Variant) => med(v, (x) => x.cpuSeconds);
       summary.push(
         `${pad(model, 17)} ${pad(c.name, 34)} wall on/off ${(mw / mo).toFixed(3)}× (per round ${perRound('on', (x) => x.seconds).toFixed(3)}×), ` +
@@ -196,9 +260,20 @@ async function main() {
           `timestamp seek ${(cpu('onTs') / cpu('off')).toFixed(3)}× (per round ${perRound('onTs', (x) => x.cpuSeconds).toFixed(3)}×) ` +
           `(CPU off ${cpu('off').toFixed(2)}, on ${cpu('on').toFixed(2)}, onTs ${cpu('onTs').toFixed(2)} s; windows ${med('off', (x) => x.windows)}/${med('on', (x) => x.windows)}/${med('onTs', (x) => x.windows)})`,
       );
+      if (fw) {
+        summary.push(
+          `${pad('', 17)} ${pad('  faster-whisper', 34)} wall on/off ${(med('fwOn', (x) => x.seconds) / med('fwOff', (x) => x.seconds)).toFixed(3)}× ` +
+            `(per round ${perRound('fwOn', (x) => x.seconds, 'fwOff').toFixed(3)}×); CPU on/off ${(cpu('fwOn') / cpu('fwOff')).toFixed(3)}× ` +
+            `(per round ${perRound('fwOn', (x) => x.cpuSeconds, 'fwOff').toFixed(3)}×) ` +
+            `(CPU off ${cpu('fwOff').toFixed(2)}, on ${cpu('fwOn').toFixed(2)} s; windows ${med('fwOff', (x) => x.windows)}/${med('fwOn', (x) => x.windows)}, ` +
+            `decoder runs ${med('fwOff', (x) => x.decoderRuns)}/${med('fwOn', (x) => x.decoderRuns)}; find_alignment CPU ${med('fwOn', (x) => x.passCpuSeconds).toFixed(2)} s)`,
+        );
+      }
     }
     await engine.model.release();
+    await fw?.quit();
   }
+  fs.rmSync(tmp, { recursive: true, force: true });
   console.log('');
   console.log(`summary (target on/off ≤ 1.15×; load average at end ${loadNow()}):`);
   for (const l of summary) console.log(`  ${l}`);
