@@ -2,7 +2,8 @@
  * Word timestamps on the real stack (API → Temporal → ffmpeg → Whisper ONNX → Postgres): `wordTimestamps`
  * on POST /v1/jobs gives words in the job JSON, the JSON transcript, SSE `segment` events and captions laid
  * out by word times; the official `openai` client gets OpenAI's verbose_json `words`; multichannel jobs
- * have words per channel.
+ * have words per channel. The inference worker (in this process) observes each aligned window's time in
+ * `fairscribe_alignment_seconds{model}`, and nothing there for a job without words.
  *
  * jfk times: the pause after "Americans" runs from about 2.3 s to 3.3 s (the energy restarts at 3.28 s,
  * measured on jfk.wav). On whisper-tiny.en and whisper-base, openai's DTW gives the pause to the
@@ -14,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import OpenAI from 'openai';
 import { parseSync } from 'subtitle';
+import { alignmentSeconds } from '../../common/metrics';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
@@ -81,7 +83,15 @@ async function readEvents(res: Response): Promise<{ event: string; data: any }[]
 
 const norm = (w: string) => w.toLowerCase().replace(/[^a-z]/g, '');
 
-test('jfk with wordTimestamps: words in the job JSON, JSON transcript, SSE segment events and 42×2 captions', async () => {
+/** `fairscribe_alignment_seconds{model}`: observations and their sum so far (the workers share this process). */
+async function alignmentMetric(model: string): Promise<{ count: number; sum: number }> {
+  const values = (await alignmentSeconds.get()).values.filter((v) => v.labels.model === model);
+  const of = (name: string) => values.find((v) => v.metricName === name)?.value ?? 0;
+  return { count: of('fairscribe_alignment_seconds_count'), sum: of('fairscribe_alignment_seconds_sum') };
+}
+
+test('jfk with wordTimestamps: words in the job JSON, JSON transcript, SSE segment events and 42×2 captions; the alignment metric', async () => {
+  const before = await alignmentMetric('whisper-tiny.en');
   const res = await submitFile(app.url, key, JFK, { model: 'whisper-tiny.en', wordTimestamps: 'true' });
   expect(res.status).toBe(202);
   const { id } = (await res.json()) as { id: string };
@@ -97,6 +107,10 @@ test('jfk with wordTimestamps: words in the job JSON, JSON transcript, SSE segme
   expect(not.start).toBeGreaterThanOrEqual(PAUSE.end - TOL);
   expect(words[spoken.indexOf('ask')].start).toBeGreaterThanOrEqual(americans.end);
   expect(words[words.length - 1].end).toBeGreaterThan(10);
+  // jfk (11 s, one chunk) is one window with text: one alignment observed, a positive time
+  const after = await alignmentMetric('whisper-tiny.en');
+  expect(after.count - before.count).toBeGreaterThanOrEqual(1);
+  expect(after.sum).toBeGreaterThan(before.sum);
 
   // SSE: segment events carry the same words, on the job's time line
   const segEvents = (await events).filter((e) => e.event === 'segment');
@@ -127,11 +141,13 @@ test('jfk with wordTimestamps: words in the job JSON, JSON transcript, SSE segme
   expect(bad.status).toBe(400);
 }, 180_000);
 
-test('a job without wordTimestamps has no words; captions by line width answer 409 words_not_available', async () => {
+test('a job without wordTimestamps has no words and no alignment time; captions by line width answer 409 words_not_available', async () => {
+  const before = await alignmentMetric('whisper-tiny.en');
   const res = await submitFile(app.url, key, JFK, { model: 'whisper-tiny.en' });
   const job = await waitForJob(app.url, key, ((await res.json()) as { id: string }).id);
   expect(job.status).toBe('completed');
   for (const s of job.segments) expect(s).not.toHaveProperty('words');
+  expect(await alignmentMetric('whisper-tiny.en')).toEqual(before);
   const r = await get(`/v1/jobs/${job.id}/transcript?format=srt&maxLineWidth=42&maxLineCount=2`);
   expect(r.status).toBe(409);
   expect(((await r.json()) as any).error.code).toBe('words_not_available');
