@@ -1,6 +1,6 @@
 /**
  * `npm run -s bench:words [-- --models whisper-tiny.en,whisper-base --runs 5 --threads 2 --min-long-s 300 --only long
- *  --skip-warmup --help]`
+ *  --skip-warmup --no-fw --fw-compute-type int8 --help]`
  *
  * What word timestamps cost the engine (issue #16: ≤ 15 % of engine time when asked, 0 % when not), on
  *  - jfk.flac three times (33 s, as bench/engine.ts),
@@ -8,7 +8,9 @@
  *    pauses of 1–6 s between them, as bench/eval-words.ts builds it), and
  *  - the same file after the pipeline's silence removal (audio/speech-spans.ts findSpeechSpans + compactAudio over
  *    Silero VAD, as eval:words' silence-removed row): what the service's engine is given,
- * per model: the same loaded engine (engine/node-loader.ts loadWhisper, batch 1, greedy T = 0 only, onnxruntime
+ * per model: the same loaded engine (engine/node-loader.ts loadWhisper with the inference worker's options,
+ * workers/factory.ts engineLoadOptions: the graphs of WHISPER_CPU_PRECISION, else the model's cpuPrecision in
+ * config/models.json, i.e. tiny.en int8 and base's fp32 encoder; batch 1, greedy T = 0 only, onnxruntime
  * spinning as INFERENCE_ALLOW_SPINNING says, default off as the service) transcribes each file with
  * `wordTimestamps` off, on, and on with the timestamp seek (`wordSeek: false`: the same windows as off, so the
  * difference is the alignment alone; the difference between the two "on" runs is openai's word-based seek, which
@@ -17,15 +19,36 @@
  * to off. Also per run with words: windows decoded, the decoder runs, the wall and CPU seconds inside
  * model.alignmentPass (the uncached decoder pass, the copy-out of the heads and the token probabilities) and the rest
  * of the alignment (engine/timing.ts findAlignment: normalisation, median filter, DTW; word splitting).
+ * Beside ours, in the same rounds (the rotation takes five variants), faster-whisper 1.1.0 on the same float32 PCM
+ * (bench/peers/faster_whisper_words.py in its serve mode, one process per model kept loaded: CTranslate2 int8 on the
+ * original weights unless --fw-compute-type float32, the same threads, beam 1, temperature 0 only, no previous-text
+ * conditioning, language en, no VAD) with `word_timestamps` False and True: its own cost of the same algorithm
+ * (faster-whisper 1.1.0 transcribe.py also starts the next window at the last word's end), with its windows, decoder
+ * runs (tokens generated plus one end token per window) and the time inside its find_alignment.
  * Times are seconds; the 1-minute load average is printed, as the machine may be shared, and the process's CPU
  * seconds (process.cpuUsage, every onnxruntime thread included) beside the wall-clock ones: on a loaded machine the
  * CPU ratio is the steadier measure of the work words add.
  *
- * Measured (#16, 2026-12-07, 2 rounds at load 22–29, CPU on/off; windows off/on/on-with-timestamp-seek): base long file
- * with pauses 1.274× (12/15/12 windows; the alignment alone, same windows, 1.129×), after silence removal 1.073×
- * (9/9/9); tiny.en with pauses 0.952× (12/12/12, the word seek left a decoding loop: 664 decoder runs against 894),
- * alignment alone 1.120×, after silence removal 1.135× (9/9/9). The word-based seek adds windows only where a segment's
- * last timestamp lies in a pause after its last word; the service's engine gets audio with the pauses removed.
+ * Measured (#16, 2026-12-07, session 7, main 9671581 + this bench; `npm run -s bench:words -- --runs 3`, load 5.7–20.8
+ * on 2 cores shared with four other helpers: wall ratios are noise at that load, CPU ratios are the measure; CPU on/off
+ * medians, windows off/on/on-with-timestamp-seek, ours with the worker's graphs, faster-whisper 1.1.0 int8):
+ *   model    case                        ours CPU on/off  ts seek  windows   decoder runs  | fw CPU on/off  windows  runs
+ *   tiny.en  jfk×3 (3 rounds)            1.511×          1.432×   2/2/2     81/83         | 1.076×         2/2      84/82
+ *   tiny.en  jfk×3 (9 rounds, load 18)   1.203×          1.267×   2/2/2     81/83         | 1.035×         2/2      84/82
+ *   tiny.en  5.0 min, pauses             0.913×          1.122×   13/14/13  899/691 (a)   | 1.085×         12/12    703/662
+ *   tiny.en  silence removed (3.8 min)   1.051×          1.141×   10/10/10  659/653       | 1.100×         9/9      637/629
+ *   base     jfk×3 (3 rounds)            1.085×          1.082×   2/2/2     83/85         | 1.037×         2/2      83/81
+ *   base     jfk×3 (9 rounds, load 20)   1.090×          1.078×   2/2/2     83/85         | 1.049×         2/2      83/81
+ *   base     5.0 min, pauses             1.098×          1.100×   14/14/14  682/711       | 1.028×         13/12    618/656
+ *   base     silence removed (3.8 min)   1.064×          1.065×   11/11/11  660/668       | 1.028×         9/9      650/649
+ *   (a) words off decoded a repetition loop that the word seek's other window start avoided
+ * The 1.27× of the earlier measurement (base, pauses: 12/15/12 windows) does not come back on this main: the word seek
+ * adds no window there now (14/14/14), and faster-whisper's own word seek (transcribe.py: the same rule) took one window
+ * fewer (13 → 12). Over the 15 % target: tiny.en on jfk×3 only (1.20× CPU over 9 rounds, faster-whisper 1.04×), where
+ * the engine's own work is smallest (≈ 0.37 s CPU per window): the alignment pass (≈ 0.04 s CPU per window) and
+ * findAlignment's JS (≈ 0.037 s per window in a --cpu-prof of that case: normalisation, median filter and DTW over
+ * 8 heads × tokens × 1500 positions) are each about as much as faster-whisper's whole find_alignment in C++
+ * (0.035 s per window).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
