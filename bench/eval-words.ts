@@ -26,6 +26,21 @@
  * CTranslate2's int8 `align`) the two alignments differ by p95 0.040 / 0.040 s over 1326 words. So tiny.en's int8 tail is the two int8 decoders
  * writing different text (and so placing different windows), not the alignment: pairs whose text agrees within ±3 words
  * are within the targets in every configuration (p95 ≤ 0.20 / 0.24 s).
+ *
+ * Session 7 (main 9671581, `nice -n 19 npm run -s eval:words`, service defaults: tiny.en int8, base fp32-encoder;
+ * faster-whisper int8 unless said; p95 |Δstart| / |Δend|, median in brackets; "raw" = without the silence-removed row):
+ *   base    ours vs fw int8            all files 0.189 / 0.060 (0.008 / 0.008)  within; raw 0.170 / 0.060
+ *   tiny.en ours vs fw int8            all files 0.605 / 0.560 (0.020 / 0.020)  outside; raw 0.527 / 0.300
+ *   tiny.en ours vs fw float32         all files 0.308 / 0.220 (0.020 / 0.020);  raw 0.220 / 0.140 within
+ *   tiny.en fw int8 vs fw float32      (--ours-fw int8 --fw-compute-type float32) raw 0.200 / 0.120 (0.000 / 0.000)
+ * Our int8 words are as near faster-whisper's float32 words as faster-whisper's own int8 ones are (0.22 vs 0.20 p95
+ * start on the same files); the two int8 engines (onnxruntime's per-tensor dynamic activations, CTranslate2's int8)
+ * err in different directions, so against each other they differ by p95 0.53. The largest int8-vs-int8 differences
+ * ("for" at 203 s and 275 s, "your" at 131 s of the pauses file) are words where faster-whisper int8 departs from its
+ * own float32 and ours agrees with it. What is left over the target against float32 is the silence-removed row
+ * (0.625 / 0.973): faster-whisper, on the file with its pauses, stretches a segment's last word over the pause after
+ * it ("your" 203.42–206.62, "country." 206.62–206.62), which our input no longer has; against faster-whisper with its
+ * own VAD the same words are within (0.218 / 0.102).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
