@@ -35,16 +35,18 @@
  *   model    case                        ours CPU on/off  ts seek  windows   decoder runs  | fw CPU on/off  windows  runs
  *   tiny.en  jfk×3 (3 rounds)            1.511×          1.432×   2/2/2     81/83         | 1.076×         2/2      84/82
  *   tiny.en  jfk×3 (9 rounds, load 18)   1.203×          1.267×   2/2/2     81/83         | 1.035×         2/2      84/82
+ *   tiny.en  jfk×3 (9 rounds, load 8)    1.253×          1.314×   2/2/2     81/83         | 1.064×         2/2      84/82
  *   tiny.en  5.0 min, pauses             0.913×          1.122×   13/14/13  899/691 (a)   | 1.085×         12/12    703/662
  *   tiny.en  silence removed (3.8 min)   1.051×          1.141×   10/10/10  659/653       | 1.100×         9/9      637/629
  *   base     jfk×3 (3 rounds)            1.085×          1.082×   2/2/2     83/85         | 1.037×         2/2      83/81
  *   base     jfk×3 (9 rounds, load 20)   1.090×          1.078×   2/2/2     83/85         | 1.049×         2/2      83/81
+ *   base     jfk×3 (9 rounds, load 8)    1.077×          1.127×   2/2/2     83/85         | 1.061×         2/2      83/81
  *   base     5.0 min, pauses             1.098×          1.100×   14/14/14  682/711       | 1.028×         13/12    618/656
  *   base     silence removed (3.8 min)   1.064×          1.065×   11/11/11  660/668       | 1.028×         9/9      650/649
  *   (a) words off decoded a repetition loop that the word seek's other window start avoided
  * The 1.27× of the earlier measurement (base, pauses: 12/15/12 windows) does not come back on this main: the word seek
  * adds no window there now (14/14/14), and faster-whisper's own word seek (transcribe.py: the same rule) took one window
- * fewer (13 → 12). Over the 15 % target: tiny.en on jfk×3 only (1.20× CPU over 9 rounds, faster-whisper 1.04×), where
+ * fewer (13 → 12). Over the 15 % target: tiny.en on jfk×3 only (1.20–1.25× CPU over 9 rounds, faster-whisper 1.04–1.06×), where
  * the engine's own work is smallest (≈ 0.37 s CPU per window): the alignment pass (≈ 0.04 s CPU per window) and
  * findAlignment's JS (≈ 0.037 s per window in a --cpu-prof of that case: normalisation, median filter and DTW over
  * 8 heads × tokens × 1500 positions) are each about as much as faster-whisper's whole find_alignment in C++
