@@ -106,7 +106,7 @@ async function main() {
       [
         'usage: npm run -s bench:words -- [options]',
         '  --models a,b      models (default whisper-tiny.en,whisper-base)',
-        '  --runs N          timed rounds per case, each runs words off and on, alternating which goes first (default 5)',
+        '  --runs N          timed rounds per case, each runs every variant (ours off/on/on with timestamp seek, faster-whisper off/on), rotating which goes first (default 5)',
         '  --threads N       intra-op threads (default 2)',
         '  --min-long-s S    length of the long-form case (default 300)',
         '  --only TEXT       only the cases whose name contains TEXT (jfk, long, pauses, silence)',
