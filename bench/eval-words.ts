@@ -33,6 +33,7 @@
  *   tiny.en ours vs fw int8            all files 0.605 / 0.560 (0.020 / 0.020)  outside; raw 0.527 / 0.300
  *   tiny.en ours vs fw float32         all files 0.308 / 0.220 (0.020 / 0.020);  raw 0.220 / 0.140 within
  *   tiny.en fw int8 vs fw float32      (--ours-fw int8 --fw-compute-type float32) raw 0.200 / 0.120 (0.000 / 0.000)
+ *   base    fw int8 vs fw float32      (the same)                                 raw 0.120 / 0.040 (0.000 / 0.000)
  * Our int8 words are as near faster-whisper's float32 words as faster-whisper's own int8 ones are (0.22 vs 0.20 p95
  * start on the same files); the two int8 engines (onnxruntime's per-tensor dynamic activations, CTranslate2's int8)
  * err in different directions, so against each other they differ by p95 0.53. The largest int8-vs-int8 differences
@@ -40,7 +41,8 @@
  * own float32 and ours agrees with it. What is left over the target against float32 is the silence-removed row
  * (0.625 / 0.973): faster-whisper, on the file with its pauses, stretches a segment's last word over the pause after
  * it ("your" 203.42–206.62, "country." 206.62–206.62), which our input no longer has; against faster-whisper with its
- * own VAD the same words are within (0.218 / 0.102).
+ * own VAD the same words are within (0.218 / 0.102). base's largest difference ("so" at 11–13 s of the pauses file: ours
+12.98–13.32, faster-whisper int8 11.16–13.32) is again faster-whisper int8 against its own float32 (12.98–13.32).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
