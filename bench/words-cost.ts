@@ -44,6 +44,11 @@
  *   base     5.0 min, pauses             1.098×          1.100×   14/14/14  682/711       | 1.028×         13/12    618/656
  *   base     silence removed (3.8 min)   1.064×          1.065×   11/11/11  660/668       | 1.028×         9/9      650/649
  *   (a) words off decoded a repetition loop that the word seek's other window start avoided
+ * The same command again at load 1.0–2.7 (09:49–09:59 UTC, the quietest run; CPU on/off, wall in brackets):
+ *   tiny.en  jfk×3 1.267× (0.903×, per round 1.169×), 5.0 min pauses 1.046× (1.065×), silence removed 1.072× (1.097×);
+ *            faster-whisper 1.057×, 0.998×, 1.020×
+ *   base     jfk×3 1.080× (1.099×), 5.0 min pauses 1.070× (1.093×), silence removed 1.152× (1.173×; pass CPU 0.67 s,
+ *            findAlignment JS 0.27 s); faster-whisper 1.034×, 1.046×, 1.022× (its find_alignment CPU 0.67 s)
  * The 1.27× of the earlier measurement (base, pauses: 12/15/12 windows) does not come back on this main: the word seek
  * adds no window there now (14/14/14), and faster-whisper's own word seek (transcribe.py: the same rule) took one window
  * fewer (13 → 12). Over the 15 % target: tiny.en on jfk×3 only (1.20–1.25× CPU over 9 rounds, faster-whisper 1.04–1.06×), where
