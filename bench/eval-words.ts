@@ -26,6 +26,23 @@
  * CTranslate2's int8 `align`) the two alignments differ by p95 0.040 / 0.040 s over 1326 words. So tiny.en's int8 tail is the two int8 decoders
  * writing different text (and so placing different windows), not the alignment: pairs whose text agrees within ±3 words
  * are within the targets in every configuration (p95 ≤ 0.20 / 0.24 s).
+ *
+ * Session 7 (main 9671581, `nice -n 19 npm run -s eval:words`, service defaults: tiny.en int8, base fp32-encoder;
+ * faster-whisper int8 unless said; p95 |Δstart| / |Δend|, median in brackets; "raw" = without the silence-removed row):
+ *   base    ours vs fw int8            all files 0.189 / 0.060 (0.008 / 0.008)  within; raw 0.170 / 0.060
+ *   tiny.en ours vs fw int8            all files 0.605 / 0.560 (0.020 / 0.020)  outside; raw 0.527 / 0.300
+ *   tiny.en ours vs fw float32         all files 0.308 / 0.220 (0.020 / 0.020);  raw 0.220 / 0.140 within
+ *   tiny.en fw int8 vs fw float32      (--ours-fw int8 --fw-compute-type float32) raw 0.200 / 0.120 (0.000 / 0.000)
+ *   base    fw int8 vs fw float32      (the same)                                 raw 0.120 / 0.040 (0.000 / 0.000)
+ * Our int8 words are as near faster-whisper's float32 words as faster-whisper's own int8 ones are (0.22 vs 0.20 p95
+ * start on the same files); the two int8 engines (onnxruntime's per-tensor dynamic activations, CTranslate2's int8)
+ * err in different directions, so against each other they differ by p95 0.53. The largest int8-vs-int8 differences
+ * ("for" at 203 s and 275 s, "your" at 131 s of the pauses file) are words where faster-whisper int8 departs from its
+ * own float32 and ours agrees with it. What is left over the target against float32 is the silence-removed row
+ * (0.625 / 0.973): faster-whisper, on the file with its pauses, stretches a segment's last word over the pause after
+ * it ("your" 203.42–206.62, "country." 206.62–206.62), which our input no longer has; against faster-whisper with its
+ * own VAD the same words are within (0.218 / 0.102). base's largest difference ("so" at 11–13 s of the pauses file: ours
+12.98–13.32, faster-whisper int8 11.16–13.32) is again faster-whisper int8 against its own float32 (12.98–13.32).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -40,7 +57,7 @@ const sileroSession = loadSileroVad();
 import { loadConfig } from '../common/config';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
-import { choosePrecision } from '../engine/precision';
+import { defaultCpuPrecision } from '../engine/precision';
 import type { Segment } from '../engine/transcriber';
 import { buildLongForm, decodePcm, type PiecePlace } from './long-form';
 import { BENCH_CACHE, VENV_PYTHON, loadNow, median, pad, padStart, percentile } from './lib';
@@ -60,6 +77,9 @@ const USAGE = `usage: npm run -s eval:words -- [options]
   --fw-compute-type T int8 | float32: faster-whisper's CTranslate2 compute type (default int8, as the service's peer);
                       float32 with --precision fp32 compares two float decoders of the same weights, so that the
                       transcripts differ only where the float arithmetic does
+  --ours-fw T         no engine of ours: faster-whisper at compute type T (int8 | float32) takes its place, paired with
+                      faster-whisper at --fw-compute-type the same way (the silence-removed rows, which need our
+                      engine, are left out): how far faster-whisper's own words move between two compute types
 faster-whisper runs its CTranslate2 model of the same weights (bench/peers/faster_whisper_words.py).`;
 
 const TARGET_MEDIAN_S = 0.05;
@@ -160,6 +180,8 @@ async function main() {
       'fw-compute-type': { type: 'string', default: 'int8' },
       // ours with the timestamp seek instead of the word-based one (TranscribeOptions.wordSeek false)
       'no-word-seek': { type: 'boolean', default: false },
+      // faster-whisper at this compute type in our place (its own words across compute types)
+      'ours-fw': { type: 'string', default: '' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -174,6 +196,8 @@ async function main() {
   if (values.weights !== 'shipped' && values.weights !== 'ct2') throw new Error(`--weights must be shipped or ct2, not ${values.weights}`);
   const fwComputeType = values['fw-compute-type']!;
   if (fwComputeType !== 'int8' && fwComputeType !== 'float32') throw new Error(`--fw-compute-type must be int8 or float32, not ${fwComputeType}`);
+  const oursFw = values['ours-fw'] || null;
+  if (oursFw !== null && oursFw !== 'int8' && oursFw !== 'float32') throw new Error(`--ours-fw must be int8 or float32, not ${oursFw}`);
   const threads = Number(values.threads);
   const config = loadConfig();
   const audioDir = path.join(config.modelsDir, '..', 'audio');
@@ -209,7 +233,7 @@ async function main() {
   });
 
   console.log(
-    `eval:words  ours (engine/timing.ts) vs faster-whisper word_timestamps=True (CTranslate2 ${fwComputeType}), greedy T=0, threads ${threads}, pairing gate ${values['pair-gate-s']} s`,
+    `eval:words  ${oursFw ? `"ours" = faster-whisper ${oursFw} (--ours-fw)` : 'ours (engine/timing.ts)'} vs faster-whisper word_timestamps=True (CTranslate2 ${fwComputeType}), greedy T=0, threads ${threads}, pairing gate ${values['pair-gate-s']} s`,
   );
   console.log(`load average at start ${loadNow()}; ${os.cpus().length} CPUs`);
   const summary: string[] = [];
@@ -223,38 +247,55 @@ async function main() {
       vad: f.fwVad === true,
       skip: (f.removeSilence && !f.fwVad) || (values.only && !f.name.includes(values.only)),
     }));
-    const fwRun = spawnSync(
-      VENV_PYTHON,
-      [
-        path.join(__dirname, 'peers', 'faster_whisper_words.py'),
-        JSON.stringify({ ct2Dir, threads, language: 'en', computeType: fwComputeType, files: peerFiles.filter((f) => !f.skip) }),
-      ],
-      { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, HF_HUB_OFFLINE: '1' } },
-    );
-    if (fwRun.status !== 0) throw new Error(`faster-whisper failed: ${fwRun.stderr.split('\n').slice(-5).join(' ')}`);
-    const fw = new Map<string, { seconds: number; words: W[] }>();
-    for (const line of fwRun.stdout.trim().split('\n')) {
-      const r = JSON.parse(line) as { name: string; seconds: number; segments: { words: W[] }[] };
-      fw.set(r.name, { seconds: r.seconds, words: r.segments.flatMap((s) => s.words) });
-    }
+    const runFw = (computeType: string) => {
+      const run = spawnSync(
+        VENV_PYTHON,
+        [
+          path.join(__dirname, 'peers', 'faster_whisper_words.py'),
+          JSON.stringify({ ct2Dir, threads, language: 'en', computeType, files: peerFiles.filter((f) => !f.skip) }),
+        ],
+        { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, HF_HUB_OFFLINE: '1' } },
+      );
+      if (run.status !== 0) throw new Error(`faster-whisper failed: ${run.stderr.split('\n').slice(-5).join(' ')}`);
+      const got = new Map<string, { seconds: number; words: W[] }>();
+      for (const line of run.stdout.trim().split('\n')) {
+        const r = JSON.parse(line) as { name: string; seconds: number; segments: { words: W[] }[] };
+        got.set(r.name, { seconds: r.seconds, words: r.segments.flatMap((s) => s.words) });
+      }
+      return got;
+    };
+    const fw = runFw(fwComputeType);
+    // --ours-fw: faster-whisper's words at another compute type stand in for ours
+    const fwOurs = oursFw ? runFw(oursFw) : null;
 
-    const engine = await loadWhisper(path.join(modelsDir, model), {
-      threads,
-      executionProvider: 'cpu',
-      precision,
-      weights: values.weights,
-      warn: (m) => console.log(`warning: ${m}`),
-    });
+    const modelDir = path.join(modelsDir, model);
+    // without --precision or --weights ct2, the graphs an inference worker runs (WHISPER_CPU_PRECISION, else the
+    // model's cpuPrecision of config/models.json: workers/factory.ts engineLoadOptions)
+    const engine = fwOurs
+      ? null
+      : await loadWhisper(modelDir, {
+          threads,
+          executionProvider: 'cpu',
+          precision,
+          weights: values.weights,
+          cpuPrecision: config.cpuPrecision,
+          warn: (m) => console.log(`warning: ${m}`),
+        });
     console.log('');
     console.log(
-      `${model}  (ours: ${path.join(modelsDir, model)}, ${precision ?? choosePrecision(path.join(modelsDir, model), 'cpu')} graphs, ${values.weights} weights, ` +
-        `${values['no-word-seek'] ? 'timestamp seek' : 'word-based seek'})`,
+      fwOurs
+        ? `${model}  ("ours": faster-whisper ${oursFw}, paired with faster-whisper ${fwComputeType}; silence-removed rows left out)`
+        : `${model}  (ours: ${modelDir}, ${precision ?? (values.weights === 'ct2' ? 'int8' : (config.cpuPrecision ?? defaultCpuPrecision(modelDir)))} graphs, ${values.weights} weights, ` +
+            `${values['no-word-seek'] ? 'timestamp seek' : 'word-based seek'})`,
     );
     const head = `${pad('file', 40)}${padStart('words', 7)}${padStart('fw', 6)}${padStart('paired', 8)}${padStart('med|Δs|', 9)}${padStart('p95|Δs|', 9)}${padStart('med|Δe|', 9)}${padStart('p95|Δe|', 9)}${padStart('max|Δ|', 8)}${padStart('ours s', 8)}${padStart('fw s', 7)}`;
     console.log(head);
     console.log('-'.repeat(head.length));
     const allS: number[] = [];
     const allE: number[] = [];
+    // the same without the silence-removed row: the files --ours-fw has, for a like-for-like line
+    const rawS: number[] = [];
+    const rawE: number[] = [];
     // the same pairs with the silence-removed file compared with faster-whisper's own VAD run instead
     const likeS: number[] = [];
     const likeE: number[] = [];
@@ -271,22 +312,25 @@ async function main() {
     for (let i = 0; i < files.length; i++) {
       const f = files[i];
       if (values.only && !f.name.includes(values.only)) continue;
+      if (fwOurs && f.removeSilence) continue;
       const t0 = performance.now();
       let words: W[];
-      if (f.fwVad && silenceRemoved) {
+      if (fwOurs) {
+        words = fwOurs.get(String(i))!.words;
+      } else if (f.fwVad && silenceRemoved) {
         words = silenceRemoved.words; // the same run of ours, another faster-whisper run
       } else if (f.removeSilence) {
         // The service's silence removal: Silero VAD spans (in-process here: a bench, not the service).
         const vad = new SileroVadStream(await sileroSession);
         const probs = [...(await vad.push(f.samples)), ...(await vad.finish())];
         const spans = findSpeechSpans(probs, f.samples.length);
-        const r = await engine.transcribe(compactAudio(f.samples, spans), { language: 'en', fallback: false, wordTimestamps: true, wordSeek: !values['no-word-seek'] });
+        const r = await engine!.transcribe(compactAudio(f.samples, spans), { language: 'en', fallback: false, wordTimestamps: true, wordSeek: !values['no-word-seek'] });
         words = r.segments.flatMap((s: Segment) => (s.words ?? []).map((w) => ({ word: w.word, ...mapWordToOriginal(w, spans) })));
       } else {
-        const r = await engine.transcribe(f.samples, { language: 'en', fallback: false, wordTimestamps: true, wordSeek: !values['no-word-seek'] });
+        const r = await engine!.transcribe(f.samples, { language: 'en', fallback: false, wordTimestamps: true, wordSeek: !values['no-word-seek'] });
         words = r.segments.flatMap((s: Segment) => s.words ?? []);
       }
-      const oursS: number = f.fwVad && silenceRemoved ? silenceRemoved.seconds : (performance.now() - t0) / 1000;
+      const oursS: number = fwOurs ? fwOurs.get(String(i))!.seconds : f.fwVad && silenceRemoved ? silenceRemoved.seconds : (performance.now() - t0) / 1000;
       if (f.removeSilence && !f.fwVad) silenceRemoved = { words, seconds: oursS };
       const ref = fw.get(String(f.removeSilence && !f.fwVad ? files.findIndex((g) => g.samples === f.samples && !g.removeSilence) : i))!;
       const layout = f.layout;
@@ -311,6 +355,10 @@ async function main() {
         allS.push(...ds);
         allE.push(...de);
       }
+      if (!f.removeSilence) {
+        rawS.push(...ds);
+        rawE.push(...de);
+      }
       if (!(f.removeSilence && !f.fwVad)) {
         likeS.push(...ds);
         likeE.push(...de);
@@ -333,7 +381,7 @@ async function main() {
           `${padStart(fmt(Math.max(...ds, ...de)), 8)}${padStart(oursS.toFixed(1), 8)}${padStart(ref.seconds.toFixed(1), 7)}`,
       );
     }
-    await engine.model.release();
+    await engine?.model.release();
     const ms = median(allS);
     const me = median(allE);
     const ps = percentile(allS, 95);
@@ -343,6 +391,12 @@ async function main() {
       `${pad(model, 18)} pairs ${allS.length}: median |Δstart| ${ms.toFixed(3)} s, |Δend| ${me.toFixed(3)} s; ` +
       `p95 |Δstart| ${ps.toFixed(3)} s, |Δend| ${pe.toFixed(3)} s  → ${ok ? 'within' : 'OUTSIDE'} the targets (median ≤ ${TARGET_MEDIAN_S}, p95 ≤ ${TARGET_P95_S})`;
     console.log(`all files: ${line}`);
+    if (rawS.length !== allS.length) {
+      console.log(
+        `  without the silence-removed row (the files --ours-fw compares): pairs ${rawS.length}: median |Δstart| ${median(rawS).toFixed(3)} s, ` +
+          `|Δend| ${median(rawE).toFixed(3)} s; p95 |Δstart| ${percentile(rawS, 95).toFixed(3)} s, |Δend| ${percentile(rawE, 95).toFixed(3)} s`,
+      );
+    }
     for (const key of ['same', 'differs'] as const) {
       const xs = ctxS[key];
       const ys = ctxE[key];

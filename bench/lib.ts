@@ -183,6 +183,13 @@ export class PeerProcess {
     return this.next();
   }
 
+  /** Sends one request line of the peer's own protocol (e.g. faster_whisper_words.py "words PATH 1") and awaits its answer. */
+  request(line: string): Promise<PeerRun> {
+    if (this.exited) return Promise.resolve({ error: this.exited });
+    this.child.stdin.write(`${line}\n`);
+    return this.next();
+  }
+
   /** Transcribes another raw float32 16 kHz mono file (peers that understand "file PATH"). */
   runFile(file: string): Promise<PeerRun> {
     if (this.exited) return Promise.resolve({ error: this.exited });

@@ -2,7 +2,8 @@
  * Word timestamps on the real stack (API → Temporal → ffmpeg → Whisper ONNX → Postgres): `wordTimestamps`
  * on POST /v1/jobs gives words in the job JSON, the JSON transcript, SSE `segment` events and captions laid
  * out by word times; the official `openai` client gets OpenAI's verbose_json `words`; multichannel jobs
- * have words per channel.
+ * have words per channel; a privacy-mode (edge) result's words are validated like its segments and kept. The inference worker (in this process) observes each aligned window's time in
+ * `fairscribe_alignment_seconds{model}`, and nothing there for a job without words.
  *
  * jfk times: the pause after "Americans" runs from about 2.3 s to 3.3 s (the energy restarts at 3.28 s,
  * measured on jfk.wav). On whisper-tiny.en and whisper-base, openai's DTW gives the pause to the
@@ -14,6 +15,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import OpenAI from 'openai';
 import { parseSync } from 'subtitle';
+import { alignmentSeconds } from '../../common/metrics';
+import { createEdgeJob, JFK_REFERENCE, postEdgeResult } from '../helpers/edge';
 import { startTestApp, submitFile, waitForJob, type TestApp } from '../helpers/harness';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
@@ -81,7 +84,15 @@ async function readEvents(res: Response): Promise<{ event: string; data: any }[]
 
 const norm = (w: string) => w.toLowerCase().replace(/[^a-z]/g, '');
 
-test('jfk with wordTimestamps: words in the job JSON, JSON transcript, SSE segment events and 42×2 captions', async () => {
+/** `fairscribe_alignment_seconds{model}`: observations and their sum so far (the workers share this process). */
+async function alignmentMetric(model: string): Promise<{ count: number; sum: number }> {
+  const values = (await alignmentSeconds.get()).values.filter((v) => v.labels.model === model);
+  const of = (name: string) => values.find((v) => v.metricName === name)?.value ?? 0;
+  return { count: of('fairscribe_alignment_seconds_count'), sum: of('fairscribe_alignment_seconds_sum') };
+}
+
+test('jfk with wordTimestamps: words in the job JSON, JSON transcript, SSE segment events and 42×2 captions; the alignment metric', async () => {
+  const before = await alignmentMetric('whisper-tiny.en');
   const res = await submitFile(app.url, key, JFK, { model: 'whisper-tiny.en', wordTimestamps: 'true' });
   expect(res.status).toBe(202);
   const { id } = (await res.json()) as { id: string };
@@ -97,6 +108,10 @@ test('jfk with wordTimestamps: words in the job JSON, JSON transcript, SSE segme
   expect(not.start).toBeGreaterThanOrEqual(PAUSE.end - TOL);
   expect(words[spoken.indexOf('ask')].start).toBeGreaterThanOrEqual(americans.end);
   expect(words[words.length - 1].end).toBeGreaterThan(10);
+  // jfk (11 s, one chunk) is one window with text: one alignment observed, a positive time
+  const after = await alignmentMetric('whisper-tiny.en');
+  expect(after.count - before.count).toBeGreaterThanOrEqual(1);
+  expect(after.sum).toBeGreaterThan(before.sum);
 
   // SSE: segment events carry the same words, on the job's time line
   const segEvents = (await events).filter((e) => e.event === 'segment');
@@ -127,11 +142,13 @@ test('jfk with wordTimestamps: words in the job JSON, JSON transcript, SSE segme
   expect(bad.status).toBe(400);
 }, 180_000);
 
-test('a job without wordTimestamps has no words; captions by line width answer 409 words_not_available', async () => {
+test('a job without wordTimestamps has no words and no alignment time; captions by line width answer 409 words_not_available', async () => {
+  const before = await alignmentMetric('whisper-tiny.en');
   const res = await submitFile(app.url, key, JFK, { model: 'whisper-tiny.en' });
   const job = await waitForJob(app.url, key, ((await res.json()) as { id: string }).id);
   expect(job.status).toBe('completed');
   for (const s of job.segments) expect(s).not.toHaveProperty('words');
+  expect(await alignmentMetric('whisper-tiny.en')).toEqual(before);
   const r = await get(`/v1/jobs/${job.id}/transcript?format=srt&maxLineWidth=42&maxLineCount=2`);
   expect(r.status).toBe(409);
   expect(((await r.json()) as any).error.code).toBe('words_not_available');
@@ -192,3 +209,23 @@ test('a multichannel job has words per channel', async () => {
   expect(right).toContain('horizon');
   for (const s of job.segments) expect(Array.isArray(s.words)).toBe(true);
 }, 180_000);
+
+test("an edge result's words: refused when one leaves its segment or overlaps the next, kept in the job and its JSON transcript when valid", async () => {
+  const a = await createEdgeJob(app.url, key, { wordTimestamps: 'true' });
+  const texts = JFK_REFERENCE.split(' ');
+  // jfk's words 0.5 s apart in one segment, as the page's engine would send them (its own words are the browser test's)
+  const words = texts.map((t, i) => ({ word: ` ${t}`, start: i * 0.5, end: i * 0.5 + 0.45, probability: 0.9 }));
+  const result = (ws: typeof words) => ({ text: JFK_REFERENCE, language: 'en', segments: [{ start: 0, end: 11, text: ` ${JFK_REFERENCE}`, words: ws }] });
+  const outside = await postEdgeResult(app.url, a.id, a.edge.token, result(words.map((w, i) => (i === words.length - 1 ? { ...w, end: 11.5 } : w))));
+  expect(outside.status).toBe(400);
+  expect(((await outside.json()) as any).error.code).toBe('invalid_request');
+  const overlapping = await postEdgeResult(app.url, a.id, a.edge.token, result(words.map((w, i) => (i === 1 ? { ...w, start: 0.2 } : w))));
+  expect(overlapping.status).toBe(400);
+  // the refusals did not use the token: the valid result is taken
+  expect((await postEdgeResult(app.url, a.id, a.edge.token, result(words))).status).toBe(202);
+  const job = await waitForJob(app.url, key, a.id);
+  expect(job).toMatchObject({ status: 'completed', producedBy: 'edge' });
+  expect(job.segments.flatMap((s: Seg) => s.words)).toEqual(words);
+  const tj = (await (await get(`/v1/jobs/${a.id}/transcript?format=json`)).json()) as { segments: Seg[] };
+  expect(tj.segments.flatMap((s) => s.words!)).toEqual(words);
+}, 120_000);
