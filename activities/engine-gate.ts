@@ -1,6 +1,12 @@
 /**
  * First come, first served admission to the engine thread, per model: at most `limit` transcriptions
- * inside it at once, the rest wait here in arrival order.
+ * inside it at once, the rest wait here in arrival order — except that the chunks of one job go in
+ * their index order: the job whose call has waited longest goes next, with its lowest-index waiting
+ * chunk. A job's chunk activities are dispatched together and reach the gate in whatever order their
+ * reads finish; a job's results are final and streamed in index order (SSE `segment` events, the OpenAI
+ * route's `transcript.text.delta`: audio/transcript.ts finalPrefixSegments), so chunk 0 admitted last held
+ * back every delta until the job's end (CI: the first delta 112 ms after `completed`, with three chunks
+ * stored 1–3 s before it). Across jobs nothing changes.
  *
  * Why: a worker holds up to INFERENCE_CONCURRENCY (16) chunks at once. A model whose windows run one per
  * model run (the shipped int8 graphs, engine/node-loader.ts) gains nothing from having them all inside
@@ -26,7 +32,14 @@ export class GateAbortedError extends Error {
   }
 }
 
+/** Which job's chunk a call is, to admit one job's chunks in index order. */
+export interface GateOrder {
+  job: string;
+  index: number;
+}
+
 interface Waiter {
+  order?: GateOrder;
   admit: () => void;
   reject: (e: Error) => void;
   signal?: AbortSignal;
@@ -53,12 +66,13 @@ export class EngineGate {
   }
 
   /**
-   * Runs `work` once fewer than `limit` calls are inside, in arrival order.
+   * Runs `work` once fewer than `limit` calls are inside, in arrival order (one job's chunks by index).
    * @param signal aborting it while waiting takes the call out of the queue (rejects with GateAbortedError);
    *   once inside, `work` itself must watch it
+   * @param order the call's job and chunk index; calls without one keep their arrival place
    */
-  async run<T>(work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    await this.enter(signal);
+  async run<T>(work: () => Promise<T>, signal?: AbortSignal, order?: GateOrder): Promise<T> {
+    await this.enter(signal, order);
     try {
       return await work();
     } finally {
@@ -66,14 +80,14 @@ export class EngineGate {
     }
   }
 
-  private enter(signal?: AbortSignal): Promise<void> {
+  private enter(signal?: AbortSignal, order?: GateOrder): Promise<void> {
     if (signal?.aborted) return Promise.reject(new GateAbortedError());
     if (this.inside < this.limit && this.queue.length === 0) {
       this.inside++;
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { admit: resolve, reject, signal };
+      const w: Waiter = { order, admit: resolve, reject, signal };
       if (signal) {
         w.onAbort = () => {
           const i = this.queue.indexOf(w);
@@ -89,11 +103,23 @@ export class EngineGate {
   private leave() {
     this.inside--;
     while (this.inside < this.limit && this.queue.length > 0) {
-      const w = this.queue.shift()!;
+      const w = this.queue.splice(this.nextIndex(), 1)[0];
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       this.inside++;
       w.admit();
     }
+  }
+
+  /** The queue position to admit: the longest-waiting call's job, its lowest chunk index. */
+  private nextIndex(): number {
+    const head = this.queue[0].order;
+    if (!head) return 0;
+    let best = 0;
+    for (let i = 1; i < this.queue.length; i++) {
+      const o = this.queue[i].order;
+      if (o && o.job === head.job && o.index < this.queue[best].order!.index) best = i;
+    }
+    return best;
   }
 }
 

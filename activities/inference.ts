@@ -123,7 +123,7 @@ export function createInferenceActivities(deps: InferenceDeps) {
               // gives the same text whichever job sends it (a random job id made a fallback chunk's text vary per job).
               { language: lang, task: input.task, prompt, temperature, seed: fallbackSeed(jobId, chunk), wordTimestamps, fallback },
               ctx.cancellationSignal,
-            ), ctx.cancellationSignal),
+            ), ctx.cancellationSignal, { job: pcmKeyOf(jobId, input.channel), index: chunk.index }),
           );
         } catch (err) {
           if (ctx.cancellationSignal.aborted) throw err;

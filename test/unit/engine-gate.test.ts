@@ -81,3 +81,53 @@ test('Infinity admits everything at once; one gate per model', async () => {
   expect(of('int8')).toBe(of('int8'));
   expect(() => new EngineGate(0)).toThrow();
 });
+
+test("one job's chunks go in index order whatever order they arrive in; the longest-waiting job goes first", async () => {
+  const gate = new EngineGate(1);
+  const started: string[] = [];
+  const first = deferred();
+  const runs: Promise<unknown>[] = [gate.run(() => (started.push('busy'), first.promise))];
+  // job A's chunks arrive 2, 0, then job B's 1, then A's 1, then B's 0
+  const arrivals: [string, number][] = [['A', 2], ['A', 0], ['B', 1], ['A', 1], ['B', 0]];
+  const done = new Map<string, ReturnType<typeof deferred>>();
+  for (const [job, index] of arrivals) {
+    const d = deferred();
+    done.set(`${job}${index}`, d);
+    runs.push(gate.run(() => (started.push(`${job}${index}`), d.promise), undefined, { job, index }));
+  }
+  await tick();
+  first.resolve('x');
+  for (let k = 0; k < arrivals.length; k++) {
+    await tick();
+    const last = started[started.length - 1];
+    done.get(last)!.resolve(last);
+  }
+  await Promise.all(runs);
+  // A waited longest: its chunks in index order, then B's
+  expect(started).toEqual(['busy', 'A0', 'A1', 'A2', 'B0', 'B1']);
+});
+
+test('calls without an order keep their arrival place among ordered ones', async () => {
+  const gate = new EngineGate(1);
+  const started: string[] = [];
+  const first = deferred();
+  const runs: Promise<unknown>[] = [gate.run(() => (started.push('busy'), first.promise))];
+  const ds = new Map<string, ReturnType<typeof deferred>>();
+  const add = (name: string, order?: { job: string; index: number }) => {
+    const d = deferred();
+    ds.set(name, d);
+    runs.push(gate.run(() => (started.push(name), d.promise), undefined, order));
+  };
+  add('detect');
+  add('A1', { job: 'A', index: 1 });
+  add('A0', { job: 'A', index: 0 });
+  await tick();
+  first.resolve('x');
+  for (let k = 0; k < 3; k++) {
+    await tick();
+    const last = started[started.length - 1];
+    ds.get(last)!.resolve(last);
+  }
+  await Promise.all(runs);
+  expect(started).toEqual(['busy', 'detect', 'A0', 'A1']);
+});
