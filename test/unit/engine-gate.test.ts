@@ -89,7 +89,7 @@ test("one job's chunks go in index order whatever order they arrive in; the long
   const runs: Promise<unknown>[] = [gate.run(() => (started.push('busy'), first.promise))];
   // job A's chunks arrive 2, 0, then job B's 1, then A's 1, then B's 0
   const arrivals: [string, number][] = [['A', 2], ['A', 0], ['B', 1], ['A', 1], ['B', 0]];
-  const done = new Map<string, ReturnType<typeof deferred>>();
+  const done = new Map<string, { resolve: (v: string) => void }>();
   for (const [job, index] of arrivals) {
     const d = deferred();
     done.set(`${job}${index}`, d);
@@ -112,7 +112,7 @@ test('calls without an order keep their arrival place among ordered ones', async
   const started: string[] = [];
   const first = deferred();
   const runs: Promise<unknown>[] = [gate.run(() => (started.push('busy'), first.promise))];
-  const ds = new Map<string, ReturnType<typeof deferred>>();
+  const ds = new Map<string, { resolve: (v: string) => void }>();
   const add = (name: string, order?: { job: string; index: number }) => {
     const d = deferred();
     ds.set(name, d);
