@@ -78,55 +78,89 @@ export function medianFilter(x: Float32Array, rows: number, cols: number, width 
   const padded = new Float32Array(cols + 2 * pad);
   for (let r = 0; r < rows; r++) {
     const base = r * cols;
-    let hasNaN = false;
-    for (let k = 0; k < cols + 2 * pad; k++) {
-      let idx = k - pad;
-      if (idx < 0) idx = -idx;
-      else if (idx >= cols) idx = 2 * (cols - 1) - idx;
-      const v = x[base + idx];
-      if (v !== v) hasNaN = true;
-      padded[k] = v;
-    }
-    if (width === 7 && !hasNaN) {
-      // The default width, without NaN: a sorted window slid along the row instead of a sort per
-      // window. The median of a window is one value whatever the method, so the output is the same.
-      median7Row(padded, out, base, cols);
-      continue;
-    }
-    for (let c = 0; c < cols; c++) {
-      // insertion sort of the window (7 values): cheaper than a general sort
-      for (let k = 0; k < width; k++) {
-        const v = padded[c + k];
-        let m = k - 1;
-        while (m >= 0 && lessThan(v, win[m])) {
-          win[m + 1] = win[m];
-          m--;
-        }
-        win[m + 1] = v;
-      }
-      out[base + c] = win[pad];
-    }
+    padded.set(x.subarray(base, base + cols), pad);
+    reflectPad(padded, cols, pad);
+    medianRow(padded, cols, width, out, base, win);
   }
   return out;
+}
+
+/**
+ * torch F.pad(mode="reflect") of one row in place: `padded` holds the row at [pad, pad + cols) and gets
+ * padded[pad − k] = row[k], padded[pad + cols − 1 + k] = row[cols − 1 − k] for k in 1..pad (the edge is not
+ * repeated). Needs cols > pad (openai's median_filter returns its input unfiltered otherwise).
+ */
+function reflectPad(padded: Float32Array, cols: number, pad: number): void {
+  const last = pad + cols - 1;
+  for (let k = 1; k <= pad; k++) {
+    padded[pad - k] = padded[pad + k];
+    padded[last + k] = padded[last - k];
+  }
+}
+
+/**
+ * One row of timing.py `median_filter` (`x.unfold(-1, width, 1).sort()[0][..., width // 2]`):
+ * out[base + c] = the median of padded[c … c + width − 1] for c in [0, cols), NaN sorted last as torch.sort does.
+ * @param padded float32 [cols + 2·(width // 2)], the reflect-padded row
+ * @param win    float64 [width] scratch
+ */
+function medianRow(padded: Float32Array, cols: number, width: number, out: Float32Array, base: number, win: Float64Array): void {
+  const len = cols + width - 1;
+  let hasNaN = false;
+  for (let k = 0; k < len; k++) if (padded[k] !== padded[k]) hasNaN = true;
+  if (width === 7 && !hasNaN) {
+    // The default width, without NaN: see median7Pairs. The median of a window is one value whatever the method,
+    // so the output is the same as the sort below.
+    median7Pairs(padded, out, base, cols);
+    return;
+  }
+  const pad = width >> 1;
+  for (let c = 0; c < cols; c++) {
+    // insertion sort of the window (7 values): cheaper than a general sort
+    for (let k = 0; k < width; k++) {
+      const v = padded[c + k];
+      let m = k - 1;
+      while (m >= 0 && lessThan(v, win[m])) {
+        win[m + 1] = win[m];
+        m--;
+      }
+      win[m + 1] = v;
+    }
+    out[base + c] = win[pad];
+  }
 }
 
 /**
  * timing.py `dtw_cpu` + `backtrace`: dynamic time warping over a cost matrix with the same float32
  * cumulative cost and tie-breaking (diagonal only when strictly smallest, then vertical, else
  * horizontal), so equal inputs give openai's path exactly.
- * @param x row-major [n, m] cost (openai passes −matrix: text tokens × encoder positions)
+ * @param x row-major [n, m] cost (openai passes −matrix as float64: `dtw_cpu(x.double().cpu().numpy())`)
  * @returns the path as parallel index arrays, from (0, 0) to (n − 1, m − 1)
  */
 export function dtw(x: ArrayLike<number>, n: number, m: number): { textIndices: Int32Array; timeIndices: Int32Array } {
+  return dtwFloat64(x instanceof Float64Array ? x : Float64Array.from(x), n, m);
+}
+
+/**
+ * `dtw` on a Float64Array (one element type keeps the loop monomorphic). openai's dtw_cpu fills
+ * cost[i, j] = x[i − 1, j − 1] + min-choice over a float32 [n + 1, m + 1] array, columns (j) outer; each cell
+ * needs only (i − 1, j − 1), (i − 1, j) and (i, j − 1), so walking rows (i) outer gives the same numbers while
+ * reading memory in order, with two float32 rows of cost instead of the whole matrix (only `trace` is kept
+ * whole, for the backtrace).
+ */
+function dtwFloat64(x: Float64Array, n: number, m: number): { textIndices: Int32Array; timeIndices: Int32Array } {
   const W = m + 1;
-  const cost = new Float32Array((n + 1) * W).fill(Infinity);
-  const trace = new Int8Array((n + 1) * W).fill(-1);
-  cost[0] = 0;
-  for (let j = 1; j <= m; j++) {
-    for (let i = 1; i <= n; i++) {
-      const c0 = cost[(i - 1) * W + j - 1];
-      const c1 = cost[(i - 1) * W + j];
-      const c2 = cost[i * W + j - 1];
+  // every cell with i ≥ 1 and j ≥ 1 is written below; backtrace sets row 0 to 2 and column 0 to 1
+  const trace = new Int8Array((n + 1) * W);
+  let prev = new Float32Array(W).fill(Infinity); // cost row i − 1 from column 1 on; row 0 (all inf there)
+  let cur = new Float32Array(W);
+  for (let i = 1; i <= n; i++) {
+    const xo = (i - 1) * m - 1;
+    const to = i * W;
+    let c0 = i === 1 ? 0 : Infinity; // cost[i − 1, j − 1], here cost[i − 1, 0]: cost[0, 0] = 0, the rest of column 0 inf
+    let c2 = Infinity; // cost[i, j − 1]
+    for (let j = 1; j <= m; j++) {
+      const c1 = prev[j]; // cost[i − 1, j]
       let c: number;
       let t: number;
       if (c0 < c1 && c0 < c2) {
@@ -139,20 +173,27 @@ export function dtw(x: ArrayLike<number>, n: number, m: number): { textIndices: 
         c = c2;
         t = 2;
       }
-      cost[i * W + j] = x[(i - 1) * m + j - 1] + c; // stored as float32, as numba's float32 array
-      trace[i * W + j] = t;
+      c2 = Math.fround(x[xo + j] + c); // stored as float32, as numba's float32 array
+      cur[j] = c2;
+      trace[to + j] = t;
+      c0 = c1;
     }
+    const swap = prev;
+    prev = cur;
+    cur = swap;
   }
-  // backtrace
+  // backtrace: trace[0, :] = 2, trace[:, 0] = 1, then walk from (n, m) to (0, 0); the path has at most n + m steps
   for (let j = 0; j <= m; j++) trace[j] = 2;
   for (let i = 0; i <= n; i++) trace[i * W] = 1;
+  const ti = new Int32Array(n + m);
+  const tj = new Int32Array(n + m);
+  let k = n + m;
   let i = n;
   let j = m;
-  const ti: number[] = [];
-  const tj: number[] = [];
   while (i > 0 || j > 0) {
-    ti.push(i - 1);
-    tj.push(j - 1);
+    k--;
+    ti[k] = i - 1;
+    tj[k] = j - 1;
     const t = trace[i * W + j];
     if (t === 0) {
       i--;
@@ -161,9 +202,7 @@ export function dtw(x: ArrayLike<number>, n: number, m: number): { textIndices: 
     else if (t === 2) j--;
     else throw new Error('dtw: unexpected trace value');
   }
-  ti.reverse();
-  tj.reverse();
-  return { textIndices: Int32Array.from(ti), timeIndices: Int32Array.from(tj) };
+  return { textIndices: ti.slice(k), timeIndices: tj.slice(k) };
 }
 
 /**
@@ -270,50 +309,69 @@ export interface AlignmentInput {
 export function findAlignment(input: AlignmentInput): WordTiming[] {
   const { heads, tokenCount: T, positions, sotLength, textTokens, textTokenProbs, words, wordTokens } = input;
   if (textTokens.length === 0) return [];
+  // openai: `weights = weights[:, :, : num_frames // 2]`: only the window's encoder positions are ever read
   const n = Math.min(positions, Math.floor(input.numFrames / 2));
   if (n <= 0) return [];
-  const matrix = new Float64Array(T * n);
+  const width = input.medfiltWidth ?? MEDFILT_WIDTH;
+  if (width <= 0 || width % 2 !== 1) throw new Error('medianFilter: width must be an odd positive number');
+  const pad = width >> 1;
+  // openai: `matrix = weights.mean(axis=0); matrix = matrix[len(tokenizer.sot_sequence) : -1]`: the median filter
+  // works along time within a row, so only these rows (no_timestamps and the text tokens) are filtered and summed;
+  // the standardisation before it is over all T rows.
+  const rows = T - 1 - sotLength;
+  const matrix = new Float64Array(rows * n); // Σ over heads of the filtered rows, in head order
+  const x = new Float32Array(T * n);
   const mean = new Float64Array(n);
-  const variance = new Float64Array(n); // then the standard deviation
+  const std = new Float64Array(n);
+  const padded = new Float32Array(n + 2 * pad);
+  const filtered = new Float32Array(n);
+  const win = new Float64Array(width);
   for (const w of heads) {
-    const x = new Float32Array(T * n);
-    for (let t = 0; t < T; t++) {
-      let sum = 0;
-      for (let f = 0; f < n; f++) sum += w[t * positions + f];
-      for (let f = 0; f < n; f++) x[t * n + f] = w[t * positions + f] / sum;
-    }
-    // torch.std_mean(dim=-2, unbiased=False), then (x - mean) / std. Walked row by row (each column's
-    // sums still add its tokens in order, so the numbers are the same as column by column) because a
-    // column walk strides 1500 floats per read.
+    // `(weights * qk_scale).softmax(dim=-1)` over the cut positions: the outputs are softmaxed over all 1500
+    // positions, so the cut rows are renormalised (the same numbers); float32 as torch. The column sums of
+    // torch.std_mean's mean are taken in the same pass (each column still adds its tokens in order).
     mean.fill(0);
     for (let t = 0; t < T; t++) {
+      const wo = t * positions;
       const o = t * n;
-      for (let f = 0; f < n; f++) mean[f] += x[o + f];
+      let sum = 0;
+      for (let f = 0; f < n; f++) sum += w[wo + f];
+      for (let f = 0; f < n; f++) {
+        const v = Math.fround(w[wo + f] / sum);
+        x[o + f] = v;
+        mean[f] += v;
+      }
     }
     for (let f = 0; f < n; f++) mean[f] /= T;
-    variance.fill(0);
+    // torch.std_mean(dim=-2, unbiased=False): walked row by row (a column walk strides `n` floats per read)
+    std.fill(0);
     for (let t = 0; t < T; t++) {
       const o = t * n;
       for (let f = 0; f < n; f++) {
         const d = x[o + f] - mean[f];
-        variance[f] += d * d;
+        std[f] += d * d;
       }
     }
-    for (let f = 0; f < n; f++) variance[f] = Math.sqrt(variance[f] / T);
-    for (let t = 0; t < T; t++) {
-      const o = t * n;
-      for (let f = 0; f < n; f++) x[o + f] = (x[o + f] - mean[f]) / variance[f];
+    for (let f = 0; f < n; f++) std[f] = Math.sqrt(std[f] / T);
+    // `(weights - mean) / std` (float32), then median_filter per row, summed into the heads' mean
+    for (let r = 0; r < rows; r++) {
+      const o = (r + sotLength) * n;
+      const mo = r * n;
+      for (let f = 0; f < n; f++) padded[pad + f] = (x[o + f] - mean[f]) / std[f];
+      if (n <= pad) {
+        // median_filter: "F.pad requires the padding width to be smaller than the input dimension": unfiltered
+        for (let f = 0; f < n; f++) matrix[mo + f] += padded[pad + f];
+        continue;
+      }
+      reflectPad(padded, n, pad);
+      medianRow(padded, n, width, filtered, 0, win);
+      for (let f = 0; f < n; f++) matrix[mo + f] += filtered[f];
     }
-    const filtered = medianFilter(x, T, n, input.medfiltWidth ?? MEDFILT_WIDTH);
-    for (let k = 0; k < T * n; k++) matrix[k] += filtered[k];
   }
-  // rows [sotLength, T - 1): no_timestamps and the text tokens; mean over heads, negated for DTW
-  const rows = T - 1 - sotLength;
+  // mean over heads, negated for DTW (`dtw(-matrix)`)
   const cost = new Float64Array(rows * n);
-  for (let r = 0; r < rows; r++) {
-    for (let f = 0; f < n; f++) cost[r * n + f] = -Math.fround(matrix[(r + sotLength) * n + f] / heads.length);
-  }
-  const { textIndices, timeIndices } = dtw(cost, rows, n);
+  for (let k = 0; k < rows * n; k++) cost[k] = -Math.fround(matrix[k] / heads.length);
+  const { textIndices, timeIndices } = dtwFloat64(cost, rows, n);
 
   if (wordTokens.length <= 1) return [];
   const bounds = [0];
@@ -522,46 +580,56 @@ export function clampWords(words: TimedWord[], segStart: number, segEnd: number,
   });
 }
 
-/** median7Row's sorted window (module scratch: findAlignment runs synchronously) */
+/** median7Pairs' sorted window for an odd last column (module scratch: findAlignment runs synchronously) */
 const window7 = new Float64Array(7);
 
 /**
- * For each c in [0, cols): out[base + c] = the median of padded[c … c + 6]. A sorted copy of the window slides
- * along the row: each step removes the value that leaves and inserts the one that enters, shifting only the entries
- * between them (attention rows are smooth, so that is one or two moves, where a median-of-7 selection network costs
- * 14 compare-exchanges per output: 22 → 14 ms for 8 heads × 48 tokens × 1500 frames, bench in the commit). The median
- * of a window is one value whatever the method, so the output is the same (checked against a sorted-window reference in
- * test/unit/timing.test.ts: ties, every 0/1 window). No NaN in `padded` (the caller checks), so every value is found.
+ * For each c in [0, cols): out[base + c] = the median of p[c … c + 6], two outputs at a time: windows c and c + 1
+ * share p[c + 1 … c + 6]; with s2 ≤ s3 the 3rd and 4th smallest of those six, the median of the shared six plus one
+ * more value v is min(max(v, s2), s3). s2, s3 from the optimal 12-comparator sorting network for 6 (Knuth TAOCP 5.3.4),
+ * pruned to the comparators that reach outputs 2 and 3: 12 compare/selects per output, no data-dependent loop
+ * (the sorted window slid along the row before it: 8.8 → 7.7 ms per real jfk×3 window, .scratch/micro.ts). Min/max
+ * as `a < b ? a : b` (faster here than Math.min/max, which also order −0 and +0: standardised attention has no −0).
+ * No NaN in `p` (the caller checks). The same numbers as a sort (timing.test.ts: ties, every 0/1 window).
  */
-function median7Row(padded: Float32Array, out: Float32Array, base: number, cols: number): void {
-  const w = window7;
-  for (let k = 0; k < 7; k++) {
-    const v = padded[k];
-    let m = k - 1;
-    while (m >= 0 && w[m] > v) {
-      w[m + 1] = w[m];
-      m--;
-    }
-    w[m + 1] = v;
+function median7Pairs(p: Float32Array, out: Float32Array, base: number, cols: number): void {
+  let c = 0;
+  for (; c + 1 < cols; c += 2) {
+    let a0 = p[c + 1];
+    let a1 = p[c + 2];
+    let a2 = p[c + 3];
+    let a3 = p[c + 4];
+    let a4 = p[c + 5];
+    let a5 = p[c + 6];
+    let t: number;
+    let v0: number;
+    let v1: number;
+    t = (a0 < a5 ? a0 : a5); a5 = (a0 > a5 ? a0 : a5); a0 = t;
+    t = (a1 < a3 ? a1 : a3); a3 = (a1 > a3 ? a1 : a3); a1 = t;
+    t = (a2 < a4 ? a2 : a4); a4 = (a2 > a4 ? a2 : a4); a2 = t;
+    t = (a1 < a2 ? a1 : a2); a2 = (a1 > a2 ? a1 : a2); a1 = t;
+    t = (a3 < a4 ? a3 : a4); a4 = (a3 > a4 ? a3 : a4); a3 = t;
+    t = (a0 < a3 ? a0 : a3); a3 = (a0 > a3 ? a0 : a3); a0 = t;
+    t = (a2 < a5 ? a2 : a5); a5 = (a2 > a5 ? a2 : a5); a2 = t;
+    a1 = (a0 > a1 ? a0 : a1);
+    t = (a2 < a3 ? a2 : a3); a3 = (a2 > a3 ? a2 : a3); a2 = t;
+    a4 = (a4 < a5 ? a4 : a5);
+    const lo = (a1 > a2 ? a1 : a2);
+    const hi = (a3 < a4 ? a3 : a4);
+    out[base + c] = ((v0 = p[c] > lo ? p[c] : lo) < hi ? v0 : hi);
+    out[base + c + 1] = ((v1 = p[c + 7] > lo ? p[c + 7] : lo) < hi ? v1 : hi);
   }
-  out[base] = w[3];
-  for (let c = 1; c < cols; c++) {
-    const leaving = padded[c - 1];
-    const entering = padded[c + 6];
-    let i = 0;
-    while (w[i] !== leaving) i++;
-    if (entering >= leaving) {
-      while (i < 6 && w[i + 1] < entering) {
-        w[i] = w[i + 1];
-        i++;
+  if (c < cols) {
+    const w = window7;
+    for (let k = 0; k < 7; k++) {
+      const v = p[c + k];
+      let m = k - 1;
+      while (m >= 0 && w[m] > v) {
+        w[m + 1] = w[m];
+        m--;
       }
-    } else {
-      while (i > 0 && w[i - 1] > entering) {
-        w[i] = w[i - 1];
-        i--;
-      }
+      w[m + 1] = v;
     }
-    w[i] = entering;
     out[base + c] = w[3];
   }
 }
