@@ -1,8 +1,9 @@
 /**
  * `npm run -s bench:engine [-- --model whisper-tiny.en|whisper-base --runs 5 --threads 2 --wait-idle 80
- *                            --precision int8,fp32 --batches 1,2,4 --skip-peers --skip-words --other-spin-row --rss]`
+ *                            --precision int8,fp32-encoder,fp32 --batches 1,2,4 --skip-peers --skip-words --other-spin-row --rss]`
  *
- * `--precision` (default `int8,fp32`): one `ours` row per CPU precision (engine/node-loader.ts `cpuPrecision`,
+ * `--precision` (default: the model's service graphs, config/models.json `cpuPrecision` — tiny.en `int8`, base
+ * `fp32-encoder` — then `fp32`): one `ours` row per CPU precision (engine/node-loader.ts `cpuPrecision`,
  * WHISPER_CPU_PRECISION), the first one being `ours` in the ratios. `--batches` (default `1,2,4`; empty = none):
  * per-window time of B different 30 s windows (jfk×3 from 0, 1, 2, 3 s) through WhisperTranscriber.runWindows,
  * the call engine/batcher.ts makes, as a CPU worker runs them: fp32 as one batch of B, int8 one window per run
@@ -52,7 +53,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../common/config';
 import { SAMPLE_RATE } from '../engine/constants';
 import { loadWhisper } from '../engine/node-loader';
-import { CPU_PRECISIONS, type CpuPrecision } from '../engine/precision';
+import { CPU_PRECISIONS, defaultCpuPrecision, type CpuPrecision } from '../engine/precision';
 import type { WhisperTranscriber, WindowRequest, WindowResult } from '../engine/transcriber';
 import { wer } from '../test/helpers/wer';
 import {
@@ -110,7 +111,7 @@ async function main() {
       threads: { type: 'string', default: '2' },
       // before every timed run, wait (≤ 2 min) until the CPUs were this % idle over 2 s; 0 = never wait
       'wait-idle': { type: 'string', default: '0' },
-      precision: { type: 'string', default: 'int8,fp32' },
+      precision: { type: 'string', default: '' },
       batches: { type: 'string', default: '1,2,4' },
       'skip-peers': { type: 'boolean', default: false },
       // no `ours + wordTimestamps` row (a loaded machine: keep the run short)
@@ -130,7 +131,8 @@ async function main() {
     console.log('(the header of bench/engine.ts says what each engine row and ratio is)');
     return;
   }
-  const precisions = values.precision!.split(',').filter(Boolean) as CpuPrecision[];
+  // default: the graphs a CPU worker runs for this model first (config/models.json cpuPrecision), then fp32
+  const precisions = (values.precision || [...new Set([defaultCpuPrecision(values.model!), 'fp32'])].join(',')).split(',').filter(Boolean) as CpuPrecision[];
   for (const p of precisions) if (!CPU_PRECISIONS.includes(p)) throw new Error(`--precision: unknown ${p} (known: ${CPU_PRECISIONS.join(', ')})`);
   const batches = values.batches!.split(',').filter(Boolean).map(Number);
   if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('--batches must be positive integers');
