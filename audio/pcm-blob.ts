@@ -26,11 +26,19 @@ export function chunkSampleRange(chunk: { start: number; end: number }): [number
 export async function readChunkSamples(blobs: BlobStore, key: string, chunk: { start: number; end: number; sha256?: string }): Promise<Float32Array> {
   const [first, last] = chunkSampleRange(chunk);
   const bytes = await blobs.readRange(key, first * BYTES_PER_SAMPLE, last * BYTES_PER_SAMPLE);
-  if (chunk.sha256) {
-    const actual = crypto.createHash('sha256').update(bytes).digest('hex');
-    if (actual !== chunk.sha256) throw new BlobIntegrityError(`${key}[${first}:${last}]`, chunk.sha256, actual);
-  }
-  // Copy into a fresh, aligned buffer: the engine thread takes ownership of it (transfer).
+  checkSha256(bytes, chunk.sha256, `${key}[${first}:${last}]`);
+  return alignedSamples(bytes);
+}
+
+/** @throws BlobIntegrityError when `expected` is given and `bytes` do not hash to it (`what` names them) */
+function checkSha256(bytes: Uint8Array, expected: string | undefined, what: string): void {
+  if (!expected) return;
+  const actual = crypto.createHash('sha256').update(bytes).digest('hex');
+  if (actual !== expected) throw new BlobIntegrityError(what, expected, actual);
+}
+
+/** `bytes` as float32 samples in a fresh, aligned buffer: the engine thread takes ownership of it (transfer). */
+function alignedSamples(bytes: Uint8Array): Float32Array {
   const out = new Float32Array(Math.floor(bytes.length / BYTES_PER_SAMPLE));
   new Uint8Array(out.buffer).set(bytes.subarray(0, out.byteLength));
   return out;
@@ -121,17 +129,12 @@ export async function writeEarlyChunk(blobs: BlobStore, key: string, pcmFile: st
  */
 export async function readEarlyChunk(blobs: BlobStore, key: string, chunk: ChunkSpan): Promise<Float32Array> {
   const bytes = await blobs.read(key);
-  const out = new Float32Array(Math.floor(bytes.length / BYTES_PER_SAMPLE));
-  new Uint8Array(out.buffer).set(bytes.subarray(0, out.byteLength));
   let at = 0;
   for (const r of rangesOf(chunk)) {
     const [first, last] = chunkSampleRange(r);
     const part = bytes.subarray(at, Math.min(bytes.length, at + (last - first) * BYTES_PER_SAMPLE));
-    if (r.sha256) {
-      const actual = crypto.createHash('sha256').update(part).digest('hex');
-      if (actual !== r.sha256) throw new BlobIntegrityError(`${key}[${first}:${last}]`, r.sha256, actual);
-    }
+    checkSha256(part, r.sha256, `${key}[${first}:${last}]`);
     at += part.length;
   }
-  return out;
+  return alignedSamples(bytes);
 }
