@@ -15,6 +15,9 @@ export const N_FFT = 400;
 /** STFT hop between consecutive frames, in samples: 10 ms at 16 kHz (audio.py `HOP_LENGTH`). */
 export const HOP_LENGTH = 160;
 
+/** Log-mel frames per second: SAMPLE_RATE / HOP_LENGTH = 100 (audio.py `FRAMES_PER_SECOND`; transcribe.py's `seek` unit). */
+export const FRAMES_PER_SECOND = SAMPLE_RATE / HOP_LENGTH;
+
 /** Mel bands of the log-mel input for all models but large-v3 (audio.py `log_mel_spectrogram(n_mels=80)`). */
 export const N_MELS = 80;
 

@@ -3,7 +3,7 @@
  * greedy decode with timestamps, Whisper's seek rule and no-speech guard, text through the tokenizer.
  * Browser-safe: the caller supplies the model and the tokenizer.
  */
-import { HOP_LENGTH, N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE, TIME_PER_TIMESTAMP_S } from './constants';
+import { FRAMES_PER_SECOND, HOP_LENGTH, N_MELS, N_FRAMES, N_SAMPLES, SAMPLE_RATE, TIME_PER_TIMESTAMP_S } from './constants';
 import { endsOnSingleTimestamp, segmentsFromTokens } from './decoding';
 import { addWordTimestamps, capAtLastTimestamp, clampWords, findAlignment, splitToWordTokens, type WordTiming } from './timing';
 import { bestAttempt, compressionRatio, isNoSpeechWindow, needsFallback, temperaturesFrom } from './fallback';
@@ -602,8 +602,7 @@ export class WhisperTranscriber {
       if (timed && !endsOnSingleTimestamp(row.tokens, vocab) && opts.wordSeek !== false) {
         // openai transcribe.py with word_timestamps: seek to the last word's end (in whole mel frames)
         const lastWordEnd = lastEnd(timed);
-        const framesPerSecond = SAMPLE_RATE / HOP_LENGTH;
-        const wordSeek = lastWordEnd === null ? seek : Math.round(lastWordEnd * framesPerSecond) / framesPerSecond;
+        const wordSeek = lastWordEnd === null ? seek : Math.round(lastWordEnd * FRAMES_PER_SECOND) / FRAMES_PER_SECOND;
         // strictly forward, or a window could be decoded again and again
         if (wordSeek > seek) next = wordSeek;
       }

@@ -11,7 +11,7 @@ import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import { blobKeys } from '../../common/blobs';
 import { workflowIdFor } from '../../common/constants';
-import { HOP_LENGTH, SAMPLE_RATE } from '../../engine/constants';
+import { FRAMES_PER_SECOND } from '../../engine/constants';
 import { NO_SPACE_LANGUAGES } from '../../engine/timing';
 import { verboseLanguageFields } from '../openai-language';
 import { admitUpload } from '../admission';
@@ -347,7 +347,7 @@ export function verboseSegments(segments: NonNullable<JobRow['segments']>) {
   return segments.map((s: StoredSegment, id) => ({
     id,
     // openai/whisper transcribe.py: the window's offset in mel frames (HOP_LENGTH 160 at 16 kHz: 100 per second)
-    seek: s.windowStart !== undefined ? Math.round(s.windowStart * (SAMPLE_RATE / HOP_LENGTH)) : 0,
+    seek: s.windowStart !== undefined ? Math.round(s.windowStart * FRAMES_PER_SECOND) : 0,
     start: s.start,
     end: s.end,
     text: s.text.startsWith(' ') || (s.language !== undefined && NO_SPACE_LANGUAGES.has(s.language)) ? s.text : ` ${s.text}`,
