@@ -271,7 +271,7 @@ async function engineAlone(
 async function main() {
   if (process.argv.includes('--help')) {
     console.log(`Usage: npm run -s bench:pipeline -- [--models whisper-tiny.en,whisper-base] [--runs 1] [--threads 2] [--batch-size 8]
-         [--precision fp32] [--float-models DIR] [--env K=V,...] [--temporal K=V,...] [--skip pipeline,peer]
+         [--precision fp32] [--float-models DIR] [--env K=V,...] [--temporal K=V,...] [--skip pipeline,peer] [--peer-timestamps]
   Our pipeline (API → completed on a local stack), our engine alone over the same chunks, and faster-whisper's
   BatchedInferencePipeline on the same file, side by side; where the pipeline's time went; peak RSS per process.
   --precision fp32  the float graphs from --float-models (default ~/.cache/fairscribe/models-float), batched
@@ -280,6 +280,8 @@ async function main() {
                     whole preparation, as before round 6), WORKFLOW_PATCHES_OFF=finish-as-local-activities (the
                     finish as ordinary activities, as before), WHISPER_MODELS_DIR, …
   --temporal        Temporal dynamic config for the stack's server, e.g. system.enableActivityEagerExecution=true
+  --peer-timestamps also runs faster-whisper batched with timestamps decoded (without_timestamps=False), the work our
+                    engine does for segment times; the batched pipeline's default (the goal's peer) decodes none
   The pipeline time is POST → the job's completedAt (what a client sees); the workflow's end is printed beside it.`);
     process.exit(0);
   }
@@ -297,6 +299,8 @@ async function main() {
       // fp32: the float graphs (infra/models/float-models.sh) in place of the int8 ones, batched as configured
       precision: { type: 'string', default: '' },
       'float-models': { type: 'string', default: path.join(BENCH_CACHE, 'models-float') },
+      // a second faster-whisper column with timestamps decoded, as our engine decodes them
+      'peer-timestamps': { type: 'boolean', default: false },
     },
   });
   const runs = Number(values.runs);
@@ -356,21 +360,25 @@ async function main() {
       );
       await engine.preload(modelDir);
       const ct2Dir = path.join(BENCH_CACHE, 'ct2', model);
-      let fw: PeerProcess | null = null;
       let fwWhy = '';
-      if (skip.has('peer')) fwWhy = 'skipped';
-      else if (!fs.existsSync(VENV_PYTHON) || !fs.existsSync(path.join(ct2Dir, 'model.bin'))) fwWhy = 'not set up (bash bench/setup-peers.sh)';
-      else {
-        fw = new PeerProcess(VENV_PYTHON, [
-          path.join(__dirname, 'peers', 'faster_whisper_peer.py'),
-          JSON.stringify({ ct2Dir, threads, language: 'en', batched: true, batchSize: Number(values['batch-size']), timestamps: false, vadSeconds: true }),
-        ]);
-        const ready = await fw.next();
-        if (ready.error) {
+      /** faster-whisper batched, timestamps as the pipeline's default (off) or decoded (--peer-timestamps) */
+      const startPeer = async (timestamps: boolean): Promise<PeerProcess | null> => {
+        if (skip.has('peer')) fwWhy = 'skipped';
+        else if (!fs.existsSync(VENV_PYTHON) || !fs.existsSync(path.join(ct2Dir, 'model.bin'))) fwWhy = 'not set up (bash bench/setup-peers.sh)';
+        else {
+          const p = new PeerProcess(VENV_PYTHON, [
+            path.join(__dirname, 'peers', 'faster_whisper_peer.py'),
+            JSON.stringify({ ct2Dir, threads, language: 'en', batched: true, batchSize: Number(values['batch-size']), timestamps, vadSeconds: true }),
+          ]);
+          const ready = await p.next();
+          if (!ready.error) return p;
           fwWhy = ready.error;
-          fw = null;
         }
-      }
+        return null;
+      };
+      const fw = await startPeer(false);
+      const fwTs = fw && values['peer-timestamps'] ? await startPeer(true) : null;
+      const peerTs: number[] = [];
       if (stack) {
         // Warm-up: the first job of a fresh stack bundles workflows and loads the model; not timed.
         const warm = await submitJob(stack.apiUrl, stack.apiKey, path.join(AUDIO, 'jfk.wav'), { language: 'en', model });
@@ -429,8 +437,13 @@ async function main() {
             texts.peer = f.text ?? '';
           }
         }
+        if (fwTs) {
+          const f = await fwTs.runFile(audio.pcm);
+          if (!f.error) peerTs.push(f.seconds!);
+        }
       }
       await fw?.quit();
+      await fwTs?.quit();
       const m = (xs: number[]) => (xs.length ? median(xs) : NaN);
       const P = m(pipe);
       const A = m(alone);
@@ -444,6 +457,7 @@ async function main() {
         fw || peer.length ? `faster-whisper batched ${F.toFixed(2)} s (its VAD ${m(peerVad).toFixed(2)} s)` : `faster-whisper batched: ${fwWhy}`,
         `pipeline / faster-whisper ${(P / F).toFixed(2)}×`,
         `engine alone / faster-whisper ${(A / F).toFixed(2)}×`,
+        ...(peerTs.length ? [`faster-whisper batched with timestamps ${m(peerTs).toFixed(2)} s, pipeline / it ${(P / m(peerTs)).toFixed(2)}×`] : []),
         `pipeline efficiency ${(100 * eff).toFixed(0)} %`,
         `RTFx pipeline ${(audio.seconds / P).toFixed(1)}`,
       ].join(' | ');
