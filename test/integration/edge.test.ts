@@ -154,6 +154,15 @@ test('a result completes the job: producedBy edge, 0 s billed, the slot held unt
   const extra = await postEdgeResult(app.url, a.id, a.edge.token, { ...result, audio: 'AAAA' });
   expect(extra.status).toBe(400); // only {text, segments, language}
   expect((await postEdgeResult(app.url, a.id, a.edge.token, { ...result, language: 'de' })).status).toBe(400); // tiny.en is English-only
+  // Times no audio of this tier can have (free: 30 min at most): captions would read "NaN:NaN:NaN,NaN".
+  for (const end of [1e308, DEFAULT_TIERS.free.maxAudioSeconds + 1]) {
+    const late = await postEdgeResult(app.url, a.id, a.edge.token, { ...result, segments: [{ start: 0, end, text: JFK_REFERENCE }] });
+    expect(late.status).toBe(400);
+    expect(((await late.json()) as any).error).toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/^segments\.0\.end: .* s is past the longest audio the free tier admits \(1800 s\)$/),
+    });
+  }
 
   const ok = await postEdgeResult(app.url, a.id, a.edge.token, result);
   expect(ok.status).toBe(202);
