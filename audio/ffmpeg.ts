@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { SAMPLE_RATE } from '../engine/constants';
-import { probeContainer, safeInputArgs, scrubInternals, UnsupportedAudioError } from './ffmpeg-safety';
+import { probeContainer, safeInputArgs, scrubInternals, UnsupportedAudioError, type ProbeData } from './ffmpeg-safety';
 import { MIN_PRESENT_FRACTION, probeAudioHeader, type AudioProbe } from './header-probe';
 
 export { UnsupportedAudioError } from './ffmpeg-safety';
@@ -39,7 +39,7 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
   const { demuxer, data } = await probeContainer(file, { firstPacket: true });
   const stream = data.streams.find((s) => s.codec_type === 'audio');
   if (!stream) throw new UnsupportedAudioError('the file has no audio stream');
-  const duration = Number(data.format.duration ?? stream.duration);
+  const duration = audioStreamSeconds(data);
   if (!Number.isFinite(duration) || duration <= 0) throw new UnsupportedAudioError('the audio has no duration');
   // e.g. a container whose track lives in another file (MOV data reference, not followed): nothing to read.
   if (!data.packets?.length) throw new UnsupportedAudioError('no audio decodes from the file', 'no packet in the audio stream');
@@ -51,6 +51,25 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
     container: data.format.format_name ?? 'unknown',
     demuxer,
   };
+}
+
+/**
+ * How long the audio a job transcribes lasts by the headers (seconds; NaN when nothing says): the first audio
+ * stream's, the one decoded (`-map 0:a:0`). Its own `duration`, else its `DURATION` tag (Matroska/WebM give
+ * streams no duration, only this tag, "HH:MM:SS.nnnnnnnnn"), else the container's. Not the container's first:
+ * it spans the longest stream, and a video's picture may run on after its sound ends (16 s of picture over 11 s
+ * of speech reserved 16 s and failed preparation as "truncated").
+ */
+export function audioStreamSeconds(data: ProbeData): number {
+  const stream = data.streams.find((s) => s.codec_type === 'audio');
+  const own = Number(stream?.duration);
+  if (Number.isFinite(own) && own > 0) return own;
+  const tag = /^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$/.exec(stream?.tags?.DURATION ?? '');
+  if (tag) {
+    const tagged = Number(tag[1]) * 3600 + Number(tag[2]) * 60 + Number(tag[3]);
+    if (tagged > 0) return tagged;
+  }
+  return Number(data.format.duration);
 }
 
 /** The decoded audio runs past what the job may have (a header that understates the duration). */
@@ -143,7 +162,7 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
   const blocker = new PcmBlocker(opts.blockSamples ?? DEFAULT_BLOCK_SAMPLES);
   const { demuxer, data } = await probeContainer(inFile);
   signal?.throwIfAborted();
-  const headerSeconds = Number(data.format.duration ?? data.streams.find((s) => s.codec_type === 'audio')?.duration);
+  const headerSeconds = audioStreamSeconds(data);
   opts.onHeader?.(headerSeconds);
   // The wav demuxer flags a short final read as a corrupt packet, and a WAV written to a pipe (`ffmpeg … -f wav -`,
   // sox) declares an unknown data size (0xFFFFFFFF), so its last packet is always short: -xerror would refuse every
