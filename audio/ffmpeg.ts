@@ -72,6 +72,20 @@ export function audioStreamSeconds(data: ProbeData): number {
   return Number(data.format.duration);
 }
 
+/** Most channels ffmpeg's `-ac 1` downmixes: past 8 it has no default layout, so no rematrix matrix (swresample). */
+const MAX_DEFAULT_LAYOUT_CHANNELS = 8;
+
+/**
+ * ffmpeg arguments that downmix a stream of `channels` channels to mono. Up to 8 (or unknown): `-ac 1`, ffmpeg's
+ * own downmix by layout. More: the mean of all channels by the `pan` filter (`<` normalises the gains to a sum
+ * of 1), since `-ac 1` fails there ("Rematrix is needed between 9 channels and mono but there is not enough
+ * information to do it") and a 10- or 16-track recording was admitted, then failed as undecodable.
+ */
+export function monoDownmixArgs(channels: number | undefined): string[] {
+  if (!channels || channels <= MAX_DEFAULT_LAYOUT_CHANNELS) return ['-ac', '1'];
+  return ['-af', `pan=mono|c0<${Array.from({ length: channels }, (_, i) => `c${i}`).join('+')}`];
+}
+
 /** The decoded audio runs past what the job may have (a header that understates the duration). */
 export class AudioTooLongError extends Error {
   readonly code = 'audio_too_long';
@@ -171,7 +185,7 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
   const exitOnError = demuxer === 'wav' ? [] : ['-xerror'];
   const args = ['-nostdin', ...safeInputArgs(inFile, demuxer), '-v', 'error', ...exitOnError, '-vn', '-map', '0:a:0'];
   if (opts.audioFilter) args.push('-af', opts.audioFilter);
-  else args.push('-ac', '1');
+  else args.push(...monoDownmixArgs(data.streams.find((s) => s.codec_type === 'audio')?.channels));
   args.push('-ar', String(SAMPLE_RATE), '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1');
   // FFMPEG_PATH as fluent-ffmpeg reads it, so every ffmpeg run here finds the same binary.
   const child = spawn(process.env.FFMPEG_PATH || 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
