@@ -78,16 +78,21 @@ function refuseUpgrade(socket: Duplex, status: number, code: string, message: st
   );
 }
 
-/** The caller of an upgrade request: `Authorization: Bearer <apiKey>`, or `?token=` scoped to listen. */
-async function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http.IncomingMessage, url: URL): Promise<Principal | null> {
+/**
+ * The caller of an upgrade request: `Authorization: Bearer <apiKey>`, or `?token=` scoped to listen; else the
+ * 401's sentence, the HTTP routes' own (api/auth.ts) for each case: a caller who sent an expired token is not
+ * told to send one.
+ */
+async function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http.IncomingMessage, url: URL): Promise<Principal | string> {
   const header = req.headers.authorization;
   if (header) {
     const m = BEARER_RE.exec(header);
-    return m ? resolveApiKey(deps.pool, m[1]) : null;
+    if (!m) return 'malformed Authorization header: expected "Bearer <apiKey>"';
+    return (await resolveApiKey(deps.pool, m[1])) ?? 'unknown or revoked API key';
   }
   const token = url.searchParams.get('token');
-  if (!token) return null;
-  return principalFromToken(deps.pool, tokens, token, 'listen');
+  if (!token) return 'send "Authorization: Bearer <apiKey>" or ?token= from POST /v1/tokens {"scope":"listen"}';
+  return (await principalFromToken(deps.pool, tokens, token, 'listen')) ?? 'bad or expired token, or its API key was revoked';
 }
 
 /**
@@ -101,7 +106,7 @@ export function attachListen(server: http.Server, deps: ApiDeps, tokens: TokenSi
     if (url.pathname !== LISTEN_PATH) return refuseUpgrade(socket, 404, 'not_found', `no WebSocket route ${url.pathname}`);
     authenticateUpgrade(deps, tokens, req, url).then(
       (me) => {
-        if (!me) return refuseUpgrade(socket, 401, 'unauthorized', 'send "Authorization: Bearer <apiKey>" or ?token= from POST /v1/tokens {"scope":"listen"}');
+        if (typeof me === 'string') return refuseUpgrade(socket, 401, 'unauthorized', me);
         wss.handleUpgrade(req, socket, head, (ws) => new LiveSession(ws, me, deps, opts).begin());
       },
       (err) => {

@@ -377,6 +377,29 @@ describe('auth', () => {
     await expect(connect({ apiKey: null, query: '?token=forged.token' }).opened).rejects.toMatchObject({ status: 401 });
   });
 
+  /** The refused upgrade's status and error body. */
+  function refusal(query: string, authorization?: string): Promise<{ status: number; error: { code: string; message: string } }> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/listen${query}`, { headers: authorization ? { authorization } : {} });
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, ...JSON.parse(body) }));
+      });
+      ws.once('open', () => reject(new Error('the upgrade was accepted')));
+    });
+  }
+
+  test('each 401 says what was wrong, as the HTTP routes do: a token sent is not "send a token"', async () => {
+    expect(await refusal('')).toEqual({ status: 401, error: { code: 'unauthorized', message: expect.stringMatching(/^send "Authorization: Bearer <apiKey>" or \?token=/) } });
+    expect(await refusal('?token=forged.token')).toEqual({ status: 401, error: { code: 'unauthorized', message: 'bad or expired token, or its API key was revoked' } });
+    expect(await refusal('', 'Bearer fsk_nope_nope')).toEqual({ status: 401, error: { code: 'unauthorized', message: 'unknown or revoked API key' } });
+    expect(await refusal('', 'Basic Zm9vOmJhcg==')).toEqual({
+      status: 401,
+      error: { code: 'unauthorized', message: 'malformed Authorization header: expected "Bearer <apiKey>"' },
+    });
+  });
+
   test('a plain GET answers 426 upgrade_required', async () => {
     const res = await fetch(`${app.url}/v1/listen`, { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(426);
