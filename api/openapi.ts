@@ -384,7 +384,7 @@ export function buildOpenApi(): JsonSchema {
             'the stream\'s, or the one detected on the utterance), ' +
             '{"type":"done","jobId","text","audioSeconds"}, or {"type":"error","code","message"} and a close ' +
             '(codes: invalid_request, start_timeout, idle_timeout, quota_exceeded, concurrency_limit, too_fast, ' +
-            'slow_client, no_capacity, model_not_allowed, frame_too_large). The stream is recorded as a job (priorityClass ' +
+            'slow_client, no_capacity, model_not_allowed, frame_too_large, cancelled). The stream is recorded as a job (priorityClass ' +
             'live): completed with the whole transcript when the client stops or goes away, failed with the code when ' +
             'it breaks the protocol.',
           tags: ['live'],
