@@ -296,6 +296,11 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     process.stderr.write(`backfill: no such folder or manifest: ${positionals[0]}\n`);
     return 2;
   }
+  if (MEDIA_EXT.test(positionals[0]) && fs.statSync(positionals[0]).isFile()) {
+    // listItems would read it as a manifest and say "<file>:1: not JSON".
+    process.stderr.write(`backfill: ${positionals[0]} is an audio file; give a folder or a .jsonl manifest (for one file, use npm run transcribe)\n`);
+    return 2;
+  }
   let items: BackfillItem[];
   try {
     items = listItems(positionals[0]);

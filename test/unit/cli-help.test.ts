@@ -77,6 +77,12 @@ describe('usage errors say why', () => {
     expect(r.err).toMatch(new RegExp(`^backfill: --max-in-flight must be a whole number of at least 1 \\(got '${n.replace('.', '\\.')}'\\)\\nusage: `));
   });
 
+  test('backfill: one audio file is not read as a manifest ("not JSON"): it points to transcribe', async () => {
+    const r = await run(backfill, ['../shared/audio/jfk.wav']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('backfill: ../shared/audio/jfk.wav is an audio file; give a folder or a .jsonl manifest (for one file, use npm run transcribe)\n');
+  });
+
   test('backfill: two sources are refused', async () => {
     const r = await run(backfill, ['a', 'b']);
     expect(r.code).toBe(2);
