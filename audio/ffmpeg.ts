@@ -54,20 +54,39 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
 }
 
 /**
- * How long the audio a job transcribes lasts by the headers (seconds; NaN when nothing says): the first audio
- * stream's, the one decoded (`-map 0:a:0`). Its own `duration`, else its `DURATION` tag (Matroska/WebM give
- * streams no duration, only this tag, "HH:MM:SS.nnnnnnnnn"), else the container's. Not the container's first:
- * it spans the longest stream, and a video's picture may run on after its sound ends (16 s of picture over 11 s
- * of speech reserved 16 s and failed preparation as "truncated").
+ * Below this (seconds) a sound track's late start is left alone: encoders' own delays (AAC priming, a frame or
+ * two) are tens of milliseconds, under a caption's precision.
+ */
+const MIN_AUDIO_LEAD_S = 0.05;
+
+/**
+ * How late the first audio stream starts on the file's time line (seconds, 0 when not later than `MIN_AUDIO_LEAD_S`):
+ * its `start_time` after the container's, e.g. a screen recording whose microphone came on 3 s into the picture.
+ * ffmpeg decodes such a stream from its first sample, so without this lead every transcript time (and a video's
+ * captions) would come that much early; decodeToPcm puts this much silence first instead.
+ */
+export function audioLeadSeconds(data: ProbeData): number {
+  const stream = data.streams.find((s) => s.codec_type === 'audio');
+  const lead = Number(stream?.start_time) - Number(data.format.start_time ?? 0);
+  return Number.isFinite(lead) && lead > MIN_AUDIO_LEAD_S ? lead : 0;
+}
+
+/**
+ * How long the audio a job transcribes lasts by the headers (seconds; NaN when nothing says), on the file's time
+ * line: the first audio stream's (the one decoded, `-map 0:a:0`) lead (audioLeadSeconds) plus its own `duration`,
+ * else its `DURATION` tag (Matroska/WebM give streams no duration, only this tag, "HH:MM:SS.nnnnnnnnn"), else the
+ * container's. Not the container's first: it spans the longest stream, and a video's picture may run on after its
+ * sound ends (16 s of picture over 11 s of speech reserved 16 s and failed preparation as "truncated").
  */
 export function audioStreamSeconds(data: ProbeData): number {
   const stream = data.streams.find((s) => s.codec_type === 'audio');
+  const lead = audioLeadSeconds(data);
   const own = Number(stream?.duration);
-  if (Number.isFinite(own) && own > 0) return own;
+  if (Number.isFinite(own) && own > 0) return lead + own;
   const tag = /^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$/.exec(stream?.tags?.DURATION ?? '');
   if (tag) {
     const tagged = Number(tag[1]) * 3600 + Number(tag[2]) * 60 + Number(tag[3]);
-    if (tagged > 0) return tagged;
+    if (tagged > 0) return lead + tagged;
   }
   return Number(data.format.duration);
 }
@@ -184,8 +203,16 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
   // (audio/header-probe.ts), and a decoder inside WAV (ADPCM, GSM) that errs still prints at -v error: refused below.
   const exitOnError = demuxer === 'wav' ? [] : ['-xerror'];
   const args = ['-nostdin', ...safeInputArgs(inFile, demuxer), '-v', 'error', ...exitOnError, '-vn', '-map', '0:a:0'];
-  if (opts.audioFilter) args.push('-af', opts.audioFilter);
-  else args.push(...monoDownmixArgs(data.streams.find((s) => s.codec_type === 'audio')?.channels));
+  // A sound track that starts late keeps its place on the file's time line (audioLeadSeconds): silence first.
+  // adelay counts in the input's samples (it runs before the resampling to 16 kHz); milliseconds without a rate.
+  const audio = data.streams.find((s) => s.codec_type === 'audio');
+  const lead = audioLeadSeconds(data);
+  const inputRate = Number(audio?.sample_rate);
+  const delayArg = inputRate > 0 ? `${Math.round(lead * inputRate)}S` : `${Math.round(lead * 1000)}`;
+  const delay = lead > 0 ? [`adelay=delays=${delayArg}:all=1`] : [];
+  const mono = opts.audioFilter ? ['-af', opts.audioFilter] : monoDownmixArgs(audio?.channels);
+  if (mono[0] === '-af') args.push('-af', [...delay, mono[1]].join(','));
+  else args.push(...(delay.length ? ['-af', delay[0]] : []), ...mono);
   args.push('-ar', String(SAMPLE_RATE), '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1');
   // FFMPEG_PATH as fluent-ffmpeg reads it, so every ffmpeg run here finds the same binary.
   const child = spawn(process.env.FFMPEG_PATH || 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
