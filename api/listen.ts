@@ -4,7 +4,8 @@
  * Client: `{"type":"start", "model"?, "language"?, "sampleRate", "encoding": "pcm_s16le"|"f32"}`, binary
  * frames of mono samples, `{"type":"stop"}`. Server: `partial {text}` (the growing utterance re-decoded
  * at most about once a second), `final {text, start, end}` per utterance (at a pause, or at 25 s),
- * `done {jobId, text, audioSeconds}`, `error {code, message}` followed by a close.
+ * `done {jobId, text, audioSeconds}`, `error {code, message, jobId?}` followed by a close (jobId once the stream's
+ * job exists).
  *
  * Each stream is a job (mode cloud, priorityClass live) with a reservation that grows in steps of
  * LIVE_RESERVE_STEP_S while it streams (up to the tier's longest audio, within the day's quota); the
@@ -424,8 +425,10 @@ class LiveSession {
     const e =
       err instanceof SessionError ? err : new SessionError('internal', 'internal error', CLOSE.internal);
     if (!(err instanceof SessionError)) this.log.error('live session failed', { jobId: this.jobId, err: String((err as Error)?.stack ?? err) });
-    this.send({ type: 'error', code: e.code, message: e.message, ...e.details });
     const hadJob = this.jobId !== null && this.state === 'streaming';
+    // A stream that had started names its job: what was streamed before the error is transcribed and billed there
+    // (GET /v1/jobs/:id), and the client has no other handle on it (`done` never comes).
+    this.send({ type: 'error', code: e.code, message: e.message, ...e.details, ...(hadJob ? { jobId: this.jobId } : {}) });
     this.close(e.closeCode, e.code);
     if (hadJob) {
       await this.end('error', e).catch((x) => this.log.error('live session end failed', { jobId: this.jobId, err: String(x) }));

@@ -200,6 +200,8 @@ test('quota counts streamed seconds: the stream closes with quota_exceeded and t
   expect(close.code).toBe(1008);
   const { rows } = await app.pool.query('SELECT id FROM jobs WHERE user_id = $1', [free.userId]);
   expect(rows).toHaveLength(1);
+  // The error names the stream's job: what was streamed before it is transcribed and billed there.
+  expect((err as any).jobId).toBe(rows[0].id);
   const deadline = Date.now() + 30_000;
   let job: any;
   do {
@@ -215,6 +217,7 @@ test('quota counts streamed seconds: the stream closes with quota_exceeded and t
   again.ws.send(start());
   await again.closed;
   expect(again.messages).toEqual([expect.objectContaining({ type: 'error', code: 'quota_exceeded' })]);
+  expect(again.messages[0]).not.toHaveProperty('jobId'); // refused at start: no job was made
 }, 60_000);
 
 test('cancelling a live job (POST /v1/jobs/:id/cancel) ends its stream with error cancelled and releases the quota', async () => {
