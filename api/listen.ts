@@ -4,7 +4,8 @@
  * Client: `{"type":"start", "model"?, "language"?, "sampleRate", "encoding": "pcm_s16le"|"f32"}`, binary
  * frames of mono samples, `{"type":"stop"}`. Server: `partial {text}` (the growing utterance re-decoded
  * at most about once a second), `final {text, start, end}` per utterance (at a pause, or at 25 s),
- * `done {jobId, text, audioSeconds}`, `error {code, message}` followed by a close.
+ * `done {jobId, text, audioSeconds}`, `error {code, message, jobId?}` followed by a close (jobId once the stream's
+ * job exists).
  *
  * Each stream is a job (mode cloud, priorityClass live) with a reservation that grows in steps of
  * LIVE_RESERVE_STEP_S while it streams (up to the tier's longest audio, within the day's quota); the
@@ -78,16 +79,21 @@ function refuseUpgrade(socket: Duplex, status: number, code: string, message: st
   );
 }
 
-/** The caller of an upgrade request: `Authorization: Bearer <apiKey>`, or `?token=` scoped to listen. */
-async function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http.IncomingMessage, url: URL): Promise<Principal | null> {
+/**
+ * The caller of an upgrade request: `Authorization: Bearer <apiKey>`, or `?token=` scoped to listen; else the
+ * 401's sentence, the HTTP routes' own (api/auth.ts) for each case: a caller who sent an expired token is not
+ * told to send one.
+ */
+async function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http.IncomingMessage, url: URL): Promise<Principal | string> {
   const header = req.headers.authorization;
   if (header) {
     const m = BEARER_RE.exec(header);
-    return m ? resolveApiKey(deps.pool, m[1]) : null;
+    if (!m) return 'malformed Authorization header: expected "Bearer <apiKey>"';
+    return (await resolveApiKey(deps.pool, m[1])) ?? 'unknown or revoked API key';
   }
   const token = url.searchParams.get('token');
-  if (!token) return null;
-  return principalFromToken(deps.pool, tokens, token, 'listen');
+  if (!token) return 'send "Authorization: Bearer <apiKey>" or ?token= from POST /v1/tokens {"scope":"listen"}';
+  return (await principalFromToken(deps.pool, tokens, token, 'listen')) ?? 'bad or expired token, or its API key was revoked';
 }
 
 /**
@@ -101,7 +107,7 @@ export function attachListen(server: http.Server, deps: ApiDeps, tokens: TokenSi
     if (url.pathname !== LISTEN_PATH) return refuseUpgrade(socket, 404, 'not_found', `no WebSocket route ${url.pathname}`);
     authenticateUpgrade(deps, tokens, req, url).then(
       (me) => {
-        if (!me) return refuseUpgrade(socket, 401, 'unauthorized', 'send "Authorization: Bearer <apiKey>" or ?token= from POST /v1/tokens {"scope":"listen"}');
+        if (typeof me === 'string') return refuseUpgrade(socket, 401, 'unauthorized', me);
         wss.handleUpgrade(req, socket, head, (ws) => new LiveSession(ws, me, deps, opts).begin());
       },
       (err) => {
@@ -419,8 +425,10 @@ class LiveSession {
     const e =
       err instanceof SessionError ? err : new SessionError('internal', 'internal error', CLOSE.internal);
     if (!(err instanceof SessionError)) this.log.error('live session failed', { jobId: this.jobId, err: String((err as Error)?.stack ?? err) });
-    this.send({ type: 'error', code: e.code, message: e.message, ...e.details });
     const hadJob = this.jobId !== null && this.state === 'streaming';
+    // A stream that had started names its job: what was streamed before the error is transcribed and billed there
+    // (GET /v1/jobs/:id), and the client has no other handle on it (`done` never comes).
+    this.send({ type: 'error', code: e.code, message: e.message, ...e.details, ...(hadJob ? { jobId: this.jobId } : {}) });
     this.close(e.closeCode, e.code);
     if (hadJob) {
       await this.end('error', e).catch((x) => this.log.error('live session end failed', { jobId: this.jobId, err: String(x) }));

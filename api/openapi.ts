@@ -382,9 +382,9 @@ export function buildOpenApi(): JsonSchema {
             'message (schema below), then binary frames of mono samples in the chosen encoding, then {"type":"stop"}. ' +
             'Server: {"type":"partial","text"}, {"type":"final","text","start","end","language"} per utterance (language: ' +
             'the stream\'s, or the one detected on the utterance), ' +
-            '{"type":"done","jobId","text","audioSeconds"}, or {"type":"error","code","message"} and a close ' +
+            '{"type":"done","jobId","text","audioSeconds"}, or {"type":"error","code","message","jobId"?} (jobId once the stream has its job) and a close ' +
             '(codes: invalid_request, start_timeout, idle_timeout, quota_exceeded, concurrency_limit, too_fast, ' +
-            'slow_client, no_capacity, model_not_allowed, frame_too_large). The stream is recorded as a job (priorityClass ' +
+            'slow_client, no_capacity, model_not_allowed, frame_too_large, cancelled). The stream is recorded as a job (priorityClass ' +
             'live): completed with the whole transcript when the client stops or goes away, failed with the code when ' +
             'it breaks the protocol.',
           tags: ['live'],

@@ -92,7 +92,8 @@ export const usageQuery = z
   .object({
     day: z
       .string()
-      .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a UTC day as YYYY-MM-DD')
+      // abort: a day not in this shape gets this reason alone, not also the calendar check's about a date never read
+      .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a UTC day as YYYY-MM-DD', abort: true })
       .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'must be a real calendar day')
       .optional(),
   })

@@ -128,7 +128,14 @@ export function toSrt(segments: readonly FormattableSegment[], layout?: CaptionL
   return stringifySync(cues(laidOut, 'SRT'), { format: 'SRT' });
 }
 
-/** WebVTT subtitles: one cue per segment, or laid out by word times when `layout` is given. */
+/**
+ * WebVTT subtitles: one cue per segment, or laid out by word times when `layout` is given. Always starts with
+ * the `WEBVTT` line, also without cues (silence, a clip too short to say anything): `subtitle` writes the header
+ * before the first cue only, and an empty body is no WebVTT file (the spec's file signature; players refuse it;
+ * openai/whisper's WriteVTT writes the header always). One newline after it: `subtitle`'s own parser reads a
+ * header followed by a blank line as a cue missing its timestamp.
+ */
 export function toVtt(segments: readonly FormattableSegment[], layout?: CaptionLayout): string {
-  return stringifySync(cues(layout ? captionCues(segments, layout) : segments, 'WebVTT'), { format: 'WebVTT' });
+  const body = stringifySync(cues(layout ? captionCues(segments, layout) : segments, 'WebVTT'), { format: 'WebVTT' });
+  return body === '' ? 'WEBVTT\n' : body;
 }

@@ -58,13 +58,18 @@ export function isMultipart(req: Request): boolean {
  * (busboy still emits parts already in its buffer), the file being written is closed and removed, and
  * the promise settles without waiting for bytes that will never come. A body that stalls for the idle
  * timeout (api/body-timeout.ts) fails with 408 request_timeout the same way.
- * @throws ApiError 415 (not multipart), 413 file_too_large (while streaming), 408 request_timeout,
+ * @throws ApiError 415 (not multipart, or a Content-Encoding), 413 file_too_large (while streaming), 408 request_timeout,
  *   400 invalid_request (a repeated field or file part, a second file field, a field over 16 KB,
  *   malformed body); the partial file is removed.
  */
 export async function receiveMultipart(req: Request, opts: UploadOptions): Promise<ReceivedUpload> {
   if (!isMultipart(req)) {
     throw new ApiError(415, 'unsupported_media_type', 'the request body must be multipart/form-data');
+  }
+  // busboy reads the body as sent: a compressed one would fail as "malformed multipart body … cut short".
+  const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && encoding !== '') {
+    throw new ApiError(415, 'unsupported_media_type', `Content-Encoding ${encoding} is not supported for uploads: send the multipart body uncompressed (audio is compressed already)`);
   }
   const fileField = opts.fileField ?? 'file';
   let bb: busboy.Busboy;

@@ -117,8 +117,8 @@ export function safeInputArgs(file: string, demuxer: string): string[] {
 
 /** ffprobe's JSON (`-show_format -show_streams`), the fields we read. */
 export interface ProbeData {
-  format: { format_name?: string; duration?: string };
-  streams: { codec_type?: string; codec_name?: string; channels?: number; sample_rate?: string; duration?: string }[];
+  format: { format_name?: string; duration?: string; start_time?: string };
+  streams: { codec_type?: string; codec_name?: string; channels?: number; sample_rate?: string; duration?: string; start_time?: string; tags?: Record<string, string> }[];
   /** with `firstPacket`: the first audio packet, if the demuxer could read one */
   packets?: { codec_type?: string; size?: string }[];
 }

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { SAMPLE_RATE } from '../engine/constants';
-import { probeContainer, safeInputArgs, scrubInternals, UnsupportedAudioError } from './ffmpeg-safety';
+import { probeContainer, safeInputArgs, scrubInternals, UnsupportedAudioError, type ProbeData } from './ffmpeg-safety';
 import { MIN_PRESENT_FRACTION, probeAudioHeader, type AudioProbe } from './header-probe';
 
 export { UnsupportedAudioError } from './ffmpeg-safety';
@@ -39,7 +39,7 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
   const { demuxer, data } = await probeContainer(file, { firstPacket: true });
   const stream = data.streams.find((s) => s.codec_type === 'audio');
   if (!stream) throw new UnsupportedAudioError('the file has no audio stream');
-  const duration = Number(data.format.duration ?? stream.duration);
+  const duration = audioStreamSeconds(data);
   if (!Number.isFinite(duration) || duration <= 0) throw new UnsupportedAudioError('the audio has no duration');
   // e.g. a container whose track lives in another file (MOV data reference, not followed): nothing to read.
   if (!data.packets?.length) throw new UnsupportedAudioError('no audio decodes from the file', 'no packet in the audio stream');
@@ -51,6 +51,58 @@ export async function probeAudio(file: string): Promise<AudioProbe> {
     container: data.format.format_name ?? 'unknown',
     demuxer,
   };
+}
+
+/**
+ * Below this (seconds) a sound track's late start is left alone: encoders' own delays (AAC priming, a frame or
+ * two) are tens of milliseconds, under a caption's precision.
+ */
+const MIN_AUDIO_LEAD_S = 0.05;
+
+/**
+ * How late the first audio stream starts on the file's time line (seconds, 0 when not later than `MIN_AUDIO_LEAD_S`):
+ * its `start_time` after the container's, e.g. a screen recording whose microphone came on 3 s into the picture.
+ * ffmpeg decodes such a stream from its first sample, so without this lead every transcript time (and a video's
+ * captions) would come that much early; decodeToPcm puts this much silence first instead.
+ */
+export function audioLeadSeconds(data: ProbeData): number {
+  const stream = data.streams.find((s) => s.codec_type === 'audio');
+  const lead = Number(stream?.start_time) - Number(data.format.start_time ?? 0);
+  return Number.isFinite(lead) && lead > MIN_AUDIO_LEAD_S ? lead : 0;
+}
+
+/**
+ * How long the audio a job transcribes lasts by the headers (seconds; NaN when nothing says), on the file's time
+ * line: the first audio stream's (the one decoded, `-map 0:a:0`) lead (audioLeadSeconds) plus its own `duration`,
+ * else its `DURATION` tag (Matroska/WebM give streams no duration, only this tag, "HH:MM:SS.nnnnnnnnn"), else the
+ * container's. Not the container's first: it spans the longest stream, and a video's picture may run on after its
+ * sound ends (16 s of picture over 11 s of speech reserved 16 s and failed preparation as "truncated").
+ */
+export function audioStreamSeconds(data: ProbeData): number {
+  const stream = data.streams.find((s) => s.codec_type === 'audio');
+  const lead = audioLeadSeconds(data);
+  const own = Number(stream?.duration);
+  if (Number.isFinite(own) && own > 0) return lead + own;
+  const tag = /^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$/.exec(stream?.tags?.DURATION ?? '');
+  if (tag) {
+    const tagged = Number(tag[1]) * 3600 + Number(tag[2]) * 60 + Number(tag[3]);
+    if (tagged > 0) return lead + tagged;
+  }
+  return Number(data.format.duration);
+}
+
+/** Most channels ffmpeg's `-ac 1` downmixes: past 8 it has no default layout, so no rematrix matrix (swresample). */
+const MAX_DEFAULT_LAYOUT_CHANNELS = 8;
+
+/**
+ * ffmpeg arguments that downmix a stream of `channels` channels to mono. Up to 8 (or unknown): `-ac 1`, ffmpeg's
+ * own downmix by layout. More: the mean of all channels by the `pan` filter (`<` normalises the gains to a sum
+ * of 1), since `-ac 1` fails there ("Rematrix is needed between 9 channels and mono but there is not enough
+ * information to do it") and a 10- or 16-track recording was admitted, then failed as undecodable.
+ */
+export function monoDownmixArgs(channels: number | undefined): string[] {
+  if (!channels || channels <= MAX_DEFAULT_LAYOUT_CHANNELS) return ['-ac', '1'];
+  return ['-af', `pan=mono|c0<${Array.from({ length: channels }, (_, i) => `c${i}`).join('+')}`];
 }
 
 /** The decoded audio runs past what the job may have (a header that understates the duration). */
@@ -143,7 +195,7 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
   const blocker = new PcmBlocker(opts.blockSamples ?? DEFAULT_BLOCK_SAMPLES);
   const { demuxer, data } = await probeContainer(inFile);
   signal?.throwIfAborted();
-  const headerSeconds = Number(data.format.duration ?? data.streams.find((s) => s.codec_type === 'audio')?.duration);
+  const headerSeconds = audioStreamSeconds(data);
   opts.onHeader?.(headerSeconds);
   // The wav demuxer flags a short final read as a corrupt packet, and a WAV written to a pipe (`ffmpeg … -f wav -`,
   // sox) declares an unknown data size (0xFFFFFFFF), so its last packet is always short: -xerror would refuse every
@@ -151,8 +203,16 @@ export async function decodeToPcm(inFile: string, outFile: string, opts: Normali
   // (audio/header-probe.ts), and a decoder inside WAV (ADPCM, GSM) that errs still prints at -v error: refused below.
   const exitOnError = demuxer === 'wav' ? [] : ['-xerror'];
   const args = ['-nostdin', ...safeInputArgs(inFile, demuxer), '-v', 'error', ...exitOnError, '-vn', '-map', '0:a:0'];
-  if (opts.audioFilter) args.push('-af', opts.audioFilter);
-  else args.push('-ac', '1');
+  // A sound track that starts late keeps its place on the file's time line (audioLeadSeconds): silence first.
+  // adelay counts in the input's samples (it runs before the resampling to 16 kHz); milliseconds without a rate.
+  const audio = data.streams.find((s) => s.codec_type === 'audio');
+  const lead = audioLeadSeconds(data);
+  const inputRate = Number(audio?.sample_rate);
+  const delayArg = inputRate > 0 ? `${Math.round(lead * inputRate)}S` : `${Math.round(lead * 1000)}`;
+  const delay = lead > 0 ? [`adelay=delays=${delayArg}:all=1`] : [];
+  const mono = opts.audioFilter ? ['-af', opts.audioFilter] : monoDownmixArgs(audio?.channels);
+  if (mono[0] === '-af') args.push('-af', [...delay, mono[1]].join(','));
+  else args.push(...(delay.length ? ['-af', delay[0]] : []), ...mono);
   args.push('-ar', String(SAMPLE_RATE), '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1');
   // FFMPEG_PATH as fluent-ffmpeg reads it, so every ffmpeg run here finds the same binary.
   const child = spawn(process.env.FFMPEG_PATH || 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -126,7 +126,9 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const name = COMMANDS[positionals[0]] ? positionals[0] : positionals.slice(0, 2).join(' ');
   const cmd = COMMANDS[name];
   if (!cmd) {
-    process.stderr.write(usageText());
+    // Name what was not understood (nothing to name when no command was given).
+    const said = positionals.length ? `admin: unknown command '${positionals.join(' ')}'\n` : '';
+    process.stderr.write(said + usageText());
     return 2;
   }
   const config = loadConfig();

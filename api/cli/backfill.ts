@@ -278,8 +278,27 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   }
   const usage = USAGE;
   const maxInFlight = values['max-in-flight'] === undefined ? DEFAULT_MAX_IN_FLIGHT : Number(values['max-in-flight']);
-  if (positionals.length !== 1 || !Number.isInteger(maxInFlight) || maxInFlight < 1) {
+  // Each usage error says what is wrong before the usage (as transcribe and admin do), not the usage alone.
+  if (positionals.length === 0) {
     process.stderr.write(usage);
+    return 2;
+  }
+  if (positionals.length > 1) {
+    process.stderr.write(`backfill: give one folder or manifest (got ${positionals.length})\n${usage}`);
+    return 2;
+  }
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+    process.stderr.write(`backfill: --max-in-flight must be a whole number of at least 1 (got '${values['max-in-flight']}')\n${usage}`);
+    return 2;
+  }
+  if (!fs.existsSync(positionals[0])) {
+    // listItems' statSync would say "ENOENT: no such file or directory, stat '<absolute path>'".
+    process.stderr.write(`backfill: no such folder or manifest: ${positionals[0]}\n`);
+    return 2;
+  }
+  if (MEDIA_EXT.test(positionals[0]) && fs.statSync(positionals[0]).isFile()) {
+    // listItems would read it as a manifest and say "<file>:1: not JSON".
+    process.stderr.write(`backfill: ${positionals[0]} is an audio file; give a folder or a .jsonl manifest (for one file, use npm run transcribe)\n`);
     return 2;
   }
   let items: BackfillItem[];

@@ -40,5 +40,23 @@ export function resolveApiTarget(): { apiUrl: string; apiKey: string; uiUrl: str
   if (!apiUrl || !apiKey) {
     throw new Error('no API to talk to: run `npm start` (writes .data/stack.json) or set FAIRSCRIBE_API_URL and FAIRSCRIBE_API_KEY');
   }
-  return { apiUrl: apiUrl.replace(/\/$/, ''), apiKey, uiUrl: stack?.uiUrl ?? process.env.FAIRSCRIBE_UI_URL ?? null };
+  return { apiUrl: apiBase(apiUrl), apiKey, uiUrl: stack?.uiUrl ?? process.env.FAIRSCRIBE_UI_URL ?? null };
+}
+
+/**
+ * The API's address as the tools join paths to it: no trailing slash, and no trailing `/v1` (every route is under
+ * /v1, so that is the OpenAI client's baseURL given here, which made the tools call /v1/v1/jobs).
+ * @throws Error naming FAIRSCRIBE_API_URL when it is not an http(s) URL (fetch would say "Failed to parse URL")
+ */
+function apiBase(apiUrl: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    // not a URL at all
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new Error(`FAIRSCRIBE_API_URL must be the API's http:// or https:// address, such as http://127.0.0.1:8080 (got '${apiUrl}')`);
+  }
+  return apiUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
 }

@@ -100,6 +100,11 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
+  if (positionals.length > 1) {
+    // One job per run: transcribing the first file and dropping the others unsaid loses them.
+    process.stderr.write(`transcribe: give one audio file (got ${positionals.length}); for a folder, use npm run backfill\n${USAGE}`);
+    return 2;
+  }
   const why = unreadable(file);
   if (why) {
     process.stderr.write(`transcribe: ${why}\n`);

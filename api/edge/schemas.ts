@@ -1,5 +1,6 @@
 /** Privacy mode's request and answer schemas (zod): they validate requests and feed /openapi.json. */
 import { z } from 'zod';
+import { languageCode } from '../schemas';
 
 /** Rounding slack (seconds) for a word's times against its segment's: both are rounded to 0.01 s. */
 const WORD_SLACK_S = 0.011;
@@ -39,7 +40,8 @@ export const edgeResultSchema = z
           ),
       )
       .max(50_000),
-    language: z.string().regex(/^[a-z]{2,3}$/, 'must be an ISO 639-1 code such as "en"'),
+    // The cloud path's own check (api/schemas.ts languageCode): a code Whisper does not have is no result of its.
+    language: languageCode,
   })
   .strict();
 

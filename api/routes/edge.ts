@@ -13,7 +13,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { sileroModelPath, sileroSeqModel } from '../../audio/silero-vad';
 import { blobKeys } from '../../common/blobs';
 import { REPO_ROOT } from '../../common/config';
-import { workflowIdFor } from '../../common/constants';
+import { workflowIdFor, type Tier } from '../../common/constants';
 import { routeFallbackAudio } from '../../jobs/admission';
 import { JobRepository } from '../../jobs/repository';
 import { edgeAudioUpdate, edgeResultUpdate } from '../../workflows/edge';
@@ -219,6 +219,19 @@ export function edgePublicRouter(deps: ApiDeps): Router {
     const result = parsed.data;
     if (check.plan!.model?.endsWith('.en') && result.language !== 'en') {
       throw reject(new ApiError(400, 'invalid_request', `language: model ${check.plan!.model} transcribes English only`), 'language');
+    }
+    // The server never sees an edge job's audio, so its length bounds the times instead: no audio the job's tier
+    // admits runs past maxAudioSeconds. A later time is no transcript (1e308 s made captions "NaN:NaN:NaN,NaN").
+    // Words lie inside their segments (the schema), so the segments' ends bound them too.
+    const { rows: tierRows } = await pool.query<{ tier: Tier }>('SELECT tier FROM jobs WHERE id = $1', [jobId]);
+    const tier = tierRows[0]?.tier;
+    const longest = tier ? config.tiers[tier].maxAudioSeconds : Infinity;
+    const late = result.segments.findIndex((s) => s.end > longest);
+    if (late >= 0) {
+      throw reject(
+        new ApiError(400, 'invalid_request', `segments.${late}.end: ${result.segments[late].end} s is past the longest audio the ${tier} tier admits (${longest} s)`),
+        'times',
+      );
     }
     if (!(await useEdgeToken(pool, jobId, token))) {
       throw reject(new ApiError(409, 'edge_result_rejected', 'this edge token was already used or its deadline passed'), 'race');

@@ -58,6 +58,25 @@ const IDEMPOTENCY_KEY_SECONDS = 24 * 3600;
 /** The query parameters of GET /v1/jobs/:id/transcript (the OpenAPI document's). */
 const TRANSCRIPT_QUERY_PARAMS = ['format', 'maxLineWidth', 'maxLineCount', 'version'] as const;
 
+/**
+ * The sentence of 409 not_completed on a transcript: a job under way will have one ("once it is completed"); a
+ * failed, cancelled or expired one never will, and saying so would mislead its owner into waiting.
+ * @param version the version asked for (`?version=`), null for the job's default
+ */
+export function notCompletedMessage(status: JobStatus, version: number | null): string {
+  const subject = `the job${version !== null ? `'s version ${version}` : ''}`;
+  switch (status) {
+    case 'failed':
+      return `${subject} failed, so it has no transcript (the job's error says why)`;
+    case 'cancelled':
+      return `${subject} was cancelled, so it has no transcript`;
+    case 'expired':
+      return `${subject} expired, so it has no transcript`;
+    default:
+      return `${subject} is ${status}; its transcript exists once it is completed`;
+  }
+}
+
 export function jobsRouter(deps: ApiDeps): Router {
   const { pool, blobs, temporal, config } = deps;
   const idempotency = new IdempotencyStore(pool);
@@ -205,7 +224,7 @@ export function jobsRouter(deps: ApiDeps): Router {
       job = [...versions].reverse().find((v) => v.status === 'completed') ?? versions[versions.length - 1];
     }
     if (job.status !== 'completed') {
-      throw new ApiError(409, 'not_completed', `the job${wanted !== null ? `'s version ${wanted}` : ''} is ${job.status}; its transcript exists once it is completed`);
+      throw new ApiError(409, 'not_completed', notCompletedMessage(job.status as JobStatus, wanted));
     }
     const segments = job.segments ?? [];
     if (layout && !hasWords(segments)) {

@@ -121,6 +121,26 @@ describe('POST /v1/jobs refuses and leaves nothing behind', () => {
     await expectError(res, 415, 'unsupported_media_type');
   });
 
+  test('a compressed multipart body → 415 naming Content-Encoding, not "malformed multipart body"', async () => {
+    // express.json inflates gzip JSON; busboy reads multipart as it is, so a gzip upload was "cut short" (400).
+    const { gzipSync } = await import('node:zlib');
+    const multipart = Buffer.concat([
+      Buffer.from('--XX\r\nContent-Disposition: form-data; name="file"; filename="a.mp3"\r\n\r\n'),
+      fs.readFileSync(path.join(tmp, 'jfk.mp3')),
+      Buffer.from('\r\n--XX--\r\n'),
+    ]);
+    for (const url of [`${app.url}/v1/jobs`, `${app.url}/v1/audio/transcriptions`]) {
+      const res = await fetch(url, {
+        method: 'POST',
+        body: gzipSync(multipart),
+        headers: { authorization: `Bearer ${freeKey}`, 'content-type': 'multipart/form-data; boundary=XX', 'content-encoding': 'gzip' },
+      });
+      expect(res.status).toBe(415);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error).toMatchObject({ code: 'unsupported_media_type', message: expect.stringMatching(/^Content-Encoding gzip is not supported for uploads/) });
+    }
+  });
+
   test('unknown field → 400 invalid_request naming it', async () => {
     const res = await submitFile(app.url, freeKey, path.join(tmp, 'jfk.mp3'), { colour: 'blue' });
     const body = await expectError(res, 400, 'invalid_request');

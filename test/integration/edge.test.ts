@@ -154,6 +154,22 @@ test('a result completes the job: producedBy edge, 0 s billed, the slot held unt
   const extra = await postEdgeResult(app.url, a.id, a.edge.token, { ...result, audio: 'AAAA' });
   expect(extra.status).toBe(400); // only {text, segments, language}
   expect((await postEdgeResult(app.url, a.id, a.edge.token, { ...result, language: 'de' })).status).toBe(400); // tiny.en is English-only
+  // A language Whisper does not have (the cloud path refuses it on POST /v1/jobs): a multilingual plan took it
+  // and its job showed "zz" (A's English-only plan refuses any language but en).
+  const c = await createEdgeJob(app.url, v.apiKey, { capabilities: JSON.stringify({ wasmSimd: true, wasmThreads: true, deviceMemoryGb: 8 }) });
+  expect(c.edge.model).toBe('whisper-base');
+  const zz = await postEdgeResult(app.url, c.id, c.edge.token, { ...result, language: 'zz' });
+  expect(zz.status).toBe(400);
+  expect(((await zz.json()) as any).error).toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/^language: must be a language Whisper supports/) });
+  // Times no audio of this tier can have (free: 30 min at most): captions would read "NaN:NaN:NaN,NaN".
+  for (const end of [1e308, DEFAULT_TIERS.free.maxAudioSeconds + 1]) {
+    const late = await postEdgeResult(app.url, a.id, a.edge.token, { ...result, segments: [{ start: 0, end, text: JFK_REFERENCE }] });
+    expect(late.status).toBe(400);
+    expect(((await late.json()) as any).error).toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/^segments\.0\.end: .* s is past the longest audio the free tier admits \(1800 s\)$/),
+    });
+  }
 
   const ok = await postEdgeResult(app.url, a.id, a.edge.token, result);
   expect(ok.status).toBe(202);
@@ -176,8 +192,10 @@ test('a result completes the job: producedBy edge, 0 s billed, the slot held unt
   expect(((await reused.json()) as any).error).toMatchObject({ code: 'edge_result_rejected', message: expect.stringMatching(/already used/) });
   // The job keeps the first result.
   expect((await getJob(app.url, u.apiKey, a.id)).text).toBe(JFK_REFERENCE);
-  await fetch(`${app.url}/v1/jobs/${b.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${v.apiKey}` } });
-  await waitForJob(app.url, v.apiKey, b.id);
+  for (const other of [b, c]) {
+    await fetch(`${app.url}/v1/jobs/${other.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${v.apiKey}` } });
+    await waitForJob(app.url, v.apiKey, other.id);
+  }
 }, 120_000);
 
 test('deadline without fallback: expired with its reason, slot released, a late result refused', async () => {

@@ -200,6 +200,8 @@ test('quota counts streamed seconds: the stream closes with quota_exceeded and t
   expect(close.code).toBe(1008);
   const { rows } = await app.pool.query('SELECT id FROM jobs WHERE user_id = $1', [free.userId]);
   expect(rows).toHaveLength(1);
+  // The error names the stream's job: what was streamed before it is transcribed and billed there.
+  expect((err as any).jobId).toBe(rows[0].id);
   const deadline = Date.now() + 30_000;
   let job: any;
   do {
@@ -215,6 +217,7 @@ test('quota counts streamed seconds: the stream closes with quota_exceeded and t
   again.ws.send(start());
   await again.closed;
   expect(again.messages).toEqual([expect.objectContaining({ type: 'error', code: 'quota_exceeded' })]);
+  expect(again.messages[0]).not.toHaveProperty('jobId'); // refused at start: no job was made
 }, 60_000);
 
 test('cancelling a live job (POST /v1/jobs/:id/cancel) ends its stream with error cancelled and releases the quota', async () => {
@@ -375,6 +378,29 @@ describe('auth', () => {
     ok.ws.close();
     await ok.closed;
     await expect(connect({ apiKey: null, query: '?token=forged.token' }).opened).rejects.toMatchObject({ status: 401 });
+  });
+
+  /** The refused upgrade's status and error body. */
+  function refusal(query: string, authorization?: string): Promise<{ status: number; error: { code: string; message: string } }> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/listen${query}`, { headers: authorization ? { authorization } : {} });
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, ...JSON.parse(body) }));
+      });
+      ws.once('open', () => reject(new Error('the upgrade was accepted')));
+    });
+  }
+
+  test('each 401 says what was wrong, as the HTTP routes do: a token sent is not "send a token"', async () => {
+    expect(await refusal('')).toEqual({ status: 401, error: { code: 'unauthorized', message: expect.stringMatching(/^send "Authorization: Bearer <apiKey>" or \?token=/) } });
+    expect(await refusal('?token=forged.token')).toEqual({ status: 401, error: { code: 'unauthorized', message: 'bad or expired token, or its API key was revoked' } });
+    expect(await refusal('', 'Bearer fsk_nope_nope')).toEqual({ status: 401, error: { code: 'unauthorized', message: 'unknown or revoked API key' } });
+    expect(await refusal('', 'Basic Zm9vOmJhcg==')).toEqual({
+      status: 401,
+      error: { code: 'unauthorized', message: 'malformed Authorization header: expected "Bearer <apiKey>"' },
+    });
   });
 
   test('a plain GET answers 426 upgrade_required', async () => {

@@ -88,3 +88,16 @@ describe('SRT / WebVTT from word-laid-out cues', () => {
     expect(hasWords([])).toBe(true);
   });
 });
+
+describe('a transcript without segments (silence, a 0.3 s clip)', () => {
+  it('WebVTT is still a WebVTT file: the WEBVTT header, no cues (as openai/whisper WriteVTT writes it)', () => {
+    const vtt = toVtt([]);
+    // The WebVTT spec: a file starts with "WEBVTT"; an empty body is not a WebVTT file, and players refuse it.
+    expect(vtt.startsWith('WEBVTT')).toBe(true);
+    expect(parseSync(vtt).filter((n) => n.type === 'cue')).toEqual([]);
+    expect(toVtt([], { maxLineWidth: 42, maxLineCount: 2 }).startsWith('WEBVTT')).toBe(true);
+  });
+  it('SRT has no header: an empty file is a valid SubRip file with no cues', () => {
+    expect(toSrt([])).toBe('');
+  });
+});
