@@ -52,12 +52,10 @@ let warned = false;
 function nativeBinding(): Binding {
   if (cached) return cached;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const version = (require('onnxruntime-node/package.json') as { version: string }).version;
     if (!SYNC_BINDING_VERSIONS.test(version)) {
       return (cached = { ok: false, reason: `onnxruntime-node ${version} is not a release its binding was checked on (${SYNC_BINDING_VERSIONS})` });
     }
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const b = require('onnxruntime-node/dist/binding') as Partial<BindingModule>;
     const proto = b.binding?.InferenceSession?.prototype as Partial<NativeSession> | undefined;
     if (typeof b.initOrt !== 'function' || !proto || ['loadModel', 'run', 'dispose'].some((m) => typeof proto[m as keyof NativeSession] !== 'function')) {
