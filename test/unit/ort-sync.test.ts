@@ -4,6 +4,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { SyncSession, YIELD_EVERY_MS, createSyncSession } from '../../engine/ort-sync';
+import type * as OrtSync from '../../engine/ort-sync';
 import { pickModelBytes } from '../../engine/pick';
 
 const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
@@ -93,5 +94,30 @@ describe('createSyncSession', () => {
     expect(settled).toBe(true);
     expect(immediate).toBe(false);
     await p;
+  });
+});
+
+describe('createSyncSession on an onnxruntime-node release it was not checked on', () => {
+  it('falls back to the public API, saying so once per process', async () => {
+    const warnings: string[] = [];
+    let fresh: typeof OrtSync | undefined;
+    jest.isolateModules(() => {
+      jest.doMock('onnxruntime-node/package.json', () => ({ version: '9.9.9' }));
+      fresh = require('../../engine/ort-sync') as typeof OrtSync;
+    });
+    {
+      const { createSyncSession: create, SyncSession: Sync } = fresh!;
+      const a = await create(pickModelBytes(), opts, (m) => warnings.push(m));
+      const b = await create(pickModelBytes(), opts, (m) => warnings.push(m));
+      expect(a).not.toBeInstanceOf(Sync);
+      expect(a.constructor.name).toBe('InferenceSession'); // the isolated registry's own onnxruntime-common class
+      const out = await a.run({ logits: logits(2, 20, 9) }, ['token']);
+      expect(out.token.dims).toEqual([2, 1]);
+      await a.release();
+      await b.release();
+    }
+    jest.dontMock('onnxruntime-node/package.json');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/onnxruntime-node 9\.9\.9 .*public onnxruntime-node API/);
   });
 });
