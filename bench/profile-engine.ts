@@ -5,13 +5,14 @@
  *  1. end to end: `transcribe` with the encoder and decoder sessions' `run` wrapped in timers →
  *     log-mel, encoder per window, decoder first step (prompt + cross-attention cache), decoder ms per cached
  *     step, and the rest (JS per token: tensors/feeds, copying and scanning the logits, decoding rules,
- *     log-softmax, tokenizer, segment bookkeeping); the setImmediate hop of every run() and the main thread's CPU
- *     time outside onnxruntime's native calls (Linux);
+ *     log-softmax, tokenizer, segment bookkeeping); the setImmediate hops left (engine/ort-sync.ts: one per 50 ms of
+ *     runs) and the main thread's CPU time outside the session runs (Linux);
  *  2. pieces in isolation: log-mel of one 30 s window; the engine's per-token sampling code on a real logits
  *     row (applyDecodingRules + greedyPick); a bare 60-step greedy loop on the same kind of onnxruntime-node
  *     session (what `run` alone costs per step) in feeding and threading variants; the encoder alone;
- *  3. `transcribe` end to end over sessions made with other options: node-loader.ts's default against
- *     intra_op.allow_spinning = 0 on the decoder only and on both sessions.
+ *  3. `transcribe` end to end over sessions made with other options, interleaved: node-loader.ts's (synchronous,
+ *     engine/ort-sync.ts) against the public API's (a setImmediate per run), and intra_op.allow_spinning = 0 on the
+ *     decoder only and on both sessions.
  * Medians of `--runs`; the 1-minute load average is printed next to every block (other processes share the
  * 2 cores). Compare with the bare-onnxruntime limit line of `npm run bench:engine` run in the same minute.
  */
@@ -24,8 +25,9 @@ import { loadConfig } from '../common/config';
 import { N_FRAMES, N_MELS, N_SAMPLES, SAMPLE_RATE } from '../engine/constants';
 import { applyDecodingRules, argmax, greedyPick } from '../engine/decoding';
 import { logMelSpectrogram } from '../engine/logmel';
-import { WhisperModel } from '../engine/model';
+import { WhisperModel, type ModelSession, type OrtModule } from '../engine/model';
 import { loadWhisper } from '../engine/node-loader';
+import { createSyncSession, syncSessionFactory } from '../engine/ort-sync';
 import { WhisperTranscriber } from '../engine/transcriber';
 import { WhisperVocab, type GenerationConfig } from '../engine/vocab';
 import { loadNow, median, preparePcm, waitForIdle } from './lib';
@@ -96,43 +98,7 @@ async function main() {
   const dec = m.decoder;
   let rec = { enc: [] as number[], first: [] as number[], step: [] as number[], pick: [] as number[], gc: [] as number[] };
   let lastLogits: Float32Array | null = null;
-  const encRun = enc.run.bind(enc);
-  const decRun = dec.run.bind(dec);
-  enc.run = async (feeds, fetches) => {
-    const s = performance.now();
-    const out = await encRun(feeds, fetches);
-    rec.enc.push(performance.now() - s);
-    return out;
-  };
-  dec.run = async (feeds, fetches) => {
-    const s = performance.now();
-    const out = await decRun(feeds, fetches);
-    const t = performance.now() - s;
-    const first = (feeds.use_cache_branch.data as Uint8Array)[0] === 0;
-    (first ? rec.first : rec.step).push(t);
-    // a real logits row for block 2
-    if (out.logits) lastLogits = out.logits.data as Float32Array;
-    return out;
-  };
-  // the greedy-pick graph's session (model.ts picker, made on first use): one run per token after the decoder's
-  const pickSession = await (engine.model as unknown as { picker(): Promise<Session> }).picker();
-  const pickRun = pickSession.run.bind(pickSession);
-  pickSession.run = async (feeds, fetches) => {
-    const s = performance.now();
-    const out = await pickRun(feeds, fetches);
-    rec.pick.push(performance.now() - s);
-    return out;
-  };
-  // garbage-collection pauses of the main thread (perf_hooks 'gc' entries): onnxruntime-node copies every fetched
-  // output into a new ArrayBuffer, and that external memory is what starts V8's major collections here
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) rec.gc.push(e.duration);
-  });
-  gcObserver.observe({ entryTypes: ['gc'] });
-  // onnxruntime-node runs each session.run in a setImmediate callback (backend.js): wrapping setImmediate splits a
-  // run() into the hop (scheduled → callback) and the native call (inputs wrapped, onnxruntime's Run, every fetched
-  // output copied into a new ArrayBuffer), and, on Linux, the main thread's CPU time outside the native calls
-  // (/proc/thread-self/schedstat: ns on CPU), which a loaded machine barely changes: our JS per token.
+  // Linux: the main thread's CPU time (/proc/thread-self/schedstat: ns on CPU), which a loaded machine barely changes
   const threadCpuMs = (): number => {
     try {
       return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
@@ -140,26 +106,57 @@ async function main() {
       return NaN;
     }
   };
-  let split = { hop: 0, native: 0, nativeCpu: 0, calls: 0 };
+  // Every session run is timed here (wall and main-thread CPU): engine/ort-sync.ts's sessions run the native call
+  // inside run() itself, so these are the native calls (inputs wrapped, onnxruntime's Run, every fetched output
+  // copied into a new ArrayBuffer), plus the setImmediate hop of the runs that still take one (one per 50 ms of runs;
+  // every run on the public API).
+  let split = { native: 0, nativeCpu: 0, calls: 0, hop: 0, hops: 0 };
+  const timed = (run: Run, after: (ms: number, feeds: Record<string, ort.Tensor>, out: Record<string, ort.Tensor>) => void): Run => async (feeds, fetches) => {
+    const c = threadCpuMs();
+    const s = performance.now();
+    const out = await run(feeds, fetches);
+    const t = performance.now() - s;
+    split.native += t;
+    split.nativeCpu += threadCpuMs() - c;
+    split.calls++;
+    after(t, feeds, out);
+    return out;
+  };
+  const encRun = enc.run.bind(enc);
+  const decRun = dec.run.bind(dec);
+  enc.run = timed(encRun, (t) => rec.enc.push(t));
+  dec.run = timed(decRun, (t, feeds, out) => {
+    const first = (feeds.use_cache_branch.data as Uint8Array)[0] === 0;
+    (first ? rec.first : rec.step).push(t);
+    // a real logits row for block 2
+    if (out.logits) lastLogits = out.logits.data as Float32Array;
+  });
+  // the greedy-pick graph's session (model.ts picker, made on first use): one run per token after the decoder's
+  const pickSession = await (engine.model as unknown as { picker(): Promise<Session> }).picker();
+  const pickRun = pickSession.run.bind(pickSession);
+  pickSession.run = timed(pickRun, (t) => rec.pick.push(t));
+  // garbage-collection pauses of the main thread (perf_hooks 'gc' entries): onnxruntime-node copies every fetched
+  // output into a new ArrayBuffer, and that external memory is what starts V8's collections here
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) rec.gc.push(e.duration);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  // the setImmediate hops (scheduled → callback), all of them: the sessions' and anything else's in transcribe()
   const realSetImmediate = globalThis.setImmediate;
   const timedSetImmediate = ((fn: (...a: unknown[]) => void, ...args: unknown[]) => {
     const scheduled = performance.now();
     return realSetImmediate(() => {
-      const s = performance.now();
-      const c = threadCpuMs();
+      split.hop += performance.now() - scheduled;
+      split.hops++;
       fn(...args);
-      split.nativeCpu += threadCpuMs() - c;
-      split.native += performance.now() - s;
-      split.hop += s - scheduled;
-      split.calls++;
     });
   }) as unknown as typeof setImmediate;
   await engine.transcribe(pcm.samples, { language: 'en' }); // warm-up
-  const rows: { total: number; enc: number; first: number; step: number; steps: number; windows: number; pick: number; picks: number; gc: number; gcs: number; hop: number; native: number; cpuOutside: number; calls: number }[] = [];
+  const rows: { total: number; enc: number; first: number; step: number; steps: number; windows: number; pick: number; picks: number; gc: number; gcs: number; hop: number; hops: number; native: number; cpuOutside: number; calls: number }[] = [];
   for (let i = 0; i < runs; i++) {
     await gate();
     rec = { enc: [], first: [], step: [], pick: [], gc: [] };
-    split = { hop: 0, native: 0, nativeCpu: 0, calls: 0 };
+    split = { native: 0, nativeCpu: 0, calls: 0, hop: 0, hops: 0 };
     globalThis.setImmediate = timedSetImmediate;
     const c0 = threadCpuMs();
     const s = performance.now();
@@ -172,7 +169,7 @@ async function main() {
     rows.push({
       total, enc: sum(rec.enc), first: sum(rec.first), step: sum(rec.step), steps: rec.step.length, windows: rec.enc.length,
       pick: sum(rec.pick), picks: rec.pick.length, gc: sum(rec.gc), gcs: rec.gc.length,
-      hop: split.hop, native: split.native, cpuOutside: cpu - split.nativeCpu, calls: split.calls,
+      hop: split.hop, hops: split.hops, native: split.native, cpuOutside: cpu - split.nativeCpu, calls: split.calls,
     });
   }
   const logitsRow = new Float32Array(lastLogits!.subarray(lastLogits!.length - cfg.vocab_size));
@@ -202,12 +199,13 @@ async function main() {
   const hop = med((r) => r.hop);
   const native = med((r) => r.native);
   const cpuOutside = med((r) => r.cpuOutside);
+  const hops = med((r) => r.hops);
   console.log(
-    `   native calls     ${rows[0].calls} (encoder, decoder and other graphs' runs): ${ms(native)} inside them, ${ms(hop)} in setImmediate hops ` +
-      `(${(((hop / rows[0].calls) * 1000) || 0).toFixed(0)} us each); wall outside them ${ms(total - native - hop)}`,
+    `   session runs     ${rows[0].calls} (encoder, decoder, pick graph): ${ms(native)} inside run(), of which ${ms(hop)} in ${hops} setImmediate hops ` +
+      `(${(((hop / Math.max(1, hops)) * 1000) || 0).toFixed(0)} us each); wall outside them ${ms(total - native)}`,
   );
   console.log(
-    `   main-thread CPU outside the native calls: ${ms(cpuOutside)} = ${ms((cpuOutside - W * melMs) / (S + W))} per decoder run after the log-mel ` +
+    `   main-thread CPU outside the session runs: ${ms(cpuOutside)} = ${ms((cpuOutside - W * melMs) / (S + W))} per decoder run after the log-mel ` +
       `(/proc/thread-self/schedstat; barely load-dependent)`,
   );
   enc.run = encRun;
@@ -361,14 +359,17 @@ async function main() {
   const readJson = (f: string) => JSON.parse(fs.readFileSync(path.join(modelDir, f), 'utf8'));
   const tokenizer = new Tokenizer(readJson('tokenizer.json'), readJson('tokenizer_config.json'));
   const dims = { dModel: D, heads: H, layers: L, vocabSize: cfg.vocab_size };
-  const variants: [string, ort.InferenceSession, ort.InferenceSession][] = [
-    ['spinning on (node-loader.ts default)', encS, decS],
+  const encSync = await createSyncSession(path.join(modelDir, 'onnx/encoder_model_quantized.onnx'), so);
+  const decSync = await createSyncSession(path.join(modelDir, 'onnx/decoder_model_merged_quantized.onnx'), so);
+  const variants: [string, ModelSession, ModelSession, OrtModule?][] = [
+    ['sync sessions (node-loader.ts, ort-sync.ts)', encSync, decSync, { Tensor: ort.Tensor, InferenceSession: syncSessionFactory() }],
+    ['public API sessions, spinning on', encS, decS],
     ['allow_spinning = 0 on the decoder only', encS, decNoSpin],
     ['allow_spinning = 0 on both sessions', encNoSpin, decNoSpin],
   ];
-  const e2e = variants.map(([name, e, d]) => ({
+  const e2e = variants.map(([name, e, d, m]) => ({
     name,
-    t: new WhisperTranscriber(new WhisperModel(ort, e, d, vocab, dims), tokenizer),
+    t: new WhisperTranscriber(new WhisperModel(m ?? ort, e, d, vocab, dims), tokenizer),
     times: [] as number[],
   }));
   for (const v of e2e) await v.t.transcribe(pcm.samples, { language: 'en' });
@@ -384,7 +385,7 @@ async function main() {
   console.log(`\n3. transcribe() end to end with other session options, interleaved (load ${loadNow()})`);
   for (const v of e2e) console.log(`   ${v.name.padEnd(42)} ${ms(median(v.times))}  (min ${ms(Math.min(...v.times))})`);
   console.log(`load average at end ${loadNow()}`);
-  await Promise.all([encS.release(), decS.release(), decNoSpin.release(), encNoSpin.release(), engine.model.release()]);
+  await Promise.all([encS.release(), decS.release(), decNoSpin.release(), encNoSpin.release(), encSync.release(), decSync.release(), engine.model.release()]);
 }
 
 main().then(

@@ -12,10 +12,26 @@ import { applyDecodingRules, logSoftmax, samplePick } from './decoding';
 import { pickModelBytes, textTokenProbModelBytes } from './pick';
 import type { WhisperVocab } from './vocab';
 
+/**
+ * The part of an onnxruntime `InferenceSession` the engine uses: onnxruntime-web's and onnxruntime-node's own, or
+ * engine/ort-sync.ts's synchronous one over onnxruntime-node's binding.
+ */
+export interface ModelSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: OrtCommon.InferenceSession.FeedsType, fetches?: OrtCommon.InferenceSession.FetchesType): Promise<OrtCommon.InferenceSession.ReturnType>;
+  release(): Promise<void>;
+}
+
+/** Makes a session from graph bytes (pick.ts's small graphs): `InferenceSession` itself or engine/ort-sync.ts's. */
+export interface SessionFactory {
+  create(model: Uint8Array, options?: OrtCommon.InferenceSession.SessionOptions): Promise<ModelSession>;
+}
+
 /** The parts of an onnxruntime module the engine uses (onnxruntime-node or onnxruntime-web). */
 export interface OrtModule {
   Tensor: typeof OrtCommon.Tensor;
-  InferenceSession: typeof OrtCommon.InferenceSession;
+  InferenceSession: SessionFactory;
 }
 
 /** Shapes read from the model's config.json. */
@@ -57,8 +73,8 @@ const DEFAULT_MAX_NEW_TOKENS = 224;
 export class WhisperModel {
   constructor(
     private readonly ort: OrtModule,
-    private readonly encoder: OrtCommon.InferenceSession,
-    private readonly decoder: OrtCommon.InferenceSession,
+    private readonly encoder: ModelSession,
+    private readonly decoder: ModelSession,
     readonly vocab: WhisperVocab,
     readonly dims: WhisperDims,
   ) {}
@@ -374,10 +390,10 @@ export class WhisperModel {
     ]);
   }
 
-  private probSession: Promise<OrtCommon.InferenceSession> | null = null;
+  private probSession: Promise<ModelSession> | null = null;
 
   /** The text-token probability graph (pick.ts textTokenProbModelBytes) of the word-timestamp pass, made on first use. */
-  private textTokenProb(): Promise<OrtCommon.InferenceSession> {
+  private textTokenProb(): Promise<ModelSession> {
     this.probSession ??= this.ort.InferenceSession.create(textTokenProbModelBytes(), {
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
@@ -386,10 +402,10 @@ export class WhisperModel {
     return this.probSession;
   }
 
-  private pickSession: Promise<OrtCommon.InferenceSession> | null = null;
+  private pickSession: Promise<ModelSession> | null = null;
 
   /** The greedy-pick graph (pick.ts), made on first use: one intra-op thread (a [batch, vocab] pass is short). */
-  private picker(): Promise<OrtCommon.InferenceSession> {
+  private picker(): Promise<ModelSession> {
     // no execution provider named: the default is the CPU (onnxruntime-node) or WASM (onnxruntime-web) one
     this.pickSession ??= this.ort.InferenceSession.create(pickModelBytes(), {
       intraOpNumThreads: 1,

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as ort from 'onnxruntime-node';
-import { WhisperModel } from './model';
+import { WhisperModel, type ModelSession } from './model';
+import { createSyncSession, syncSessionFactory } from './ort-sync';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
 import { GRAPH_FILES, MODEL_FILES, dimsFromConfig, type Precision, type WhisperConfigJson } from './files';
@@ -78,7 +79,7 @@ function readJson<T>(dir: string, name: string): T {
  */
 const PER_ROW_OPTIMIZATION_LEVEL = 'basic';
 
-async function createSession(file: string | Uint8Array, opts: LoadOptions, level: 'basic' | 'all' = 'all'): Promise<ort.InferenceSession> {
+async function createSession(file: string | Uint8Array, opts: LoadOptions, level: 'basic' | 'all' = 'all'): Promise<ModelSession> {
   const cpu: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     intraOpNumThreads: opts.threads,
@@ -92,14 +93,14 @@ async function createSession(file: string | Uint8Array, opts: LoadOptions, level
     try {
       // ORT logs the failed provider load itself at error level; our one warning below says it better.
       const cuda = { ...cpu, executionProviders: ['cuda'], logSeverityLevel: 4 as const };
-      return await (typeof file === 'string' ? ort.InferenceSession.create(file, cuda) : ort.InferenceSession.create(file, cuda));
+      return await createSyncSession(file, cuda, opts.warn);
     } catch (err) {
       opts.warn?.(
         `CUDA execution provider unavailable for ${typeof file === 'string' ? path.basename(file) : 'the decoder'} (${(err as Error).message.split('\n')[0]}); using CPU`,
       );
     }
   }
-  return typeof file === 'string' ? ort.InferenceSession.create(file, cpu) : ort.InferenceSession.create(file, cpu);
+  return createSyncSession(file, cpu, opts.warn);
 }
 
 /**
@@ -171,7 +172,8 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
     createSession(encoderFile, opts, level),
     createSession(decoderFile, opts, level),
   ]);
-  const model = new WhisperModel(ort, encoder, decoder, vocab, dims);
+  // engine/ort-sync.ts: sessions without the public API's setImmediate per run (this runs on the engine thread)
+  const model = new WhisperModel({ Tensor: ort.Tensor, InferenceSession: syncSessionFactory(opts.warn) }, encoder, decoder, vocab, dims);
   // Python's zlib.compress (openai's compression_ratio) and Node's deflateSync both write a zlib stream
   // at level 6 with the same library, so the ratio is Whisper's own.
   return new WhisperTranscriber(model, tokenizer, batching, { deflatedLength: (b) => zlib.deflateSync(b).length });
