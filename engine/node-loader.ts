@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import { WhisperModel } from './model';
+import { readFusedDecoder } from './step-graph-file';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
 import { GRAPH_FILES, MODEL_FILES, dimsFromConfig, type Precision, type WhisperConfigJson } from './files';
@@ -169,7 +170,8 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   const dims = dimsFromConfig(config);
   const [encoder, decoder] = await Promise.all([
     createSession(encoderFile, opts, level),
-    createSession(decoderFile, opts, level),
+    // the decoder with the decoding rules and the greedy pick appended (step-graph.ts): one run per token
+    createSession(readFusedDecoder(decoderFile, vocab.timestampBegin), opts, level),
   ]);
   const model = new WhisperModel(ort, encoder, decoder, vocab, dims);
   // Python's zlib.compress (openai's compression_ratio) and Node's deflateSync both write a zlib stream
