@@ -7,16 +7,23 @@
  * [batch, seq, vocab] of optimum's merged decoder (the output of its `If`):
  *  1. the last position: Gather(logits, -1, axis 1) → [batch, vocab];
  *  2. the rules that depend only on the tokens sampled so far (decoding.ts applySuppressionRules): the input
- *     `suppress_mask` float32 [batch, vocab] of 0 / -inf (decoding.ts suppressionMask) is added;
+ *     `suppress_mask` float32 [batch, vocab] of 0 / -inf (decoding.ts suppressionMask) is added → `masked`;
  *  3. openai/whisper decoding.py ApplyTimestampRules' forcing rule, float32 as openai computes it:
  *     `timestamp_logprob = logprobs[k, tb:].logsumexp(); max_text_token_logprob = logprobs[k, :tb].max();
  *     if timestamp_logprob > max_text_token_logprob: logits[k, :tb] = -inf`. Both sides are log-softmax values of
- *     one row and share its normaliser, so the graph compares ReduceLogSumExp(logits[tb:]) with ReduceMax(logits[:tb])
- *     in logit space (no pass of exp over the whole vocabulary for it). When every timestamp is -inf the left side is
- *     -inf or NaN and Greater is false: nothing is forced, as decoding.ts timestampLogSumExp's null;
- *  4. the pick of pick.ts: ArgMax (axis 1, keepdims, select_last_index 0: the first largest, as torch's argmax) →
- *     `token` int64 [batch, 1]; LogSoftmax (axis 1, float32 as decoding.py's `F.log_softmax(logits.float())`) at
- *     that token (GatherElements) → `logprob` float32 [batch, 1].
+ *     one row and share its normaliser, so the graph compares the timestamps' log-sum-exp with the largest text
+ *     logit in logit space;
+ *  4. the pick of pick.ts' former greedy graph: ArgMax (axis 1, select_last_index 0: the first largest, as torch's
+ *     argmax) → `token` int64 [batch, 1]; the LogSoftmax (float32, as decoding.py's `F.log_softmax(logits.float())`)
+ *     of the processed row at that token → `logprob` float32 [batch, 1].
+ * 3 and 4 without building the processed row (every pass over [batch, vocab] costs ~10-35 µs per row here):
+ * token0 = ArgMax(masked) with its logit and log-softmax; over the timestamps alone (1501 entries) their ArgMax, its
+ * logit and its log-softmax among them, and from those two their log-sum-exp (logit − log-softmax). If token0 is a
+ * timestamp every text logit is below it and so below that log-sum-exp: forced. If it is text, its logit is the
+ * largest text logit: forced when the log-sum-exp is greater. Forced: the timestamps' ArgMax and log-softmax among
+ * themselves (the processed row's text is -inf, so its log-softmax is theirs, up to float32 summation order: ~1e-7);
+ * else token0 and the masked row's log-softmax, which is the processed row's. When every timestamp is -inf their
+ * log-softmax is NaN, Greater is false and nothing is forced, as decoding.ts timestampLogSumExp's null.
  *
  * How the nodes are appended without an ONNX parser: a protobuf parser merges a singular embedded message field that
  * occurs twice and concatenates repeated fields (protobuf encoding spec, "Last One Wins" / merging of embedded
