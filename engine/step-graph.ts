@@ -13,17 +13,18 @@
  *     if timestamp_logprob > max_text_token_logprob: logits[k, :tb] = -inf`. Both sides are log-softmax values of
  *     one row and share its normaliser, so the graph compares the timestamps' log-sum-exp with the largest text
  *     logit in logit space;
- *  4. the pick of pick.ts' former greedy graph: ArgMax (axis 1, select_last_index 0: the first largest, as torch's
- *     argmax) → `token` int64 [batch, 1]; the LogSoftmax (float32, as decoding.py's `F.log_softmax(logits.float())`)
- *     of the processed row at that token → `logprob` float32 [batch, 1].
+ *  4. the pick of pick.ts' former greedy graph: the first largest entry (as torch's argmax; TopK k = 1, see
+ *     {@link topK}) → `token` int64 [batch, 1]; the LogSoftmax (float32, as decoding.py's
+ *     `F.log_softmax(logits.float())`) of the processed row at that token → `logprob` float32 [batch, 1].
  * 3 and 4 without building the processed row (every pass over [batch, vocab] costs ~10-35 µs per row here):
- * token0 = ArgMax(masked) with its logit and log-softmax; over the timestamps alone (1501 entries) their ArgMax, its
- * logit and its log-softmax among them, and from those two their log-sum-exp (logit − log-softmax). If token0 is a
- * timestamp every text logit is below it and so below that log-sum-exp: forced. If it is text, its logit is the
- * largest text logit: forced when the log-sum-exp is greater. Forced: the timestamps' ArgMax and log-softmax among
- * themselves (the processed row's text is -inf, so its log-softmax is theirs, up to float32 summation order: ~1e-7);
- * else token0 and the masked row's log-softmax, which is the processed row's. When every timestamp is -inf their
- * log-softmax is NaN, Greater is false and nothing is forced, as decoding.ts timestampLogSumExp's null.
+ * token0 = the first largest entry of `masked`, its logit and log-softmax; over the timestamps alone (1501 entries)
+ * their first largest, its logit and its log-softmax among them, and from those two their log-sum-exp (logit −
+ * log-softmax). If token0 is a timestamp every text logit is below it and so below that log-sum-exp: forced. If it is
+ * text, its logit is the largest text logit: forced when the log-sum-exp is greater. Forced: the timestamps' first
+ * largest and log-softmax among themselves (the processed row's text is -inf, so its log-softmax is theirs, up to
+ * float32 summation order: ~1e-7); else token0 and the masked row's log-softmax, which is the processed row's. When
+ * every timestamp is -inf their log-softmax is NaN, Greater is false and nothing is forced, as decoding.ts
+ * timestampLogSumExp's null.
  *
  * How the nodes are appended without an ONNX parser: a protobuf parser merges a singular embedded message field that
  * occurs twice and concatenates repeated fields (protobuf encoding spec, "Last One Wins" / merging of embedded
@@ -61,6 +62,15 @@ function varint64(n: number): number[] {
 const signedIntAttribute = (name: string, v: number) => msg(5, [...str(1, name), ...key(3, 0), ...varint64(v), ...int(20, 2)]);
 /** AttributeProto{name = 1, ints = 8, type = 20 (INTS = 7)}, non-negative values. */
 const intsAttribute = (name: string, vs: number[]) => msg(5, [...str(1, name), ...vs.flatMap((v) => int(8, v)), ...int(20, 7)]);
+/**
+ * NodeProto of TopK (axis 1, largest, sorted) with its two outputs: the k largest values and their indices. ONNX TopK
+ * (opset 11+): "the element with the lower index will appear first" among equal values, so k = 1 is torch.argmax's
+ * first largest index (ArgMax with select_last_index 0), with its value. onnxruntime's CPU TopK with k = 1 took 15 µs
+ * per 51,864-entry row where ArgMax took 47 (this machine, one thread).
+ */
+const topK = (input: string, k: string, values: string, indices: string) =>
+  msg(1, [...str(1, input), ...str(1, k), ...str(2, values), ...str(2, indices), ...str(3, indices), ...str(4, 'TopK'), ...intAttribute('axis', 1)]);
+
 /** Names of the appended intermediate values, prefixed so they cannot meet the decoder's own. */
 const P = 'fairscribe_step/';
 
@@ -77,8 +87,8 @@ export function stepGraphField(timestampBegin: number): Uint8Array {
     ...node('Gather', ['logits', `${P}last_index`], `${P}last`, [intAttribute('axis', 1)]),
     ...node('Add', [`${P}last`, SUPPRESS_MASK], `${P}masked`, []),
     // the pick without the forcing rule: the first largest entry, its logit and its log-softmax
-    ...node('ArgMax', `${P}masked`, `${P}token0`, [intAttribute('axis', 1), intAttribute('keepdims', 1), intAttribute('select_last_index', 0)]),
-    ...node('GatherElements', [`${P}masked`, `${P}token0`], `${P}logit0`, [intAttribute('axis', 1)]),
+    ...node('Constant', [], `${P}one`, [intsAttribute('value_ints', [1])]),
+    ...topK(`${P}masked`, `${P}one`, `${P}logit0`, `${P}token0`),
     ...node('LogSoftmax', `${P}masked`, `${P}logprobs`, [intAttribute('axis', 1)]),
     ...node('GatherElements', [`${P}logprobs`, `${P}token0`], `${P}logprob0`, [intAttribute('axis', 1)]),
     // the timestamps alone [batch, vocab - tb]: their first largest entry, its log-softmax among them, their log-sum-exp
@@ -86,8 +96,7 @@ export function stepGraphField(timestampBegin: number): Uint8Array {
     ...node('Constant', [], `${P}end`, [intsAttribute('value_ints', [BIG])]),
     ...node('Constant', [], `${P}axis1`, [intsAttribute('value_ints', [1])]),
     ...node('Slice', [`${P}masked`, `${P}tb`, `${P}end`, `${P}axis1`], `${P}timestamps`, []),
-    ...node('ArgMax', `${P}timestamps`, `${P}ts_index`, [intAttribute('axis', 1), intAttribute('keepdims', 1), intAttribute('select_last_index', 0)]),
-    ...node('GatherElements', [`${P}timestamps`, `${P}ts_index`], `${P}ts_max`, [intAttribute('axis', 1)]),
+    ...topK(`${P}timestamps`, `${P}one`, `${P}ts_max`, `${P}ts_index`),
     ...node('LogSoftmax', `${P}timestamps`, `${P}ts_logprobs`, [intAttribute('axis', 1)]),
     ...node('GatherElements', [`${P}ts_logprobs`, `${P}ts_index`], `${P}ts_logprob`, [intAttribute('axis', 1)]),
     ...node('Sub', [`${P}ts_max`, `${P}ts_logprob`], `${P}ts_lse`, []),
