@@ -221,15 +221,6 @@ async function main() {
   const engineSampleMs = timeIt(Math.max(300, runs * 60), engineWay);
   console.log(`   per-token sampling, the JS path (rows at a temperature > 0; copy row + applyDecodingRules + greedyPick): ${engineSampleMs.toFixed(3)} ms`);
   {
-    // greedy rows: the rules' state and, when it changed, the mask the decoder's step graph adds (engine/step-graph.ts)
-    const base = suppressionMaskBase(vocab, cfg.vocab_size);
-    const mask = new Float32Array(cfg.vocab_size);
-    const n = Math.max(300, runs * 60);
-    const keyMs = timeIt(n, () => suppressionKey(sampled, vocab));
-    const maskMs = timeIt(n, () => suppressionMask(mask, sampled, vocab, base));
-    console.log(`   per-token JS of a greedy row: suppressionKey ${keyMs.toFixed(4)} ms; suppressionMask when the key changed ${maskMs.toFixed(4)} ms`);
-  }
-  {
     // its parts, each on a fresh copy of the same row
     const n = Math.max(300, runs * 60);
     const copyMs = timeIt(n, () => row.set(logitsRow));
@@ -264,6 +255,15 @@ async function main() {
       sink += Object.keys(feeds).length + Object.keys(np).length;
     });
     console.log(`     per-step feeds/past bookkeeping (2 tensors, feeds object, next-past map): ${bookMs.toFixed(3)} ms`);
+  }
+  {
+    // greedy rows: the rules' state and, when it changed, the mask the decoder's step graph adds (engine/step-graph.ts)
+    const base = suppressionMaskBase(vocab, cfg.vocab_size);
+    const mask = new Float32Array(cfg.vocab_size);
+    const n = Math.max(300, runs * 60);
+    const keyMs = timeIt(n, () => suppressionKey(sampled, vocab));
+    const maskMs = timeIt(n, () => suppressionMask(mask, sampled, vocab, base));
+    console.log(`   per-token JS of a greedy row: suppressionKey ${keyMs.toFixed(4)} ms; suppressionMask when the key changed ${maskMs.toFixed(4)} ms`);
   }
 
   // bare decoder loop on the same kind of session (same options as engine/node-loader.ts)
