@@ -3,8 +3,8 @@
  * graph, so a cached step fetches only each row's next token and its log-probability (and the KV cache), never the
  * [batch, vocab] logits row (207 KB per row for 51,864 float32 entries) that a second run of a pick graph took.
  *
- * Appended nodes (ONNX opset 14, the decoders' own default-domain opset), on the top-level `logits` output
- * [batch, seq, vocab] of optimum's merged decoder (the output of its `If`):
+ * Appended nodes (default-domain ops valid from opset 12 on; the shipped decoders import opset 14), on the top-level
+ * `logits` output [batch, seq, vocab] of optimum's merged decoder (the output of its `If`):
  *  1. the last position: Gather(logits, -1, axis 1) → [batch, vocab];
  *  2. the rules that depend only on the tokens sampled so far (decoding.ts applySuppressionRules): the input
  *     `suppress_mask` float32 [batch, vocab] of 0 / -inf (decoding.ts suppressionMask) is added → `masked`;
