@@ -289,7 +289,7 @@ describe('suppressionMask (the mask the decoder\'s step graph adds, engine/step-
         'open pair, with floor',
       ].sort(),
     );
-  });
+  }, 30_000);
 
   test('histories with one key get one mask, so a decode loop rewrites a row\'s mask only when its key changes', () => {
     const rand = mulberry32(7);
