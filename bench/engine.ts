@@ -33,8 +33,9 @@
  * cached steps feed the whole encoder hidden state, which the int8 decoders quantise at the top level on every
  * run (ours feeds a one-position placeholder there: the cache branch never reads it; ~0.1 ms per step measured
  * alone), and it fetches every output, which Python onnxruntime hands over without copying; ours runs the decoding
- * rules in JS and the greedy pick as a second onnxruntime run per token (pick.ts), and onnxruntime-node
- * copies each fetched output (the self-attention cache every step, the cross-attention cache once per window)
+ * rules and the greedy pick inside the decoder's run (engine/step-graph.ts: a suppression mask built in JS when a
+ * row's rule state changes, the forcing rule, TopK and LogSoftmax appended to the graph; ~0.1 ms per step), and
+ * onnxruntime-node copies each fetched output (the self-attention cache every step, the cross-attention cache once per window)
  * into a new ArrayBuffer.
  * The runs are interleaved (round i runs every engine once, and ort_limit.py once, rotating who goes first) so
  * that load from other processes on the machine spreads over all of them; the 1-minute load average before each

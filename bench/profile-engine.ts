@@ -4,14 +4,16 @@
  * Where our engine's time goes on jfk.flac ×3 (33 s), warm, batch 1, without touching engine/:
  *  1. end to end: `transcribe` with the encoder and decoder sessions' `run` wrapped in timers →
  *     log-mel, encoder per window, decoder first step (prompt + cross-attention cache), decoder ms per cached
- *     step, and the rest (JS per token: tensors/feeds, copying and scanning the logits, decoding rules,
- *     log-softmax, tokenizer, segment bookkeeping); the setImmediate hops left (engine/ort-sync.ts: one per 50 ms of
+ *     step (the decoding rules' forcing and the greedy pick run inside it: engine/step-graph.ts), and the rest (JS
+ *     per token: tensors/feeds, the suppression mask, the first step's logits for the no-speech probability,
+ *     tokenizer, segment bookkeeping); the setImmediate hops left (engine/ort-sync.ts: one per 50 ms of
  *     runs) and the main thread's CPU time outside the session runs (Linux);
- *  2. pieces in isolation: log-mel of one 30 s window; the engine's per-token sampling code on a real logits
- *     row (applyDecodingRules + greedyPick); a bare 60-step greedy loop on the same kind of onnxruntime-node
- *     session (what `run` alone costs per step) in feeding and threading variants; the encoder alone;
- *  3. `transcribe` end to end over sessions made with other options, interleaved: node-loader.ts's (synchronous,
- *     engine/ort-sync.ts) against the public API's (a setImmediate per run), and intra_op.allow_spinning = 0 on the
+ *  2. pieces in isolation: log-mel of one 30 s window; the engine's per-token JS on a real logits row (a greedy
+ *     row: suppressionKey, suppressionMask; a row at a temperature: applyDecodingRules + greedyPick); a bare
+ *     60-step greedy loop on the same kind of onnxruntime-node session (what `run` alone costs per step, plain
+ *     decoder) in feeding and threading variants; the encoder alone;
+ *  3. `transcribe` end to end over sessions made with other options (the decoder with the step graph, as
+ *     node-loader.ts loads it), interleaved: node-loader.ts's (synchronous, engine/ort-sync.ts) against the public API's (a setImmediate per run), and intra_op.allow_spinning = 0 on the
  *     decoder only and on both sessions.
  * Medians of `--runs`; the 1-minute load average is printed next to every block (other processes share the
  * 2 cores). Compare with the bare-onnxruntime limit line of `npm run bench:engine` run in the same minute.
@@ -23,11 +25,12 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../common/config';
 import { N_FRAMES, N_MELS, N_SAMPLES, SAMPLE_RATE } from '../engine/constants';
-import { applyDecodingRules, argmax, greedyPick } from '../engine/decoding';
+import { applyDecodingRules, argmax, greedyPick, suppressionKey, suppressionMask, suppressionMaskBase } from '../engine/decoding';
 import { logMelSpectrogram } from '../engine/logmel';
 import { WhisperModel, type ModelSession, type OrtModule } from '../engine/model';
 import { loadWhisper } from '../engine/node-loader';
 import { createSyncSession, syncSessionFactory } from '../engine/ort-sync';
+import { readFusedDecoder } from '../engine/step-graph-file';
 import { WhisperTranscriber } from '../engine/transcriber';
 import { WhisperVocab, type GenerationConfig } from '../engine/vocab';
 import { loadNow, median, preparePcm, waitForIdle } from './lib';
@@ -96,7 +99,7 @@ async function main() {
   const m = engine.model as unknown as { encoder: Session; decoder: Session };
   const enc = m.encoder;
   const dec = m.decoder;
-  let rec = { enc: [] as number[], first: [] as number[], step: [] as number[], pick: [] as number[], gc: [] as number[] };
+  let rec = { enc: [] as number[], first: [] as number[], step: [] as number[], gc: [] as number[] };
   let lastLogits: Float32Array | null = null;
   // Linux: the main thread's CPU time (/proc/thread-self/schedstat: ns on CPU), which a loaded machine barely changes
   const threadCpuMs = (): number => {
@@ -131,10 +134,6 @@ async function main() {
     // a real logits row for block 2
     if (out.logits) lastLogits = out.logits.data as Float32Array;
   });
-  // the greedy-pick graph's session (model.ts picker, made on first use): one run per token after the decoder's
-  const pickSession = await (engine.model as unknown as { picker(): Promise<Session> }).picker();
-  const pickRun = pickSession.run.bind(pickSession);
-  pickSession.run = timed(pickRun, (t) => rec.pick.push(t));
   // garbage-collection pauses of the main thread (perf_hooks 'gc' entries): onnxruntime-node copies every fetched
   // output into a new ArrayBuffer, and that external memory is what starts V8's collections here
   const gcObserver = new PerformanceObserver((list) => {
@@ -152,10 +151,10 @@ async function main() {
     });
   }) as unknown as typeof setImmediate;
   await engine.transcribe(pcm.samples, { language: 'en' }); // warm-up
-  const rows: { total: number; enc: number; first: number; step: number; steps: number; windows: number; pick: number; picks: number; gc: number; gcs: number; hop: number; hops: number; native: number; cpuOutside: number; calls: number }[] = [];
+  const rows: { total: number; enc: number; first: number; step: number; steps: number; windows: number; gc: number; gcs: number; hop: number; hops: number; native: number; cpuOutside: number; calls: number }[] = [];
   for (let i = 0; i < runs; i++) {
     await gate();
-    rec = { enc: [], first: [], step: [], pick: [], gc: [] };
+    rec = { enc: [], first: [], step: [], gc: [] };
     split = { native: 0, nativeCpu: 0, calls: 0, hop: 0, hops: 0 };
     globalThis.setImmediate = timedSetImmediate;
     const c0 = threadCpuMs();
@@ -168,7 +167,7 @@ async function main() {
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     rows.push({
       total, enc: sum(rec.enc), first: sum(rec.first), step: sum(rec.step), steps: rec.step.length, windows: rec.enc.length,
-      pick: sum(rec.pick), picks: rec.pick.length, gc: sum(rec.gc), gcs: rec.gc.length,
+      gc: sum(rec.gc), gcs: rec.gc.length,
       hop: split.hop, hops: split.hops, native: split.native, cpuOutside: cpu - split.nativeCpu, calls: split.calls,
     });
   }
@@ -183,17 +182,16 @@ async function main() {
   const encT = med((r) => r.enc);
   const firstT = med((r) => r.first);
   const stepT = med((r) => r.step);
-  const pickT = med((r) => r.pick);
   const gcT = med((r) => r.gc);
-  const rest = med((r) => r.total - r.enc - r.first - r.step - r.pick) - W * melMs;
+  const rest = med((r) => r.total - r.enc - r.first - r.step) - W * melMs;
   console.log(`\n1. transcribe() end to end (load ${loadNow()}): ${ms(total)} for ${audioSeconds.toFixed(1)} s, RTFx ${(audioSeconds / (total / 1000)).toFixed(1)}`);
   console.log(`   windows ${W}, decoder runs ${W} first + ${S} cached steps`);
   const pct = (x: number) => `${((100 * x) / total).toFixed(0)}%`;
   console.log(`   log-mel          ${W} × ${ms(melMs)} = ${ms(W * melMs)}  ${pct(W * melMs)}  (measured alone, block 2)`);
   console.log(`   encoder run      ${ms(encT)} = ${ms(encT / W)} per window  ${pct(encT)}`);
   console.log(`   decoder 1st run  ${ms(firstT)} = ${ms(firstT / W)} per window (prompt + cross-attention K/V)  ${pct(firstT)}`);
-  console.log(`   decoder steps    ${ms(stepT)} = ${ms(stepT / S)} per step (run() alone)  ${pct(stepT)}`);
-  console.log(`   pick-graph runs  ${ms(pickT)} = ${ms(pickT / Math.max(1, rows[0].picks))} per run (${rows[0].picks} runs)  ${pct(pickT)}`);
+  // the decoder carries the step graph (engine/step-graph.ts): the rules' forcing and the greedy pick are inside run()
+  console.log(`   decoder steps    ${ms(stepT)} = ${ms(stepT / S)} per step (run() alone, the in-graph rules and pick included)  ${pct(stepT)}`);
   console.log(`   rest (JS)        ${ms(rest)} = ${ms(rest / (S + W))} per token  ${pct(rest)}`);
   console.log(`   GC pauses        ${ms(gcT)} in ${med((r) => r.gcs)} collections (main thread, perf_hooks; inside the rows above)  ${pct(gcT)}`);
   const hop = med((r) => r.hop);
@@ -201,7 +199,7 @@ async function main() {
   const cpuOutside = med((r) => r.cpuOutside);
   const hops = med((r) => r.hops);
   console.log(
-    `   session runs     ${rows[0].calls} (encoder, decoder, pick graph): ${ms(native)} inside run(), of which ${ms(hop)} in ${hops} setImmediate hops ` +
+    `   session runs     ${rows[0].calls} (encoder and decoder): ${ms(native)} inside run(), of which ${ms(hop)} in ${hops} setImmediate hops ` +
       `(${(((hop / Math.max(1, hops)) * 1000) || 0).toFixed(0)} us each); wall outside them ${ms(total - native)}`,
   );
   console.log(
@@ -210,7 +208,6 @@ async function main() {
   );
   enc.run = encRun;
   dec.run = decRun;
-  pickSession.run = pickRun;
   gcObserver.disconnect();
 
   // ---------------------------------------------------------------- 2. pieces in isolation
@@ -225,7 +222,7 @@ async function main() {
   };
   for (let i = 0; i < 300; i++) engineWay(); // JIT warm-up
   const engineSampleMs = timeIt(Math.max(300, runs * 60), engineWay);
-  console.log(`   per-token sampling, engine code (copy row + applyDecodingRules + greedyPick): ${engineSampleMs.toFixed(3)} ms`);
+  console.log(`   per-token sampling, the JS path (rows at a temperature > 0; copy row + applyDecodingRules + greedyPick): ${engineSampleMs.toFixed(3)} ms`);
   {
     // its parts, each on a fresh copy of the same row
     const n = Math.max(300, runs * 60);
@@ -261,6 +258,15 @@ async function main() {
       sink += Object.keys(feeds).length + Object.keys(np).length;
     });
     console.log(`     per-step feeds/past bookkeeping (2 tensors, feeds object, next-past map): ${bookMs.toFixed(3)} ms`);
+  }
+  {
+    // greedy rows: the rules' state and, when it changed, the mask the decoder's step graph adds (engine/step-graph.ts)
+    const base = suppressionMaskBase(vocab, cfg.vocab_size);
+    const mask = new Float32Array(cfg.vocab_size);
+    const n = Math.max(300, runs * 60);
+    const keyMs = timeIt(n, () => suppressionKey(sampled, vocab));
+    const maskMs = timeIt(n, () => suppressionMask(mask, sampled, vocab, base));
+    console.log(`   per-token JS of a greedy row: suppressionKey ${keyMs.toFixed(4)} ms; suppressionMask when the key changed ${maskMs.toFixed(4)} ms`);
   }
 
   // bare decoder loop on the same kind of session (same options as engine/node-loader.ts)
@@ -354,18 +360,24 @@ async function main() {
   console.log(`   encoder run alone, allow_spinning = 0: ${ms(encNoSpinMs)} per 30 s window`);
 
   // ---------------------------------------------------------------- 3. end to end with other session options
-  // The engine's own classes over sessions made here (node-loader.ts makes them with the defaults).
+  // The engine's own classes over sessions made here (node-loader.ts makes them with the defaults), on the decoder with
+  // the step graph appended as node-loader.ts loads it, and one row on the plain decoder (the rules and pick in JS).
   const { Tokenizer } = await import('@huggingface/tokenizers');
   const readJson = (f: string) => JSON.parse(fs.readFileSync(path.join(modelDir, f), 'utf8'));
   const tokenizer = new Tokenizer(readJson('tokenizer.json'), readJson('tokenizer_config.json'));
   const dims = { dModel: D, heads: H, layers: L, vocabSize: cfg.vocab_size };
   const encSync = await createSyncSession(path.join(modelDir, 'onnx/encoder_model_quantized.onnx'), so);
-  const decSync = await createSyncSession(path.join(modelDir, 'onnx/decoder_model_merged_quantized.onnx'), so);
+  const fusedBytes = readFusedDecoder(path.join(modelDir, 'onnx/decoder_model_merged_quantized.onnx'), vocab.timestampBegin);
+  const decSync = await createSyncSession(fusedBytes, so);
+  const decSyncPlain = await createSyncSession(path.join(modelDir, 'onnx/decoder_model_merged_quantized.onnx'), so);
+  const decF = await ort.InferenceSession.create(fusedBytes, so);
+  const decFNoSpin = await ort.InferenceSession.create(fusedBytes, { ...so, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+  const syncOrt: OrtModule = { Tensor: ort.Tensor, InferenceSession: syncSessionFactory() };
   const variants: [string, ModelSession, ModelSession, OrtModule?][] = [
-    ['sync sessions (node-loader.ts, ort-sync.ts)', encSync, decSync, { Tensor: ort.Tensor, InferenceSession: syncSessionFactory() }],
-    ['public API sessions, spinning on', encS, decS],
-    ['allow_spinning = 0 on the decoder only', encS, decNoSpin],
-    ['allow_spinning = 0 on both sessions', encNoSpin, decNoSpin],
+    ['sync sessions (node-loader.ts, ort-sync.ts)', encSync, decSync, syncOrt],
+    ['sync, plain decoder (rules + pick in JS)', encSync, decSyncPlain, syncOrt],
+    ['public API sessions, spinning on', encS, decF],
+    ['allow_spinning = 0 on both sessions', encNoSpin, decFNoSpin],
   ];
   const e2e = variants.map(([name, e, d, m]) => ({
     name,
@@ -385,7 +397,7 @@ async function main() {
   console.log(`\n3. transcribe() end to end with other session options, interleaved (load ${loadNow()})`);
   for (const v of e2e) console.log(`   ${v.name.padEnd(42)} ${ms(median(v.times))}  (min ${ms(Math.min(...v.times))})`);
   console.log(`load average at end ${loadNow()}`);
-  await Promise.all([encS.release(), decS.release(), decNoSpin.release(), encNoSpin.release(), encSync.release(), decSync.release(), engine.model.release()]);
+  await Promise.all([encS.release(), decS.release(), decNoSpin.release(), encNoSpin.release(), encSync.release(), decSync.release(), decSyncPlain.release(), decF.release(), decFNoSpin.release(), engine.model.release()]);
 }
 
 main().then(

@@ -113,6 +113,67 @@ export function applySuppressionRules(target: Float32Array, sampled: readonly nu
 }
 
 /**
+ * The part of {@link suppressionMask} that never changes: 0, and -inf at `suppress_tokens` and <|notimestamps|>.
+ * @param n the row length (the model's vocab_size)
+ * @returns float32 [n]
+ */
+export function suppressionMaskBase(vocab: WhisperVocab, n: number): Float32Array {
+  const base = new Float32Array(n);
+  suppressTokens(base, vocab.suppressTokens);
+  if (vocab.noTimestamps < n) base[vocab.noTimestamps] = NEG_INF;
+  return base;
+}
+
+/**
+ * The state of the rules of {@link applySuppressionRules} after `sampled`: two histories with the same key get the
+ * same mask, so a decode loop rewrites a row's mask only when its key changes (at a timestamp and the token after).
+ * -1 on the first step; else 3 × the timestamp floor (0 when no timestamp was sampled) + 0 (no pair rule),
+ * 1 (a pair just closed: no timestamp next) or 2 (an open timestamp: no text next).
+ */
+export function suppressionKey(sampled: readonly number[], vocab: WhisperVocab): number {
+  if (sampled.length === 0) return -1;
+  const tb = vocab.timestampBegin;
+  const lastWasTs = sampled[sampled.length - 1] >= tb;
+  const penultimateWasTs = sampled.length < 2 || sampled[sampled.length - 2] >= tb;
+  let lastTs = -1;
+  for (let i = sampled.length - 1; i >= 0; i--) {
+    if (sampled[i] >= tb) {
+      lastTs = sampled[i];
+      break;
+    }
+  }
+  const floor = lastTs < 0 ? 0 : lastWasTs && !penultimateWasTs ? lastTs : lastTs + 1;
+  return 3 * floor + (lastWasTs ? (penultimateWasTs ? 1 : 2) : 0);
+}
+
+/**
+ * The rules of {@link applySuppressionRules} as an additive mask: writes 0 / -inf into `mask` so that
+ * `logits[i] + mask[i]` is `applySuppressionRules`'s result for every finite logit (x + 0 = x, x + -inf = -inf).
+ * The decoder's step graph (step-graph.ts) adds it in-graph.
+ * @param mask    one row, length vocab; overwritten
+ * @param sampled the tokens sampled so far in this window (prompt excluded)
+ * @param base    {@link suppressionMaskBase} of the same vocab and length
+ */
+export function suppressionMask(mask: Float32Array, sampled: readonly number[], vocab: WhisperVocab, base: Float32Array): void {
+  mask.set(base);
+  const tb = vocab.timestampBegin;
+  const n = mask.length;
+  const key = suppressionKey(sampled, vocab);
+  if (key === -1) {
+    suppressTokens(mask, vocab.beginSuppressTokens);
+    // the first token is a timestamp no later than max_initial_timestamp
+    mask.fill(NEG_INF, 0, Math.min(tb, n));
+    mask.fill(NEG_INF, Math.min(tb + vocab.maxInitialTimestampIndex + 1, n), n);
+    return;
+  }
+  const pair = key % 3;
+  const floor = (key - pair) / 3;
+  if (pair === 1) mask.fill(NEG_INF, Math.min(tb, n), n); // a pair just closed: text (or EOT) next
+  else if (pair === 2) mask.fill(NEG_INF, 0, Math.min(vocab.eot, n)); // an open timestamp is followed by one
+  if (floor > tb) mask.fill(NEG_INF, tb, Math.min(floor, n)); // timestamps never go backwards
+}
+
+/**
  * The timestamp rule's log-sum-exp: log Σ exp over the row's timestamp logits (ids ≥ `from`), in float64,
  * one exp per timestamp in id order (the forcing rule compares it with the text logits: both sides share
  * softmax's normaliser, so no pass of exp over the whole vocabulary is needed).

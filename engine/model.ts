@@ -4,12 +4,15 @@
  * Takes the onnxruntime module as a parameter so the same code runs on onnxruntime-node and
  * onnxruntime-web. Interface of the files: optimum's Whisper export (`encoder_model`: input_features →
  * last_hidden_state; `decoder_model_merged`: input_ids, encoder_hidden_states, past_key_values.*,
- * use_cache_branch → logits, present.*), plus the `cross_attentions.{l}` outputs used for word timestamps.
+ * use_cache_branch → logits, present.*), plus the `cross_attentions.{l}` outputs used for word timestamps, and, when
+ * the decoder was made from step-graph.ts fusedDecoderBytes (node-loader.ts and the browser worker do), the step graph:
+ * suppress_mask → token, logprob, the decoding rules and greedy pick inside the decoder's own run.
  */
 import type * as OrtCommon from 'onnxruntime-common';
 import { N_FRAMES, N_MELS } from './constants';
-import { applyDecodingRules, logSoftmax, samplePick } from './decoding';
-import { pickModelBytes, textTokenProbModelBytes } from './pick';
+import { applyDecodingRules, greedyPick, logSoftmax, samplePick, suppressionKey, suppressionMask, suppressionMaskBase } from './decoding';
+import { textTokenProbModelBytes } from './pick';
+import { NO_MASK_DIMS, STEP_LOGPROB, STEP_TOKEN, SUPPRESS_MASK } from './step-graph';
 import type { WhisperVocab } from './vocab';
 
 /**
@@ -137,12 +140,14 @@ export class WhisperModel {
     // The no-speech probability is read at the <|startoftranscript|> position, after any context prompt.
     const sotIndex = prompts.map((p) => p.lastIndexOf(this.vocab.sot));
 
-    const rows = prompts.map(() => ({ tokens: [] as number[], sumLogprob: 0, done: false, noSpeechProb: 0 }));
+    const rows = prompts.map(() => ({ tokens: [] as number[], sumLogprob: 0, done: false, noSpeechProb: 0, maskKey: NaN }));
     const scratch = new Float32Array(vocabSize);
-    const greedy = temperatures.some((t) => t === 0);
-    // Greedy rows take their token and log-probability from one batched run of the pick graph (pick.ts) after the
-    // JS rules; rows sampling at a temperature from the JS sampler on the same processed logits.
-    const picker = greedy ? await this.picker() : null;
+    // A decoder with the step graph (step-graph.ts) applies the rules and picks greedy rows' tokens inside its own run,
+    // from a suppression mask fed per row; rows sampling at a temperature (and every row on a plain decoder) take the
+    // logits row into JS for the rules and the sampler (greedyPick on a plain decoder).
+    const fused = this.fused;
+    const mask = fused ? new Float32Array(batch * vocabSize) : null;
+    const maskBase = fused ? this.maskBase() : null;
     // the last position's logits of every row, when the run had more than one position (the prompt step)
     let lastRows: Float32Array | null = null;
 
@@ -185,16 +190,31 @@ export class WhisperModel {
         use_cache_branch: first ? noCache : withCache,
         ...past,
       };
-      const out = await this.decoder.run(feeds, first ? firstStepOutputs : selfAttentionOutputs);
+      // the rows whose logits JS reads this step
+      const inJs = rows.map((r, b) => !r.done && (!fused || temperatures[b] > 0));
+      const jsRows = inJs.some((x) => x);
+      let fetches = first ? firstStepOutputs : selfAttentionOutputs;
+      if (mask) {
+        rows.forEach((r, b) => {
+          if (r.done) return;
+          const k = suppressionKey(r.tokens, this.vocab);
+          if (k !== r.maskKey) suppressionMask(mask.subarray(b * vocabSize, (b + 1) * vocabSize), r.tokens, this.vocab, maskBase!);
+          r.maskKey = k;
+        });
+        feeds[SUPPRESS_MASK] = new Tensor('float32', mask, [batch, vocabSize]);
+        fetches = [...(first || jsRows ? ['logits'] : []), STEP_TOKEN, STEP_LOGPROB, ...fetches.slice(1)];
+      }
+      const out = await this.decoder.run(feeds, fetches);
 
       // The encoder (cross-attention) cache is computed once on the first step and reused.
       if (first) pastNames.forEach((name, i) => (past[name] = out[presentNames[i]]));
       else for (const i of selfAttention) past[pastNames[i]] = out[presentNames[i]];
 
-      // [batch, vocab]: the last position of every row, processed in place by the decoding rules
-      const logits = out.logits.data as Float32Array; // [batch, stepLen, vocab], ours: a fresh copy per run
+      // [batch, vocab]: the last position of every row, processed in place by the decoding rules (rows read in JS)
+      // [batch, stepLen, vocab], ours: a fresh copy per run; not fetched on a cached step whose rows are all picked in-graph
+      const logits = (out.logits?.data ?? scratch) as Float32Array;
       let last = logits;
-      if (stepLen > 1) {
+      if (stepLen > 1 && jsRows) {
         lastRows ??= new Float32Array(batch * vocabSize);
         for (let b = 0; b < batch; b++) {
           const off = (b * stepLen + (stepLen - 1)) * vocabSize;
@@ -210,13 +230,9 @@ export class WhisperModel {
           logSoftmax(logits.subarray(sotOffset, sotOffset + vocabSize), scratch);
           row.noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
         }
-        if (!row.done) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), row.tokens, this.vocab);
+        if (inJs[b]) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), row.tokens, this.vocab);
       }
-      let picked: { token: BigInt64Array; logprob: Float32Array } | null = null;
-      if (picker && rows.some((r, b) => !r.done && temperatures[b] === 0)) {
-        const p = await picker.run({ logits: new Tensor('float32', last.subarray(0, batch * vocabSize), [batch, vocabSize]) });
-        picked = { token: p.token.data as BigInt64Array, logprob: p.logprob.data as Float32Array };
-      }
+      const picked = fused ? { token: out[STEP_TOKEN].data as BigInt64Array, logprob: out[STEP_LOGPROB].data as Float32Array } : null;
 
       const next = new BigInt64Array(batch);
       for (let b = 0; b < batch; b++) {
@@ -229,9 +245,10 @@ export class WhisperModel {
         let tok: number;
         let logprob: number;
         if (t > 0) ({ token: tok, logprob } = samplePick(last.subarray(b * vocabSize, (b + 1) * vocabSize), t, opts.random![b]()));
+        else if (!picked) ({ token: tok, logprob } = greedyPick(last.subarray(b * vocabSize, (b + 1) * vocabSize)));
         else {
-          tok = Number(picked!.token[b]);
-          logprob = picked!.logprob[b];
+          tok = Number(picked.token[b]);
+          logprob = picked.logprob[b];
         }
         row.sumLogprob += logprob;
         if (tok === eot) row.done = true;
@@ -266,6 +283,7 @@ export class WhisperModel {
       input_ids: new Tensor('int64', new BigInt64Array(batch).fill(BigInt(this.vocab.sot)), [batch, 1]),
       encoder_hidden_states: encoderHidden,
       use_cache_branch: new Tensor('bool', new Uint8Array([0]), [1]),
+      ...this.noMask(),
     };
     for (let l = 0; l < this.dims.layers; l++)
       for (const kind of ['decoder', 'encoder'])
@@ -332,6 +350,7 @@ export class WhisperModel {
       input_ids: new Tensor('int64', ids, [batch, len]),
       encoder_hidden_states: encoderHidden,
       use_cache_branch: new Tensor('bool', new Uint8Array([0]), [1]),
+      ...this.noMask(),
     };
     for (let l = 0; l < this.dims.layers; l++)
       for (const kind of ['decoder', 'encoder'])
@@ -379,15 +398,30 @@ export class WhisperModel {
 
   /** Frees the ONNX sessions. */
   async release(): Promise<void> {
-    const pick = this.pickSession;
     const prob = this.probSession;
-    this.pickSession = null;
     this.probSession = null;
-    await Promise.all([
-      this.encoder.release(),
-      this.decoder.release(),
-      ...[pick, prob].map((p) => p?.then((s) => s.release(), () => undefined)),
-    ]);
+    await Promise.all([this.encoder.release(), this.decoder.release(), prob?.then((s) => s.release(), () => undefined)]);
+  }
+
+  /** Whether the decoder carries the step graph (step-graph.ts: made by fusedDecoderBytes), read from its inputs. */
+  private get fused(): boolean {
+    return this.decoder.inputNames.includes(SUPPRESS_MASK);
+  }
+
+  /**
+   * The step graph's input for runs that read only the decoder's own outputs (detectLanguage, alignmentPass):
+   * onnxruntime runs every node whatever the fetches, so the input must be fed; a [1, 1] zero broadcasts.
+   */
+  private noMask(): Record<string, OrtCommon.Tensor> {
+    return this.fused ? { [SUPPRESS_MASK]: new this.ort.Tensor('float32', new Float32Array(1), [...NO_MASK_DIMS]) } : {};
+  }
+
+  private maskBaseRow: Float32Array | null = null;
+
+  /** decoding.ts suppressionMaskBase of this model's vocabulary, made once. */
+  private maskBase(): Float32Array {
+    this.maskBaseRow ??= suppressionMaskBase(this.vocab, this.dims.vocabSize);
+    return this.maskBaseRow;
   }
 
   private probSession: Promise<ModelSession> | null = null;
@@ -400,18 +434,5 @@ export class WhisperModel {
       graphOptimizationLevel: 'all',
     });
     return this.probSession;
-  }
-
-  private pickSession: Promise<ModelSession> | null = null;
-
-  /** The greedy-pick graph (pick.ts), made on first use: one intra-op thread (a [batch, vocab] pass is short). */
-  private picker(): Promise<ModelSession> {
-    // no execution provider named: the default is the CPU (onnxruntime-node) or WASM (onnxruntime-web) one
-    this.pickSession ??= this.ort.InferenceSession.create(pickModelBytes(), {
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
-    return this.pickSession;
   }
 }

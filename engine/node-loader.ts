@@ -8,6 +8,7 @@ import * as zlib from 'node:zlib';
 import * as ort from 'onnxruntime-node';
 import { WhisperModel, type ModelSession } from './model';
 import { createSyncSession, syncSessionFactory } from './ort-sync';
+import { readFusedDecoder } from './step-graph-file';
 import { WhisperTranscriber, type BatchingOptions } from './transcriber';
 import { WhisperVocab, type GenerationConfig } from './vocab';
 import { GRAPH_FILES, MODEL_FILES, dimsFromConfig, type Precision, type WhisperConfigJson } from './files';
@@ -170,7 +171,8 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   const dims = dimsFromConfig(config);
   const [encoder, decoder] = await Promise.all([
     createSession(encoderFile, opts, level),
-    createSession(decoderFile, opts, level),
+    // the decoder with the decoding rules and the greedy pick appended (step-graph.ts): one run per token
+    createSession(readFusedDecoder(decoderFile, vocab.timestampBegin), opts, level),
   ]);
   // engine/ort-sync.ts: sessions without the public API's setImmediate per run (this runs on the engine thread)
   const model = new WhisperModel({ Tensor: ort.Tensor, InferenceSession: syncSessionFactory(opts.warn) }, encoder, decoder, vocab, dims);

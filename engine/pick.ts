@@ -1,20 +1,17 @@
 /**
- * The greedy choice of every row of a [batch, vocab] logits matrix in one onnxruntime run: ArgMax (first index of
- * the largest value, as `decoding.ts` greedyPick and torch's argmax) and LogSoftmax (openai/whisper decoding.py
- * scores each sampled token with `F.log_softmax(logits.float(), dim=-1)`, float32 as here).
+ * Small ONNX graphs built as protobuf bytes (field numbers from onnx/onnx.proto) so no model file is added: the
+ * word-timestamp pass's text-token probabilities (a Softmax + GatherElements model), and the writers step-graph.ts
+ * uses to append the decoding rules and the greedy pick to the decoder's own graph.
  *
- * Why a graph and not JS: a log-softmax needs one exp per vocabulary entry (51,864) per token; JS's Math.exp
- * costs ~0.5 ms per row on this machine's cores, onnxruntime's vectorised kernel (MLAS) ~0.05 ms, which made
- * JS per token the largest part of our distance to the bare-onnxruntime limit (bench/profile-engine.ts).
- *
- * The graph is built here as ONNX protobuf bytes (field numbers from onnx/onnx.proto, opset 13) so no model file
- * is added: ModelProto{ir_version 8, graph, opset_import ""/13}. Browser-safe (onnxruntime-web runs it too).
+ * Why graphs and not JS: a softmax needs one exp per vocabulary entry (51,864) per row; JS's Math.exp costs ~0.5 ms
+ * per row on this machine's cores, onnxruntime's vectorised kernel (MLAS) ~0.05 ms.
+ * Browser-safe (onnxruntime-web runs them too).
  */
 
 const utf8 = new TextEncoder();
 
-/** Protobuf wire-format writers for the ONNX messages built here. */
-function varint(n: number): number[] {
+/** Protobuf wire-format writers for the ONNX messages built here (and by step-graph.ts). */
+export function varint(n: number): number[] {
   const out: number[] = [];
   while (n > 127) {
     out.push((n & 127) | 128);
@@ -24,43 +21,23 @@ function varint(n: number): number[] {
   return out;
 }
 /** protobuf wire types: 0 varint, 2 length-delimited */
-const key = (field: number, wire: number) => varint(field * 8 + wire);
-const int = (field: number, n: number) => [...key(field, 0), ...varint(n)];
-const msg = (field: number, b: readonly number[]) => [...key(field, 2), ...varint(b.length), ...b];
-const str = (field: number, s: string) => msg(field, [...utf8.encode(s)]);
+export const key = (field: number, wire: number) => varint(field * 8 + wire);
+export const int = (field: number, n: number) => [...key(field, 0), ...varint(n)];
+export const msg = (field: number, b: readonly number[]) => [...key(field, 2), ...varint(b.length), ...b];
+export const str = (field: number, s: string) => msg(field, [...utf8.encode(s)]);
 
 /** AttributeProto{name = 1, i = 3, type = 20 (INT = 2)} */
-const intAttribute = (name: string, v: number) => msg(5, [...str(1, name), ...int(3, v), ...int(20, 2)]);
+export const intAttribute = (name: string, v: number) => msg(5, [...str(1, name), ...int(3, v), ...int(20, 2)]);
 /** NodeProto{input = 1, output = 2, name = 3, op_type = 4, attribute = 5} */
-const node = (op: string, input: string | string[], output: string, attrs: number[][]) =>
+export const node = (op: string, input: string | string[], output: string, attrs: number[][]) =>
   msg(1, [...[input].flat().flatMap((i) => str(1, i)), ...str(2, output), ...str(3, output), ...str(4, op), ...attrs.flat()]);
 /**
  * ValueInfoProto{name = 1, type = 2: TypeProto{tensor_type = 1: {elem_type = 1, shape = 2: {dim = 1: {dim_value = 1 | dim_param = 2}}}}}
  * @param elem TensorProto.DataType: FLOAT = 1, INT64 = 7
  */
-function valueInfo(field: number, name: string, elem: number, dims: (number | string)[]): number[] {
+export function valueInfo(field: number, name: string, elem: number, dims: (number | string)[]): number[] {
   const shape = dims.flatMap((d) => msg(1, typeof d === 'number' ? int(1, d) : str(2, d)));
   return msg(field, [...str(1, name), ...msg(2, msg(1, [...int(1, elem), ...msg(2, shape)]))]);
-}
-
-/**
- * The ONNX model `logits` float32 [rows, n] → `token` int64 [rows, 1] (ArgMax, axis 1, keepdims 1,
- * select_last_index 0) and `logprob` float32 [rows, 1]: the LogSoftmax (axis 1) of each row at its token
- * (GatherElements), so a row's [n] log-probabilities stay inside onnxruntime. The values are LogSoftmax's own:
- * the gather only selects them. Row length is free (the decode loop passes [batch, vocab]).
- */
-export function pickModelBytes(): Uint8Array {
-  const graph = [
-    ...node('ArgMax', 'logits', 'token', [intAttribute('axis', 1), intAttribute('keepdims', 1), intAttribute('select_last_index', 0)]),
-    ...node('LogSoftmax', 'logits', 'logprobs', [intAttribute('axis', 1)]),
-    ...node('GatherElements', ['logprobs', 'token'], 'logprob', [intAttribute('axis', 1)]),
-    ...str(2, 'whisper_greedy_pick'),
-    ...valueInfo(11, 'logits', 1, ['rows', 'n']),
-    ...valueInfo(12, 'token', 7, ['rows', 1]),
-    ...valueInfo(12, 'logprob', 1, ['rows', 1]),
-  ];
-  // ModelProto{ir_version = 1, producer_name = 2, graph = 7, opset_import = 8: {domain = 1, version = 2}}
-  return Uint8Array.from([...int(1, 8), ...str(2, 'fairscribe'), ...msg(7, graph), ...msg(8, [...str(1, ''), ...int(2, 13)])]);
 }
 
 /**

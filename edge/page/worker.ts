@@ -13,6 +13,7 @@
 import * as ort from 'onnxruntime-web/wasm';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { WhisperModel, type OrtModule } from '../../engine/model';
+import { fusedDecoderBytes } from '../../engine/step-graph';
 import { WhisperTranscriber } from '../../engine/transcriber';
 import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
 import { DECODER_FILE, ENCODER_FILE, dimsFromConfig, type WhisperConfigJson } from '../../engine/files';
@@ -93,20 +94,16 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     if (!r.ok) throw new Error(`the speech detector ${msg.vadUrl}: HTTP ${r.status}`);
     return r.arrayBuffer();
   });
+  const vocab = new WhisperVocab(json<GenerationConfig>('generation_config.json'));
   const [encoder, decoder, vad] = await Promise.all([
     ort.InferenceSession.create(new Uint8Array(need(ENCODER_FILE)), opts),
-    ort.InferenceSession.create(new Uint8Array(need(DECODER_FILE)), opts),
+    // the server's decoder graph: the decoding rules and the greedy pick appended (engine/step-graph.ts), one run per token
+    ort.InferenceSession.create(fusedDecoderBytes(new Uint8Array(need(DECODER_FILE)), vocab.timestampBegin), opts),
     ort.InferenceSession.create(new Uint8Array(vadBytes), opts),
   ]);
   vadSession = vad;
   const tokenizer = new Tokenizer(json('tokenizer.json'), json('tokenizer_config.json'));
-  const model = new WhisperModel(
-    ort as unknown as OrtModule,
-    encoder,
-    decoder,
-    new WhisperVocab(json<GenerationConfig>('generation_config.json')),
-    dimsFromConfig(json<WhisperConfigJson>('config.json')),
-  );
+  const model = new WhisperModel(ort as unknown as OrtModule, encoder, decoder, vocab, dimsFromConfig(json<WhisperConfigJson>('config.json')));
   transcriber = new WhisperTranscriber(model, tokenizer);
   post({
     type: 'loaded',

@@ -18,6 +18,7 @@ import { EngineClient } from '../../engine/client';
 import { SAMPLE_RATE } from '../../engine/constants';
 import { applyDecodingRules, greedyPick, logSoftmax } from '../../engine/decoding';
 import { logMelSpectrogram } from '../../engine/logmel';
+import { SUPPRESS_MASK } from '../../engine/step-graph';
 import * as ort from 'onnxruntime-node';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
@@ -226,10 +227,13 @@ test('the decode loop gives the tokens of the plain JS loop it replaced (batch 2
     let ids = BigInt64Array.from([...prompt, ...prompt].map(BigInt));
     let len = prompt.length;
     const row = new Float32Array(V);
+    // the loaded decoder carries the step graph (engine/step-graph.ts), whose input every run must feed; this loop reads
+    // only `logits`, so a [1, 1] zero mask (the step graph's own outputs are not fetched)
+    const noMask: Record<string, ort.Tensor> = decoder.inputNames.includes(SUPPRESS_MASK) ? { [SUPPRESS_MASK]: new ort.Tensor('float32', new Float32Array(1), [1, 1]) } : {};
     for (let step = 0; step < 224 && !rows.every((r) => r.done); step++) {
       const first = step === 0;
       const out = await decoder.run(
-        { input_ids: new ort.Tensor('int64', ids, [2, len]), encoder_hidden_states: hidden, use_cache_branch: new ort.Tensor('bool', new Uint8Array([first ? 0 : 1]), [1]), ...past },
+        { input_ids: new ort.Tensor('int64', ids, [2, len]), encoder_hidden_states: hidden, use_cache_branch: new ort.Tensor('bool', new Uint8Array([first ? 0 : 1]), [1]), ...past, ...noMask },
         ['logits', ...names.filter((n) => first || n.includes('.decoder.')).map((n) => n.replace('past_key_values', 'present'))],
       );
       const logits = out.logits.data as Float32Array;

@@ -5,7 +5,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TIME_PER_TIMESTAMP_S } from '../../engine/constants';
-import { applyDecodingRules, argmax, segmentsFromTokens } from '../../engine/decoding';
+import {
+  applyDecodingRules,
+  applySuppressionRules,
+  argmax,
+  segmentsFromTokens,
+  suppressionKey,
+  suppressionMask,
+  suppressionMaskBase,
+} from '../../engine/decoding';
 import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
 import { mulberry32 } from '../helpers/prng';
 
@@ -231,3 +239,70 @@ function expectWellFormed(tokens: number[]) {
   }
 }
 
+
+describe('suppressionMask (the mask the decoder\'s step graph adds, engine/step-graph.ts)', () => {
+  /** A random sampled-token history of a window: text, timestamp pairs, open timestamps, the odd repeated or late one. */
+  function history(rand: () => number, len: number): number[] {
+    const out: number[] = [];
+    let t = 0;
+    for (let i = 0; i < len; i++) {
+      const u = rand();
+      if (u < 0.5) out.push(Math.floor(rand() * EOT));
+      else if (u < 0.8) out.push(TB + Math.min(1500, (t += Math.floor(rand() * 40))));
+      else if (u < 0.9) out.push(out.length > 0 && out[out.length - 1] >= TB ? out[out.length - 1] : TB + t); // a pair closing
+      else out.push(TB + Math.floor(rand() * 1501)); // any timestamp, earlier ones too
+    }
+    return out;
+  }
+  const base = suppressionMaskBase(vocab, VOCAB_SIZE);
+  const branch = (sampled: number[]) => {
+    if (sampled.length === 0) return 'first step';
+    const last = sampled[sampled.length - 1] >= TB;
+    const pen = sampled.length < 2 || sampled[sampled.length - 2] >= TB;
+    const floor = sampled.some((x) => x >= TB) ? 'with floor' : 'no timestamp yet';
+    return `${last ? (pen ? 'closed pair' : 'open pair') : 'text'}, ${floor}`;
+  };
+
+  test('logits + mask equals applySuppressionRules on random rows for random histories (every branch)', () => {
+    const rand = mulberry32(18);
+    const seen = new Set<string>();
+    const rules = new Float32Array(VOCAB_SIZE);
+    const mask = new Float32Array(VOCAB_SIZE);
+    const cases: number[][] = [[], [ts(0)], [ts(0), A], [ts(0), A, ts(2)], [ts(0), A, ts(2), ts(2)], [A, B], [ts(29.5), A, ts(30)]];
+    for (let k = 0; k < 60; k++) cases.push(history(rand, Math.floor(rand() * 12)));
+    for (const sampled of cases) {
+      const row = Float32Array.from({ length: VOCAB_SIZE }, () => (rand() - 0.5) * 40);
+      rules.set(row);
+      applySuppressionRules(rules, sampled, vocab);
+      suppressionMask(mask, sampled, vocab, base);
+      let differ = 0;
+      for (let i = 0; i < VOCAB_SIZE; i++) if (row[i] + mask[i] !== rules[i] || (mask[i] !== 0 && mask[i] !== -Infinity)) differ++;
+      expect({ sampled, differ }).toEqual({ sampled, differ: 0 });
+      seen.add(branch(sampled));
+    }
+    expect([...seen].sort()).toEqual(
+      [
+        'first step',
+        'text, no timestamp yet',
+        'text, with floor',
+        'closed pair, with floor',
+        'open pair, with floor',
+      ].sort(),
+    );
+  }, 30_000);
+
+  test('histories with one key get one mask, so a decode loop rewrites a row\'s mask only when its key changes', () => {
+    const rand = mulberry32(7);
+    const byKey = new Map<number, Float32Array>();
+    for (let k = 0; k < 200; k++) {
+      const sampled = history(rand, Math.floor(rand() * 10));
+      const mask = new Float32Array(VOCAB_SIZE);
+      suppressionMask(mask, sampled, vocab, base);
+      const key = suppressionKey(sampled, vocab);
+      const prev = byKey.get(key);
+      if (prev) expect(prev.every((v, i) => v === mask[i])).toBe(true);
+      else byKey.set(key, mask);
+    }
+    expect(byKey.size).toBeGreaterThan(20);
+  });
+});

@@ -5,7 +5,24 @@
 import * as ort from 'onnxruntime-node';
 import { SyncSession, YIELD_EVERY_MS, createSyncSession } from '../../engine/ort-sync';
 import type * as OrtSync from '../../engine/ort-sync';
-import { pickModelBytes } from '../../engine/pick';
+import { int, intAttribute, msg, node, str, valueInfo } from '../../engine/pick';
+
+/**
+ * A small test graph: `logits` float32 [rows, n] → `token` int64 [rows, 1] (ArgMax) and `logprob` float32 [rows, 1]
+ * (LogSoftmax at the token), the greedy pick the engine ran as a graph of its own before engine/step-graph.ts.
+ */
+function pickModelBytes(): Uint8Array {
+  const graph = [
+    ...node('ArgMax', 'logits', 'token', [intAttribute('axis', 1), intAttribute('keepdims', 1)]),
+    ...node('LogSoftmax', 'logits', 'logprobs', [intAttribute('axis', 1)]),
+    ...node('GatherElements', ['logprobs', 'token'], 'logprob', [intAttribute('axis', 1)]),
+    ...str(2, 'test_pick'),
+    ...valueInfo(11, 'logits', 1, ['rows', 'n']),
+    ...valueInfo(12, 'token', 7, ['rows', 1]),
+    ...valueInfo(12, 'logprob', 1, ['rows', 1]),
+  ];
+  return Uint8Array.from([...int(1, 8), ...str(2, 'fairscribe-test'), ...msg(7, graph), ...msg(8, [...str(1, ''), ...int(2, 13)])]);
+}
 
 const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
 
