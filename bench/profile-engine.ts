@@ -367,7 +367,7 @@ async function main() {
   const tokenizer = new Tokenizer(readJson('tokenizer.json'), readJson('tokenizer_config.json'));
   const dims = { dModel: D, heads: H, layers: L, vocabSize: cfg.vocab_size };
   const encSync = await createSyncSession(path.join(modelDir, 'onnx/encoder_model_quantized.onnx'), so);
-  const fusedBytes = readFusedDecoder(path.join(modelDir, 'onnx/decoder_model_merged_quantized.onnx'), vocab.timestampBegin);
+  const fusedBytes = readFusedDecoder(path.join(modelDir, 'onnx/decoder_model_merged_quantized.onnx'), vocab.timestampBegin, L);
   const decSync = await createSyncSession(fusedBytes, so);
   const decSyncPlain = await createSyncSession(path.join(modelDir, 'onnx/decoder_model_merged_quantized.onnx'), so);
   const decF = await ort.InferenceSession.create(fusedBytes, so);

@@ -12,7 +12,8 @@ import type * as OrtCommon from 'onnxruntime-common';
 import { N_FRAMES, N_MELS } from './constants';
 import { applyDecodingRules, greedyPick, logSoftmax, samplePick, suppressionKey, suppressionMask, suppressionMaskBase } from './decoding';
 import { textTokenProbModelBytes } from './pick';
-import { NO_MASK_DIMS, STEP_LOGPROB, STEP_TOKEN, SUPPRESS_MASK } from './step-graph';
+import { Float32Pool, SelfAttentionCache } from './kv-cache';
+import { NO_MASK_DIMS, STEP_LOGPROB, STEP_TOKEN, SUPPRESS_MASK, stepKvName } from './step-graph';
 import type { WhisperVocab } from './vocab';
 
 /**
@@ -169,6 +170,13 @@ export class WhisperModel {
     // the outputs keeps onnxruntime from also copying out the decoder's `cross_attentions.{l}` (only the
     // word-timestamp pass reads them).
     const firstStepOutputs = ['logits', ...presentNames];
+    // A step graph with the caches' last positions (step-graph.ts stepKvName): cached steps fetch only the new token's
+    // key and value per cache and kv-cache.ts lays the next past out in reused buffers; onnxruntime-node's copy of every
+    // whole present.* per step (a new ArrayBuffer each) is what started the engine thread's collections.
+    const kvCache = this.stepKv
+      ? new SelfAttentionCache(selfAttention.length, batch * this.dims.heads, HEAD_DIM, this.kvPool)
+      : null;
+    const lastOutputs = selfAttention.map((i) => stepKvName(presentNames[i]));
     const noCache = new Tensor('bool', new Uint8Array([0]), [1]);
     const withCache = new Tensor('bool', new Uint8Array([1]), [1]);
     // The cache branch reads the cross-attention K/V from the past inputs, never encoder_hidden_states; but the
@@ -182,82 +190,92 @@ export class WhisperModel {
     prompts.forEach((p, b) => p.forEach((t, i) => (ids[b * promptLen + i] = BigInt(t))));
     let stepLen = promptLen;
 
-    for (let step = 0; step < maxNew; step++) {
-      const first = step === 0;
-      const feeds: Record<string, OrtCommon.Tensor> = {
-        input_ids: new Tensor('int64', ids, [batch, stepLen]),
-        encoder_hidden_states: first ? encoderHidden : placeholderHidden,
-        use_cache_branch: first ? noCache : withCache,
-        ...past,
-      };
-      // the rows whose logits JS reads this step
-      const inJs = rows.map((r, b) => !r.done && (!fused || temperatures[b] > 0));
-      const jsRows = inJs.some((x) => x);
-      let fetches = first ? firstStepOutputs : selfAttentionOutputs;
-      if (mask) {
-        rows.forEach((r, b) => {
-          if (r.done) return;
-          const k = suppressionKey(r.tokens, this.vocab);
-          if (k !== r.maskKey) suppressionMask(mask.subarray(b * vocabSize, (b + 1) * vocabSize), r.tokens, this.vocab, maskBase!);
-          r.maskKey = k;
-        });
-        feeds[SUPPRESS_MASK] = new Tensor('float32', mask, [batch, vocabSize]);
-        fetches = [...(first || jsRows ? ['logits'] : []), STEP_TOKEN, STEP_LOGPROB, ...fetches.slice(1)];
-      }
-      const out = await this.decoder.run(feeds, fetches);
+    try {
+      for (let step = 0; step < maxNew; step++) {
+        const first = step === 0;
+        const feeds: Record<string, OrtCommon.Tensor> = {
+          input_ids: new Tensor('int64', ids, [batch, stepLen]),
+          encoder_hidden_states: first ? encoderHidden : placeholderHidden,
+          use_cache_branch: first ? noCache : withCache,
+          ...past,
+        };
+        // the rows whose logits JS reads this step
+        const inJs = rows.map((r, b) => !r.done && (!fused || temperatures[b] > 0));
+        const jsRows = inJs.some((x) => x);
+        let fetches = first ? firstStepOutputs : selfAttentionOutputs;
+        if (mask) {
+          rows.forEach((r, b) => {
+            if (r.done) return;
+            const k = suppressionKey(r.tokens, this.vocab);
+            if (k !== r.maskKey) suppressionMask(mask.subarray(b * vocabSize, (b + 1) * vocabSize), r.tokens, this.vocab, maskBase!);
+            r.maskKey = k;
+          });
+          feeds[SUPPRESS_MASK] = new Tensor('float32', mask, [batch, vocabSize]);
+          fetches = [...(first || jsRows ? ['logits'] : []), STEP_TOKEN, STEP_LOGPROB, ...(kvCache && !first ? lastOutputs : fetches.slice(1))];
+        }
+        const out = await this.decoder.run(feeds, fetches);
 
-      // The encoder (cross-attention) cache is computed once on the first step and reused.
-      if (first) pastNames.forEach((name, i) => (past[name] = out[presentNames[i]]));
-      else for (const i of selfAttention) past[pastNames[i]] = out[presentNames[i]];
+        // The encoder (cross-attention) cache is computed once on the first step and reused.
+        if (first) pastNames.forEach((name, i) => (past[name] = out[presentNames[i]]));
+        else if (!kvCache) for (const i of selfAttention) past[pastNames[i]] = out[presentNames[i]];
+        if (kvCache) {
+          if (first) kvCache.load(selfAttention.map((i) => out[presentNames[i]].data as Float32Array), stepLen);
+          else kvCache.append(lastOutputs.map((name) => out[name].data as Float32Array));
+          const dims = [batch, this.dims.heads, kvCache.length, HEAD_DIM];
+          selfAttention.forEach((i, k) => (past[pastNames[i]] = new Tensor('float32', kvCache.view(k), dims)));
+        }
 
-      // [batch, vocab]: the last position of every row, processed in place by the decoding rules (rows read in JS)
-      // [batch, stepLen, vocab], ours: a fresh copy per run; not fetched on a cached step whose rows are all picked in-graph
-      const logits = (out.logits?.data ?? scratch) as Float32Array;
-      let last = logits;
-      if (stepLen > 1 && jsRows) {
-        lastRows ??= new Float32Array(batch * vocabSize);
+        // [batch, vocab]: the last position of every row, processed in place by the decoding rules (rows read in JS)
+        // [batch, stepLen, vocab], ours: a fresh copy per run; not fetched on a cached step whose rows are all picked in-graph
+        const logits = (out.logits?.data ?? scratch) as Float32Array;
+        let last = logits;
+        if (stepLen > 1 && jsRows) {
+          lastRows ??= new Float32Array(batch * vocabSize);
+          for (let b = 0; b < batch; b++) {
+            const off = (b * stepLen + (stepLen - 1)) * vocabSize;
+            lastRows.set(logits.subarray(off, off + vocabSize), b * vocabSize);
+          }
+          last = lastRows;
+        }
         for (let b = 0; b < batch; b++) {
-          const off = (b * stepLen + (stepLen - 1)) * vocabSize;
-          lastRows.set(logits.subarray(off, off + vocabSize), b * vocabSize);
+          const row = rows[b];
+          if (first) {
+            // no-speech probability at the SOT position (openai decoding.py: probs_at_sot), before any rule
+            const sotOffset = (b * stepLen + sotIndex[b]) * vocabSize;
+            logSoftmax(logits.subarray(sotOffset, sotOffset + vocabSize), scratch);
+            row.noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
+          }
+          if (inJs[b]) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), row.tokens, this.vocab);
         }
-        last = lastRows;
-      }
-      for (let b = 0; b < batch; b++) {
-        const row = rows[b];
-        if (first) {
-          // no-speech probability at the SOT position (openai decoding.py: probs_at_sot), before any rule
-          const sotOffset = (b * stepLen + sotIndex[b]) * vocabSize;
-          logSoftmax(logits.subarray(sotOffset, sotOffset + vocabSize), scratch);
-          row.noSpeechProb = Math.exp(scratch[this.vocab.noSpeech]);
-        }
-        if (inJs[b]) applyDecodingRules(last.subarray(b * vocabSize, (b + 1) * vocabSize), row.tokens, this.vocab);
-      }
-      const picked = fused ? { token: out[STEP_TOKEN].data as BigInt64Array, logprob: out[STEP_LOGPROB].data as Float32Array } : null;
+        const picked = fused ? { token: out[STEP_TOKEN].data as BigInt64Array, logprob: out[STEP_LOGPROB].data as Float32Array } : null;
 
-      const next = new BigInt64Array(batch);
-      for (let b = 0; b < batch; b++) {
-        const row = rows[b];
-        if (row.done) {
-          next[b] = BigInt(eot);
-          continue;
+        const next = new BigInt64Array(batch);
+        for (let b = 0; b < batch; b++) {
+          const row = rows[b];
+          if (row.done) {
+            next[b] = BigInt(eot);
+            continue;
+          }
+          const t = temperatures[b];
+          let tok: number;
+          let logprob: number;
+          if (t > 0) ({ token: tok, logprob } = samplePick(last.subarray(b * vocabSize, (b + 1) * vocabSize), t, opts.random![b]()));
+          else if (!picked) ({ token: tok, logprob } = greedyPick(last.subarray(b * vocabSize, (b + 1) * vocabSize)));
+          else {
+            tok = Number(picked.token[b]);
+            logprob = picked.logprob[b];
+          }
+          row.sumLogprob += logprob;
+          if (tok === eot) row.done = true;
+          else row.tokens.push(tok);
+          next[b] = BigInt(tok);
         }
-        const t = temperatures[b];
-        let tok: number;
-        let logprob: number;
-        if (t > 0) ({ token: tok, logprob } = samplePick(last.subarray(b * vocabSize, (b + 1) * vocabSize), t, opts.random![b]()));
-        else if (!picked) ({ token: tok, logprob } = greedyPick(last.subarray(b * vocabSize, (b + 1) * vocabSize)));
-        else {
-          tok = Number(picked.token[b]);
-          logprob = picked.logprob[b];
-        }
-        row.sumLogprob += logprob;
-        if (tok === eot) row.done = true;
-        else row.tokens.push(tok);
-        next[b] = BigInt(tok);
+        if (rows.every((r) => r.done)) break;
+        ids = next;
+        stepLen = 1;
       }
-      if (rows.every((r) => r.done)) break;
-      ids = next;
-      stepLen = 1;
+    } finally {
+      kvCache?.release();
     }
     return rows.map((r) => ({
       tokens: r.tokens,
@@ -415,6 +433,14 @@ export class WhisperModel {
   private noMask(): Record<string, OrtCommon.Tensor> {
     return this.fused ? { [SUPPRESS_MASK]: new this.ort.Tensor('float32', new Float32Array(1), [...NO_MASK_DIMS]) } : {};
   }
+
+  /** Whether the step graph also outputs the self-attention caches' last positions (step-graph.ts stepKvName). */
+  private get stepKv(): boolean {
+    return this.fused && this.decoder.outputNames.includes(stepKvName('present.0.decoder.key'));
+  }
+
+  /** kv-cache.ts buffers, reused by every decode of this model. */
+  private readonly kvPool = new Float32Pool();
 
   private maskBaseRow: Float32Array | null = null;
 

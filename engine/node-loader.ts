@@ -172,7 +172,7 @@ export async function loadWhisper(modelDir: string, opts: LoadOptions): Promise<
   const [encoder, decoder] = await Promise.all([
     createSession(encoderFile, opts, level),
     // the decoder with the decoding rules and the greedy pick appended (step-graph.ts): one run per token
-    createSession(readFusedDecoder(decoderFile, vocab.timestampBegin), opts, level),
+    createSession(readFusedDecoder(decoderFile, vocab.timestampBegin, dims.layers), opts, level),
   ]);
   // engine/ort-sync.ts: sessions without the public API's setImmediate per run (this runs on the engine thread)
   const model = new WhisperModel({ Tensor: ort.Tensor, InferenceSession: syncSessionFactory(opts.warn) }, encoder, decoder, vocab, dims);

@@ -9,11 +9,12 @@ import { stepGraphField } from './step-graph';
 /**
  * @param file a merged decoder ONNX file (no external data)
  * @param timestampBegin the first timestamp token's id (WhisperVocab.timestampBegin)
- * @returns the file's bytes followed by step-graph.ts stepGraphField(timestampBegin)
+ * @param layers the decoder's layer count, for the self-attention caches' last positions (step-graph.ts); 0: none
+ * @returns the file's bytes followed by step-graph.ts stepGraphField(timestampBegin, layers)
  * @throws Error when the file cannot be read whole
  */
-export function readFusedDecoder(file: string, timestampBegin: number): Uint8Array {
-  const tail = stepGraphField(timestampBegin);
+export function readFusedDecoder(file: string, timestampBegin: number, layers = 0): Uint8Array {
+  const tail = stepGraphField(timestampBegin, layers);
   const size = fs.statSync(file).size;
   const out = new Uint8Array(size + tail.length);
   const fd = fs.openSync(file, 'r');

@@ -33,6 +33,13 @@
  * onnxruntime (node and web: the same C++ loader) parses them so; nothing else of the decoder changes, and its
  * existing outputs (`logits`, `present.*`, `cross_attentions.*`) are computed as before.
  *
+ * 5. with `layers` given, each self-attention cache output's last position: Gather(present.{l}.decoder.{key,value}, -1,
+ *    axis 2) → {@link stepKvName} float32 [batch, heads, head_dim], the key and value of the token just fed. A cached
+ *    step fetches these instead of the whole present.* (model.ts decode appends them to its own copy of the cache):
+ *    onnxruntime-node copies every fetched output into a new ArrayBuffer, and the whole self-attention cache, fetched
+ *    every step, was most of the allocations that started V8's collections and their finalizers in the engine thread
+ *    (tiny.en: 8 × [1, 6, t, 64] float32 per step, ~0.5 MB at t = 40; base 12 × [1, 8, t, 64]).
+ *
  * onnxruntime runs every node of a graph whatever the fetches name, so every decoder run (detectLanguage and
  * alignmentPass too) must feed `suppress_mask`; a [1, 1] zero mask broadcasts (see {@link NO_MASK_DIMS}).
  * Browser-safe.
@@ -46,6 +53,12 @@ export const STEP_TOKEN = 'token';
 export const STEP_LOGPROB = 'logprob';
 /** A `suppress_mask` that changes nothing, for runs that read only the decoder's own outputs. */
 export const NO_MASK_DIMS = [1, 1] as const;
+
+/**
+ * The step graph's output holding the last position of a self-attention cache output (see the top of this file).
+ * @param present a merged decoder's `present.{l}.decoder.{key|value}` output name
+ */
+export const stepKvName = (present: string) => `last.${present}`;
 
 /** Signed varint (int64 two's complement; a negative number takes 10 bytes). */
 function varint64(n: number): number[] {
@@ -78,8 +91,11 @@ const P = 'fairscribe_step/';
  * The bytes of a ModelProto `graph` field (7) that, appended to a merged decoder's file, adds the nodes described
  * at the top of this file.
  * @param timestampBegin the first timestamp token's id (<|0.00|>: 50363 for English-only models, 50364 multilingual)
+ * @param layers the decoder's layer count (config.json decoder_layers): adds the self-attention caches' last positions
+ *   (5. above); 0 adds none
  */
-export function stepGraphField(timestampBegin: number): Uint8Array {
+export function stepGraphField(timestampBegin: number, layers = 0): Uint8Array {
+  const kv = Array.from({ length: layers }, (_, l) => ['key', 'value'].map((k) => `present.${l}.decoder.${k}`)).flat();
   const BIG = 2 ** 30; // a Slice end past any vocabulary (Slice clamps it)
   const graph = [
     // the last position, masked: [batch, vocab]
@@ -109,9 +125,12 @@ export function stepGraphField(timestampBegin: number): Uint8Array {
     ...node('Add', [`${P}ts_index`, `${P}tb_scalar`], `${P}ts_token`, []),
     ...node('Where', [`${P}force`, `${P}ts_token`, `${P}token0`], STEP_TOKEN, []),
     ...node('Where', [`${P}force`, `${P}ts_logprob`, `${P}logprob0`], STEP_LOGPROB, []),
+    // the token just fed, per self-attention cache: its last position (a scalar index drops the axis)
+    ...kv.flatMap((name) => node('Gather', [name, `${P}last_index`], stepKvName(name), [intAttribute('axis', 2)])),
     ...valueInfo(11, SUPPRESS_MASK, 1, ['mask_rows', 'mask_vocab']),
     ...valueInfo(12, STEP_TOKEN, 7, ['batch_size', 1]),
     ...valueInfo(12, STEP_LOGPROB, 1, ['batch_size', 1]),
+    ...kv.flatMap((name) => valueInfo(12, stepKvName(name), 1, ['batch_size', `${P}heads`, `${P}head_dim`])),
   ];
   return Uint8Array.from(msg(7, graph));
 }
@@ -121,9 +140,10 @@ export function stepGraphField(timestampBegin: number): Uint8Array {
  * `InferenceSession.create(bytes)`. Copies `decoder` once.
  * @param decoder the whole file of an optimum merged decoder (`decoder_model_merged*.onnx`, no external data)
  * @param timestampBegin see {@link stepGraphField}
+ * @param layers see {@link stepGraphField}
  */
-export function fusedDecoderBytes(decoder: Uint8Array, timestampBegin: number): Uint8Array {
-  const tail = stepGraphField(timestampBegin);
+export function fusedDecoderBytes(decoder: Uint8Array, timestampBegin: number, layers = 0): Uint8Array {
+  const tail = stepGraphField(timestampBegin, layers);
   const out = new Uint8Array(decoder.length + tail.length);
   out.set(decoder, 0);
   out.set(tail, decoder.length);

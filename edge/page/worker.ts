@@ -95,15 +95,16 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     return r.arrayBuffer();
   });
   const vocab = new WhisperVocab(json<GenerationConfig>('generation_config.json'));
+  const dims = dimsFromConfig(json<WhisperConfigJson>('config.json'));
   const [encoder, decoder, vad] = await Promise.all([
     ort.InferenceSession.create(new Uint8Array(need(ENCODER_FILE)), opts),
     // the server's decoder graph: the decoding rules and the greedy pick appended (engine/step-graph.ts), one run per token
-    ort.InferenceSession.create(fusedDecoderBytes(new Uint8Array(need(DECODER_FILE)), vocab.timestampBegin), opts),
+    ort.InferenceSession.create(fusedDecoderBytes(new Uint8Array(need(DECODER_FILE)), vocab.timestampBegin, dims.layers), opts),
     ort.InferenceSession.create(new Uint8Array(vadBytes), opts),
   ]);
   vadSession = vad;
   const tokenizer = new Tokenizer(json('tokenizer.json'), json('tokenizer_config.json'));
-  const model = new WhisperModel(ort as unknown as OrtModule, encoder, decoder, vocab, dimsFromConfig(json<WhisperConfigJson>('config.json')));
+  const model = new WhisperModel(ort as unknown as OrtModule, encoder, decoder, vocab, dims);
   transcriber = new WhisperTranscriber(model, tokenizer);
   post({
     type: 'loaded',

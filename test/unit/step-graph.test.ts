@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { applyDecodingRules, greedyPick, suppressionMask, suppressionMaskBase } from '../../engine/decoding';
 import { int, msg, str, valueInfo } from '../../engine/pick';
-import { fusedDecoderBytes, NO_MASK_DIMS, stepGraphField, STEP_LOGPROB, STEP_TOKEN, SUPPRESS_MASK } from '../../engine/step-graph';
+import { fusedDecoderBytes, NO_MASK_DIMS, stepGraphField, stepKvName, STEP_LOGPROB, STEP_TOKEN, SUPPRESS_MASK } from '../../engine/step-graph';
 import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
 import { mulberry32 } from '../helpers/prng';
 
@@ -163,5 +163,37 @@ describe('the step graph appended to the whisper-tiny.en decoder', () => {
     // runs that read only the decoder's own outputs feed the [1, 1] zero mask (model.ts detectLanguage, alignmentPass)
     const c = await fused.run({ ...feeds, [SUPPRESS_MASK]: new ort.Tensor('float32', new Float32Array(1), [...NO_MASK_DIMS]) }, ['logits']);
     expect((c.logits.data as Float32Array).every((v, i) => v === la[i])).toBe(true);
+  }, 60_000);
+
+  test('with the layer count, outputs each self-attention cache\'s last position: present[:, :, -1, :]', async () => {
+    const L = config.decoder_layers;
+    const H = config.decoder_attention_heads;
+    const D = config.d_model;
+    const withKv = await ort.InferenceSession.create(fusedDecoderBytes(readFileSync(file), TB, L), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    try {
+      const presents = Array.from({ length: L }, (_, l) => ['key', 'value'].map((k) => `present.${l}.decoder.${k}`)).flat();
+      expect(withKv.outputNames).toEqual([...plain.outputNames, STEP_TOKEN, STEP_LOGPROB, ...presents.map(stepKvName)]);
+      const rand = mulberry32(5);
+      const T = 3; // a prompt of 3 positions, batch 2
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: new ort.Tensor('int64', BigInt64Array.from([vocab.sot, 464, 345, vocab.sot, 286, 11].map(BigInt)), [2, T]),
+        encoder_hidden_states: new ort.Tensor('float32', Float32Array.from({ length: 2 * 1500 * D }, () => rand() - 0.5), [2, 1500, D]),
+        use_cache_branch: new ort.Tensor('bool', new Uint8Array([0]), [1]),
+        [SUPPRESS_MASK]: new ort.Tensor('float32', new Float32Array(1), [...NO_MASK_DIMS]),
+      };
+      const empty = new ort.Tensor('float32', new Float32Array(0), [2, H, 0, 64]);
+      for (const name of withKv.inputNames.filter((n) => n.startsWith('past_key_values'))) feeds[name] = empty;
+      const out = await withKv.run(feeds, [...presents, ...presents.map(stepKvName)]);
+      for (const name of presents) {
+        const full = out[name].data as Float32Array; // [2, H, T, 64]
+        const last = out[stepKvName(name)];
+        expect(last.dims).toEqual([2, H, 64]);
+        const want = new Float32Array(2 * H * 64);
+        for (let r = 0; r < 2 * H; r++) want.set(full.subarray((r * T + T - 1) * 64, (r * T + T) * 64), r * 64);
+        expect(Array.from(last.data as Float32Array)).toEqual(Array.from(want));
+      }
+    } finally {
+      await withKv.release();
+    }
   }, 60_000);
 });
