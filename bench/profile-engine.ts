@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/profile-engine.ts [--model whisper-tiny.en|whisper-base] [--runs 5] [--threads 2] [--wait-idle 80]`
+ * `npx tsx bench/profile-engine.ts [--model whisper-tiny.en|whisper-base] [--precision int8|fp32-encoder|fp32] [--runs 5] [--threads 2] [--wait-idle 80]`
  *
  * Where our engine's time goes on jfk.flac ×3 (33 s), warm, batch 1, without touching engine/:
  *  1. end to end: `transcribe` with the encoder and decoder sessions' `run` wrapped in timers →
@@ -29,6 +29,7 @@ import { applyDecodingRules, argmax, greedyPick, suppressionKey, suppressionMask
 import { logMelSpectrogram } from '../engine/logmel';
 import { WhisperModel, type ModelSession, type OrtModule } from '../engine/model';
 import { loadWhisper } from '../engine/node-loader';
+import type { CpuPrecision } from '../engine/precision';
 import { createSyncSession, syncSessionFactory } from '../engine/ort-sync';
 import { readFusedDecoder } from '../engine/step-graph-file';
 import { WhisperTranscriber } from '../engine/transcriber';
@@ -76,6 +77,8 @@ async function main() {
       runs: { type: 'string', default: '5' },
       threads: { type: 'string', default: '2' },
       'wait-idle': { type: 'string', default: '0' },
+      // the CPU graphs to load (engine/precision.ts: int8, fp32-encoder, fp32); default: the model's service graphs
+      precision: { type: 'string', default: '' },
     },
   });
   waitIdle = Number(values['wait-idle']);
@@ -95,7 +98,14 @@ async function main() {
   console.log(`load average at start ${loadNow()}`);
 
   // ---------------------------------------------------------------- 1. end to end, sessions wrapped
-  const engine = await loadWhisper(modelDir, { threads, executionProvider: 'cpu' });
+  // as a CPU worker loads it: the service's spinning setting (INFERENCE_ALLOW_SPINNING) and graphs (or --precision)
+  const engine = await loadWhisper(modelDir, {
+    threads,
+    executionProvider: 'cpu',
+    allowSpinning: config.inferenceAllowSpinning,
+    ...(values.precision ? { cpuPrecision: values.precision as CpuPrecision } : {}),
+  });
+  console.log(`block 1 runs the ${values.precision || 'service'} graphs, spinning ${config.inferenceAllowSpinning ? 'on' : 'off'} (INFERENCE_ALLOW_SPINNING)`);
   const m = engine.model as unknown as { encoder: Session; decoder: Session };
   const enc = m.encoder;
   const dec = m.decoder;
