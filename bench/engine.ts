@@ -149,7 +149,7 @@ async function main() {
   if (!fs.existsSync(modelDir)) throw new Error(`no model folder ${modelDir}`);
   // ours runs onnxruntime's intra-op spinning as the service does (workers/factory.ts passes INFERENCE_ALLOW_SPINNING)
   const spinning = config.inferenceAllowSpinning;
-  const spinLabel = (on: boolean) => `spinning ${on ? 'on' : 'off'}`;
+  const spinLabel = (on: boolean | 'during-run') => `spinning ${on === 'during-run' ? 'during runs' : on ? 'on' : 'off'}`;
   const otherSpinRow = values['other-spin-row'] || values['no-spin-row'];
   const multilingual = JSON.parse(fs.readFileSync(path.join(modelDir, 'generation_config.json'), 'utf8')).is_multilingual === true;
   const jfk = path.join(config.modelsDir, '..', 'audio', 'jfk.flac');
@@ -243,7 +243,7 @@ async function main() {
     };
     // session.intra_op.allow_spinning the other way (node-loader.ts LoadOptions.allowSpinning): the ORT limit keeps
     // onnxruntime's default (spinning on)
-    if (pi === 0 && otherSpinRow) await variantRow('otherspin', `ours ${precision}, ${spinLabel(!spinning)}`, { allowSpinning: !spinning });
+    if (pi === 0 && otherSpinRow) await variantRow('otherspin', `ours ${precision}, ${spinLabel(spinning === false)}`, { allowSpinning: spinning === false });
     if (pi === 0 && !values['skip-words']) {
       const w = await oursWords.run(); // warm-up
       if (w.error) oursWords.error = w.error;
@@ -484,7 +484,7 @@ async function main() {
     if (medians.otherspin !== undefined) {
       for (const { c, version } of limits) {
         if (medians[c.key] === undefined || atOurWork[c.key] === undefined) continue;
-        ratios.push(`ours ${spinLabel(!spinning)} / ORT limit ${version} = ${(medians.otherspin / atOurWork[c.key]).toFixed(2)}× at ours' amount of work`);
+        ratios.push(`ours ${spinLabel(spinning === false)} / ORT limit ${version} = ${(medians.otherspin / atOurWork[c.key]).toFixed(2)}× at ours' amount of work`);
       }
     }
     if (medians.words !== undefined) ratios.push(`ours + wordTimestamps / ours = ${(medians.words / medians.ours).toFixed(2)}×`);

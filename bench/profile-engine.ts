@@ -105,7 +105,7 @@ async function main() {
     allowSpinning: config.inferenceAllowSpinning,
     ...(values.precision ? { cpuPrecision: values.precision as CpuPrecision } : {}),
   });
-  console.log(`block 1 runs the ${values.precision || 'service'} graphs, spinning ${config.inferenceAllowSpinning ? 'on' : 'off'} (INFERENCE_ALLOW_SPINNING)`);
+  console.log(`block 1 runs the ${values.precision || 'service'} graphs, spinning ${config.inferenceAllowSpinning} (INFERENCE_ALLOW_SPINNING)`);
   const m = engine.model as unknown as { encoder: Session; decoder: Session };
   const enc = m.encoder;
   const dec = m.decoder;

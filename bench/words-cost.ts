@@ -160,7 +160,7 @@ async function main() {
   console.log(
     `bench:words  word timestamps off vs on (word seek) vs on (timestamp seek), same engine` +
       `${withFw ? `, beside faster-whisper ${fwComputeType} word_timestamps False vs True` : ''}, interleaved, ${runs} runs, threads ${threads}, ` +
-      `greedy T=0, onnxruntime spinning ${config.inferenceAllowSpinning ? 'on' : 'off'}`,
+      `greedy T=0, onnxruntime spinning ${config.inferenceAllowSpinning}`,
   );
   console.log(`load average at start ${loadNow()}; ${os.cpus().length} CPUs`);
   const summary: string[] = [];

@@ -83,8 +83,10 @@ const envSchema = z.object({
    * between ops (engine/node-loader.ts LoadOptions.allowSpinning). Measured by bench:pipeline, one engine per process
    * (docs/capacity.md "Pipeline throughput", round 5): off, tiny.en's engine ran 1.9–2.0× and the pipeline 1.6–3×
    * faster than on at the same load, and the worker spent 11 CPU seconds on the job against 17–21 s spinning.
+   * 'during-run': the threads spin between the ops of a run and stop when it returns (onnxruntime's
+   * `session.force_spinning_stop`), so no op waits for a sleeping thread and nothing busy-waits between runs.
    */
-  INFERENCE_ALLOW_SPINNING: z.enum(['true', 'false']).default('false'),
+  INFERENCE_ALLOW_SPINNING: z.enum(['true', 'false', 'during-run']).default('false'),
   /** On SIGTERM (a spot interruption notice) a worker stops polling and lets in-flight chunks finish for this long. */
   DRAIN_DEADLINE_S: z.coerce.number().positive().default(60),
   /** Attempts a chunk gets on gpu-spot before it moves to the tier's fallback backend. */
@@ -165,8 +167,8 @@ export interface Config {
   temperatureFallback: boolean;
   batchMaxWaitMs: number;
   batchMaxOverride: number | null;
-  /** INFERENCE_ALLOW_SPINNING; default false (onnxruntime's own default is true) */
-  inferenceAllowSpinning: boolean;
+  /** INFERENCE_ALLOW_SPINNING; default false (onnxruntime's own default is true); 'during-run': spinning stops after each run */
+  inferenceAllowSpinning: boolean | 'during-run';
   drainDeadlineSeconds: number;
   spotAttempts: number;
   chunksPerChildWorkflow: number;
@@ -241,7 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temperatureFallback: e.WHISPER_TEMPERATURE_FALLBACK === 'true',
     batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
     batchMaxOverride: e.BATCH_MAX ?? null,
-    inferenceAllowSpinning: e.INFERENCE_ALLOW_SPINNING === 'true',
+    inferenceAllowSpinning: e.INFERENCE_ALLOW_SPINNING === 'during-run' ? 'during-run' : e.INFERENCE_ALLOW_SPINNING === 'true',
     drainDeadlineSeconds: e.DRAIN_DEADLINE_S,
     spotAttempts: e.SPOT_ATTEMPTS,
     chunksPerChildWorkflow: e.CHUNKS_PER_CHILD_WORKFLOW,

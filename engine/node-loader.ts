@@ -25,9 +25,10 @@ export interface LoadOptions {
   batching?: BatchingOptions;
   /**
    * onnxruntime's intra-op threads busy-wait between ops by default (`session.intra_op.allow_spinning`
-   * = "1"); false turns that off, leaving the cores to the activity worker's event loop between ops.
+   * = "1"); false turns that off, leaving the cores to the activity worker's event loop between ops; 'during-run'
+   * spins between the ops of a run and stops when it returns (`session.force_spinning_stop`: no busy-wait between runs).
    */
-  allowSpinning?: boolean;
+  allowSpinning?: boolean | 'during-run';
   /** which graphs of `modelDir` to load, overriding `cpuPrecision`; default: see `cpuPrecision` */
   precision?: Precision;
   /**
@@ -88,7 +89,9 @@ async function createSession(file: string | Uint8Array, opts: LoadOptions, level
     graphOptimizationLevel: level,
     ...(opts.allowSpinning === false
       ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
-      : {}),
+      : opts.allowSpinning === 'during-run'
+        ? { extra: { session: { force_spinning_stop: '1' } } }
+        : {}),
   };
   if (opts.executionProvider === 'cuda') {
     try {

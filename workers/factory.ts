@@ -184,7 +184,7 @@ export function engineLoadOptions(
     // after the variant: WHISPER_CPU_PRECISION decides the shipped weights' graphs (a ct2-* variant names its own);
     // unset, each model's own default (config/models.json cpuPrecision, engine/precision.ts defaultCpuPrecision)
     cpuPrecision: config.cpuPrecision,
-    ...(config.inferenceAllowSpinning === false ? { allowSpinning: false } : {}),
+    ...(config.inferenceAllowSpinning === true ? {} : { allowSpinning: config.inferenceAllowSpinning }),
   };
 }
 
