@@ -128,8 +128,9 @@ export const openAiFields = z
         },
       })
       .optional(),
-    // Accepted for compatibility: we always chunk at silences ourselves.
-    chunking_strategy: z.string().optional(),
+    // Accepted for compatibility: we always chunk at silences ourselves. OpenAI's string form is "auto" only (its
+    // object form arrives as bracketed multipart keys, api/routes/openai.ts CHUNKING_STRATEGY_KEY).
+    chunking_strategy: z.literal('auto', { error: 'must be "auto" or an object (chunking_strategy[type]=server_vad, …)' }).optional(),
     /** `true`: server-sent events `transcript.text.delta` … `transcript.text.done` (json or text format only) */
     stream: boolString.optional(),
   })
