@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import { Router, type Request, type Response } from 'express';
 import { BlobNotFoundError, blobKeys } from '../../common/blobs';
 import { TERMINAL_STATUSES, type JobStatus } from '../../common/constants';
+import { routeModel } from '../../jobs/admission';
 import { admitUpload } from '../admission';
 import type { ApiDeps } from '../app';
 import { principalOf } from '../auth';
@@ -37,6 +38,22 @@ export function retranscribeRouter(deps: ApiDeps): Router {
     if (!body.success) throw new ApiError(400, 'invalid_request', describeZodError(body.error));
     const me = principalOf(req);
     const job = await ownJob(pool, me.userId, String(req.params.id));
+    // The version's fields: the job's (task, priority, multichannel, webhook …) with the request's model choice;
+    // checked before the job's state, so a bad request is a 400 whatever the job's state (then 409s).
+    const inherited = Object.fromEntries(Object.entries(job.options ?? {}).filter(([k]) => !NOT_INHERITED.includes(k) && k !== 'modelNote'));
+    const merged = validate(createJobFields, {
+      ...Object.fromEntries(Object.entries(inherited).map(([k, v]) => [k, typeof v === 'boolean' ? String(v) : v])),
+      ...(body.data.model !== undefined ? { model: body.data.model } : {}),
+      ...(body.data.requireHighAccuracy !== undefined ? { requireHighAccuracy: String(body.data.requireHighAccuracy) } : {}),
+      ...(body.data.language !== undefined ? { language: body.data.language } : {}),
+      ...(body.data.prompt !== undefined ? { prompt: body.data.prompt } : {}),
+      ...(body.data.wordTimestamps !== undefined ? { wordTimestamps: String(body.data.wordTimestamps) } : {}),
+    });
+    if (!merged.success) throw new ApiError(400, 'invalid_request', describeZodError(merged.error));
+    const fields: CreateJobFields = merged.data;
+    // the model the version would get (installed, allowed for the tier, right for the language): refused here as at
+    // admission (jobs/admission.ts routeModel), before the job's state is looked at
+    routeModel(me, fields, deps.installedModels);
     const versions = (await loadVersions(pool, [job])).get(job.id)!;
     const latest = versions[versions.length - 1];
     if (!TERMINAL_STATUSES.includes(latest.status as JobStatus)) {
@@ -54,18 +71,6 @@ export function retranscribeRouter(deps: ApiDeps): Router {
       );
     }
 
-    // The version's fields: the job's (task, priority, multichannel, webhook …) with the request's model choice.
-    const inherited = Object.fromEntries(Object.entries(job.options ?? {}).filter(([k]) => !NOT_INHERITED.includes(k) && k !== 'modelNote'));
-    const merged = validate(createJobFields, {
-      ...Object.fromEntries(Object.entries(inherited).map(([k, v]) => [k, typeof v === 'boolean' ? String(v) : v])),
-      ...(body.data.model !== undefined ? { model: body.data.model } : {}),
-      ...(body.data.requireHighAccuracy !== undefined ? { requireHighAccuracy: String(body.data.requireHighAccuracy) } : {}),
-      ...(body.data.language !== undefined ? { language: body.data.language } : {}),
-      ...(body.data.prompt !== undefined ? { prompt: body.data.prompt } : {}),
-      ...(body.data.wordTimestamps !== undefined ? { wordTimestamps: String(body.data.wordTimestamps) } : {}),
-    });
-    if (!merged.success) throw new ApiError(400, 'invalid_request', describeZodError(merged.error));
-    const fields: CreateJobFields = merged.data;
 
     const version = (latest.version ?? 1) + 1;
     const runId = crypto.randomUUID();

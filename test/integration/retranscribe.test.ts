@@ -149,6 +149,10 @@ test('without retained audio â†’ 409 audio_not_retained; over the free maximum â
   const r = await retranscribe(id, { model: 'whisper-base' }, k2);
   expect(r.status).toBe(409);
   expect(((await r.json()) as any).error).toMatchObject({ code: 'audio_not_retained', message: expect.stringContaining('retainAudioSeconds') });
+  // a bad request is refused as such before the job's state: an unknown model is 400 even here
+  const badModel = await retranscribe(id, { model: 'nope' }, k2);
+  expect(badModel.status).toBe(400);
+  expect(((await badModel.json()) as any).error).toMatchObject({ code: 'invalid_request', message: expect.stringContaining("model 'nope'") });
 
   const over = await submitFile(app.url, apiKey, JFK, { retainAudioSeconds: '3601' });
   expect(over.status).toBe(400);
