@@ -75,41 +75,9 @@ export function applyDecodingRules(logits: Float32Array, sampled: readonly numbe
  * @param sampled the tokens sampled so far in this window (prompt excluded)
  */
 export function applySuppressionRules(target: Float32Array, sampled: readonly number[], vocab: WhisperVocab): void {
-  const logits = target;
-  const tb = vocab.timestampBegin;
-  const n = logits.length;
-  suppressTokens(logits, vocab.suppressTokens);
-  logits[vocab.noTimestamps] = NEG_INF;
-
-  if (sampled.length === 0) {
-    suppressTokens(logits, vocab.beginSuppressTokens);
-    // The first token must be a timestamp no later than max_initial_timestamp (1.0 s by default).
-    for (let i = 0; i < tb; i++) logits[i] = NEG_INF;
-    for (let i = tb + vocab.maxInitialTimestampIndex + 1; i < n; i++) logits[i] = NEG_INF;
-  } else {
-    const last = sampled[sampled.length - 1];
-    const lastWasTs = last >= tb;
-    const penultimateWasTs = sampled.length < 2 || sampled[sampled.length - 2] >= tb;
-    if (lastWasTs) {
-      if (penultimateWasTs) {
-        for (let i = tb; i < n; i++) logits[i] = NEG_INF; // a pair just closed: text (or EOT) next
-      } else {
-        for (let i = 0; i < vocab.eot; i++) logits[i] = NEG_INF; // an open timestamp must be followed by one
-      }
-    }
-    let lastTs = -1;
-    for (let i = sampled.length - 1; i >= 0; i--) {
-      if (sampled[i] >= tb) {
-        lastTs = sampled[i];
-        break;
-      }
-    }
-    if (lastTs >= 0) {
-      // Timestamps never decrease; after a closed pair they must strictly increase.
-      const floor = lastWasTs && !penultimateWasTs ? lastTs : lastTs + 1;
-      for (let i = tb; i < floor && i < n; i++) logits[i] = NEG_INF;
-    }
-  }
+  suppressTokens(target, vocab.suppressTokens);
+  target[vocab.noTimestamps] = NEG_INF;
+  suppressBySampled(target, sampled, vocab);
 }
 
 /**
@@ -156,21 +124,33 @@ export function suppressionKey(sampled: readonly number[], vocab: WhisperVocab):
  */
 export function suppressionMask(mask: Float32Array, sampled: readonly number[], vocab: WhisperVocab, base: Float32Array): void {
   mask.set(base);
+  suppressBySampled(mask, sampled, vocab);
+}
+
+/**
+ * The rules that depend on the tokens sampled so far (the state {@link suppressionKey} names), written as -inf into
+ * `row`; entries they do not touch keep their values. One piece for {@link applySuppressionRules} (a logits row) and
+ * {@link suppressionMask} (a mask from its base).
+ * @param row one row, length vocab; modified in place
+ * @param sampled the tokens sampled so far in this window (prompt excluded)
+ */
+function suppressBySampled(row: Float32Array, sampled: readonly number[], vocab: WhisperVocab): void {
   const tb = vocab.timestampBegin;
-  const n = mask.length;
+  const n = row.length;
   const key = suppressionKey(sampled, vocab);
   if (key === -1) {
-    suppressTokens(mask, vocab.beginSuppressTokens);
-    // the first token is a timestamp no later than max_initial_timestamp
-    mask.fill(NEG_INF, 0, Math.min(tb, n));
-    mask.fill(NEG_INF, Math.min(tb + vocab.maxInitialTimestampIndex + 1, n), n);
+    suppressTokens(row, vocab.beginSuppressTokens);
+    // The first token must be a timestamp no later than max_initial_timestamp (1.0 s by default).
+    row.fill(NEG_INF, 0, Math.min(tb, n));
+    row.fill(NEG_INF, Math.min(tb + vocab.maxInitialTimestampIndex + 1, n), n);
     return;
   }
   const pair = key % 3;
   const floor = (key - pair) / 3;
-  if (pair === 1) mask.fill(NEG_INF, Math.min(tb, n), n); // a pair just closed: text (or EOT) next
-  else if (pair === 2) mask.fill(NEG_INF, 0, Math.min(vocab.eot, n)); // an open timestamp is followed by one
-  if (floor > tb) mask.fill(NEG_INF, tb, Math.min(floor, n)); // timestamps never go backwards
+  if (pair === 1) row.fill(NEG_INF, Math.min(tb, n), n); // a pair just closed: text (or EOT) next
+  else if (pair === 2) row.fill(NEG_INF, 0, Math.min(vocab.eot, n)); // an open timestamp must be followed by one
+  // Timestamps never decrease; after a closed pair they must strictly increase.
+  if (floor > tb) row.fill(NEG_INF, tb, Math.min(floor, n));
 }
 
 /**
