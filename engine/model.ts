@@ -148,6 +148,7 @@ export class WhisperModel {
     // logits row into JS for the rules and the sampler (greedyPick on a plain decoder).
     const fused = this.fused;
     const mask = fused ? new Float32Array(batch * vocabSize) : null;
+    const maskTensor = mask ? new Tensor('float32', mask, [batch, vocabSize]) : null; // rows rewritten in place
     const maskBase = fused ? this.maskBase() : null;
     // the last position's logits of every row, when the run had more than one position (the prompt step)
     let lastRows: Float32Array | null = null;
@@ -165,18 +166,17 @@ export class WhisperModel {
     // After the first step the merged decoder still outputs the (unchanged) cross-attention cache;
     // fetching it would copy L × 2 × [batch, heads, 1500, 64] floats out of onnxruntime per token.
     const selfAttention = pastNames.map((n, i) => i).filter((i) => pastNames[i].includes('.decoder.'));
-    const selfAttentionOutputs = ['logits', ...selfAttention.map((i) => presentNames[i])];
+    const selfAttentionCaches = selfAttention.map((i) => presentNames[i]);
     // The first step needs every cache and the logits (the no-speech probability at the SOT position); naming
     // the outputs keeps onnxruntime from also copying out the decoder's `cross_attentions.{l}` (only the
     // word-timestamp pass reads them).
-    const firstStepOutputs = ['logits', ...presentNames];
     // A step graph with the caches' last positions (step-graph.ts stepKvName): cached steps fetch only the new token's
     // key and value per cache and kv-cache.ts lays the next past out in reused buffers; onnxruntime-node's copy of every
     // whole present.* per step (a new ArrayBuffer each) is what started the engine thread's collections.
     const kvCache = this.stepKv
       ? new SelfAttentionCache(selfAttention.length, batch * this.dims.heads, HEAD_DIM, this.kvPool)
       : null;
-    const lastOutputs = selfAttention.map((i) => stepKvName(presentNames[i]));
+    const lastOutputs = selfAttentionCaches.map(stepKvName);
     const noCache = new Tensor('bool', new Uint8Array([0]), [1]);
     const withCache = new Tensor('bool', new Uint8Array([1]), [1]);
     // The cache branch reads the cross-attention K/V from the past inputs, never encoder_hidden_states; but the
@@ -202,7 +202,6 @@ export class WhisperModel {
         // the rows whose logits JS reads this step
         const inJs = rows.map((r, b) => !r.done && (!fused || temperatures[b] > 0));
         const jsRows = inJs.some((x) => x);
-        let fetches = first ? firstStepOutputs : selfAttentionOutputs;
         if (mask) {
           rows.forEach((r, b) => {
             if (r.done) return;
@@ -210,20 +209,21 @@ export class WhisperModel {
             if (k !== r.maskKey) suppressionMask(mask.subarray(b * vocabSize, (b + 1) * vocabSize), r.tokens, this.vocab, maskBase!);
             r.maskKey = k;
           });
-          feeds[SUPPRESS_MASK] = new Tensor('float32', mask, [batch, vocabSize]);
-          fetches = [...(first || jsRows ? ['logits'] : []), STEP_TOKEN, STEP_LOGPROB, ...(kvCache && !first ? lastOutputs : fetches.slice(1))];
+          feeds[SUPPRESS_MASK] = maskTensor!;
         }
+        const caches = first ? presentNames : kvCache ? lastOutputs : selfAttentionCaches;
+        // the step graph's pick instead of the logits, unless JS reads a row (the no-speech probability, a sampling row)
+        const fetches = fused ? [...(first || jsRows ? ['logits'] : []), STEP_TOKEN, STEP_LOGPROB, ...caches] : ['logits', ...caches];
         const out = await this.decoder.run(feeds, fetches);
 
         // The encoder (cross-attention) cache is computed once on the first step and reused.
         if (first) pastNames.forEach((name, i) => (past[name] = out[presentNames[i]]));
-        else if (!kvCache) for (const i of selfAttention) past[pastNames[i]] = out[presentNames[i]];
         if (kvCache) {
-          if (first) kvCache.load(selfAttention.map((i) => out[presentNames[i]].data as Float32Array), stepLen);
+          if (first) kvCache.load(selfAttentionCaches.map((name) => out[name].data as Float32Array), stepLen);
           else kvCache.append(lastOutputs.map((name) => out[name].data as Float32Array));
           const dims = [batch, this.dims.heads, kvCache.length, HEAD_DIM];
           selfAttention.forEach((i, k) => (past[pastNames[i]] = new Tensor('float32', kvCache.view(k), dims)));
-        }
+        } else if (!first) for (const i of selfAttention) past[pastNames[i]] = out[presentNames[i]];
 
         // [batch, vocab]: the last position of every row, processed in place by the decoding rules (rows read in JS)
         // [batch, stepLen, vocab], ours: a fresh copy per run; not fetched on a cached step whose rows are all picked in-graph
