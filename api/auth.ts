@@ -21,22 +21,38 @@ function tokenScopeFor(path: string): string | null {
   return path === '/v1/listen' ? 'listen' : null;
 }
 
+/**
+ * The caller an `Authorization: Bearer <apiKey>` header names, else (no header, a route that takes one) a `?token=`
+ * of `scope`; else the 401's sentence. One rule for the HTTP routes ({@link authenticate}) and the WebSocket upgrade
+ * (api/listen.ts), so a caller is told the same thing on both.
+ * @param token the `?token=` value, undefined when absent
+ * @param scope the scope a token needs on this route, null where tokens are not accepted
+ * @param missing the sentence when neither was sent (the route says what it accepts)
+ */
+export async function resolveCaller(
+  pool: Pool,
+  tokens: TokenSigner,
+  header: string | undefined,
+  token: string | undefined,
+  scope: string | null,
+  missing = 'missing Authorization header: send "Authorization: Bearer <apiKey>"',
+): Promise<Principal | string> {
+  if (!header && scope && token !== undefined) {
+    return (await principalFromToken(pool, tokens, token, scope)) ?? 'bad or expired token, or its API key was revoked';
+  }
+  if (!header) return missing;
+  const m = BEARER_RE.exec(header);
+  if (!m) return 'malformed Authorization header: expected "Bearer <apiKey>"';
+  return (await resolveApiKey(pool, m[1])) ?? 'unknown or revoked API key';
+}
+
 export function authenticate(pool: Pool, tokens: TokenSigner) {
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.headers.authorization;
     const scope = tokenScopeFor(req.originalUrl.split('?')[0]);
-    if (!header && scope && typeof req.query.token === 'string') {
-      const principal = await principalFromToken(pool, tokens, req.query.token, scope);
-      if (!principal) throw new ApiError(401, 'unauthorized', 'bad or expired token, or its API key was revoked');
-      req.principal = principal;
-      return next();
-    }
-    if (!header) throw new ApiError(401, 'unauthorized', 'missing Authorization header: send "Authorization: Bearer <apiKey>"');
-    const m = BEARER_RE.exec(header);
-    if (!m) throw new ApiError(401, 'unauthorized', 'malformed Authorization header: expected "Bearer <apiKey>"');
-    const principal = await resolveApiKey(pool, m[1]);
-    if (!principal) throw new ApiError(401, 'unauthorized', 'unknown or revoked API key');
-    req.principal = principal;
+    const token = typeof req.query.token === 'string' ? req.query.token : undefined;
+    const caller = await resolveCaller(pool, tokens, req.headers.authorization, token, scope);
+    if (typeof caller === 'string') throw new ApiError(401, 'unauthorized', caller);
+    req.principal = caller;
     next();
   };
 }

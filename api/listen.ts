@@ -25,8 +25,8 @@ import type { Duplex } from 'node:stream';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Router, type Request } from 'express';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { resolveApiKey, type Principal } from '../common/keys';
-import { BEARER_RE } from './auth';
+import type { Principal } from '../common/keys';
+import { resolveCaller } from './auth';
 import { admitLive, extendLive } from '../jobs/admission';
 import { JobRepository } from '../jobs/repository';
 import { JobRefusal, type Refusal, type RefusalCode } from '../jobs/refusal';
@@ -36,7 +36,7 @@ import { ApiError, errorBody } from './errors';
 import { describeZodError, liveStartMessage, liveStopMessage, validate } from './schemas';
 import { frameToFloat32, Resampler, UtteranceSegmenter, type DecodeRequest, type LiveEncoding } from './live-audio';
 import { VadThread, type VadStream } from '../audio/vad-client';
-import { principalFromToken, type TokenSigner } from './tokens';
+import type { TokenSigner } from './tokens';
 import { SAMPLE_RATE } from '../engine/constants';
 
 export const LISTEN_PATH = '/v1/listen';
@@ -84,16 +84,11 @@ function refuseUpgrade(socket: Duplex, status: number, code: string, message: st
  * 401's sentence, the HTTP routes' own (api/auth.ts) for each case: a caller who sent an expired token is not
  * told to send one.
  */
-async function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http.IncomingMessage, url: URL): Promise<Principal | string> {
-  const header = req.headers.authorization;
-  if (header) {
-    const m = BEARER_RE.exec(header);
-    if (!m) return 'malformed Authorization header: expected "Bearer <apiKey>"';
-    return (await resolveApiKey(deps.pool, m[1])) ?? 'unknown or revoked API key';
-  }
-  const token = url.searchParams.get('token');
-  if (!token) return 'send "Authorization: Bearer <apiKey>" or ?token= from POST /v1/tokens {"scope":"listen"}';
-  return (await principalFromToken(deps.pool, tokens, token, 'listen')) ?? 'bad or expired token, or its API key was revoked';
+function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http.IncomingMessage, url: URL): Promise<Principal | string> {
+  // an empty ?token= counts as none sent, as it always has here
+  const token = url.searchParams.get('token') || undefined;
+  const missing = 'send "Authorization: Bearer <apiKey>" or ?token= from POST /v1/tokens {"scope":"listen"}';
+  return resolveCaller(deps.pool, tokens, req.headers.authorization, token, 'listen', missing);
 }
 
 /**
