@@ -8,6 +8,7 @@
  * chunk's audio back to the original time line).
  */
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { Context, ApplicationFailure, log } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { blobKeys, type BlobStore } from '../common/blobs';
@@ -18,7 +19,7 @@ import { toStoredSegments } from '../audio/segment-map';
 import type { EngineClient } from '../engine/client';
 import { seedFrom } from '../engine/prng';
 import { observeAlignment, observeChunkDone, observeChunkStart, observeFirstResult } from '../common/metrics';
-import { englishTextDoubted } from '../common/language-routing';
+import { englishTextDoubted, windowCompressionRatios } from '../common/language-routing';
 import { MODEL_REGISTRY } from '../common/routing';
 import { scrubInternals } from '../audio/ffmpeg-safety';
 import { ChunkResultStore } from './chunk-results';
@@ -142,7 +143,8 @@ export function createInferenceActivities(deps: InferenceDeps) {
         if (!temperature) {
           // A copy: the engine thread takes the buffer it is given (engine/client.ts transfers it).
           const probe = await transcribe(samples.slice(), 'en', false);
-          if (!englishTextDoubted(probe.segments)) result = probe;
+          const windowRatios = await windowCompressionRatios(probe.segments, (b) => zlib.deflateSync(b).length);
+          if (!englishTextDoubted(probe.segments, windowRatios)) result = probe;
         }
         if (!result) {
           try {

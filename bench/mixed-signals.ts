@@ -6,7 +6,8 @@
  * English text over the German must then be doubted so that the multilingual model decides.
  * Per window: the figures the doubt reads (the window's avg_logprob, the highest per-segment compression ratio),
  * the whole window's text compression ratio (openai transcribe.py `decode_with_fallback` compresses the window's
- * text), and per segment its seconds, words, characters per second and text; then englishTextDoubted's verdict.
+ * text, windowCompressionRatios), and per segment its seconds, words, characters per second and text; then englishTextDoubted's verdict
+ * without and with the whole-window ratio.
  * Run: npx tsx bench/mixed-signals.ts (one thread).
  */
 import * as fs from 'node:fs';
@@ -14,10 +15,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
-import { englishTextDoubted } from '../common/language-routing';
-import { compressionRatio } from '../engine/fallback';
+import { englishTextDoubted, windowCompressionRatios } from '../common/language-routing';
 import { loadWhisper } from '../engine/node-loader';
-import { ENGLISH, GERMAN } from '../test/helpers/speech-files';
+import { ENGLISH, GERMAN, side } from '../test/helpers/speech-files';
 import { readWav } from '../test/helpers/wav';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-mixed-signals-'));
@@ -77,6 +77,13 @@ function mix(first: string, firstSeconds: number, second: string, gap: number): 
     execFileSync('sox', [...parts, out, 'trim', '0', '29']);
     return readWav(out);
   };
+  /** the part after the 0.7 s cut of the languages test's German side (test/helpers/speech-files.ts side) */
+  const sideTail = (): Float32Array => {
+    const d = side(tmp, 'de-tail', 'de', GERMAN, 27, 36);
+    const out = path.join(tmp, `tail-${n++}.wav`);
+    execFileSync('sox', [...d.files.slice(d.files.findIndex((f) => f.includes('-cut')) + 1), out]);
+    return readWav(out);
+  };
   const only = process.env.MIXED_ONLY;
   const cases: [string, Float32Array][] = only === 'english' ? [
     ['jfk', real('jfk.wav')],
@@ -96,16 +103,19 @@ function mix(first: string, firstSeconds: number, second: string, gap: number): 
     ['en 20 +1.2 s | de 8', mix(en, 20, de2, 1.2)],
     ['de 10 | en 19', mix(de, 10, en, 0)],
     ['de 5 | en 24', mix(de2, 5, en2, 0)],
+    // the German side of test/integration/languages.test.ts after its 0.7 s cut: the planner's last chunk (11.4 s)
+    ['de tail 11', sideTail()],
   ];
   const deflate = (b: Uint8Array) => zlib.deflateSync(b).length;
   await tiny.transcribe(cases[0][1].slice(), { language: 'en', fallback: false });
   for (const [name, x] of cases) {
     const r = await tiny.transcribe(x.slice(), { language: 'en', fallback: false });
     const segs = r.segments;
-    const whole = await compressionRatio(segs.map((s) => s.text).join(' '), deflate);
+    const ratios = await windowCompressionRatios(segs, deflate);
+    const whole = Math.max(0, ...ratios);
     console.log(
       `${name.padEnd(20)} | window lp ${segs[0]?.avgLogprob.toFixed(3)} max seg cr ${Math.max(0, ...segs.map((s) => s.compressionRatio)).toFixed(2)} whole cr ${whole.toFixed(2)} | ` +
-        `doubted ${englishTextDoubted(segs)}`,
+        `doubted ${englishTextDoubted(segs)} with whole-window cr ${englishTextDoubted(segs, ratios)}`,
     );
     for (const s of segs) {
       const secs = s.end - s.start;

@@ -7,7 +7,7 @@
  */
 import { MODEL_REGISTRY, type ModelRequest } from './routing';
 import type { ModelTier } from './constants';
-import { needsFallback, type AttemptQuality } from '../engine/fallback';
+import { compressionRatio, COMPRESSION_RATIO_THRESHOLD, needsFallback, type AttemptQuality } from '../engine/fallback';
 
 /** What the workflow needs to route by the detected language: model ids only (deterministic). */
 export interface LanguageRouting {
@@ -74,13 +74,41 @@ export function tokensPerWord(segment: { text: string; tokens: readonly number[]
 }
 
 /**
+ * openai/whisper's own compression-ratio rule over each decoding window's whole text (transcribe.py
+ * `decode_with_fallback` compresses the window's decoded text), for englishTextDoubted. The engine's guard measures
+ * the ratio per timestamped segment (engine/transcriber.ts compressionRatioOf: a sentence said again is not a loop),
+ * which misses a loop that closes every few words: whisper-tiny.en over the 11.4 s German tail of the languages
+ * test (test/integration/languages.test.ts) writes "house in the", "the house in", … as a dozen timestamped
+ * segments, each compressing at ≤ 1.04, with a window log-probability of -0.44 in one run and -0.66 in another on
+ * the same sentences (just above and just under ENGLISH_DOUBT_MEAN_LOGPROB): a CI run kept that text as English.
+ * Over the whole window it compresses 8.20. `npx tsx bench/mixed-signals.ts` (2026-12-07): English windows
+ * 0.82–1.75, windows holding English and German 1.56–1.81, far under 2.4; German windows 3.40 and 8.20.
+ * @param segments the greedy pass's segments; `windowStart` groups them by window (absent: one window)
+ * @param deflatedLength the zlib length of bytes (engine/fallback.ts compressionRatio)
+ * @returns one ratio per window, in the order the windows first appear
+ */
+export async function windowCompressionRatios(
+  segments: readonly { text: string; windowStart?: number }[],
+  deflatedLength: (bytes: Uint8Array) => number | Promise<number>,
+): Promise<number[]> {
+  const texts = new Map<number, string[]>();
+  for (const s of segments) {
+    const w = s.windowStart ?? 0;
+    if (!texts.has(w)) texts.set(w, []);
+    texts.get(w)!.push(s.text.trim());
+  }
+  return Promise.all([...texts.values()].map((t) => compressionRatio(t.join(' '), deflatedLength)));
+}
+
+/**
  * Whether an English-only model's greedy transcript of a window of speech may be another language, so
  * the multilingual model must detect it before the text is kept (economy routing after its first
  * windows; activities/inference.ts). Doubted when: no segment came back from speech; any window failed
  * Whisper's own guards at temperature 0 (engine/fallback.ts needsFallback: average log-probability
  * below -1.0 or compression ratio above 2.4, openai/whisper transcribe.py `decode_with_fallback`); the
  * speech-weighted mean average log-probability is below ENGLISH_DOUBT_MEAN_LOGPROB; or (where segments carry their
- * text and tokens) any segment's text is unlike English, ENGLISH_DOUBT_TOKENS_PER_WORD.
+ * text and tokens) any segment's text is unlike English, ENGLISH_DOUBT_TOKENS_PER_WORD; or (where given) a window's whole
+ * text compresses above Whisper's COMPRESSION_RATIO_THRESHOLD (windowCompressionRatios).
  * Measured on 29 s windows (bench/routing-signals.ts): every German, French, Spanish and Dutch espeak-ng window
  * (6 of 6) is doubted (each failed a guard: tiny.en loops or stumbles on them), no English one (0 of 6). A window that
  * holds both languages (bench/mixed-signals.ts: English then German at 22/7, 20/9, 15/14, 10/19 s, with and without a
@@ -89,12 +117,15 @@ export function tokensPerWord(segment: { text: string; tokens: readonly number[]
  * takes 2.40 tokens per word. The whole window's text compression ratio (openai transcribe.py compresses the
  * window's text) told nothing there: 1.58–1.91 on mixed windows against 1.35–1.77 on English ones.
  * @param segments the greedy pass's segments (each carries its decoding window's figures; `text` and `tokens` where known)
+ * @param windowRatios windowCompressionRatios of the same segments, where known
  */
 export function englishTextDoubted(
   segments: readonly (AttemptQuality & { start: number; end: number; text?: string; tokens?: readonly number[] })[],
+  windowRatios: readonly number[] = [],
 ): boolean {
   if (segments.length === 0) return true;
   if (segments.some((s) => needsFallback(s))) return true;
+  if (windowRatios.some((r) => r > COMPRESSION_RATIO_THRESHOLD)) return true;
   if (segments.some((s) => s.text !== undefined && s.tokens !== undefined && (tokensPerWord({ text: s.text, tokens: s.tokens }) ?? 0) >= ENGLISH_DOUBT_TOKENS_PER_WORD)) return true;
   let weight = 0;
   let sum = 0;

@@ -1,6 +1,7 @@
+import * as zlib from 'node:zlib';
 /** Routing by detected language (common/language-routing.ts) over chooseModel's choice and the registry. */
 import type { Tier } from '../../common/constants';
-import { englishTextDoubted, languageRoutingFor, modelForLanguage, tokensPerWord } from '../../common/language-routing';
+import { englishTextDoubted, languageRoutingFor, modelForLanguage, tokensPerWord, windowCompressionRatios } from '../../common/language-routing';
 import { chooseModel, type ModelRequest } from '../../common/routing';
 
 const SHIPPED = ['whisper-tiny.en', 'whisper-base'];
@@ -117,5 +118,32 @@ describe('englishTextDoubted on a window that holds two languages (bench/mixed-s
     ];
     expect(english.map((s) => tokensPerWord(s))).toEqual([expect.closeTo(1.0, 1), expect.closeTo(1.13, 1), expect.closeTo(1.2, 1), expect.closeTo(1.2, 1), null]);
     expect(englishTextDoubted(english)).toBe(false);
+  });
+});
+
+describe('windowCompressionRatios: Whisper\'s compression rule over each window\'s whole text', () => {
+  const deflated = (b: Uint8Array) => zlib.deflateSync(b).length;
+  // whisper-tiny.en over the languages test's 11.4 s German tail: a loop that closes every few words
+  const loop = ['The', 'house in', 'the house in', 'the house in', 'the house in the', 'house in the', 'house in the', 'house in the', 'house in the', 'house in the', 'house in the', 'house in the house in the', 'house in the house in the'];
+  const seg = (text: string, windowStart: number, i: number) => ({ text, windowStart, start: windowStart + i, end: windowStart + i + 1, avgLogprob: -0.441, compressionRatio: 1.04, noSpeechProb: 0.02 });
+
+  test('one ratio per window, each over the window\'s segments joined', async () => {
+    const segs = [...loop.map((t, i) => seg(t, 0, i)), seg('We planted tomatoes and carrots in the garden last spring.', 30, 0)];
+    const ratios = await windowCompressionRatios(segs, deflated);
+    expect(ratios).toHaveLength(2);
+    expect(ratios[0]).toBeGreaterThan(4);
+    expect(ratios[1]).toBeLessThan(1.5);
+  });
+
+  test('a loop split into short segments passes every per-segment guard and the mean, and is doubted by its window\'s ratio', async () => {
+    const segs = loop.map((t, i) => seg(t, 0, i));
+    expect(englishTextDoubted(segs)).toBe(false);
+    expect(englishTextDoubted(segs, await windowCompressionRatios(segs, deflated))).toBe(true);
+  });
+
+  test('English speech is not doubted by its window\'s ratio', async () => {
+    const english = ['We planted tomatoes and carrots in the garden last spring.', 'Please remember to turn off the lights when you leave the house.', 'The train to the city leaves every morning at half past seven.'];
+    const segs = english.map((t, i) => ({ ...seg(t, 0, i), avgLogprob: -0.26, tokens: Array.from({ length: t.split(' ').length + 1 }, () => 1) }));
+    expect(englishTextDoubted(segs, await windowCompressionRatios(segs, deflated))).toBe(false);
   });
 });
