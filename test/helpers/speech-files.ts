@@ -53,9 +53,10 @@ function speak(tmp: string, name: string, voice: string, text: string): string {
   return out;
 }
 
+/** `seconds` of sox's silence, 16 kHz mono 16-bit: dithered as sox does, with -R its fixed seed, so every run gets the same samples. */
 export function silence(tmp: string, name: string, seconds: number): string {
   const out = path.join(tmp, `${name}.wav`);
-  run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', out, 'trim', '0', String(seconds)]);
+  run('sox', ['-R', '-n', '-r', String(SR), '-c', '1', '-b', '16', out, 'trim', '0', String(seconds)]);
   return out;
 }
 
@@ -100,6 +101,6 @@ export function makeEnglishThenGerman(tmp: string) {
   const en = side(tmp, 'en', 'en', ENGLISH, 27, 52);
   const de = side(tmp, 'de', 'de', GERMAN, 27, 36);
   const file = path.join(tmp, 'en-de.wav');
-  run('sox', [...en.files, silence(tmp, 'switch', 3), ...de.files, file]);
+  run('sox', ['-R', ...en.files, silence(tmp, 'switch', 3), ...de.files, file]);
   return { file, en, de, switchAt: en.seconds + 1.5 };
 }

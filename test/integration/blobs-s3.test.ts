@@ -128,7 +128,7 @@ describe('a job end to end with BLOB_STORE=s3', () => {
         return out;
       });
       const pause = path.join(dir, 'pause.wav');
-      execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', pause, 'trim', '0', '2.5']);
+      execFileSync('sox', ['-R', '-n', '-r', '16000', '-c', '1', '-b', '16', pause, 'trim', '0', '2.5']);
       const talk = path.join(dir, 'talk.wav');
       execFileSync('sox', ['-R', '-D', ...files.flatMap((f, i) => (i === 0 ? [f] : [pause, f])), talk]);
 

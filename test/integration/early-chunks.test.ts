@@ -32,7 +32,7 @@ beforeAll(() => {
     return out;
   });
   const pause = path.join(env.tmp, 'pause.wav');
-  execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', pause, 'trim', '0', String(PAUSE_SECONDS)]);
+  execFileSync('sox', ['-R', '-n', '-r', '16000', '-c', '1', '-b', '16', pause, 'trim', '0', String(PAUSE_SECONDS)]);
   talk = path.join(env.tmp, 'talk.wav');
   execFileSync('sox', ['-R', '-D', ...files.flatMap((f, i) => (i === 0 ? [f] : [pause, f])), talk]);
 }, 120_000);

@@ -112,9 +112,9 @@ test('speech between pink noise: the page\'s Silero VAD sends only the speech to
   const noise = path.join(tmp, 'pink.wav');
   const file = path.join(tmp, 'noise-jfk-noise.wav');
   const jfkWav = path.join(tmp, 'jfk.wav');
-  execFileSync('sox', [JFK, '-r', '16000', '-c', '1', '-b', '16', jfkWav]);
-  execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', noise, 'synth', '8', 'pinknoise', 'vol', '0.05']);
-  execFileSync('sox', [noise, jfkWav, noise, file]);
+  execFileSync('sox', ['-R', JFK, '-r', '16000', '-c', '1', '-b', '16', jfkWav]);
+  execFileSync('sox', ['-R', '-n', '-r', '16000', '-c', '1', '-b', '16', noise, 'synth', '8', 'pinknoise', 'vol', '0.05']);
+  execFileSync('sox', ['-R', noise, jfkWav, noise, file]);
   const speechFrom = 8;
   const speechTo = 8 + Number(execFileSync('soxi', ['-D', jfkWav]).toString());
   try {
@@ -149,7 +149,7 @@ test('speech between pink noise: the page\'s Silero VAD sends only the speech to
 test('only pink noise: the page finds no speech, the model never runs, the job completes with no text', async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-edge-noise-'));
   const noise = path.join(tmp, 'pink.wav');
-  execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', noise, 'synth', '15', 'pinknoise', 'vol', '0.3']);
+  execFileSync('sox', ['-R', '-n', '-r', '16000', '-c', '1', '-b', '16', noise, 'synth', '15', 'pinknoise', 'vol', '0.3']);
   try {
     const { u, job, stats } = await transcribeOnPage(noise);
     expect(stats).toMatchObject({ chunks: 0, speechSeconds: 0 });

@@ -50,8 +50,8 @@ test('speech + 20 s silence + speech: the second segment keeps its true start; o
   const b = speak('second', SECOND);
   const lead = path.join(env.tmp, 'lead.wav');
   const gap = path.join(env.tmp, 'gap.wav');
-  run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', lead, 'trim', '0', '3']);
-  run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', gap, 'trim', '0', String(GAP_S)]);
+  run('sox', ['-R', '-n', '-r', String(SR), '-c', '1', '-b', '16', lead, 'trim', '0', '3']);
+  run('sox', ['-R', '-n', '-r', String(SR), '-c', '1', '-b', '16', gap, 'trim', '0', String(GAP_S)]);
   const file = path.join(env.tmp, 'gapped.wav');
   run('sox', ['-R', '-D', lead, a, gap, b, lead, file]);
   const secondStart = 3 + seconds(a) + GAP_S;

@@ -47,7 +47,7 @@ function longEnglishFile() {
     const en = side(env.tmp, 'enlong', 'en', [...ENGLISH, ...ENGLISH.slice(0, 10)], 27, 80);
     const de = side(env.tmp, 'delong', 'de', GERMAN, 27, 36);
     const file = path.join(env.tmp, 'enlong-de.wav');
-    run('sox', [...en.files, silence(env.tmp, 'switchlong', 3), ...de.files, file]);
+    run('sox', ['-R', ...en.files, silence(env.tmp, 'switchlong', 3), ...de.files, file]);
     longEnglish = { file, en, de, switchAt: en.seconds + 1.5 };
   }
   return longEnglish;
@@ -131,10 +131,10 @@ test('economy routing past the routing windows: tiny.en\'s doubted text on Germa
 
 test('noise then English without a language: detected on the speech, English', async () => {
   const noise = path.join(env.tmp, 'pink.wav');
-  run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', noise, 'synth', '12', 'pinknoise', 'vol', '0.3']);
+  run('sox', ['-R', '-n', '-r', String(SR), '-c', '1', '-b', '16', noise, 'synth', '12', 'pinknoise', 'vol', '0.3']);
   const speech = side(env.tmp, 'en2', 'en', ENGLISH.slice(0, 3), 100, 100);
   const file = path.join(env.tmp, 'noise-en.wav');
-  run('sox', [noise, ...speech.files, file]);
+  run('sox', ['-R', noise, ...speech.files, file]);
 
   const { apiKey } = await env.app.user('free');
   const job = await submitAndWait(env.app.url, apiKey, file, { model: 'whisper-base' }, 120_000);

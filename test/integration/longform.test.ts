@@ -59,7 +59,7 @@ beforeAll(async () => {
       'silence', '1', '0.01', '-60d', 'reverse', 'silence', '1', '0.01', '-60d', 'reverse']);
     return out;
   });
-  run('sox', ['-n', '-r', String(SR), '-c', '1', '-b', '16', path.join(env.tmp, 'pause.wav'), 'trim', '0', String(PAUSE_SECONDS)]);
+  run('sox', ['-R', '-n', '-r', String(SR), '-c', '1', '-b', '16', path.join(env.tmp, 'pause.wav'), 'trim', '0', String(PAUSE_SECONDS)]);
 }, 120_000);
 
 /** Concatenates the sentences, with a pause between them or none. */

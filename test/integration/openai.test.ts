@@ -84,7 +84,7 @@ test('verbose_json `language` is a string for an all-silent file: english and no
   // No speech: no window reaches the model, nothing is detected and the job JSON keeps language null; the official
   // client types verbose_json's language as a string (api/openai-language.ts says which one and why).
   const silent = path.join(os.tmpdir(), `silence-${process.pid}.wav`);
-  execFileSync('sox', ['-n', '-r', '16000', '-c', '1', '-b', '16', silent, 'trim', '0', '5']);
+  execFileSync('sox', ['-R', '-n', '-r', '16000', '-c', '1', '-b', '16', silent, 'trim', '0', '5']);
   type Verbose = { language: unknown; languages?: unknown; text: string };
   try {
     const plain = (await client.audio.transcriptions.create({ file: fs.createReadStream(silent), model: 'whisper-base', response_format: 'verbose_json' })) as unknown as Verbose;

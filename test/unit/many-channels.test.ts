@@ -19,7 +19,7 @@ beforeAll(() => {
   const jfk = path.join(AUDIO, 'jfk.wav');
   for (const n of [9, 12]) {
     // jfk.wav on every channel (sox -M merges n mono inputs into one n-channel file, no channel layout).
-    execFileSync('sox', ['-M', ...Array(n).fill(jfk), path.join(tmp, `ch${n}.wav`)]);
+    execFileSync('sox', ['-R', '-M', ...Array(n).fill(jfk), path.join(tmp, `ch${n}.wav`)]);
   }
 });
 
