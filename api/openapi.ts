@@ -384,9 +384,11 @@ export function buildOpenApi(): JsonSchema {
             'the stream\'s, or the one detected on the utterance), ' +
             '{"type":"done","jobId","text","audioSeconds"}, or {"type":"error","code","message","jobId"?} (jobId once the stream has its job) and a close ' +
             '(codes: invalid_request, start_timeout, idle_timeout, quota_exceeded, concurrency_limit, too_fast, ' +
-            'slow_client, no_capacity, model_not_allowed, frame_too_large, cancelled). The stream is recorded as a job (priorityClass ' +
+            'slow_client, no_capacity, model_not_allowed, frame_too_large, cancelled). frame_too_large: a message (binary or ' +
+            'text) over 65536 bytes, answered before the close 1009. The stream is recorded as a job (priorityClass ' +
             'live): completed with the whole transcript when the client stops or goes away, failed with the code when ' +
-            'it breaks the protocol.',
+            'it breaks the protocol (its Temporal workflow then closes Completed with result status failed: Failed is kept ' +
+            'for the service\'s own failures).',
           tags: ['live'],
           parameters: [{ name: 'token', in: 'query', required: false, schema: { type: 'string' } }],
           'x-websocket-start-message': schema(liveStartMessage, 'input'),
