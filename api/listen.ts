@@ -143,7 +143,7 @@ export class ListenSocket extends WebSocket {
   }
 }
 
-class SessionError extends Error {
+export class SessionError extends Error {
   constructor(
     readonly code: string,
     message: string,
@@ -159,11 +159,18 @@ class SessionError extends Error {
 /** Close codes of admission refusals: worth retrying later, or a policy the client must change. */
 const RETRY_LATER: ReadonlySet<RefusalCode> = new Set(['no_capacity', 'quota_unavailable', 'unavailable']);
 
-/** An admission refusal as the stream's `error` frame and close code. */
-function refusalToSession(r: Refusal): SessionError {
+/**
+ * An admission refusal as the stream's `error` frame and close code. A refusal that says when trying again may
+ * help carries it as `retryAfterSeconds`: a WebSocket has no Retry-After header, and the same refusal over HTTP
+ * (429/503) sends one with the same value.
+ */
+export function refusalToSession(r: Refusal): SessionError {
   // A live `concurrency_limit` names no reset time (a slot frees when a job ends), as before.
   const { resetAt, ...rest } = r.details;
-  const details = resetAt === null ? rest : r.details;
+  const details = {
+    ...(resetAt === null ? rest : r.details),
+    ...(r.retryAfterSeconds !== undefined ? { retryAfterSeconds: r.retryAfterSeconds } : {}),
+  };
   return new SessionError(r.code, r.message, RETRY_LATER.has(r.code) ? CLOSE.tryLater : CLOSE.policy, details);
 }
 

@@ -231,7 +231,12 @@ test('quota counts streamed seconds: the stream closes with quota_exceeded and t
   await again.opened;
   again.ws.send(start());
   await again.closed;
-  expect(again.messages).toEqual([expect.objectContaining({ type: 'error', code: 'quota_exceeded' })]);
+  // As a file's 429 quota_exceeded: the numbers, and when the day resets (a WebSocket has no Retry-After header).
+  expect(again.messages).toEqual([
+    expect.objectContaining({ type: 'error', code: 'quota_exceeded', limit: FREE_DAILY_SECONDS, used: expect.any(Number), resetAt: expect.stringMatching(/T00:00:00.000Z$/) }),
+  ]);
+  expect(again.messages[0].retryAfterSeconds).toBeGreaterThan(0);
+  expect(again.messages[0].retryAfterSeconds).toBeLessThanOrEqual(86_400);
   expect(again.messages[0]).not.toHaveProperty('jobId'); // refused at start: no job was made
 }, 60_000);
 
