@@ -9,7 +9,7 @@ import type { Config } from '../common/config';
 import type { Logger } from '../common/log';
 import { renderMetrics } from '../common/metrics';
 import { authenticate } from './auth';
-import { ApiError, errorHandler } from './errors';
+import { ApiError, ensureRetryAfter, errorHandler } from './errors';
 import { rateLimit } from './rate-limit';
 import type { TaskQueueStats } from './queue-stats';
 import type { JobEventHub } from './event-hub';
@@ -60,7 +60,10 @@ export function createApp(deps: ApiDeps): express.Express {
       reachable(() => deps.redis.ping()),
     ]);
     const [postgres, temporal, redis] = checks;
-    res.status(checks.every(Boolean) ? 200 : 503).json({ postgres, temporal, redis });
+    const status = checks.every(Boolean) ? 200 : 503;
+    // A 503 says when to look again, as every 503 of the API does (api/errors.ts ensureRetryAfter).
+    ensureRetryAfter(res, status);
+    res.status(status).json({ postgres, temporal, redis });
   });
 
   app.use(requestLog(deps.log));

@@ -1,7 +1,7 @@
 /** Errors in our shape (docs/api.md "Errors"): HTTP status + {"error": {"code", "message", …details}}. */
-import type { ErrorRequestHandler } from 'express';
+import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from '../common/log';
-import { JobRefusal, type Refusal, type RefusalCode } from '../jobs/refusal';
+import { CONCURRENCY_RETRY_AFTER_S, JobRefusal, UNAVAILABLE_RETRY_AFTER_S, type Refusal, type RefusalCode } from '../jobs/refusal';
 
 export class ApiError extends Error {
   constructor(
@@ -111,6 +111,24 @@ function openAiClientShouldRetry(err: ApiError): boolean {
   return true;
 }
 
+/**
+ * The Retry-After (seconds) of a 429 or 503 whose error named none, else null. Every such answer carries one
+ * (docs/api.md "Errors"; RFC 9110 §10.2.3): clients (openai-node, our CLIs) wait by it. A refusal's own value
+ * (the day's reset, a rate-limit window) always wins; this only fills the gap of an error built without one: a 503
+ * waits like `quota_unavailable` (UNAVAILABLE_RETRY_AFTER_S), a 429 like `concurrency_limit` (CONCURRENCY_RETRY_AFTER_S).
+ */
+export function defaultRetryAfterSeconds(status: number): number | null {
+  if (status === 503) return UNAVAILABLE_RETRY_AFTER_S;
+  if (status === 429) return CONCURRENCY_RETRY_AFTER_S;
+  return null;
+}
+
+/** Sets Retry-After on a 429 or 503 that has none yet ({@link defaultRetryAfterSeconds}). */
+export function ensureRetryAfter(res: Pick<Response, 'hasHeader' | 'setHeader'>, status: number): void {
+  const seconds = defaultRetryAfterSeconds(status);
+  if (seconds !== null && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', String(seconds));
+}
+
 /** The last middleware: ApiErrors answer as themselves, anything else is a 500 that is logged. */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (thrown, req, res, _next) => {
@@ -122,6 +140,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+      ensureRetryAfter(res, err.status);
       if (isOpenAiRoute(req.path) && !res.hasHeader('x-should-retry') && !openAiClientShouldRetry(err)) res.setHeader('x-should-retry', 'false');
       const body = isOpenAiRoute(req.path)
         ? openAiErrorBody(err.status, err.code, err.message, openAiParam(err))
@@ -133,6 +152,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) log.error('unhandled error', { path: req.path, err });
     const { code, message } = status === 500 ? { code: 'internal', message: 'internal error' } : bodyReadError(status, err, req.path);
+    ensureRetryAfter(res, status);
     res.status(status).json(isOpenAiRoute(req.path) ? openAiErrorBody(status, code, message) : errorBody(code, message));
   };
 }

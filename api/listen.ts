@@ -13,7 +13,8 @@
  * per stream (priority `live`); the API writes each window's samples to the blob store and asks the
  * workflow, by Update, to decode it on the inference queue; the text comes back through Postgres.
  *
- * Bounds per connection: one frame ≤ MAX_FRAME_BYTES; the segmenter holds ≤ 25 s of 16 kHz float32
+ * Bounds per connection: one message ≤ MAX_FRAME_BYTES (ws's maxPayload: ws refuses a larger one from its
+ * header, before buffering it; {@link ListenSocket} lets us send `frame_too_large` before ws's 1009); the segmenter holds ≤ 25 s of 16 kHz float32
  * (1.6 MB); at most MAX_PENDING_DECODES windows wait for inference (else `too_fast`); a client that
  * does not read our messages (send buffer over MAX_BUFFERED_BYTES) is cut off with `slow_client`, and
  * one that sends nothing for the idle timeout with `idle_timeout`.
@@ -24,7 +25,7 @@ import type * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Router, type Request } from 'express';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Principal } from '../common/keys';
 import { resolveCaller } from './auth';
 import { admitLive, extendLive } from '../jobs/admission';
@@ -40,13 +41,12 @@ import type { TokenSigner } from './tokens';
 import { SAMPLE_RATE } from '../engine/constants';
 
 export const LISTEN_PATH = '/v1/listen';
-/** One binary frame: 64 KiB is 2 s of 16 kHz s16le, far more than any client sends at once. */
-const MAX_FRAME_BYTES = 64 * 1024;
 /**
- * What `ws` itself accepts: above our own bound, so a too-large frame reaches our check and gets an
- * `error {code, message}` (ws alone would close with 1009 and no word); beyond this ws still cuts off.
+ * One message (a binary frame of audio, or a text control message), bytes: 64 KiB is 2 s of 16 kHz s16le,
+ * far more than any client sends at once. It is ws's `maxPayload`, so a larger message is refused from its
+ * header and never buffered (ListenSocket answers it with `frame_too_large`).
  */
-const WS_MAX_PAYLOAD = 16 * MAX_FRAME_BYTES;
+export const MAX_FRAME_BYTES = 64 * 1024;
 const MAX_PENDING_DECODES = 3;
 /** The reservation step of a stream, seconds (jobs/admission.ts). */
 export { LIVE_RESERVE_STEP_S } from '../jobs/admission';
@@ -96,14 +96,14 @@ function authenticateUpgrade(deps: ApiDeps, tokens: TokenSigner, req: http.Incom
  * @returns a function that closes every live connection (server shutdown)
  */
 export function attachListen(server: http.Server, deps: ApiDeps, tokens: TokenSigner, opts: ListenOptions): () => void {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, WebSocket: ListenSocket });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== LISTEN_PATH) return refuseUpgrade(socket, 404, 'not_found', `no WebSocket route ${url.pathname}`);
     authenticateUpgrade(deps, tokens, req, url).then(
       (me) => {
         if (typeof me === 'string') return refuseUpgrade(socket, 401, 'unauthorized', me);
-        wss.handleUpgrade(req, socket, head, (ws) => new LiveSession(ws, me, deps, opts).begin());
+        wss.handleUpgrade(req, socket, head, (ws) => new LiveSession(ws as ListenSocket, me, deps, opts).begin());
       },
       (err) => {
         deps.log.error('listen upgrade failed', { err: String(err) });
@@ -117,7 +117,33 @@ export function attachListen(server: http.Server, deps: ApiDeps, tokens: TokenSi
   };
 }
 
-class SessionError extends Error {
+/**
+ * The WebSocket class of /v1/listen connections (ws's documented `WebSocket` server option: a class that
+ * extends ws's own). ws enforces `maxPayload` itself: it reads a message's length from the frame header and,
+ * over the limit, calls `close(1009)` with no reason and only then emits 'error' (ws 8 lib/receiver.js
+ * haveLength → lib/websocket.js receiverOnError), so a listener of 'error' is too late to say anything, and
+ * the close cannot be avoided (websockets/ws#2224). This override hears that call first and lets the session
+ * send its `error {code: "frame_too_large", message}` before the close frame goes out.
+ *
+ * ws's refusal is told apart by its shape: code 1009, no reason, socket still open. Our own closes always
+ * give a reason, and ws's echo of a client's close frame passes the client's reason (a Buffer).
+ */
+export class ListenSocket extends WebSocket {
+  /** Called once, synchronously, when ws refuses a message over maxPayload; it sends the error and closes. */
+  onTooLarge: (() => void) | null = null;
+
+  override close(code?: number, data?: string | Buffer): void {
+    const answer = this.onTooLarge;
+    if (answer && code === CLOSE.tooBig && data === undefined && this.readyState === WebSocket.OPEN) {
+      this.onTooLarge = null;
+      answer(); // closes through this method again, with a reason
+      if (this.readyState !== WebSocket.OPEN) return;
+    }
+    super.close(code, data);
+  }
+}
+
+export class SessionError extends Error {
   constructor(
     readonly code: string,
     message: string,
@@ -133,11 +159,18 @@ class SessionError extends Error {
 /** Close codes of admission refusals: worth retrying later, or a policy the client must change. */
 const RETRY_LATER: ReadonlySet<RefusalCode> = new Set(['no_capacity', 'quota_unavailable', 'unavailable']);
 
-/** An admission refusal as the stream's `error` frame and close code. */
-function refusalToSession(r: Refusal): SessionError {
+/**
+ * An admission refusal as the stream's `error` frame and close code. A refusal that says when trying again may
+ * help carries it as `retryAfterSeconds`: a WebSocket has no Retry-After header, and the same refusal over HTTP
+ * (429/503) sends one with the same value.
+ */
+export function refusalToSession(r: Refusal): SessionError {
   // A live `concurrency_limit` names no reset time (a slot frees when a job ends), as before.
   const { resetAt, ...rest } = r.details;
-  const details = resetAt === null ? rest : r.details;
+  const details = {
+    ...(resetAt === null ? rest : r.details),
+    ...(r.retryAfterSeconds !== undefined ? { retryAfterSeconds: r.retryAfterSeconds } : {}),
+  };
   return new SessionError(r.code, r.message, RETRY_LATER.has(r.code) ? CLOSE.tryLater : CLOSE.policy, details);
 }
 
@@ -171,7 +204,7 @@ class LiveSession {
   private readonly log;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: ListenSocket,
     private readonly me: Principal,
     private readonly deps: ApiDeps,
     private readonly opts: ListenOptions,
@@ -180,6 +213,7 @@ class LiveSession {
   }
 
   begin(): void {
+    this.ws.onTooLarge = () => this.tooLarge();
     this.arm(this.opts.startTimeoutMs, 'start_timeout', `no {"type":"start"} message within ${this.opts.startTimeoutMs / 1000} s`);
     this.ws.on('message', (data: RawData, isBinary: boolean) => {
       // The start message stops the start timer now, not when its (asynchronous) admission is done.
@@ -247,9 +281,6 @@ class LiveSession {
       }
       await this.end('stop');
       return;
-    }
-    if (bytes.length > MAX_FRAME_BYTES) {
-      throw protocolError('frame_too_large', `an audio frame may be at most ${MAX_FRAME_BYTES} bytes (got ${bytes.length}); send smaller frames`, CLOSE.tooBig);
     }
     let samples: Float32Array;
     try {
@@ -396,7 +427,9 @@ class LiveSession {
       try {
         await this.handle!.signal(finishSignal, { audioSeconds, billedSeconds, ...(failed ? { error: failed } : {}) });
         await this.handle!.result().catch((err) => {
-          if (!failed) throw err; // a failed stream's workflow fails on purpose
+          // A protocol error's workflow closes Completed (workflows/live.ts); a worker on the code before
+          // LIVE_CLIENT_ERROR_COMPLETES_PATCH still fails it on purpose.
+          if (!failed) throw err;
         });
       } catch (err) {
         // A cancelled job's workflow has already ended (and released the reservation): nothing to finish.
@@ -414,17 +447,43 @@ class LiveSession {
     }
   }
 
-  /** Sends `error {code, message}`, closes, and records the job with what was streamed. */
-  private async fail(err: unknown): Promise<void> {
+  /**
+   * ws refused a message over MAX_FRAME_BYTES (ListenSocket, while ws is closing with 1009): the error goes
+   * out now, before ws's close frame, and the job ends in turn behind the messages already received, as for
+   * any protocol error (failed with `frame_too_large`, billed nothing).
+   */
+  private tooLarge(): void {
+    const e = protocolError(
+      'frame_too_large',
+      `a message may be at most ${MAX_FRAME_BYTES} bytes (64 KiB); send audio in smaller frames, e.g. 100 ms each (3200 bytes of 16 kHz pcm_s16le)`,
+      CLOSE.tooBig,
+    );
+    this.announce(e);
+    this.inbox = this.inbox.then(() => this.fail(e, true)).catch((err) => this.log.error('live session end failed', { jobId: this.jobId, err: String(err) }));
+  }
+
+  /**
+   * Sends `error {code, message, …details, jobId?}` and closes with the error's close code (reason: the code).
+   * A stream that had started names its job: what was streamed before the error is transcribed and billed there
+   * (GET /v1/jobs/:id), and the client has no other handle on it (`done` never comes).
+   */
+  private announce(e: SessionError): void {
+    const hadJob = this.jobId !== null && this.state === 'streaming';
+    this.send({ type: 'error', code: e.code, message: e.message, ...e.details, ...(hadJob ? { jobId: this.jobId } : {}) });
+    this.close(e.closeCode, e.code);
+  }
+
+  /**
+   * Sends `error {code, message}` and closes (unless `announced` already), then records the job with what
+   * was streamed.
+   */
+  private async fail(err: unknown, announced = false): Promise<void> {
     if (this.state === 'closed') return;
     const e =
       err instanceof SessionError ? err : new SessionError('internal', 'internal error', CLOSE.internal);
     if (!(err instanceof SessionError)) this.log.error('live session failed', { jobId: this.jobId, err: String((err as Error)?.stack ?? err) });
     const hadJob = this.jobId !== null && this.state === 'streaming';
-    // A stream that had started names its job: what was streamed before the error is transcribed and billed there
-    // (GET /v1/jobs/:id), and the client has no other handle on it (`done` never comes).
-    this.send({ type: 'error', code: e.code, message: e.message, ...e.details, ...(hadJob ? { jobId: this.jobId } : {}) });
-    this.close(e.closeCode, e.code);
+    if (!announced) this.announce(e);
     if (hadJob) {
       await this.end('error', e).catch((x) => this.log.error('live session end failed', { jobId: this.jobId, err: String(x) }));
     }

@@ -195,7 +195,7 @@ export function buildOpenApi(): JsonSchema {
           ...PUBLIC,
           responses: {
             '200': { description: 'ready', content: json(readinessSchema) },
-            '503': { description: 'a dependency is unreachable', content: json(readinessSchema) },
+            '503': { description: 'a dependency is unreachable (with Retry-After)', content: json(readinessSchema) },
           },
         },
       },
@@ -382,11 +382,15 @@ export function buildOpenApi(): JsonSchema {
             'message (schema below), then binary frames of mono samples in the chosen encoding, then {"type":"stop"}. ' +
             'Server: {"type":"partial","text"}, {"type":"final","text","start","end","language"} per utterance (language: ' +
             'the stream\'s, or the one detected on the utterance), ' +
-            '{"type":"done","jobId","text","audioSeconds"}, or {"type":"error","code","message","jobId"?} (jobId once the stream has its job) and a close ' +
+            '{"type":"done","jobId","text","audioSeconds"}, or {"type":"error","code","message","jobId"?} (jobId once the stream has its job; ' +
+            'a refusal also carries its numbers, e.g. limit, used, resetAt, and retryAfterSeconds where the same refusal over HTTP ' +
+            'sends Retry-After: quota_unavailable, no_capacity, unavailable (close 1013), concurrency_limit, quota_exceeded at start) and a close ' +
             '(codes: invalid_request, start_timeout, idle_timeout, quota_exceeded, concurrency_limit, too_fast, ' +
-            'slow_client, no_capacity, model_not_allowed, frame_too_large, cancelled). The stream is recorded as a job (priorityClass ' +
+            'slow_client, no_capacity, model_not_allowed, frame_too_large, cancelled). frame_too_large: a message (binary or ' +
+            'text) over 65536 bytes, answered before the close 1009. The stream is recorded as a job (priorityClass ' +
             'live): completed with the whole transcript when the client stops or goes away, failed with the code when ' +
-            'it breaks the protocol.',
+            'it breaks the protocol (its Temporal workflow then closes Completed with result status failed: Failed is kept ' +
+            'for the service\'s own failures).',
           tags: ['live'],
           parameters: [{ name: 'token', in: 'query', required: false, schema: { type: 'string' } }],
           'x-websocket-start-message': schema(liveStartMessage, 'input'),

@@ -2,7 +2,7 @@
 # `npm run setup`: installs what a fresh machine lacks, idempotently, saying what it does.
 #   Debian packages: postgresql, redis-server, ffmpeg (+ffprobe), espeak-ng and sox (test audio), prometheus, nginx,
 #   chromium (privacy mode's browser tests)
-#   npm packages (npm ci, when node_modules is missing or older than package-lock.json)
+#   npm packages (npm ci, when node_modules is missing or does not hold what package-lock.json names: infra/npm-deps.sh)
 #   the Temporal CLI (built once from Go modules into ~/.cache/fairscribe, ~5 min; see infra/temporal-cli.sh)
 #   versitygw and helm (the same way, infra/go-tool.sh), kubernetes-validate (a cached venv)
 set -euo pipefail
@@ -35,7 +35,9 @@ for svc in postgresql redis-server prometheus nginx; do
   fi
 done
 
-if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+# By content, not file times: a worktree with node_modules hard-linked from another checkout has old mtimes.
+source infra/npm-deps.sh
+if npm_ci_needed; then
   log "installing npm packages (npm ci)"
   # swagger-ui-dist's @scarf/scarf posts install analytics from its postinstall: package.json's
   # scarfSettings opts out; so does this variable (scarf-js report.js), should npm run from another
@@ -46,6 +48,9 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
   # says the next major version stops reading them. GPU images set ONNXRUNTIME_NODE_INSTALL=cuda12 (infra/k8s/Dockerfile).
   ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}" SCARF_ANALYTICS=false \
     npm ci --no-audit --no-fund --loglevel=error >&2
+  npm_ci_stamp
+else
+  log "npm packages: node_modules matches package-lock.json"
 fi
 
 TEMPORAL_BIN="$(bash infra/temporal-cli.sh | tail -n1)"

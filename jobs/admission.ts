@@ -578,8 +578,12 @@ export function admitLive(deps: JobsDeps, me: Principal, req: LiveRequest): Prom
         seconds: Math.min(LIVE_RESERVE_STEP_S, maxSeconds),
         limits,
         shrinkToRemaining: true,
-        quotaExceeded: (used) =>
-          refusal('quota_exceeded', `your daily audio quota is used up (${used} of ${limits.dailySeconds} s)`, { details: { limit: limits.dailySeconds, used } }),
+        // As a file's quota_exceeded: the numbers and the wait until the day's reset (UTC midnight).
+        quotaExceeded: (used, resetAt) =>
+          refusal('quota_exceeded', `your daily audio quota is used up (${used} of ${limits.dailySeconds} s)`, {
+            details: { limit: limits.dailySeconds, used, resetAt: resetAt.toISOString() },
+            retryAfterSeconds: Math.max(1, Math.ceil((resetAt.getTime() - Date.now()) / 1000)),
+          }),
       },
       (tx) => new JobRepository(deps.pool).insert(tx, row),
     );

@@ -11,6 +11,7 @@ import {
   defineSignal,
   isCancellation,
   defineUpdate,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -28,6 +29,21 @@ type Live = ReturnType<typeof createLiveActivities>;
 export const decodeWindowUpdate = defineUpdate<{ seq: number }, [LiveWindow]>('decodeWindow');
 export const finishSignal = defineSignal<[LiveFinish]>('finish');
 
+/**
+ * The patch under which a stream ended by the client's protocol error closes Completed (result status `failed`
+ * with the client's code) instead of Failed: Temporal's Failed is kept for the service's own failures
+ * (`stream_lost`, an activity that gave up). Streams that ended before it replay as they ran (Failed).
+ */
+export const LIVE_CLIENT_ERROR_COMPLETES_PATCH = 'live-client-error-completes';
+
+/** How a live stream's workflow closed (its result: ids and our error code only, never text). */
+export interface LiveOutcome {
+  jobId: string;
+  status: 'completed' | 'failed' | 'cancelled';
+  /** the client's protocol error that ended the stream (status `failed`) */
+  error?: { code: string; message: string };
+}
+
 /** After the reservation's length, a stream whose API never said `finish` is given up on (seconds). */
 const LOST_STREAM_SLACK_S = 120;
 
@@ -36,7 +52,14 @@ const orchestration = proxyActivities<Orchestration>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
-export async function liveTranscriptionWorkflow(input: LiveSessionInput): Promise<{ jobId: string; status: string }> {
+/**
+ * One live stream, from its admission to its end: decodes windows by Update until `finish` (or `cancel`), then
+ * settles the quota and merges the transcript. Closes Completed for a stream that ended normally, was
+ * cancelled by signal, or was ended by the client's protocol error (result status `failed`, the job failed with
+ * the client's code: the client's fault, not the service's); Canceled under Temporal's cancellation; Failed only
+ * when the service lost the stream (`stream_lost`) or an activity gave up.
+ */
+export async function liveTranscriptionWorkflow(input: LiveSessionInput): Promise<LiveOutcome> {
   // Live inference outranks every file job (priority key 1) and shares the live level fairly by user.
   const live = proxyActivities<Live>({
     taskQueue: BACKEND_TASK_QUEUE[input.backend],
@@ -101,6 +124,9 @@ export async function liveTranscriptionWorkflow(input: LiveSessionInput): Promis
     await orchestration.updateJob({ jobId: input.jobId, patch: { status: 'failed', error, audioSeconds } });
     upsertSearchAttributes({ JobStatus: ['failed'] });
     await orchestration.deleteAudio({ jobId: input.jobId });
+    // The client broke the protocol: the job records the failure, but the workflow did all it should, so it
+    // closes Completed, and the Temporal UI's Failed stays a sign of the service's own trouble.
+    if (patched(LIVE_CLIENT_ERROR_COMPLETES_PATCH)) return { jobId: input.jobId, status: 'failed', error };
     throw ApplicationFailure.nonRetryable(error.message, error.code);
   }
   if (!finished) {

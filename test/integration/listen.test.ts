@@ -85,6 +85,21 @@ async function endedLiveJob(userId: string, timeoutMs = 30_000): Promise<Record<
   }
 }
 
+/**
+ * How the workflow of the user's one live job closed (Temporal's own status, as the Temporal UI shows it), with its
+ * result when it completed; waits for it to close.
+ */
+async function liveWorkflowEnd(userId: string): Promise<{ status: string; result?: unknown }> {
+  const { rows } = await app.pool.query(`SELECT id FROM jobs WHERE user_id = $1 AND priority_class = 'live'`, [userId]);
+  expect(rows).toHaveLength(1);
+  const handle = app.api.temporal.workflow.getHandle(workflowIdFor(rows[0].id));
+  const result = await handle.result().then(
+    (r) => ({ result: r as unknown }),
+    () => ({}),
+  );
+  return { status: (await handle.describe()).status.name, ...result };
+}
+
 const start = (extra: Record<string, unknown> = {}) => JSON.stringify({ type: 'start', sampleRate: 16000, encoding: 'pcm_s16le', ...extra });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -216,7 +231,12 @@ test('quota counts streamed seconds: the stream closes with quota_exceeded and t
   await again.opened;
   again.ws.send(start());
   await again.closed;
-  expect(again.messages).toEqual([expect.objectContaining({ type: 'error', code: 'quota_exceeded' })]);
+  // As a file's 429 quota_exceeded: the numbers, and when the day resets (a WebSocket has no Retry-After header).
+  expect(again.messages).toEqual([
+    expect.objectContaining({ type: 'error', code: 'quota_exceeded', limit: FREE_DAILY_SECONDS, used: expect.any(Number), resetAt: expect.stringMatching(/T00:00:00.000Z$/) }),
+  ]);
+  expect(again.messages[0].retryAfterSeconds).toBeGreaterThan(0);
+  expect(again.messages[0].retryAfterSeconds).toBeLessThanOrEqual(86_400);
   expect(again.messages[0]).not.toHaveProperty('jobId'); // refused at start: no job was made
 }, 60_000);
 
@@ -282,6 +302,12 @@ describe('protocol errors close the stream with a clear error', () => {
     const job = await endedLiveJob(u.userId);
     expect(job).toMatchObject({ status: 'failed', error_code: 'invalid_request' });
     expect(job.billed_seconds ?? 0).toBe(0);
+    // The client's mistake, not the service's: the workflow closes Completed (the Temporal UI's Failed is for
+    // service failures); its result and the job carry the client's code.
+    expect(await liveWorkflowEnd(u.userId)).toEqual({
+      status: 'COMPLETED',
+      result: { jobId: expect.any(String), status: 'failed', error: { code: 'invalid_request', message: expect.stringMatching(/binary audio/) } },
+    });
   }, 30_000);
 
   test('a second start mid-stream, and an odd-length pcm_s16le frame: failed, not completed', async () => {
@@ -309,6 +335,43 @@ describe('protocol errors close the stream with a clear error', () => {
     expect((await closed).code).toBe(1009);
     expect(messages).toEqual([expect.objectContaining({ type: 'error', code: 'frame_too_large', message: expect.stringMatching(/at most 65536 bytes/) })]);
     expect(await endedLiveJob(u.userId)).toMatchObject({ status: 'failed', error_code: 'frame_too_large' });
+    expect(await liveWorkflowEnd(u.userId)).toMatchObject({ status: 'COMPLETED', result: { status: 'failed', error: { code: 'frame_too_large' } } });
+  }, 30_000);
+
+  test('a frame far over the limit (2 MiB, refused by ws from its header) still gets the error before 1009; nothing stays reserved', async () => {
+    const u = await app.user('premium');
+    const { ws, messages, opened, closed } = connect({ apiKey: u.apiKey });
+    await opened;
+    ws.send(start());
+    ws.send(pcm.subarray(0, FRAME_BYTES));
+    // Once the stream has its job (the error then names it too).
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+      const { rows } = await app.pool.query(`SELECT 1 FROM jobs WHERE user_id = $1 AND priority_class = 'live'`, [u.userId]);
+      if (rows.length) break;
+    }
+    ws.send(Buffer.alloc(2 * 1024 * 1024));
+    expect(await closed).toEqual({ code: 1009, reason: 'frame_too_large' });
+    expect(messages).toEqual([
+      expect.objectContaining({ type: 'error', code: 'frame_too_large', message: expect.stringMatching(/at most 65536 bytes/), jobId: expect.any(String) }),
+    ]);
+    const job = await endedLiveJob(u.userId);
+    expect(job).toMatchObject({ status: 'failed', error_code: 'frame_too_large' });
+    expect(job.billed_seconds ?? 0).toBe(0);
+    expect(await liveWorkflowEnd(u.userId)).toMatchObject({ status: 'COMPLETED', result: { status: 'failed', error: { code: 'frame_too_large' } } });
+    const usage = await app.deps.quota.usage(u.userId, new Date().toISOString().slice(0, 10));
+    expect(usage).toMatchObject({ reservedSeconds: 0, billedSeconds: 0, activeJobs: 0 });
+  }, 30_000);
+
+  test('an oversized text message before start: frame_too_large before the close, and no job', async () => {
+    const u = await app.user('premium');
+    const { ws, messages, opened, closed } = connect({ apiKey: u.apiKey });
+    await opened;
+    ws.send(JSON.stringify({ type: 'start', sampleRate: 16000, encoding: 'pcm_s16le', pad: 'x'.repeat(100_000) }));
+    expect(await closed).toEqual({ code: 1009, reason: 'frame_too_large' });
+    expect(messages).toEqual([expect.objectContaining({ type: 'error', code: 'frame_too_large' })]);
+    expect(messages[0].jobId).toBeUndefined();
+    const { rows } = await app.pool.query(`SELECT 1 FROM jobs WHERE user_id = $1`, [u.userId]);
+    expect(rows).toHaveLength(0);
   }, 30_000);
 
   test('text that is not JSON as the first message: a sentence saying what the first message must be', async () => {

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from '@temporalio/worker';
+import WebSocket from 'ws';
 import { temporal } from '@temporalio/proto';
 import { workflowIdFor } from '../../common/constants';
 import { workflowBundle } from '../../workers/bundle';
@@ -101,3 +102,35 @@ test.each(SHAPES)('a %s job run now replays on the current workflows', async (sh
   for (const step of LOCAL_FINISH[shape]) expect(scheduled).not.toContain(step);
   expect(local).toEqual(LOCAL_FINISH[shape]);
 }, 120_000);
+
+/**
+ * A live stream ended by the client's protocol error (text where audio belongs): its workflow closes Completed with
+ * result status `failed` under workflows/live.ts LIVE_CLIENT_ERROR_COMPLETES_PATCH, Failed with the patch off
+ * (WORKFLOW_PATCHES_OFF=live-client-error-completes: the code before it). Either replays.
+ */
+test('a live stream ended by a protocol error replays on the current workflows', async () => {
+  const ws = new WebSocket(`${app.url.replace('http', 'ws')}/v1/listen`, { headers: { authorization: `Bearer ${key}` } });
+  const messages: { type: string; code?: string; jobId?: string }[] = [];
+  ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
+  const closed = new Promise<void>((resolve) => ws.on('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  ws.send(JSON.stringify({ type: 'start', sampleRate: 16000, encoding: 'pcm_s16le', model: 'whisper-tiny.en' }));
+  ws.send(Buffer.alloc(3200)); // 100 ms of silence
+  ws.send('not audio');
+  await closed;
+  expect(messages).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_request', jobId: expect.any(String) })]);
+  const handle = app.api.temporal.workflow.getHandle(workflowIdFor(messages[0].jobId!));
+  await handle.result().catch(() => undefined);
+  const patchedOff = (process.env.WORKFLOW_PATCHES_OFF ?? '').split(',').includes('live-client-error-completes');
+  expect((await handle.describe()).status.name).toBe(patchedOff ? 'FAILED' : 'COMPLETED');
+  const history = await handle.fetchHistory();
+  const name = process.env.WRITE_HISTORY_FIXTURES;
+  if (name) {
+    fs.mkdirSync(FIXTURES, { recursive: true });
+    fs.writeFileSync(path.join(FIXTURES, `${name}-live-protocol-error.binpb`), History.encode(history).finish());
+  }
+  await replay(history, workflowIdFor(messages[0].jobId!));
+}, 60_000);
