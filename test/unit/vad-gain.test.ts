@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isSilent, SPEECH_FLOOR_DBFS } from '../../audio/chunk-plan';
 import { preparePcm } from '../../audio/prepare';
 import { findSpeechSpans } from '../../audio/speech-spans';
 import { detectSpeech, pcmFileBlocks, VadThread } from '../../audio/vad-client';
@@ -39,7 +40,27 @@ describe('vadInputGain', () => {
   });
 });
 
+/** A 16-bit mono WAV's samples, through sox (float32 raw on stdout). */
+function readF32Wav(file: string): Float32Array {
+  const buf = execFileSync('sox', [file, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-']);
+  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
+}
+
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+test('the engine\'s energy floor lies under the quietest speech the gain lifts fully: jfk at −66 dBFS peak is not silent; zeros and 16-bit dither are', () => {
+  const jfk = readF32Wav(path.join(AUDIO, 'jfk.wav'));
+  const atPeak = (db: number) => {
+    const g = 10 ** (db / 20) / samplePeak(jfk);
+    return jfk.map((v) => v * g);
+  };
+  expect(SPEECH_FLOOR_DBFS).toBeLessThanOrEqual(20 * Math.log10(VAD_TARGET_PEAK / VAD_MAX_GAIN) - 12);
+  expect(isSilent(atPeak(-50))).toBe(false);
+  expect(isSilent(atPeak(20 * Math.log10(VAD_TARGET_PEAK / VAD_MAX_GAIN)))).toBe(false);
+  expect(isSilent(new Float32Array(30 * SR))).toBe(true);
+  const rand = mulberry32(3);
+  expect(isSilent(Float32Array.from({ length: 30 * SR }, () => Math.round(rand() * 2 - 1) / 32768))).toBe(true); // ±1 LSB
+});
 
 describe('VadGainWindows', () => {
   const rand = mulberry32(11);
