@@ -8,7 +8,8 @@
  * Measured here on jfk.wav (peak −2.1 dBFS, 11.0 s of speech by the VAD): the same file 8 dB quieter (peak −10 dBFS)
  * loses "ask not" (8.3 s), at −45 dBFS peak nothing is left, while Whisper, which normalises its log-mel to the
  * window's own maximum (openai/whisper audio.py log_mel_spectrogram: `max(log_spec, log_spec.max() - 8.0)`),
- * transcribes every level word for word (faster-whisper without its VAD gave jfk's text at −45, −50, −55 dBFS peak).
+ * transcribes every level (faster-whisper 1.1.0 without its VAD: jfk's text at −45, −50, −55 dBFS peak, WER 13.6 %,
+ * 0 %, 0 %; with `vad_filter=True`, its Silero pass as ours, nothing).
  * A lone speaker on one channel of a 9–16-channel file, downmixed by the mean, comes out 19–24 dB lower the same way.
  *
  * The rule: one gain per 30 s window of the stream (the window Whisper normalises over), from the window's sample peak:
@@ -18,19 +19,24 @@
  * foreground voice from background speech; the window's loudest sound decides, so nothing is made louder than a
  * normal recording. Stationary noise is not lifted into speech: pink, brown and white noise scored at most 0.12
  * (threshold 0.5) at every level from −60 dBFS to full scale.
- * ffmpeg's dynaudnorm does the same per-frame (local peak → gain towards `p`, at most `m`), smoothed across frames;
- * it is not used because the VAD and the PCM file take one decode, and Whisper's input must stay as decoded.
+ * ffmpeg's dynaudnorm is the nearest kept filter (a gain per 500 ms frame towards the peak `p` = 0.95, at most `m` = 10,
+ * range 1–100, smoothed by a 31-frame Gaussian: ffmpeg filters.texi). Not used: its gain moves inside a recording (it
+ * lifts pauses between sentences, and with p = 0.95 it changes the VAD input of nearly every normal file), its most,
+ * 40 dB, is under the 44 dB jfk at −50 dBFS peak needs, and the VAD input would need a second ffmpeg output beside the
+ * PCM file's (Whisper's input must stay as decoded), while the privacy-mode page and bench/eval-wer.ts run the VAD on
+ * PCM without ffmpeg.
  */
 
 /** Samples per gain window: 30 s at 16 kHz, Whisper's window (openai audio.py CHUNK_LENGTH) and preparation's block. */
 export const VAD_GAIN_WINDOW_SAMPLES = 30 * 16000;
 
 /**
- * The peak a quiet window is raised to: 0.5 (−6 dBFS). Measured (.scratch sweep, Silero v5, threshold 0.5): jfk.wav's
- * speech seconds are level-independent at peaks of −1, −4 and −7 dBFS (11.00 s each) and fall from −10 dBFS down
- * (8.28 s); clean speech (stereo_diarization's channels, espeak-ng) holds from −1 down to −46 dBFS. −6 dBFS is the
- * highest level that leaves the shared recordings as they are (jfk peaks at −2.1, stereo_diarization's channels at
- * −6.8 and −11.3: raised, with the same spans), and dynaudnorm's own default target (`p` = 0.95) is above it.
+ * The peak a quiet window is raised to: 0.5 (−6 dBFS). Measured (Silero v5 as shipped, threshold 0.5): jfk.wav's speech
+ * seconds do not depend on its level at peaks of −1, −4 and −7 dBFS (11.00 s each) and fall from −10 dBFS down (8.28 s);
+ * clean speech (stereo_diarization's channels, an espeak-ng sentence) keeps its spans to within 0.3 s from −1 down to
+ * −46 dBFS. So a window raised to −6 dBFS is where detection no longer depends on level, and the target is as low as
+ * that allows, to change as little normal audio as possible: jfk.wav (peak −2.1) is passed bit for bit;
+ * stereo_diarization's mono downmix (peak −7.9) is raised 1.9 dB, with the same spans (bench/vad-compare.ts).
  */
 export const VAD_TARGET_PEAK = 0.5;
 
