@@ -1,8 +1,8 @@
 /**
  * The chunk of audio a job is cut into (planned by audio/speech-spans.ts over Silero VAD speech), and the
- * energy floor the engine still applies per window (engine/transcriber.ts): the in-browser engine of
- * privacy mode has no VAD, and a window of digital silence or faint hum is never worth an encoder run.
- * In the service every chunk holds VAD speech, so the floor rarely decides anything there.
+ * energy floor the engine still applies per window (engine/transcriber.ts): a window of digital silence is never
+ * worth an encoder run. Every chunk holds VAD speech (in the service and on the privacy-mode page), so the floor must
+ * sit under the quietest speech the VAD keeps (SPEECH_FLOOR_DBFS).
  */
 
 /** A chunk of the normalised audio, in seconds on the original time line. */
@@ -22,10 +22,16 @@ export interface ChunkSpan {
 }
 
 /**
- * Below this level no frame holds speech (-50 dBFS is a quiet room's noise floor). Whisper, fed pure
- * silence or faint noise, tends to hallucinate ("you", "Thank you."): such audio never reaches the model.
+ * Below this level no frame holds speech worth decoding: a window whose every 20 ms frame is under it (digital silence,
+ * 16-bit dither at about -96 dBFS) never reaches the model. It sits under the quietest speech the VAD now finds
+ * (audio/vad-gain.ts raises a window peaking at VAD_TARGET_PEAK / VAD_MAX_GAIN = -66 dBFS fully; a 20 ms frame's RMS
+ * lies 3 dB (a sine) to 12 dB (speech) under its peak: -78 dBFS). It was -50 dBFS ("a quiet room's noise floor"),
+ * which emptied the transcript of jfk at -50 dBFS peak (loudest frame -56 dBFS) after the VAD had kept all 11 s.
+ * Whisper on what passes is guarded by its own no-speech rule: tiny.en gave no text on white noise at -55, -65 and
+ * -75 dBFS RMS nor on zeros, and jfk's words at -40 … -70 dBFS peak, with no floor at all (.scratch measurement,
+ * reported with the change).
  */
-export const SPEECH_FLOOR_DBFS = -50;
+export const SPEECH_FLOOR_DBFS = -80;
 const ENERGY_FRAME_SAMPLES = 320; // 20 ms at 16 kHz
 
 /** True when no 20 ms frame of 16 kHz audio rises above SPEECH_FLOOR_DBFS. */

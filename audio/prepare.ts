@@ -17,7 +17,7 @@ import type { ChunkSpan } from '../common/jobs';
 import { decodeToPcm, DEFAULT_BLOCK_SAMPLES } from './ffmpeg';
 import { withChunkHashesFromFile } from './pcm-blob';
 import { DEFAULT_SPEECH_PLAN, planSpeechChunks, type SpeechPlanOptions } from './speech-spans';
-import { VAD_FRAME_SECONDS } from './vad';
+import { VAD_FRAME_SAMPLES, VAD_FRAME_SECONDS } from './vad';
 import { VadThread } from './vad-client';
 import { SAMPLE_RATE } from '../engine/constants';
 
@@ -142,7 +142,8 @@ export function sureChunksOfPrefix(probs: ArrayLike<number>, samples: number, op
  */
 export async function preparePcm(inFile: string, outFile: string, opts: PreparePcmOptions = {}): Promise<PreparedPcm> {
   const blockSamples = opts.blockSamples ?? DEFAULT_BLOCK_SAMPLES;
-  const vad = VadThread.shared().open();
+  // levelled: quiet audio is raised for the VAD only (audio/vad-gain.ts); the PCM file keeps the decoded samples.
+  const vad = VadThread.shared().open({ levelled: true });
   const parts: Float32Array[] = [];
   let blocks = 0;
   let samples: number;
@@ -158,7 +159,10 @@ export async function preparePcm(inFile: string, outFile: string, opts: PrepareP
     // the rest is announced by the whole plan, as without onChunks.
     if (announcedChunks.length >= announceLimit || decodedSamples > ANNOUNCE_WITHIN_SECONDS * SAMPLE_RATE) return;
     const prefix = concatProbs(parts);
-    const fresh = sureChunksOfPrefix(prefix, decodedSamples).slice(announcedChunks.length, announceLimit);
+    // The probabilities may lag the decode by up to one gain window (blocks that are not whole 30 s windows): the
+    // prefix planned is what they cover, within the frame the model has begun.
+    const covered = Math.min(decodedSamples, (prefix.length + 1) * VAD_FRAME_SAMPLES - 1);
+    const fresh = sureChunksOfPrefix(prefix, covered).slice(announcedChunks.length, announceLimit);
     if (fresh.length === 0) return;
     const hashed: ChunkSpan[] = [];
     for (const c of fresh) hashed.push(await withChunkHashesFromFile(outFile, c, blockSamples));

@@ -58,10 +58,14 @@ export class VadThread {
     await exited;
   }
 
-  /** A new stream with its own model state. */
-  open(): VadStream {
+  /**
+   * A new stream with its own model state.
+   * @param opts.levelled raise quiet audio before the VAD scores it (audio/vad-gain.ts: one gain per 30 s window, so
+   *   probabilities come when each window is complete): whole-file preparation; live streams leave it off
+   */
+  open(opts: { levelled?: boolean } = {}): VadStream {
     const id = this.nextId++;
-    this.post({ type: 'open', id });
+    this.post({ type: 'open', id, levelled: opts.levelled === true });
     return new VadStream(id, this);
   }
 
@@ -141,15 +145,17 @@ export async function* pcmFileBlocks(file: string, blockBytes = FILE_BLOCK_BYTES
 }
 
 /**
- * Speech probabilities of a whole stream of 16 kHz mono blocks, one pass, on the VAD thread; an aborted
- * `signal` stops it between blocks (the probabilities then cover only what was read).
+ * Speech probabilities of a whole stream of 16 kHz mono blocks, one pass, on the VAD thread, with preparation's
+ * levelled input (audio/vad-gain.ts; `levelled: false` for the raw input); an aborted `signal` stops it between
+ * blocks (the probabilities then cover only what was read).
  * @returns per-frame probabilities, the sample count, and the milliseconds the detection took
  */
 export async function detectSpeech(
   blocks: AsyncIterable<Float32Array>,
   signal?: AbortSignal,
+  opts: { levelled?: boolean } = {},
 ): Promise<{ probs: Float32Array; samples: number; vadMs: number }> {
-  const stream = VadThread.shared().open();
+  const stream = VadThread.shared().open({ levelled: opts.levelled ?? true });
   const t0 = performance.now();
   const parts: Float32Array[] = [];
   try {

@@ -7,10 +7,12 @@
 import { parentPort } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { loadSileroVad, SileroVadStream } from './silero-vad';
+import { VadGainStream, type ProbabilityStream } from './vad-gain';
 
 /** To the thread. */
 export type VadRequest =
-  | { type: 'open'; id: number }
+  /** `levelled`: the input is raised per 30 s window when quiet (audio/vad-gain.ts), for whole-file preparation */
+  | { type: 'open'; id: number; levelled?: boolean }
   | { type: 'push'; id: number; block: Float32Array }
   | { type: 'finish'; id: number }
   | { type: 'close' };
@@ -20,7 +22,7 @@ export type VadResponse = { id: number; probs: Float32Array; done: boolean } | {
 if (!parentPort) throw new Error('audio/vad-thread must run in a worker thread');
 const port = parentPort;
 let session: Promise<ort.InferenceSession> | null = null;
-const streams = new Map<number, SileroVadStream>();
+const streams = new Map<number, ProbabilityStream>();
 let queue: Promise<void> = Promise.resolve();
 
 async function handle(req: VadRequest): Promise<void> {
@@ -32,7 +34,8 @@ async function handle(req: VadRequest): Promise<void> {
   try {
     if (req.type === 'open') {
       session ??= loadSileroVad();
-      streams.set(req.id, new SileroVadStream(await session));
+      const stream = new SileroVadStream(await session);
+      streams.set(req.id, req.levelled ? new VadGainStream(stream) : stream);
       return;
     }
     const stream = streams.get(req.id);

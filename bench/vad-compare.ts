@@ -5,18 +5,23 @@
  * (one onnxruntime call per 32 ms frame, the reference) and the sequence graph infra/models/silero-vad-models.sh
  * derives (one call per 30 s block, preparation's block). Prints per file the wall times, the largest probability
  * difference, and whether the speech spans (audio/vad.ts speechTimestamps) and the chunk plan
- * (audio/speech-spans.ts planSpeechChunks) are identical. Outside CI.
+ * (audio/speech-spans.ts planSpeechChunks) are identical. Then the levelled input preparation uses
+ * (audio/vad-gain.ts VadGainStream over the sequence graph) against the raw one: the gain per 30 s window, the speech
+ * seconds of each, and whether spans and plan are identical (a file at normal level: gain 1 everywhere, identical).
+ * Outside CI.
  */
 import { loadSileroVad, sileroModelPath, sileroSeqModel, SileroVadStream } from '../audio/silero-vad';
 import { planSpeechChunks } from '../audio/speech-spans';
 import { speechTimestamps } from '../audio/vad';
 import { pcmFileBlocks } from '../audio/vad-client';
+import { VadGainStream } from '../audio/vad-gain';
 
 const BLOCK_SAMPLES = 30 * 16000;
 
-async function probabilities(file: string, model: string): Promise<{ ms: number; probs: Float32Array; samples: number }> {
+async function probabilities(file: string, model: string, levelled = false): Promise<{ ms: number; probs: Float32Array; samples: number; gains?: readonly number[] }> {
   const session = await loadSileroVad(model);
-  const vad = new SileroVadStream(session);
+  const raw = new SileroVadStream(session);
+  const vad = levelled ? new VadGainStream(raw) : raw;
   const parts: Float32Array[] = [];
   const t0 = performance.now();
   let samples = 0;
@@ -33,7 +38,7 @@ async function probabilities(file: string, model: string): Promise<{ ms: number;
     probs.set(p, at);
     at += p.length;
   }
-  return { ms, probs, samples };
+  return { ms, probs, samples, gains: vad instanceof VadGainStream ? vad.gains : undefined };
 }
 
 async function main(): Promise<void> {
@@ -46,6 +51,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < loop.probs.length; i++) worst = Math.max(worst, Math.abs(loop.probs[i] - batched.probs[i]));
     const spans = [speechTimestamps(loop.probs, loop.samples), speechTimestamps(batched.probs, batched.samples)];
     const plans = [planSpeechChunks(loop.probs, loop.samples), planSpeechChunks(batched.probs, batched.samples)];
+    const levelled = await probabilities(file, seq.file, true);
+    const levelledPlan = planSpeechChunks(levelled.probs, levelled.samples);
     console.log(
       JSON.stringify({
         file,
@@ -58,6 +65,11 @@ async function main(): Promise<void> {
         spansEqual: JSON.stringify(spans[0]) === JSON.stringify(spans[1]),
         chunks: plans[0].chunks.length,
         chunksEqual: JSON.stringify(plans[0]) === JSON.stringify(plans[1]),
+        levelledGainsDb: levelled.gains!.map((g) => +(20 * Math.log10(g)).toFixed(1)),
+        speechSeconds: +plans[1].speechSeconds.toFixed(3),
+        levelledSpeechSeconds: +levelledPlan.speechSeconds.toFixed(3),
+        levelledSpansEqual: JSON.stringify(speechTimestamps(levelled.probs, levelled.samples)) === JSON.stringify(spans[1]),
+        levelledChunksEqual: JSON.stringify(levelledPlan) === JSON.stringify(plans[1]),
       }),
     );
   }

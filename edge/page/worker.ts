@@ -19,6 +19,7 @@ import { WhisperVocab, type GenerationConfig } from '../../engine/vocab';
 import { DECODER_FILE, ENCODER_FILE, dimsFromConfig, type WhisperConfigJson } from '../../engine/files';
 import { transcriptText } from '../../audio/transcript';
 import { SileroVadStream } from '../../audio/silero-vad-stream';
+import { VadGainStream } from '../../audio/vad-gain';
 import { concatSamples } from '../../audio/speech-spans';
 import { transcribeSpeech } from './speech';
 import type { FromWorker, PlanFile, ToWorker } from './protocol';
@@ -118,7 +119,8 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
 /** Silero VAD speech probabilities of the whole file, one per 512-sample frame (audio/silero-vad.ts). */
 async function speechProbabilities(samples: Float32Array): Promise<Float32Array> {
   // The session's `run` takes onnxruntime-web tensors; the stream builds them with the aliased module.
-  const stream = new SileroVadStream(vadSession as never);
+  // levelled as the service's preparation levels it (audio/vad-gain.ts): quiet speech is not dropped here either
+  const stream = new VadGainStream(new SileroVadStream(vadSession as never));
   const parts: Float32Array[] = [];
   for (let at = 0; at < samples.length; at += VAD_BLOCK) parts.push(await stream.push(samples.subarray(at, at + VAD_BLOCK)));
   parts.push(await stream.finish());
