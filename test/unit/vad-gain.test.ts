@@ -42,7 +42,7 @@ describe('vadInputGain', () => {
 
 /** A 16-bit mono WAV's samples, through sox (float32 raw on stdout). */
 function readF32Wav(file: string): Float32Array {
-  const buf = execFileSync('sox', [file, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-']);
+  const buf = execFileSync('sox', ['-R', file, '-t', 'raw', '-e', 'floating-point', '-b', '32', '-']);
   return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4).slice();
 }
 
