@@ -25,3 +25,23 @@ test('POST /v1/jobs model=whisper-1 runs on the model GET /v1/models says it sta
   expect({ status: job.status, model: job.model }).toEqual({ status: 'completed', model: alias!.aliasOf });
   expect(job.text).toMatch(/ask not what your country can do for you/i);
 }, 120_000);
+
+test('POST /v1/jobs/:id/retranscribe {"model": "whisper-1"} makes a version on the tier default', async () => {
+  const { apiKey } = await env.app.user('standard');
+  const auth = { authorization: `Bearer ${apiKey}` };
+  const models = (await (await fetch(`${env.app.url}/v1/models`, { headers: auth })).json()) as { data: { id: string; aliasOf?: string }[] };
+  const alias = models.data.find((m) => m.id === 'whisper-1')!;
+  const res = await submitFile(env.app.url, apiKey, JFK, { model: 'whisper-tiny.en', language: 'en', retainAudioSeconds: '600' });
+  expect(res.status).toBe(202);
+  const { id } = (await res.json()) as { id: string };
+  expect((await waitForJob(env.app.url, apiKey, id)).status).toBe('completed');
+  const again = await fetch(`${env.app.url}/v1/jobs/${id}/retranscribe`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'whisper-1' }),
+  });
+  const body = (await again.json()) as { version?: number; model?: string; error?: unknown };
+  expect({ status: again.status, error: body.error, version: body.version, model: body.model }).toEqual({
+    status: 202, error: undefined, version: 2, model: alias.aliasOf,
+  });
+}, 120_000);
