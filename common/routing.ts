@@ -53,7 +53,7 @@ export interface ModelRequest {
 
 export type ModelChoice =
   | { ok: true; model: string; modelTier: ModelTier; note: string | null }
-  | { ok: false; code: 'invalid_request' | 'model_not_allowed'; message: string; field?: 'model' };
+  | { ok: false; code: 'invalid_request' | 'model_not_allowed'; message: string; field?: 'model' | 'language' };
 
 /**
  * free → economy; `requireHighAccuracy` (where the tier allows) → quality; else balanced. Inside the
@@ -117,5 +117,6 @@ export function chooseModel(tier: Tier, req: ModelRequest, installed: readonly s
     ok: false,
     code: 'invalid_request',
     message: `no installed model of the ${wanted} tier can transcribe language '${language}'`,
+    field: 'language',
   };
 }

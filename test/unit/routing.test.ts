@@ -162,7 +162,8 @@ describe('a language the model has no token for (yue before large-v3)', () => {
   });
   test('routed: only a model that knows it (large-v3 where installed and allowed), else 400', () => {
     for (const tier of ['free', 'standard', 'premium'] as const) {
-      expect(chooseModel(tier, { language: 'yue' }, SHIPPED)).toMatchObject({ ok: false, code: 'invalid_request' });
+      // OpenAI's `param` names the field to change
+      expect(chooseModel(tier, { language: 'yue' }, SHIPPED)).toMatchObject({ ok: false, code: 'invalid_request', field: 'language' });
     }
     expect(chooseModel('premium', { language: 'yue', requireHighAccuracy: true }, ALL)).toMatchObject({ ok: true, model: 'whisper-large-v3' });
     expect(chooseModel('premium', { model: 'whisper-large-v3', language: 'yue' }, ALL)).toMatchObject({ ok: true, model: 'whisper-large-v3' });
