@@ -149,6 +149,34 @@ export class ChunkResultStore {
   }
 
   /**
+   * Whether the job has ended (cancelled, failed, expired, deleted), asked as one of its chunks is admitted to the
+   * engine: a chunk that waited there while the job was cancelled is then not decoded. The activity would hear of
+   * the cancel only from a heartbeat's answer, and the SDK sends those at most every 0.8 × heartbeatTimeout (24 s
+   * for chunks), so the waiting chunks were decoded one after another meanwhile and discarded at {@link store}
+   * (test/integration/cancel-stops-work.test.ts: 5 of a cancelled job's 6 waiting chunks).
+   * @param waitMs the longest the engine waits for the answer; a slower database (down, restarting: the patient
+   *   pool waits for it) counts as "not ended", so this check never holds the engine up: {@link store} still
+   *   refuses a result written after the job's end
+   */
+  async hasEnded(jobId: string, waitMs = 250): Promise<boolean> {
+    const answer = this.pool
+      .query(`SELECT status FROM jobs WHERE id = $1`, [jobId])
+      .then((r) => !r.rows[0] || TERMINAL_STATUSES.includes(r.rows[0].status), () => false);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)));
+    try {
+      return await Promise.race([answer, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The failure of a chunk whose job ended before its result could count (non-retryable `job_ended`). */
+  static jobEnded(jobId: string, chunkIndex: number): ApplicationFailure {
+    return ApplicationFailure.nonRetryable(`job ${jobId} has ended; chunk ${chunkIndex} discarded`, 'job_ended');
+  }
+
+  /**
    * The job's prompt, wordTimestamps flag and temperature: read here, not carried in the workflow's
    * payloads (user text stays in Postgres; they are the job's options, not the workflow's).
    */
@@ -186,7 +214,7 @@ export class ChunkResultStore {
       );
       if (!job.rows[0] || TERMINAL_STATUSES.includes(job.rows[0].status)) {
         await client.query('ROLLBACK');
-        throw ApplicationFailure.nonRetryable(`job ${jobId} has ended; chunk ${chunk.index} discarded`, 'job_ended');
+        throw ChunkResultStore.jobEnded(jobId, chunk.index);
       }
       const ins = await client.query(
         `INSERT INTO chunk_results (job_id, chunk_index, start_s, end_s, segments, language, language_probability, inference_ms, overlap_prev, overlap_next)

@@ -116,18 +116,23 @@ export function createInferenceActivities(deps: InferenceDeps) {
           // Waiting for the engine (the gate) counts as the chunk's work: it heartbeats meanwhile, and a cancel takes
           // it out of the queue.
           return await withHeartbeat(ctx, deps.heartbeatEveryMs ?? DEFAULT_HEARTBEAT_MS, () =>
-            gate(input.model).run(() => engine.transcribe(
-              path.join(modelsDir, input.model),
-              audio,
-              // Seeded by the chunk's audio (its SHA-256, from preparation), else by job and chunk: a retry samples the
-              // temperature fallback's tokens the same way, and so does another job on the same audio — the same file
-              // gives the same text whichever job sends it (a random job id made a fallback chunk's text vary per job).
-              { language: lang, task: input.task, prompt, temperature, seed: fallbackSeed(jobId, chunk), wordTimestamps, fallback },
-              ctx.cancellationSignal,
-            ), ctx.cancellationSignal, { job: pcmKeyOf(jobId, input.channel), index: chunk.index }),
+            gate(input.model).run(async () => {
+              // Admitted: a job cancelled while this chunk waited is not decoded (the heartbeat that carries the
+              // cancel can come 24 s later; ChunkResultStore.hasEnded).
+              if (await results.hasEnded(jobId)) throw ChunkResultStore.jobEnded(jobId, chunk.index);
+              return engine.transcribe(
+                path.join(modelsDir, input.model),
+                audio,
+                // Seeded by the chunk's audio (its SHA-256, from preparation), else by job and chunk: a retry samples the
+                // temperature fallback's tokens the same way, and so does another job on the same audio — the same file
+                // gives the same text whichever job sends it (a random job id made a fallback chunk's text vary per job).
+                { language: lang, task: input.task, prompt, temperature, seed: fallbackSeed(jobId, chunk), wordTimestamps, fallback },
+                ctx.cancellationSignal,
+              );
+            }, ctx.cancellationSignal, { job: pcmKeyOf(jobId, input.channel), index: chunk.index }),
           );
         } catch (err) {
-          if (ctx.cancellationSignal.aborted) throw err;
+          if (ctx.cancellationSignal.aborted || (err instanceof ApplicationFailure && err.type === 'job_ended')) throw err;
           throw inferenceFailure(err);
         }
       };

@@ -106,8 +106,18 @@ export type TranscriptFormat = (typeof TRANSCRIPT_FORMATS)[number];
  * `channel` (0-based, ffmpeg's numbering), so a subtitle line and the JSON name a channel alike.
  */
 function cueText(s: FormattableSegment, format: 'SRT' | 'WebVTT'): string {
-  if (s.channel === undefined) return s.text;
-  return format === 'WebVTT' ? `<v Channel ${s.channel}>${s.text}` : `${srtLabel(s.channel)}${s.text}`;
+  if (format === 'WebVTT') return s.channel === undefined ? vttEscape(s.text) : `<v Channel ${s.channel}>${vttEscape(s.text)}`;
+  return s.channel === undefined ? s.text : `${srtLabel(s.channel)}${s.text}`;
+}
+
+/**
+ * Text as WebVTT cue text (W3C WebVTT §4.2.2): "&" opens a character reference and "<" a tag, so literal ones are
+ * written `&amp;` and `&lt;`; ">" as `&gt;`, since a cue payload must not contain "-->". Whisper writes all three
+ * ("Q&A", "AT&T", "<3", "->"); `subtitle` writes text as given and players would drop or mangle them. SRT has no
+ * escapes and keeps the text as said.
+ */
+function vttEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** SRT's shown channel label, `[Channel 0] ` ('' without a channel). */

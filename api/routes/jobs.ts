@@ -25,6 +25,7 @@ import {
 import { receiveLimitedUpload, type ReceivedUpload } from '../upload';
 import { fetchAudioUrl, redactUrl } from '../audio-url';
 import { admitUpload } from '../admission';
+import { withoutModelAlias } from './models';
 import { admitEdge } from '../edge/admission';
 import { ownJob } from '../own-job';
 import { checkWebhookRequest } from '../webhook-check';
@@ -109,7 +110,8 @@ export function jobsRouter(deps: ApiDeps): Router {
       }
       const parsed = validate(createJobFields, upload.fields);
       if (!parsed.success) throw new ApiError(400, 'invalid_request', describeZodError(parsed.error));
-      const fields = parsed.data;
+      // `whisper-1` (listed by GET /v1/models) routes as on the OpenAI routes: the tier default.
+      const fields = withoutModelAlias(parsed.data);
       if (fields.url !== undefined) {
         if (upload.file) throw new ApiError(400, 'invalid_request', "send the audio either as the 'file' part or as 'url', not both");
         if (fields.mode === 'edge') {

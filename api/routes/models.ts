@@ -15,6 +15,15 @@ const CREATED = 1_700_000_000;
 /** OpenAI's own model name: what `POST /v1/audio/*` routes to the tier's default model. */
 export const OPENAI_MODEL_ALIAS = 'whisper-1';
 
+/**
+ * Request fields with `whisper-1` read as no model named: the alias stands for the caller's tier default (GET
+ * /v1/models lists it with `aliasOf`), which is what routing picks when no model is named, so a native request
+ * naming it is routed exactly as the OpenAI routes route it (their `model` field).
+ */
+export function withoutModelAlias<T extends { model?: string }>(fields: T): T {
+  return fields.model === OPENAI_MODEL_ALIAS ? { ...fields, model: undefined } : fields;
+}
+
 /** The models a caller of `tier` sees, in OpenAI's model shape plus our extensions. */
 function modelsFor(tier: Tier, installed: readonly string[]) {
   const allowedTiers = MODEL_REGISTRY.tierModelTiers[tier];

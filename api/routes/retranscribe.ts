@@ -19,6 +19,7 @@ import { jobJson, loadVersions } from '../job-json';
 import { ownJob } from '../own-job';
 import { createJobFields, describeZodError, retranscribeBody, validate, type CreateJobFields } from '../schemas';
 import { versionWorkflowId } from '../versions';
+import { withoutModelAlias } from './models';
 
 /** Options of the job that a version does not inherit: what the request replaces, and the job's own. */
 const NOT_INHERITED = ['model', 'requireHighAccuracy', 'language', 'prompt', 'wordTimestamps', 'url', 'retainAudioSeconds', 'mode', 'capabilities', 'allowFallback', 'edge'];
@@ -50,7 +51,8 @@ export function retranscribeRouter(deps: ApiDeps): Router {
       ...(body.data.wordTimestamps !== undefined ? { wordTimestamps: String(body.data.wordTimestamps) } : {}),
     });
     if (!merged.success) throw new ApiError(400, 'invalid_request', describeZodError(merged.error));
-    const fields: CreateJobFields = merged.data;
+    // `whisper-1` (listed by GET /v1/models) is the tier default, as on POST /v1/jobs.
+    const fields: CreateJobFields = withoutModelAlias(merged.data);
     // the model the version would get (installed, allowed for the tier, right for the language): refused here as at
     // admission (jobs/admission.ts routeModel), before the job's state is looked at
     routeModel(me, fields, deps.installedModels);

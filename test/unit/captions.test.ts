@@ -101,3 +101,31 @@ describe('a transcript without segments (silence, a 0.3 s clip)', () => {
     expect(toSrt([])).toBe('');
   });
 });
+
+describe('WebVTT cue text is escaped as the WebVTT spec asks (Whisper writes "Q&A", "AT&T", "<3", "->")', () => {
+  // WebVTT §4.2.2 (cue text): "&" starts a character reference and "<" a tag, so a literal one must be
+  // written &amp; / &lt;, and a cue payload must not contain "-->" (write ">" as &gt;). SRT has no escapes.
+  const said = [{ start: 0, end: 2, text: 'Q&A with AT&T: I <3 it, a -> b --> c', words: [
+    { word: ' Q&A', start: 0, end: 0.4 }, { word: ' with', start: 0.4, end: 0.6 }, { word: ' AT&T:', start: 0.6, end: 1 },
+    { word: ' I', start: 1, end: 1.1 }, { word: ' <3', start: 1.1, end: 1.3 }, { word: ' it,', start: 1.3, end: 1.4 },
+    { word: ' a', start: 1.4, end: 1.5 }, { word: ' ->', start: 1.5, end: 1.6 }, { word: ' b', start: 1.6, end: 1.7 },
+    { word: ' -->', start: 1.7, end: 1.8 }, { word: ' c', start: 1.8, end: 2 },
+  ] }];
+  const escaped = 'Q&amp;A with AT&amp;T: I &lt;3 it, a -&gt; b --&gt; c';
+
+  it('one cue per segment: &, < and > escaped, the text otherwise unchanged', () => {
+    expect(toVtt(said)).toBe(`WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.000\n${escaped}\n`);
+  });
+  it('cues laid out by words: each line escaped, line breaks kept', () => {
+    const vtt = toVtt(said, { maxLineWidth: 20, maxLineCount: 4 });
+    const body = vtt.split('\n').slice(4).join('\n').trim();
+    expect(body.replace(/\n/g, ' ')).toBe(escaped);
+    expect(vtt.split('\n').filter((l) => l.includes('-->'))).toEqual(['00:00:00.000 --> 00:00:02.000']);
+  });
+  it("a multichannel cue's voice tag stays a tag; its text is escaped", () => {
+    expect(toVtt([{ ...said[0], channel: 1 }])).toContain(`<v Channel 1>${escaped}\n`);
+  });
+  it('SRT keeps the text as said (SubRip has no escapes)', () => {
+    expect(toSrt(said)).toContain('\nQ&A with AT&T: I <3 it, a -> b --> c\n');
+  });
+});

@@ -149,3 +149,27 @@ describe('chooseModel, explicit model', () => {
     }
   });
 });
+
+// openai/whisper tokenizer.py: a multilingual model has tokens for the first num_languages codes of LANGUAGES: 99
+// up to large-v2, 100 from large-v3 (which adds yue, Cantonese). A job for yue on whisper-base was admitted and its
+// every chunk failed inside the engine ("language 'yue' is not supported by this model"): 5 attempts, then the job
+// failed as a 500 inference_failed "the model could not run on this worker".
+describe('a language the model has no token for (yue before large-v3)', () => {
+  test('named with the model: 400 invalid_request on the model field', () => {
+    const choice = chooseModel('premium', { model: 'whisper-base', language: 'yue' }, SHIPPED);
+    expect(choice).toMatchObject({ ok: false, code: 'invalid_request', field: 'model' });
+    expect(!choice.ok && choice.message).toMatch(/whisper-base.*yue|yue.*whisper-base/);
+  });
+  test('routed: only a model that knows it (large-v3 where installed and allowed), else 400', () => {
+    for (const tier of ['free', 'standard', 'premium'] as const) {
+      // OpenAI's `param` names the field to change
+      expect(chooseModel(tier, { language: 'yue' }, SHIPPED)).toMatchObject({ ok: false, code: 'invalid_request', field: 'language' });
+    }
+    expect(chooseModel('premium', { language: 'yue', requireHighAccuracy: true }, ALL)).toMatchObject({ ok: true, model: 'whisper-large-v3' });
+    expect(chooseModel('premium', { model: 'whisper-large-v3', language: 'yue' }, ALL)).toMatchObject({ ok: true, model: 'whisper-large-v3' });
+  });
+  test('the 99 languages before it stay fine on whisper-base', () => {
+    expect(chooseModel('premium', { model: 'whisper-base', language: 'su' }, SHIPPED)).toMatchObject({ ok: true });
+    expect(chooseModel('premium', { language: 'haw' }, SHIPPED)).toMatchObject({ ok: true, model: 'whisper-base' });
+  });
+});
