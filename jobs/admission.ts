@@ -133,6 +133,21 @@ export function checkDuration(seconds: number, limits: TierLimits, syncMaxAudioS
   }
 }
 
+/**
+ * The inference queues' live stats (api/queue-stats.ts), or the refusal `unavailable` (503, Retry-After) when Temporal
+ * does not answer: the job's workflow could not be started either, and waiting on it would hold the request open.
+ * @param what the subject of the sentence ("the job", "the stream")
+ * @throws JobRefusal unavailable
+ */
+async function queueStatsOrRefuse(deps: Pick<JobsDeps, 'queueStats' | 'log'>, what?: string): Promise<Partial<Record<Backend, QueueStats>>> {
+  try {
+    return await deps.queueStats.get();
+  } catch (err) {
+    deps.log.error('queue stats unavailable', { err: String(err) });
+    throw new JobRefusal(notStarted(what));
+  }
+}
+
 function noCapacity(): never {
   refuse('no_capacity', 'no worker serves the backends your tier may use right now; try again shortly', { retryAfterSeconds: NO_CAPACITY_RETRY_AFTER_S });
 }
@@ -333,7 +348,7 @@ async function admitUploadOrThrow(deps: JobsDeps, me: Principal, req: UploadRequ
   // Each channel is transcribed (and may be billed) on its own: reserve for all of them.
   const channels = fields.multichannel ? probe.channels : undefined;
   const priorityClass = fields.priorityClass ?? 'interactive';
-  const route = chooseBackend({ tier: me.tier, audioSeconds: probe.durationSeconds, optimizeFor: fields.optimizeFor }, await deps.queueStats.get());
+  const route = chooseBackend({ tier: me.tier, audioSeconds: probe.durationSeconds, optimizeFor: fields.optimizeFor }, await queueStatsOrRefuse(deps));
   if (req.requireCapacity && route.waitingForCapacity) noCapacity();
   const backend = route.backend;
 
@@ -497,7 +512,7 @@ export function routeFallbackAudio(
     checkDuration(probe.durationSeconds, deps.config.tiers[me.tier]);
     const fields = job.options as Pick<CreateJobFields, 'model' | 'task' | 'requireHighAccuracy' | 'optimizeFor'>;
     const choice = routeModel(me, { ...fields, language: job.language }, deps.installedModels);
-    const route = chooseBackend({ tier: me.tier, audioSeconds: probe.durationSeconds, optimizeFor: fields.optimizeFor }, await deps.queueStats.get());
+    const route = chooseBackend({ tier: me.tier, audioSeconds: probe.durationSeconds, optimizeFor: fields.optimizeFor }, await queueStatsOrRefuse(deps));
     return {
       filename: file.filename,
       audioSeconds: probe.durationSeconds,
@@ -546,7 +561,7 @@ export function admitLive(deps: JobsDeps, me: Principal, req: LiveRequest): Prom
     const english = req.language === undefined || req.language === 'en';
     const economy = MODEL_REGISTRY.tiers.economy.find((m) => deps.installedModels.includes(m) && (english || MODEL_REGISTRY.models[m]?.multilingual));
     const choice = routeModel(me, { model: req.model ?? economy, language: req.language }, deps.installedModels);
-    const route = chooseBackend({ tier: me.tier, audioSeconds: 60, optimizeFor: 'speed' }, await deps.queueStats.get());
+    const route = chooseBackend({ tier: me.tier, audioSeconds: 60, optimizeFor: 'speed' }, await queueStatsOrRefuse(deps, 'the stream'));
     if (route.waitingForCapacity) noCapacity();
     // The stream may last the tier's longest audio (and no longer than today's remaining quota, which
     // the reservation enforces). It reserves that in steps of LIVE_RESERVE_STEP_S as it streams, not
