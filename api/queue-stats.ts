@@ -11,11 +11,11 @@ const CACHE_MS = 5_000;
 
 /**
  * How long admission waits for DescribeTaskQueue before it takes Temporal as not answering. The server answers from
- * its in-memory queue stats in milliseconds (a few ms here on the dev server, tens across a cluster); a server that is
- * paused or wedged never answers, and admission, which starts the job's workflow next, would hang with it (a new
+ * its in-memory queue stats in milliseconds (a few ms here on the dev server, tens across a cluster); 10 s leaves a
+ * loaded 2-core CI machine (load 7–10 seen) far from a spurious refusal; a server that is paused or wedged never answers, and admission, which starts the job's workflow next, would hang with it (a new
  * user's check: `kill -STOP` on the Temporal server held POST /v1/jobs for over 120 s, then admitted the job).
  */
-export const DESCRIBE_DEADLINE_MS = 3_000;
+export const DESCRIBE_DEADLINE_MS = 10_000;
 
 /** DescribeTaskQueue did not answer within DESCRIBE_DEADLINE_MS: Temporal is not serving (jobs/admission.ts refuses `unavailable`). */
 export class TemporalNotAnswering extends Error {
