@@ -123,6 +123,181 @@ export class VadGainWindows {
   }
 }
 
+/** Samples per running-level frame: Silero VAD's frame (audio/vad.ts VAD_FRAME_SAMPLES, 32 ms at 16 kHz). */
+export const VAD_RUNNING_FRAME_SAMPLES = 512;
+
+/**
+ * How long each frame's peak is held in a live stream's running peak, seconds: a file's gain window
+ * (VAD_GAIN_WINDOW_SAMPLES, Whisper's 30 s), so the loudest sound of the last 30 s decides, as the loudest of its
+ * 30 s window decides for a file. Why not shorter: a pause is then raised, and its room noise with it; white noise
+ * raised to a −6 dBFS peak is louder in RMS than speech at that peak (its crest factor is about 10 dB, speech's
+ * about 20), and Silero, having heard it, scores the speech after it lower. Measured (jfk, a pause of room noise at
+ * −60 dBFS RMS, jfk again, at its own level, 100 ms blocks): with a 1, 5 or 10 s hold, pauses of 5 and 10 s lose
+ * 1.7–4.6 s of the second jfk ("ask not what your country can do for you"); with 30 s, pauses of 2 to 25 s keep the
+ * raw input's finals. The price: quiet speech that follows a loud sound is raised only once that sound is 30 s old.
+ */
+export const VAD_RUNNING_HOLD_SECONDS = VAD_GAIN_WINDOW_SAMPLES / 16000;
+
+/**
+ * How fast a peak falls once its hold is over, dB per second: a digital peak programme meter's return, 20 dB in
+ * 1.7 s (IEC 60268-18, as commonly quoted), about 11.8 dB/s. A meter's return is slow enough that the level does not
+ * follow single syllables and fast enough to follow a programme: from a full-scale sound to the 44 dB that jfk at
+ * −50 dBFS peak needs takes 3.7 s after the hold.
+ */
+export const VAD_RUNNING_RELEASE_DB_PER_SECOND = 20 / 1.7;
+
+/**
+ * The causal VAD input level of a live stream (GET /v1/listen), where a 30 s window (VadGainWindows) would hold
+ * every final back: each 512-sample frame, aligned to the stream's start, is scaled by vadInputGain of the stream's
+ * running peak, the same target and cap as a file's windows. The running peak is a peak meter's: a frame that peaks at
+ * or above it sets it to its own peak (instant attack, so no frame is ever raised over VAD_TARGET_PEAK), and it is
+ * held for `holdSeconds`, then falls by `releaseDbPerSecond` until a frame reaches it again. The first frame of a
+ * stream has no history and sets the peak to its own.
+ *
+ * No added latency: Silero scores whole 512-sample frames only (audio/silero-vad-stream.ts), so a frame's gain is
+ * known, from its own samples and the ones before, when the VAD can first score it; the samples of a frame not yet
+ * whole wait here instead of in the VAD stream. The output does not depend on how the caller cuts its blocks.
+ * A stream whose running peak stays at or above the target is passed bit for bit. Memory: one frame.
+ */
+export class VadRunningLevel {
+  private readonly frame = new Float32Array(VAD_RUNNING_FRAME_SAMPLES);
+  private filled = 0;
+  /**
+   * The peaks still held, a sliding-window maximum (monotonic queue: frame indices and peaks, each peak larger than
+   * every later one), from `head` on; a peak older than the hold moves to `released`.
+   */
+  private qFrame: number[] = [];
+  private qPeak: number[] = [];
+  private head = 0;
+  /** the largest peak past its hold, fallen by the release since (0 when none) */
+  private released = 0;
+  private readonly holdFrames: number;
+  /** the released peak's factor per frame */
+  private readonly releasePerFrame: number;
+  /** frames handed out, and how many of them were raised (gain over 1) */
+  frames = 0;
+  raisedFrames = 0;
+  /** the gain of the last frame handed out (1 before any) */
+  lastGain = 1;
+  /** the running peak after the last frame (linear; 0 before any) */
+  peak = 0;
+
+  /**
+   * @param holdSeconds how long each frame's peak is held (default VAD_RUNNING_HOLD_SECONDS)
+   * @param releaseDbPerSecond how fast it falls after (default VAD_RUNNING_RELEASE_DB_PER_SECOND)
+   * @param sampleRate of the samples pushed, Hz (16 kHz: the VAD's)
+   * @throws RangeError on a hold or release that is negative or not finite
+   */
+  constructor(
+    holdSeconds = VAD_RUNNING_HOLD_SECONDS,
+    releaseDbPerSecond = VAD_RUNNING_RELEASE_DB_PER_SECOND,
+    sampleRate = 16000,
+  ) {
+    if (!(holdSeconds >= 0 && Number.isFinite(holdSeconds))) throw new RangeError(`holdSeconds must be finite and at least 0, got ${holdSeconds}`);
+    if (!(releaseDbPerSecond >= 0 && Number.isFinite(releaseDbPerSecond))) throw new RangeError(`releaseDbPerSecond must be finite and at least 0, got ${releaseDbPerSecond}`);
+    const frameSeconds = VAD_RUNNING_FRAME_SAMPLES / sampleRate;
+    this.holdFrames = Math.round(holdSeconds / frameSeconds);
+    this.releasePerFrame = 10 ** (-(releaseDbPerSecond * frameSeconds) / 20);
+  }
+
+  /**
+   * The whole frames `block` completes, scaled, in one new array (`block` is not changed); the samples of a frame not
+   * yet whole are kept for the next call (at most 511).
+   */
+  push(block: Float32Array): Float32Array {
+    const whole = Math.floor((this.filled + block.length) / VAD_RUNNING_FRAME_SAMPLES);
+    const out = new Float32Array(whole * VAD_RUNNING_FRAME_SAMPLES);
+    let at = 0;
+    let o = 0;
+    while (at < block.length) {
+      const n = Math.min(block.length - at, VAD_RUNNING_FRAME_SAMPLES - this.filled);
+      this.frame.set(block.subarray(at, at + n), this.filled);
+      this.filled += n;
+      at += n;
+      if (this.filled === VAD_RUNNING_FRAME_SAMPLES) {
+        this.scaleInto(this.frame, out, o);
+        o += VAD_RUNNING_FRAME_SAMPLES;
+        this.filled = 0;
+      }
+    }
+    return out;
+  }
+
+  /** The last, partial frame, scaled as a frame of its own; null when none is pending. */
+  end(): Float32Array | null {
+    if (this.filled === 0) return null;
+    const out = new Float32Array(this.filled);
+    this.scaleInto(this.frame.subarray(0, this.filled), out, 0);
+    this.filled = 0;
+    return out;
+  }
+
+  /** Samples pushed but not yet handed out (a partial frame). */
+  get pending(): number {
+    return this.filled;
+  }
+
+  private scaleInto(frame: Float32Array, out: Float32Array, at: number): void {
+    const m = this.frames;
+    const p = samplePeak(frame);
+    // Age what is held by this frame's 32 ms: the released peak falls, peaks past their hold join it.
+    this.released *= this.releasePerFrame;
+    while (this.head < this.qFrame.length && m - this.qFrame[this.head] > this.holdFrames) {
+      this.released = Math.max(this.released, this.qPeak[this.head] * this.releasePerFrame ** (m - this.qFrame[this.head] - this.holdFrames));
+      this.head++;
+    }
+    // This frame's own peak joins (a later peak as large makes an earlier one irrelevant: it is held longer).
+    while (this.qFrame.length > this.head && this.qPeak[this.qPeak.length - 1] <= p) {
+      this.qFrame.pop();
+      this.qPeak.pop();
+    }
+    this.qFrame.push(m);
+    this.qPeak.push(p);
+    if (this.head > 1024 && this.head * 2 > this.qFrame.length) {
+      this.qFrame = this.qFrame.slice(this.head);
+      this.qPeak = this.qPeak.slice(this.head);
+      this.head = 0;
+    }
+    this.peak = Math.max(this.qPeak[this.head], this.released);
+    const g = vadInputGain(this.peak);
+    this.frames++;
+    this.lastGain = g;
+    if (g === 1) {
+      out.set(frame, at);
+      return;
+    }
+    this.raisedFrames++;
+    for (let i = 0; i < frame.length; i++) out[at + i] = frame[i] * g;
+  }
+}
+
+/**
+ * A VAD stream whose input is levelled by VadRunningLevel (live streams): the same push/finish contract as the
+ * wrapped stream, with no delay (a push returns the probabilities of the frames it completed, as unwrapped).
+ */
+export class VadRunningGainStream implements ProbabilityStream {
+  readonly level: VadRunningLevel;
+
+  constructor(
+    private readonly inner: ProbabilityStream,
+    level: VadRunningLevel = new VadRunningLevel(),
+  ) {
+    this.level = level;
+  }
+
+  async push(block: Float32Array): Promise<Float32Array> {
+    const frames = this.level.push(block);
+    return frames.length > 0 ? this.inner.push(frames) : new Float32Array(0);
+  }
+
+  async finish(): Promise<Float32Array> {
+    const rest = this.level.end();
+    const parts = rest ? [await this.inner.push(rest)] : [];
+    parts.push(await this.inner.finish());
+    return concat(parts);
+  }
+}
+
 /** What VadGainStream wraps: a VAD stream (audio/silero-vad-stream.ts SileroVadStream). */
 export interface ProbabilityStream {
   push(block: Float32Array): Promise<Float32Array>;
