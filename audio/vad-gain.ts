@@ -132,9 +132,12 @@ export const VAD_RUNNING_FRAME_SAMPLES = 512;
  * 30 s window decides for a file. Why not shorter: a pause is then raised, and its room noise with it; white noise
  * raised to a −6 dBFS peak is louder in RMS than speech at that peak (its crest factor is about 10 dB, speech's
  * about 20), and Silero, having heard it, scores the speech after it lower. Measured (jfk, a pause of room noise at
- * −60 dBFS RMS, jfk again, at its own level, 100 ms blocks): with a 1, 5 or 10 s hold, pauses of 5 and 10 s lose
- * 1.7–4.6 s of the second jfk ("ask not what your country can do for you"); with 30 s, pauses of 2 to 25 s keep the
- * raw input's finals. The price: quiet speech that follows a loud sound is raised only once that sound is 30 s old.
+ * −60 dBFS RMS, jfk again, at its own level, 100 ms blocks, the live segmenter's finals): a pause longer than the
+ * hold loses part of the second jfk's 10.2 s of speech ("ask not what your country…"): with a 1 s hold 2.7 s after
+ * a 5 s pause, 4.6 s after 10 s, 8.0 s after 25 s; with 5 s, 1.7 s after 10 s and 7.0 s after 25 s; with 10 s, 0.5 s
+ * after 25 s; with 30 s, nothing after any of them (a pause of digital silence loses nothing at any hold: zeros stay
+ * zeros). The price: quiet speech that follows a loud sound is raised only once that sound is 30 s old (then the
+ * release; measured: jfk at −50 dBFS 31 s after a full-scale click gives finals from 1.1 s into its speech on).
  */
 export const VAD_RUNNING_HOLD_SECONDS = VAD_GAIN_WINDOW_SAMPLES / 16000;
 
