@@ -199,6 +199,33 @@ test('f32 at 48 kHz (resampled to 16 kHz) sent faster than real time gives the s
   expect(wer(JFK_TEXT, done.text)).toBeLessThanOrEqual(0.1);
 }, 120_000);
 
+test('jfk at −50 dBFS peak (a quiet microphone): finals with jfk\'s words, as at its own level (the VAD input raised by the running peak)', async () => {
+  // The same samples 48 dB quieter, re-quantised to 16 bits as a client would send them.
+  const n = pcm.length / 2;
+  let peak = 0;
+  for (let i = 0; i < n; i++) peak = Math.max(peak, Math.abs(pcm.readInt16LE(i * 2)));
+  const g = (10 ** (-50 / 20) * 32768) / peak;
+  const quiet = Buffer.alloc(pcm.length);
+  for (let i = 0; i < n; i++) quiet.writeInt16LE(Math.round(pcm.readInt16LE(i * 2) * g), i * 2);
+  const { ws, messages, opened, closed } = connect();
+  await opened;
+  ws.send(start({ language: 'en' }));
+  // twice real time: 100 ms frames every 50 ms
+  for (let i = 0; i < quiet.length; i += FRAME_BYTES) {
+    ws.send(quiet.subarray(i, i + FRAME_BYTES));
+    await sleep(50);
+  }
+  ws.send(JSON.stringify({ type: 'stop' }));
+  expect(await closed).toEqual({ code: 1000, reason: 'done' });
+  const finals = messages.filter((m) => m.type === 'final');
+  const done = messages.find((m) => m.type === 'done')!;
+  const w = wer(JFK_TEXT, finals.map((f) => f.text).join(' '));
+  process.stderr.write(`[listen] jfk at -50 dBFS peak: ${finals.length} finals ${JSON.stringify(finals.map((f) => [f.start, f.end, f.text]))}, WER ${(w * 100).toFixed(1)}%\n`);
+  expect(finals.length).toBeGreaterThan(0);
+  expect(w).toBeLessThanOrEqual(0.1);
+  expect(wer(JFK_TEXT, done.text)).toBeLessThanOrEqual(0.1);
+}, 30_000);
+
 test('quota counts streamed seconds: the stream closes with quota_exceeded and the job bills what was streamed', async () => {
   const free = await app.user('free');
   const { ws, messages, opened, closed } = connect({ apiKey: free.apiKey });
