@@ -137,7 +137,8 @@ export const VAD_RUNNING_FRAME_SAMPLES = 512;
  * a 5 s pause, 4.6 s after 10 s, 8.0 s after 25 s; with 5 s, 1.7 s after 10 s and 7.0 s after 25 s; with 10 s, 0.5 s
  * after 25 s; with 30 s, nothing after any of them (a pause of digital silence loses nothing at any hold: zeros stay
  * zeros). The price: quiet speech that follows a loud sound is raised only once that sound is 30 s old (then the
- * release; measured: jfk at −50 dBFS 31 s after a full-scale click gives finals from 1.1 s into its speech on).
+ * release; measured: jfk at −50 dBFS 31 s after a full-scale click gives finals from 1.1 s into the file on, alone
+ * from 0.02 s).
  */
 export const VAD_RUNNING_HOLD_SECONDS = VAD_GAIN_WINDOW_SAMPLES / 16000;
 
@@ -152,15 +153,18 @@ export const VAD_RUNNING_RELEASE_DB_PER_SECOND = 20 / 1.7;
 /**
  * The causal VAD input level of a live stream (GET /v1/listen), where a 30 s window (VadGainWindows) would hold
  * every final back: each 512-sample frame, aligned to the stream's start, is scaled by vadInputGain of the stream's
- * running peak, the same target and cap as a file's windows. The running peak is a peak meter's: a frame that peaks at
- * or above it sets it to its own peak (instant attack, so no frame is ever raised over VAD_TARGET_PEAK), and it is
- * held for `holdSeconds`, then falls by `releaseDbPerSecond` until a frame reaches it again. The first frame of a
- * stream has no history and sets the peak to its own.
+ * running peak, the same target and cap as a file's windows. The running peak is the largest frame peak of the last
+ * `holdSeconds` (this frame's included: instant attack, so no frame is ever raised over VAD_TARGET_PEAK), or, when
+ * larger, an older peak fallen by `releaseDbPerSecond` since its hold ended (a loud sound's effect fades rather than
+ * ending at once). The first frame of a stream has no history: its own peak decides.
  *
  * No added latency: Silero scores whole 512-sample frames only (audio/silero-vad-stream.ts), so a frame's gain is
  * known, from its own samples and the ones before, when the VAD can first score it; the samples of a frame not yet
  * whole wait here instead of in the VAD stream. The output does not depend on how the caller cuts its blocks.
- * A stream whose running peak stays at or above the target is passed bit for bit. Memory: one frame.
+ * Frames whose running peak is at or above the target are passed bit for bit; a normal-level stream's quiet lead-in
+ * before its first loud sample is raised (jfk: its first 0.35 s, by up to 29 dB, which moves two of its live finals'
+ * boundaries by one 32 ms frame, 0.02 → 0.00 s and 3.06 → 3.03 s). Memory: one frame and at most `holdSeconds` of
+ * frame peaks (938 numbers).
  */
 export class VadRunningLevel {
   private readonly frame = new Float32Array(VAD_RUNNING_FRAME_SAMPLES);
