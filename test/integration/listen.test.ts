@@ -159,7 +159,7 @@ test('jfk in real time: partials before the end, finals, done within 10% WER; a 
   process.stderr.write(
     `[listen] jfk: ${partials.length} partials (first ${partials[0].at - t0} ms after start), ${finals.length} finals, ` +
       `WER ${(w * 100).toFixed(1)}%, speech ends ${speechEnd.toFixed(2)} s, end of speech → final ${lastFinal.at - sentAt} ms, ` +
-      `stop → done ${done.at - lastFrameAt} ms, load ${os.loadavg()[0].toFixed(2)}\n`,
+      `stop → done ${done.at - lastFrameAt} ms, load ${os.loadavg()[0].toFixed(2)}; finals ${JSON.stringify(finals.map((f) => [f.start, f.end, f.text]))}\n`,
   );
 
   // The job: recorded, live, billed for the streamed seconds, same text.
