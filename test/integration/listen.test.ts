@@ -226,6 +226,33 @@ test('jfk at −50 dBFS peak (a quiet microphone): finals with jfk\'s words, as 
   expect(wer(JFK_TEXT, done.text)).toBeLessThanOrEqual(0.1);
 }, 30_000);
 
+test('noise and silence over /v1/listen, raised as quiet input is: no partials, no finals, empty text, nothing billed', async () => {
+  const got: Record<string, unknown> = {};
+  const cases: [string, string[]][] = [
+    ['pink -60', ['synth', '6', 'pinknoise', 'gain', '-n', '-60']],
+    ['brown -40', ['synth', '6', 'brownnoise', 'gain', '-n', '-40']],
+    ['white -20', ['synth', '6', 'whitenoise', 'gain', '-n', '-20']],
+    ['zeros', ['trim', '0', '6']],
+  ];
+  for (const [name, effects] of cases) {
+    const noise = execFileSync('sox', ['-R', '-n', '-r', '16000', '-c', '1', '-b', '16', '-e', 'signed', '-t', 'raw', '-', ...effects]);
+    const u = await app.user('premium');
+    const { ws, messages, opened, closed } = connect({ apiKey: u.apiKey });
+    await opened;
+    ws.send(start({ language: 'en' }));
+    for (let i = 0; i < noise.length; i += FRAME_BYTES) {
+      ws.send(noise.subarray(i, i + FRAME_BYTES));
+      await sleep(10);
+    }
+    ws.send(JSON.stringify({ type: 'stop' }));
+    expect((await closed).code).toBe(1000);
+    const job = await endedLiveJob(u.userId);
+    got[name] = { messages: messages.map((m) => m.type), text: job.text ?? '', billed: job.billed_seconds ?? 0 };
+  }
+  const none = { messages: ['done'], text: '', billed: 0 };
+  expect(got).toEqual({ 'pink -60': none, 'brown -40': none, 'white -20': none, zeros: none });
+}, 30_000);
+
 test('quota counts streamed seconds: the stream closes with quota_exceeded and the job bills what was streamed', async () => {
   const free = await app.user('free');
   const { ws, messages, opened, closed } = connect({ apiKey: free.apiKey });
