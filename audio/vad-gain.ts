@@ -144,7 +144,8 @@ export const VAD_RUNNING_HOLD_SECONDS = VAD_GAIN_WINDOW_SAMPLES / 16000;
 
 /**
  * How fast a peak falls once its hold is over, dB per second: a digital peak programme meter's return, 20 dB in
- * 1.7 s (IEC 60268-18, as commonly quoted), about 11.8 dB/s. A meter's return is slow enough that the level does not
+ * 1.7 s, about 11.8 dB/s (IEC TR 60268-18:1995, digital audio peak level meter: "The return time shall be 1,7 s ±
+ * 0,3 s if the lower point is 20 dB below reference indication", as quoted in flumotion's doc/random/vumeter). A meter's return is slow enough that the level does not
  * follow single syllables and fast enough to follow a programme: from a full-scale sound to the 44 dB that jfk at
  * −50 dBFS peak needs takes 3.7 s after the hold.
  */
@@ -163,8 +164,8 @@ export const VAD_RUNNING_RELEASE_DB_PER_SECOND = 20 / 1.7;
  * whole wait here instead of in the VAD stream. The output does not depend on how the caller cuts its blocks.
  * Frames whose running peak is at or above the target are passed bit for bit; a normal-level stream's quiet lead-in
  * before its first loud sample is raised (jfk: its first 0.35 s, by up to 29 dB, which moves two of its live finals'
- * boundaries by one 32 ms frame, 0.02 → 0.00 s and 3.06 → 3.03 s). Memory: one frame and at most `holdSeconds` of
- * frame peaks (938 numbers).
+ * boundaries by one 32 ms frame, 0.02 → 0.00 s and 3.06 → 3.03 s; the words are the same). Memory: one frame and
+ * the peaks of at most `holdSeconds` of frames (938), in arrays compacted past 1024 dropped entries.
  */
 export class VadRunningLevel {
   private readonly frame = new Float32Array(VAD_RUNNING_FRAME_SAMPLES);
