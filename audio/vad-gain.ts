@@ -133,12 +133,12 @@ export const VAD_RUNNING_FRAME_SAMPLES = 512;
  * raised to a −6 dBFS peak is louder in RMS than speech at that peak (its crest factor is about 10 dB, speech's
  * about 20), and Silero, having heard it, scores the speech after it lower. Measured (jfk, a pause of room noise at
  * −60 dBFS RMS, jfk again, at its own level, 100 ms blocks, the live segmenter's finals): a pause longer than the
- * hold loses part of the second jfk's 10.2 s of speech ("ask not what your country…"): with a 1 s hold 2.7 s after
- * a 5 s pause, 4.6 s after 10 s, 8.0 s after 25 s; with 5 s, 1.7 s after 10 s and 7.0 s after 25 s; with 10 s, 0.5 s
+ * hold loses part of the second jfk's 10.2 s of speech ("ask not what your country…"): with a 1 s hold 3.3 s after
+ * a 5 s pause, 4.7 s after 10 s, 8.1 s after 25 s; with 5 s, 2.0 s after 10 s and 8.0 s after 25 s; with 10 s, 2.0 s
  * after 25 s; with 30 s, nothing after any of them (a pause of digital silence loses nothing at any hold: zeros stay
- * zeros). The price: quiet speech that follows a loud sound is raised only once that sound is 30 s old (then the
- * release; measured: jfk at −50 dBFS 31 s after a full-scale click gives finals from 1.1 s into the file on, alone
- * from 0.02 s).
+ * zeros). The price: quiet speech that follows a loud sound (one that lasts, see VAD_RUNNING_SUSTAIN_FRAMES) is raised
+ * only once that sound is 30 s old, then as the release allows: jfk at −50 dBFS 1 s after a 300 ms full-scale noise
+ * burst gives no finals; 31 s after it, finals from 1.3 s into the file on (alone: from 0.02 s).
  */
 export const VAD_RUNNING_HOLD_SECONDS = VAD_GAIN_WINDOW_SAMPLES / 16000;
 
@@ -152,26 +152,40 @@ export const VAD_RUNNING_HOLD_SECONDS = VAD_GAIN_WINDOW_SAMPLES / 16000;
 export const VAD_RUNNING_RELEASE_DB_PER_SECOND = 20 / 1.7;
 
 /**
+ * Frames a peak must last to be held, 3 (96 ms): a frame's peak counts for the hold only as far as the two frames
+ * before it reached it too, so a click or a pop of up to 64 ms (a microphone plugged in, bumped or tapped) is not held
+ * for 30 s over the quiet speech after it; a voice's level lasts longer than that (a syllable is about 200 ms at 4–5
+ * syllables per second), so speech is held as it peaks over 96 ms. The click's own frames are still never raised over
+ * the target. Measured (100 ms blocks, the live segmenter): a full-scale 50 ms click, then jfk at −50 dBFS at once:
+ * finals from 0.08 s (with every peak held: none for 30 s); jfk at its own level: 11 frames raised either way.
+ */
+export const VAD_RUNNING_SUSTAIN_FRAMES = 3;
+
+/**
  * The causal VAD input level of a live stream (GET /v1/listen), where a 30 s window (VadGainWindows) would hold
  * every final back: each 512-sample frame, aligned to the stream's start, is scaled by vadInputGain of the stream's
- * running peak, the same target and cap as a file's windows. The running peak is the largest frame peak of the last
- * `holdSeconds` (this frame's included: instant attack, so no frame is ever raised over VAD_TARGET_PEAK), or, when
- * larger, an older peak fallen by `releaseDbPerSecond` since its hold ended (a loud sound's effect fades rather than
- * ending at once). The first frame of a stream has no history: its own peak decides.
+ * running peak, the same target and cap as a file's windows. The running peak is the largest of: this frame's own
+ * peak (instant attack, so no frame is ever raised over VAD_TARGET_PEAK); the largest sustained peak of the last
+ * `holdSeconds` (a frame's sustained peak: the least peak of it and the VAD_RUNNING_SUSTAIN_FRAMES − 1 frames before
+ * it); an older sustained peak fallen by `releaseDbPerSecond` since its hold ended (a loud sound's effect fades rather
+ * than ending at once). The first frames of a stream have no history: their own peaks decide.
  *
  * No added latency: Silero scores whole 512-sample frames only (audio/silero-vad-stream.ts), so a frame's gain is
  * known, from its own samples and the ones before, when the VAD can first score it; the samples of a frame not yet
  * whole wait here instead of in the VAD stream. The output does not depend on how the caller cuts its blocks.
  * Frames whose running peak is at or above the target are passed bit for bit; a normal-level stream's quiet lead-in
- * before its first loud sample is raised (jfk: its first 0.35 s, by up to 29 dB, which moves two of its live finals'
- * boundaries by one 32 ms frame, 0.02 → 0.00 s and 3.06 → 3.03 s; the words are the same). Memory: one frame and
- * the peaks of at most `holdSeconds` of frames (938), in arrays compacted past 1024 dropped entries.
+ * before its first loud sound is raised (jfk: its first 0.35 s, by up to 29 dB; Silero's state carries it on, so of
+ * its live finals the first starts one 32 ms frame earlier, 0.00 s for 0.02 s, words the same; with 2 s of room
+ * noise and jfk again after it, that second jfk's "ask not" final starts at 16.31 s for 16.05 s). Memory: one frame
+ * and the peaks of at most `holdSeconds` of frames (938), in arrays compacted past 1024 dropped entries.
  */
 export class VadRunningLevel {
   private readonly frame = new Float32Array(VAD_RUNNING_FRAME_SAMPLES);
   private filled = 0;
+  /** the own peaks of the last VAD_RUNNING_SUSTAIN_FRAMES frames (a ring, by frame index) */
+  private readonly recent = new Float64Array(VAD_RUNNING_SUSTAIN_FRAMES);
   /**
-   * The peaks still held, a sliding-window maximum (monotonic queue: frame indices and peaks, each peak larger than
+   * The sustained peaks still held, a sliding-window maximum (monotonic queue: frame indices and peaks, each peak larger than
    * every later one), from `head` on; a peak older than the hold moves to `released`.
    */
   private qFrame: number[] = [];
@@ -187,7 +201,7 @@ export class VadRunningLevel {
   raisedFrames = 0;
   /** the gain of the last frame handed out (1 before any) */
   lastGain = 1;
-  /** the running peak after the last frame (linear; 0 before any) */
+  /** the running peak of the last frame, the one its gain came from (linear; 0 before any) */
   peak = 0;
 
   /**
@@ -247,14 +261,17 @@ export class VadRunningLevel {
 
   private scaleInto(frame: Float32Array, out: Float32Array, at: number): void {
     const m = this.frames;
-    const p = samplePeak(frame);
+    const own = samplePeak(frame);
+    this.recent[m % VAD_RUNNING_SUSTAIN_FRAMES] = own;
+    // the level this frame sustained with the ones before it (a stream's first frames: none yet)
+    const p = m + 1 >= VAD_RUNNING_SUSTAIN_FRAMES ? Math.min(...this.recent) : 0;
     // Age what is held by this frame's 32 ms: the released peak falls, peaks past their hold join it.
     this.released *= this.releasePerFrame;
     while (this.head < this.qFrame.length && m - this.qFrame[this.head] > this.holdFrames) {
       this.released = Math.max(this.released, this.qPeak[this.head] * this.releasePerFrame ** (m - this.qFrame[this.head] - this.holdFrames));
       this.head++;
     }
-    // This frame's own peak joins (a later peak as large makes an earlier one irrelevant: it is held longer).
+    // This frame's sustained peak joins (a later peak as large makes an earlier one irrelevant: it is held longer).
     while (this.qFrame.length > this.head && this.qPeak[this.qPeak.length - 1] <= p) {
       this.qFrame.pop();
       this.qPeak.pop();
@@ -266,7 +283,7 @@ export class VadRunningLevel {
       this.qPeak = this.qPeak.slice(this.head);
       this.head = 0;
     }
-    this.peak = Math.max(this.qPeak[this.head], this.released);
+    this.peak = Math.max(own, this.qPeak[this.head], this.released);
     const g = vadInputGain(this.peak);
     this.frames++;
     this.lastGain = g;
