@@ -317,7 +317,9 @@ class LiveSession {
     this.maxSeconds = live.maxSeconds;
     this.encoding = msg.encoding;
     this.resampler = new Resampler(msg.sampleRate);
-    this.vad = VadThread.shared().open();
+    // Quiet input raised for the VAD only, causally (audio/vad-gain.ts VadRunningLevel): a file's 30 s window would
+    // hold every final back; the segmenter and Whisper get the samples as sent.
+    this.vad = VadThread.shared().open({ levelled: 'running' });
     this.state = 'streaming';
     this.clearTimer();
     this.arm(this.opts.idleTimeoutMs, 'idle_timeout', `no audio or stop for ${this.opts.idleTimeoutMs / 1000} s`);

@@ -60,12 +60,13 @@ export class VadThread {
 
   /**
    * A new stream with its own model state.
-   * @param opts.levelled raise quiet audio before the VAD scores it (audio/vad-gain.ts: one gain per 30 s window, so
-   *   probabilities come when each window is complete): whole-file preparation; live streams leave it off
+   * @param opts.levelled raise quiet audio before the VAD scores it (audio/vad-gain.ts): `true`, one gain per 30 s
+   *   window, so probabilities come when each window is complete (whole-file preparation); `'running'`, a gain per
+   *   512-sample frame from the running peak of what came before, so probabilities come as without it (live streams)
    */
-  open(opts: { levelled?: boolean } = {}): VadStream {
+  open(opts: { levelled?: boolean | 'running' } = {}): VadStream {
     const id = this.nextId++;
-    this.post({ type: 'open', id, levelled: opts.levelled === true });
+    this.post({ type: 'open', id, levelled: opts.levelled === 'running' ? 'running' : opts.levelled === true });
     return new VadStream(id, this);
   }
 

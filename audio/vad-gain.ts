@@ -123,6 +123,206 @@ export class VadGainWindows {
   }
 }
 
+/** Samples per running-level frame: Silero VAD's frame (audio/vad.ts VAD_FRAME_SAMPLES, 32 ms at 16 kHz). */
+export const VAD_RUNNING_FRAME_SAMPLES = 512;
+
+/**
+ * How long each frame's peak is held in a live stream's running peak, seconds: a file's gain window
+ * (VAD_GAIN_WINDOW_SAMPLES, Whisper's 30 s), so the loudest sound of the last 30 s decides, as the loudest of its
+ * 30 s window decides for a file. Why not shorter: a pause is then raised, and its room noise with it; white noise
+ * raised to a −6 dBFS peak is louder in RMS than speech at that peak (its crest factor is about 10 dB, speech's
+ * about 20), and Silero, having heard it, scores the speech after it lower. Measured (jfk, a pause of room noise at
+ * −60 dBFS RMS, jfk again, at its own level, 100 ms blocks, the live segmenter's finals): a pause longer than the
+ * hold loses part of the second jfk's 10.2 s of speech ("ask not what your country…"): with a 1 s hold 3.3 s after
+ * a 5 s pause, 4.7 s after 10 s, 8.1 s after 25 s; with 5 s, 2.0 s after 10 s and 8.0 s after 25 s; with 10 s, 2.0 s
+ * after 25 s; with 30 s, nothing after any of them (a pause of digital silence loses nothing at any hold: zeros stay
+ * zeros). The price: quiet speech that follows a loud sound (one that lasts, see VAD_RUNNING_SUSTAIN_FRAMES) is raised
+ * only once that sound is 30 s old, then as the release allows: jfk at −50 dBFS 1 s after a 300 ms full-scale noise
+ * burst gives no finals; 31 s after it, finals from 1.3 s into the file on (alone: from 0.02 s).
+ */
+export const VAD_RUNNING_HOLD_SECONDS = VAD_GAIN_WINDOW_SAMPLES / 16000;
+
+/**
+ * How fast a peak falls once its hold is over, dB per second: a digital peak programme meter's return, 20 dB in
+ * 1.7 s, about 11.8 dB/s (IEC TR 60268-18:1995, digital audio peak level meter: "The return time shall be 1,7 s ±
+ * 0,3 s if the lower point is 20 dB below reference indication", as quoted in flumotion's doc/random/vumeter). A meter's return is slow enough that the level does not
+ * follow single syllables and fast enough to follow a programme: from a full-scale sound to the 44 dB that jfk at
+ * −50 dBFS peak needs takes 3.7 s after the hold.
+ */
+export const VAD_RUNNING_RELEASE_DB_PER_SECOND = 20 / 1.7;
+
+/**
+ * Frames a peak must last to be held, 3 (96 ms): a frame's peak counts for the hold only as far as the two frames
+ * before it reached it too, so a click or a pop of up to 64 ms (a microphone plugged in, bumped or tapped) is not held
+ * for 30 s over the quiet speech after it; a voice's level lasts longer than that (a syllable is about 200 ms at 4–5
+ * syllables per second), so speech is held as it peaks over 96 ms. The click's own frames are still never raised over
+ * the target. Measured (100 ms blocks, the live segmenter): a full-scale 50 ms click, then jfk at −50 dBFS at once:
+ * finals from 0.08 s (with every peak held: none for 30 s); jfk at its own level: 11 frames raised either way.
+ */
+export const VAD_RUNNING_SUSTAIN_FRAMES = 3;
+
+/**
+ * The causal VAD input level of a live stream (GET /v1/listen), where a 30 s window (VadGainWindows) would hold
+ * every final back: each 512-sample frame, aligned to the stream's start, is scaled by vadInputGain of the stream's
+ * running peak, the same target and cap as a file's windows. The running peak is the largest of: this frame's own
+ * peak (instant attack, so no frame is ever raised over VAD_TARGET_PEAK); the largest sustained peak of the last
+ * `holdSeconds` (a frame's sustained peak: the least peak of it and the VAD_RUNNING_SUSTAIN_FRAMES − 1 frames before
+ * it); an older sustained peak fallen by `releaseDbPerSecond` since its hold ended (a loud sound's effect fades rather
+ * than ending at once). The first frames of a stream have no history: their own peaks decide.
+ *
+ * No added latency: Silero scores whole 512-sample frames only (audio/silero-vad-stream.ts), so a frame's gain is
+ * known, from its own samples and the ones before, when the VAD can first score it; the samples of a frame not yet
+ * whole wait here instead of in the VAD stream. The output does not depend on how the caller cuts its blocks.
+ * Frames whose running peak is at or above the target are passed bit for bit; a normal-level stream's quiet lead-in
+ * before its first loud sound is raised (jfk: its first 0.35 s, by up to 29 dB; Silero's state carries it on, so of
+ * its live finals the first starts one 32 ms frame earlier, 0.00 s for 0.02 s, words the same; with 2 s of room
+ * noise and jfk again after it, that second jfk's "ask not" final starts at 16.31 s for 16.05 s). Memory: one frame
+ * and the peaks of at most `holdSeconds` of frames (938), in arrays compacted past 1024 dropped entries.
+ */
+export class VadRunningLevel {
+  private readonly frame = new Float32Array(VAD_RUNNING_FRAME_SAMPLES);
+  private filled = 0;
+  /** the own peaks of the last VAD_RUNNING_SUSTAIN_FRAMES frames (a ring, by frame index) */
+  private readonly recent = new Float64Array(VAD_RUNNING_SUSTAIN_FRAMES);
+  /**
+   * The sustained peaks still held, a sliding-window maximum (monotonic queue: frame indices and peaks, each peak larger than
+   * every later one), from `head` on; a peak older than the hold moves to `released`.
+   */
+  private qFrame: number[] = [];
+  private qPeak: number[] = [];
+  private head = 0;
+  /** the largest peak past its hold, fallen by the release since (0 when none) */
+  private released = 0;
+  private readonly holdFrames: number;
+  /** the released peak's factor per frame */
+  private readonly releasePerFrame: number;
+  /** frames handed out, and how many of them were raised (gain over 1) */
+  frames = 0;
+  raisedFrames = 0;
+  /** the gain of the last frame handed out (1 before any) */
+  lastGain = 1;
+  /** the running peak of the last frame, the one its gain came from (linear; 0 before any) */
+  peak = 0;
+
+  /**
+   * @param holdSeconds how long each frame's peak is held (default VAD_RUNNING_HOLD_SECONDS)
+   * @param releaseDbPerSecond how fast it falls after (default VAD_RUNNING_RELEASE_DB_PER_SECOND)
+   * @param sampleRate of the samples pushed, Hz (16 kHz: the VAD's)
+   * @throws RangeError on a hold or release that is negative or not finite
+   */
+  constructor(
+    holdSeconds = VAD_RUNNING_HOLD_SECONDS,
+    releaseDbPerSecond = VAD_RUNNING_RELEASE_DB_PER_SECOND,
+    sampleRate = 16000,
+  ) {
+    if (!(holdSeconds >= 0 && Number.isFinite(holdSeconds))) throw new RangeError(`holdSeconds must be finite and at least 0, got ${holdSeconds}`);
+    if (!(releaseDbPerSecond >= 0 && Number.isFinite(releaseDbPerSecond))) throw new RangeError(`releaseDbPerSecond must be finite and at least 0, got ${releaseDbPerSecond}`);
+    const frameSeconds = VAD_RUNNING_FRAME_SAMPLES / sampleRate;
+    this.holdFrames = Math.round(holdSeconds / frameSeconds);
+    this.releasePerFrame = 10 ** (-(releaseDbPerSecond * frameSeconds) / 20);
+  }
+
+  /**
+   * The whole frames `block` completes, scaled, in one new array (`block` is not changed); the samples of a frame not
+   * yet whole are kept for the next call (at most 511).
+   */
+  push(block: Float32Array): Float32Array {
+    const whole = Math.floor((this.filled + block.length) / VAD_RUNNING_FRAME_SAMPLES);
+    const out = new Float32Array(whole * VAD_RUNNING_FRAME_SAMPLES);
+    let at = 0;
+    let o = 0;
+    while (at < block.length) {
+      const n = Math.min(block.length - at, VAD_RUNNING_FRAME_SAMPLES - this.filled);
+      this.frame.set(block.subarray(at, at + n), this.filled);
+      this.filled += n;
+      at += n;
+      if (this.filled === VAD_RUNNING_FRAME_SAMPLES) {
+        this.scaleInto(this.frame, out, o);
+        o += VAD_RUNNING_FRAME_SAMPLES;
+        this.filled = 0;
+      }
+    }
+    return out;
+  }
+
+  /** The last, partial frame, scaled as a frame of its own; null when none is pending. */
+  end(): Float32Array | null {
+    if (this.filled === 0) return null;
+    const out = new Float32Array(this.filled);
+    this.scaleInto(this.frame.subarray(0, this.filled), out, 0);
+    this.filled = 0;
+    return out;
+  }
+
+  /** Samples pushed but not yet handed out (a partial frame). */
+  get pending(): number {
+    return this.filled;
+  }
+
+  private scaleInto(frame: Float32Array, out: Float32Array, at: number): void {
+    const m = this.frames;
+    const own = samplePeak(frame);
+    this.recent[m % VAD_RUNNING_SUSTAIN_FRAMES] = own;
+    // the level this frame sustained with the ones before it (a stream's first frames: none yet)
+    const p = m + 1 >= VAD_RUNNING_SUSTAIN_FRAMES ? Math.min(...this.recent) : 0;
+    // Age what is held by this frame's 32 ms: the released peak falls, peaks past their hold join it.
+    this.released *= this.releasePerFrame;
+    while (this.head < this.qFrame.length && m - this.qFrame[this.head] > this.holdFrames) {
+      this.released = Math.max(this.released, this.qPeak[this.head] * this.releasePerFrame ** (m - this.qFrame[this.head] - this.holdFrames));
+      this.head++;
+    }
+    // This frame's sustained peak joins (a later peak as large makes an earlier one irrelevant: it is held longer).
+    while (this.qFrame.length > this.head && this.qPeak[this.qPeak.length - 1] <= p) {
+      this.qFrame.pop();
+      this.qPeak.pop();
+    }
+    this.qFrame.push(m);
+    this.qPeak.push(p);
+    if (this.head > 1024 && this.head * 2 > this.qFrame.length) {
+      this.qFrame = this.qFrame.slice(this.head);
+      this.qPeak = this.qPeak.slice(this.head);
+      this.head = 0;
+    }
+    this.peak = Math.max(own, this.qPeak[this.head], this.released);
+    const g = vadInputGain(this.peak);
+    this.frames++;
+    this.lastGain = g;
+    if (g === 1) {
+      out.set(frame, at);
+      return;
+    }
+    this.raisedFrames++;
+    for (let i = 0; i < frame.length; i++) out[at + i] = frame[i] * g;
+  }
+}
+
+/**
+ * A VAD stream whose input is levelled by VadRunningLevel (live streams): the same push/finish contract as the
+ * wrapped stream, with no delay (a push returns the probabilities of the frames it completed, as unwrapped).
+ */
+export class VadRunningGainStream implements ProbabilityStream {
+  readonly level: VadRunningLevel;
+
+  constructor(
+    private readonly inner: ProbabilityStream,
+    level: VadRunningLevel = new VadRunningLevel(),
+  ) {
+    this.level = level;
+  }
+
+  async push(block: Float32Array): Promise<Float32Array> {
+    const frames = this.level.push(block);
+    return frames.length > 0 ? this.inner.push(frames) : new Float32Array(0);
+  }
+
+  async finish(): Promise<Float32Array> {
+    const rest = this.level.end();
+    const parts = rest ? [await this.inner.push(rest)] : [];
+    parts.push(await this.inner.finish());
+    return concat(parts);
+  }
+}
+
 /** What VadGainStream wraps: a VAD stream (audio/silero-vad-stream.ts SileroVadStream). */
 export interface ProbabilityStream {
   push(block: Float32Array): Promise<Float32Array>;

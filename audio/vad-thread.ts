@@ -7,12 +7,15 @@
 import { parentPort } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { loadSileroVad, SileroVadStream } from './silero-vad';
-import { VadGainStream, type ProbabilityStream } from './vad-gain';
+import { VadGainStream, VadRunningGainStream, type ProbabilityStream } from './vad-gain';
 
 /** To the thread. */
 export type VadRequest =
-  /** `levelled`: the input is raised per 30 s window when quiet (audio/vad-gain.ts), for whole-file preparation */
-  | { type: 'open'; id: number; levelled?: boolean }
+  /**
+   * `levelled`: quiet input is raised (audio/vad-gain.ts): `true` per 30 s window (VadGainStream, whole-file
+   * preparation), `'running'` per frame by the running peak (VadRunningGainStream, live streams, no delay)
+   */
+  | { type: 'open'; id: number; levelled?: boolean | 'running' }
   | { type: 'push'; id: number; block: Float32Array }
   | { type: 'finish'; id: number }
   | { type: 'close' };
@@ -35,7 +38,7 @@ async function handle(req: VadRequest): Promise<void> {
     if (req.type === 'open') {
       session ??= loadSileroVad();
       const stream = new SileroVadStream(await session);
-      streams.set(req.id, req.levelled ? new VadGainStream(stream) : stream);
+      streams.set(req.id, req.levelled === 'running' ? new VadRunningGainStream(stream) : req.levelled ? new VadGainStream(stream) : stream);
       return;
     }
     const stream = streams.get(req.id);

@@ -159,7 +159,7 @@ test('jfk in real time: partials before the end, finals, done within 10% WER; a 
   process.stderr.write(
     `[listen] jfk: ${partials.length} partials (first ${partials[0].at - t0} ms after start), ${finals.length} finals, ` +
       `WER ${(w * 100).toFixed(1)}%, speech ends ${speechEnd.toFixed(2)} s, end of speech → final ${lastFinal.at - sentAt} ms, ` +
-      `stop → done ${done.at - lastFrameAt} ms, load ${os.loadavg()[0].toFixed(2)}\n`,
+      `stop → done ${done.at - lastFrameAt} ms, load ${os.loadavg()[0].toFixed(2)}; finals ${JSON.stringify(finals.map((f) => [f.start, f.end, f.text]))}\n`,
   );
 
   // The job: recorded, live, billed for the streamed seconds, same text.
@@ -198,6 +198,60 @@ test('f32 at 48 kHz (resampled to 16 kHz) sent faster than real time gives the s
   expect(done.audioSeconds).toBeCloseTo(f32.length / 4 / 48000, 1);
   expect(wer(JFK_TEXT, done.text)).toBeLessThanOrEqual(0.1);
 }, 120_000);
+
+test('jfk at −50 dBFS peak (a quiet microphone): finals with jfk\'s words, as at its own level (the VAD input raised by the running peak)', async () => {
+  // The same samples 48 dB quieter, re-quantised to 16 bits as a client would send them.
+  const n = pcm.length / 2;
+  let peak = 0;
+  for (let i = 0; i < n; i++) peak = Math.max(peak, Math.abs(pcm.readInt16LE(i * 2)));
+  const g = (10 ** (-50 / 20) * 32768) / peak;
+  const quiet = Buffer.alloc(pcm.length);
+  for (let i = 0; i < n; i++) quiet.writeInt16LE(Math.round(pcm.readInt16LE(i * 2) * g), i * 2);
+  const { ws, messages, opened, closed } = connect();
+  await opened;
+  ws.send(start({ language: 'en' }));
+  // twice real time: 100 ms frames every 50 ms
+  for (let i = 0; i < quiet.length; i += FRAME_BYTES) {
+    ws.send(quiet.subarray(i, i + FRAME_BYTES));
+    await sleep(50);
+  }
+  ws.send(JSON.stringify({ type: 'stop' }));
+  expect(await closed).toEqual({ code: 1000, reason: 'done' });
+  const finals = messages.filter((m) => m.type === 'final');
+  const done = messages.find((m) => m.type === 'done')!;
+  const w = wer(JFK_TEXT, finals.map((f) => f.text).join(' '));
+  process.stderr.write(`[listen] jfk at -50 dBFS peak: ${finals.length} finals ${JSON.stringify(finals.map((f) => [f.start, f.end, f.text]))}, WER ${(w * 100).toFixed(1)}%\n`);
+  expect(finals.length).toBeGreaterThan(0);
+  expect(w).toBeLessThanOrEqual(0.1);
+  expect(wer(JFK_TEXT, done.text)).toBeLessThanOrEqual(0.1);
+}, 30_000);
+
+test('noise and silence over /v1/listen, raised as quiet input is: no partials, no finals, empty text, nothing billed', async () => {
+  const got: Record<string, unknown> = {};
+  const cases: [string, string[]][] = [
+    ['pink -60', ['synth', '6', 'pinknoise', 'gain', '-n', '-60']],
+    ['brown -40', ['synth', '6', 'brownnoise', 'gain', '-n', '-40']],
+    ['white -20', ['synth', '6', 'whitenoise', 'gain', '-n', '-20']],
+    ['zeros', ['trim', '0', '6']],
+  ];
+  for (const [name, effects] of cases) {
+    const noise = execFileSync('sox', ['-R', '-n', '-r', '16000', '-c', '1', '-b', '16', '-e', 'signed', '-t', 'raw', '-', ...effects]);
+    const u = await app.user('premium');
+    const { ws, messages, opened, closed } = connect({ apiKey: u.apiKey });
+    await opened;
+    ws.send(start({ language: 'en' }));
+    for (let i = 0; i < noise.length; i += FRAME_BYTES) {
+      ws.send(noise.subarray(i, i + FRAME_BYTES));
+      await sleep(10);
+    }
+    ws.send(JSON.stringify({ type: 'stop' }));
+    expect((await closed).code).toBe(1000);
+    const job = await endedLiveJob(u.userId);
+    got[name] = { messages: messages.map((m) => m.type), text: job.text ?? '', billed: job.billed_seconds ?? 0 };
+  }
+  const none = { messages: ['done'], text: '', billed: 0 };
+  expect(got).toEqual({ 'pink -60': none, 'brown -40': none, 'white -20': none, zeros: none });
+}, 30_000);
 
 test('quota counts streamed seconds: the stream closes with quota_exceeded and the job bills what was streamed', async () => {
   const free = await app.user('free');
