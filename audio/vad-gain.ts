@@ -28,6 +28,8 @@
  */
 
 /** Samples per gain window: 30 s at 16 kHz, Whisper's window (openai audio.py CHUNK_LENGTH) and preparation's block. */
+import { concatSamples } from './speech-spans';
+
 export const VAD_GAIN_WINDOW_SAMPLES = 30 * 16000;
 
 /**
@@ -319,7 +321,7 @@ export class VadRunningGainStream implements ProbabilityStream {
     const rest = this.level.end();
     const parts = rest ? [await this.inner.push(rest)] : [];
     parts.push(await this.inner.finish());
-    return concat(parts);
+    return concatSamples(parts);
   }
 }
 
@@ -351,24 +353,14 @@ export class VadGainStream implements ProbabilityStream {
   async push(block: Float32Array): Promise<Float32Array> {
     const parts: Float32Array[] = [];
     for (const w of this.windows.push(block)) parts.push(await this.inner.push(w));
-    return concat(parts);
+    return concatSamples(parts);
   }
 
   async finish(): Promise<Float32Array> {
     const rest = this.windows.end();
     const parts = rest ? [await this.inner.push(rest)] : [];
     parts.push(await this.inner.finish());
-    return concat(parts);
+    return concatSamples(parts);
   }
 }
 
-function concat(parts: Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

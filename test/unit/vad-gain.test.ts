@@ -15,6 +15,7 @@ import { findSpeechSpans } from '../../audio/speech-spans';
 import { detectSpeech, pcmFileBlocks, VadThread } from '../../audio/vad-client';
 import { samplePeak, VAD_GAIN_WINDOW_SAMPLES, VAD_MAX_GAIN, VAD_TARGET_PEAK, VadGainStream, VadGainWindows, vadInputGain } from '../../audio/vad-gain';
 import { mulberry32 } from '../helpers/prng';
+import { concatSamples } from '../../audio/speech-spans';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
 const SR = 16000;
@@ -81,13 +82,7 @@ describe('VadGainWindows', () => {
     }
     const rest = w.end();
     if (rest) parts.push(rest);
-    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return { out, gains: w.gains, counts };
+    return { out: concatSamples(parts), gains: w.gains, counts };
   }
 
   test('one gain per 30 s window from its own peak, whatever the blocks; loud windows bit for bit; the input untouched', () => {

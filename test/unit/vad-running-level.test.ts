@@ -24,6 +24,7 @@ import {
   VadRunningLevel,
 } from '../../audio/vad-gain';
 import { mulberry32 } from '../helpers/prng';
+import { concatSamples } from '../../audio/speech-spans';
 
 const AUDIO = path.resolve(__dirname, '../../../shared/audio');
 const SR = 16000;
@@ -38,12 +39,7 @@ function level(x: Float32Array, block: number, l = new VadRunningLevel()): { out
   for (let at = 0; at < x.length; at += block) parts.push(l.push(x.subarray(at, at + block)));
   const rest = l.end();
   if (rest) parts.push(rest);
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
+  const out = concatSamples(parts);
   // each frame's gain, from its peak before and after
   for (let i = 0; i < l.frames; i++) {
     const a = samplePeak(x.subarray(i * F, (i + 1) * F));
