@@ -106,6 +106,27 @@ test('verbose_json `language` is a string for an all-silent file: english and no
   }
 }, 120_000);
 
+test("language in ISO 639-1 where Whisper spells it otherwise (jv = Whisper's jw, iw = he) is accepted and named in verbose_json", async () => {
+  const silent = path.join(os.tmpdir(), `silence-iso-${process.pid}.wav`);
+  execFileSync('sox', ['-R', '-n', '-r', '16000', '-c', '1', '-b', '16', silent, 'trim', '0', '3']);
+  try {
+    for (const [language, name, code] of [['jv', 'javanese', 'jw'], ['iw', 'hebrew', 'he']] as const) {
+      const r = (await client.audio.transcriptions.create({
+        file: fs.createReadStream(silent),
+        model: 'whisper-base',
+        language,
+        response_format: 'verbose_json',
+      })) as unknown as { language: string };
+      expect(r.language).toBe(name);
+      // the job ran with Whisper's own token
+      const { rows } = await app.pool.query(`SELECT options->>'language' AS language FROM jobs WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1`, [userId]);
+      expect(rows[0].language).toBe(code);
+    }
+  } finally {
+    fs.rmSync(silent, { force: true });
+  }
+}, 120_000);
+
 test('a retry with the same Idempotency-Key or the same content is the same job, charged once', async () => {
   const { userId: u, apiKey: k } = await app.user('standard');
   const c = new OpenAI({ apiKey: k, baseURL: `${app.url}/v1`, maxRetries: 0 });
