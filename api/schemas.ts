@@ -108,6 +108,9 @@ export const usageQuery = z
 
 export const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
 
+/** OpenAI's `timestamp_granularities`: segment, word or both (a repeated field's values joined with ','). */
+const timestampGranularities = z.string().refine((v) => v.split(',').every((g) => g === 'segment' || g === 'word'), 'must be segment or word');
+
 /** `POST /v1/audio/transcriptions|translations` multipart fields besides `file` (OpenAI's names). */
 export const openAiFields = z
   .object({
@@ -117,10 +120,9 @@ export const openAiFields = z
     response_format: z.enum(RESPONSE_FORMATS).optional(),
     temperature: z.coerce.number().min(0).max(1).optional(),
     // OpenAI: segment, word or both (repeated field, joined with ','); needs response_format=verbose_json.
-    'timestamp_granularities[]': z
-      .string()
-      .refine((v) => v.split(',').every((g) => g === 'segment' || g === 'word'), 'must be segment or word')
-      .optional(),
+    'timestamp_granularities[]': timestampGranularities.optional(),
+    // The same without `[]` (curl -F timestamp_granularities=word, as OpenAI's own server takes it); both may be sent.
+    timestamp_granularities: timestampGranularities.optional(),
     // OpenAI's `include[]=logprobs` gives per-token log-probabilities for its gpt-4o models only; our
     // chunk store keeps no tokens, so it is refused by name rather than answered without them.
     'include[]': z

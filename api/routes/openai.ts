@@ -60,7 +60,7 @@ export function openAiRouter(deps: ApiDeps): Router {
       const upload = await receiveLimitedUpload(deps, req, res, me, limits, {
         maxFileBytes: limits.maxFileBytes,
         destPath: uploadPath,
-        repeatable: ['timestamp_granularities[]', 'include[]'],
+        repeatable: ['timestamp_granularities[]', 'timestamp_granularities', 'include[]'],
       });
       // OpenAI's `chunking_strategy` object reaches us as the official client sends objects in multipart:
       // `chunking_strategy[type]=server_vad`, `chunking_strategy[threshold]=0.5`, … We always cut at the
@@ -74,8 +74,10 @@ export function openAiRouter(deps: ApiDeps): Router {
       const f = parsed.data;
       requestedLanguage = f.language;
       format = f.response_format ?? 'json';
-      granularities = granularitiesOf(f['timestamp_granularities[]']);
-      if (f['timestamp_granularities[]'] !== undefined && format !== 'verbose_json') {
+      // `timestamp_granularities[]` (as the official clients send it) and the bare name are one field.
+      const granularityField = [f['timestamp_granularities[]'], f.timestamp_granularities].filter((v) => v !== undefined).join(',') || undefined;
+      granularities = granularitiesOf(granularityField);
+      if (granularityField !== undefined && format !== 'verbose_json') {
         // OpenAI: "response_format must be set verbose_json to use timestamp granularities"
         throw new ApiError(400, 'invalid_request', 'timestamp_granularities[] needs response_format=verbose_json', {
           param: 'timestamp_granularities[]',

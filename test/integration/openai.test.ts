@@ -127,6 +127,28 @@ test("language in ISO 639-1 where Whisper spells it otherwise (jv = Whisper's jw
   }
 }, 120_000);
 
+test('timestamp_granularities without [] (curl -F timestamp_granularities=word) is the same field as timestamp_granularities[]', async () => {
+  const post = async (fields: [string, string][]) => {
+    const form = new FormData();
+    form.append('model', 'whisper-tiny.en');
+    form.append('response_format', 'verbose_json');
+    for (const [k, v] of fields) form.append(k, v);
+    form.append('file', new Blob([fs.readFileSync(JFK)]), 'jfk.wav');
+    const res = await fetch(`${app.url}/v1/audio/transcriptions`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: form });
+    return { status: res.status, body: (await res.json()) as { words?: { word: string }[]; segments?: unknown[]; error?: unknown } };
+  };
+  const bare = await post([['timestamp_granularities', 'word']]);
+  expect(bare.status).toBe(200);
+  expect(bare.body.words!.length).toBeGreaterThan(15);
+  expect(bare.body.segments).toBeUndefined();
+  const both = await post([['timestamp_granularities', 'word'], ['timestamp_granularities[]', 'segment']]);
+  expect(both.status).toBe(200);
+  expect(both.body.words!.length).toBeGreaterThan(15);
+  expect(both.body.segments!.length).toBeGreaterThan(0);
+  const bad = await post([['timestamp_granularities', 'char']]);
+  expect(bad).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', param: 'timestamp_granularities' } } });
+}, 120_000);
+
 test('a retry with the same Idempotency-Key or the same content is the same job, charged once', async () => {
   const { userId: u, apiKey: k } = await app.user('standard');
   const c = new OpenAI({ apiKey: k, baseURL: `${app.url}/v1`, maxRetries: 0 });
