@@ -95,6 +95,15 @@ test('polls stay within half the key\'s requests per minute (RateLimit-Limit 60 
   for (let i = 1; i < gets.length; i++) expect(gets[i] - gets[i - 1]).toBeGreaterThanOrEqual(1950);
 }, 15_000);
 
+test('a web server that is not the API (an HTML 404 page): its status and that it is not the API at that address', async () => {
+  globalThis.fetch = (async () => new Response('<html><body>Not Found</body></html>', { status: 404, statusText: 'Not Found' })) as typeof fetch;
+  const code = await main([FILE]);
+  expect(code).toBe(1);
+  expect(err).toBe(
+    "transcribe: 404 Not Found: the server at http://127.0.0.1:9 did not answer as the fairscribe API (no job, no error of ours): is FAIRSCRIBE_API_URL the API's address?\n",
+  );
+});
+
 describe('FAIRSCRIBE_API_URL pointing at a server that is not the API: a sentence saying so, no errno', () => {
   const net = require('node:net') as typeof import('node:net');
   const NOT_THE_API = /^the server at http:\/\/127\.0\.0\.1:\d+ did not answer as the fairscribe API \(.*\): is FAIRSCRIBE_API_URL the API's address/;
