@@ -10,7 +10,7 @@
  * transcript is in by the reference implementations' own defaults, and `languages` (OpenAI's `Transcription.languages`,
  * "An empty array indicates that no language could be reliably detected") says whether it was heard.
  */
-import { languageName } from '../common/languages';
+import { isoLanguageCode, languageName } from '../common/languages';
 
 /** What the response's language is decided from. */
 export interface VerboseLanguageInput {
@@ -53,5 +53,6 @@ export function verboseLanguageCode(input: VerboseLanguageInput): string {
 export function verboseLanguageFields(input: VerboseLanguageInput): { language: string; languages?: { code: string }[] } {
   const language = languageName(verboseLanguageCode(input))!;
   if (input.task === 'translate') return { language };
-  return { language, languages: (input.languages ?? []).filter((l) => l.seconds > 0).map((l) => ({ code: l.language })) };
+  // OpenAI documents these codes as ISO 639-1: Whisper's `jw` is reported as `jv` (common/languages.ts isoLanguageCode).
+  return { language, languages: (input.languages ?? []).filter((l) => l.seconds > 0).map((l) => ({ code: isoLanguageCode(l.language) })) };
 }

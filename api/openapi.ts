@@ -124,7 +124,9 @@ const OPENAI_AUDIO_ERROR_TEXT: Record<number, string> = {
   429:
     'quota_exceeded (with x-should-retry: false: its Retry-After runs to UTC midnight), concurrency_limit or rate_limited ' +
     '(Retry-After in seconds)',
-  500: 'the job failed: its error code (internal for a failure that is not the caller’s), with x-should-retry: false (a retry gets the same job)',
+  500:
+    'the job failed: its error code (inference_failed, or internal for a failure that is not the caller’s). Without an Idempotency-Key a ' +
+    'retry runs a new job (the client may retry); with one, a retry gets the same job, so it carries x-should-retry: false',
   503: 'quota_unavailable, no_capacity (no worker on any queue the tier may use) or unavailable (with Retry-After)',
 };
 

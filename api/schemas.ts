@@ -8,17 +8,24 @@ import { z } from 'zod';
 import { ApiError } from './errors';
 import { BACKENDS, JOB_STATUSES, MODEL_TIERS, PRIORITY_CLASSES, TIERS } from '../common/constants';
 import { UUID_RE } from '../common/ids';
-import { WHISPER_LANGUAGES } from '../common/languages';
+import { ACCEPTED_LANGUAGES, whisperLanguageCode } from '../common/languages';
 
 const boolString = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /**
- * A language Whisper knows (openai/whisper tokenizer.py LANGUAGES), as its ISO 639-1 code: a code it does
- * not know would only fail later in the decoder, after the job was admitted and retried.
+ * A language Whisper knows (openai/whisper tokenizer.py LANGUAGES), as its ISO 639-1 code, parsed to Whisper's own
+ * code: a code it does not know would only fail later in the decoder, after the job was admitted and retried.
+ * ISO 639-1 codes Whisper spells otherwise (`jv` for its `jw`, the withdrawn `iw` for `he`) and Whisper's language
+ * names and aliases (`javanese`, `mandarin`: its tokenizer's TO_LANGUAGE_CODE) are accepted as Whisper accepts them
+ * (common/languages.ts whisperLanguageCode); what is stored and routed is Whisper's code.
  */
-export const languageCode = z.enum(Object.keys(WHISPER_LANGUAGES) as [string, ...string[]], {
-  error: 'must be a language Whisper supports, as an ISO 639-1 code such as "en"',
-});
+export const languageCode = z
+  .string()
+  .refine((v) => whisperLanguageCode(v) !== null, {
+    error: 'must be a language Whisper supports, as an ISO 639-1 code such as "en"',
+  })
+  .transform((v) => whisperLanguageCode(v)!)
+  .meta({ enum: [...ACCEPTED_LANGUAGES] });
 
 /** Every field of `POST /v1/jobs` (docs/api.md is generated from this); any other name is refused. */
 export const createJobFields = z
@@ -101,6 +108,9 @@ export const usageQuery = z
 
 export const RESPONSE_FORMATS = ['json', 'text', 'srt', 'vtt', 'verbose_json'] as const;
 
+/** OpenAI's `timestamp_granularities`: segment, word or both (a repeated field's values joined with ','). */
+const timestampGranularities = z.string().refine((v) => v.split(',').every((g) => g === 'segment' || g === 'word'), 'must be segment or word');
+
 /** `POST /v1/audio/transcriptions|translations` multipart fields besides `file` (OpenAI's names). */
 export const openAiFields = z
   .object({
@@ -110,10 +120,9 @@ export const openAiFields = z
     response_format: z.enum(RESPONSE_FORMATS).optional(),
     temperature: z.coerce.number().min(0).max(1).optional(),
     // OpenAI: segment, word or both (repeated field, joined with ','); needs response_format=verbose_json.
-    'timestamp_granularities[]': z
-      .string()
-      .refine((v) => v.split(',').every((g) => g === 'segment' || g === 'word'), 'must be segment or word')
-      .optional(),
+    'timestamp_granularities[]': timestampGranularities.optional(),
+    // The same without `[]` (curl -F timestamp_granularities=word, as OpenAI's own server takes it); both may be sent.
+    timestamp_granularities: timestampGranularities.optional(),
     // OpenAI's `include[]=logprobs` gives per-token log-probabilities for its gpt-4o models only; our
     // chunk store keeps no tokens, so it is refused by name rather than answered without them.
     'include[]': z

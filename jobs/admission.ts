@@ -31,6 +31,7 @@ import { QuotaUnavailableError, type QuotaService } from '../quota/quota-service
 import { transcriptionWorkflow } from '../workflows/transcription';
 import { liveTranscriptionWorkflow } from '../workflows/live';
 import type { CreateJobFields } from '../api/schemas';
+import { withoutModelAlias } from '../api/routes/models';
 import { JobRepository, type NewJobRow } from './repository';
 import {
   concurrencyRefusal,
@@ -560,7 +561,10 @@ export function admitLive(deps: JobsDeps, me: Principal, req: LiveRequest): Prom
     // Live wants the fastest model the tier allows unless the caller names one (English: tiny.en).
     const english = req.language === undefined || req.language === 'en';
     const economy = MODEL_REGISTRY.tiers.economy.find((m) => deps.installedModels.includes(m) && (english || MODEL_REGISTRY.models[m]?.multilingual));
-    const choice = routeModel(me, { model: req.model ?? economy, language: req.language }, deps.installedModels);
+    // `whisper-1` (OpenAI's name, listed by GET /v1/models) is no model named, as on the HTTP routes
+    // (api/routes/models.ts withoutModelAlias): the stream runs on what it runs without one.
+    const named = withoutModelAlias({ model: req.model }).model;
+    const choice = routeModel(me, { model: named ?? economy, language: req.language }, deps.installedModels);
     const route = chooseBackend({ tier: me.tier, audioSeconds: 60, optimizeFor: 'speed' }, await queueStatsOrRefuse(deps, 'the stream'));
     if (route.waitingForCapacity) noCapacity();
     // The stream may last the tier's longest audio (and no longer than today's remaining quota, which

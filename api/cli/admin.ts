@@ -13,7 +13,13 @@ import { UUID_RE } from '../../common/ids';
 import { createApiKey, createUser } from '../../common/keys';
 import { rotateWebhookSecret } from '../../webhooks/secrets';
 
+/** The command line is wrong (unknown command or option, a malformed value): exit 2, with the usage. */
 class UsageError extends Error {}
+/**
+ * The command line is right but names nothing that exists (a well-formed user id or key id with no row): exit 1,
+ * a runtime failure like every CLI's "not found" (README "Daily use": a usage error, and only that, exits 2).
+ */
+class NotFoundError extends Error {}
 
 
 function tierArg(t: string | undefined): Tier {
@@ -26,7 +32,7 @@ function tierArg(t: string | undefined): Tier {
 async function userExists(pool: Pool, userId: string | undefined): Promise<string> {
   if (!userId || !UUID_RE.test(userId)) throw new UsageError('--user must be a user id (uuid)');
   const { rowCount } = await pool.query('SELECT 1 FROM users WHERE id = $1', [userId]);
-  if (!rowCount) throw new UsageError(`no user ${userId}`);
+  if (!rowCount) throw new NotFoundError(`no user ${userId}`);
   return userId;
 }
 
@@ -61,7 +67,7 @@ const COMMANDS: Record<string, { usage: string; run: Handler }> = {
       const keyId = v.key?.startsWith('fsk_') ? v.key.split('_')[1] : v.key;
       if (!keyId) throw new UsageError('--key is required');
       const { rowCount } = await pool.query('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1', [keyId]);
-      if (!rowCount) throw new UsageError(`no key ${keyId}`);
+      if (!rowCount) throw new NotFoundError(`no key ${keyId}`);
       return { keyId, revoked: true };
     },
   },
@@ -142,6 +148,10 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     if (err instanceof UsageError) {
       process.stderr.write(`admin ${name}: ${err.message}\nusage: ${cmd.usage}\n`);
       return 2;
+    }
+    if (err instanceof NotFoundError) {
+      process.stderr.write(`admin ${name}: ${err.message}\n`);
+      return 1;
     }
     throw err;
   } finally {

@@ -208,8 +208,8 @@ export async function runBackfill(items: BackfillItem[], opts: BackfillOptions):
         else id = await submit(item);
       } catch (err) {
         s.failed++;
-        // fetch's own message ("fetch failed") does not say what it could not reach.
-        const msg = err instanceof TypeError && err.message === 'fetch failed' ? `cannot reach the API at ${opts.apiUrl}` : (err as Error).message;
+        // fetch's own message ("fetch failed") does not say what it could not reach, nor that a server answered but not as the API.
+        const msg = err instanceof TypeError && err.message === 'fetch failed' ? failureSentence(err, opts.apiUrl) : (err as Error).message;
         problem(item.path, msg);
         settled++;
         progress();

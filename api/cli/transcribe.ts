@@ -45,11 +45,14 @@ async function readBody(res: Response): Promise<Record<string, any> | null> {
   }
 }
 
-/** `429 rate_limited: <the API's sentence>`, or the status and its reason when the body is not our error. */
-function describeAnswer(res: Response, body: Record<string, any> | null): string {
+/**
+ * `429 rate_limited: <the API's sentence>`, or, when the body is not our error, that the server at `apiUrl` did not
+ * answer as the API (another web server or a proxy's page: FAIRSCRIBE_API_URL is the first thing to check).
+ */
+function describeAnswer(res: Response, body: Record<string, any> | null, apiUrl: string): string {
   const e = body?.error;
   if (e && typeof e.code === 'string') return `${res.status} ${e.code}: ${e.message ?? ''}`;
-  return `${res.status} ${res.statusText || 'unexpected answer'} from the API (not a job)`;
+  return `${res.status} ${res.statusText || 'unexpected answer'}: the server at ${apiUrl} did not answer as the fairscribe API (no job, no error of ours): is FAIRSCRIBE_API_URL the API's address?`;
 }
 
 /**
@@ -119,7 +122,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const res = await fetch(`${apiUrl}/v1/jobs`, { method: 'POST', body: form, headers: auth });
   const created = (await readBody(res)) as { id?: string };
   if (res.status !== 202 || !created?.id) {
-    process.stderr.write(`transcribe: ${describeAnswer(res, created)}\n`);
+    process.stderr.write(`transcribe: ${describeAnswer(res, created, apiUrl)}\n`);
     return 1;
   }
   const id = created.id;
@@ -148,7 +151,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     if (r.status !== 200 || body === null) {
       // The key revoked, the job deleted, a proxy's page: nothing to wait for. The job (if any) is left as it is.
       process.off('SIGINT', onInterrupt);
-      process.stderr.write(`transcribe: ${describeAnswer(r, body)} (job ${id})\n`);
+      process.stderr.write(`transcribe: ${describeAnswer(r, body, apiUrl)} (job ${id})\n`);
       return 1;
     }
     job = body as Record<string, any>;

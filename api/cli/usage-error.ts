@@ -23,13 +23,32 @@ export function helpRequested(argv: readonly string[]): boolean {
 }
 
 /**
+ * Whether a fetch failure's cause says a server was reached but did not speak HTTP as the API does: it closed the
+ * connection while the request was sent or before answering (EPIPE, ECONNRESET; undici's UND_ERR_SOCKET "other side
+ * closed"), answered something that is not HTTP/1.1 (llhttp's HPE_* codes, e.g. an SSH or database port), or sent no
+ * answer at all (UND_ERR_HEADERS_TIMEOUT).
+ */
+function reachedButNotTheApi(code: string | undefined): boolean {
+  if (!code) return false;
+  return ['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'].includes(code) || code.startsWith('HPE_');
+}
+
+/**
  * The sentence a CLI prints for an error it did not expect. Node's fetch (undici) fails with "fetch failed" and the
- * reason in `cause`: that reads as the API being unreachable, with the address and what to check.
+ * reason in `cause`: nothing answering reads as the API being unreachable, with the address and what to check; a
+ * server that answered but not as the API (reachedButNotTheApi) is named as such, in words rather than its errno
+ * ("write EPIPE" said nothing to a user whose FAIRSCRIBE_API_URL pointed at another service).
  */
 export function failureSentence(err: unknown, apiUrl: string | null): string {
-  const e = err as { message?: string; cause?: { message?: string } } | null;
+  const e = err as { message?: string; cause?: { message?: string; code?: string } } | null;
   const cause = e?.cause?.message;
   if (e?.message === 'fetch failed') {
+    if (reachedButNotTheApi(e.cause?.code)) {
+      return (
+        `the server at ${apiUrl ?? 'FAIRSCRIBE_API_URL'} did not answer as the fairscribe API (it ended the connection without an HTTP answer): ` +
+        'is FAIRSCRIBE_API_URL the API\'s address (npm start writes it to .data/stack.json as apiUrl)?'
+      );
+    }
     return `cannot reach the API${apiUrl ? ` at ${apiUrl}` : ''}${cause ? ` (${cause})` : ''}: is the stack running (npm start), or FAIRSCRIBE_API_URL wrong?`;
   }
   return `${parseArgsMessage(err)}${cause ? ` (${cause})` : ''}`;

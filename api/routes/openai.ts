@@ -3,7 +3,8 @@
  * accepting what the official `openai` client sends and answering in OpenAI's shapes. Each call runs
  * the same durable workflow as `/v1/jobs` (same quota, priority and routing) and waits for it.
  * The client retries timeouts and 5xx: a retry finds the first call's job by Idempotency-Key, or by
- * user + content hash + parameters within a few minutes, and is never admitted or charged twice.
+ * user + content hash + parameters within a few minutes, and is never admitted or charged twice; a
+ * same-content job that failed on our side (5xx) is not reused (contentLinkAnswers).
  */
 import * as crypto from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -53,11 +54,13 @@ export function openAiRouter(deps: ApiDeps): Router {
     let stream = false;
     let granularities = granularitiesOf(undefined);
     let requestedLanguage: string | undefined;
+    let keyed = false;
+    let linkKey: string | null = null;
     try {
       const upload = await receiveLimitedUpload(deps, req, res, me, limits, {
         maxFileBytes: limits.maxFileBytes,
         destPath: uploadPath,
-        repeatable: ['timestamp_granularities[]', 'include[]'],
+        repeatable: ['timestamp_granularities[]', 'timestamp_granularities', 'include[]'],
       });
       // OpenAI's `chunking_strategy` object reaches us as the official client sends objects in multipart:
       // `chunking_strategy[type]=server_vad`, `chunking_strategy[threshold]=0.5`, … We always cut at the
@@ -71,8 +74,10 @@ export function openAiRouter(deps: ApiDeps): Router {
       const f = parsed.data;
       requestedLanguage = f.language;
       format = f.response_format ?? 'json';
-      granularities = granularitiesOf(f['timestamp_granularities[]']);
-      if (f['timestamp_granularities[]'] !== undefined && format !== 'verbose_json') {
+      // `timestamp_granularities[]` (as the official clients send it) and the bare name are one field.
+      const granularityField = [f['timestamp_granularities[]'], f.timestamp_granularities].filter((v) => v !== undefined).join(',') || undefined;
+      granularities = granularitiesOf(granularityField);
+      if (granularityField !== undefined && format !== 'verbose_json') {
         // OpenAI: "response_format must be set verbose_json to use timestamp granularities"
         throw new ApiError(400, 'invalid_request', 'timestamp_granularities[] needs response_format=verbose_json', {
           param: 'timestamp_granularities[]',
@@ -95,7 +100,19 @@ export function openAiRouter(deps: ApiDeps): Router {
         .update(JSON.stringify([req.path, upload.file.sha256, f.model, f.language, f.prompt, f.temperature, task, granularities.word]))
         .digest('hex');
       const key = headerKey ? `key:${headerKey}` : `content:${requestHash}`;
-      const claim = await idempotency.claim(me.userId, key, requestHash, jobId, headerKey ? IDEMPOTENCY_KEY_SECONDS : CONTENT_DEDUP_SECONDS);
+      const ttl = headerKey ? IDEMPOTENCY_KEY_SECONDS : CONTENT_DEDUP_SECONDS;
+      let claim = await idempotency.claim(me.userId, key, requestHash, jobId, ttl);
+      if (claim.kind === 'existing' && !headerKey) {
+        // A same-content link whose job ended in a failure of ours (5xx: inference_failed, internal) is not
+        // this call's answer: the failure may be gone, so a deliberate retry runs a new job.
+        const linked = await new JobRepository(pool).get(claim.jobId);
+        if (!contentLinkAnswers(linked)) {
+          await idempotency.release(me.userId, key, claim.jobId);
+          claim = await idempotency.claim(me.userId, key, requestHash, jobId, ttl);
+        }
+      }
+      linkKey = key;
+      keyed = headerKey !== undefined;
       if (claim.kind === 'existing') {
         jobId = claim.jobId; // a retry: answer with the first call's job; our upload is dropped below
       } else {
@@ -135,7 +152,13 @@ export function openAiRouter(deps: ApiDeps): Router {
     // Wait for the workflow; the job row holds the outcome.
     await waitForWorkflow(temporal, jobId);
     const job = await new JobRepository(pool).get(jobId);
-    if (!job || job.status !== 'completed') throw jobOutcomeError(job);
+    if (!job || job.status !== 'completed') {
+      // Without an Idempotency-Key, a failure of ours gives the same-content link back (contentLinkAnswers): a
+      // retry, the client's own included, runs a new job. Whichever call linked it, the link holds this job.
+      const retryRunsAgain = !keyed && !contentLinkAnswers(job);
+      if (retryRunsAgain && linkKey) await idempotency.release(me.userId, linkKey, jobId).catch(() => undefined);
+      throw jobOutcomeError(job, { retryRunsAgain });
+    }
     sendTranscript(res, job, format, task, granularities, requestedLanguage);
   };
 
@@ -145,19 +168,35 @@ export function openAiRouter(deps: ApiDeps): Router {
 }
 
 /**
- * The error of a job that did not complete (failed, cancelled, lost), as the synchronous route answers it. The
- * outcome is final and a retry within CONTENT_DEDUP_SECONDS (or with the same Idempotency-Key) answers the same
- * job, so `x-should-retry: false` stops the official client's automatic retries (it retries 409 and 5xx,
- * uploading the file again each time).
+ * Whether a call without an Idempotency-Key that finds the same-content link to `job` answers with that job.
+ * Yes while it runs, once it completed, and when it ended for a reason a retry cannot change (a 4xx: the audio
+ * cannot be decoded, it was cancelled). No when it ended in a failure of ours (statusOfJobError 5xx:
+ * `inference_failed` after its retries, `internal`): that may be gone a moment later, so a retry runs a new job
+ * rather than repeat the 500 for CONTENT_DEDUP_SECONDS. With an Idempotency-Key the same answer is the contract,
+ * so this is not asked. A job not found yet (the first call still admitting it) answers.
+ * @param job the linked job's row (status, error_code), or null
  */
-export function jobOutcomeError(job: JobRow | null | undefined): ApiError {
+export function contentLinkAnswers(job: Pick<JobRow, 'status' | 'error_code'> | null | undefined): boolean {
+  if (!job || job.status !== 'failed') return true;
+  return statusOfJobError(job.error_code, job.status) < 500;
+}
+
+/**
+ * The error of a job that did not complete (failed, cancelled, lost), as the synchronous route answers it.
+ * `x-should-retry: false` stops the official client's automatic retries (it retries 409 and 5xx, uploading the
+ * file again each time) where a retry would get this same job: a 4xx outcome, or any outcome with an
+ * Idempotency-Key. A 5xx without one (`retryRunsAgain`: its link was given back, contentLinkAnswers) leaves the
+ * client its retries, which run a new job.
+ * @param opts.retryRunsAgain a retry of this call would run a new job
+ */
+export function jobOutcomeError(job: JobRow | null | undefined, opts: { retryRunsAgain?: boolean } = {}): ApiError {
   const code = job?.error_code ?? (job?.status === 'cancelled' ? 'cancelled' : 'failed');
   return new ApiError(
     statusOfJobError(job?.error_code, job?.status),
     code,
     job?.error_message ?? `the transcription ${job?.status ?? 'was lost'}`,
     {},
-    { 'x-should-retry': 'false' },
+    opts.retryRunsAgain ? {} : { 'x-should-retry': 'false' },
   );
 }
 

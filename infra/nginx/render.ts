@@ -24,7 +24,18 @@ export interface GatewayOptions {
   failTimeout?: string;
   /** seconds without progress on a request body or headers (client_body_timeout, client_header_timeout): the API's UPLOAD_IDLE_TIMEOUT_SECONDS; default 60, its default */
   uploadIdleTimeoutSeconds?: number;
+  /**
+   * seconds nginx waits for the synchronous OpenAI routes' answer (proxy_read_timeout of /v1/audio/transcriptions
+   * and /translations); default DEFAULT_SYNC_READ_TIMEOUT_S
+   */
+  syncReadTimeoutSeconds?: number;
 }
+
+/**
+ * The sync routes' read timeout: SYNC_MAX_AUDIO_S's default (1200 s of audio, common/config.ts) processed at up to
+ * real time under load (1200 s), plus the 300 s every other route waits (queueing before the first chunk runs).
+ */
+export const DEFAULT_SYNC_READ_TIMEOUT_S = 1200 + 300;
 
 export const TEMPLATE = path.join(__dirname, 'nginx.conf.template');
 
@@ -53,6 +64,7 @@ export function renderGatewayConfig(o: GatewayOptions): string {
     maxFails: String(maxFails),
     failTimeout,
     uploadIdleTimeout: String(Math.ceil(o.uploadIdleTimeoutSeconds ?? DEFAULT_UPLOAD_IDLE_TIMEOUT_S)),
+    syncReadTimeout: String(Math.ceil(o.syncReadTimeoutSeconds ?? DEFAULT_SYNC_READ_TIMEOUT_S)),
   };
   return fs.readFileSync(TEMPLATE, 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
     if (!(k in values)) throw new Error(`nginx template: no value for {{${k}}}`);
@@ -70,8 +82,9 @@ if (require.main === module) {
     else if (flag === '--prefix') opts.prefix = value;
     else if (flag === '--rate') opts.rateLimit = value;
     else if (flag === '--upload-idle-timeout') opts.uploadIdleTimeoutSeconds = Number(value);
+    else if (flag === '--sync-read-timeout') opts.syncReadTimeoutSeconds = Number(value);
     else {
-      console.error(`unknown option ${flag}; use --listen, --api (repeat), --prefix, --rate, --upload-idle-timeout`);
+      console.error(`unknown option ${flag}; use --listen, --api (repeat), --prefix, --rate, --upload-idle-timeout, --sync-read-timeout`);
       process.exit(2);
     }
   }

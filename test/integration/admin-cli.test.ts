@@ -171,10 +171,7 @@ describe('bad input → exit code 2, a clear message on stderr, nothing changed'
   test.each<[string, () => string[], RegExp]>([
     ['an unknown tier in tier set', () => ['tier', 'set', '--user', userId, '--tier', 'gold'], /--tier must be one of free, standard, premium \(got 'gold'\)/],
     ['no tier in user create', () => ['user', 'create'], /--tier must be one of/],
-    ['an unknown user in tier set', () => ['tier', 'set', '--user', '00000000-0000-4000-8000-000000000000', '--tier', 'free'], /no user 00000000-/],
-    ['an unknown user in usage', () => ['usage', '--user', crypto.randomUUID()], /no user /],
     ['a user that is not a uuid', () => ['key', 'create', '--user', 'bob'], /--user must be a user id/],
-    ['an unknown key in key revoke', () => ['key', 'revoke', '--key', 'AAAAAAAAAAAA'], /no key AAAAAAAAAAAA/],
     ['a malformed --day', () => ['usage', '--user', userId, '--day', '2024-1-5'], /--day must be a date as YYYY-MM-DD \(got '2024-1-5'\)/],
     ['a --day that is no date', () => ['usage', '--user', userId, '--day', '2024-02-30'], /--day must be a date as YYYY-MM-DD \(got '2024-02-30'\)/],
     ['an option without its value', () => ['tier', 'set', '--user', userId, '--tier'], /--tier/],
@@ -185,6 +182,32 @@ describe('bad input → exit code 2, a clear message on stderr, nothing changed'
     const r = await admin(...argv(), '--json');
     expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
     expect(r.stderr).toMatch(message);
+    expect((await pool.query('SELECT (SELECT count(*) FROM users) AS u, (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL) AS k')).rows).toEqual(
+      before.rows,
+    );
+    expect(await tierOf(userId)).toBe('standard');
+  });
+});
+
+describe('a well-formed id that names nothing → exit code 1 (a runtime failure, not a usage error), nothing changed', () => {
+  let userId: string;
+
+  beforeAll(async () => {
+    ({ userId } = await adminJson('user', 'create', '--tier', 'standard'));
+  });
+
+  test.each<[string, () => string[], RegExp]>([
+    ['an unknown user in tier set', () => ['tier', 'set', '--user', '00000000-0000-4000-8000-000000000000', '--tier', 'free'], /no user 00000000-/],
+    ['an unknown user in usage', () => ['usage', '--user', crypto.randomUUID()], /no user /],
+    ['an unknown user in key create', () => ['key', 'create', '--user', crypto.randomUUID()], /no user /],
+    ['an unknown key in key revoke', () => ['key', 'revoke', '--key', 'AAAAAAAAAAAA'], /no key AAAAAAAAAAAA/],
+  ])('%s', async (_name, argv, message) => {
+    const before = await pool.query('SELECT (SELECT count(*) FROM users) AS u, (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL) AS k');
+    const r = await admin(...argv(), '--json');
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 1, stdout: '' });
+    expect(r.stderr).toMatch(message);
+    // a not-found is not a usage error: no usage text
+    expect(r.stderr).not.toMatch(/^usage:/m);
     expect((await pool.query('SELECT (SELECT count(*) FROM users) AS u, (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL) AS k')).rows).toEqual(
       before.rows,
     );

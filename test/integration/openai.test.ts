@@ -106,6 +106,49 @@ test('verbose_json `language` is a string for an all-silent file: english and no
   }
 }, 120_000);
 
+test("language in ISO 639-1 where Whisper spells it otherwise (jv = Whisper's jw, iw = he) is accepted and named in verbose_json", async () => {
+  const silent = path.join(os.tmpdir(), `silence-iso-${process.pid}.wav`);
+  execFileSync('sox', ['-R', '-n', '-r', '16000', '-c', '1', '-b', '16', silent, 'trim', '0', '3']);
+  try {
+    for (const [language, name, code] of [['jv', 'javanese', 'jw'], ['iw', 'hebrew', 'he']] as const) {
+      const r = (await client.audio.transcriptions.create({
+        file: fs.createReadStream(silent),
+        model: 'whisper-base',
+        language,
+        response_format: 'verbose_json',
+      })) as unknown as { language: string };
+      expect(r.language).toBe(name);
+      // the job ran with Whisper's own token
+      const { rows } = await app.pool.query(`SELECT options->>'language' AS language FROM jobs WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1`, [userId]);
+      expect(rows[0].language).toBe(code);
+    }
+  } finally {
+    fs.rmSync(silent, { force: true });
+  }
+}, 120_000);
+
+test('timestamp_granularities without [] (curl -F timestamp_granularities=word) is the same field as timestamp_granularities[]', async () => {
+  const post = async (fields: [string, string][]) => {
+    const form = new FormData();
+    form.append('model', 'whisper-tiny.en');
+    form.append('response_format', 'verbose_json');
+    for (const [k, v] of fields) form.append(k, v);
+    form.append('file', new Blob([fs.readFileSync(JFK)]), 'jfk.wav');
+    const res = await fetch(`${app.url}/v1/audio/transcriptions`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}` }, body: form });
+    return { status: res.status, body: (await res.json()) as { words?: { word: string }[]; segments?: unknown[]; error?: unknown } };
+  };
+  const bare = await post([['timestamp_granularities', 'word']]);
+  expect(bare.status).toBe(200);
+  expect(bare.body.words!.length).toBeGreaterThan(15);
+  expect(bare.body.segments).toBeUndefined();
+  const both = await post([['timestamp_granularities', 'word'], ['timestamp_granularities[]', 'segment']]);
+  expect(both.status).toBe(200);
+  expect(both.body.words!.length).toBeGreaterThan(15);
+  expect(both.body.segments!.length).toBeGreaterThan(0);
+  const bad = await post([['timestamp_granularities', 'char']]);
+  expect(bad).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', param: 'timestamp_granularities' } } });
+}, 120_000);
+
 test('a retry with the same Idempotency-Key or the same content is the same job, charged once', async () => {
   const { userId: u, apiKey: k } = await app.user('standard');
   const c = new OpenAI({ apiKey: k, baseURL: `${app.url}/v1`, maxRetries: 0 });

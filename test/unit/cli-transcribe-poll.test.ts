@@ -94,3 +94,52 @@ test('polls stay within half the key\'s requests per minute (RateLimit-Limit 60 
   expect(gets).toHaveLength(3);
   for (let i = 1; i < gets.length; i++) expect(gets[i] - gets[i - 1]).toBeGreaterThanOrEqual(1950);
 }, 15_000);
+
+test('a web server that is not the API (an HTML 404 page): its status and that it is not the API at that address', async () => {
+  globalThis.fetch = (async () => new Response('<html><body>Not Found</body></html>', { status: 404, statusText: 'Not Found' })) as typeof fetch;
+  const code = await main([FILE]);
+  expect(code).toBe(1);
+  expect(err).toBe(
+    "transcribe: 404 Not Found: the server at http://127.0.0.1:9 did not answer as the fairscribe API (no job, no error of ours): is FAIRSCRIBE_API_URL the API's address?\n",
+  );
+});
+
+describe('FAIRSCRIBE_API_URL pointing at a server that is not the API: a sentence saying so, no errno', () => {
+  const net = require('node:net') as typeof import('node:net');
+  const NOT_THE_API = /^the server at http:\/\/127\.0\.0\.1:\d+ did not answer as the fairscribe API \(.*\): is FAIRSCRIBE_API_URL the API's address/;
+  const JARGON = /EPIPE|ECONNRESET|HPE_|UND_ERR|other side closed/;
+
+  /** A TCP server that does `onConnection` to each connection; the fetch error of an upload to it. */
+  async function uploadTo(onConnection: (s: import('node:net').Socket) => void): Promise<{ err: unknown; url: string }> {
+    const server = net.createServer(onConnection);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+    try {
+      // an upload as the CLI sends one: large enough that the server's close meets it mid-body
+      await realFetch(`${url}/v1/jobs`, { method: 'POST', body: new Uint8Array(8 << 20) });
+      return { err: null, url };
+    } catch (err) {
+      return { err, url };
+    } finally {
+      server.close();
+    }
+  }
+
+  test('a server that closes the connection during the upload (write EPIPE / ECONNRESET)', async () => {
+    const { err, url } = await uploadTo((s) => s.destroy());
+    expect(err).not.toBeNull();
+    const sentence = failureSentence(err, url);
+    expect(sentence).toMatch(NOT_THE_API);
+    expect(sentence).not.toMatch(JARGON);
+  });
+
+  test('a server that answers something other than HTTP (an SSH banner)', async () => {
+    const { err, url } = await uploadTo((s) => {
+      s.on('error', () => undefined);
+      s.end('SSH-2.0-OpenSSH_9.6\r\n');
+    });
+    const sentence = failureSentence(err, url);
+    expect(sentence).toMatch(NOT_THE_API);
+    expect(sentence).not.toMatch(JARGON);
+  });
+});

@@ -9,7 +9,7 @@ import express from 'express';
 import type { Server } from 'node:http';
 import OpenAI from 'openai';
 import { ApiError, errorHandler } from '../../api/errors';
-import { jobOutcomeError } from '../../api/routes/openai';
+import { contentLinkAnswers, jobOutcomeError } from '../../api/routes/openai';
 import { createLogger } from '../../common/log';
 import type { JobRow } from '../../api/job-json';
 import { listenOnLoopback } from '../helpers/listen';
@@ -75,4 +75,27 @@ test.each([
   const r = await transcribe();
   expect(r.err?.status).toBe(status);
   expect(r.calls).toBe(1);
+});
+
+test('a failure of ours (5xx) without an Idempotency-Key: its link is given back, so the client may retry into a new job', async () => {
+  const job = { status: 'failed', error_code: 'inference_failed', error_message: 'inference failed: the model could not run on this worker' };
+  answer = () => {
+    throw jobOutcomeError(job as unknown as JobRow, { retryRunsAgain: true });
+  };
+  const r = await transcribe();
+  expect(r.err?.status).toBe(500);
+  expect(r.err?.code).toBe('inference_failed');
+  expect(r.calls).toBe(3);
+});
+
+test.each([
+  ['running', { status: 'running', error_code: null }, true],
+  ['completed', { status: 'completed', error_code: null }, true],
+  ['not found yet (still admitting)', null, true],
+  ['cancelled (409)', { status: 'cancelled', error_code: null }, true],
+  ['unsupported_audio (422: the same audio fails the same way)', { status: 'failed', error_code: 'unsupported_audio' }, true],
+  ['inference_failed (500, transient)', { status: 'failed', error_code: 'inference_failed' }, false],
+  ['internal (500)', { status: 'failed', error_code: 'internal' }, false],
+])('a same-content link to a job that is %s answers with it: %s', (_name, job, answers) => {
+  expect(contentLinkAnswers(job as never)).toBe(answers);
 });
