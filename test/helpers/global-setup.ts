@@ -9,10 +9,11 @@ import { startAll } from '../../infra/services';
 import { workflowBundle } from '../../workers/bundle';
 
 /**
- * One Temporal namespace per test app: task queues, pollers and fairness state are per namespace, so a
+ * One Temporal namespace per test app (80: the run starts about 45 apps today, one per file and a few more; 40 ran
+ * out when this session added five files): task queues, pollers and fairness state are per namespace, so a
  * file's leftover workflows or the pollers of workers it stopped can never steer the next file's jobs.
  */
-export const TEST_NAMESPACE_COUNT = 40;
+export const TEST_NAMESPACE_COUNT = 80;
 const TEST_NAMESPACES = Array.from({ length: TEST_NAMESPACE_COUNT }, (_, i) => `fs-test-${i}`);
 
 /**
