@@ -11,6 +11,7 @@ import type { ChunkSpan } from '../audio/chunk-plan';
 import { mergeChunkSegmentsByChunk, type ChunkSegments, type StoredSegment } from '../audio/transcript';
 import { TERMINAL_STATUSES } from '../common/constants';
 import { CHANNEL_CHUNK_STRIDE } from './channels';
+import { settleWithin } from '../common/deadline';
 
 /** A chunk stored by an earlier attempt: what transcribeChunk returns for it. */
 export interface StoredChunk {
@@ -162,13 +163,7 @@ export class ChunkResultStore {
     const answer = this.pool
       .query(`SELECT status FROM jobs WHERE id = $1`, [jobId])
       .then((r) => !r.rows[0] || TERMINAL_STATUSES.includes(r.rows[0].status), () => false);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)));
-    try {
-      return await Promise.race([answer, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return settleWithin(answer, waitMs, () => false);
   }
 
   /** The failure of a chunk whose job ended before its result could count (non-retryable `job_ended`). */

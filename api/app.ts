@@ -26,6 +26,7 @@ import { listenRouter } from './listen';
 import { requestLog } from './request-log';
 import { bodyIdleTimeout } from './body-timeout';
 import type { UploadSlots } from './upload-slots';
+import { settleWithin } from '../common/deadline';
 
 export interface ApiDeps {
   config: Config;
@@ -105,13 +106,5 @@ const READY_CHECK_TIMEOUT_MS = 2_000;
 
 /** True when `probe` resolves within READY_CHECK_TIMEOUT_MS. */
 async function reachable(probe: () => Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), READY_CHECK_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([probe().then(() => true, () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return settleWithin(probe().then(() => true, () => false), READY_CHECK_TIMEOUT_MS, () => false);
 }

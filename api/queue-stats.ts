@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import { temporal as proto } from '@temporalio/proto';
 import { BACKENDS, BACKEND_TASK_QUEUE, type Backend } from '../common/constants';
 import type { QueueStats } from '../common/backends';
+import { settleWithin } from '../common/deadline';
 
 const CACHE_MS = 5_000;
 
@@ -54,20 +55,19 @@ export class TaskQueueStats {
   }
 
   private async describe(name: string): Promise<QueueStats> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TemporalNotAnswering(this.deadlineMs)), this.deadlineMs);
-    });
     try {
-      const res = await Promise.race([
+      const res = await settleWithin(
         this.client.workflowService.describeTaskQueue({
           namespace: this.namespace,
           taskQueue: { name, kind: proto.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
           taskQueueType: proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
           reportStats: true,
         }),
-        deadline,
-      ]);
+        this.deadlineMs,
+        () => {
+          throw new TemporalNotAnswering(this.deadlineMs);
+        },
+      );
       const now = Date.now();
       const fresh = (res.pollers ?? []).filter((p) => {
         const t = p.lastAccessTime;
@@ -81,8 +81,6 @@ export class TaskQueueStats {
     } catch (err) {
       if (err instanceof TemporalNotAnswering) throw err;
       return { pollers: 0, backlog: 0 };
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
