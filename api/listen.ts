@@ -464,13 +464,18 @@ class LiveSession {
     this.inbox = this.inbox.then(() => this.fail(e, true)).catch((err) => this.log.error('live session end failed', { jobId: this.jobId, err: String(err) }));
   }
 
+  /** Whether the stream started and has its job (an error then names it, and the job ends with what was streamed). */
+  private get streamHasJob(): boolean {
+    return this.jobId !== null && this.state === 'streaming';
+  }
+
   /**
    * Sends `error {code, message, …details, jobId?}` and closes with the error's close code (reason: the code).
    * A stream that had started names its job: what was streamed before the error is transcribed and billed there
    * (GET /v1/jobs/:id), and the client has no other handle on it (`done` never comes).
    */
   private announce(e: SessionError): void {
-    const hadJob = this.jobId !== null && this.state === 'streaming';
+    const hadJob = this.streamHasJob;
     this.send({ type: 'error', code: e.code, message: e.message, ...e.details, ...(hadJob ? { jobId: this.jobId } : {}) });
     this.close(e.closeCode, e.code);
   }
@@ -484,7 +489,7 @@ class LiveSession {
     const e =
       err instanceof SessionError ? err : new SessionError('internal', 'internal error', CLOSE.internal);
     if (!(err instanceof SessionError)) this.log.error('live session failed', { jobId: this.jobId, err: String((err as Error)?.stack ?? err) });
-    const hadJob = this.jobId !== null && this.state === 'streaming';
+    const hadJob = this.streamHasJob;
     if (!announced) this.announce(e);
     if (hadJob) {
       await this.end('error', e).catch((x) => this.log.error('live session end failed', { jobId: this.jobId, err: String(x) }));
