@@ -66,7 +66,7 @@ export class VadThread {
    */
   open(opts: { levelled?: boolean | 'running' } = {}): VadStream {
     const id = this.nextId++;
-    this.post({ type: 'open', id, levelled: opts.levelled === 'running' ? 'running' : opts.levelled === true });
+    this.post({ type: 'open', id, levelled: opts.levelled ?? false });
     return new VadStream(id, this);
   }
 

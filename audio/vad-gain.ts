@@ -203,8 +203,6 @@ export class VadRunningLevel {
   raisedFrames = 0;
   /** the gain of the last frame handed out (1 before any) */
   lastGain = 1;
-  /** the running peak of the last frame, the one its gain came from (linear; 0 before any) */
-  peak = 0;
 
   /**
    * @param holdSeconds how long each frame's peak is held (default VAD_RUNNING_HOLD_SECONDS)
@@ -285,8 +283,7 @@ export class VadRunningLevel {
       this.qPeak = this.qPeak.slice(this.head);
       this.head = 0;
     }
-    this.peak = Math.max(own, this.qPeak[this.head], this.released);
-    const g = vadInputGain(this.peak);
+    const g = vadInputGain(Math.max(own, this.qPeak[this.head], this.released));
     this.frames++;
     this.lastGain = g;
     if (g === 1) {
